@@ -1,0 +1,53 @@
+# incident-workbench: the two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Debian packages the real-service tests and the browser test need.
+DEB_PACKAGES := prometheus prometheus-alertmanager victoria-metrics postgresql chromium
+
+.PHONY: demo test bench lint format venv system-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[all,test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+## demo: open JupyterLab on the incident notebook over the embedded demo incident
+demo: venv
+	$(BIN)/workbench demo --prepare
+	$(BIN)/jupyter lab notebooks/incident.ipynb
+
+## system-deps: install the Debian packages the tests start (only those missing)
+system-deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+## test: install what the tests need and run them all
+test: system-deps venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## bench: run every benchmark under bench/
+bench: system-deps venv
+	@for f in bench/bench_*.py; do echo "# $$f"; $(BIN)/python $$f || exit 1; done
+
+lint: venv
+	$(BIN)/ruff check workbench widgets tests bench
+	$(BIN)/ruff format --check workbench widgets tests bench
+
+format: venv
+	$(BIN)/ruff format workbench widgets tests bench
+	$(BIN)/ruff check --fix workbench widgets tests bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,1 @@
+"""Jupyter widgets for the workbench (ipywidgets + altair JupyterChart). No data logic here."""

@@ -1,0 +1,43 @@
+"""incident-workbench: metrics, logs, traces and change events around an incident,
+lined up in polars frames, with the analysis and charts to find where it started.
+
+Example::
+
+    >>> import workbench as wb
+    >>> inc = wb.Incident.demo()
+    >>> inc.status()
+"""
+
+from workbench.errors import (
+    AuthError,
+    BadData,
+    ConfigError,
+    LimitExceeded,
+    QueryError,
+    SourceError,
+    SourceUnavailable,
+    WorkbenchError,
+)
+from workbench.incident import Incident
+from workbench.secrets import Secret
+from workbench.sources.base import Result, Source
+from workbench.timewindow import Window
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthError",
+    "BadData",
+    "ConfigError",
+    "Incident",
+    "LimitExceeded",
+    "QueryError",
+    "Result",
+    "Secret",
+    "Source",
+    "SourceError",
+    "SourceUnavailable",
+    "Window",
+    "WorkbenchError",
+    "__version__",
+]

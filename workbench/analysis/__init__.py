@@ -1,0 +1,1 @@
+"""Pure functions on frames: no I/O, no plotting."""

@@ -1,0 +1,1 @@
+"""altair chart builders. Aggregate first; render offline."""

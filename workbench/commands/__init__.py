@@ -1,0 +1,1 @@
+"""Sub-commands of the ``workbench`` command; each module has ``register(subparsers)``."""

@@ -1,0 +1,347 @@
+"""The incident: a window, a baseline window, and the sources to load them from.
+
+Frames are loaded once, concurrently across sources, and cached. Every source's outcome
+is kept: what it returned, whether it was partial, or the typed error that stopped it.
+
+Example::
+
+    >>> from workbench import Incident
+    >>> inc = Incident.demo()                 # the embedded demo incident, no server
+    >>> inc.metrics.height, inc.spans.height
+    >>> inc.status()                          # one row per source and signal
+    >>> inc                                   # in a notebook: a summary table
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from workbench import frames
+from workbench.errors import ConfigError, WorkbenchError
+from workbench.sources.base import Result, Signal, Source, Timer
+from workbench.timewindow import Window, parse_duration
+
+__all__ = ["SIGNALS", "Incident", "SourceOutcome"]
+
+log = logging.getLogger(__name__)
+
+SIGNALS: tuple[Signal, ...] = ("metrics", "logs", "spans", "events")
+
+
+class SourceOutcome:
+    """What one source did for one signal: a :class:`Result` or the error that stopped it."""
+
+    __slots__ = ("elapsed_s", "error", "result", "signal", "source")
+
+    def __init__(
+        self,
+        source: str,
+        signal: Signal,
+        *,
+        result: Result | None = None,
+        error: WorkbenchError | None = None,
+        elapsed_s: float = 0.0,
+    ) -> None:
+        self.source = source
+        self.signal = signal
+        self.result = result
+        self.error = error
+        self.elapsed_s = elapsed_s
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def row(self) -> dict[str, Any]:
+        r = self.result
+        return {
+            "source": self.source,
+            "signal": self.signal,
+            "rows": r.rows if r else 0,
+            "partial": bool(r and r.partial),
+            "status": "error" if self.error else ("partial" if r and r.partial else "ok"),
+            "detail": str(self.error) if self.error else "; ".join(r.reasons if r else ()),
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+class Incident:
+    """An incident under investigation.
+
+    ``window`` is when it happened; ``baseline`` (default: the same length just before)
+    is what "normal" looks like for every comparison. ``sources`` are loaded over the
+    union of both. ``services`` optionally narrows what sources are asked for.
+
+    Example::
+
+        >>> inc = Incident("INC-123", Window.last("45m"), sources=[prom, loki])
+        >>> inc.logs.filter(pl.col("level") == "error")
+    """
+
+    def __init__(
+        self,
+        id: str,
+        window: Window,
+        *,
+        sources: Sequence[Source] | Source = (),
+        baseline: Window | None = None,
+        services: Sequence[str] | None = None,
+        title: str | None = None,
+        max_workers: int = 8,
+    ) -> None:
+        if not isinstance(window, Window):
+            raise ConfigError(f"window must be a Window, got {type(window).__name__}")
+        self.id = id
+        self.title = title or id
+        self.window = window
+        self.baseline = baseline or window.baseline()
+        if self.baseline.start >= self.window.end:
+            raise ConfigError("the baseline window must start before the incident window ends")
+        self.sources: list[Source] = [sources] if isinstance(sources, Source) else list(sources)
+        names = [s.name for s in self.sources]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ConfigError(
+                f"two sources share the name(s) {sorted(dupes)}",
+                hint="give each source a distinct name=...",
+            )
+        self.services = list(services) if services else None
+        self.max_workers = max_workers
+        self.outcomes: dict[tuple[str, Signal], SourceOutcome] = {}
+        self._frames: dict[Signal, pl.DataFrame] = {}
+
+    # construction helpers -----------------------------------------------------------------
+    @classmethod
+    def demo(cls, *, seed: int | None = None) -> Incident:
+        """The embedded demo incident: a bad deploy whose errors cascade to its callers,
+        generated deterministically on first use (no server needed)."""
+        from workbench.lab.demo import demo_path
+
+        return cls.from_directory(demo_path(seed=seed))
+
+    @classmethod
+    def from_directory(
+        cls, path: str | Path, *, id: str | None = None, window: Window | None = None
+    ) -> Incident:
+        """An incident over a directory of telemetry files (a lab scenario, an export).
+
+        If the directory has a ``scenario.json`` (lab output), its incident window and
+        id are used unless given.
+        """
+        import json
+
+        from workbench.sources.files import DirectorySource
+
+        p = Path(path)
+        src = DirectorySource(p)
+        meta_file = p / "scenario.json"
+        meta: dict[str, Any] = {}
+        if meta_file.exists():
+            meta = json.loads(meta_file.read_text())
+        if window is None:
+            iw = meta.get("incident_window")
+            if not iw:
+                raise ConfigError(
+                    f"{p} has no scenario.json with an incident_window",
+                    hint="pass window=Window.parse('START..END')",
+                )
+            window = Window(iw["start"], iw["end"])
+        baseline = None
+        bw = meta.get("baseline_window")
+        if bw:
+            baseline = Window(bw["start"], bw["end"])
+        return cls(
+            id or meta.get("incident_id") or meta.get("name") or p.name,
+            window,
+            baseline=baseline,
+            sources=[src],
+            title=meta.get("title"),
+        )
+
+    # loading ------------------------------------------------------------------------------
+    @property
+    def full_window(self) -> Window:
+        """Baseline and incident windows together: what the sources are asked for."""
+        return self.baseline.union(self.window)
+
+    def source(self, name: str) -> Source:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise ConfigError(f"no source named {name!r}; have {[s.name for s in self.sources]}")
+
+    def load(self, signals: Iterable[Signal] = SIGNALS, *, refresh: bool = False) -> Incident:
+        """Load the given signals from every source that serves them (concurrently)."""
+        wanted = [s for s in signals if refresh or s not in self._frames]
+        jobs = [
+            (src, sig) for sig in wanted for src in self.sources if sig in src.capabilities
+        ]
+        if jobs:
+            with ThreadPoolExecutor(max_workers=min(self.max_workers, len(jobs))) as pool:
+                for outcome in pool.map(lambda job: self._load_one(*job), jobs):
+                    self.outcomes[(outcome.source, outcome.signal)] = outcome
+        for sig in wanted:
+            parts = [
+                o.result.frame
+                for (_, s), o in self.outcomes.items()
+                if s == sig and o.result is not None
+            ]
+            self._frames[sig] = frames.concat(parts, sig) if parts else frames.empty(sig)  # type: ignore[arg-type]
+        return self
+
+    def _load_one(self, src: Source, sig: Signal) -> SourceOutcome:
+        with Timer() as t:
+            try:
+                res = src.load(sig, self.full_window, services=self.services)
+            except WorkbenchError as err:
+                log.warning("source %s failed to load %s: %s", src.name, sig, err)
+                return SourceOutcome(src.name, sig, error=err, elapsed_s=t.elapsed)
+        return SourceOutcome(src.name, sig, result=res, elapsed_s=t.elapsed)
+
+    def _frame(self, sig: Signal) -> pl.DataFrame:
+        if sig not in self._frames:
+            self.load([sig])
+        return self._frames[sig]
+
+    @property
+    def metrics(self) -> pl.DataFrame:
+        """Metric samples over baseline + incident window (frame contract ``metrics``)."""
+        return self._frame("metrics")
+
+    @property
+    def logs(self) -> pl.DataFrame:
+        """Log records over baseline + incident window (frame contract ``logs``)."""
+        return self._frame("logs")
+
+    @property
+    def spans(self) -> pl.DataFrame:
+        """Spans over baseline + incident window (frame contract ``spans``)."""
+        return self._frame("spans")
+
+    @property
+    def events(self) -> pl.DataFrame:
+        """Alerts, deploys, rollbacks, config changes, chaos experiments (``events``)."""
+        return self._frame("events")
+
+    def frame(self, signal: Signal) -> pl.DataFrame:
+        """The frame for ``signal`` by name."""
+        if signal not in SIGNALS:
+            raise ConfigError(f"unknown signal {signal!r}; one of {SIGNALS}")
+        return self._frame(signal)
+
+    # status ---------------------------------------------------------------------------------
+    def status(self) -> pl.DataFrame:
+        """One row per source and signal: rows, partial, error, time taken."""
+        rows = [o.row() for o in self.outcomes.values()]
+        schema = {
+            "source": pl.String,
+            "signal": pl.String,
+            "rows": pl.Int64,
+            "partial": pl.Boolean,
+            "status": pl.String,
+            "detail": pl.String,
+            "elapsed_s": pl.Float64,
+        }
+        return pl.DataFrame(rows, schema=schema)
+
+    @property
+    def partial(self) -> bool:
+        """True if any source failed or returned a partial result."""
+        return any(not o.ok or (o.result and o.result.partial) for o in self.outcomes.values())
+
+    @property
+    def services_seen(self) -> list[str]:
+        """Every service named in the loaded frames, sorted."""
+        names: set[str] = set()
+        for df in self._frames.values():
+            if "service" in df.columns:
+                names.update(x for x in df["service"].unique().to_list() if x)
+        return sorted(names)
+
+    def in_window(self, df: pl.DataFrame, column: str = "ts") -> pl.DataFrame:
+        """Rows of ``df`` inside the incident window."""
+        return _between(df, column, self.window)
+
+    def in_baseline(self, df: pl.DataFrame, column: str = "ts") -> pl.DataFrame:
+        """Rows of ``df`` inside the baseline window."""
+        return _between(df, column, self.baseline)
+
+    def narrow(self, window: Window) -> Incident:
+        """A copy over a narrower incident window, reusing the frames already loaded."""
+        other = Incident(
+            self.id,
+            window,
+            sources=self.sources,
+            baseline=self.baseline if self.baseline.end <= window.start else window.baseline(),
+            services=self.services,
+            title=self.title,
+        )
+        if other.full_window.start >= self.full_window.start and (
+            other.full_window.end <= self.full_window.end
+        ):
+            other._frames = dict(self._frames)
+            other.outcomes = dict(self.outcomes)
+        return other
+
+    def _repr_html_(self) -> str:
+        st = self.status()
+        counts = {sig: (self._frames[sig].height if sig in self._frames else None) for sig in SIGNALS}
+        cells = "".join(
+            f"<td>{'—' if n is None else f'{n:,}'}</td>" for n in counts.values()
+        )
+        head = "".join(f"<th>{s}</th>" for s in SIGNALS)
+        src_rows = "".join(
+            "<tr>"
+            + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values())
+            + "</tr>"
+            for r in st.iter_rows(named=True)
+        )
+        src_head = "".join(f"<th>{html.escape(c)}</th>" for c in st.columns)
+        warn = (
+            "<p style='color:#b35806'><b>Some data is missing or partial: see the table "
+            "below.</b></p>"
+            if self.partial
+            else ""
+        )
+        services = ", ".join(self.services_seen[:30]) or "—"
+        return (
+            f"<div class='wb-incident'><h3>{html.escape(self.title)}</h3>"
+            f"<p><b>Incident window</b> {self.window} ({_human(self.window)})<br>"
+            f"<b>Baseline</b> {self.baseline}<br>"
+            f"<b>Services</b> {html.escape(services)}</p>{warn}"
+            f"<table><tr><th>rows</th>{head}</tr><tr><td></td>{cells}</tr></table>"
+            f"<table><tr>{src_head}</tr>{src_rows}</table></div>"
+        )
+
+    def __repr__(self) -> str:
+        return f"Incident({self.id!r}, {self.window}, sources={[s.name for s in self.sources]})"
+
+
+def _between(df: pl.DataFrame, column: str, w: Window) -> pl.DataFrame:
+    return df.filter((pl.col(column) >= w.start) & (pl.col(column) < w.end))
+
+
+def _human(w: Window) -> str:
+    secs = int(w.duration.total_seconds())
+    h, rem = divmod(secs, 3600)
+    m = rem // 60
+    return f"{h}h{m:02d}m" if h else f"{m}m"
+
+
+def window_from_args(
+    *, since: str | None = None, window: str | None = None, now: datetime | None = None
+) -> Window:
+    """The window a user described with ``--since 45m`` or ``--window A..B``."""
+    if window:
+        return Window.parse(window, now=now)
+    if since:
+        return Window.last(parse_duration(since), now=now)
+    raise ConfigError("give --since DURATION or --window START..END")
