@@ -5,8 +5,15 @@ from workbench.secrets import redact_url
 
 
 def test_error_renders_fields_and_hint() -> None:
-    err = QueryError("rejected", source="prom", query="up{", status=400, error_type="bad_data",
-                     detail="parse error", hint="fix it")
+    err = QueryError(
+        "rejected",
+        source="prom",
+        query="up{",
+        status=400,
+        error_type="bad_data",
+        detail="parse error",
+        hint="fix it",
+    )
     s = str(err)
     assert "source=prom" in s and "status=400" in s and "bad_data" in s and "fix it" in s
     assert "<b>QueryError</b>" in err._repr_html_()
@@ -32,4 +39,7 @@ def test_secret_config_refuses_literals_and_unset_env() -> None:
 
 
 def test_redact_url() -> None:
-    assert redact_url("https://bob:pw@prom:9090/api?token=abc&x=1") == "https://prom:9090/api?token=***&x=1"
+    assert (
+        redact_url("https://bob:pw@prom:9090/api?token=abc&x=1")
+        == "https://prom:9090/api?token=***&x=1"
+    )

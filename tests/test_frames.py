@@ -66,10 +66,17 @@ def test_wrong_type_null_and_bad_value_are_named() -> None:
 def test_spans_ending_before_start_are_refused() -> None:
     df = pl.DataFrame(
         {
-            "trace_id": ["t"], "span_id": ["s"], "parent_span_id": [None], "service": ["a"],
-            "name": ["GET /"], "kind": ["server"], "start": [T],
-            "end": [datetime(2026, 11, 27, 2, 0, tzinfo=UTC)], "duration_ms": [-1.0],
-            "status": ["ok"], "attributes": frames.kv_from_dicts([None]),
+            "trace_id": ["t"],
+            "span_id": ["s"],
+            "parent_span_id": [None],
+            "service": ["a"],
+            "name": ["GET /"],
+            "kind": ["server"],
+            "start": [T],
+            "end": [datetime(2026, 11, 27, 2, 0, tzinfo=UTC)],
+            "duration_ms": [-1.0],
+            "status": ["ok"],
+            "attributes": frames.kv_from_dicts([None]),
         }
     )
     with pytest.raises(BadData, match="end before they start"):

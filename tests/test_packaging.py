@@ -30,8 +30,9 @@ def _pyproject_requirements() -> dict[str, str]:
 def test_environment_yml_lists_the_same_dependencies_as_pyproject() -> None:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = {
-        _name(d): d for d in env["dependencies"] if isinstance(d, str) and _name(d) not in
-        {"python", "pip"}
+        _name(d): d
+        for d in env["dependencies"]
+        if isinstance(d, str) and _name(d) not in {"python", "pip"}
     }
     py = _pyproject_requirements()
     assert set(conda) == set(py), (
@@ -39,9 +40,15 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject() -> None:
         f"only in environment.yml: {sorted(set(conda) - set(py))}"
     )
     for name, req in py.items():
-        spec = req[len(re.split(r"[<>=!~ ;]", req, maxsplit=1)[0]):].strip()
-        spec = re.sub(r"^\[[^\]]*\]", "", req.split(name, 1)[-1]).strip() if spec.startswith("[") else spec
-        assert spec in conda[name], f"{name}: pyproject says {req!r}, environment.yml {conda[name]!r}"
+        spec = req[len(re.split(r"[<>=!~ ;]", req, maxsplit=1)[0]) :].strip()
+        spec = (
+            re.sub(r"^\[[^\]]*\]", "", req.split(name, 1)[-1]).strip()
+            if spec.startswith("[")
+            else spec
+        )
+        assert spec in conda[name], (
+            f"{name}: pyproject says {req!r}, environment.yml {conda[name]!r}"
+        )
 
 
 def test_public_api_is_declared_and_importable() -> None:
@@ -49,7 +56,9 @@ def test_public_api_is_declared_and_importable() -> None:
     for name in workbench.__all__:
         assert hasattr(workbench, name), name
     public = {n for n in vars(workbench) if not n.startswith("_") and n[0].isupper()}
-    assert public <= set(workbench.__all__), f"exported but not in __all__: {public - set(workbench.__all__)}"
+    assert public <= set(workbench.__all__), (
+        f"exported but not in __all__: {public - set(workbench.__all__)}"
+    )
 
 
 def test_core_never_imports_widgets_or_ipywidgets() -> None:

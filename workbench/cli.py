@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from workbench.errors import WorkbenchError
 
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("bundle",)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -178,7 +178,12 @@ class LimitExceeded(SourceError):
         hint: str | None = None,
     ) -> None:
         super().__init__(
-            message, source=source, query=query, window=window, status=status, detail=detail,
+            message,
+            source=source,
+            query=query,
+            window=window,
+            status=status,
+            detail=detail,
             hint=hint,
         )
         self.limit = limit

@@ -133,7 +133,9 @@ def kv(mapping: Mapping[str, object] | None) -> list[dict[str, str]]:
     """
     if not mapping:
         return []
-    return [{"key": str(k), "value": _as_str(v)} for k, v in sorted(mapping.items()) if v is not None]
+    return [
+        {"key": str(k), "value": _as_str(v)} for k, v in sorted(mapping.items()) if v is not None
+    ]
 
 
 def kv_from_dicts(rows: Iterable[Mapping[str, object] | None]) -> pl.Series:

@@ -25,6 +25,7 @@ from typing import Any
 import polars as pl
 
 from workbench import frames
+from workbench.annotations import Annotation, AnnotationLog
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.sources.base import Result, Signal, Source, Timer
 from workbench.timewindow import Window, parse_duration
@@ -117,6 +118,7 @@ class Incident:
         self.max_workers = max_workers
         self.outcomes: dict[tuple[str, Signal], SourceOutcome] = {}
         self._frames: dict[Signal, pl.DataFrame] = {}
+        self.annotations = AnnotationLog()
 
     # construction helpers -----------------------------------------------------------------
     @classmethod
@@ -166,6 +168,56 @@ class Incident:
             title=meta.get("title"),
         )
 
+    @classmethod
+    def from_bundle(cls, path: str | Path, *, verify: bool = True) -> Incident:
+        """Re-open an incident from its evidence bundle, with no backend reachable.
+
+        The bundle is verified first; if anything changed, every frame it serves is
+        marked partial with the problems (see ``status()``).
+        """
+        from workbench.bundle import BundleSource
+
+        src = BundleSource(path, verify=verify)
+        meta = src.manifest["incident"]
+        window = Window.parse(meta["window"])
+        inc = cls(
+            meta["id"],
+            window,
+            baseline=Window.parse(meta["baseline"]),
+            sources=[src],
+            services=meta.get("services"),
+            title=meta.get("title"),
+        )
+        inc.annotations = src.annotations()
+        return inc
+
+    # annotations and bundles -----------------------------------------------------------
+    def note(
+        self,
+        text: str,
+        *,
+        at: str | datetime | None = None,
+        kind: str = "note",
+        author: str | None = None,
+        ref: str | None = None,
+    ) -> Annotation:
+        """Record what you noticed or decided, in the hash-chained annotation log.
+
+        >>> inc.note("rolled back checkout v2.3", at="2026-11-20T11:12:00Z", kind="action")
+        """
+        return self.annotations.append(text, at=at, kind=kind, author=author, ref=ref)
+
+    def mark_evidence(self, ref: str, text: str, *, author: str | None = None) -> Annotation:
+        """Mark a chart, suspect or query (``ref``) as evidence, with why it matters."""
+        return self.annotations.append(text, kind="evidence", ref=ref, author=author)
+
+    def save_bundle(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Freeze every loaded frame, its provenance and the annotations into ``path``
+        (see :mod:`workbench.bundle`)."""
+        from workbench.bundle import save_bundle
+
+        return save_bundle(self, path, overwrite=overwrite)
+
     # loading ------------------------------------------------------------------------------
     @property
     def full_window(self) -> Window:
@@ -181,9 +233,7 @@ class Incident:
     def load(self, signals: Iterable[Signal] = SIGNALS, *, refresh: bool = False) -> Incident:
         """Load the given signals from every source that serves them (concurrently)."""
         wanted = [s for s in signals if refresh or s not in self._frames]
-        jobs = [
-            (src, sig) for sig in wanted for src in self.sources if sig in src.capabilities
-        ]
+        jobs = [(src, sig) for sig in wanted for src in self.sources if sig in src.capabilities]
         if jobs:
             with ThreadPoolExecutor(max_workers=min(self.max_workers, len(jobs))) as pool:
                 for outcome in pool.map(lambda job: self._load_one(*job), jobs):
@@ -293,15 +343,13 @@ class Incident:
 
     def _repr_html_(self) -> str:
         st = self.status()
-        counts = {sig: (self._frames[sig].height if sig in self._frames else None) for sig in SIGNALS}
-        cells = "".join(
-            f"<td>{'—' if n is None else f'{n:,}'}</td>" for n in counts.values()
-        )
+        counts = {
+            sig: (self._frames[sig].height if sig in self._frames else None) for sig in SIGNALS
+        }
+        cells = "".join(f"<td>{'—' if n is None else f'{n:,}'}</td>" for n in counts.values())
         head = "".join(f"<th>{s}</th>" for s in SIGNALS)
         src_rows = "".join(
-            "<tr>"
-            + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values())
-            + "</tr>"
+            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>"
             for r in st.iter_rows(named=True)
         )
         src_head = "".join(f"<th>{html.escape(c)}</th>" for c in st.columns)

@@ -67,7 +67,7 @@ class Secret:
             if k in ("env", "file"):
                 return cls(**{k: str(v)})
         raise ConfigError(
-            f"{field} must be a secret reference such as {{env = \"NAME\"}} or "
+            f'{field} must be a secret reference such as {{env = "NAME"}} or '
             '{file = "/path"}, not a literal value',
             hint="move the credential into an environment variable or a file and name it",
         )
@@ -106,9 +106,10 @@ class Secret:
         raise TypeError("secrets cannot be pickled")
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Secret)
-            and (self._name, self._file, self._value) == (other._name, other._file, other._value)
+        return isinstance(other, Secret) and (self._name, self._file, self._value) == (
+            other._name,
+            other._file,
+            other._value,
         )
 
     def __hash__(self) -> int:

@@ -85,8 +85,7 @@ def parse_time(value: str | datetime | int | float, *, now: datetime | None = No
         except ValueError:
             raise ConfigError(
                 f"cannot read time {value!r}",
-                hint="use ISO 8601 with a zone ('2026-11-27T03:00:00Z'), a Unix time, "
-                "or 'now-45m'",
+                hint="use ISO 8601 with a zone ('2026-11-27T03:00:00Z'), a Unix time, or 'now-45m'",
             ) from None
     if parsed.tzinfo is None:
         raise ConfigError(
@@ -97,9 +96,11 @@ def parse_time(value: str | datetime | int | float, *, now: datetime | None = No
 
 
 def _fmt(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%S") + (
-        f".{t.microsecond:06d}".rstrip("0") if t.microsecond else ""
-    ) + "Z"
+    return (
+        t.strftime("%Y-%m-%dT%H:%M:%S")
+        + (f".{t.microsecond:06d}".rstrip("0") if t.microsecond else "")
+        + "Z"
+    )
 
 
 @dataclass(frozen=True, slots=True)
