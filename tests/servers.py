@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -29,7 +30,7 @@ def wait_until(check: Callable[[], bool], *, timeout: float = 30.0, what: str = 
         try:
             if check():
                 return
-        except Exception as exc:  # noqa: BLE001 - polling a server that is starting
+        except Exception as exc:
             last = exc
         time.sleep(0.1)
     raise TimeoutError(f"{what} not ready after {timeout}s (last error: {last})")
@@ -81,10 +82,8 @@ class Process:
                 os.killpg(self.proc.pid, sig)
                 self.proc.wait(timeout=timeout)
             except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 self.proc.wait(timeout=timeout)
         self._fh.close()
 

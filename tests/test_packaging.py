@@ -22,7 +22,7 @@ def _name(req: str) -> str:
 def _pyproject_requirements() -> dict[str, str]:
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(meta["dependencies"])
-    for extra, items in meta["optional-dependencies"].items():
+    for _extra, items in meta["optional-dependencies"].items():
         reqs += [r for r in items if not r.startswith("incident-workbench")]
     return {_name(r): r for r in reqs}
 

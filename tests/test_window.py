@@ -1,3 +1,4 @@
+import itertools
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -57,5 +58,5 @@ def test_split_covers_without_gaps_or_overlap() -> None:
     w = Window(T0, T0 + timedelta(minutes=100))
     parts = list(w.split("30m"))
     assert [p.duration for p in parts] == [timedelta(minutes=30)] * 3 + [timedelta(minutes=10)]
-    assert all(a.end == b.start for a, b in zip(parts, parts[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(parts))
     assert parts[0].start == w.start and parts[-1].end == w.end

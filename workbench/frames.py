@@ -204,9 +204,9 @@ def validate(df: pl.DataFrame, kind: FrameKind, *, source: str | None = None) ->
             casts.append(pl.col(col).dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
         elif want == pl.Float64 and have.is_numeric():
             casts.append(pl.col(col).cast(pl.Float64))
-        elif isinstance(have, pl.Null):
-            casts.append(pl.col(col).cast(want))
-        elif want == KV and isinstance(have, pl.List) and isinstance(have.inner, pl.Null):
+        elif isinstance(have, pl.Null) or (
+            want == KV and isinstance(have, pl.List) and isinstance(have.inner, pl.Null)
+        ):
             casts.append(pl.col(col).cast(want))
         else:
             raise BadData(

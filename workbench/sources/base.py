@@ -143,7 +143,7 @@ class Source:
         """What this source is, without secrets: kind, name, capabilities, location."""
         return {"kind": self.kind, "name": self.name, "capabilities": sorted(self.capabilities)}
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release connections. Sources are also context managers."""
 
     def __enter__(self) -> Source:
