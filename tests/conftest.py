@@ -4,6 +4,4 @@ import pkgutil
 
 import tests.plugins
 
-pytest_plugins = [
-    f"tests.plugins.{m.name}" for m in pkgutil.iter_modules(tests.plugins.__path__)
-]
+pytest_plugins = [f"tests.plugins.{m.name}" for m in pkgutil.iter_modules(tests.plugins.__path__)]
