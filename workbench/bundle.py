@@ -173,10 +173,58 @@ def load_manifest(path: str | Path) -> dict[str, Any]:
             field="format",
             hint=f"this workbench reads {FORMAT}",
         )
-    for key in ("incident", "frames", "annotations"):
-        if key not in manifest:
-            raise BadData(f"manifest lacks {key!r}", path=str(p), field=key)
+    _check_shape(manifest, p)
     return manifest
+
+
+_SHAPE: dict[str, dict[str, type]] = {
+    "incident": {"id": str, "window": str, "baseline": str},
+    "annotations": {"file": str, "count": int, "head": str, "sha256": str},
+}
+_FRAME_SHAPE: dict[str, type] = {
+    "signal": str,
+    "file": str,
+    "rows": int,
+    "sha256": str,
+    "sources": list,
+}
+
+
+def _check_shape(manifest: dict[str, Any], p: Path) -> None:
+    """Refuse a manifest whose structure is not what ``save_bundle`` writes."""
+
+    def need(obj: object, fields: dict[str, type], where: str) -> None:
+        if not isinstance(obj, dict):
+            raise BadData(f"manifest {where} is not an object", path=str(p), field=where)
+        for key, typ in fields.items():
+            value = obj.get(key)
+            if not isinstance(value, typ) or isinstance(value, bool):
+                raise BadData(
+                    f"manifest {where}.{key} is missing or has the wrong type",
+                    path=str(p),
+                    field=f"{where}.{key}",
+                    hint="the manifest was damaged or edited; restore it from a copy",
+                )
+
+    for key, fields in _SHAPE.items():
+        need(manifest.get(key), fields, key)
+    frames_list = manifest.get("frames")
+    if not isinstance(frames_list, list):
+        raise BadData("manifest frames is not a list", path=str(p), field="frames")
+    for i, entry in enumerate(frames_list):
+        need(entry, _FRAME_SHAPE, f"frames[{i}]")
+        if (
+            entry["signal"] not in SIGNALS
+            or not entry["file"].startswith("frames/")
+            or ".." in entry["file"]
+        ):
+            raise BadData(
+                f"manifest frames[{i}] names an unknown signal or a file outside frames/",
+                path=str(p),
+                field=f"frames[{i}]",
+            )
+        for s in entry["sources"]:
+            need(s, {"source": str, "status": str}, f"frames[{i}].sources")
 
 
 def verify_bundle(path: str | Path) -> list[str]:

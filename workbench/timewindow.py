@@ -68,31 +68,47 @@ def parse_time(value: str | datetime | int | float, *, now: datetime | None = No
             )
         return value.astimezone(UTC)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), tz=UTC)
+        return _from_unix(float(value), value)
     text = str(value).strip()
     rel = _RELATIVE.match(text.lower())
     if rel:
         base = now or datetime.now(UTC)
         if rel.group(1):
             delta = parse_duration(rel.group(2))
-            return base - delta if rel.group(1) == "-" else base + delta
+            try:
+                return base - delta if rel.group(1) == "-" else base + delta
+            except OverflowError:
+                raise ConfigError(
+                    f"{value!r} is outside the years 1 to 9999", hint="use a shorter offset"
+                ) from None
         return base
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         try:
-            return datetime.fromtimestamp(float(text), tz=UTC)
+            number = float(text)
         except ValueError:
             raise ConfigError(
                 f"cannot read time {value!r}",
                 hint="use ISO 8601 with a zone ('2026-11-27T03:00:00Z'), a Unix time, or 'now-45m'",
             ) from None
+        return _from_unix(number, value)
     if parsed.tzinfo is None:
         raise ConfigError(
             f"time {value!r} has no time zone",
             hint="add 'Z' or an offset such as '+00:00'",
         )
     return parsed.astimezone(UTC)
+
+
+def _from_unix(seconds: float, original: object) -> datetime:
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ConfigError(
+            f"{original!r} is not a Unix time in seconds between years 1 and 9999",
+            hint="give seconds since 1970 (not ms or ns), or an ISO 8601 time",
+        ) from None
 
 
 def _fmt(t: datetime) -> str:
