@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from workbench.errors import WorkbenchError
 
-COMMANDS: tuple[str, ...] = ("bundle",)
+COMMANDS: tuple[str, ...] = ("bundle", "demo", "new")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,169 @@
+"""`workbench new`: the incident notebook created from the template with parameters filled;
+the template and notebooks/incident.ipynb stay the same notebook."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests import promservers
+from tests.servers import require_binary
+from workbench import notebook
+from workbench.cli import main
+from workbench.errors import ConfigError
+from workbench.timewindow import Window
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cells(path: Path) -> list[tuple[str, str, list[str]]]:
+    nb = json.loads(path.read_text())
+    return [
+        (c["cell_type"], "".join(c["source"]), c.get("metadata", {}).get("tags", []))
+        for c in nb["cells"]
+    ]
+
+
+def test_repository_notebook_is_the_packaged_template() -> None:
+    """One notebook, two paths: edit both together (cp) or this fails."""
+    assert _cells(ROOT / "notebooks" / "incident.ipynb") == _cells(notebook.template_path())
+
+
+def test_packaged_template_is_clean_and_has_default_parameters() -> None:
+    nb = json.loads(notebook.template_path().read_text())
+    assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
+    assert notebook.read_parameters(nb) == notebook.PARAMETERS
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_new_with_since_and_services(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = datetime.now(UTC)
+    rc = main(
+        [
+            "new",
+            "INC-123",
+            "--since",
+            "45m",
+            "--service",
+            "checkout",
+            "--service",
+            "payments",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    after = datetime.now(UTC)
+    assert rc == 0
+    out = tmp_path / "INC-123.ipynb"
+    assert str(out) in capsys.readouterr().out
+    params = notebook.read_parameters(out)
+    assert params["incident_id"] == "INC-123"
+    assert params["services"] == ["checkout", "payments"]
+    assert params["sources_config"] == ""
+    w = Window.parse(params["window"])
+    assert w.duration == timedelta(minutes=45)
+    assert before - timedelta(seconds=1) <= w.end <= after + timedelta(seconds=1)
+    nb = json.loads(out.read_text())
+    # one parameters cell, still tagged for papermill, and nothing executed
+    tagged = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
+    assert len(tagged) == 1
+    assert all(c.get("execution_count") is None for c in nb["cells"] if c["cell_type"] == "code")
+    # every other cell is the template's
+    assert _cells(out)[2:] == _cells(notebook.template_path())[2:]
+
+
+def test_new_with_window_and_config_refuses_to_overwrite(tmp_path: Path) -> None:
+    args = [
+        "new",
+        "INC-9",
+        "--window",
+        "2026-11-20T11:00:00Z..2026-11-20T12:00:00Z",
+        "--config",
+        "ops/workbench.toml",
+        "--out",
+        str(tmp_path),
+    ]
+    assert main(args) == 0
+    params = notebook.read_parameters(tmp_path / "INC-9.ipynb")
+    assert params == {
+        "incident_id": "INC-9",
+        "window": "2026-11-20T11:00:00Z..2026-11-20T12:00:00Z",
+        "services": [],
+        "sources_config": "ops/workbench.toml",
+    }
+    assert main(args) == 1  # exists: a ConfigError, reported, file untouched
+    assert main([*args, "--force"]) == 0
+
+
+def test_fill_parameters_rejects_unknown_names_and_bad_services() -> None:
+    nb = json.loads(notebook.template_path().read_text())
+    with pytest.raises(ConfigError, match="unknown notebook parameter"):
+        notebook.fill_parameters(nb, token="x")
+    with pytest.raises(ConfigError, match="services"):
+        notebook.fill_parameters(nb, services="checkout")
+
+
+def test_new_from_a_real_alertmanager_alert(tmp_path: Path) -> None:
+    require_binary(promservers.ALERTMANAGER)
+    srv = promservers.start_alertmanager(tmp_path / "am")
+    try:
+        starts = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+        promservers.post_json(
+            f"{srv.url}/api/v2/alerts",
+            [
+                {
+                    "labels": {
+                        "alertname": "HighErrorRate",
+                        "service": "checkout",
+                        "severity": "page",
+                    },
+                    "annotations": {"summary": "checkout 5xx above 5%"},
+                    "startsAt": starts.isoformat().replace("+00:00", "Z"),
+                }
+            ],
+        )
+        with urllib.request.urlopen(f"{srv.url}/api/v2/alerts", timeout=10) as resp:
+            alerts = json.loads(resp.read())
+        fp = alerts[0]["fingerprint"]
+        assert (
+            main(
+                [
+                    "new",
+                    "INC-7",
+                    "--alert",
+                    fp[:8],
+                    "--alertmanager",
+                    srv.url,
+                    "--out",
+                    str(tmp_path),
+                ]
+            )
+            == 0
+        )
+        params = notebook.read_parameters(tmp_path / "INC-7.ipynb")
+        w = Window.parse(params["window"])
+        assert w.start == starts - timedelta(minutes=30)
+        assert params["services"] == ["checkout"]
+        # an unknown fingerprint is a clear error, not an empty notebook
+        assert (
+            main(
+                [
+                    "new",
+                    "INC-8",
+                    "--alert",
+                    "ffffffffffff",
+                    "--alertmanager",
+                    srv.url,
+                    "--out",
+                    str(tmp_path),
+                ]
+            )
+            == 1
+        )
+        assert not (tmp_path / "INC-8.ipynb").exists()
+    finally:
+        srv.stop()

@@ -1,0 +1,61 @@
+"""``workbench demo``: the embedded demo incident.
+
+``workbench demo --prepare`` generates the demo data (deterministic, no server);
+``workbench demo --execute OUT_DIR`` runs the incident notebook headless over it and
+writes ``OUT_DIR/incident.ipynb`` and ``OUT_DIR/incident.html`` (charts as SVG, no
+script loaded from the network).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="prepare the demo incident, or run the incident notebook over it headless",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--prepare", action="store_true", help="generate the demo incident data")
+    p.add_argument(
+        "--execute",
+        metavar="OUT_DIR",
+        type=Path,
+        help="run the incident notebook headless; write OUT_DIR/incident.ipynb and .html",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=600, help="seconds allowed per cell (default 600)"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not (args.prepare or args.execute):
+        print("nothing to do: give --prepare and/or --execute OUT_DIR")
+        return 2
+    from workbench.lab.demo import demo_path
+
+    t0 = time.perf_counter()
+    path = demo_path()
+    if args.prepare:
+        print(f"demo incident ready at {path} ({time.perf_counter() - t0:.1f}s)")
+    if args.execute:
+        from workbench import notebook, offline_html
+
+        out_dir: Path = args.execute
+        out_dir.mkdir(parents=True, exist_ok=True)
+        t1 = time.perf_counter()
+        executed = out_dir / "incident.ipynb"
+        try:
+            notebook.execute(
+                notebook.template_path(), executed, cwd=out_dir, timeout_s=args.timeout
+            )
+        finally:  # a failed run still gets its static copy and HTML, to read the traceback
+            if executed.exists():
+                html = offline_html.write_static(executed)
+        print(f"wrote {executed} and {html} ({time.perf_counter() - t1:.1f}s)")
+    return 0

@@ -1,0 +1,119 @@
+"""``workbench new INC-123``: start an investigation notebook.
+
+Creates ``OUT/INC-123.ipynb`` from the incident template with its parameters filled,
+ready to open in JupyterLab (it is not executed)::
+
+    workbench new INC-123 --since 45m --service checkout
+    workbench new INC-123 --window 2026-11-20T11:00:00Z..2026-11-20T12:00:00Z
+    workbench new INC-123 --alert 3f2a9c... --alertmanager http://alertmanager:9093
+
+With ``--alert`` the window starts ``--before`` (default 30m) ahead of the alert's
+``startsAt`` and ends when it resolved (or now if it still fires); the alert's
+``service`` label becomes ``--service`` unless one is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import ConfigError
+from workbench.timewindow import Window, parse_duration, parse_time
+
+_NEVER = "0001-01-01T00:00:00Z"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "new",
+        help="create an incident notebook with its parameters filled",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("incident_id", metavar="INCIDENT_ID", help="e.g. INC-123")
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--since", metavar="DURATION", help="the last DURATION, e.g. 45m")
+    when.add_argument("--window", metavar="START..END", help="absolute window (UTC)")
+    when.add_argument("--alert", metavar="FINGERPRINT", help="start from an Alertmanager alert")
+    p.add_argument("--alertmanager", metavar="URL", help="Alertmanager base URL (with --alert)")
+    p.add_argument(
+        "--before", default="30m", help="with --alert: how long before startsAt (default 30m)"
+    )
+    p.add_argument(
+        "--service", action="append", default=[], help="service to focus on (repeatable)"
+    )
+    p.add_argument("--config", default="", metavar="PATH", help="workbench.toml naming the sources")
+    p.add_argument("--out", type=Path, default=Path("."), help="directory (default: cwd)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing notebook")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.notebook import new_incident_notebook
+
+    services: list[str] = list(args.service)
+    if args.alert:
+        if not args.alertmanager:
+            raise ConfigError("--alert needs --alertmanager URL")
+        alert = find_alert(args.alertmanager, args.alert)
+        window = alert_window(alert, before=args.before)
+        svc = alert.get("labels", {}).get("service")
+        if not services and svc:
+            services = [svc]
+    else:
+        if args.alertmanager:
+            raise ConfigError("--alertmanager is only used with --alert")
+        from workbench.incident import window_from_args
+
+        window = window_from_args(since=args.since, window=args.window)
+    path = new_incident_notebook(
+        args.incident_id,
+        window=window,
+        services=services,
+        sources_config=args.config,
+        out_dir=args.out,
+        overwrite=args.force,
+    )
+    print(f"wrote {path}  (window {window}; open it with: jupyter lab {path})")
+    return 0
+
+
+def find_alert(url: str, fingerprint: str) -> dict[str, Any]:
+    """The alert with this fingerprint (or unique prefix) from Alertmanager's API v2."""
+    from workbench.sources.http import HttpClient
+
+    http = HttpClient("alertmanager", url)
+    try:
+        alerts = http.get_json("/api/v2/alerts", query=f"alerts fingerprint={fingerprint}")
+    finally:
+        http.close()
+    if not isinstance(alerts, list):
+        raise ConfigError(f"alertmanager at {http.url} did not return a list of alerts")
+    hits = [a for a in alerts if str(a.get("fingerprint", "")).startswith(fingerprint)]
+    if not hits:
+        raise ConfigError(
+            f"no alert with fingerprint {fingerprint!r} at {http.url} ({len(alerts)} alerts there)",
+            hint="resolved alerts leave Alertmanager's API; give --window START..END instead",
+        )
+    if len({a["fingerprint"] for a in hits}) > 1:
+        raise ConfigError(f"fingerprint prefix {fingerprint!r} matches several alerts")
+    return hits[0]
+
+
+def alert_window(
+    alert: dict[str, Any], *, before: str = "30m", now: datetime | None = None
+) -> Window:
+    """From ``before`` ahead of the alert's ``startsAt`` to its end (or now if firing)."""
+    try:
+        start = parse_time(alert["startsAt"])
+    except KeyError:
+        raise ConfigError("the alert has no startsAt") from None
+    end = now or datetime.now(UTC)
+    ends = alert.get("endsAt")
+    status = alert.get("status", {})
+    resolved = isinstance(status, dict) and status.get("state") == "resolved"
+    if ends and ends != _NEVER and resolved:
+        end = parse_time(ends)
+    return Window(start - parse_duration(before), max(end, start + parse_duration("1m")))

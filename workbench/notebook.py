@@ -1,0 +1,273 @@
+"""The incident notebook template: where it lives, its parameters, running it headless.
+
+The template ships inside the package (``workbench/templates/incident.ipynb``); the
+repository's ``notebooks/incident.ipynb`` holds the same cells (a test keeps the two in
+step). Its ``parameters`` cell (papermill tag) has four values and never a secret::
+
+    incident_id = ""        # "" = the id of the incident the sources describe
+    window = ""             # "START..END" in UTC; "" = the demo incident's own window
+    services = []           # narrow to these services; [] = all
+    sources_config = ""     # path to a workbench.toml; "" = the embedded demo incident
+
+Example::
+
+    >>> from workbench import notebook
+    >>> nb = notebook.new_incident_notebook("INC-123", window=w, services=["checkout"],
+    ...                                     out_dir=".")          # INC-123.ipynb
+    >>> notebook.execute(notebook.template_path(), "out/incident.ipynb")
+    >>> inc = notebook.open_incident("", window="", services=[], sources_config="")
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import ConfigError, WorkbenchError
+from workbench.incident import Incident
+from workbench.timewindow import Window
+
+__all__ = [
+    "PARAMETERS",
+    "NotebookError",
+    "execute",
+    "fill_parameters",
+    "kernel_name",
+    "new_incident_notebook",
+    "open_incident",
+    "read_parameters",
+    "template_path",
+]
+
+log = logging.getLogger(__name__)
+
+#: The template's parameters, in order, with their defaults.
+PARAMETERS: dict[str, Any] = {
+    "incident_id": "",
+    "window": "",
+    "services": [],
+    "sources_config": "",
+}
+
+_COMMENTS = {
+    "incident_id": '"" = the id of the incident the sources describe',
+    "window": '"START..END" in UTC; "" = the demo incident\'s own window',
+    "services": "narrow to these services; [] = all",
+    "sources_config": 'path to a workbench.toml; "" = the embedded demo incident',
+}
+
+
+class NotebookError(WorkbenchError):
+    """A notebook failed to execute: names the cell and the error it raised."""
+
+
+# the template -----------------------------------------------------------------------------
+def template_path(name: str = "incident") -> Path:
+    """Path of a notebook template shipped with the package (``incident``)."""
+    p = Path(str(resources.files("workbench") / "templates" / f"{name}.ipynb"))
+    if not p.exists():
+        raise ConfigError(f"no notebook template {name!r} at {p}")
+    return p
+
+
+def _read(path: str | Path) -> dict[str, Any]:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read notebook {path}: {exc}") from exc
+
+
+def _parameters_cell(nb: Mapping[str, Any]) -> dict[str, Any]:
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            return cell  # type: ignore[return-value]
+    raise ConfigError("the notebook has no cell tagged 'parameters'")
+
+
+def _source(cell: Mapping[str, Any]) -> str:
+    src = cell["source"]
+    return src if isinstance(src, str) else "".join(src)
+
+
+def read_parameters(nb: Mapping[str, Any] | str | Path) -> dict[str, Any]:
+    """The values assigned in a notebook's ``parameters`` cell (literals only)."""
+    book = _read(nb) if isinstance(nb, str | Path) else nb
+    tree = ast.parse(_source(_parameters_cell(book)))
+    out: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name):
+            out[target.id] = ast.literal_eval(value)
+    return out
+
+
+def _parameters_source(values: Mapping[str, Any]) -> str:
+    lines = ["# Parameters: papermill fills these; `workbench new` writes them. Never secrets:"]
+    lines.append('# credentials stay in workbench.toml as {env = "NAME"} references.')
+    for key, default in PARAMETERS.items():
+        v = values.get(key, default)
+        ann = ": list[str]" if key == "services" else ""
+        lit = json.dumps(v, ensure_ascii=False)  # str / list[str]: valid Python too
+        lines.append(f"{key}{ann} = {lit}  # {_COMMENTS[key]}")
+    return "\n".join(lines)
+
+
+def fill_parameters(nb: dict[str, Any], **values: Any) -> dict[str, Any]:
+    """Rewrite the ``parameters`` cell of ``nb`` (a notebook dict) in place with ``values``.
+
+    Unlike papermill's injected cell this keeps one readable cell the user can edit.
+    """
+    unknown = set(values) - set(PARAMETERS)
+    if unknown:
+        raise ConfigError(
+            f"unknown notebook parameter(s) {sorted(unknown)}; have {list(PARAMETERS)}"
+        )
+    cell = _parameters_cell(nb)
+    current = {**PARAMETERS, **read_parameters(nb), **values}
+    if not isinstance(current["services"], list) or not all(
+        isinstance(s, str) for s in current["services"]
+    ):
+        raise ConfigError("services must be a list of service names")
+    cell["source"] = _parameters_source(current)
+    cell["outputs"] = []
+    cell["execution_count"] = None
+    return nb
+
+
+def new_incident_notebook(
+    incident_id: str,
+    *,
+    window: Window | str = "",
+    services: Sequence[str] = (),
+    sources_config: str | Path = "",
+    out_dir: str | Path = ".",
+    overwrite: bool = False,
+) -> Path:
+    """Create ``OUT_DIR/<incident_id>.ipynb`` from the template, parameters filled, ready
+    to open in JupyterLab (not executed).
+
+    >>> new_incident_notebook("INC-123", window=Window.last("45m"), services=["checkout"])
+    PosixPath('INC-123.ipynb')
+    """
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in incident_id).strip(".")
+    if not safe:
+        raise ConfigError(f"cannot name a notebook after incident id {incident_id!r}")
+    out = Path(out_dir) / f"{safe}.ipynb"
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{out} already exists", hint="pick another id, or --force")
+    nb = _read(template_path())
+    fill_parameters(
+        nb,
+        incident_id=incident_id,
+        window=str(window),
+        services=list(services),
+        sources_config=str(sources_config),
+    )
+    nb.setdefault("metadata", {})["title"] = incident_id
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return out
+
+
+# inside the notebook ----------------------------------------------------------------------
+def open_incident(
+    incident_id: str = "",
+    *,
+    window: str = "",
+    services: Sequence[str] = (),
+    sources_config: str | Path = "",
+) -> Incident:
+    """The incident the notebook parameters describe (not loaded yet).
+
+    ``sources_config=""`` opens the embedded demo incident; otherwise the sources are
+    read from that ``workbench.toml`` and ``window`` is required.
+    """
+    if not sources_config:
+        inc = Incident.demo()
+        if window:
+            inc = Incident(
+                incident_id or inc.id, Window.parse(window), sources=inc.sources, title=inc.title
+            )
+    else:
+        if not window:
+            raise ConfigError(
+                "window is empty", hint='set window = "START..END" in the parameters cell'
+            )
+        from workbench import config  # owned by the sources/config part
+
+        sources = config.load_sources(sources_config)
+        inc = Incident(incident_id or "incident", Window.parse(window), sources=sources)
+    if incident_id:
+        inc.id = incident_id
+        if inc.title == inc.id or not inc.title:
+            inc.title = incident_id
+    if services:
+        inc.services = list(services)
+    return inc
+
+
+# running headless -------------------------------------------------------------------------
+def kernel_name() -> str:
+    """A kernel that runs this interpreter: ``python3`` when it resolves to it, else a
+    ``incident-workbench`` kernelspec installed into this environment (``sys.prefix``)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    ksm = KernelSpecManager()
+    aliases = {"python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}"}
+    for name in ("python3", "incident-workbench"):
+        try:
+            spec = ksm.get_kernel_spec(name)
+        except NoSuchKernel:
+            continue
+        exe = spec.argv[0] if spec.argv else ""
+        if exe in aliases or Path(exe) == Path(sys.executable):
+            return name
+    from ipykernel.kernelspec import install
+
+    install(prefix=sys.prefix, kernel_name="incident-workbench", display_name="incident-workbench")
+    log.info("installed kernelspec incident-workbench into %s", sys.prefix)
+    return "incident-workbench"
+
+
+def execute(
+    notebook: str | Path,
+    out: str | Path,
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    cwd: str | Path | None = None,
+    timeout_s: float = 600,
+) -> Path:
+    """Run ``notebook`` headless with papermill into ``out``; raise :class:`NotebookError`
+    naming the failing cell if one raises (the partly executed notebook is still written)."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        pm.execute_notebook(
+            str(notebook),
+            str(out),
+            parameters=dict(parameters or {}),
+            kernel_name=kernel_name(),
+            cwd=str(cwd) if cwd else None,
+            progress_bar=False,
+            execution_timeout=timeout_s,
+        )
+    except PapermillExecutionError as exc:
+        raise NotebookError(
+            f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}",
+            hint=f"open {out} to see the traceback",
+        ) from exc
+    return out

@@ -1,0 +1,166 @@
+"""Executed notebooks made static and readable offline: charts as SVG, HTML with no CDN.
+
+In a live JupyterLab, altair's offline renderer shows each chart as a widget whose view
+lives in the kernel's comm state. Once the notebook is saved and closed that state is a
+1 MB JavaScript blob per chart, and nbconvert's HTML would fetch require.js, MathJax, the
+widget manager and mermaid from CDNs. This module turns every chart output (a
+JupyterChart widget, or a Vega-Lite mimebundle) into an SVG rendered by vl-convert, drops
+the widget state, and exports HTML through a template that loads no script at all.
+
+Example::
+
+    >>> from workbench import offline_html
+    >>> nb = offline_html.make_static(json.load(open("out/incident.ipynb")))
+    >>> html = offline_html.to_html(nb)
+    >>> offline_html.network_references(html)      # [] when it opens offline
+    []
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import BadData
+
+__all__ = ["chart_count", "make_static", "network_references", "to_html", "write_static"]
+
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+_VEGALITE = re.compile(r"^application/vnd\.vegalite\.v\d+\+json$")
+_VEGA = re.compile(r"^application/vnd\.vega\.v\d+\+json$")
+
+# The lab template without its CDN scripts (require.js, MathJax, widget manager, mermaid).
+_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block data_svg scoped -%}
+<div class="jp-RenderedSVG jp-OutputArea-output {{ extra_class }}" data-mime-type="image/svg+xml">
+{{ output.data['image/svg+xml'] }}
+</div>
+{%- endblock data_svg -%}
+{%- block extra_css -%}
+<style>
+  .jp-RenderedSVG svg { max-width: 100%; height: auto; }
+  .wb-chart-note { color: #666; font-size: 0.85em; }
+</style>
+{%- endblock extra_css -%}
+"""
+
+_NETWORK = [
+    re.compile(r"<script\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^\"'\s>]+", re.I),
+    re.compile(r"\bimport\s*\(\s*[\"'](?:https?:)?//[^\"']+", re.I),
+    re.compile(r"\bimport\b[^;\n]*\bfrom\s*[\"'](?:https?:)?//[^\"']+", re.I),
+    re.compile(r"<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//[^\"'\s>]+", re.I),
+    re.compile(r"@import\s+(?:url\()?[\"']?(?:https?:)?//[^\"')\s]+", re.I),
+]
+
+
+def _svg(spec: dict[str, Any], *, vega: bool = False) -> str:
+    import vl_convert as vlc
+
+    try:
+        return vlc.vega_to_svg(spec) if vega else vlc.vegalite_to_svg(spec)
+    except Exception as exc:  # vl-convert raises plain ValueError/RuntimeError
+        raise BadData(f"cannot render a chart output to SVG: {exc}") from exc
+
+
+def _static_output(data: dict[str, Any], widgets: dict[str, Any]) -> dict[str, Any] | None:
+    """SVG data for one chart output, or None if it is not a chart."""
+    if "image/svg+xml" in data or "image/png" in data:
+        return None
+    spec: dict[str, Any] | None = None
+    vega = False
+    for mime, value in data.items():
+        if _VEGALITE.match(mime):
+            spec = value
+        elif _VEGA.match(mime):
+            spec, vega = value, True
+    if spec is None and _WIDGET_VIEW in data:
+        model = widgets.get(data[_WIDGET_VIEW].get("model_id", ""), {})
+        spec = model.get("state", {}).get("spec")
+    if not spec:
+        return None
+    return {"image/svg+xml": _svg(spec, vega=vega), "text/plain": "<chart>"}
+
+
+def make_static(nb: dict[str, Any]) -> dict[str, Any]:
+    """A copy of notebook ``nb`` (dict) whose charts are SVG and that holds no widget state.
+
+    Widget outputs that are not charts become a short note, not a broken widget.
+    """
+    out = copy.deepcopy(nb)
+    meta = out.setdefault("metadata", {})
+    widgets = meta.pop("widgets", {}).get(_WIDGET_STATE, {}).get("state", {})
+    for cell in out.get("cells", []):
+        for o in cell.get("outputs", []):
+            data = o.get("data")
+            if not data:
+                continue
+            static = _static_output(data, widgets)
+            if static is not None:
+                o["data"] = static
+                o["metadata"] = {}
+            elif _WIDGET_VIEW in data:
+                o["data"] = {
+                    "text/plain": data.get(
+                        "text/plain",
+                        "(interactive widget: open the notebook in JupyterLab to use it)",
+                    )
+                }
+    return out
+
+
+def chart_count(nb: dict[str, Any]) -> int:
+    """How many outputs of ``nb`` are SVG charts."""
+    return sum(
+        "image/svg+xml" in o.get("data", {})
+        for c in nb.get("cells", [])
+        for o in c.get("outputs", [])
+    )
+
+
+def to_html(nb: dict[str, Any], *, title: str | None = None) -> str:
+    """HTML of a (static) notebook that loads nothing from the network; code is kept,
+    highlighted, and charts are inline SVG."""
+    import jinja2
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        extra_loaders=[jinja2.DictLoader({"workbench_offline.html.j2": _TEMPLATE})],
+        template_file="workbench_offline.html.j2",
+    )
+    node = nbformat.reads(json.dumps(nb), as_version=4)
+    if title:
+        node.metadata["title"] = title
+    body, _ = exporter.from_notebook_node(node)
+    bad = network_references(body)
+    if bad:
+        raise BadData(f"the HTML export would load from the network: {bad[:3]}")
+    return body
+
+
+def network_references(html: str) -> list[str]:
+    """Every script, module import, stylesheet or CSS import in ``html`` that loads from
+    the network (``http(s)://`` or protocol-relative)."""
+    found: list[str] = []
+    for pat in _NETWORK:
+        found += [m.group(0)[:200] for m in pat.finditer(html)]
+    return found
+
+
+def write_static(executed: str | Path, *, html: str | Path | None = None) -> Path:
+    """Make the executed notebook at ``executed`` static in place, and write its HTML to
+    ``html`` (default: same name, ``.html``). Returns the HTML path."""
+    src = Path(executed)
+    nb = make_static(json.loads(src.read_text(encoding="utf-8")))
+    src.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    target = Path(html) if html else src.with_suffix(".html")
+    target.write_text(to_html(nb, title=nb.get("metadata", {}).get("title")), encoding="utf-8")
+    return target
