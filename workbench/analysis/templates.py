@@ -1,0 +1,312 @@
+"""Log templates: Drain-style mining over masked, de-duplicated messages, and their surges.
+
+1. **Mask** variable fields with vectorised polars regexes (URLs, UUIDs, IPs, hex, paths,
+   durations, ids, numbers) so ``"took 12ms for user 7"`` and ``"took 9ms for user 8"``
+   become the same string.
+2. **De-duplicate**: one polars ``group_by`` turns a million lines into the few thousand
+   distinct masked strings (with counts); only those reach the tree.
+3. **Drain** (He et al., ICWS 2017): a fixed-depth tree routes each message by its token
+   count and first tokens to a few candidate groups; it joins the most similar group when
+   the share of equal tokens reaches ``similarity``, and the differing positions of that
+   group's template become ``<*>``. One general configuration, no per-data-set tuning.
+
+Then per-template counts over time and the templates that are **new** in the incident
+window or whose rate **rose** against the baseline, judged with a Poisson likelihood-ratio
+score on smoothed counts (a template seen once is not a surge).
+
+Example::
+
+    >>> from workbench.analysis import templates as tp
+    >>> mined = tp.mine_templates(inc.logs)            # logs + template_id, template
+    >>> tp.template_table(mined).head()                # one row per template
+    >>> tp.template_surges(mined, inc.window, inc.baseline).filter(pl.col("surge"))
+    >>> tp.template_examples(mined, 3)                 # raw lines behind template 3
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from workbench.timewindow import Window
+
+__all__ = [
+    "MASKS",
+    "WILDCARD",
+    "Drain",
+    "mask_expr",
+    "mine_templates",
+    "template_counts",
+    "template_examples",
+    "template_surges",
+    "template_table",
+]
+
+WILDCARD = "<*>"
+
+# (name, pattern) applied in order; every match becomes <*>. Rust regex syntax (no
+# look-around). General patterns only: nothing here knows one data set.
+MASKS: tuple[tuple[str, str], ...] = (
+    ("url", r"[A-Za-z][A-Za-z0-9+.\-]*://\S+"),
+    (
+        "datetime",
+        r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? +(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct"
+        r"|Nov|Dec)[a-z]* +\d{1,2},?(?: +\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?(?: +\d{4})?\b"
+        r"|\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+        r"|\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b",
+    ),
+    ("uuid", r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
+    ("ip", r"/?\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"),
+    ("hex", r"\b0[xX][0-9a-fA-F]+\b|\b[0-9a-fA-F]{8,}\b"),
+    (
+        "host",
+        r"\b[\w\-]*\d[\w\-]*(?:\.[A-Za-z][\w\-]*)+\.[A-Za-z]{2,}\b"
+        r"|\b[A-Za-z][\w\-]*(?:\.[\w\-]+)*\.[\w\-]*\d[\w\-]*(?:\.[\w\-]+)*\.[A-Za-z]{2,}\b",
+    ),
+    ("path", r"(?:[\w.\-~]*/[\w.\-~@:=]+)+/?"),
+    ("id", r"\b[A-Za-z]\w*_-?\d[\w\-]*"),
+    ("duration", r"\b\d+(?:\.\d+)?(?:ns|us|µs|ms|s|sec|secs|min|h)\b"),
+    ("number", r"[-+]?\b\d+(?:[.,]\d+)*\b"),
+)
+
+
+def mask_expr(column: str | pl.Expr = "message") -> pl.Expr:
+    """A polars expression masking the variable fields of a message column with ``<*>``.
+
+    >>> df.with_columns(masked=mask_expr("message"))
+    """
+    e = pl.col(column) if isinstance(column, str) else column
+    e = e.fill_null("").str.replace_all(r"\s+", " ")
+    for _, pattern in MASKS:
+        e = e.str.replace_all(pattern, WILDCARD)
+    # adjacent wildcards ("<*><*>", "<*>.<*>") are one variable
+    e = e.str.replace_all(r"<\*>(?:[.:,_\-]?<\*>)+", WILDCARD)
+    return e.str.strip_chars()
+
+
+@dataclass(slots=True)
+class _Group:
+    tokens: list[str]
+    id: int
+    count: int = 0
+
+
+class Drain:
+    """A small Drain tree over token lists (He et al. 2017), fed de-duplicated messages.
+
+    ``depth`` counts the root and length layers like the paper (depth 5 = three token
+    layers); ``similarity`` is the share of equal non-wildcard tokens needed to join a
+    group; ``max_children`` bounds each inner node (overflow goes to ``<*>``).
+
+    >>> d = Drain()
+    >>> d.add("user <*> logged in".split()), d.add("user bob logged in".split())
+    (0, 0)
+    >>> d.template(0)
+    'user <*> logged in'
+    """
+
+    def __init__(self, *, depth: int = 5, similarity: float = 0.5, max_children: int = 100):
+        self.token_layers = max(depth - 2, 1)
+        self.similarity = similarity
+        self.max_children = max_children
+        self.root: dict[int, dict] = {}
+        self.groups: list[_Group] = []
+
+    @staticmethod
+    def _route_token(tok: str) -> str:
+        return WILDCARD if any(c.isdigit() for c in tok) or WILDCARD in tok else tok
+
+    def _leaf(self, tokens: list[str]) -> list[_Group]:
+        node = self.root.setdefault(len(tokens), {})
+        for tok in tokens[: self.token_layers]:
+            key = self._route_token(tok)
+            if key not in node:
+                if len(node) >= self.max_children:
+                    key = WILDCARD
+                node = node.setdefault(key, {})
+            else:
+                node = node[key]
+        return node.setdefault("\0groups", [])  # type: ignore[no-any-return]
+
+    def _best(self, groups: list[_Group], tokens: list[str]) -> _Group | None:
+        best, best_sim, best_wild = None, -1.0, -1
+        n = len(tokens)
+        for g in groups:
+            same = 0
+            wild = 0
+            for a, b in zip(g.tokens, tokens, strict=True):
+                if a == WILDCARD:
+                    wild += 1
+                elif a == b:
+                    same += 1
+            sim = same / n if n else 1.0
+            if sim > best_sim or (sim == best_sim and wild > best_wild):
+                best, best_sim, best_wild = g, sim, wild
+        if best is not None and (best_sim >= self.similarity or n == 0):
+            return best
+        return None
+
+    def add(self, tokens: list[str], count: int = 1) -> int:
+        """Add one message's tokens (``count`` times); return its group id."""
+        groups = self._leaf(tokens)
+        g = self._best(groups, tokens)
+        if g is None:
+            g = _Group(list(tokens), len(self.groups))
+            self.groups.append(g)
+            groups.append(g)
+        else:
+            g.tokens = [a if a == b else WILDCARD for a, b in zip(g.tokens, tokens, strict=True)]
+        g.count += count
+        return g.id
+
+    def template(self, group_id: int) -> str:
+        return " ".join(self.groups[group_id].tokens)
+
+
+def mine_templates(
+    logs: pl.DataFrame,
+    *,
+    column: str = "message",
+    similarity: float = 0.5,
+    depth: int = 5,
+    max_children: int = 100,
+) -> pl.DataFrame:
+    """Assign every log line a template: returns ``logs`` plus ``template_id`` (UInt32) and
+    ``template`` (the Drain template with ``<*>`` for variables).
+
+    Only the first line of a multi-line message is mined (stack traces stay in the raw
+    message). Works on any frame with a string ``column``.
+
+    >>> mined = mine_templates(inc.logs)
+    >>> mined.group_by("template").len().sort("len", descending=True)
+    """
+    if logs.height == 0:
+        return logs.with_columns(
+            template_id=pl.lit(None, pl.UInt32), template=pl.lit(None, pl.String)
+        )
+    first_line = pl.col(column).fill_null("").str.split("\n").list.first()
+    masked = logs.select(_masked=mask_expr(first_line))["_masked"]
+    uniq = (
+        masked.to_frame()
+        .with_row_index("_first")
+        .group_by("_masked")
+        .agg(pl.len().alias("_n"), pl.col("_first").min())
+        .sort("_first")
+    )
+    drain = Drain(depth=depth, similarity=similarity, max_children=max_children)
+    ids = [drain.add(m.split(), n) for m, n in zip(uniq["_masked"], uniq["_n"], strict=True)]
+    lookup = pl.DataFrame(
+        {
+            "_masked": uniq["_masked"],
+            "template_id": pl.Series(ids, dtype=pl.UInt32),
+        }
+    )
+    tmpl = pl.DataFrame(
+        {
+            "template_id": pl.Series(range(len(drain.groups)), dtype=pl.UInt32),
+            "template": [drain.template(i) for i in range(len(drain.groups))],
+        }
+    )
+    assign = masked.to_frame().join(lookup, on="_masked", how="left", maintain_order="left")
+    assign = assign.join(tmpl, on="template_id", how="left", maintain_order="left")
+    return logs.with_columns(assign["template_id"], assign["template"])
+
+
+def _ensure_mined(logs: pl.DataFrame) -> pl.DataFrame:
+    return logs if "template_id" in logs.columns else mine_templates(logs)
+
+
+def template_table(mined: pl.DataFrame) -> pl.DataFrame:
+    """One row per template: ``template_id, template, count, services, levels,
+    first_seen, last_seen, example`` (most frequent first)."""
+    mined = _ensure_mined(mined)
+    aggs = [
+        pl.col("template").first(),
+        pl.len().alias("count"),
+        pl.col("message").first().alias("example"),
+    ]
+    if "service" in mined.columns:
+        aggs.append(pl.col("service").drop_nulls().unique().sort().alias("services"))
+    if "level" in mined.columns:
+        aggs.append(pl.col("level").unique().sort().alias("levels"))
+    if "ts" in mined.columns:
+        aggs += [pl.col("ts").min().alias("first_seen"), pl.col("ts").max().alias("last_seen")]
+    return mined.group_by("template_id").agg(aggs).sort(["count", "template_id"], descending=[True, False])
+
+
+def template_counts(mined: pl.DataFrame, *, every: str = "1m", by_service: bool = True) -> pl.DataFrame:
+    """Counts per template (and service) per time bucket: ``ts, [service,] template_id, count``."""
+    mined = _ensure_mined(mined)
+    keys = ["service", "template_id"] if by_service and "service" in mined.columns else ["template_id"]
+    return (
+        mined.with_columns(pl.col("ts").dt.truncate(every))
+        .group_by(["ts", *keys])
+        .agg(pl.len().alias("count"))
+        .sort(["ts", *keys])
+    )
+
+
+def _poisson_z(observed: pl.Expr, expected: pl.Expr) -> pl.Expr:
+    """Signed square root of the Poisson likelihood-ratio statistic (about N(0,1))."""
+    o = observed.cast(pl.Float64)
+    term = pl.when(o > 0).then(o * (o / expected).log()).otherwise(0.0)
+    g = (2.0 * (term - (o - expected))).clip(lower_bound=0.0)
+    return pl.when(o >= expected).then(g.sqrt()).otherwise(-g.sqrt())
+
+
+def template_surges(
+    logs: pl.DataFrame,
+    window: Window,
+    baseline: Window,
+    *,
+    min_z: float = 3.0,
+    min_ratio: float = 2.0,
+    prior: float = 0.5,
+    by_service: bool = True,
+) -> pl.DataFrame:
+    """Templates new in ``window`` or whose rate rose sharply against ``baseline``.
+
+    Per (service, template): ``n_baseline, n_incident``, the smoothed rate ``ratio``
+    ``((n_incident + prior) / T_incident) / ((n_baseline + prior) / T_baseline)``, and ``z``,
+    the signed root of the Poisson likelihood-ratio statistic of ``n_incident`` against
+    the count expected from the smoothed baseline rate. ``surge`` when ``z >= min_z`` and
+    ``ratio >= min_ratio``; ``new`` when it is a surge never seen in the baseline.
+    Sorted by ``z``. Accepts raw logs (mined on the fly) or :func:`mine_templates` output.
+
+    >>> template_surges(inc.logs, inc.window, inc.baseline).filter(pl.col("new"))
+    """
+    mined = _ensure_mined(logs)
+    keys = ["service", "template_id"] if by_service and "service" in mined.columns else ["template_id"]
+    tb = baseline.duration.total_seconds()
+    ti = window.duration.total_seconds()
+    in_w = (pl.col("ts") >= window.start) & (pl.col("ts") < window.end)
+    in_b = (pl.col("ts") >= baseline.start) & (pl.col("ts") < baseline.end)
+    aggs = [
+        pl.col("template").first(),
+        in_b.sum().cast(pl.Int64).alias("n_baseline"),
+        in_w.sum().cast(pl.Int64).alias("n_incident"),
+        pl.col("message").filter(in_w).first().alias("example"),
+    ]
+    if "level" in mined.columns:
+        aggs.append(pl.col("level").filter(in_w).mode().first().alias("level"))
+    if "ts" in mined.columns:
+        aggs.append(pl.col("ts").filter(in_w).min().alias("first_in_window"))
+    out = mined.filter(in_w | in_b).group_by(keys).agg(aggs)
+    expected = (pl.col("n_baseline") + prior) * (ti / max(tb, 1e-9))
+    out = out.with_columns(
+        ratio=((pl.col("n_incident") + prior) / ti) / ((pl.col("n_baseline") + prior) / tb),
+        z=_poisson_z(pl.col("n_incident"), expected),
+    ).with_columns(
+        surge=(pl.col("z") >= min_z) & (pl.col("ratio") >= min_ratio),
+    ).with_columns(new=pl.col("surge") & (pl.col("n_baseline") == 0))
+    return out.sort(["z", *keys], descending=[True] + [False] * len(keys))
+
+
+def template_examples(mined: pl.DataFrame, template_id: int, *, n: int = 5) -> pl.DataFrame:
+    """Up to ``n`` raw log rows behind one template (earliest first)."""
+    rows = mined.filter(pl.col("template_id") == template_id)
+    if "ts" in rows.columns:
+        rows = rows.sort("ts")
+    return rows.head(n)
+

@@ -1,0 +1,304 @@
+"""Trace analysis: where errors start and where the time goes.
+
+* :func:`error_origins` — for failing requests, the deepest spans in error whose children
+  are not in error (one anti-join, no tree walk), aggregated to service and operation.
+* :func:`span_tree` — per span: depth, clock-skew-trimmed interval (children clipped to
+  their parent's interval), self time (duration minus the union of its children) and
+  critical-path time (walking back from the parent's end through the last-finishing
+  child that ends before the current point, as Jaeger's critical-path view does).
+* :func:`latency_blame` — where the extra time of slow traces goes compared with normal
+  ones, per service and operation.
+
+Traversals are vectorised over whole levels with numpy/polars; spans whose parent is
+missing are roots, and spans on a parent cycle are never reached from a root, so they
+are counted (``span_tree(...)["depth"]`` is null) instead of looping forever.
+
+Example::
+
+    >>> from workbench.analysis import traces as tr
+    >>> tr.error_origins(inc.in_window(inc.spans, "start"))     # service, name, traces, share
+    >>> tr.latency_blame(inc.spans, window=inc.window, baseline=inc.baseline).head()
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from workbench.timewindow import Window
+
+__all__ = ["error_origin_spans", "error_origins", "latency_blame", "span_tree"]
+
+_KEY = ["trace_id", "span_id"]
+
+
+def _in(df: pl.DataFrame, window: Window | None, column: str = "start") -> pl.DataFrame:
+    if window is None:
+        return df
+    return df.filter((pl.col(column) >= window.start) & (pl.col(column) < window.end))
+
+
+def error_origin_spans(spans: pl.DataFrame, *, window: Window | None = None) -> pl.DataFrame:
+    """The spans where errors originate: in error, with no child in error.
+
+    >>> error_origin_spans(inc.spans, window=inc.window).select("service", "name", "start")
+    """
+    err = _in(spans, window).filter(pl.col("status") == "error")
+    err_parents = (
+        err.select("trace_id", pl.col("parent_span_id").alias("span_id"))
+        .drop_nulls()
+        .unique()
+    )
+    return err.join(err_parents, on=_KEY, how="anti")
+
+
+def error_origins(
+    spans: pl.DataFrame, *, window: Window | None = None, by: tuple[str, ...] = ("service", "name")
+) -> pl.DataFrame:
+    """Where errors start, aggregated: ``by`` columns, ``origin_spans``, ``traces`` (failing
+    traces with an origin there) and ``share`` of all failing traces, largest first.
+
+    >>> error_origins(inc.spans, window=inc.window, by=("service",))
+    """
+    origins = error_origin_spans(spans, window=window)
+    failing = max(origins["trace_id"].n_unique(), 1)
+    return (
+        origins.group_by(list(by))
+        .agg(origin_spans=pl.len(), traces=pl.col("trace_id").n_unique())
+        .with_columns(share=pl.col("traces") / failing)
+        .sort(["traces", *by], descending=[True] + [False] * len(by))
+    )
+
+
+def _csr(parent: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Children of each node as (offsets, child indices), for parent >= 0."""
+    has = parent >= 0
+    kids = np.nonzero(has)[0]
+    order = np.argsort(parent[kids], kind="stable")
+    kids = kids[order]
+    counts = np.bincount(parent[kids], minlength=n)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    return offsets, kids
+
+
+def _expand(frontier: np.ndarray, offsets: np.ndarray, kids: np.ndarray) -> np.ndarray:
+    starts = offsets[frontier]
+    lens = offsets[frontier + 1] - starts
+    total = int(lens.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    rep = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+    return kids[np.arange(total) + rep]
+
+
+def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
+    """Spans plus tree columns: ``depth`` (null on a cycle), ``is_root`` (no parent in the
+    data), ``trimmed_start``/``trimmed_end`` (clipped into the parent's trimmed interval),
+    ``self_ms`` (trimmed duration minus the union of the children), ``on_critical_path``
+    and ``cp_ms`` (this span's own time on its trace's critical path; the ``cp_ms`` of a
+    trace sum to its root's duration).
+
+    Duplicate ``(trace_id, span_id)`` rows keep the first.
+
+    >>> span_tree(inc.spans).filter(pl.col("on_critical_path")).group_by("service").agg(pl.col("cp_ms").sum())
+    """
+    s = spans.unique(subset=_KEY, keep="first", maintain_order=True).with_row_index("_i")
+    n = s.height
+    if n == 0:
+        return s.drop("_i").with_columns(
+            depth=pl.lit(None, pl.Int32),
+            is_root=pl.lit(None, pl.Boolean),
+            trimmed_start=pl.col("start"),
+            trimmed_end=pl.col("end"),
+            self_ms=pl.lit(None, pl.Float64),
+            on_critical_path=pl.lit(None, pl.Boolean),
+            cp_ms=pl.lit(None, pl.Float64),
+        )
+    link = s.select("trace_id", pl.col("parent_span_id").alias("span_id"), "_i").join(
+        s.select("trace_id", "span_id", pl.col("_i").alias("_p")), on=_KEY, how="left"
+    )
+    link = link.sort("_i")
+    parent = link["_p"].fill_null(-1).cast(pl.Int64).to_numpy().copy()
+    parent[parent == np.arange(n)] = -1  # a span that names itself as parent is a root
+    start = s["start"].dt.epoch("us").to_numpy().astype(np.int64)
+    end = s["end"].dt.epoch("us").to_numpy().astype(np.int64)
+    end = np.maximum(end, start)
+    is_root = parent < 0
+
+    # breadth-first from the roots: depth and trimmed intervals, level by level
+    offsets, kids = _csr(parent, n)
+    depth = np.full(n, -1, dtype=np.int64)
+    ts, te = start.copy(), end.copy()
+    frontier = np.nonzero(is_root)[0]
+    depth[frontier] = 0
+    level = 0
+    order_parts = [frontier]
+    while frontier.size:
+        level += 1
+        child = _expand(frontier, offsets, kids)
+        child = child[depth[child] < 0]
+        if child.size == 0:
+            break
+        depth[child] = level
+        p = parent[child]
+        ts[child] = np.clip(start[child], ts[p], te[p])
+        te[child] = np.clip(end[child], ts[child], te[p])
+        order_parts.append(child)
+        frontier = child
+    reached = depth >= 0
+
+    # self time: trimmed duration minus the union of the reached children's intervals
+    kids_df = pl.DataFrame(
+        {"_p": parent, "ts": ts, "te": te, "ok": reached}
+    ).filter(pl.col("ok") & (pl.col("_p") >= 0))
+    union = (
+        kids_df.sort("_p", "ts")
+        .with_columns(_prev=pl.col("te").cum_max().shift(1).over("_p"))
+        .with_columns(_new=(pl.col("_prev").is_null() | (pl.col("ts") > pl.col("_prev"))))
+        .with_columns(_isl=pl.col("_new").cast(pl.Int64).cum_sum().over("_p"))
+        .group_by("_p", "_isl")
+        .agg(pl.col("ts").min(), pl.col("te").max())
+        .group_by("_p")
+        .agg(covered=(pl.col("te") - pl.col("ts")).sum())
+    )
+    covered = np.zeros(n, dtype=np.int64)
+    covered[union["_p"].to_numpy()] = union["covered"].to_numpy()
+    self_us = np.where(reached, (te - ts) - covered, 0)
+
+    # critical path: per parent, repeatedly take the last-finishing child that ends at or
+    # before the current point, then move the point to that child's start
+    cur = te.copy()
+    selected = np.zeros(n, dtype=bool)
+    cand = np.nonzero(reached & (parent >= 0) & (te > ts))[0]
+    cand = cand[np.lexsort((-ts[cand], -te[cand], parent[cand]))]  # by parent, end desc
+    while cand.size:
+        cand = cand[te[cand] <= cur[parent[cand]]]
+        if cand.size == 0:
+            break
+        p = parent[cand]
+        first = np.ones(cand.size, dtype=bool)
+        first[1:] = p[1:] != p[:-1]
+        pick = cand[first]
+        selected[pick] = True
+        cur[parent[pick]] = ts[pick]
+        cand = cand[~first]
+    on_path = np.zeros(n, dtype=bool)
+    for part in order_parts:
+        if part.size:
+            root_part = parent[part] < 0
+            on_path[part] = np.where(root_part, True, selected[part] & on_path[np.maximum(parent[part], 0)])
+    sel_dur = np.where(selected & on_path, te - ts, 0)
+    cp_child = np.bincount(parent[parent >= 0], weights=sel_dur[parent >= 0], minlength=n)
+    cp_us = np.where(on_path, (te - ts) - cp_child, 0.0)
+
+    return s.drop("_i").with_columns(
+        depth=pl.Series(np.where(reached, depth, -1), dtype=pl.Int32).replace(-1, None),
+        is_root=pl.Series(is_root),
+        trimmed_start=pl.Series(ts).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+        trimmed_end=pl.Series(te).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+        self_ms=pl.Series(np.where(reached, self_us / 1000.0, np.nan)).fill_nan(None),
+        on_critical_path=pl.Series(on_path),
+        cp_ms=pl.Series(cp_us / 1000.0),
+    )
+
+
+def latency_blame(
+    spans: pl.DataFrame,
+    *,
+    window: Window | None = None,
+    baseline: Window | None = None,
+    slow_quantile: float = 0.9,
+    by: tuple[str, ...] = ("service", "name"),
+) -> pl.DataFrame:
+    """Where the extra time of slow traces goes, compared with normal ones.
+
+    With ``window`` and ``baseline``: *normal* traces start in the baseline, *slow* ones
+    start in the window and take longer than the baseline's ``slow_quantile`` for the
+    same root operation (all window traces if none do). Without windows: traces at or
+    under the median are normal and those above ``slow_quantile`` slow.
+
+    Returns per ``by``: ``normal_ms`` and ``slow_ms`` (mean critical-path time per trace),
+    ``extra_ms`` (their difference), ``share`` of the total positive extra time, and the
+    same for self time (``self_extra_ms``); largest ``extra_ms`` first.
+
+    >>> latency_blame(inc.spans, window=inc.window, baseline=inc.baseline).head(5)
+    """
+    tree = span_tree(spans).filter(pl.col("depth").is_not_null())
+    empty = pl.DataFrame(
+        schema={
+            **{b: pl.String for b in by},
+            "normal_ms": pl.Float64,
+            "slow_ms": pl.Float64,
+            "extra_ms": pl.Float64,
+            "share": pl.Float64,
+            "self_extra_ms": pl.Float64,
+            "slow_traces": pl.UInt32,
+            "normal_traces": pl.UInt32,
+        }
+    )
+    if tree.height == 0:
+        return empty
+    roots = (
+        tree.filter(pl.col("is_root"))
+        .with_columns(_dur=(pl.col("trimmed_end") - pl.col("trimmed_start")).dt.total_microseconds())
+        .sort("_dur", descending=True)
+        .unique("trace_id", keep="first")
+        .select("trace_id", pl.col("start").alias("_t0"), "_dur", pl.col("name").alias("_root"))
+    )
+    if window is not None and baseline is not None:
+        in_b = (pl.col("_t0") >= baseline.start) & (pl.col("_t0") < baseline.end)
+        in_w = (pl.col("_t0") >= window.start) & (pl.col("_t0") < window.end)
+        cut = roots.filter(in_b).group_by("_root").agg(_q=pl.col("_dur").quantile(slow_quantile))
+        r = roots.join(cut, on="_root", how="left")
+        slow = r.filter(in_w & (pl.col("_q").is_null() | (pl.col("_dur") > pl.col("_q"))))
+        if slow.height == 0:
+            slow = r.filter(in_w)
+        normal = r.filter(in_b)
+    else:
+        med = roots["_dur"].median()
+        q = roots["_dur"].quantile(slow_quantile)
+        normal = roots.filter(pl.col("_dur") <= med)
+        slow = roots.filter(pl.col("_dur") > q)
+    if slow.height == 0 or normal.height == 0:
+        return empty
+    groups = pl.concat(
+        [
+            normal.select("trace_id").with_columns(_g=pl.lit("normal")),
+            slow.select("trace_id").with_columns(_g=pl.lit("slow")),
+        ]
+    )
+    ntr = {"normal": normal.height, "slow": slow.height}
+    per = (
+        tree.join(groups, on="trace_id", how="inner")
+        .group_by([*by, "_g"])
+        .agg(cp=pl.col("cp_ms").sum(), self=pl.col("self_ms").sum())
+        .with_columns(
+            _n=pl.when(pl.col("_g") == "slow").then(ntr["slow"]).otherwise(ntr["normal"])
+        )
+        .with_columns(cp=pl.col("cp") / pl.col("_n"), self=pl.col("self") / pl.col("_n"))
+    )
+    wide = (
+        per.filter(pl.col("_g") == "normal")
+        .select(*by, normal_ms="cp", normal_self="self")
+        .join(
+            per.filter(pl.col("_g") == "slow").select(*by, slow_ms="cp", slow_self="self"),
+            on=list(by),
+            how="full",
+            coalesce=True,
+        )
+        .fill_null(0.0)
+        .with_columns(
+            extra_ms=pl.col("slow_ms") - pl.col("normal_ms"),
+            self_extra_ms=pl.col("slow_self") - pl.col("normal_self"),
+        )
+    )
+    pos = wide["extra_ms"].clip(lower_bound=0).sum() or 1.0
+    return (
+        wide.with_columns(
+            share=pl.col("extra_ms").clip(lower_bound=0) / pos,
+            slow_traces=pl.lit(ntr["slow"], pl.UInt32),
+            normal_traces=pl.lit(ntr["normal"], pl.UInt32),
+        )
+        .select(list(empty.columns))
+        .sort(["extra_ms", *by], descending=[True] + [False] * len(by))
+    )
