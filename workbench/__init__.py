@@ -21,6 +21,7 @@ from workbench.errors import (
 from workbench.incident import Incident
 from workbench.secrets import Secret
 from workbench.sources.base import Result, Source
+from workbench.sources.prometheus import PrometheusSource
 from workbench.timewindow import Window
 
 __version__ = "0.1.0"
@@ -31,6 +32,7 @@ __all__ = [
     "ConfigError",
     "Incident",
     "LimitExceeded",
+    "PrometheusSource",
     "QueryError",
     "Result",
     "Secret",

@@ -1,0 +1,568 @@
+"""Prometheus and everything that speaks its HTTP API (VictoriaMetrics, Thanos, Mimir).
+
+``PrometheusSource`` turns range and instant queries into the metrics frame, discovers
+series and label values, reads exemplars, loads a service's RED and saturation signals,
+and turns Prometheus's ``ALERTS`` series into alert events.
+
+Long ranges are split into step-aligned chunks of at most 11,000 points per series
+(Prometheus's limit) and fetched concurrently (``max_concurrency``); the chunks stitch
+without gaps or duplicates. Server warnings (``warnings``, ``infos``) land on
+``Result.warnings``; a chunk that failed with ``on_chunk_error="partial"`` marks the
+result ``partial=True`` naming the missing windows.
+
+Why beside prometheus-api-client rather than on it: see the measurement in the class
+note below (bench/bench_prometheus.py).
+
+Errors: unreachable / 5xx / timeout -> ``SourceUnavailable``; 400/422 with Prometheus's
+``errorType``/``error`` -> ``QueryError``; a server limit (``--query.max-samples``,
+11,000 points, VictoriaMetrics ``-search.max*``) -> ``LimitExceeded`` saying how to
+narrow; 401/403 -> ``AuthError``; a cut or garbled body -> ``BadData`` naming the source.
+
+Example::
+
+    >>> from workbench import PrometheusSource, Window
+    >>> prom = PrometheusSource("http://localhost:9090")
+    >>> w = Window.last("1h")
+    >>> prom.query_range('sum by (service) (rate(http_server_requests_total[1m]))', w).frame
+    >>> prom.metrics(None, w, services=["checkout"]).frame   # RED + saturation
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Literal
+
+import polars as pl
+
+from workbench import frames
+from workbench.errors import (
+    BadData,
+    ConfigError,
+    LimitExceeded,
+    QueryError,
+    SourceError,
+    SourceUnavailable,
+)
+from workbench.sources import chunking, promjson, promql
+from workbench.sources.base import Result, Source, Timer
+from workbench.sources.http import Auth, HttpClient, Timeout
+from workbench.sources.promsignals import MetricNames, signal_queries
+from workbench.timewindow import Window, parse_duration
+
+__all__ = ["Flavor", "PrometheusSource"]
+
+log = logging.getLogger(__name__)
+
+Flavor = Literal["prometheus", "victoriametrics", "thanos", "mimir"]
+FLAVORS: tuple[str, ...] = ("prometheus", "victoriametrics", "thanos", "mimir")
+
+# Server messages that mean "a limit was hit" rather than "the query is wrong".
+_LIMITS: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (
+        re.compile(r"too many samples|max-samples|maxSamplesPerQuery|maxSamplesPerSeries", re.I),
+        "samples per query",
+        "narrow the window, raise the step, or select fewer series (add label matchers or "
+        "aggregate with sum by (...))",
+    ),
+    (
+        re.compile(
+            r"maximum resolution of [\d,]+ points|maxPointsPerTimeseries|too many points", re.I
+        ),
+        "points per series",
+        "raise the step or shorten the window (the source chunks long ranges; lower "
+        "max_points_per_series if this server's limit is below 11,000)",
+    ),
+    (
+        re.compile(
+            r"maxUniqueTimeseries|maxSeries|max-fetched-series|max series|"
+            r"exceeded the maximum number of|too many (?:time)?series|max_series",
+            re.I,
+        ),
+        "series per query",
+        "select fewer series: add label matchers or aggregate with sum by (...)",
+    ),
+    (
+        re.compile(r"query timed out|timeout exceeded|maxQueryDuration|query.timeout", re.I),
+        "server query timeout",
+        "narrow the window, raise the step, or select fewer series",
+    ),
+)
+
+
+@dataclass
+class _Task:
+    alias: str | None
+    expr: str
+    chunk: chunking.Chunk | None  # None: instant query
+    at: str | None = None
+
+
+@dataclass
+class _Outcome:
+    frames: list[pl.DataFrame] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
+class PrometheusSource(Source):
+    """A Prometheus-compatible server.
+
+    Parameters (keyword-only after ``url``):
+
+    * ``url`` - base URL, e.g. ``http://prometheus:9090`` (Thanos Querier, Mimir's
+      ``.../prometheus`` prefix, VictoriaMetrics ``:8428`` or vmselect's
+      ``/select/0/prometheus``);
+    * ``name`` - names the source in results and errors (default ``"prometheus"``);
+    * ``auth`` - :class:`~workbench.sources.http.Auth`: bearer token, basic auth,
+      extra headers such as ``X-Scope-OrgID`` for Mimir, TLS CA;
+    * ``timeout`` - :class:`~workbench.sources.http.Timeout` (connect, read seconds);
+    * ``max_concurrency`` - at most this many requests in flight (default 4);
+    * ``flavor`` - ``"prometheus"``, ``"victoriametrics"``, ``"thanos"`` or ``"mimir"``:
+      Thanos is asked for partial responses and reports them as ``partial``;
+      VictoriaMetrics has no exemplars;
+    * ``target_points`` - points per series aimed at when the step is chosen (720);
+    * ``max_points_per_series`` - chunk size limit (11,000, Prometheus's own);
+    * ``on_chunk_error`` - ``"raise"`` (default) or ``"partial"``: keep the chunks that
+      loaded and mark the result partial naming the missing windows;
+    * ``metric_names`` - :class:`MetricNames` for the RED/saturation queries;
+    * ``scrape_interval`` - the servers' scrape interval, for rate windows (15 s);
+    * ``alerts`` - if true, ``events(window)`` returns alerts from the ``ALERTS`` series
+      (off by default so alerts are not counted twice next to an Alertmanager source).
+
+    Example::
+
+        >>> prom = PrometheusSource("https://prom.example.com", name="prod",
+        ...     auth=Auth(bearer=Secret.env("PROM_TOKEN")), timeout=Timeout(read=20))
+    """
+
+    kind: ClassVar[str] = "prometheus"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"metrics"})
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str = "prometheus",
+        auth: Auth | None = None,
+        timeout: Timeout | None = None,
+        max_concurrency: int = 4,
+        flavor: Flavor = "prometheus",
+        target_points: int = 720,
+        max_points_per_series: int = chunking.MAX_POINTS,
+        on_chunk_error: Literal["raise", "partial"] = "raise",
+        metric_names: MetricNames | None = None,
+        scrape_interval: str | timedelta = "15s",
+        alerts: bool = False,
+        retries: int = 2,
+    ) -> None:
+        super().__init__(name=name)
+        if flavor not in FLAVORS:
+            raise ConfigError(f"unknown flavor {flavor!r}", hint=f"one of {', '.join(FLAVORS)}")
+        if on_chunk_error not in ("raise", "partial"):
+            raise ConfigError("on_chunk_error must be 'raise' or 'partial'")
+        if max_concurrency < 1:
+            raise ConfigError("max_concurrency must be at least 1")
+        self.flavor = flavor
+        self.max_concurrency = max_concurrency
+        self.target_points = target_points
+        self.max_points_per_series = max_points_per_series
+        self.on_chunk_error = on_chunk_error
+        self.metric_names = metric_names or MetricNames()
+        self.scrape_interval = parse_duration(scrape_interval)
+        self.http = HttpClient(name, url, auth=auth, timeout=timeout, retries=retries)
+        if alerts:
+            self.capabilities = frozenset({"metrics", "events"})  # type: ignore[misc]
+        names = self.metric_names
+        self.service_labels = tuple(dict.fromkeys((names.service_label, "service", "job")))
+
+    # description ------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "url": self.http.url,
+            "flavor": self.flavor,
+            **self.http.auth.describe(),
+            "timeout": f"{self.http.timeout.read:g}s",
+        }
+
+    def close(self) -> None:
+        self.http.close()
+
+    # public API ---------------------------------------------------------------------------
+    def metrics(
+        self,
+        query: str | None,
+        window: Window,
+        *,
+        services: Sequence[str] | None = None,
+        step: str | timedelta | float | None = None,
+    ) -> Result:
+        """A range query into the metrics frame; ``query=None`` loads the RED and
+        saturation signals of ``services`` (all services when ``None``), aggregated by
+        service. This is what ``Incident`` calls."""
+        if query is None:
+            return self.signals(window, services=services, step=step)
+        return self.query_range(query, window, step=step)
+
+    def query_range(
+        self,
+        query: str,
+        window: Window,
+        *,
+        step: str | timedelta | float | None = None,
+        alias: str | None = None,
+    ) -> Result:
+        """Run ``query`` over ``window`` (chunked, concurrent) into the metrics frame.
+
+        ``step`` defaults to a nice step giving about ``target_points`` points. ``alias``
+        names the ``metric`` column for series without ``__name__`` (default: the query).
+
+        >>> prom.query_range("rate(up[5m])", w, step="30s", alias="up_rate").frame
+        """
+        return self._range({alias or query: query}, window, step=step, label=query)
+
+    def signals(
+        self,
+        window: Window,
+        *,
+        services: Sequence[str] | None = None,
+        step: str | timedelta | float | None = None,
+        signals: Sequence[str] | None = None,
+    ) -> Result:
+        """RED + saturation signals per service (see :mod:`workbench.sources.promsignals`).
+
+        >>> prom.signals(w, services=["checkout"], signals=["error_ratio"]).frame
+        """
+        st = self._step(window, step)
+        queries = signal_queries(
+            self.metric_names,
+            services=services,
+            rate_window=self._rate_window(st),
+            signals=signals,
+        )
+        label = f"RED+saturation for {', '.join(services) if services else 'all services'}"
+        return self._range(queries, window, step=st, label=label)
+
+    def query(
+        self, query: str, at: datetime | str | None = None, *, alias: str | None = None
+    ) -> Result:
+        """An instant query at ``at`` (default: the server's now) into the metrics frame."""
+        params_at = None
+        if at is not None:
+            from workbench.timewindow import parse_time
+
+            params_at = f"{parse_time(at).timestamp():.3f}"
+        with Timer() as t:
+            out = _Outcome()
+            self._run_task(_Task(alias or query, query, None, params_at), out)
+        return self.result(
+            "metrics",
+            out.frames[0],
+            query=query,
+            warnings=out.warnings,
+            reasons=out.reasons,
+            elapsed_s=t.elapsed,
+        )
+
+    def series(self, match: str | Sequence[str], window: Window) -> pl.DataFrame:
+        """Series matching selector(s) over ``window``: ``metric, service, labels``.
+
+        >>> prom.series('{job="checkout"}', w)
+        """
+        matches = [match] if isinstance(match, str) else list(match)
+        data, _ = self._api(
+            "/api/v1/series",
+            [("match[]", m) for m in matches] + list(_window_params(window).items()),
+            query=" ".join(matches),
+            window=window,
+        )
+        if not isinstance(data, list):
+            raise BadData("series response is not a list", field="data", source=self.name)
+        return promjson.series_table(data, alias=None, service_labels=self.service_labels).drop(
+            "sid"
+        )
+
+    def label_names(self, window: Window | None = None) -> list[str]:
+        """All label names (over ``window`` if given)."""
+        data, _ = self._api("/api/v1/labels", _window_params(window), query="labels", window=window)
+        return sorted(_str_list(data, self.name))
+
+    def label_values(
+        self, name: str, *, window: Window | None = None, match: str | None = None
+    ) -> list[str]:
+        """Values of label ``name`` (optionally over ``window`` and for series ``match``).
+
+        >>> prom.label_values("service")
+        ['cart', 'checkout', ...]
+        """
+        promql.label_name(name) if name != "__name__" else None
+        params: list[tuple[str, str]] = list(_window_params(window).items())
+        if match:
+            params.append(("match[]", match))
+        data, _ = self._api(
+            f"/api/v1/label/{name}/values", params, query=f"label {name}", window=window
+        )
+        return sorted(_str_list(data, self.name))
+
+    def services(self, window: Window | None = None) -> list[str]:
+        """Values of the service label."""
+        return self.label_values(self.metric_names.service_label, window=window)
+
+    def exemplars(self, query: str, window: Window) -> Result:
+        """Exemplars (trace ids attached to samples) for ``query`` over ``window``.
+
+        Frame columns: ``ts, metric, service, value, trace_id, span_id, labels`` (series
+        labels), ``exemplar_labels``. Servers without exemplar storage return an empty
+        frame; VictoriaMetrics has no exemplar API and raises ``QueryError``.
+        """
+        from workbench.sources.promexemplars import exemplar_frame
+
+        if self.flavor == "victoriametrics":
+            raise QueryError(
+                f"{self.name} (VictoriaMetrics) has no exemplar API",
+                source=self.name,
+                query=query,
+                window=window,
+                hint="read exemplars from Prometheus, Thanos or Mimir",
+            )
+        with Timer() as t:
+            data, warns = self._api(
+                "/api/v1/query_exemplars",
+                {"query": query, **_window_params(window)},
+                query=query,
+                window=window,
+            )
+            frame = exemplar_frame(data, service_labels=self.service_labels, source=self.name)
+        return Result(
+            source=self.name,
+            signal="exemplars",
+            frame=frame,
+            query=query,
+            window=window,
+            warnings=tuple(warns),
+            elapsed_s=t.elapsed,
+        )
+
+    def alert_events(
+        self,
+        window: Window,
+        *,
+        services: Sequence[str] | None = None,
+        state: str = "firing",
+    ) -> Result:
+        """Alerts from the ``ALERTS`` series as events (kind ``alert``): one row per run of
+        consecutive samples of ``ALERTS{alertstate="firing"}``, ``ts`` its first sample,
+        ``end`` its last (null if still firing at the window's end)."""
+        from workbench.sources.promalerts import alert_runs
+
+        svc = self.metric_names.service_label
+        sel = promql.selector(
+            "ALERTS",
+            promql.eq("alertstate", state),
+            promql.any_of(svc, services) if services else None,
+        )
+        seconds = max(1, int(window.duration.total_seconds()))
+        expr = f"{sel}[{seconds}s]"
+        at = f"{window.end.timestamp() - 0.001:.3f}"
+        with Timer() as t:
+            out = _Outcome()
+            self._run_task(_Task("ALERTS", expr, None, at), out)
+            frame = alert_runs(
+                out.frames[0], window=window, source=self.name, eval_interval=self.scrape_interval
+            )
+        return self.result(
+            "events",
+            frame,
+            query=expr,
+            window=window,
+            warnings=out.warnings,
+            reasons=out.reasons,
+            elapsed_s=t.elapsed,
+        )
+
+    def events(self, window: Window, *, services: Sequence[str] | None = None) -> Result:
+        """Alert events from ``ALERTS`` (only if the source was made with ``alerts=True``)."""
+        if "events" not in self.capabilities:
+            raise self._unsupported("events")
+        return self.alert_events(window, services=services)
+
+    # range machinery ---------------------------------------------------------------------
+    def _step(self, window: Window, step: str | timedelta | float | None) -> timedelta:
+        if step is None:
+            return chunking.choose_step(window, target_points=self.target_points)
+        return timedelta(milliseconds=chunking.step_ms(step))
+
+    def _rate_window(self, step: timedelta) -> str:
+        scrape = self.scrape_interval.total_seconds()
+        secs = max(step.total_seconds() + scrape, 4 * scrape)
+        return f"{round(secs)}s"
+
+    def _range(
+        self,
+        queries: dict[str, str],
+        window: Window,
+        *,
+        step: str | timedelta | float | None,
+        label: str,
+    ) -> Result:
+        st = self._step(window, step)
+        chunks = chunking.plan(window, st, max_points=self.max_points_per_series)
+        tasks = [_Task(alias, expr, c) for alias, expr in queries.items() for c in chunks]
+        with Timer() as t:
+            out = self._run_all(tasks, window)
+            frame = (
+                pl.concat(out.frames, how="vertical", rechunk=False)
+                if out.frames
+                else frames.empty("metrics")
+            )
+        return self.result(
+            "metrics",
+            frame,
+            query=label if len(queries) > 1 else next(iter(queries.values())),
+            window=window,
+            warnings=out.warnings,
+            reasons=out.reasons,
+            elapsed_s=t.elapsed,
+            step_s=st.total_seconds(),
+            chunks=len(chunks),
+            queries=dict(queries),
+        )
+
+    def _run_all(self, tasks: list[_Task], window: Window) -> _Outcome:
+        out = _Outcome()
+        if len(tasks) == 1 or self.max_concurrency == 1:
+            for task in tasks:
+                self._guarded(task, out)
+            return out
+        parts = [_Outcome() for _ in tasks]
+        with ThreadPoolExecutor(
+            max_workers=min(self.max_concurrency, len(tasks)), thread_name_prefix=f"wb-{self.name}"
+        ) as pool:
+            futures = [
+                pool.submit(self._guarded, task, part)
+                for task, part in zip(tasks, parts, strict=True)
+            ]
+            errors = []
+            for f in futures:
+                exc = f.exception()
+                if exc is not None:
+                    errors.append(exc)
+            if errors:
+                raise errors[0]
+        for part in parts:  # keep task order: series, then time
+            out.frames.extend(part.frames)
+            out.warnings.extend(w for w in part.warnings if w not in out.warnings)
+            out.reasons.extend(part.reasons)
+        return out
+
+    def _guarded(self, task: _Task, out: _Outcome) -> None:
+        try:
+            self._run_task(task, out)
+        except (SourceUnavailable, BadData) as exc:
+            if self.on_chunk_error != "partial" or task.chunk is None:
+                raise
+            what = task.alias or task.expr
+            out.reasons.append(
+                f"chunk {task.chunk.describe()} of {what!r} not loaded: {exc.message}"
+            )
+            log.warning("%s: chunk %s failed: %s", self.name, task.chunk.describe(), exc.message)
+
+    def _run_task(self, task: _Task, out: _Outcome) -> None:
+        if task.chunk is not None:
+            params: dict[str, str] = {"query": task.expr, **task.chunk.params()}
+            path = "/api/v1/query_range"
+        else:
+            params = {"query": task.expr}
+            if task.at is not None:
+                params["time"] = task.at
+            path = "/api/v1/query"
+        where = task.chunk.describe() if task.chunk is not None else None
+        data, warns = self._api(path, params, query=task.expr, window=where)
+        frame, notes = promjson.result_frame(
+            data, alias=task.alias, service_labels=self.service_labels, source=self.name
+        )
+        out.frames.append(frame)
+        out.warnings.extend(warns)
+        out.reasons.extend(notes)
+        if self.flavor == "thanos" and warns:
+            out.reasons.extend(f"Thanos partial response: {w}" for w in warns)
+
+    # HTTP ----------------------------------------------------------------------------------
+    def _api(
+        self,
+        path: str,
+        params: dict[str, str] | list[tuple[str, str]],
+        *,
+        query: str | None,
+        window: object | None,
+    ) -> tuple[Any, list[str]]:
+        """Call the API, check the envelope, return ``(data, warnings + infos)``."""
+        items = list(params.items()) if isinstance(params, dict) else list(params)
+        if self.flavor == "thanos" and path in ("/api/v1/query", "/api/v1/query_range"):
+            items.append(("partial_response", "true"))
+        big = sum(len(str(v)) for _, v in items) > 3000
+        try:
+            if big:  # long queries go in a form body (URLs have length limits)
+                resp = self.http.request("POST", path, data=dict(items), query=query, window=window)
+            else:
+                resp = self.http.request("GET", path, params=items, query=query, window=window)
+        except SourceError as exc:
+            raise self._translate(exc) from exc
+        body = self.http.decode(resp, query=query)
+        if not isinstance(body, dict):
+            raise BadData(
+                f"{self.name} answered {type(body).__name__}, not a JSON object",
+                source=self.name,
+                field="body",
+            )
+        if body.get("status") == "error":
+            exc = QueryError(
+                f"{self.name} rejected the query",
+                source=self.name,
+                query=query,
+                window=window,
+                status=resp.status_code,
+                error_type=body.get("errorType"),
+                detail=body.get("error"),
+                hint="fix the query; the server's message is in 'detail'",
+            )
+            raise self._translate(exc)
+        warns = [str(w) for w in (body.get("warnings") or [])]
+        warns += [f"info: {w}" for w in (body.get("infos") or [])]
+        if "data" not in body:
+            raise BadData(f"{self.name} response has no 'data'", source=self.name, field="data")
+        return body["data"], warns
+
+    def _translate(self, exc: SourceError) -> SourceError:
+        text = f"{exc.error_type or ''} {exc.detail or ''}"
+        if isinstance(exc, QueryError | SourceUnavailable) and exc.status is not None:
+            for pattern, limit, hint in _LIMITS:
+                if pattern.search(text):
+                    return LimitExceeded(
+                        f"{self.name} refused the query: {limit} limit",
+                        source=self.name,
+                        limit=limit,
+                        query=exc.query,
+                        window=exc.window,
+                        status=exc.status,
+                        detail=exc.detail,
+                        hint=hint,
+                    )
+        return exc
+
+
+def _window_params(window: Window | None) -> dict[str, str]:
+    if window is None:
+        return {}
+    return {"start": f"{window.start.timestamp():.3f}", "end": f"{window.end.timestamp():.3f}"}
+
+
+def _str_list(data: Any, source: str) -> list[str]:
+    if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
+        raise BadData("expected a list of strings", field="data", source=source)
+    return data
