@@ -1,0 +1,319 @@
+"""Loki ``query_range`` response bodies into the logs and metrics frames (pure, no I/O).
+
+``parse_page`` checks one decoded body and returns its rows; ``LogRows`` accumulates
+pages (deduplicating the entries a paginated query sees twice at the page boundary) and
+builds the logs frame; ``matrix_frame`` turns a metric query's matrix (or vector) into
+the metrics frame.
+
+Mapping of a log entry:
+
+- ``ts``: the entry's nanosecond timestamp (kept exactly in ``ts_ns`` while paginating)
+- ``attributes``: stream labels, then structured metadata and parsed labels
+  (``encodingFlags: categorize-labels`` responses, or a flat third element)
+- ``service``: the first of ``service_name``, ``service``, ``app``, ``job``
+- ``level``: the first of ``level``, ``detected_level``, ``severity``, ``lvl`` among the
+  labels, else parsed from a JSON or logfmt line, normalised to the contract's levels
+- ``trace_id`` / ``span_id``: ``trace_id``/``traceID``/``traceId`` (and span likewise)
+
+Example::
+
+    >>> page = parse_page(body, source="loki", path="/loki/api/v1/query_range")
+    >>> rows = LogRows(); rows.add(page); rows.frame().height
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from workbench import frames
+from workbench.errors import BadData
+
+__all__ = ["LogRows", "Page", "matrix_frame", "normalize_level", "parse_page"]
+
+SERVICE_KEYS = ("service_name", "service", "app", "job")
+LEVEL_KEYS = ("level", "detected_level", "severity", "lvl")
+TRACE_KEYS = ("trace_id", "traceID", "traceId", "trace-id")
+SPAN_KEYS = ("span_id", "spanID", "spanId", "span-id")
+
+_LEVEL_MAP = {
+    "trace": "trace", "trc": "trace",
+    "debug": "debug", "dbg": "debug",
+    "info": "info", "inf": "info", "information": "info", "informational": "info",
+    "notice": "info",
+    "warn": "warn", "warning": "warn", "wrn": "warn",
+    "error": "error", "err": "error", "eror": "error",
+    "fatal": "fatal", "critical": "fatal", "crit": "fatal", "panic": "fatal",
+    "emerg": "fatal", "emergency": "fatal", "alert": "fatal",
+}  # fmt: skip
+# "level": "x" (JSON) or level=x (logfmt) anywhere in the line, first match wins.
+_LINE_LEVEL = r'(?i)(?:^|[\s{,])"?(?:level|lvl|severity)"?\s*[:=]\s*"?([A-Za-z]+)'
+
+
+def normalize_level(value: str | None) -> str:
+    """Map a level spelling (``WARNING``, ``err``, ``crit``...) to the contract's levels."""
+    if not value:
+        return "unknown"
+    return _LEVEL_MAP.get(value.strip().lower(), "unknown")
+
+
+@dataclass
+class Page:
+    """One decoded ``query_range`` body."""
+
+    result_type: str
+    result: list[Any]
+    warnings: list[str] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    entries: int = 0
+
+
+def _bad(msg: str, *, source: str, path: str | None, where: str) -> BadData:
+    return BadData(
+        f"Loki response {msg}",
+        source=source,
+        path=path,
+        field=where,
+        hint="check that the URL points at Loki's HTTP API and that no proxy rewrites it",
+    )
+
+
+def parse_page(body: Any, *, source: str, path: str | None = None) -> Page:
+    """Check a decoded ``query_range``/``query`` body and return it as a :class:`Page`.
+
+    Raises :class:`BadData` naming the JSON field that is wrong.
+    """
+    if not isinstance(body, Mapping):
+        raise _bad(f"is a {type(body).__name__}, not an object", source=source, path=path,
+                   where="$")  # fmt: skip
+    status = body.get("status")
+    if status not in ("success", None):
+        raise _bad(f"has status {status!r}: {body.get('error')!r}", source=source, path=path,
+                   where="status")  # fmt: skip
+    data = body.get("data")
+    if not isinstance(data, Mapping):
+        raise _bad("has no 'data' object", source=source, path=path, where="data")
+    rt = data.get("resultType")
+    result = data.get("result")
+    if rt not in ("streams", "matrix", "vector"):
+        raise _bad(f"has unknown resultType {rt!r}", source=source, path=path,
+                   where="data.resultType")  # fmt: skip
+    if result is None:
+        result = []
+    if not isinstance(result, list):
+        raise _bad("data.result is not a list", source=source, path=path, where="data.result")
+    warnings = [str(w) for w in (body.get("warnings") or []) + (data.get("warnings") or [])]
+    stats = data.get("stats") if isinstance(data.get("stats"), Mapping) else {}
+    entries = 0
+    for i, item in enumerate(result):
+        key = "stream" if rt == "streams" else "metric"
+        if not isinstance(item, Mapping) or not isinstance(item.get(key, {}), Mapping):
+            raise _bad(f"data.result[{i}] has no '{key}' object", source=source, path=path,
+                       where=f"data.result[{i}].{key}")  # fmt: skip
+        if rt == "vector":
+            continue
+        values = item.get("values")
+        if not isinstance(values, list):
+            raise _bad(f"data.result[{i}].values is not a list", source=source, path=path,
+                       where=f"data.result[{i}].values")  # fmt: skip
+        entries += len(values)
+    return Page(rt, result, warnings, dict(stats or {}), entries)
+
+
+def _ns(v: Any, *, source: str, path: str | None, where: str) -> int:
+    try:
+        if isinstance(v, str):
+            return int(v)
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+    except ValueError:
+        pass
+    raise _bad(f"has a bad timestamp {v!r}", source=source, path=path, where=where)
+
+
+def _first(keys: Sequence[str], *maps: Mapping[str, str]) -> str | None:
+    for k in keys:
+        for m in maps:
+            v = m.get(k)
+            if v:
+                return v
+    return None
+
+
+def _meta(v: Any) -> dict[str, str]:
+    """Structured metadata / parsed labels of an entry's third element."""
+    if not isinstance(v, Mapping) or not v:
+        return {}
+    if "structuredMetadata" in v or "parsed" in v:
+        out: dict[str, str] = {}
+        for part in ("structuredMetadata", "parsed"):
+            sub = v.get(part)
+            if isinstance(sub, Mapping):
+                out.update({str(k): str(x) for k, x in sub.items()})
+        return out
+    return {str(k): str(x) for k, x in v.items()}
+
+
+Key = tuple[tuple[tuple[str, str], ...], int, str, tuple[tuple[str, str], ...]]
+
+
+class LogRows:
+    """Log entries accumulated over pages, each kept once.
+
+    ``add(page, skip=...)`` drops, at the boundary timestamp only, as many copies of each
+    entry as ``skip`` counts (the entries the previous page already returned).
+    """
+
+    def __init__(self, *, source: str = "loki", path: str | None = None) -> None:
+        self.source = source
+        self.path = path
+        self.ts: list[int] = []
+        self.line: list[str] = []
+        self.labels: list[dict[str, str]] = []
+        self.meta: list[dict[str, str]] = []
+        self.keys: list[Key] = []
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def add(self, page: Page, *, skip: Counter[Key] | None = None,
+            skip_ts: int | None = None) -> list[Key]:  # fmt: skip
+        """Add a streams page; return the keys of every entry the page held."""
+        seen: Counter[Key] = Counter()
+        page_keys: list[Key] = []
+        for i, item in enumerate(page.result):
+            labels = {str(k): str(v) for k, v in (item.get("stream") or {}).items()}
+            lkey = tuple(sorted(labels.items()))
+            for j, entry in enumerate(item["values"]):
+                where = f"data.result[{i}].values[{j}]"
+                if not isinstance(entry, list) or len(entry) < 2 or not isinstance(entry[1], str):
+                    raise _bad("entry is not [timestamp, line, ...]", source=self.source,
+                               path=self.path, where=where)  # fmt: skip
+                ts = _ns(entry[0], source=self.source, path=self.path, where=where + "[0]")
+                meta = _meta(entry[2]) if len(entry) > 2 else {}
+                key: Key = (lkey, ts, entry[1], tuple(sorted(meta.items())))
+                page_keys.append(key)
+                if skip and ts == skip_ts and key in skip:
+                    seen[key] += 1
+                    if seen[key] <= skip[key]:
+                        self.dropped += 1
+                        continue
+                self.ts.append(ts)
+                self.line.append(entry[1])
+                self.labels.append(labels)
+                self.meta.append(meta)
+                self.keys.append(key)
+        return page_keys
+
+    def frame(self, *, service_label: str | None = None) -> pl.DataFrame:
+        """The logs frame of all rows, oldest first (ties keep the server's order)."""
+        skeys = (service_label, *SERVICE_KEYS) if service_label else SERVICE_KEYS
+        service: list[str | None] = []
+        level: list[str | None] = []
+        trace: list[str | None] = []
+        span: list[str | None] = []
+        attrs: list[list[dict[str, str]]] = []
+        cache: dict[int, list[dict[str, str]]] = {}
+        for labels, meta in zip(self.labels, self.meta, strict=True):
+            service.append(_first(skeys, labels, meta))
+            level.append(_first(LEVEL_KEYS, meta, labels))
+            trace.append(_first(TRACE_KEYS, meta, labels))
+            span.append(_first(SPAN_KEYS, meta, labels))
+            if meta:
+                attrs.append(frames.kv({**labels, **meta}))
+            else:
+                kvs = cache.get(id(labels))
+                if kvs is None:
+                    kvs = cache[id(labels)] = frames.kv(labels)
+                attrs.append(kvs)
+        df = pl.DataFrame(
+            {
+                "ts_ns": pl.Series(self.ts, dtype=pl.Int64),
+                "service": pl.Series(service, dtype=pl.String),
+                "level_raw": pl.Series(level, dtype=pl.String),
+                "message": pl.Series(self.line, dtype=pl.String),
+                "trace_id": pl.Series(trace, dtype=pl.String),
+                "span_id": pl.Series(span, dtype=pl.String),
+                "attributes": pl.Series(attrs, dtype=frames.KV),
+            }
+        )
+        level_expr = (
+            pl.coalesce(pl.col("level_raw"), pl.col("message").str.extract(_LINE_LEVEL, 1))
+            .str.to_lowercase()
+            .replace_strict(_LEVEL_MAP, default="unknown", return_dtype=pl.String)
+        )
+        return (
+            df.with_columns(
+                ts=pl.from_epoch(pl.col("ts_ns"), time_unit="ns").dt.replace_time_zone("UTC"),
+                level=level_expr,
+            )
+            .sort("ts_ns", maintain_order=True)
+            .select(["ts", "service", "level", "message", "trace_id", "span_id", "attributes"])
+        )
+
+
+def _float(v: Any) -> float:
+    if isinstance(v, str):
+        s = v.strip()
+        low = s.lower()
+        if low in ("nan", "+nan", "-nan"):
+            return math.nan
+        if low in ("inf", "+inf"):
+            return math.inf
+        if low == "-inf":
+            return -math.inf
+        return float(s)
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return float(v)
+    raise ValueError(v)
+
+
+def matrix_frame(
+    page: Page,
+    *,
+    metric: str,
+    source: str = "loki",
+    path: str | None = None,
+    service_label: str | None = None,
+) -> pl.DataFrame:
+    """A matrix or vector page as the metrics frame; ``metric`` names series without
+    ``__name__``. Values keep NaN and ±Inf (Loki writes them as strings)."""
+    skeys = (service_label, *SERVICE_KEYS) if service_label else SERVICE_KEYS
+    ts: list[int] = []
+    val: list[float] = []
+    names: list[str] = []
+    svc: list[str | None] = []
+    labels_col: list[list[dict[str, str]]] = []
+    for i, item in enumerate(page.result):
+        labels = {str(k): str(v) for k, v in (item.get("metric") or {}).items()}
+        name = labels.pop("__name__", None) or metric
+        service = _first(skeys, labels)
+        kvs = frames.kv(labels)
+        points = [item.get("value")] if page.result_type == "vector" else item["values"]
+        for j, p in enumerate(points):
+            where = f"data.result[{i}].{'value' if page.result_type == 'vector' else 'values'}"
+            try:
+                t, v = p  # type: ignore[misc]
+                ts.append(round(float(t) * 1_000_000))
+                val.append(_float(v))
+            except (TypeError, ValueError):
+                raise _bad(f"has a bad sample {p!r}", source=source, path=path,
+                           where=f"{where}[{j}]") from None  # fmt: skip
+            names.append(name)
+            svc.append(service)
+            labels_col.append(kvs)
+    return pl.DataFrame(
+        {
+            "ts": pl.Series(ts, dtype=pl.Int64).cast(pl.Datetime("us", "UTC")),
+            "metric": pl.Series(names, dtype=pl.String),
+            "service": pl.Series(svc, dtype=pl.String),
+            "value": pl.Series(val, dtype=pl.Float64),
+            "labels": pl.Series(labels_col, dtype=frames.KV),
+        }
+    )
