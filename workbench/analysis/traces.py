@@ -45,9 +45,7 @@ def error_origin_spans(spans: pl.DataFrame, *, window: Window | None = None) -> 
     """
     err = _in(spans, window).filter(pl.col("status") == "error")
     err_parents = (
-        err.select("trace_id", pl.col("parent_span_id").alias("span_id"))
-        .drop_nulls()
-        .unique()
+        err.select("trace_id", pl.col("parent_span_id").alias("span_id")).drop_nulls().unique()
     )
     return err.join(err_parents, on=_KEY, how="anti")
 
@@ -148,9 +146,9 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
     reached = depth >= 0
 
     # self time: trimmed duration minus the union of the reached children's intervals
-    kids_df = pl.DataFrame(
-        {"_p": parent, "ts": ts, "te": te, "ok": reached}
-    ).filter(pl.col("ok") & (pl.col("_p") >= 0))
+    kids_df = pl.DataFrame({"_p": parent, "ts": ts, "te": te, "ok": reached}).filter(
+        pl.col("ok") & (pl.col("_p") >= 0)
+    )
     union = (
         kids_df.sort("_p", "ts")
         .with_columns(_prev=pl.col("te").cum_max().shift(1).over("_p"))
@@ -186,7 +184,9 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
     for part in order_parts:
         if part.size:
             root_part = parent[part] < 0
-            on_path[part] = np.where(root_part, True, selected[part] & on_path[np.maximum(parent[part], 0)])
+            on_path[part] = np.where(
+                root_part, True, selected[part] & on_path[np.maximum(parent[part], 0)]
+            )
     sel_dur = np.where(selected & on_path, te - ts, 0)
     cp_child = np.bincount(parent[parent >= 0], weights=sel_dur[parent >= 0], minlength=n)
     cp_us = np.where(on_path, (te - ts) - cp_child, 0.0)
@@ -240,7 +240,9 @@ def latency_blame(
         return empty
     roots = (
         tree.filter(pl.col("is_root"))
-        .with_columns(_dur=(pl.col("trimmed_end") - pl.col("trimmed_start")).dt.total_microseconds())
+        .with_columns(
+            _dur=(pl.col("trimmed_end") - pl.col("trimmed_start")).dt.total_microseconds()
+        )
         .sort("_dur", descending=True)
         .unique("trace_id", keep="first")
         .select("trace_id", pl.col("start").alias("_t0"), "_dur", pl.col("name").alias("_root"))
@@ -271,17 +273,15 @@ def latency_blame(
     per = (
         tree.join(groups, on="trace_id", how="inner")
         .group_by([*by, "_g"])
-        .agg(cp=pl.col("cp_ms").sum(), self=pl.col("self_ms").sum())
-        .with_columns(
-            _n=pl.when(pl.col("_g") == "slow").then(ntr["slow"]).otherwise(ntr["normal"])
-        )
-        .with_columns(cp=pl.col("cp") / pl.col("_n"), self=pl.col("self") / pl.col("_n"))
+        .agg(cp=pl.col("cp_ms").sum(), selfms=pl.col("self_ms").sum())
+        .with_columns(_n=pl.when(pl.col("_g") == "slow").then(ntr["slow"]).otherwise(ntr["normal"]))
+        .with_columns(cp=pl.col("cp") / pl.col("_n"), selfms=pl.col("selfms") / pl.col("_n"))
     )
     wide = (
         per.filter(pl.col("_g") == "normal")
-        .select(*by, normal_ms="cp", normal_self="self")
+        .select(*by, normal_ms="cp", normal_self="selfms")
         .join(
-            per.filter(pl.col("_g") == "slow").select(*by, slow_ms="cp", slow_self="self"),
+            per.filter(pl.col("_g") == "slow").select(*by, slow_ms="cp", slow_self="selfms"),
             on=list(by),
             how="full",
             coalesce=True,

@@ -39,8 +39,10 @@ def grouping_accuracy(truth: pl.Series, predicted: pl.Series) -> float:
     pair = df.group_by("t", "p").len("n_tp")
     nt = df.group_by("t").len("n_t")
     np_ = df.group_by("p").len("n_p")
-    ok = pair.join(nt, on="t").join(np_, on="p").filter(
-        (pl.col("n_tp") == pl.col("n_t")) & (pl.col("n_tp") == pl.col("n_p"))
+    ok = (
+        pair.join(nt, on="t")
+        .join(np_, on="p")
+        .filter((pl.col("n_tp") == pl.col("n_t")) & (pl.col("n_tp") == pl.col("n_p")))
     )
     return float(ok["n_tp"].sum()) / truth.len()
 

@@ -1,0 +1,492 @@
+"""Ranked suspects: which service most likely broke, with the evidence for each.
+
+Five signals per service, each scaled to 0..1:
+
+=========  ==================================================================  ======
+signal     from                                                                 weight
+=========  ==================================================================  ======
+errors     where failing requests' errors start (:func:`traces.error_origins`),  0.9
+           counted only as far as they rose against the baseline
+latency    where the extra time of slow traces goes (:func:`traces.latency_blame`) 0.8
+           times how much slower the incident's requests are
+metrics    the largest sustained robust change of the service's series            0.7
+           (:func:`changes.score_changes`)
+logs       the strongest surge of a log template (:func:`templates.template_surges`) 0.6
+events     a deploy, rollback, config change or chaos experiment on the service   boost
+           from 30 min before the onset to 5 min after
+=========  ==================================================================  ======
+
+Trace signals already point at the deepest failing span. Metric and log symptoms travel
+up the call graph (a caller whose callee fails also shows errors and latency), so a
+service's metric/log part is discounted by the anomaly of the services it depends on
+(directly or not): a caller failing because its callee fails is a victim, not a cause
+(the "deepest anomalous node" rule, soft). Client spans' time and errors are put on the
+callee they wait for (the child span's service, else the peer named in the attributes).
+
+Example::
+
+    >>> from workbench.analysis.suspects import rank_suspects
+    >>> sus = rank_suspects(inc)           # an Incident, or frames + windows
+    >>> sus.table.head()                   # rank, service, score, per-signal columns, why
+    >>> sus.evidence("catalog").series     # the metric series behind it, as a frame
+    >>> sus                                # in a notebook: a summary
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from workbench import frames
+from workbench.analysis import changes as ch
+from workbench.analysis import templates as tp
+from workbench.analysis import traces as tr
+from workbench.timewindow import Window
+
+__all__ = ["WEIGHTS", "Evidence", "Suspects", "blame_services", "rank_suspects"]
+
+WEIGHTS = {"errors": 0.9, "latency": 0.8, "metrics": 0.7, "logs": 0.6}
+CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
+_LEVEL_WEIGHT = {"fatal": 1.0, "error": 1.0, "warn": 0.8}
+
+
+@dataclass
+class Evidence:
+    """The frames behind one suspect: ``series`` (metric changes), ``templates`` (log
+    surges), ``spans`` (error-origin spans), ``blame`` (latency blame rows), ``events``."""
+
+    service: str
+    series: pl.DataFrame
+    templates: pl.DataFrame
+    spans: pl.DataFrame
+    blame: pl.DataFrame
+    events: pl.DataFrame
+
+    def _repr_html_(self) -> str:
+        parts = [f"<b>Evidence for {html.escape(self.service)}</b>"]
+        for name in ("series", "templates", "spans", "blame", "events"):
+            df = getattr(self, name)
+            parts.append(f"<div><i>{name}</i>: {df.height} row(s)</div>")
+            if df.height:
+                parts.append(df.head(5)._repr_html_())
+        return "".join(parts)
+
+
+@dataclass
+class Suspects:
+    """Ranked services with the evidence for each.
+
+    ``table``: ``rank, service, score, errors, latency, metrics, logs, events, victim_of,
+    why``. ``onset`` is when the incident began (robust, from the metric changes).
+    """
+
+    table: pl.DataFrame
+    onset: datetime | None
+    window: Window
+    baseline: Window
+    changes: pl.DataFrame = field(repr=False)
+    surges: pl.DataFrame = field(repr=False)
+    origin_spans: pl.DataFrame = field(repr=False)
+    blame: pl.DataFrame = field(repr=False)
+    events: pl.DataFrame = field(repr=False)
+
+    @property
+    def ranking(self) -> list[str]:
+        """Services, most suspect first."""
+        return self.table["service"].to_list()
+
+    def rank_of(self, service: str) -> int | None:
+        """1-based rank of ``service`` (None if it is not in the table)."""
+        try:
+            return self.ranking.index(service) + 1
+        except ValueError:
+            return None
+
+    def evidence(self, service: str) -> Evidence:
+        """The series, templates, spans, blame rows and events behind ``service``."""
+        svc = pl.col("service") == service
+        return Evidence(
+            service=service,
+            series=self.changes.filter(svc & pl.col("changed")),
+            templates=self.surges.filter(svc & pl.col("surge")),
+            spans=self.origin_spans.filter(pl.col("blame_service") == service),
+            blame=self.blame.filter(svc),
+            events=self.events.filter(svc),
+        )
+
+    def _repr_html_(self) -> str:
+        onset = self.onset.isoformat().replace("+00:00", "Z") if self.onset else "—"
+        rows = []
+        for r in self.table.head(5).iter_rows(named=True):
+            rows.append(
+                f"<tr><td>{r['rank']}</td><td><b>{html.escape(r['service'])}</b></td>"
+                f"<td>{r['score']:.2f}</td><td>{html.escape(r['why'])}</td></tr>"
+            )
+        return (
+            f"<div><b>Suspects</b> for {html.escape(str(self.window))} "
+            f"(onset {html.escape(onset)}; {self.table.height} services scored)"
+            "<table><tr><th>#</th><th>service</th><th>score</th><th>why</th></tr>"
+            + "".join(rows)
+            + "</table><small>.table for all, .evidence(service) for the frames</small></div>"
+        )
+
+    def __repr__(self) -> str:
+        top = ", ".join(self.ranking[:3])
+        return f"Suspects({self.table.height} services; top: {top})"
+
+
+def _sat(x: pl.Expr, scale: float) -> pl.Expr:
+    return 1.0 - (-(x.clip(lower_bound=0.0)) / scale).exp()
+
+
+def blame_services(spans: pl.DataFrame) -> pl.DataFrame:
+    """Spans plus ``blame_service``: the callee a client span waits for (its child span's
+    service when that differs, else the peer named in its attributes), else its service."""
+    if spans.height == 0:
+        return spans.with_columns(blame_service=pl.col("service"))
+    child = (
+        spans.select(
+            "trace_id",
+            pl.col("parent_span_id").alias("span_id"),
+            pl.col("service").alias("_child_service"),
+        )
+        .drop_nulls()
+        .unique(subset=["trace_id", "span_id"], keep="first")
+    )
+    out = spans.join(child, on=["trace_id", "span_id"], how="left")
+    try:
+        from workbench.analysis._util import peer_name
+
+        peer = peer_name() if "attributes" in spans.columns else pl.lit(None, pl.String)
+    except ImportError:  # pragma: no cover - the helper ships with graph.py
+        peer = pl.lit(None, pl.String)
+    is_client = pl.col("kind") == "client"
+    other_child = pl.col("_child_service").is_not_null() & (
+        pl.col("_child_service") != pl.col("service")
+    )
+    blame = (
+        pl.when(is_client & other_child)
+        .then(pl.col("_child_service"))
+        .when(is_client & pl.col("_child_service").is_null())
+        .then(pl.coalesce(peer, pl.col("service")))
+        .otherwise(pl.col("service"))
+    )
+    return out.with_columns(blame_service=blame.fill_null(pl.col("service"))).drop("_child_service")
+
+
+def _frames_from(obj: Any, **kw: Any) -> dict[str, Any]:
+    got: dict[str, Any] = {}
+    if obj is not None and not isinstance(obj, dict):
+        got = {
+            "metrics": obj.metrics,
+            "logs": obj.logs,
+            "spans": obj.spans,
+            "events": obj.events,
+            "window": obj.window,
+            "baseline": obj.baseline,
+        }
+    elif isinstance(obj, dict):
+        got = dict(obj)
+    for k, v in kw.items():
+        if v is not None:
+            got[k] = v
+    for kind in ("metrics", "logs", "spans", "events"):
+        if got.get(kind) is None:
+            got[kind] = frames.empty(kind)  # type: ignore[arg-type]
+    return got
+
+
+def _call_edges(spans: pl.DataFrame, edges: pl.DataFrame | None) -> pl.DataFrame:
+    if edges is not None:
+        return edges.select("caller", "callee")
+    if spans.height == 0:
+        return pl.DataFrame(schema={"caller": pl.String, "callee": pl.String})
+    try:
+        from workbench.analysis.graph import service_graph
+
+        return service_graph(spans).edges.select("caller", "callee")
+    except ImportError:  # pragma: no cover - graph.py ships alongside
+        b = blame_services(spans)
+        parent = b.select(
+            "trace_id", pl.col("span_id").alias("parent_span_id"), pl.col("service").alias("caller")
+        )
+        return (
+            b.join(parent, on=["trace_id", "parent_span_id"])
+            .select("caller", callee="blame_service")
+            .filter(pl.col("caller") != pl.col("callee"))
+            .unique()
+        )
+
+
+def _descendant_max(
+    edges: pl.DataFrame, value: dict[str, float]
+) -> dict[str, tuple[float, str | None]]:
+    """For each service, the largest ``value`` among the services it calls, directly or not."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_edges_from(
+        (a, b) for a, b in edges.select("caller", "callee").iter_rows() if a and b and a != b
+    )
+    out: dict[str, tuple[float, str | None]] = {}
+    for s in value:
+        best, who = 0.0, None
+        if s in g:
+            for d in nx.descendants(g, s):
+                v = value.get(d, 0.0)
+                if v > best:
+                    best, who = v, d
+        out[s] = (best, who)
+    return out
+
+
+def rank_suspects(
+    incident_or_frames: Any = None,
+    *,
+    window: Window | None = None,
+    baseline: Window | None = None,
+    metric_baseline: Window | None = None,
+    metrics: pl.DataFrame | None = None,
+    logs: pl.DataFrame | None = None,
+    spans: pl.DataFrame | None = None,
+    events: pl.DataFrame | None = None,
+    edges: pl.DataFrame | None = None,
+    graph_discount: float = 0.8,
+    event_lookback: timedelta = timedelta(minutes=30),
+) -> Suspects:
+    """Rank services by how likely each is the cause of the incident.
+
+    Pass an :class:`~workbench.Incident` (anything with ``metrics, logs, spans, events,
+    window, baseline``), or a dict of those, or the frames and windows as keywords
+    (keywords override). ``metric_baseline`` gives metrics a longer baseline than logs and
+    traces when the data have one; ``edges`` (``caller, callee``) gives the call graph when
+    spans cannot (default: :func:`workbench.analysis.graph.service_graph` of the spans).
+
+    >>> sus = rank_suspects(inc)
+    >>> sus.table.select("rank", "service", "score", "why").head()
+    >>> sus.evidence(sus.ranking[0]).templates
+    """
+    f = _frames_from(
+        incident_or_frames,
+        window=window,
+        baseline=baseline,
+        metrics=metrics,
+        logs=logs,
+        spans=spans,
+        events=events,
+    )
+    win: Window = f["window"]
+    base: Window = f["baseline"]
+    mbase = metric_baseline or base
+    m, lg, sp, ev = f["metrics"], f["logs"], f["spans"], f["events"]
+
+    # metrics ---------------------------------------------------------------------------
+    changes = ch.score_changes(m, win, mbase)
+    onset = ch.onset_of_changes(changes) or win.start
+    met = (
+        changes.filter(pl.col("changed") & pl.col("service").is_not_null())
+        .group_by("service")
+        .agg(
+            pl.col("score").max().alias("_m"),
+            pl.col("metric").sort_by("score").last().alias("_m_top"),
+        )
+        .with_columns(metrics=_sat(pl.col("_m"), 20.0))
+    )
+
+    # logs ------------------------------------------------------------------------------
+    if lg.height:
+        surges = tp.template_surges(lg, win, base)
+    else:
+        surges = pl.DataFrame(
+            schema={
+                "service": pl.String,
+                "template": pl.String,
+                "z": pl.Float64,
+                "surge": pl.Boolean,
+                "level": pl.String,
+            }
+        )
+    lw = (
+        pl.col("level").replace_strict(_LEVEL_WEIGHT, default=0.5, return_dtype=pl.Float64)
+        if "level" in surges.columns
+        else pl.lit(0.5)
+    )
+    logsig = (
+        surges.filter(pl.col("surge") & pl.col("service").is_not_null())
+        .with_columns(_l=_sat(pl.col("z"), 10.0) * lw)
+        .group_by("service")
+        .agg(
+            pl.col("_l").max().alias("logs"),
+            pl.col("template").sort_by("_l").last().alias("_l_top"),
+        )
+    )
+
+    # traces ----------------------------------------------------------------------------
+    bsp = blame_services(sp) if sp.height else sp.with_columns(blame_service=pl.col("service"))
+    origin_spans = tr.error_origin_spans(bsp, window=win)
+    err = _error_signal(bsp, win, base)
+    blame, lat = _latency_signal(bsp, win, base)
+
+    # events ----------------------------------------------------------------------------
+    near = ev.filter(
+        pl.col("kind").is_in(list(CHANGE_KINDS))
+        & (pl.col("ts") >= onset - event_lookback)
+        & (pl.col("ts") <= max(onset, win.start) + timedelta(minutes=5))
+        & pl.col("service").is_not_null()
+    )
+    evsig = near.group_by("service").agg(
+        events=pl.lit(1.0), _e_top=pl.col("title").sort_by("ts").last()
+    )
+
+    # combine ---------------------------------------------------------------------------
+    names: set[str] = set()
+    for df in (met, logsig, err, lat, evsig):
+        names.update(x for x in df["service"].to_list() if x)
+    for df in (m, lg, sp):
+        if "service" in df.columns and df.height:
+            names.update(x for x in df["service"].unique().to_list() if x)
+    table = pl.DataFrame({"service": sorted(names)}, schema={"service": pl.String})
+    for df, cols in (
+        (err, ["errors", "_e_ops"]),
+        (lat, ["latency", "_lat_ops"]),
+        (met, ["metrics", "_m_top", "_m"]),
+        (logsig, ["logs", "_l_top"]),
+        (evsig, ["events", "_e_top"]),
+    ):
+        table = table.join(df.select("service", *cols), on="service", how="left")
+    num = ["errors", "latency", "metrics", "logs", "events"]
+    table = table.with_columns(pl.col(num).fill_null(0.0))
+    w = WEIGHTS
+    local = 1 - (1 - w["errors"] * pl.col("errors")) * (1 - w["latency"] * pl.col("latency"))
+    sympt = 1 - (1 - w["metrics"] * pl.col("metrics")) * (1 - w["logs"] * pl.col("logs"))
+    table = table.with_columns(_local=local, _sympt=sympt).with_columns(
+        _raw=1 - (1 - pl.col("_local")) * (1 - pl.col("_sympt"))
+    )
+    edges_df = _call_edges(bsp, edges)
+    raw = dict(zip(table["service"], table["_raw"], strict=True))
+    desc = _descendant_max(edges_df, raw)
+    table = table.with_columns(
+        _desc=pl.Series([desc[s][0] for s in table["service"]], dtype=pl.Float64),
+        victim_of=pl.Series([desc[s][1] for s in table["service"]], dtype=pl.String),
+    )
+    sympt_adj = pl.col("_sympt") * (1 - graph_discount * pl.col("_desc").clip(0.0, 1.0))
+    base_score = 1 - (1 - pl.col("_local")) * (1 - sympt_adj)
+    table = table.with_columns(
+        score=base_score * (1 + 0.5 * pl.col("events")) + 0.01 * pl.col("events")
+    )
+    table = table.with_columns(
+        victim_of=pl.when(pl.col("_desc") >= 0.5 * pl.col("_raw"))
+        .then(pl.col("victim_of"))
+        .otherwise(None)
+    )
+    table = table.sort(["score", "service"], descending=[True, False]).with_row_index(
+        "rank", offset=1
+    )
+    why = [_why(r) for r in table.iter_rows(named=True)]
+    table = table.with_columns(why=pl.Series(why, dtype=pl.String)).select(
+        "rank", "service", "score", *num, "victim_of", "why"
+    )
+    return Suspects(
+        table=table,
+        onset=onset,
+        window=win,
+        baseline=base,
+        changes=changes,
+        surges=surges,
+        origin_spans=origin_spans,
+        blame=blame,
+        events=near,
+    )
+
+
+def _error_signal(bsp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:
+    schema = {"service": pl.String, "errors": pl.Float64, "_e_ops": pl.String}
+    if bsp.height == 0 or "status" not in bsp.columns:
+        return pl.DataFrame(schema=schema)
+    ow = tr.error_origins(bsp, window=win, by=("blame_service",))
+    if ow.height == 0:
+        return pl.DataFrame(schema=schema)
+    ob = tr.error_origins(bsp, window=base, by=("blame_service",)).select(
+        "blame_service", _tb=pl.col("traces")
+    )
+    tw = win.duration.total_seconds()
+    tb = max(base.duration.total_seconds(), 1e-9)
+    ops = (
+        tr.error_origins(bsp, window=win, by=("blame_service", "name"))
+        .group_by("blame_service")
+        .agg(_e_ops=pl.col("name").first())
+    )
+    return (
+        ow.join(ob, on="blame_service", how="left")
+        .join(ops, on="blame_service", how="left")
+        .with_columns(pl.col("_tb").fill_null(0))
+        .with_columns(
+            _rise=(1 - (pl.col("_tb") / tb) / (pl.col("traces") / tw)).clip(0.0, 1.0),
+        )
+        .select(
+            service=pl.col("blame_service"),
+            errors=(pl.col("share") * pl.col("_rise")).cast(pl.Float64),
+            _e_ops=pl.col("_e_ops"),
+        )
+    )
+
+
+def _latency_signal(
+    bsp: pl.DataFrame, win: Window, base: Window
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    schema = {"service": pl.String, "latency": pl.Float64, "_lat_ops": pl.String}
+    empty_blame = pl.DataFrame(
+        schema={"service": pl.String, "name": pl.String, "extra_ms": pl.Float64}
+    )
+    if bsp.height == 0:
+        return empty_blame, pl.DataFrame(schema=schema)
+    blame = tr.latency_blame(bsp, window=win, baseline=base, by=("blame_service", "name"))
+    if blame.height == 0:
+        return empty_blame, pl.DataFrame(schema=schema)
+    blame = blame.rename({"blame_service": "service"})
+    roots = bsp.filter(pl.col("parent_span_id").is_null())
+    if roots.height == 0:
+        roots = tr.span_tree(bsp).filter(pl.col("is_root"))
+    rw = roots.filter((pl.col("start") >= win.start) & (pl.col("start") < win.end))["duration_ms"]
+    rb = roots.filter((pl.col("start") >= base.start) & (pl.col("start") < base.end))["duration_ms"]
+    slower = 0.0
+    if rw.len() and rb.len():
+        qb = rb.quantile(0.9) or 0.0
+        qw = rw.quantile(0.9) or 0.0
+        mb = rb.median() or 0.0
+        mw = rw.median() or 0.0
+        ratio = max(qw / qb if qb > 0 else 1.0, mw / mb if mb > 0 else 1.0)
+        slower = min(max((ratio - 1.0) / 0.5, 0.0), 1.0)
+    per = (
+        blame.group_by("service")
+        .agg(
+            pl.col("share").sum().alias("_share"),
+            pl.col("name").sort_by("extra_ms").last().alias("_lat_ops"),
+        )
+        .with_columns(latency=(pl.col("_share") * slower).clip(0.0, 1.0))
+        .select("service", "latency", "_lat_ops")
+    )
+    return blame, per
+
+
+def _why(r: dict[str, Any]) -> str:
+    bits = []
+    if r["errors"] > 0.05:
+        bits.append(
+            f"errors start here ({r['errors']:.0%}{', ' + r['_e_ops'] if r.get('_e_ops') else ''})"
+        )
+    if r["latency"] > 0.05:
+        bits.append(f"slow requests spend extra time here ({r['_lat_ops']})")
+    if r["metrics"] > 0.05:
+        bits.append(f"{r['_m_top']} changed (score {r['_m']:.0f})")
+    if r["logs"] > 0.05:
+        bits.append(f"log surge: {r['_l_top']}")
+    if r["events"] > 0:
+        bits.append(f"change just before: {r['_e_top']}")
+    if r.get("victim_of"):
+        bits.append(f"may be a victim of {r['victim_of']}")
+    return "; ".join(bits) if bits else "no anomaly"

@@ -1,0 +1,111 @@
+"""Root-cause ranking accuracy: per-case ranks and AC@k / Avg@k.
+
+* ``AC@k`` — the share of cases whose true root cause is among the top ``k``;
+* ``Avg@k`` — the mean of AC@1 .. AC@k (as in the RCA literature, e.g. BARO, RCAEval).
+
+A case whose truth is not ranked at all counts as a miss at every ``k``.
+
+Example::
+
+    >>> from workbench.evaluation.rca import evaluate_cases, summarize
+    >>> per_case = evaluate_cases(iter_cases("../shared/data/nezha-trainticket"))
+    >>> summarize(per_case["rank"].to_list())
+    {'AC@1': 0.82, 'AC@3': 1.0, 'Avg@5': 0.93, 'cases': 11}
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+import polars as pl
+
+from workbench.analysis.suspects import rank_suspects
+from workbench.evaluation.baro import baro_rank
+from workbench.evaluation.cases import Case
+
+__all__ = ["ac_at", "avg_at", "evaluate_cases", "rank_case", "summarize"]
+
+log = logging.getLogger(__name__)
+
+
+def ac_at(ranks: Sequence[int | None], k: int) -> float:
+    """Share of ranks (1-based, None = not found) that are <= k."""
+    if not ranks:
+        return float("nan")
+    return sum(1 for r in ranks if r is not None and r <= k) / len(ranks)
+
+
+def avg_at(ranks: Sequence[int | None], k: int = 5) -> float:
+    """Mean of AC@1..AC@k."""
+    return sum(ac_at(ranks, i) for i in range(1, k + 1)) / k
+
+
+def summarize(ranks: Sequence[int | None]) -> dict[str, float]:
+    """``{"AC@1", "AC@3", "Avg@5", "cases"}`` for a list of ranks."""
+    return {
+        "AC@1": ac_at(ranks, 1),
+        "AC@3": ac_at(ranks, 3),
+        "Avg@5": avg_at(ranks, 5),
+        "cases": len(ranks),
+    }
+
+
+def _rank(ranking: list[str], truth: str) -> int | None:
+    try:
+        return ranking.index(truth) + 1
+    except ValueError:
+        return None
+
+
+def rank_case(case: Case) -> tuple[list[str], list[str]]:
+    """(our ranking, BARO's ranking) for one case."""
+    sus = rank_suspects(
+        case.frames(),
+        window=case.window,
+        baseline=case.baseline,
+        metric_baseline=case.metric_baseline,
+        edges=case.edges,
+    )
+    baro = baro_rank(case.metrics, case.window, case.metric_baseline or case.baseline)
+    return sus.ranking, baro
+
+
+def evaluate_cases(
+    cases: Iterable[Case], *, progress: Callable[[dict], None] | None = None
+) -> pl.DataFrame:
+    """One row per case: ``case, layout, group, fault, truth, rank, top, rank_baro,
+    top_baro, seconds``."""
+    rows = []
+    for case in cases:
+        t0 = time.perf_counter()
+        ours, baro = rank_case(case)
+        row = {
+            "case": case.id,
+            "layout": case.layout,
+            "group": case.group,
+            "fault": case.fault,
+            "truth": case.truth,
+            "rank": _rank(ours, case.truth),
+            "top": ours[0] if ours else None,
+            "rank_baro": _rank(baro, case.truth),
+            "top_baro": baro[0] if baro else None,
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+        rows.append(row)
+        if progress:
+            progress(row)
+    schema = {
+        "case": pl.String,
+        "layout": pl.String,
+        "group": pl.String,
+        "fault": pl.String,
+        "truth": pl.String,
+        "rank": pl.Int64,
+        "top": pl.String,
+        "rank_baro": pl.Int64,
+        "top_baro": pl.String,
+        "seconds": pl.Float64,
+    }
+    return pl.DataFrame(rows, schema=schema)
