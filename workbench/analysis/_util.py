@@ -1,0 +1,112 @@
+"""Small helpers shared by the analysis modules (time steps, windows, span roles)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from workbench import frames
+from workbench.errors import BadData, ConfigError
+from workbench.timewindow import Window, parse_duration
+
+__all__ = [
+    "PEER_KEYS",
+    "check_columns",
+    "entry_spans",
+    "filter_window",
+    "peer_name",
+    "span_seconds",
+    "step_of",
+    "truncate_every",
+]
+
+#: Span attributes naming the callee of a client span, best first.
+PEER_KEYS = ("peer.service", "server.address", "net.peer.name", "db.system")
+
+
+def step_of(step: str | timedelta) -> timedelta:
+    """A positive step as a timedelta (``"1m"``, ``"30s"``, ``timedelta(...)``)."""
+    d = parse_duration(step)
+    if d <= timedelta(0):
+        raise ConfigError(f"step must be positive, got {step!r}", hint="e.g. step='1m'")
+    return d
+
+
+def truncate_every(step: timedelta) -> str:
+    """A polars duration string for ``dt.truncate`` (microsecond resolution)."""
+    us = int(step / timedelta(microseconds=1))
+    return f"{us}us"
+
+
+def check_columns(df: pl.DataFrame, needed: tuple[str, ...], what: str) -> None:
+    """Raise :class:`BadData` naming the first missing column."""
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise BadData(
+            f"{what} frame lacks column(s) {', '.join(missing)}",
+            field=missing[0],
+            hint=f"pass a frame with columns {', '.join(needed)} (see workbench.frames)",
+        )
+
+
+def filter_window(df: pl.DataFrame, column: str, window: Window | None) -> pl.DataFrame:
+    """Rows whose ``column`` lies in ``[window.start, window.end)`` (all rows if None)."""
+    if window is None:
+        return df
+    return df.filter((pl.col(column) >= window.start) & (pl.col(column) < window.end))
+
+
+def span_seconds(
+    df: pl.DataFrame, window: Window | None, start: str = "start", end: str = "end"
+) -> float:
+    """Seconds covered: the window's length, else the data's extent (at least 1 s)."""
+    if window is not None:
+        return window.duration.total_seconds()
+    if df.height == 0:
+        return 1.0
+    lo = df[start].min()
+    hi = df[end].max()
+    if isinstance(lo, datetime) and isinstance(hi, datetime):
+        return max((hi - lo).total_seconds(), 1.0)
+    return 1.0
+
+
+def peer_name() -> pl.Expr:
+    """The callee a client span names in its attributes (null if none).
+
+    ``peer.service`` wins, then ``server.address`` (a Kubernetes DNS name
+    ``orders-db.shop.svc.cluster.local`` is shortened to ``orders-db``; a port is dropped),
+    then ``net.peer.name``, then ``db.system``.
+    """
+    addr = pl.coalesce(
+        frames.attr("attributes", "server.address"), frames.attr("attributes", "net.peer.name")
+    )
+    addr = addr.str.replace(r":\d+$", "")
+    addr = (
+        pl.when(addr.str.contains(r"\.svc(\.|$)"))
+        .then(addr.str.extract(r"^([^.]+)", 1))
+        .otherwise(addr)
+    )
+    return pl.coalesce(
+        frames.attr("attributes", "peer.service"),
+        addr,
+        frames.attr("attributes", "db.system"),
+    ).alias("peer")
+
+
+def entry_spans(spans: pl.DataFrame) -> pl.DataFrame:
+    """Spans where a request enters a service: no parent, a parent in another service,
+    or a parent missing from the data. These are the spans RED per service counts.
+
+    Works whatever the ``kind`` values say (Zipkin and Jaeger data often lack them).
+    """
+    parents = spans.select(
+        pl.col("trace_id"),
+        pl.col("span_id").alias("parent_span_id"),
+        pl.col("service").alias("_parent_service"),
+    ).unique(subset=["trace_id", "parent_span_id"], keep="first")
+    joined = spans.join(parents, on=["trace_id", "parent_span_id"], how="left")
+    return joined.filter(
+        pl.col("_parent_service").is_null() | (pl.col("_parent_service") != pl.col("service"))
+    ).drop("_parent_service")

@@ -1,0 +1,248 @@
+"""One timeline: changes, alerts and error/latency onsets, with the incident window.
+
+Columns: ``ts, end, kind, service, title, source, evidence``.
+
+* events (``deploy``, ``rollback``, ``config``, ``chaos``, ``alert``, ``annotation``) come
+  from the events frame as they are; ``evidence`` summarises their attributes;
+* ``error_spike`` / ``latency_spike`` rows mark the onset per service: the first step after
+  the baseline where the value rises clearly above the baseline (median + ``k`` scaled
+  MADs, and at least ``min_rise`` above the median) and stays there for ``sustain``
+  steps; ``end`` is the last step of that episode;
+* one ``incident`` row spans the incident window (and a ``baseline`` row the baseline).
+
+Example::
+
+    >>> from workbench.analysis.red import red
+    >>> from workbench.analysis.timeline import build_timeline, onsets
+    >>> r = red(inc.metrics, inc.spans)
+    >>> onsets(r, "error_ratio", baseline=inc.baseline)          # service, onset, ...
+    >>> build_timeline(inc.events, r, window=inc.window, baseline=inc.baseline)
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from workbench import frames
+from workbench.analysis._util import check_columns, filter_window
+from workbench.timewindow import Window
+
+__all__ = [
+    "ONSET_SCHEMA",
+    "TIMELINE_COLUMNS",
+    "TIMELINE_SCHEMA",
+    "build_timeline",
+    "onsets",
+]
+
+TIMELINE_COLUMNS = ("ts", "end", "kind", "service", "title", "source", "evidence")
+TIMELINE_SCHEMA = {
+    "ts": frames.TS,
+    "end": frames.TS,
+    "kind": pl.String(),
+    "service": pl.String(),
+    "title": pl.String(),
+    "source": pl.String(),
+    "evidence": pl.String(),
+}
+ONSET_SCHEMA = {
+    "service": pl.String(),
+    "onset": frames.TS,
+    "end": frames.TS,
+    "baseline_median": pl.Float64(),
+    "baseline_mad": pl.Float64(),
+    "threshold": pl.Float64(),
+    "peak": pl.Float64(),
+    "peak_ts": frames.TS,
+}
+_MAD_K = 1.4826  # scales the MAD to a standard deviation for normal data
+
+
+def onsets(
+    red_frame: pl.DataFrame,
+    column: str = "error_ratio",
+    *,
+    baseline: Window,
+    k: float = 4.0,
+    min_rise: float | None = None,
+    sustain: int = 3,
+) -> pl.DataFrame:
+    """Per service, when ``column`` of a RED-like frame (``ts``, ``service``, ``column``)
+    first rose clearly above its baseline after the baseline window ended.
+
+    The threshold is ``median + max(k * 1.4826 * MAD, min_rise)`` of the baseline
+    window's values; the onset is the first of ``sustain`` consecutive steps above it
+    (steps with no value break a run). ``min_rise`` defaults to 0.02 for ratios (two
+    percentage points) and to half the baseline median for other columns, so a flat,
+    noiseless baseline does not turn every wobble into a spike.
+
+    Returns one row per service with an onset, earliest first: ``service, onset, end``
+    (last step of that episode), ``baseline_median``, ``baseline_mad``, ``threshold``,
+    ``peak``, ``peak_ts``.
+    """
+    check_columns(red_frame, ("ts", "service", column), "RED")
+    if sustain < 1:
+        raise ValueError("sustain must be at least 1")
+    df = red_frame.select("ts", "service", pl.col(column).cast(pl.Float64).alias("v"))
+    base = (
+        filter_window(df, "ts", baseline)
+        .drop_nulls("v")
+        .group_by("service")
+        .agg(pl.col("v").median().alias("med"), pl.col("v").alias("_vals"))
+        .with_columns(
+            (
+                pl.col("_vals")
+                .list.eval((pl.element() - pl.element().median()).abs())
+                .list.median()
+            ).alias("mad")
+        )
+        .drop("_vals")
+    )
+    if min_rise is None:
+        floor = pl.lit(0.02) if "ratio" in column else (pl.col("med").abs() * 0.5)
+    else:
+        floor = pl.lit(float(min_rise))
+    base = base.with_columns(
+        (pl.col("med") + pl.max_horizontal(pl.col("mad") * (_MAD_K * k), floor)).alias("thr")
+    )
+    after = (
+        df.filter(pl.col("ts") >= baseline.end)
+        .join(base, on="service", how="inner")
+        .sort("service", "ts")
+        .with_columns((pl.col("v") > pl.col("thr")).fill_null(False).alias("_above"))
+        .with_columns(
+            (pl.col("_above") != pl.col("_above").shift(1).over("service"))
+            .fill_null(True)
+            .cum_sum()
+            .over("service")
+            .alias("_run")
+        )
+    )
+    runs = (
+        after.filter(pl.col("_above"))
+        .group_by("service", "_run")
+        .agg(
+            pl.col("ts").min().alias("onset"),
+            pl.col("ts").max().alias("end"),
+            pl.len().alias("_n"),
+            pl.col("v").max().alias("peak"),
+            pl.col("ts").sort_by("v", descending=True).first().alias("peak_ts"),
+            pl.col("med").first().alias("baseline_median"),
+            pl.col("mad").first().alias("baseline_mad"),
+            pl.col("thr").first().alias("threshold"),
+        )
+        .filter(pl.col("_n") >= sustain)
+        .sort("service", "onset")
+        .group_by("service", maintain_order=True)
+        .first()
+    )
+    return (
+        runs.select(list(ONSET_SCHEMA))
+        .cast(ONSET_SCHEMA)  # type: ignore[arg-type]
+        .sort("onset", "service")
+    )
+
+
+def _evidence_of_attributes() -> pl.Expr:
+    pairs = pl.col("attributes").list.eval(
+        pl.element().struct.field("key") + "=" + pl.element().struct.field("value")
+    )
+    return pairs.list.head(6).list.join("; ").fill_null("")
+
+
+def build_timeline(
+    events: pl.DataFrame | None = None,
+    red_frame: pl.DataFrame | None = None,
+    *,
+    window: Window,
+    baseline: Window | None = None,
+    k: float = 4.0,
+    sustain: int = 3,
+    latency: bool = True,
+) -> pl.DataFrame:
+    """Line up events and onsets with the incident window, sorted by time.
+
+    ``events`` is an events frame (any kinds); ``red_frame`` a RED frame (see
+    :mod:`workbench.analysis.red`) from which error-ratio (and, with ``latency``, p95)
+    onsets are found against ``baseline`` (default: the window before ``window``).
+    Events are kept when they overlap the baseline + incident windows.
+
+    Example::
+
+        >>> tl = build_timeline(inc.events, r, window=inc.window, baseline=inc.baseline)
+        >>> tl.filter(pl.col("ts") < inc.window.start)     # what happened just before
+    """
+    baseline = baseline or window.baseline()
+    span = baseline.union(window)
+    parts: list[pl.DataFrame] = [
+        pl.DataFrame(
+            {
+                "ts": [window.start, baseline.start],
+                "end": [window.end, baseline.end],
+                "kind": ["incident", "baseline"],
+                "service": [None, None],
+                "title": ["incident window", "baseline window"],
+                "source": ["workbench", "workbench"],
+                "evidence": [str(window), str(baseline)],
+            },
+            schema=TIMELINE_SCHEMA,
+        )
+    ]
+    if events is not None and events.height:
+        check_columns(events, ("ts", "end", "kind", "service", "title", "source"), "events")
+        ev = events.filter(
+            (pl.col("ts") < span.end) & (pl.col("end").fill_null(pl.col("ts")) >= span.start)
+        )
+        evidence = (_evidence_of_attributes() if "attributes" in ev.columns else pl.lit("")).alias(
+            "evidence"
+        )
+        parts.append(
+            ev.select("ts", "end", "kind", "service", "title", "source", evidence).cast(
+                TIMELINE_SCHEMA  # type: ignore[arg-type]
+            )
+        )
+    if red_frame is not None and red_frame.height:
+        specs = [("error_ratio", "error_spike", "errors")]
+        if latency:
+            specs.append(("p95_ms", "latency_spike", "p95 latency"))
+        for column, kind, label in specs:
+            on = onsets(red_frame, column, baseline=baseline, k=k, sustain=sustain)
+            if on.height == 0:
+                continue
+            fmt = _fmt_ratio if column == "error_ratio" else _fmt_ms
+            rows = [
+                {
+                    "ts": r["onset"],
+                    "end": r["end"],
+                    "kind": kind,
+                    "service": r["service"],
+                    "title": f"{label} rise on {r['service']}: "
+                    f"{fmt(r['baseline_median'])} -> {fmt(r['peak'])}",
+                    "source": "red",
+                    "evidence": (
+                        f"baseline median {fmt(r['baseline_median'])}, MAD "
+                        f"{fmt(r['baseline_mad'])}, threshold {fmt(r['threshold'])}; above it "
+                        f"from {r['onset']:%H:%M:%S} to {r['end']:%H:%M:%S} UTC, peak "
+                        f"{fmt(r['peak'])} at {r['peak_ts']:%H:%M:%S}"
+                    ),
+                }
+                for r in on.iter_rows(named=True)
+            ]
+            parts.append(pl.DataFrame(rows, schema=TIMELINE_SCHEMA))
+    order = {"baseline": 0, "incident": 1}
+    return (
+        pl.concat(parts, how="vertical")
+        .with_columns(
+            pl.col("kind").replace_strict(order, default=2, return_dtype=pl.Int8).alias("_o")
+        )
+        .sort("ts", "_o", "kind", "service", nulls_last=True)
+        .drop("_o")
+    )
+
+
+def _fmt_ratio(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.1%}"
+
+
+def _fmt_ms(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:,.0f} ms"

@@ -1,0 +1,274 @@
+"""The service dependency graph as an altair node-link chart.
+
+Callers on the left, callees to the right (a layered layout computed with networkx;
+cycles are collapsed for layering), nodes coloured by error ratio on a colour-blind-safe
+sequential scale, edges as wide as their call rate with an arrowhead toward the callee.
+Services with no spans of their own (databases seen only from their clients) are squares.
+
+Example::
+
+    >>> from workbench.analysis.graph import service_graph
+    >>> from workbench.charts import service_graph_chart
+    >>> service_graph_chart(service_graph(inc.spans, window=inc.window))
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import altair as alt
+import polars as pl
+
+from workbench.charts._style import error_scale
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from workbench.analysis.graph import ServiceGraph
+
+__all__ = ["SERVICE_SELECTION", "layered_layout", "service_graph_chart"]
+
+#: Name of the point selection on nodes (``JupyterChart.selections.service``).
+SERVICE_SELECTION = "service"
+
+
+def layered_layout(g: nx.DiGraph) -> dict[str, tuple[int, float]]:
+    """``{node: (layer, position)}``: layer = longest call path from an entry service
+    (callers left of callees; a cycle shares one layer), position = order within the
+    layer, by the mean position of the callers (fewer crossings)."""
+    import networkx as nx
+
+    if g.number_of_nodes() == 0:
+        return {}
+    cond = nx.condensation(g)
+    layer_of_comp: dict[int, int] = {}
+    for depth, comps in enumerate(nx.topological_generations(cond)):
+        for c in comps:
+            layer_of_comp[c] = depth
+    mapping = cond.graph["mapping"]
+    layer = {n: layer_of_comp[mapping[n]] for n in g.nodes}
+    pos: dict[str, float] = {}
+    for depth in range(max(layer.values()) + 1):
+        members = [n for n in g.nodes if layer[n] == depth]
+
+        def key(n: str) -> tuple[float, str]:
+            preds = [pos[p] for p in g.predecessors(n) if p in pos]
+            return (sum(preds) / len(preds) if preds else -1.0, str(n))
+
+        for i, n in enumerate(sorted(members, key=key)):
+            pos[n] = float(i)
+    return {n: (layer[n], pos[n]) for n in g.nodes}
+
+
+def _pick_nodes(graph: ServiceGraph, max_nodes: int) -> list[str]:
+    nodes = graph.nodes
+    if nodes.height <= max_nodes:
+        return nodes["service"].to_list()
+    ranked = nodes.sort(
+        [pl.col("error_ratio").fill_null(0) * pl.col("requests"), "rate_per_s"],
+        descending=True,
+    )
+    return ranked["service"].head(max_nodes).to_list()
+
+
+def service_graph_chart(
+    graph: ServiceGraph,
+    *,
+    width: int = 720,
+    height: int | None = None,
+    max_nodes: int = 60,
+    color_by: str = "error_ratio",
+    title: str | None = None,
+    selectable: bool = False,
+) -> alt.LayerChart:
+    """Node-link chart of a :class:`~workbench.analysis.graph.ServiceGraph`.
+
+    ``color_by`` is a node column (``error_ratio`` by default, or e.g. ``p95_ms``).
+    At most ``max_nodes`` services are drawn (the most failing, then the busiest); the
+    title says when some were left out. ``selectable=True`` adds a point selection
+    named :data:`SERVICE_SELECTION` on the nodes, for widgets.
+    """
+    keep = set(_pick_nodes(graph, max_nodes))
+    g = graph.to_networkx().subgraph(keep).copy()
+    lay = layered_layout(g)
+    n_layers = max((v[0] for v in lay.values()), default=0) + 1
+    tallest = max((sum(1 for v in lay.values() if v[0] == k) for k in range(n_layers)), default=1)
+    h = height or max(160, min(900, 60 * tallest + 40))
+    margin_x, margin_y = 70.0, 30.0
+
+    def xy(n: str) -> tuple[float, float]:
+        layer, p = lay[n]
+        members = sum(1 for v in lay.values() if v[0] == layer)
+        x = margin_x + (width - 2 * margin_x) * (layer / max(n_layers - 1, 1))
+        y = margin_y + (h - 2 * margin_y) * ((p + 0.5) / members)
+        return x, y
+
+    node_rows = []
+    for n, data in g.nodes(data=True):
+        x, y = xy(n)
+        node_rows.append({"service": n, "x": x, "y": y, **data})
+    edge_rows = []
+    for a, b, data in g.edges(data=True):
+        x, y = xy(a)
+        x2, y2 = xy(b)
+        t = 0.62
+        edge_rows.append(
+            {
+                "caller": a,
+                "callee": b,
+                "x": x,
+                "y": y,
+                "x2": x2,
+                "y2": y2,
+                "ax": x + (x2 - x) * t,
+                "ay": y + (y2 - y) * t,
+                "angle": (math.degrees(math.atan2(y2 - y, x2 - x)) + 90.0) % 360.0,
+                **data,
+            }
+        )
+    node_schema = {
+        "service": pl.String,
+        "x": pl.Float64,
+        "y": pl.Float64,
+        "requests": pl.Int64,
+        "rate_per_s": pl.Float64,
+        "errors": pl.Int64,
+        "error_ratio": pl.Float64,
+        "p50_ms": pl.Float64,
+        "p95_ms": pl.Float64,
+        "p99_ms": pl.Float64,
+        "inferred": pl.Boolean,
+    }
+    nodes = pl.DataFrame(node_rows, schema=node_schema)
+    edges = pl.DataFrame(
+        edge_rows,
+        schema={
+            "caller": pl.String,
+            "callee": pl.String,
+            "x": pl.Float64,
+            "y": pl.Float64,
+            "x2": pl.Float64,
+            "y2": pl.Float64,
+            "ax": pl.Float64,
+            "ay": pl.Float64,
+            "angle": pl.Float64,
+            "calls": pl.Int64,
+            "rate_per_s": pl.Float64,
+            "errors": pl.Int64,
+            "error_ratio": pl.Float64,
+            "p50_ms": pl.Float64,
+            "p95_ms": pl.Float64,
+            "p99_ms": pl.Float64,
+            "inferred": pl.Boolean,
+        },
+    )
+    # a distinct field name keeps the edges' legend-less stroke scale from swallowing the
+    # nodes' colour legend (Vega-Lite merges legends of one field)
+    edges = edges.with_columns(pl.col("error_ratio").alias("edge_error_ratio"))
+    nodes = nodes.with_columns(
+        pl.when(pl.col("inferred"))
+        .then(pl.lit("square"))
+        .otherwise(pl.lit("circle"))
+        .alias("shape")
+    )
+    px = alt.X("x:Q", scale=None, axis=None)
+    py = alt.Y("y:Q", scale=None, axis=None)
+    max_ratio = max(
+        [v for v in [*nodes["error_ratio"].to_list(), *edges["error_ratio"].to_list()] if v],
+        default=0.0,
+    )
+    if color_by == "error_ratio":
+        color_scale = error_scale(max_ratio)
+        color_title = "error ratio"
+    else:
+        color_scale = alt.Scale(scheme="viridis", reverse=True)
+        color_title = color_by
+    max_rate = max(edges["rate_per_s"].max() or 1.0, 1e-9)  # type: ignore[operator]
+    fmt_pct = ".1%"
+    edge_tip = [
+        alt.Tooltip("caller:N"),
+        alt.Tooltip("callee:N"),
+        alt.Tooltip("calls:Q", format=","),
+        alt.Tooltip("rate_per_s:Q", title="calls/s", format=".2f"),
+        alt.Tooltip("error_ratio:Q", title="error ratio", format=fmt_pct),
+        alt.Tooltip("p95_ms:Q", title="p95 ms", format=".1f"),
+    ]
+    edge_color = (
+        alt.Stroke("edge_error_ratio:Q", scale=error_scale(max_ratio), legend=None)
+        if color_by == "error_ratio"
+        else alt.value("#888888")
+    )
+    width_enc = alt.StrokeWidth(
+        "rate_per_s:Q", scale=alt.Scale(domain=[0, max_rate], range=[1, 9]), legend=None
+    )
+    lines = (
+        alt.Chart(edges)
+        .mark_rule(opacity=0.75, strokeCap="round")
+        .encode(
+            px, py, x2="x2:Q", y2="y2:Q", stroke=edge_color, strokeWidth=width_enc, tooltip=edge_tip
+        )
+    )
+    arrows = (
+        alt.Chart(edges)
+        .mark_point(shape="triangle", filled=True, size=70, opacity=0.9)
+        .encode(
+            alt.X("ax:Q", scale=None, axis=None),
+            alt.Y("ay:Q", scale=None, axis=None),
+            angle=alt.Angle("angle:Q", scale=None),
+            color=alt.value("#444444"),
+            tooltip=edge_tip,
+        )
+    )
+    node_tip = [
+        alt.Tooltip("service:N"),
+        alt.Tooltip("requests:Q", format=","),
+        alt.Tooltip("rate_per_s:Q", title="req/s", format=".2f"),
+        alt.Tooltip("error_ratio:Q", title="error ratio", format=fmt_pct),
+        alt.Tooltip("p95_ms:Q", title="p95 ms", format=".1f"),
+        alt.Tooltip("inferred:N", title="no spans of its own"),
+    ]
+    node_enc: dict[str, object] = {
+        "color": alt.Color(
+            f"{color_by}:Q",
+            scale=color_scale,
+            title=color_title,
+            legend=alt.Legend(format=fmt_pct if color_by == "error_ratio" else ""),
+        ),
+        "shape": alt.Shape("shape:N", scale=None),
+        "tooltip": node_tip,
+    }
+    points = alt.Chart(nodes).mark_point(
+        filled=True, size=420, stroke="#333333", strokeWidth=1.2, opacity=1.0
+    )
+    if selectable:
+        sel = alt.selection_point(name=SERVICE_SELECTION, fields=["service"], on="click")
+        points = points.add_params(sel)
+        node_enc["opacity"] = alt.condition(sel, alt.value(1.0), alt.value(0.35))
+    points = points.encode(px, py, **node_enc)  # type: ignore[arg-type]
+    labels = (
+        alt.Chart(nodes)
+        .mark_text(dy=20, fontSize=11, color="#222222")
+        .encode(px, py, text="service:N")
+    )
+    shown = g.number_of_nodes()
+    total = graph.nodes.height
+    head = title or "Service dependency graph"
+    sub = (
+        f"{shown} of {total} services (most failing, then busiest)"
+        if shown < total
+        else (
+            f"{total} services, {g.number_of_edges()} edges; edge width = calls/s, "
+            "arrow points to the callee"
+        )
+    )
+    return (
+        alt.layer(lines, arrows, points, labels)
+        .resolve_legend(stroke="independent", color="independent")
+        .properties(
+            width=width,
+            height=h,
+            title=alt.Title(head, subtitle=sub),
+            view=alt.ViewBackground(stroke=None),
+        )
+    )

@@ -1,0 +1,83 @@
+"""The most frequent error log messages as a bar chart.
+
+Example::
+
+    >>> from workbench.analysis.logs import top_error_messages
+    >>> from workbench.charts import top_errors_chart
+    >>> top_errors_chart(top_error_messages(inc.logs, window=inc.window, baseline=inc.baseline))
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+from workbench.analysis._util import check_columns
+from workbench.charts._style import OKABE_ITO
+
+__all__ = ["top_errors_chart"]
+
+
+def top_errors_chart(
+    top: pl.DataFrame, *, n: int = 15, width: int = 480, max_label: int = 70
+) -> alt.LayerChart:
+    """Horizontal bars of the most frequent error messages (from
+    :func:`workbench.analysis.logs.top_error_messages`), coloured by service; a black
+    tick marks the baseline count, a ``NEW`` prefix flags messages the baseline never had."""
+    check_columns(top, ("service", "pattern", "count"), "top errors")
+    df = top.sort("count", descending=True).head(n)
+    if "baseline_count" not in df.columns:
+        df = df.with_columns(pl.lit(None, dtype=pl.Int64).alias("baseline_count"))
+    if "new" not in df.columns:
+        df = df.with_columns(pl.lit(False).alias("new"))
+    if "example" not in df.columns:
+        df = df.with_columns(pl.col("pattern").alias("example"))
+    short = (
+        pl.when(pl.col("pattern").str.len_chars() > max_label)
+        .then(pl.col("pattern").str.slice(0, max_label - 1) + "…")
+        .otherwise(pl.col("pattern"))
+    )
+    df = df.with_columns(
+        pl.col("service").fill_null("(all)"),
+        (
+            pl.when(pl.col("new")).then(pl.lit("NEW  ")).otherwise(pl.lit(""))
+            + pl.col("service").fill_null("(all)")
+            + ": "
+            + short
+        ).alias("label"),
+    ).with_row_index("rank")
+    services = sorted(set(df["service"].to_list()))
+    palette = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(services))]
+    y = alt.Y("label:N", sort=alt.SortField("rank"), title=None, axis=alt.Axis(labelLimit=520))
+    tip = [
+        "service:N",
+        "pattern:N",
+        alt.Tooltip("count:Q", format=","),
+        alt.Tooltip("baseline_count:Q", format=",", title="baseline"),
+        "example:N",
+    ]
+    bars = (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            alt.X("count:Q", title="error lines in the window"),
+            y,
+            color=alt.Color(
+                "service:N", scale=alt.Scale(domain=services, range=palette), title="service"
+            ),
+            tooltip=tip,
+        )
+    )
+    base_tick = (
+        alt.Chart(df)
+        .mark_tick(color="black", thickness=2)
+        .encode(alt.X("baseline_count:Q"), y, tooltip=tip)
+    )
+    return alt.layer(bars, base_tick).properties(
+        width=width,
+        height=max(60, 22 * df.height),
+        title=alt.Title(
+            "Most frequent error messages",
+            subtitle="variable parts masked as <*>; black tick = baseline count; NEW = not in baseline",
+        ),
+    )

@@ -1,0 +1,186 @@
+"""RED small multiples: one row per service, columns rate / error ratio / p95.
+
+The incident window is shaded orange, the baseline window blue, and a dashed line marks
+each series' baseline median. Services are capped (the most changed first) and time is
+re-bucketed so a chart never carries more than :data:`~workbench.charts._style.MAX_ROWS`
+rows.
+
+Example::
+
+    >>> from workbench.analysis.red import red
+    >>> from workbench.charts import red_panels
+    >>> red_panels(red(inc.metrics, inc.spans), window=inc.window, baseline=inc.baseline)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import timedelta
+
+import altair as alt
+import polars as pl
+
+from workbench.analysis._util import check_columns, filter_window, truncate_every
+from workbench.analysis.red import RED_COLUMNS
+from workbench.charts._style import BASELINE_FILL, INCIDENT_FILL, MAX_ROWS, OKABE_ITO, iso, time_x
+from workbench.timewindow import Window
+
+__all__ = ["MEASURES", "TIME_BRUSH", "downsample_red", "pick_services", "red_panels"]
+
+#: column -> panel title, in panel order
+MEASURES = {"rate": "requests/s", "error_pct": "errors (%)", "p95_ms": "p95 latency (ms)"}
+#: Name of the interval selection on time (``JupyterChart.selections.time``).
+TIME_BRUSH = "time"
+
+
+def pick_services(
+    red_frame: pl.DataFrame,
+    *,
+    window: Window | None = None,
+    baseline: Window | None = None,
+    max_services: int = 12,
+) -> list[str]:
+    """The services most worth a panel: largest error-ratio rise, then p95 rise (when
+    both windows are given), else highest peak error ratio, then busiest."""
+    if window is not None and baseline is not None:
+        from workbench.analysis.red import red_summary
+
+        s = red_summary(red_frame, window=window, baseline=baseline)
+        return s["service"].head(max_services).to_list()
+    ranked = (
+        red_frame.group_by("service")
+        .agg(pl.col("error_ratio").max().fill_null(0).alias("e"), pl.col("rate").mean().alias("r"))
+        .sort(["e", "r", "service"], descending=[True, True, False], nulls_last=True)
+    )
+    return ranked["service"].head(max_services).to_list()
+
+
+def downsample_red(red_frame: pl.DataFrame, *, max_points: int) -> pl.DataFrame:
+    """Re-bucket a RED frame to at most ``max_points`` steps per service: mean rate,
+    request-weighted error ratio, highest p50/p95/p99 (spikes stay visible)."""
+    per_service = red_frame.group_by("service").len()["len"].max() or 0
+    if per_service <= max_points:
+        return red_frame
+    lo, hi = red_frame["ts"].min(), red_frame["ts"].max()
+    span = (hi - lo).total_seconds() if lo is not None and hi is not None else 0.0  # type: ignore[operator]
+    step = timedelta(seconds=max(1, math.ceil(span / max(max_points - 1, 1))))
+    return (
+        red_frame.with_columns(pl.col("ts").dt.truncate(truncate_every(step)))
+        .group_by("ts", "service")
+        .agg(
+            pl.col("rate").mean(),
+            (
+                (pl.col("rate") * pl.col("error_ratio")).sum()
+                / pl.col("rate").filter(pl.col("error_ratio").is_not_null()).sum()
+            ).alias("error_ratio"),
+            pl.col("p50_ms").max(),
+            pl.col("p95_ms").max(),
+            pl.col("p99_ms").max(),
+        )
+        .select(RED_COLUMNS)
+        .sort("service", "ts")
+    )
+
+
+def red_panels(
+    red_frame: pl.DataFrame,
+    window: Window | None = None,
+    baseline: Window | None = None,
+    *,
+    services: Sequence[str] | None = None,
+    max_services: int = 12,
+    panel_width: int = 210,
+    panel_height: int = 70,
+    brush: bool = False,
+) -> alt.FacetChart:
+    """Small multiples of a RED frame (see :mod:`workbench.analysis.red`).
+
+    ``window`` (incident) and ``baseline`` are shaded; the dashed line is the baseline
+    median of each panel. ``services`` picks the rows (default: up to ``max_services``
+    chosen by :func:`pick_services`). ``brush=True`` adds an interval selection on time
+    named :data:`TIME_BRUSH`, for widgets.
+    """
+    check_columns(red_frame, RED_COLUMNS, "RED")
+    chosen = (
+        list(services)
+        if services
+        else pick_services(red_frame, window=window, baseline=baseline, max_services=max_services)
+    )
+    total = red_frame["service"].n_unique()
+    df = red_frame.filter(pl.col("service").is_in(chosen))
+    max_points = max(10, MAX_ROWS // max(1, len(chosen) * len(MEASURES)))
+    df = downsample_red(df, max_points=max_points)
+    df = df.with_columns((pl.col("error_ratio") * 100.0).alias("error_pct"))
+    long = df.unpivot(
+        index=["ts", "service"], on=list(MEASURES), variable_name="measure", value_name="value"
+    ).with_columns(pl.col("measure").replace_strict(MEASURES, return_dtype=pl.String))
+    if baseline is not None:
+        med = (
+            filter_window(long, "ts", baseline)
+            .group_by("service", "measure")
+            .agg(pl.col("value").median().alias("baseline"))
+        )
+        long = long.join(med, on=["service", "measure"], how="left")
+    order = {s: i for i, s in enumerate(chosen)}
+    long = long.with_columns(
+        pl.col("service").replace_strict(order, return_dtype=pl.Int32).alias("_order")
+    ).sort("_order", "measure", "ts")
+
+    base = alt.Chart().properties(width=panel_width, height=panel_height)
+    layers: list[alt.Chart] = []
+    for w, color in ((baseline, BASELINE_FILL), (window, INCIDENT_FILL)):
+        if w is None:
+            continue
+        layers.append(
+            base.transform_calculate(_ws=f"toDate('{iso(w.start)}')", _we=f"toDate('{iso(w.end)}')")
+            .transform_aggregate(_ws="min(_ws)", _we="min(_we)")
+            .mark_rect(color=color, opacity=0.13)
+            .encode(x=alt.X("_ws:T", scale=alt.Scale(type="utc")), x2="_we:T")
+        )
+    line = base.mark_line(strokeWidth=1.4, color=OKABE_ITO[0], interpolate="step-after").encode(
+        time_x(),
+        alt.Y("value:Q", title=None, axis=alt.Axis(tickCount=3, format="~s")),
+        tooltip=[
+            alt.Tooltip("service:N"),
+            alt.Tooltip("measure:N"),
+            alt.Tooltip("utchoursminutes(ts):T", title="time (UTC)"),
+            alt.Tooltip("value:Q", format=".3~g"),
+        ],
+    )
+    if brush:
+        line = line.add_params(
+            alt.selection_interval(name=TIME_BRUSH, encodings=["x"], resolve="global")
+        )
+    layers.append(line)
+    if baseline is not None:
+        layers.append(
+            base.mark_rule(strokeDash=[4, 3], color="#555555", strokeWidth=1).encode(
+                y="mean(baseline):Q"
+            )
+        )
+    note = (
+        f"{len(chosen)} of {total} services, most changed first"
+        if len(chosen) < total
+        else f"{total} services"
+    )
+    shading = []
+    if window is not None:
+        shading.append("orange = incident window")
+    if baseline is not None:
+        shading.append("blue = baseline, dashed = baseline median")
+    return (
+        alt.layer(*layers, data=long)
+        .facet(
+            row=alt.Row(
+                "service:N",
+                sort=alt.SortField("_order"),
+                header=alt.Header(labelAngle=0, labelAlign="left", title=None),
+            ),
+            column=alt.Column(
+                "measure:N", sort=list(MEASURES.values()), header=alt.Header(title=None)
+            ),
+        )
+        .resolve_scale(y="independent")
+        .properties(title=alt.Title("RED per service", subtitle="; ".join([note, *shading])))
+    )

@@ -1,0 +1,188 @@
+"""Offline rendering: charts that show with no network, in JupyterLab and in files.
+
+altair's default renderer loads vega from a CDN, so on an offline or firewalled machine
+a notebook shows "Error loading script". Here nothing is fetched:
+
+* :func:`enable_offline` switches altair to its ``jupyter`` renderer in offline mode
+  (an anywidget ``JupyterChart`` whose JavaScript comes bundled from vl-convert), or to
+  static SVG when anywidget is missing or ``mode="svg"`` (for papermill and exports);
+* :func:`to_svg` / :func:`to_png` render with vl-convert (no browser, no network);
+* :func:`to_html` writes a self-contained page with the vega, vega-lite and vega-embed
+  JavaScript inlined once, whatever the number of charts.
+
+Example::
+
+    >>> from workbench.charts import render
+    >>> render.enable_offline()                 # in a notebook, once
+    'jupyter'
+    >>> svg = render.to_svg(chart)              # for a postmortem
+    >>> render.save(chart, "graph.html")        # opens anywhere, offline
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import importlib.util
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import altair as alt
+
+from workbench.errors import ConfigError
+
+__all__ = [
+    "enable_offline",
+    "javascript_bundle",
+    "save",
+    "to_html",
+    "to_png",
+    "to_svg",
+    "vl_version",
+]
+
+Mode = Literal["auto", "jupyter", "svg", "png"]
+
+
+@functools.cache
+def vl_version() -> str:
+    """The Vega-Lite version vl-convert should use for altair's specs (``"6.4"``)."""
+    import vl_convert as vlc
+
+    have = vlc.get_vegalite_versions()
+    want = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    if want in have:
+        return want
+    major = want.split(".")[0]
+    same_major = [v for v in have if v.split(".")[0] == major]
+    return (same_major or have)[-1]
+
+
+def _spec(chart: alt.TopLevelMixin | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(chart, dict):
+        return chart
+    if not hasattr(chart, "to_dict"):
+        raise ConfigError(
+            f"expected an altair chart or a Vega-Lite dict, got {type(chart).__name__}"
+        )
+    return chart.to_dict()
+
+
+def to_svg(chart: alt.TopLevelMixin | dict[str, Any]) -> str:
+    """The chart as an SVG document, rendered by vl-convert (no browser, no network)."""
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_svg(_spec(chart), vl_version=vl_version())
+
+
+def to_png(chart: alt.TopLevelMixin | dict[str, Any], *, scale: float = 2.0) -> bytes:
+    """The chart as PNG bytes (``scale`` 2 gives crisp images on high-DPI screens)."""
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_png(_spec(chart), vl_version=vl_version(), scale=scale)
+
+
+@functools.cache
+def javascript_bundle() -> str:
+    """vega + vega-lite + vega-embed as one JavaScript bundle defining ``vegaEmbed``,
+    taken from vl-convert (no download). Safe to place inside a ``<script>`` element."""
+    import vl_convert as vlc
+
+    js = vlc.javascript_bundle(vl_version=vl_version())
+    return js.replace("</script", "<\\/script")
+
+
+def to_html(
+    charts: alt.TopLevelMixin | dict[str, Any] | Sequence[alt.TopLevelMixin | dict[str, Any]],
+    *,
+    title: str = "Charts",
+    renderer: Literal["svg", "canvas"] = "svg",
+) -> str:
+    """A self-contained HTML page showing one or more charts, loading nothing from the
+    network: the JavaScript is inlined once, the data is in the specs.
+
+    Example::
+
+        >>> page = to_html([graph_chart, red_chart], title="INC-123")
+        >>> Path("charts.html").write_text(page)
+    """
+    items = [charts] if isinstance(charts, dict) or hasattr(charts, "to_dict") else list(charts)  # type: ignore[arg-type]
+    specs = [_spec(c) for c in items]
+    divs = "\n".join(f'<div class="wb-chart" id="wb-chart-{i}"></div>' for i in range(len(specs)))
+    payload = json.dumps(specs).replace("</", "<\\/")
+    opts = json.dumps({"renderer": renderer, "actions": False})
+    return f"""<!DOCTYPE html>
+<html>
+<head>
+<meta charset="utf-8">
+<title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5em; }}
+.wb-chart {{ margin: 1em 0; }}
+</style>
+<script type="text/javascript">
+{javascript_bundle()}
+</script>
+</head>
+<body>
+<h1>{html.escape(title)}</h1>
+{divs}
+<script type="text/javascript">
+const wbSpecs = {payload};
+wbSpecs.forEach((spec, i) => {{
+  vegaEmbed("#wb-chart-" + i, spec, {opts}).catch((err) => {{
+    document.getElementById("wb-chart-" + i).textContent = "chart failed: " + err;
+  }});
+}});
+</script>
+</body>
+</html>
+"""
+
+
+def save(chart: alt.TopLevelMixin | dict[str, Any], path: str | Path) -> Path:
+    """Write the chart to ``path`` as ``.svg``, ``.png``, ``.html`` or ``.json``
+    (Vega-Lite spec), offline. Returns the path."""
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext == ".svg":
+        p.write_text(to_svg(chart), encoding="utf-8")
+    elif ext == ".png":
+        p.write_bytes(to_png(chart))
+    elif ext == ".html":
+        p.write_text(to_html(chart, title=p.stem), encoding="utf-8")
+    elif ext == ".json":
+        p.write_text(json.dumps(_spec(chart), indent=1), encoding="utf-8")
+    else:
+        raise ConfigError(
+            f"cannot save a chart as {ext or 'a file without extension'}",
+            hint="use a path ending in .svg, .png, .html or .json",
+        )
+    return p
+
+
+def enable_offline(mode: Mode = "auto") -> str:
+    """Make altair render without the network; returns the renderer now active.
+
+    ``"jupyter"``: interactive charts as offline ``JupyterChart`` widgets (needs the
+    ``anywidget`` package; selections and brushing reach Python). ``"svg"`` / ``"png"``:
+    static images rendered in the kernel by vl-convert; best for papermill runs and
+    exported notebooks, whose HTML cannot hold live widgets. ``"auto"``: ``jupyter`` when
+    anywidget is installed, else ``svg``. Row limits stay on: aggregate before plotting.
+    """
+    if mode == "auto":
+        mode = "jupyter" if importlib.util.find_spec("anywidget") is not None else "svg"
+    if mode == "jupyter":
+        if importlib.util.find_spec("anywidget") is None:
+            raise ConfigError(
+                "altair's offline Jupyter renderer needs the anywidget package",
+                hint="pip install anywidget (it is in the 'notebook' extra), or use mode='svg'",
+            )
+        alt.renderers.enable("jupyter", offline=True)
+    elif mode in ("svg", "png"):
+        alt.renderers.enable(mode)
+    else:
+        raise ConfigError(f"unknown mode {mode!r}", hint="one of 'auto', 'jupyter', 'svg', 'png'")
+    return mode

@@ -1,0 +1,139 @@
+"""The incident timeline as a chart: one lane per kind of event.
+
+Example::
+
+    >>> from workbench.charts import timeline_chart
+    >>> timeline_chart(build_timeline(inc.events, r, window=inc.window))
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+from workbench.analysis._util import check_columns
+from workbench.charts._style import (
+    BASELINE_FILL,
+    INCIDENT_FILL,
+    MAX_ROWS,
+    OKABE_ITO,
+    time_x,
+)
+
+__all__ = ["KIND_COLORS", "timeline_chart"]
+
+#: Lane order and colour of each timeline kind (Okabe-Ito, colour-blind safe).
+KIND_COLORS = {
+    "deploy": OKABE_ITO[0],
+    "rollback": OKABE_ITO[4],
+    "config": OKABE_ITO[2],
+    "chaos": OKABE_ITO[7],
+    "error_spike": OKABE_ITO[3],
+    "latency_spike": OKABE_ITO[1],
+    "alert": OKABE_ITO[5],
+    "annotation": "#999999",
+}
+
+
+def timeline_chart(
+    timeline: pl.DataFrame,
+    *,
+    width: int = 720,
+    max_items: int = 400,
+    max_lanes: int = 24,
+    labels: bool = True,
+) -> alt.LayerChart:
+    """One lane per kind and service (alerts, error and latency onsets, deploys,
+    rollbacks, config, chaos; one lane per kind, marks labelled with their service,
+    when that would exceed ``max_lanes``): intervals as bars, instants as ticks; the
+    incident window shaded orange and the baseline blue. Hover for title and evidence.
+    ``max_items`` caps the rows drawn (the earliest are kept; the subtitle says so).
+    """
+    check_columns(timeline, ("ts", "end", "kind", "service", "title"), "timeline")
+    windows = timeline.filter(pl.col("kind").is_in(["incident", "baseline"]))
+    items = timeline.filter(~pl.col("kind").is_in(["incident", "baseline"]))
+    total = items.height
+    items = items.sort("ts").head(min(max_items, MAX_ROWS))
+    if "evidence" not in items.columns:
+        items = items.with_columns(pl.lit("").alias("evidence"))
+    kinds = [k for k in KIND_COLORS if k in set(items["kind"].to_list())]
+    kinds += sorted(set(items["kind"].to_list()) - set(kinds))
+    items = items.with_columns(
+        pl.col("end").fill_null(pl.col("ts")).alias("end"),
+        pl.col("service").fill_null("").alias("service"),
+        (pl.col("end").is_not_null() & (pl.col("end") > pl.col("ts"))).alias("interval"),
+    )
+    # one lane per kind and service while that stays readable, else one per kind
+    per_service = items.select("kind", "service").unique().height <= max_lanes
+    lane = (
+        pl.when(pl.col("service") != "")
+        .then(pl.col("kind") + " · " + pl.col("service"))
+        .otherwise(pl.col("kind"))
+        if per_service
+        else pl.col("kind")
+    )
+    kind_rank = {k: i for i, k in enumerate(kinds)}
+    items = items.with_columns(lane.alias("lane"))
+    lanes = (
+        items.group_by("lane")
+        .agg(pl.col("kind").first(), pl.col("ts").min())
+        .with_columns(pl.col("kind").replace_strict(kind_rank, return_dtype=pl.Int32).alias("_k"))
+        .sort("_k", "ts", "lane")["lane"]
+        .to_list()
+    )
+    labels = labels and not per_service
+    palette = [KIND_COLORS.get(k, "#777777") for k in kinds]
+    color = alt.Color(
+        "kind:N", scale=alt.Scale(domain=kinds, range=palette), legend=None, title="kind"
+    )
+    y = alt.Y("lane:N", sort=lanes, title=None, axis=alt.Axis(labelFontSize=11, labelLimit=260))
+    tip = [
+        alt.Tooltip("kind:N"),
+        alt.Tooltip("service:N"),
+        alt.Tooltip("title:N"),
+        alt.Tooltip("utchoursminutesseconds(ts):T", title="start (UTC)"),
+        alt.Tooltip("utchoursminutesseconds(end):T", title="end (UTC)"),
+        alt.Tooltip("evidence:N"),
+    ]
+    height = max(80, 26 * max(1, len(lanes)))
+    layers: list[alt.Chart] = []
+    shade = windows.with_columns(
+        pl.col("kind")
+        .replace_strict(
+            {"incident": INCIDENT_FILL, "baseline": BASELINE_FILL}, return_dtype=pl.String
+        )
+        .alias("fill")
+    )
+    if shade.height:
+        layers.append(
+            alt.Chart(shade)
+            .mark_rect(opacity=0.12)
+            .encode(
+                time_x(), x2="end:T", color=alt.Color("fill:N", scale=None), tooltip=["title:N"]
+            )
+        )
+    bars = (
+        alt.Chart(items)
+        .transform_filter("datum.interval")
+        .mark_bar(height=10, opacity=0.8, cornerRadius=2)
+        .encode(time_x(), x2="end:T", y=y, color=color, tooltip=tip)
+    )
+    ticks = (
+        alt.Chart(items)
+        .transform_filter("!datum.interval")
+        .mark_tick(thickness=3, size=16)
+        .encode(time_x(), y=y, color=color, tooltip=tip)
+    )
+    layers += [bars, ticks]
+    if labels:
+        layers.append(
+            alt.Chart(items)
+            .mark_text(align="left", dx=4, dy=-11, fontSize=10, color="#333333")
+            .encode(time_x(), y=y, text="service:N", tooltip=tip)
+        )
+    sub = "orange = incident window, blue = baseline; hover for evidence"
+    if total > items.height:
+        sub = f"earliest {items.height} of {total} items; " + sub
+    return alt.layer(*layers).properties(
+        width=width, height=height, title=alt.Title("Timeline", subtitle=sub)
+    )
