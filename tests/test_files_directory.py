@@ -1,0 +1,126 @@
+"""DirectorySource / FileSource over the lab layout (a directory the tests write)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from workbench import frames
+from workbench.errors import BadData, ConfigError
+from workbench.incident import Incident
+from workbench.sources.files import DirectorySource, FileSource
+from workbench.timewindow import Window
+
+FULL = Window.parse("2026-11-20T10:00:00Z..2026-11-20T12:00:00Z")
+SECOND_HOUR = Window.parse("2026-11-20T11:00:00Z..2026-11-20T12:00:00Z")
+
+
+def test_lab_layout_all_signals(lab_dir: Path) -> None:
+    src = DirectorySource(lab_dir)
+    assert src.capabilities == {"metrics", "logs", "spans", "events"}
+    d = src.describe()
+    assert d["files"]["spans"] == ["traces/traces.otlp.jsonl (otlp)"]
+    assert d["files"]["logs"] == ["logs/logs.jsonl (jsonl)"]
+    assert d["files"]["metrics"] == ["metrics/metrics.parquet (parquet)"]
+    assert len(d["files"]["events"]) == 4
+    assert "scenario.json" in d["ignored"]
+    assert src.metrics(None, FULL).rows == 360
+    logs = src.logs(None, FULL)
+    assert logs.rows == 120 and not logs.partial
+    assert logs.frame.filter(pl.col("level") == "error").height == 20
+    spans = src.spans(None, FULL).frame
+    assert spans.height == 24
+    assert spans.filter(pl.col("parent_span_id").is_null()).height == 12
+    assert set(spans["service"]) == {"frontend", "payments"}
+    assert spans.select(frames.attr("attributes", "k8s.pod.name"))["k8s.pod.name"].null_count() == 0
+    assert spans.filter(pl.col("service") == "frontend")["duration_ms"].to_list()[0] == 120.0
+    ev = src.events(FULL).frame
+    assert sorted(ev["source"].unique()) == ["alertmanager", "argo-rollouts", "argocd", "chaos-mesh"]
+
+
+def test_window_and_service_filters(lab_dir: Path) -> None:
+    src = DirectorySource(lab_dir)
+    m = src.metrics(None, SECOND_HOUR, services=["checkout"]).frame
+    assert m.height == 60 and set(m["service"]) == {"checkout"}
+    assert m["ts"].min() >= SECOND_HOUR.start and m["ts"].max() < SECOND_HOUR.end
+    s = src.spans(None, SECOND_HOUR).frame
+    assert s.height == 12 and (s["status"] == "error").all()
+    # events overlap: the argocd deploy of 10:55-10:57 is outside, the alert inside
+    ev = src.events(SECOND_HOUR).frame
+    assert "deploy payments v1.1.0" not in ev["title"].to_list()
+    assert any(t.startswith("HighErrorRate") for t in ev["title"])
+
+
+def test_incident_from_directory(lab_dir: Path) -> None:
+    inc = Incident.from_directory(lab_dir)
+    assert inc.id == "LAB-TINY"
+    assert inc.spans.height == 24
+    assert inc.logs.height == 120
+    assert inc.events.height > 0
+
+
+def test_queries(lab_dir: Path) -> None:
+    src = DirectorySource(lab_dir)
+    assert src.metrics("http_*", FULL).rows == 360
+    assert src.metrics("up", FULL).rows == 0
+    assert src.logs("request 7 ", FULL).rows == 1
+    assert src.spans("POST", FULL).rows == 12
+    assert src.spans(f"{1:032x}", FULL).rows == 2
+
+
+def test_empty_directory_says_what_was_expected(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("nothing here")
+    with pytest.raises(BadData) as ei:
+        DirectorySource(tmp_path)
+    msg = str(ei.value)
+    assert "no telemetry" in msg and "README.md" in msg
+    assert "metrics.parquet" in msg and "otlp.jsonl" in msg
+    with pytest.raises(ConfigError):
+        DirectorySource(tmp_path / "missing")
+
+
+def test_bad_log_line_raises_or_skips(lab_dir: Path) -> None:
+    p = lab_dir / "logs" / "logs.jsonl"
+    lines = p.read_text().splitlines()
+    lines.insert(4, "this is not json {")
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(BadData) as ei:
+        DirectorySource(lab_dir).logs(None, FULL)
+    assert ei.value.line == 5 and ei.value.path == str(p)
+    res = DirectorySource(lab_dir, on_error="skip").logs(None, FULL)
+    assert res.partial and res.rows == 120
+    assert "skipped 1 bad record" in res.reasons[0] and "first lines 5" in res.reasons[0]
+
+
+def test_truncated_otlp_file_in_directory(lab_dir: Path) -> None:
+    p = lab_dir / "traces" / "traces.otlp.jsonl"
+    text = p.read_text()
+    p.write_text(text[: len(text) // 2])
+    with pytest.raises(BadData) as ei:
+        DirectorySource(lab_dir).spans(None, FULL)
+    assert ei.value.path == str(p) and ei.value.line is not None
+    res = DirectorySource(lab_dir, on_error="skip").spans(None, FULL)
+    assert res.partial and 0 < res.rows < 24
+
+
+def test_cache_notices_changed_file(lab_dir: Path) -> None:
+    src = DirectorySource(lab_dir)
+    assert src.logs(None, FULL).rows == 120
+    p = lab_dir / "logs" / "logs.jsonl"
+    rec = json.loads(p.read_text().splitlines()[0])
+    with p.open("a") as fh:
+        fh.write(json.dumps(rec) + "\n")
+    assert src.logs(None, FULL).rows == 121
+
+
+def test_file_source_detects_and_forces_format(lab_dir: Path) -> None:
+    fs = FileSource(lab_dir / "traces" / "traces.otlp.jsonl")
+    assert fs.format == "otlp" and fs.capabilities == {"spans"}
+    assert fs.frame().height == 24
+    with pytest.raises(ConfigError):
+        FileSource(lab_dir / "scenario.json", format="nope")
+    with pytest.raises(BadData):
+        FileSource(lab_dir / "scenario.json")

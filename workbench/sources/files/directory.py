@@ -1,0 +1,371 @@
+"""A directory of telemetry files (or one file) as a :class:`~workbench.sources.base.Source`.
+
+``DirectorySource`` understands the lab layout (``metrics/metrics.parquet``,
+``logs/logs.jsonl``, ``traces/traces.otlp.jsonl``, ``events/*``) and any directory of
+the formats in :mod:`workbench.sources.files.detect`: Parquet files named
+metrics/logs/spans/events, ``*.otlp.json(l)``, ``*.jsonl`` logs, CSV logs, Jaeger and
+Zipkin JSON (detected by content), and the events formats. Files are parsed once and
+cached (until they change); every call filters to the window (and services when given),
+see :mod:`workbench.sources.files.parquet` for the window rules.
+
+Bad input raises :class:`~workbench.errors.BadData` naming file, line and field. With
+``on_error="skip"`` bad records (and unreadable files) are skipped and the
+:class:`~workbench.sources.base.Result` is ``partial=True`` with the count and the first
+line numbers in ``reasons`` — never a quietly short frame.
+
+Spans: duplicate span ids are kept (Zipkin's shared client/server halves, repeated
+exports) and reported in ``Result.warnings``; spans whose parent is missing are kept
+(normal in sampled data); parent cycles are kept and reported in ``warnings`` — analysis
+code must not follow parents without a visited set.
+
+Example::
+
+    >>> from workbench.sources.files import DirectorySource, FileSource
+    >>> src = DirectorySource("/tmp/demo")
+    >>> src.describe()["files"]
+    >>> src.spans(None, Window.parse("2026-11-20T11:00:00Z..2026-11-20T12:00:00Z")).frame
+    >>> FileSource("trace.json", format="zipkin").spans(None, window).frame
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import polars as pl
+
+from workbench import frames
+from workbench.errors import BadData, ConfigError, WorkbenchError
+from workbench.sources.base import Result, Signal, Source, Timer
+from workbench.sources.files import detect, parquet
+from workbench.sources.files._common import OnError, Problems, check_on_error, span_warnings
+from workbench.sources.files.logs import LogMapping
+from workbench.timewindow import Window
+
+__all__ = ["DirectorySource", "FileSource", "TelemetryFile", "read_any"]
+
+EXPECTED = (
+    "metrics/metrics.parquet (or any metrics*.parquet), logs/logs.jsonl or *.csv logs, "
+    "traces/traces.otlp.jsonl or *.otlp.json, Jaeger/Zipkin *.json, spans*.parquet, "
+    "events/argocd-applications.json, events/rollouts-events.json, "
+    "events/alertmanager-webhook.jsonl, events/chaos-mesh.yaml"
+)
+
+
+@dataclass(frozen=True)
+class TelemetryFile:
+    """One file a source serves: where, which signal, which format."""
+
+    path: Path
+    signal: str
+    format: str
+
+
+@dataclass
+class _Parsed:
+    frame: pl.DataFrame
+    reasons: list[str]
+    warnings: list[str]
+
+
+def read_any(
+    tf: TelemetryFile,
+    *,
+    mapping: LogMapping | None = None,
+    source: str | None = None,
+    on_error: OnError = "raise",
+) -> _Parsed:
+    """Parse a whole non-Parquet file into its frame (validated)."""
+    p, fmt = tf.path, tf.format
+    problems: Problems
+    if fmt == "otlp":
+        from workbench.sources.files import otlp
+
+        res = otlp.read_file(p, source=source, on_error=on_error)
+        df, problems = res.frame, res.problems
+        if res.signal != tf.signal:
+            raise BadData(
+                f"{p.name} holds {res.signal}, not {tf.signal}", path=str(p), source=source
+            )
+    elif fmt == "jsonl":
+        from workbench.sources.files.logs import read_jsonl
+
+        lf = read_jsonl(p, mapping=mapping, source=source, on_error=on_error)
+        df, problems = lf.frame, lf.problems
+    elif fmt == "csv":
+        from workbench.sources.files.logs import read_csv
+
+        lf = read_csv(p, mapping=mapping, source=source, on_error=on_error)
+        df, problems = lf.frame, lf.problems
+    elif fmt in ("jaeger", "zipkin"):
+        from workbench.sources.files import jaeger, zipkin
+
+        mod = jaeger if fmt == "jaeger" else zipkin
+        sf = mod.read_file(p, source=source, on_error=on_error)
+        df, problems = sf.frame, sf.problems
+    else:
+        from workbench.sources.files import events
+
+        ef = events.read_file(p, format=fmt, source=source, on_error=on_error)
+        df, problems = ef.frame, ef.problems
+    try:
+        df = frames.validate(df, tf.signal, source=source)  # type: ignore[arg-type]
+    except BadData as err:
+        err.path = str(p)
+        raise
+    warnings = [w + f" in {p.name}" for w in span_warnings(df)] if tf.signal == "spans" else []
+    warnings += problems.warnings
+    return _Parsed(df, problems.reasons(), warnings)
+
+
+class _FilesBase(Source):
+    """Shared loading logic of DirectorySource and FileSource."""
+
+    kind: ClassVar[str] = "files"
+
+    def __init__(
+        self,
+        *,
+        name: str | None,
+        log_mapping: LogMapping | None,
+        on_error: OnError,
+    ) -> None:
+        super().__init__(name=name)
+        self.log_mapping = log_mapping
+        self.on_error: OnError = check_on_error(on_error)
+        self.files: list[TelemetryFile] = []
+        self._cache: dict[Path, tuple[tuple[int, int], _Parsed]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def capabilities(self) -> frozenset[Signal]:  # type: ignore[override]
+        return frozenset(f.signal for f in self.files)
+
+    # loading ------------------------------------------------------------------------
+    def _parsed(self, tf: TelemetryFile) -> _Parsed:
+        st = tf.path.stat()
+        key = (st.st_mtime_ns, st.st_size)
+        with self._lock:
+            hit = self._cache.get(tf.path)
+        if hit and hit[0] == key:
+            return hit[1]
+        parsed = read_any(tf, mapping=self.log_mapping, source=self.name, on_error=self.on_error)
+        with self._lock:
+            self._cache[tf.path] = (key, parsed)
+        return parsed
+
+    def _load(
+        self,
+        signal: str,
+        query: str | None,
+        window: Window,
+        services: Sequence[str] | None,
+    ) -> Result:
+        if not isinstance(window, Window):
+            raise ConfigError(f"window must be a Window, got {type(window).__name__}")
+        parts: list[pl.DataFrame] = []
+        reasons: list[str] = []
+        warnings: list[str] = []
+        files = [f for f in self.files if f.signal == signal]
+        if not files:
+            raise self._unsupported(signal)
+        with Timer() as t:
+            for tf in files:
+                try:
+                    if tf.format == "parquet":
+                        df = parquet.scan(
+                            tf.path, signal, window, services=services, source=self.name
+                        )
+                    else:
+                        parsed = self._parsed(tf)
+                        reasons += parsed.reasons
+                        warnings += parsed.warnings
+                        df = parquet.filter_frame(parsed.frame, signal, window, services)  # type: ignore[assignment]
+                except WorkbenchError as err:
+                    if self.on_error == "raise":
+                        raise
+                    reasons.append(f"skipped {tf.path.name}: {err}")
+                    continue
+                except OSError as exc:
+                    err = BadData(
+                        f"cannot read {tf.path}: {exc}", path=str(tf.path), source=self.name
+                    )
+                    if self.on_error == "raise":
+                        raise err from exc
+                    reasons.append(f"skipped {tf.path.name}: {err}")
+                    continue
+                parts.append(_query_filter(df, signal, query))  # type: ignore[arg-type]
+            frame = frames.concat(parts, signal) if parts else frames.empty(signal)  # type: ignore[arg-type]
+            sort_col = "start" if signal == "spans" else "ts"
+            frame = frame.sort(sort_col, maintain_order=True)
+        return self.result(
+            signal,
+            frame,
+            query=query,
+            window=window,
+            reasons=reasons,
+            warnings=warnings,
+            elapsed_s=t.elapsed,
+            files=[str(f.path) for f in files],
+        )
+
+    # the four signals ------------------------------------------------------------------
+    def metrics(
+        self, query: str | None, window: Window, *, services: Sequence[str] | None = None
+    ) -> Result:
+        """Metric samples in ``window``; ``query`` (optional) is a metric name, ``*``
+        wildcards allowed (``"http_server_*"``)."""
+        return self._load("metrics", query, window, services)
+
+    def logs(
+        self, query: str | None, window: Window, *, services: Sequence[str] | None = None
+    ) -> Result:
+        """Log records in ``window``; ``query`` (optional) is a substring of the message."""
+        return self._load("logs", query, window, services)
+
+    def spans(
+        self, query: str | None, window: Window, *, services: Sequence[str] | None = None
+    ) -> Result:
+        """Spans starting in ``window``; ``query`` (optional) is a span-name substring
+        (or a trace id: 16/32 hex digits selects that whole trace)."""
+        return self._load("spans", query, window, services)
+
+    def events(self, window: Window, *, services: Sequence[str] | None = None) -> Result:
+        """Events overlapping ``window`` (events without a service are kept when
+        ``services`` filters)."""
+        return self._load("events", None, window, services)
+
+
+def _query_filter(df: pl.DataFrame, signal: str, query: str | None) -> pl.DataFrame:
+    if not query:
+        return df
+    if signal == "metrics":
+        if any(ch in query for ch in "*?["):
+            names = [n for n in df["metric"].unique().to_list() if fnmatch.fnmatchcase(n, query)]
+            return df.filter(pl.col("metric").is_in(names))
+        return df.filter(pl.col("metric") == query)
+    if signal == "logs":
+        return df.filter(pl.col("message").str.contains(query, literal=True))
+    if signal == "spans":
+        q = query.strip().lower()
+        if len(q) in (16, 32) and all(c in "0123456789abcdef" for c in q):
+            return df.filter(pl.col("trace_id") == q)
+        return df.filter(pl.col("name").str.contains(query, literal=True))
+    return df
+
+
+class DirectorySource(_FilesBase):
+    """A directory of telemetry files as a source (lab layout or a generic export).
+
+    ``log_mapping`` says how JSON-lines/CSV logs map to the logs frame (default: the
+    generic mapping of :class:`~workbench.sources.files.logs.LogMapping`). A directory
+    without any telemetry file raises :class:`BadData` listing the expected names.
+
+    >>> src = DirectorySource("/tmp/demo", name="demo")
+    >>> src.metrics(None, window, services=["checkout"]).frame
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        log_mapping: LogMapping | None = None,
+        on_error: OnError = "raise",
+    ) -> None:
+        p = Path(path).expanduser()
+        if not p.exists():
+            raise ConfigError(f"directory {p} does not exist")
+        if not p.is_dir():
+            raise ConfigError(f"{p} is a file", hint="use FileSource(path) for a single file")
+        super().__init__(name=name or f"files:{p.name}", log_mapping=log_mapping, on_error=on_error)
+        self.path = p
+        self.ignored: list[Path] = []
+        for f in sorted(p.rglob("*")):
+            rel = f.relative_to(p)
+            if any(part.startswith((".", "_")) for part in rel.parts) or not f.is_file():
+                continue
+            hit = detect.classify(f)
+            if hit is None:
+                self.ignored.append(f)
+            else:
+                self.files.append(TelemetryFile(f, hit[0], hit[1]))
+        if not self.files:
+            raise BadData(
+                f"{p} holds no telemetry files"
+                + (
+                    f" (found only {', '.join(x.name for x in self.ignored[:8])})"
+                    if self.ignored
+                    else ""
+                ),
+                path=str(p),
+                source=self.name,
+                hint=f"expected file names: {EXPECTED}",
+            )
+
+    def describe(self) -> dict[str, Any]:
+        """Kind, name, path, and the files found per signal (relative paths, format)."""
+        files: dict[str, list[str]] = {}
+        for f in self.files:
+            files.setdefault(f.signal, []).append(f"{f.path.relative_to(self.path)} ({f.format})")
+        return {
+            **super().describe(),
+            "path": str(self.path),
+            "files": files,
+            "ignored": [str(f.relative_to(self.path)) for f in self.ignored],
+        }
+
+
+class FileSource(_FilesBase):
+    """One telemetry file as a source; its format is detected, or given with ``format=``
+    (``"otlp"``, ``"jaeger"``, ``"zipkin"``, ``"tempo"``, ``"jsonl"``, ``"csv"``,
+    ``"parquet"``, ``"argocd"``, ``"argo-rollouts"``, ``"alertmanager"``, ``"chaos-mesh"``).
+
+    >>> FileSource("smartthings.json", format="zipkin").spans(None, window).frame
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        format: str | None = None,
+        name: str | None = None,
+        log_mapping: LogMapping | None = None,
+        on_error: OnError = "raise",
+    ) -> None:
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise ConfigError(
+                f"file {p} does not exist" if not p.exists() else f"{p} is not a file"
+            )
+        if format is not None and format not in detect.FORMATS:
+            raise ConfigError(
+                f"unknown format {format!r}", hint=f"one of {', '.join(detect.FORMATS)}"
+            )
+        super().__init__(name=name or f"file:{p.name}", log_mapping=log_mapping, on_error=on_error)
+        self.path = p
+        hit = detect.classify(p, format=format)
+        if hit is None:
+            raise BadData(
+                f"cannot tell what telemetry {p.name} holds",
+                path=str(p),
+                source=self.name,
+                hint=f"pass format= one of {', '.join(detect.FORMATS)}",
+            )
+        self.format = hit[1]
+        self.files = [TelemetryFile(p, hit[0], hit[1])]
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "path": str(self.path), "format": self.format,
+                "signal": self.files[0].signal}  # fmt: skip
+
+    def frame(self) -> pl.DataFrame:
+        """The whole file as a frame (no window filter), e.g. to inspect a sample."""
+        tf = self.files[0]
+        if tf.format == "parquet":
+            return parquet.scan(tf.path, tf.signal, None, source=self.name)
+        return self._parsed(tf).frame
