@@ -1,0 +1,217 @@
+"""Chart builders aggregate before plotting, stay readable as SVG, and render offline."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import altair as alt
+import networkx as nx
+import polars as pl
+import pytest
+
+from tests.analysis_builders import T0, spans_frame
+from tests.test_analysis_graph import shop_traces
+from workbench.analysis.graph import service_graph
+from workbench.analysis.red import RED_SCHEMA
+from workbench.charts import (
+    red_panels,
+    render,
+    service_graph_chart,
+    timeline_chart,
+    top_errors_chart,
+)
+from workbench.charts._style import ERROR_SCHEME, MAX_ROWS
+from workbench.charts.graph import layered_layout
+from workbench.errors import ConfigError
+from workbench.timewindow import Window
+
+BASE = Window(T0, T0 + timedelta(hours=1))
+INC = Window(T0 + timedelta(hours=1), T0 + timedelta(hours=2))
+
+
+def _rows(chart: alt.TopLevelMixin) -> int:
+    spec = chart.to_dict()
+    return sum(len(v) for v in spec.get("datasets", {}).values())
+
+
+def _red_frame(services: int, steps: int) -> pl.DataFrame:
+    n = services * steps
+    svc = [f"svc-{i:03d}" for i in range(services) for _ in range(steps)]
+    return pl.DataFrame(
+        {
+            "ts": [T0 + timedelta(minutes=120 * (j % steps) / steps) for j in range(n)],
+            "service": svc,
+            "rate": [10.0] * n,
+            "error_ratio": [
+                0.5 if (j // steps) == 7 and (j % steps) > steps // 2 else 0.01 for j in range(n)
+            ],
+            "p50_ms": [5.0] * n,
+            "p95_ms": [50.0 + (j % 7) for j in range(n)],
+            "p99_ms": [90.0] * n,
+        },
+        schema=RED_SCHEMA,
+    )
+
+
+def test_layered_layout_puts_callers_left_of_callees_and_survives_cycles() -> None:
+    g = nx.DiGraph([("web", "api"), ("api", "db"), ("web", "cdn"), ("db", "api")])
+    lay = layered_layout(g)
+    assert lay["web"][0] == 0
+    assert lay["api"][0] == lay["db"][0] == 1  # a cycle shares one layer
+    assert layered_layout(nx.DiGraph()) == {}
+
+
+def test_service_graph_chart_draws_every_service_and_edge() -> None:
+    g = service_graph(spans_frame(shop_traces()))
+    chart = service_graph_chart(g)
+    spec = chart.to_dict()
+    data = list(spec["datasets"].values())
+    assert sorted(len(d) for d in data) == [3, 4]  # 3 edges, 4 nodes
+    svg = render.to_svg(chart)
+    for name in ("frontend", "checkout", "payments", "orders-db"):
+        assert f">{name}<" in svg
+    node_color = spec["layer"][2]["encoding"]["color"]
+    assert node_color["scale"]["scheme"] == ERROR_SCHEME
+    assert 'class="mark-symbol role-legend-symbol' in svg or "error ratio" in svg
+
+
+def test_service_graph_chart_caps_nodes_keeping_the_failing_ones() -> None:
+    rows = []
+    for k in range(30):
+        for i in range(3):
+            rows.append({"trace_id": f"{k}-{i}", "span_id": "a", "service": "gateway", "ms": 5})
+            rows.append(
+                {
+                    "trace_id": f"{k}-{i}",
+                    "span_id": "b",
+                    "parent": "a",
+                    "service": f"svc{k}",
+                    "ms": 3,
+                    "status": "error" if k == 17 else "ok",
+                }
+            )
+    g = service_graph(spans_frame(rows))
+    chart = service_graph_chart(g, max_nodes=10, selectable=True)
+    spec = chart.to_dict()
+    nodes = next(d for d in spec["datasets"].values() if d and "requests" in d[0])
+    names = {n["service"] for n in nodes}
+    assert len(names) == 10 and "svc17" in names
+    assert "10 of 31 services" in json.dumps(spec["title"])
+    assert [p["name"] for p in spec["params"]] == ["service"]  # altair hoists layer params
+
+
+def test_red_panels_cap_services_and_rows() -> None:
+    big = _red_frame(services=300, steps=720)  # 216,000 rows in, a few thousand out
+    chart = red_panels(big, INC, BASE, max_services=12)
+    assert _rows(chart) <= MAX_ROWS
+    spec = chart.to_dict()
+    services = {r["service"] for d in spec["datasets"].values() for r in d}
+    assert len(services) == 12
+    assert "svc-007" in services  # the one whose errors rose comes first
+    assert "12 of 300 services" in json.dumps(spec["title"])
+
+
+def test_red_panels_render_to_svg_with_windows_shaded() -> None:
+    r = _red_frame(services=3, steps=120)
+    chart = red_panels(r, INC, BASE, brush=True)
+    svg = render.to_svg(chart)
+    assert svg.startswith("<svg")
+    for text in ("svc-000", "requests/s", "errors (%)", "p95 latency (ms)"):
+        assert text in svg
+    assert svg.count("#D55E00") >= 3  # the incident window, shaded in every panel row
+
+
+def test_timeline_and_top_errors_render() -> None:
+    tl = pl.DataFrame(
+        {
+            "ts": [INC.start, BASE.start, T0 + timedelta(minutes=70), T0 + timedelta(minutes=75)],
+            "end": [INC.end, BASE.end, None, T0 + timedelta(minutes=90)],
+            "kind": ["incident", "baseline", "deploy", "error_spike"],
+            "service": [None, None, "checkout", "checkout"],
+            "title": ["incident window", "baseline window", "deploy v2", "errors rise"],
+            "source": ["workbench", "workbench", "argocd", "red"],
+            "evidence": ["", "", "revision=v2", "threshold 2%"],
+        }
+    )
+    svg = render.to_svg(timeline_chart(tl))
+    assert "deploy · checkout" in svg and "error_spike · checkout" in svg
+    top = pl.DataFrame(
+        {
+            "service": ["checkout", "cart"],
+            "pattern": ["order <*> rejected", "cache miss <*>"],
+            "count": [55, 30],
+            "baseline_count": [0, 6],
+            "new": [True, False],
+            "example": ["order 1 rejected", "cache miss 2"],
+        }
+    )
+    svg = render.to_svg(top_errors_chart(top))
+    assert "NEW  checkout: order &lt;*&gt; rejected" in svg
+
+
+def test_html_export_inlines_the_javascript_and_loads_nothing_remote() -> None:
+    g = service_graph(spans_frame(shop_traces()))
+    page = render.to_html([service_graph_chart(g), red_panels(_red_frame(2, 60), INC, BASE)])
+    srcs = re.findall(r"<script[^>]*\bsrc\s*=\s*[\"']?([^\"' >]+)", page, flags=re.I)
+    assert srcs == []
+    assert not re.search(r"<link[^>]+href\s*=\s*[\"']?https?:", page, flags=re.I)
+    assert page.count("<script") == 2  # the bundle once, then the specs
+    assert "vegaEmbed(" in page and "wb-chart-1" in page
+
+
+@pytest.mark.browser
+def test_html_export_draws_charts_in_an_offline_browser(offline_chromium) -> None:
+    g = service_graph(spans_frame(shop_traces()))
+    page_html = render.to_html([service_graph_chart(g), red_panels(_red_frame(2, 60), INC, BASE)])
+    page = offline_chromium.new_page()
+    page.set_content(page_html)
+    page.wait_for_selector("#wb-chart-1 svg", timeout=20_000)
+    assert page.locator("svg").count() >= 2
+    assert "frontend" in page.inner_text("#wb-chart-0")
+    assert offline_chromium.blocked == []
+
+
+def test_png_json_and_bad_extension(tmp_path) -> None:
+    chart = timeline_chart(
+        pl.DataFrame(
+            {
+                "ts": [INC.start],
+                "end": [INC.end],
+                "kind": ["incident"],
+                "service": [None],
+                "title": ["incident window"],
+            },
+            schema_overrides={"service": pl.String},
+        )
+    )
+    assert render.to_png(chart)[:8] == b"\x89PNG\r\n\x1a\n"
+    p = render.save(chart, tmp_path / "t.json")
+    assert json.loads(p.read_text())["$schema"].startswith(
+        "https://vega.github.io/schema/vega-lite/v6"
+    )
+    with pytest.raises(ConfigError, match=r"\.svg, \.png"):
+        render.save(chart, tmp_path / "t.gif")
+
+
+def test_enable_offline_switches_to_the_offline_jupyter_renderer() -> None:
+    before = alt.renderers.active
+    try:
+        assert render.enable_offline() == "jupyter"
+        assert alt.renderers.active == "jupyter"
+        from altair.jupyter import JupyterChart
+
+        bundle = alt.renderers.get()(alt.Chart(pl.DataFrame({"a": [1]})).mark_point().to_dict())
+        assert JupyterChart._is_offline is True
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        assert "application/vnd.jupyter.widget-view+json" in data
+        # online mode imports vega-embed from esm.sh; offline the bundle is inlined
+        assert not re.search(r"from\s*[\"']https?://", JupyterChart._esm)
+        assert render.enable_offline("svg") == "svg"
+        assert alt.renderers.active == "svg"
+    finally:
+        alt.renderers.enable(before)
+        from altair.jupyter import JupyterChart
+
+        JupyterChart.enable_offline(False)
