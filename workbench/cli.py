@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from workbench.errors import WorkbenchError
 
-COMMANDS: tuple[str, ...] = ("bundle", "demo", "new")
+COMMANDS: tuple[str, ...] = ("bundle", "demo", "eval", "lab", "new")
 
 
 def build_parser() -> argparse.ArgumentParser:

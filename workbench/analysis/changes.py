@@ -132,8 +132,9 @@ def score_changes(
         )
         .with_columns(
             baseline_scale=pl.max_horizontal(
-                _MAD_K * pl.col("_mad"),
-                _MEANAD_K * pl.col("_meanad"),
+                pl.when(pl.col("_mad") > 0)
+                .then(_MAD_K * pl.col("_mad"))
+                .otherwise(_MEANAD_K * pl.col("_meanad")),
                 0.01 * pl.col("baseline_median").abs(),
                 pl.lit(1e-9),
             )

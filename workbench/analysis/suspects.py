@@ -145,17 +145,27 @@ def _sat(x: pl.Expr, scale: float) -> pl.Expr:
 
 def blame_services(spans: pl.DataFrame) -> pl.DataFrame:
     """Spans plus ``blame_service``: the callee a client span waits for (its child span's
-    service when that differs, else the peer named in its attributes), else its service."""
+    service when that differs, else the peer named in its attributes), else its service.
+
+    Spans without a kind (``unspecified``, common in Zipkin/Jaeger/CSV exports) count as
+    client spans when all their children belong to one other service.
+    """
     if spans.height == 0:
         return spans.with_columns(blame_service=pl.col("service"))
+    parents = spans.select(
+        "trace_id", pl.col("span_id").alias("parent_span_id"), pl.col("service").alias("_ps")
+    ).unique(subset=["trace_id", "parent_span_id"], keep="first")
     child = (
-        spans.select(
-            "trace_id",
-            pl.col("parent_span_id").alias("span_id"),
-            pl.col("service").alias("_child_service"),
+        spans.select("trace_id", "parent_span_id", "service")
+        .drop_nulls("parent_span_id")
+        .join(parents, on=["trace_id", "parent_span_id"], how="inner")
+        .group_by("trace_id", "parent_span_id")
+        .agg(
+            _n=pl.len(),
+            _n_other=(pl.col("service") != pl.col("_ps")).sum(),
+            _child_service=pl.col("service").filter(pl.col("service") != pl.col("_ps")).first(),
         )
-        .drop_nulls()
-        .unique(subset=["trace_id", "span_id"], keep="first")
+        .rename({"parent_span_id": "span_id"})
     )
     out = spans.join(child, on=["trace_id", "span_id"], how="left")
     try:
@@ -164,18 +174,20 @@ def blame_services(spans: pl.DataFrame) -> pl.DataFrame:
         peer = peer_name() if "attributes" in spans.columns else pl.lit(None, pl.String)
     except ImportError:  # pragma: no cover - the helper ships with graph.py
         peer = pl.lit(None, pl.String)
-    is_client = pl.col("kind") == "client"
-    other_child = pl.col("_child_service").is_not_null() & (
-        pl.col("_child_service") != pl.col("service")
+    is_client = (pl.col("kind") == "client") | (
+        (pl.col("kind") == "unspecified") & (pl.col("_n_other") == pl.col("_n"))
     )
+    other_child = pl.col("_child_service").is_not_null()
     blame = (
         pl.when(is_client & other_child)
         .then(pl.col("_child_service"))
-        .when(is_client & pl.col("_child_service").is_null())
+        .when(is_client & pl.col("_n").is_null())
         .then(pl.coalesce(peer, pl.col("service")))
         .otherwise(pl.col("service"))
     )
-    return out.with_columns(blame_service=blame.fill_null(pl.col("service"))).drop("_child_service")
+    return out.with_columns(blame_service=blame.fill_null(pl.col("service"))).drop(
+        "_n", "_n_other", "_child_service"
+    )
 
 
 def _frames_from(obj: Any, **kw: Any) -> dict[str, Any]:

@@ -58,6 +58,7 @@ MASKS: tuple[tuple[str, str], ...] = (
     ),
     ("uuid", r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
     ("ip", r"/?\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"),
+    ("id", r"\b[A-Za-z]\w*_-?\d[\w\-]*"),
     ("hex", r"\b0[xX][0-9a-fA-F]+\b|\b[0-9a-fA-F]{8,}\b"),
     (
         "host",
@@ -65,10 +66,12 @@ MASKS: tuple[tuple[str, str], ...] = (
         r"|\b[A-Za-z][\w\-]*(?:\.[\w\-]+)*\.[\w\-]*\d[\w\-]*(?:\.[\w\-]+)*\.[A-Za-z]{2,}\b",
     ),
     ("path", r"(?:[\w.\-~]*/[\w.\-~@:=]+)+/?"),
-    ("id", r"\b[A-Za-z]\w*_-?\d[\w\-]*"),
     ("duration", r"\b\d+(?:\.\d+)?(?:ns|us|µs|ms|s|sec|secs|min|h)\b"),
-    ("number", r"[-+]?\b\d+(?:[.,]\d+)*\b"),
+    ("signed number", r"(^|[\s=:(\[,])[-+]\d+(?:[.,]\d+)*\b"),
+    ("number", r"\b\d+(?:[.,]\d+)*\b"),
 )
+# masks whose first group (a delimiter) is kept
+_KEEP_GROUP = frozenset({"signed number"})
 
 
 def mask_expr(column: str | pl.Expr = "message") -> pl.Expr:
@@ -78,8 +81,8 @@ def mask_expr(column: str | pl.Expr = "message") -> pl.Expr:
     """
     e = pl.col(column) if isinstance(column, str) else column
     e = e.fill_null("").str.replace_all(r"\s+", " ")
-    for _, pattern in MASKS:
-        e = e.str.replace_all(pattern, WILDCARD)
+    for name, pattern in MASKS:
+        e = e.str.replace_all(pattern, "${1}" + WILDCARD if name in _KEEP_GROUP else WILDCARD)
     # adjacent wildcards ("<*><*>", "<*>.<*>") are one variable
     e = e.str.replace_all(r"<\*>(?:[.:,_\-]?<\*>)+", WILDCARD)
     return e.str.strip_chars()
@@ -106,7 +109,13 @@ class Drain:
     'user <*> logged in'
     """
 
-    def __init__(self, *, depth: int = 5, similarity: float = 0.5, max_children: int = 100):
+    def __init__(
+        self,
+        *,
+        depth: int = 5,
+        similarity: float = 0.5,
+        max_children: int = 100,
+    ):
         self.token_layers = max(depth - 2, 1)
         self.similarity = similarity
         self.max_children = max_children
@@ -129,7 +138,9 @@ class Drain:
                 node = node[key]
         return node.setdefault("\0groups", [])  # type: ignore[no-any-return]
 
-    def _best(self, groups: list[_Group], tokens: list[str]) -> _Group | None:
+    def _best(
+        self, groups: list[_Group], tokens: list[str], threshold: float | None = None
+    ) -> _Group | None:
         best, best_sim, best_wild = None, -1.0, -1
         n = len(tokens)
         for g in groups:
@@ -143,7 +154,8 @@ class Drain:
             sim = same / n if n else 1.0
             if sim > best_sim or (sim == best_sim and wild > best_wild):
                 best, best_sim, best_wild = g, sim, wild
-        if best is not None and (best_sim >= self.similarity or n == 0):
+        need = self.similarity if threshold is None else threshold
+        if best is not None and (best_sim >= need or n == 0):
             return best
         return None
 
@@ -232,13 +244,21 @@ def template_table(mined: pl.DataFrame) -> pl.DataFrame:
         aggs.append(pl.col("level").unique().sort().alias("levels"))
     if "ts" in mined.columns:
         aggs += [pl.col("ts").min().alias("first_seen"), pl.col("ts").max().alias("last_seen")]
-    return mined.group_by("template_id").agg(aggs).sort(["count", "template_id"], descending=[True, False])
+    return (
+        mined.group_by("template_id")
+        .agg(aggs)
+        .sort(["count", "template_id"], descending=[True, False])
+    )
 
 
-def template_counts(mined: pl.DataFrame, *, every: str = "1m", by_service: bool = True) -> pl.DataFrame:
+def template_counts(
+    mined: pl.DataFrame, *, every: str = "1m", by_service: bool = True
+) -> pl.DataFrame:
     """Counts per template (and service) per time bucket: ``ts, [service,] template_id, count``."""
     mined = _ensure_mined(mined)
-    keys = ["service", "template_id"] if by_service and "service" in mined.columns else ["template_id"]
+    keys = (
+        ["service", "template_id"] if by_service and "service" in mined.columns else ["template_id"]
+    )
     return (
         mined.with_columns(pl.col("ts").dt.truncate(every))
         .group_by(["ts", *keys])
@@ -277,7 +297,9 @@ def template_surges(
     >>> template_surges(inc.logs, inc.window, inc.baseline).filter(pl.col("new"))
     """
     mined = _ensure_mined(logs)
-    keys = ["service", "template_id"] if by_service and "service" in mined.columns else ["template_id"]
+    keys = (
+        ["service", "template_id"] if by_service and "service" in mined.columns else ["template_id"]
+    )
     tb = baseline.duration.total_seconds()
     ti = window.duration.total_seconds()
     in_w = (pl.col("ts") >= window.start) & (pl.col("ts") < window.end)
@@ -294,12 +316,16 @@ def template_surges(
         aggs.append(pl.col("ts").filter(in_w).min().alias("first_in_window"))
     out = mined.filter(in_w | in_b).group_by(keys).agg(aggs)
     expected = (pl.col("n_baseline") + prior) * (ti / max(tb, 1e-9))
-    out = out.with_columns(
-        ratio=((pl.col("n_incident") + prior) / ti) / ((pl.col("n_baseline") + prior) / tb),
-        z=_poisson_z(pl.col("n_incident"), expected),
-    ).with_columns(
-        surge=(pl.col("z") >= min_z) & (pl.col("ratio") >= min_ratio),
-    ).with_columns(new=pl.col("surge") & (pl.col("n_baseline") == 0))
+    out = (
+        out.with_columns(
+            ratio=((pl.col("n_incident") + prior) / ti) / ((pl.col("n_baseline") + prior) / tb),
+            z=_poisson_z(pl.col("n_incident"), expected),
+        )
+        .with_columns(
+            surge=(pl.col("z") >= min_z) & (pl.col("ratio") >= min_ratio),
+        )
+        .with_columns(new=pl.col("surge") & (pl.col("n_baseline") == 0))
+    )
     return out.sort(["z", *keys], descending=[True] + [False] * len(keys))
 
 
@@ -309,4 +335,3 @@ def template_examples(mined: pl.DataFrame, template_id: int, *, n: int = 5) -> p
     if "ts" in rows.columns:
         rows = rows.sort("ts")
     return rows.head(n)
-

@@ -215,7 +215,8 @@ def latency_blame(
     With ``window`` and ``baseline``: *normal* traces start in the baseline, *slow* ones
     start in the window and take longer than the baseline's ``slow_quantile`` for the
     same root operation (all window traces if none do). Without windows: traces at or
-    under the median are normal and those above ``slow_quantile`` slow.
+    under the median are normal and those at or above ``slow_quantile`` (and above the
+    median) slow.
 
     Returns per ``by``: ``normal_ms`` and ``slow_ms`` (mean critical-path time per trace),
     ``extra_ms`` (their difference), ``share`` of the total positive extra time, and the
@@ -260,7 +261,7 @@ def latency_blame(
         med = roots["_dur"].median()
         q = roots["_dur"].quantile(slow_quantile)
         normal = roots.filter(pl.col("_dur") <= med)
-        slow = roots.filter(pl.col("_dur") > q)
+        slow = roots.filter((pl.col("_dur") >= q) & (pl.col("_dur") > med))
     if slow.height == 0 or normal.height == 0:
         return empty
     groups = pl.concat(

@@ -1,0 +1,90 @@
+"""Robust change scoring: known steps, blips, flat baselines, counters, onset."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+
+from tests.diag_builders import BASELINE, T0, WINDOW, metric_frame
+from workbench.analysis.changes import onset_of_changes, score_changes, series_samples
+
+
+def _row(ch: pl.DataFrame, metric: str, service: str) -> dict:
+    return ch.filter((pl.col("metric") == metric) & (pl.col("service") == service)).row(
+        0, named=True
+    )
+
+
+def test_step_is_found_with_its_onset_and_noise_is_not():
+    rng = np.random.default_rng(1)
+    step = rng.normal(100, 5, 240)
+    step[150:] += 60  # starts 15 min into the incident window (30 s steps)
+    noise = rng.normal(100, 5, 240)
+    ch = score_changes(metric_frame({("lat", "a"): step, ("lat", "b"): noise}), WINDOW, BASELINE)
+    a, b = _row(ch, "lat", "a"), _row(ch, "lat", "b")
+    assert a["changed"] and a["direction"] == "up" and a["score"] > 8
+    assert a["onset"] == T0 + timedelta(seconds=30 * 150)
+    assert not b["changed"] and b["score"] < 4
+    assert ch["service"][0] == "a"  # sorted by score
+    assert onset_of_changes(ch) == a["onset"]
+
+
+def test_one_point_blip_is_not_a_change_but_a_sustained_drop_is():
+    rng = np.random.default_rng(2)
+    blip = rng.normal(10, 1, 240)
+    blip[200] = 1000
+    drop = rng.normal(10, 1, 240)
+    drop[130:] = 0
+    ch = score_changes(metric_frame({("m", "blip"): blip, ("m", "drop"): drop}), WINDOW, BASELINE)
+    blip_row = _row(ch, "m", "blip")
+    assert not blip_row["changed"] and blip_row["peak"] > 100
+    drop_row = _row(ch, "m", "drop")
+    assert drop_row["changed"] and drop_row["direction"] == "down"
+
+
+def test_median_and_mad_ignore_baseline_spikes():
+    base = np.full(240, 5.0) + np.random.default_rng(3).normal(0, 0.1, 240)
+    base[:120:10] = 500  # spikes in the baseline would wreck mean/std
+    base[120:] += 3  # a 30-sigma change for the robust scale
+    ch = score_changes(metric_frame({("m", "s"): base}), WINDOW, BASELINE)
+    r = _row(ch, "m", "s")
+    assert r["changed"]
+    assert abs(r["baseline_median"] - 5.0) < 0.1
+
+
+def test_flat_baseline_does_not_divide_by_zero():
+    flat = np.ones(240)
+    up = np.ones(240)
+    up[120:] = 0  # a service going down: `up` from 1 to 0
+    ch = score_changes(metric_frame({("up", "same"): flat, ("up", "down"): up}), WINDOW, BASELINE)
+    assert not _row(ch, "up", "same")["changed"] and _row(ch, "up", "same")["score"] == 0
+    d = _row(ch, "up", "down")
+    assert d["changed"] and np.isfinite(d["score"])
+
+
+def test_counters_are_scored_as_rates():
+    steady = np.cumsum(np.full(240, 10.0))  # a counter growing at a steady rate
+    faster = np.cumsum(np.r_[np.full(120, 10.0), np.full(120, 40.0)])
+    ch = score_changes(
+        metric_frame({("req_total", "steady"): steady, ("req_total", "faster"): faster}),
+        WINDOW,
+        BASELINE,
+    )
+    assert not _row(ch, "req_total", "steady")["changed"]
+    f = _row(ch, "req_total", "faster")
+    assert f["changed"] and abs(f["incident_median"] - 40 / 30) < 1e-9
+
+
+def test_series_samples_returns_the_points_behind_a_row():
+    m = metric_frame({("m", "a"): np.arange(240.0), ("m", "b"): np.zeros(240)})
+    ch = score_changes(m, WINDOW, BASELINE)
+    pts = series_samples(m, _row(ch, "m", "a"))
+    assert pts.height == 240 and pts["service"].unique().to_list() == ["a"]
+
+
+def test_empty_and_unmatched_inputs_give_empty_frames():
+    m = metric_frame({("m", "a"): np.ones(10)})  # only baseline points
+    assert score_changes(m, WINDOW, BASELINE).height == 0
+    assert score_changes(m.head(0), WINDOW, BASELINE).height == 0

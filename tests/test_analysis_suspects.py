@@ -1,0 +1,52 @@
+"""Suspect ranking on a hand-built cascade: the cause outranks its victims, with evidence."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tests.diag_builders import cascade_case
+from workbench.analysis.suspects import blame_services, rank_suspects
+
+
+def test_cause_outranks_its_victims_and_carries_evidence():
+    case = cascade_case()
+    sus = rank_suspects(case)
+    assert sus.ranking[0] == "db"
+    # callers failing because db fails rank below it and are flagged as possible victims
+    assert sus.rank_of("db") < sus.rank_of("api") and sus.rank_of("db") < sus.rank_of("frontend")
+    assert sus.table.filter(pl.col("service") == "frontend")["victim_of"][0] in ("api", "db")
+    ev = sus.evidence("db")
+    assert ev.spans.height == 60 and set(ev.spans["name"]) == {"SELECT"}
+    assert ev.events["title"].to_list() == ["deploy db v2"]  # the baseline deploy of search is not
+    assert ev.templates.filter(pl.col("new"))["template"].to_list() == [
+        "FATAL: too many clients for pool <*>"
+    ]
+    assert ev.series.height >= 1 and set(ev.series["service"]) == {"db"}
+    html = sus._repr_html_()
+    assert "db" in html and "Suspects" in html and "<table>" in html
+    assert "errors start here" in sus.table["why"][0]
+
+
+def test_metrics_only_cascade_uses_the_call_graph():
+    case = cascade_case()
+    edges = pl.DataFrame({"caller": ["frontend", "api"], "callee": ["api", "db"]})
+    # no spans, logs or events: the metric symptoms alone, biggest at the frontend
+    sus = rank_suspects(
+        None, window=case["window"], baseline=case["baseline"], metrics=case["metrics"], edges=edges
+    )
+    assert sus.ranking[0] == "db"
+    no_graph = rank_suspects(
+        None,
+        window=case["window"],
+        baseline=case["baseline"],
+        metrics=case["metrics"],
+        edges=pl.DataFrame(schema={"caller": pl.String, "callee": pl.String}),
+        graph_discount=0.0,
+    )
+    assert no_graph.table.height >= 3  # still ranks every service
+
+
+def test_client_spans_blame_their_callee():
+    b = blame_services(cascade_case()["spans"])
+    got = dict(zip(b["span_id"], b["blame_service"], strict=True))
+    assert got["1-0000-ac"] == "db" and got["1-0000-fc"] == "api" and got["1-0000-a"] == "api"

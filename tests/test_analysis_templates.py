@@ -1,0 +1,103 @@
+"""Template mining: masking, Drain grouping, de-duplication, surges."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tests.diag_builders import BASELINE, WINDOW, every, log_rows, logs_frame
+from workbench.analysis.templates import (
+    Drain,
+    mask_expr,
+    mine_templates,
+    template_counts,
+    template_examples,
+    template_surges,
+    template_table,
+)
+
+
+def _mask(s: str) -> str:
+    return pl.select(mask_expr(pl.lit(s))).item()
+
+
+def test_masks_variable_fields():
+    assert _mask("took 12ms for user 7") == "took <*> for user <*>"
+    assert _mask("from 10.0.0.12:8080 id 3f2b1c9e-1a2b-4c3d-9e8f-0123456789ab") == "from <*> id <*>"
+    assert _mask("read /var/lib/data/file.db at 0x7ffe12") == "read <*> at <*>"
+    assert _mask("trace 4bf92f3577b34da6a3ce929d0e0e4736 done") == "trace <*> done"
+    assert _mask("block blk_-1608999687919862906 ok") == "block <*> ok"
+    assert _mask("plain words stay") == "plain words stay"
+
+
+def test_drain_merges_a_variable_word_and_keeps_different_events_apart():
+    d = Drain()
+    a = d.add(["session", "opened", "for", "user", "alice"])
+    b = d.add(["session", "opened", "for", "user", "bob"])
+    c = d.add(["disk", "full", "on", "node", "<*>"])
+    assert a == b != c
+    assert d.template(a) == "session opened for user <*>"
+    # Drain takes the first tokens as constants: a different first word is another event
+    assert d.add(["session", "closed", "for", "user", "bob"]) not in (a, c)
+
+
+def test_mine_templates_dedupes_and_groups():
+    rows = []
+    for i in range(3000):
+        rows.append(f"GET /api/items/{i} took {i % 97}ms")
+        rows.append(f"user u{i % 13}x logged in from 10.0.{i % 200}.{i % 250}")
+        rows.append("cache warmed")
+    df = pl.DataFrame({"message": rows})
+    mined = mine_templates(df)
+    assert mined.height == df.height  # nothing lost
+    assert mined["template_id"].n_unique() == 3
+    t = template_table(mined)
+    assert set(t["count"].to_list()) == {3000}
+    assert "GET <*> took <*>" in t["template"].to_list()
+
+
+def test_multiline_messages_are_mined_on_their_first_line():
+    df = pl.DataFrame({"message": ["boom 1\n at a.b(C.java:1)", "boom 2\n at x.y(Z.java:9)"]})
+    assert mine_templates(df)["template_id"].n_unique() == 1
+
+
+def _logs():
+    base, inc = every(BASELINE, 120), every(WINDOW, 120)
+    return logs_frame(
+        log_rows("api", "user {i} logged in from host-{j}", base + inc)  # same rate
+        + log_rows("api", "payment {i} failed: timeout after {j} ms", every(WINDOW, 30), "error")
+        + log_rows("api", "cache miss for key {j}", every(BASELINE, 10) + every(WINDOW, 60))
+        + log_rows("api", "disk quota exceeded on volume vol{i}", every(WINDOW, 1), "warn")
+    )
+
+
+def test_surges_find_new_and_risen_templates_but_not_steady_or_one_offs():
+    s = template_surges(_logs(), WINDOW, BASELINE)
+    by = {r["template"]: r for r in s.iter_rows(named=True)}
+    new = by["payment <*> failed: timeout after <*> ms"]
+    assert new["surge"] and new["new"] and new["n_baseline"] == 0 and new["n_incident"] == 30
+    risen = by["cache miss for key <*>"]
+    assert risen["surge"] and not risen["new"] and risen["ratio"] > 4
+    steady = by["user <*> logged in from host-<*>"]
+    assert not steady["surge"] and abs(steady["z"]) < 1
+    # a template seen once is not a surge (tiny counts)
+    once = next(r for t, r in by.items() if t.startswith("disk quota"))
+    assert not once["surge"]
+    assert s["template"][0] == "payment <*> failed: timeout after <*> ms"
+
+
+def test_new_variable_value_is_not_a_new_template():
+    logs = logs_frame(
+        log_rows("api", "connected to replica alpha in {i} ms", every(BASELINE, 50))
+        + log_rows("api", "connected to replica beta in {i} ms", every(WINDOW, 50))
+    )
+    s = template_surges(logs, WINDOW, BASELINE)
+    assert s.height == 1 and not s["new"][0]
+
+
+def test_counts_over_time_and_examples():
+    mined = mine_templates(_logs())
+    counts = template_counts(mined, every="30m")
+    assert counts["count"].sum() == mined.height
+    tid = mined.filter(pl.col("level") == "error")["template_id"][0]
+    ex = template_examples(mined, tid, n=3)
+    assert ex.height == 3 and ex["message"][0].startswith("payment 0 failed")
