@@ -38,7 +38,12 @@ def test_lab_layout_all_signals(lab_dir: Path) -> None:
     assert spans.select(frames.attr("attributes", "k8s.pod.name"))["k8s.pod.name"].null_count() == 0
     assert spans.filter(pl.col("service") == "frontend")["duration_ms"].to_list()[0] == 120.0
     ev = src.events(FULL).frame
-    assert sorted(ev["source"].unique()) == ["alertmanager", "argo-rollouts", "argocd", "chaos-mesh"]
+    assert sorted(ev["source"].unique()) == [
+        "alertmanager",
+        "argo-rollouts",
+        "argocd",
+        "chaos-mesh",
+    ]
 
 
 def test_window_and_service_filters(lab_dir: Path) -> None:

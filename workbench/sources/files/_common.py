@@ -49,6 +49,7 @@ class Problems:
     on_error: OnError = "raise"
     skipped: list[BadData] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)  # reasons the result is partial
 
     def bad(
         self,
@@ -71,14 +72,15 @@ class Problems:
     def reasons(self) -> list[str]:
         """Human-readable reasons for ``Result.reasons`` (empty when nothing was skipped)."""
         if not self.skipped:
-            return []
+            return list(self.incomplete)
         lines = [e.line for e in self.skipped if e.line is not None][:5]
         where = f" (first lines {', '.join(map(str, lines))})" if lines else ""
         first = self.skipped[0]
         fld = f" [{first.field}]" if first.field else ""
         return [
             f"skipped {len(self.skipped)} bad record(s) in {self.path or self.source}{where}; "
-            f"first: {first.message}{fld}"
+            f"first: {first.message}{fld}",
+            *self.incomplete,
         ]
 
 
@@ -352,6 +354,62 @@ def scalar_str(v: Any) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------
+# key/value columns
+
+
+class KVBuilder:
+    """Builds a ``frames.KV`` column row by row, stored in long form (row, key, value) and
+    assembled with one group-by: far faster than a list of per-row dict lists."""
+
+    __slots__ = ("keys", "n", "rows", "values")
+
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.keys: list[str] = []
+        self.values: list[str] = []
+        self.n = 0
+
+    def add(self, mapping: Mapping[str, Any] | None) -> None:
+        if mapping:
+            r = self.n
+            for k, v in sorted(mapping.items()):
+                if v is None:
+                    continue
+                self.rows.append(r)
+                self.keys.append(str(k))
+                self.values.append(v if isinstance(v, str) else scalar_str(v))  # type: ignore[arg-type]
+        self.n += 1
+
+    def series(self, name: str = "attributes") -> pl.Series:
+        return kv_from_long(self.rows, self.keys, self.values, self.n, name=name)
+
+
+def kv_from_long(
+    rows: Sequence[int] | pl.Series,
+    keys: Sequence[str] | pl.Series,
+    values: Sequence[str] | pl.Series,
+    n: int,
+    *,
+    name: str = "attributes",
+) -> pl.Series:
+    """(row, key, value) triples, rows ascending -> a ``KV`` series of length ``n``."""
+    if n == 0 or len(rows) == 0:
+        return pl.Series(name, [[]] * n, dtype=frames.KV)
+    long = pl.DataFrame(
+        {
+            "r": pl.Series(rows, dtype=pl.UInt32),
+            "key": pl.Series(keys, dtype=pl.String),
+            "value": pl.Series(values, dtype=pl.String),
+        }
+    )
+    grouped = long.group_by("r", maintain_order=True).agg(pl.struct("key", "value").alias(name))
+    full = pl.DataFrame({"r": pl.arange(0, n, eager=True, dtype=pl.UInt32)}).join(
+        grouped, on="r", how="left", maintain_order="left"
+    )
+    return full[name].fill_null(pl.lit([], dtype=frames.KV)).cast(frames.KV)
+
+
+# ---------------------------------------------------------------------------------------
 # the spans frame
 
 
@@ -382,7 +440,7 @@ class SpanRows:
         self.start: list[int] = []
         self.end: list[int] = []
         self.status: list[str] = []
-        self.attrs: list[list[dict[str, str]]] = []
+        self.attrs = KVBuilder()
 
     def add(
         self,
@@ -407,7 +465,7 @@ class SpanRows:
         self.start.append(start_ns)
         self.end.append(end_ns)
         self.status.append(status)
-        self.attrs.append(frames.kv(attributes))
+        self.attrs.add(attributes)
 
     def __len__(self) -> int:
         return len(self.trace)
@@ -427,7 +485,7 @@ class SpanRows:
                 "end": ns_series(self.end, "end"),
                 "duration_ms": ((end - start).cast(pl.Float64) / 1e6),
                 "status": pl.Series(self.status, dtype=pl.String),
-                "attributes": pl.Series(self.attrs, dtype=frames.KV),
+                "attributes": self.attrs.series(),
             }
         )
 

@@ -32,6 +32,14 @@ FORMATS = ("parquet", "otlp", "tempo", *SIGNAL_OF_FORMAT)
 # Files a lab scenario or an export carries that are not telemetry.
 NOT_TELEMETRY = {"scenario.json", "truth.json", "topology.json", "manifest.json"}
 
+# The lab layout's event files are known by name (they may be empty).
+LAB_EVENT_FILES = {
+    "argocd-applications.json": "argocd",
+    "rollouts-events.json": "argo-rollouts",
+    "alertmanager-webhook.jsonl": "alertmanager",
+    "chaos-mesh.yaml": "chaos-mesh",
+}
+
 _HEAD = 16384
 
 
@@ -78,6 +86,8 @@ def classify(path: str | Path, *, format: str | None = None) -> tuple[str, str] 
         return (sig, format) if sig else None
     if name in NOT_TELEMETRY:
         return None
+    if name in LAB_EVENT_FILES:
+        return "events", LAB_EVENT_FILES[name]
     if name.endswith(".parquet"):
         sig = parquet.signal_of(p)
         return (sig, "parquet") if sig else None

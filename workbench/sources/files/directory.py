@@ -350,6 +350,13 @@ class FileSource(_FilesBase):
         self.path = p
         hit = detect.classify(p, format=format)
         if hit is None:
+            if '"resourceMetrics"' in detect.sniff(p):
+                raise BadData(
+                    f"{p.name} holds OTLP metrics, which the file sources do not read",
+                    path=str(p),
+                    source=self.name,
+                    hint="load metrics from contract Parquet or a Prometheus source",
+                )
             raise BadData(
                 f"cannot tell what telemetry {p.name} holds",
                 path=str(p),

@@ -46,6 +46,7 @@ from workbench.errors import BadData, ConfigError
 from workbench.sources.files._common import (
     MAX_NS,
     MIN_NS,
+    KVBuilder,
     OnError,
     Problems,
     _Skip,
@@ -228,14 +229,14 @@ class _Rows:
     def __init__(self) -> None:
         self.ts: list[int] = []
         self.cols: dict[str, list[Any]] = {f: [] for f in _FIELDS[1:]}
-        self.attrs: list[list[dict[str, str]]] = []
+        self.attrs = KVBuilder()
 
     def frame(self) -> pl.DataFrame:
         return pl.DataFrame(
             {
                 "ts": ns_series(self.ts, "ts"),
                 **{f: pl.Series(f, v, dtype=pl.String) for f, v in self.cols.items()},
-                "attributes": pl.Series(self.attrs, dtype=frames.KV),
+                "attributes": self.attrs.series(),
             }
         ).select(list(frames.SCHEMAS["logs"]))
 
@@ -278,7 +279,7 @@ def _add_record(
     rows.cols["service"].append(service)
     rows.cols["trace_id"].append(ids["trace_id"])
     rows.cols["span_id"].append(ids["span_id"])
-    rows.attrs.append(frames.kv(attrs))
+    rows.attrs.add(attrs)
 
 
 def parse_records(

@@ -37,9 +37,9 @@ from typing import Any
 
 import polars as pl
 
-from workbench import frames
 from workbench.errors import BadData
 from workbench.sources.files._common import (
+    KVBuilder,
     OnError,
     Problems,
     SpanRows,
@@ -194,6 +194,8 @@ def _unwrap_traces(body: Any, problems: Problems, line: int | None) -> list[Any]
             return _list(body, key, problems, field="", line=line)
     if "trace" in body and isinstance(body["trace"], dict):  # Tempo v2 trace-by-id
         return _unwrap_traces(body["trace"], problems, line)
+    if not body:  # proto3 JSON omits empty lists: {} is a request with no spans
+        return []
     raise problems.bad(
         "not an OTLP trace document (no resourceSpans)", line=line, field="resourceSpans"
     )
@@ -331,7 +333,7 @@ class _LogRows:
         self.message: list[str] = []
         self.trace: list[str | None] = []
         self.span: list[str | None] = []
-        self.attrs: list[list[dict[str, str]]] = []
+        self.attrs = KVBuilder()
 
     def frame(self) -> pl.DataFrame:
         return pl.DataFrame(
@@ -342,7 +344,7 @@ class _LogRows:
                 "message": pl.Series(self.message, dtype=pl.String),
                 "trace_id": pl.Series(self.trace, dtype=pl.String),
                 "span_id": pl.Series(self.span, dtype=pl.String),
-                "attributes": pl.Series(self.attrs, dtype=frames.KV),
+                "attributes": self.attrs.series(),
             }
         )
 
@@ -419,7 +421,7 @@ def _add_log(
     rows.message.append(scalar_str(body) or "")
     rows.trace.append(norm_id(rec.get("traceId"), problems, field=f + "traceId", line=line))
     rows.span.append(norm_id(rec.get("spanId"), problems, field=f + "spanId", line=line))
-    rows.attrs.append(frames.kv(attrs))
+    rows.attrs.add(attrs)
 
 
 def parse_logs(
