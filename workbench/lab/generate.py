@@ -1,0 +1,291 @@
+"""Generate a lab scenario into a directory (the layout in notes/LAB_FORMAT.md).
+
+The same scenario, seed and options give byte-identical files: every random draw comes
+from generators seeded by (seed, scenario), times are fixed, JSON keys are sorted and
+Parquet writer settings are fixed.
+
+Example::
+
+    >>> from workbench.lab import generate
+    >>> path = generate("demo", seed=1, out=Path("/tmp/demo"))
+    >>> sorted(p.name for p in path.iterdir())
+    ['events', 'logs', 'metrics', 'scenario.json', 'topology.json', 'traces', 'truth.json']
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from workbench.lab import alerts as alerts_mod
+from workbench.lab import changes
+from workbench.lab.clock import Grid, iso
+from workbench.lab.faults import CHAOS_KINDS, Effects, Fault, apply_faults
+from workbench.lab.logs import make_logs
+from workbench.lab.metrics import build_series
+from workbench.lab.otlp import write_otlp
+from workbench.lab.rollout import Deploy, Pod, plan_pods
+from workbench.lab.scenarios import Scenario, get_scenario, pick_herrings, pick_root
+from workbench.lab.sim import Flow, simulate
+from workbench.lab.topology import Topology, generated, shop
+from workbench.lab.traces import NS, TraceGen
+from workbench.lab.write_metrics import to_frame, write_openmetrics, write_parquet
+
+__all__ = ["LabRun", "build", "generate"]
+
+log = logging.getLogger(__name__)
+
+
+def _version() -> str:
+    from workbench import __version__
+
+    return __version__
+
+
+@dataclass
+class LabRun:
+    """Everything one generation run computed (kept for tests and for the writers)."""
+
+    scenario: Scenario
+    seed: int
+    topo: Topology
+    grid: Grid
+    root: str
+    faults: list[Fault]
+    deploys: list[Deploy]
+    pods: dict[str, list[Pod]]
+    eff: dict[str, Effects]
+    flow: Flow
+    truth_start: float
+    truth_end: float
+    pod_by_name: dict[str, Pod] = field(default_factory=dict)
+
+    def step(self, t_ns: int) -> int:
+        i = int((t_ns / NS - self.grid.t0) // self.grid.step_s)
+        return min(max(i, 0), self.grid.n - 1)
+
+
+def _bump(version: str, k: int) -> str:
+    parts = ([*version.split("."), "0", "0"])[:3]
+    nums = [int(p) if p.isdigit() else 0 for p in parts]
+    nums[2] += k
+    return ".".join(map(str, nums))
+
+
+def _minor(version: str) -> str:
+    parts = ([*version.split("."), "0", "0"])[:3]
+    nums = [int(p) if p.isdigit() else 0 for p in parts]
+    return f"{nums[0]}.{nums[1] + 1}.0"
+
+
+def build(
+    scenario: str = "demo",
+    seed: int = 1,
+    *,
+    start: str | None = None,
+    services: int | None = None,
+    step_s: float = 30.0,
+) -> LabRun:
+    """Run the model (no files written)."""
+    sc = get_scenario(scenario)
+    rng = np.random.default_rng([seed, zlib.crc32(sc.name.encode()), services or 0])
+    topo = shop() if services is None else generated(services, seed=seed)
+    grid = Grid.from_iso(start or sc.start, hours=sc.hours, step_s=step_s)
+    t0 = grid.t0
+    root = pick_root(topo, sc)
+    f_start = t0 + sc.fault_at_min * 60
+    f_end = grid.end if sc.fault_minutes is None else f_start + sc.fault_minutes * 60
+    deploys: list[Deploy] = []
+    for k, (svc, minute) in enumerate(pick_herrings(topo, sc, root)):
+        v = _bump(topo.service(svc).version, 1 + k)
+        deploys.append(Deploy(svc, t0 + minute * 60, v, pause_s=60.0))
+    faults: list[Fault] = []
+    truth_start, truth_end = f_start, f_end
+    if sc.fault == "bad_deploy":
+        d = sc.deploy
+        rb = d.get("rollback_after_min")
+        bad = Deploy(
+            root,
+            f_start,
+            d.get("version", _minor(topo.service(root).version))
+            if sc.root == root
+            else _minor(topo.service(root).version),
+            pause_s=d.get("pause_s", 120.0),
+            abort_after_step=d.get("abort_after_step"),
+            rollback_at=None if rb is None else f_start + rb * 60,
+            bad=dict(d.get("bad", {"err500": 0.3})),
+        )
+        deploys.append(bad)
+        truth_start = bad.step_times()[0][0]
+        truth_end = min(bad.ended_at, grid.end)
+    else:
+        faults.append(Fault(sc.fault, root, f_start, f_end, dict(sc.params)))
+    deploys.sort(key=lambda d: (d.at, d.service))
+    pods = plan_pods(topo, grid, deploys, rng)
+    eff = apply_faults(topo, grid, pods, faults, rng)
+    flow = simulate(topo, grid, pods, eff, rng)
+    run = LabRun(
+        sc, seed, topo, grid, root, faults, deploys, pods, eff, flow, truth_start, truth_end
+    )
+    run.pod_by_name = {p.name: p for ps in pods.values() for p in ps}
+    return run
+
+
+def _dump(obj: object, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _victims(run: LabRun) -> list[str]:
+    """Services whose error ratio or latency rose during the fault (besides the root)."""
+    g = run.grid
+    during = g.mask(run.truth_start + 120, run.truth_end)
+    before = g.mask(g.t0, run.truth_start)
+    out = []
+    for svc in run.topo.services:
+        if svc.name == run.root or not svc.is_http:
+            continue
+        for r in svc.routes:
+            st = run.flow.stats[(svc.name, r.name)]
+            err = st.q500 + st.q503 + st.q504
+            if not during.any() or not before.any():
+                continue
+            de, be = err[during].mean(), err[before].mean()
+            dm, bm = st.mean[during].mean(), st.mean[before].mean()
+            if de > be + 0.02 or dm > bm * 1.3 + 0.02:
+                out.append(svc.name)
+                break
+    return sorted(out)
+
+
+def generate(
+    scenario: str = "demo",
+    seed: int = 1,
+    out: Path | str = "lab-out",
+    *,
+    start: str | None = None,
+    services: int | None = None,
+    step_s: float = 30.0,
+    target_traces: int | None = None,
+) -> Path:
+    """Generate ``scenario`` with ``seed`` into directory ``out`` and return its path.
+
+    ``start`` moves the window (RFC 3339); ``services`` swaps the shop for a generated
+    topology of that many services (2..1000).
+    """
+    out = Path(out)
+    run = build(scenario, seed, start=start, services=services, step_s=step_s)
+    sc, g = run.scenario, run.grid
+    rng = np.random.default_rng([seed, zlib.crc32(sc.name.encode()), services or 0, 2])
+    out.mkdir(parents=True, exist_ok=True)
+
+    ss = build_series(run.topo, g, run.pods, run.eff, run.flow, rng)
+    n_samples = write_openmetrics(ss, out / "metrics" / "metrics.om")
+    write_parquet(to_frame(ss), out / "metrics" / "metrics.parquet")
+
+    n_svc = len(run.topo.services)
+    target = target_traces or int(min(2500, max(600, 2500 * 13 / max(n_svc, 13) ** 0.5)))
+    traces = TraceGen(run.topo, g, run.pods, run.eff, run.flow, seed=seed * 1000 + 17).run(
+        target_traces=target
+    )
+    logs = make_logs(run, traces)
+    n_spans = write_otlp(run, traces, out / "traces" / "traces.otlp.jsonl")
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    with open(out / "logs" / "logs.jsonl", "w", encoding="utf-8", newline="\n") as fh:
+        for rec in logs:
+            fh.write(json.dumps(rec, sort_keys=True, separators=(",", ":")))
+            fh.write("\n")
+
+    ev = out / "events"
+    _dump(changes.argocd_applications(run), ev / "argocd-applications.json")
+    _dump(changes.rollout_events(run), ev / "rollouts-events.json")
+    fired = alerts_mod.evaluate(run, ss)
+    with open(ev / "alertmanager-webhook.jsonl", "w", encoding="utf-8", newline="\n") as fh:
+        for p in alerts_mod.webhook_payloads(run, fired):
+            fh.write(json.dumps(p, sort_keys=True, separators=(",", ":")))
+            fh.write("\n")
+    (ev / "chaos-mesh.yaml").write_text(changes.chaos_yaml(run), encoding="utf-8")
+
+    _dump(
+        {
+            "services": [
+                {
+                    "name": s.name,
+                    "kind": s.kind,
+                    "pods": [p.name for p in run.pods[s.name]],
+                    "calls": run.topo.service_calls(s.name),
+                }
+                for s in run.topo.services
+            ]
+        },
+        out / "topology.json",
+    )
+    half = g.t0 + (g.end - g.t0) / 2
+    _dump(
+        {
+            "name": sc.name,
+            "seed": seed,
+            "title": sc.title,
+            "incident_id": f"LAB-{sc.name.upper()}-{seed}",
+            "description": sc.description,
+            "window": {"start": iso(g.t0), "end": iso(g.end)},
+            "incident_window": {"start": iso(half), "end": iso(g.end)},
+            "baseline_window": {"start": iso(g.t0), "end": iso(half)},
+            "services": sorted(run.topo.names),
+            "generator": f"workbench.lab {_version()}",
+            "counts": {
+                "samples": n_samples,
+                "series": len(ss.metric),
+                "spans": n_spans,
+                "traces": len(traces),
+                "logs": len(logs),
+                "alerts": len(fired),
+            },
+            "options": {"step_s": step_s, "services": services, "start": start},
+        },
+        out / "scenario.json",
+    )
+    details: dict = {"description": sc.description, "victims": _victims(run)}
+    if sc.fault == "bad_deploy":
+        d = next(d for d in run.deploys if d.bad)
+        details.update(
+            version=d.version,
+            previous_version=run.topo.service(run.root).version,
+            rollback="automatic" if d.aborted_at else ("manual" if d.rollback_at else "none"),
+            bad_pods=[p.name for p in run.pods[run.root] if p.bad],
+        )
+    else:
+        f = run.faults[0]
+        details.update({k: v for k, v in f.params.items()})
+        if f.kind in CHAOS_KINDS:
+            details["chaos_kind"] = CHAOS_KINDS[f.kind]
+    details["red_herrings"] = [
+        {"service": d.service, "version": d.version, "at": iso(d.at)}
+        for d in run.deploys
+        if not d.bad
+    ]
+    _dump(
+        {
+            "root_cause_service": run.root,
+            "fault": sc.fault,
+            "start": iso(run.truth_start),
+            "end": iso(run.truth_end),
+            "details": details,
+        },
+        out / "truth.json",
+    )
+    log.info(
+        "lab %s seed %s: %d samples, %d spans, %d logs -> %s",
+        sc.name,
+        seed,
+        n_samples,
+        n_spans,
+        len(logs),
+        out,
+    )
+    return out

@@ -1,0 +1,493 @@
+"""Application logs: per-request lines tied to the sampled spans, plus background chatter.
+
+Each service has its own message templates with variable fields (ids, amounts, durations,
+IPs, paths). Failed requests log an error with a multi-line stack trace in the service's
+language style (and the server span gets a matching ``exception`` event); retries log
+warnings; pods log start-up and shutdown, pool stats, GC pauses and cache refreshes.
+
+Example::
+
+    >>> records = make_logs(ctx, traces)
+    >>> records[0]["level"], records[0]["service"]
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from workbench.lab.clock import iso_ns
+from workbench.lab.stacks import camel, exception, logger_name
+from workbench.lab.traces import NS, Span
+
+__all__ = ["make_logs"]
+
+R = random.Random
+Tpl = Callable[[R, Span], str]
+
+
+def _ms(s: Span) -> int:
+    return max(1, (s.end - s.start) // 1_000_000)
+
+
+def _amt(r: R) -> str:
+    return f"{r.uniform(4, 480):.2f}"
+
+
+def _ip(r: R) -> str:
+    return f"10.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"
+
+
+_CUR = ("USD", "EUR", "GBP", "JPY", "CAD")
+TEMPLATES: dict[str, list[Tpl]] = {
+    "frontend": [
+        lambda r, s: (
+            f"request completed method={s.attrs.get('http.request.method')} "
+            f"path={s.attrs.get('url.path')} status={s.attrs.get('http.response.status_code')} "
+            f"duration_ms={_ms(s)}"
+        ),
+        lambda r, s: (
+            f"rendered {s.attrs.get('http.route')} for session {r.getrandbits(48):012x} "
+            f"in {_ms(s)}ms"
+        ),
+    ],
+    "api-gateway": [
+        lambda r, s: (
+            f'{_ip(r)} - - "{s.attrs.get("http.request.method")} {s.attrs.get("url.path")} '
+            f'HTTP/1.1" {s.attrs.get("http.response.status_code")} {r.randint(200, 48000)} '
+            f"{_ms(s) / 1000:.3f}"
+        ),
+    ],
+    "auth": [
+        lambda r, s: (
+            f"token verified for user u-{r.randint(10000, 999999)} scopes=[read,cart,order] "
+            f"cache={'hit' if r.random() < 0.9 else 'miss'}"
+        ),
+        lambda r, s: f"session refreshed for user u-{r.randint(10000, 999999)} expires_in=3600s",
+    ],
+    "catalog": [
+        lambda r, s: (
+            f"served product list page={r.randint(1, 40)} size=24 "
+            f"cache={'hit' if r.random() < 0.85 else 'miss'} in {_ms(s)}ms"
+        ),
+        lambda r, s: (
+            f"product SKU-{r.randint(10000, 99999)} loaded (stock={r.randint(0, 500)}, "
+            f"price={_amt(r)} USD)"
+        ),
+    ],
+    "currency": [
+        lambda r, s: (
+            f"converted {_amt(r)} USD -> {r.choice(_CUR[1:])} rate={r.uniform(0.6, 160):.4f}"
+        ),
+    ],
+    "recommendation": [
+        lambda r, s: (
+            f"returned {r.randint(3, 12)} recommendations for product "
+            f"SKU-{r.randint(10000, 99999)} in {_ms(s)}ms (model v7.{r.randint(0, 3)})"
+        ),
+    ],
+    "cart": [
+        lambda r, s: (
+            f"added item SKU-{r.randint(10000, 99999)} qty={r.randint(1, 4)} to cart "
+            f"c-{r.getrandbits(40):010x}"
+        ),
+        lambda r, s: f"cart c-{r.getrandbits(40):010x} loaded: {r.randint(1, 9)} items",
+    ],
+    "checkout": [
+        lambda r, s: (
+            f"order ORD-{r.randint(1000000, 9999999)} placed for user "
+            f"u-{r.randint(10000, 999999)}: {r.randint(1, 7)} items, total {_amt(r)} "
+            f"{r.choice(_CUR)}"
+        ),
+        lambda r, s: f"order ORD-{r.randint(1000000, 9999999)} state PENDING -> CONFIRMED",
+    ],
+    "payment": [
+        lambda r, s: (
+            f"charged card ****{r.randint(1000, 9999)} amount={_amt(r)} "
+            f"{r.choice(_CUR)} txn=tx_{r.getrandbits(64):016x} in {_ms(s)}ms"
+        ),
+        lambda r, s: (
+            f"3-D Secure not required for txn tx_{r.getrandbits(64):016x} "
+            f"(risk score {r.uniform(0, 0.3):.2f})"
+        ),
+    ],
+    "shipping": [
+        lambda r, s: (
+            f"quote Q-{r.randint(100000, 999999)} for {r.randint(10000, 99999)} "
+            f"({r.choice(['DE', 'US', 'FR', 'GB', 'NL'])}): {_amt(r)} USD, {r.randint(1, 9)} days"
+        ),
+    ],
+    "email": [
+        lambda r, s: (
+            f"sent order confirmation to {r.choice('abcdefghjk')}***@"
+            f"{r.choice(['gmail.com', 'example.org', 'outlook.com'])} "
+            f"message_id=<{r.getrandbits(64):016x}@mail.shop>"
+        ),
+    ],
+}
+GENERIC: list[Tpl] = [
+    lambda r, s: (
+        f"handled {s.attrs.get('http.request.method')} {s.attrs.get('url.path')} "
+        f"status={s.attrs.get('http.response.status_code')} in {_ms(s)}ms"
+    ),
+    lambda r, s: f"processed request id={r.getrandbits(48):012x} items={r.randint(1, 50)}",
+]
+_ERR_MSG = {
+    "npe": "unhandled exception while processing {route}",
+    "pool": "could not acquire database connection for {route}",
+    "oom": "out of memory while processing {route}",
+    "own": "request failed: {route}",
+    "db": "database error while processing {route}",
+    "cache": "cache unavailable while processing {route}",
+    "timeout": "call to {dep} timed out while processing {route}",
+    "refused": "call to {dep} failed: connection refused",
+    "reset": "call to {dep} failed: connection reset",
+    "500": "upstream {dep} returned 500 while processing {route}",
+    "503": "upstream {dep} unavailable (503) while processing {route}",
+    "504": "upstream {dep} timed out (504) while processing {route}",
+}
+
+
+def _cause(ctx, s: Span) -> tuple[str, str]:
+    """(cause key, dependency) of a failed server span."""
+    if s.failure.startswith("dependency:"):
+        _, dep, why = s.failure.split(":", 2)
+        kind = ctx.topo.service(dep).kind
+        if kind == "database":
+            return "db", dep
+        if kind == "cache":
+            return "cache", dep
+        return why, dep
+    pod = ctx.pod_by_name[s.pod]
+    i = ctx.step(s.start)
+    e = ctx.eff[s.pod]
+    if pod.bad:
+        return "npe", ""
+    if e.pool_busy[i] > 0.3:
+        return "pool", ""
+    if e.mem_extra[i] > 0 and e.lat_mult[i] > 1.5:
+        return "oom", ""
+    return "own", ""
+
+
+def make_logs(ctx, traces: list[list[Span]]) -> list[dict]:
+    """Log records (dicts, unsorted) for the sampled traces and the pods' background."""
+    r = random.Random(ctx.seed * 7 + 11)
+    out: list[dict] = []
+    for spans in traces:
+        for s in spans:
+            svc = ctx.topo.service(s.service)
+            if not svc.is_http:
+                continue
+            if s.kind == 3:
+                if s.failure:
+                    last = s.attrs.get("http.request.resend_count", 0) == 1
+                    dep = s.attrs.get("server.address", "")
+                    out.append(
+                        _rec(
+                            ctx,
+                            r,
+                            s,
+                            s.end,
+                            "error" if last else "warn",
+                            f"{s.message}" + ("" if last else "; retrying (attempt 1/2)"),
+                            extra={"peer.service": dep},
+                        )
+                    )
+                continue
+            if s.code == 2:
+                cause, dep = _cause(ctx, s)
+                typ, msg, stack = exception(
+                    s.service, svc.language, cause, r, dep=dep, route=s.name
+                )
+                s.events.append(
+                    {
+                        "name": "exception",
+                        "t": s.end - 1000,
+                        "attributes": {
+                            "exception.type": typ,
+                            "exception.message": msg,
+                            "exception.stacktrace": stack,
+                        },
+                    }
+                )
+                text = _ERR_MSG.get(cause, _ERR_MSG["own"]).format(route=s.name, dep=dep)
+                out.append(
+                    _rec(
+                        ctx,
+                        r,
+                        s,
+                        s.end - 1000,
+                        "error",
+                        f"{text}: {typ}: {msg}",
+                        extra={
+                            "exception.type": typ,
+                            "http.route": s.attrs.get("http.route"),
+                            "status": s.attrs.get("http.response.status_code"),
+                        },
+                        stack=stack,
+                    )
+                )
+                continue
+            if (s.end - s.start) > NS:
+                out.append(
+                    _rec(
+                        ctx,
+                        r,
+                        s,
+                        s.end,
+                        "warn",
+                        f"slow request {s.name} took {_ms(s)}ms (threshold 1000ms)",
+                        extra={"duration_ms": _ms(s)},
+                    )
+                )
+            if r.random() < 0.7:
+                tpls = TEMPLATES.get(s.service, GENERIC)
+                tpl = tpls[r.randrange(len(tpls))]
+                lvl = "debug" if r.random() < 0.08 else "info"
+                out.append(
+                    _rec(
+                        ctx,
+                        r,
+                        s,
+                        s.end - r.randint(0, 500_000),
+                        lvl,
+                        tpl(r, s),
+                        extra={"duration_ms": _ms(s)},
+                    )
+                )
+    out.extend(_background(ctx, r))
+    out.sort(key=lambda d: (d["timestamp"], d["service"], d["pod"], d["message"]))
+    return out
+
+
+def _rec(
+    ctx,
+    r: R,
+    s: Span,
+    t_ns: int,
+    level: str,
+    message: str,
+    *,
+    extra: dict | None = None,
+    stack: str | None = None,
+) -> dict:
+    svc = ctx.topo.service(s.service)
+    d = {
+        "timestamp": iso_ns(t_ns),
+        "level": level,
+        "service": s.service,
+        "message": message,
+        "trace_id": s.trace_id,
+        "span_id": s.span_id,
+        "pod": s.pod,
+        "logger": logger_name(s.service, svc.language, r),
+        "version": s.version,
+        "namespace": "shop",
+    }
+    if stack:
+        d["stack_trace"] = stack
+    if extra:
+        d.update({k: v for k, v in extra.items() if v is not None})
+    return d
+
+
+def _plain(
+    ctx, r: R, service: str, pod: str, version: str, t: float, level: str, msg: str, **extra
+) -> dict:
+    svc = ctx.topo.service(service)
+    d = {
+        "timestamp": iso_ns(int(t * NS) + r.randint(0, 999_999)),
+        "level": level,
+        "service": service,
+        "message": msg,
+        "pod": pod,
+        "logger": logger_name(service, svc.language, r) if svc.is_http else service,
+        "version": version,
+        "namespace": "shop",
+    }
+    d.update(extra)
+    return d
+
+
+def _background(ctx, r: R) -> list[dict]:
+    out: list[dict] = []
+    g = ctx.grid
+    for svc in ctx.topo.services:
+        for p in ctx.pods[svc.name]:
+            e = ctx.eff[p.name]
+            lo, hi = max(p.born, g.t0), min(p.died, g.end)
+            if p.born >= g.t0:
+                out += _startup(ctx, r, svc, p, p.born)
+            if p.died < g.end:
+                out.append(
+                    _plain(
+                        ctx,
+                        r,
+                        svc.name,
+                        p.name,
+                        p.version,
+                        p.died - 25,
+                        "info",
+                        "received SIGTERM, draining connections",
+                    )
+                )
+                out.append(
+                    _plain(
+                        ctx, r, svc.name, p.name, p.version, p.died - 5, "info", "server stopped"
+                    )
+                )
+            for i in range(g.n):
+                t = g.t0 + i * g.step_s
+                if not (lo <= t < hi):
+                    continue
+                if e.reset[i]:
+                    if svc.is_http:
+                        out.append(
+                            _plain(
+                                ctx,
+                                r,
+                                svc.name,
+                                p.name,
+                                p.version,
+                                t - 20,
+                                "fatal",
+                                "container killed: OOMKilled (exit code 137)",
+                            )
+                        )
+                    out += _startup(ctx, r, svc, p, t - 15)
+                if e.down[i]:
+                    continue
+                minute = (i * g.step_s) % 300 == 0
+                if svc.kind == "database" and minute:
+                    out.append(
+                        _plain(
+                            ctx,
+                            r,
+                            svc.name,
+                            p.name,
+                            p.version,
+                            t + r.uniform(0, 30),
+                            "info",
+                            f"checkpoint complete: wrote {r.randint(200, 4000)} "
+                            f"buffers ({r.uniform(0.5, 6):.1f}%); write={r.uniform(1, 30):.3f} s",
+                        )
+                    )
+                elif svc.kind == "cache" and minute:
+                    out.append(
+                        _plain(
+                            ctx,
+                            r,
+                            svc.name,
+                            p.name,
+                            p.version,
+                            t + r.uniform(0, 30),
+                            "info",
+                            f"DB saved on disk: {r.randint(1000, 90000)} keys, "
+                            f"{r.uniform(5, 80):.1f} MB",
+                        )
+                    )
+                if not svc.is_http:
+                    continue
+                if svc.pool_max and minute:
+                    busy = round(e.pool_busy[i] * svc.pool_max) + r.randint(0, 3)
+                    busy = min(busy, svc.pool_max)
+                    wait = r.randint(10, 60) if e.pool_busy[i] > 0.8 else 0
+                    lvl = "warn" if wait else "debug"
+                    out.append(
+                        _plain(
+                            ctx,
+                            r,
+                            svc.name,
+                            p.name,
+                            p.version,
+                            t + r.uniform(0, 30),
+                            lvl,
+                            f"HikariPool-1 - Pool stats (total={svc.pool_max}, "
+                            f"active={busy}, idle={svc.pool_max - busy}, waiting={wait})",
+                        )
+                    )
+                if svc.language == "java" and r.random() < 0.25 * (1 + 3 * (e.lat_mult[i] > 1.5)):
+                    ms = r.uniform(3, 25) * (e.lat_mult[i] ** 1.5)
+                    out.append(
+                        _plain(
+                            ctx,
+                            r,
+                            svc.name,
+                            p.name,
+                            p.version,
+                            t + r.uniform(0, 30),
+                            "warn" if ms > 200 else "debug",
+                            f"GC pause (G1 Evacuation Pause) young {ms:.1f}ms",
+                        )
+                    )
+                if r.random() < 0.05:
+                    out.append(
+                        _plain(
+                            ctx,
+                            r,
+                            svc.name,
+                            p.name,
+                            p.version,
+                            t + r.uniform(0, 30),
+                            "info",
+                            f"cache refresh completed: {r.randint(100, 20000)} entries in "
+                            f"{r.randint(5, 900)}ms",
+                        )
+                    )
+                if e.mem_extra[i] > 0 and i % 4 == 0:
+                    pct = 100 * (svc.memory_base + e.mem_extra[i]) / svc.memory_limit
+                    if pct > 70:
+                        out.append(
+                            _plain(
+                                ctx,
+                                r,
+                                svc.name,
+                                p.name,
+                                p.version,
+                                t + 1,
+                                "warn",
+                                f"memory usage high: {pct:.0f}% of container limit",
+                            )
+                        )
+    return out
+
+
+def _startup(ctx, r: R, svc, p, t: float) -> list[dict]:
+    if not svc.is_http:
+        if svc.kind == "database":
+            msgs = [
+                "database system was interrupted; last known up at "
+                f"{iso_ns(int((t - 600) * NS))[:19]} UTC",
+                f"redo starts at 0/{r.getrandbits(28):X}",
+                "database system is ready to accept connections",
+            ]
+        else:
+            msgs = ["Server initialized", "Ready to accept connections tcp"]
+        return [
+            _plain(ctx, r, svc.name, p.name, p.version, t + k * 2, "info", m)
+            for k, m in enumerate(msgs)
+        ]
+    secs = r.uniform(2, 14) if svc.language == "java" else r.uniform(0.2, 2)
+    return [
+        _plain(
+            ctx,
+            r,
+            svc.name,
+            p.name,
+            p.version,
+            t,
+            "info",
+            f"starting {camel(svc.name)} v{p.version} on {p.name} (pid 1)",
+        ),
+        _plain(
+            ctx,
+            r,
+            svc.name,
+            p.name,
+            p.version,
+            t + secs,
+            "info",
+            f"started {camel(svc.name)} in {secs:.2f} seconds; listening on :8080",
+        ),
+    ]
