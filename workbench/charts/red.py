@@ -30,6 +30,8 @@ __all__ = ["MEASURES", "TIME_BRUSH", "downsample_red", "pick_services", "red_pan
 
 #: column -> panel title, in panel order
 MEASURES = {"rate": "requests/s", "error_pct": "errors (%)", "p95_ms": "p95 latency (ms)"}
+# thousands as 12k, small values plainly (0.4, not SI's "400m")
+_LABEL = "abs(datum.value) >= 1000 ? format(datum.value, '.3~s') : format(datum.value, '.3~g')"
 #: Name of the interval selection on time (``JupyterChart.selections.time``).
 TIME_BRUSH = "time"
 
@@ -140,7 +142,7 @@ def red_panels(
         )
     line = base.mark_line(strokeWidth=1.4, color=OKABE_ITO[0], interpolate="step-after").encode(
         time_x(),
-        alt.Y("value:Q", title=None, axis=alt.Axis(tickCount=3, format="~s")),
+        alt.Y("value:Q", title=None, axis=alt.Axis(tickCount=3, labelExpr=_LABEL)),
         tooltip=[
             alt.Tooltip("service:N"),
             alt.Tooltip("measure:N"),
