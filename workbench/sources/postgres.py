@@ -1,0 +1,644 @@
+"""PostgreSQL and TimescaleDB as a source of metrics, logs, spans and events (psycopg 3).
+
+The tables are the ones ``workbench schema init URL`` creates (see
+:mod:`workbench.sources.pg_schema`); ``workbench schema load URL DIR`` fills them from a
+lab scenario directory. Reads stream ``COPY (SELECT ...) TO STDOUT`` straight into polars
+(no pandas, no per-row Python objects); long ranges come back pre-aggregated by the
+server with :meth:`PostgresSource.metrics_aggregated` (``time_bucket`` on TimescaleDB,
+``date_bin`` on plain PostgreSQL). Every value is a bound parameter; identifiers are
+quoted by :mod:`psycopg.sql`.
+
+Example::
+
+    >>> from workbench import PostgresSource, Secret, Window
+    >>> pg = PostgresSource("postgres://wb@db.internal:5432/telemetry",
+    ...                     password=Secret.env("PGPASSWORD"))
+    >>> w = Window.parse("2026-11-20T11:00:00Z..2026-11-20T12:00:00Z")
+    >>> pg.logs("timeout", w, services=["checkout"]).frame      # message contains "timeout"
+    >>> pg.metrics_aggregated(w, "5m", agg="max", metric="process_resident_memory_bytes")
+    >>> pg.query("SELECT ts, service, count(*) AS n FROM workbench.logs "
+    ...          "WHERE ts >= %(start)s AND ts < %(end)s GROUP BY 1, 2", window=w).frame
+
+Errors: unreachable -> ``SourceUnavailable``; wrong password -> ``AuthError`` (28P01);
+a rejected query -> ``QueryError`` with the SQLSTATE as ``error_type`` and the server's
+message as ``detail``; the statement timeout -> ``QueryError`` (57014) with a hint; more
+rows than ``max_rows`` -> ``LimitExceeded``; a connection lost mid-load ->
+``SourceUnavailable`` (never a short frame). A pooled connection the server dropped (a
+restart) is replaced and the read retried once, if no row had arrived yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Literal, TypeVar
+
+import polars as pl
+
+from workbench import frames
+from workbench.errors import ConfigError, LimitExceeded
+from workbench.secrets import Secret
+from workbench.sources.base import Result, Signal, Source, Timer
+from workbench.timewindow import Window, parse_duration
+
+__all__ = ["AGGREGATIONS", "PostgresSource"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Server-side aggregations for :meth:`PostgresSource.metrics_aggregated`.
+AGGREGATIONS: dict[str, str] = {
+    "avg": "avg(value)",
+    "min": "min(value)",
+    "max": "max(value)",
+    "sum": "sum(value)",
+    "count": "count(*)::double precision",
+    "stddev": "coalesce(stddev_samp(value), 0)",
+    "first": "(array_agg(value ORDER BY ts ASC))[1]",
+    "last": "(array_agg(value ORDER BY ts DESC))[1]",
+    "p50": "percentile_cont(0.5) WITHIN GROUP (ORDER BY value)",
+    "p90": "percentile_cont(0.9) WITHIN GROUP (ORDER BY value)",
+    "p95": "percentile_cont(0.95) WITHIN GROUP (ORDER BY value)",
+    "p99": "percentile_cont(0.99) WITHIN GROUP (ORDER BY value)",
+}
+_TIMESCALE_AGG = {"first": "first(value, ts)", "last": "last(value, ts)"}
+_KV_COLUMN = {
+    "metrics": "labels",
+    "logs": "attributes",
+    "spans": "attributes",
+    "events": "attributes",
+}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class PostgresSource(Source):
+    """Telemetry tables in PostgreSQL or TimescaleDB.
+
+    Arguments (all but the first keyword-only):
+
+    * ``dsn_or_url`` -- ``postgres://user@host:5432/db`` (also ``postgresql://``,
+      ``postgresql+psycopg://``, ``timescale://``) or a libpq ``key=value`` string.
+      A password written in it is moved into a :class:`Secret` and never shown.
+    * ``name`` -- how results and errors name this source (default ``"postgres"``).
+    * ``password`` -- a :class:`Secret` (``Secret.env("PGPASSWORD")``), resolved when
+      connecting. Without one libpq's own ``PGPASSWORD``/``~/.pgpass`` apply.
+    * ``timeout`` -- seconds to wait for a connection (default 10), or an
+      ``http.Timeout`` whose ``connect``/``read`` set the connect and statement timeouts.
+    * ``statement_timeout`` -- seconds a single query may run on the server (default 60;
+      ``None`` = the server's setting).
+    * ``schema`` -- the schema holding the tables (default ``"workbench"``).
+    * ``max_rows`` -- the largest frame one call may return (default 5,000,000;
+      ``None`` = no limit); more gives :class:`~workbench.errors.LimitExceeded`.
+
+    Methods: ``metrics``/``logs``/``spans``/``events`` (the Source interface),
+    :meth:`metrics_aggregated`, :meth:`query` (your own SQL), :meth:`init_schema`,
+    :meth:`ingest`, :meth:`close`.
+    """
+
+    kind: ClassVar[str] = "postgres"
+    capabilities: ClassVar[frozenset[Signal]] = frozenset({"metrics", "logs", "spans", "events"})
+
+    def __init__(
+        self,
+        dsn_or_url: str,
+        *,
+        name: str = "postgres",
+        password: Secret | None = None,
+        timeout: float | Any = 10.0,
+        statement_timeout: float | None = 60.0,
+        schema: str = "workbench",
+        max_rows: int | None = 5_000_000,
+        application_name: str = "incident-workbench",
+    ) -> None:
+        super().__init__(name=name)
+        params = _parse_dsn(dsn_or_url)
+        inline = params.pop("password", None)
+        if inline is not None and password is not None:
+            raise ConfigError(
+                f"source {name!r}: a password is given both in the URL and as password=",
+                hint="keep it out of the URL and pass password=Secret.env(...)",
+            )
+        if password is not None and not isinstance(password, Secret):
+            raise ConfigError(
+                f"source {name!r}: password must be a Secret, not {type(password).__name__}",
+                hint='wrap it: password=Secret.env("PGPASSWORD") or Secret.value(...)',
+            )
+        self._password = Secret.value(inline) if inline is not None else password
+        self._params = params
+        if hasattr(timeout, "connect") and hasattr(timeout, "read"):
+            connect_s, statement_timeout = float(timeout.connect), float(timeout.read)
+        else:
+            connect_s = float(timeout)
+        if connect_s <= 0 or (statement_timeout is not None and statement_timeout <= 0):
+            raise ConfigError(f"source {name!r}: timeouts must be positive")
+        self.connect_timeout = connect_s
+        self.statement_timeout = statement_timeout
+        if not schema:
+            raise ConfigError(f"source {name!r}: schema must not be empty")
+        self.schema = schema
+        if max_rows is not None and max_rows < 1:
+            raise ConfigError(f"source {name!r}: max_rows must be at least 1 (or None)")
+        self.max_rows = max_rows
+        self.application_name = application_name
+        self._conn: Any = None
+        self._lock = threading.RLock()
+        self._timescale: bool | None = None
+
+    # ------------------------------------------------------------------ description
+    @property
+    def url(self) -> str:
+        """Where this source points, without any credential."""
+        p = self._params
+        host = p.get("host") or p.get("hostaddr") or "localhost"
+        port = f":{p['port']}" if p.get("port") else ""
+        user = f"{p['user']}@" if p.get("user") else ""
+        return f"postgresql://{user}{host}{port}/{p.get('dbname', '')}"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "url": self.url,
+            "schema": self.schema,
+            "timescale": self._timescale,
+            "max_rows": self.max_rows,
+            "password": repr(self._password) if self._password else None,
+        }
+
+    # ------------------------------------------------------------------ connection
+    def _connect(self) -> Any:
+        import psycopg
+
+        from workbench.sources.pg_errors import leaks, translate
+
+        options = [
+            self._params.get("options", ""),
+            "-c TimeZone=UTC",
+            "-c DateStyle=ISO",
+            "-c extra_float_digits=1",
+            "-c IntervalStyle=iso_8601",
+        ]
+        if self.statement_timeout is not None:
+            options.append(f"-c statement_timeout={int(self.statement_timeout * 1000)}")
+        kwargs = {
+            **self._params,
+            "options": " ".join(o for o in options if o),
+            "connect_timeout": max(2, math.ceil(self.connect_timeout)),
+            "application_name": self.application_name,
+        }
+        if self._password is not None:
+            kwargs["password"] = self._password.reveal()
+        try:
+            conn = psycopg.connect(autocommit=True, **kwargs)
+        except psycopg.Error as exc:
+            err = translate(exc, source=self.name, password=self._password, connecting=True)
+            if leaks(exc, self._password):
+                raise err from None
+            raise err from exc
+        return conn
+
+    def _connection(self) -> Any:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._drop()
+            self._conn = self._connect()
+        return self._conn
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                log.debug("closing a broken connection failed", exc_info=True)
+
+    def close(self) -> None:
+        """Close the connection (a later call opens a new one)."""
+        with self._lock:
+            self._drop()
+
+    def _run(
+        self,
+        fn: Callable[[Any], T],
+        *,
+        query: str | None,
+        window: Window | None,
+        retry: bool = True,
+    ) -> T:
+        """Run ``fn(conn)`` with error translation; retry once on a connection the server
+        dropped while it sat in the pool (only if no row had arrived)."""
+        import psycopg
+
+        from workbench.sources.pg_copy import RowBudgetExceeded
+        from workbench.sources.pg_errors import leaks, translate
+
+        with self._lock:
+            for attempt in (0, 1):
+                conn = self._connection()
+                try:
+                    return fn(conn)
+                except RowBudgetExceeded as exc:
+                    self._drop()  # the COPY was abandoned mid-stream
+                    raise LimitExceeded(
+                        f"the result has more than {exc.budget:,} rows",
+                        source=self.name,
+                        limit=f"max_rows={exc.budget}",
+                        query=query,
+                        window=window,
+                        hint="narrow the window or the services, use metrics_aggregated() "
+                        "for long ranges, or raise max_rows",
+                    ) from None
+                except psycopg.Error as exc:
+                    broken = conn.broken or conn.closed
+                    if broken:
+                        self._drop()
+                    rows = getattr(exc, "workbench_rows_received", 0)
+                    if (
+                        retry
+                        and attempt == 0
+                        and broken
+                        and rows == 0
+                        and isinstance(exc, psycopg.OperationalError)
+                    ):
+                        log.info(
+                            "%s: connection was dropped by the server; reconnecting", self.name
+                        )
+                        continue
+                    err = translate(
+                        exc, source=self.name, password=self._password, query=query, window=window
+                    )
+                    if rows:
+                        err.detail = f"{err.detail} (after {rows:,} rows; nothing returned)"
+                    if leaks(exc, self._password):
+                        raise err from None
+                    raise err from exc
+        raise AssertionError("unreachable")
+
+    @property
+    def timescale(self) -> bool:
+        """Whether the database has the TimescaleDB extension (asked once)."""
+        if self._timescale is None:
+            from workbench.sources.pg_schema import detect_timescale
+
+            self._timescale = self._run(lambda c: detect_timescale(c)[0], query=None, window=None)
+        return bool(self._timescale)
+
+    # ------------------------------------------------------------------ reading
+    def _table(self, kind: str) -> Any:
+        from psycopg import sql
+
+        return sql.Identifier(self.schema, kind)
+
+    def _read(
+        self,
+        signal: str,
+        select: Any,
+        params: Mapping[str, Any],
+        columns: Sequence[Any],
+        *,
+        query_text: str,
+        window: Window | None,
+        max_rows: int | None,
+    ) -> pl.DataFrame:
+        from psycopg import sql
+
+        from workbench.sources.pg_copy import copy_out
+
+        if max_rows is not None:
+            select = sql.SQL("{} LIMIT {}").format(select, sql.Literal(max_rows + 1))
+
+        def go(conn: Any) -> pl.DataFrame:
+            with conn.cursor() as cur:
+                return copy_out(cur, select, dict(params), columns, max_rows=max_rows)
+
+        return self._run(go, query=query_text, window=window)
+
+    def _load(
+        self,
+        signal: str,
+        window: Window,
+        *,
+        services: Sequence[str] | None,
+        where: Sequence[tuple[str, Any]] = (),
+        query_text: str | None,
+    ) -> Result:
+        from psycopg import sql
+
+        from workbench.sources.pg_copy import Column
+        from workbench.sources.pg_schema import COLUMNS, TIME_COLUMN
+
+        tcol = TIME_COLUMN[signal]
+        kinds = {
+            "timestamptz NOT NULL": "timestamptz",
+            "timestamptz": "timestamptz",
+            "double precision NOT NULL": "float",
+        }
+        cols = [
+            Column(c, "kv" if c == _KV_COLUMN[signal] else kinds.get(t, "text"))
+            for c, t in COLUMNS[signal]
+        ]
+        params: dict[str, Any] = {"start": window.start, "end": window.end}
+        conds = []
+        if signal == "events":  # events overlapping the window (a long chaos run, say)
+            conds.append(sql.SQL('ts < %(end)s AND (ts >= %(start)s OR "end" >= %(start)s)'))
+        else:
+            conds.append(
+                sql.SQL("{t} >= %(start)s AND {t} < %(end)s").format(t=sql.Identifier(tcol))
+            )
+        if services is not None:
+            conds.append(sql.SQL("service = ANY(%(services)s)"))
+            params["services"] = [str(s) for s in services]
+        for i, (cond, value) in enumerate(where):
+            key = f"p{i}"
+            conds.append(sql.SQL(cond.replace("{}", f"%({key})s")))
+            params[key] = value
+        select = sql.SQL("SELECT {} FROM {} WHERE {}").format(
+            sql.SQL(", ").join(sql.Identifier(c.name) for c in cols),
+            self._table(signal),
+            sql.SQL(" AND ").join(conds),
+        )
+        text = query_text or f"{signal} in {self.schema}.{signal}"
+        with Timer() as t:
+            df = self._read(
+                signal, select, params, cols, query_text=text, window=window, max_rows=self.max_rows
+            )
+            df = df.sort(tcol, maintain_order=False)
+        return self.result(signal, df, query=text, window=window, elapsed_s=t.elapsed)
+
+    def metrics(
+        self, query: str | None, window: Window, *, services: Sequence[str] | None = None
+    ) -> Result:
+        """Raw samples in ``window``; ``query`` is a metric name (``None`` = all)."""
+        where = [("metric = {}", query)] if query else []
+        return self._load(
+            "metrics",
+            window,
+            services=services,
+            where=where,
+            query_text=f"metric = {query!r}" if query else None,
+        )
+
+    def logs(
+        self, query: str | None, window: Window, *, services: Sequence[str] | None = None
+    ) -> Result:
+        """Log lines in ``window``; ``query`` is text the message must contain
+        (case-sensitive, taken literally: ``%`` and ``_`` are not wildcards)."""
+        where = [("strpos(message, {}) > 0", query)] if query else []
+        return self._load(
+            "logs",
+            window,
+            services=services,
+            where=where,
+            query_text=f"message contains {query!r}" if query else None,
+        )
+
+    def spans(
+        self, query: str | None, window: Window, *, services: Sequence[str] | None = None
+    ) -> Result:
+        """Spans starting in ``window``; ``query`` is a trace id (``None`` = all)."""
+        where = [("trace_id = {}", query)] if query else []
+        return self._load(
+            "spans",
+            window,
+            services=services,
+            where=where,
+            query_text=f"trace_id = {query!r}" if query else None,
+        )
+
+    def events(self, window: Window, *, services: Sequence[str] | None = None) -> Result:
+        """Events overlapping ``window`` (starting in it, or still running at its start)."""
+        return self._load("events", window, services=services, query_text=None)
+
+    # ------------------------------------------------------------------ aggregation
+    def metrics_aggregated(
+        self,
+        window: Window,
+        step: str | timedelta,
+        agg: str = "avg",
+        *,
+        services: Sequence[str] | None = None,
+        metric: str | Sequence[str] | None = None,
+        by: Literal["series", "service"] = "series",
+        origin: datetime = _EPOCH,
+    ) -> Result:
+        """Metrics aggregated by the server into ``step`` buckets: one row per bucket and
+        series (``by="series"``: metric + service + labels) or per bucket, metric and
+        service (``by="service"``, labels dropped). ``ts`` is the bucket start; buckets
+        are aligned to ``origin`` (default the Unix epoch, like Prometheus steps).
+        ``agg`` is one of :data:`AGGREGATIONS` (avg, min, max, sum, count, stddev,
+        first, last, p50, p90, p95, p99). Uses ``time_bucket`` on TimescaleDB and
+        ``date_bin`` on plain PostgreSQL.
+
+        >>> pg.metrics_aggregated(Window.last("30d"), "1h", agg="max",
+        ...                       metric="process_resident_memory_bytes").frame
+        """
+        from psycopg import sql
+
+        from workbench.sources.pg_copy import Column
+
+        if agg not in AGGREGATIONS:
+            raise ConfigError(
+                f"unknown aggregation {agg!r}",
+                hint=f"use one of {', '.join(AGGREGATIONS)}",
+            )
+        if by not in ("series", "service"):
+            raise ConfigError(f"by must be 'series' or 'service', not {by!r}")
+        step_td = parse_duration(step)
+        if step_td <= timedelta(0):
+            raise ConfigError(f"step must be positive, not {step!r}")
+        ts_fn = "time_bucket" if self.timescale else "date_bin"
+        agg_sql = (_TIMESCALE_AGG.get(agg) if self.timescale else None) or AGGREGATIONS[agg]
+        params: dict[str, Any] = {
+            "step": step_td,
+            "origin": origin,
+            "start": window.start,
+            "end": window.end,
+        }
+        conds = [sql.SQL("ts >= %(start)s AND ts < %(end)s")]
+        if metric is not None:
+            params["metrics"] = [metric] if isinstance(metric, str) else [str(m) for m in metric]
+            conds.append(sql.SQL("metric = ANY(%(metrics)s)"))
+        if services is not None:
+            params["services"] = [str(s) for s in services]
+            conds.append(sql.SQL("service = ANY(%(services)s)"))
+        labels = sql.SQL("labels") if by == "series" else sql.SQL("'{}'::jsonb")
+        group = (
+            sql.SQL("1, metric, service, labels")
+            if by == "series"
+            else sql.SQL("1, metric, service")
+        )
+        select = sql.SQL(
+            "SELECT {fn}(%(step)s::interval, ts, %(origin)s::timestamptz) AS ts, metric, "
+            "service, {agg} AS value, {labels} AS labels FROM {table} WHERE {where} "
+            "GROUP BY {group}"
+        ).format(
+            fn=sql.SQL(ts_fn),
+            agg=sql.SQL(agg_sql),
+            labels=labels,
+            table=self._table("metrics"),
+            where=sql.SQL(" AND ").join(conds),
+            group=group,
+        )
+        cols = [
+            Column("ts", "timestamptz"),
+            Column("metric"),
+            Column("service"),
+            Column("value", "float"),
+            Column("labels", "kv"),
+        ]
+        text = f"{agg} by {by} per {step} ({ts_fn})" + (
+            f" of {params['metrics']}" if metric is not None else ""
+        )
+        with Timer() as t:
+            df = self._read(
+                "metrics",
+                select,
+                params,
+                cols,
+                query_text=text,
+                window=window,
+                max_rows=self.max_rows,
+            )
+            df = df.sort(["metric", "service", "ts"])
+        return self.result(
+            "metrics",
+            df,
+            query=text,
+            window=window,
+            elapsed_s=t.elapsed,
+            step=str(step),
+            agg=agg,
+            bucket_function=ts_fn,
+        )
+
+    # ------------------------------------------------------------------ your own SQL
+    def query(
+        self,
+        sql_text: str,
+        params: Sequence[Any] | Mapping[str, Any] | None = None,
+        *,
+        kind: frames.FrameKind | None = None,
+        window: Window | None = None,
+        max_rows: int | None = None,
+        read_only: bool = True,
+    ) -> Result:
+        """Run your own ``SELECT`` and get a frame.
+
+        Values go in ``params`` (``%s`` or ``%(name)s`` placeholders), never in the text.
+        With ``window``, ``%(start)s`` and ``%(end)s`` are bound to its ends (``params``
+        must then be a mapping or ``None``). ``kind`` declares the frame kind
+        (``"logs"``, ...): the result is validated against the contract and a jsonb
+        ``labels``/``attributes`` column becomes key/value lists. Without ``kind`` you
+        get the columns as they come (``Result.signal == "table"``). The statement runs
+        in a read-only transaction unless ``read_only=False``.
+
+        >>> pg.query("SELECT ts, metric, service, value, labels FROM workbench.metrics "
+        ...          "WHERE metric = %(m)s AND ts >= %(start)s AND ts < %(end)s",
+        ...          {"m": "up"}, kind="metrics", window=w)
+        """
+        from psycopg import sql
+
+        from workbench.sources.pg_copy import columns_from_description, copy_out
+
+        if kind is not None and kind not in frames.SCHEMAS:
+            raise ConfigError(f"unknown frame kind {kind!r}", hint=f"one of {list(frames.SCHEMAS)}")
+        body = sql_text.strip().rstrip(";").strip()
+        if not body:
+            raise ConfigError("empty SQL")
+        if window is not None:
+            if params is not None and not isinstance(params, Mapping):
+                raise ConfigError(
+                    "with window=, params must be a mapping (use %(name)s placeholders)",
+                    hint="write %(start)s and %(end)s for the window's ends",
+                )
+            params = {**(params or {}), "start": window.start, "end": window.end}
+        budget = self.max_rows if max_rows is None else max_rows
+        inner = sql.SQL(body)
+        describe = sql.SQL("SELECT * FROM ({}) AS q LIMIT 0").format(inner)
+        select = sql.SQL("SELECT * FROM ({}) AS q").format(inner)
+        if budget is not None:
+            select = sql.SQL("{} LIMIT {}").format(select, sql.Literal(budget + 1))
+        kv_cols = [_KV_COLUMN[kind]] if kind else []
+
+        def go(conn: Any) -> pl.DataFrame:
+            with conn.transaction(), conn.cursor() as cur:
+                if read_only:
+                    cur.execute("SET TRANSACTION READ ONLY")
+                cur.execute(describe, params)
+                cols = columns_from_description(cur.description or [], kv=kv_cols)
+                return copy_out(cur, select, params, cols, max_rows=budget)
+
+        with Timer() as t:
+            df = self._run(go, query=body, window=window)
+        if kind is None:
+            return Result(
+                source=self.name,
+                signal="table",
+                frame=df,
+                query=body,
+                window=window,
+                elapsed_s=t.elapsed,
+            )
+        return self.result(kind, df, query=body, window=window, elapsed_s=t.elapsed)
+
+    # ------------------------------------------------------------------ writing
+    def init_schema(self, *, timescale: Literal["auto", "require", "off"] = "auto") -> Any:
+        """Create the workbench tables if missing (idempotent); returns a SchemaReport."""
+        from workbench.sources.pg_schema import init_schema
+
+        report = self._run(
+            lambda c: init_schema(c, self.schema, timescale=timescale),
+            query="schema init",
+            window=None,
+            retry=False,
+        )
+        self._timescale = report.timescale
+        return report
+
+    def ingest(self, kind: frames.FrameKind, frame: pl.DataFrame) -> int:
+        """Append a frame of ``kind`` to its table with COPY, all or nothing; returns the
+        number of rows written.
+
+        >>> pg.ingest("logs", logs_frame)
+        """
+        from workbench.sources.pg_ingest import ingest_frame
+
+        df = frames.validate(frame, kind, source=self.name)
+        return self._run(
+            lambda c: ingest_frame(c, self.schema, kind, df, source=self.name),
+            query=f"COPY {self.schema}.{kind} FROM STDIN",
+            window=None,
+            retry=False,
+        )
+
+
+def _parse_dsn(dsn: str) -> dict[str, str]:
+    """libpq connection parameters from a URL or key=value string."""
+    if not isinstance(dsn, str) or not dsn.strip():
+        raise ConfigError("a PostgreSQL source needs a URL such as postgres://user@host/db")
+    text = dsn.strip()
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        base = scheme.lower().split("+", 1)[0]
+        if base not in ("postgres", "postgresql", "timescale", "timescaledb"):
+            raise ConfigError(
+                f"unsupported URL scheme {scheme!r} for a PostgreSQL source",
+                hint="use postgres://user@host:5432/dbname",
+            )
+        text = "postgresql://" + rest
+    try:
+        import psycopg.conninfo
+    except ImportError as exc:  # pragma: no cover - extras not installed
+        raise ConfigError(
+            "the PostgreSQL source needs psycopg",
+            hint="pip install 'incident-workbench[postgres]'",
+        ) from exc
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(text)
+    except psycopg.Error:
+        raise ConfigError(
+            "cannot read the PostgreSQL connection string",
+            hint="use postgres://user@host:5432/dbname or 'host=... dbname=...'",
+        ) from None
+    return {k: str(v) for k, v in params.items() if v is not None}
