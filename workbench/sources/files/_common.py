@@ -234,8 +234,7 @@ def check_ns(ns: int, problems: Problems, *, field: str, unit: str, line: int | 
     if ns < MIN_NS or ns > MAX_NS:
         year = "before 1990" if ns < MIN_NS else "after 2200"
         raise problems.bad(
-            f"{field} = {ns // _UNIT_NS[unit] if unit in _UNIT_NS else ns} {unit} is {year}; "
-            f"the field is in {unit} — wrong unit?",
+            f"{field} = {ns // _UNIT_NS.get(unit, 1)} is {year} when read as {unit} — wrong unit?",
             line=line,
             field=field,
             hint=f"{field} must be a Unix time in {unit}",
@@ -491,15 +490,20 @@ class SpanRows:
 
 
 def check_span_times(
-    start: int, end: int, problems: Problems, *, field: str, line: int | None, unit: str
+    start: int,
+    end: int,
+    problems: Problems,
+    *,
+    fields: tuple[str, str],
+    line: int | None,
+    unit: str,
 ) -> None:
-    check_ns(start, problems, field=f"{field}start", unit=unit, line=line)
-    check_ns(end, problems, field=f"{field}end", unit=unit, line=line)
+    """Both times in 1990..2200 (reported in the source ``unit``) and end >= start."""
+    check_ns(start, problems, field=fields[0], unit=unit, line=line)
+    check_ns(end, problems, field=fields[1], unit=unit, line=line)
     if end < start:
         raise problems.bad(
-            f"span ends {(start - end) / 1e6:.3f} ms before it starts",
-            line=line,
-            field=f"{field}end",
+            f"span ends {(start - end) / 1e6:.3f} ms before it starts", line=line, field=fields[1]
         )
 
 

@@ -216,7 +216,14 @@ def _add(
     if dur_ns < 0:
         raise problems.bad(f"duration {dur_ns} ns is negative", field=f + "duration")
     end = start + dur_ns
-    check_span_times(start, end, problems, field=f, line=None, unit="ns" if not v1 else "us")
+    check_span_times(
+        start,
+        end,
+        problems,
+        fields=(f + "startTime", f + "duration"),
+        line=None,
+        unit="ns" if not v1 else "us",
+    )
     tags = _tags(sp.get("tags"), problems, f + "tags")
     proc = sp.get("process")
     if proc is None:

@@ -470,7 +470,7 @@ def _map_frame(
         work = work.with_columns(__ts=ts_vals)
 
     # levels: normalise each distinct value once
-    lvl_raw = work.select(pick_str("level").alias("l"))["l"]
+    lvl_raw = work.with_columns(pick_str("level").alias("__l"))["__l"]
     uniq = lvl_raw.unique().to_list()
     lvl_map = {u: norm_level(_maybe_num(u)) for u in uniq if u is not None}
     level = lvl_raw.replace_strict(lvl_map, default="unknown", return_dtype=pl.String).fill_null(
@@ -480,7 +480,7 @@ def _map_frame(
     # ids: vectorised when clean hex, per-row otherwise
     id_cols: dict[str, pl.Series] = {}
     for f in ("trace_id", "span_id"):
-        raw = work.select(pick_str(f).alias(f))[f]
+        raw = work.with_columns(pick_str(f).alias("__id"))["__id"]
         low = raw.str.strip_chars().str.to_lowercase()
         clean = low.str.contains(r"^[0-9a-f]{16}$|^[0-9a-f]{32}$").fill_null(True)
         if not clean.all():
@@ -518,7 +518,7 @@ def _map_frame(
         attr_exprs.append(val.alias(c))
     attrs = _kv_column(work.select(attr_exprs) if attr_exprs else pl.DataFrame(), n)
 
-    service = work.select(pick_str("service").alias("service"))["service"]
+    service = work.with_columns(pick_str("service").alias("__s"))["__s"].alias("service")
     if mapping.default_service is not None:
         service = service.fill_null(mapping.default_service)
     out = pl.DataFrame(
@@ -529,7 +529,7 @@ def _map_frame(
             .dt.cast_time_unit("us"),
             "service": service,
             "level": level,
-            "message": work.select(pick_str("message").fill_null("").alias("m"))["m"],
+            "message": work.with_columns(pick_str("message").fill_null("").alias("__m"))["__m"],
             "trace_id": id_cols["trace_id"],
             "span_id": id_cols["span_id"],
             "attributes": attrs,

@@ -269,7 +269,14 @@ def _add_span(
         raise problems.bad(f"span has no {key}", line=line, field=f + key)
     start = as_int(sp["startTimeUnixNano"], problems, field=f + "startTimeUnixNano", line=line)
     end = as_int(sp["endTimeUnixNano"], problems, field=f + "endTimeUnixNano", line=line)
-    check_span_times(start, end, problems, field=f + "", line=line, unit="ns")
+    check_span_times(
+        start,
+        end,
+        problems,
+        fields=(f + "startTimeUnixNano", f + "endTimeUnixNano"),
+        line=line,
+        unit="ns",
+    )
     kind = _kind(sp.get("kind"), problems, field=f + "kind", line=line)
     status, status_msg = _status(sp.get("status"), problems, field=f + "status", line=line)
     attrs = dict(base_attrs)

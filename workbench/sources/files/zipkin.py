@@ -156,7 +156,14 @@ def parse(
                 no_duration += 1
         start, end = ts * 1000, (ts + dur) * 1000
         try:
-            check_span_times(start, end, problems, field=r["where"] + ".", line=None, unit="us")
+            check_span_times(
+                start,
+                end,
+                problems,
+                fields=(r["where"] + ".timestamp", r["where"] + ".duration"),
+                line=None,
+                unit="us",
+            )
         except _Skip:
             continue
         rows.add(
