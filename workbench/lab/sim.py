@@ -152,7 +152,9 @@ def simulate(
             if not c.critical:
                 continue
             t_max = max(t_max, c.timeout_s)
-            p_ok = np.clip(ok_f, 0, 1) ** c.weight
+            ok_f = np.clip(ok_f, 0, 1)
+            # weight < 1: only that share of requests makes the call at all
+            p_ok = (1 - min(c.weight, 1.0) * (1 - ok_f)) * ok_f ** max(c.weight - 1.0, 0.0)
             fail = 1 - p_ok
             parts = np.stack([n500 * (1 + r), r * r503, r * r504])
             tot = np.maximum(parts.sum(axis=0), 1e-12)
