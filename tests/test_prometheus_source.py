@@ -111,7 +111,8 @@ def test_series_and_label_discovery(src: PrometheusSource) -> None:
         ["cart", "cart", "search", promdata.HOSTILE]
     )
     assert set(promdata.SERVICES) <= set(src.label_values("service", window=RED))
-    assert src.label_values("code", match="http_server_requests_total") == ["200", "500"]
+    codes = src.label_values("code", window=RED, match="http_server_requests_total")
+    assert codes == ["200", "500"]
     assert {"service", "pod", "le"} <= set(src.label_names(RED))
 
 
@@ -185,3 +186,31 @@ def test_alert_events_as_events_signal_only_when_enabled(prom_backend) -> None:
     assert "events" not in plain.capabilities
     with_alerts = PrometheusSource(server.url, flavor=flavor, alerts=True)
     assert with_alerts.load("events", RED).frame.height == 2
+
+
+def test_lab_demo_red_signals_name_the_scenario_services(
+    src: PrometheusSource, lab_demo_dir
+) -> None:
+    import json
+
+    meta = json.loads((lab_demo_dir / "scenario.json").read_text())
+    window = Window.parse(f"{meta['window']['start']}..{meta['window']['end']}")
+    res = src.metrics(None, window, step="1m")
+    assert not res.partial
+    got = set(res.frame.filter(pl.col("metric") == sig.REQUEST_RATE)["service"])
+    raw = pl.read_parquet(lab_demo_dir / "metrics" / "metrics.parquet")
+    http = raw.filter(pl.col("metric") == "http_server_requests_total")["service"]
+    assert got == set(http) and got <= set(meta["services"]) and len(got) >= 3
+    truth = json.loads((lab_demo_dir / "truth.json").read_text())
+    incident = Window.parse(f"{meta['incident_window']['start']}..{meta['incident_window']['end']}")
+    err = (
+        res.frame.filter(
+            (pl.col("metric") == sig.ERROR_RATIO)
+            & pl.col("ts").is_between(incident.start, incident.end)
+        )
+        .group_by("service")
+        .agg(pl.col("value").max())
+    )
+    # the root-cause service shows errors during the incident
+    root = err.filter(pl.col("service") == truth["root_cause_service"])["value"]
+    assert root.len() == 1 and root[0] > 0

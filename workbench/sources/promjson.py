@@ -4,14 +4,25 @@ A matrix becomes a per-series table (``sid, metric, service, labels``) and a sam
 table (``sid, ts, value``) joined once; no per-row Python dicts. Values arrive as strings
 ("1.5", "NaN", "+Inf", "-Inf") and are cast by polars, which reads all of them.
 
+Two paths give the same frame (a property test holds them equal):
+
+* :func:`fast_matrix` decodes the whole response body with polars' JSON reader (Rust,
+  releases the GIL) and never builds Python objects per sample. On 2,000 series x 480
+  points (24 MB) it takes about half the time of ``json.loads`` alone, so a load is faster
+  than a raw fetch + ``json.loads`` (bench/bench_prometheus.py). It declines (returns
+  ``None``) on anything unusual: not a matrix, empty, native histograms, odd types;
+* :func:`result_frame` works on the decoded ``data`` of any result type.
+
 Example::
 
-    >>> frame = matrix_frame(body["data"]["result"], alias="request_rate")
+    >>> frame, notes = matrix_frame(body["data"]["result"], alias="request_rate")
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
@@ -20,7 +31,15 @@ import polars as pl
 from workbench import frames
 from workbench.errors import BadData
 
-__all__ = ["SERVICE_LABELS", "matrix_frame", "result_frame", "series_table", "vector_frame"]
+__all__ = [
+    "SERVICE_LABELS",
+    "FastMatrix",
+    "fast_matrix",
+    "matrix_frame",
+    "result_frame",
+    "series_table",
+    "vector_frame",
+]
 
 SERVICE_LABELS: tuple[str, ...] = ("service", "job")
 
@@ -203,3 +222,104 @@ def result_frame(
         series = series_table([{}], alias=alias or "scalar", service_labels=service_labels)
         return _join(series, [1], [(result[0],)], [(result[1],)], source), []
     raise BadData(f"unknown resultType {kind!r}", field="data.resultType", source=source)
+
+
+@dataclass(frozen=True)
+class FastMatrix:
+    """A matrix response decoded by :func:`fast_matrix`: the frame and the envelope."""
+
+    frame: pl.DataFrame
+    warnings: tuple[str, ...]
+    infos: tuple[str, ...]
+
+
+_VALUES = pl.List(pl.List(pl.String))
+
+
+def fast_matrix(
+    body: bytes,
+    *,
+    alias: str | None = None,
+    service_labels: Sequence[str] = SERVICE_LABELS,
+    source: str | None = None,
+) -> FastMatrix | None:
+    """Decode a successful matrix response body straight into the metrics frame.
+
+    Returns ``None`` when the body is not a plain, non-empty, successful matrix (the
+    caller then takes the general path, which also reports malformed bodies).
+    """
+    try:
+        df = pl.read_json(io.BytesIO(body), infer_schema_length=None)
+    except Exception:  # any failure: the general path explains it
+        return None
+    schema = df.schema
+    data_t = schema.get("data")
+    if df.height != 1 or "status" not in schema or not isinstance(data_t, pl.Struct):
+        return None
+    fields = {f.name: f.dtype for f in data_t.fields}
+    result_t = fields.get("result")
+    if fields.get("resultType") != pl.String or not isinstance(result_t, pl.List):
+        return None
+    series_t = result_t.inner
+    if not isinstance(series_t, pl.Struct):
+        return None
+    sfields = {f.name: f.dtype for f in series_t.fields}
+    metric_t = sfields.get("metric")
+    if set(sfields) != {"metric", "values"} or sfields["values"] != _VALUES:
+        return None
+    if not isinstance(metric_t, pl.Struct):
+        return None
+    if df["status"][0] != "success" or df["data"].struct.field("resultType")[0] != "matrix":
+        return None
+    names = sorted(f.name for f in metric_t.fields)
+    if any(f.dtype != pl.String for f in metric_t.fields):
+        return None
+
+    def strings(key: str) -> tuple[str, ...]:
+        if key not in schema or schema[key] == pl.Null:
+            return ()
+        if schema[key] != pl.List(pl.String):
+            return ()
+        return tuple(x for x in (df[key][0] or []) if x is not None)
+
+    res = df.select(pl.col("data").struct.field("result")).explode("result").unnest("result")
+    m = pl.col("metric").struct
+    present = [k for k in service_labels if k in names]
+    service = pl.coalesce(
+        [pl.when(m.field(k) != "").then(m.field(k)) for k in present] + [pl.lit(None, pl.String)]
+    )
+    metric = pl.coalesce(
+        (
+            [pl.when(m.field("__name__") != "").then(m.field("__name__"))]
+            if "__name__" in names
+            else []
+        )
+        + [pl.lit(alias or "", pl.String)]
+    )
+    lab_names = [n for n in names if n != "__name__"]
+    if lab_names:
+        labels = pl.concat_list(
+            [pl.struct(key=pl.lit(n, pl.String), value=m.field(n)) for n in lab_names]
+        ).list.eval(pl.element().filter(pl.element().struct.field("value").is_not_null()))
+    else:
+        labels = pl.lit([], dtype=frames.KV).repeat_by(pl.len()).list.first()
+    series = res.select(
+        metric=metric, service=service, labels=labels.cast(frames.KV), values=pl.col("values")
+    )
+    counts = series["values"].list.len()
+    flat = series["values"].explode()
+    if flat.null_count() or (flat.list.len() != 2).any():
+        return None
+    pairs = flat.explode()
+    nums = pairs.cast(pl.Float64, strict=False)
+    if nums.null_count():
+        return None  # the general path names the bad sample
+    ts = nums.gather_every(2)
+    value = nums.gather_every(2, 1)
+    sid = pl.int_range(series.height, dtype=pl.UInt32, eager=True).repeat_by(counts).explode()
+    frame = (
+        series.drop("values")[sid]
+        .with_columns(ts=_ts_us(ts), value=value)
+        .select("ts", "metric", "service", "value", "labels")
+    )
+    return FastMatrix(frame, strings("warnings"), strings("infos"))
