@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from workbench.sources.files import parquet
+from workbench.sources.files.events import LAB_EVENT_FILES
 from workbench.sources.files.events import detect_format as _events_format
 
 __all__ = ["FORMATS", "SIGNAL_OF_FORMAT", "classify", "sniff"]
@@ -31,14 +32,6 @@ FORMATS = ("parquet", "otlp", "tempo", *SIGNAL_OF_FORMAT)
 
 # Files a lab scenario or an export carries that are not telemetry.
 NOT_TELEMETRY = {"scenario.json", "truth.json", "topology.json", "manifest.json"}
-
-# The lab layout's event files are known by name (they may be empty).
-LAB_EVENT_FILES = {
-    "argocd-applications.json": "argocd",
-    "rollouts-events.json": "argo-rollouts",
-    "alertmanager-webhook.jsonl": "alertmanager",
-    "chaos-mesh.yaml": "chaos-mesh",
-}
 
 _HEAD = 16384
 

@@ -423,9 +423,20 @@ class EventsFile:
 FORMATS = ("argocd", "argo-rollouts", "alertmanager", "chaos-mesh")
 
 
+# The lab layout's event files are known by name (they may be empty).
+LAB_EVENT_FILES = {
+    "argocd-applications.json": "argocd",
+    "rollouts-events.json": "argo-rollouts",
+    "alertmanager-webhook.jsonl": "alertmanager",
+    "chaos-mesh.yaml": "chaos-mesh",
+}
+
+
 def detect_format(path: Path, head: str) -> str | None:
     """Which events format a file holds, from its name and first bytes."""
     name = path.name.lower()
+    if name in LAB_EVENT_FILES:
+        return LAB_EVENT_FILES[name]
     if name.endswith((".yaml", ".yml")):
         return "chaos-mesh" if "chaos-mesh.org" in head else None
     if '"alerts"' in head and ('"groupKey"' in head or '"receiver"' in head):

@@ -115,6 +115,11 @@ class LogMapping:
     def names(self, f: str) -> tuple[str, ...]:
         return getattr(self, f)
 
+    @property
+    def all_names(self) -> frozenset[str]:
+        """Every input name the mapping looks at."""
+        return frozenset(n for f in _FIELDS for n in self.names(f))
+
 
 @dataclass
 class LogFile:
@@ -272,7 +277,11 @@ def _add_record(
         for f in ("trace_id", "span_id")
     }
     consumed = {n for n, _ in used.values()}
-    attrs = {k: scalar_str(v) for k, v in flat.items() if k not in consumed}
+    attrs = {
+        k: scalar_str(v)
+        for k, v in flat.items()
+        if k not in consumed and not (v == "" and k in mapping.all_names)
+    }
     rows.ts.append(ts)
     rows.cols["level"].append(level)
     rows.cols["message"].append(message)
@@ -508,13 +517,13 @@ def _map_frame(
     attr_exprs: list[pl.Expr] = []
     owner = {c: (f, i) for f in _FIELDS for i, c in enumerate(picked[f])}
     for c in sorted(df.columns):
-        val = pl.col(c).cast(pl.String) if df.schema[c] != pl.Boolean else (
-            pl.when(pl.col(c)).then(pl.lit("true")).otherwise(pl.lit("false"))
-        )  # fmt: skip
+        val = pl.col(c).cast(pl.String)
         if c in owner:
             f, i = owner[c]
             ucol = "__tsu" if f == "ts" else f"__u_{f}"
-            val = pl.when(pl.col(ucol) == i).then(None).otherwise(val)
+            # the value used for the field, and empty strings of mapped names, are not
+            # attributes
+            val = pl.when((pl.col(ucol) == i) | (val == "")).then(None).otherwise(val)
         attr_exprs.append(val.alias(c))
     attrs = _kv_column(work.select(attr_exprs) if attr_exprs else pl.DataFrame(), n)
 
