@@ -8,6 +8,7 @@ Example::
     >>> inc.status()
 """
 
+from workbench.config import connect, load_config
 from workbench.errors import (
     AuthError,
     BadData,
@@ -21,8 +22,11 @@ from workbench.errors import (
 from workbench.incident import Incident
 from workbench.secrets import Secret
 from workbench.sources.base import Result, Source
+from workbench.sources.jaeger import JaegerSource
+from workbench.sources.loki import LokiSource
 from workbench.sources.postgres import PostgresSource
 from workbench.sources.prometheus import PrometheusSource
+from workbench.sources.tempo import TempoSource
 from workbench.timewindow import Window
 
 __version__ = "0.1.0"
@@ -32,7 +36,9 @@ __all__ = [
     "BadData",
     "ConfigError",
     "Incident",
+    "JaegerSource",
     "LimitExceeded",
+    "LokiSource",
     "PostgresSource",
     "PrometheusSource",
     "QueryError",
@@ -41,7 +47,10 @@ __all__ = [
     "Source",
     "SourceError",
     "SourceUnavailable",
+    "TempoSource",
     "Window",
     "WorkbenchError",
     "__version__",
+    "connect",
+    "load_config",
 ]
