@@ -470,3 +470,16 @@ def test_normalize_level() -> None:
     assert [normalize_level(x) for x in ("WARNING", "err", "crit", "Info", None, "weird")] == [
         "warn", "error", "fatal", "info", "unknown", "unknown"
     ]  # fmt: skip
+
+
+def test_transport_oddities_are_typed(recorded_http: RecordedServer) -> None:
+    recorded_http.route(RANGE_PATH, body=b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    with pytest.raises(SourceUnavailable, match="could not be read") as ei:
+        LokiSource(recorded_http.url, retries=0).logs('{a="b"}', SAMPLE_WINDOW)
+    assert "DecodingError" in (ei.value.detail or "")
+    with pytest.raises(WorkbenchError, match="not an http"):
+        LokiSource("ftp://loki.example").logs('{a="b"}', SAMPLE_WINDOW)
+    with pytest.raises(WorkbenchError, match="cannot use CA file"):
+        LokiSource(recorded_http.url, auth=Auth(ca_file="/no/such/ca.pem")).logs(
+            "{}", SAMPLE_WINDOW
+        )

@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from workbench.errors import AuthError, BadData, QueryError, SourceUnavailable
+from workbench.errors import AuthError, BadData, ConfigError, QueryError, SourceUnavailable
 from workbench.secrets import Secret, redact_url
 
 __all__ = ["Auth", "HttpClient", "Timeout"]
@@ -118,7 +118,14 @@ class HttpClient:
             basic = httpx.BasicAuth(a.username, a.password.reveal() if a.password else "")
         verify: bool | ssl.SSLContext = a.verify
         if a.ca_file:
-            verify = ssl.create_default_context(cafile=a.ca_file)
+            try:
+                verify = ssl.create_default_context(cafile=a.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(
+                    f"{self.source}: cannot use CA file {a.ca_file}: "
+                    f"{getattr(exc, 'strerror', None) or exc}",
+                    hint="give the path of a readable PEM file with the server's CA",
+                ) from None
         return httpx.Client(
             base_url=self.base_url,
             headers=headers,
@@ -202,6 +209,20 @@ class HttpClient:
                     window=window,
                     detail=type(exc).__name__,
                     hint="the server or a proxy cut the response; retry, or narrow the query",
+                ) from exc
+            except httpx.UnsupportedProtocol as exc:
+                raise ConfigError(
+                    f"{self.source}: {self.url} is not an http:// or https:// URL",
+                    hint="check the source's URL",
+                ) from exc
+            except httpx.HTTPError as exc:  # decoding, proxy, protocol errors...
+                raise SourceUnavailable(
+                    f"{self.source} sent a response that could not be read",
+                    source=self.source,
+                    query=query,
+                    window=window,
+                    detail=f"{type(exc).__name__}: {str(exc)[:200]}",
+                    hint="retry; if it persists, check proxies between you and the server",
                 ) from exc
             if resp.status_code in (502, 503, 504) and attempt + 1 < attempts:
                 last = None
