@@ -374,3 +374,19 @@ def test_hostile_tables_give_spec_or_config_error(table: dict[str, Any]) -> None
         "postgres",
         "files",
     )
+
+
+def test_tls_with_a_private_ca(
+    recorded_https: RecordedServer, tls_certs: dict[str, Path], shared_data: Path, tmp_path: Path
+) -> None:
+    f = shared_data / "api-samples" / "loki" / "grafana-loki-testdata" / "streams_simple.json"
+    recorded_https.route("/loki/api/v1/query_range", file=f)
+    url = f"loki+{recorded_https.url}"
+    with pytest.raises(wb.SourceUnavailable, match="TLS verification") as ei:
+        wb.connect(url, retries=0).logs('{a="b"}', W)
+    assert "ca_file" in (ei.value.hint or "")
+    (tmp_path / "workbench.toml").write_text(
+        f'[sources.logs]\nurl = "{url}"\nca_file = "{tls_certs["ca"]}"\n'
+    )
+    assert wb.connect("logs").logs('{a="b"}', W).rows == 6
+    assert wb.connect(url, verify=False).logs('{a="b"}', W).rows == 6

@@ -9,6 +9,8 @@ delay, a truncated body or a dynamic handler; requests are recorded for assertio
 Fixtures:
 
 ``recorded_http``  a started :class:`RecordedServer` (function scope)
+``recorded_https`` the same over TLS, its certificate signed by ``tls_certs["ca"]``
+``tls_certs``      a private CA and server certificate made with openssl (session scope)
 ``dead_url``       ``http://127.0.0.1:<port>`` where nothing listens
 ``shared_data``    the ``shared/data`` folder (``WORKBENCH_SHARED_DATA`` or beside the repo)
 
@@ -30,6 +32,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -107,12 +112,21 @@ class Route:
 class RecordedServer:
     """A threaded HTTP server answering from :class:`Route` s; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tls: tuple[Path, Path] | None = None) -> None:
         self.routes: list[Route] = []
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self.port = free_port()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _make_handler(self))
+        self.scheme = "https" if tls else "http"
+        self._httpd = _QuietServer(("127.0.0.1", self.port), _make_handler(self))
+        if tls is not None:
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(certfile=str(tls[0]), keyfile=str(tls[1]))
+            # the handshake runs in the handler thread, so a client that rejects the
+            # certificate cannot stall the accept loop
+            self._httpd.socket = ctx.wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
         self._thread = threading.Thread(
@@ -122,7 +136,7 @@ class RecordedServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def route(
         self,
@@ -165,6 +179,13 @@ class RecordedServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Does not print tracebacks of connections the client aborted (TLS refusals...)."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
 
 
 def _make_handler(server: RecordedServer) -> type[BaseHTTPRequestHandler]:
@@ -257,6 +278,43 @@ def recorded_http_module() -> Iterator[RecordedServer]:
     """A :class:`RecordedServer` shared by a module's tests (for hypothesis tests, which
     cannot use function-scoped fixtures): call ``clear()`` before adding routes."""
     srv = RecordedServer()
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+@pytest.fixture(scope="session")
+def tls_certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A private CA and a server certificate for 127.0.0.1 signed by it (via openssl):
+    ``{"ca": ca.pem, "cert": server.pem, "key": server.key}``."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.fail("the openssl command is needed to make test certificates")
+    d = tmp_path_factory.mktemp("tls")
+    ext = d / "server.ext"
+    ext.write_text(
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        "authorityKeyIdentifier=keyid,issuer\nsubjectKeyIdentifier=hash\n"
+    )
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], cwd=d, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "2", "-subj", "/CN=workbench test CA")  # fmt: skip
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+        "-subj", "/CN=127.0.0.1")  # fmt: skip
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext")  # fmt: skip
+    return {"ca": d / "ca.pem", "cert": d / "server.pem", "key": d / "server.key"}
+
+
+@pytest.fixture
+def recorded_https(tls_certs: dict[str, Path]) -> Iterator[RecordedServer]:
+    """A :class:`RecordedServer` over TLS with a certificate from ``tls_certs["ca"]``."""
+    srv = RecordedServer(tls=(tls_certs["cert"], tls_certs["key"]))
     try:
         yield srv
     finally:
