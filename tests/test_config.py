@@ -390,3 +390,49 @@ def test_tls_with_a_private_ca(
     )
     assert wb.connect("logs").logs('{a="b"}', W).rows == 6
     assert wb.connect(url, verify=False).logs('{a="b"}', W).rows == 6
+
+
+ds_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10)
+    | st.sampled_from(["$X", "${X}", "$__env{X}", "$__file{/nonexistent}", "Bearer $X", "$__vault{a}"]),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3),
+    max_leaves=10,
+)  # fmt: skip
+datasource = st.fixed_dictionaries(
+    {"name": st.text(max_size=5) | st.integers(), "type": st.sampled_from(
+        ["prometheus", "loki", "tempo", "jaeger", "alertmanager", "postgres", "graphite", "x"])},
+    optional={"url": ds_values | st.just("http://h:1"), "basicAuth": st.booleans(),
+              "basicAuthUser": ds_values, "user": ds_values, "database": ds_values,
+              "jsonData": st.dictionaries(st.sampled_from(
+                  ["httpHeaderName1", "tlsSkipVerify", "timeout", "maxLines", "prometheusType",
+                   "timeInterval", "tlsAuthWithCACert", "database", "sslmode", "tlsAuth"]),
+                  ds_values, max_size=4) | ds_values,
+              "secureJsonData": st.dictionaries(st.sampled_from(
+                  ["basicAuthPassword", "httpHeaderValue1", "password", "tlsCACert"]),
+                  ds_values, max_size=3) | ds_values},
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(doc=st.fixed_dictionaries({"apiVersion": st.sampled_from([1, "1", 2]),
+                                  "datasources": st.lists(datasource, max_size=3) | ds_values}))  # fmt: skip
+def test_hostile_grafana_files_give_specs_or_config_error(doc: dict[str, Any]) -> None:
+    import os
+    import tempfile
+
+    import yaml
+
+    os.environ["X"] = "x-value"
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / "ds.yaml"
+            p.write_text(yaml.safe_dump(doc))
+            try:
+                specs = read_grafana(p)
+            except ConfigError:
+                return
+            for spec in specs.values():
+                assert spec.type in ("prometheus", "loki", "tempo", "jaeger", "alertmanager",
+                                     "postgres")  # fmt: skip
+    finally:
+        del os.environ["X"]

@@ -194,8 +194,17 @@ def _split_url(url: str, *, where: str) -> tuple[str, str | None, str | None, di
     )
 
 
+def _urlsplit(url: str, *, where: str) -> Any:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+        return parts
+    except ValueError as exc:
+        raise ConfigError(f"{where}: cannot read URL {url!r}: {exc}") from None
+
+
 def _strip_userinfo(url: str, *, where: str, keep_user: bool) -> tuple[str, str | None]:
-    parts = urlsplit(url)
+    parts = _urlsplit(url, where=where)
     if parts.password is not None:
         raise ConfigError(
             f"{where}: the URL holds a password",
@@ -210,6 +219,16 @@ def _strip_userinfo(url: str, *, where: str, keep_user: bool) -> tuple[str, str 
 
 def _source_class(kind: str) -> Any:
     """The source class of a type, imported only when needed."""
+    try:
+        return _import_source_class(kind)
+    except ImportError as exc:
+        raise ConfigError(
+            f"the {kind} source cannot be loaded: {exc}",
+            hint="install the package's optional dependencies: pip install 'incident-workbench[all]'",
+        ) from exc
+
+
+def _import_source_class(kind: str) -> Any:
     if kind == "prometheus":
         from workbench.sources.prometheus import PrometheusSource
 
@@ -298,7 +317,7 @@ def spec_from_mapping(name: str, table: Mapping[str, Any], *, origin: str) -> So
         url, url_user = _strip_userinfo(url, where=where, keep_user=kind == "postgres")
         if kind != "postgres":
             username = username or url_user
-        parts = urlsplit(url)
+        parts = _urlsplit(url, where=where)
         if kind != "postgres" and parts.query:
             known = set(_params(kind)) | COMMON_KEYS
             keep = []

@@ -96,8 +96,10 @@ class _Skip(Exception):
 
 def _expand(value: Any, *, where: str) -> Any:
     """Expand Grafana's env/file interpolation in an ordinary (non-secret) value."""
-    if not isinstance(value, str):
+    if value is None or isinstance(value, bool | int | float):
         return value
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a single value, not a {type(value).__name__}")
 
     def sub(m: re.Match[str]) -> str:
         if m.group("fn") == "file":
@@ -174,16 +176,17 @@ def _datasource(ds: Mapping[str, Any], *, where: str) -> dict[str, Any]:
         if jd.get(flag):
             raise _Skip(f"{what} is not supported")
     url = _expand(ds.get("url"), where=f"{where}.url")
-    if not url:
+    if not isinstance(url, str) or not url:
         raise ConfigError(f"{where} has no url")
     table: dict[str, Any] = {"type": kind}
     if kind == "postgres":
         database = _expand(jd.get("database") or ds.get("database"), where=f"{where}.database")
         user = _expand(ds.get("user"), where=f"{where}.user")
         host = re.sub(r"^[a-z]+://", "", str(url)).rstrip("/")
-        table["url"] = f"postgres://{user + '@' if user else ''}{host}/{database or ''}"
-        if jd.get("sslmode"):
-            table["url"] += f"?sslmode={jd['sslmode']}"
+        table["url"] = f"postgres://{f'{user}@' if user else ''}{host}/{database or ''}"
+        sslmode = _expand(jd.get("sslmode"), where=f"{where}.jsonData.sslmode")
+        if sslmode:
+            table["url"] += f"?sslmode={sslmode}"
         if sjd.get("password") is not None:
             table["password"] = _secret_ref(
                 sjd["password"], where=f"{where}.secureJsonData.password"
@@ -191,7 +194,8 @@ def _datasource(ds: Mapping[str, Any], *, where: str) -> dict[str, Any]:
         return table
     table["url"] = url
     if ds.get("basicAuth"):
-        table["username"] = _expand(ds.get("basicAuthUser"), where=f"{where}.basicAuthUser")
+        user = _expand(ds.get("basicAuthUser"), where=f"{where}.basicAuthUser")
+        table["username"] = None if user is None else str(user)
         if sjd.get("basicAuthPassword") is None:
             raise ConfigError(
                 f"{where}: basicAuth is on but secureJsonData has no basicAuthPassword"
@@ -224,9 +228,14 @@ def _datasource(ds: Mapping[str, Any], *, where: str) -> dict[str, Any]:
         if flavor and flavor != "prometheus":
             table["flavor"] = flavor
         if jd.get("timeInterval"):
-            table["scrape_interval"] = str(jd["timeInterval"])
+            table["scrape_interval"] = str(
+                _expand(jd["timeInterval"], where=f"{where}.jsonData.timeInterval")
+            )
     if kind == "loki" and jd.get("maxLines"):
-        table["limit"] = int(jd["maxLines"])
+        try:
+            table["limit"] = int(_expand(jd["maxLines"], where=f"{where}.jsonData.maxLines"))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: jsonData.maxLines is not a number") from None
     return table
 
 
