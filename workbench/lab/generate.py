@@ -189,7 +189,7 @@ def generate(
     write_parquet(to_frame(ss), out / "metrics" / "metrics.parquet")
 
     n_svc = len(run.topo.services)
-    target = target_traces or int(min(2500, max(600, 2500 * 13 / max(n_svc, 13) ** 0.5)))
+    target = target_traces or int(max(300, 2500 * min(1.0, 13 / max(n_svc, 13))))
     traces = TraceGen(run.topo, g, run.pods, run.eff, run.flow, seed=seed * 1000 + 17).run(
         target_traces=target
     )

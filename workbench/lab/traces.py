@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -55,6 +56,7 @@ class Span:
     events: list = field(default_factory=list)
     message: str = ""  # status message
     failure: str = ""  # why it failed (used for logs): own, dependency, timeout, ...
+    build: tuple = ()  # what the attributes are made from (filled in for kept traces)
 
 
 class TraceGen:
@@ -75,6 +77,13 @@ class TraceGen:
         self.r = random.Random(seed)
         self._routes = {(s.name, r.name): (s, r) for s in topo.services for r in s.routes}
         self._cum: dict[tuple[str, int], tuple[list[Pod], list[float]]] = {}
+        self._ceff: dict[tuple[str, int], tuple[float, float]] = {}
+        fields = ("drop", "lat_mult", "lat_add", "err500", "net_delay", "loss")
+        # plain lists: indexing them per span is much cheaper than numpy scalars
+        self._e = {
+            name: SimpleNamespace(**{f: getattr(e, f).tolist() for f in fields})
+            for name, e in eff.items()
+        }
 
     # ids ----------------------------------------------------------------------------------
     def _tid(self) -> str:
@@ -129,8 +138,36 @@ class TraceGen:
             root = spans[0]
             slow = (root.end - root.start) > SLOW_S * NS
             if root.code == 2 or slow or self.r.random() < keep:
+                for sp in spans:
+                    self._finish(sp)
                 out.append(spans)
         return out
+
+    def _finish(self, span: Span) -> None:
+        r = self.r
+        if span.kind == 2:
+            route, code, entry = span.build
+            a = {
+                "http.request.method": route.method,
+                "http.route": route.path,
+                "url.path": _fill(route.path, r),
+                "url.scheme": "http",
+                "server.address": span.service,
+                "server.port": 8080,
+                "http.response.status_code": code,
+            }
+            if entry:
+                a["client.address"] = (
+                    f"10.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"
+                )
+                a["user_agent.original"] = r.choice(_AGENTS)
+            span.attrs = a
+        else:
+            callee, call, route, status, why, attempt = span.build
+            span.attrs = _client_attrs(callee, call, route, status, why, r)
+            if attempt:
+                span.attrs["http.request.resend_count"] = attempt
+        span.build = ()
 
     def _step(self, t_ns: int) -> int:
         i = int((t_ns / NS - self.grid.t0) // self.grid.step_s)
@@ -153,7 +190,7 @@ class TraceGen:
         pod = self._pod(svc.name, i)
         if pod is None:
             return None
-        e = self.eff[pod.name]
+        e = self._e[pod.name]
         if r.random() < e.drop[i]:
             return None
         med = route.latency_s * e.lat_mult[i] + e.lat_add[i]
@@ -186,19 +223,7 @@ class TraceGen:
         end = cursor + int(own * 0.6 * NS)
         span.end = end
         span.code = 2 if code >= 500 else 0
-        a = {
-            "http.request.method": route.method,
-            "http.route": route.path,
-            "url.path": _fill(route.path, r),
-            "url.scheme": "http",
-            "server.address": svc.name,
-            "server.port": 8080,
-            "http.response.status_code": code,
-        }
-        if client_attrs:
-            a["client.address"] = f"10.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"
-            a["user_agent.original"] = r.choice(_AGENTS)
-        span.attrs = a
+        span.build = (route, code, client_attrs)
         if code >= 500:
             span.message = f"HTTP {code}"
         return end, code, span.failure
@@ -256,12 +281,10 @@ class TraceGen:
                 cend,
                 2 if why else 0,
             )
-            span.attrs = _client_attrs(callee, call, route, status, why, r)
+            span.build = (callee, call, route, status, why, attempt)
             if why:
                 span.failure = why
                 span.message = _client_error(why, callee, call)
-            if attempt:
-                span.attrs["http.request.resend_count"] = attempt
             spans.append(span)
             cursor = cend
             if not why:
@@ -273,6 +296,13 @@ class TraceGen:
         return cursor, False, why
 
     def _callee_effects(self, callee: Service, i: int) -> tuple[float, float]:
+        key = (callee.name, i)
+        hit = self._ceff.get(key)
+        if hit is None:
+            hit = self._ceff[key] = self._callee_effects_calc(callee, i)
+        return hit
+
+    def _callee_effects_calc(self, callee: Service, i: int) -> tuple[float, float]:
         ps = self.pods[callee.name]
         delay = sum(float(p.share[i]) * float(self.eff[p.name].net_delay[i]) for p in ps)
         loss = sum(float(p.share[i]) * float(self.eff[p.name].loss[i]) for p in ps)
