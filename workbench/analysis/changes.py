@@ -192,11 +192,15 @@ def score_changes(
     )
 
 
-def onset_of_changes(changes: pl.DataFrame, *, quantile: float = 0.1) -> datetime | None:
-    """A robust onset of the whole incident: an early quantile of the changed series'
-    onsets (the very first one is often a lone noisy series). ``None`` if nothing changed.
+def onset_of_changes(
+    changes: pl.DataFrame, *, top: int = 20, quantile: float = 0.1
+) -> datetime | None:
+    """A robust onset of the whole incident: an early quantile of the onsets of the
+    ``top`` strongest changed series (the very first onset is often a lone noisy series,
+    and many weak late changes, such as a later unrelated rollout, should not move it).
+    ``None`` if nothing changed.
     """
-    on = changes.filter(pl.col("changed"))["onset"]
+    on = changes.filter(pl.col("changed")).sort("score", descending=True).head(top)["onset"]
     if on.len() == 0:
         return None
     return on.sort().gather(int(quantile * (on.len() - 1))).item()

@@ -416,6 +416,8 @@ def rank_suspects(
 
 
 def _error_signal(bsp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:
+    """Share of the *extra* failing traces (above the baseline's rate) starting at each
+    service: background errors cancel out."""
     schema = {"service": pl.String, "errors": pl.Float64, "_e_ops": pl.String}
     if bsp.height == 0 or "status" not in bsp.columns:
         return pl.DataFrame(schema=schema)
@@ -425,25 +427,24 @@ def _error_signal(bsp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:
     ob = tr.error_origins(bsp, window=base, by=("blame_service",)).select(
         "blame_service", _tb=pl.col("traces")
     )
-    tw = win.duration.total_seconds()
-    tb = max(base.duration.total_seconds(), 1e-9)
+    scale = win.duration.total_seconds() / max(base.duration.total_seconds(), 1e-9)
     ops = (
         tr.error_origins(bsp, window=win, by=("blame_service", "name"))
         .group_by("blame_service")
         .agg(_e_ops=pl.col("name").first())
     )
-    return (
+    out = (
         ow.join(ob, on="blame_service", how="left")
         .join(ops, on="blame_service", how="left")
-        .with_columns(pl.col("_tb").fill_null(0))
-        .with_columns(
-            _rise=(1 - (pl.col("_tb") / tb) / (pl.col("traces") / tw)).clip(0.0, 1.0),
-        )
-        .select(
-            service=pl.col("blame_service"),
-            errors=(pl.col("share") * pl.col("_rise")).cast(pl.Float64),
-            _e_ops=pl.col("_e_ops"),
-        )
+        .with_columns(_excess=(pl.col("traces") - pl.col("_tb").fill_null(0) * scale).clip(0.0))
+    )
+    total = out["_excess"].sum()
+    if not total:
+        return pl.DataFrame(schema=schema)
+    return out.select(
+        service=pl.col("blame_service"),
+        errors=(pl.col("_excess") / total).cast(pl.Float64),
+        _e_ops=pl.col("_e_ops"),
     )
 
 
