@@ -46,6 +46,7 @@ from workbench.sources.files._common import (
     ns_series,
     parse_time_ns,
     read_text,
+    scalar_str,
 )
 
 __all__ = [
@@ -74,7 +75,8 @@ class _Rows:
         source: str,
         attrs: dict[str, Any],
     ) -> None:
-        self.rows.append((ts, end, kind, service, title, source, attrs))
+        svc = scalar_str(service) if service not in (None, "") else None
+        self.rows.append((ts, end, kind, svc, str(title), source, attrs))
 
     def frame(self) -> pl.DataFrame:
         r = self.rows
@@ -362,7 +364,8 @@ def parse_chaos_mesh(
             recovers: list[int] = []
             records = _get(doc, "status", "experiment", "containerRecords") or []
             for r in records if isinstance(records, list) else []:
-                for ev in (r.get("events") or []) if isinstance(r, dict) else []:
+                evs = r.get("events") if isinstance(r, dict) else None
+                for ev in evs if isinstance(evs, list) else []:
                     if not isinstance(ev, dict) or ev.get("type", "Succeeded") != "Succeeded":
                         continue
                     t = _time(

@@ -379,7 +379,7 @@ def _ts_vector(col: pl.Series, mapping: LogMapping) -> pl.Series:
         approx = f * mult
         in_range = (approx >= MIN_NS) & (approx <= MAX_NS)
         if dt.is_integer():
-            exact = pl.lit(col).cast(pl.Int64) * mult.cast(pl.Int64)
+            exact = pl.lit(col).cast(pl.Int64, strict=False) * mult.cast(pl.Int64)
         else:
             exact = approx.round().cast(pl.Int64, strict=False)
         ns = pl.select(pl.when(in_range).then(exact).otherwise(None)).to_series()
@@ -610,7 +610,12 @@ def read_jsonl(
     if df is not None and df.height == len(line_numbers):
         flat = _flatten_frame(df)
         if flat is not None:
-            return LogFile(_map_frame(flat, mapping, problems, pl.Series(line_numbers)), problems)
+            try:
+                mapped = _map_frame(flat, mapping, problems, pl.Series(line_numbers))
+                return LogFile(mapped, problems)
+            except (pl.exceptions.PolarsError, ValueError, TypeError, OverflowError):
+                # something the vector path does not handle: the per-line path decides
+                problems.skipped.clear()
     return LogFile(_read_lines_slow(text, mapping, problems), problems)
 
 

@@ -79,7 +79,7 @@ def any_value(v: Any) -> Any:
         iv = v["intValue"]
         try:
             return int(iv)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return iv
     if "doubleValue" in v:
         return v["doubleValue"]

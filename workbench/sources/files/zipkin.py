@@ -230,7 +230,10 @@ def _prepare(sp: Any, where: str, problems: Problems) -> dict[str, Any]:
     if sp.get("shared"):
         attrs["zipkin.shared"] = "true"
     annotations: list[int] = []
-    for a in sp.get("annotations") or []:
+    anns = sp.get("annotations") or []
+    if not isinstance(anns, list):
+        raise problems.bad("annotations must be a list", field=f + "annotations")
+    for a in anns:
         if isinstance(a, dict) and isinstance(a.get("timestamp"), int | float):
             t = a["timestamp"]
             if isinstance(t, int) or math.isfinite(t):
