@@ -235,3 +235,11 @@ def test_graph_diff_new_vanished_and_changed_edges() -> None:
     assert up["error_ratio_delta"] == pytest.approx(0.5)
     assert ch[("checkout", "orders-db")]["change"] == "same"
     assert d["change"].to_list()[:2] == ["new", "errors_up"]
+
+
+def test_duplicate_span_ids_do_not_multiply_calls() -> None:
+    rows = shop_traces(5, failing=0)
+    rows += [dict(r) for r in rows if r["span_id"] == "c"]  # the server span twice
+    g = service_graph(spans_frame(rows))
+    fc = g.edges.filter((pl.col("caller") == "checkout") & (pl.col("callee") == "payments"))
+    assert fc["calls"].to_list() == [5]

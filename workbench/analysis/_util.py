@@ -15,10 +15,12 @@ __all__ = [
     "check_columns",
     "entry_spans",
     "filter_window",
+    "is_entry",
     "peer_name",
     "span_seconds",
     "step_of",
     "truncate_every",
+    "with_parent_service",
 ]
 
 #: Span attributes naming the callee of a client span, best first.
@@ -95,18 +97,53 @@ def peer_name() -> pl.Expr:
     ).alias("peer")
 
 
+def with_parent_service(spans: pl.DataFrame, alias: str = "_parent_service") -> pl.DataFrame:
+    """``spans`` plus the service of each span's parent (null: no parent, or the parent
+    is not in the data), by one left join on ``(trace_id, parent_span_id)``.
+
+    The join runs on 64-bit hashes of the id pairs and is then checked against the ids
+    themselves; if a hash collides, or span ids repeat within a trace (a join would
+    multiply rows), it is redone exactly on the strings with the first span of each id
+    as the parent.
+    """
+    keyed = spans.with_columns(
+        pl.struct("trace_id", "span_id").hash(7).alias("_k"),
+        pl.struct("trace_id", pl.col("parent_span_id").alias("span_id")).hash(7).alias("_pk"),
+    )
+    parents = keyed.select(
+        pl.col("_k").alias("_pk"),
+        pl.col("service").alias(alias),
+        pl.col("trace_id").alias("_ptid"),
+        pl.col("span_id").alias("_psid"),
+    )
+    joined = keyed.join(parents, on="_pk", how="left")
+    if joined.height == spans.height:
+        wrong = joined.filter(
+            pl.col("_ptid").is_not_null()
+            & (
+                pl.col("_ptid").ne_missing(pl.col("trace_id"))
+                | pl.col("_psid").ne_missing(pl.col("parent_span_id"))
+            )
+        ).height
+        if wrong == 0:
+            return joined.drop("_k", "_pk", "_ptid", "_psid")
+    exact = spans.select(
+        pl.col("trace_id"),
+        pl.col("span_id").alias("parent_span_id"),
+        pl.col("service").alias(alias),
+    ).unique(subset=["trace_id", "parent_span_id"], keep="first")
+    return spans.join(exact, on=["trace_id", "parent_span_id"], how="left")
+
+
+def is_entry(alias: str = "_parent_service") -> pl.Expr:
+    """True for a span where a request enters its service (see :func:`entry_spans`)."""
+    return pl.col(alias).is_null() | (pl.col(alias) != pl.col("service"))
+
+
 def entry_spans(spans: pl.DataFrame) -> pl.DataFrame:
     """Spans where a request enters a service: no parent, a parent in another service,
     or a parent missing from the data. These are the spans RED per service counts.
 
     Works whatever the ``kind`` values say (Zipkin and Jaeger data often lack them).
     """
-    parents = spans.select(
-        pl.col("trace_id"),
-        pl.col("span_id").alias("parent_span_id"),
-        pl.col("service").alias("_parent_service"),
-    ).unique(subset=["trace_id", "parent_span_id"], keep="first")
-    joined = spans.join(parents, on=["trace_id", "parent_span_id"], how="left")
-    return joined.filter(
-        pl.col("_parent_service").is_null() | (pl.col("_parent_service") != pl.col("service"))
-    ).drop("_parent_service")
+    return with_parent_service(spans).filter(is_entry()).drop("_parent_service")

@@ -33,10 +33,11 @@ import polars as pl
 
 from workbench.analysis._util import (
     check_columns,
-    entry_spans,
     filter_window,
+    is_entry,
     peer_name,
     span_seconds,
+    with_parent_service,
 )
 from workbench.timewindow import Window
 
@@ -171,31 +172,22 @@ def service_graph(
     check_columns(spans, _SPAN_COLUMNS, "spans")
     spans = filter_window(spans, "start", window)
     seconds = span_seconds(spans, window)
-    cols = ["trace_id", "span_id", "parent_span_id", "service", "kind", "duration_ms", "status"]
-    if "attributes" in spans.columns:
-        cols.append("attributes")
-    s = spans.select(cols)
-    parents = s.select(
-        "trace_id",
-        pl.col("span_id").alias("parent_span_id"),
-        pl.col("service").alias("caller"),
-    ).unique(subset=["trace_id", "parent_span_id"], keep="first")
-    calls = (
-        s.join(parents, on=["trace_id", "parent_span_id"], how="inner")
-        .filter(pl.col("caller") != pl.col("service"))
-        .select(
-            "caller",
-            pl.col("service").alias("callee"),
-            "duration_ms",
-            "status",
-            pl.lit(False).alias("inferred"),
-        )
+    s = with_parent_service(spans.select(_SPAN_COLUMNS), "caller")
+    calls = s.filter(pl.col("caller").is_not_null() & (pl.col("caller") != pl.col("service")))
+    calls = calls.select(
+        "caller",
+        pl.col("service").alias("callee"),
+        "duration_ms",
+        "status",
+        pl.lit(False).alias("inferred"),
     )
     parts = [calls]
-    if infer_peers and "attributes" in s.columns:
+    if infer_peers and "attributes" in spans.columns:
         has_child = s.select("trace_id", pl.col("parent_span_id").alias("span_id")).drop_nulls()
-        leaf_clients = s.filter(pl.col("kind") == "client").join(
-            has_child.unique(), on=["trace_id", "span_id"], how="anti"
+        leaf_clients = (
+            spans.filter(pl.col("kind") == "client")
+            .select("trace_id", "span_id", "service", "duration_ms", "status", "attributes")
+            .join(has_child, on=["trace_id", "span_id"], how="anti")
         )
         inferred = (
             leaf_clients.with_columns(peer_name())
@@ -216,8 +208,7 @@ def service_graph(
         .sort("caller", "callee")
         .select(EDGE_COLUMNS)
     )
-    entries = entry_spans(s)
-    observed = entries.group_by("service").agg(*_stats(seconds))
+    observed = s.filter(is_entry("caller")).group_by("service").agg(*_stats(seconds))
     seen = set(s["service"].drop_nulls().unique().to_list())
     inferred_nodes = (
         all_calls.filter(pl.col("inferred") & ~pl.col("callee").is_in(list(seen)))

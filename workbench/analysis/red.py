@@ -137,21 +137,47 @@ def _labels_key() -> pl.Expr:
     return pl.col("labels").list.eval(kv).list.sort().list.join(",").fill_null("")
 
 
+def _with_series_id(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` (without ``labels``) plus ``_sid``, an integer id per series: the same
+    metric, service and label set (compared as sorted ``k=v`` pairs, so label order
+    does not matter).
+
+    The canonical label string is built once per distinct label set (found by hash), not
+    once per sample, and the id joined back: cost grows with the samples, not with
+    string work per sample.
+    """
+    hashed = df.with_columns(pl.struct("metric", "service", "labels").hash().alias("_h"))
+    ids = (
+        hashed.select("_h", "metric", "service", "labels")
+        .unique("_h", keep="first")
+        .with_columns(
+            pl.concat_str(
+                pl.col("metric"), pl.col("service").fill_null(""), _labels_key(), separator="\x1f"
+            )
+            .rank("dense")
+            .alias("_sid")
+        )
+        .select("_h", "_sid")
+    )
+    return hashed.drop("labels").join(ids, on="_h", how="left").drop("_h")
+
+
 def _series_rates(df: pl.DataFrame, step: timedelta, extra: list[str]) -> pl.DataFrame:
     """Per-series per-bucket rates of counter samples ``df`` (ts, metric, service, value,
-    labels): ``ts`` (bucket start), ``service``, the ``extra`` label columns, ``rate``.
+    labels, and the ``extra`` label columns already extracted): ``ts`` (bucket start),
+    ``metric``, ``service``, the ``extra`` columns, ``rate``.
 
     Within a series the increase between two samples is ``v - prev``, or ``v`` after a
     reset (the value dropped); a bucket's rate is its increase over the time its sample
     pairs span, so a scrape gap or a partial bucket does not bias the rate.
     """
-    series = ["metric", "service", "_key"]
+    same = pl.col("_sid") == pl.col("_sid").shift(1)
     d = (
-        df.with_columns(_labels_key().alias("_key"))
-        .sort([*series, "ts"])
+        _with_series_id(df.select("ts", "metric", "service", "value", "labels", *extra))
+        .sort("_sid", "ts")
         .with_columns(
-            pl.col("value").shift(1).over(series).alias("_prev"),
-            pl.col("ts").shift(1).over(series).alias("_prev_ts"),
+            pl.when(same).then(pl.col("value").shift(1)).alias("_prev"),
+            pl.when(same).then(pl.col("ts").shift(1)).alias("_prev_ts"),
         )
         .filter(pl.col("_prev").is_not_null())
         .with_columns(
@@ -165,9 +191,14 @@ def _series_rates(df: pl.DataFrame, step: timedelta, extra: list[str]) -> pl.Dat
         .filter(pl.col("_dt") > 0)
     )
     return (
-        d.group_by([*series, "_bucket", *extra])
-        .agg((pl.col("_inc").sum() / pl.col("_dt").sum()).alias("rate"))
-        .drop("_key")
+        d.group_by("_sid", "_bucket")
+        .agg(
+            pl.col("metric").first(),
+            pl.col("service").first(),
+            *[pl.col(c).first() for c in extra],
+            (pl.col("_inc").sum() / pl.col("_dt").sum()).alias("rate"),
+        )
+        .drop("_sid")
         .rename({"_bucket": "ts"})
     )
 
@@ -307,12 +338,13 @@ def red_from_metrics(
     """
     check_columns(metrics, ("ts", "metric", "service", "value", "labels"), "metrics")
     st = step_of(step)
-    m = metrics.filter(pl.col("service").is_not_null())
-    pre = m.filter(pl.col("metric").is_in(list(RED_METRICS)))
+    has_service = pl.col("service").is_not_null()
+    m = metrics
+    pre = m.filter(pl.col("metric").is_in(list(RED_METRICS)) & has_service)
     if pre.height:
         out = _from_precomputed(pre, st)
     else:
-        req = m.filter(pl.col("metric") == requests).with_columns(
+        req = m.filter((pl.col("metric") == requests) & has_service).with_columns(
             frames.attr("labels", "code").alias("code")
         )
         if req.height == 0:
@@ -325,7 +357,7 @@ def red_from_metrics(
         rates = rates.with_columns(
             pl.when(pl.col("rate") > 0).then(pl.col("_err") / pl.col("rate")).alias("error_ratio")
         ).drop("_err")
-        b = m.filter(pl.col("metric") == f"{histogram}_bucket").with_columns(
+        b = m.filter((pl.col("metric") == f"{histogram}_bucket") & has_service).with_columns(
             frames.attr("labels", "le")
             .str.replace(r"^\+Inf$", "inf")
             .cast(pl.Float64, strict=False)
