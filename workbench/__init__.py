@@ -22,6 +22,7 @@ from workbench.errors import (
 from workbench.incident import Incident
 from workbench.secrets import Secret
 from workbench.sources.base import Result, Source
+from workbench.sources.files import DirectorySource, FileSource
 from workbench.sources.jaeger import JaegerSource
 from workbench.sources.loki import LokiSource
 from workbench.sources.postgres import PostgresSource
@@ -35,6 +36,8 @@ __all__ = [
     "AuthError",
     "BadData",
     "ConfigError",
+    "DirectorySource",
+    "FileSource",
     "Incident",
     "JaegerSource",
     "LimitExceeded",
