@@ -370,13 +370,15 @@ class KVBuilder:
 
     def add(self, mapping: Mapping[str, Any] | None) -> None:
         if mapping:
-            r = self.n
-            for k, v in sorted(mapping.items()):
-                if v is None:
-                    continue
-                self.rows.append(r)
-                self.keys.append(str(k))
-                self.values.append(v if isinstance(v, str) else scalar_str(v))  # type: ignore[arg-type]
+            keys = sorted(mapping)
+            vals = [mapping[k] for k in keys]
+            if not all(type(v) is str for v in vals):
+                pairs = [(str(k), scalar_str(v)) for k, v in zip(keys, vals, strict=True)]
+                keys = [k for k, v in pairs if v is not None]
+                vals = [v for _, v in pairs if v is not None]
+            self.rows.extend([self.n] * len(keys))
+            self.keys.extend(keys)
+            self.values.extend(vals)
         self.n += 1
 
     def series(self, name: str = "attributes") -> pl.Series:

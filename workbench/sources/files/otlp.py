@@ -31,6 +31,7 @@ Example::
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ import polars as pl
 
 from workbench.errors import BadData
 from workbench.sources.files._common import (
+    MAX_NS,
+    MIN_NS,
     KVBuilder,
     OnError,
     Problems,
@@ -59,6 +62,7 @@ from workbench.sources.files._common import (
 
 __all__ = ["OtlpFile", "any_value", "parse_logs", "parse_traces", "read_file"]
 
+_LOWER_HEX = re.compile(r"[0-9a-f]+")
 KIND_BY_INT = ("unspecified", "internal", "server", "client", "producer", "consumer")
 STATUS_BY_INT = ("unset", "ok", "error")
 RESOURCE_PREFIXES = ("service.", "k8s.", "host.", "container.", "deployment.", "cloud.")
@@ -113,13 +117,17 @@ def _attrs(items: Any, problems: Problems, *, field: str, line: int | None) -> d
         )
     out: dict[str, str] = {}
     for kv in items:
-        if not isinstance(kv, dict) or not isinstance(kv.get("key"), str):
+        if type(kv) is not dict or type(key := kv.get("key")) is not str:
             raise problems.bad(
                 f"{field} holds an entry without a string key", line=line, field=field
             )
-        val = scalar_str(any_value(kv.get("value")))
+        v = kv.get("value")
+        if type(v) is dict and type(sv := v.get("stringValue")) is str:
+            out[key] = sv
+            continue
+        val = scalar_str(any_value(v))
         if val is not None:
-            out[kv["key"]] = val
+            out[key] = val
     return out
 
 
@@ -244,6 +252,21 @@ def _add_traces(body: Any, rows: SpanRows, problems: Problems, line: int | None)
                     continue
 
 
+def _fast_id(v: Any) -> str | None:
+    """The common case: a 16/32-digit lower-case hex id (None: take the careful path)."""
+    if type(v) is str and (len(v) == 16 or len(v) == 32) and _LOWER_HEX.fullmatch(v):
+        return v if v.strip("0") else None
+    return None
+
+
+def _fast_int(v: Any) -> int | None:
+    if type(v) is str and v.isascii() and v.isdigit():
+        return int(v)
+    if type(v) is int:
+        return v
+    return None
+
+
 def _add_span(
     sp: Any,
     rows: SpanRows,
@@ -253,38 +276,59 @@ def _add_span(
     where: str,
     line: int | None,
 ) -> None:
-    sp = _is_dict(sp, problems, field=where, line=line)
+    """One span. The common well-formed case runs on fast checks; anything unusual goes
+    through the careful helpers, which name the field in their errors."""
+    if type(sp) is not dict:
+        sp = _is_dict(sp, problems, field=where, line=line)
     f = where + "."
-    trace_id = norm_id(sp.get("traceId"), problems, field=f + "traceId", line=line)
-    span_id = norm_id(sp.get("spanId"), problems, field=f + "spanId", line=line)
+    raw = sp.get("traceId")
+    trace_id = _fast_id(raw) or norm_id(raw, problems, field=f + "traceId", line=line)
+    raw = sp.get("spanId")
+    span_id = _fast_id(raw) or norm_id(raw, problems, field=f + "spanId", line=line)
     if trace_id is None or span_id is None:
         missing = "traceId" if trace_id is None else "spanId"
         raise problems.bad(f"span has no {missing}", line=line, field=f + missing)
-    parent = norm_id(sp.get("parentSpanId"), problems, field=f + "parentSpanId", line=line)
+    raw = sp.get("parentSpanId")
+    parent = _fast_id(raw) or norm_id(raw, problems, field=f + "parentSpanId", line=line)
     name = sp.get("name", "")
-    if not isinstance(name, str):
+    if type(name) is not str:
         raise problems.bad("span name must be a string", line=line, field=f + "name")
-    if "startTimeUnixNano" not in sp or "endTimeUnixNano" not in sp:
-        key = "startTimeUnixNano" if "startTimeUnixNano" not in sp else "endTimeUnixNano"
-        raise problems.bad(f"span has no {key}", line=line, field=f + key)
-    start = as_int(sp["startTimeUnixNano"], problems, field=f + "startTimeUnixNano", line=line)
-    end = as_int(sp["endTimeUnixNano"], problems, field=f + "endTimeUnixNano", line=line)
-    check_span_times(
-        start,
-        end,
-        problems,
-        fields=(f + "startTimeUnixNano", f + "endTimeUnixNano"),
-        line=line,
-        unit="ns",
-    )
-    kind = _kind(sp.get("kind"), problems, field=f + "kind", line=line)
-    status, status_msg = _status(sp.get("status"), problems, field=f + "status", line=line)
+    raw_start = sp.get("startTimeUnixNano")
+    raw_end = sp.get("endTimeUnixNano")
+    start = _fast_int(raw_start)
+    end = _fast_int(raw_end)
+    if start is None or end is None or not (MIN_NS <= start <= end <= MAX_NS):
+        if raw_start is None or raw_end is None:
+            key = "startTimeUnixNano" if raw_start is None else "endTimeUnixNano"
+            raise problems.bad(f"span has no {key}", line=line, field=f + key)
+        start = as_int(raw_start, problems, field=f + "startTimeUnixNano", line=line)
+        end = as_int(raw_end, problems, field=f + "endTimeUnixNano", line=line)
+        check_span_times(
+            start,
+            end,
+            problems,
+            fields=(f + "startTimeUnixNano", f + "endTimeUnixNano"),
+            line=line,
+            unit="ns",
+        )
+    k = sp.get("kind")
+    if type(k) is int and 0 <= k < 6:
+        kind = KIND_BY_INT[k]
+    else:
+        kind = _kind(k, problems, field=f + "kind", line=line)
+    st = sp.get("status")
+    if not st and (st is None or st == {}):
+        status, status_msg = "unset", None
+    else:
+        status, status_msg = _status(st, problems, field=f + "status", line=line)
     attrs = dict(base_attrs)
-    attrs.update(_attrs(sp.get("attributes"), problems, field=f + "attributes", line=line))
+    raw_attrs = sp.get("attributes")
+    if raw_attrs is not None:
+        attrs.update(_attrs(raw_attrs, problems, field=f + "attributes", line=line))
     if status_msg:
         attrs["otel.status_description"] = str(status_msg)
     events = sp.get("events")
-    if isinstance(events, list):
+    if events and isinstance(events, list):
         for ev in events:
             if isinstance(ev, dict) and ev.get("name") == "exception":
                 ea = _attrs(ev.get("attributes"), problems, field=f + "events", line=line)
