@@ -7,8 +7,10 @@ Everything is deterministic so tests can assert exact values:
   exactly 0.1); latency buckets give p50 = 0.1 s, p95 = 0.25 + 0.25 * 10/18 s, p99 = 0.5 s;
   CPU 0.5 of a 2-core limit, memory 256 MiB of 1 GiB, DB pool 6 used of 20.
   ``cart`` has two pods, the others one.
-* ``wb_long{series}``: 3 series, one sample per minute for 7 days (``LONG_WINDOW``), value =
-  minute index, for chunking tests.
+* ``wb_long{series}``: 3 series, one sample per minute for a day from ``LONG_START``,
+  value = minute index x (series + 1), for chunking tests (at a 5 s step a day is 17,280
+  points per series, over Prometheus's 11,000). A day keeps promtool quick: it writes one
+  block per 2 h.
 * ``wb_special``: NaN, +Inf, -Inf and 1.5 in turn.
 * ``ALERTS``: HighErrorRate on cart pending 25-30 min, firing 30-50 and 70-80 min after
   the start of ``RED_WINDOW`` (15 s evaluation interval).
@@ -31,7 +33,7 @@ SERVICES = ["cart", "search", HOSTILE]
 PODS = {"cart": ["cart-0", "cart-1"], "search": ["search-0"], HOSTILE: ["hostile-0"]}
 
 LONG_START = T0 + timedelta(days=1)
-LONG_POINTS = 7 * 24 * 60
+LONG_POINTS = 24 * 60
 LONG_STEP = 60
 LONG_SERIES = 3
 

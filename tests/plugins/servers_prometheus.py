@@ -98,3 +98,65 @@ def prom_backend(request: pytest.FixtureRequest) -> tuple[str, promservers.Serve
     """Each server that speaks the Prometheus HTTP API: ``(flavor, server)``."""
     name = "prometheus_server" if request.param == "prometheus" else "victoriametrics_server"
     return request.param, request.getfixturevalue(name)
+
+
+# --- extra instances for failure tests (small data: the wb_long series only) ---------------
+
+#: bcrypt hash of the password "test" (the example in Prometheus's basic-auth guide)
+BASIC_AUTH_HASH = "$2b$12$hNf2lSsxfm0.i4a.1kVpSOVyBCfIB51VRjgBUyv6kdnyTlgWj81Ay"
+BASIC_AUTH = ("admin", "test")
+
+
+@pytest.fixture(scope="session")
+def prom_small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("promsmall") / "small.om"
+    return promservers.write_openmetrics(path, [promdata.long_family()])
+
+
+@pytest.fixture(scope="session")
+def prometheus_limited_server(
+    tmp_path_factory: pytest.TempPathFactory, prom_small_data: Path
+) -> Iterator[promservers.Server]:
+    """Prometheus with ``--query.max-samples=100``: most range queries exceed it."""
+    srv = _start(
+        "prometheus (max-samples)",
+        promservers.start_prometheus,
+        tmp_path_factory.mktemp("prom-limited"),
+        [prom_small_data],
+        extra_args=["--query.max-samples=100"],
+    )
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus_auth_server(
+    tmp_path_factory: pytest.TempPathFactory, prom_small_data: Path
+) -> Iterator[promservers.Server]:
+    """Prometheus behind its own basic auth (``--web.config.file``): admin / test."""
+    srv = _start(
+        "prometheus (basic auth)",
+        promservers.start_prometheus,
+        tmp_path_factory.mktemp("prom-auth"),
+        [prom_small_data],
+        web_config=f"basic_auth_users:\n  {BASIC_AUTH[0]}: {BASIC_AUTH_HASH}\n",
+        basic_auth=BASIC_AUTH,
+    )
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def victoriametrics_limited_server(
+    tmp_path_factory: pytest.TempPathFactory, prom_small_data: Path
+) -> Iterator[promservers.Server]:
+    """VictoriaMetrics with ``-search.maxPointsPerTimeseries=100``."""
+    srv = _start(
+        "victoria-metrics (limited)",
+        promservers.start_victoriametrics,
+        tmp_path_factory.mktemp("vm-limited"),
+        [prom_small_data],
+        extra_args=["-search.maxPointsPerTimeseries=100"],
+    )
+    yield srv
+    srv.stop()

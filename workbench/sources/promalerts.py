@@ -7,7 +7,8 @@ the evaluation interval (or twice the series' usual spacing, if larger) ends a r
 
 One event per run: ``ts`` = first sample, ``end`` = last sample, or null when the run
 reaches the end of the window (still firing then); ``kind`` "alert"; ``title`` the
-alert name (and severity); ``attributes`` the series labels.
+alert name; ``attributes`` ``status`` (the alertstate) and the series labels as
+``labels.<name>`` (the same keys the Alertmanager sources use).
 
 Example::
 
@@ -54,16 +55,21 @@ def alert_runs(
     window_end = pl.lit(window.end).cast(frames.TS)
     still = (window_end - pl.col("last")).dt.total_microseconds() <= pl.col("threshold_us")
     name = frames.attr("labels", "alertname")
-    severity = frames.attr("labels", "severity")
+    state = frames.attr("labels", "alertstate")
+    prefixed = pl.col("labels").list.eval(
+        pl.struct(
+            key=pl.lit("labels.") + pl.element().struct.field("key"),
+            value=pl.element().struct.field("value"),
+        )
+    )
+    status = pl.concat_list(pl.struct(key=pl.lit("status"), value=state))
     out = runs.select(
         ts=pl.col("start"),
         end=pl.when(still).then(None).otherwise(pl.col("last")).cast(frames.TS),
         kind=pl.lit("alert"),
         service=pl.col("service"),
-        title=pl.when(severity.is_not_null())
-        .then(pl.coalesce(name, pl.lit("ALERTS")) + pl.lit(" (") + severity + pl.lit(")"))
-        .otherwise(pl.coalesce(name, pl.lit("ALERTS"))),
+        title=pl.coalesce(name, pl.lit("ALERTS")),
         source=pl.lit(source),
-        attributes=pl.col("labels"),
+        attributes=pl.concat_list(status, prefixed).cast(frames.KV),
     )
     return out.sort("ts")

@@ -125,7 +125,6 @@ class PrometheusSource(Source):
     * ``max_concurrency`` - at most this many requests in flight (default 4);
     * ``flavor`` - ``"prometheus"``, ``"victoriametrics"``, ``"thanos"`` or ``"mimir"``:
       Thanos is asked for partial responses and reports them as ``partial``;
-      VictoriaMetrics has no exemplars;
     * ``target_points`` - points per series aimed at when the step is chosen (720);
     * ``max_points_per_series`` - chunk size limit (11,000, Prometheus's own);
     * ``on_chunk_error`` - ``"raise"`` (default) or ``"partial"``: keep the chunks that
@@ -325,19 +324,11 @@ class PrometheusSource(Source):
         """Exemplars (trace ids attached to samples) for ``query`` over ``window``.
 
         Frame columns: ``ts, metric, service, value, trace_id, span_id, labels`` (series
-        labels), ``exemplar_labels``. Servers without exemplar storage return an empty
-        frame; VictoriaMetrics has no exemplar API and raises ``QueryError``.
+        labels), ``exemplar_labels``. Servers without exemplar storage (Prometheus without
+        ``--enable-feature=exemplar-storage``, VictoriaMetrics 1.79) return an empty frame.
         """
         from workbench.sources.promexemplars import exemplar_frame
 
-        if self.flavor == "victoriametrics":
-            raise QueryError(
-                f"{self.name} (VictoriaMetrics) has no exemplar API",
-                source=self.name,
-                query=query,
-                window=window,
-                hint="read exemplars from Prometheus, Thanos or Mimir",
-            )
         with Timer() as t:
             data, warns = self._api(
                 "/api/v1/query_exemplars",

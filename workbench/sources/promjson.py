@@ -280,7 +280,8 @@ def fast_matrix(
             return ()
         if schema[key] != pl.List(pl.String):
             return ()
-        return tuple(x for x in (df[key][0] or []) if x is not None)
+        items = df[key][0]
+        return () if items is None else tuple(x for x in items.to_list() if x is not None)
 
     res = df.select(pl.col("data").struct.field("result")).explode("result").unnest("result")
     m = pl.col("metric").struct
