@@ -215,3 +215,49 @@ def test_enable_offline_switches_to_the_offline_jupyter_renderer() -> None:
         from altair.jupyter import JupyterChart
 
         JupyterChart.enable_offline(False)
+
+
+def test_service_graph_chart_marks_new_and_vanished_edges_from_a_diff() -> None:
+    from workbench.analysis.graph import graph_diff
+
+    base = service_graph(spans_frame(shop_traces(20, failing=0)))
+    inc_rows = [r for r in shop_traces(20, failing=10, start=1000) if r["service"] != "payments"]
+    inc_rows += [
+        {"trace_id": "p", "span_id": "p1", "service": "payments", "ms": 3, "start": 1000},
+        {
+            "trace_id": "p",
+            "span_id": "p2",
+            "parent": "p1",
+            "service": "payments",
+            "kind": "client",
+            "ms": 1,
+            "start": 1000,
+            "attrs": {"peer.service": "fraud"},
+        },
+    ]
+    inc = service_graph(spans_frame(inc_rows))
+    chart = service_graph_chart(inc, diff=graph_diff(base, inc))
+    spec = chart.to_dict()
+    edges = next(d for d in spec["datasets"].values() if d and "callee" in d[0])
+    change = {(e["caller"], e["callee"]): e["change"] for e in edges}
+    assert change[("checkout", "payments")] == "vanished"
+    assert change[("payments", "fraud")] == "new"
+    assert change[("frontend", "checkout")] == "errors_up"
+    assert "edge vs baseline" in render.to_svg(chart)
+
+
+def test_graph_chart_keeps_services_without_requests_and_rejects_unknown_colours() -> None:
+    rows = [
+        {"trace_id": "t", "span_id": "a", "service": "web", "ms": 5},
+        {"trace_id": "t", "span_id": "b", "parent": "a", "service": "api", "ms": 3},
+        # a service whose spans hang off a parent missing from the data
+        {"trace_id": "t", "span_id": "c", "parent": "missing", "service": "batch", "ms": 1},
+        {"trace_id": "t", "span_id": "d", "parent": "c", "service": "batch", "ms": 1},
+    ]
+    g = service_graph(spans_frame(rows))
+    spec = service_graph_chart(g, color_by="p95_ms").to_dict()
+    nodes = next(d for d in spec["datasets"].values() if d and "requests" in d[0])
+    assert {n["service"] for n in nodes} == {"web", "api", "batch"}
+    assert all(n["_color"] is not None for n in nodes)  # Vega-Lite would drop nulls
+    with pytest.raises(ConfigError, match="colour nodes by 'nope'"):
+        service_graph_chart(g, color_by="nope")

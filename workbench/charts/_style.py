@@ -11,6 +11,7 @@ __all__ = [
     "ERROR_SCHEME",
     "INCIDENT_FILL",
     "MAX_ROWS",
+    "NUMBER_LABEL",
     "OKABE_ITO",
     "error_scale",
     "iso",
@@ -32,6 +33,10 @@ OKABE_ITO = (
 ERROR_SCHEME = "yelloworangered"
 INCIDENT_FILL = "#D55E00"
 BASELINE_FILL = "#56B4E9"
+#: Vega label expression: thousands as 12k, small values plainly (0.4, not SI's "400m").
+NUMBER_LABEL = (
+    "abs(datum.value) >= 1000 ? format(datum.value, '.3~s') : format(datum.value, '.3~g')"
+)
 #: Most rows a chart may carry (altair's own limit, 5000, stays on as a safety net).
 MAX_ROWS = 4000
 

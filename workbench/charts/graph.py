@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 import altair as alt
 import polars as pl
 
-from workbench.charts._style import error_scale
+from workbench.charts._style import NUMBER_LABEL, error_scale
+from workbench.errors import ConfigError
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -29,6 +30,16 @@ if TYPE_CHECKING:
 
 __all__ = ["SERVICE_SELECTION", "layered_layout", "service_graph_chart"]
 
+# edge dash per graph_diff change: new dashed, vanished dotted, the rest solid
+_DASHES = {
+    "same": [1, 0],
+    "new": [8, 4],
+    "vanished": [2, 4],
+    "errors_up": [1, 0],
+    "slower": [1, 0],
+    "errors_down": [1, 0],
+    "faster": [1, 0],
+}
 #: Name of the point selection on nodes (``JupyterChart.selections.service``).
 SERVICE_SELECTION = "service"
 
@@ -81,17 +92,32 @@ def service_graph_chart(
     color_by: str = "error_ratio",
     title: str | None = None,
     selectable: bool = False,
+    diff: pl.DataFrame | None = None,
 ) -> alt.LayerChart:
     """Node-link chart of a :class:`~workbench.analysis.graph.ServiceGraph`.
 
     ``color_by`` is a node column (``error_ratio`` by default, or e.g. ``p95_ms``).
     At most ``max_nodes`` services are drawn (the most failing, then the busiest); the
     title says when some were left out. ``selectable=True`` adds a point selection
-    named :data:`SERVICE_SELECTION` on the nodes, for widgets.
+    named :data:`SERVICE_SELECTION` on the nodes, for widgets. ``diff`` (from
+    :func:`~workbench.analysis.graph.graph_diff`) dashes new edges, dots vanished ones
+    and adds the change to the tooltips.
     """
     keep = set(_pick_nodes(graph, max_nodes))
     g = graph.to_networkx().subgraph(keep).copy()
-    lay = layered_layout(g)
+    change: dict[tuple[str, str], str] = {}
+    vanished: list[tuple[str, str, dict]] = []
+    if diff is not None:
+        change = {(r[0], r[1]): r[2] for r in diff.select("caller", "callee", "change").rows()}
+        vanished = [
+            (a, b, {"calls": 0, "rate_per_s": 0.0, "errors": 0})
+            for (a, b), v in change.items()
+            if v == "vanished" and a in g and b in g and not g.has_edge(a, b)
+        ]
+    # vanished edges shape the layers too, so they point the same way as the others
+    shape = g.copy()
+    shape.add_edges_from((a, b) for a, b, _ in vanished)
+    lay = layered_layout(shape)
     n_layers = max((v[0] for v in lay.values()), default=0) + 1
     tallest = max((sum(1 for v in lay.values() if v[0] == k) for k in range(n_layers)), default=1)
     h = height or max(160, min(900, 60 * tallest + 40))
@@ -108,8 +134,9 @@ def service_graph_chart(
     for n, data in g.nodes(data=True):
         x, y = xy(n)
         node_rows.append({"service": n, "x": x, "y": y, **data})
+    edge_list = list(g.edges(data=True)) + vanished
     edge_rows = []
-    for a, b, data in g.edges(data=True):
+    for a, b, data in edge_list:
         x, y = xy(a)
         x2, y2 = xy(b)
         t = 0.62
@@ -124,6 +151,7 @@ def service_graph_chart(
                 "ax": x + (x2 - x) * t,
                 "ay": y + (y2 - y) * t,
                 "angle": (math.degrees(math.atan2(y2 - y, x2 - x)) + 90.0) % 360.0,
+                "change": change.get((a, b), "same"),
                 **data,
             }
         )
@@ -153,6 +181,7 @@ def service_graph_chart(
             "ax": pl.Float64,
             "ay": pl.Float64,
             "angle": pl.Float64,
+            "change": pl.String,
             "calls": pl.Int64,
             "rate_per_s": pl.Float64,
             "errors": pl.Int64,
@@ -165,7 +194,21 @@ def service_graph_chart(
     )
     # a distinct field name keeps the edges' legend-less stroke scale from swallowing the
     # nodes' colour legend (Vega-Lite merges legends of one field)
-    edges = edges.with_columns(pl.col("error_ratio").alias("edge_error_ratio"))
+    # colour fields with nulls filled: Vega-Lite drops rows whose encoded
+    # quantitative field is null (a vanished edge, a service with no requests)
+    edges = edges.with_columns(pl.col("error_ratio").fill_null(0.0).alias("edge_error_ratio"))
+    if color_by not in nodes.columns:
+        raise ConfigError(
+            f"cannot colour nodes by {color_by!r}",
+            hint=f"use one of {', '.join(c for c in nodes.columns if nodes[c].dtype.is_numeric())}",
+        )
+    nodes = nodes.with_columns(
+        pl.col(color_by)
+        .cast(pl.Float64)
+        .fill_null(pl.col(color_by).min())
+        .fill_null(0.0)
+        .alias("_color")
+    )
     nodes = nodes.with_columns(
         pl.when(pl.col("inferred"))
         .then(pl.lit("square"))
@@ -194,11 +237,15 @@ def service_graph_chart(
         alt.Tooltip("error_ratio:Q", title="error ratio", format=fmt_pct),
         alt.Tooltip("p95_ms:Q", title="p95 ms", format=".1f"),
     ]
-    edge_color = (
+    if diff is not None:
+        edge_tip.append(alt.Tooltip("change:N", title="vs baseline"))
+    edge_color: object = (
         alt.Stroke("edge_error_ratio:Q", scale=error_scale(max_ratio), legend=None)
         if color_by == "error_ratio"
         else alt.value("#888888")
     )
+    if diff is not None and color_by == "error_ratio":
+        edge_color = alt.condition("datum.change === 'vanished'", alt.value("#777777"), edge_color)
     width_enc = alt.StrokeWidth(
         "rate_per_s:Q", scale=alt.Scale(domain=[0, max_rate], range=[1, 9]), legend=None
     )
@@ -209,6 +256,17 @@ def service_graph_chart(
             px, py, x2="x2:Q", y2="y2:Q", stroke=edge_color, strokeWidth=width_enc, tooltip=edge_tip
         )
     )
+    if diff is not None:
+        present = [c for c in _DASHES if c in set(edges["change"].to_list())]
+        lines = lines.encode(
+            strokeDash=alt.StrokeDash(
+                "change:N",
+                scale=alt.Scale(domain=present, range=[_DASHES[c] for c in present]),
+                legend=alt.Legend(
+                    title="edge vs baseline", symbolStrokeColor="#555555", symbolSize=500
+                ),
+            )
+        )
     arrows = (
         alt.Chart(edges)
         .mark_point(shape="triangle", filled=True, size=70, opacity=0.9)
@@ -230,10 +288,12 @@ def service_graph_chart(
     ]
     node_enc: dict[str, object] = {
         "color": alt.Color(
-            f"{color_by}:Q",
+            "_color:Q",
             scale=color_scale,
             title=color_title,
-            legend=alt.Legend(format=fmt_pct if color_by == "error_ratio" else ""),
+            legend=alt.Legend(format=fmt_pct)
+            if color_by == "error_ratio"
+            else alt.Legend(labelExpr=NUMBER_LABEL),
         ),
         "shape": alt.Shape("shape:N", scale=None),
         "tooltip": node_tip,

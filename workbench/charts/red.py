@@ -23,15 +23,21 @@ import polars as pl
 
 from workbench.analysis._util import check_columns, filter_window, truncate_every
 from workbench.analysis.red import RED_COLUMNS
-from workbench.charts._style import BASELINE_FILL, INCIDENT_FILL, MAX_ROWS, OKABE_ITO, iso, time_x
+from workbench.charts._style import (
+    BASELINE_FILL,
+    INCIDENT_FILL,
+    MAX_ROWS,
+    NUMBER_LABEL,
+    OKABE_ITO,
+    iso,
+    time_x,
+)
 from workbench.timewindow import Window
 
 __all__ = ["MEASURES", "TIME_BRUSH", "downsample_red", "pick_services", "red_panels"]
 
 #: column -> panel title, in panel order
 MEASURES = {"rate": "requests/s", "error_pct": "errors (%)", "p95_ms": "p95 latency (ms)"}
-# thousands as 12k, small values plainly (0.4, not SI's "400m")
-_LABEL = "abs(datum.value) >= 1000 ? format(datum.value, '.3~s') : format(datum.value, '.3~g')"
 #: Name of the interval selection on time (``JupyterChart.selections.time``).
 TIME_BRUSH = "time"
 
@@ -142,7 +148,7 @@ def red_panels(
         )
     line = base.mark_line(strokeWidth=1.4, color=OKABE_ITO[0], interpolate="step-after").encode(
         time_x(),
-        alt.Y("value:Q", title=None, axis=alt.Axis(tickCount=3, labelExpr=_LABEL)),
+        alt.Y("value:Q", title=None, axis=alt.Axis(tickCount=3, labelExpr=NUMBER_LABEL)),
         tooltip=[
             alt.Tooltip("service:N"),
             alt.Tooltip("measure:N"),
