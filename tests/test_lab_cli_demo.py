@@ -96,3 +96,13 @@ def test_large_generated_topology_generates(tmp_path: Path) -> None:
     assert meta["counts"]["spans"] > 1000
     truth = json.loads((path / "truth.json").read_text())
     assert truth["details"]["victims"], "a fault in a big system still has victims"
+
+
+def test_lab_history_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "h"
+    rc = main(["lab", "history", "--out", str(out), "--days", "3", "--step", "900"])
+    assert rc == 0
+    assert "first to saturate: checkout cpu" in capsys.readouterr().out
+    meta = json.loads((out / "scenario.json").read_text())
+    assert meta["window"]["end"] == "2026-11-20T00:00:00Z"
+    assert main(["lab", "history", "--out", str(out), "--days", "0"]) == 1

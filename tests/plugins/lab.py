@@ -2,6 +2,8 @@
 
 ``lab_demo_dir``      Path of the demo scenario (seed 1).
 ``lab_scenario_dir``  factory ``(name, seed=1, **opts) -> Path``, cached per arguments.
+``lab_history_dir``   Path of a 14-day capacity history at 5 minutes (seed 1); see
+                      workbench/lab/history.py and its truth.json.
 
 Example::
 
@@ -37,3 +39,10 @@ def lab_scenario_dir(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., 
 @pytest.fixture(scope="session")
 def lab_demo_dir(lab_scenario_dir: Callable[..., Path]) -> Path:
     return lab_scenario_dir("demo", 1)
+
+
+@pytest.fixture(scope="session")
+def lab_history_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from workbench.lab.history import generate_history
+
+    return generate_history(1, tmp_path_factory.mktemp("lab-history"), days=14, step_s=300)

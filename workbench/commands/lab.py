@@ -31,6 +31,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument("--step", type=float, default=30.0, help="scrape interval in seconds")
     g.set_defaults(func=_generate)
+    h = lsub.add_parser("history", help="write weeks of per-service usage for capacity analysis")
+    h.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    h.add_argument("--out", required=True, help="output directory")
+    h.add_argument("--days", type=float, default=28.0, help="length of the history (default 28)")
+    h.add_argument("--step", type=float, default=300.0, help="resolution in seconds (default 300)")
+    h.add_argument("--end", default="2026-11-20T00:00:00Z", help="end of the history, RFC 3339")
+    h.add_argument(
+        "--services",
+        type=int,
+        default=None,
+        help="use a generated topology of N services instead of the shop",
+    )
+    h.set_defaults(func=_history)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -69,5 +82,29 @@ def _generate(args: argparse.Namespace) -> int:
         f"wrote {args.scenario} (seed {args.seed}) to {path}: {c['series']} series, "
         f"{c['samples']} samples, {c['spans']} spans, {c['logs']} log lines, "
         f"{c['alerts']} alerts"
+    )
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    from workbench.errors import ConfigError
+    from workbench.lab.history import generate_history
+    from workbench.timewindow import parse_time
+
+    if args.days <= 0 or args.step <= 0:
+        raise ConfigError("--days and --step must be positive")
+    if args.services is not None and not 2 <= args.services <= 1000:
+        raise ConfigError(f"--services must be between 2 and 1000, not {args.services}")
+    end = parse_time(args.end).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path = generate_history(
+        args.seed, args.out, days=args.days, step_s=args.step, end=end, services=args.services
+    )
+    meta = json.loads((path / "scenario.json").read_text())
+    truth = json.loads((path / "truth.json").read_text())
+    first = truth["first_to_saturate"] or {}
+    print(
+        f"wrote {args.days:g} days of history to {path}: {meta['counts']['series']} series, "
+        f"{meta['counts']['samples']} samples; first to saturate: "
+        f"{first.get('service')} {first.get('resource')} on {first.get('saturation_date')}"
     )
     return 0

@@ -17,9 +17,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["DEFAULT_SEED", "cache_dir", "demo_path"]
+__all__ = ["DEFAULT_SEED", "cache_dir", "demo_path", "history_path"]
 
 DEFAULT_SEED = 1
 
@@ -32,18 +33,38 @@ def cache_dir() -> Path:
 
 def demo_path(seed: int | None = None) -> Path:
     """The directory holding the demo scenario for ``seed`` (default 1), generated on first use."""
-    from workbench import __version__
     from workbench.lab.generate import generate
 
     seed = DEFAULT_SEED if seed is None else int(seed)
+    return _cached(f"demo-{_version()}-seed{seed}", lambda out: generate("demo", seed, out))
+
+
+def history_path(seed: int | None = None) -> Path:
+    """The default capacity history (28 days at 5 minutes, the shop), generated on first use.
+
+    >>> truth = json.loads((history_path() / "truth.json").read_text())
+    """
+    from workbench.lab.history import generate_history
+
+    seed = DEFAULT_SEED if seed is None else int(seed)
+    return _cached(f"history-{_version()}-seed{seed}", lambda out: generate_history(seed, out))
+
+
+def _version() -> str:
+    from workbench import __version__
+
+    return __version__
+
+
+def _cached(name: str, make: Callable[[Path], object]) -> Path:
     root = cache_dir()
-    target = root / f"demo-{__version__}-seed{seed}"
+    target = root / name
     if (target / "scenario.json").exists():
         return target
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".demo-seed{seed}-", dir=root))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
     try:
-        generate("demo", seed, tmp)
+        make(tmp)
         try:
             tmp.rename(target)
         except OSError:

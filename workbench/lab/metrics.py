@@ -66,6 +66,7 @@ class SeriesSet:
     offset_ms: list[int]  # scrape offset of the series' target
     values: np.ndarray  # (series, grid.n) float64, NaN = no sample
     is_int: list[bool]
+    families: tuple[tuple[str, str, str], ...] = FAMILIES  # (name, type, help) in file order
 
     def add(
         self,

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from workbench import frames
-from workbench.lab.metrics import FAMILIES, SeriesSet, family_of
+from workbench.lab.metrics import SeriesSet, family_of
 
 __all__ = ["PARQUET_OPTS", "long_frame", "to_frame", "write_openmetrics", "write_parquet"]
 
@@ -28,7 +28,10 @@ PARQUET_OPTS = {
     "statistics": True,
     "row_group_size": 262_144,
 }
-_FAMILY_RANK = {name: i for i, (name, _, _) in enumerate(FAMILIES)}
+
+
+def _ranks(ss: SeriesSet) -> dict[str, int]:
+    return {name: i for i, (name, _, _) in enumerate(ss.families)}
 
 
 def _escape(v: str) -> str:
@@ -55,11 +58,12 @@ def long_frame(ss: SeriesSet) -> pl.DataFrame:
 
 def _series_frame(ss: SeriesSet) -> pl.DataFrame:
     fams = [family_of(m) for m in ss.metric]
+    ranks = _ranks(ss)
     return pl.DataFrame(
         {
             "sid": np.arange(len(ss.metric), dtype=np.int64),
             "metric": ss.metric,
-            "family_rank": [_FAMILY_RANK[f] for f in fams],
+            "family_rank": [ranks[f] for f in fams],
             "labelstr": [_label_str(lab) for lab in ss.labels],
             "is_int": ss.is_int,
         }
@@ -93,7 +97,7 @@ def write_openmetrics(ss: SeriesSet, path: Path) -> int:
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
-        for rank, (name, typ, help_) in enumerate(FAMILIES):
+        for rank, (name, typ, help_) in enumerate(ss.families):
             block = lines.filter(pl.col("family_rank") == rank)["line"]
             if block.len() == 0:
                 continue
@@ -113,7 +117,7 @@ def to_frame(ss: SeriesSet) -> pl.DataFrame:
             "metric": ss.metric,
             "service": [d.get("service") for d in ss.labels],
             "labels": frames.kv_from_dicts(lab),
-            "family_rank": [_FAMILY_RANK[family_of(m)] for m in ss.metric],
+            "family_rank": [_ranks(ss)[family_of(m)] for m in ss.metric],
         }
     )
     lf = long_frame(ss).join(series, on="sid").sort(["family_rank", "sid", "step"])
