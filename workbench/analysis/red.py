@@ -428,6 +428,9 @@ def red(
     series, else from spans. Services present only in the spans (no metrics for them)
     are added from the spans.
 
+    Span-derived rates count the traces that were kept: with head sampling they are a
+    fraction of the real traffic (error ratios and latencies are not biased by it).
+
     Example::
 
         >>> r = red(inc.metrics, inc.spans, step="1m")
