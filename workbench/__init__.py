@@ -21,6 +21,7 @@ from workbench.errors import (
 )
 from workbench.incident import Incident
 from workbench.secrets import Secret
+from workbench.sources.alertmanager import AlertmanagerSource
 from workbench.sources.base import Result, Source
 from workbench.sources.files import DirectorySource, FileSource
 from workbench.sources.jaeger import JaegerSource
@@ -33,6 +34,7 @@ from workbench.timewindow import Window
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlertmanagerSource",
     "AuthError",
     "BadData",
     "ConfigError",
