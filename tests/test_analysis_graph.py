@@ -7,6 +7,8 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.analysis_builders import T0, spans_frame
 from workbench.analysis.graph import EDGE_COLUMNS, NODE_COLUMNS, graph_diff, service_graph
@@ -243,3 +245,56 @@ def test_duplicate_span_ids_do_not_multiply_calls() -> None:
     g = service_graph(spans_frame(rows))
     fc = g.edges.filter((pl.col("caller") == "checkout") & (pl.col("callee") == "payments"))
     assert fc["calls"].to_list() == [5]
+
+
+def _naive_edges(rows: list[dict]) -> dict[tuple[str, str], tuple[int, int]]:
+    by_id = {(r["trace_id"], r["span_id"]): r["service"] for r in rows}
+    out: dict[tuple[str, str], list[int]] = {}
+    for r in rows:
+        caller = by_id.get((r["trace_id"], r.get("parent")))
+        if caller is not None and caller != r["service"]:
+            c = out.setdefault((caller, r["service"]), [0, 0])
+            c[0] += 1
+            c[1] += r.get("status") == "error"
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_edges_match_a_naive_walk_on_random_trees(data: st.DataObject) -> None:
+    services = ["a", "b", "c", "d"]
+    rows: list[dict] = []
+    for t in range(data.draw(st.integers(1, 6))):
+        n = data.draw(st.integers(1, 8))
+        for i in range(n):
+            parent = None if i == 0 else str(data.draw(st.integers(0, i - 1)))
+            if i > 0 and data.draw(st.booleans()) and data.draw(st.booleans()):
+                parent = "gone"  # a parent missing from the data
+            rows.append(
+                {
+                    "trace_id": f"t{t}",
+                    "span_id": str(i),
+                    "parent": parent,
+                    "service": data.draw(st.sampled_from(services)),
+                    "ms": data.draw(st.integers(1, 100)),
+                    "status": data.draw(st.sampled_from(["ok", "error", "unset"])),
+                }
+            )
+    g = service_graph(spans_frame(rows), infer_peers=False)
+    got = {
+        (r["caller"], r["callee"]): (r["calls"], r["errors"]) for r in g.edges.iter_rows(named=True)
+    }
+    assert got == _naive_edges(rows)
+    entering = sum(
+        1
+        for r in rows
+        if r["parent"] is None
+        or ((r["trace_id"], r["parent"]) not in {(x["trace_id"], x["span_id"]) for x in rows})
+        or next(
+            x["service"]
+            for x in rows
+            if (x["trace_id"], x["span_id"]) == (r["trace_id"], r["parent"])
+        )
+        != r["service"]
+    )
+    assert g.nodes["requests"].sum() == entering

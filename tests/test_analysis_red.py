@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.analysis_builders import T0, counter_samples, metrics_frame, spans_frame
 from workbench.analysis import red as R
@@ -262,3 +264,29 @@ def test_promql_recipes_name_every_red_metric() -> None:
         "histogram_quantile(0.95, sum by (service, le) "
         "(rate(http_server_request_duration_seconds_bucket[5m])))"
     )
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    increments=st.lists(st.integers(0, 50), min_size=2, max_size=40),
+    resets=st.sets(st.integers(1, 39), max_size=4),
+    gaps=st.lists(st.sampled_from([5, 15, 30]), min_size=40, max_size=40),
+)
+def test_counter_rate_matches_a_hand_computation_with_resets(
+    increments: list[int], resets: set[int], gaps: list[int]
+) -> None:
+    t, value, rows = 0, 0.0, []
+    expected: dict[int, list[float]] = {}
+    for i, inc in enumerate(increments):
+        if i:
+            t += gaps[i]
+            # a restart counts from 0; like Prometheus we can only see it if the value drops
+            value = float(inc) if i in resets and inc < value else value + inc
+            e = expected.setdefault(t // 60, [0.0, 0.0])
+            e[0] += inc
+            e[1] += gaps[i]
+        rows.append((float(t), REQ, "svc", value, {"code": "200"}))
+    got = counter_rate(metrics_frame(rows), REQ, step="1m")
+    want = {m: inc / dt for m, (inc, dt) in expected.items()}
+    have = {int((r["ts"] - T0).total_seconds()) // 60: r["rate"] for r in got.iter_rows(named=True)}
+    assert have == pytest.approx(want)
