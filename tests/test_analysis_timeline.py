@@ -48,7 +48,7 @@ def test_onset_is_the_first_sustained_step_above_median_plus_k_mad() -> None:
     assert on["service"].to_list() == ["db", "api"]
     row = on.row(0, named=True)
     assert row["onset"] == T0 + timedelta(minutes=72)
-    assert row["end"] == T0 + timedelta(minutes=119)
+    assert row["end"] == T0 + timedelta(minutes=120)  # the end of the last 1-minute step
     assert row["peak"] == pytest.approx(0.4)
     vals = sorted(noisy(60, 0.01, 1))
     median = (vals[29] + vals[30]) / 2

@@ -21,6 +21,8 @@ Example::
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import polars as pl
 
 from workbench import frames
@@ -77,13 +79,17 @@ def onsets(
     noiseless baseline does not turn every wobble into a spike.
 
     Returns one row per service with an onset, earliest first: ``service, onset, end``
-    (last step of that episode), ``baseline_median``, ``baseline_mad``, ``threshold``,
+    (end of the last step of that episode; the step is the smallest spacing of ``ts``),
+    ``baseline_median``, ``baseline_mad``, ``threshold``,
     ``peak``, ``peak_ts``.
     """
     check_columns(red_frame, ("ts", "service", column), "RED")
     if sustain < 1:
         raise ValueError("sustain must be at least 1")
     df = red_frame.select("ts", "service", pl.col(column).cast(pl.Float64).alias("v"))
+    spacing = df["ts"].unique().sort().diff().drop_nulls()
+    step = spacing.filter(spacing > timedelta(0)).min() if spacing.len() else None
+    step = step if isinstance(step, timedelta) else timedelta(0)
     base = (
         filter_window(df, "ts", baseline)
         .drop_nulls("v")
@@ -123,7 +129,7 @@ def onsets(
         .group_by("service", "_run")
         .agg(
             pl.col("ts").min().alias("onset"),
-            pl.col("ts").max().alias("end"),
+            (pl.col("ts").max() + step).alias("end"),
             pl.len().alias("_n"),
             pl.col("v").max().alias("peak"),
             pl.col("ts").sort_by("v", descending=True).first().alias("peak_ts"),
@@ -222,7 +228,7 @@ def build_timeline(
                     "evidence": (
                         f"baseline median {fmt(r['baseline_median'])}, MAD "
                         f"{fmt(r['baseline_mad'])}, threshold {fmt(r['threshold'])}; above it "
-                        f"from {r['onset']:%H:%M:%S} to {r['end']:%H:%M:%S} UTC, peak "
+                        f"from {r['onset']:%H:%M:%S} until {r['end']:%H:%M:%S} UTC, peak "
                         f"{fmt(r['peak'])} at {r['peak_ts']:%H:%M:%S}"
                     ),
                 }
