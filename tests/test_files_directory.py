@@ -129,3 +129,57 @@ def test_file_source_detects_and_forces_format(lab_dir: Path) -> None:
         FileSource(lab_dir / "scenario.json", format="nope")
     with pytest.raises(BadData):
         FileSource(lab_dir / "scenario.json")
+
+
+def test_generic_directory_detects_by_content(tmp_path: Path, samples_dir: Path) -> None:
+    import shutil
+
+    ts = samples_dir / "trace-samples"
+    shutil.copy(ts / "zipkin-v2" / "yelp.json", tmp_path / "a.json")
+    shutil.copy(ts / "jaeger" / "ui-model" / "ui_01.json", tmp_path / "b.json")
+    shutil.copy(ts / "tempo" / "tempopb_trace_batches.json", tmp_path / "c.json")
+    shutil.copy(ts / "otlp-json" / "logs.json", tmp_path / "d.otlp.json")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "app.csv").write_text("time,message\n2018-12-13T14:51:01Z,hello\n")
+    (tmp_path / "sub" / "numbers.csv").write_text("a,b\n1,2\n")
+    (tmp_path / ".hidden.jsonl").write_text("not even json")
+    src = DirectorySource(tmp_path)
+    d = src.describe()
+    assert sorted(d["files"]["spans"]) == ["a.json (zipkin)", "b.json (jaeger)", "c.json (otlp)"]
+    assert sorted(d["files"]["logs"]) == ["d.otlp.json (otlp)", "sub/app.csv (csv)"]
+    assert d["ignored"] == ["sub/numbers.csv"]
+    wide = Window.parse("2000-01-01T00:00:00Z..2030-01-01T00:00:00Z")
+    spans = src.spans(None, wide)
+    assert spans.rows == 16 + 5 + 1
+    assert spans.frame["start"].is_sorted()
+    assert src.logs(None, wide).rows == 2
+    assert src.spans(None, wide, services=["service-x"]).rows == 2
+
+
+def test_contract_parquet_by_columns_and_naive_times(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    logs = pl.DataFrame(
+        {
+            "ts": [
+                datetime(2026, 11, 20, 10, 30, tzinfo=UTC),
+                datetime(2026, 11, 20, 9, tzinfo=UTC),
+            ],
+            "service": ["a", "b"],
+            "level": ["info", "error"],
+            "message": ["x", "y"],
+            "trace_id": [None, None],
+            "span_id": [None, None],
+            "attributes": [[], []],
+        },
+        schema=frames.SCHEMAS["logs"],
+    )
+    logs.write_parquet(tmp_path / "export-2026.parquet")
+    src = DirectorySource(tmp_path)
+    assert src.describe()["files"] == {"logs": ["export-2026.parquet (parquet)"]}
+    assert src.logs(None, FULL).frame["message"].to_list() == ["x"]
+    logs.with_columns(pl.col("ts").dt.replace_time_zone(None)).write_parquet(
+        tmp_path / "export-2026.parquet"
+    )
+    with pytest.raises(BadData, match="naive"):
+        DirectorySource(tmp_path).logs(None, FULL)

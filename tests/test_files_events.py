@@ -125,3 +125,11 @@ def test_events_frame_concatenates(lab_dir: Path) -> None:
     assert df.height == 3 + 2 + 1 + 2
     assert df.filter(pl.col("kind") == "rollback").height == 2
     assert json.loads(_attrs(df.filter(pl.col("kind") == "chaos").row(0, named=True))["spec"])
+
+
+def test_parse_alertmanager_accepts_decoded_bodies(lab_dir: Path) -> None:
+    lines = (lab_dir / "events" / "alertmanager-webhook.jsonl").read_text().splitlines()
+    bodies = [json.loads(x) for x in lines]
+    assert events.parse_alertmanager(bodies).height == 1
+    one = events.parse_alertmanager(bodies[0]).row(0, named=True)
+    assert one["end"] is None and one["kind"] == "alert"

@@ -3,8 +3,10 @@
 ``DirectorySource`` understands the lab layout (``metrics/metrics.parquet``,
 ``logs/logs.jsonl``, ``traces/traces.otlp.jsonl``, ``events/*``) and any directory of
 the formats in :mod:`workbench.sources.files.detect`: Parquet files named
-metrics/logs/spans/events, ``*.otlp.json(l)``, ``*.jsonl`` logs, CSV logs, Jaeger and
-Zipkin JSON (detected by content), and the events formats. Files are parsed once and
+metrics/logs/spans/events, ``*.otlp.json(l)``, ``*.jsonl`` logs, CSV logs (a CSV counts
+as logs when its header has a time column of the log mapping), Jaeger and Zipkin JSON
+(detected by content), and the events formats. ``describe()`` lists what was found per
+signal and what was ignored. Files are parsed once and
 cached (until they change); every call filters to the window (and services when given),
 see :mod:`workbench.sources.files.parquet` for the window rules.
 
@@ -240,6 +242,12 @@ class _FilesBase(Source):
         return self._load("events", None, window, services)
 
 
+def _csv_has_time(path: Path, mapping: LogMapping) -> bool:
+    header = detect.sniff(path).split("\n", 1)[0]
+    cols = {c.strip().strip('"') for c in header.split(",")}
+    return any(n in cols for n in mapping.names("ts"))
+
+
 def _query_filter(df: pl.DataFrame, signal: str, query: str | None) -> pl.DataFrame:
     if not query:
         return df
@@ -290,6 +298,8 @@ class DirectorySource(_FilesBase):
             if any(part.startswith((".", "_")) for part in rel.parts) or not f.is_file():
                 continue
             hit = detect.classify(f)
+            if hit == ("logs", "csv") and not _csv_has_time(f, log_mapping or LogMapping()):
+                hit = None  # a CSV without a time column is not a log file we can read
             if hit is None:
                 self.ignored.append(f)
             else:

@@ -257,15 +257,27 @@ def parse_rollouts(
 
 
 def parse_alertmanager(
-    payloads: list[tuple[int | None, Any]],
+    payloads: Any,
     *,
     source: str | None = None,
     problems: Problems | None = None,
 ) -> pl.DataFrame:
-    """Alertmanager webhook payloads ``[(line, payload), ...]`` -> alert events."""
+    """Alertmanager webhook payloads -> alert events.
+
+    ``payloads``: one decoded payload, a list of them, or ``[(line, payload), ...]``
+    (line numbers for error messages, as :func:`read_file` passes them).
+    """
     problems = problems or Problems(source=source)
+    if isinstance(payloads, dict):
+        payloads = [payloads]
+    if not isinstance(payloads, list):
+        raise problems.bad("expected webhook payload objects", field="(document)")
+    pairs = [
+        p if isinstance(p, tuple) and len(p) == 2 else (None, p)  # type: ignore[misc]
+        for p in payloads
+    ]
     latest: dict[tuple[str, int], tuple[int, int | None, str | None, str, dict[str, Any]]] = {}
-    for line, payload in payloads:
+    for line, payload in pairs:
         try:
             payload = _obj(payload, problems, field="(payload)", line=line)
             alerts = payload.get("alerts")
