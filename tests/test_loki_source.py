@@ -483,3 +483,26 @@ def test_transport_oddities_are_typed(recorded_http: RecordedServer) -> None:
         LokiSource(recorded_http.url, auth=Auth(ca_file="/no/such/ca.pem")).logs(
             "{}", SAMPLE_WINDOW
         )
+
+
+def test_metadata_shadowing_a_label_wins_and_attributes_stay_sorted() -> None:
+    body = {"status": "success", "data": {"resultType": "streams", "encodingFlags": ["categorize-labels"], "result": [
+        {"stream": {"app": "cart", "zone": "a", "level": "info"}, "values": [
+            ["1645030244810757120", "one", {"structuredMetadata": {"zone": "b", "trace_id": "t1"}, "parsed": {"level": "error"}}],
+            ["1645030244810757121", "two"],
+            ["1645030244810757122", "three", {}],
+        ]}]}}  # fmt: skip
+    rows = LogRows()
+    rows.add(parse_page(body, source="loki"))
+    df = rows.frame()
+    one, two, three = df.iter_rows(named=True)
+    assert one["attributes"] == [
+        {"key": k, "value": v}
+        for k, v in [("app", "cart"), ("level", "error"), ("trace_id", "t1"), ("zone", "b")]
+    ]
+    assert (one["level"], one["trace_id"], one["service"]) == ("error", "t1", "cart")
+    assert two["attributes"] == three["attributes"] == [
+        {"key": "app", "value": "cart"}, {"key": "level", "value": "info"},
+        {"key": "zone", "value": "a"},
+    ]  # fmt: skip
+    assert (two["level"], two["trace_id"]) == ("info", None)

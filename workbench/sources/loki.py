@@ -219,16 +219,14 @@ class LokiSource(Source):
             stats = page.stats or stats
             warnings += [w for w in page.warnings if w not in warnings]
             before = len(rows)
-            keys = rows.add(page, skip=skip, skip_ts=edge)
-            if page.entries < limit:
+            first_row, oldest, newest = rows.add(page, skip=skip, skip_ts=edge)
+            if page.entries < limit or oldest is None or newest is None:
                 break
-            new_edge = (
-                min(k[1] for k in keys) if direction == "backward" else max(k[1] for k in keys)
-            )
-            at_edge = Counter(k for k in keys if k[1] == new_edge)
+            new_edge = oldest if direction == "backward" else newest
+            at_edge = rows.edge_keys(first_row, new_edge)  # new rows at the page's edge
             stuck = False
             if new_edge == edge:
-                at_edge = at_edge | skip  # union of what earlier pages saw at this instant
+                at_edge = skip + at_edge  # earlier pages' lines at this instant, plus new ones
                 stuck = len(rows) == before
             skip, edge = at_edge, new_edge
             side = "older" if direction == "backward" else "newer"

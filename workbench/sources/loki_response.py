@@ -163,10 +163,11 @@ Key = tuple[tuple[tuple[str, str], ...], int, str, tuple[tuple[str, str], ...]]
 
 
 class LogRows:
-    """Log entries accumulated over pages, each kept once.
+    """Log entries accumulated over pages, each kept once, stored column-wise.
 
-    ``add(page, skip=...)`` drops, at the boundary timestamp only, as many copies of each
-    entry as ``skip`` counts (the entries the previous page already returned).
+    ``add(page, skip=..., skip_ts=...)`` drops, at the boundary timestamp only, as many
+    copies of each entry as ``skip`` counts (the entries the previous page returned).
+    Stream labels are kept once per stream; the frame is built with joins, not per row.
     """
 
     def __init__(self, *, source: str = "loki", path: str | None = None) -> None:
@@ -174,75 +175,100 @@ class LogRows:
         self.path = path
         self.ts: list[int] = []
         self.line: list[str] = []
-        self.labels: list[dict[str, str]] = []
-        self.meta: list[dict[str, str]] = []
-        self.keys: list[Key] = []
+        self.sidx: list[int] = []
+        self.meta: dict[int, dict[str, str]] = {}  # row -> structured metadata / parsed
+        self.streams: list[dict[str, str]] = []
+        self._lkeys: list[tuple[tuple[str, str], ...]] = []
+        self._stream_index: dict[tuple[tuple[str, str], ...], int] = {}
         self.dropped = 0
 
     def __len__(self) -> int:
         return len(self.ts)
 
+    def key(self, row: int) -> Key:
+        """The identity of a row: (stream labels, timestamp, line, metadata)."""
+        meta = self.meta.get(row)
+        mkey = tuple(sorted(meta.items())) if meta else ()
+        return (self._lkeys[self.sidx[row]], self.ts[row], self.line[row], mkey)
+
+    def edge_keys(self, from_row: int, ts: int) -> Counter[Key]:
+        """Keys of the rows from ``from_row`` on whose timestamp is ``ts``."""
+        return Counter(self.key(r) for r in range(from_row, len(self.ts)) if self.ts[r] == ts)
+
     def add(self, page: Page, *, skip: Counter[Key] | None = None,
-            skip_ts: int | None = None) -> list[Key]:  # fmt: skip
-        """Add a streams page; return the keys of every entry the page held."""
+            skip_ts: int | None = None) -> tuple[int, int | None, int | None]:  # fmt: skip
+        """Add a streams page; return (first new row, oldest ts, newest ts) of the page."""
+        first_row = len(self.ts)
         seen: Counter[Key] = Counter()
-        page_keys: list[Key] = []
+        lo: int | None = None
+        hi: int | None = None
+        ts_append, line_append, sidx_append = self.ts.append, self.line.append, self.sidx.append
         for i, item in enumerate(page.result):
             labels = {str(k): str(v) for k, v in (item.get("stream") or {}).items()}
             lkey = tuple(sorted(labels.items()))
+            si = self._stream_index.get(lkey)
+            if si is None:
+                si = self._stream_index[lkey] = len(self.streams)
+                self.streams.append(labels)
+                self._lkeys.append(lkey)
             for j, entry in enumerate(item["values"]):
-                where = f"data.result[{i}].values[{j}]"
                 if not isinstance(entry, list) or len(entry) < 2 or not isinstance(entry[1], str):
                     raise _bad("entry is not [timestamp, line, ...]", source=self.source,
-                               path=self.path, where=where)  # fmt: skip
-                ts = _ns(entry[0], source=self.source, path=self.path, where=where + "[0]")
-                meta = _meta(entry[2]) if len(entry) > 2 else {}
-                key: Key = (lkey, ts, entry[1], tuple(sorted(meta.items())))
-                page_keys.append(key)
-                if skip and ts == skip_ts and key in skip:
-                    seen[key] += 1
-                    if seen[key] <= skip[key]:
-                        self.dropped += 1
-                        continue
-                self.ts.append(ts)
-                self.line.append(entry[1])
-                self.labels.append(labels)
-                self.meta.append(meta)
-                self.keys.append(key)
-        return page_keys
+                               path=self.path, where=f"data.result[{i}].values[{j}]")  # fmt: skip
+                ts = _ns(entry[0], source=self.source, path=self.path,
+                         where=f"data.result[{i}].values[{j}][0]")  # fmt: skip
+                meta = _meta(entry[2]) if len(entry) > 2 and entry[2] else None
+                lo = ts if lo is None or ts < lo else lo
+                hi = ts if hi is None or ts > hi else hi
+                if skip and ts == skip_ts:
+                    key: Key = (lkey, ts, entry[1], tuple(sorted(meta.items())) if meta else ())
+                    if key in skip:
+                        seen[key] += 1
+                        if seen[key] <= skip[key]:
+                            self.dropped += 1
+                            continue
+                if meta:
+                    self.meta[len(self.ts)] = meta
+                ts_append(ts)
+                line_append(entry[1])
+                sidx_append(si)
+        return first_row, lo, hi
 
     def frame(self, *, service_label: str | None = None) -> pl.DataFrame:
         """The logs frame of all rows, oldest first (ties keep the server's order)."""
         skeys = (service_label, *SERVICE_KEYS) if service_label else SERVICE_KEYS
-        service: list[str | None] = []
-        level: list[str | None] = []
-        trace: list[str | None] = []
-        span: list[str | None] = []
-        attrs: list[list[dict[str, str]]] = []
-        cache: dict[int, list[dict[str, str]]] = {}
-        for labels, meta in zip(self.labels, self.meta, strict=True):
-            service.append(_first(skeys, labels, meta))
-            level.append(_first(LEVEL_KEYS, meta, labels))
-            trace.append(_first(TRACE_KEYS, meta, labels))
-            span.append(_first(SPAN_KEYS, meta, labels))
-            if meta:
-                attrs.append(frames.kv({**labels, **meta}))
-            else:
-                kvs = cache.get(id(labels))
-                if kvs is None:
-                    kvs = cache[id(labels)] = frames.kv(labels)
-                attrs.append(kvs)
+        st = pl.DataFrame(
+            {
+                "sidx": pl.Series(range(len(self.streams)), dtype=pl.Int64),
+                "s_attrs": pl.Series([frames.kv(lab) for lab in self.streams], dtype=frames.KV),
+                "s_service": [_first(skeys, lab) for lab in self.streams],
+                "s_level": [_first(LEVEL_KEYS, lab) for lab in self.streams],
+                "s_trace": [_first(TRACE_KEYS, lab) for lab in self.streams],
+                "s_span": [_first(SPAN_KEYS, lab) for lab in self.streams],
+            },
+            schema_overrides={c: pl.String for c in ("s_service", "s_level", "s_trace", "s_span")},
+        )
         df = pl.DataFrame(
             {
                 "ts_ns": pl.Series(self.ts, dtype=pl.Int64),
-                "service": pl.Series(service, dtype=pl.String),
-                "level_raw": pl.Series(level, dtype=pl.String),
+                "sidx": pl.Series(self.sidx, dtype=pl.Int64),
                 "message": pl.Series(self.line, dtype=pl.String),
-                "trace_id": pl.Series(trace, dtype=pl.String),
-                "span_id": pl.Series(span, dtype=pl.String),
-                "attributes": pl.Series(attrs, dtype=frames.KV),
             }
-        )
+        ).with_row_index("row")
+        df = df.join(st, on="sidx", how="left", maintain_order="left")
+        m = self._meta_frame(skeys)
+        if m is not None:
+            df = df.join(m, on="row", how="left", maintain_order="left")
+            df = df.with_columns(
+                attributes=pl.coalesce("m_attrs", "s_attrs"),
+                service=pl.coalesce("s_service", "m_service"),
+                level_raw=pl.coalesce("m_level", "s_level"),
+                trace_id=pl.coalesce("m_trace", "s_trace"),
+                span_id=pl.coalesce("m_span", "s_span"),
+            )
+        else:
+            df = df.rename({"s_attrs": "attributes", "s_service": "service", "s_level": "level_raw",
+                            "s_trace": "trace_id", "s_span": "span_id"})  # fmt: skip
         level_expr = (
             pl.coalesce(pl.col("level_raw"), pl.col("message").str.extract(_LINE_LEVEL, 1))
             .str.to_lowercase()
@@ -256,6 +282,59 @@ class LogRows:
             .sort("ts_ns", maintain_order=True)
             .select(["ts", "service", "level", "message", "trace_id", "span_id", "attributes"])
         )
+
+    def _meta_frame(self, skeys: Sequence[str]) -> pl.DataFrame | None:
+        """Per row with metadata: its attributes and the fields read from it."""
+        if not self.meta:
+            return None
+        f_rows: list[int] = []
+        f_keys: list[str] = []
+        f_vals: list[str] = []
+        for r, meta in self.meta.items():
+            f_rows += [r] * len(meta)
+            f_keys += meta.keys()
+            f_vals += meta.values()
+        long = pl.DataFrame(
+            {"row": pl.Series(f_rows, dtype=pl.UInt32), "key": f_keys, "value": f_vals},
+            schema_overrides={"key": pl.String, "value": pl.String},
+        )
+        # the row's attributes: its metadata, plus the stream labels it does not shadow
+        meta_rows = pl.DataFrame(
+            {"row": pl.Series(list(self.meta), dtype=pl.UInt32),
+             "sidx": pl.Series([self.sidx[r] for r in self.meta], dtype=pl.Int64)}
+        )  # fmt: skip
+        labels = pl.DataFrame(
+            {
+                "sidx": pl.Series([i for i, lab in enumerate(self.streams) for _ in lab],
+                                  dtype=pl.Int64),
+                "key": pl.Series([k for lab in self.streams for k in lab], dtype=pl.String),
+                "value": pl.Series([v for lab in self.streams for v in lab.values()],
+                                   dtype=pl.String),
+            }
+        )  # fmt: skip
+        inherited = (
+            meta_rows.join(labels, on="sidx", how="inner")
+            .drop("sidx")
+            .join(long, on=["row", "key"], how="anti")
+        )
+        out = (
+            pl.concat([long, inherited.select(long.columns)])
+            .sort("row", "key")
+            .group_by("row", maintain_order=True)
+            .agg(m_attrs=pl.struct("key", "value"))
+        )
+        for name, ks in (("m_service", skeys), ("m_level", LEVEL_KEYS), ("m_trace", TRACE_KEYS),
+                         ("m_span", SPAN_KEYS)):  # fmt: skip
+            rank = {k: i for i, k in enumerate(ks)}
+            picked = (
+                long.filter(pl.col("key").is_in(list(rank)) & (pl.col("value") != ""))
+                .with_columns(rank=pl.col("key").replace_strict(rank, return_dtype=pl.Int32))
+                .sort("row", "rank")
+                .group_by("row", maintain_order=True)
+                .agg(pl.col("value").first().alias(name))
+            )
+            out = out.join(picked, on="row", how="left")
+        return out
 
 
 def _float(v: Any) -> float:
