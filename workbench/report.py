@@ -1,0 +1,223 @@
+"""Findings: the few lines an on-call engineer reads first, drafted from the analysis.
+
+:func:`findings` takes what the incident notebook already computed (the ranked suspects,
+the RED summary, the timeline, log-template surges, trace error origins) and names the
+top suspect with its evidence: what is red, when it started, what changed just before,
+which log patterns are new, where the errors start in the traces. Pure: no I/O.
+
+Example::
+
+    >>> from workbench.report import findings
+    >>> f = findings(inc, suspects=sus, red_summary=summary, timeline=tl,
+    ...              surges=surges, origins=origins)
+    >>> f.top_suspect
+    'checkout'
+    >>> f                      # in a notebook: a short Markdown summary
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+__all__ = ["Findings", "findings"]
+
+CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
+
+
+@dataclass
+class Findings:
+    """What the analysis says, as short sentences; ``top_suspect`` is a service or None."""
+
+    incident: str
+    window: str
+    top_suspect: str | None
+    top_score: float | None = None
+    top_why: str = ""
+    runner_up: str | None = None
+    runner_up_why: str = ""
+    onset: datetime | None = None
+    red: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    onsets: list[str] = field(default_factory=list)
+    rollbacks: list[str] = field(default_factory=list)
+    patterns: list[str] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)
+    caveats: list[str] = field(default_factory=list)
+
+    def to_markdown(self) -> str:
+        """The findings as Markdown (what the notebook shows)."""
+        lines = [f"### Findings: {self.incident}", "", f"Window {self.window}.", ""]
+        if self.top_suspect:
+            score = f" (score {self.top_score:.2f})" if self.top_score is not None else ""
+            lines.append(f"- **Top suspect: {_code(self.top_suspect)}**{score}: {self.top_why}")
+        else:
+            lines.append(
+                "- **No suspect stands out**: nothing changed clearly against the baseline."
+            )
+        if self.onset:
+            lines.append(f"- **Started** about {_hm(self.onset)} UTC.")
+        sections = (
+            ("What is red", self.red),
+            ("Errors rose first at", self.onsets),
+            ("What changed just before", self.changes),
+            ("Alerts", self.alerts),
+            ("New or surging log patterns", self.patterns),
+            ("Where errors start (traces)", self.origins),
+            ("Rolled back", self.rollbacks),
+        )
+        for title, items in sections:
+            if items:
+                lines.append(f"- **{title}**: " + "; ".join(items) + ".")
+        if self.runner_up:
+            lines.append(f"- Next suspect: {_code(self.runner_up)} ({self.runner_up_why}).")
+        for c in self.caveats:
+            lines.append(f"- ⚠ {c}")
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def __repr__(self) -> str:
+        return f"Findings({self.incident!r}, top_suspect={self.top_suspect!r})"
+
+
+def _hm(t: datetime) -> str:
+    return t.strftime("%H:%M")
+
+
+def _code(text: Any, limit: int = 60) -> str:
+    """``text`` as a Markdown code span."""
+    return f"`{_md(text, limit, code=True)}`"
+
+
+def _md(text: Any, limit: int = 90, *, code: bool = False) -> str:
+    """One line of untrusted text: cut to ``limit``; escaped for Markdown unless it goes
+    inside a code span (``code=True``), where only backticks need replacing."""
+    s = " ".join(str(text).split()).replace("`", "'")
+    s = s if len(s) <= limit else s[: limit - 1] + "…"
+    if not code:
+        for ch in "\\*_[]<>#|":
+            s = s.replace(ch, "\\" + ch)
+    return s
+
+
+def findings(
+    incident: Any,
+    *,
+    suspects: Any,
+    red_summary: pl.DataFrame | None = None,
+    timeline: pl.DataFrame | None = None,
+    surges: pl.DataFrame | None = None,
+    origins: pl.DataFrame | None = None,
+    max_items: int = 3,
+) -> Findings:
+    """Draft the findings from the analysis results of one incident.
+
+    ``incident`` needs ``id``, ``window`` and optionally ``partial``/``status()``;
+    ``suspects`` is :func:`workbench.analysis.suspects.rank_suspects`' result.
+    """
+    table: pl.DataFrame = suspects.table
+    scored = table.filter(pl.col("score") > 0) if "score" in table.columns else table
+    top = scored.row(0, named=True) if scored.height else None
+    f = Findings(
+        incident=str(getattr(incident, "id", "incident")),
+        window=str(incident.window),
+        top_suspect=top["service"] if top else None,
+        top_score=float(top["score"]) if top else None,
+        top_why=_md(top.get("why") or "", 160) if top else "",
+        onset=getattr(suspects, "onset", None),
+    )
+    if scored.height > 1:
+        nxt = scored.row(1, named=True)
+        f.runner_up = nxt["service"]
+        victim = nxt.get("victim_of")
+        f.runner_up_why = (
+            f"likely a victim of {_code(victim)}" if victim else _md(nxt.get("why"), 80)
+        )
+    if red_summary is not None and red_summary.height:
+        f.red = _red_lines(red_summary, max_items)
+    if timeline is not None and timeline.height:
+        f.changes, f.alerts, f.onsets, f.rollbacks = _timeline_lines(
+            timeline, f.onset or incident.window.start, max_items
+        )
+    if surges is not None and surges.height:
+        f.patterns = _pattern_lines(surges, max_items)
+    if origins is not None and origins.height:
+        f.origins = [
+            f"{_code(r['service'])} {_md(r.get('name', ''), 40)} ({r['share']:.0%} of failing traces)"
+            for r in origins.head(max_items).iter_rows(named=True)
+        ]
+    if getattr(incident, "partial", False):
+        f.caveats.append("some sources failed or returned partial data: see the source table above")
+    return f
+
+
+def _red_lines(summary: pl.DataFrame, n: int) -> list[str]:
+    out = []
+    rows = summary.filter((pl.col("error_ratio_delta") > 0.01) | (pl.col("p95_ratio") > 1.5)).head(
+        n
+    )
+    for r in rows.iter_rows(named=True):
+        parts = []
+        if (r["error_ratio_delta"] or 0) > 0.01:
+            parts.append(
+                f"errors {r['error_ratio_base'] or 0:.1%} → {r['error_ratio_inc'] or 0:.1%}"
+            )
+        if (r["p95_ratio"] or 0) > 1.5:
+            parts.append(f"p95 ×{r['p95_ratio']:.1f}")
+        out.append(f"{_code(r['service'])} " + ", ".join(parts))
+    return out
+
+
+def _timeline_lines(
+    tl: pl.DataFrame, onset: datetime, n: int
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(changes just before the onset, alerts, first error onsets, rollbacks after it)."""
+    near = tl.filter(
+        pl.col("kind").is_in(CHANGE_KINDS)
+        & (pl.col("ts") <= onset + timedelta(minutes=5))
+        & (pl.col("ts") >= onset - timedelta(minutes=30))
+    )
+    # one line per service and kind: its first change, the one with a duration (the
+    # GitOps record, "deploy checkout v2.14.0") before the step-by-step rollout events
+    first = near.sort([pl.col("ts"), pl.col("end").is_null()], descending=[False, False]).unique(
+        subset=["service", "kind"], keep="first", maintain_order=True
+    )
+    changes = [
+        f"{_md(r['title'], 60)} at {_hm(r['ts'])}" for r in first.head(n).iter_rows(named=True)
+    ]
+    alerts = [
+        f"{_md(r['title'], 60)} at {_hm(r['ts'])}"
+        for r in tl.filter(pl.col("kind") == "alert").sort("ts").head(n).iter_rows(named=True)
+    ]
+    onsets = [
+        f"{_code(r['service'])} at {_hm(r['ts'])} ({_md(r['title'], 60)})"
+        for r in tl.filter(pl.col("kind") == "error_spike").sort("ts").head(n).iter_rows(named=True)
+    ]
+    rollbacks = [
+        f"{_md(r['title'], 60)} at {_hm(r['ts'])}"
+        for r in tl.filter((pl.col("kind") == "rollback") & (pl.col("ts") >= onset))
+        .sort("ts")
+        .head(n)
+        .iter_rows(named=True)
+    ]
+    return changes, alerts, onsets, rollbacks
+
+
+def _pattern_lines(surges: pl.DataFrame, n: int) -> list[str]:
+    rows = surges
+    if "surge" in rows.columns:
+        rows = rows.filter(pl.col("surge"))
+    order = [c for c in ("new", "z") if c in rows.columns]
+    if order:
+        rows = rows.sort(order, descending=True, nulls_last=True)
+    out = []
+    for r in rows.head(n).iter_rows(named=True):
+        tag = "new" if r.get("new") else f"×{r.get('ratio') or 0:.0f}"
+        out.append(f"{_code(r['service'])} {_code(r['template'], 70)} ({tag})")
+    return out
