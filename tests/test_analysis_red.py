@@ -290,3 +290,14 @@ def test_counter_rate_matches_a_hand_computation_with_resets(
     want = {m: inc / dt for m, (inc, dt) in expected.items()}
     have = {int((r["ts"] - T0).total_seconds()) // 60: r["rate"] for r in got.iter_rows(named=True)}
     assert have == pytest.approx(want)
+
+
+def test_prometheus_source_emits_the_names_red_reads() -> None:
+    from workbench.sources import promsignals as ps
+
+    assert (ps.REQUEST_RATE, ps.ERROR_RATE, ps.ERROR_RATIO) == (
+        R.RED_REQUEST_RATE,
+        R.RED_ERROR_RATE,
+        R.RED_ERROR_RATIO,
+    )
+    assert {q: ps.latency_name(q) for q in R.QUANTILES} == R.RED_LATENCY
