@@ -183,3 +183,13 @@ def test_contract_parquet_by_columns_and_naive_times(tmp_path: Path) -> None:
     )
     with pytest.raises(BadData, match="naive"):
         DirectorySource(tmp_path).logs(None, FULL)
+
+
+def test_parsed_files_are_shared_between_sources(lab_dir: Path) -> None:
+    from workbench.sources.files.directory import clear_cache
+
+    a, b = DirectorySource(lab_dir), DirectorySource(lab_dir, name="other")
+    tf = next(f for f in a.files if f.signal == "spans")
+    assert a._parsed(tf) is b._parsed(tf)
+    clear_cache()
+    assert DirectorySource(lab_dir, on_error="skip")._parsed(tf) is not a._parsed(tf)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import fnmatch
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,7 @@ from workbench.sources.files._common import OnError, Problems, check_on_error, s
 from workbench.sources.files.logs import LogMapping
 from workbench.timewindow import Window
 
-__all__ = ["DirectorySource", "FileSource", "TelemetryFile", "read_any"]
+__all__ = ["DirectorySource", "FileSource", "TelemetryFile", "clear_cache", "read_any"]
 
 EXPECTED = (
     "metrics/metrics.parquet (or any metrics*.parquet), logs/logs.jsonl or *.csv logs, "
@@ -124,6 +125,40 @@ def read_any(
     return _Parsed(df, problems.reasons(), warnings)
 
 
+# Parsed files shared by all file sources in the process (frames are immutable), keyed by
+# path, size and mtime, so re-opening the same directory (a notebook re-run, several
+# incidents over one lab scenario) does not parse it again. Least recently used first out.
+_CACHE: OrderedDict[tuple[Any, ...], _Parsed] = OrderedDict()
+_CACHE_SIZE = 16
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached_parse(
+    tf: TelemetryFile, mapping: LogMapping | None, source: str, on_error: OnError
+) -> _Parsed:
+    st = tf.path.stat()
+    key = (str(tf.path.resolve()), st.st_mtime_ns, st.st_size, tf.format, tf.signal,
+           mapping, on_error)  # fmt: skip
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+    if hit is not None:
+        return hit
+    parsed = read_any(tf, mapping=mapping, source=source, on_error=on_error)
+    with _CACHE_LOCK:
+        _CACHE[key] = parsed
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return parsed
+
+
+def clear_cache() -> None:
+    """Forget every parsed file (the next load reads the files again)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
 class _FilesBase(Source):
     """Shared loading logic of DirectorySource and FileSource."""
 
@@ -140,8 +175,6 @@ class _FilesBase(Source):
         self.log_mapping = log_mapping
         self.on_error: OnError = check_on_error(on_error)
         self.files: list[TelemetryFile] = []
-        self._cache: dict[Path, tuple[tuple[int, int], _Parsed]] = {}
-        self._lock = threading.Lock()
 
     @property
     def capabilities(self) -> frozenset[Signal]:  # type: ignore[override]
@@ -149,16 +182,7 @@ class _FilesBase(Source):
 
     # loading ------------------------------------------------------------------------
     def _parsed(self, tf: TelemetryFile) -> _Parsed:
-        st = tf.path.stat()
-        key = (st.st_mtime_ns, st.st_size)
-        with self._lock:
-            hit = self._cache.get(tf.path)
-        if hit and hit[0] == key:
-            return hit[1]
-        parsed = read_any(tf, mapping=self.log_mapping, source=self.name, on_error=self.on_error)
-        with self._lock:
-            self._cache[tf.path] = (key, parsed)
-        return parsed
+        return _cached_parse(tf, self.log_mapping, self.name, self.on_error)
 
     def _load(
         self,
