@@ -75,7 +75,7 @@ def serve(entries: list[tuple[int, int, list[object]]]) -> Callable[[RecordedReq
     return handler
 
 
-def best(fn: Callable[[], object], repeat: int = 3) -> tuple[float, object]:
+def best(fn: Callable[[], object], repeat: int = 5) -> tuple[float, object]:
     t_best, out = math.inf, None
     for _ in range(repeat):
         gc.collect()

@@ -202,7 +202,8 @@ class LogRows:
         seen: Counter[Key] = Counter()
         lo: int | None = None
         hi: int | None = None
-        ts_append, line_append, sidx_append = self.ts.append, self.line.append, self.sidx.append
+        ts_append, line_append = self.ts.append, self.line.append
+        dropped_before = self.dropped
         for i, item in enumerate(page.result):
             labels = {str(k): str(v) for k, v in (item.get("stream") or {}).items()}
             lkey = tuple(sorted(labels.items()))
@@ -211,15 +212,20 @@ class LogRows:
                 si = self._stream_index[lkey] = len(self.streams)
                 self.streams.append(labels)
                 self._lkeys.append(lkey)
-            for j, entry in enumerate(item["values"]):
-                if not isinstance(entry, list) or len(entry) < 2 or not isinstance(entry[1], str):
+            values = item["values"]
+            base = len(self.ts)
+            for j, entry in enumerate(values):
+                # fast path for the common shape; anything odd gets the precise error
+                if type(entry) is not list or len(entry) < 2 or type(entry[1]) is not str:
                     raise _bad("entry is not [timestamp, line, ...]", source=self.source,
                                path=self.path, where=f"data.result[{i}].values[{j}]")  # fmt: skip
-                ts = _ns(entry[0], source=self.source, path=self.path,
-                         where=f"data.result[{i}].values[{j}][0]")  # fmt: skip
+                raw = entry[0]
+                try:
+                    ts = int(raw) if type(raw) is str else _ns(raw, source="", path=None, where="")
+                except (ValueError, BadData):
+                    ts = _ns(raw, source=self.source, path=self.path,
+                             where=f"data.result[{i}].values[{j}][0]")  # fmt: skip
                 meta = _meta(entry[2]) if len(entry) > 2 and entry[2] else None
-                lo = ts if lo is None or ts < lo else lo
-                hi = ts if hi is None or ts > hi else hi
                 if skip and ts == skip_ts:
                     key: Key = (lkey, ts, entry[1], tuple(sorted(meta.items())) if meta else ())
                     if key in skip:
@@ -231,7 +237,15 @@ class LogRows:
                     self.meta[len(self.ts)] = meta
                 ts_append(ts)
                 line_append(entry[1])
-                sidx_append(si)
+            n = len(self.ts) - base
+            self.sidx.extend([si] * n)
+            if n:
+                new = self.ts[base:]
+                lo = min(lo, min(new)) if lo is not None else min(new)
+                hi = max(hi, max(new)) if hi is not None else max(new)
+        if self.dropped != dropped_before:  # lines skipped at the boundary count too
+            lo = skip_ts if lo is None or skip_ts < lo else lo  # type: ignore[operator]
+            hi = skip_ts if hi is None or skip_ts > hi else hi  # type: ignore[operator]
         return first_row, lo, hi
 
     def frame(self, *, service_label: str | None = None) -> pl.DataFrame:
