@@ -20,9 +20,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 venv: $(VENV)/.installed
 
 ## demo: open JupyterLab on the incident notebook over the embedded demo incident
+# (JupyterLab refuses to run as root without --allow-root: containers often are root)
 demo: venv
 	$(BIN)/workbench demo --prepare
-	$(BIN)/jupyter lab notebooks/incident.ipynb
+	$(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/incident.ipynb
 
 ## system-deps: install the Debian packages the tests start (only those missing)
 system-deps:

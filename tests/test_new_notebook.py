@@ -76,7 +76,12 @@ def test_new_with_since_and_services(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert _cells(out)[2:] == _cells(notebook.template_path())[2:]
 
 
-def test_new_with_window_and_config_refuses_to_overwrite(tmp_path: Path) -> None:
+def test_new_with_window_and_config_refuses_to_overwrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "ops").mkdir()
+    (tmp_path / "ops" / "workbench.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
     args = [
         "new",
         "INC-9",
@@ -85,18 +90,46 @@ def test_new_with_window_and_config_refuses_to_overwrite(tmp_path: Path) -> None
         "--config",
         "ops/workbench.toml",
         "--out",
-        str(tmp_path),
+        "notebooks",
     ]
     assert main(args) == 0
-    params = notebook.read_parameters(tmp_path / "INC-9.ipynb")
+    params = notebook.read_parameters(tmp_path / "notebooks" / "INC-9.ipynb")
     assert params == {
         "incident_id": "INC-9",
         "window": "2026-11-20T11:00:00Z..2026-11-20T12:00:00Z",
         "services": [],
-        "sources_config": "ops/workbench.toml",
+        # absolute: the notebook runs from its own folder
+        "sources_config": str(tmp_path / "ops" / "workbench.toml"),
     }
     assert main(args) == 1  # exists: a ConfigError, reported, file untouched
     assert main([*args, "--force"]) == 0
+    assert main([*args[:-2], "--config", "missing.toml", "--force"]) == 1
+
+
+def test_open_incident_from_a_workbench_toml(tmp_path: Path) -> None:
+    """The non-demo path of the notebook: sources from a config file, window and services
+    from the parameters (a files source over the demo data; events only, to stay fast)."""
+    from workbench.lab.demo import demo_path
+
+    cfg = tmp_path / "workbench.toml"
+    cfg.write_text(f'[sources.lab]\ntype = "files"\npath = "{demo_path()}"\n')
+    inc = notebook.open_incident(
+        "INC-9",
+        window="2026-11-20T11:00:00Z..2026-11-20T12:00:00Z",
+        services=["checkout"],
+        sources_config=str(cfg),
+    )
+    assert (inc.id, str(inc.window), inc.services) == (
+        "INC-9",
+        "2026-11-20T11:00:00Z..2026-11-20T12:00:00Z",
+        ["checkout"],
+    )
+    assert [s.name for s in inc.sources] == ["lab"]
+    inc.load(["events"])
+    assert inc.status()["status"].to_list() == ["ok"]
+    assert inc.events.height > 0
+    with pytest.raises(ConfigError, match="window"):
+        notebook.open_incident("INC-9", window="", sources_config=str(cfg))
 
 
 def test_fill_parameters_rejects_unknown_names_and_bad_services() -> None:

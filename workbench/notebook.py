@@ -191,7 +191,11 @@ def open_incident(
     """The incident the notebook parameters describe (not loaded yet).
 
     ``sources_config=""`` opens the embedded demo incident; otherwise the sources are
-    read from that ``workbench.toml`` and ``window`` is required.
+    read from that ``workbench.toml`` (plus ``WORKBENCH_*`` environment variables, see
+    :func:`workbench.config.load_config`) and ``window`` is required.
+
+    >>> inc = open_incident("INC-9", window="2026-11-20T11:00:00Z..2026-11-20T12:00:00Z",
+    ...                     services=["checkout"], sources_config="workbench.toml")
     """
     if not sources_config:
         inc = Incident.demo()
@@ -204,9 +208,11 @@ def open_incident(
             raise ConfigError(
                 "window is empty", hint='set window = "START..END" in the parameters cell'
             )
-        from workbench import config  # owned by the sources/config part
+        from workbench.config import load_config
 
-        sources = config.load_sources(sources_config)
+        sources = list(load_config(sources_config).values())
+        if not sources:
+            raise ConfigError(f"{sources_config} defines no sources")
         inc = Incident(incident_id or "incident", Window.parse(window), sources=sources)
     if incident_id:
         inc.id = incident_id

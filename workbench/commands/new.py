@@ -68,11 +68,14 @@ def run(args: argparse.Namespace) -> int:
         from workbench.incident import window_from_args
 
         window = window_from_args(since=args.since, window=args.window)
+    if args.config and not Path(args.config).is_file():
+        raise ConfigError(f"--config {args.config}: no such file")
     path = new_incident_notebook(
         args.incident_id,
         window=window,
         services=services,
-        sources_config=args.config,
+        # the notebook runs from its own folder: keep the config findable from there
+        sources_config=str(Path(args.config).resolve()) if args.config else "",
         out_dir=args.out,
         overwrite=args.force,
     )
