@@ -306,3 +306,15 @@ def test_unknown_file_needs_format(tmp_path: Path) -> None:
     p = write(tmp_path, "x.json", '{"hello": "world"}')
     with pytest.raises(BadData, match="pass format="):
         FileSource(p)
+
+
+def test_zoneless_times_skip_mode_skips(tmp_path: Path) -> None:
+    p = write(tmp_path, "z.jsonl", '{"ts": "2026-11-20T10:00:00", "message": "a"}\n'
+                                   '{"ts": "2026-11-20T10:00:00Z", "message": "b"}\n')  # fmt: skip
+    with pytest.raises(BadData, match="no time zone") as ei:
+        read_jsonl(p)
+    assert ei.value.line == 1
+    res = read_jsonl(p, on_error="skip")
+    assert res.frame["message"].to_list() == ["b"] and "no time zone" in res.problems.reasons()[0]
+    m = LogMapping(tz="Europe/Paris")
+    assert read_jsonl(p, mapping=m).frame["ts"][0].isoformat() == "2026-11-20T09:00:00+00:00"

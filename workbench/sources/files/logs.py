@@ -35,6 +35,7 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -58,7 +59,9 @@ from workbench.sources.files._common import (
     ns_series,
     parse_time_ns,
     read_text,
+    rfc3339_to_ns,
     scalar_str,
+    to_ns,
 )
 
 __all__ = ["LogFile", "LogMapping", "parse_records", "read_csv", "read_jsonl"]
@@ -169,8 +172,6 @@ def _ts_py(
             ) from None
         return check_ns(ns, problems, field=field, unit="ns", line=line)
     if fmt is not None:
-        from datetime import datetime
-
         try:
             t = datetime.strptime(str(value), fmt)
         except ValueError:
@@ -182,52 +183,32 @@ def _ts_py(
             if mapping.tz is None:
                 raise _no_zone(problems, field, line, value)
             t = t.replace(tzinfo=ZoneInfo(mapping.tz))
-        from workbench.sources.files._common import to_ns
-
         return check_ns(to_ns(t), problems, field=field, unit="ns", line=line)
-    if isinstance(value, str) and mapping.tz is not None:
-        from workbench.sources.files._common import rfc3339_to_ns
+    if isinstance(value, str) and rfc3339_to_ns(value) is None:
+        try:
+            t = datetime.fromisoformat(value.strip())
+        except ValueError:
+            t = None
+        if t is not None:
+            if t.tzinfo is None:
+                if mapping.tz is None:
+                    raise _no_zone(problems, field, line, value)
+                t = t.replace(tzinfo=ZoneInfo(mapping.tz))
+            return check_ns(to_ns(t), problems, field=field, unit="ns", line=line)
+    return parse_time_ns(value, problems, field=field, line=line)
 
-        if rfc3339_to_ns(value) is None:
-            from datetime import datetime
 
-            try:
-                t = datetime.fromisoformat(value.strip())
-            except ValueError:
-                t = None
-            if t is not None:
-                if t.tzinfo is None:
-                    t = t.replace(tzinfo=ZoneInfo(mapping.tz))
-                from workbench.sources.files._common import to_ns
-
-                return check_ns(to_ns(t), problems, field=field, unit="ns", line=line)
+def _no_zone(problems: Problems, field: str, line: int | None, value: Any) -> Exception:
+    """BadData (raise mode, returned for the caller to raise) or _Skip (skip mode)."""
     try:
-        return parse_time_ns(value, problems, field=field, line=line)
-    except BadData:
-        if isinstance(value, str) and mapping.tz is None and _looks_zoneless(value):
-            raise _no_zone(problems, field, line, value) from None
-        raise
-
-
-def _looks_zoneless(value: str) -> bool:
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(value.strip()).tzinfo is None
-    except ValueError:
-        return False
-
-
-def _no_zone(problems: Problems, field: str, line: int | None, value: Any) -> BadData:
-    err = BadData(
-        f"{field} {str(value)[:40]!r} has no time zone",
-        path=problems.path, line=line, field=field, source=problems.source,
-        hint="pass LogMapping(tz='UTC') (or the zone the times are in)",
-    )  # fmt: skip
-    if problems.on_error == "raise":
+        return problems.bad(
+            f"{field} {str(value)[:40]!r} has no time zone",
+            line=line,
+            field=field,
+            hint="pass LogMapping(tz='UTC') (or the zone the times are in)",
+        )
+    except BadData as err:
         return err
-    problems.skipped.append(err)
-    return err
 
 
 class _Rows:
