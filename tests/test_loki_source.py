@@ -506,3 +506,27 @@ def test_metadata_shadowing_a_label_wins_and_attributes_stay_sorted() -> None:
         {"key": "zone", "value": "a"},
     ]  # fmt: skip
     assert (two["level"], two["trace_id"]) == ("info", None)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": {"resultType": "streams", "result": [{"stream": {}, "values": [[str(2**70), "x"]]}]}},
+        {"data": {"resultType": "streams", "result": [{"stream": {}, "values": [["1645030244", "s"]]}]}},
+        {"data": {"resultType": "streams", "result": [{"stream": {}, "values": [[True, "x"]]}]}},
+        {"data": {"resultType": "matrix", "result": [{"metric": {}, "values": [[1e300, "1"]]}]}},
+        {"data": {"resultType": "matrix", "result": [{"metric": {}, "values": [[float("nan"), "1"]]}]}},
+        {"data": {"resultType": "vector", "result": [{"metric": {}, "value": [1645030244, "x"]}]}},
+    ],
+)  # fmt: skip
+def test_wrong_unit_or_garbage_timestamps_are_bad_data(body: dict[str, Any]) -> None:
+    from workbench.sources.loki_response import matrix_frame
+
+    page = parse_page(body, source="loki")
+    with pytest.raises(BadData, match=r"timestamp|sample") as ei:
+        if page.result_type == "streams":
+            rows = LogRows()
+            rows.add(page)
+        else:
+            matrix_frame(page, metric="m")
+    assert ei.value.field and ei.value.field.startswith("data.result[0]")

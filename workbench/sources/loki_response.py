@@ -37,6 +37,9 @@ from workbench.errors import BadData
 __all__ = ["LogRows", "Page", "matrix_frame", "normalize_level", "parse_page"]
 
 SERVICE_KEYS = ("service_name", "service", "app", "job")
+# Plausible timestamps, 1990-01-01 .. 2200-01-01 in ns: outside is a wrong unit or garbage.
+MIN_NS = 631_152_000 * 10**9
+MAX_NS = 7_258_118_400 * 10**9
 LEVEL_KEYS = ("level", "detected_level", "severity", "lvl")
 TRACE_KEYS = ("trace_id", "traceID", "traceId", "trace-id")
 SPAN_KEYS = ("span_id", "spanID", "spanId", "span-id")
@@ -225,6 +228,10 @@ class LogRows:
                 except (ValueError, BadData):
                     ts = _ns(raw, source=self.source, path=self.path,
                              where=f"data.result[{i}].values[{j}][0]")  # fmt: skip
+                if not MIN_NS <= ts <= MAX_NS:
+                    raise _bad(f"has timestamp {raw!r} outside 1990..2200 (not nanoseconds?)",
+                               source=self.source, path=self.path,
+                               where=f"data.result[{i}].values[{j}][0]")  # fmt: skip
                 meta = _meta(entry[2]) if len(entry) > 2 and entry[2] else None
                 if skip and ts == skip_ts:
                     key: Key = (lkey, ts, entry[1], tuple(sorted(meta.items())) if meta else ())
@@ -393,9 +400,12 @@ def matrix_frame(
             where = f"data.result[{i}].{'value' if page.result_type == 'vector' else 'values'}"
             try:
                 t, v = p  # type: ignore[misc]
-                ts.append(round(float(t) * 1_000_000))
+                us = round(float(t) * 1_000_000)
+                if not MIN_NS // 1000 <= us <= MAX_NS // 1000:
+                    raise ValueError(t)
+                ts.append(us)
                 val.append(_float(v))
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise _bad(f"has a bad sample {p!r}", source=source, path=path,
                            where=f"{where}[{j}]") from None  # fmt: skip
             names.append(name)
