@@ -248,3 +248,32 @@ def test_hostile_service_names_cannot_change_traceql(services: list[str], errors
         else (") && status = error }" if len(names) > 1 else " && status = error }")
     )
     assert rest == tail
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+    max_leaves=15,
+)
+summary = st.fixed_dictionaries(
+    {},
+    optional={"traceID": st.text("0123456789abcdefXYZ", max_size=40) | json_values,
+              "startTimeUnixNano": st.integers() | st.text("0123456789", max_size=25) | json_values,
+              "durationMs": json_values, "rootServiceName": json_values,
+              "spanSets": st.lists(st.dictionaries(st.sampled_from(["matched", "spans"]),
+                                                   json_values), max_size=2) | json_values,
+              "spanSet": json_values},
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    body=st.fixed_dictionaries({"traces": st.lists(summary, max_size=4) | json_values})
+    | json_values
+)
+def test_hostile_search_bodies_give_summaries_or_bad_data(body: Any) -> None:
+    try:
+        df = parse_search(body)
+    except BadData:
+        return
+    assert df.height == len(body.get("traces") or [])

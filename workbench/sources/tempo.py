@@ -39,6 +39,7 @@ __all__ = ["SEARCH_SCHEMA", "TempoSource", "parse_search"]
 
 SEARCH_PATH = "/api/search"
 _HEX_ID = re.compile(r"[0-9a-fA-F]{1,32}")
+_MAX_NS = 7_258_118_400 * 10**9  # 2200-01-01
 
 SEARCH_SCHEMA: dict[str, pl.DataType] = {
     "trace_id": pl.String(),
@@ -68,18 +69,28 @@ def parse_search(body: Any, *, source: str = "tempo", path: str = SEARCH_PATH) -
         if not isinstance(t, Mapping) or not isinstance(t.get("traceID"), str):
             raise bad(f"trace {i} has no traceID", f"traces[{i}].traceID")
         tid = t["traceID"].lower().rjust(32, "0")
-        if not _HEX_ID.fullmatch(tid):
+        if not _HEX_ID.fullmatch(tid) or not t["traceID"] or not tid.strip("0"):
             raise bad(f"trace {i} has a non-hex traceID", f"traces[{i}].traceID")
         try:
             start = int(t.get("startTimeUnixNano") or 0)
             dur = t.get("durationMs")
             dur_f = float(dur) if dur is not None else None
-        except (TypeError, ValueError):
+            if not 0 <= start <= _MAX_NS or isinstance(dur, bool):
+                raise ValueError(start)
+        except (TypeError, ValueError, OverflowError):
             raise bad(f"trace {i} has a bad start or duration", f"traces[{i}]") from None
+        for key in ("rootServiceName", "rootTraceName"):
+            if not isinstance(t.get(key), str | None):
+                raise bad(f"trace {i} has a non-string {key}", f"traces[{i}].{key}")
         sets = t.get("spanSets") or (
             [t["spanSet"]] if isinstance(t.get("spanSet"), Mapping) else []
         )
-        matched = sum(int(s.get("matched") or 0) for s in sets if isinstance(s, Mapping))
+        try:
+            matched = sum(int(s.get("matched") or 0) for s in sets if isinstance(s, Mapping))
+            if not 0 <= matched < 2**62:
+                raise ValueError(matched)
+        except (TypeError, ValueError, OverflowError):
+            raise bad(f"trace {i} has a bad 'matched' count", f"traces[{i}].spanSets") from None
         rows["trace_id"].append(tid)
         rows["root_service"].append(t.get("rootServiceName"))
         rows["root_name"].append(t.get("rootTraceName"))
