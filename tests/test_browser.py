@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from workbench.lab.demo import demo_path
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(os.environ.get("WORKBENCH_ARTIFACTS", "/tmp/workbench-artifacts"))
 
@@ -69,8 +71,6 @@ def _wait_idle(page, n_code_cells: int, timeout_s: float) -> None:  # type: igno
 def test_incident_notebook_runs_in_jupyterlab_offline(
     tmp_path: Path, jupyterlab_factory, offline_chromium
 ) -> None:  # type: ignore[no-untyped-def]
-    from workbench.lab.demo import demo_path
-
     demo_path()  # the demo data exist before the kernel asks for them
     root = tmp_path / "nb"
     root.mkdir()
@@ -98,8 +98,11 @@ def test_incident_notebook_runs_in_jupyterlab_offline(
             timeout=60_000,
         )
     finally:
-        page.screenshot(path=str(ARTIFACTS / "incident-notebook-top.png"))
-        page.screenshot(path=str(ARTIFACTS / "incident-notebook-full.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "incident-notebook-end.png"))
+    charts_el = page.locator(".vega-embed")
+    for i in range(charts_el.count()):
+        charts_el.nth(i).scroll_into_view_if_needed()
+        charts_el.nth(i).screenshot(path=str(ARTIFACTS / f"incident-chart-{i + 1}.png"))
 
     charts = page.locator(".vega-embed .marks").count()
     assert charts >= n_charts
@@ -119,5 +122,6 @@ def test_incident_notebook_runs_in_jupyterlab_offline(
     for bad in ("Error loading script", "Error displaying widget", "Javascript Error"):
         assert bad not in body
     assert offline_chromium.blocked == [], offline_chromium.blocked
-    # findings name a service (the ranking itself is checked by test_demo_notebook)
-    assert "Top suspect" in body
+    # the findings, rendered from Markdown, name the ground-truth root-cause service
+    truth = json.loads((demo_path() / "truth.json").read_text())
+    assert f"Top suspect: {truth['root_cause_service']}" in body
