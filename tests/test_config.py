@@ -88,6 +88,10 @@ password = { env = "PG_PASSWORD" }
 [sources.files]
 type = "files"
 path = "SAMPLE"
+
+[sources.alerts]
+url = "alertmanager+https://am.example:9093?silences=false"
+headers = { "X-Scope-OrgID" = "team-a" }
 """
 
 
@@ -110,7 +114,10 @@ def test_toml_builds_every_source_kind(
     path = _write_toml(tmp_path, shared_data)
     with caplog.at_level(logging.DEBUG):
         sources = wb.load_config(path)
-    assert list(sources) == ["prom", "thanos", "logs", "traces", "jaeger", "pg", "files"]
+    assert list(sources) == ["prom", "thanos", "logs", "traces", "jaeger", "pg", "files", "alerts"]
+    alerts = sources["alerts"]
+    assert isinstance(alerts, wb.sources.alertmanager.AlertmanagerSource)
+    assert alerts.include_silences is False and alerts.http.base_url == "https://am.example:9093"
     prom = sources["prom"]
     assert isinstance(prom, wb.PrometheusSource)
     d = prom.describe()
@@ -270,7 +277,9 @@ def test_grafana_provisioning_file(
     monkeypatch.setenv("JAEGER_USER", "viewer")
     with caplog.at_level(logging.WARNING):
         sources = wb.load_config(_grafana_copy(tmp_path))
-    assert sorted(sources) == ["Jaeger", "Loki", "Prometheus", "Telemetry DB", "Tempo"]
+    assert sorted(sources) == ["Alertmanager", "Jaeger", "Loki", "Prometheus", "Telemetry DB",
+                               "Tempo"]  # fmt: skip
+    assert sources["Alertmanager"].http.base_url == "http://alertmanager:9093"
     skipped = " ".join(r.getMessage() for r in caplog.records)
     assert "Graphite" in skipped and "graphite" in skipped and "SigV4" in skipped
     prom = sources["Prometheus"]
