@@ -197,3 +197,40 @@ def test_hostile_log_values_skip_mode_accounts_for_every_line(
     res = read_jsonl(p, on_error="skip")
     frames.validate(res.frame, "logs")
     assert res.frame.height + len(res.problems.skipped) == len(recs)
+
+
+_cell = st.sampled_from(
+    ["2026-11-20T10:00:00Z", "1795168800", "1795168800123", "x", "", "NaN", "inf", "-1",
+     "2026-11-20 10:00:00", '"a,b"', '"', "ab" * 16, "ERROR", "30", "1e400", "é", "0" * 32,
+     "2026-13-45T99:00:00Z"]
+)  # fmt: skip
+
+
+@SETTINGS
+@given(
+    cols=st.lists(
+        st.sampled_from(["time", "level", "message", "service", "trace_id", "x"]),
+        min_size=1,
+        max_size=5,
+        unique=True,
+    ),
+    cells=st.lists(st.lists(_cell, min_size=5, max_size=5), max_size=8),
+    ragged=st.booleans(),
+)
+def test_hostile_csv_logs(
+    tmp_path: Path, cols: list[str], cells: list[list[str]], ragged: bool
+) -> None:
+    from workbench.sources.files.logs import read_csv
+
+    rows = [",".join(r[: len(cols)]) for r in cells]
+    if ragged:
+        rows.append(",".join(["1"] * (len(cols) + 2)))
+    p = tmp_path / "h.csv"
+    p.write_text(",".join(cols) + "\n" + "\n".join(rows) + "\n")
+    for mode in ("raise", "skip"):
+        try:
+            res = read_csv(p, on_error=mode)  # type: ignore[arg-type]
+        except BadData as err:
+            assert err.path == str(p)
+        else:
+            frames.validate(res.frame, "logs")

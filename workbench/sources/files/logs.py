@@ -396,11 +396,11 @@ def _map_frame(
     n = df.height
     cols = set(df.columns)
     picked: dict[str, list[str]] = {f: [c for c in mapping.names(f) if c in cols] for f in _FIELDS}
-    if not picked["ts"]:
-        raise problems.bad(
+    if not picked["ts"]:  # the whole file, not one record: raise whatever on_error says
+        raise BadData(
             f"no time field (looked for {', '.join(mapping.names('ts'))}; have "
             f"{', '.join(sorted(cols)[:12])})",
-            line=int(line_of[0]) if n else None, field=mapping.names("ts")[0],
+            path=problems.path, source=problems.source, field=mapping.names("ts")[0],
             hint="set LogMapping(ts=...) to the field holding the time",
         )  # fmt: skip
 
