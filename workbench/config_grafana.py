@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from workbench.config import SourceSpec, spec_from_mapping
+from workbench.config_spec import SourceSpec, spec_from_mapping
 from workbench.errors import ConfigError
 from workbench.secrets import Secret
 
