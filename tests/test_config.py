@@ -445,3 +445,18 @@ def test_hostile_grafana_files_give_specs_or_config_error(doc: dict[str, Any]) -
                                      "postgres")  # fmt: skip
     finally:
         del os.environ["X"]
+
+
+def test_toml_can_import_a_grafana_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, canaries: dict[str, str]
+) -> None:
+    monkeypatch.setenv("PROM_HOST", "p")
+    monkeypatch.setenv("JAEGER_USER", "viewer")
+    _grafana_copy(tmp_path)
+    (tmp_path / "workbench.toml").write_text(
+        'grafana = "ds.yaml"\n\n[sources.Loki]\nurl = "loki+http://mine:3100"\n'
+    )
+    specs = read_specs(None)
+    assert {"Prometheus", "Tempo", "Loki"} <= set(specs)
+    assert specs["Loki"].url == "http://mine:3100"  # the toml's own table wins
+    assert specs["Tempo"].origin.endswith("ds.yaml datasources[3]")
