@@ -1,0 +1,140 @@
+"""Bad-input bookkeeping and JSON reading for the file parsers.
+
+Every parser reports bad input through a :class:`Problems` collector. With
+``on_error="raise"`` (the default) the first problem raises :class:`BadData` naming the
+file, the line (JSON lines) or JSON path (documents) and the field. With
+``on_error="skip"`` the bad record is skipped and counted; the caller turns the count and
+the first line numbers into ``Result.reasons`` with ``partial=True``. Nothing is dropped
+silently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from workbench.errors import BadData
+
+OnError = Literal["raise", "skip"]
+
+
+class _Skip(Exception):
+    """Raised inside a parser to abandon the current record (skip mode only)."""
+
+
+@dataclass
+class Problems:
+    """Collects bad-input problems for one file (or one decoded body)."""
+
+    path: str | None = None
+    source: str | None = None
+    on_error: OnError = "raise"
+    skipped: list[BadData] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)  # reasons the result is partial
+
+    def bad(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ) -> _Skip:
+        """Record a problem: raise :class:`BadData` now, or (skip mode) return a ``_Skip``
+        for the caller to raise so the current record is abandoned."""
+        err = BadData(
+            message, path=self.path, line=line, field=field, source=self.source, hint=hint
+        )
+        if self.on_error == "raise":
+            raise err
+        self.skipped.append(err)
+        return _Skip(message)
+
+    def reasons(self) -> list[str]:
+        """Human-readable reasons for ``Result.reasons`` (empty when nothing was skipped)."""
+        if not self.skipped:
+            return list(self.incomplete)
+        lines = [e.line for e in self.skipped if e.line is not None][:5]
+        where = f" (first lines {', '.join(map(str, lines))})" if lines else ""
+        first = self.skipped[0]
+        fld = f" [{first.field}]" if first.field else ""
+        return [
+            f"skipped {len(self.skipped)} bad record(s) in {self.path or self.source}{where}; "
+            f"first: {first.message}{fld}",
+            *self.incomplete,
+        ]
+
+
+def check_on_error(on_error: str) -> OnError:
+    if on_error not in ("raise", "skip"):
+        from workbench.errors import ConfigError
+
+        raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    return on_error  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------
+# reading JSON
+
+
+def read_text(path: Path, problems: Problems) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise BadData(
+            f"cannot read {path}: {exc.strerror or exc}", path=str(path), source=problems.source
+        ) from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise BadData(
+            f"{path.name} is not UTF-8 text (byte {exc.start})",
+            path=str(path),
+            line=line,
+            source=problems.source,
+            hint="telemetry files must be UTF-8 JSON/CSV; re-export or convert the file",
+        ) from exc
+
+
+def loads_document(text: str, problems: Problems, *, what: str = "JSON") -> Any:
+    """Decode one JSON document; a syntax error (e.g. a truncated file) raises BadData with
+    the line and column, whatever ``on_error`` says (the whole document is unusable)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadData(
+            f"not valid {what}: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            + (" (the file looks truncated)" if exc.pos >= len(text.rstrip()) else ""),
+            path=problems.path,
+            line=exc.lineno,
+            source=problems.source,
+            hint="re-export the file; a partial download or a killed exporter cuts it short",
+        ) from exc
+    except RecursionError as exc:
+        raise BadData(
+            f"{what} nested too deeply to read", path=problems.path, source=problems.source
+        ) from exc
+
+
+def iter_json_lines(text: str, problems: Problems) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, object)`` for every non-blank line; bad lines go to
+    ``problems`` (raise, or skip and count)."""
+    for no, line in enumerate(text.splitlines(), start=1):
+        s = line.strip()
+        if not s:
+            continue
+        try:
+            yield no, json.loads(s)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            msg = getattr(exc, "msg", "nested too deeply")
+            col = getattr(exc, "colno", None)
+            problems.bad(
+                f"line {no} is not JSON: {msg}" + (f" at column {col}" if col else ""),
+                line=no,
+                hint="pass on_error='skip' to load the other lines and mark the result partial",
+            )
