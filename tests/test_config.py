@@ -460,3 +460,20 @@ def test_toml_can_import_a_grafana_file(
     assert {"Prometheus", "Tempo", "Loki"} <= set(specs)
     assert specs["Loki"].url == "http://mine:3100"  # the toml's own table wins
     assert specs["Tempo"].origin.endswith("ds.yaml datasources[3]")
+
+
+def test_a_server_echoing_the_credential_does_not_leak_it(
+    recorded_http: RecordedServer, canaries: dict[str, str]
+) -> None:
+    from tests.plugins.recorded_http import RecordedRequest, Reply
+
+    def echo(req: RecordedRequest) -> Reply:
+        text = f"denied: Authorization={req.headers.get('Authorization')} tenant ok"
+        return Reply(text.encode(), status=403, content_type="text/plain")
+
+    recorded_http.route("/loki/api/v1/query_range", handler=echo)
+    src = wb.connect(f"loki+{recorded_http.url}", bearer={"env": "LOKI_TOKEN"})
+    with pytest.raises(AuthError) as ei:
+        src.logs('{a="b"}', W)
+    assert "denied: Authorization=Bearer ***" in (ei.value.detail or "")
+    _no_canary(str(ei.value), ei.value._repr_html_())

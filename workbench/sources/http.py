@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 
 from workbench.errors import AuthError, BadData, ConfigError, QueryError, SourceUnavailable
-from workbench.secrets import Secret, redact_url
+from workbench.secrets import Secret, redact, redact_url
 
 __all__ = ["Auth", "HttpClient", "Timeout"]
 
@@ -292,6 +292,10 @@ class HttpClient:
         if code < 400:
             return
         error_type, detail = _server_error(resp)
+        secrets = self.auth.secrets()
+        if secrets:  # a server or proxy that echoes the request must not echo the credential
+            error_type = redact(error_type, secrets) if error_type else error_type
+            detail = redact(detail, secrets) if detail else detail
         if code in (401, 403):
             raise AuthError(
                 f"{self.source} refused the credentials (HTTP {code})",
