@@ -29,8 +29,12 @@ def _cells(path: Path) -> list[tuple[str, str, list[str]]]:
 
 
 def test_repository_notebook_is_the_packaged_template() -> None:
-    """One notebook, two paths: edit both together (cp) or this fails."""
-    assert _cells(ROOT / "notebooks" / "incident.ipynb") == _cells(notebook.template_path())
+    """One notebook, two paths: edit both together or this fails."""
+    assert _cells(ROOT / "notebooks" / "incident.ipynb") == _cells(notebook.template_path()), (
+        "notebooks/incident.ipynb and workbench/templates/incident.ipynb differ: after editing "
+        "one, run `jupyter nbconvert --clear-output --inplace notebooks/incident.ipynb` and "
+        "copy it over the other"
+    )
 
 
 def test_packaged_template_is_clean_and_has_default_parameters() -> None:
