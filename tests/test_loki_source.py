@@ -530,3 +530,18 @@ def test_wrong_unit_or_garbage_timestamps_are_bad_data(body: dict[str, Any]) -> 
         else:
             matrix_frame(page, metric="m")
     assert ei.value.field and ei.value.field.startswith("data.result[0]")
+
+
+def test_connection_reset_is_retried_then_source_unavailable(
+    recorded_http: RecordedServer, loki_dir: Path
+) -> None:
+    recorded_http.route(RANGE_PATH, query={"query": "once"}, reset=True, times=1)
+    recorded_http.route(RANGE_PATH, query={"query": "once"}, file=loki_dir / "streams_simple.json")
+    recorded_http.route(RANGE_PATH, reset=True)
+    src = LokiSource(recorded_http.url, retries=1)
+    assert src.logs("once", SAMPLE_WINDOW).rows == 6  # a reset GET is retried
+    n = len(recorded_http.requests)
+    with pytest.raises(SourceUnavailable) as ei:
+        src.logs('{a="b"}', SAMPLE_WINDOW)
+    assert len(recorded_http.requests) - n == 2  # bounded: 1 + retries
+    assert ei.value.query == '{a="b"}'

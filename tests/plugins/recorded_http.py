@@ -33,7 +33,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import ssl
+import struct
 import subprocess
 import threading
 import time
@@ -80,6 +82,7 @@ class Route:
     with ``declare_full_length`` (default) the Content-Length still announces the whole
     body (the client sees the connection cut mid-body), without it the cut body is all
     the client gets (it sees a complete but broken document).
+    ``reset``: abort the connection with a TCP reset instead of answering.
     ``times``: answer this many times, then stop matching (the next route matches).
     """
 
@@ -95,6 +98,7 @@ class Route:
     declare_full_length: bool = True
     require_headers: Mapping[str, str] = field(default_factory=dict)
     handler: Callable[[RecordedRequest], Reply] | None = None
+    reset: bool = False
     times: int | None = None
     hits: int = 0
 
@@ -217,6 +221,13 @@ def _make_handler(server: RecordedServer) -> type[BaseHTTPRequestHandler]:
                 if req.headers.get(k) != want:
                     self._send(401, b"unauthorized\n", "text/plain")
                     return
+            if route.reset:  # abort with a TCP RST, no response at all
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.close_connection = True
+                self.connection.close()
+                return
             if route.handler is not None:
                 rep = route.handler(req)
                 self._send(rep.status, rep.body, rep.content_type, rep.headers)
