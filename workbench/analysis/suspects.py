@@ -306,7 +306,12 @@ def rank_suspects(
             pl.col("score").max().alias("_m"),
             pl.col("metric").sort_by("score").last().alias("_m_top"),
         )
-        .with_columns(metrics=_sat(pl.col("_m"), 20.0))
+        # relative strength: real data are heavy-tailed, so many services pass any fixed
+        # z; the strongest change scores 1 (if it passes the threshold at all)
+        .with_columns(
+            metrics=(pl.col("_m").log1p() / pl.col("_m").max().log1p())
+            * _sat(pl.col("_m"), 20.0).max()
+        )
     )
 
     # logs ------------------------------------------------------------------------------
@@ -427,7 +432,7 @@ def _error_signal(bsp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:
     ob = tr.error_origins(bsp, window=base, by=("blame_service",)).select(
         "blame_service", _tb=pl.col("traces")
     )
-    scale = win.duration.total_seconds() / max(base.duration.total_seconds(), 1e-9)
+    scale = tp.covered_seconds(bsp["start"], win) / tp.covered_seconds(bsp["start"], base)
     ops = (
         tr.error_origins(bsp, window=win, by=("blame_service", "name"))
         .group_by("blame_service")

@@ -35,6 +35,7 @@ __all__ = [
     "MASKS",
     "WILDCARD",
     "Drain",
+    "covered_seconds",
     "mask_expr",
     "mine_templates",
     "template_counts",
@@ -56,8 +57,11 @@ MASKS: tuple[tuple[str, str], ...] = (
         r"|\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?"
         r"|\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b",
     ),
-    ("uuid", r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
-    ("ip", r"/?\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"),
+    (
+        "uuid, ip",
+        r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+        r"|/?\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b",
+    ),
     ("id", r"\b[A-Za-z]\w*_-?\d[\w\-]*"),
     ("hex", r"\b0[xX][0-9a-fA-F]+\b|\b[0-9a-fA-F]{8,}\b"),
     (
@@ -66,12 +70,11 @@ MASKS: tuple[tuple[str, str], ...] = (
         r"|\b[A-Za-z][\w\-]*(?:\.[\w\-]+)*\.[\w\-]*\d[\w\-]*(?:\.[\w\-]+)*\.[A-Za-z]{2,}\b",
     ),
     ("path", r"(?:[\w.\-~]*/[\w.\-~@:=]+)+/?"),
-    ("duration", r"\b\d+(?:\.\d+)?(?:ns|us|µs|ms|s|sec|secs|min|h)\b"),
-    ("signed number", r"(^|[\s=:(\[,])[-+]\d+(?:[.,]\d+)*\b"),
-    ("number", r"\b\d+(?:[.,]\d+)*\b"),
+    (
+        "number, duration",
+        r"\B[-+]\d+(?:[.,]\d+)*\b|\b\d+(?:[.,]\d+)*(?:ns|us|µs|ms|s|sec|secs|min|h)?\b",
+    ),
 )
-# masks whose first group (a delimiter) is kept
-_KEEP_GROUP = frozenset({"signed number"})
 
 
 def mask_expr(column: str | pl.Expr = "message") -> pl.Expr:
@@ -80,9 +83,9 @@ def mask_expr(column: str | pl.Expr = "message") -> pl.Expr:
     >>> df.with_columns(masked=mask_expr("message"))
     """
     e = pl.col(column) if isinstance(column, str) else column
-    e = e.fill_null("").str.replace_all(r"\s+", " ")
-    for name, pattern in MASKS:
-        e = e.str.replace_all(pattern, "${1}" + WILDCARD if name in _KEEP_GROUP else WILDCARD)
+    e = e.fill_null("")
+    for _, pattern in MASKS:
+        e = e.str.replace_all(pattern, WILDCARD)
     # adjacent wildcards ("<*><*>", "<*>.<*>") are one variable
     e = e.str.replace_all(r"<\*>(?:[.:,_\-]?<\*>)+", WILDCARD)
     return e.str.strip_chars()
@@ -197,8 +200,10 @@ def mine_templates(
         return logs.with_columns(
             template_id=pl.lit(None, pl.UInt32), template=pl.lit(None, pl.String)
         )
-    first_line = pl.col(column).fill_null("").str.split("\n").list.first()
-    masked = logs.select(_masked=mask_expr(first_line))["_masked"]
+    # identical raw first lines are masked once
+    raw = logs.select(_raw=pl.col(column).fill_null("").str.split("\n").list.first())
+    distinct = raw.unique("_raw").with_columns(_masked=mask_expr("_raw"))
+    masked = raw.join(distinct, on="_raw", how="left", maintain_order="left")["_masked"]
     uniq = (
         masked.to_frame()
         .with_row_index("_first")
@@ -300,10 +305,10 @@ def template_surges(
     keys = (
         ["service", "template_id"] if by_service and "service" in mined.columns else ["template_id"]
     )
-    tb = baseline.duration.total_seconds()
-    ti = window.duration.total_seconds()
     in_w = (pl.col("ts") >= window.start) & (pl.col("ts") < window.end)
     in_b = (pl.col("ts") >= baseline.start) & (pl.col("ts") < baseline.end)
+    ti = covered_seconds(mined["ts"], window)
+    tb = covered_seconds(mined["ts"], baseline)
     aggs = [
         pl.col("template").first(),
         in_b.sum().cast(pl.Int64).alias("n_baseline"),
@@ -327,6 +332,24 @@ def template_surges(
         .with_columns(new=pl.col("surge") & (pl.col("n_baseline") == 0))
     )
     return out.sort(["z", *keys], descending=[True] + [False] * len(keys))
+
+
+def covered_seconds(ts: pl.Series, window: Window) -> float:
+    """Seconds of ``window`` that the data cover: from the window's start (or the first
+    point, if later) to its end (or the last point, if earlier); at least 1 s.
+
+    Rates over a window the data only half cover (a log export that stops early) would
+    otherwise look halved."""
+    inside = ts.filter((ts >= window.start) & (ts < window.end))
+    if inside.len() == 0:
+        return max(window.duration.total_seconds(), 1.0)
+    lo, hi = inside.min(), inside.max()
+    full = window.duration.total_seconds()
+    # data starting or ending within a minute of the edge count as covering it
+    slack = min(60.0, full / 10)
+    start = window.start if (lo - window.start).total_seconds() <= slack else lo
+    end = window.end if (window.end - hi).total_seconds() <= slack else hi
+    return max((end - start).total_seconds(), 1.0)
 
 
 def template_examples(mined: pl.DataFrame, template_id: int, *, n: int = 5) -> pl.DataFrame:
