@@ -545,3 +545,13 @@ def test_connection_reset_is_retried_then_source_unavailable(
         src.logs('{a="b"}', SAMPLE_WINDOW)
     assert len(recorded_http.requests) - n == 2  # bounded: 1 + retries
     assert ei.value.query == '{a="b"}'
+
+
+def test_services_from_label_values(recorded_http: RecordedServer) -> None:
+    # the documented /loki/api/v1/label/<name>/values response shape
+    body = {"status": "success", "data": ["checkout", "cart", 'we"ird']}
+    recorded_http.route("/loki/api/v1/label/app/values", body=json.dumps(body))
+    src = LokiSource(recorded_http.url, service_label="app")
+    assert src.services(SAMPLE_WINDOW) == ["cart", "checkout", 'we"ird']
+    assert recorded_http.requests[-1].query == {"start": "1645030200000000000",
+                                                "end": "1645030260000000000"}  # fmt: skip

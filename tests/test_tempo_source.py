@@ -277,3 +277,11 @@ def test_hostile_search_bodies_give_summaries_or_bad_data(body: Any) -> None:
     except BadData:
         return
     assert df.height == len(body.get("traces") or [])
+
+
+def test_services_from_tag_values(recorded_http: RecordedServer) -> None:
+    # /api/search/tag/<tag>/values as in Tempo's API docs: {"tagValues": [...]}
+    recorded_http.route("/api/search/tag/service.name/values",
+                        body=json.dumps({"tagValues": ["shop-backend", "frontend"]}))  # fmt: skip
+    assert TempoSource(recorded_http.url).services(W) == ["frontend", "shop-backend"]
+    assert recorded_http.requests[-1].query == {"start": "1544712600", "end": "1636732800"}

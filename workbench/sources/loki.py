@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from workbench import frames
-from workbench.errors import ConfigError, LimitExceeded, QueryError
+from workbench.errors import BadData, ConfigError, LimitExceeded, QueryError
 from workbench.sources import logql
 from workbench.sources.base import Result, Source, Timer
 from workbench.sources.http import Auth, HttpClient, Timeout
@@ -148,6 +148,19 @@ class LokiSource(Source):
             "max_pages": self.max_pages,
             **self.auth.describe(),
         }
+
+    # discovery ----------------------------------------------------------------------------
+    def services(self, window: Window | None = None) -> list[str]:
+        """The values of ``service_label`` Loki has (in ``window`` if given)."""
+        path = f"/loki/api/v1/label/{self.service_label}/values"
+        params = {"start": _ns(window.start), "end": _ns(window.end)} if window else None
+        body = self.http.get_json(path, params=params, query=f"label {self.service_label}",
+                                  window=window)  # fmt: skip
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list | None):
+            raise BadData(f"{self.name}: {path} did not return a list", source=self.name,
+                          path=path, field="data")  # fmt: skip
+        return sorted(str(v) for v in data or [])
 
     # logs ---------------------------------------------------------------------------------
     def logs(

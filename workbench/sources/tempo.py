@@ -206,6 +206,23 @@ class TempoSource(Source):
         df = otlp.parse_traces(body, source=self.name, path=path)
         return df, reasons
 
+    # discovery -----------------------------------------------------------------------------
+    def services(self, window: Window | None = None) -> list[str]:
+        """The ``service.name`` values Tempo has seen (in ``window`` if given)."""
+        path = "/api/search/tag/service.name/values"
+        params = None
+        if window is not None:
+            params = {"start": math.floor(window.start.timestamp()),
+                      "end": math.ceil(window.end.timestamp())}  # fmt: skip
+        body = self.http.get_json(path, params=params, query="tag service.name", window=window)
+        values = body.get("tagValues") if isinstance(body, Mapping) else None
+        if not isinstance(values, list | None):
+            raise BadData(f"{self.name}: {path} did not return tagValues", source=self.name,
+                          path=path, field="tagValues")  # fmt: skip
+        # v1 gives strings; newer servers may give {"type": "string", "value": ...}
+        out = [v.get("value") if isinstance(v, Mapping) else v for v in values or []]
+        return sorted(str(v) for v in out if v is not None)
+
     # search --------------------------------------------------------------------------------
     def search(
         self,
