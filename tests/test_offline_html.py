@@ -1,0 +1,129 @@
+"""Static notebooks and offline HTML: chart outputs become SVG, no CDN script survives."""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+
+from workbench import offline_html
+from workbench.errors import BadData
+
+SPEC = {
+    "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+    "data": {"values": [{"a": 1, "b": 3}, {"a": 2, "b": 1}, {"a": 3, "b": 2}]},
+    "mark": "line",
+    "encoding": {
+        "x": {"field": "a", "type": "quantitative"},
+        "y": {"field": "b", "type": "quantitative"},
+    },
+}
+WIDGET = "application/vnd.jupyter.widget-view+json"
+STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def _nb() -> dict:
+    def out(data: dict) -> dict:
+        return {"output_type": "display_data", "data": data, "metadata": {}}
+
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "widgets": {
+                STATE: {
+                    "version_major": 2,
+                    "version_minor": 0,
+                    "state": {
+                        "m1": {
+                            "model_name": "AnyModel",
+                            "state": {"spec": SPEC, "_esm": "x" * 1000},
+                        },
+                        "m2": {"model_name": "IntSliderModel", "state": {"value": 3}},
+                    },
+                }
+            },
+        },
+        "cells": [
+            {"cell_type": "markdown", "id": "a", "metadata": {}, "source": "# Title $x^2$"},
+            {
+                "cell_type": "code",
+                "id": "b",
+                "metadata": {},
+                "execution_count": 1,
+                "source": "chart",
+                "outputs": [
+                    out(
+                        {
+                            WIDGET: {"model_id": "m1", "version_major": 2, "version_minor": 1},
+                            "text/plain": "JupyterChart(...)",
+                        }
+                    ),
+                    out({"application/vnd.vegalite.v6+json": SPEC, "text/plain": "<VegaLite>"}),
+                    out(
+                        {
+                            WIDGET: {"model_id": "m2", "version_major": 2, "version_minor": 0},
+                            "text/plain": "IntSlider(value=3)",
+                        }
+                    ),
+                    out({"text/plain": "42"}),
+                ],
+            },
+        ],
+    }
+
+
+def test_make_static_turns_chart_outputs_into_svg_and_drops_widget_state() -> None:
+    nb = _nb()
+    static = offline_html.make_static(nb)
+    assert "widgets" in nb["metadata"], "the input is not modified"
+    assert "widgets" not in static["metadata"]
+    outs = static["cells"][1]["outputs"]
+    for o in outs[:2]:
+        assert set(o["data"]) == {"image/svg+xml", "text/plain"}
+        assert (
+            o["data"]["image/svg+xml"].startswith("<svg")
+            and 'class="marks"' in o["data"]["image/svg+xml"]
+        )
+    assert outs[2]["data"] == {"text/plain": "IntSlider(value=3)"}  # not a chart: plain text
+    assert outs[3]["data"] == {"text/plain": "42"}
+    assert offline_html.chart_count(static) == 2
+    nbformat.validate(nbformat.from_dict(static))
+
+
+def test_html_has_inline_charts_and_no_network_script() -> None:
+    html = offline_html.to_html(offline_html.make_static(_nb()), title="t")
+    assert offline_html.network_references(html) == []
+    assert len(re.findall(r'<svg[^>]*class="marks"', html)) == 2
+    assert "<script src=" not in html
+
+
+def test_the_detector_catches_what_nbconvert_loads_by_default() -> None:
+    """Plain nbconvert HTML fetches require.js and MathJax from CDNs: the check must see it."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.from_dict(offline_html.make_static(_nb())))
+    found = offline_html.network_references(body)
+    assert any("require" in f for f in found) and any("mathjax" in f.lower() for f in found)
+    for bad in (
+        '<script src="https://cdn.example/x.js">',
+        "<script src=//cdn.example/x.js>",
+        'import("https://esm.sh/vega")',
+        '<link rel="stylesheet" href="https://f/x.css">',
+    ):
+        assert offline_html.network_references(bad), bad
+
+
+def test_a_spec_vl_convert_cannot_render_is_bad_data() -> None:
+    nb = _nb()
+    nb["cells"][1]["outputs"] = [
+        {
+            "output_type": "display_data",
+            "metadata": {},
+            "data": {"application/vnd.vegalite.v6+json": {"mark": "no-such-mark"}},
+        }
+    ]
+    with pytest.raises(BadData, match="SVG"):
+        offline_html.make_static(nb)
