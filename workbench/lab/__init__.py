@@ -48,6 +48,6 @@ def generate(
     Options: ``start`` (RFC 3339 window start), ``services`` (use a generated topology
     of that many services), ``step_s`` (scrape interval), ``target_traces``.
     """
-    from workbench.lab.generate import generate as _generate
+    from workbench.lab.runner import generate as _generate
 
     return _generate(scenario, seed, out, **opts)

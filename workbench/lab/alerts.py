@@ -98,7 +98,7 @@ def evaluate(ctx, ss: SeriesSet) -> list[Alert]:
                 Alert(
                     name,
                     {"alertname": name, "namespace": "shop", **labels},
-                    ann,
+                    ann(b) if callable(ann) else ann,
                     g.t0 + a * g.step_s + 15,
                     g.t0 + b * g.step_s + 15,
                     None if c is None else g.t0 + c * g.step_s + 15,
@@ -115,16 +115,19 @@ def evaluate(ctx, ss: SeriesSet) -> list[Alert]:
         errs = inc[[pos[int(r)] for r in rows if ss.labels[r]["code"] >= "500"]].sum(axis=0)
         ratio = np.where(total > 0, errs / np.maximum(total, 1), 0.0)
         cond = (ratio > 0.05) & (total / 300 > 0.1)
-        pct = float(np.max(ratio) * 100)
+
+        def ann(i: int, svc=svc, route=route, method=method, ratio=ratio) -> dict:
+            return {
+                "summary": f"{svc} {method} {route}: {ratio[i] * 100:.0f}% of requests fail",
+                "description": f"More than 5% of {method} {route} requests on {svc} returned "
+                "5xx over the last 5 minutes.",
+                "runbook_url": f"https://runbooks.shop.example.com/{svc}/high-error-rate",
+            }
+
         add(
             "HighErrorRate",
             {"service": svc, "route": route, "method": method, "severity": "critical"},
-            {
-                "summary": f"{svc} {method} {route}: {pct:.0f}% of requests fail",
-                "description": f"More than 5% of {method} {route} requests on {svc} returned 5xx "
-                "over the last 5 minutes.",
-                "runbook_url": f"https://runbooks.shop.example.com/{svc}/high-error-rate",
-            },
+            ann,
             cond,
             120,
         )

@@ -33,7 +33,7 @@ def cache_dir() -> Path:
 
 def demo_path(seed: int | None = None) -> Path:
     """The directory holding the demo scenario for ``seed`` (default 1), generated on first use."""
-    from workbench.lab.generate import generate
+    from workbench.lab.runner import generate
 
     seed = DEFAULT_SEED if seed is None else int(seed)
     return _cached(f"demo-{_version()}-seed{seed}", lambda out: generate("demo", seed, out))

@@ -42,7 +42,7 @@ _JAVA = {
         "HikariPool-1 - Connection is not available, request timed out after 2000ms.",
     ),
     "oom": ("java.lang.OutOfMemoryError", "Java heap space"),
-    "own": ("java.lang.IllegalStateException", "inventory reservation {rid} expired before commit"),
+    "own": ("java.lang.IllegalStateException", "{own}"),
     "timeout": (
         "org.springframework.web.client.ResourceAccessException",
         'I/O error on POST request for "http://{dep}:8080": Read timed out',
@@ -78,7 +78,7 @@ _GO = {
     "npe": "runtime error: invalid memory address or nil pointer dereference",
     "pool": "acquire connection: context deadline exceeded (pool max_conns=20)",
     "oom": "runtime: out of memory",
-    "own": "reserve stock for order {rid}: version conflict",
+    "own": "{own}",
     "timeout": 'Post "http://{dep}:8080": context deadline exceeded',
     "refused": 'Post "http://{dep}:8080": dial tcp {dep}:8080: connect: connection refused',
     "reset": 'Get "http://{dep}:8080": read tcp: connection reset by peer',
@@ -95,7 +95,7 @@ _PY = {
         "QueuePool limit of size 20 overflow 0 reached, connection timed out, timeout 2.00",
     ),
     "oom": ("MemoryError", ""),
-    "own": ("ValueError", "reservation {rid} expired"),
+    "own": ("ValueError", "{own}"),
     "timeout": ("httpx.ReadTimeout", "timed out reading from http://{dep}:8080"),
     "refused": ("httpx.ConnectError", "[Errno 111] Connection refused"),
     "reset": ("httpx.RemoteProtocolError", "Server disconnected without sending a response."),
@@ -124,7 +124,7 @@ _NODE = {
     "npe": ("TypeError", "Cannot read properties of undefined (reading 'country')"),
     "pool": ("Error", "timeout exceeded when trying to connect"),
     "oom": ("RangeError", "Array buffer allocation failed"),
-    "own": ("Error", "reservation {rid} expired"),
+    "own": ("Error", "{own}"),
     "timeout": ("AxiosError", "timeout of 3000ms exceeded"),
     "refused": ("Error", "connect ECONNREFUSED {dep}:8080"),
     "reset": ("Error", "socket hang up"),
@@ -136,14 +136,44 @@ _NODE = {
 }
 
 
+_OWN_GENERIC = (
+    "request {rid} failed: unexpected state",
+    "optimistic lock failed for record {rid}, retries exhausted",
+    "could not decode payload of request {rid}",
+)
+_OWN = {
+    "checkout": (
+        "inventory reservation {rid} expired before commit",
+        "order {rid} total mismatch after currency conversion",
+    ),
+    "payment": (
+        "idempotency key {rid} already used with a different amount",
+        "card processor returned malformed response for txn {rid}",
+    ),
+    "auth": (
+        "token signature verification failed for kid {rid}",
+        "session {rid} not found in store",
+    ),
+    "catalog": ("product {rid} has no price in the default currency",),
+    "cart": ("cart {rid} version conflict",),
+    "shipping": ("no carrier rate for destination zone of quote {rid}",),
+    "currency": ("stale exchange rate table (age > 3600s), request {rid}",),
+    "recommendation": ("feature vector for product {rid} has wrong dimension",),
+    "email": ("template 'order-confirmation' render failed for message {rid}",),
+}
+
+
 def exception(
     service: str, language: str, cause: str, r: random.Random, *, dep: str = "", route: str = ""
 ) -> tuple[str, str, str]:
     """(exception type, message, multi-line stack trace) for ``cause`` in ``language``."""
     pkg = service.replace("-", "")
     c = camel(service)
-    fill = {"pkg": pkg, "dep": dep, "rid": f"R-{r.randint(100000, 999999)}"}
-    handler = camel(route.split("/")[-1].strip("{}") or "index") if route else "Handle"
+    rid = f"{r.getrandbits(32):08x}"
+    own = r.choice(_OWN.get(service, _OWN_GENERIC)).format(rid=rid)
+    fill = {"pkg": pkg, "dep": dep, "rid": rid, "own": own}
+    parts = [p for p in route.split(" ")[-1].split("/") if p and not p.startswith("{")]
+    handler = camel(parts[-1] if parts else "index") if route else "Handle"
     if language == "java":
         typ, msg = _JAVA.get(cause, _JAVA["own"])
         msg = msg.format(**fill)

@@ -165,6 +165,8 @@ class TraceGen:
         else:
             callee, call, route, status, why, attempt = span.build
             span.attrs = _client_attrs(callee, call, route, status, why, r)
+            if callee.kind == "database":  # semconv: "{db.operation.name} {db.collection.name}"
+                span.name = f"{call.operation} shop.{span.attrs['db.collection.name']}"
             if attempt:
                 span.attrs["http.request.resend_count"] = attempt
         span.build = ()
