@@ -1,0 +1,117 @@
+"""Findings drafted from analysis results: the top suspect named, the evidence summarised,
+untrusted text escaped, and an honest "no suspect" when nothing stands out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import polars as pl
+
+from workbench.report import findings
+from workbench.timewindow import Window
+
+W = Window.parse("2026-11-20T11:00:00Z..2026-11-20T12:00:00Z")
+T = datetime(2026, 11, 20, 11, 5, tzinfo=UTC)
+
+
+@dataclass
+class _Inc:
+    id: str = "INC-1"
+    window: Window = W
+    partial: bool = False
+
+
+@dataclass
+class _Sus:
+    table: pl.DataFrame
+    onset: datetime | None = T
+
+
+def _table(rows: list[tuple[str, float, str, str | None]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={
+            "service": pl.String,
+            "score": pl.Float64,
+            "why": pl.String,
+            "victim_of": pl.String,
+        },
+        orient="row",
+    )
+
+
+def _tl() -> pl.DataFrame:
+    def t(h: int, m: int) -> datetime:
+        return datetime(2026, 11, 20, h, m, tzinfo=UTC)
+
+    return pl.DataFrame(
+        {
+            "ts": [t(10, 20), t(11, 3), t(11, 3), t(11, 5), t(11, 7), t(11, 40)],
+            "end": [None, t(11, 8), None, t(11, 40), t(11, 45), None],
+            "kind": ["deploy", "deploy", "deploy", "error_spike", "alert", "rollback"],
+            "service": ["currency", "cart", "cart", "cart", "cart", "cart"],
+            "title": [
+                "deploy currency v1",
+                "deploy cart v2.0",
+                "RolloutUpdated cart",
+                "errors rise on cart",
+                "HighErrorRate: cart",
+                "rollback cart to v1.9",
+            ],
+        }
+    )
+
+
+def test_findings_name_the_top_suspect_with_its_evidence() -> None:
+    sus = _Sus(
+        _table(
+            [
+                ("cart", 1.2, "errors start here <*> *boom*", None),
+                ("gateway", 0.3, "calls cart", "cart"),
+            ]
+        )
+    )
+    summary = pl.DataFrame(
+        {
+            "service": ["cart", "gateway"],
+            "error_ratio_base": [0.01, 0.0],
+            "error_ratio_inc": [0.2, 0.001],
+            "error_ratio_delta": [0.19, 0.001],
+            "p95_ratio": [1.0, 2.0],
+        }
+    )
+    surges = pl.DataFrame(
+        {
+            "service": ["cart"],
+            "template": ["NPE at `x` <*>"],
+            "surge": [True],
+            "new": [True],
+            "z": [9.0],
+            "ratio": [40.0],
+        }
+    )
+    origins = pl.DataFrame({"service": ["cart"], "name": ["POST /cart"], "share": [0.8]})
+    f = findings(
+        _Inc(), suspects=sus, red_summary=summary, timeline=_tl(), surges=surges, origins=origins
+    )
+    assert f.top_suspect == "cart" and f.runner_up == "gateway"
+    md = f.to_markdown()
+    assert "**Top suspect: `cart`** (score 1.20)" in md
+    assert r"errors start here \<\*\> \*boom\*" in md  # untrusted text escaped
+    assert "deploy cart v2.0 at 11:03" in md  # the GitOps record, not the rollout step
+    assert "currency" not in md  # 45 minutes before the onset: not "just before"
+    assert "`cart` errors 1.0% → 20.0%" in md and "`gateway` p95 ×2.0" in md
+    assert "`NPE at 'x' <*>` (new)" in md
+    assert "`cart` POST /cart (80% of failing traces)" in md
+    assert "rollback cart to v1.9 at 11:40" in md
+    assert "likely a victim of `cart`" in md
+    assert f._repr_markdown_() == md
+
+
+def test_no_suspect_when_nothing_scores() -> None:
+    f = findings(_Inc(partial=True), suspects=_Sus(_table([("a", 0.0, "no anomaly", None)]), None))
+    assert f.top_suspect is None
+    md = f.to_markdown()
+    assert "No suspect stands out" in md and "Top suspect" not in md
+    assert "partial" in md  # a failed source is said, not hidden
