@@ -2,10 +2,12 @@
 
 Example::
 
-    >>> from widgets import WindowPicker
+    >>> from widgets import IncidentExplorer, WindowPicker
+    >>> IncidentExplorer(inc, key="inc")
     >>> WindowPicker(key="main")
 """
 
+from widgets.explorer import IncidentExplorer
 from widgets.pickers import ServicePicker, SourceStatusPanel, WindowPicker
 
-__all__ = ["ServicePicker", "SourceStatusPanel", "WindowPicker"]
+__all__ = ["IncidentExplorer", "ServicePicker", "SourceStatusPanel", "WindowPicker"]

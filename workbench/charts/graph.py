@@ -168,6 +168,8 @@ def service_graph_chart(
         "p99_ms": pl.Float64,
         "inferred": pl.Boolean,
     }
+    # extra node columns (e.g. a baseline comparison) ride along, so they can colour
+    node_schema.update({c: t for c, t in graph.nodes.schema.items() if c not in node_schema})
     nodes = pl.DataFrame(node_rows, schema=node_schema)
     edges = pl.DataFrame(
         edge_rows,

@@ -1,0 +1,488 @@
+"""``IncidentExplorer``: one widget to investigate an incident without writing code.
+
+Tabs: **Overview** (RED per service, baseline shaded; brush a time range to narrow the
+window of every view), **Graph** (call graph coloured by error ratio or latency change;
+click a service to focus on it and its neighbours), **Timeline** (alerts, deploys,
+rollbacks, chaos, log-pattern surges, error onsets), **Logs** (patterns, new and surging
+first; search; the raw lines behind a pattern), **Traces** (failed and slow traces of the
+focus; a waterfall with the critical path and the failing span) and **Suspects** (the
+ranking, each piece of evidence one click from its view).
+
+The state is plain values: ``explorer.window`` (a :class:`~workbench.Window`),
+``explorer.services`` (the focus; empty = all), ``explorer.selected_trace``;
+``explorer.to_code()`` is the Python that reproduces the view, ``explorer.frames()`` the
+frames it shows. Pass ``key=`` to keep the choices when the cell is re-run. Loading runs
+in a thread with a progress bar and a Cancel button; every number shown comes from
+``workbench.analysis`` (this module holds no data logic).
+
+Example::
+
+    >>> from workbench import Incident
+    >>> from widgets import IncidentExplorer
+    >>> inc = Incident.demo()
+    >>> ex = IncidentExplorer(inc, key="inc")
+    >>> ex                                   # the widget
+    >>> ex.services = ["checkout"]           # or click a node in the Graph tab
+    >>> print(ex.to_code())                  # paste into a cell
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets as w
+import polars as pl
+
+from widgets._tasks import BackgroundTask
+from widgets.pickers import _STATE
+from workbench.errors import ConfigError
+from workbench.incident import SIGNALS, Incident
+from workbench.timewindow import Window
+
+__all__ = ["TABS", "IncidentExplorer"]
+
+log = logging.getLogger(__name__)
+
+TABS = ("overview", "graph", "timeline", "logs", "traces", "suspects")
+_TITLES = ("Overview", "Graph", "Timeline", "Logs", "Traces", "Suspects")
+_STEPS = (*SIGNALS, "analysis", "suspects")
+
+
+class IncidentExplorer(w.VBox):
+    """Interactive investigation of an :class:`~workbench.Incident` (see the module doc).
+
+    ``key`` keeps the user's choices across re-runs of the cell; ``background=False``
+    loads in the calling thread (scripts, tests); ``incident_expr`` is the Python
+    expression ``to_code()`` writes to re-open the incident (default: inferred from
+    its source, e.g. ``Incident.from_directory(...)``, else the variable ``inc``).
+    ``max_log_lines``, ``max_traces`` and ``max_patterns`` cap what reaches the browser.
+    """
+
+    def __init__(
+        self,
+        incident: Incident,
+        *,
+        key: str | None = None,
+        background: bool = True,
+        incident_expr: str | None = None,
+        max_log_lines: int = 50,
+        max_traces: int = 50,
+        max_patterns: int = 100,
+    ) -> None:
+        from widgets import explorer_views as views
+
+        if not isinstance(incident, Incident):
+            raise ConfigError(f"IncidentExplorer needs an Incident, got {type(incident).__name__}")
+        self.incident = incident
+        self.key = key
+        self.incident_expr = incident_expr
+        self.max_log_lines = max_log_lines
+        self.max_traces = max_traces
+        self.max_patterns = max_patterns
+        self._lock = threading.RLock()
+        self._window = incident.window
+        self._services: list[str] = []
+        self._service: str | None = None
+        self._trace: str | None = None
+        self.data: dict[str, Any] = {}  # analysis results cached after loading
+        self.suspects: Any = None
+
+        self.title = w.HTML(f"<h3 style='margin:4px 0'>{html.escape(incident.title)}</h3>")
+        self.state_line = w.HTML()
+        self.reset_window_button = w.Button(
+            description="Whole window",
+            icon="expand",
+            tooltip="Back to the incident's own window (undo a brush)",
+        )
+        self.clear_services_button = w.Button(
+            description="All services",
+            icon="globe",
+            tooltip="Drop the service focus: show every service",
+        )
+        self.code_button = w.ToggleButton(
+            description="Code", icon="code", tooltip="Show the Python that reproduces this view"
+        )
+        self.code = w.Textarea(
+            layout=w.Layout(width="100%", height="14em", display="none"),
+            description="",
+            disabled=False,
+        )
+        self.reset_window_button.on_click(lambda _b: self.reset_window())
+        self.clear_services_button.on_click(lambda _b: self.set_services([]))
+        self.code_button.observe(self._toggle_code, names="value")
+        self.task = BackgroundTask(_STEPS)
+        self.message = w.HTML()
+
+        self.views = {
+            "overview": views.OverviewView(self),
+            "graph": views.GraphView(self),
+            "timeline": views.TimelineView(self),
+            "logs": views.LogsView(self),
+            "traces": views.TracesView(self),
+            "suspects": views.SuspectsView(self),
+        }
+        self.tabs = w.Tab(children=[self.views[t] for t in TABS])
+        self.tabs.titles = _TITLES
+        self._dirty: set[str] = set(TABS)
+        self.tabs.observe(self._tab_changed, names="selected_index")
+        toolbar = w.HBox([self.reset_window_button, self.clear_services_button, self.code_button])
+        super().__init__(
+            [self.title, self.state_line, toolbar, self.task, self.message, self.tabs, self.code]
+        )
+        self.add_class("wb-explorer")
+        self._restore()
+        self._show_state()
+        self.load(background=background)
+
+    # plain values ---------------------------------------------------------------------
+    @property
+    def window(self) -> Window:
+        """The window every view shows (the incident's, or narrower after a brush)."""
+        return self._window
+
+    @window.setter
+    def window(self, value: Window) -> None:
+        self.set_window(value)
+
+    @property
+    def services(self) -> list[str]:
+        """The services in focus (a clicked service and its neighbours); empty = all."""
+        return list(self._services)
+
+    @services.setter
+    def services(self, value: Sequence[str]) -> None:
+        self.set_services(value)
+
+    @property
+    def service(self) -> str | None:
+        """The service clicked last (the centre of ``services``), if any."""
+        return self._service
+
+    @property
+    def selected_trace(self) -> str | None:
+        """The trace shown in the Traces tab's waterfall."""
+        return self._trace
+
+    @selected_trace.setter
+    def selected_trace(self, value: str | None) -> None:
+        self.set_trace(value)
+
+    @property
+    def tab(self) -> str:
+        """The tab on show: one of :data:`TABS`."""
+        return TABS[self.tabs.selected_index or 0]
+
+    @tab.setter
+    def tab(self, name: str) -> None:
+        self.show_tab(name)
+
+    @property
+    def view(self) -> Incident:
+        """The incident narrowed to ``window`` (frames shared, nothing re-loaded)."""
+        if self._window == self.incident.window:
+            return self.incident
+        return self.incident.narrow(self._window)
+
+    @property
+    def ready(self) -> bool:
+        """True once the frames are loaded and analysed."""
+        return "red" in self.data
+
+    # changing the state ------------------------------------------------------------------
+    def set_window(self, window: Window) -> None:
+        """Narrow (or widen) every view to ``window``; it must lie within the data loaded
+        (the incident's baseline and window)."""
+        if not isinstance(window, Window):
+            raise ConfigError(f"window must be a Window, got {type(window).__name__}")
+        full = self.incident.full_window
+        if window.start < full.start or window.end > full.end:
+            raise ConfigError(
+                f"window {window} is outside the data loaded ({full})",
+                hint="open a new Incident for another time range",
+            )
+        if window == self._window:
+            return
+        self._window = window
+        self._changed()
+
+    def reset_window(self) -> None:
+        """Back to the incident's own window."""
+        self.set_window(self.incident.window)
+
+    def set_services(self, services: Sequence[str], *, centre: str | None = None) -> None:
+        """Focus on ``services`` (empty: all). ``centre`` is the service they surround."""
+        chosen = list(dict.fromkeys(services))
+        if chosen == self._services and centre == self._service:
+            return
+        self._services = chosen
+        self._service = centre if centre in chosen else (chosen[0] if len(chosen) == 1 else None)
+        self._changed()
+
+    def focus_service(self, service: str | None) -> None:
+        """Focus on ``service`` and its callers and callees (what a click in the graph does);
+        None clears the focus."""
+        from workbench.analysis.focus import neighbourhood
+
+        if not service:
+            self.set_services([])
+            return
+        graph = self.data.get("graph")
+        around = neighbourhood(graph, service) if graph is not None else [service]
+        self.set_services(around, centre=service)
+
+    def set_trace(self, trace_id: str | None) -> None:
+        """Show ``trace_id`` in the Traces tab's waterfall."""
+        if trace_id == self._trace:
+            return
+        self._trace = trace_id
+        self._save()
+        self._show_state()
+        self._dirty.add("traces")
+        self._render_current()
+
+    def show_tab(self, name: str) -> None:
+        """Switch to tab ``name`` (one of :data:`TABS`)."""
+        if name not in TABS:
+            raise ConfigError(f"no tab {name!r}; one of {TABS}")
+        self.tabs.selected_index = TABS.index(name)
+
+    # loading -------------------------------------------------------------------------
+    def load(self, *, background: bool = True) -> None:
+        """Load the frames and the analysis behind the views (a thread; progress shown
+        after a second; Cancel stops it between steps)."""
+        inc = self.incident
+
+        def work(step: Any) -> None:
+            from widgets._charts import interactive_available
+            from workbench.analysis.graph import service_graph
+            from workbench.analysis.red import red
+            from workbench.analysis.templates import mine_templates
+
+            for sig in SIGNALS:
+                step(sig)
+                inc.load([sig])
+            step("analysis")
+            interactive_available()  # bundles the chart JavaScript once, offline
+            data = {
+                "red": red(inc.metrics, inc.spans),
+                "mined": mine_templates(inc.logs),
+                "graph_base": service_graph(inc.spans, window=inc.baseline),
+            }
+            data["all_services"] = sorted(
+                set(inc.services_seen) | set(data["red"]["service"].unique().to_list())
+            )
+            step("suspects")
+            with self._lock:
+                self.data = data
+            self._analysed()
+            from workbench.analysis.suspects import rank_suspects
+
+            self.suspects = rank_suspects(inc)
+
+        self.message.value = ""
+        self.task.start(
+            work,
+            on_done=lambda _r: self._suspects_ready(),
+            on_cancel=self._cancelled,
+            on_error=self._failed,
+            background=background,
+        )
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Block until loading ends; returns ``"done"``, ``"cancelled"`` or ``"failed"``."""
+        return self.task.wait(timeout)
+
+    def cancel(self) -> None:
+        """Stop loading (what the Cancel button does)."""
+        self.task.cancel()
+
+    @property
+    def load_status(self) -> str:
+        """``running``, ``done``, ``cancelled`` or ``failed``."""
+        return self.task.status
+
+    def _analysed(self) -> None:
+        self._dirty = set(TABS)
+        self._refresh_graph()
+        self._render_current()
+
+    def _refresh_graph(self) -> None:
+        from workbench.analysis.graph import service_graph
+
+        if "red" not in self.data:
+            return
+        v = self.view
+        self.data["graph"] = service_graph(v.spans, window=v.window)
+
+    def _suspects_ready(self) -> None:
+        self._dirty.add("suspects")
+        self._render_current()
+
+    def _cancelled(self) -> None:
+        self.message.value = (
+            "<p role='status'><b>Loading cancelled.</b> Run <code>explorer.load()</code> "
+            "to try again.</p>"
+        )
+
+    def _failed(self, err: BaseException) -> None:
+        log.warning("explorer load failed: %s", err)
+        self.message.value = (
+            f"<p role='alert' style='color:#b35806'><b>Loading failed:</b> "
+            f"{html.escape(str(err))}</p>"
+        )
+
+    # rendering -------------------------------------------------------------------------
+    def _changed(self) -> None:
+        self._save()
+        self._show_state()
+        if "red" in self.data:
+            self._refresh_graph()
+        self._dirty = set(TABS)
+        self._render_current()
+
+    def _tab_changed(self, _change: object = None) -> None:
+        self._save()
+        self._render_current()
+
+    def _render_current(self) -> None:
+        if not self.ready:
+            return
+        name = self.tab
+        if name in self._dirty:
+            self._dirty.discard(name)
+            with self._lock:
+                self.views[name].render()
+        if self.code_button.value:
+            self.code.value = self.to_code()
+
+    def render_all(self) -> None:
+        """Render every tab now (normally a tab renders when shown)."""
+        if not self.ready:
+            return
+        for name in TABS:
+            self._dirty.discard(name)
+            self.views[name].render()
+
+    def _show_state(self) -> None:
+        where = "whole incident window" if self._window == self.incident.window else "narrowed"
+        svc = ", ".join(self._services) if self._services else "all"
+        trace = f" · trace <code>{html.escape(self._trace[:16])}</code>" if self._trace else ""
+        self.state_line.value = (
+            f"<div role='status'><b>Window</b> {html.escape(str(self._window))} ({where}) · "
+            f"<b>Services</b> {html.escape(svc)}{trace}</div>"
+        )
+
+    def _toggle_code(self, change: dict[str, Any]) -> None:
+        self.code.layout.display = "flex" if change["new"] else "none"
+        if change["new"]:
+            self.code.value = self.to_code()
+
+    # state across re-runs ---------------------------------------------------------------
+    def _save(self) -> None:
+        if not self.key:
+            return
+        _STATE[self.key] = {
+            "incident": self.incident.id,
+            "window": str(self._window),
+            "services": list(self._services),
+            "service": self._service,
+            "trace": self._trace,
+            "tab": self.tab,
+            **{k: v.saved() for k, v in self.views.items() if hasattr(v, "saved")},
+        }
+
+    def _restore(self) -> None:
+        saved = _STATE.get(self.key or "", {})
+        if not saved or saved.get("incident") != self.incident.id:
+            return
+        try:
+            win = Window.parse(saved["window"])
+            full = self.incident.full_window
+            if full.start <= win.start and win.end <= full.end:
+                self._window = win
+        except (ConfigError, KeyError):
+            pass
+        self._services = list(saved.get("services", []))
+        self._service = saved.get("service")
+        self._trace = saved.get("trace")
+        for k, v in self.views.items():
+            if hasattr(v, "restore") and k in saved:
+                v.restore(saved[k])
+        if saved.get("tab") in TABS:
+            self.tabs.selected_index = TABS.index(saved["tab"])
+
+    # reproducible -----------------------------------------------------------------------
+    def _incident_code(self) -> tuple[str, str]:
+        """(import line, expression) re-opening the incident, or ("", "") if unknown."""
+        if self.incident_expr:
+            return "", self.incident_expr
+        inc = self.incident
+        if len(inc.sources) == 1:
+            src = inc.sources[0]
+            kind = type(src).__name__
+            if kind == "DirectorySource":
+                return "", (
+                    f"Incident.from_directory({str(src.path)!r}, id={inc.id!r}, "
+                    f"window=Window.parse({str(inc.window)!r}))"
+                )
+            if kind == "BundleSource":
+                return "", f"Incident.from_bundle({str(src.path)!r})"
+        return "", ""
+
+    def to_code(self) -> str:
+        """Python reproducing the current view: the narrowed incident, the service focus,
+        the frames the tabs show and the selected trace. Paste it into a cell.
+
+        >>> print(explorer.to_code())
+        """
+        _imp, expr = self._incident_code()
+        lines = [
+            "from workbench import Incident, Window",
+            "from workbench.analysis import focus",
+            "from workbench.analysis.waterfall import trace_waterfall",
+            "",
+        ]
+        if expr:
+            lines.append(f"inc = {expr}")
+        else:
+            lines.append("# `inc` is the Incident the explorer was opened on")
+        lines += [
+            f"view = inc.narrow(Window.parse({str(self._window)!r}))",
+            f"services = {self._services!r}",
+            "metrics = focus.for_services(view.in_window(view.metrics), services)",
+            "logs = focus.for_services(view.in_window(view.logs), services)",
+            'spans = focus.traces_touching(view.in_window(view.spans, "start"), services)',
+            "traces = focus.trace_table(view.spans, window=view.window, services=services, "
+            f"n={self.max_traces})",
+        ]
+        if self._trace:
+            lines.append(f"waterfall = trace_waterfall(view.spans, {self._trace!r})")
+        return "\n".join(lines) + "\n"
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        """The frames behind the current view, computed exactly as ``to_code()`` writes:
+        ``metrics``, ``logs``, ``spans``, ``traces`` (and ``waterfall`` with a trace)."""
+        from workbench.analysis import focus
+        from workbench.analysis.waterfall import trace_waterfall
+
+        v = self.view
+        s = self._services
+        out = {
+            "metrics": focus.for_services(v.in_window(v.metrics), s),
+            "logs": focus.for_services(v.in_window(v.logs), s),
+            "spans": focus.traces_touching(v.in_window(v.spans, "start"), s),
+            "traces": focus.trace_table(v.spans, window=v.window, services=s, n=self.max_traces),
+        }
+        if self._trace:
+            out["waterfall"] = trace_waterfall(v.spans, self._trace)
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"IncidentExplorer({self.incident.id!r}, window={self._window}, "
+            f"services={self._services}, trace={self._trace!r}, {self.load_status})"
+        )

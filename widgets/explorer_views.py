@@ -1,0 +1,609 @@
+"""The tabs of :class:`~widgets.explorer.IncidentExplorer`, one class per tab.
+
+Each view is a widget with ``render()``, called when its tab is shown after the state
+changed. Views read the explorer's plain state (``window``, ``services``,
+``selected_trace``) and its cached analysis (``explorer.data``), call
+``workbench.analysis`` / ``workbench.charts``, and write widget values; a click calls an
+explorer method (``focus_service``, ``set_window``, ``set_trace``, ``show_tab``).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+import polars as pl
+
+from widgets._charts import (
+    chart_widget,
+    interval_to_window,
+    point_values,
+    set_chart,
+    watch_selection,
+)
+
+if TYPE_CHECKING:
+    from widgets.explorer import IncidentExplorer
+
+__all__ = [
+    "GraphView",
+    "LogsView",
+    "OverviewView",
+    "SuspectsView",
+    "TimelineView",
+    "TracesView",
+]
+
+_WARN = "#b35806"  # dark orange: readable with every colour-vision deficiency
+
+
+def _table(df: pl.DataFrame, *, caption: str = "", fmt: dict[str, str] | None = None) -> str:
+    """A small accessible HTML table (header cells scoped, a caption)."""
+    fmt = fmt or {}
+    head = "".join(f"<th scope='col'>{html.escape(c)}</th>" for c in df.columns)
+    rows = []
+    for r in df.iter_rows(named=True):
+        cells = []
+        for c, v in r.items():
+            if v is None:
+                text = "—"
+            elif c in fmt and isinstance(v, int | float):
+                text = format(v, fmt[c])
+            elif hasattr(v, "strftime"):
+                text = v.strftime("%H:%M:%S")
+            else:
+                text = str(v)
+            cells.append(f"<td>{html.escape(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    cap = f"<caption style='text-align:left'>{html.escape(caption)}</caption>" if caption else ""
+    return (
+        "<table class='wb-table' style='border-collapse:collapse;font-size:12px'>"
+        f"{cap}<tr>{head}</tr>{''.join(rows)}</table>"
+    )
+
+
+def _services_note(ex: IncidentExplorer) -> str:
+    if not ex.services:
+        return "all services"
+    if ex.service:
+        others = [s for s in ex.services if s != ex.service]
+        return f"{ex.service} and its neighbours ({', '.join(others) or 'none'})"
+    return ", ".join(ex.services)
+
+
+class OverviewView(w.VBox):
+    """RED per service; brushing a time range narrows the explorer's window."""
+
+    def __init__(self, ex: IncidentExplorer) -> None:
+        self.ex = ex
+        self.note = w.HTML(
+            "<p>Drag across a chart to narrow the window of every view; "
+            "<i>Whole window</i> undoes it.</p>"
+        )
+        self.summary = w.HTML()
+        self.chart: w.Widget | None = None
+        self._box = w.Box()
+        self.rendered_services: list[str] = []
+        super().__init__([self.note, self._box, self.summary])
+
+    def render(self) -> None:
+        from workbench.analysis.focus import for_services
+        from workbench.analysis.red import red_summary
+        from workbench.charts import red_panels
+
+        ex, v = self.ex, self.ex.view
+        r = ex.data["red"]
+        services = [s for s in ex.services if s in set(r["service"].unique().to_list())]
+        chart = red_panels(r, v.window, v.baseline, services=services or None, brush=True)
+        if self.chart is None:
+            self.chart = chart_widget(chart, debounce_ms=400, wait_for_end=True)
+            watch_selection(self.chart, "time", self._brushed)
+            self._box.children = [self.chart]
+        else:
+            set_chart(self.chart, chart)
+        self.rendered_services = services
+        summary = red_summary(for_services(r, ex.services), window=v.window, baseline=v.baseline)
+        self.summary.value = _table(
+            summary.head(12).select(
+                "service",
+                "rate_inc",
+                "error_ratio_base",
+                "error_ratio_inc",
+                "p95_base_ms",
+                "p95_inc_ms",
+            ),
+            caption=f"Window against baseline, {_services_note(ex)} (most changed first)",
+            fmt={
+                "rate_inc": ".2f",
+                "error_ratio_base": ".1%",
+                "error_ratio_inc": ".1%",
+                "p95_base_ms": ".0f",
+                "p95_inc_ms": ".0f",
+            },
+        )
+
+    def _brushed(self, value: dict[str, Any]) -> None:
+        win = interval_to_window(value, "ts")
+        if win is None:
+            return
+        full = self.ex.incident.full_window
+        from workbench.timewindow import Window
+
+        start, end = max(win.start, full.start), min(win.end, full.end)
+        if end > start:
+            self.ex.set_window(Window(start, end))
+
+
+class GraphView(w.VBox):
+    """The call graph; a click (or the Service list) focuses on a service's neighbourhood."""
+
+    def __init__(self, ex: IncidentExplorer) -> None:
+        self.ex = ex
+        self.colour = w.ToggleButtons(
+            options=[("error ratio", "error_ratio"), ("p95 vs baseline", "p95_ratio")],
+            value="error_ratio",
+            description="Colour by",
+            tooltips=[
+                "share of requests that failed in the window",
+                "p95 latency in the window divided by the baseline's",
+            ],
+        )
+        self.picker = w.Dropdown(
+            options=[("(all services)", "")],
+            value="",
+            description="Service",
+            tooltip="Focus on a service and its callers and callees (same as clicking it)",
+        )
+        self.info = w.HTML()
+        self.chart: w.Widget | None = None
+        self._box = w.Box()
+        self._signature: tuple[Any, ...] = ()
+        self._syncing = False
+        self.colour.observe(lambda _c: self._recolour(), names="value")
+        self.picker.observe(self._picked, names="value")
+        super().__init__([w.HBox([self.colour, self.picker]), self._box, self.info])
+
+    def saved(self) -> dict[str, Any]:
+        return {"colour": self.colour.value}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        if state.get("colour") in ("error_ratio", "p95_ratio"):
+            self.colour.value = state["colour"]
+
+    def _recolour(self) -> None:
+        self.ex._save()
+        if self.ex.ready:
+            self.render()
+
+    def render(self) -> None:
+        from workbench.analysis.focus import node_changes
+        from workbench.analysis.graph import ServiceGraph, graph_diff
+        from workbench.charts import service_graph_chart
+
+        ex = self.ex
+        g = ex.data["graph"]
+        base = ex.data["graph_base"]
+        names = g.nodes["service"].to_list()
+        self._syncing = True
+        try:
+            self.picker.options = [("(all services)", ""), *[(n, n) for n in names]]
+            self.picker.value = ex.service if ex.service in names else ""
+        finally:
+            self._syncing = False
+        signature = (str(ex.window), self.colour.value, tuple(ex.services))
+        if signature != self._signature:
+            self._signature = signature
+            nodes = node_changes(base, g)
+            shown = ServiceGraph(edges=g.edges, nodes=nodes, seconds=g.seconds)
+            chart = service_graph_chart(
+                shown, selectable=True, color_by=self.colour.value, diff=graph_diff(base, g)
+            )
+            if self.chart is None:
+                self.chart = chart_widget(chart)
+                watch_selection(self.chart, "service", self._clicked)
+                self._box.children = [self.chart]
+            else:
+                set_chart(self.chart, chart)
+        self.info.value = self._info(g)
+
+    def _info(self, g: Any) -> str:
+        ex = self.ex
+        if not ex.service:
+            origins = g.failing_origins()
+            start = ", ".join(origins) or "none"
+            return (
+                f"<p>Errors start at: <b>{html.escape(start)}</b> (failing services none of "
+                "whose callees fail). Click a service, or pick it in the list, to focus on "
+                "it and its neighbours.</p>"
+            )
+        row = g.nodes.filter(pl.col("service") == ex.service)
+        stats = (
+            _table(
+                row.select("service", "requests", "error_ratio", "p50_ms", "p95_ms"),
+                fmt={"error_ratio": ".1%", "p50_ms": ".0f", "p95_ms": ".0f"},
+            )
+            if row.height
+            else ""
+        )
+        return (
+            f"<p><b>{html.escape(ex.service)}</b> — called by "
+            f"{html.escape(', '.join(g.callers(ex.service)) or 'nobody')}; calls "
+            f"{html.escape(', '.join(g.callees(ex.service)) or 'nothing')}.</p>{stats}"
+        )
+
+    def _clicked(self, value: list[dict[str, Any]]) -> None:
+        names = point_values(value, "service")
+        # keep the click's highlight: do not redraw the chart for this focus change
+        self.ex.focus_service(names[-1] if names else None)
+        self._signature = (str(self.ex.window), self.colour.value, tuple(self.ex.services))
+
+    def _picked(self, change: dict[str, Any]) -> None:
+        if not self._syncing:
+            self.ex.focus_service(change["new"] or None)
+
+
+class TimelineView(w.VBox):
+    """Events, onsets and log-pattern surges on one time axis."""
+
+    def __init__(self, ex: IncidentExplorer) -> None:
+        self.ex = ex
+        self.chart: w.Widget | None = None
+        self._box = w.Box()
+        self.table = w.HTML()
+        self.frame: pl.DataFrame | None = None
+        super().__init__([self._box, self.table])
+
+    def render(self) -> None:
+        from workbench.analysis.focus import surges_as_timeline
+        from workbench.analysis.templates import template_surges
+        from workbench.analysis.timeline import build_timeline
+        from workbench.charts import timeline_chart
+
+        ex, v = self.ex, self.ex.view
+        r = ex.data["red"]
+        tl = build_timeline(v.events, r, window=v.window, baseline=v.baseline)
+        surges = template_surges(ex.data["mined"], v.window, v.baseline)
+        tl = pl.concat([tl, surges_as_timeline(surges)], how="vertical").sort("ts")
+        if ex.services:
+            tl = tl.filter(pl.col("service").is_null() | pl.col("service").is_in(ex.services))
+        self.frame = tl
+        chart = timeline_chart(tl)
+        if self.chart is None:
+            self.chart = chart_widget(chart)
+            self._box.children = [self.chart]
+        else:
+            set_chart(self.chart, chart)
+        items = tl.filter(~pl.col("kind").is_in(["incident", "baseline"]))
+        self.table.value = _table(
+            items.head(40).select("ts", "kind", "service", "title"),
+            caption=f"{items.height} items for {_services_note(ex)} (times UTC)",
+        )
+
+
+class LogsView(w.VBox):
+    """Log patterns (new and surging first), a search box, the raw lines behind one."""
+
+    def __init__(self, ex: IncidentExplorer) -> None:
+        self.ex = ex
+        self.search = w.Text(
+            description="Search",
+            placeholder="words in a pattern or line",
+            continuous_update=False,
+            tooltip="Filter patterns by text (case-insensitive); press Enter",
+        )
+        self.patterns = w.Select(
+            options=[],
+            rows=12,
+            description="Patterns",
+            layout=w.Layout(width="100%"),
+            tooltip="NEW = not in the baseline; ▲ = surging against the baseline",
+        )
+        self.note = w.HTML()
+        self.lines = w.HTML()
+        self.table: pl.DataFrame | None = None
+        self.shown_lines: pl.DataFrame | None = None
+        self._want_template: str | None = None
+        self._syncing = False
+        self.search.observe(lambda _c: self._searched(), names="value")
+        self.patterns.observe(self._chosen, names="value")
+        super().__init__([self.search, self.note, self.patterns, self.lines])
+
+    def saved(self) -> dict[str, Any]:
+        return {"search": self.search.value, "template": self.selected_template}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self._syncing = True
+        try:
+            self.search.value = state.get("search", "")
+        finally:
+            self._syncing = False
+        self._want_template = state.get("template")
+
+    @property
+    def selected_template(self) -> str | None:
+        """The template whose lines are shown."""
+        i = self.patterns.value
+        if self.table is None or i is None or i >= self.table.height:
+            return self._want_template
+        return self.table["template"][i]
+
+    def select_template(self, template: str) -> None:
+        """Show the lines behind ``template`` (clears the search if it hides it)."""
+        self._want_template = template
+        if self.table is not None and template not in self.table["template"].to_list():
+            self._syncing = True
+            try:
+                self.search.value = ""
+            finally:
+                self._syncing = False
+        if self.ex.ready:
+            self.render()
+
+    def _searched(self) -> None:
+        if self._syncing:
+            return
+        self.ex._save()
+        if self.ex.ready:
+            self.render()
+
+    def render(self) -> None:
+        from workbench.analysis.focus import pattern_table
+
+        ex, v = self.ex, self.ex.view
+        t = pattern_table(
+            ex.data["mined"],
+            v.window,
+            v.baseline,
+            services=ex.services,
+            search=self.search.value,
+            n=ex.max_patterns,
+        )
+        self.table = t
+        opts = []
+        for i, r in enumerate(t.iter_rows(named=True)):
+            flag = "NEW " if r["new"] else ("▲ " if r["surge"] else "")
+            text = r["template"] if len(r["template"]) <= 110 else r["template"][:109] + "…"
+            opts.append((f"{flag}{r['n_incident']:>5} × {r['service']}: {text}", i))
+        want = self._want_template
+        self._syncing = True
+        try:
+            self.patterns.options = opts
+            index = None
+            if want is not None and want in t["template"].to_list():
+                index = t["template"].to_list().index(want)
+            self.patterns.value = index
+        finally:
+            self._syncing = False
+        n_new = int(t["new"].sum()) if t.height else 0
+        n_surge = int(t["surge"].sum()) if t.height else 0
+        self.note.value = (
+            f"<p>{t.height} patterns in the window for {html.escape(_services_note(ex))}"
+            f"{' matching ' + repr(self.search.value) if self.search.value else ''}: "
+            f"<b>{n_new} new</b>, {n_surge} surging (listed first).</p>"
+        )
+        self._show_lines()
+
+    def _chosen(self, change: dict[str, Any]) -> None:
+        if self._syncing:
+            return
+        i = change["new"]
+        if self.table is not None and i is not None and i < self.table.height:
+            self._want_template = self.table["template"][i]
+        self.ex._save()
+        self._show_lines()
+
+    def _show_lines(self) -> None:
+        from workbench.analysis.focus import pattern_lines
+
+        ex = self.ex
+        i = self.patterns.value
+        if self.table is None or i is None or i >= self.table.height:
+            self.shown_lines = None
+            self.lines.value = "<p><i>Pick a pattern to see its raw lines.</i></p>"
+            return
+        row = self.table.row(i, named=True)
+        lines = pattern_lines(
+            ex.data["mined"],
+            row["template_id"],
+            window=ex.window,
+            services=[row["service"]] if row["service"] else ex.services,
+            n=ex.max_log_lines,
+        )
+        self.shown_lines = lines
+        body = "\n".join(
+            f"{r['ts']:%H:%M:%S.%f}"[:-3] + f" {r['service']} {r['level'].upper():5} {r['message']}"
+            for r in lines.iter_rows(named=True)
+        )
+        self.lines.value = (
+            f"<p>First {lines.height} of {row['n_incident']} lines of "
+            f"<code>{html.escape(row['template'])}</code> in the window "
+            f"({row['n_baseline']} in the baseline):</p>"
+            "<pre style='max-height:24em;overflow:auto;font-size:11px;white-space:pre-wrap'>"
+            f"{html.escape(body)}</pre>"
+        )
+
+
+class TracesView(w.VBox):
+    """Failed and slow traces of the focus; a waterfall of the selected one."""
+
+    def __init__(self, ex: IncidentExplorer) -> None:
+        self.ex = ex
+        self.list = w.Select(
+            options=[],
+            rows=10,
+            description="Traces",
+            layout=w.Layout(width="100%"),
+            tooltip="✕ = failed; slowest first. Arrow keys move, the waterfall follows",
+        )
+        self.note = w.HTML()
+        self.chart: w.Widget | None = None
+        self._box = w.Box()
+        self.details = w.HTML()
+        self.table: pl.DataFrame | None = None
+        self.waterfall: pl.DataFrame | None = None
+        self._syncing = False
+        self.list.observe(self._chosen, names="value")
+        super().__init__([self.note, self.list, self._box, self.details])
+
+    def render(self) -> None:
+        from workbench.analysis.focus import trace_table
+
+        ex, v = self.ex, self.ex.view
+        t = trace_table(v.spans, window=v.window, services=ex.services, n=ex.max_traces)
+        self.table = t
+        opts = [
+            (
+                f"{'✕' if r['failed'] else ' '} {r['duration_ms']:>8.1f} ms  "
+                f"{r['root_service']}: {r['root_name']}  {r['start']:%H:%M:%S}"
+                + (f"  (fails at {r['error_service']}: {r['error_name']})" if r["failed"] else "")
+                + f"  [{r['trace_id'][:12]}]",
+                r["trace_id"],
+            )
+            for r in t.iter_rows(named=True)
+        ]
+        if ex.selected_trace and ex.selected_trace not in t["trace_id"].to_list():
+            opts.insert(0, (f"(selected) [{ex.selected_trace[:12]}]", ex.selected_trace))
+        self._syncing = True
+        try:
+            self.list.options = opts
+            self.list.value = ex.selected_trace
+        finally:
+            self._syncing = False
+        n_failed = int(t["failed"].sum()) if t.height else 0
+        self.note.value = (
+            f"<p>{t.height} traces starting in the window through "
+            f"{html.escape(_services_note(ex))}: {n_failed} failed (✕, first), then the "
+            "slowest. Pick one for its waterfall.</p>"
+        )
+        self._show_waterfall()
+
+    def _chosen(self, change: dict[str, Any]) -> None:
+        if not self._syncing:
+            self.ex.set_trace(change["new"])
+
+    def _show_waterfall(self) -> None:
+        from workbench.analysis.waterfall import trace_waterfall
+        from workbench.charts.waterfall import trace_waterfall_chart
+
+        ex = self.ex
+        if not ex.selected_trace:
+            self.waterfall = None
+            self._box.children = []
+            self.details.value = ""
+            return
+        wf = trace_waterfall(ex.incident.spans, ex.selected_trace)
+        self.waterfall = wf
+        chart = trace_waterfall_chart(wf)
+        if self.chart is None:
+            self.chart = chart_widget(chart)
+        else:
+            set_chart(self.chart, chart)
+        self._box.children = [self.chart]
+        self.details.value = self._details(wf)
+
+    def _details(self, wf: pl.DataFrame) -> str:
+        ex = self.ex
+        origin = wf.filter(pl.col("error_origin"))
+        parts = []
+        if origin.height:
+            o = origin.row(0, named=True)
+            parts.append(
+                f"<p role='note'><b style='color:{_WARN}'>Fails at</b> "
+                f"<b>{html.escape(o['service'])}</b>: {html.escape(o['name'])} "
+                f"({o['duration_ms']:.1f} ms, +{o['offset_ms']:.1f} ms into the trace)</p>"
+            )
+        logs = ex.incident.logs.filter(pl.col("trace_id") == ex.selected_trace).sort("ts")
+        logs = logs.head(ex.max_log_lines)
+        if logs.height:
+            body = "\n".join(
+                f"{r['ts']:%H:%M:%S.%f}"[:-3]
+                + f" {r['service']} {r['level'].upper():5} {r['message'].splitlines()[0]}"
+                for r in logs.iter_rows(named=True)
+            )
+            parts.append(
+                f"<p>Log lines of this trace ({logs.height}):</p>"
+                f"<pre style='font-size:11px;white-space:pre-wrap'>{html.escape(body)}</pre>"
+            )
+        return "".join(parts)
+
+
+class SuspectsView(w.VBox):
+    """The ranking; each piece of evidence is a button that opens its view."""
+
+    def __init__(self, ex: IncidentExplorer, *, top: int = 8) -> None:
+        self.ex = ex
+        self.top = top
+        self.note = w.HTML("<p><i>Ranking suspects…</i></p>")
+        self.rows = w.VBox()
+        self.buttons: dict[tuple[str, str], w.Button] = {}
+        super().__init__([self.note, self.rows])
+
+    def render(self) -> None:
+        ex = self.ex
+        sus = ex.suspects
+        if sus is None:
+            self.note.value = "<p><i>Ranking suspects… (this tab fills in when done)</i></p>"
+            return
+        onset = sus.onset.strftime("%H:%M:%S") if sus.onset else "—"
+        self.note.value = (
+            f"<p>Ranked over the incident window {html.escape(str(sus.window))} (onset "
+            f"{onset} UTC). Each button opens the evidence in its tab.</p>"
+        )
+        self.buttons = {}
+        rows = []
+        for r in sus.table.head(self.top).iter_rows(named=True):
+            svc = r["service"]
+            ev = sus.evidence(svc)
+            head = w.HTML(
+                f"<div><b>{r['rank']}. {html.escape(svc)}</b> — score {r['score']:.2f}"
+                f"<br><small>{html.escape(r['why'])}</small></div>",
+                layout=w.Layout(width="45%"),
+            )
+            specs = [
+                ("graph", "Graph", "project-diagram", f"{svc} and its neighbours in the graph", 1),
+                ("metrics", "Metrics", "chart-line", f"RED panels of {svc}", 1),
+                ("logs", f"Log patterns ({ev.templates.height})", "align-left",
+                 f"the surging log patterns of {svc}", ev.templates.height),
+                ("trace", f"Failing trace ({ev.spans['trace_id'].n_unique()})", "stream",
+                 f"a trace whose errors start at {svc}, as a waterfall", ev.spans.height),
+                ("changes", f"Changes ({ev.events.height})", "history",
+                 f"deploys, rollbacks, config and chaos on {svc} in the timeline",
+                 ev.events.height),
+            ]  # fmt: skip
+            btns = []
+            for kind, label, icon, tip, count in specs:
+                b = w.Button(description=label, icon=icon, tooltip=f"Open {tip}")
+                b.disabled = not count
+                b.on_click(lambda _b, s=svc, k=kind: self.open_evidence(s, k))
+                self.buttons[(svc, kind)] = b
+                btns.append(b)
+            rows.append(w.HBox([head, w.HBox(btns, layout=w.Layout(flex_flow="row wrap"))]))
+        self.rows.children = rows
+
+    def open_evidence(self, service: str, kind: str) -> None:
+        """Open one piece of evidence: ``kind`` is graph, metrics, logs, trace or changes."""
+        ex = self.ex
+        ev = ex.suspects.evidence(service)
+        if kind == "graph":
+            ex.focus_service(service)
+            ex.show_tab("graph")
+        elif kind == "metrics":
+            ex.set_services([service], centre=service)
+            ex.show_tab("overview")
+        elif kind == "logs":
+            ex.set_services([service], centre=service)
+            if ev.templates.height:
+                top = ev.templates.sort("z", descending=True)["template"][0]
+                ex.views["logs"].select_template(top)
+            ex.show_tab("logs")
+        elif kind == "trace":
+            ex.set_services([service], centre=service)
+            if ev.spans.height:
+                ex.set_trace(ev.spans.sort("start")["trace_id"][0])
+            ex.show_tab("traces")
+        elif kind == "changes":
+            ex.set_services([service], centre=service)
+            ex.show_tab("timeline")
+        else:
+            raise ValueError(f"unknown evidence kind {kind!r}")
