@@ -20,7 +20,7 @@ import polars as pl
 from workbench import frames
 from workbench.lab.metrics import SeriesSet, family_of
 
-__all__ = ["PARQUET_OPTS", "long_frame", "to_frame", "write_openmetrics", "write_parquet"]
+__all__ = ["PARQUET_OPTS", "to_frame", "write_openmetrics", "write_parquet"]
 
 PARQUET_OPTS = {
     "compression": "zstd",
@@ -42,50 +42,38 @@ def _label_str(labels: dict[str, str]) -> str:
     return ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items())
 
 
-def long_frame(ss: SeriesSet) -> pl.DataFrame:
-    """One row per sample: sid, step, ts_ms, value (NaN samples dropped), sorted for output."""
-    n_series, n = ss.values.shape
-    sid = np.repeat(np.arange(n_series, dtype=np.int64), n)
-    step = np.tile(np.arange(n, dtype=np.int64), n_series)
-    vals = ss.values.reshape(-1)
-    keep = ~np.isnan(vals)
-    offs = np.asarray(ss.offset_ms, dtype=np.int64)
-    t0_ms = round(ss.grid.t0 * 1000)
-    step_ms = round(ss.grid.step_s * 1000)
-    ts_ms = t0_ms + step[keep] * step_ms + offs[sid[keep]]
-    return pl.DataFrame({"sid": sid[keep], "step": step[keep], "ts_ms": ts_ms, "value": vals[keep]})
+def write_openmetrics(ss: SeriesSet, path: Path) -> int:
+    """Write the OpenMetrics text file; return the number of samples.
 
-
-def _series_frame(ss: SeriesSet) -> pl.DataFrame:
-    fams = [family_of(m) for m in ss.metric]
+    Families in ``ss.families`` order, each series' samples in time order; the lines are
+    built column-wise (no per-sample Python loop, no sort: series are taken in order).
+    """
     ranks = _ranks(ss)
-    return pl.DataFrame(
+    fam_rank = np.array([ranks[family_of(m)] for m in ss.metric], dtype=np.int64)
+    n_series, n = ss.values.shape
+    order = np.lexsort((np.arange(n_series), fam_rank))  # by family, then series index
+    vals = ss.values[order]
+    keep = ~np.isnan(vals.reshape(-1))
+    pos = np.repeat(np.arange(n_series, dtype=np.int64), n)[keep]  # position in ``order``
+    step = np.tile(np.arange(n, dtype=np.int64), n_series)[keep]
+    offs = np.asarray(ss.offset_ms, dtype=np.int64)[order]
+    ts_ms = round(ss.grid.t0 * 1000) + step * round(ss.grid.step_s * 1000) + offs[pos]
+    prefix = pl.Series(
+        [f"{ss.metric[i]}{{{_label_str(ss.labels[i])}}} " for i in order], dtype=pl.String
+    )
+    is_int = pl.Series(np.asarray(ss.is_int, dtype=bool)[order])
+    idx = pl.Series(pos)
+    df = pl.DataFrame(
         {
-            "sid": np.arange(len(ss.metric), dtype=np.int64),
-            "metric": ss.metric,
-            "family_rank": [ranks[f] for f in fams],
-            "labelstr": [_label_str(lab) for lab in ss.labels],
-            "is_int": ss.is_int,
+            "prefix": prefix.gather(idx),
+            "is_int": is_int.gather(idx),
+            "value": vals.reshape(-1)[keep],
+            "ts_ms": ts_ms,
         }
     )
-
-
-def write_openmetrics(ss: SeriesSet, path: Path) -> int:
-    """Write the OpenMetrics text file; return the number of samples."""
-    series = _series_frame(ss)
-    # group by family, then by series, each series' samples in time order
-    order = series.sort(["family_rank", "sid"])
-    lf = long_frame(ss).join(order.select("sid", "family_rank"), on="sid")
-    lf = lf.sort(["family_rank", "sid", "step"])
-    lines = lf.join(
-        series.select("sid", "metric", "labelstr", "is_int"), on="sid", maintain_order="left"
-    ).select(
-        pl.col("family_rank"),
+    lines = df.select(
         pl.concat_str(
-            pl.col("metric"),
-            pl.lit("{"),
-            pl.col("labelstr"),
-            pl.lit("} "),
+            pl.col("prefix"),
             pl.when(pl.col("is_int"))
             .then(pl.col("value").cast(pl.Int64).cast(pl.String))
             .otherwise(pl.col("value").round(6).cast(pl.String)),
@@ -93,42 +81,50 @@ def write_openmetrics(ss: SeriesSet, path: Path) -> int:
             (pl.col("ts_ms") // 1000).cast(pl.String),
             pl.lit("."),
             (pl.col("ts_ms") % 1000).cast(pl.String).str.zfill(3),
-        ).alias("line"),
-    )
+        ).alias("line")
+    )["line"]
+    per_family = np.bincount(fam_rank[order][pos], minlength=len(ss.families))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+    start = 0
+    with open(path, "wb") as fh:
         for rank, (name, typ, help_) in enumerate(ss.families):
-            block = lines.filter(pl.col("family_rank") == rank)["line"]
-            if block.len() == 0:
+            count = int(per_family[rank])
+            if not count:
                 continue
-            fh.write(f"# HELP {name} {help_}\n# TYPE {name} {typ}\n")
-            fh.write("\n".join(block.to_list()))
-            fh.write("\n")
-        fh.write("# EOF\n")
-    return lines.height
+            fh.write(f"# HELP {name} {help_}\n# TYPE {name} {typ}\n".encode())
+            fh.flush()
+            lines.slice(start, count).to_frame().write_csv(
+                fh, include_header=False, quote_style="never", line_terminator="\n"
+            )
+            start += count
+        fh.write(b"# EOF\n")
+    return len(lines)
 
 
 def to_frame(ss: SeriesSet) -> pl.DataFrame:
-    """The samples as a metrics frame (``ts, metric, service, value, labels``)."""
-    lab = [{k: v for k, v in d.items() if k != "service"} for d in ss.labels]
-    series = pl.DataFrame(
+    """The samples as a metrics frame (``ts, metric, service, value, labels``), in the same
+    order as the OpenMetrics file."""
+    ranks = _ranks(ss)
+    fam_rank = np.array([ranks[family_of(m)] for m in ss.metric], dtype=np.int64)
+    n_series, n = ss.values.shape
+    order = np.lexsort((np.arange(n_series), fam_rank))
+    vals = ss.values[order]
+    keep = ~np.isnan(vals.reshape(-1))
+    idx = pl.Series(np.repeat(np.arange(n_series, dtype=np.int64), n)[keep])
+    step = np.tile(np.arange(n, dtype=np.int64), n_series)[keep]
+    offs = np.asarray(ss.offset_ms, dtype=np.int64)[order]
+    ts_us = (round(ss.grid.t0 * 1000) + step * round(ss.grid.step_s * 1000) + offs[idx]) * 1000
+    lab = [{k: v for k, v in ss.labels[i].items() if k != "service"} for i in order]
+    df = pl.DataFrame(
         {
-            "sid": np.arange(len(ss.metric), dtype=np.int64),
-            "metric": ss.metric,
-            "service": [d.get("service") for d in ss.labels],
-            "labels": frames.kv_from_dicts(lab),
-            "family_rank": [_ranks(ss)[family_of(m)] for m in ss.metric],
+            "ts": pl.Series(ts_us).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+            "metric": pl.Series([ss.metric[i] for i in order], dtype=pl.String).gather(idx),
+            "service": pl.Series(
+                [ss.labels[i].get("service") for i in order], dtype=pl.String
+            ).gather(idx),
+            "value": vals.reshape(-1)[keep],
+            "labels": frames.kv_from_dicts(lab).gather(idx),
         }
-    )
-    lf = long_frame(ss).join(series, on="sid").sort(["family_rank", "sid", "step"])
-    df = lf.select(
-        pl.from_epoch(pl.col("ts_ms") * 1000, time_unit="us")
-        .dt.replace_time_zone("UTC")
-        .alias("ts"),
-        "metric",
-        "service",
-        "value",
-        "labels",
     )
     return frames.validate(df, "metrics", source="workbench.lab")
 
