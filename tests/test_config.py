@@ -9,10 +9,11 @@ from typing import Any
 
 import certifi
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import workbench as wb
+from tests.plugins.hostile import HostileCounter
 from tests.plugins.recorded_http import RecordedServer
 from workbench import AuthError, ConfigError, Secret, Window
 from workbench.config import read_specs, spec_from_mapping
@@ -168,8 +169,12 @@ def test_secret_references_are_resolved_only_when_connecting(
 
 
 def test_wrong_credential_error_and_logs_hold_no_secret(
-    recorded_http: RecordedServer, canaries: dict[str, str], caplog: pytest.LogCaptureFixture
+    hostile: HostileCounter,
+    recorded_http: RecordedServer,
+    canaries: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    hostile.fault("tempo", 1)
     recorded_http.route("/api/search", body="{}", require_headers={"Authorization": "Bearer right"})
     src = wb.connect(f"tempo+{recorded_http.url}", bearer=Secret.env("PROM_TOKEN"), retries=0)
     with caplog.at_level(logging.DEBUG), pytest.raises(AuthError) as ei:
@@ -367,9 +372,11 @@ urls = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=400, deadline=None)
 @given(table=st.dictionaries(keys, values | urls, max_size=6))
-def test_hostile_tables_give_spec_or_config_error(table: dict[str, Any]) -> None:
+def test_hostile_tables_give_spec_or_config_error(
+    hostile: HostileCounter, table: dict[str, Any]
+) -> None:
+    hostile.count("config-source-table")
     try:
         spec = spec_from_mapping("s", table, origin="t.toml")
     except ConfigError:
@@ -386,8 +393,13 @@ def test_hostile_tables_give_spec_or_config_error(table: dict[str, Any]) -> None
 
 
 def test_tls_with_a_private_ca(
-    recorded_https: RecordedServer, tls_certs: dict[str, Path], shared_data: Path, tmp_path: Path
+    hostile: HostileCounter,
+    recorded_https: RecordedServer,
+    tls_certs: dict[str, Path],
+    shared_data: Path,
+    tmp_path: Path,
 ) -> None:
+    hostile.fault("loki", 1)
     f = shared_data / "api-samples" / "loki" / "grafana-loki-testdata" / "streams_simple.json"
     recorded_https.route("/loki/api/v1/query_range", file=f)
     url = f"loki+{recorded_https.url}"
@@ -422,10 +434,12 @@ datasource = st.fixed_dictionaries(
 )  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
 @given(doc=st.fixed_dictionaries({"apiVersion": st.sampled_from([1, "1", 2]),
                                   "datasources": st.lists(datasource, max_size=3) | ds_values}))  # fmt: skip
-def test_hostile_grafana_files_give_specs_or_config_error(doc: dict[str, Any]) -> None:
+def test_hostile_grafana_files_give_specs_or_config_error(
+    hostile: HostileCounter, doc: dict[str, Any]
+) -> None:
+    hostile.count("grafana-provisioning-yaml")
     import os
     import tempfile
 
@@ -463,8 +477,9 @@ def test_toml_can_import_a_grafana_file(
 
 
 def test_a_server_echoing_the_credential_does_not_leak_it(
-    recorded_http: RecordedServer, canaries: dict[str, str]
+    hostile: HostileCounter, recorded_http: RecordedServer, canaries: dict[str, str]
 ) -> None:
+    hostile.fault("loki", 1)
     from tests.plugins.recorded_http import RecordedRequest, Reply
 
     def echo(req: RecordedRequest) -> Reply:

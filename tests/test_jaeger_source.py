@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.plugins.hostile import HostileCounter
 from tests.plugins.recorded_http import RecordedServer
 from workbench import AuthError, BadData, QueryError, SourceUnavailable, Window
 from workbench.sources.http import Timeout
@@ -64,8 +65,9 @@ def test_v1_and_v3_give_the_same_spans(recorded_http: RecordedServer, jaeger_dir
 
 
 def test_search_across_services_dedupes_and_reports(
-    recorded_http: RecordedServer, jaeger_dir: Path
+    hostile: HostileCounter, recorded_http: RecordedServer, jaeger_dir: Path
 ) -> None:
+    hostile.fault("jaeger", 2)
     tr = _ui_trace(jaeger_dir)
     services = sorted({p["serviceName"] for p in tr["processes"].values()})
     recorded_http.route(
@@ -103,7 +105,8 @@ def test_search_params_v1_and_v3(recorded_http: RecordedServer, jaeger_dir: Path
     assert q3["query.start_time_min"] == "2017-01-26T21:46:00.000000Z"
 
 
-def test_errors(recorded_http: RecordedServer, dead_url: str) -> None:
+def test_errors(hostile: HostileCounter, recorded_http: RecordedServer, dead_url: str) -> None:
+    hostile.fault("jaeger", 5)
     nf = {"data": None, "total": 0, "limit": 0, "offset": 0,
           "errors": [{"code": 404, "msg": "trace not found"}]}  # fmt: skip
     recorded_http.route("/api/traces/00000000000000000000000000000404", status=404,

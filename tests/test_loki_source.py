@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.plugins.hostile import HostileCounter
 from tests.plugins.recorded_http import RecordedRequest, RecordedServer, Reply
 from tests.query_parsers import go_unquote, parse_selector, split_alternatives
 from workbench import (
@@ -214,8 +215,12 @@ def test_pagination_loads_every_line_once(
 
 
 def test_pagination_stops_at_max_pages_and_says_partial(
-    recorded_http: RecordedServer, loki_dir: Path, caplog: pytest.LogCaptureFixture
+    hostile: HostileCounter,
+    recorded_http: RecordedServer,
+    loki_dir: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    hostile.fault("loki", 1)
     lab = _sample_entries(loki_dir)[0][0]
     entries = [(lab, 1645030200000000000 + i * 1_000_000_000, f"line {i}") for i in range(50)]
     recorded_http.route(RANGE_PATH, handler=emulate_loki(entries))
@@ -229,8 +234,9 @@ def test_pagination_stops_at_max_pages_and_says_partial(
 
 
 def test_more_lines_at_one_instant_than_limit_is_partial_not_endless(
-    recorded_http: RecordedServer, loki_dir: Path
+    hostile: HostileCounter, recorded_http: RecordedServer, loki_dir: Path
 ) -> None:
+    hostile.fault("loki", 1)
     lab = _sample_entries(loki_dir)[0][0]
     t = 1645030230000000000
     entries = [(lab, t, f"same {i}") for i in range(7)] + [(lab, t - 10, "older")]
@@ -273,7 +279,10 @@ def test_pagination_property_complete_or_partial(
 
 
 # -- errors ---------------------------------------------------------------------------------
-def test_loki_plain_text_400_is_query_error(recorded_http: RecordedServer) -> None:
+def test_loki_plain_text_400_is_query_error(
+    hostile: HostileCounter, recorded_http: RecordedServer
+) -> None:
+    hostile.fault("loki", 1)
     text = "parse error at line 1, col 4: syntax error: unexpected IDENTIFIER, expecting STRING\n"
     recorded_http.route(RANGE_PATH, body=text, status=400, content_type="text/plain; charset=utf-8")
     with pytest.raises(QueryError) as ei:
@@ -283,7 +292,10 @@ def test_loki_plain_text_400_is_query_error(recorded_http: RecordedServer) -> No
     assert err.detail == text.strip() and err.query == "{a=b}"
 
 
-def test_server_limit_400_is_limit_exceeded(recorded_http: RecordedServer, loki_dir: Path) -> None:
+def test_server_limit_400_is_limit_exceeded(
+    hostile: HostileCounter, recorded_http: RecordedServer, loki_dir: Path
+) -> None:
+    hostile.fault("loki", 1)
     recorded_http.route(RANGE_PATH, handler=emulate_loki(_sample_entries(loki_dir), max_limit=1000))
     with pytest.raises(LimitExceeded) as ei:
         LokiSource(recorded_http.url, limit=5000).logs('{a="b"}', SAMPLE_WINDOW)
@@ -292,8 +304,9 @@ def test_server_limit_400_is_limit_exceeded(recorded_http: RecordedServer, loki_
 
 
 def test_5xx_is_source_unavailable_and_503_is_retried(
-    recorded_http: RecordedServer, loki_dir: Path
+    hostile: HostileCounter, recorded_http: RecordedServer, loki_dir: Path
 ) -> None:
+    hostile.fault("loki", 2)
     recorded_http.route(RANGE_PATH, query={"query": "boom"}, status=500, body="internal error")
     recorded_http.route(RANGE_PATH, status=503, body="too busy", times=1)
     recorded_http.route(RANGE_PATH, file=loki_dir / "streams_simple.json")
@@ -304,7 +317,10 @@ def test_5xx_is_source_unavailable_and_503_is_retried(
     assert src.logs('{a="b"}', SAMPLE_WINDOW).frame.height == 6  # after one 503
 
 
-def test_truncated_body(recorded_http: RecordedServer, loki_dir: Path) -> None:
+def test_truncated_body(
+    hostile: HostileCounter, recorded_http: RecordedServer, loki_dir: Path
+) -> None:
+    hostile.fault("loki", 2)
     f = loki_dir / "streams_simple.json"
     recorded_http.route(RANGE_PATH, query={"query": "cut"}, file=f, truncate_at=300)
     recorded_http.route(RANGE_PATH, file=f, truncate_at=300, declare_full_length=False)
@@ -317,8 +333,9 @@ def test_truncated_body(recorded_http: RecordedServer, loki_dir: Path) -> None:
 
 
 def test_slow_answer_times_out_within_the_timeout(
-    recorded_http: RecordedServer, loki_dir: Path
+    hostile: HostileCounter, recorded_http: RecordedServer, loki_dir: Path
 ) -> None:
+    hostile.fault("loki", 1)
     recorded_http.route(RANGE_PATH, file=loki_dir / "streams_simple.json", delay_s=3)
     src = LokiSource(recorded_http.url, timeout=Timeout(connect=1, read=0.5))
     t0 = time.monotonic()
@@ -327,18 +344,21 @@ def test_slow_answer_times_out_within_the_timeout(
     assert time.monotonic() - t0 < 2.0
 
 
-def test_dead_port_is_source_unavailable(dead_url: str) -> None:
+def test_dead_port_is_source_unavailable(hostile: HostileCounter, dead_url: str) -> None:
+    hostile.fault("loki", 1)
     with pytest.raises(SourceUnavailable, match="cannot connect") as ei:
         LokiSource(dead_url, retries=0).logs('{a="b"}', SAMPLE_WINDOW)
     assert ei.value.hint and ei.value.query == '{a="b"}'
 
 
 def test_wrong_credential_is_auth_error_and_never_echoed(
+    hostile: HostileCounter,
     recorded_http: RecordedServer,
     loki_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    hostile.fault("loki", 1)
     monkeypatch.setenv("WB_LOKI_TOKEN", "canary-loki-0451")
     monkeypatch.setenv("WB_LOKI_GOOD", "right-token")
     recorded_http.route(
@@ -391,12 +411,14 @@ def test_error_ratio_is_computed_from_server_side_counts(recorded_http: Recorded
 names = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=20)
 
 
-@settings(max_examples=300, deadline=None)
 @given(
     services=st.lists(names, min_size=1, max_size=4),
     text=st.text(st.characters(exclude_categories=("Cs",))),
 )
-def test_hostile_service_names_cannot_change_the_query(services: list[str], text: str) -> None:
+def test_hostile_service_names_cannot_change_the_query(
+    hostile: HostileCounter, services: list[str], text: str
+) -> None:
+    hostile.count("logql-selector-builder")
     q = logql.selector(services, label="app") + " " + logql.line_contains(text)
     matchers, rest = parse_selector(q)
     uniq = list(dict.fromkeys(services))
@@ -446,9 +468,9 @@ loki_like = st.fixed_dictionaries(
 )  # fmt: skip
 
 
-@settings(max_examples=400, deadline=None)
 @given(body=loki_like | json_values)
-def test_hostile_bodies_give_frames_or_bad_data(body: Any) -> None:
+def test_hostile_bodies_give_frames_or_bad_data(hostile: HostileCounter, body: Any) -> None:
+    hostile.count("loki-query-response")
     from workbench.sources.loki_response import matrix_frame
 
     try:
@@ -472,7 +494,10 @@ def test_normalize_level() -> None:
     ]  # fmt: skip
 
 
-def test_transport_oddities_are_typed(recorded_http: RecordedServer) -> None:
+def test_transport_oddities_are_typed(
+    hostile: HostileCounter, recorded_http: RecordedServer
+) -> None:
+    hostile.fault("loki", 3)
     recorded_http.route(RANGE_PATH, body=b"not gzip at all", headers={"Content-Encoding": "gzip"})
     with pytest.raises(SourceUnavailable, match="could not be read") as ei:
         LokiSource(recorded_http.url, retries=0).logs('{a="b"}', SAMPLE_WINDOW)
@@ -533,8 +558,9 @@ def test_wrong_unit_or_garbage_timestamps_are_bad_data(body: dict[str, Any]) -> 
 
 
 def test_connection_reset_is_retried_then_source_unavailable(
-    recorded_http: RecordedServer, loki_dir: Path
+    hostile: HostileCounter, recorded_http: RecordedServer, loki_dir: Path
 ) -> None:
+    hostile.fault("loki", 2)
     recorded_http.route(RANGE_PATH, query={"query": "once"}, reset=True, times=1)
     recorded_http.route(RANGE_PATH, query={"query": "once"}, file=loki_dir / "streams_simple.json")
     recorded_http.route(RANGE_PATH, reset=True)

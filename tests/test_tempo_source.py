@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.plugins.hostile import HostileCounter
 from tests.plugins.recorded_http import RecordedRequest, RecordedServer, Reply
 from tests.query_parsers import go_unquote
 from workbench import AuthError, BadData, QueryError, SourceUnavailable, Window
@@ -153,8 +154,9 @@ def test_spans_searches_then_fetches_each_trace_bounded(
 
 
 def test_spans_partial_when_a_trace_is_gone_or_search_hits_limit(
-    recorded_http: RecordedServer, tempo_dir: Path
+    hostile: HostileCounter, recorded_http: RecordedServer, tempo_dir: Path
 ) -> None:
+    hostile.fault("tempo", 2)
     ids = sorted(SAMPLES)
     recorded_http.route("/api/search", body=_search_body(ids))
     gone = ids[0]
@@ -169,7 +171,10 @@ def test_spans_partial_when_a_trace_is_gone_or_search_hits_limit(
     assert set(res.frame["trace_id"]) == set(ids[1:])
 
 
-def test_trace_errors(recorded_http: RecordedServer, tempo_dir: Path, dead_url: str) -> None:
+def test_trace_errors(
+    hostile: HostileCounter, recorded_http: RecordedServer, tempo_dir: Path, dead_url: str
+) -> None:
+    hostile.fault("tempo", 7)
     tid = "5b8efff798038103d269b633813fc60c"
     f = tempo_dir / SAMPLES[tid]
     recorded_http.route("/api/traces/00000000000000000000000000000404", status=404,
@@ -200,7 +205,10 @@ def test_trace_errors(recorded_http: RecordedServer, tempo_dir: Path, dead_url: 
         TempoSource(dead_url, retries=0).search("{ }", W)
 
 
-def test_bad_traceql_is_query_error_with_server_text(recorded_http: RecordedServer) -> None:
+def test_bad_traceql_is_query_error_with_server_text(
+    hostile: HostileCounter, recorded_http: RecordedServer
+) -> None:
+    hostile.fault("tempo", 1)
     text = (
         "invalid TraceQL query: parse error at line 1, col 3: syntax error: unexpected IDENTIFIER"
     )
@@ -232,13 +240,15 @@ def _parse_spanset(q: str) -> tuple[list[str], str]:
     return names, q[i:]
 
 
-@settings(max_examples=300, deadline=None)
 @given(
     services=st.lists(st.text(st.characters(exclude_categories=("Cs",)), min_size=1), min_size=1,
                       max_size=4),
     errors=st.booleans(),
 )  # fmt: skip
-def test_hostile_service_names_cannot_change_traceql(services: list[str], errors: bool) -> None:
+def test_hostile_service_names_cannot_change_traceql(
+    hostile: HostileCounter, services: list[str], errors: bool
+) -> None:
+    hostile.count("traceql-builder")
     q = traceql.spanset(services, errors_only=errors)
     names, rest = _parse_spanset(q)
     assert names == list(dict.fromkeys(services))
@@ -266,12 +276,14 @@ summary = st.fixed_dictionaries(
 )  # fmt: skip
 
 
-@settings(max_examples=400, deadline=None)
 @given(
     body=st.fixed_dictionaries({"traces": st.lists(summary, max_size=4) | json_values})
     | json_values
 )
-def test_hostile_search_bodies_give_summaries_or_bad_data(body: Any) -> None:
+def test_hostile_search_bodies_give_summaries_or_bad_data(
+    hostile: HostileCounter, body: Any
+) -> None:
+    hostile.count("tempo-search-response")
     try:
         df = parse_search(body)
     except BadData:
