@@ -303,6 +303,26 @@ def test_server_limit_400_is_limit_exceeded(
     assert "limit=" in (ei.value.hint or "")
 
 
+@pytest.mark.parametrize(
+    ("text", "limit"),
+    [
+        ("the query time range exceeds the limit (query length: 721h0m0s, limit: 720h0m0s)",
+         "max_query_length"),
+        ("maximum of series (500) reached for a single query", "max_query_series"),
+        ("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the "
+         "query resolution (?step=XX)", "max points per series"),
+    ],
+)  # fmt: skip
+def test_loki_limit_messages_are_limit_exceeded(
+    hostile: HostileCounter, recorded_http: RecordedServer, text: str, limit: str
+) -> None:
+    hostile.fault("loki")
+    recorded_http.route(RANGE_PATH, status=400, body=text, content_type="text/plain")
+    with pytest.raises(LimitExceeded) as ei:
+        LokiSource(recorded_http.url).metrics('sum(rate({a="b"}[1m]))', SAMPLE_WINDOW)
+    assert ei.value.limit == limit and ei.value.detail == text and ei.value.hint
+
+
 def test_5xx_is_source_unavailable_and_503_is_retried(
     hostile: HostileCounter, recorded_http: RecordedServer, loki_dir: Path
 ) -> None:
