@@ -601,3 +601,27 @@ def test_services_from_label_values(recorded_http: RecordedServer) -> None:
     assert src.services(SAMPLE_WINDOW) == ["cart", "checkout", 'we"ird']
     assert recorded_http.requests[-1].query == {"start": "1645030200000000000",
                                                 "end": "1645030260000000000"}  # fmt: skip
+
+
+def test_rate_and_server_warnings_are_surfaced(
+    recorded_http: RecordedServer, loki_dir: Path
+) -> None:
+    body = json.loads((loki_dir / "matrix_nan.json").read_text())
+    body["warnings"] = ["query was split: results may be approximate"]
+    body["data"]["result"][0]["metric"] = {"service_name": "checkout"}
+    recorded_http.route(RANGE_PATH, body=json.dumps(body))
+    w = Window.parse("2022-01-24T08:50:00Z..2022-01-24T09:00:00Z")
+    res = LokiSource(recorded_http.url).rate(w, services=["checkout"], step=300, pipeline='|= "x"')
+    assert res.warnings == ("query was split: results may be approximate",)
+    assert set(res.frame["metric"]) == {"log_lines_per_second"}
+    assert set(res.frame["service"]) == {"checkout"}
+    assert recorded_http.requests[-1].query["query"] == (
+        'sum by (service_name) (rate({service_name="checkout"} |= "x" [300s]))'
+    )
+    streams = json.loads((loki_dir / "streams_simple.json").read_text())
+    streams["data"]["warnings"] = ["max_query_series hit on one shard"]
+    recorded_http.clear()
+    recorded_http.route(RANGE_PATH, body=json.dumps(streams))
+    assert LokiSource(recorded_http.url).logs("{}", SAMPLE_WINDOW).warnings == (
+        "max_query_series hit on one shard",
+    )

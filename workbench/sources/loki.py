@@ -336,6 +336,22 @@ class LokiSource(Source):
         q = logql.count_over_time(sel, st, by=[self.service_label], pipeline=pipeline)
         return self.metrics(q, window, step=st, name=name)
 
+    def rate(
+        self,
+        window: Window,
+        *,
+        services: Sequence[str] | None = None,
+        step: float | None = None,
+        pipeline: str = "",
+        name: str = "log_lines_per_second",
+    ) -> Result:
+        """Lines per second per service, averaged over each ``step`` bucket by Loki
+        (``rate``); ``pipeline`` filters first (``|= "timeout"``)."""
+        st = _step_for(window, step)
+        sel = logql.selector(services, label=self.service_label)
+        q = logql.rate(sel, st, by=[self.service_label], pipeline=pipeline)
+        return self.metrics(q, window, step=st, name=name)
+
     def error_ratio(
         self,
         window: Window,
