@@ -297,3 +297,15 @@ def test_services_from_tag_values(recorded_http: RecordedServer) -> None:
                         body=json.dumps({"tagValues": ["shop-backend", "frontend"]}))  # fmt: skip
     assert TempoSource(recorded_http.url).services(W) == ["frontend", "shop-backend"]
     assert recorded_http.requests[-1].query == {"start": "1544712600", "end": "1636732800"}
+
+
+def test_search_that_did_not_finish_its_jobs_is_partial(recorded_http: RecordedServer) -> None:
+    body = json.loads((RECORDED / "search_traceql_example.json").read_text())
+    body["metrics"] = {"inspectedTraces": 50, "completedJobs": 7, "totalJobs": 12}
+    recorded_http.route("/api/search", body=json.dumps(body))
+    res = TempoSource(recorded_http.url).search("{ status = error }", W)
+    assert res.partial and "7 of 12 jobs" in res.reasons[0]
+    body["metrics"] = {"completedJobs": 12, "totalJobs": 12}
+    recorded_http.clear()
+    recorded_http.route("/api/search", body=json.dumps(body))
+    assert not TempoSource(recorded_http.url).search("{ status = error }", W).partial

@@ -250,6 +250,15 @@ class TempoSource(Source):
                 f"or the window, or raise limit="
             )
         metrics = body.get("metrics") if isinstance(body.get("metrics"), Mapping) else {}
+        try:
+            done, total = int(metrics.get("completedJobs", 0)), int(metrics.get("totalJobs", 0))
+        except (TypeError, ValueError):
+            done = total = 0
+        if total and done < total and not reasons:
+            reasons.append(
+                f"Tempo searched {done} of {total} jobs (blocks) before answering; traces in "
+                "the rest were not looked at: narrow the window or the query"
+            )
         return Result(source=self.name, signal="trace_search", frame=df, query=query,
                       window=window, partial=bool(reasons), reasons=tuple(reasons),
                       elapsed_s=t.elapsed, extra={"metrics": dict(metrics or {})})  # fmt: skip
