@@ -35,7 +35,8 @@ import polars as pl
 from workbench import frames
 from workbench.errors import BadData, ConfigError, QueryError
 from workbench.sources.base import Result, Source, Timer
-from workbench.sources.http import Auth, HttpClient, Timeout
+from workbench.sources.http import Auth, Timeout
+from workbench.sources.lazyhttp import LazyHttp
 from workbench.timewindow import Window
 
 __all__ = ["JaegerSource"]
@@ -51,7 +52,7 @@ def _rfc3339(t: Any) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class JaegerSource(Source):
+class JaegerSource(LazyHttp, Source):
     """Spans from Jaeger's query service.
 
     ``limit`` is the traces one search returns per service; ``concurrency`` bounds the
@@ -87,21 +88,6 @@ class JaegerSource(Source):
         self.concurrency = concurrency
         self.api = api
         self.retries = retries
-        self._http: HttpClient | None = None
-
-    @property
-    def http(self) -> HttpClient:
-        """The HTTP client, built (and secrets resolved) on first use."""
-        if self._http is None:
-            self._http = HttpClient(
-                self.name, self.url, auth=self.auth, timeout=self.timeout, retries=self.retries
-            )
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
 
     def describe(self) -> dict[str, Any]:
         from workbench.secrets import redact_url

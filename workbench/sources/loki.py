@@ -33,7 +33,8 @@ from workbench import frames
 from workbench.errors import BadData, ConfigError, LimitExceeded, QueryError
 from workbench.sources import logql
 from workbench.sources.base import Result, Source, Timer
-from workbench.sources.http import Auth, HttpClient, Timeout
+from workbench.sources.http import Auth, Timeout
+from workbench.sources.lazyhttp import LazyHttp
 from workbench.sources.loki_response import Key, LogRows, Page, matrix_frame, parse_page
 from workbench.timewindow import Window
 
@@ -76,7 +77,7 @@ def _step_for(window: Window, step: float | None) -> float:
     return float(step)
 
 
-class LokiSource(Source):
+class LokiSource(LazyHttp, Source):
     """Logs (and LogQL metrics) from Grafana Loki's HTTP API.
 
     ``tenant`` sets the ``X-Scope-OrgID`` header of multi-tenant Loki; ``auth`` carries a
@@ -121,21 +122,6 @@ class LokiSource(Source):
         self.direction = direction
         self.service_label = service_label
         self.retries = retries
-        self._http: HttpClient | None = None
-
-    @property
-    def http(self) -> HttpClient:
-        """The HTTP client, built (and secrets resolved) on first use."""
-        if self._http is None:
-            self._http = HttpClient(
-                self.name, self.url, auth=self.auth, timeout=self.timeout, retries=self.retries
-            )
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
 
     def describe(self) -> dict[str, Any]:
         from workbench.secrets import redact_url

@@ -32,7 +32,8 @@ from workbench import frames
 from workbench.errors import AuthError, BadData, ConfigError, QueryError, SourceError
 from workbench.sources import traceql
 from workbench.sources.base import Result, Source, Timer
-from workbench.sources.http import Auth, HttpClient, Timeout
+from workbench.sources.http import Auth, Timeout
+from workbench.sources.lazyhttp import LazyHttp
 from workbench.timewindow import Window
 
 __all__ = ["SEARCH_SCHEMA", "TempoSource", "parse_search"]
@@ -104,7 +105,7 @@ def parse_search(body: Any, *, source: str = "tempo", path: str = SEARCH_PATH) -
     return df.with_columns(pl.col("start").cast(frames.TS))
 
 
-class TempoSource(Source):
+class TempoSource(LazyHttp, Source):
     """Spans from Grafana Tempo's HTTP API (JSON, ``Accept: application/json``).
 
     ``tenant`` sets ``X-Scope-OrgID``; ``limit`` is the traces one search returns (the
@@ -146,21 +147,6 @@ class TempoSource(Source):
         self.spss = spss
         self.api = api
         self.retries = retries
-        self._http: HttpClient | None = None
-
-    @property
-    def http(self) -> HttpClient:
-        """The HTTP client, built (and secrets resolved) on first use."""
-        if self._http is None:
-            self._http = HttpClient(
-                self.name, self.url, auth=self.auth, timeout=self.timeout, retries=self.retries
-            )
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
 
     def describe(self) -> dict[str, Any]:
         from workbench.secrets import redact_url
