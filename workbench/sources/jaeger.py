@@ -238,6 +238,8 @@ class JaegerSource(LazyHttp, Source):
 def _server_errors(body: Any) -> list[str]:
     """Jaeger v1's ``errors`` list: [{code, msg, traceID}]."""
     errs = body.get("errors") if isinstance(body, Mapping) else None
+    if errs and not isinstance(errs, list):
+        errs = [errs]
     out = []
     for e in errs or []:
         if isinstance(e, Mapping):
