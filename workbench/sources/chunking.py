@@ -108,13 +108,21 @@ def choose_step(
     return timedelta(days=int(days) + (0 if days.is_integer() else 1))
 
 
+MAX_CHUNKS = 1_000
+
+
 def plan(
-    window: Window, step: str | timedelta | float, *, max_points: int = MAX_POINTS
+    window: Window,
+    step: str | timedelta | float,
+    *,
+    max_points: int = MAX_POINTS,
+    max_chunks: int = MAX_CHUNKS,
 ) -> list[Chunk]:
     """Split ``window`` (half-open) into step-aligned chunks of at most ``max_points``.
 
     Evaluation times are the multiples of ``step`` in ``[start, end)``; the first is
-    ``start`` rounded up to the step.
+    ``start`` rounded up to the step. More than ``max_chunks`` chunks (a step far too
+    small for the window) raise :class:`ConfigError` before any request is made.
     """
     if max_points < 1:
         raise ConfigError("max_points must be at least 1")
@@ -124,7 +132,15 @@ def plan(
     first = -(-start // st) * st  # ceil to step
     last = ((end - 1) // st) * st  # last multiple strictly before end
     if last < first:
-        return [Chunk(first, first, st)] if first < end else []
+        return []
+    points = (last - first) // st + 1
+    n_chunks = -(-points // max_points)
+    if n_chunks > max_chunks:
+        raise ConfigError(
+            f"a step of {st / 1000:g}s over {window} is {points:,} points per series "
+            f"({n_chunks:,} queries)",
+            hint="raise the step (or leave it out to have one chosen)",
+        )
     chunks = []
     t = first
     span = (max_points - 1) * st

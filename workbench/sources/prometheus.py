@@ -181,7 +181,9 @@ class PrometheusSource(Source):
         self.metric_names = metric_names or MetricNames()
         self.scrape_interval = parse_duration(scrape_interval)
         self.http = HttpClient(name, url, auth=auth, timeout=timeout, retries=retries)
-        self.compression = (not _nearby(url)) if compression is None else compression
+        if isinstance(compression, str):  # from a URL option or an environment variable
+            compression = compression.strip().lower() in ("1", "true", "yes", "on", "gzip")
+        self.compression = (not _nearby(url)) if compression is None else bool(compression)
         if alerts:
             self.capabilities = frozenset({"metrics", "events"})  # type: ignore[misc]
         names = self.metric_names
@@ -195,6 +197,7 @@ class PrometheusSource(Source):
             "flavor": self.flavor,
             **self.http.auth.describe(),
             "timeout": f"{self.http.timeout.read:g}s",
+            "compression": self.compression,
         }
 
     def close(self) -> None:
@@ -411,6 +414,11 @@ class PrometheusSource(Source):
     ) -> Result:
         st = self._step(window, step)
         chunks = chunking.plan(window, st, max_points=self.max_points_per_series)
+        if not chunks:
+            raise ConfigError(
+                f"no evaluation time of step {st.total_seconds():g}s falls in {window}",
+                hint="use a step shorter than the window, or leave it out",
+            )
         tasks = [_Task(alias, expr, c) for alias, expr in queries.items() for c in chunks]
         with Timer() as t:
             out = self._run_all(tasks, window)
