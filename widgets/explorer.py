@@ -31,6 +31,7 @@ from __future__ import annotations
 import html
 import logging
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,6 +51,10 @@ log = logging.getLogger(__name__)
 TABS = ("overview", "graph", "timeline", "logs", "traces", "suspects")
 _TITLES = ("Overview", "Graph", "Timeline", "Logs", "Traces", "Suspects")
 _STEPS = (*SIGNALS, "analysis", "suspects")
+# analysis per incident (by the identity of its frames), so a re-run cell opens at once
+_ANALYSED: weakref.WeakKeyDictionary[Incident, tuple[tuple[int, ...], dict[str, Any], Any]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class IncidentExplorer(w.VBox):
@@ -267,21 +272,27 @@ class IncidentExplorer(w.VBox):
                 inc.load([sig])
             step("analysis")
             interactive_available()  # bundles the chart JavaScript once, offline
-            data = {
-                "red": red(inc.metrics, inc.spans),
-                "mined": mine_templates(inc.logs),
-                "graph_base": service_graph(inc.spans, window=inc.baseline),
-            }
-            data["all_services"] = sorted(
-                set(inc.services_seen) | set(data["red"]["service"].unique().to_list())
-            )
+            signature = tuple(id(inc.frame(sig)) for sig in SIGNALS)
+            cached = _ANALYSED.get(inc)
+            if cached and cached[0] == signature:
+                data, suspects = dict(cached[1]), cached[2]
+            else:
+                data = {
+                    "red": red(inc.metrics, inc.spans),
+                    "mined": mine_templates(inc.logs),
+                    "graph_base": service_graph(inc.spans, window=inc.baseline),
+                }
+                suspects = None
             step("suspects")
             with self._lock:
                 self.data = data
             self._analysed()
-            from workbench.analysis.suspects import rank_suspects
+            if suspects is None:
+                from workbench.analysis.suspects import rank_suspects
 
-            self.suspects = rank_suspects(inc)
+                suspects = rank_suspects(inc)
+                _ANALYSED[inc] = (signature, dict(data), suspects)
+            self.suspects = suspects
 
         self.message.value = ""
         self.task.start(
@@ -306,6 +317,15 @@ class IncidentExplorer(w.VBox):
         return self.task.status
 
     def _analysed(self) -> None:
+        if self.incident.partial:
+            from widgets.pickers import SourceStatusPanel
+
+            self.status_panel = SourceStatusPanel(self.incident)
+            self.message.value = (
+                "<p role='alert' style='color:#b35806'><b>Some data is missing or partial"
+                "</b>: the views show what the sources returned (details below).</p>"
+                + self.status_panel.table.value
+            )
         self._dirty = set(TABS)
         self._refresh_graph()
         self._render_current()

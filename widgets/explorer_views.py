@@ -160,6 +160,7 @@ class GraphView(w.VBox):
         self._box = w.Box()
         self._signature: tuple[Any, ...] = ()
         self._syncing = False
+        self._from_click = False
         self.colour.observe(lambda _c: self._recolour(), names="value")
         self.picker.observe(self._picked, names="value")
         super().__init__([w.HBox([self.colour, self.picker]), self._box, self.info])
@@ -192,6 +193,10 @@ class GraphView(w.VBox):
         finally:
             self._syncing = False
         signature = (str(ex.window), self.colour.value, tuple(ex.services))
+        if self._from_click:
+            # the focus came from a click on this chart: keep it (and its highlight)
+            self._from_click = False
+            self._signature = signature
         if signature != self._signature:
             self._signature = signature
             nodes = node_changes(base, g)
@@ -234,9 +239,11 @@ class GraphView(w.VBox):
 
     def _clicked(self, value: list[dict[str, Any]]) -> None:
         names = point_values(value, "service")
-        # keep the click's highlight: do not redraw the chart for this focus change
-        self.ex.focus_service(names[-1] if names else None)
-        self._signature = (str(self.ex.window), self.colour.value, tuple(self.ex.services))
+        self._from_click = True
+        try:
+            self.ex.focus_service(names[-1] if names else None)
+        finally:
+            self._from_click = False
 
     def _picked(self, change: dict[str, Any]) -> None:
         if not self._syncing:

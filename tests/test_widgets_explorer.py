@@ -1,0 +1,297 @@
+"""Headless tests of IncidentExplorer on the lab demo: state changes update the views,
+selections coming from the browser (sent exactly as altair's JupyterChart JavaScript
+sends them) narrow the window or focus a service, suspect evidence opens its tab,
+to_code() reproduces the view, state survives a re-run, and Cancel stops a slow load."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from widgets import IncidentExplorer
+from widgets.pickers import _STATE
+from workbench import Incident, Window
+from workbench.analysis import focus
+from workbench.analysis.graph import service_graph
+from workbench.charts._style import MAX_ROWS
+from workbench.errors import ConfigError
+from workbench.sources.base import Result, Source
+
+
+@pytest.fixture(scope="module")
+def demo(lab_demo_dir: Path) -> dict:
+    inc = Incident.from_directory(lab_demo_dir)
+    inc.load()
+    truth = json.loads((lab_demo_dir / "truth.json").read_text())
+    return {"inc": inc, "root": truth["root_cause_service"], "dir": lab_demo_dir}
+
+
+@pytest.fixture
+def explorer(demo: dict) -> IncidentExplorer:
+    ex = IncidentExplorer(demo["inc"], background=False)
+    assert ex.load_status == "done", ex.task.error
+    assert ex.ready and ex.suspects is not None
+    return ex
+
+
+def _send_selection(chart, name: str, value) -> None:  # type: ignore[no-untyped-def]
+    """What the JupyterChart front end does when the user brushes or clicks."""
+    chart._vl_selections = {name: {"value": value, "store": []}}
+
+
+def _ms(t: datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+def test_window_narrows_every_view(explorer: IncidentExplorer, demo: dict) -> None:
+    inc = demo["inc"]
+    whole = explorer.frames()
+    explorer.show_tab("overview")
+    chart = explorer.views["overview"].chart
+    start = inc.window.start + timedelta(minutes=10)
+    end = inc.window.start + timedelta(minutes=25)
+    # a brush on the RED panels, as the browser reports it (epoch milliseconds)
+    _send_selection(chart, "time", {"ts": [_ms(start) + 400, _ms(end) + 300]})
+    assert explorer.window == Window(start, end)
+    narrowed = explorer.frames()
+    logs = narrowed["logs"]
+    assert 0 < logs.height < whole["logs"].height
+    assert logs["ts"].min() >= start and logs["ts"].max() < end
+    assert narrowed["traces"]["start"].min() >= start
+    # the views now show the narrowed window
+    explorer.show_tab("logs")
+    table = explorer.views["logs"].table
+    assert table is not None and table.height > 0
+    assert table["n_incident"].sum() <= logs.height
+    explorer.show_tab("overview")
+    spec = json.dumps(explorer.views["overview"].chart.spec)
+    assert start.strftime("%Y-%m-%dT%H:%M:%S") in spec  # incident shading moved
+    assert "11:10:00" in explorer.state_line.value and "narrowed" in explorer.state_line.value
+    # an empty brush (a click outside) keeps the window; the button restores it
+    _send_selection(chart, "time", {})
+    assert explorer.window == Window(start, end)
+    explorer.reset_window_button.click()
+    assert explorer.window == inc.window
+    with pytest.raises(ConfigError, match="outside the data loaded"):
+        explorer.window = Window(inc.window.start, inc.window.end + timedelta(hours=3))
+
+
+def test_clicking_a_service_filters_logs_traces_and_metrics(
+    explorer: IncidentExplorer, demo: dict
+) -> None:
+    root = demo["root"]
+    explorer.show_tab("graph")
+    chart = explorer.views["graph"].chart
+    _send_selection(chart, "service", {"service": [root], "vlPoint": {"or": [{"service": root}]}})
+    g = service_graph(demo["inc"].spans, window=demo["inc"].window)
+    around = focus.neighbourhood(g, root)
+    assert explorer.service == root and explorer.services == around
+    assert set(g.callers(root)) <= set(around) and len(around) >= 2
+    assert root in explorer.views["graph"].info.value
+    frames = explorer.frames()
+    assert set(frames["logs"]["service"].unique().to_list()) <= set(around)
+    assert set(frames["metrics"]["service"].drop_nulls().unique().to_list()) <= set(around)
+    # every listed trace passes through the focus
+    explorer.show_tab("traces")
+    traces = explorer.views["traces"].table
+    assert traces is not None and traces.height > 0
+    touching = (
+        demo["inc"]
+        .spans.filter(pl.col("service").is_in(around))
+        .select("trace_id")
+        .unique()["trace_id"]
+        .to_list()
+    )
+    assert set(traces["trace_id"].to_list()) <= set(touching)
+    assert traces["failed"].to_list() == sorted(traces["failed"].to_list(), reverse=True)
+    explorer.show_tab("logs")
+    assert set(explorer.views["logs"].table["service"].to_list()) <= set(around)
+    explorer.show_tab("overview")
+    assert set(explorer.views["overview"].rendered_services) <= set(around)
+    # keyboard path: the Service list does the same as a click; "(all)" clears it
+    explorer.show_tab("graph")
+    explorer.views["graph"].picker.value = ""
+    assert explorer.services == []
+    explorer.views["graph"].picker.value = "payment"
+    assert explorer.service == "payment"
+    _send_selection(chart, "service", {"vlPoint": {"or": [{"service": root}]}})
+    assert explorer.service == root
+    _send_selection(chart, "service", {})  # a click on empty space clears the focus
+    assert explorer.services == []
+
+
+def test_graph_colours_by_latency_change(explorer: IncidentExplorer) -> None:
+    explorer.show_tab("graph")
+    view = explorer.views["graph"]
+    view.colour.value = "p95_ratio"
+    spec = json.dumps(view.chart.spec)
+    assert "p95_ratio" in spec and '"scheme": "viridis"' in spec
+
+
+def test_suspect_evidence_opens_its_view(explorer: IncidentExplorer, demo: dict) -> None:
+    root = demo["root"]
+    explorer.show_tab("suspects")
+    assert explorer.suspects.ranking[0] == root
+    buttons = explorer.views["suspects"].buttons
+    # the failing span of the ground-truth service: Suspects tab, then one button
+    buttons[(root, "trace")].click()
+    assert explorer.tab == "traces" and explorer.selected_trace
+    wf = explorer.views["traces"].waterfall
+    assert wf is not None and wf.height > 1
+    origin = wf.filter(pl.col("error_origin"))
+    assert origin.height >= 1 and root in origin["service"].to_list()
+    assert "Fails at" in explorer.views["traces"].details.value
+    assert any(v["role"] == "error starts here" for v in _chart_rows(explorer.views["traces"]))
+    buttons[(root, "logs")].click()
+    assert explorer.tab == "logs" and explorer.services == [root]
+    logs = explorer.views["logs"]
+    assert logs.selected_template is not None
+    assert logs.shown_lines is not None and logs.shown_lines.height > 0
+    assert set(logs.shown_lines["service"].to_list()) == {root}
+    assert "First" in logs.lines.value
+    buttons[(root, "changes")].click()
+    assert explorer.tab == "timeline"
+    tl = explorer.views["timeline"].frame
+    assert tl is not None and "deploy" in tl.filter(pl.col("service") == root)["kind"].to_list()
+    assert "log_surge" in tl["kind"].to_list()
+    buttons[(root, "graph")].click()
+    assert explorer.tab == "graph" and explorer.service == root
+
+
+def _chart_rows(view) -> list[dict]:  # type: ignore[no-untyped-def]
+    spec = view.chart.spec
+    return [row for rows in spec.get("datasets", {}).values() for row in rows]
+
+
+def test_logs_search_and_caps(demo: dict) -> None:
+    ex = IncidentExplorer(demo["inc"], background=False, max_log_lines=7, max_traces=9)
+    ex.show_tab("logs")
+    logs = ex.views["logs"]
+    assert logs.table is not None and logs.table.height > 3
+    first = logs.table.row(0, named=True)
+    assert first["new"]  # new patterns are listed first
+    logs.search.value = "NullPointer"
+    assert 0 < logs.table.height < 20
+    hit = logs.table["template"].str.contains("NullPointer") | logs.table["example"].str.contains(
+        "NullPointer"
+    )
+    assert hit.all()
+    logs.patterns.value = 0
+    assert logs.shown_lines is not None and 0 < logs.shown_lines.height <= 7
+    ex.show_tab("traces")
+    assert ex.views["traces"].table.height <= 9
+    # nothing sent to the browser carries more than the chart row cap
+    ex.render_all()
+    for name in ("overview", "graph", "timeline"):
+        for rows in ex.views[name].chart.spec.get("datasets", {}).values():
+            assert len(rows) <= MAX_ROWS
+
+
+def test_to_code_round_trips(explorer: IncidentExplorer, demo: dict) -> None:
+    inc = demo["inc"]
+    explorer.window = Window(inc.window.start + timedelta(minutes=5), inc.window.end)
+    explorer.focus_service(demo["root"])
+    trace = explorer.frames()["traces"]["trace_id"][0]
+    explorer.selected_trace = trace
+    code = explorer.to_code()
+    namespace: dict = {}
+    exec(compile(code, "<explorer>", "exec"), namespace)  # a fresh namespace
+    assert namespace["view"].window == explorer.window
+    assert namespace["view"].baseline == explorer.view.baseline
+    assert namespace["services"] == explorer.services
+    mine = explorer.frames()
+    for name in ("metrics", "logs", "spans", "traces", "waterfall"):
+        assert namespace[name].equals(mine[name]), name
+    assert mine["logs"].height > 0 and mine["waterfall"].height > 1
+    # the code button shows the same text
+    explorer.code_button.value = True
+    assert explorer.code.value == code and explorer.code.layout.display == "flex"
+
+
+def test_state_kept_across_reruns(demo: dict) -> None:
+    inc = demo["inc"]
+    _STATE.pop("t-explorer", None)
+    a = IncidentExplorer(inc, key="t-explorer", background=False)
+    win = Window(inc.window.start, inc.window.start + timedelta(minutes=20))
+    a.window = win
+    a.focus_service(demo["root"])
+    a.show_tab("logs")
+    a.views["logs"].search.value = "exception"
+    a.show_tab("graph")
+    a.views["graph"].colour.value = "p95_ratio"
+    b = IncidentExplorer(inc, key="t-explorer", background=False)  # the cell re-run
+    assert b.window == win and b.services == a.services and b.service == demo["root"]
+    assert b.tab == "graph" and b.views["graph"].colour.value == "p95_ratio"
+    assert b.views["logs"].search.value == "exception"
+    assert b.to_code() == a.to_code()
+    # another incident under the same key starts fresh
+    other = Incident("OTHER", inc.window, sources=inc.sources, baseline=inc.baseline)
+    c = IncidentExplorer(other, key="t-explorer", background=False)
+    assert c.window == other.window and c.services == []
+
+
+class _Slow(Source):
+    """A source whose logs arrive only when the test says so."""
+
+    kind = "slow"
+    capabilities = frozenset({"logs"})
+
+    def __init__(self, gate: threading.Event, **kw) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kw)
+        self.gate = gate
+        self.asked = threading.Event()
+
+    def logs(self, query, window, *, services=None):  # type: ignore[override]
+        from workbench import frames
+
+        self.asked.set()
+        self.gate.wait(30)
+        return Result(self.name, "logs", frames.empty("logs"))
+
+
+def test_slow_load_shows_progress_and_cancels() -> None:
+    gate = threading.Event()
+    src = _Slow(gate, name="slow")
+    now = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+    inc = Incident("SLOW", Window(now - timedelta(hours=1), now), sources=[src])
+    t0 = time.monotonic()
+    ex = IncidentExplorer(inc)  # loads in a thread: the constructor returns at once
+    assert time.monotonic() - t0 < 5
+    assert src.asked.wait(10)
+    assert ex.load_status == "running" and not ex.ready
+    time.sleep(1.3)
+    assert ex.task.layout.display == "flex"  # more than a second: the bar is on show
+    assert "logs" in ex.task.label.value
+    ex.task.cancel_button.click()
+    assert ex.task.label.value == "cancelling…" and ex.task.cancel_button.disabled
+    gate.set()  # the step under way finishes; nothing after it runs
+    assert ex.wait(10) == "cancelled"
+    assert not ex.ready and ex.suspects is None
+    assert "cancelled" in ex.message.value
+    assert inc.outcomes[("slow", "logs")].ok  # the finished step kept its result
+    assert ("slow", "spans") not in inc.outcomes
+
+
+def test_failed_source_is_shown(demo: dict) -> None:
+    from workbench.errors import SourceUnavailable
+
+    class Down(Source):
+        kind = "down"
+        capabilities = frozenset({"events"})
+
+        def events(self, window, *, services=None):  # type: ignore[override]
+            raise SourceUnavailable("connection refused", source=self.name, hint="start it")
+
+    inc = demo["inc"]
+    broken = Incident(
+        inc.id, inc.window, baseline=inc.baseline, sources=[*inc.sources, Down(name="alerts")]
+    )
+    ex = IncidentExplorer(broken, background=False)
+    assert ex.ready
+    assert "missing or partial" in ex.message.value and "connection refused" in ex.message.value
