@@ -169,12 +169,14 @@ def start_prometheus(
     web_config: str | None = None,
     basic_auth: tuple[str, str] | None = None,
     blocks_dir: Path | None = None,
+    scrape_config: str = "scrape_configs: []\n",
 ) -> Server:
-    """Prometheus over promtool-built blocks of ``openmetrics`` (no scraping)."""
+    """Prometheus over promtool-built blocks of ``openmetrics`` (no scraping unless
+    ``scrape_config`` says so)."""
     workdir.mkdir(parents=True, exist_ok=True)
     blocks = blocks_dir or build_blocks(openmetrics, workdir / "data")
     cfg = workdir / "prometheus.yml"
-    cfg.write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
+    cfg.write_text("global:\n  scrape_interval: 15s\n" + scrape_config)
     port = free_port()
     args = [
         PROMETHEUS,

@@ -218,3 +218,17 @@ def test_lab_demo_red_signals_name_the_scenario_services(
     # the root-cause service shows errors during the incident
     root = err.filter(pl.col("service") == truth["root_cause_service"])["value"]
     assert root.len() == 1 and root[0] > 0
+
+
+def test_incident_loads_metrics_from_prometheus(prometheus_server) -> None:
+    from workbench import Incident
+
+    src = PrometheusSource(prometheus_server.url, name="prom", alerts=True)
+    inc = Incident("INC-T", Window(promdata.T0 + timedelta(hours=1), promdata.RED_END),
+                   sources=[src], services=["cart", "search"])  # fmt: skip
+    metrics = inc.metrics
+    assert set(metrics["service"]) == {"cart", "search"}
+    assert set(metrics["metric"]) == set(sig.SIGNALS)
+    status = inc.status()
+    rows = {r["signal"]: r["status"] for r in status.iter_rows(named=True)}
+    assert rows.get("metrics") == "ok"

@@ -160,3 +160,69 @@ def victoriametrics_limited_server(
     )
     yield srv
     srv.stop()
+
+
+EXEMPLAR_EXPOSITION = b"""\
+# TYPE wb_requests counter
+wb_requests_total{service="cart",route="/pay"} 5 # {trace_id="4bf92f3577b34da6a3ce929d0e0e4736",span_id="00f067aa0ba902b7"} 0.25
+wb_requests_total{service="search",route="/q"} 7 # {traceID="0af7651916cd43dd8448eb211c80319c"} 1.5
+# EOF
+"""
+
+
+@pytest.fixture(scope="session")
+def prometheus_exemplar_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[promservers.Server]:
+    """Prometheus with exemplar storage, scraping (every 1 s) a tiny OpenMetrics target
+    whose counters carry exemplars. Yields once the first exemplars are queryable."""
+    import json
+    import threading
+    import time
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Target(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header(
+                "Content-Type", "application/openmetrics-text; version=1.0.0; charset=utf-8"
+            )
+            self.send_header("Content-Length", str(len(EXEMPLAR_EXPOSITION)))
+            self.end_headers()
+            self.wfile.write(EXEMPLAR_EXPOSITION)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    target = ThreadingHTTPServer(("127.0.0.1", 0), Target)
+    thread = threading.Thread(target=target.serve_forever, daemon=True)
+    thread.start()
+    work = tmp_path_factory.mktemp("prom-exemplars")
+    port = target.server_address[1]
+    srv = _start(
+        "prometheus (exemplars)",
+        promservers.start_prometheus,
+        work,
+        [],
+        blocks_dir=work / "data",
+        extra_args=["--enable-feature=exemplar-storage"],
+        scrape_config=(
+            "scrape_configs:\n  - job_name: exemplars\n    scrape_interval: 1s\n"
+            f"    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        ),
+    )
+    deadline = time.monotonic() + 30
+    url = srv.url + "/api/v1/query_exemplars?query=wb_requests_total&start=0&end=9999999999"
+    while True:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            if json.loads(resp.read())["data"]:
+                break
+        if time.monotonic() > deadline:
+            srv.stop()
+            pytest.fail(f"no exemplars scraped in 30 s. Log tail:\n{srv.tail()}")
+        time.sleep(0.2)
+    yield srv
+    srv.stop()
+    target.shutdown()
+    target.server_close()
