@@ -492,3 +492,26 @@ def test_a_server_echoing_the_credential_does_not_leak_it(
         src.logs('{a="b"}', W)
     assert "denied: Authorization=Bearer ***" in (ei.value.detail or "")
     _no_canary(str(ei.value), ei.value._repr_html_())
+
+
+def test_relative_paths_are_relative_to_the_config_file(
+    tmp_path: Path, shared_data: Path, tls_certs: dict[str, Path]
+) -> None:
+    d = tmp_path / "conf"
+    (d / "inc").mkdir(parents=True)
+    sample = shared_data / "trace-samples" / "zipkin-v2" / "yelp.json"
+    (d / "inc" / "trace.json").write_bytes(sample.read_bytes())
+    (d / "ca.pem").write_bytes(tls_certs["ca"].read_bytes())
+    (d / "workbench.toml").write_text(
+        '[sources.f]\ntype = "files"\npath = "inc/trace.json"\n\n'
+        '[sources.l]\nurl = "loki+https://h:3100"\nca_file = "ca.pem"\n'
+    )
+    specs = read_specs(d / "workbench.toml", env=False)
+    assert specs["f"].path == str(d / "inc" / "trace.json")
+    assert specs["l"].auth.ca_file == str(d / "ca.pem")
+    assert (
+        wb.load_config(d / "workbench.toml", env=False)["f"]
+        .spans(None, Window.parse("2000-01-01T00:00:00Z..2100-01-01T00:00:00Z"))
+        .rows
+        == 16
+    )

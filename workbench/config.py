@@ -113,13 +113,22 @@ def _read_toml(path: Path) -> dict[str, SourceSpec]:
     if grafana:
         from workbench.config_grafana import read_grafana
 
-        for g in [grafana] if isinstance(grafana, str) else list(grafana):
+        if not isinstance(grafana, str | list):
+            raise ConfigError(f"{path}: grafana must be a path or a list of paths")
+        for g in [grafana] if isinstance(grafana, str) else grafana:
             specs.update(read_grafana(path.parent / str(g)))
     sources = data.get("sources", {})
     if not isinstance(sources, Mapping):
         raise ConfigError(f"{path}: [sources] must be a table of [sources.<name>] tables")
     for name, table in sources.items():
-        specs[name] = spec_from_mapping(name, table, origin=str(path))
+        spec = spec_from_mapping(name, table, origin=str(path))
+        # relative paths in a configuration file are relative to that file
+        if spec.path and not Path(spec.path).expanduser().is_absolute():
+            spec = replace(spec, path=str(path.parent / spec.path))
+        ca = spec.auth.ca_file
+        if ca and not Path(ca).expanduser().is_absolute():
+            spec = replace(spec, auth=replace(spec.auth, ca_file=str(path.parent / ca)))
+        specs[name] = spec
     return specs
 
 
