@@ -37,7 +37,8 @@ Common keys: ``type, url, path, bearer (or token), username (or user), password,
 headers, ca_file, verify, tenant, timeout``; any other key must be a keyword option of
 the source class (``limit = 2000`` for Loki, ``flavor = "thanos"`` for Prometheus...).
 A literal credential (``password = "hunter2"``, a literal ``Authorization`` header) is
-refused with a :class:`ConfigError`.
+refused with a :class:`ConfigError`. Relative ``path`` and ``ca_file`` values are
+relative to the configuration file.
 
 **Environment variables**::
 
