@@ -44,8 +44,12 @@ def test_metrics_frame_matches_the_parquet_written(
 
 
 def test_logs_and_spans_join_on_trace_and_span_ids(demo_incident: Incident) -> None:
-    logs = demo_incident.logs.filter(pl.col("trace_id").is_not_null())
+    flags = frames.attr("attributes", "trace_flags")
+    logs = demo_incident.logs.filter(pl.col("trace_id").is_not_null(), flags == "01")
     assert logs.height > 1000
+    unsampled = demo_incident.logs.filter(flags == "00")
+    assert unsampled.height > 1000 and (unsampled["level"] == "error").all()
+    assert unsampled.join(demo_incident.spans, on="trace_id").height == 0
     spans = demo_incident.spans.select("trace_id", "span_id", "service")
     joined = logs.join(spans, on=["trace_id", "span_id"], how="left", suffix="_span")
     assert joined["service_span"].null_count() == 0
@@ -103,3 +107,16 @@ def test_scenario_events_read_back(name: str, kind: str, lab_scenario_dir) -> No
     rows = ev.filter(pl.col("kind") == kind, pl.col("service") == truth["root_cause_service"])
     assert rows.height >= 1, ev
     assert "alert" in set(ev["kind"])
+
+
+def test_error_logs_follow_the_failed_requests_in_metrics(demo_incident: Incident) -> None:
+    """Every failed request logs an error line (zap-style rate limit aside)."""
+    m = demo_incident.metrics.filter(
+        pl.col("metric") == "http_server_requests_total", pl.col("service") == "checkout"
+    ).with_columns(code=frames.attr("labels", "code"), pod=frames.attr("labels", "pod"))
+    m = m.sort("ts").with_columns(d=pl.col("value").diff().over("pod", "code"))
+    failed = m.filter(pl.col("code") != "200")["d"].sum()
+    logged = demo_incident.logs.filter(
+        pl.col("service") == "checkout", pl.col("level") == "error"
+    ).height
+    assert 0.6 * failed < logged < 1.3 * failed  # the rate limit drops a few

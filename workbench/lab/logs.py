@@ -16,7 +16,10 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+import numpy as np
+
 from workbench.lab.clock import iso_ns
+from workbench.lab.sim import BASE_ERROR
 from workbench.lab.stacks import camel, exception, logger_name
 from workbench.lab.traces import NS, Span
 
@@ -158,20 +161,26 @@ def _cause(ctx, s: Span) -> tuple[str, str]:
         if kind == "cache":
             return "cache", dep
         return why, dep
-    pod = ctx.pod_by_name[s.pod]
-    i = ctx.step(s.start)
-    e = ctx.eff[s.pod]
+    return _own_cause(ctx, s.pod, ctx.step(s.start)), ""
+
+
+def _own_cause(ctx, pod_name: str, i: int) -> str:
+    pod = ctx.pod_by_name[pod_name]
+    e = ctx.eff[pod_name]
     if pod.bad:
-        return "npe", ""
+        return "npe"
     if e.pool_busy[i] > 0.3:
-        return "pool", ""
+        return "pool"
     if e.mem_extra[i] > 0 and e.lat_mult[i] > 1.5:
-        return "oom", ""
-    return "own", ""
+        return "oom"
+    return "own"
 
 
-def make_logs(ctx, traces: list[list[Span]]) -> list[dict]:
-    """Log records (dicts, unsorted) for the sampled traces and the pods' background."""
+def make_logs(ctx, traces: list[list[Span]], errors: list | None = None) -> list[dict]:
+    """Log records (dicts, sorted by time): lines of the sampled traces, an error line for
+    each failed request the metrics counted (``errors``, from the SeriesSet; rate-limited
+    like zap's sampler: the first 10 per pod, route and scrape interval, then 1 in 100),
+    and the pods' background chatter."""
     r = random.Random(ctx.seed * 7 + 11)
     out: list[dict] = []
     for spans in traces:
@@ -257,6 +266,7 @@ def make_logs(ctx, traces: list[list[Span]]) -> list[dict]:
                     )
                 )
     out.extend(_background(ctx, r))
+    out.extend(_unsampled_errors(ctx, r, errors or []))
     out.sort(key=lambda d: (d["timestamp"], d["service"], d["pod"], d["message"]))
     return out
 
@@ -284,6 +294,7 @@ def _rec(
         "logger": logger_name(s.service, svc.language, r),
         "version": s.version,
         "namespace": "shop",
+        "trace_flags": "01",
     }
     if stack:
         d["stack_trace"] = stack
@@ -491,3 +502,62 @@ def _startup(ctx, r: R, svc, p, t: float) -> list[dict]:
             f"started {camel(svc.name)} in {secs:.2f} seconds; listening on :8080",
         ),
     ]
+
+
+_STATUS = {"500": 500, "503": 503, "504": 504, "timeout": 504}
+
+
+def _unsampled_errors(ctx, r: R, errors: list) -> list[dict]:
+    """Error lines of failed requests whose traces were not sampled (trace_flags "00")."""
+    out: list[dict] = []
+    g = ctx.grid
+    for service, pod_name, route_name, counts in errors:
+        svc = ctx.topo.service(service)
+        pod = ctx.pod_by_name[pod_name]
+        e = ctx.eff[pod_name]
+        d = ctx.flow.dep[(service, route_name)]
+        totals = counts.sum(axis=1)
+        for i in np.flatnonzero(totals):
+            n = int(totals[i])
+            keep = n if n <= 10 else 10 + (n - 10) // 100
+            weights = [BASE_ERROR + float(e.err500[i])] + [float(c[i]) for _, c, _ in d.edges]
+            for _ in range(keep):
+                pick = r.choices(range(len(weights)), weights)[0] if sum(weights) > 0 else 0
+                if pick == 0:
+                    cause, dep, status = _own_cause(ctx, pod_name, int(i)), "", 500
+                else:
+                    dep, _, share = d.edges[pick - 1]
+                    kind = ctx.topo.service(dep).kind
+                    if kind in ("database", "cache"):
+                        cause, status = ("db" if kind == "database" else "cache"), 500
+                    else:
+                        w = [float(x) for x in share[:, i]]
+                        code = r.choices(("500", "503", "504"), w)[0] if sum(w) > 0 else "500"
+                        cause = "timeout" if code == "504" else code
+                        status = _STATUS[cause]
+                typ, msg, stack = exception(
+                    service, svc.language, cause, r, dep=dep, route=route_name
+                )
+                text = _ERR_MSG.get(cause, _ERR_MSG["own"]).format(route=route_name, dep=dep)
+                t_ns = int((g.t0 + (int(i) + r.random()) * g.step_s) * NS)
+                route = next(x for x in svc.routes if x.name == route_name)
+                out.append(
+                    {
+                        "timestamp": iso_ns(t_ns),
+                        "level": "error",
+                        "service": service,
+                        "message": f"{text}: {typ}: {msg}",
+                        "trace_id": f"{r.getrandbits(128):032x}",
+                        "span_id": f"{r.getrandbits(64):016x}",
+                        "trace_flags": "00",
+                        "pod": pod_name,
+                        "logger": logger_name(service, svc.language, r),
+                        "version": pod.version,
+                        "namespace": "shop",
+                        "stack_trace": stack,
+                        "exception.type": typ,
+                        "http.route": route.path,
+                        "status": status,
+                    }
+                )
+    return out

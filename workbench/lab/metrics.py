@@ -14,7 +14,7 @@ Example::
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -67,6 +67,9 @@ class SeriesSet:
     values: np.ndarray  # (series, grid.n) float64, NaN = no sample
     is_int: list[bool]
     families: tuple[tuple[str, str, str], ...] = FAMILIES  # (name, type, help) in file order
+    # failed requests the apps handled: (service, pod name, route name, counts (T, 3) of
+    # 500/503/504 per scrape interval); the logs module writes one error line per failure
+    errors: list[tuple[str, str, str, np.ndarray]] = field(default_factory=list)
 
     def add(
         self,
@@ -151,6 +154,8 @@ def build_series(
                 probs /= probs.sum(axis=1, keepdims=True)
                 n = rng.poisson(np.where(scraped, handled * dt, 0.0))
                 codes = rng.multinomial(n, probs)  # (T, 4)
+                if codes[:, 1:].any():
+                    ss.errors.append((svc.name, p.name, route.name, codes[:, 1:].copy()))
                 start_n = handled.mean() * age0 if age0 else 0.0
                 labels = {**base, "route": route.path, "method": route.method}
                 for ci, code in enumerate(CODES):

@@ -193,7 +193,7 @@ def generate(
     traces = TraceGen(run.topo, g, run.pods, run.eff, run.flow, seed=seed * 1000 + 17).run(
         target_traces=target
     )
-    logs = make_logs(run, traces)
+    logs = make_logs(run, traces, ss.errors)
     n_spans = write_otlp(run, traces, out / "traces" / "traces.otlp.jsonl")
     (out / "logs").mkdir(parents=True, exist_ok=True)
     with open(out / "logs" / "logs.jsonl", "w", encoding="utf-8", newline="\n") as fh:

@@ -15,7 +15,7 @@ Example::
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -81,6 +81,8 @@ class DepStats:
     f504: np.ndarray
     latency: np.ndarray
     timeout_at: float  # where 504s land on the latency axis
+    # per critical call: (callee, share of requests it fails, its 500/503/504 split (3, T))
+    edges: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
 @dataclass
@@ -130,6 +132,7 @@ def simulate(
         f = {c: np.zeros(grid.n) for c in ("500", "503", "504")}
         lat = np.zeros(grid.n)
         t_max = 0.0
+        edges: list[tuple[str, np.ndarray, np.ndarray]] = []
         for ci, c in enumerate(route.calls):
             k = stats[(c.to, c.operation)]
             callee = topo.service(c.to)
@@ -164,8 +167,9 @@ def simulate(
             # combine independent failures: new failures only among still-ok requests
             for code, sh in zip(("500", "503", "504"), share, strict=True):
                 f[code] += ok * fail * sh
+            edges.append((c.to, ok * fail, share))
             ok = ok * p_ok
-        dep[(sname, rname)] = DepStats(ok, f["500"], f["503"], f["504"], lat, t_max or 1.0)
+        dep[(sname, rname)] = DepStats(ok, f["500"], f["503"], f["504"], lat, t_max or 1.0, edges)
         own_err = np.clip(BASE_ERROR + a["err500"], 0, 1)
         own_median = route.latency_s * a["lat_mult"] + a["lat_add"]
         mean = own_median * math.exp(SIGMA**2 / 2) + lat
