@@ -62,6 +62,8 @@ CHANGE_SCHEMA = {
 
 _MAD_K = 1.4826  # scaled MAD estimates sigma for normal data
 _MEANAD_K = 1.2533  # scaled mean absolute deviation estimates sigma for normal data
+_REL_FLOOR = 0.01  # smallest spread, relative to the values compared
+_EPS = 1e-9
 
 
 def _series_id() -> pl.Expr:
@@ -135,8 +137,8 @@ def score_changes(
                 pl.when(pl.col("_mad") > 0)
                 .then(_MAD_K * pl.col("_mad"))
                 .otherwise(_MEANAD_K * pl.col("_meanad")),
-                0.01 * pl.col("baseline_median").abs(),
-                pl.lit(1e-9),
+                _REL_FLOOR * pl.col("baseline_median").abs(),
+                pl.lit(_EPS),
             )
         )
         .drop("_mad", "_meanad")
@@ -145,7 +147,14 @@ def score_changes(
         df.filter(pl.col("_phase") == 1)
         .sort("_sid", "ts")
         .join(base, on="_sid", how="inner")
-        .with_columns(_z=(pl.col("value") - pl.col("baseline_median")) / pl.col("baseline_scale"))
+        # an all-zero baseline has no spread at all: there, count 1 % of the value
+        # compared as the spread, so 0 -> x scores 100 rather than x / 1e-9
+        .with_columns(
+            _z=(pl.col("value") - pl.col("baseline_median"))
+            / pl.when(pl.col("baseline_scale") <= _EPS)
+            .then(pl.max_horizontal(pl.lit(_EPS), _REL_FLOOR * pl.col("value").abs()))
+            .otherwise(pl.col("baseline_scale"))
+        )
         .with_columns(_absz=pl.col("_z").abs(), _n=pl.len().over("_sid"))
     )
     if inc.height == 0:
