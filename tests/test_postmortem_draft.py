@@ -1,0 +1,315 @@
+"""Postmortem drafting on hand-built frames with answers computed by hand.
+
+The incident: service ``web`` (the entry service; ``db`` behind it) serves 60 requests a
+minute, 1 failing, sampled once a minute. A deploy of web v2 at 11:09 makes 2 or 3 of
+50 requests a minute fail for 20 minutes (samples 11:11..11:30, 1000 requests, 50 failed;
+the ``ok`` counter resets once at 11:20); it is rolled back at 11:29.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from workbench import ConfigError, Incident, Window, frames, notebook
+from workbench.analysis.impact import counter_increase, impact, impact_period
+from workbench.analysis.red import red
+from workbench.postmortem import FREE_TEXT, SECTIONS, draft, draft_timeline
+from workbench.sources.base import Result, Source
+
+T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+WINDOW = Window(T0 + timedelta(hours=1), T0 + timedelta(hours=2))
+
+
+def _t(hh: int, mm: int, ss: int = 0) -> datetime:
+    return datetime(2026, 11, 20, hh, mm, ss, tzinfo=UTC)
+
+
+def _metrics() -> pl.DataFrame:
+    rows = []
+    ok, bad = 1000.0, 10.0
+    for i in range(120):  # samples 10:00 .. 11:59, each counting the minute before it
+        ts = T0 + timedelta(minutes=i)
+        if i > 0:
+            if _t(11, 11) <= ts <= _t(11, 30):
+                fail = 2 if ts <= _t(11, 20) else 3
+                ok += 50 - fail
+                bad += fail
+                if ts == _t(11, 20):
+                    ok = 48.0  # the ok counter restarted (pod restart): counts 48 since
+            else:
+                ok += 59
+                bad += 1
+        for code, v in (("200", ok), ("500", bad)):
+            rows.append(
+                {
+                    "ts": ts,
+                    "metric": "http_server_requests_total",
+                    "service": "web",
+                    "value": v,
+                    "labels": frames.kv({"code": code, "pod": "web-1"}),
+                }
+            )
+    return pl.DataFrame(rows, schema=frames.SCHEMAS["metrics"])
+
+
+def _spans() -> pl.DataFrame:
+    t = _t(10, 30)
+    return pl.DataFrame(
+        {
+            "trace_id": ["t1", "t1"],
+            "span_id": ["a", "b"],
+            "parent_span_id": [None, "a"],
+            "service": ["web", "db"],
+            "name": ["GET /", "SELECT"],
+            "kind": ["server", "client"],
+            "start": [t, t],
+            "end": [t + timedelta(milliseconds=20)] * 2,
+            "duration_ms": [20.0, 20.0],
+            "status": ["ok", "ok"],
+            "attributes": frames.kv_from_dicts([{}, {}]),
+        },
+        schema=frames.SCHEMAS["spans"],
+    )
+
+
+def _events() -> pl.DataFrame:
+    def ev(ts, end, kind, service, title, source, **attrs):  # type: ignore[no-untyped-def]
+        return {
+            "ts": ts,
+            "end": end,
+            "kind": kind,
+            "service": service,
+            "title": title,
+            "source": source,
+            "attributes": frames.kv(attrs),
+        }
+
+    return pl.DataFrame(
+        [
+            ev(_t(10, 5), _t(10, 6), "config", "db", "raise pool size", "gitops"),
+            ev(_t(11, 9), _t(11, 12), "deploy", "web", "deploy web v2", "argocd", revision="r2"),
+            ev(_t(11, 9, 30), None, "deploy", "web", "step 1/2", "argo-rollouts"),
+            ev(_t(11, 11), None, "deploy", "web", "step 2/2", "argo-rollouts"),
+            ev(
+                _t(11, 13, 30),
+                _t(11, 35),
+                "alert",
+                "web",
+                "HighErrorRate <b>web</b> | 5%",
+                "alertmanager",
+                fingerprint="abc123",
+            ),
+            ev(_t(11, 29), _t(11, 29, 40), "rollback", "web", "rollback web to v1", "argocd"),
+        ],
+        schema=frames.SCHEMAS["events"],
+    )
+
+
+class MemorySource(Source):
+    """Serves in-memory frames of all four signals, filtered to the asked window."""
+
+    kind = "memory"
+    capabilities = frozenset({"metrics", "logs", "spans", "events"})
+
+    def __init__(self, data: dict[str, pl.DataFrame]) -> None:
+        super().__init__(name="memory")
+        self.data = data
+
+    def _get(self, signal: str, window: Window) -> Result:
+        df = self.data.get(signal, frames.empty(signal))  # type: ignore[arg-type]
+        col = "start" if signal == "spans" else "ts"
+        df = df.filter((pl.col(col) >= window.start) & (pl.col(col) < window.end))
+        return self.result(signal, df, query="all", window=window)  # type: ignore[arg-type]
+
+    def metrics(self, query, window, *, services=None):  # type: ignore[no-untyped-def,override]
+        return self._get("metrics", window)
+
+    def logs(self, query, window, *, services=None):  # type: ignore[no-untyped-def,override]
+        return self._get("logs", window)
+
+    def spans(self, query, window, *, services=None):  # type: ignore[no-untyped-def,override]
+        return self._get("spans", window)
+
+    def events(self, window, *, services=None):  # type: ignore[no-untyped-def,override]
+        return self._get("events", window)
+
+
+@pytest.fixture
+def inc() -> Incident:
+    src = MemorySource({"metrics": _metrics(), "spans": _spans(), "events": _events()})
+    i = Incident("INC-9", WINDOW, sources=[src], title="web errors after deploy")
+    i.note("rolled back web", at=_t(11, 29, 5), kind="action", author="bob")
+    return i
+
+
+def test_counter_increase_handles_resets_and_half_open_ranges() -> None:
+    m = _metrics()
+    got = counter_increase(m, "http_server_requests_total", start=_t(11, 11), end=_t(11, 31),
+                           by=("service", "code"))  # fmt: skip
+    by_code = dict(zip(got["code"], got["increase"], strict=True))
+    assert by_code == {"200": 950.0, "500": 50.0}
+    assert got["seconds"].to_list() == [20 * 60.0, 20 * 60.0]
+    # the first sample of a series adds nothing; a range with no later sample is empty
+    first = counter_increase(
+        m, "http_server_requests_total", start=T0, end=T0 + timedelta(seconds=1)
+    )
+    assert first.height == 0
+
+
+def test_impact_known_answer(inc: Incident) -> None:
+    tl = draft_timeline(inc)
+    imp = impact(inc, timeline=tl, slo_target=0.999, slo_window_days=30)
+    # the onset episode: first step above the threshold to the end of the last one
+    assert (imp.start, imp.end) == (_t(11, 11), _t(11, 31))
+    assert imp.duration == timedelta(minutes=20)
+    assert imp.services == ["web"] and imp.entry_services == ["web"]
+    assert imp.requests == 1000 and imp.failed == 50
+    assert imp.error_ratio == pytest.approx(0.05)
+    # baseline: 59 sample pairs of 60 requests (1 failed) over 59 minutes: 1 req/s
+    assert imp.baseline_rate == pytest.approx(1.0)
+    assert imp.baseline_error_ratio == pytest.approx(1 / 60)
+    assert imp.excess_failed == pytest.approx(50 - 1000 / 60)
+    # 99.9% over 30 days at 1 req/s allows 0.001 * 2,592,000 = 2592 failures
+    assert imp.allowed_failures == pytest.approx(2592.0)
+    assert imp.budget_burned == pytest.approx(50 / 2592)
+    assert imp.budget_minutes == pytest.approx(43.2)
+    assert imp.caveats == []
+    assert imp.per_service.row(0, named=True)["service"] == "web"
+
+
+def test_impact_from_spans_when_there_is_no_request_counter(inc: Incident) -> None:
+    t = _t(11, 20)
+    n = 30
+    spans = pl.DataFrame(
+        {
+            "trace_id": [f"t{i}" for i in range(n)],
+            "span_id": ["a"] * n,
+            "parent_span_id": [None] * n,
+            "service": ["web"] * n,
+            "name": ["GET /"] * n,
+            "kind": ["server"] * n,
+            "start": [t + timedelta(seconds=i) for i in range(n)],
+            "end": [t + timedelta(seconds=i, milliseconds=5) for i in range(n)],
+            "duration_ms": [5.0] * n,
+            "status": ["error" if i < 3 else "ok" for i in range(n)],
+            "attributes": frames.kv_from_dicts([{}] * n),
+        },
+        schema=frames.SCHEMAS["spans"],
+    )
+    i2 = Incident("INC-10", WINDOW, sources=[MemorySource({"spans": spans})])
+    tl = pl.DataFrame(
+        {"ts": [_t(11, 10)], "end": [_t(11, 40)], "kind": ["alert"], "service": ["web"],
+         "title": ["HighErrorRate"]},
+        schema={"ts": frames.TS, "end": frames.TS, "kind": pl.String, "service": pl.String,
+                "title": pl.String},
+    )  # fmt: skip
+    imp = impact(i2, timeline=tl, red_frame=red(None, i2.spans))
+    assert (imp.requests, imp.failed) == (30, 3)
+    assert "kept traces" in imp.basis
+    assert imp.budget_burned is None  # no baseline traffic: unknown, and said so
+    assert any("baseline" in c for c in imp.caveats)
+    with pytest.raises(ConfigError, match="slo_target"):
+        impact(i2, timeline=tl, slo_target=1.0)
+    with pytest.raises(ConfigError, match="slo_window_days"):
+        impact(i2, timeline=tl, slo_window_days=0)
+
+
+def test_impact_period_falls_back_to_alerts_then_the_window() -> None:
+    empty = pl.DataFrame(
+        schema={"ts": frames.TS, "end": frames.TS, "kind": pl.String, "service": pl.String,
+                "title": pl.String}
+    )  # fmt: skip
+    p = impact_period(empty, WINDOW)
+    assert (p.start, p.end) == (WINDOW.start, WINDOW.end) and "no onset" in p.start_evidence
+
+
+def test_timeline_rows_cite_their_evidence_in_order(inc: Incident) -> None:
+    tl = draft_timeline(inc).filter(~pl.col("kind").is_in(["incident", "baseline"]))
+    kinds = tl["kind"].to_list()
+    # the config change at 10:05 is more than 30 min before the window: left out
+    assert "config" not in kinds
+    # rollout steps folded into the deploy record
+    deploys = tl.filter(pl.col("kind") == "deploy")
+    assert deploys.height == 1 and "+2 step events from argo-rollouts" in deploys["evidence"][0]
+    assert "revision=r2" in deploys["evidence"][0]
+    order = [
+        ("deploy", _t(11, 9)),
+        ("error_spike", _t(11, 11)),
+        ("alert", _t(11, 13, 30)),
+        ("rollback", _t(11, 29)),
+        ("annotation", _t(11, 29, 5)),
+        ("recovery", _t(11, 31)),
+    ]
+    assert list(zip(kinds, tl["ts"].to_list(), strict=True)) == order
+    ev = dict(zip(kinds, tl["evidence"].to_list(), strict=True))
+    assert (
+        ev["alert"].startswith("events/alertmanager 11:13:30")
+        and "fingerprint=abc123" in ev["alert"]
+    )
+    assert ev["error_spike"].startswith("metrics/red(http_server_requests_total)")
+    assert ev["annotation"].startswith("annotations #1 (action, by bob), hash ")
+    assert dict(zip(kinds, tl["signal"].to_list(), strict=True))["annotation"] == "annotations"
+
+
+def test_draft_timings_sections_and_escaping(inc: Incident) -> None:
+    pm = draft(inc, slo_target=0.999, slo_window_days=30, authors=["alice"])
+    t = pm.timings
+    assert t.time_to_detect == timedelta(minutes=2, seconds=30)
+    assert t.time_to_mitigate == timedelta(minutes=18)  # the rollback, before bob's note
+    assert t.mitigated_by == "rollback web to v1"
+    assert t.time_to_recover == timedelta(minutes=20)
+    assert pm.top_suspect == "web"
+    doc = pm.to_markdown()
+    for name in SECTIONS:
+        assert str(pm.section(name)) in doc
+    for title in FREE_TEXT:
+        assert f"## {title}\n\n**TODO**" in doc
+    assert "## Action items" in doc and "**TODO**: one row per action" in doc
+    assert "1.9% of the 30-day error budget of a 99.9% SLO" in doc  # 50 / 2592
+    assert "| Requests | 1,000 |" in doc and "| Failed requests | 50 (5.0%" in doc
+    # hostile text from the data is escaped, never live HTML or a broken table row
+    assert "<b>" not in doc and "HighErrorRate \\<b\\>web\\</b\\> \\| 5%" in doc
+    with pytest.raises(ConfigError):
+        pm.section("nope")
+
+
+def _cells(path: Path) -> list[tuple[str, str, list[str]]]:
+    nb = json.loads(path.read_text())
+    return [
+        (c["cell_type"], "".join(c["source"]), c.get("metadata", {}).get("tags", []))
+        for c in nb["cells"]
+    ]
+
+
+def test_repository_postmortem_notebook_is_the_packaged_template() -> None:
+    """One notebook, two paths: edit both together or this fails."""
+    repo = Path(__file__).resolve().parents[1] / "notebooks" / "postmortem.ipynb"
+    assert _cells(repo) == _cells(notebook.template_path("postmortem")), (
+        "notebooks/postmortem.ipynb and workbench/templates/postmortem.ipynb differ: after "
+        "editing one, clear its outputs and copy it over the other"
+    )
+
+
+def test_postmortem_template_parameters_and_sections() -> None:
+    path = notebook.template_path("postmortem")
+    nb = json.loads(path.read_text())
+    assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
+    assert notebook.read_parameters(nb) == {
+        "bundle": "",
+        "slo_target": 0.999,
+        "slo_window_days": 30,
+        "authors": [],
+        "status": "draft",
+        "title": "",
+    }
+    text = "\n".join(src for kind, src, _ in _cells(path) if kind == "markdown")
+    for heading in ("Summary", "Impact", "Detection", "Response", "Timeline",
+                    "Root cause and contributing factors", *FREE_TEXT, "Action items"):  # fmt: skip
+        assert f"## {heading}" in text
+    # every free-text section asks for the author's words with a visible TODO
+    assert text.count("**TODO**") >= 6

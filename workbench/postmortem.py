@@ -1,0 +1,536 @@
+"""The postmortem draft: timeline, impact, detection, response and root cause, from data.
+
+Days after an incident the author re-opens it from its evidence bundle and gets a draft
+of the sections practitioners use (Google SRE workbook, PagerDuty): the facts drafted
+from the frames, each timeline row citing its evidence (which frame, which source, which
+event or series), and the judgement left to people as visible ``TODO`` placeholders.
+Pure: no I/O besides :func:`open_postmortem`.
+
+Example::
+
+    >>> from workbench.postmortem import draft, open_postmortem
+    >>> inc = open_postmortem("INC-123.bundle")          # replays offline
+    >>> pm = draft(inc, slo_target=0.999, slo_window_days=30, authors=["alice"])
+    >>> pm.timeline                                       # ts, kind, service, title, evidence
+    >>> pm.impact.budget_burned                           # 0.42 = 42% of the error budget
+    >>> pm.section("root_cause")                          # Markdown, shown in a notebook
+    >>> print(pm.to_markdown())                           # the whole draft
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from workbench.analysis.impact import ONSET_KINDS, Impact, Period, impact
+from workbench.analysis.red import RED_METRICS, REQUESTS_TOTAL
+from workbench.analysis.timeline import TIMELINE_SCHEMA, build_timeline
+from workbench.errors import ConfigError
+from workbench.timewindow import Window
+
+__all__ = [
+    "FREE_TEXT",
+    "SECTIONS",
+    "Markdown",
+    "Postmortem",
+    "Timings",
+    "draft",
+    "draft_timeline",
+    "open_postmortem",
+    "timings",
+]
+
+#: Drafted sections, in document order (see :meth:`Postmortem.section`).
+SECTIONS = (
+    "header",
+    "summary",
+    "impact",
+    "detection",
+    "response",
+    "timeline",
+    "root_cause",
+    "evidence",
+)
+#: Sections only people can write: title -> what the TODO asks for.
+FREE_TEXT = {
+    "What went well": "what helped: alerts that fired, tools, people, runbooks",
+    "What went badly": "what slowed detection, diagnosis or mitigation",
+    "Where we got lucky": "what limited the damage by chance, not by design",
+}
+TODO = "**TODO**"
+SCHEMA = {**TIMELINE_SCHEMA, "signal": pl.String()}
+CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
+_EVENT_KEYS = (
+    "labels.alertname",
+    "fingerprint",
+    "labels.severity",
+    "target_revision",
+    "revision",
+    "history_id",
+    "experiment",
+)
+
+
+class Markdown:
+    """Markdown text that a notebook shows rendered (``str(md)`` is the source)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+# opening -----------------------------------------------------------------------------------
+def open_postmortem(bundle: str | Path = "") -> Any:
+    """The incident a postmortem is written from: its evidence bundle (verified; no
+    backend needed), or the embedded demo incident when ``bundle`` is ``""``.
+
+    >>> inc = open_postmortem("INC-123.bundle")
+    """
+    from workbench.incident import Incident
+
+    if not str(bundle):
+        return Incident.demo()
+    p = Path(bundle)
+    if not p.exists():
+        raise ConfigError(
+            f"no evidence bundle at {p}",
+            hint="pass the directory `workbench bundle save` (or inc.save_bundle) wrote",
+        )
+    return Incident.from_bundle(p)
+
+
+# timeline ----------------------------------------------------------------------------------
+def _md(text: Any, limit: int = 120) -> str:
+    """One line of untrusted text for Markdown: cut, Markdown and table syntax escaped."""
+    s = " ".join(str(text).split()).replace("`", "'")
+    s = s if len(s) <= limit else s[: limit - 1] + "…"
+    for ch in "\\*_[]<>#|":
+        s = s.replace(ch, "\\" + ch)
+    return s
+
+
+def _code(text: Any) -> str:
+    s = " ".join(str(text).split()).replace("`", "'").replace("|", "\\|")
+    return f"`{s}`"
+
+
+def _hm(t: datetime | None, secs: bool = False) -> str:
+    if t is None:
+        return "—"
+    return t.strftime("%H:%M:%S" if secs else "%H:%M")
+
+
+def _dur(d: timedelta | None) -> str:
+    if d is None:
+        return "—"
+    secs = round(d.total_seconds())
+    sign, secs = ("-" if secs < 0 else ""), abs(secs)
+    h, rem = divmod(secs, 3600)
+    m, s = divmod(rem, 60)
+    if h:
+        return f"{sign}{h}h{m:02d}m"
+    return f"{sign}{m}m{s:02d}s" if s else f"{sign}{m}m"
+
+
+def _event_evidence() -> pl.Expr:
+    """``events from SOURCE: k=v; ...`` naming the attributes that identify an event."""
+    pairs = pl.col("attributes").list.eval(
+        pl.element()
+        .filter(pl.element().struct.field("key").is_in(list(_EVENT_KEYS)))
+        .struct.field("key")
+        + "="
+        + pl.element()
+        .filter(pl.element().struct.field("key").is_in(list(_EVENT_KEYS)))
+        .struct.field("value")
+        .str.slice(0, 16)
+    )
+    return (
+        pl.lit("events/")
+        + pl.col("source").fill_null("?")
+        + pl.lit(" ")
+        + pl.col("ts").dt.strftime("%H:%M:%S")
+        + pl.when(pairs.list.len() > 0)
+        .then(pl.lit(": ") + pairs.list.join("; "))
+        .otherwise(pl.lit(""))
+    )
+
+
+def _collapse_rollouts(ev: pl.DataFrame) -> pl.DataFrame:
+    """Fold point events of a change (rollout steps) into the change record that spans
+    them (same service, a deploy/rollback/config record with an ``end``), keeping the
+    count in the record's evidence: a postmortem wants one row per change."""
+    ev = ev.with_row_index("_row")
+    rec = ev.filter(pl.col("kind").is_in(CHANGE_KINDS) & pl.col("end").is_not_null())
+    points = ev.filter(
+        pl.col("kind").is_in(["deploy", "rollback"]) & pl.col("end").is_null()
+    ).select("_row", "service", "ts", pl.col("source").alias("_psrc"))
+    pairs = points.join(
+        rec.select(pl.col("_row").alias("_rec"), "service", pl.col("ts").alias("_rs"), "end"),
+        on="service",
+        how="inner",
+    ).filter((pl.col("ts") >= pl.col("_rs")) & (pl.col("ts") <= pl.col("end")))
+    pairs = pairs.sort("_rs", descending=True).unique("_row", keep="first")
+    folded = pairs.group_by("_rec").agg(
+        pl.len().alias("_folded"), pl.col("_psrc").unique().sort().str.join(", ").alias("_fsrc")
+    )
+    return (
+        ev.filter(~pl.col("_row").is_in(pairs["_row"]))
+        .join(folded, left_on="_row", right_on="_rec", how="left")
+        .with_columns(
+            pl.col("_folded").fill_null(0),
+            pl.when(pl.col("_folded") > 0)
+            .then(
+                pl.col("_evidence")
+                + pl.lit(" (+")
+                + pl.col("_folded").cast(pl.String)
+                + pl.lit(" step events from ")
+                + pl.col("_fsrc")
+                + pl.lit(")")
+            )
+            .otherwise(pl.col("_evidence"))
+            .alias("_evidence"),
+        )
+        .drop("_row", "_fsrc")
+    )
+
+
+def draft_timeline(
+    incident: Any,
+    *,
+    red_frame: pl.DataFrame | None = None,
+    lookback: timedelta = timedelta(minutes=30),
+) -> pl.DataFrame:
+    """The postmortem timeline of ``incident`` (anything with ``events, metrics, spans,
+    window, baseline`` and optionally ``annotations``), earliest first.
+
+    Columns: ``ts, end, kind, service, title, source, evidence, signal`` (``signal``: the
+    frame the row comes from: ``events``, ``metrics``, ``spans`` or ``annotations``).
+    Rows: changes (rollout step events folded into their change record), alerts,
+    error/latency onsets per service and when each went back under its threshold
+    (``recovery``), the annotation log, and the ``incident``/``baseline`` windows. Rows
+    earlier than ``lookback`` before the first onset (or the window start) are dropped.
+
+    >>> tl = draft_timeline(inc)
+    >>> tl.filter(pl.col("kind") == "alert").select("ts", "title", "evidence")
+    """
+    from workbench.analysis.red import red
+
+    if red_frame is None:
+        red_frame = red(incident.metrics, incident.spans)
+    base = build_timeline(
+        incident.events, red_frame, window=incident.window, baseline=incident.baseline
+    )
+    marks = base.filter(pl.col("kind").is_in(["incident", "baseline"])).with_columns(
+        pl.lit("workbench").alias("signal")
+    )
+    onsets = base.filter(pl.col("kind").is_in(list(ONSET_KINDS)))
+
+    # events: straight from the events frame, so every row keeps its attributes
+    ev = incident.events
+    span = incident.baseline.union(incident.window)
+    ev = ev.filter(
+        (pl.col("ts") < span.end) & (pl.col("end").fill_null(pl.col("ts")) >= span.start)
+    ).with_columns(_event_evidence().alias("_evidence"))
+    ev = _collapse_rollouts(ev)
+    ev_rows = ev.select(
+        "ts",
+        "end",
+        "kind",
+        "service",
+        "title",
+        "source",
+        pl.col("_evidence").alias("evidence"),
+        pl.lit("events").alias("signal"),
+    )
+
+    # onsets and recoveries: from the RED frame, which came from metrics or spans
+    metric_services = set(
+        incident.metrics.filter(pl.col("metric").is_in([REQUESTS_TOTAL, *RED_METRICS]))["service"]
+        .unique()
+        .to_list()
+    )
+    signal = (
+        pl.when(pl.col("service").is_in(list(metric_services)))
+        .then(pl.lit("metrics"))
+        .otherwise(pl.lit("spans"))
+    )
+    source = (
+        pl.when(pl.col("service").is_in(list(metric_services)))
+        .then(pl.lit(f"red({REQUESTS_TOTAL})"))
+        .otherwise(pl.lit("red(spans)"))
+    )
+    cite = signal + pl.lit("/") + source
+    on_rows = onsets.with_columns(
+        signal.alias("signal"),
+        source.alias("source"),
+        (cite + pl.lit(": ") + pl.col("evidence")).alias("evidence"),
+    )
+    rec_rows = onsets.filter(pl.col("end") < incident.window.end).select(
+        pl.col("end").alias("ts"),
+        pl.lit(None, dtype=SCHEMA["end"]).alias("end"),
+        pl.lit("recovery").alias("kind"),
+        "service",
+        pl.when(pl.col("kind") == "error_spike")
+        .then(pl.lit("errors back to normal on "))
+        .otherwise(pl.lit("latency back to normal on "))
+        .add(pl.col("service"))
+        .alias("title"),
+        source.alias("source"),
+        (
+            cite
+            + pl.lit(": back under the onset threshold from ")
+            + pl.col("end").dt.strftime("%H:%M:%S")
+        ).alias("evidence"),
+        signal.alias("signal"),
+    )
+
+    parts = [marks, ev_rows, on_rows, rec_rows]
+    notes = getattr(incident, "annotations", None)
+    if notes is not None and len(notes):
+        parts.append(
+            pl.DataFrame(
+                [
+                    {
+                        "ts": datetime.fromisoformat(a.at.replace("Z", "+00:00")),
+                        "end": None,
+                        "kind": "annotation",
+                        "service": None,
+                        "title": f"[{a.kind}] {a.text}",
+                        "source": a.author or "annotation log",
+                        "evidence": f"annotations #{a.seq + 1} ({a.kind}"
+                        + (f", by {a.author}" if a.author else "")
+                        + (f", ref {a.ref}" if a.ref else "")
+                        + f"), hash {a.hash[:12]}",
+                        "signal": "annotations",
+                    }
+                    for a in notes
+                ],
+                schema=SCHEMA,
+            )
+        )
+    out = pl.concat([p.select(list(SCHEMA)).cast(SCHEMA) for p in parts], how="vertical")  # type: ignore[arg-type]
+    first = onsets["ts"].min() if onsets.height else None
+    start = incident.window.start
+    if isinstance(first, datetime):
+        start = min(start, first)
+    keep = pl.col("kind").is_in(["incident", "baseline"]) | (
+        pl.col("end").fill_null(pl.col("ts")) >= start - lookback
+    )
+    order = {"baseline": 0, "incident": 1}
+    return (
+        out.filter(keep)
+        .with_columns(
+            pl.col("kind").replace_strict(order, default=2, return_dtype=pl.Int8).alias("_o")
+        )
+        .sort("ts", "_o", "kind", "service", nulls_last=True)
+        .drop("_o")
+    )
+
+
+# detection and response --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Timings:
+    """Onset, detection, mitigation and recovery, each with what it is based on."""
+
+    onset: datetime
+    onset_evidence: str
+    detected: datetime | None
+    detected_by: str
+    detected_evidence: str
+    mitigated: datetime | None
+    mitigated_by: str
+    mitigated_evidence: str
+    recovered: datetime
+    recovered_evidence: str
+
+    @property
+    def time_to_detect(self) -> timedelta | None:
+        return self.detected - self.onset if self.detected else None
+
+    @property
+    def time_to_mitigate(self) -> timedelta | None:
+        return self.mitigated - self.onset if self.mitigated else None
+
+    @property
+    def time_to_recover(self) -> timedelta:
+        return self.recovered - self.onset
+
+
+def timings(
+    timeline: pl.DataFrame, period: Period, *, detect_slack: timedelta = timedelta(minutes=15)
+) -> Timings:
+    """Detection (the first alert from ``detect_slack`` before the onset to the end of
+    the impact; else the first annotation), mitigation (the first rollback, or action
+    annotation, after the onset) and recovery (the impact's end) from a drafted timeline.
+    """
+    tl = timeline.sort("ts")
+    alerts = tl.filter(
+        (pl.col("kind") == "alert")
+        & (pl.col("ts") >= period.start - detect_slack)
+        & (pl.col("ts") <= period.end)
+    )
+    notes = tl.filter(
+        (pl.col("kind") == "annotation")
+        & (pl.col("ts") >= period.start)
+        & (pl.col("ts") <= period.end + detect_slack)
+    )
+    detected, by, dev = None, "nothing: no alert fired and nobody noted it", ""
+    if alerts.height:
+        a = alerts.row(0, named=True)
+        detected, by, dev = a["ts"], f"alert {a['title']}", a["evidence"]
+    elif notes.height:
+        a = notes.row(0, named=True)
+        detected, by, dev = a["ts"], f"a person: {a['title']}", a["evidence"]
+    fixes = tl.filter(
+        (
+            (pl.col("kind") == "rollback")
+            | ((pl.col("kind") == "annotation") & pl.col("title").str.starts_with("[action]"))
+        )
+        & (pl.col("ts") >= period.start)
+        & (pl.col("ts") <= period.end + detect_slack)
+    )
+    mitigated, mby, mev = None, "no rollback or recorded action found", ""
+    if fixes.height:  # at the same moment, the recorded event before a person's note
+        f = fixes.sort("ts", pl.col("kind") == "annotation").row(0, named=True)
+        mitigated, mby, mev = f["ts"], f["title"], f["evidence"]
+    return Timings(
+        onset=period.start,
+        onset_evidence=period.start_evidence,
+        detected=detected,
+        detected_by=by,
+        detected_evidence=dev,
+        mitigated=mitigated,
+        mitigated_by=mby,
+        mitigated_evidence=mev,
+        recovered=period.end,
+        recovered_evidence=period.end_evidence,
+    )
+
+
+# the draft -----------------------------------------------------------------------------------
+@dataclass
+class Postmortem:
+    """A postmortem draft. ``section(name)`` gives one drafted section as Markdown (see
+    :data:`SECTIONS`); ``to_markdown()`` the whole document with ``TODO`` placeholders
+    where only people can write."""
+
+    incident_id: str
+    title: str
+    window: Window
+    authors: list[str]
+    status: str
+    timeline: pl.DataFrame = field(repr=False)
+    impact: Impact = field(repr=False)
+    timings: Timings = field(repr=False)
+    suspects: pl.DataFrame = field(repr=False)
+    caveats: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def top_suspect(self) -> str | None:
+        s = self.suspects.filter(pl.col("score") > 0) if self.suspects.height else self.suspects
+        return s["service"][0] if s.height else None
+
+    def section(self, name: str) -> Markdown:
+        """One drafted section (``header``, ``summary``, ``impact``, ``detection``,
+        ``response``, ``timeline``, ``root_cause``, ``evidence``) as Markdown."""
+        if name not in SECTIONS:
+            raise ConfigError(f"unknown section {name!r}; one of {SECTIONS}")
+        from workbench import postmortem_md
+
+        return Markdown(getattr(postmortem_md, name)(self))
+
+    def to_markdown(self) -> str:
+        """The whole draft: drafted sections plus TODO placeholders for the rest."""
+        from workbench import postmortem_md
+
+        return postmortem_md.document(self)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def __repr__(self) -> str:
+        return (
+            f"Postmortem({self.incident_id!r}, {_dur(self.impact.duration)} impact, "
+            f"top suspect {self.top_suspect!r})"
+        )
+
+
+def _provenance(incident: Any) -> dict[str, Any] | None:
+    for src in getattr(incident, "sources", []):
+        if getattr(src, "kind", None) == "bundle":
+            return {
+                "path": str(src.path),
+                "manifest": src.manifest,
+                "problems": list(src.problems),
+            }
+    return None
+
+
+def draft(
+    incident: Any,
+    *,
+    slo_target: float = 0.999,
+    slo_window_days: float = 30,
+    authors: Sequence[str] = (),
+    status: str = "draft",
+    title: str | None = None,
+    suspects: Any = None,
+    red_frame: pl.DataFrame | None = None,
+) -> Postmortem:
+    """Draft the postmortem of ``incident`` (an :class:`~workbench.Incident`, usually from
+    its bundle): timeline, impact against the SLO, detection/response times, suspects.
+
+    >>> pm = draft(inc, slo_target=0.999, slo_window_days=30, authors=["alice"])
+    >>> pm.section("impact")
+    """
+    from workbench.analysis.red import red
+    from workbench.analysis.suspects import rank_suspects
+
+    if red_frame is None:
+        red_frame = red(incident.metrics, incident.spans)
+    tl = draft_timeline(incident, red_frame=red_frame)
+    imp = impact(
+        incident,
+        timeline=tl,
+        red_frame=red_frame,
+        slo_target=slo_target,
+        slo_window_days=slo_window_days,
+    )
+    if suspects is None:
+        suspects = rank_suspects(incident)
+    table = suspects.table if hasattr(suspects, "table") else suspects
+    caveats = list(imp.caveats)
+    if getattr(incident, "partial", False):
+        for r in incident.status().iter_rows(named=True):
+            if r["status"] != "ok":
+                caveats.append(f"{r['source']} {r['signal']}: {r['status']}: {r['detail']}")
+    prov = _provenance(incident)
+    if prov and prov["problems"]:
+        caveats.append("the evidence bundle failed verification: " + "; ".join(prov["problems"]))
+    return Postmortem(
+        incident_id=str(incident.id),
+        title=title or getattr(incident, "title", None) or str(incident.id),
+        window=incident.window,
+        authors=[a for a in authors if a],
+        status=status,
+        timeline=tl,
+        impact=imp,
+        timings=timings(tl, imp.period),
+        suspects=table,
+        caveats=caveats,
+        provenance=prov,
+    )

@@ -1,0 +1,336 @@
+"""Markdown of a postmortem draft, one function per section (see
+:meth:`workbench.postmortem.Postmortem.section`). Everything from the data is escaped;
+what only people can write is a visible ``**TODO**`` placeholder.
+
+Example::
+
+    >>> from workbench import postmortem_md
+    >>> print(postmortem_md.impact(pm))
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from workbench.postmortem import FREE_TEXT, TODO, _code, _dur, _hm, _md
+
+if TYPE_CHECKING:
+    from workbench.postmortem import Postmortem
+
+__all__ = [
+    "action_items",
+    "detection",
+    "document",
+    "evidence",
+    "free_text",
+    "header",
+    "impact",
+    "response",
+    "root_cause",
+    "summary",
+    "timeline",
+]
+
+_KIND_LABEL = {
+    "deploy": "deploy",
+    "rollback": "rollback",
+    "config": "config change",
+    "chaos": "chaos experiment",
+    "alert": "alert fired",
+    "error_spike": "errors rise",
+    "latency_spike": "latency rises",
+    "recovery": "recovered",
+    "annotation": "note",
+    "incident": "incident",
+}
+
+
+def _n(x: float | None) -> str:
+    return "—" if x is None else f"{x:,.0f}"
+
+
+def _pct(x: float | None, digits: int = 1) -> str:
+    return "—" if x is None else f"{x:.{digits}%}"
+
+
+def _slo(x: float) -> str:
+    return f"{x * 100:.6g}%"
+
+
+def _services(names: list[str]) -> str:
+    return ", ".join(_code(s) for s in names) or "none found"
+
+
+def header(pm: Postmortem) -> str:
+    day = pm.impact.start.strftime("%Y-%m-%d")
+    rows = [
+        ("Incident", _md(pm.incident_id)),
+        ("Date", f"{day} (times are UTC)"),
+        ("Status", _md(pm.status)),
+        ("Authors", ", ".join(_md(a) for a in pm.authors) or f"{TODO}: add the authors"),
+        ("Window analysed", _md(str(pm.window))),
+    ]
+    if pm.provenance:
+        m = pm.provenance["manifest"]
+        ok = "verified" if not pm.provenance["problems"] else "**FAILED verification**"
+        rows.append(("Evidence", f"bundle {_code(m.get('bundle_sha256', '')[:16])}…, {ok}"))
+    lines = [f"# Postmortem: {_md(pm.title, 160)}", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in rows]
+    for c in pm.caveats:
+        lines += ["", f"> ⚠ {_md(c, 300)}"]
+    return "\n".join(lines)
+
+
+def summary(pm: Postmortem) -> str:
+    imp, t = pm.impact, pm.timings
+    where = _services(imp.entry_services) if imp.entry_services else "the affected services"
+    parts = [
+        f"**Drafted from the data**: from {_hm(imp.start)} to {_hm(imp.end)} UTC "
+        f"({_dur(imp.duration)}) requests to {where} failed"
+    ]
+    if imp.failed is not None and imp.requests:
+        parts.append(
+            f": {_n(imp.failed)} of {_n(imp.requests)} ({_pct(imp.error_ratio)}, baseline "
+            f"{_pct(imp.baseline_error_ratio, 2)})"
+        )
+    burned = imp.budget_burned
+    text = "".join(parts) + "."
+    if burned is not None:
+        text += (
+            f" That is {_pct(burned)} of the {imp.slo_window_days:g}-day error budget of a "
+            f"{_slo(imp.slo_target)} SLO."
+        )
+    text += f" Affected services: {_services(imp.services)}."
+    top = pm.top_suspect
+    if top:
+        text += f" Top suspect: {_code(top)}."
+    if t.time_to_detect is not None:
+        text += f" Detected after {_dur(t.time_to_detect)}"
+        text += (
+            f", mitigated after {_dur(t.time_to_mitigate)} ({_md(t.mitigated_by, 80)})."
+            if t.time_to_mitigate is not None
+            else "."
+        )
+    return text
+
+
+def impact(pm: Postmortem) -> str:
+    imp = pm.impact
+    allowed = imp.allowed_failures
+    rows = [
+        ("Impact period", f"{_hm(imp.start, True)} – {_hm(imp.end, True)} UTC"),
+        ("Duration", _dur(imp.duration)),
+        ("Began", _md(imp.period.start_evidence, 160)),
+        ("Ended", _md(imp.period.end_evidence, 160)),
+        ("Affected services", _services(imp.services)),
+        ("Counted at (entry services)", _services(imp.entry_services)),
+        ("Requests", _n(imp.requests)),
+        (
+            "Failed requests",
+            f"{_n(imp.failed)} ({_pct(imp.error_ratio)}; baseline "
+            f"{_pct(imp.baseline_error_ratio, 2)}, so about {_n(imp.excess_failed)} more "
+            "than usual)",
+        ),
+        ("SLO", f"{_slo(imp.slo_target)} of requests succeed over {imp.slo_window_days:g} days"),
+        (
+            "Error budget",
+            f"{_n(allowed)} failed requests per {imp.slo_window_days:g} days at the baseline "
+            f"rate of {imp.baseline_rate or 0:,.1f} req/s (= {imp.budget_minutes:,.1f} min "
+            "of full outage)",
+        ),
+        ("Error budget burned", f"**{_pct(imp.budget_burned)}**"),
+        ("Counted from", _md(imp.basis, 200)),
+    ]
+    lines = ["| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows]]
+    if imp.per_service.height:
+        lines += [
+            "",
+            "| service | requests | failed | error ratio | baseline |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for r in imp.per_service.iter_rows(named=True):
+            lines.append(
+                f"| {_code(r['service'])} | {_n(r['requests'])} | {_n(r['failed'])} | "
+                f"{_pct(r['error_ratio'])} | {_pct(r['baseline_error_ratio'], 2)} |"
+            )
+    for c in imp.caveats:
+        lines += ["", f"> ⚠ {_md(c, 300)}"]
+    return "\n".join(lines)
+
+
+def detection(pm: Postmortem) -> str:
+    t = pm.timings
+    lines = [
+        f"- **Onset**: {_hm(t.onset, True)} UTC ({_md(t.onset_evidence, 160)}).",
+        f"- **Detected**: {_hm(t.detected, True)} UTC by {_md(t.detected_by, 160)}"
+        + (f" — evidence: {_md(t.detected_evidence, 200)}" if t.detected_evidence else "")
+        + ".",
+        f"- **Time to detect**: {_dur(t.time_to_detect)}.",
+        "",
+        f"{TODO}: how was the incident noticed, and could it have been noticed sooner? "
+        "Did the right people get paged?",
+    ]
+    return "\n".join(lines)
+
+
+def response(pm: Postmortem) -> str:
+    t = pm.timings
+    lines = [
+        f"- **Mitigated**: {_hm(t.mitigated, True)} UTC by {_md(t.mitigated_by, 160)}"
+        + (f" — evidence: {_md(t.mitigated_evidence, 200)}" if t.mitigated_evidence else "")
+        + ".",
+        f"- **Time to mitigate**: {_dur(t.time_to_mitigate)} after the onset"
+        + (
+            f" ({_dur(t.mitigated - t.detected)} after detection)."
+            if t.mitigated and t.detected
+            else "."
+        ),
+        f"- **Recovered**: {_hm(t.recovered, True)} UTC ({_md(t.recovered_evidence, 160)}); "
+        f"time to recover {_dur(t.time_to_recover)}.",
+        "",
+        f"{TODO}: who responded, what they tried, what worked and what did not.",
+    ]
+    return "\n".join(lines)
+
+
+def timeline(pm: Postmortem, *, max_rows: int = 60) -> str:
+    tl = pm.timeline.filter(~pl.col("kind").is_in(["incident", "baseline"]))
+    lines = [
+        "| time (UTC) | what | service | event | evidence |",
+        "|---|---|---|---|---|",
+    ]
+    for r in tl.head(max_rows).iter_rows(named=True):
+        lines.append(
+            f"| {_hm(r['ts'], True)} | {_KIND_LABEL.get(r['kind'], _md(r['kind']))} | "
+            f"{_code(r['service']) if r['service'] else ''} | {_md(r['title'], 110)} | "
+            f"{_md(r['evidence'], 200)} |"
+        )
+    if tl.height > max_rows:
+        lines.append(f"\n_{tl.height - max_rows} more rows in `pm.timeline`._")
+    lines += [
+        "",
+        f"{TODO}: add what people did and decided (from the incident channel) with "
+        '`inc.note("...", at=..., kind="action")`, then re-run; correct any row that is wrong.',
+    ]
+    return "\n".join(lines)
+
+
+def root_cause(pm: Postmortem, *, top: int = 3) -> str:
+    s = pm.suspects
+    lead = pm.top_suspect
+    if lead is None:
+        return (
+            "No suspect stands out in the data: nothing changed clearly against the "
+            f"baseline.\n\n{TODO}: describe the root cause from what people found."
+        )
+    lines = [
+        f"**Starting point**: the ranked suspects name {_code(lead)} first. Check each "
+        "line against the evidence before you keep it.",
+        "",
+        "| # | service | score | why |",
+        "|---:|---|---:|---|",
+    ]
+    for r in s.filter(pl.col("score") > 0).head(top).iter_rows(named=True):
+        lines.append(
+            f"| {r['rank']} | {_code(r['service'])} | {r['score']:.2f} | {_md(r['why'], 220)} |"
+        )
+    onset = pm.impact.start
+    changes = pm.timeline.filter(
+        pl.col("kind").is_in(["deploy", "config", "chaos"])
+        & (pl.col("service") == lead)
+        & (pl.col("ts") <= onset + (pm.impact.duration / 4))
+        & (pl.col("ts") >= onset - (pm.impact.duration * 2))
+    )
+    if changes.height:
+        lines += ["", f"Changes to {_code(lead)} shortly before the onset:"]
+        for r in changes.iter_rows(named=True):
+            lines.append(f"- {_hm(r['ts'])} {_md(r['title'], 100)} ({_md(r['evidence'], 200)})")
+    victims = s.filter(
+        pl.col("victim_of").is_not_null() & pl.col("service").is_in(pm.impact.services)
+    )
+    if victims.height:
+        names = ", ".join(_code(v) for v in victims["service"].to_list())
+        lines += ["", f"Affected, but likely victims of a failing callee: {names}."]
+    return "\n".join(lines)
+
+
+def evidence(pm: Postmortem) -> str:
+    p = pm.provenance
+    if not p:
+        return (
+            "This draft was made from live sources, not an evidence bundle: save one with "
+            "`inc.save_bundle(PATH)` so the figures above can be checked later."
+        )
+    m = p["manifest"]
+    lines = [
+        f"Everything above was computed from the evidence bundle {_code(p['path'])} "
+        f"(saved {_md(m.get('created_at', '?'))}, workbench "
+        f"{_md(m.get('versions', {}).get('workbench', '?'))}); "
+        + (
+            "every hash verified."
+            if not p["problems"]
+            else "**verification failed**: " + "; ".join(_md(x, 200) for x in p["problems"])
+        ),
+        "",
+        "| frame | rows | sha256 | loaded from (status, query) |",
+        "|---|---:|---|---|",
+    ]
+    for f in m.get("frames", []):
+        srcs = "; ".join(
+            f"{_md(s.get('source'))} ({_md(s.get('status'))}"
+            + (f", {_code(s.get('query'))}" if s.get("query") else "")
+            + ")"
+            for s in f.get("sources", [])
+        )
+        lines.append(
+            f"| {_md(f['signal'])} | {f['rows']:,} | {_code(f['sha256'][:16])}… | {srcs or '—'} |"
+        )
+    a = m.get("annotations", {})
+    lines += [
+        "",
+        f"Annotation log: {a.get('count', 0)} entries, head hash {_code(a.get('head', '')[:16])}…; "
+        f"bundle hash {_code(m.get('bundle_sha256', ''))} (`workbench bundle verify` "
+        "re-checks all of it).",
+    ]
+    return "\n".join(lines)
+
+
+def free_text(title: str) -> str:
+    """A free-text section: its heading and the TODO placeholder."""
+    return f"## {title}\n\n{TODO}: {FREE_TEXT[title]}."
+
+
+def action_items() -> str:
+    """The action-item table, with one TODO row to replace."""
+    return "\n".join(
+        [
+            "## Action items",
+            "",
+            "| action | kind (mitigate / prevent / detect) | owner | priority | ticket |",
+            "|---|---|---|---|---|",
+            f"| {TODO}: one row per action | | | | |",
+        ]
+    )
+
+
+def document(pm: Postmortem) -> str:
+    """The whole draft as one Markdown document."""
+    parts = [
+        header(pm),
+        "## Summary\n\n" + summary(pm) + f"\n\n{TODO}: say in two or three sentences what "
+        "happened to users, why, and how it was fixed.",
+        "## Impact\n\n" + impact(pm),
+        "## Detection\n\n" + detection(pm),
+        "## Response\n\n" + response(pm),
+        "## Timeline\n\n" + timeline(pm),
+        "## Root cause and contributing factors\n\n"
+        + root_cause(pm)
+        + f"\n\n{TODO}: the root cause in your words, and the contributing factors "
+        "(why it was possible, why it was not caught before production).",
+        *(free_text(t) for t in FREE_TEXT),
+        action_items(),
+        "## Evidence\n\n" + evidence(pm),
+    ]
+    return "\n\n".join(parts) + "\n"
