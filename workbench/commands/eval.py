@@ -37,6 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="generate the lab suite into DIR (default: a cache dir) and evaluate it",
     )
     rca.add_argument("--quiet", action="store_true", help="only the summary lines")
+    rca.add_argument(
+        "--without",
+        default="",
+        metavar="SIGNALS",
+        help="ablation: hide these signals from our ranking, e.g. events or logs,spans",
+    )
     rca.set_defaults(func=_rca)
 
     logs = esub.add_parser("logs", help="grouping and parsing accuracy on the loghub layout")
@@ -76,7 +82,13 @@ def _rca(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    df = evaluate_cases(iter_cases(path), progress=show)
+    without = [w.strip() for w in args.without.split(",") if w.strip()]
+    bad = [w for w in without if w not in ("metrics", "logs", "spans", "events")]
+    if bad:
+        raise ConfigError(
+            f"--without: unknown signal(s) {bad}", hint="metrics, logs, spans, events"
+        )
+    df = evaluate_cases(iter_cases(path), progress=show, without=without)
     if df.height == 0:
         raise ConfigError(f"no cases found under {path}")
     if not args.quiet:

@@ -59,10 +59,18 @@ def _rank(ranking: list[str], truth: str) -> int | None:
         return None
 
 
-def rank_case(case: Case) -> tuple[list[str], list[str]]:
-    """(our ranking, BARO's ranking) for one case."""
+def rank_case(case: Case, *, without: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """(our ranking, BARO's ranking) for one case; ``without`` names signals (``metrics``,
+    ``logs``, ``spans``, ``events``) to hide from our ranking (an ablation)."""
+    from workbench import frames as fr
+
+    given = case.frames()
+    for sig in without:
+        if sig not in given:
+            raise ValueError(f"unknown signal {sig!r}; one of {sorted(given)}")
+        given[sig] = fr.empty(sig)  # type: ignore[arg-type]
     sus = rank_suspects(
-        case.frames(),
+        given,
         window=case.window,
         baseline=case.baseline,
         metric_baseline=case.metric_baseline,
@@ -73,14 +81,17 @@ def rank_case(case: Case) -> tuple[list[str], list[str]]:
 
 
 def evaluate_cases(
-    cases: Iterable[Case], *, progress: Callable[[dict], None] | None = None
+    cases: Iterable[Case],
+    *,
+    progress: Callable[[dict], None] | None = None,
+    without: Sequence[str] = (),
 ) -> pl.DataFrame:
     """One row per case: ``case, layout, group, fault, truth, rank, top, rank_baro,
     top_baro, seconds``."""
     rows = []
     for case in cases:
         t0 = time.perf_counter()
-        ours, baro = rank_case(case)
+        ours, baro = rank_case(case, without=without)
         row = {
             "case": case.id,
             "layout": case.layout,
