@@ -8,6 +8,7 @@ Example::
     >>> inc.status()
 """
 
+from workbench.analysis.suspects import Suspects, rank_suspects
 from workbench.config import connect, load_config
 from workbench.errors import (
     AuthError,
@@ -52,10 +53,12 @@ __all__ = [
     "Source",
     "SourceError",
     "SourceUnavailable",
+    "Suspects",
     "TempoSource",
     "Window",
     "WorkbenchError",
     "__version__",
     "connect",
     "load_config",
+    "rank_suspects",
 ]
