@@ -232,3 +232,19 @@ def test_incident_loads_metrics_from_prometheus(prometheus_server) -> None:
     status = inc.status()
     rows = {r["signal"]: r["status"] for r in status.iter_rows(named=True)}
     assert rows.get("metrics") == "ok"
+
+
+def test_long_queries_are_posted(src: PrometheusSource, prom_backend) -> None:
+    many = ["cart", *(f"no-such-service-{i}" for i in range(120))]
+    res = src.metrics(None, RED, services=many, step="10m")
+    assert len(res.extra["queries"][sig.ERROR_RATIO]) > 3000  # sent as a form body
+    assert set(res.frame["service"]) == {"cart"}
+    if prom_backend[0] == "victoriametrics":  # -search.maxQueryLen=16384 by default
+        from workbench.errors import LimitExceeded
+
+        with pytest.raises(LimitExceeded) as info:
+            src.metrics(
+                None, RED, services=[*many, *(f"long-service-name-{i}" for i in range(400))]
+            )
+        assert info.value.limit == "query length"
+        assert "fewer services" in (info.value.hint or "")

@@ -330,17 +330,24 @@ class HttpClient:
 
 
 def _server_error(resp: httpx.Response) -> tuple[str | None, str | None]:
-    """The server's error type and text from a JSON or plain-text error body."""
-    text = resp.text[:2000]
+    """The server's error type and text from a JSON or plain-text error body.
+
+    Long texts keep their head and tail: servers such as VictoriaMetrics echo the whole
+    query first and say what went wrong at the end."""
+    text = resp.text[:65536]
     try:
         body = json.loads(text)
     except (json.JSONDecodeError, ValueError):
-        return None, text.strip() or None
+        return None, _clip(text.strip()) or None
     if isinstance(body, dict):
         et = body.get("errorType") or body.get("error_type") or body.get("status")
         msg = body.get("error") or body.get("message") or body.get("msg")
-        return (str(et) if et else None), (str(msg) if msg else text.strip())
-    return None, text.strip()
+        return (str(et) if et else None), _clip(str(msg) if msg else text.strip())
+    return None, _clip(text.strip())
+
+
+def _clip(text: str, limit: int = 2000) -> str:
+    return text if len(text) <= limit else f"{text[: limit // 2]} … {text[-limit // 2 :]}"
 
 
 def _tls_reason(exc: Exception) -> str:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
@@ -86,6 +86,11 @@ _LIMITS: tuple[tuple[re.Pattern[str], str, str], ...] = (
         ),
         "series per query",
         "select fewer series: add label matchers or aggregate with sum by (...)",
+    ),
+    (
+        re.compile(r"too long query|maxQueryLen|query is too long", re.I),
+        "query length",
+        "ask for fewer services at once (or none: the default aggregates all services)",
     ),
     (
         re.compile(r"query timed out|timeout exceeded|maxQueryDuration|query.timeout", re.I),
@@ -447,20 +452,20 @@ class PrometheusSource(Source):
                 self._guarded(task, out)
             return out
         parts = [_Outcome() for _ in tasks]
-        with ThreadPoolExecutor(
+        pool = ThreadPoolExecutor(
             max_workers=min(self.max_concurrency, len(tasks)), thread_name_prefix=f"wb-{self.name}"
-        ) as pool:
+        )
+        try:
             futures = [
                 pool.submit(self._guarded, task, part)
                 for task, part in zip(tasks, parts, strict=True)
             ]
-            errors = []
-            for f in futures:
+            for f in as_completed(futures):
                 exc = f.exception()
-                if exc is not None:
-                    errors.append(exc)
-            if errors:
-                raise errors[0]
+                if exc is not None:  # stop at the first failure: queued chunks never start
+                    raise exc
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         for part in parts:  # keep task order: series, then time
             out.frames.extend(part.frames)
             out.warnings.extend(w for w in part.warnings if w not in out.warnings)
