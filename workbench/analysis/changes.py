@@ -66,8 +66,15 @@ _REL_FLOOR = 0.01  # smallest spread, relative to the values compared
 _EPS = 1e-9
 
 
-def _series_id() -> pl.Expr:
-    return pl.struct("metric", "service", "labels").hash().alias("_sid")
+def _series_id_fast() -> pl.Expr:
+    return (pl.col("metric").hash(1) ^ pl.col("service").hash(2) ^ pl.col("labels").hash(3)).alias(
+        "_sid"
+    )
+
+
+def _new_series() -> pl.Expr:
+    """True on the first row of each series (rows sorted by ``_sid, ts``)."""
+    return (pl.col("_sid") != pl.col("_sid").shift(1)).fill_null(True)
 
 
 def rate_counters(
@@ -76,13 +83,15 @@ def rate_counters(
     """Turn counter series (names ending in ``suffixes``) into per-second rates.
 
     Other series pass through unchanged. The first sample of each counter series has no
-    rate and is dropped; counter resets (a decrease) give a rate of 0. Adds ``_sid``.
+    rate and is dropped; counter resets (a decrease) give a rate of 0. Adds ``_sid`` and
+    returns the rows sorted by series and time.
     """
-    df = metrics.with_columns(_series_id()).sort("_sid", "ts")
+    df = metrics.with_columns(_series_id_fast()).sort("_sid", "ts")
     is_counter = pl.any_horizontal([pl.col("metric").str.ends_with(s) for s in suffixes])
-    dt = pl.col("ts").diff().over("_sid").dt.total_microseconds() / 1e6
-    dv = pl.col("value").diff().over("_sid")
-    rate = pl.when(dt > 0).then(dv.clip(lower_bound=0) / dt).otherwise(None)
+    # sorted by series: a plain diff is the per-series diff except on each first row
+    dt = pl.col("ts").diff().dt.total_microseconds() / 1e6
+    dv = pl.col("value").diff()
+    rate = pl.when(~_new_series() & (dt > 0)).then(dv.clip(lower_bound=0) / dt).otherwise(None)
     df = df.with_columns(pl.when(is_counter).then(rate).otherwise(pl.col("value")).alias("value"))
     return df.filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
 
@@ -113,18 +122,15 @@ def score_changes(
         return pl.DataFrame(schema=CHANGE_SCHEMA)
     cols = ["ts", "metric", "service", "value", "labels"]
     df = metrics.select(cols)
-    df = rate_counters(df) if counters_as_rates else df.with_columns(_series_id())
-    phase = (
-        pl.when((pl.col("ts") >= window.start) & (pl.col("ts") < window.end))
-        .then(pl.lit(1, pl.Int8))
-        .when((pl.col("ts") >= baseline.start) & (pl.col("ts") < baseline.end))
-        .then(pl.lit(0, pl.Int8))
-        .otherwise(None)
-        .alias("_phase")
-    )
-    df = df.with_columns(phase).filter(pl.col("_phase").is_not_null())
+    if counters_as_rates:
+        df = rate_counters(df)
+    else:
+        df = df.with_columns(_series_id_fast()).sort("_sid", "ts")
+    in_w = (pl.col("ts") >= window.start) & (pl.col("ts") < window.end)
+    in_b = (pl.col("ts") >= baseline.start) & (pl.col("ts") < baseline.end)
+    names = df.select("_sid", "metric", "service", "labels").unique("_sid", keep="first")
     base = (
-        df.filter(pl.col("_phase") == 0)
+        df.filter(in_b)
         .group_by("_sid")
         .agg(
             baseline_median=pl.col("value").median(),
@@ -144,9 +150,9 @@ def score_changes(
         .drop("_mad", "_meanad")
     )
     inc = (
-        df.filter(pl.col("_phase") == 1)
-        .sort("_sid", "ts")
-        .join(base, on="_sid", how="inner")
+        df.filter(in_w)
+        .select("_sid", "ts", "value")
+        .join(base, on="_sid", how="inner", maintain_order="left")
         # an all-zero baseline has no spread at all: there, count 1 % of the value
         # compared as the spread, so 0 -> x scores 100 rather than x / 1e-9
         .with_columns(
@@ -155,45 +161,48 @@ def score_changes(
             .then(pl.max_horizontal(pl.lit(_EPS), _REL_FLOOR * pl.col("value").abs()))
             .otherwise(pl.col("baseline_scale"))
         )
-        .with_columns(_absz=pl.col("_z").abs(), _n=pl.len().over("_sid"))
     )
     if inc.height == 0:
         return pl.DataFrame(schema=CHANGE_SCHEMA)
-    k = pl.min_horizontal(pl.col("_n"), pl.lit(min_run)).cast(pl.UInt32)
+    # rows stay sorted by (_sid, ts): series boundaries and runs without group windows
+    new = _new_series()
     hit = pl.col("_absz") >= threshold
+    inc = inc.with_columns(_absz=pl.col("_z").abs(), _new=new, _row=pl.int_range(pl.len()))
     inc = inc.with_columns(
         _hit=hit,
-        _run=(hit != hit.shift(1).over("_sid")).fill_null(True).cum_sum().over("_sid"),
-        _held=pl.col("_absz").rolling_min(window_size=min_run, min_samples=1).over("_sid"),
+        _run=(new | (hit != hit.shift(1))).fill_null(True).cum_sum(),
+        _first=pl.when(pl.col("_new")).then(pl.col("_row")).forward_fill(),
+        _held=pl.col("_absz").rolling_min(window_size=min_run, min_samples=1),
+    ).with_columns(
+        _idx=pl.col("_row") - pl.col("_first"),
+        _runlen=pl.len().over("_run"),
     )
-    inc = inc.with_columns(
-        _runlen=pl.len().over("_sid", "_run"),
-        _k=k,
-        # a run of k points holds ``_held`` only once k points exist; shorter series
-        # (fewer than min_run points) use all of their points
-        _idx=pl.int_range(pl.len()).over("_sid"),
-    )
-    sustained = pl.when(pl.col("_idx") >= pl.col("_k") - 1).then(pl.col("_held")).otherwise(None)
-    onset_ts = pl.col("ts").filter(pl.col("_hit") & (pl.col("_runlen") >= pl.col("_k"))).min()
     out = inc.group_by("_sid").agg(
-        pl.col("metric").first(),
-        pl.col("service").first(),
-        pl.col("labels").first(),
-        score=sustained.max(),
+        # a run of min_run points holds ``_held`` once min_run points exist in the series
+        _sustained=pl.col("_held").filter(pl.col("_idx") >= min_run - 1).max(),
+        _short=pl.col("_absz").min(),
         peak=pl.col("_absz").max(),
         shift=pl.col("_z").median(),
-        onset=onset_ts,
+        _onset_k=pl.col("ts").filter(pl.col("_hit") & (pl.col("_runlen") >= min_run)).min(),
+        _onset_all=pl.col("ts").filter(pl.col("_hit")).min(),
+        _all_hit=pl.col("_hit").all(),
         baseline_median=pl.col("baseline_median").first(),
         baseline_scale=pl.col("baseline_scale").first(),
         incident_median=pl.col("value").median(),
         n_baseline=pl.col("n_baseline").first(),
         n_incident=pl.len(),
     )
+    short = pl.col("n_incident") < min_run  # fewer points than a run: all must hold
     out = out.with_columns(
+        score=pl.when(short).then(pl.col("_short")).otherwise(pl.col("_sustained")).fill_null(0.0),
+        onset=pl.when(short)
+        .then(pl.when(pl.col("_all_hit")).then(pl.col("_onset_all")))
+        .otherwise(pl.col("_onset_k")),
+    ).with_columns(
         direction=pl.when(pl.col("shift") >= 0).then(pl.lit("up")).otherwise(pl.lit("down")),
         changed=pl.col("onset").is_not_null(),
-        score=pl.col("score").fill_null(0.0),
     )
+    out = out.join(names, on="_sid", how="left")
     return (
         out.select(list(CHANGE_SCHEMA))
         .cast({"n_baseline": pl.UInt32, "n_incident": pl.UInt32})
@@ -223,6 +232,11 @@ def series_samples(metrics: pl.DataFrame, row: dict) -> pl.DataFrame:
     want = pl.DataFrame(
         {"metric": [row["metric"]], "service": [row["service"]], "labels": [row["labels"]]},
         schema={k: CHANGE_SCHEMA[k] for k in ("metric", "service", "labels")},
-    ).with_columns(_series_id())
+    ).with_columns(_series_id_fast())
     sid = want["_sid"][0]
-    return metrics.with_columns(_series_id()).filter(pl.col("_sid") == sid).drop("_sid").sort("ts")
+    return (
+        metrics.with_columns(_series_id_fast())
+        .filter(pl.col("_sid") == sid)
+        .drop("_sid")
+        .sort("ts")
+    )
