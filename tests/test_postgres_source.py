@@ -370,3 +370,20 @@ def test_non_string_json_written_by_sql_is_read_exactly(pg_source, postgres_serv
         frames.kv({"n": "1.5", "ok": "true", "nested": '{"a":[1]}', "s": "t"}),
         frames.kv({"b": "s"}),
     ]
+
+
+def test_chunked_parsing_keeps_every_row_in_order(pg_source, monkeypatch) -> None:
+    from workbench.sources import pg_copy
+
+    monkeypatch.setattr(pg_copy, "CHUNK_ROWS", 7)  # many chunks, parsed by worker threads
+    logs = make_logs()
+    pg_source.ingest("logs", logs)
+    got = pg_source.logs(None, EVERYTHING).frame
+    assert got["ts"].is_sorted()
+    _same(got, logs, "logs")
+    small = pg_source.query(f"SELECT * FROM {pg_source.schema}.logs", max_rows=logs.height)
+    assert small.rows == logs.height
+    from workbench import LimitExceeded
+
+    with pytest.raises(LimitExceeded):  # the budget counts rows across chunks
+        pg_source.query(f"SELECT * FROM {pg_source.schema}.logs", max_rows=logs.height - 8)

@@ -1,9 +1,10 @@
 """Bulk data in and out of PostgreSQL with ``COPY``, straight to and from polars.
 
 Out: ``COPY (SELECT ...) TO STDOUT (FORMAT csv)`` streams one CSV row per message; the
-rows are gathered and parsed by Arrow's multi-threaded CSV reader with the column types
-known up front (timestamps in UTC, floats, text with NULL kept apart from the empty
-string), and ``jsonb`` columns become key/value lists (:mod:`workbench.sources.pg_kv`).
+rows are drained from libpq in a tight loop, parsed by polars' multi-threaded CSV
+reader with the column types known up front (timestamps in UTC, floats, text with NULL
+kept apart from the empty string), and ``jsonb`` columns become key/value lists
+(:mod:`workbench.sources.pg_kv`).
 No per-row Python objects, no pandas. (Measured against cursor fetches, pandas.read_sql
 and the binary/text COPY formats in ``bench/bench_postgres.py``.)
 
@@ -17,31 +18,18 @@ merges them client-side with proper quoting); identifiers come from :mod:`psycop
 
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from workbench import frames
 from workbench.errors import BadData
 from workbench.sources import pg_kv
 
 __all__ = ["Column", "RowBudgetExceeded", "columns_from_description", "copy_in", "copy_out"]
-
-# Column kinds understood by the CSV reader.
-_ARROW = {
-    "timestamptz": pa.timestamp("us", tz="UTC"),
-    "timestamp": pa.timestamp("us"),
-    "float": pa.float64(),
-    "int": pa.int64(),
-    "bool": pa.bool_(),
-    "text": pa.large_string(),
-    "jsonb": pa.large_string(),
-    "kv": pa.large_string(),
-}
 
 # PostgreSQL type OIDs -> column kinds (anything else is read as text).
 _OID_KIND = {
@@ -103,31 +91,116 @@ def copy_out(
     ``select`` is a ``psycopg.sql.Composable`` or string; ``columns`` must match its
     output. Raises :class:`RowBudgetExceeded` as soon as more than ``max_rows`` rows have
     arrived (the caller adds ``LIMIT max_rows + 1`` so the server stops there too).
-    psycopg errors propagate unchanged for the caller to translate.
+    psycopg errors propagate for the caller to translate, with the number of rows that
+    had arrived in ``exc.workbench_rows_received``. Rows are parsed in chunks of
+    :data:`CHUNK_ROWS` by a worker thread while the next ones arrive.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from psycopg import sql
 
     stmt = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(
         select if isinstance(select, sql.Composable) else sql.SQL(select)  # type: ignore[arg-type]
     )
-    import psycopg
+    chunks: list[Any] = []
+    # Parse finished chunks in worker threads while the next rows arrive (polars and
+    # numpy release the GIL), so client-side parsing overlaps the server's work.
+    workers = max(1, min(PARSE_WORKERS, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pg-parse") as pool:
 
-    parts: list[memoryview | bytes] = []
-    try:
-        with cursor.copy(stmt, params) as copy:  # type: ignore[attr-defined]
-            for block in copy:
-                parts.append(block)
-                if max_rows is not None and len(parts) > max_rows:
-                    raise RowBudgetExceeded(max_rows)
-    except psycopg.Error as exc:
-        # Tell the caller whether rows had arrived (a retry is safe only if none had).
-        exc.workbench_rows_received = len(parts)  # type: ignore[attr-defined]
-        raise
+        def flush(parts: list) -> None:
+            chunks.append(pool.submit(_parse_parts, parts, columns))
+
+        try:
+            with cursor.copy(stmt, params) as copy:  # type: ignore[attr-defined]
+                _receive(cursor.connection, copy, flush, max_rows)  # type: ignore[attr-defined]
+        except BaseException:
+            for fut in chunks:
+                fut.cancel()
+            raise
+        parsed = [fut.result() for fut in chunks]
+    parsed = [df for df in parsed if df.height]
+    if not parsed:
+        return _empty(columns)
+    return parsed[0] if len(parsed) == 1 else pl.concat(parsed, how="vertical")
+
+
+#: Rows per parse chunk, and how many chunks are parsed at once.
+CHUNK_ROWS = 131_072
+PARSE_WORKERS = 2
+
+
+def _parse_parts(parts: list, columns: Sequence[Column]) -> pl.DataFrame:
     return parse_csv(b"".join(parts), columns)
 
 
+def _receive(conn: Any, copy: Any, flush: Callable[[list], None], max_rows: int | None) -> None:
+    """Collect the COPY rows (one CSV row per CopyData message), handing every
+    :data:`CHUNK_ROWS` rows to ``flush``.
+
+    psycopg's ``for block in copy`` costs a generator round trip per row; here the rows
+    already buffered by libpq are drained in a tight loop, and psycopg's own machinery
+    only fetches the final result (raising the server's error, if any).
+    """
+    import select as _select
+
+    from psycopg import errors as pe
+    from psycopg import pq
+    from psycopg.generators import fetch_many
+
+    pgconn = conn.pgconn
+    get = pgconn.get_copy_data
+    limit = max_rows if max_rows is not None else -1
+    count = 0
+    parts: list = []
+    append = parts.append
+    try:
+        while True:
+            nbytes, data = get(1)
+            if nbytes > 0:
+                append(data)
+                count += 1
+                if count % CHUNK_ROWS == 0:
+                    flush(parts)
+                    parts = []
+                    append = parts.append
+                if count == limit + 1:
+                    raise RowBudgetExceeded(limit)
+                continue
+            if nbytes == 0:  # nothing buffered: wait for the socket (GIL released)
+                _select.select([pgconn.socket], [], [])
+                pgconn.consume_input()
+                continue
+            break  # -1: the server finished sending
+        for res in conn.wait(fetch_many(pgconn)):
+            if res.status != pq.ExecStatus.COMMAND_OK:
+                raise pe.error_from_result(res, encoding=conn.info.encoding)
+    except pe.Error as exc:
+        # Tell the caller whether rows had arrived (a retry is safe only if none had).
+        exc.workbench_rows_received = count  # type: ignore[attr-defined]
+        raise
+    if parts:
+        flush(parts)
+
+
+_POLARS_READ = {
+    "timestamptz": pl.String(),
+    "timestamp": pl.String(),
+    "float": pl.Float64(),
+    "int": pl.Int64(),
+    "bool": pl.String(),
+    "text": pl.String(),
+    "jsonb": pl.String(),
+    "kv": pl.String(),
+}
+
+
 def parse_csv(data: bytes, columns: Sequence[Column]) -> pl.DataFrame:
-    """Parse PostgreSQL CSV (``COPY ... (FORMAT csv)``) into a typed polars frame."""
+    """Parse PostgreSQL CSV (``COPY ... (FORMAT csv)``) into a typed polars frame.
+
+    An unquoted empty field is NULL, a quoted one (``""``) the empty string, as
+    PostgreSQL writes them.
+    """
     names = [c.name for c in columns]
     if len(set(names)) != len(names):
         raise BadData(
@@ -137,32 +210,35 @@ def parse_csv(data: bytes, columns: Sequence[Column]) -> pl.DataFrame:
     if not data:
         return _empty(columns)
     try:
-        table = pacsv.read_csv(
-            io.BytesIO(data),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=8 << 20),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c.name: _ARROW[c.kind] for c in columns},
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-                true_values=["t"],
-                false_values=["f"],
-            ),
+        df = pl.read_csv(
+            data,
+            has_header=False,
+            new_columns=names,
+            schema={c.name: _POLARS_READ[c.kind] for c in columns},
+            quote_char='"',
         )
-    except pa.ArrowInvalid as exc:
+        casts = []
+        for c in columns:
+            if c.kind == "timestamptz":
+                casts.append(
+                    pl.col(c.name).str.to_datetime(
+                        "%Y-%m-%d %H:%M:%S%.f%#z", time_unit="us", time_zone="UTC"
+                    )
+                )
+            elif c.kind == "timestamp":
+                casts.append(pl.col(c.name).str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us"))
+            elif c.kind == "bool":
+                casts.append(pl.col(c.name).replace_strict({"t": True, "f": False}, default=None))
+        if casts:
+            df = df.with_columns(casts)
+    except pl.exceptions.PolarsError as exc:
         raise BadData(
-            f"could not read a PostgreSQL result column: {exc}",
-            hint="cast unusual values in SQL (e.g. infinite timestamps) or select text",
+            f"could not read a PostgreSQL result column: {str(exc).splitlines()[0]}",
+            hint="cast unusual values in SQL (e.g. infinite or BC timestamps) or select text",
         ) from None
-    df = pl.from_arrow(table)
-    assert isinstance(df, pl.DataFrame)
-    casts = [pg_kv.decode_objects(df[c.name]) for c in columns if c.kind == "kv"]
-    strings = [pl.col(c.name).cast(pl.String) for c in columns if c.kind in ("text", "jsonb")]
-    if casts:
-        df = df.with_columns(casts)
-    if strings:
-        df = df.with_columns(strings)
+    kv = [pg_kv.decode_objects(df[c.name]) for c in columns if c.kind == "kv"]
+    if kv:
+        df = df.with_columns(kv)
     return df
 
 

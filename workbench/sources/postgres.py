@@ -363,7 +363,8 @@ class PostgresSource(Source):
             df = self._read(
                 signal, select, params, cols, query_text=text, window=window, max_rows=self.max_rows
             )
-            df = df.sort(tcol, maintain_order=False)
+            if not df[tcol].is_sorted():
+                df = df.sort(tcol)
         return self.result(signal, df, query=text, window=window, elapsed_s=t.elapsed)
 
     def metrics(
