@@ -31,6 +31,7 @@ __all__ = [
     "Forecast",
     "capacity_table",
     "daily_peaks",
+    "forecast_path",
     "forecast_saturation",
     "seasonality",
     "utilisation",
@@ -64,8 +65,13 @@ def utilisation(
             pl.col("capacity").cast(pl.Float64)
         )
         if "ts" in cap.columns:
+            # sorted by ts overall, hence within every (service, resource) group
             out = u.sort("ts").join_asof(
-                cap.sort("ts"), on="ts", by=["service", "resource"], strategy="backward"
+                cap.sort("ts"),
+                on="ts",
+                by=["service", "resource"],
+                strategy="backward",
+                check_sortedness=False,
             )
         else:
             out = u.join(
@@ -265,6 +271,61 @@ def capacity_table(
         .rename({"mean": "utilisation_mean"})
         .sort(["days_left", "growth_per_day"], descending=[False, True])
     )
+
+
+def forecast_path(
+    peaks: pl.DataFrame,
+    *,
+    threshold: float,
+    horizon_days: int = 90,
+    pairs: list[tuple[str, str]] | None = None,
+) -> pl.DataFrame:
+    """The fitted daily peak and its 80 % band, from the first day of history to
+    ``horizon_days`` after the last, for charts: ``service, resource, day, peak`` (observed,
+    null in the future), ``fitted, lower, upper, model``. Same model choice as
+    :func:`forecast_saturation`; ``pairs`` limits it to some (service, resource).
+
+    >>> forecast_path(daily_peaks(util), threshold=0.8, pairs=[("checkout", "cpu")])
+    """
+    import statsmodels.api as sm
+
+    out = []
+    for (service, resource), g in peaks.group_by(["service", "resource"], maintain_order=True):
+        if pairs is not None and (service, resource) not in pairs:
+            continue
+        g = g.sort("day")
+        if g.height < 3:
+            continue
+        days = g["day"].to_list()
+        y = g["peak"].to_numpy()
+        fc = forecast_saturation(days, y, threshold=threshold, horizon_days=horizon_days)
+        t = np.array([(x - days[0]).total_seconds() / 86400 for x in days])
+        yy = np.log(y) if fc.model == "compound" else y
+        fit = sm.OLS(yy, sm.add_constant(t)).fit()
+        tt = np.arange(0.0, t[-1] + horizon_days + 1, 1.0)
+        frame = fit.get_prediction(sm.add_constant(tt, has_constant="add")).summary_frame(alpha=0.2)
+        cols = [frame[c].to_numpy() for c in ("mean", "obs_ci_lower", "obs_ci_upper")]
+        if fc.model == "compound":
+            cols = [np.exp(c) for c in cols]
+        observed = dict(zip(t.round(6), y, strict=True))
+        out.append(
+            pl.DataFrame(
+                {
+                    "service": service,
+                    "resource": resource,
+                    "day": [days[0] + timedelta(days=float(x)) for x in tt],
+                    "peak": [observed.get(round(float(x), 6)) for x in tt],
+                    "fitted": cols[0],
+                    "lower": cols[1],
+                    "upper": cols[2],
+                    "model": fc.model,
+                },
+                schema_overrides={"peak": pl.Float64},
+            )
+        )
+    if not out:
+        raise BadData("no service/resource has 3 or more days of history", field="day")
+    return pl.concat(out).with_columns(pl.col("day").cast(pl.Datetime("us", "UTC")))
 
 
 def _require(df: pl.DataFrame, cols: tuple[str, ...], what: str) -> None:

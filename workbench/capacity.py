@@ -1,0 +1,557 @@
+"""Long-range usage and limits for capacity work, aggregated where the data lives.
+
+:func:`load_usage` asks a backend for each service's usage of each resource and its
+limit, bucketed by the server into coarse steps (the peak of the usage and the tightest
+limit in each bucket), and returns a :class:`Usage`: the two frames
+:func:`workbench.analysis.capacity.capacity_table` needs.
+
+* **Prometheus, Thanos, Mimir, VictoriaMetrics**: ``max_over_time``/``min_over_time``
+  range queries at the bucket step (:mod:`workbench.sources.capacity_queries`), split
+  into step-aligned time chunks that run concurrently (``source.max_concurrency``).
+* **PostgreSQL / TimescaleDB**: ``date_bin`` / ``time_bucket`` on the server
+  (:meth:`PostgresSource.metrics_aggregated` for per-service series, a three-level SQL
+  aggregation for per-pod series), one time chunk at a time.
+* **Files** (a lab directory, Parquet, a frame): a lazy polars scan doing the same.
+
+Memory stays flat as the range grows: the step is raised (to the next "nice" step) so a
+series never has more than ``max_points`` buckets, and peaks survive because each bucket
+holds the maximum, not a sample.
+
+Example::
+
+    >>> from workbench import PrometheusSource, Window
+    >>> from workbench.capacity import load_usage
+    >>> prom = PrometheusSource("http://prometheus:9090")
+    >>> u = load_usage(prom, Window.last("30d"), services=["checkout", "payment"],
+    ...                resources=["cpu", "memory"], step="5m")
+    >>> u.table(threshold=0.8).head()          # runs out first
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from workbench.errors import BadData, ConfigError
+from workbench.sources import capacity_queries as cq
+from workbench.sources import chunking
+from workbench.timewindow import Window, parse_duration
+
+__all__ = ["Usage", "effective_step", "load_usage"]
+
+log = logging.getLogger(__name__)
+
+Profile = Literal["auto", "raw", "recorded"]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_COLS = {
+    "ts": pl.Datetime("us", "UTC"),
+    "service": pl.String,
+    "resource": pl.String,
+    "value": pl.Float64,
+}
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Per service and resource: bucketed usage and limits, and how they were loaded.
+
+    ``usage`` and ``capacity`` have ``ts, service, resource, value`` (``ts`` = bucket
+    start). ``step`` is the bucket width actually used (raised from the one asked for
+    when the range needed it); ``queries`` what the server was asked; ``partial`` and
+    ``reasons`` say what could not be loaded.
+    """
+
+    usage: pl.DataFrame
+    capacity: pl.DataFrame
+    window: Window
+    step: timedelta
+    source: str
+    backend: str
+    profile: str
+    resources: tuple[str, ...]
+    queries: tuple[str, ...] = ()
+    requests: int = 0
+    elapsed_s: float = 0.0
+    partial: bool = False
+    reasons: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def pairs_without_capacity(self) -> list[tuple[str, str]]:
+        """(service, resource) pairs with usage but no positive limit."""
+        have = self.capacity.filter(pl.col("value") > 0).select("service", "resource").unique()
+        return sorted(
+            self.usage.select("service", "resource")
+            .unique()
+            .join(have, on=["service", "resource"], how="anti")
+            .rows()
+        )
+
+    def table(self, *, threshold: float = 0.8, horizon_days: int = 365) -> pl.DataFrame:
+        """The runs-out-first table (:func:`~workbench.analysis.capacity.capacity_table`)
+        over the pairs that have a limit (see :meth:`pairs_without_capacity` for the rest).
+
+        >>> u.table(threshold=0.8, horizon_days=180)
+        """
+        from workbench.analysis.capacity import capacity_table
+
+        usage, cap = self._with_capacity()
+        return capacity_table(usage, capacity=cap, threshold=threshold, horizon_days=horizon_days)
+
+    def utilisation(self) -> pl.DataFrame:
+        """``ts, service, resource, used, capacity, utilisation`` for pairs with a limit."""
+        from workbench.analysis.capacity import utilisation
+
+        usage, cap = self._with_capacity()
+        return utilisation(usage, cap)
+
+    def _with_capacity(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        missing = self.pairs_without_capacity()
+        usage = self.usage
+        if missing:
+            drop = pl.DataFrame(missing, schema=["service", "resource"], orient="row")
+            usage = usage.join(drop, on=["service", "resource"], how="anti")
+        cap = self.capacity.filter(pl.col("value") > 0)
+        if usage.is_empty():
+            raise BadData(
+                f"no service/resource in {self.window} has both usage and a limit",
+                source=self.source,
+                field="capacity",
+                hint="check the resource queries (profile, metric names) and the window",
+            )
+        return usage, cap
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "backend": self.backend,
+            "profile": self.profile,
+            "window": str(self.window),
+            "step": f"{self.step.total_seconds():g}s",
+            "services": self.usage["service"].n_unique(),
+            "resources": list(self.resources),
+            "usage_rows": self.usage.height,
+            "requests": self.requests,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "partial": self.partial,
+        }
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td>{html.escape(str(v))}</td></tr>"
+            for k, v in self.summary().items()
+        )
+        warn = "".join(f"<li>{html.escape(r)}</li>" for r in (*self.reasons, *self.notes))
+        return f"<table>{rows}</table>" + (f"<ul>{warn}</ul>" if warn else "")
+
+
+def effective_step(
+    window: Window, step: str | timedelta, *, max_points: int | None = 4032
+) -> timedelta:
+    """``step``, raised to the smallest "nice" step giving at most ``max_points`` buckets
+    over ``window`` (so memory does not grow with the range).
+
+    >>> effective_step(Window.parse("2026-08-01T00:00:00Z..2026-11-01T00:00:00Z"), "5m")
+    datetime.timedelta(seconds=3600)
+    """
+    st = parse_duration(step)
+    if st <= timedelta(0):
+        raise ConfigError(f"step must be positive, not {step!r}")
+    if max_points is None:
+        return st
+    return max(st, chunking.choose_step(window, target_points=max_points))
+
+
+def load_usage(
+    source: Any,
+    window: Window | str,
+    *,
+    services: Sequence[str] | None = None,
+    resources: Sequence[str | cq.ResourceQuery] | None = None,
+    step: str | timedelta = "5m",
+    max_points: int | None = 4032,
+    profile: Profile = "auto",
+    res: str | timedelta = "1m",
+    chunk_points: int = 1440,
+) -> Usage:
+    """Bucketed usage and limits per service and resource from ``source``.
+
+    ``source``: a :class:`~workbench.sources.prometheus.PrometheusSource`, a
+    :class:`~workbench.sources.postgres.PostgresSource`, a files source, a directory or
+    Parquet path, or a metrics frame. ``resources``: names from the profile (``cpu``,
+    ``memory``, ``connections`` for ``raw`` metrics; ``cpu``, ``memory``, ``disk`` for
+    ``recorded`` ``service:*`` rules) or :class:`~workbench.sources.capacity_queries.
+    ResourceQuery` objects; ``None`` = all of the profile. ``profile="auto"`` uses the
+    recording rules when the backend has them. ``step``: the finest bucket wanted
+    (raised so a series has at most ``max_points`` buckets); ``res``: the resolution at
+    which per-pod series are summed before bucketing; ``chunk_points``: buckets per
+    series per request.
+
+    >>> u = load_usage(history_path(), "", resources=["cpu"])     # the lab history
+    >>> u.usage.head()
+    """
+    t0 = time.perf_counter()
+    backend, target = _backend(source)
+    win = _window(window, backend, target)
+    st = effective_step(win, step, max_points=max_points)
+    if chunk_points < 1:
+        raise ConfigError("chunk_points must be at least 1")
+    prof = _profile(profile, backend, target, win)
+    specs = cq.resolve_resources(resources, cq.PRESETS[prof])
+    svc = list(services) if services else None
+    loader = {"prometheus": _prometheus, "postgres": _postgres, "files": _files}[backend]
+    usage, cap, queries, requests, reasons = loader(
+        target, win, specs, svc, st, parse_duration(res), chunk_points
+    )
+    notes = []
+    if st != parse_duration(step):
+        notes.append(
+            f"step raised from {parse_duration(step).total_seconds():g}s to "
+            f"{st.total_seconds():g}s to keep at most {max_points} buckets per series"
+        )
+    if usage.is_empty() and not reasons:
+        raise BadData(
+            f"no usage of {', '.join(s.name for s in specs)} in {win}"
+            + (f" for {', '.join(svc)}" if svc else ""),
+            source=_name(source),
+            field="metric",
+            hint=f"profile {prof!r} reads {', '.join(s.usage.metric for s in specs)}; "
+            "check the window, the services and the profile",
+        )
+    return Usage(
+        usage=usage.sort("service", "resource", "ts"),
+        capacity=cap.sort("service", "resource", "ts"),
+        window=win,
+        step=st,
+        source=_name(source),
+        backend=backend,
+        profile=prof,
+        resources=tuple(s.name for s in specs),
+        queries=tuple(dict.fromkeys(queries)),
+        requests=requests,
+        elapsed_s=time.perf_counter() - t0,
+        partial=bool(reasons),
+        reasons=tuple(reasons),
+        notes=tuple(notes),
+    )
+
+
+# ------------------------------------------------------------------------------ dispatch
+def _name(source: Any) -> str:
+    return str(
+        getattr(source, "name", None) or (source if isinstance(source, str | Path) else "frame")
+    )
+
+
+def _backend(source: Any) -> tuple[str, Any]:
+    kind = getattr(source, "kind", None)
+    if kind == "prometheus":
+        return "prometheus", source
+    if kind == "postgres":
+        return "postgres", source
+    if isinstance(source, pl.DataFrame | pl.LazyFrame):
+        return "files", source.lazy()
+    if isinstance(source, str | Path):
+        return "files", _scan(Path(source))
+    path = getattr(source, "path", None)
+    if path is not None:
+        p = Path(path)
+        parquet = _parquet_files(p)
+        if parquet:
+            return "files", pl.scan_parquet(parquet)
+        return "files", source  # any other files source: ask it (loads the window)
+    raise ConfigError(
+        f"cannot load capacity data from {type(source).__name__}",
+        hint="use a PrometheusSource, a PostgresSource, a directory/Parquet path or a frame",
+    )
+
+
+def _parquet_files(p: Path) -> list[Path]:
+    if p.is_file():
+        return [p] if p.suffix == ".parquet" else []
+    if (p / "metrics").is_dir():
+        return sorted((p / "metrics").glob("*.parquet"))
+    return sorted(p.glob("*.parquet"))
+
+
+def _scan(p: Path) -> pl.LazyFrame:
+    files = _parquet_files(p)
+    if not files:
+        raise BadData(
+            f"no metrics Parquet file at {p}",
+            field="path",
+            hint="give a lab directory (metrics/*.parquet) or a .parquet file in the metrics "
+            "frame contract",
+        )
+    return pl.scan_parquet(files)
+
+
+def _window(window: Window | str, backend: str, target: Any) -> Window:
+    if isinstance(window, Window):
+        return window
+    if window:
+        return Window.parse(window)
+    if backend != "files" or not isinstance(target, pl.LazyFrame):
+        raise ConfigError("a window is needed for a server source", hint='e.g. "now-30d..now"')
+    span = target.select(lo=pl.col("ts").min(), hi=pl.col("ts").max()).collect()
+    lo, hi = span["lo"][0], span["hi"][0]
+    if lo is None:
+        raise BadData("the metrics files hold no samples", field="ts")
+    return Window(lo, hi + timedelta(microseconds=1))
+
+
+def _profile(profile: Profile, backend: str, target: Any, win: Window) -> str:
+    if profile in ("raw", "recorded"):
+        return profile
+    if profile != "auto":
+        raise ConfigError(f"unknown profile {profile!r}", hint="auto, raw or recorded")
+    names = [r.usage.metric for r in cq.RECORDED.values()]
+    if backend == "prometheus":
+        match = "{__name__=~" + '"' + "|".join(names) + '"}'
+        have = target.label_values("__name__", window=win, match=match)
+    elif backend == "postgres":
+        table = f'{_ident(target.schema)}."metrics"'
+        res = target.query(
+            f"SELECT metric FROM {table} WHERE metric = ANY(%(m)s) AND ts >= %(start)s "
+            "AND ts < %(end)s LIMIT 1",
+            {"m": names},
+            window=win,
+        )
+        have = res.frame["metric"].to_list()
+    elif isinstance(target, pl.LazyFrame):
+        have = (target.filter(pl.col("metric").is_in(names)).select("metric").head(1).collect())[
+            "metric"
+        ].to_list()
+    else:
+        have = target.metrics("service:*", win).frame["metric"].head(1).to_list()
+    return "recorded" if have else "raw"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _ms(t: datetime) -> int:
+    d = t - _EPOCH
+    return (d.days * 86400 + d.seconds) * 1000 + d.microseconds // 1000
+
+
+def _at(ms: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def _time_chunks(win: Window, step: timedelta, points: int) -> list[Window]:
+    """``win`` split at multiples of ``points * step`` (buckets never straddle chunks)."""
+    span = _ms_td(step) * points
+    out = []
+    lo = _ms(win.start)
+    end = _ms(win.end)
+    while lo < end:
+        hi = min((lo // span + 1) * span, end)
+        out.append(Window(_at(lo), _at(hi)))
+        lo = hi
+    return out
+
+
+def _ms_td(d: timedelta) -> int:
+    return round(d.total_seconds() * 1000)
+
+
+def _empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=_COLS)
+
+
+def _tag(df: pl.DataFrame, resource: str) -> pl.DataFrame:
+    return df.select(
+        pl.col("ts").cast(pl.Datetime("us", "UTC")),
+        pl.col("service").cast(pl.String),
+        pl.lit(resource, pl.String).alias("resource"),
+        pl.col("value").cast(pl.Float64),
+    )
+
+
+# ---------------------------------------------------------------------------- Prometheus
+def _prometheus(
+    prom: Any,
+    win: Window,
+    specs: list[cq.ResourceQuery],
+    services: list[str] | None,
+    step: timedelta,
+    res: timedelta,
+    chunk_points: int,
+) -> tuple[pl.DataFrame, pl.DataFrame, list[str], int, list[str]]:
+    rate = max(res, 4 * prom.scrape_interval)
+    shifted = Window(win.start + step, win.end + step)  # evaluated at T -> bucket [T-step, T)
+    chunks = chunking.plan(shifted, step, max_points=chunk_points)
+    jobs: list[tuple[str, str, str, Window]] = []
+    queries = []
+    for spec in specs:
+        for role, s, agg in (("usage", spec.usage, "max"), ("limit", spec.limit, "min")):
+            expr = cq.promql_bucketed(
+                s, step=step, agg=agg, services=services, res=min(res, step), rate=rate
+            )
+            queries.append(expr)
+            for c in chunks:
+                jobs.append((role, spec.name, expr, Window(_at(c.start_ms), _at(c.end_ms + 1))))
+
+    def run(job: tuple[str, str, str, Window]) -> tuple[str, pl.DataFrame, list[str]]:
+        role, resource, expr, cw = job
+        r = prom.query_range(expr, cw, step=step, alias=f"{resource}:{role}")
+        df = r.frame.with_columns(pl.col("ts") - step)
+        return role, _tag(df, resource), list(r.reasons)
+
+    parts: dict[str, list[pl.DataFrame]] = {"usage": [], "limit": []}
+    reasons: list[str] = []
+    workers = max(1, min(int(getattr(prom, "max_concurrency", 4)), len(jobs)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wb-capacity") as pool:
+        for role, df, why in pool.map(run, jobs):
+            parts[role].append(df)
+            reasons.extend(why)
+    return _concat(parts["usage"]), _concat(parts["limit"]), queries, len(jobs), reasons
+
+
+def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    frames = [f for f in frames if f.height]
+    return pl.concat(frames) if frames else _empty()
+
+
+# ------------------------------------------------------------------------------ Postgres
+def _postgres(
+    pg: Any,
+    win: Window,
+    specs: list[cq.ResourceQuery],
+    services: list[str] | None,
+    step: timedelta,
+    res: timedelta,
+    chunk_points: int,
+) -> tuple[pl.DataFrame, pl.DataFrame, list[str], int, list[str]]:
+    bucket_fn = "time_bucket" if pg.timescale else "date_bin"
+    table = f'{_ident(pg.schema)}."metrics"'
+    parts: dict[str, list[pl.DataFrame]] = {"usage": [], "limit": []}
+    queries: list[str] = []
+    requests = 0
+    # per-service gauges of each role in one metrics_aggregated call per chunk
+    direct: dict[tuple[str, str], dict[str, str]] = {}
+    custom: list[tuple[str, str, cq.SeriesSpec, str]] = []
+    for spec in specs:
+        for role, s, agg in (("usage", spec.usage, "max"), ("limit", spec.limit, "min")):
+            if s.per_service and s.kind == "gauge" and not s.match:
+                direct.setdefault((role, agg), {})[s.metric] = spec.name
+            else:
+                custom.append((role, spec.name, s, agg))
+    for cw in _time_chunks(win, step, chunk_points):
+        for (role, agg), metrics in direct.items():
+            r = pg.metrics_aggregated(
+                cw, step, agg, services=services, metric=list(metrics), by="service"
+            )
+            requests += 1
+            queries.append(r.query or "")
+            df = r.frame
+            for metric, resource in metrics.items():
+                parts[role].append(_tag(df.filter(pl.col("metric") == metric), resource))
+        for role, resource, s, agg in custom:
+            text = cq.sql_bucketed(
+                s, table=table, agg=agg, bucket_fn=bucket_fn, with_services=services is not None
+            )
+            params: dict[str, Any] = {
+                "step": step,
+                "res": min(res, step),
+                "origin": _EPOCH,
+                **cq.sql_params(s),
+            }
+            if services is not None:
+                params["services"] = services
+            r = pg.query(text, params, window=cw)
+            requests += 1
+            queries.append(text)
+            parts[role].append(_tag(r.frame, resource))
+    return _concat(parts["usage"]), _concat(parts["limit"]), queries, requests, []
+
+
+# --------------------------------------------------------------------------------- files
+def _files(
+    target: Any,
+    win: Window,
+    specs: list[cq.ResourceQuery],
+    services: list[str] | None,
+    step: timedelta,
+    res: timedelta,
+    chunk_points: int,
+) -> tuple[pl.DataFrame, pl.DataFrame, list[str], int, list[str]]:
+    metrics = sorted({s.metric for spec in specs for s in (spec.usage, spec.limit)})
+    if isinstance(target, pl.LazyFrame):
+        lf = target
+    else:  # a files source without Parquet: load the window once
+        lf = pl.concat([target.metrics(m, win, services=services).frame for m in metrics]).lazy()
+    lf = lf.filter(
+        pl.col("metric").is_in(metrics),
+        pl.col("ts") >= win.start,
+        pl.col("ts") < win.end,
+    )
+    if services is not None:
+        lf = lf.filter(pl.col("service").is_in(services))
+    every = f"{_ms_td(step)}ms"
+    fine = f"{_ms_td(min(res, step))}ms"
+    outs: dict[str, list[pl.LazyFrame]] = {"usage": [], "limit": []}
+    for spec in specs:
+        for role, s, agg in (("usage", spec.usage, "max"), ("limit", spec.limit, "min")):
+            x = lf.filter(pl.col("metric") == s.metric)
+            for k, v in s.match.items():
+                x = x.filter(_label(k) == v)
+            if not (s.per_service and s.kind == "gauge"):
+                x = _per_service(x, s.kind, fine)
+            b = (
+                x.group_by(pl.col("ts").dt.truncate(every), "service")
+                .agg(getattr(pl.col("value"), agg)())
+                .pipe(
+                    lambda f, r=spec.name: f.select(
+                        "ts", "service", pl.lit(r).alias("resource"), "value"
+                    )
+                )
+            )
+            outs[role].append(b)
+    usage = pl.concat(pl.collect_all(outs["usage"])) if outs["usage"] else _empty()
+    cap = pl.concat(pl.collect_all(outs["limit"])) if outs["limit"] else _empty()
+    return (
+        usage.select(*(pl.col(c).cast(t) for c, t in _COLS.items())),
+        cap.select(*(pl.col(c).cast(t) for c, t in _COLS.items())),
+        [f"files: {m}" for m in metrics],
+        1,
+        [],
+    )
+
+
+def _label(key: str) -> pl.Expr:
+    from workbench import frames
+
+    return frames.attr("labels", key)
+
+
+def _per_service(x: pl.LazyFrame, kind: str, fine: str) -> pl.LazyFrame:
+    """Per series at ``fine`` resolution (mean of a gauge, rate of a counter), summed per
+    service."""
+    t = pl.col("ts").dt.truncate(fine)
+    if kind == "gauge":
+        v = pl.col("value").mean()
+    else:
+        dt = (pl.col("ts").max() - pl.col("ts").min()).dt.total_microseconds() / 1e6
+        v = pl.when(dt > 0).then(
+            (pl.col("value").max() - pl.col("value").min()).clip(lower_bound=0) / dt
+        )
+    return (
+        x.group_by(t, "service", pl.col("labels").hash().alias("_series"))
+        .agg(v.alias("value"))
+        .drop_nulls("value")
+        .group_by("ts", "service")
+        .agg(pl.col("value").sum())
+    )
