@@ -38,7 +38,7 @@ from workbench.lab.clock import Grid, iso, parse_iso
 from workbench.lab.metrics import SeriesSet
 from workbench.lab.sim import daily_shape
 from workbench.lab.topology import Topology, generated, shop
-from workbench.lab.write_metrics import to_frame, write_openmetrics, write_parquet
+from workbench.lab.write_metrics import write_openmetrics, write_series_parquet
 
 __all__ = ["HISTORY_FAMILIES", "RESOURCES", "THRESHOLD", "generate_history"]
 
@@ -229,7 +229,7 @@ def generate_history(
     ss.finish()
     out.mkdir(parents=True, exist_ok=True)
     n = write_openmetrics(ss, out / "metrics" / "metrics.om")
-    write_parquet(to_frame(ss), out / "metrics" / "metrics.parquet")
+    write_series_parquet(ss, out / "metrics" / "metrics.parquet")
     sat_rows = [r for r in truth_rows if r["saturation_date"]]
     first = min(sat_rows, key=lambda r: r["days_to_saturation"]) if sat_rows else None
     cpu_rows = [r for r in truth_rows if r["resource"] == "cpu"]

@@ -34,7 +34,7 @@ from workbench.lab.scenarios import Scenario, get_scenario, pick_herrings, pick_
 from workbench.lab.sim import Flow, simulate
 from workbench.lab.topology import Topology, generated, shop
 from workbench.lab.traces import NS, TraceGen
-from workbench.lab.write_metrics import to_frame, write_openmetrics, write_parquet
+from workbench.lab.write_metrics import write_openmetrics, write_series_parquet
 
 __all__ = ["LabRun", "build", "generate"]
 
@@ -157,7 +157,8 @@ def _victims(run: LabRun) -> list[str]:
                 continue
             de, be = err[during].mean(), err[before].mean()
             dm, bm = st.mean[during].mean(), st.mean[before].mean()
-            if de > be + 0.02 or dm > bm * 1.3 + 0.02:
+            burst = float(np.quantile(err[during], 0.95))  # OOM restarts, flaps
+            if de > be + 0.02 or burst > be + 0.05 or dm > bm * 1.3 + 0.02:
                 out.append(svc.name)
                 break
     return sorted(out)
@@ -186,7 +187,7 @@ def generate(
 
     ss = build_series(run.topo, g, run.pods, run.eff, run.flow, rng)
     n_samples = write_openmetrics(ss, out / "metrics" / "metrics.om")
-    write_parquet(to_frame(ss), out / "metrics" / "metrics.parquet")
+    write_series_parquet(ss, out / "metrics" / "metrics.parquet")
 
     n_svc = len(run.topo.services)
     target = target_traces or int(max(300, 2500 * min(1.0, 13 / max(n_svc, 13))))

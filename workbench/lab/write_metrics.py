@@ -20,7 +20,13 @@ import polars as pl
 from workbench import frames
 from workbench.lab.metrics import SeriesSet, family_of
 
-__all__ = ["PARQUET_OPTS", "to_frame", "write_openmetrics", "write_parquet"]
+__all__ = [
+    "PARQUET_OPTS",
+    "to_frame",
+    "write_openmetrics",
+    "write_parquet",
+    "write_series_parquet",
+]
 
 PARQUET_OPTS = {
     "compression": "zstd",
@@ -42,36 +48,40 @@ def _label_str(labels: dict[str, str]) -> str:
     return ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items())
 
 
-def write_openmetrics(ss: SeriesSet, path: Path) -> int:
-    """Write the OpenMetrics text file; return the number of samples.
+CHUNK_SERIES = 2000  # series per batch: memory stays flat as topologies grow
 
-    Families in ``ss.families`` order, each series' samples in time order; the lines are
-    built column-wise (no per-sample Python loop, no sort: series are taken in order).
-    """
+
+def _order(ss: SeriesSet) -> tuple[np.ndarray, np.ndarray]:
+    """(family rank per series, series indices in output order: by family, then index)."""
     ranks = _ranks(ss)
     fam_rank = np.array([ranks[family_of(m)] for m in ss.metric], dtype=np.int64)
-    n_series, n = ss.values.shape
-    order = np.lexsort((np.arange(n_series), fam_rank))  # by family, then series index
-    vals = ss.values[order]
-    keep = ~np.isnan(vals.reshape(-1))
-    pos = np.repeat(np.arange(n_series, dtype=np.int64), n)[keep]  # position in ``order``
-    step = np.tile(np.arange(n, dtype=np.int64), n_series)[keep]
-    offs = np.asarray(ss.offset_ms, dtype=np.int64)[order]
+    order = np.lexsort((np.arange(len(ss.metric)), fam_rank))
+    return fam_rank, order
+
+
+def _samples(ss: SeriesSet, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For series ``sel`` (in order): position in ``sel``, value, timestamp (ms) per sample."""
+    n = ss.grid.n
+    vals = ss.values[sel].reshape(-1)
+    keep = ~np.isnan(vals)
+    pos = np.repeat(np.arange(len(sel), dtype=np.int64), n)[keep]
+    step = np.tile(np.arange(n, dtype=np.int64), len(sel))[keep]
+    offs = np.asarray(ss.offset_ms, dtype=np.int64)[sel]
     ts_ms = round(ss.grid.t0 * 1000) + step * round(ss.grid.step_s * 1000) + offs[pos]
-    prefix = pl.Series(
-        [f"{ss.metric[i]}{{{_label_str(ss.labels[i])}}} " for i in order], dtype=pl.String
-    )
-    is_int = pl.Series(np.asarray(ss.is_int, dtype=bool)[order])
+    return pos, vals[keep], ts_ms
+
+
+def _lines(ss: SeriesSet, sel: np.ndarray) -> pl.Series:
+    pos, vals, ts_ms = _samples(ss, sel)
     idx = pl.Series(pos)
-    df = pl.DataFrame(
-        {
-            "prefix": prefix.gather(idx),
-            "is_int": is_int.gather(idx),
-            "value": vals.reshape(-1)[keep],
-            "ts_ms": ts_ms,
-        }
+    prefix = pl.Series(
+        [f"{ss.metric[i]}{{{_label_str(ss.labels[i])}}} " for i in sel], dtype=pl.String
     )
-    lines = df.select(
+    is_int = pl.Series(np.asarray(ss.is_int, dtype=bool)[sel])
+    df = pl.DataFrame(
+        {"prefix": prefix.gather(idx), "is_int": is_int.gather(idx), "value": vals, "ts_ms": ts_ms}
+    )
+    return df.select(
         pl.concat_str(
             pl.col("prefix"),
             pl.when(pl.col("is_int"))
@@ -83,46 +93,51 @@ def write_openmetrics(ss: SeriesSet, path: Path) -> int:
             (pl.col("ts_ms") % 1000).cast(pl.String).str.zfill(3),
         ).alias("line")
     )["line"]
-    per_family = np.bincount(fam_rank[order][pos], minlength=len(ss.families))
+
+
+def write_openmetrics(ss: SeriesSet, path: Path) -> int:
+    """Write the OpenMetrics text file; return the number of samples.
+
+    Families in ``ss.families`` order, each series' samples in time order; lines are built
+    column-wise in batches of series (no per-sample Python loop, bounded memory).
+    """
+    fam_rank, order = _order(ss)
+    has = ~np.all(np.isnan(ss.values), axis=1) if len(order) else np.zeros(0, bool)
     path.parent.mkdir(parents=True, exist_ok=True)
-    start = 0
+    total = 0
     with open(path, "wb") as fh:
         for rank, (name, typ, help_) in enumerate(ss.families):
-            count = int(per_family[rank])
-            if not count:
+            members = order[(fam_rank[order] == rank) & has[order]]
+            if not members.size:
                 continue
             fh.write(f"# HELP {name} {help_}\n# TYPE {name} {typ}\n".encode())
-            fh.flush()
-            lines.slice(start, count).to_frame().write_csv(
-                fh, include_header=False, quote_style="never", line_terminator="\n"
-            )
-            start += count
+            for k in range(0, members.size, CHUNK_SERIES):
+                lines = _lines(ss, members[k : k + CHUNK_SERIES])
+                fh.flush()
+                lines.to_frame().write_csv(
+                    fh, include_header=False, quote_style="never", line_terminator="\n"
+                )
+                total += len(lines)
         fh.write(b"# EOF\n")
-    return len(lines)
+    return total
 
 
-def to_frame(ss: SeriesSet) -> pl.DataFrame:
+def to_frame(ss: SeriesSet, sel: np.ndarray | None = None) -> pl.DataFrame:
     """The samples as a metrics frame (``ts, metric, service, value, labels``), in the same
-    order as the OpenMetrics file."""
-    ranks = _ranks(ss)
-    fam_rank = np.array([ranks[family_of(m)] for m in ss.metric], dtype=np.int64)
-    n_series, n = ss.values.shape
-    order = np.lexsort((np.arange(n_series), fam_rank))
-    vals = ss.values[order]
-    keep = ~np.isnan(vals.reshape(-1))
-    idx = pl.Series(np.repeat(np.arange(n_series, dtype=np.int64), n)[keep])
-    step = np.tile(np.arange(n, dtype=np.int64), n_series)[keep]
-    offs = np.asarray(ss.offset_ms, dtype=np.int64)[order]
-    ts_us = (round(ss.grid.t0 * 1000) + step * round(ss.grid.step_s * 1000) + offs[idx]) * 1000
-    lab = [{k: v for k, v in ss.labels[i].items() if k != "service"} for i in order]
+    order as the OpenMetrics file (``sel``: only these series, already in that order)."""
+    if sel is None:
+        sel = _order(ss)[1]
+    pos, vals, ts_ms = _samples(ss, sel)
+    idx = pl.Series(pos)
+    lab = [{k: v for k, v in ss.labels[i].items() if k != "service"} for i in sel]
     df = pl.DataFrame(
         {
-            "ts": pl.Series(ts_us).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
-            "metric": pl.Series([ss.metric[i] for i in order], dtype=pl.String).gather(idx),
+            "ts": pl.Series(ts_ms * 1000).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+            "metric": pl.Series([ss.metric[i] for i in sel], dtype=pl.String).gather(idx),
             "service": pl.Series(
-                [ss.labels[i].get("service") for i in order], dtype=pl.String
+                [ss.labels[i].get("service") for i in sel], dtype=pl.String
             ).gather(idx),
-            "value": vals.reshape(-1)[keep],
+            "value": vals,
             "labels": frames.kv_from_dicts(lab).gather(idx),
         }
     )
@@ -130,5 +145,34 @@ def to_frame(ss: SeriesSet) -> pl.DataFrame:
 
 
 def write_parquet(df: pl.DataFrame, path: Path) -> None:
+    """Write a metrics frame with the fixed writer settings."""
     path.parent.mkdir(parents=True, exist_ok=True)
     df.write_parquet(path, **PARQUET_OPTS)
+
+
+def write_series_parquet(ss: SeriesSet, path: Path) -> int:
+    """Write every sample of ``ss`` as a metrics-frame Parquet file, in batches of series
+    (one or more row groups each), so memory stays flat; return the number of rows."""
+    import pyarrow.parquet as pq
+
+    _, order = _order(ss)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = None
+    total = 0
+    try:
+        for k in range(0, max(len(order), 1), CHUNK_SERIES):
+            table = to_frame(ss, order[k : k + CHUNK_SERIES]).to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(
+                    path,
+                    table.schema,
+                    compression="zstd",
+                    compression_level=3,
+                    write_statistics=True,
+                )
+            writer.write_table(table, row_group_size=PARQUET_OPTS["row_group_size"])
+            total += table.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    return total
