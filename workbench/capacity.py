@@ -45,7 +45,7 @@ from workbench.sources import capacity_queries as cq
 from workbench.sources import chunking
 from workbench.timewindow import Window, parse_duration
 
-__all__ = ["Usage", "effective_step", "load_usage"]
+__all__ = ["Usage", "effective_step", "findings", "load_usage", "open_source"]
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +307,7 @@ def _window(window: Window | str, backend: str, target: Any) -> Window:
     lo, hi = span["lo"][0], span["hi"][0]
     if lo is None:
         raise BadData("the metrics files hold no samples", field="ts")
-    return Window(lo, hi + timedelta(microseconds=1))
+    return Window(lo, hi.replace(microsecond=0) + timedelta(seconds=1))  # past the last
 
 
 def _profile(profile: Profile, backend: str, target: Any, win: Window) -> str:
@@ -555,3 +555,81 @@ def _per_service(x: pl.LazyFrame, kind: str, fine: str) -> pl.LazyFrame:
         .group_by("ts", "service")
         .agg(pl.col("value").sum())
     )
+
+
+# ------------------------------------------------------------------------------ notebook
+def open_source(sources_config: str | Path = "", source: str = "") -> Any:
+    """What the capacity notebook reads: the embedded lab history (generated once, cached)
+    when ``sources_config`` is ``""``, else source ``source`` of that ``workbench.toml``
+    (``""`` = the first one serving metrics).
+
+    >>> src = open_source()                      # the lab history, no server needed
+    >>> src = open_source("workbench.toml", "prom")
+    """
+    if not sources_config:
+        from workbench.lab.demo import history_path
+
+        return history_path()
+    from workbench.config import load_config
+
+    sources = load_config(sources_config)
+    if source:
+        if source not in sources:
+            raise ConfigError(
+                f"no source {source!r} in {sources_config}",
+                hint=f"its sources are {', '.join(sources) or 'none'}",
+            )
+        return sources[source]
+    for s in sources.values():
+        if "metrics" in getattr(s, "capabilities", ()):
+            return s
+    raise ConfigError(f"no source in {sources_config} serves metrics")
+
+
+def findings(table: pl.DataFrame, usage: Usage, *, threshold: float, horizon_days: int) -> str:
+    """A few Markdown lines: what runs out first and when, which resources' growth uses
+    up their headroom within the horizon, and anything that was not loaded."""
+    lines = []
+    soon = table.filter(pl.col("days_left") <= horizon_days)
+    if soon.height:
+        r = soon.row(0, named=True)
+        band = ""
+        if r["earliest"] is not None:
+            late = r["latest"].strftime("%Y-%m-%d") if r["latest"] else "beyond the horizon"
+            band = f" (80 % band {r['earliest']:%Y-%m-%d} .. {late})"
+        lines.append(
+            f"**Runs out first:** `{r['service']}` {r['resource']} crosses "
+            f"{threshold:.0%} on {r['saturates_at']:%Y-%m-%d}{band}, "
+            f"{r['days_left']:.0f} days after the last day of data; peak now "
+            f"{r['utilisation_peak']:.0%}, growing {r['growth_per_day']:+.2%} points/day."
+        )
+        rest = [
+            f"`{x['service']}` {x['resource']} ({x['days_left']:.0f} d)"
+            for x in soon.slice(1, 9).iter_rows(named=True)
+        ]
+        if rest:
+            lines.append(
+                f"**Growth outpaces headroom within {horizon_days} days:** "
+                + ", ".join(rest)
+                + (" ..." if soon.height > 10 else "")
+            )
+    else:
+        lines.append(f"Nothing crosses {threshold:.0%} within {horizon_days} days.")
+    fastest = table.sort("growth_per_day", descending=True).row(0, named=True)
+    lines.append(
+        f"**Fastest growing:** `{fastest['service']}` {fastest['resource']} "
+        f"({fastest['growth_per_day']:+.2%} points/day)."
+    )
+    missing = usage.pairs_without_capacity()
+    if missing:
+        lines.append(
+            "**No limit known** (left out of the table): "
+            + ", ".join(f"`{s}` {r}" for s, r in missing[:10])
+        )
+    for why in (*usage.reasons, *usage.notes):
+        lines.append(f"_Note:_ {why}")
+    lines.append(
+        f"_Loaded {usage.window} from {usage.source} ({usage.backend}, {usage.profile} "
+        f"metrics) in {usage.step.total_seconds() / 60:g}-minute buckets._"
+    )
+    return "\n\n".join(lines)
