@@ -13,7 +13,7 @@ from workbench import frames
 from workbench.analysis import focus
 from workbench.analysis.graph import service_graph
 from workbench.analysis.templates import mine_templates
-from workbench.analysis.waterfall import trace_waterfall
+from workbench.analysis.waterfall import INDENT, trace_waterfall
 from workbench.charts import render
 from workbench.charts.waterfall import trace_waterfall_chart
 from workbench.errors import ConfigError
@@ -124,11 +124,11 @@ def test_trace_waterfall_order_critical_path_and_origin() -> None:
     wf = trace_waterfall(SPANS, "t1")
     assert wf["span_id"].to_list() == ["a", "b", "c", "d"]  # depth first, by start
     assert wf["depth"].to_list() == [0, 1, 2, 2]
-    assert wf["label"].to_list() == [
+    assert [x.replace(INDENT, "..") for x in wf["label"]] == [
         "web: op",
-        "  api: GET /x",
-        "    api: validate",
-        "    db: SELECT",
+        "..api: GET /x",
+        "....api: validate",
+        "....db: SELECT",
     ]
     assert wf["error_origin"].to_list() == [False, False, False, True]
     assert wf["offset_ms"].to_list() == pytest.approx([0.0, 10.0, 15.0, 50.0])
@@ -152,7 +152,7 @@ def test_waterfall_labels_unique_and_chart_renders_offline() -> None:
         ]
     )  # fmt: skip
     wf = trace_waterfall(dup, "x")
-    assert wf["label"].to_list() == ["web: op", "  db: SELECT", "  db: SELECT #2"]
+    assert wf["label"].to_list() == ["web: op", f"{INDENT}db: SELECT", f"{INDENT}db: SELECT #2"]
     svg = render.to_svg(trace_waterfall_chart(trace_waterfall(SPANS, "t1")))
     assert "error starts here" in svg and "critical path" in svg and "db: SELECT" in svg
     capped = trace_waterfall_chart(wf, max_spans=2).to_dict()

@@ -66,6 +66,8 @@ def _table(df: pl.DataFrame, *, caption: str = "", fmt: dict[str, str] | None = 
 def _services_note(ex: IncidentExplorer) -> str:
     if not ex.services:
         return "all services"
+    if len(ex.services) == 1:
+        return ex.services[0]
     if ex.service:
         others = [s for s in ex.services if s != ex.service]
         return f"{ex.service} and its neighbours ({', '.join(others) or 'none'})"

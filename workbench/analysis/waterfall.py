@@ -15,7 +15,11 @@ import polars as pl
 from workbench.analysis.traces import span_tree
 from workbench.errors import ConfigError
 
-__all__ = ["WATERFALL_COLUMNS", "trace_waterfall"]
+__all__ = ["INDENT", "WATERFALL_COLUMNS", "trace_waterfall"]
+
+#: Indentation per depth in labels: no-break spaces, which SVG text keeps (plain spaces
+#: at the start of a label are collapsed by the browser).
+INDENT = "\u00a0\u00a0"
 
 WATERFALL_COLUMNS = (
     "order",
@@ -41,8 +45,8 @@ WATERFALL_COLUMNS = (
 def trace_waterfall(spans: pl.DataFrame, trace_id: str, *, max_spans: int = 2000) -> pl.DataFrame:
     """The spans of ``trace_id`` in call order (depth first, children by start time).
 
-    Columns: ``order`` (row in the waterfall), ``label`` (indented ``service: name``,
-    unique), ``depth``, span ids, ``service, name, kind, status, start``, ``offset_ms`` /
+    Columns: ``order`` (row in the waterfall), ``label`` (``service: name`` indented with
+    :data:`INDENT` per depth, unique), ``depth``, span ids, ``service, name, kind, status, start``, ``offset_ms`` /
     ``end_ms`` (from the trace's first start, clock skew trimmed as in
     :func:`~workbench.analysis.traces.span_tree`), ``duration_ms``, ``self_ms``,
     ``cp_ms``, ``on_critical_path`` and ``error_origin`` (in error, no child in error:
@@ -91,7 +95,7 @@ def trace_waterfall(spans: pl.DataFrame, trace_id: str, *, max_spans: int = 2000
     out = []
     for i, r in enumerate(ordered):
         depth = r["depth"] or 0
-        base = f"{'  ' * depth}{r['service']}: {r['name']}"
+        base = f"{INDENT * depth}{r['service']}: {r['name']}"
         labels[base] = labels.get(base, 0) + 1
         label = base if labels[base] == 1 else f"{base} #{labels[base]}"
         out.append(

@@ -1,0 +1,108 @@
+"""How fast IncidentExplorer opens and answers clicks, as the system grows.
+
+Measured in the kernel (what a click costs before the browser redraws): the time the
+sources take to load the frames (``load_frames``, not the explorer's), then, on the
+loaded incident, the time until the first view shows (RED, log templates, graph, chart
+JavaScript) and until the suspects are ranked, and for each interaction — focusing a service as a graph click does, brushing a
+window, switching to each tab, searching logs, opening a suspect's failing trace — the
+time to update the view on show. Baseline: the same on the 12-service demo.
+
+Run::
+
+    .venv/bin/python bench/bench_explorer.py               # 300 services (about 1 GB
+    .venv/bin/python bench/bench_explorer.py --services 100 #  of lab data, cached)
+
+Prints ``name: value unit (baseline value, ratio x, target t)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from widgets import IncidentExplorer
+from workbench import Incident, Window
+from workbench.lab import generate
+from workbench.lab.demo import demo_path
+
+TARGET_OPEN_S = 10.0
+TARGET_CLICK_S = 2.0
+CLICKS = (
+    "click_service",
+    "brush_window",
+    "tab_overview",
+    "tab_timeline",
+    "tab_logs",
+    "tab_traces",
+    "tab_suspects",
+    "search_logs",
+    "open_failing_trace",
+    "all_services",
+)
+
+
+def _scenario(services: int, cache: Path) -> Path:
+    out = cache / f"lab-demo-{services}-seed1"
+    if not (out / "scenario.json").exists():
+        generate("demo", 1, out, services=services)
+    return out
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def measure(path: Path) -> dict[str, float]:
+    """Seconds per step on the lab scenario in ``path``."""
+    inc = Incident.from_directory(path)
+    out = {"load_frames": _timed(inc.load)}  # the sources' share, before the explorer
+    t0 = time.perf_counter()
+    ex = IncidentExplorer(inc)
+    while not ex.ready and ex.load_status == "running":
+        time.sleep(0.02)
+    first = time.perf_counter() - t0
+    assert ex.wait() == "done", ex.task.error
+    total = time.perf_counter() - t0
+    top = ex.suspects.ranking[0]
+    out |= {"open_first_view": first, "open_with_suspects": total}
+    ex.show_tab("graph")
+    out["click_service"] = _timed(lambda: ex.focus_service(top))
+    w = inc.window
+    out["brush_window"] = _timed(
+        lambda: ex.set_window(Window(w.start + timedelta(minutes=10), w.end))
+    )
+    for tab in ("overview", "timeline", "logs", "traces", "suspects"):
+        out[f"tab_{tab}"] = _timed(lambda t=tab: ex.show_tab(t))
+    ex.show_tab("logs")
+    out["search_logs"] = _timed(lambda: setattr(ex.views["logs"].search, "value", "error"))
+    ex.show_tab("suspects")
+    out["open_failing_trace"] = _timed(lambda: ex.views["suspects"].open_evidence(top, "trace"))
+    out["all_services"] = _timed(lambda: ex.set_services([]))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--services", type=int, default=300)
+    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "workbench-bench")
+    args = ap.parse_args()
+    base = measure(demo_path())
+    big = measure(_scenario(args.services, args.cache))
+    for name, value in big.items():
+        target = TARGET_CLICK_S if name in CLICKS else TARGET_OPEN_S
+        b = base[name]
+        print(
+            f"explorer_{name}_{args.services}svc: {value:.3f} s "
+            f"(baseline {b:.3f}, ratio {value / b if b else float('nan'):.1f}x, "
+            f"target {target:g})"
+        )
+
+
+if __name__ == "__main__":
+    main()
