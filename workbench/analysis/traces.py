@@ -100,10 +100,15 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
 
     >>> span_tree(inc.spans).filter(pl.col("on_critical_path")).group_by("service").agg(pl.col("cp_ms").sum())
     """
-    s = spans.unique(subset=_KEY, keep="first", maintain_order=True).with_row_index("_i")
+    # 64-bit keys for (trace, span) make the de-duplication and the parent join cheap
+    # (a collision needs ~4e9 spans to become likely)
+    key = (pl.col("trace_id").hash(11) ^ pl.col("span_id").hash(13)).alias("_key")
+    pkey = (pl.col("trace_id").hash(11) ^ pl.col("parent_span_id").hash(13)).alias("_pkey")
+    keyed = spans.with_columns(key)
+    s = keyed.filter(keyed["_key"].is_first_distinct()).drop("_key")
     n = s.height
     if n == 0:
-        return s.drop("_i").with_columns(
+        return s.with_columns(
             depth=pl.lit(None, pl.Int32),
             is_root=pl.lit(None, pl.Boolean),
             trimmed_start=pl.col("start"),
@@ -112,11 +117,16 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
             on_critical_path=pl.lit(None, pl.Boolean),
             cp_ms=pl.lit(None, pl.Float64),
         )
-    link = s.select("trace_id", pl.col("parent_span_id").alias("span_id"), "_i").join(
-        s.select("trace_id", "span_id", pl.col("_i").alias("_p")), on=_KEY, how="left"
+    ids = s.select(key, pl.when(pl.col("parent_span_id").is_not_null()).then(pkey).alias("_pkey"))
+    idx = pl.DataFrame({"_pkey": ids["_key"], "_p": pl.int_range(n, eager=True)})
+    parent = (
+        ids.select("_pkey")
+        .join(idx, on="_pkey", how="left", maintain_order="left")["_p"]
+        .fill_null(-1)
+        .cast(pl.Int64)
+        .to_numpy()
+        .copy()
     )
-    link = link.sort("_i")
-    parent = link["_p"].fill_null(-1).cast(pl.Int64).to_numpy().copy()
     parent[parent == np.arange(n)] = -1  # a span that names itself as parent is a root
     start = s["start"].dt.epoch("us").to_numpy().astype(np.int64)
     end = s["end"].dt.epoch("us").to_numpy().astype(np.int64)
@@ -146,21 +156,30 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
     reached = depth >= 0
 
     # self time: trimmed duration minus the union of the reached children's intervals
-    kids_df = pl.DataFrame({"_p": parent, "ts": ts, "te": te, "ok": reached}).filter(
-        pl.col("ok") & (pl.col("_p") >= 0)
-    )
-    union = (
-        kids_df.sort("_p", "ts")
-        .with_columns(_prev=pl.col("te").cum_max().shift(1).over("_p"))
-        .with_columns(_new=(pl.col("_prev").is_null() | (pl.col("ts") > pl.col("_prev"))))
-        .with_columns(_isl=pl.col("_new").cast(pl.Int64).cum_sum().over("_p"))
-        .group_by("_p", "_isl")
-        .agg(pl.col("ts").min(), pl.col("te").max())
-        .group_by("_p")
-        .agg(covered=(pl.col("te") - pl.col("ts")).sum())
-    )
+    # (children sorted by parent and start; an island starts where a child begins after
+    # every earlier sibling ended)
     covered = np.zeros(n, dtype=np.int64)
-    covered[union["_p"].to_numpy()] = union["covered"].to_numpy()
+    ch = np.nonzero(reached & (parent >= 0))[0]
+    if ch.size:
+        ch = ch[np.lexsort((ts[ch], parent[ch]))]
+        p = parent[ch]
+        first = np.ones(ch.size, dtype=bool)
+        first[1:] = p[1:] != p[:-1]
+        group = np.cumsum(first) - 1
+        base = ts[ch].min()
+        span = int(te[ch].max() - base) + 1
+        # per-parent running max of the end, without a Python loop: offset each parent
+        # group so a running max cannot leak from one group into the next
+        shifted = (te[ch] - base) + group.astype(np.int64) * span
+        run_max = np.maximum.accumulate(shifted) - group.astype(np.int64) * span
+        prev_end = np.empty(ch.size, dtype=np.int64)
+        prev_end[0] = -1
+        prev_end[1:] = run_max[:-1]
+        new_island = first | ((ts[ch] - base) > prev_end)
+        starts = np.nonzero(new_island)[0]
+        isl_lo = ts[ch][starts]
+        isl_hi = np.maximum.reduceat(te[ch], starts)
+        covered = np.bincount(p[starts], weights=isl_hi - isl_lo, minlength=n).astype(np.int64)
     self_us = np.where(reached, (te - ts) - covered, 0)
 
     # critical path: per parent, repeatedly take the last-finishing child that ends at or
@@ -191,8 +210,8 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
     cp_child = np.bincount(parent[parent >= 0], weights=sel_dur[parent >= 0], minlength=n)
     cp_us = np.where(on_path, (te - ts) - cp_child, 0.0)
 
-    return s.drop("_i").with_columns(
-        depth=pl.Series(np.where(reached, depth, -1), dtype=pl.Int32).replace(-1, None),
+    return s.with_columns(
+        depth=pl.Series(depth, dtype=pl.Int32).set(pl.Series(~reached), None),
         is_root=pl.Series(is_root),
         trimmed_start=pl.Series(ts).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
         trimmed_end=pl.Series(te).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
