@@ -145,3 +145,21 @@ def test_demo_ground_truth_is_ranked_first(lab_demo_dir):
     assert sus.ranking[0] == truth
     ev = sus.evidence(truth)
     assert ev.spans.height > 0 or ev.series.height > 0
+
+
+def test_lab_suite_spec_covers_every_fault_kind_and_reuses_generated_cases(tmp_path):
+    from workbench.evaluation.suite import SUITE, case_name, generate_suite
+    from workbench.lab.faults import FAULT_KINDS
+    from workbench.lab.scenarios import get_scenario
+
+    assert len(SUITE) >= 60
+    assert {get_scenario(sc).fault for sc, _, _ in SUITE} == set(FAULT_KINDS)
+    assert len({topo for _, topo, _ in SUITE}) >= 3 and len({s for _, _, s in SUITE}) >= 2
+    spec = [("db-outage", 8, 5)]
+    d = tmp_path / case_name(*spec[0])
+    d.mkdir()
+    (d / "truth.json").write_text('{"root_cause_service": "x"}')
+    (d / "scenario.json").write_text("{}")
+    made: list[str] = []
+    assert generate_suite(tmp_path, spec=spec, progress=made.append) == tmp_path
+    assert made == []  # already there: not generated again
