@@ -143,12 +143,26 @@ def _wait(server: Server, check_path: str, *, timeout: float = 60.0) -> None:
     )
 
 
-def build_blocks(openmetrics: Sequence[Path], blocks_dir: Path) -> Path:
-    """Run ``promtool tsdb create-blocks-from openmetrics`` for each file into ``blocks_dir``."""
+def build_blocks(
+    openmetrics: Sequence[Path], blocks_dir: Path, *, max_block_duration: str = "24h"
+) -> Path:
+    """Run ``promtool tsdb create-blocks-from openmetrics`` for each file into ``blocks_dir``.
+
+    ``--max-block-duration`` (a hidden flag of promtool 2.42) defaults to 2 h, one block
+    per 2 h of data: a day of data then takes promtool 2.5 s instead of 0.5 s with 24 h."""
     blocks_dir.mkdir(parents=True, exist_ok=True)
     for om in openmetrics:
         proc = subprocess.run(
-            [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", "-q", str(om), str(blocks_dir)],
+            [
+                PROMTOOL,
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                f"--max-block-duration={max_block_duration}",
+                "-q",
+                str(om),
+                str(blocks_dir),
+            ],
             capture_output=True,
             text=True,
             timeout=600,
