@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from workbench.errors import WorkbenchError
 
-COMMANDS: tuple[str, ...] = ("bundle", "demo", "eval", "lab", "new", "schema")
+COMMANDS: tuple[str, ...] = ("bundle", "demo", "eval", "lab", "new", "render", "schema")
 
 
 def build_parser() -> argparse.ArgumentParser:

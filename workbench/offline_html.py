@@ -26,7 +26,14 @@ from typing import Any
 
 from workbench.errors import BadData
 
-__all__ = ["chart_count", "make_static", "network_references", "to_html", "write_static"]
+__all__ = [
+    "chart_count",
+    "make_static",
+    "network_references",
+    "to_html",
+    "to_markdown",
+    "write_static",
+]
 
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -125,9 +132,17 @@ def chart_count(nb: dict[str, Any]) -> int:
     )
 
 
-def to_html(nb: dict[str, Any], *, title: str | None = None) -> str:
-    """HTML of a (static) notebook that loads nothing from the network; code is kept,
-    highlighted, and charts are inline SVG."""
+def _hide_code(exporter: Any) -> None:
+    """Make an nbconvert exporter leave out code cells' input and the In/Out prompts."""
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+
+
+def to_html(nb: dict[str, Any], *, title: str | None = None, exclude_input: bool = False) -> str:
+    """HTML of a (static) notebook that loads nothing from the network; charts are inline
+    SVG. Code is kept and highlighted, unless ``exclude_input=True`` (a report: outputs
+    and text only)."""
     import jinja2
     import nbformat
     from nbconvert import HTMLExporter
@@ -136,6 +151,8 @@ def to_html(nb: dict[str, Any], *, title: str | None = None) -> str:
         extra_loaders=[jinja2.DictLoader({"workbench_offline.html.j2": _TEMPLATE})],
         template_file="workbench_offline.html.j2",
     )
+    if exclude_input:
+        _hide_code(exporter)
     node = nbformat.reads(json.dumps(nb), as_version=4)
     if title:
         node.metadata["title"] = title
@@ -144,6 +161,34 @@ def to_html(nb: dict[str, Any], *, title: str | None = None) -> str:
     if bad:
         raise BadData(f"the HTML export would load from the network: {bad[:3]}")
     return body
+
+
+def to_markdown(
+    nb: dict[str, Any], *, files_dir: str = "files", exclude_input: bool = True
+) -> tuple[str, dict[str, bytes]]:
+    """Markdown of a (static) notebook for a Git repository or a wiki, and its images.
+
+    Returns ``(markdown, files)``: ``files`` maps relative paths under ``files_dir``
+    (``"INC-123_files/output_8_0.svg"``) to their bytes; write them next to the Markdown
+    file. Markdown outputs stay Markdown, charts become image links, code is left out
+    unless ``exclude_input=False``.
+
+    >>> md, files = to_markdown(make_static(nb), files_dir="INC-123_files")
+    """
+    import nbformat
+    from nbconvert import MarkdownExporter
+
+    exporter = MarkdownExporter()
+    if exclude_input:
+        _hide_code(exporter)
+    node = nbformat.reads(json.dumps(nb), as_version=4)
+    body, res = exporter.from_notebook_node(
+        node, resources={"output_files_dir": files_dir, "unique_key": "output"}
+    )
+    files: dict[str, bytes] = {}
+    for name, data in (res.get("outputs") or {}).items():
+        files[name] = data if isinstance(data, bytes) else str(data).encode("utf-8")
+    return body, files
 
 
 def network_references(html: str) -> list[str]:

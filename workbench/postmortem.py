@@ -173,7 +173,7 @@ def _collapse_rollouts(ev: pl.DataFrame) -> pl.DataFrame:
     them (same service, a deploy/rollback/config record with an ``end``), keeping the
     count in the record's evidence: a postmortem wants one row per change."""
     ev = ev.with_row_index("_row")
-    rec = ev.filter(pl.col("kind").is_in(CHANGE_KINDS) & pl.col("end").is_not_null())
+    rec = ev.filter(pl.col("kind").is_in(list(CHANGE_KINDS)) & pl.col("end").is_not_null())
     points = ev.filter(
         pl.col("kind").is_in(["deploy", "rollback"]) & pl.col("end").is_null()
     ).select("_row", "service", "ts", pl.col("source").alias("_psrc"))
@@ -187,7 +187,7 @@ def _collapse_rollouts(ev: pl.DataFrame) -> pl.DataFrame:
         pl.len().alias("_folded"), pl.col("_psrc").unique().sort().str.join(", ").alias("_fsrc")
     )
     return (
-        ev.filter(~pl.col("_row").is_in(pairs["_row"]))
+        ev.filter(~pl.col("_row").is_in(pairs["_row"].to_list()))
         .join(folded, left_on="_row", right_on="_rec", how="left")
         .with_columns(
             pl.col("_folded").fill_null(0),

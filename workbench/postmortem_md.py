@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -53,6 +54,10 @@ def _n(x: float | None) -> str:
 
 def _pct(x: float | None, digits: int = 1) -> str:
     return "—" if x is None else f"{x:.{digits}%}"
+
+
+def _entries(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
 
 
 def _slo(x: float) -> str:
@@ -265,7 +270,7 @@ def evidence(pm: Postmortem) -> str:
         )
     m = p["manifest"]
     lines = [
-        f"Everything above was computed from the evidence bundle {_code(p['path'])} "
+        f"Everything above was computed from the evidence bundle {_code(Path(p['path']).name)} "
         f"(saved {_md(m.get('created_at', '?'))}, workbench "
         f"{_md(m.get('versions', {}).get('workbench', '?'))}); "
         + (
@@ -290,7 +295,7 @@ def evidence(pm: Postmortem) -> str:
     a = m.get("annotations", {})
     lines += [
         "",
-        f"Annotation log: {a.get('count', 0)} entries, head hash {_code(a.get('head', '')[:16])}…; "
+        f"Annotation log: {_entries(a.get('count', 0))}, head hash {_code(a.get('head', '')[:16])}…; "
         f"bundle hash {_code(m.get('bundle_sha256', ''))} (`workbench bundle verify` "
         "re-checks all of it).",
     ]
