@@ -92,17 +92,52 @@ def utilisation(
     )
 
 
-def daily_peaks(util: pl.DataFrame, *, quantile: float = 0.99) -> pl.DataFrame:
-    """Per service, resource and UTC day: the peak (a high quantile, robust to a single
-    spike) and mean utilisation."""
-    return (
-        util.with_columns(day=pl.col("ts").dt.truncate("1d"))
-        .group_by("service", "resource", "day")
-        .agg(
-            peak=pl.col("utilisation").quantile(quantile),
-            mean=pl.col("utilisation").mean(),
-            samples=pl.len(),
+def daily_peaks(
+    util: pl.DataFrame,
+    *,
+    quantile: float = 0.99,
+    sustain: str | None = "1h",
+    busy_hour: bool = True,
+) -> pl.DataFrame:
+    """Per service, resource and UTC day: the peak and the mean utilisation.
+
+    ``busy_hour=True`` (default): the peak is the day's mean over its *time-consistent
+    busy hour*, the ``sustain``-long slot of the day that is busiest on average over the
+    whole history (telephony's TCBH). Taking each day's own maximum instead picks the
+    noise's highs and brings saturation forecasts early. ``busy_hour=False``: a high
+    ``quantile`` of the day's ``sustain``-long means (``sustain=None``: of the samples).
+    """
+    if sustain:
+        util = (
+            util.with_columns(pl.col("ts").dt.truncate(sustain))
+            .group_by("service", "resource", "ts")
+            .agg(pl.col("utilisation").mean(), n=pl.len())
         )
+    else:
+        util = util.with_columns(n=pl.lit(1, pl.UInt32))
+    util = util.with_columns(
+        day=pl.col("ts").dt.truncate("1d"), slot=pl.col("ts") - pl.col("ts").dt.truncate("1d")
+    )
+    if busy_hour:
+        slot = (
+            util.group_by("service", "resource", "slot")
+            .agg(avg=pl.col("utilisation").mean())
+            .sort("avg", "slot", descending=[True, False])
+            .group_by("service", "resource", maintain_order=True)
+            .agg(busy=pl.col("slot").first())
+        )
+        util = util.join(slot, on=["service", "resource"])
+        peak = pl.col("utilisation").filter(pl.col("slot") == pl.col("busy")).mean()
+    else:
+        peak = pl.col("utilisation").quantile(quantile)
+    return (
+        util.group_by("service", "resource", "day")
+        .agg(
+            peak=peak,
+            mean=(pl.col("utilisation") * pl.col("n")).sum() / pl.col("n").sum(),
+            samples=pl.col("n").sum(),
+        )
+        .drop_nulls("peak")
         .sort("service", "resource", "day")
     )
 
@@ -159,29 +194,56 @@ class Forecast:
     r2: float
 
 
-def forecast_saturation(
-    days: list[datetime] | pl.Series,
-    peaks: list[float] | pl.Series | np.ndarray,
-    *,
-    threshold: float,
-    horizon_days: int = 365,
-) -> Forecast:
-    """Fit daily peaks and find the day they cross ``threshold`` (within ``horizon_days``)."""
-    import statsmodels.api as sm
+class _Fit:
+    """OLS of daily peaks on time (linear, or log for compound growth), with day-of-week
+    effects when ``weekly``; predictions are for a busy day of the week."""
 
-    d = list(days)
-    y = np.asarray(peaks, dtype=float)
-    if len(d) < 3 or not np.all(np.isfinite(y)):
-        raise BadData("a forecast needs at least 3 days of finite peaks", field="peak")
-    t = np.array([(x - d[0]).total_seconds() / 86400 for x in d])
-    x = sm.add_constant(t)
-    fits = {"linear": sm.OLS(y, x).fit()}
-    if np.all(y > 0):
-        fits["compound"] = sm.OLS(np.log(y), x).fit()
+    def __init__(self, days: list[datetime], y: np.ndarray, *, weekly: bool | None) -> None:
+        import statsmodels.api as sm
 
-    def predict(name: str, tt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        f = fits[name]
-        frame = f.get_prediction(sm.add_constant(tt, has_constant="add")).summary_frame(alpha=0.2)
+        self.d0 = days[0]
+        self.t = np.array([(x - days[0]).total_seconds() / 86400 for x in days])
+        dows = np.array([x.weekday() for x in days])
+        if weekly is None:  # two weeks or more, every weekday seen
+            weekly = len(days) >= 14 and len(set(dows.tolist())) == 7
+        self.weekly = weekly
+        x = self._design(self.t, dows)
+        self.fits = {"linear": sm.OLS(y, x).fit()}
+        if np.all(y > 0):
+            self.fits["compound"] = sm.OLS(np.log(y), x).fit()
+        self.busy = {n: self._busy_days(f) for n, f in self.fits.items()}
+        self.sse = {n: float(np.sum((self._predict(n, x)[0] - y) ** 2)) for n in self.fits}
+        self.model = min(self.sse, key=self.sse.__getitem__)
+        sst = float(np.sum((y - y.mean()) ** 2)) or 1e-12
+        self.r2 = 1 - self.sse[self.model] / sst
+
+    def _design(
+        self, t: np.ndarray, dows: np.ndarray | None, w: np.ndarray | None = None
+    ) -> np.ndarray:
+        cols = [np.ones_like(t), t]
+        if self.weekly:
+            if dows is not None:  # Monday is the base
+                cols += [(dows == k).astype(float) for k in range(1, 7)]
+            else:
+                cols += [np.full_like(t, wk) for wk in w]  # type: ignore[union-attr]
+        return np.column_stack(cols)
+
+    def _busy_days(self, fit: object) -> np.ndarray:
+        """Weights of the weekday dummies for "a busy day": the mean of the weekdays whose
+        effect is within two standard errors of the busiest (not the busiest alone: the
+        largest of seven noisy estimates is biased high)."""
+        if not self.weekly:
+            return np.zeros(6)
+        params = np.asarray(fit.params)  # type: ignore[attr-defined]
+        se = np.asarray(fit.bse)  # type: ignore[attr-defined]
+        effects = np.r_[0.0, params[2:8]]
+        spread = 2 * float(np.median(se[2:8]))
+        busy = effects >= effects.max() - spread
+        w = busy / busy.sum()
+        return w[1:]  # Monday is the base level
+
+    def _predict(self, name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        frame = self.fits[name].get_prediction(x).summary_frame(alpha=0.2)
         cols = (
             frame["mean"].to_numpy(),
             frame["obs_ci_lower"].to_numpy(),
@@ -189,24 +251,48 @@ def forecast_saturation(
         )
         return tuple(np.exp(c) for c in cols) if name == "compound" else cols  # type: ignore[return-value]
 
-    sse = {n: float(np.sum((predict(n, t)[0] - y) ** 2)) for n in fits}
-    best = min(sse, key=sse.__getitem__)
-    sst = float(np.sum((y - y.mean()) ** 2)) or 1e-12
+    def predict(self, tt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mean, lower, upper (80 %) of the chosen model at days ``tt`` since the first,
+        on a busy day of the week."""
+        return self._predict(self.model, self._design(tt, None, self.busy[self.model]))
+
+
+def forecast_saturation(
+    days: list[datetime] | pl.Series,
+    peaks: list[float] | pl.Series | np.ndarray,
+    *,
+    threshold: float,
+    horizon_days: int = 365,
+    weekly: bool | None = None,
+) -> Forecast:
+    """Fit daily peaks and find the day they cross ``threshold`` (within ``horizon_days``).
+
+    With ``weekly`` (default: when there are two weeks or more of days) the fit has a
+    day-of-week effect and the forecast follows the busy days (those within two standard
+    errors of the busiest), so quiet weekends neither drag the trend down nor delay the
+    date.
+    """
+    d = list(days)
+    y = np.asarray(peaks, dtype=float)
+    if len(d) < 3 or not np.all(np.isfinite(y)):
+        raise BadData("a forecast needs at least 3 days of finite peaks", field="peak")
+    fit = _Fit(d, y, weekly=weekly)
+    t = fit.t
     future = np.arange(t[-1], t[-1] + horizon_days + 1, 0.25)
-    mean, lower, upper = predict(best, future)
+    mean, lower, upper = fit.predict(future)
 
     def crossing(series: np.ndarray) -> datetime | None:
         idx = np.nonzero(series >= threshold)[0]
         return d[0] + timedelta(days=float(future[idx[0]])) if idx.size else None
 
-    slope_mean = predict(best, np.array([t[-1] - 1.0, t[-1]]))[0]
+    slope_mean = fit.predict(np.array([t[-1] - 1.0, t[-1]]))[0]
     return Forecast(
-        model=best,
+        model=fit.model,
         growth_per_day=float(slope_mean[1] - slope_mean[0]),
         saturates_at=crossing(mean),
         earliest=crossing(upper),
         latest=crossing(lower),
-        r2=1 - sse[best] / sst,
+        r2=fit.r2,
     )
 
 
@@ -282,12 +368,11 @@ def forecast_path(
 ) -> pl.DataFrame:
     """The fitted daily peak and its 80 % band, from the first day of history to
     ``horizon_days`` after the last, for charts: ``service, resource, day, peak`` (observed,
-    null in the future), ``fitted, lower, upper, model``. Same model choice as
-    :func:`forecast_saturation`; ``pairs`` limits it to some (service, resource).
+    null in the future), ``fitted, lower, upper, model``. Same fit as
+    :func:`forecast_saturation` (the busy days' trend when there are two weeks or more); ``pairs`` limits it to some (service, resource).
 
     >>> forecast_path(daily_peaks(util), threshold=0.8, pairs=[("checkout", "cpu")])
     """
-    import statsmodels.api as sm
 
     out = []
     for (service, resource), g in peaks.group_by(["service", "resource"], maintain_order=True):
@@ -298,15 +383,10 @@ def forecast_path(
             continue
         days = g["day"].to_list()
         y = g["peak"].to_numpy()
-        fc = forecast_saturation(days, y, threshold=threshold, horizon_days=horizon_days)
-        t = np.array([(x - days[0]).total_seconds() / 86400 for x in days])
-        yy = np.log(y) if fc.model == "compound" else y
-        fit = sm.OLS(yy, sm.add_constant(t)).fit()
+        fit = _Fit(days, y, weekly=None)
+        t = fit.t
         tt = np.arange(0.0, t[-1] + horizon_days + 1, 1.0)
-        frame = fit.get_prediction(sm.add_constant(tt, has_constant="add")).summary_frame(alpha=0.2)
-        cols = [frame[c].to_numpy() for c in ("mean", "obs_ci_lower", "obs_ci_upper")]
-        if fc.model == "compound":
-            cols = [np.exp(c) for c in cols]
+        cols = fit.predict(tt)
         observed = dict(zip(t.round(6), y, strict=True))
         out.append(
             pl.DataFrame(
@@ -318,7 +398,7 @@ def forecast_path(
                     "fitted": cols[0],
                     "lower": cols[1],
                     "upper": cols[2],
-                    "model": fc.model,
+                    "model": fit.model,
                 },
                 schema_overrides={"peak": pl.Float64},
             )
