@@ -90,6 +90,7 @@ def _segments(cond: np.ndarray, for_steps: int) -> list[tuple[int, int, int | No
 def evaluate(ctx, ss: SeriesSet) -> list[Alert]:
     g = ss.grid
     w = max(1, round(300 / g.step_s))
+    span_s = w * g.step_s  # what the rate window really covers
     alerts: list[Alert] = []
 
     def add(name, labels, ann, cond, for_s):
@@ -114,7 +115,7 @@ def evaluate(ctx, ss: SeriesSet) -> list[Alert]:
         total = inc[sel].sum(axis=0)
         errs = inc[[pos[int(r)] for r in rows if ss.labels[r]["code"] >= "500"]].sum(axis=0)
         ratio = np.where(total > 0, errs / np.maximum(total, 1), 0.0)
-        cond = (ratio > 0.05) & (total / 300 > 0.1)
+        cond = (ratio > 0.05) & (total / span_s > 0.1)
 
         def ann(i: int, svc=svc, route=route, method=method, ratio=ratio) -> dict:
             return {
@@ -142,7 +143,7 @@ def evaluate(ctx, ss: SeriesSet) -> list[Alert]:
             tot = binc[les["+Inf"]].sum(axis=0)
             under = binc[les["1.0"]].sum(axis=0)
             slow = np.where(tot > 0, 1 - under / np.maximum(tot, 1), 0.0)
-            cond = (slow > 0.01) & (tot / 300 > 0.1)  # p99 above 1 s
+            cond = (slow > 0.01) & (tot / span_s > 0.1)  # p99 above 1 s
             add(
                 "HighLatency",
                 {"service": svc, "severity": "warning"},
@@ -191,7 +192,7 @@ def evaluate(ctx, ss: SeriesSet) -> list[Alert]:
     clim = {ss.labels[i]["pod"]: i for i in _rows(ss, "container_cpu_limit_cores")}
     for pod, i in cpu.items():
         lab = ss.labels[i]
-        used = _increase(ss.values[i : i + 1], w)[0] / 300
+        used = _increase(ss.values[i : i + 1], w)[0] / span_s
         frac = np.nan_to_num(used / ss.values[clim[pod]], nan=0.0)
         add(
             "CPUThrottlingHigh",

@@ -505,6 +505,12 @@ def generated(n: int, *, seed: int = 0, external_rps: float = 200.0) -> Topology
                     language=str(rng.choice(["go", "java", "python", "node"])),
                     pool_max=20 if uses_db else 0,
                     version=version,
+                    cpu_limit=4.0 if is_store else 1.0,
+                    cpu_per_request=(0.0002 if kind == "database" else 0.00005)
+                    if is_store
+                    else 0.002,
+                    memory_limit=(4096 if is_store else 512) * 2**20,
+                    memory_base=(1500 if is_store else 180) * 2**20,
                 )
             )
     meta = {"name": f"generated-{n}", "seed": seed}
