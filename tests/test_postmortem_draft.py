@@ -18,6 +18,7 @@ import pytest
 from workbench import ConfigError, Incident, Window, frames, notebook
 from workbench.analysis.impact import counter_increase, impact, impact_period
 from workbench.analysis.red import red
+from workbench.bundle import verify_bundle
 from workbench.postmortem import FREE_TEXT, SECTIONS, draft, draft_timeline
 from workbench.sources.base import Result, Source
 
@@ -313,3 +314,32 @@ def test_postmortem_template_parameters_and_sections() -> None:
         assert f"## {heading}" in text
     # every free-text section asks for the author's words with a visible TODO
     assert text.count("**TODO**") >= 6
+
+
+def test_notes_added_while_writing_are_kept_in_a_new_bundle(inc: Incident, tmp_path: Path) -> None:
+    first = inc.save_bundle(tmp_path / "b1")
+    again = Incident.from_bundle(first)
+    again.note("support confirms checkout works", at=_t(11, 35), kind="note", author="carol")
+    second = again.save_bundle(tmp_path / "b2")
+    assert verify_bundle(second) == []
+    reopened = Incident.from_bundle(second)
+    assert [a.text for a in reopened.annotations] == [
+        "rolled back web",
+        "support confirms checkout works",
+    ]
+    pm = draft(reopened)
+    notes = pm.timeline.filter(pl.col("kind") == "annotation")
+    assert notes["ts"].to_list() == [_t(11, 29, 5), _t(11, 35)]
+    evidence = str(pm.section("evidence"))
+    assert "every hash verified" in evidence and "Annotation log: 2 entries" in evidence
+    assert "verified" in str(pm.section("header")) and not pm.caveats
+
+
+def test_a_tampered_bundle_is_flagged_in_the_postmortem(inc: Incident, tmp_path: Path) -> None:
+    path = inc.save_bundle(tmp_path / "b")
+    notes = path / "annotations.jsonl"
+    notes.write_text(notes.read_text().replace("rolled back web", "rolled back db"))
+    pm = draft(Incident.from_bundle(path))
+    assert "**FAILED verification**" in str(pm.section("header"))
+    assert any("annotation #1: content changed" in c for c in pm.caveats)
+    assert "verification failed" in str(pm.section("evidence"))
