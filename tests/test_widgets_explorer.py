@@ -78,6 +78,16 @@ def test_window_narrows_every_view(explorer: IncidentExplorer, demo: dict) -> No
     assert explorer.window == Window(start, end)
     explorer.reset_window_button.click()
     assert explorer.window == inc.window
+    # the keyboard path: type the window into the picker
+    picker = explorer.views["overview"].picker
+    assert picker.mode.value == "absolute" and picker.window == inc.window
+    picker.start.value = "2026-11-20T11:30:00Z"
+    assert explorer.window == Window.parse("2026-11-20T11:30:00Z..2026-11-20T12:00:00Z")
+    picker.end.value = "2026-11-20T15:00:00Z"  # beyond the data: said, not applied
+    assert "outside the data loaded" in explorer.views["overview"].window_error.value
+    assert explorer.window.end == inc.window.end
+    explorer.reset_window()
+    assert picker.window == inc.window
     with pytest.raises(ConfigError, match="outside the data loaded"):
         explorer.window = Window(inc.window.start, inc.window.end + timedelta(hours=3))
 

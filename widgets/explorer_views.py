@@ -78,16 +78,53 @@ class OverviewView(w.VBox):
     """RED per service; brushing a time range narrows the explorer's window."""
 
     def __init__(self, ex: IncidentExplorer) -> None:
+        from widgets.pickers import WindowPicker
+
         self.ex = ex
         self.note = w.HTML(
-            "<p>Drag across a chart to narrow the window of every view; "
+            "<p>Drag across a chart to narrow the window of every view (or type it below); "
             "<i>Whole window</i> undoes it.</p>"
         )
+        # the keyboard path to the same window as a brush
+        self.picker = WindowPicker(default="1h", on_change=self._typed)
+        for text in (
+            self.picker.duration,
+            self.picker.start,
+            self.picker.end,
+            self.picker.moment,
+            self.picker.before,
+            self.picker.after,
+        ):
+            text.continuous_update = False
+        self.window_error = w.HTML()
         self.summary = w.HTML()
         self.chart: w.Widget | None = None
         self._box = w.Box()
+        self._syncing = False
         self.rendered_services: list[str] = []
-        super().__init__([self.note, self._box, self.summary])
+        super().__init__([self.note, self.picker, self.window_error, self._box, self.summary])
+        self.sync_picker()
+
+    def sync_picker(self) -> None:
+        """Show the explorer's window in the picker (without feeding it back)."""
+        self._syncing = True
+        try:
+            self.picker.set_window(self.ex.window)
+        finally:
+            self._syncing = False
+
+    def _typed(self, window: Any) -> None:
+        if self._syncing:
+            return
+        from workbench.errors import ConfigError
+
+        try:
+            self.ex.set_window(window)
+            self.window_error.value = ""
+        except ConfigError as err:
+            self.window_error.value = (
+                f"<p role='alert' style='color:{_WARN}'>{html.escape(err.message)}</p>"
+            )
 
     def render(self) -> None:
         from workbench.analysis.focus import for_services
@@ -95,6 +132,7 @@ class OverviewView(w.VBox):
         from workbench.charts import red_panels
 
         ex, v = self.ex, self.ex.view
+        self.sync_picker()
         r = ex.data["red"]
         services = [s for s in ex.services if s in set(r["service"].unique().to_list())]
         chart = red_panels(r, v.window, v.baseline, services=services or None, brush=True)
