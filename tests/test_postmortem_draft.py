@@ -343,3 +343,8 @@ def test_a_tampered_bundle_is_flagged_in_the_postmortem(inc: Incident, tmp_path:
     assert "**FAILED verification**" in str(pm.section("header"))
     assert any("annotation #1: content changed" in c for c in pm.caveats)
     assert "verification failed" in str(pm.section("evidence"))
+
+
+def test_impact_computes_its_own_timeline_when_not_given(inc: Incident) -> None:
+    imp = impact(inc, slo_target=0.999, slo_window_days=30)
+    assert (imp.start, imp.end, imp.failed) == (_t(11, 11), _t(11, 31), 50)

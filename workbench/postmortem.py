@@ -36,11 +36,13 @@ from workbench.timewindow import Window
 __all__ = [
     "FREE_TEXT",
     "SECTIONS",
+    "Impact",
     "Markdown",
     "Postmortem",
     "Timings",
     "draft",
     "draft_timeline",
+    "impact",
     "open_postmortem",
     "timings",
 ]

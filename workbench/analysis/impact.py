@@ -20,7 +20,7 @@ counts them; ``excess_failed`` is the part above the baseline error ratio).
 Example::
 
     >>> from workbench.analysis.impact import impact
-    >>> imp = impact(inc, timeline=tl, red_frame=r, slo_target=0.999, slo_window_days=30)
+    >>> imp = impact(inc, slo_target=0.999, slo_window_days=30)
     >>> imp.duration, imp.failed, f"{imp.budget_burned:.1%}"
 """
 
@@ -317,22 +317,33 @@ def entry_services(spans: pl.DataFrame | None) -> list[str]:
 def impact(
     incident: Any,
     *,
-    timeline: pl.DataFrame,
-    red_frame: pl.DataFrame | None = None,
     slo_target: float = 0.999,
     slo_window_days: float = 30,
+    timeline: pl.DataFrame | None = None,
+    red_frame: pl.DataFrame | None = None,
 ) -> Impact:
-    """The impact of ``incident`` (anything with ``metrics, spans, window, baseline``).
+    """The impact of ``incident`` (anything with ``metrics, spans, events, window,
+    baseline``).
 
-    ``timeline`` gives the period and the affected services (onsets and alerts in it);
-    ``red_frame`` is the fallback for counting requests when there is no request counter.
+    ``timeline`` gives the period and the affected services (onsets and alerts in it;
+    default: :func:`~workbench.analysis.timeline.build_timeline` of the incident);
+    ``red_frame`` (default: :func:`~workbench.analysis.red.red` of its metrics and spans)
+    gives the onsets, and the request counts when there is no request counter.
 
-    >>> imp = impact(inc, timeline=tl, red_frame=r, slo_target=0.999, slo_window_days=30)
+    >>> imp = impact(inc, slo_target=0.999, slo_window_days=30)
     >>> print(f"{imp.failed:,.0f} failed requests, {imp.budget_burned:.1%} of the budget")
     """
     _check_slo(slo_target, slo_window_days)
     window: Window = incident.window
     baseline: Window = incident.baseline
+    if red_frame is None or timeline is None:
+        from workbench.analysis.red import red
+        from workbench.analysis.timeline import build_timeline
+
+        if red_frame is None:
+            red_frame = red(incident.metrics, incident.spans)
+        if timeline is None:
+            timeline = build_timeline(incident.events, red_frame, window=window, baseline=baseline)
     period = impact_period(timeline, window)
     metrics, spans = incident.metrics, incident.spans
     caveats: list[str] = []
