@@ -85,6 +85,10 @@ def test_demo_metrics_parquet_follows_the_frame_contract(lab_demo_dir: Path) -> 
         "app_info",
     ):
         assert m in metrics, m
+    series = df.select("metric", "service", "labels").unique()
+    assert series.height == meta["counts"]["series"]  # no two series share a label set
+    steps = df.group_by("metric", "service", "labels").agg(pl.col("ts").diff().max())
+    assert steps["ts"].drop_nulls().dt.total_seconds().max() <= 30 * 20  # gaps: restarts only
     keys = df.head(1)["labels"][0].to_list()
     assert {k["key"] for k in keys} >= {"pod", "namespace", "job", "instance"}
     assert "service" not in {k["key"] for k in keys}

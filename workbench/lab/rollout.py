@@ -102,6 +102,7 @@ def plan_pods(
     for d in sorted(deploys, key=lambda d: d.at):
         by_service.setdefault(d.service, []).append(d)
     out: dict[str, list[Pod]] = {}
+    taken: set[str] = set()
     tt = grid.times
     for svc in topo.services:
         stateful = svc.kind in ("database", "cache")
@@ -119,6 +120,9 @@ def plan_pods(
             pods = []
             for i in range(svc.replicas):
                 name = f"{svc.name}-{i}" if stateful else f"{svc.name}-{h}-{_suffix(rng, 5)}"
+                while name in taken and not stateful:  # pod names never repeat
+                    name = f"{svc.name}-{h}-{_suffix(rng, 5)}"
+                taken.add(name)
                 pods.append(Pod(svc.name, name, version, born, died, rs, bad=dict(bad)))
             return pods
 
