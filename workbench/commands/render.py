@@ -92,7 +92,7 @@ def parameters(nb_path: Path, pairs: list[list[str]]) -> dict[str, Any]:
     from workbench import notebook
 
     defaults = notebook.read_parameters(nb_path)
-    secrets = {v: k for k, v in os.environ.items() if _SECRETISH.search(k) and v and len(v) >= 4}
+    secrets = {v: k for k, v in os.environ.items() if _SECRETISH.search(k) and v and len(v) >= 8}
     out: dict[str, Any] = {}
     for name, text in pairs:
         if name not in defaults:
