@@ -50,3 +50,31 @@ def test_client_spans_blame_their_callee():
     b = blame_services(cascade_case()["spans"])
     got = dict(zip(b["span_id"], b["blame_service"], strict=True))
     assert got["1-0000-ac"] == "db" and got["1-0000-fc"] == "api" and got["1-0000-a"] == "api"
+
+
+def test_error_logs_mark_spans_when_the_export_has_no_status():
+    from tests.diag_builders import span, spans_frame
+    from workbench.analysis.suspects import errors_from_logs
+
+    spans = spans_frame(
+        [
+            span("t", "a", None, "fe", "GET", 0, 10, "unset"),
+            span("t", "b", "a", "db", "SELECT", 1, 9, "unset"),
+        ]
+    )
+    logs = (
+        cascade_case()["logs"]
+        .head(2)
+        .with_columns(
+            level=pl.Series(["error", "info"]),
+            trace_id=pl.lit("t"),
+            span_id=pl.Series(["b", "a"]),
+        )
+    )
+    marked = errors_from_logs(spans, logs)
+    assert dict(zip(marked["span_id"], marked["status"], strict=True)) == {
+        "a": "unset",
+        "b": "error",
+    }
+    with_status = spans.with_columns(status=pl.Series(["error", "ok"]))
+    assert errors_from_logs(with_status, logs)["status"].to_list() == ["error", "ok"]

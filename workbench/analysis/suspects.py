@@ -47,7 +47,14 @@ from workbench.analysis import templates as tp
 from workbench.analysis import traces as tr
 from workbench.timewindow import Window
 
-__all__ = ["WEIGHTS", "Evidence", "Suspects", "blame_services", "rank_suspects"]
+__all__ = [
+    "WEIGHTS",
+    "Evidence",
+    "Suspects",
+    "blame_services",
+    "errors_from_logs",
+    "rank_suspects",
+]
 
 WEIGHTS = {"errors": 0.9, "latency": 0.8, "metrics": 0.7, "logs": 0.6}
 CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
@@ -187,6 +194,29 @@ def blame_services(spans: pl.DataFrame) -> pl.DataFrame:
     )
     return out.with_columns(blame_service=blame.fill_null(pl.col("service"))).drop(
         "_n", "_n_other", "_child_service"
+    )
+
+
+def errors_from_logs(spans: pl.DataFrame, logs: pl.DataFrame) -> pl.DataFrame:
+    """When no span carries an error status (exports without status, e.g. CSV dumps),
+    mark as ``error`` the spans that an error or fatal log line points at (by
+    ``trace_id`` and ``span_id``). Spans with statuses are returned unchanged."""
+    if spans.height == 0 or logs.height == 0 or (spans["status"] == "error").any():
+        return spans
+    bad = (
+        logs.filter(pl.col("level").is_in(["error", "fatal"]) & pl.col("span_id").is_not_null())
+        .select("trace_id", "span_id")
+        .unique()
+        .with_columns(_err=pl.lit(True))
+    )
+    if bad.height == 0:
+        return spans
+    return (
+        spans.join(bad, on=["trace_id", "span_id"], how="left", maintain_order="left")
+        .with_columns(
+            status=pl.when(pl.col("_err")).then(pl.lit("error")).otherwise(pl.col("status"))
+        )
+        .drop("_err")
     )
 
 
@@ -343,6 +373,7 @@ def rank_suspects(
     )
 
     # traces ----------------------------------------------------------------------------
+    sp = errors_from_logs(sp, lg)
     bsp = blame_services(sp) if sp.height else sp.with_columns(blame_service=pl.col("service"))
     origin_spans = tr.error_origin_spans(bsp, window=win)
     err = _error_signal(bsp, win, base)
