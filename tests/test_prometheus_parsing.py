@@ -200,3 +200,51 @@ def test_choose_step() -> None:
         chunking.step_ms("0s")
     with pytest.raises(ConfigError, match=r"points per series"):
         chunking.plan(w, "1s", max_points=100)  # 604,800 points: 6,048 queries
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+near_matrix = st.fixed_dictionaries(
+    {
+        "status": st.sampled_from(["success", "error", "warning", 1]),
+        "data": st.fixed_dictionaries(
+            {
+                "resultType": st.sampled_from(["matrix", "vector", "scalar", "string", "x"]),
+                "result": st.one_of(
+                    json_values,
+                    st.lists(
+                        st.fixed_dictionaries(
+                            {"metric": st.one_of(metrics, json_values),
+                             "values": st.one_of(
+                                 st.lists(st.tuples(timestamps, values), max_size=3),
+                                 json_values)}
+                        ),
+                        max_size=3,
+                    ),
+                ),
+            }
+        ),
+    }
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(near_matrix, json_values), st.integers(0, 400))
+def test_hostile_bodies_give_frames_or_bad_data(body: object, cut: int) -> None:
+    raw = json.dumps(body).encode()
+    for data in (raw, raw[:cut]):
+        fast = promjson.fast_matrix(data)  # never raises: None means "not for me"
+        if fast is not None:
+            frames.validate(fast.frame, "metrics")
+    payload = body.get("data") if isinstance(body, dict) else body
+    try:
+        frame, _ = promjson.result_frame(payload, source="prom")
+    except BadData as exc:
+        assert exc.source == "prom"
+    else:
+        frames.validate(frame, "metrics")

@@ -86,10 +86,23 @@ def _check_series(result: Any, key: str, source: str | None) -> None:
             source=source,
         )
     for i, s in enumerate(result):
-        if not isinstance(s, dict) or not isinstance(s.get("metric", {}), dict):
+        metric = s.get("metric", {}) if isinstance(s, dict) else None
+        if not isinstance(metric, dict):
             raise BadData(
                 f"series {i} of the result is not an object with 'metric'",
                 field=f"data.result[{i}]",
+                source=source,
+            )
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in metric.items()):
+            raise BadData(
+                f"series {i} has a label that is not a string",
+                field=f"data.result[{i}].metric",
+                source=source,
+            )
+        if not isinstance(s.get(key, []), list):
+            raise BadData(
+                f"series {i} has {key} of type {type(s.get(key)).__name__}, expected a list",
+                field=f"data.result[{i}].{key}",
                 source=source,
             )
 
