@@ -91,6 +91,8 @@ def parameters(nb_path: Path, pairs: list[list[str]]) -> dict[str, Any]:
     environment (parameters are written into the executed notebook)."""
     from workbench import notebook
 
+    if not pairs:
+        return {}
     defaults = notebook.read_parameters(nb_path)
     secrets = {v: k for k, v in os.environ.items() if _SECRETISH.search(k) and v and len(v) >= 8}
     out: dict[str, Any] = {}
