@@ -16,10 +16,11 @@ times, best of 3 unless noted:
 * the other loading options that were considered: a psycopg cursor ``fetchall`` into
   polars (with the same attribute conversion), and COPY in text and binary formats into
   /dev/null;
-* the server-side aggregation path (``metrics_aggregated``, date_bin) over 200 series x
+* the server-side aggregation path (``metrics_aggregated``, date_bin) over 100 series x
   7 days at 1 minute, vs pulling the raw samples (``metrics``).
 
-Run: ``.venv/bin/python bench/bench_postgres.py`` (about three minutes on 2 cores).
+Run: ``.venv/bin/python bench/bench_postgres.py`` (about four minutes on an idle 2-core machine;
+the loading dominates). ``BENCH_PG_ROWS`` changes the number of log rows.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from tests.pg_server import PgCluster  # noqa: E402
 from workbench import PostgresSource, Secret, Window, frames  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_PG_ROWS", "1000000"))
-SERIES, DAYS = 200, 7
+SERIES, DAYS = 100, 7
 T0 = datetime(2026, 11, 20, tzinfo=UTC)
 
 FILL_LOGS = """
@@ -249,7 +250,7 @@ def main() -> None:
         assert agg.height == SERIES * DAYS * 24, agg.height  # type: ignore[union-attr]
         assert raw.height == SERIES * DAYS * 1440  # type: ignore[union-attr]
         line(
-            "postgres_metrics_200x7d_1m_aggregated_1h_vs_raw",
+            "postgres_metrics_100x7d_1m_aggregated_1h_vs_raw",
             t_agg,
             "s",
             t_raw,

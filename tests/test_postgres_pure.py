@@ -25,9 +25,17 @@ def _text(stmts) -> list[str]:
 def test_create_statements_are_idempotent_and_quoted() -> None:
     sql = _text(create_statements('my"schema'))
     assert sql[0] == 'CREATE SCHEMA IF NOT EXISTS "my""schema"'
-    assert all("IF NOT EXISTS" in s for s in sql)
+    assert all("IF NOT EXISTS" in s or "CREATE OR REPLACE" in s for s in sql)
     logs = next(s for s in sql if s.startswith('CREATE TABLE IF NOT EXISTS "my""schema"."logs"'))
     assert '"attributes" jsonb NOT NULL' in logs and '"ts" timestamptz NOT NULL' in logs
+    assert "CHECK (jsonb_typeof(attributes) = 'object')" in logs
+    assert logs.endswith(
+        '"attributes_kv" text GENERATED ALWAYS AS ("my""schema"."kv_text"("attributes")) STORED)'
+    )
+    assert sql[1].startswith(
+        'CREATE OR REPLACE FUNCTION "my""schema"."kv_text"(j jsonb) RETURNS text LANGUAGE sql '
+        "IMMUTABLE STRICT PARALLEL SAFE AS "
+    )
     assert (
         'CREATE INDEX IF NOT EXISTS "logs_service_ts_idx" ON "my""schema"."logs" '
         '("service", "ts" DESC)' in sql
@@ -161,3 +169,35 @@ def test_aggregations_are_a_closed_set(agg) -> None:
 
     assert agg in AGGREGATIONS
     assert all("value" in expr or "count" in expr for expr in AGGREGATIONS.values())
+
+
+def test_aggregate_select_text_for_timescale_and_plain() -> None:
+    from workbench.sources.postgres import aggregate_select
+
+    ts = aggregate_select(
+        "wb", timescale=True, agg="last", by="series", by_metric=True, by_services=True
+    ).as_string(None)
+    assert ts == (
+        "SELECT time_bucket(%(step)s::interval, ts, %(origin)s::timestamptz) AS ts, metric, "
+        'service, last(value, ts) AS value, labels_kv AS labels FROM "wb"."metrics" WHERE '
+        "ts >= %(start)s AND ts < %(end)s AND metric = ANY(%(metrics)s) AND "
+        "service = ANY(%(services)s) GROUP BY 1, metric, service, labels_kv"
+    )
+    plain = aggregate_select("wb", timescale=False, agg="last", by="service").as_string(None)
+    assert plain.startswith("SELECT date_bin(%(step)s::interval, ts, %(origin)s::timestamptz)")
+    assert "(array_agg(value ORDER BY ts DESC))[1] AS value, '' AS labels" in plain
+    assert plain.endswith("GROUP BY 1, metric, service")
+    p95 = aggregate_select("wb", timescale=True, agg="p95").as_string(None)
+    assert "percentile_cont(0.95) WITHIN GROUP (ORDER BY value) AS value" in p95
+
+
+def test_kv_text_decoder_unescapes_exactly() -> None:
+    from workbench.sources.pg_kv import decode_kv_text
+
+    texts = ["env\x1fprod\x1epod\x1fa", "", None, "a\\\\b\\1\x1fv\\2\\\\1"]
+    assert decode_kv_text(pl.Series(texts)).to_list() == [
+        [{"key": "env", "value": "prod"}, {"key": "pod", "value": "a"}],
+        [],
+        None,
+        [{"key": "a\\b\x1e", "value": "v\x1f\\1"}],
+    ]

@@ -367,7 +367,7 @@ def test_non_string_json_written_by_sql_is_read_exactly(pg_source, postgres_serv
         )
     got = pg_source.logs(None, EVERYTHING).frame.sort("message")
     assert got["attributes"].to_list() == [
-        frames.kv({"n": "1.5", "ok": "true", "nested": '{"a":[1]}', "s": "t"}),
+        frames.kv({"n": "1.5", "ok": "true", "nested": '{"a": [1]}', "s": "t"}),
         frames.kv({"b": "s"}),
     ]
 

@@ -19,7 +19,7 @@ merges them client-side with proper quoting); identifiers come from :mod:`psycop
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +50,8 @@ _OID_KIND = {
 
 @dataclass(frozen=True)
 class Column:
-    """A result column: its name and how to read it (``kv`` = jsonb object -> KV list)."""
+    """A result column: its name and how to read it (``kv`` = jsonb object -> KV list,
+    ``kvtext`` = the ``kv_text()`` column -> KV list)."""
 
     name: str
     kind: str = "text"
@@ -192,6 +193,7 @@ _POLARS_READ = {
     "text": pl.String(),
     "jsonb": pl.String(),
     "kv": pl.String(),
+    "kvtext": pl.String(),
 }
 
 
@@ -237,6 +239,7 @@ def parse_csv(data: bytes, columns: Sequence[Column]) -> pl.DataFrame:
             hint="cast unusual values in SQL (e.g. infinite or BC timestamps) or select text",
         ) from None
     kv = [pg_kv.decode_objects(df[c.name]) for c in columns if c.kind == "kv"]
+    kv += [pg_kv.decode_kv_text(df[c.name]) for c in columns if c.kind == "kvtext"]
     if kv:
         df = df.with_columns(kv)
     return df
@@ -252,6 +255,7 @@ def _empty(columns: Sequence[Column]) -> pl.DataFrame:
         "text": pl.String(),
         "jsonb": pl.String(),
         "kv": frames.KV,
+        "kvtext": frames.KV,
     }
     return pl.DataFrame(schema={c.name: polars_type[c.kind] for c in columns})
 
@@ -262,8 +266,9 @@ _SLICE_ROWS = 100_000
 
 def to_csv_chunks(
     df: pl.DataFrame, kinds: dict[str, str], *, source: str | None = None
-) -> list[bytes]:
-    """CSV chunks (no header) in PostgreSQL's CSV dialect for ``COPY ... FROM``.
+) -> Iterator[bytes]:
+    """CSV chunks (no header, made as they are sent) in PostgreSQL's CSV dialect for
+    ``COPY ... FROM``.
 
     ``kinds`` maps column -> ``timestamptz``/``kv``/other. Timestamps are written in UTC
     with microseconds; KV lists become JSON objects; NULL is an unquoted empty field and
@@ -279,19 +284,16 @@ def to_csv_chunks(
             exprs.append(pg_kv.encode_objects(df[col], field=col, source=source).alias(col))
         else:
             exprs.append(pl.col(col))
-    out = df.select(exprs)
-    chunks = []
-    for start in range(0, out.height, _SLICE_ROWS):
-        part = out.slice(start, _SLICE_ROWS)
-        chunks.append(
-            part.write_csv(include_header=False, null_value="", quote_style="necessary").encode(
-                "utf-8"
-            )
-        )
-    return chunks
+    out = df.select(exprs)  # eager: bad data is refused before anything is sent
+    return (
+        out.slice(start, _SLICE_ROWS)
+        .write_csv(include_header=False, null_value="", quote_style="necessary")
+        .encode("utf-8")
+        for start in range(0, out.height, _SLICE_ROWS)
+    )
 
 
-def copy_in(cursor: object, table: object, columns: Sequence[str], chunks: list[bytes]) -> None:
+def copy_in(cursor: object, table: object, columns: Sequence[str], chunks: Iterable[bytes]) -> None:
     """``COPY table (columns) FROM STDIN (FORMAT csv)`` with the given CSV chunks."""
     from psycopg import sql
 

@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from workbench import frames
 from workbench.errors import BadData
 
-__all__ = ["decode_objects", "encode_objects"]
+__all__ = ["decode_kv_text", "decode_objects", "encode_objects"]
 
 _KV_ARROW = pa.large_list(pa.struct([("key", pa.large_string()), ("value", pa.large_string())]))
 
@@ -161,6 +161,62 @@ def _decode(texts: pl.Series) -> pl.Series:
     if bad.size:
         out = _patch_slow_rows(out, _arrow(texts), bad)
     return pl.Series(texts.name, pl.from_arrow(out), dtype=frames.KV)
+
+
+_RS, _US = "\x1e", "\x1f"
+_UNESCAPE = {"\\": "\\", "1": _RS, "2": _US}
+
+
+def decode_kv_text(texts: pl.Series) -> pl.Series:
+    """KV lists from the ``kv_text(jsonb)`` column (``k<US>v<RS>k2<US>v2``, keys already
+    in order, ``\\``/``\\1``/``\\2`` escapes); null stays null, ``""`` is ``[]``.
+
+    >>> decode_kv_text(pl.Series(["env\x1fprod\x1epod\x1fa", ""])).to_list()
+    [[{'key': 'env', 'value': 'prod'}, {'key': 'pod', 'value': 'a'}], []]
+    """
+    name = texts.name
+    n = texts.len()
+    if n == 0:
+        return pl.Series(name, [], dtype=frames.KV)
+    texts = texts.cast(pl.String)
+    lists = _arrow(texts.str.split(_RS))
+    offsets = _numpy_int(lists.offsets).astype(np.int64)
+    flat = pl.Series("p", pl.from_arrow(lists.values), dtype=pl.String)
+    if offsets[0] != 0 or offsets[-1] != flat.len():
+        flat = flat.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+        offsets = offsets - offsets[0]
+    empty = (texts == "").fill_null(False).to_numpy()
+    if empty.any():  # "" splits into [""]: drop that element
+        counts = np.diff(offsets) - empty
+        flat = flat.filter(flat != "")
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+    pairs = flat.str.split_exact(_US, 1)
+    keys = pairs.struct.field("field_0")
+    values = pairs.struct.field("field_1")
+    if values.null_count():
+        raise BadData("a kv_text value has no key/value separator", field="attributes")
+    keys, values = _unescape_kv(keys), _unescape_kv(values)
+    structs = pa.StructArray.from_arrays([_arrow(keys), _arrow(values)], names=["key", "value"])
+    null = texts.is_null().to_numpy()
+    mask = None
+    if null.any():
+        mask = pa.Array.from_buffers(
+            pa.bool_(), n, [None, pa.py_buffer(np.packbits(null, bitorder="little"))]
+        )
+    out = pa.LargeListArray.from_arrays(_int64(offsets), structs, mask=mask)
+    return pl.Series(name, pl.from_arrow(out), dtype=frames.KV)
+
+
+def _unescape_kv(s: pl.Series) -> pl.Series:
+    import re
+
+    idx = s.str.contains("\\", literal=True).arg_true()
+    if not idx.len():
+        return s
+    pattern = re.compile(r"\\(.)", re.S)
+    fixed = [pattern.sub(lambda m: _UNESCAPE[m.group(1)], v) for v in s.gather(idx).to_list()]
+    return s.scatter(idx, pl.Series(fixed, dtype=pl.String))
 
 
 def _unquote(tokens: pl.Series) -> pl.Series:

@@ -9,7 +9,11 @@ One table per frame kind, in a schema of its own (``workbench`` by default)::
     events   ts, "end", kind, service, title, source, attributes jsonb
 
 ``labels``/``attributes`` are jsonb objects of strings, so SQL users write
-``attributes->>'http.route'``. Indexes cover service + time (and metric + service + time).
+``attributes->>'http.route'``. Each table also has a generated column ``labels_kv`` /
+``attributes_kv`` (``kv_text(jsonb)``: keys in order, ``key<US>value<RS>...``) that the
+source reads instead of the jsonb: it is always in step with the jsonb (PostgreSQL
+computes it on every write) and turns into the key/value contract several times faster
+than JSON. Indexes cover service + time (and metric + service + time).
 When the TimescaleDB extension is installed in the database, the tables become
 hypertables (1-day chunks) with compression segmented by service (and metric).
 
@@ -33,6 +37,7 @@ from psycopg import sql
 
 __all__ = [
     "COLUMNS",
+    "KV_COLUMN",
     "TIME_COLUMN",
     "SchemaReport",
     "create_statements",
@@ -43,6 +48,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_ATTRS_NOT_NULL = "jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(attributes) = 'object')"
+
 # (column, SQL type) per table, in frame-contract order.
 COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "metrics": (
@@ -50,7 +57,7 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("metric", "text NOT NULL"),
         ("service", "text"),
         ("value", "double precision NOT NULL"),
-        ("labels", "jsonb NOT NULL DEFAULT '{}'::jsonb"),
+        ("labels", "jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(labels) = 'object')"),
     ),
     "logs": (
         ("ts", "timestamptz NOT NULL"),
@@ -59,7 +66,7 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("message", "text NOT NULL"),
         ("trace_id", "text"),
         ("span_id", "text"),
-        ("attributes", "jsonb NOT NULL DEFAULT '{}'::jsonb"),
+        ("attributes", _ATTRS_NOT_NULL),
     ),
     "spans": (
         ("trace_id", "text NOT NULL"),
@@ -72,7 +79,7 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("end", "timestamptz NOT NULL"),
         ("duration_ms", "double precision NOT NULL"),
         ("status", "text NOT NULL"),
-        ("attributes", "jsonb"),
+        ("attributes", "jsonb CHECK (jsonb_typeof(attributes) = 'object')"),
     ),
     "events": (
         ("ts", "timestamptz NOT NULL"),
@@ -81,11 +88,35 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("service", "text"),
         ("title", "text NOT NULL"),
         ("source", "text"),
-        ("attributes", "jsonb NOT NULL DEFAULT '{}'::jsonb"),
+        ("attributes", _ATTRS_NOT_NULL),
     ),
 }
 
 TIME_COLUMN = {"metrics": "ts", "logs": "ts", "spans": "start", "events": "ts"}
+
+#: The jsonb column of each table, and the generated text column that mirrors it.
+KV_COLUMN = {
+    "metrics": "labels",
+    "logs": "attributes",
+    "spans": "attributes",
+    "events": "attributes",
+}
+KV_TEXT_SUFFIX = "_kv"
+KV_FUNCTION = "kv_text"
+
+# kv_text(jsonb) -> 'k1<US>v1<RS>k2<US>v2', keys in byte order, JSON nulls dropped;
+# backslash, RS and US inside keys/values are escaped as \\, \1, \2.
+_ESC = (
+    "replace(replace(replace({x}, E'\\\\', E'\\\\\\\\'), E'\\x1e', E'\\\\1'), E'\\x1f', E'\\\\2')"
+)
+KV_FUNCTION_BODY = (
+    "SELECT coalesce(string_agg("
+    + _ESC.format(x="k")
+    + " || E'\\x1f' || "
+    + _ESC.format(x="v")
+    + ", E'\\x1e' ORDER BY k COLLATE \"C\"), '') FROM jsonb_each_text(j) AS e(k, v) "
+    "WHERE v IS NOT NULL"
+)
 
 INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     "metrics": (("metric", "service", "ts"), ("service", "ts"), ("ts",)),
@@ -121,11 +152,24 @@ def _index_name(table: str, cols: tuple[str, ...]) -> str:
 def create_statements(schema: str, *, with_time_index: bool = True) -> list[sql.Composed]:
     """CREATE SCHEMA / TABLE / INDEX statements (all ``IF NOT EXISTS``)."""
     out: list[sql.Composed] = [
-        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)),
+        sql.SQL(
+            "CREATE OR REPLACE FUNCTION {}.{}(j jsonb) RETURNS text LANGUAGE sql IMMUTABLE "
+            "STRICT PARALLEL SAFE AS {}"
+        ).format(
+            sql.Identifier(schema), sql.Identifier(KV_FUNCTION), sql.Literal(KV_FUNCTION_BODY)
+        ),
     ]
     for table, cols in COLUMNS.items():
+        kv = KV_COLUMN[table]
+        generated = sql.SQL("{} text GENERATED ALWAYS AS ({}.{}({})) STORED").format(
+            sql.Identifier(kv + KV_TEXT_SUFFIX),
+            sql.Identifier(schema),
+            sql.Identifier(KV_FUNCTION),
+            sql.Identifier(kv),
+        )
         body = sql.SQL(", ").join(
-            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in cols
+            [sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in cols] + [generated]
         )
         out.append(
             sql.SQL("CREATE TABLE IF NOT EXISTS {}.{} ({})").format(

@@ -44,7 +44,7 @@ from workbench.secrets import Secret
 from workbench.sources.base import Result, Signal, Source, Timer
 from workbench.timewindow import Window, parse_duration
 
-__all__ = ["AGGREGATIONS", "PostgresSource"]
+__all__ = ["AGGREGATIONS", "PostgresSource", "aggregate_select"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -326,7 +326,7 @@ class PostgresSource(Source):
         from psycopg import sql
 
         from workbench.sources.pg_copy import Column
-        from workbench.sources.pg_schema import COLUMNS, TIME_COLUMN
+        from workbench.sources.pg_schema import COLUMNS, KV_TEXT_SUFFIX, TIME_COLUMN
 
         tcol = TIME_COLUMN[signal]
         kinds = {
@@ -334,9 +334,9 @@ class PostgresSource(Source):
             "timestamptz": "timestamptz",
             "double precision NOT NULL": "float",
         }
+        kv = _KV_COLUMN[signal]
         cols = [
-            Column(c, "kv" if c == _KV_COLUMN[signal] else kinds.get(t, "text"))
-            for c, t in COLUMNS[signal]
+            Column(c, "kvtext" if c == kv else kinds.get(t, "text")) for c, t in COLUMNS[signal]
         ]
         params: dict[str, Any] = {"start": window.start, "end": window.end}
         conds = []
@@ -354,7 +354,12 @@ class PostgresSource(Source):
             conds.append(sql.SQL(cond.replace("{}", f"%({key})s")))
             params[key] = value
         select = sql.SQL("SELECT {} FROM {} WHERE {}").format(
-            sql.SQL(", ").join(sql.Identifier(c.name) for c in cols),
+            sql.SQL(", ").join(
+                sql.SQL("{} AS {}").format(sql.Identifier(kv + KV_TEXT_SUFFIX), sql.Identifier(kv))
+                if c.name == kv
+                else sql.Identifier(c.name)
+                for c in cols
+            ),
             self._table(signal),
             sql.SQL(" AND ").join(conds),
         )
@@ -434,7 +439,6 @@ class PostgresSource(Source):
         >>> pg.metrics_aggregated(Window.last("30d"), "1h", agg="max",
         ...                       metric="process_resident_memory_bytes").frame
         """
-        from psycopg import sql
 
         from workbench.sources.pg_copy import Column
 
@@ -449,44 +453,30 @@ class PostgresSource(Source):
         if step_td <= timedelta(0):
             raise ConfigError(f"step must be positive, not {step!r}")
         ts_fn = "time_bucket" if self.timescale else "date_bin"
-        agg_sql = (_TIMESCALE_AGG.get(agg) if self.timescale else None) or AGGREGATIONS[agg]
         params: dict[str, Any] = {
             "step": step_td,
             "origin": origin,
             "start": window.start,
             "end": window.end,
         }
-        conds = [sql.SQL("ts >= %(start)s AND ts < %(end)s")]
         if metric is not None:
             params["metrics"] = [metric] if isinstance(metric, str) else [str(m) for m in metric]
-            conds.append(sql.SQL("metric = ANY(%(metrics)s)"))
         if services is not None:
             params["services"] = [str(s) for s in services]
-            conds.append(sql.SQL("service = ANY(%(services)s)"))
-        labels = sql.SQL("labels") if by == "series" else sql.SQL("'{}'::jsonb")
-        group = (
-            sql.SQL("1, metric, service, labels")
-            if by == "series"
-            else sql.SQL("1, metric, service")
-        )
-        select = sql.SQL(
-            "SELECT {fn}(%(step)s::interval, ts, %(origin)s::timestamptz) AS ts, metric, "
-            "service, {agg} AS value, {labels} AS labels FROM {table} WHERE {where} "
-            "GROUP BY {group}"
-        ).format(
-            fn=sql.SQL(ts_fn),
-            agg=sql.SQL(agg_sql),
-            labels=labels,
-            table=self._table("metrics"),
-            where=sql.SQL(" AND ").join(conds),
-            group=group,
+        select = aggregate_select(
+            self.schema,
+            timescale=self.timescale,
+            agg=agg,
+            by=by,
+            by_metric=metric is not None,
+            by_services=services is not None,
         )
         cols = [
             Column("ts", "timestamptz"),
             Column("metric"),
             Column("service"),
             Column("value", "float"),
-            Column("labels", "kv"),
+            Column("labels", "kvtext"),
         ]
         text = f"{agg} by {by} per {step} ({ts_fn})" + (
             f" of {params['metrics']}" if metric is not None else ""
@@ -612,6 +602,42 @@ class PostgresSource(Source):
             window=None,
             retry=False,
         )
+
+
+def aggregate_select(
+    schema: str,
+    *,
+    timescale: bool,
+    agg: str,
+    by: str = "series",
+    by_metric: bool = False,
+    by_services: bool = False,
+) -> Any:
+    """The SELECT behind :meth:`PostgresSource.metrics_aggregated` (a ``psycopg.sql``
+    object; values are the bound parameters ``step``, ``origin``, ``start``, ``end``,
+    ``metrics``, ``services``)."""
+    from psycopg import sql
+
+    ts_fn = "time_bucket" if timescale else "date_bin"
+    agg_sql = (_TIMESCALE_AGG.get(agg) if timescale else None) or AGGREGATIONS[agg]
+    conds = [sql.SQL("ts >= %(start)s AND ts < %(end)s")]
+    if by_metric:
+        conds.append(sql.SQL("metric = ANY(%(metrics)s)"))
+    if by_services:
+        conds.append(sql.SQL("service = ANY(%(services)s)"))
+    series = by == "series"
+    return sql.SQL(
+        "SELECT {fn}(%(step)s::interval, ts, %(origin)s::timestamptz) AS ts, metric, "
+        "service, {agg} AS value, {labels} AS labels FROM {table} WHERE {where} "
+        "GROUP BY {group}"
+    ).format(
+        fn=sql.SQL(ts_fn),
+        agg=sql.SQL(agg_sql),
+        labels=sql.SQL("labels_kv" if series else "''"),
+        table=sql.Identifier(schema, "metrics"),
+        where=sql.SQL(" AND ").join(conds),
+        group=sql.SQL("1, metric, service, labels_kv" if series else "1, metric, service"),
+    )
 
 
 def _parse_dsn(dsn: str) -> dict[str, str]:
