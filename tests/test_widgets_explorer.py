@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from widgets import IncidentExplorer
 from widgets.pickers import _STATE
@@ -288,8 +289,15 @@ def test_slow_load_shows_progress_and_cancels() -> None:
     assert ("slow", "spans") not in inc.outcomes
 
 
-def test_failed_source_is_shown(demo: dict) -> None:
+def test_failed_source_is_shown_and_quick_red_is_replaced(
+    demo: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import widgets.explorer
+    from workbench.analysis.red import red
     from workbench.errors import SourceUnavailable
+
+    # with many metric samples the first view shows RED from traces, then from metrics
+    monkeypatch.setattr(widgets.explorer, "QUICK_RED_ROWS", 1000)
 
     class Down(Source):
         kind = "down"
@@ -305,3 +313,11 @@ def test_failed_source_is_shown(demo: dict) -> None:
     ex = IncidentExplorer(broken, background=False)
     assert ex.ready
     assert "missing or partial" in ex.message.value and "connection refused" in ex.message.value
+    assert ex.data["red_from"] == "metrics"
+    # the same as a fresh red() (float sums may differ in the last bits between runs)
+    assert_frame_equal(
+        ex.data["red"].sort("service", "ts"),
+        red(broken.metrics, broken.spans).sort("service", "ts"),
+        rel_tol=1e-9,
+    )
+    assert "RED from metrics" in ex.task.steps

@@ -50,7 +50,10 @@ log = logging.getLogger(__name__)
 
 TABS = ("overview", "graph", "timeline", "logs", "traces", "suspects")
 _TITLES = ("Overview", "Graph", "Timeline", "Logs", "Traces", "Suspects")
-_STEPS = (*SIGNALS, "analysis", "suspects")
+_STEPS = (*SIGNALS, "analysis", "RED from metrics", "suspects")
+#: above this many metric samples, the first view shows RED from the traces (seconds)
+#: and the metric-based RED replaces it when ready (it can take tens of seconds)
+QUICK_RED_ROWS = 500_000
 # analysis per incident (by the identity of its frames), so a re-run cell opens at once
 _ANALYSED: weakref.WeakKeyDictionary[Incident, tuple[tuple[int, ...], dict[str, Any], Any]] = (
     weakref.WeakKeyDictionary()
@@ -267,26 +270,39 @@ class IncidentExplorer(w.VBox):
             from workbench.analysis.red import red
             from workbench.analysis.templates import mine_templates
 
+            # bundle the chart JavaScript (once per kernel, offline) while frames load
+            bundling = threading.Thread(target=interactive_available, daemon=True)
+            bundling.start()
             for sig in SIGNALS:
                 step(sig)
                 inc.load([sig])
             step("analysis")
-            interactive_available()  # bundles the chart JavaScript once, offline
             signature = tuple(id(inc.frame(sig)) for sig in SIGNALS)
             cached = _ANALYSED.get(inc)
             if cached and cached[0] == signature:
                 data, suspects = dict(cached[1]), cached[2]
             else:
+                # many raw samples: show RED from the traces first, from metrics after
+                quick = inc.metrics.height > QUICK_RED_ROWS and inc.spans.height > 0
                 data = {
-                    "red": red(inc.metrics, inc.spans),
+                    "red": red(None, inc.spans) if quick else red(inc.metrics, inc.spans),
+                    "red_from": "traces" if quick else "metrics",
                     "mined": mine_templates(inc.logs),
                     "graph_base": service_graph(inc.spans, window=inc.baseline),
                 }
                 suspects = None
-            step("suspects")
+            bundling.join()
             with self._lock:
                 self.data = data
             self._analysed()
+            if data["red_from"] == "traces":
+                step("RED from metrics")
+                full = red(inc.metrics, inc.spans)
+                with self._lock:
+                    data["red"], data["red_from"] = full, "metrics"
+                self._dirty |= {"overview", "timeline"}
+                self._render_current()
+            step("suspects")
             if suspects is None:
                 from workbench.analysis.suspects import rank_suspects
 

@@ -143,8 +143,14 @@ class OverviewView(w.VBox):
         else:
             set_chart(self.chart, chart)
         self.rendered_services = services
+        source = (
+            "<p role='status'><i>RED from the traces (rates count sampled traces) while "
+            "the metrics are aggregated…</i></p>"
+            if ex.data.get("red_from") == "traces"
+            else ""
+        )
         summary = red_summary(for_services(r, ex.services), window=v.window, baseline=v.baseline)
-        self.summary.value = _table(
+        self.summary.value = source + _table(
             summary.head(12).select(
                 "service",
                 "rate_inc",
