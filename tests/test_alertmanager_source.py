@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.promservers import post_json
 from workbench import frames
@@ -219,3 +221,38 @@ def test_failures_are_typed(recorded_http, dead_url, monkeypatch) -> None:
     with pytest.raises(BadData) as bad_time:
         alert_events([{"labels": {}, "startsAt": "yesterday"}])
     assert bad_time.value.field == "[0].startsAt"
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3),
+    max_leaves=10,
+)
+_time = st.one_of(
+    st.sampled_from(["2024-02-29T09:39:52.576Z", "2024-02-29T09:39:52.123456789+01:00",
+                     "0001-01-01T00:00:00Z", "garbage", ""]),
+    _json,
+)  # fmt: skip
+_alert = st.fixed_dictionaries(
+    {"labels": st.one_of(st.dictionaries(st.text(max_size=5), st.text(max_size=5)), _json),
+     "annotations": _json, "startsAt": _time, "endsAt": _time, "status": _json,
+     "receivers": _json, "fingerprint": _json}
+)  # fmt: skip
+_silence = st.fixed_dictionaries(
+    {"id": _json, "matchers": _json, "startsAt": _time, "endsAt": _time, "status": _json,
+     "comment": _json, "createdBy": _json}
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(st.lists(_alert, max_size=3), _json), st.one_of(st.lists(_silence, max_size=3), _json)
+)
+def test_hostile_alertmanager_bodies_give_frames_or_bad_data(alerts, silences) -> None:
+    for fn, body in ((alert_events, alerts), (silence_events, silences)):
+        try:
+            df = fn(body, source="am")
+        except BadData as exc:
+            assert exc.source == "am"
+        else:
+            frames.validate(df, "events")

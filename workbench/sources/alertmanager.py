@@ -82,6 +82,15 @@ def _rows_frame(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
     )
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _join(value: Any) -> str | None:
+    """A list of ids/names as one comma-separated attribute (None when empty)."""
+    return ",".join(str(x) for x in _list(value) if x is not None) or None
+
+
 def _overlaps(start: datetime, end: datetime | None, window: Window) -> bool:
     return start < window.end and (end is None or end >= window.start)
 
@@ -136,12 +145,11 @@ def alert_events(
             "endsAt": ends_at,
             "updatedAt": a.get("updatedAt"),
             "generatorURL": a.get("generatorURL"),
-            "silencedBy": ",".join(map(str, st.get("silencedBy") or [])) or None,
-            "inhibitedBy": ",".join(map(str, st.get("inhibitedBy") or [])) or None,
-            "receivers": ",".join(
-                str(r.get("name")) for r in (a.get("receivers") or []) if isinstance(r, dict)
-            )
-            or None,
+            "silencedBy": _join(st.get("silencedBy")),
+            "inhibitedBy": _join(st.get("inhibitedBy")),
+            "receivers": _join(
+                [r.get("name") for r in _list(a.get("receivers")) if isinstance(r, dict)]
+            ),
         }
         attrs.update({f"labels.{k}": v for k, v in labels.items()})
         attrs.update({f"annotations.{k}": v for k, v in ann.items()})
@@ -179,7 +187,10 @@ def silence_events(
         end = _time(s.get("endsAt"), field=f"{f}.endsAt", source=source)
         if window is not None and not _overlaps(start, end, window):
             continue
-        matchers = [m for m in (s.get("matchers") or []) if isinstance(m, dict)]
+        raw = s.get("matchers")
+        if raw is not None and not isinstance(raw, list):
+            raise BadData("matchers must be a list", field=f"{f}.matchers", source=source)
+        matchers = [m for m in (raw or []) if isinstance(m, dict)]
         service = next(
             (
                 str(m["value"])
