@@ -88,3 +88,14 @@ def test_empty_and_unmatched_inputs_give_empty_frames():
     m = metric_frame({("m", "a"): np.ones(10)})  # only baseline points
     assert score_changes(m, WINDOW, BASELINE).height == 0
     assert score_changes(m.head(0), WINDOW, BASELINE).height == 0
+
+
+def test_row_order_does_not_matter():
+    rng = np.random.default_rng(4)
+    step = rng.normal(100, 5, 240)
+    step[150:] += 60
+    m = metric_frame({("lat", "a"): step, ("req_total", "b"): np.cumsum(rng.poisson(10, 240))})
+    shuffled = m.sample(fraction=1.0, shuffle=True, seed=1)
+    a = score_changes(m, WINDOW, BASELINE)
+    b = score_changes(shuffled, WINDOW, BASELINE)
+    assert a.drop("labels").equals(b.drop("labels"))

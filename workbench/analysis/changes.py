@@ -77,6 +77,19 @@ def _new_series() -> pl.Expr:
     return (pl.col("_sid") != pl.col("_sid").shift(1)).fill_null(True)
 
 
+def _by_series(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` (with ``_sid``) ordered by series and time: returned as is when every series
+    is already one contiguous, time-ordered block (what sources produce), else sorted."""
+    check = df.select(
+        _blocks=_new_series().sum(),
+        _series=pl.col("_sid").n_unique(),
+        _back=(~_new_series() & (pl.col("ts") < pl.col("ts").shift(1))).sum(),
+    ).row(0)
+    if check[0] == check[1] and check[2] == 0:
+        return df
+    return df.sort("_sid", "ts")
+
+
 def rate_counters(
     metrics: pl.DataFrame, suffixes: tuple[str, ...] = COUNTER_SUFFIXES
 ) -> pl.DataFrame:
@@ -86,7 +99,7 @@ def rate_counters(
     rate and is dropped; counter resets (a decrease) give a rate of 0. Adds ``_sid`` and
     returns the rows sorted by series and time.
     """
-    df = metrics.with_columns(_series_id_fast()).sort("_sid", "ts")
+    df = _by_series(metrics.with_columns(_series_id_fast()))
     is_counter = pl.any_horizontal([pl.col("metric").str.ends_with(s) for s in suffixes])
     # sorted by series: a plain diff is the per-series diff except on each first row
     dt = pl.col("ts").diff().dt.total_microseconds() / 1e6
@@ -122,10 +135,7 @@ def score_changes(
         return pl.DataFrame(schema=CHANGE_SCHEMA)
     cols = ["ts", "metric", "service", "value", "labels"]
     df = metrics.select(cols)
-    if counters_as_rates:
-        df = rate_counters(df)
-    else:
-        df = df.with_columns(_series_id_fast()).sort("_sid", "ts")
+    df = rate_counters(df) if counters_as_rates else _by_series(df.with_columns(_series_id_fast()))
     in_w = (pl.col("ts") >= window.start) & (pl.col("ts") < window.end)
     in_b = (pl.col("ts") >= baseline.start) & (pl.col("ts") < baseline.end)
     names = df.select("_sid", "metric", "service", "labels").unique("_sid", keep="first")
