@@ -260,7 +260,7 @@ class PrometheusSource(Source):
     ) -> Result:
         """RED + saturation signals per service (see :mod:`workbench.sources.promsignals`).
 
-        >>> prom.signals(w, services=["checkout"], signals=["error_ratio"]).frame
+        >>> prom.signals(w, services=["checkout"], signals=["red:error_ratio"]).frame
         """
         st = self._step(window, step)
         queries = signal_queries(
@@ -305,8 +305,12 @@ class PrometheusSource(Source):
             query=" ".join(matches),
             window=window,
         )
-        if not isinstance(data, list):
-            raise BadData("series response is not a list", field="data", source=self.name)
+        if not isinstance(data, list) or not all(
+            isinstance(d, dict) and all(isinstance(v, str) for v in d.values()) for d in data
+        ):
+            raise BadData(
+                "series response is not a list of label sets", field="data", source=self.name
+            )
         return promjson.series_table(data, alias=None, service_labels=self.service_labels).drop(
             "sid"
         )
@@ -324,7 +328,8 @@ class PrometheusSource(Source):
         >>> prom.label_values("service")
         ['cart', 'checkout', ...]
         """
-        promql.label_name(name) if name != "__name__" else None
+        if name != "__name__":
+            promql.label_name(name)  # it goes into the URL path: must be a plain name
         params: list[tuple[str, str]] = list(_window_params(window).items())
         if match:
             params.append(("match[]", match))
