@@ -325,3 +325,43 @@ def post_json(url: str, body: object, *, method: str = "POST") -> object:
 
 def labels_text(labels: Mapping[str, str]) -> str:
     return ",".join(f'{k}="{om_escape(v)}"' for k, v in labels.items())
+
+
+def post_webhook_alerts(
+    srv: Server, webhook_jsonl: Path, *, during: bool = True, keep_firing_for_s: int = 86400
+) -> int:
+    """Post the alerts of an Alertmanager webhook log (the lab's
+    ``events/alertmanager-webhook.jsonl``) to a real Alertmanager, as Prometheus would.
+
+    ``during=True`` recreates Alertmanager as it was during the incident: the firing
+    notifications only, posted with ``endsAt`` ``keep_firing_for_s`` from now so they stay
+    active for the test session. ``during=False``: the latest notification per
+    (fingerprint, startsAt) wins, so resolved alerts keep their past ``endsAt`` and the
+    API no longer lists them. Returns the number of alerts posted as firing."""
+    import datetime as _dt
+
+    latest: dict[tuple[str, str], dict] = {}
+    for line in webhook_jsonl.read_text().splitlines():
+        if line.strip():
+            for a in json.loads(line)["alerts"]:
+                firing = a.get("status") == "firing"
+                if during and not firing:
+                    continue
+                latest[(a.get("fingerprint", ""), a["startsAt"])] = a
+    until = _dt.datetime.now(_dt.UTC) + _dt.timedelta(seconds=keep_firing_for_s)
+    body, firing_n = [], 0
+    for a in latest.values():
+        still = a.get("status") == "firing"
+        firing_n += still
+        body.append(
+            {
+                "labels": a["labels"],
+                "annotations": a.get("annotations", {}),
+                "startsAt": a["startsAt"],
+                "endsAt": until.strftime("%Y-%m-%dT%H:%M:%SZ") if still else a["endsAt"],
+                "generatorURL": a.get("generatorURL", ""),
+            }
+        )
+    if body:
+        post_json(srv.url + "/api/v2/alerts", body)
+    return firing_n

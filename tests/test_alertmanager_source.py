@@ -256,3 +256,36 @@ def test_hostile_alertmanager_bodies_give_frames_or_bad_data(alerts, silences) -
             assert exc.source == "am"
         else:
             frames.validate(df, "events")
+
+
+@pytest.mark.service
+def test_lab_demo_alerts_through_a_real_alertmanager(alertmanager_demo) -> None:
+    scenario = json.loads((alertmanager_demo["scenario"] / "scenario.json").read_text())
+    window = Window.parse(f"{scenario['window']['start']}..{scenario['window']['end']}")
+    am = AlertmanagerSource(alertmanager_demo["server"].url)
+    deadline = time.monotonic() + 10
+    while True:
+        alerts = am.events(window).frame.filter(pl.col("kind") == "alert")
+        if alerts.height >= alertmanager_demo["firing"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert alerts.height == alertmanager_demo["firing"] > 0
+    assert alerts["ts"].min() >= window.start and alerts["ts"].max() < window.end
+    assert set(alerts["service"]) <= set(scenario["services"])
+    assert all(": " in t for t in alerts["title"])  # alertname: summary
+
+
+@pytest.mark.service
+def test_lab_demo_after_resolution_shows_nothing(tmp_path, lab_demo_dir) -> None:
+    """After the demo's alerts resolved, Alertmanager's API lists none of them: history
+    has to come from ALERTS or the webhook log (the module docstring says so)."""
+    from tests.promservers import post_webhook_alerts, start_alertmanager
+
+    srv = start_alertmanager(tmp_path / "am")
+    try:
+        webhook = lab_demo_dir / "events" / "alertmanager-webhook.jsonl"
+        assert post_webhook_alerts(srv, webhook, during=False) == 0
+        time.sleep(0.5)
+        assert AlertmanagerSource(srv.url).alerts().height == 0
+    finally:
+        srv.stop()

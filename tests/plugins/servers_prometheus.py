@@ -226,3 +226,13 @@ def prometheus_exemplar_server(
     srv.stop()
     target.shutdown()
     target.server_close()
+
+
+@pytest.fixture(scope="session")
+def alertmanager_demo(alertmanager_server: promservers.Server, lab_demo_dir: Path) -> dict:
+    """The session's Alertmanager as it was during the lab demo's incident: the demo's
+    firing alerts posted and kept active (``promservers.post_webhook_alerts``).
+    ``{"server", "firing", "scenario"}``."""
+    webhook = Path(lab_demo_dir) / "events" / "alertmanager-webhook.jsonl"
+    firing = promservers.post_webhook_alerts(alertmanager_server, webhook)
+    return {"server": alertmanager_server, "firing": firing, "scenario": Path(lab_demo_dir)}
