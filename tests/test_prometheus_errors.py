@@ -260,3 +260,39 @@ def test_every_error_is_a_source_error_naming_the_source(recorded_http) -> None:
         PrometheusSource(recorded_http.url, name="named").query("up")
     assert info.value.source == "named" and info.value.error_type == "execution"
     assert "<b>QueryError</b>" in info.value._repr_html_()
+
+
+@pytest.mark.parametrize("mode", ["raise", "partial"])
+def test_server_killed_in_the_middle_of_a_chunked_load(tmp_path, prom_small_data, mode) -> None:
+    """A real Prometheus is stopped after the first chunk came back: the other chunks hit a
+    dead server. ``raise``: SourceUnavailable; ``partial``: the loaded chunk plus reasons
+    naming every missing window."""
+    from tests.promservers import start_prometheus
+    from workbench.sources import chunking
+
+    srv = start_prometheus(tmp_path / "prom", [prom_small_data])
+
+    class KillAfterFirst(PrometheusSource):
+        def _run_task(self, task, out):  # type: ignore[no-untyped-def]
+            super()._run_task(task, out)
+            srv.stop()  # the server dies once the first chunk is in
+
+    try:
+        src = KillAfterFirst(srv.url, name="dying", max_concurrency=1, retries=1,
+                             max_points_per_series=400, on_chunk_error=mode,
+                             timeout=Timeout(connect=1, read=5))  # fmt: skip
+        chunks = chunking.plan(DAY, "60s", max_points=400)
+        assert len(chunks) == 4
+        t = time.monotonic()
+        if mode == "raise":
+            with pytest.raises(SourceUnavailable) as info:
+                src.query_range("wb_long", DAY, step="60s")
+            assert info.value.source == "dying" and info.value.window == chunks[1].describe()
+        else:
+            res = src.query_range("wb_long", DAY, step="60s")
+            assert res.partial and res.frame.height == 3 * chunks[0].points
+            assert all(c.describe() in r for c, r in zip(chunks[1:], res.reasons, strict=True))
+            assert all("cannot connect" in r for r in res.reasons)
+        assert time.monotonic() - t < 10
+    finally:
+        srv.stop()
