@@ -92,6 +92,10 @@ def main() -> None:
     ap.add_argument("--services", type=int, default=300)
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "workbench-bench")
     args = ap.parse_args()
+    from widgets._charts import interactive_available
+
+    # once per kernel, whatever the size (and overlapped with loading in the explorer)
+    print(f"explorer_chart_js_bundle: {_timed(interactive_available):.3f} s (once per kernel)")
     base = measure(demo_path())
     big = measure(_scenario(args.services, args.cache))
     for name, value in big.items():
