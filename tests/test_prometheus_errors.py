@@ -296,3 +296,15 @@ def test_server_killed_in_the_middle_of_a_chunked_load(tmp_path, prom_small_data
         assert time.monotonic() - t < 10
     finally:
         srv.stop()
+
+
+def test_tls_with_an_unknown_ca_and_with_the_right_ca(
+    recorded_https, tls_certs, shared_data
+) -> None:
+    body = shared_data / "api-samples/prometheus/docs-examples/query_range_up_matrix.json"
+    recorded_https.route("/api/v1/query_range", file=body)
+    with pytest.raises(SourceUnavailable) as info:
+        PrometheusSource(recorded_https.url, name="tls").query_range("up", DAY, step="1h")
+    assert "TLS" in info.value.message and "ca_file" in (info.value.hint or "")
+    ok = PrometheusSource(recorded_https.url, auth=Auth(ca_file=str(tls_certs["ca"])))
+    assert ok.query_range("up", DAY, step="1h").frame.height == 6
