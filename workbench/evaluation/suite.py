@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["SUITE", "default_suite_dir", "generate_suite", "suite_spec"]
+__all__ = ["SUITE", "case_name", "default_suite_dir", "generate_suite", "suite_spec"]
 
 _SCENARIOS = (
     "demo",
