@@ -9,6 +9,7 @@ Example::
 """
 
 from workbench.analysis.suspects import Suspects, rank_suspects
+from workbench.capacity import Usage, load_usage
 from workbench.config import connect, load_config
 from workbench.errors import (
     AuthError,
@@ -55,10 +56,12 @@ __all__ = [
     "SourceUnavailable",
     "Suspects",
     "TempoSource",
+    "Usage",
     "Window",
     "WorkbenchError",
     "__version__",
     "connect",
     "load_config",
+    "load_usage",
     "rank_suspects",
 ]
