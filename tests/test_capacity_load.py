@@ -188,3 +188,23 @@ def test_repository_notebook_is_the_packaged_template() -> None:
     }
     nb = json.loads(repo.read_text())
     assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
+
+
+def test_unreachable_chunks_make_a_partial_usage_not_a_short_one() -> None:
+    from tests.servers import free_port
+    from workbench import PrometheusSource
+
+    prom = PrometheusSource(f"http://127.0.0.1:{free_port()}", on_chunk_error="partial", retries=0)
+    w = Window.parse("2026-11-01T00:00:00Z..2026-11-03T00:00:00Z")
+    u = load_usage(prom, w, resources=["cpu"], profile="recorded", chunk_points=288)
+    assert u.partial and u.usage.is_empty()
+    assert len(u.reasons) == u.requests == 2 * 2  # usage + limit, 2 chunks of a day each
+    assert all("not loaded" in r for r in u.reasons)
+    with pytest.raises(BadData, match="has both usage and a limit"):
+        u.table()
+    # without partial mode the first failure is raised
+    strict = PrometheusSource(f"http://127.0.0.1:{free_port()}", retries=0)
+    from workbench import SourceUnavailable
+
+    with pytest.raises(SourceUnavailable):
+        load_usage(strict, w, resources=["cpu"], profile="recorded")
