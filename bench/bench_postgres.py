@@ -6,8 +6,9 @@ rows shaped like the lab's logs (service, level, message, trace/span ids; attrib
 ``exception.type``, ``http.route``, ``status`` and a multi-line ``stack_trace``), then
 times, best of 3 unless noted:
 
-* ours: ``PostgresSource.logs(None, window)`` -- COPY CSV -> Arrow CSV reader -> polars,
-  jsonb attributes decoded into the key/value contract, sorted by time, validated;
+* ours: ``PostgresSource.logs(None, window)`` -- COPY CSV drained from libpq, parsed by
+  polars in chunks on worker threads, attributes (from the generated ``attributes_kv``
+  column) turned into the key/value contract, time-ordered, validated;
 * ``pandas.read_sql`` over a psycopg connection (the same columns; attributes stay dicts,
   so pandas does less work than we do) -- target: ours at least 3x faster;
 * ``COPY (SELECT the same columns) TO STDOUT (FORMAT csv)`` into /dev/null, read through

@@ -169,54 +169,53 @@ _UNESCAPE = {"\\": "\\", "1": _RS, "2": _US}
 
 def decode_kv_text(texts: pl.Series) -> pl.Series:
     """KV lists from the ``kv_text(jsonb)`` column (``k<US>v<RS>k2<US>v2``, keys already
-    in order, ``\\``/``\\1``/``\\2`` escapes); null stays null, ``""`` is ``[]``.
+    in order, ``\\\\``/``\\1``/``\\2`` escapes); null stays null, ``""`` is ``[]``.
 
     >>> decode_kv_text(pl.Series(["env\x1fprod\x1epod\x1fa", ""])).to_list()
     [[{'key': 'env', 'value': 'prod'}, {'key': 'pod', 'value': 'a'}], []]
     """
     name = texts.name
-    n = texts.len()
-    if n == 0:
+    if texts.len() == 0:
         return pl.Series(name, [], dtype=frames.KV)
     texts = texts.cast(pl.String)
-    lists = _arrow(texts.str.split(_RS))
-    offsets = _numpy_int(lists.offsets).astype(np.int64)
-    flat = pl.Series("p", pl.from_arrow(lists.values), dtype=pl.String)
-    if offsets[0] != 0 or offsets[-1] != flat.len():
-        flat = flat.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
-        offsets = offsets - offsets[0]
-    empty = (texts == "").fill_null(False).to_numpy()
-    if empty.any():  # "" splits into [""]: drop that element
-        counts = np.diff(offsets) - empty
-        flat = flat.filter(flat != "")
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-    pairs = flat.str.split_exact(_US, 1)
-    keys = pairs.struct.field("field_0")
-    values = pairs.struct.field("field_1")
-    if values.null_count():
-        raise BadData("a kv_text value has no key/value separator", field="attributes")
-    keys, values = _unescape_kv(keys), _unescape_kv(values)
-    structs = pa.StructArray.from_arrays([_arrow(keys), _arrow(values)], names=["key", "value"])
-    null = texts.is_null().to_numpy()
-    mask = None
-    if null.any():
-        mask = pa.Array.from_buffers(
-            pa.bool_(), n, [None, pa.py_buffer(np.packbits(null, bitorder="little"))]
+    pairs = pl.element().str.split_exact(_US, 1).struct.rename_fields(["key", "value"])
+    out = (
+        pl.DataFrame({"t": texts})
+        .select(
+            pl.when(pl.col("t") == "")
+            .then(pl.lit([], dtype=frames.KV))
+            .otherwise(pl.col("t").str.split(_RS).list.eval(pairs))
         )
-    out = pa.LargeListArray.from_arrays(_int64(offsets), structs, mask=mask)
-    return pl.Series(name, pl.from_arrow(out), dtype=frames.KV)
+        .to_series()
+        .cast(frames.KV)
+        .alias(name)
+    )
+    escaped = texts.str.contains("\\", literal=True).fill_null(False).arg_true()
+    if escaped.len():
+        fixed = [_kv_text_slow(t) for t in texts.gather(escaped).to_list()]
+        patch = pl.DataFrame(
+            {"i": escaped.cast(pl.UInt32), "fix": pl.Series(fixed, dtype=frames.KV)}
+        )
+        out = (
+            pl.DataFrame({"kv": out})
+            .with_row_index("i")
+            .join(patch, on="i", how="left", maintain_order="left")
+            .select(pl.coalesce("fix", "kv").alias(name))
+            .to_series()
+        )
+    return out
 
 
-def _unescape_kv(s: pl.Series) -> pl.Series:
+def _kv_text_slow(text: str) -> list[dict[str, str]]:
     import re
 
-    idx = s.str.contains("\\", literal=True).arg_true()
-    if not idx.len():
-        return s
     pattern = re.compile(r"\\(.)", re.S)
-    fixed = [pattern.sub(lambda m: _UNESCAPE[m.group(1)], v) for v in s.gather(idx).to_list()]
-    return s.scatter(idx, pl.Series(fixed, dtype=pl.String))
+    out = []
+    for pair in text.split(_RS) if text else []:
+        key, _, value = pair.partition(_US)
+        unescape = lambda v: pattern.sub(lambda m: _UNESCAPE[m.group(1)], v)  # noqa: E731
+        out.append({"key": unescape(key), "value": unescape(value)})
+    return out
 
 
 def _unquote(tokens: pl.Series) -> pl.Series:
