@@ -293,3 +293,24 @@ def test_postgres_slow_network_is_slow_but_whole(
         assert src.logs(None, W).rows == 500
     finally:
         src.close()
+
+
+def test_postgres_silent_network_mid_session_is_cut_by_the_deadline(
+    postgres_server, fault_proxy, hostile
+) -> None:
+    hostile.fault("postgresql")
+    proxy = fault_proxy(postgres_server)
+    src = _pg_via(proxy, postgres_server, timeout=1, statement_timeout=1)
+    assert src.deadline_s == 2
+    try:
+        assert src.query("SELECT 1 AS one").rows == 1
+        proxy.set("blackhole", drop=False)  # the pooled connection goes silent
+        t0 = time.monotonic()
+        with pytest.raises(SourceUnavailable) as info:
+            src.query("SELECT 2 AS two")
+        assert time.monotonic() - t0 <= 2 + SLACK
+        assert "did not answer within 2 s" in str(info.value)
+        proxy.set("pass")
+        assert src.query("SELECT 3 AS three").frame["three"].to_list() == [3]
+    finally:
+        src.close()

@@ -39,9 +39,10 @@ from typing import Any, ClassVar, Literal, TypeVar
 import polars as pl
 
 from workbench import frames
-from workbench.errors import ConfigError, LimitExceeded
+from workbench.errors import ConfigError, LimitExceeded, SourceUnavailable
 from workbench.secrets import Secret
 from workbench.sources.base import Result, Signal, Source, Timer
+from workbench.sources.pg_watchdog import Watchdog
 from workbench.timewindow import Window, parse_duration
 
 __all__ = ["AGGREGATIONS", "PostgresSource", "aggregate_select"]
@@ -88,7 +89,9 @@ class PostgresSource(Source):
     * ``timeout`` -- seconds to wait for a connection (default 10), or an
       ``http.Timeout`` whose ``connect``/``read`` set the connect and statement timeouts.
     * ``statement_timeout`` -- seconds a single query may run on the server (default 60;
-      ``None`` = the server's setting).
+      ``None`` = the server's setting). A read with no answer at all for
+      ``statement_timeout + timeout`` seconds (a dead network) is cut client-side:
+      ``SourceUnavailable``, never a hang.
     * ``schema`` -- the schema holding the tables (default ``"workbench"``).
     * ``max_rows`` -- the largest frame one call may return (default 5,000,000;
       ``None`` = no limit); more gives :class:`~workbench.errors.LimitExceeded`.
@@ -136,6 +139,9 @@ class PostgresSource(Source):
             raise ConfigError(f"source {name!r}: timeouts must be positive")
         self.connect_timeout = connect_s
         self.statement_timeout = statement_timeout
+        #: client-side deadline of a read: the server's statement timeout plus the
+        #: connect timeout, after which a silent connection is cut (see pg_watchdog)
+        self.deadline_s = None if statement_timeout is None else statement_timeout + connect_s
         if not schema:
             raise ConfigError(f"source {name!r}: schema must not be empty")
         self.schema = schema
@@ -233,11 +239,14 @@ class PostgresSource(Source):
         from workbench.sources.pg_copy import RowBudgetExceeded
         from workbench.sources.pg_errors import leaks, translate
 
+        deadline = None if self.statement_timeout is None or not retry else self.deadline_s
         with self._lock:
             for attempt in (0, 1):
                 conn = self._connection()
+                dog = Watchdog(conn, deadline)
                 try:
-                    return fn(conn)
+                    with dog:
+                        return fn(conn)
                 except RowBudgetExceeded as exc:
                     self._drop()  # the COPY was abandoned mid-stream
                     raise LimitExceeded(
@@ -251,8 +260,18 @@ class PostgresSource(Source):
                     ) from None
                 except psycopg.Error as exc:
                     broken = conn.broken or conn.closed
-                    if broken:
+                    if broken or dog.fired:
                         self._drop()
+                    if dog.fired:
+                        raise SourceUnavailable(
+                            f"{self.name} did not answer within {deadline:g} s",
+                            source=self.name,
+                            query=query,
+                            window=window,
+                            hint="the server or the network stopped answering; check "
+                            "connectivity and retry (the deadline is statement_timeout "
+                            "plus the connect timeout)",
+                        ) from None
                     rows = getattr(exc, "workbench_rows_received", 0)
                     if (
                         retry
