@@ -81,7 +81,8 @@ class IncidentExplorer(w.VBox):
         max_traces: int = 50,
         max_patterns: int = 100,
     ) -> None:
-        from widgets import explorer_views as views
+        from widgets.views_charts import GraphView, OverviewView, TimelineView
+        from widgets.views_evidence import LogsView, SuspectsView, TracesView
 
         if not isinstance(incident, Incident):
             raise ConfigError(f"IncidentExplorer needs an Incident, got {type(incident).__name__}")
@@ -126,12 +127,12 @@ class IncidentExplorer(w.VBox):
         self.message = w.HTML()
 
         self.views = {
-            "overview": views.OverviewView(self),
-            "graph": views.GraphView(self),
-            "timeline": views.TimelineView(self),
-            "logs": views.LogsView(self),
-            "traces": views.TracesView(self),
-            "suspects": views.SuspectsView(self),
+            "overview": OverviewView(self),
+            "graph": GraphView(self),
+            "timeline": TimelineView(self),
+            "logs": LogsView(self),
+            "traces": TracesView(self),
+            "suspects": SuspectsView(self),
         }
         self.tabs = w.Tab(children=[self.views[t] for t in TABS])
         self.tabs.titles = _TITLES

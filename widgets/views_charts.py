@@ -1,0 +1,290 @@
+"""Explorer tabs built on charts: Overview (RED, brush), Graph (click), Timeline.
+
+Each view is a widget with ``render()``, called when its tab is shown after the state
+changed. Views read the explorer's plain state (``window``, ``services``) and its cached
+analysis (``explorer.data``), call ``workbench.analysis`` / ``workbench.charts`` and
+write widget values; a click calls an explorer method (``focus_service``,
+``set_window``).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+import polars as pl
+
+from widgets._charts import (
+    chart_widget,
+    interval_to_window,
+    point_values,
+    set_chart,
+    watch_selection,
+)
+from widgets._html import WARN, services_note, table_html
+
+if TYPE_CHECKING:
+    from widgets.explorer import IncidentExplorer
+
+__all__ = ["GraphView", "OverviewView", "TimelineView"]
+
+
+class OverviewView(w.VBox):
+    """RED per service; brushing a time range narrows the explorer's window."""
+
+    def __init__(self, ex: IncidentExplorer) -> None:
+        from widgets.pickers import WindowPicker
+
+        self.ex = ex
+        self.note = w.HTML(
+            "<p>Drag across a chart to narrow the window of every view (or type it below); "
+            "<i>Whole window</i> undoes it.</p>"
+        )
+        # the keyboard path to the same window as a brush
+        self.picker = WindowPicker(default="1h", on_change=self._typed)
+        for text in (
+            self.picker.duration,
+            self.picker.start,
+            self.picker.end,
+            self.picker.moment,
+            self.picker.before,
+            self.picker.after,
+        ):
+            text.continuous_update = False
+        self.window_error = w.HTML()
+        self.summary = w.HTML()
+        self.chart: w.Widget | None = None
+        self._box = w.Box()
+        self._syncing = False
+        self.rendered_services: list[str] = []
+        super().__init__([self.note, self.picker, self.window_error, self._box, self.summary])
+        self.sync_picker()
+
+    def sync_picker(self) -> None:
+        """Show the explorer's window in the picker (without feeding it back)."""
+        self._syncing = True
+        try:
+            self.picker.set_window(self.ex.window)
+        finally:
+            self._syncing = False
+
+    def _typed(self, window: Any) -> None:
+        if self._syncing:
+            return
+        from workbench.errors import ConfigError
+
+        try:
+            self.ex.set_window(window)
+            self.window_error.value = ""
+        except ConfigError as err:
+            self.window_error.value = (
+                f"<p role='alert' style='color:{WARN}'>{html.escape(err.message)}</p>"
+            )
+
+    def render(self) -> None:
+        from workbench.analysis.focus import for_services
+        from workbench.analysis.red import red_summary
+        from workbench.charts import red_panels
+
+        ex, v = self.ex, self.ex.view
+        self.sync_picker()
+        r = ex.data["red"]
+        services = [s for s in ex.services if s in set(r["service"].unique().to_list())]
+        chart = red_panels(r, v.window, v.baseline, services=services or None, brush=True)
+        if self.chart is None:
+            self.chart = chart_widget(chart, debounce_ms=400, wait_for_end=True)
+            watch_selection(self.chart, "time", self._brushed)
+            self._box.children = [self.chart]
+        else:
+            set_chart(self.chart, chart)
+        self.rendered_services = services
+        source = (
+            "<p role='status'><i>RED from the traces (rates count sampled traces) while "
+            "the metrics are aggregated…</i></p>"
+            if ex.data.get("red_from") == "traces"
+            else ""
+        )
+        summary = red_summary(for_services(r, ex.services), window=v.window, baseline=v.baseline)
+        self.summary.value = source + table_html(
+            summary.head(12).select(
+                "service",
+                "rate_inc",
+                "error_ratio_base",
+                "error_ratio_inc",
+                "p95_base_ms",
+                "p95_inc_ms",
+            ),
+            caption=f"Window against baseline, {services_note(ex)} (most changed first)",
+            fmt={
+                "rate_inc": ".2f",
+                "error_ratio_base": ".1%",
+                "error_ratio_inc": ".1%",
+                "p95_base_ms": ".0f",
+                "p95_inc_ms": ".0f",
+            },
+        )
+
+    def _brushed(self, value: dict[str, Any]) -> None:
+        win = interval_to_window(value, "ts")
+        if win is None:
+            return
+        full = self.ex.incident.full_window
+        from workbench.timewindow import Window
+
+        start, end = max(win.start, full.start), min(win.end, full.end)
+        if end > start:
+            self.ex.set_window(Window(start, end))
+
+
+class GraphView(w.VBox):
+    """The call graph; a click (or the Service list) focuses on a service's neighbourhood."""
+
+    def __init__(self, ex: IncidentExplorer) -> None:
+        self.ex = ex
+        self.colour = w.ToggleButtons(
+            options=[("error ratio", "error_ratio"), ("p95 vs baseline", "p95_ratio")],
+            value="error_ratio",
+            description="Colour by",
+            tooltips=[
+                "share of requests that failed in the window",
+                "p95 latency in the window divided by the baseline's",
+            ],
+        )
+        self.picker = w.Dropdown(
+            options=[("(all services)", "")],
+            value="",
+            description="Service",
+            tooltip="Focus on a service and its callers and callees (same as clicking it)",
+        )
+        self.info = w.HTML()
+        self.chart: w.Widget | None = None
+        self._box = w.Box()
+        self._signature: tuple[Any, ...] = ()
+        self._syncing = False
+        self._from_click = False
+        self.colour.observe(lambda _c: self._recolour(), names="value")
+        self.picker.observe(self._picked, names="value")
+        super().__init__([w.HBox([self.colour, self.picker]), self._box, self.info])
+
+    def saved(self) -> dict[str, Any]:
+        return {"colour": self.colour.value}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        if state.get("colour") in ("error_ratio", "p95_ratio"):
+            self.colour.value = state["colour"]
+
+    def _recolour(self) -> None:
+        self.ex._save()
+        if self.ex.ready:
+            self.render()
+
+    def render(self) -> None:
+        from workbench.analysis.focus import node_changes
+        from workbench.analysis.graph import ServiceGraph, graph_diff
+        from workbench.charts import service_graph_chart
+
+        ex = self.ex
+        g = ex.data["graph"]
+        base = ex.data["graph_base"]
+        names = g.nodes["service"].to_list()
+        self._syncing = True
+        try:
+            self.picker.options = [("(all services)", ""), *[(n, n) for n in names]]
+            self.picker.value = ex.service if ex.service in names else ""
+        finally:
+            self._syncing = False
+        signature = (str(ex.window), self.colour.value, tuple(ex.services))
+        if self._from_click:
+            # the focus came from a click on this chart: keep it (and its highlight)
+            self._from_click = False
+            self._signature = signature
+        if signature != self._signature:
+            self._signature = signature
+            nodes = node_changes(base, g)
+            shown = ServiceGraph(edges=g.edges, nodes=nodes, seconds=g.seconds)
+            chart = service_graph_chart(
+                shown, selectable=True, color_by=self.colour.value, diff=graph_diff(base, g)
+            )
+            if self.chart is None:
+                self.chart = chart_widget(chart)
+                watch_selection(self.chart, "service", self._clicked)
+                self._box.children = [self.chart]
+            else:
+                set_chart(self.chart, chart)
+        self.info.value = self._info(g)
+
+    def _info(self, g: Any) -> str:
+        ex = self.ex
+        if not ex.service:
+            origins = g.failing_origins()
+            start = ", ".join(origins) or "none"
+            return (
+                f"<p>Errors start at: <b>{html.escape(start)}</b> (failing services none of "
+                "whose callees fail). Click a service, or pick it in the list, to focus on "
+                "it and its neighbours.</p>"
+            )
+        row = g.nodes.filter(pl.col("service") == ex.service)
+        stats = (
+            table_html(
+                row.select("service", "requests", "error_ratio", "p50_ms", "p95_ms"),
+                fmt={"error_ratio": ".1%", "p50_ms": ".0f", "p95_ms": ".0f"},
+            )
+            if row.height
+            else ""
+        )
+        return (
+            f"<p><b>{html.escape(ex.service)}</b> — called by "
+            f"{html.escape(', '.join(g.callers(ex.service)) or 'nobody')}; calls "
+            f"{html.escape(', '.join(g.callees(ex.service)) or 'nothing')}.</p>{stats}"
+        )
+
+    def _clicked(self, value: list[dict[str, Any]]) -> None:
+        names = point_values(value, "service")
+        self._from_click = True
+        try:
+            self.ex.focus_service(names[-1] if names else None)
+        finally:
+            self._from_click = False
+
+    def _picked(self, change: dict[str, Any]) -> None:
+        if not self._syncing:
+            self.ex.focus_service(change["new"] or None)
+
+
+class TimelineView(w.VBox):
+    """Events, onsets and log-pattern surges on one time axis."""
+
+    def __init__(self, ex: IncidentExplorer) -> None:
+        self.ex = ex
+        self.chart: w.Widget | None = None
+        self._box = w.Box()
+        self.table = w.HTML()
+        self.frame: pl.DataFrame | None = None
+        super().__init__([self._box, self.table])
+
+    def render(self) -> None:
+        from workbench.analysis.focus import surges_as_timeline
+        from workbench.analysis.templates import template_surges
+        from workbench.analysis.timeline import build_timeline
+        from workbench.charts import timeline_chart
+
+        ex, v = self.ex, self.ex.view
+        r = ex.data["red"]
+        tl = build_timeline(v.events, r, window=v.window, baseline=v.baseline)
+        surges = template_surges(ex.data["mined"], v.window, v.baseline)
+        tl = pl.concat([tl, surges_as_timeline(surges)], how="vertical").sort("ts")
+        if ex.services:
+            tl = tl.filter(pl.col("service").is_null() | pl.col("service").is_in(ex.services))
+        self.frame = tl
+        chart = timeline_chart(tl)
+        if self.chart is None:
+            self.chart = chart_widget(chart)
+            self._box.children = [self.chart]
+        else:
+            set_chart(self.chart, chart)
+        items = tl.filter(~pl.col("kind").is_in(["incident", "baseline"]))
+        self.table.value = table_html(
+            items.head(40).select("ts", "kind", "service", "title"),
+            caption=f"{items.height} items for {services_note(ex)} (times UTC)",
+        )
