@@ -196,7 +196,8 @@ def test_recorded_bodies_over_real_http(recorded_http, shared_data) -> None:
     assert am.events(old).frame.height == 0
 
 
-def test_failures_are_typed(recorded_http, dead_url, monkeypatch) -> None:
+def test_failures_are_typed(hostile, recorded_http, dead_url, monkeypatch) -> None:
+    hostile.fault("alertmanager")
     with pytest.raises(SourceUnavailable):
         AlertmanagerSource(dead_url).events(Window.last("1h"))
     recorded_http.route("/api/v2/alerts", status=503, body=b"overloaded")

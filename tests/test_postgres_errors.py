@@ -55,7 +55,8 @@ def _logs(n: int) -> object:
     )
 
 
-def test_unreachable_server_is_source_unavailable_within_timeout() -> None:
+def test_unreachable_server_is_source_unavailable_within_timeout(hostile) -> None:
+    hostile.fault("postgresql")
     src = PostgresSource(f"postgres://wb@127.0.0.1:{free_port()}/wb", name="pg-down", timeout=2)
     t0 = time.monotonic()
     with pytest.raises(SourceUnavailable) as info:
@@ -65,7 +66,8 @@ def test_unreachable_server_is_source_unavailable_within_timeout() -> None:
     assert "refused" in (info.value.detail or "").lower()
 
 
-def test_wrong_password_is_auth_error_and_never_echoed(postgres_server, caplog) -> None:
+def test_wrong_password_is_auth_error_and_never_echoed(hostile, postgres_server, caplog) -> None:
+    hostile.fault("postgresql")
     caplog.set_level(logging.DEBUG)
     bad = "Wr0ng-pässword-'; DROP"
     src = PostgresSource(postgres_server.url, password=Secret.value(bad))
@@ -95,7 +97,8 @@ def test_password_in_url_is_moved_into_a_secret(postgres_server) -> None:
         PostgresSource(url, password=Secret.value("x"))
 
 
-def test_sql_error_carries_sqlstate_and_server_message(pg_source) -> None:
+def test_sql_error_carries_sqlstate_and_server_message(hostile, pg_source) -> None:
+    hostile.fault("postgresql")
     with pytest.raises(QueryError) as info:
         pg_source.query("SELECT no_such_column FROM pg_class")
     assert info.value.error_type == "42703"
@@ -107,7 +110,8 @@ def test_sql_error_carries_sqlstate_and_server_message(pg_source) -> None:
     assert pg_source.query("SELECT 1 AS one").frame["one"].to_list() == [1]
 
 
-def test_statement_timeout_is_query_error_with_hint(postgres_server) -> None:
+def test_statement_timeout_is_query_error_with_hint(hostile, postgres_server) -> None:
+    hostile.fault("postgresql")
     src = PostgresSource(
         postgres_server.url,
         password=Secret.value(postgres_server.password),
@@ -123,7 +127,10 @@ def test_statement_timeout_is_query_error_with_hint(postgres_server) -> None:
     src.close()
 
 
-def test_row_budget_gives_limit_exceeded_not_a_short_frame(postgres_server, pg_source) -> None:
+def test_row_budget_gives_limit_exceeded_not_a_short_frame(
+    hostile, postgres_server, pg_source
+) -> None:
+    hostile.fault("postgresql")
     pg_source.ingest("logs", _logs(50))
     small = PostgresSource(
         postgres_server.url,
@@ -148,7 +155,10 @@ def test_row_budget_gives_limit_exceeded_not_a_short_frame(postgres_server, pg_s
     exact.close()
 
 
-def test_connection_killed_mid_load_is_typed_and_source_recovers(pg_source, pg_admin) -> None:
+def test_connection_killed_mid_load_is_typed_and_source_recovers(
+    hostile, pg_source, pg_admin
+) -> None:
+    hostile.fault("postgresql")
     slow = (
         "SELECT g AS n, repeat('x', 2000) AS pad, pg_sleep(0.01)::text AS s "
         "FROM generate_series(1, 400) g"
@@ -171,7 +181,8 @@ def test_connection_killed_mid_load_is_typed_and_source_recovers(pg_source, pg_a
     assert pg_source.query("SELECT 3 AS three").frame["three"].to_list() == [3]
 
 
-def test_restart_between_loads_reconnects(pg_source, postgres_restart, caplog) -> None:
+def test_restart_between_loads_reconnects(hostile, pg_source, postgres_restart, caplog) -> None:
+    hostile.fault("postgresql")
     pg_source.ingest("logs", _logs(10))
     assert pg_source.logs(None, W).rows == 10
     postgres_restart()  # the pooled connection is now dead
@@ -180,7 +191,8 @@ def test_restart_between_loads_reconnects(pg_source, postgres_restart, caplog) -
     assert "reconnecting" in caplog.text  # the dead connection was noticed and replaced
 
 
-def test_server_down_then_back(pg_source, postgres_server) -> None:
+def test_server_down_then_back(hostile, pg_source, postgres_server) -> None:
+    hostile.fault("postgresql")
     pg_source.ingest("logs", _logs(5))
     postgres_server.stop()
     try:

@@ -36,7 +36,8 @@ pytestmark = pytest.mark.service
 DAY = Window(promdata.LONG_START, promdata.LONG_START + timedelta(days=1))
 
 
-def test_unreachable_server_is_source_unavailable(dead_url: str) -> None:
+def test_unreachable_server_is_source_unavailable(hostile, dead_url: str) -> None:
+    hostile.fault("prometheus")
     src = PrometheusSource(dead_url, name="gone", timeout=Timeout(connect=1, read=2))
     t = time.monotonic()
     with pytest.raises(SourceUnavailable) as info:
@@ -46,7 +47,8 @@ def test_unreachable_server_is_source_unavailable(dead_url: str) -> None:
     assert info.value.query == "up"
 
 
-def test_slow_server_times_out_within_the_timeout(recorded_http, shared_data) -> None:
+def test_slow_server_times_out_within_the_timeout(hostile, recorded_http, shared_data) -> None:
+    hostile.fault("prometheus")
     body = shared_data / "api-samples/prometheus/docs-examples/query_range_up_matrix.json"
     recorded_http.route("/api/v1/query_range", file=body, delay_s=3.0)
     src = PrometheusSource(recorded_http.url, name="slow", timeout=Timeout(connect=1, read=0.5))
@@ -60,7 +62,8 @@ def test_slow_server_times_out_within_the_timeout(recorded_http, shared_data) ->
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
-def test_5xx_is_source_unavailable(recorded_http, status: int) -> None:
+def test_5xx_is_source_unavailable(hostile, recorded_http, status: int) -> None:
+    hostile.fault("prometheus")
     recorded_http.route("/api/v1/query_range", status=status, body=b"upstream exploded")
     src = PrometheusSource(recorded_http.url, name="broken", retries=1)
     with pytest.raises(SourceUnavailable) as info:
@@ -73,7 +76,10 @@ def test_5xx_is_source_unavailable(recorded_http, status: int) -> None:
 
 
 @pytest.mark.parametrize("declare_full_length", [True, False])
-def test_truncated_body_names_the_source(recorded_http, shared_data, declare_full_length) -> None:
+def test_truncated_body_names_the_source(
+    hostile, recorded_http, shared_data, declare_full_length
+) -> None:
+    hostile.fault("prometheus")
     body = shared_data / "api-samples/prometheus/docs-examples/query_range_up_matrix.json"
     recorded_http.route(
         "/api/v1/query_range",
@@ -88,7 +94,8 @@ def test_truncated_body_names_the_source(recorded_http, shared_data, declare_ful
     assert "cut short" in info.value.message or "closed the connection" in info.value.message
 
 
-def test_recorded_error_bodies_give_query_errors(recorded_http, shared_data) -> None:
+def test_recorded_error_bodies_give_query_errors(hostile, recorded_http, shared_data) -> None:
+    hostile.fault("prometheus")
     folder = shared_data / "api-samples/prometheus/errors"
     for case in json.loads((folder / "index.json").read_text()):
         recorded_http.clear()
@@ -126,7 +133,8 @@ def test_bad_query_against_real_server(prom_backend) -> None:
     assert "invalid][query" in str(err)
 
 
-def test_wrong_credentials_are_auth_errors(prometheus_auth_server, monkeypatch) -> None:
+def test_wrong_credentials_are_auth_errors(hostile, prometheus_auth_server, monkeypatch) -> None:
+    hostile.fault("prometheus")
     url = prometheus_auth_server.url
     monkeypatch.setenv("WB_TEST_PROM_PASSWORD", "not-the-password")
     wrong = PrometheusSource(
@@ -147,7 +155,8 @@ def test_wrong_credentials_are_auth_errors(prometheus_auth_server, monkeypatch) 
     assert right.query_range("wb_long", DAY, step="1h").frame.height == 3 * 24
 
 
-def test_prometheus_max_samples_is_limit_exceeded(prometheus_limited_server) -> None:
+def test_prometheus_max_samples_is_limit_exceeded(hostile, prometheus_limited_server) -> None:
+    hostile.fault("prometheus")
     src = PrometheusSource(prometheus_limited_server.url, name="tiny")
     with pytest.raises(LimitExceeded) as info:
         src.query_range("wb_long", DAY, step="60s")
@@ -160,7 +169,10 @@ def test_prometheus_max_samples_is_limit_exceeded(prometheus_limited_server) -> 
     assert src.query_range('wb_long{series="0"}', narrow, step="60s").frame.height == 20
 
 
-def test_victoriametrics_points_limit_is_limit_exceeded(victoriametrics_limited_server) -> None:
+def test_victoriametrics_points_limit_is_limit_exceeded(
+    hostile, victoriametrics_limited_server
+) -> None:
+    hostile.fault("victoriametrics")
     src = PrometheusSource(victoriametrics_limited_server.url, name="vm", flavor="victoriametrics")
     with pytest.raises(LimitExceeded) as info:
         src.query_range("wb_long", DAY, step="60s")
@@ -174,7 +186,8 @@ def test_victoriametrics_points_limit_is_limit_exceeded(victoriametrics_limited_
     assert res.extra["chunks"] == 15 and res.frame.height == 3 * 1440
 
 
-def test_unchunked_11000_points_is_limit_exceeded(prometheus_server) -> None:
+def test_unchunked_11000_points_is_limit_exceeded(hostile, prometheus_server) -> None:
+    hostile.fault("prometheus")
     src = PrometheusSource(prometheus_server.url, max_points_per_series=50_000)
     with pytest.raises(LimitExceeded) as info:
         src.query_range("wb_long", DAY, step="5s")
@@ -195,7 +208,10 @@ def _proxy_failing(target: str, fail_start: str):  # type: ignore[no-untyped-def
 
 
 @pytest.mark.parametrize("mode", ["raise", "partial"])
-def test_failed_chunk_raises_or_marks_partial(recorded_http, prometheus_server, mode) -> None:
+def test_failed_chunk_raises_or_marks_partial(
+    hostile, recorded_http, prometheus_server, mode
+) -> None:
+    hostile.fault("prometheus")
     from workbench.sources import chunking
 
     chunks = chunking.plan(DAY, "5s")
@@ -263,10 +279,13 @@ def test_every_error_is_a_source_error_naming_the_source(recorded_http) -> None:
 
 
 @pytest.mark.parametrize("mode", ["raise", "partial"])
-def test_server_killed_in_the_middle_of_a_chunked_load(tmp_path, prom_small_data, mode) -> None:
+def test_server_killed_in_the_middle_of_a_chunked_load(
+    hostile, tmp_path, prom_small_data, mode
+) -> None:
     """A real Prometheus is stopped after the first chunk came back: the other chunks hit a
     dead server. ``raise``: SourceUnavailable; ``partial``: the loaded chunk plus reasons
     naming every missing window."""
+    hostile.fault("prometheus")
     from tests.promservers import start_prometheus
     from workbench.sources import chunking
 
@@ -299,8 +318,12 @@ def test_server_killed_in_the_middle_of_a_chunked_load(tmp_path, prom_small_data
 
 
 def test_tls_with_an_unknown_ca_and_with_the_right_ca(
-    recorded_https, tls_certs, shared_data
+    hostile,
+    recorded_https,
+    tls_certs,
+    shared_data,
 ) -> None:
+    hostile.fault("prometheus")
     body = shared_data / "api-samples/prometheus/docs-examples/query_range_up_matrix.json"
     recorded_https.route("/api/v1/query_range", file=body)
     with pytest.raises(SourceUnavailable) as info:
