@@ -144,7 +144,9 @@ class PrometheusSource(Source):
     * ``on_chunk_error`` - ``"raise"`` (default) or ``"partial"``: keep the chunks that
       loaded and mark the result partial naming the missing windows;
     * ``metric_names`` - :class:`MetricNames` for the RED/saturation queries;
-    * ``scrape_interval`` - the servers' scrape interval, for rate windows (15 s);
+    * ``scrape_interval`` - the servers' scrape interval (15 s): rate windows span at
+      least 4 of them, and an automatic step is never shorter (finer steps only
+      repeat samples, and quantiles over them turn noisy);
     * ``alerts`` - if true, ``events(window)`` returns alerts from the ``ALERTS`` series
       (off by default so alerts are not counted twice next to an Alertmanager source);
     * ``compression`` - ask for gzip responses. Default: off for servers on this machine,
@@ -415,7 +417,9 @@ class PrometheusSource(Source):
     # range machinery ---------------------------------------------------------------------
     def _step(self, window: Window, step: str | timedelta | float | None) -> timedelta:
         if step is None:
-            return chunking.choose_step(window, target_points=self.target_points)
+            return chunking.choose_step(
+                window, target_points=self.target_points, min_step=self.scrape_interval
+            )
         return timedelta(milliseconds=chunking.step_ms(step))
 
     def _rate_window(self, step: timedelta) -> str:
