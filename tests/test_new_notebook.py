@@ -44,6 +44,18 @@ def test_packaged_template_is_clean_and_has_default_parameters() -> None:
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
 
 
+def test_papermill_sees_the_parameters() -> None:
+    """papermill skips a parameter line holding a second ``=`` (even in its comment): it
+    would warn "Passed unknown parameter" and ``--help-notebook`` would list nothing."""
+    import papermill as pm
+
+    for nb in (notebook.template_path(), ROOT / "notebooks" / "incident.ipynb"):
+        assert list(pm.inspect_notebook(str(nb))) == list(notebook.PARAMETERS)
+    filled = notebook.fill_parameters(json.loads(notebook.template_path().read_text()))
+    src = "".join(notebook._parameters_cell(filled)["source"])
+    assert all(line.count("=") <= 1 for line in src.splitlines())
+
+
 def test_new_with_since_and_services(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = datetime.now(UTC)
     rc = main(

@@ -4,10 +4,10 @@ The template ships inside the package (``workbench/templates/incident.ipynb``); 
 repository's ``notebooks/incident.ipynb`` holds the same cells (a test keeps the two in
 step). Its ``parameters`` cell (papermill tag) has four values and never a secret::
 
-    incident_id = ""        # "" = the id of the incident the sources describe
-    window = ""             # "START..END" in UTC; "" = the demo incident's own window
-    services = []           # narrow to these services; [] = all
-    sources_config = ""     # path to a workbench.toml; "" = the embedded demo incident
+    incident_id = ""        # "": the id of the incident the sources describe
+    window = ""             # "START..END" in UTC; "": the demo incident's own window
+    services = []           # narrow to these services; []: all
+    sources_config = ""     # path to a workbench.toml; "": the embedded demo incident
 
 Example::
 
@@ -56,10 +56,10 @@ PARAMETERS: dict[str, Any] = {
 }
 
 _COMMENTS = {
-    "incident_id": '"" = the id of the incident the sources describe',
-    "window": '"START..END" in UTC; "" = the demo incident\'s own window',
-    "services": "narrow to these services; [] = all",
-    "sources_config": 'path to a workbench.toml; "" = the embedded demo incident',
+    "incident_id": '"": the id of the incident the sources describe',
+    "window": '"START..END" in UTC; "": the demo incident\'s own window',
+    "services": "narrow to these services; []: all",
+    "sources_config": 'path to a workbench.toml; "": the embedded demo incident',
 }
 
 
