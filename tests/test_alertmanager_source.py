@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.plugins.hostile import examples
 from tests.promservers import post_json
 from workbench import frames
 from workbench.errors import AuthError, BadData, SourceUnavailable
@@ -245,11 +246,12 @@ _silence = st.fixed_dictionaries(
 )  # fmt: skip
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     st.one_of(st.lists(_alert, max_size=3), _json), st.one_of(st.lists(_silence, max_size=3), _json)
 )
-def test_hostile_alertmanager_bodies_give_frames_or_bad_data(alerts, silences) -> None:
+def test_hostile_alertmanager_bodies_give_frames_or_bad_data(hostile, alerts, silences) -> None:
+    hostile.count("alertmanager-response")
     for fn, body in ((alert_events, alerts), (silence_events, silences)):
         try:
             df = fn(body, source="am")

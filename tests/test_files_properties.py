@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.plugins.hostile import HostileCounter, examples
 from workbench import frames
 from workbench.errors import BadData
 from workbench.sources.files import FileSource
@@ -31,7 +32,9 @@ FORMAT = {"otlp": "otlp", "otlp-base64": "otlp", "tempo-batches": "otlp", "zipki
           "jaeger-ui": "jaeger", "jaeger-domain": "jaeger"}  # fmt: skip
 TEXT = {k: p.read_text() for k, p in DOCS.items()}
 SETTINGS = settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(300),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 
@@ -44,7 +47,10 @@ def _load(tmp_path: Path, kind: str, text: str, on_error: str = "raise") -> None
 
 @SETTINGS
 @given(kind=st.sampled_from(sorted(DOCS)), data=st.data())
-def test_truncated_document_is_bad_data(tmp_path: Path, kind: str, data: st.DataObject) -> None:
+def test_truncated_document_is_bad_data(
+    hostile: HostileCounter, tmp_path: Path, kind: str, data: st.DataObject
+) -> None:
+    hostile.count(f"{FORMAT[kind]}-json")
     text = TEXT[kind].rstrip()
     cut = data.draw(st.integers(0, len(text) - 1), label="cut")
     with pytest.raises(BadData) as ei:
@@ -59,8 +65,9 @@ def test_truncated_document_is_bad_data(tmp_path: Path, kind: str, data: st.Data
     junk=st.text(alphabet='{}[]",:0123456789abcdefxyzAZ=-.eE \n\\', min_size=1, max_size=4),
 )
 def test_mutated_document_is_bad_data_or_a_valid_frame(
-    tmp_path: Path, kind: str, data: st.DataObject, junk: str
+    hostile: HostileCounter, tmp_path: Path, kind: str, data: st.DataObject, junk: str
 ) -> None:
+    hostile.count(f"{FORMAT[kind]}-json")
     text = TEXT[kind]
     pos = data.draw(st.integers(0, len(text) - 1), label="pos")
     span = data.draw(st.integers(0, 4), label="span")
@@ -85,9 +92,10 @@ _any_json = st.recursive(
     value=_any_json,
 )
 def test_wrong_typed_value_anywhere(
-    tmp_path: Path, kind: str, path: list[int], value: object
+    hostile: HostileCounter, tmp_path: Path, kind: str, path: list[int], value: object
 ) -> None:
     """Replace a value somewhere inside the parsed document with any JSON value."""
+    hostile.count(f"{FORMAT[kind]}-json")
     doc = json.loads(TEXT[kind])
     node = doc
     for step in path[:-1]:
@@ -113,7 +121,10 @@ def test_wrong_typed_value_anywhere(
 
 @SETTINGS
 @given(data=st.data())
-def test_truncated_json_lines_logs(tmp_path: Path, data: st.DataObject) -> None:
+def test_truncated_json_lines_logs(
+    hostile: HostileCounter, tmp_path: Path, data: st.DataObject
+) -> None:
+    hostile.count("jsonl-logs")
     lines = [
         json.dumps(
             {
@@ -173,8 +184,9 @@ _odd = st.sampled_from(
     )
 )
 def test_hostile_log_values_skip_mode_accounts_for_every_line(
-    tmp_path: Path, edits: list[tuple[int, str, object]]
+    hostile: HostileCounter, tmp_path: Path, edits: list[tuple[int, str, object]]
 ) -> None:
+    hostile.count("jsonl-logs")
     recs = [
         {
             "timestamp": f"2026-11-20T10:00:{i:02d}Z",
@@ -218,8 +230,9 @@ _cell = st.sampled_from(
     ragged=st.booleans(),
 )
 def test_hostile_csv_logs(
-    tmp_path: Path, cols: list[str], cells: list[list[str]], ragged: bool
+    hostile: HostileCounter, tmp_path: Path, cols: list[str], cells: list[list[str]], ragged: bool
 ) -> None:
+    hostile.count("csv-logs")
     from workbench.sources.files.logs import read_csv
 
     rows = [",".join(r[: len(cols)]) for r in cells]

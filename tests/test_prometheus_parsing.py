@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.plugins.hostile import examples
 from workbench import frames
 from workbench.errors import BadData, ConfigError
 from workbench.sources import chunking, promjson
@@ -233,9 +234,10 @@ near_matrix = st.fixed_dictionaries(
 )  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.one_of(near_matrix, json_values), st.integers(0, 400))
-def test_hostile_bodies_give_frames_or_bad_data(body: object, cut: int) -> None:
+def test_hostile_bodies_give_frames_or_bad_data(hostile, body: object, cut: int) -> None:
+    hostile.count("prometheus-response")
     raw = json.dumps(body).encode()
     for data in (raw, raw[:cut]):
         fast = promjson.fast_matrix(data)  # never raises: None means "not for me"

@@ -79,7 +79,8 @@ HOSTILE_UTF8 = st.one_of(
 
 @settings(max_examples=1500)
 @given(HOSTILE)
-def test_quoted_value_round_trips_through_a_promql_string_parser(value: str) -> None:
+def test_quoted_value_round_trips_through_a_promql_string_parser(hostile, value: str) -> None:
+    hostile.count("promql-builder")
     try:
         quoted = promql.quote(value)
     except ConfigError:
@@ -92,7 +93,8 @@ def test_quoted_value_round_trips_through_a_promql_string_parser(value: str) -> 
 
 @settings(max_examples=1500)
 @given(HOSTILE_UTF8, HOSTILE_UTF8)
-def test_regex_literal_matches_exactly_its_text(value: str, other: str) -> None:
+def test_regex_literal_matches_exactly_its_text(hostile, value: str, other: str) -> None:
+    hostile.count("promql-builder")
     pattern = promql.regex_literal(value)
     assert re.fullmatch(pattern, value, flags=re.S)
     assert bool(re.fullmatch(pattern, other, flags=re.S)) == (other == value)
