@@ -194,6 +194,36 @@ def test_same_suspect_onset_and_error_origin(
     assert o_live["service"][0] == truth["root_cause_service"]
 
 
+def test_same_findings(incidents: tuple[Any, Any]) -> None:
+    """The notebook's findings (its analysis cells, in process) say the same things: top
+    suspect, the service where errors rose first, the changes just before, the alerts
+    and the rollback."""
+    from workbench.analysis.templates import template_surges
+    from workbench.analysis.timeline import build_timeline
+    from workbench.report import findings
+
+    def draft(inc: Any) -> Any:
+        r = red(inc.metrics, inc.spans)
+        return findings(
+            inc,
+            suspects=rank_suspects(inc),
+            red_summary=red_summary(r, window=inc.window, baseline=inc.baseline),
+            timeline=build_timeline(inc.events, r, window=inc.window, baseline=inc.baseline),
+            surges=template_surges(inc.logs, inc.window, inc.baseline),
+            origins=error_origins(inc.spans, window=inc.window),
+        )
+
+    f_files, f_live = (draft(inc) for inc in incidents)
+    assert f_live.top_suspect == f_files.top_suspect == "checkout"
+    first = re.compile(r"`([^`]+)`")
+    assert first.match(f_live.onsets[0])[1] == first.match(f_files.onsets[0])[1] == "checkout"
+    assert f_live.changes == f_files.changes and "deploy checkout" in f_live.changes[0]
+    assert f_live.alerts == f_files.alerts and len(f_live.alerts) == 3
+    assert f_live.rollbacks == f_files.rollbacks and len(f_live.rollbacks) == 1
+    assert f_live.patterns == f_files.patterns and f_live.origins == f_files.origins
+    assert f_live.caveats == []
+
+
 def test_red_error_ratios_match_the_files(incidents: tuple[Any, Any]) -> None:
     """Per service, baseline and incident error ratios and request rates from PromQL are
     close to those computed from the raw samples. Not equal: ``rate()`` extrapolates to
