@@ -3,8 +3,8 @@
 Like a user: run a notebook that shows the explorer over the lab demo, see the charts
 drawn, brush a time range on the RED panels (the window narrows), click the root-cause
 service in the graph (the Logs tab follows), then from the Suspects tab open the failing
-trace of the top suspect (the waterfall marks where the error starts: three clicks from
-the overview). Screenshots of each step go to $WORKBENCH_ARTIFACTS
+trace of the top suspect (the waterfall marks where the error starts: two clicks from
+the overview), and pick another trace from the list (the waterfall follows). Screenshots of each step go to $WORKBENCH_ARTIFACTS
 (default /tmp/workbench-artifacts). Fixtures: tests/plugins/jupyterlab_browser.py.
 """
 
@@ -159,6 +159,24 @@ def test_explorer_in_jupyterlab_offline(
         assert "Fails at" in _panel(page).inner_text()
         assert truth in _panel(page).inner_text()
         assert "trace" in _state(page)
+
+        # 4. pick another trace in the list (keyboard-reachable <select>): the waterfall follows
+        before = _state(page)
+        listing = _panel(page).locator("select").first
+        values = listing.locator("option").evaluate_all("os => os.map(o => o.value)")
+        assert len(values) > 2
+        listing.select_option(index=2)
+        page.wait_for_function(
+            f"() => document.querySelector('{EXPLORER} [role=status]').innerText "
+            f"!== {json.dumps(before)}",
+            timeout=30_000,
+        )
+        page.wait_for_function(
+            f"() => [...document.querySelectorAll('{EXPLORER} .vega-embed svg')]"
+            ".some(s => s.textContent.includes('Trace waterfall'))",
+            timeout=30_000,
+        )
+        _shot(page, "6-other-trace")
     finally:
         _shot(page, "last")
         (ARTIFACTS / "explorer-last.html").write_text(page.content())

@@ -17,9 +17,9 @@ from workbench.errors import ConfigError
 
 __all__ = ["INDENT", "WATERFALL_COLUMNS", "trace_waterfall"]
 
-#: Indentation per depth in labels: no-break spaces, which SVG text keeps (plain spaces
-#: at the start of a label are collapsed by the browser).
-INDENT = "\u00a0\u00a0"
+#: Indentation per depth in labels: a visible dot, since renderers collapse leading
+#: spaces in SVG text.
+INDENT = "\u00b7 "
 
 WATERFALL_COLUMNS = (
     "order",

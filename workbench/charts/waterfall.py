@@ -52,11 +52,15 @@ def trace_waterfall_chart(
         .otherwise(pl.lit("off the critical path"))
     )
     df = df.with_columns(role.alias("role"))
+    # labels left-aligned in a fixed gutter, so the call depth shows as indentation
+    gutter = 290
     y = alt.Y(
         "label:N",
         sort=alt.SortField("order"),
         title=None,
-        axis=alt.Axis(labelLimit=300, labelFontSize=11),
+        axis=alt.Axis(
+            labelAlign="left", labelPadding=gutter, labelLimit=gutter - 10, labelFontSize=11
+        ),
     )
     x = alt.X("offset_ms:Q", title="ms from the start of the trace")
     tip = [
