@@ -360,10 +360,14 @@ class IncidentExplorer(w.VBox):
         self._render_current()
 
     def _cancelled(self) -> None:
+        done = " The views show what was ready." if self.ready else ""
         self.message.value = (
-            "<p role='status'><b>Loading cancelled.</b> Run <code>explorer.load()</code> "
-            "to try again.</p>"
+            f"<p role='status'><b>Loading cancelled.</b>{done} Run "
+            "<code>explorer.load()</code> to try again.</p>"
         )
+        if self.ready:
+            self._dirty.add("suspects")
+            self._render_current()
 
     def _failed(self, err: BaseException) -> None:
         log.warning("explorer load failed: %s", err)
