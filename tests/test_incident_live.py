@@ -186,7 +186,7 @@ def test_same_suspect_onset_and_error_origin(
     start = wb.Window(truth["start"], truth["end"]).start
     for name, sus in got.items():
         assert sus.onset is not None, name
-        assert abs((sus.onset - start).total_seconds()) <= 5 * 60, (name, sus.onset)
+        assert abs((sus.onset - start).total_seconds()) <= 3 * 60, (name, sus.onset)
     # where the errors start in the traces: spans round-tripped through PostgreSQL
     o_files = error_origins(files.spans, window=files.window)
     o_live = error_origins(live.spans, window=live.window)
