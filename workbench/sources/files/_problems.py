@@ -105,7 +105,7 @@ def loads_document(text: str, problems: Problems, *, what: str = "JSON") -> Any:
     """Decode one JSON document; a syntax error (e.g. a truncated file) raises BadData with
     the line and column, whatever ``on_error`` says (the whole document is unusable)."""
     try:
-        return json.loads(text)
+        obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadData(
             f"not valid {what}: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -119,6 +119,30 @@ def loads_document(text: str, problems: Problems, *, what: str = "JSON") -> Any:
         raise BadData(
             f"{what} nested too deeply to read", path=problems.path, source=problems.source
         ) from exc
+    if lone_surrogate(text, obj):
+        raise BadData(
+            f"{what} holds a lone surrogate escape",
+            path=problems.path,
+            source=problems.source,
+            hint=_SURROGATE_HINT,
+        )
+    return obj
+
+
+def lone_surrogate(text: str, obj: Any) -> bool:
+    """Whether decoded JSON ``obj`` holds a lone UTF-16 surrogate (a ``"\\ud800"`` escape
+    without its pair): valid JSON, but not text polars or UTF-8 can store. Only checked
+    when ``text`` has such an escape at all."""
+    if "\\ud" not in text and "\\uD" not in text:
+        return False
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+_SURROGATE_HINT = "a lone \\ud800-\\udfff escape is not text; fix the exporter or the file"
 
 
 def iter_json_lines(text: str, problems: Problems) -> Iterator[tuple[int, Any]]:
@@ -129,7 +153,7 @@ def iter_json_lines(text: str, problems: Problems) -> Iterator[tuple[int, Any]]:
         if not s:
             continue
         try:
-            yield no, json.loads(s)
+            obj = json.loads(s)
         except (json.JSONDecodeError, RecursionError) as exc:
             msg = getattr(exc, "msg", "nested too deeply")
             col = getattr(exc, "colno", None)
@@ -138,3 +162,8 @@ def iter_json_lines(text: str, problems: Problems) -> Iterator[tuple[int, Any]]:
                 line=no,
                 hint="pass on_error='skip' to load the other lines and mark the result partial",
             )
+            continue
+        if lone_surrogate(s, obj):
+            problems.bad(f"line {no} holds a lone surrogate escape", line=no, hint=_SURROGATE_HINT)
+            continue
+        yield no, obj

@@ -239,13 +239,15 @@ def norm_level(value: Any) -> str:
     numbers (1..24); anything else ``unknown``."""
     if value is None or isinstance(value, bool):
         return "unknown"
-    if isinstance(value, int | float):
+    if isinstance(value, int):  # math.isfinite(10**400) overflows
+        return level_from_number(value)
+    if isinstance(value, float):
         return level_from_number(value) if math.isfinite(value) else "unknown"
     s = str(value).strip().lower()
     hit = LEVEL_ALIASES.get(s)
     if hit:
         return hit
-    if s.isdigit():
+    if s.isdigit() and len(s) < 10:  # int() refuses more than 4,300 digits
         return level_from_number(int(s))
     # "ERROR2", "warn " "info:" ... take the leading word
     m = re.match(r"[a-z]+", s)

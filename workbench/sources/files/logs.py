@@ -63,6 +63,7 @@ from workbench.sources.files._common import (
     scalar_str,
     to_ns,
 )
+from workbench.sources.files._problems import lone_surrogate
 
 __all__ = ["LogFile", "LogMapping", "parse_records", "read_csv", "read_jsonl"]
 
@@ -307,6 +308,8 @@ def _read_lines_slow(text: str, mapping: LogMapping, problems: Problems) -> pl.D
                     line=no,
                     hint="pass on_error='skip' to load the other lines and mark the result partial",
                 ) from None
+            if lone_surrogate(s, obj):
+                raise problems.bad(f"line {no} holds a lone surrogate escape", line=no)
             _add_record(obj, mapping, rows, problems, no)
         except _Skip:
             continue

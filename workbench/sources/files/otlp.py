@@ -59,6 +59,7 @@ from workbench.sources.files._common import (
     read_text,
     scalar_str,
 )
+from workbench.sources.files._problems import lone_surrogate
 
 __all__ = ["OtlpFile", "any_value", "parse_logs", "parse_traces", "read_file"]
 
@@ -151,7 +152,7 @@ def _kind(v: Any, problems: Problems, *, field: str, line: int | None) -> str:
         s = v.strip().lower().removeprefix("span_kind_")
         if s in KIND_BY_INT:
             return s
-        if s.isdigit() and int(s) < len(KIND_BY_INT):
+        if s.isdigit() and len(s) < 4 and int(s) < len(KIND_BY_INT):
             return KIND_BY_INT[int(s)]
     raise problems.bad(f"{field} {v!r} is not a span kind", line=line, field=field)
 
@@ -260,7 +261,7 @@ def _fast_id(v: Any) -> str | None:
 
 
 def _fast_int(v: Any) -> int | None:
-    if type(v) is str and v.isascii() and v.isdigit():
+    if type(v) is str and v.isascii() and v.isdigit() and len(v) <= 20:
         return int(v)
     if type(v) is int:
         return v
@@ -537,6 +538,8 @@ def read_file(
     docs: list[tuple[int | None, Any]]
     try:
         docs = [(None, json.loads(text))]
+        if lone_surrogate(text, docs[0][1]):
+            loads_document(text, problems, what="OTLP JSON")  # raises BadData
     except json.JSONDecodeError as exc:
         if exc.msg != "Extra data":
             loads_document(text, problems, what="OTLP JSON")  # raises BadData with position
