@@ -149,7 +149,7 @@ def test_promql_is_escaped_and_bucketed() -> None:
         '{service=~"we\\"ird|a\\\\.b"}[300s])))[3600s:60s] offset 1ms))'
     )
     q = cq.promql_bucketed(cq.RECORDED["cpu"].limit, step="10m", agg="min")
-    assert q == ("min by (service) (min_over_time(service:cpu_limit_cores:sum[600s] offset 1ms))")
+    assert q == "min_over_time(service:cpu_limit_cores:sum[600s] offset 1ms)"
     q = cq.promql_bucketed(cq.RAW["connections"].usage, step="5m", services=["cart"])
     assert 'db_client_connections_usage{state="used",service="cart"}' in q
     sql = cq.sql_bucketed(cq.RAW["connections"].usage, table='"s"."metrics"', with_services=True)

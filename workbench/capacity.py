@@ -407,8 +407,12 @@ def _prometheus(
     def run(job: tuple[str, str, str, Window]) -> tuple[str, pl.DataFrame, list[str]]:
         role, resource, expr, cw = job
         r = prom.query_range(expr, cw, step=step, alias=f"{resource}:{role}")
-        df = r.frame.with_columns(pl.col("ts") - step)
-        return role, _tag(df, resource), list(r.reasons)
+        df = _tag(r.frame.with_columns(pl.col("ts") - step), resource)
+        # series of one service (a recording rule in two namespaces, say) fold into one
+        if df.select(pl.struct("ts", "service").is_duplicated().any()).item():
+            fold = pl.col("value").max() if role == "usage" else pl.col("value").min()
+            df = df.group_by("ts", "service", "resource", maintain_order=True).agg(fold)
+        return role, df, list(r.reasons)
 
     parts: dict[str, list[pl.DataFrame]] = {"usage": [], "limit": []}
     reasons: list[str] = []
