@@ -203,8 +203,10 @@ def mine_templates(
         )
     # Every digit becomes "0" first (one cheap pass; no mask looks at digit values, only
     # at where digits are), so "took 12ms" and "took 907ms" are masked once.
-    first = pl.col(column).fill_null("").str.split("\n").list.first()
-    raw = logs.select(_orig=first).with_columns(_raw=pl.col("_orig").str.replace_all(r"\d", "0"))
+    text = pl.col(column).fill_null("")
+    if logs.select(text.str.contains("\n", literal=True).any()).item():
+        text = text.str.split("\n").list.first()
+    raw = logs.select(_orig=text).with_columns(_raw=pl.col("_orig").str.replace_all("[0-9]", "0"))
     distinct = raw.select("_raw").unique("_raw").with_columns(_masked=mask_expr("_raw"))
     masked = raw.join(distinct, on="_raw", how="left", maintain_order="left")
     uniq = (
