@@ -60,6 +60,7 @@ from workbench.errors import (
 )
 from workbench.sources import chunking, promjson, promql
 from workbench.sources.base import Result, Source, Timer
+from workbench.sources.budget import RowBudget
 from workbench.sources.http import Auth, HttpClient, Timeout
 from workbench.sources.promsignals import MetricNames, signal_queries
 from workbench.timewindow import Window, parse_duration
@@ -143,6 +144,9 @@ class PrometheusSource(Source):
     * ``max_points_per_series`` - chunk size limit (11,000, Prometheus's own);
     * ``on_chunk_error`` - ``"raise"`` (default) or ``"partial"``: keep the chunks that
       loaded and mark the result partial naming the missing windows;
+    * ``max_rows`` - the most samples one range load may return (5,000,000; ``None``: no
+      limit). Counted while chunks arrive: a load past it, or projected by its first
+      chunks to more than twice it, stops early with ``LimitExceeded``;
     * ``metric_names`` - :class:`MetricNames` for the RED/saturation queries;
     * ``scrape_interval`` - the servers' scrape interval (15 s): rate windows span at
       least 4 of them, and an automatic step is never shorter (finer steps only
@@ -181,8 +185,12 @@ class PrometheusSource(Source):
         alerts: bool = False,
         compression: bool | None = None,
         retries: int = 2,
+        max_rows: int | None = 5_000_000,
     ) -> None:
         super().__init__(name=name)
+        if max_rows is not None and max_rows < 1:
+            raise ConfigError(f"source {name!r}: max_rows must be at least 1 (or None)")
+        self.max_rows = max_rows
         if flavor not in FLAVORS:
             raise ConfigError(f"unknown flavor {flavor!r}", hint=f"one of {', '.join(FLAVORS)}")
         if on_chunk_error not in ("raise", "partial"):
@@ -443,8 +451,17 @@ class PrometheusSource(Source):
                 hint="use a step shorter than the window, or leave it out",
             )
         tasks = [_Task(alias, expr, c) for alias, expr in queries.items() for c in chunks]
+        budget = RowBudget(
+            self.max_rows,
+            source=self.name,
+            total_weight=sum(c.points for c in chunks) * len(queries),
+            query=label,
+            window=window,
+            hint="narrow the window, select fewer series (label matchers, or aggregate with "
+            "sum by (...)), use a longer step",
+        )
         with Timer() as t:
-            out = self._run_all(tasks, window)
+            out = self._run_all(tasks, window, budget)
             frame = (
                 pl.concat(out.frames, how="vertical", rechunk=False)
                 if out.frames
@@ -463,11 +480,13 @@ class PrometheusSource(Source):
             queries=dict(queries),
         )
 
-    def _run_all(self, tasks: list[_Task], window: Window) -> _Outcome:
+    def _run_all(
+        self, tasks: list[_Task], window: Window, budget: RowBudget | None = None
+    ) -> _Outcome:
         out = _Outcome()
         if len(tasks) == 1 or self.max_concurrency == 1:
             for task in tasks:
-                self._guarded(task, out)
+                self._guarded(task, out, budget)
             return out
         parts = [_Outcome() for _ in tasks]
         pool = ThreadPoolExecutor(
@@ -475,7 +494,7 @@ class PrometheusSource(Source):
         )
         try:
             futures = [
-                pool.submit(self._guarded, task, part)
+                pool.submit(self._guarded, task, part, budget)
                 for task, part in zip(tasks, parts, strict=True)
             ]
             for f in as_completed(futures):
@@ -490,9 +509,12 @@ class PrometheusSource(Source):
             out.reasons.extend(part.reasons)
         return out
 
-    def _guarded(self, task: _Task, out: _Outcome) -> None:
+    def _guarded(self, task: _Task, out: _Outcome, budget: RowBudget | None = None) -> None:
+        before = len(out.frames)
         try:
             self._run_task(task, out)
+            if budget is not None and task.chunk is not None:
+                budget.add(sum(f.height for f in out.frames[before:]), task.chunk.points)
         except (SourceUnavailable, BadData) as exc:
             if self.on_chunk_error != "partial" or task.chunk is None:
                 raise

@@ -1,0 +1,84 @@
+"""A row budget for one load: stop early with ``LimitExceeded`` instead of pulling more
+rows than the notebook can hold.
+
+A load arrives in parts (chunks of a range query, pages, files). :class:`RowBudget`
+counts the rows as parts arrive and raises as soon as the load has passed ``limit``
+rows, or when the parts so far project the whole load to more than twice the limit (so a
+hopeless load stops after its first parts, not its last).
+
+Example::
+
+    >>> budget = RowBudget(1_000_000, total_weight=8, source="prom", query="up",
+    ...                    hint="narrow the window")
+    >>> budget.add(rows=90_000, weight=1)      # fine: projects to 720,000
+"""
+
+from __future__ import annotations
+
+import threading
+
+from workbench.errors import LimitExceeded
+
+__all__ = ["RowBudget"]
+
+PROJECT_FACTOR = 2.0
+
+
+class RowBudget:
+    """Counts rows of one load against ``limit`` (``None``: no limit).
+
+    ``total_weight`` is the size of the whole load in the unit ``add`` gets as
+    ``weight`` (chunks, evaluation points...); with it, a projection over twice the limit
+    stops the load early.
+    """
+
+    def __init__(
+        self,
+        limit: int | None,
+        *,
+        source: str,
+        total_weight: float | None = None,
+        query: str | None = None,
+        window: object | None = None,
+        option: str = "max_rows",
+        hint: str = "narrow the window or the query",
+    ) -> None:
+        self.limit = limit
+        self.source = source
+        self.total_weight = total_weight
+        self.query = query
+        self.window = window
+        self.option = option
+        self.hint = hint
+        self.rows = 0
+        self.weight = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, rows: int, weight: float = 1.0) -> None:
+        """Count ``rows`` more; raise :class:`LimitExceeded` when over the budget."""
+        if self.limit is None:
+            return
+        with self._lock:
+            self.rows += rows
+            self.weight += weight
+            rows_now, done = self.rows, self.weight
+        projected = None
+        if self.total_weight and done and done < self.total_weight:
+            projected = int(rows_now * self.total_weight / done)
+        if rows_now > self.limit:
+            what = f"more than {self.limit:,} rows ({rows_now:,} so far)"
+        elif projected is not None and projected > PROJECT_FACTOR * self.limit:
+            what = (
+                f"about {projected:,} rows, over the budget of {self.limit:,} "
+                f"(projected from the first {done / self.total_weight:.0%} of the load)"
+            )
+        else:
+            return
+        raise LimitExceeded(
+            f"{self.source}: the result would hold {what}; stopped early",
+            source=self.source,
+            limit=f"{self.option}={self.limit}",
+            query=self.query,
+            window=self.window,
+            hint=f"{self.hint}, or raise {self.option}",
+        )
