@@ -30,7 +30,7 @@ from pathlib import Path
 PG_BIN = Path(os.environ.get("WORKBENCH_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 TEST_USER = "wb_test"
-TEST_PASSWORD = "s3cret-pw'\"with\\odd chars"
+TEST_PASSWORD = "canary-pg-5ec7e7'\"with\\odd chars"
 TEST_DB = "wb"
 
 
