@@ -11,9 +11,13 @@ turn selection values into plain Python values.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
+import logging
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
@@ -21,6 +25,7 @@ import ipywidgets as w
 from workbench.timewindow import Window, parse_time
 
 __all__ = [
+    "bundle_cache_dir",
     "chart_widget",
     "interactive_available",
     "interval_to_window",
@@ -28,19 +33,62 @@ __all__ = [
     "watch_selection",
 ]
 
+log = logging.getLogger(__name__)
+
 #: vega-embed options: SVG (crisp, testable), no action menu (it links to the web editor)
 EMBED_OPTIONS = {"renderer": "svg", "actions": False}
 
 
 @functools.cache
 def interactive_available() -> bool:
-    """True when altair's JupyterChart can run offline here (anywidget + vl-convert)."""
+    """True when altair's JupyterChart can run offline here (anywidget + vl-convert).
+
+    The JavaScript bundle vl-convert builds (seconds, once per kernel) is kept in
+    :func:`bundle_cache_dir` and reused by later kernels."""
     if importlib.util.find_spec("anywidget") is None:
         return False
     import altair as alt
 
-    alt.JupyterChart.enable_offline()  # JS bundled from vl-convert: no CDN
+    cls = alt.JupyterChart
+    if cls._is_offline:
+        return True
+    path = _bundle_path()
+    try:
+        cls._esm = path.read_text(encoding="utf-8")
+        cls._is_offline = True
+        return True
+    except OSError:
+        pass
+    cls.enable_offline()  # JS bundled from vl-convert: no CDN
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(cls._esm, encoding="utf-8")
+        tmp.replace(path)  # atomic: a concurrent kernel reads the old file or the new
+    except OSError as exc:  # a read-only home: bundle again next time
+        log.debug("cannot cache the chart bundle in %s: %s", path, exc)
     return True
+
+
+def bundle_cache_dir() -> Path:
+    """Where the offline chart JavaScript is cached: ``$WORKBENCH_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/workbench``, else ``~/.cache/workbench``."""
+    if os.environ.get("WORKBENCH_CACHE_DIR"):
+        return Path(os.environ["WORKBENCH_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "workbench"
+
+
+def _bundle_path() -> Path:
+    """The cache file for this altair + vl-convert + widget source (any change: new file)."""
+    import altair as alt
+    import vl_convert as vlc
+    from altair.jupyter.jupyter_chart import load_js_src
+    from altair.utils._importers import vl_version_for_vl_convert
+
+    key = "|".join((alt.__version__, vlc.__version__, vl_version_for_vl_convert(), load_js_src()))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return bundle_cache_dir() / f"jupyterchart-{digest}.js"
 
 
 def chart_widget(chart: Any, *, debounce_ms: int = 10, wait_for_end: bool = False) -> w.Widget:

@@ -81,6 +81,7 @@ class BackgroundTask(w.HBox):
         self.bar.value = 0.0
         self.bar.bar_style = "info"
         self.cancel_button.disabled = False
+        self._mark("running")
 
         def run() -> None:
             try:
@@ -89,6 +90,7 @@ class BackgroundTask(w.HBox):
             except Cancelled:
                 self.status = "cancelled"
                 self._finish("cancelled", "warning")
+                self._mark("cancelled")
                 if on_cancel:
                     on_cancel()
                 return
@@ -96,11 +98,13 @@ class BackgroundTask(w.HBox):
                 self.status = "failed"
                 self.error = err
                 self._finish(f"failed: {err}", "danger", keep=True)
+                self._mark("failed")
                 if on_error:
                     on_error(err)
                 return
             self.status = "done"
             self._finish("done", "success")
+            self._mark("done")
             if on_done:
                 on_done(result)
 
@@ -143,6 +147,13 @@ class BackgroundTask(w.HBox):
         self.label.value = f"{name}… ({i + 1}/{len(self.steps)})"
         if time.monotonic() - self._started >= self.show_after:
             self.layout.display = "flex"
+
+    def _mark(self, status: str) -> None:
+        """CSS class ``wb-task-<status>`` on the widget (browser tests and benches wait
+        for ``.wb-task-done``)."""
+        for s in ("running", "done", "cancelled", "failed"):
+            self.remove_class(f"wb-task-{s}")
+        self.add_class(f"wb-task-{status}")
 
     def _maybe_show(self) -> None:
         if self.status == "running":
