@@ -61,3 +61,41 @@ def test_prometheus_budget_stops_early_and_says_how_to_narrow(
     assert src(1000).query_range("wb_long", narrow, step="60s").frame.height == 3 * 300
     with pytest.raises(ConfigError):
         PrometheusSource(srv.url, max_rows=0)
+
+
+def _jsonl(path, n: int):  # type: ignore[no-untyped-def]
+    import json
+
+    t0 = promdata.LONG_START
+    path.write_text(
+        "\n".join(
+            json.dumps({"timestamp": (t0 + timedelta(seconds=i)).isoformat(), "level": "info",
+                        "message": f"m{i}", "service": "s"})
+            for i in range(n)
+        )
+    )  # fmt: skip
+    return path
+
+
+def test_file_sources_row_and_byte_budgets(tmp_path) -> None:
+    from workbench.sources.files import DirectorySource, FileSource
+
+    _jsonl(tmp_path / "a.jsonl", 60)
+    _jsonl(tmp_path / "b.jsonl", 40)
+    for mode in ("raise", "skip"):  # a budget is never "skipped" like a bad file
+        ok = DirectorySource(tmp_path, max_rows=100, on_error=mode)
+        assert ok.logs(None, DAY).rows == 100
+        with pytest.raises(LimitExceeded) as info:
+            DirectorySource(tmp_path, max_rows=99, on_error=mode).logs(None, DAY)
+        assert info.value.limit == "max_rows=99" and "Parquet" in (info.value.hint or "")
+        size = (tmp_path / "a.jsonl").stat().st_size
+        with pytest.raises(LimitExceeded) as info:
+            DirectorySource(tmp_path, max_bytes=size + 10, on_error=mode).logs(None, DAY)
+        assert info.value.limit == f"max_bytes={size + 10}" and "b.jsonl" in str(info.value)
+    one = FileSource(tmp_path / "a.jsonl", max_rows=60, max_bytes=10**6)
+    assert one.logs(None, DAY).rows == 60
+    # narrowing the window as the hint says brings it under the budget
+    narrow = Window(DAY.start, DAY.start + timedelta(seconds=30))
+    assert DirectorySource(tmp_path, max_rows=99).logs(None, narrow).rows == 60
+    with pytest.raises(ConfigError):
+        FileSource(tmp_path / "a.jsonl", max_rows=0)

@@ -42,8 +42,9 @@ from typing import Any, ClassVar
 import polars as pl
 
 from workbench import frames
-from workbench.errors import BadData, ConfigError, WorkbenchError
+from workbench.errors import BadData, ConfigError, LimitExceeded, WorkbenchError
 from workbench.sources.base import Result, Signal, Source, Timer
+from workbench.sources.budget import RowBudget
 from workbench.sources.files import detect, parquet
 from workbench.sources.files._common import OnError, Problems, check_on_error, span_warnings
 from workbench.sources.files.logs import LogMapping
@@ -170,11 +171,18 @@ class _FilesBase(Source):
         name: str | None,
         log_mapping: LogMapping | None,
         on_error: OnError,
+        max_rows: int | None = 5_000_000,
+        max_bytes: int | None = None,
     ) -> None:
         super().__init__(name=name)
         self.log_mapping = log_mapping
         self.on_error: OnError = check_on_error(on_error)
         self.files: list[TelemetryFile] = []
+        for opt, v in (("max_rows", max_rows), ("max_bytes", max_bytes)):
+            if v is not None and v < 1:
+                raise ConfigError(f"source {self.name!r}: {opt} must be at least 1 (or None)")
+        self.max_rows = max_rows
+        self.max_bytes = max_bytes
 
     @property
     def capabilities(self) -> frozenset[Signal]:  # type: ignore[override]
@@ -199,8 +207,30 @@ class _FilesBase(Source):
         files = [f for f in self.files if f.signal == signal]
         if not files:
             raise self._unsupported(signal)
+        budget = RowBudget(
+            self.max_rows,
+            source=self.name,
+            query=query,
+            window=window,
+            hint="narrow the window or the services, or convert the files to Parquet",
+        )
+        text_bytes = 0
         with Timer() as t:
             for tf in files:
+                if tf.format != "parquet" and self.max_bytes is not None:
+                    text_bytes += tf.path.stat().st_size
+                    if text_bytes > self.max_bytes:
+                        raise LimitExceeded(
+                            f"{self.name}: the {signal} files to parse hold more than "
+                            f"{self.max_bytes:,} bytes (reached at {tf.path.name})",
+                            source=self.name,
+                            limit=f"max_bytes={self.max_bytes}",
+                            query=query,
+                            window=window,
+                            hint="convert the files to Parquet (scanned lazily, only the "
+                            "window is read), point the source at fewer files, or raise "
+                            "max_bytes",
+                        )
                 try:
                     if tf.format == "parquet":
                         df = parquet.scan(
@@ -224,7 +254,9 @@ class _FilesBase(Source):
                         raise err from exc
                     reasons.append(f"skipped {tf.path.name}: {err}")
                     continue
-                parts.append(_query_filter(df, signal, query))  # type: ignore[arg-type]
+                part = _query_filter(df, signal, query)  # type: ignore[arg-type]
+                budget.add(part.height)
+                parts.append(part)
             frame = frames.concat(parts, signal) if parts else frames.empty(signal)  # type: ignore[arg-type]
             sort_col = "start" if signal == "spans" else "ts"
             frame = frame.sort(sort_col, maintain_order=True)
@@ -294,7 +326,9 @@ class DirectorySource(_FilesBase):
     """A directory of telemetry files as a source (lab layout or a generic export).
 
     ``log_mapping`` says how JSON-lines/CSV logs map to the logs frame (default: the
-    generic mapping of :class:`~workbench.sources.files.logs.LogMapping`). A directory
+    generic mapping of :class:`~workbench.sources.files.logs.LogMapping`). ``max_rows``
+    (5,000,000) bounds the rows one call returns and ``max_bytes`` (no limit) the JSON/CSV
+    bytes one call parses; past either, ``LimitExceeded`` says how to narrow. A directory
     without any telemetry file raises :class:`BadData` listing the expected names.
 
     >>> src = DirectorySource("/tmp/demo", name="demo")
@@ -308,13 +342,21 @@ class DirectorySource(_FilesBase):
         name: str | None = None,
         log_mapping: LogMapping | None = None,
         on_error: OnError = "raise",
+        max_rows: int | None = 5_000_000,
+        max_bytes: int | None = None,
     ) -> None:
         p = Path(path).expanduser()
         if not p.exists():
             raise ConfigError(f"directory {p} does not exist")
         if not p.is_dir():
             raise ConfigError(f"{p} is a file", hint="use FileSource(path) for a single file")
-        super().__init__(name=name or f"files:{p.name}", log_mapping=log_mapping, on_error=on_error)
+        super().__init__(
+            name=name or f"files:{p.name}",
+            log_mapping=log_mapping,
+            on_error=on_error,
+            max_rows=max_rows,
+            max_bytes=max_bytes,
+        )
         self.path = p
         self.ignored: list[Path] = []
         for f in sorted(p.rglob("*")):
@@ -370,6 +412,8 @@ class FileSource(_FilesBase):
         name: str | None = None,
         log_mapping: LogMapping | None = None,
         on_error: OnError = "raise",
+        max_rows: int | None = 5_000_000,
+        max_bytes: int | None = None,
     ) -> None:
         p = Path(path).expanduser()
         if not p.is_file():
@@ -380,7 +424,13 @@ class FileSource(_FilesBase):
             raise ConfigError(
                 f"unknown format {format!r}", hint=f"one of {', '.join(detect.FORMATS)}"
             )
-        super().__init__(name=name or f"file:{p.name}", log_mapping=log_mapping, on_error=on_error)
+        super().__init__(
+            name=name or f"file:{p.name}",
+            log_mapping=log_mapping,
+            on_error=on_error,
+            max_rows=max_rows,
+            max_bytes=max_bytes,
+        )
         self.path = p
         hit = detect.classify(p, format=format)
         if hit is None:
