@@ -11,10 +11,12 @@ import polars as pl
 import pytest
 
 import workbench as wb
+from tests.plugins.canary import Canaries
 from tests.plugins.recorded_http import RecordedServer
 
 
 def test_incident_loads_from_loki_tempo_jaeger(
+    canaries: Canaries,
     recorded_http: RecordedServer,
     shared_data: Path,
     tmp_path: Path,
@@ -40,12 +42,15 @@ def test_incident_loads_from_loki_tempo_jaeger(
 [sources.logs]
 url = "loki+{recorded_http.url}"
 tenant = "team-a"
+bearer = {{ env = "{canaries.TOKEN_ENV}" }}
 
 [sources.tempo]
 url = "tempo+{recorded_http.url}"
 
 [sources.jaeger]
 url = "jaeger+{recorded_http.url}"
+user = "jaeger"
+password = {{ env = "{canaries.PASSWORD_ENV}" }}
 """
     )
     monkeypatch.chdir(tmp_path)
@@ -66,3 +71,9 @@ url = "jaeger+{recorded_http.url}"
             for r in recorded_http.requests]  # fmt: skip
     assert '{service_name="checkout"}' in sent
     assert '{ resource.service.name = "checkout" }' in sent and "checkout" in sent
+    # canary credentials were sent (the session's canary plugin checks they leak nowhere)
+    auth = {r.headers.get("Authorization") for r in recorded_http.requests}
+    assert f"Bearer {canaries.token}" in auth
+    assert any(a and a.startswith("Basic ") for a in auth)
+    for text in (repr(inc), inc._repr_html_(), str(inc.status()), repr(inc.sources)):
+        canaries.check(text, "the incident's reprs and status")
