@@ -119,7 +119,13 @@ def child(mode: str, url: str, days: int) -> None:
     from workbench.timewindow import Window
 
     w = Window(END - timedelta(days=days), END)
-    prom = PrometheusSource(url, max_concurrency=4, timeout=Timeout(read=600))
+    # the raw baseline is over the source's default row budget (5 M samples): lift it
+    prom = PrometheusSource(
+        url,
+        max_concurrency=4,
+        timeout=Timeout(read=600),
+        max_rows=None if mode == "raw" else 5_000_000,
+    )
     t = time.perf_counter()
     if mode == "pre":
         u = load_usage(prom, w, resources=["cpu"], profile="recorded")
