@@ -361,3 +361,18 @@ def test_span_analyses_finish_on_cycles_and_missing_parents(
     # every span kept, even on a cycle (duplicate ids keep the first, as documented)
     assert tree.height == spans.unique(["trace_id", "span_id"]).height
     assert time.monotonic() - t0 < 20, "an analysis took too long on cyclic spans"
+
+
+def test_lone_surrogate_in_an_http_body_is_bad_data(recorded_http) -> None:
+    from workbench.sources.loki import LokiSource
+    from workbench.timewindow import Window
+
+    body = (
+        '{"status":"success","data":{"resultType":"streams","result":[{"stream":'
+        '{"service_name":"a"},"values":[["1645030200000000000","bad \\ud800 line"]]}]}}'
+    )
+    recorded_http.route("/loki/api/v1/query_range", body=body.encode())
+    src = LokiSource(recorded_http.url, name="loki-x")
+    with pytest.raises(BadData) as info:
+        src.logs('{service_name="a"}', Window.parse("2022-02-16T16:50:00Z..2022-02-16T16:51:00Z"))
+    assert info.value.source == "loki-x" and "surrogate" in str(info.value)

@@ -265,7 +265,15 @@ class HttpClient:
     def decode(self, resp: httpx.Response, *, query: str | None = None) -> Any:
         """Decode a JSON body, naming the source if it is cut short or not JSON."""
         try:
-            return json.loads(resp.content)
+            body = json.loads(resp.content)
+            if (b"\\ud" in resp.content or b"\\uD" in resp.content) and _lone_surrogate(body):
+                raise BadData(
+                    f"response from {self.source} holds a lone surrogate escape (not text)",
+                    source=self.source,
+                    path=redact_url(str(resp.request.url)).split("?", 1)[0],
+                    hint="the server or a proxy wrote invalid JSON text",
+                )
+            return body
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             body = resp.content
             declared = resp.headers.get("content-length")
@@ -344,6 +352,15 @@ def _server_error(resp: httpx.Response) -> tuple[str | None, str | None]:
         msg = body.get("error") or body.get("message") or body.get("msg")
         return (str(et) if et else None), _clip(str(msg) if msg else text.strip())
     return None, _clip(text.strip())
+
+
+def _lone_surrogate(body: Any) -> bool:
+    """Whether decoded JSON holds a lone UTF-16 surrogate, which polars cannot store."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _clip(text: str, limit: int = 2000) -> str:
