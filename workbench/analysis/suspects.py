@@ -51,6 +51,7 @@ __all__ = [
     "WEIGHTS",
     "Evidence",
     "Suspects",
+    "benign_change",
     "blame_services",
     "errors_from_logs",
     "rank_suspects",
@@ -59,6 +60,20 @@ __all__ = [
 WEIGHTS = {"errors": 0.9, "latency": 0.8, "metrics": 0.7, "logs": 0.6}
 CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
 _LEVEL_WEIGHT = {"fatal": 1.0, "error": 1.0, "warn": 0.8}
+# metrics where only one direction is bad: a success rate that rises or a latency that
+# falls is recovery (or, from an all-zero baseline, a series that just started), not harm
+_HIGHER_IS_BETTER = r"(?i)(availab|success|uptime|apdex)"
+_LOWER_IS_BETTER = r"(?i)(latency|duration|error|fail|_seconds)"
+
+
+def benign_change() -> pl.Expr:
+    """True for a change in the harmless direction of a metric whose name says which
+    direction hurts: success rates/availability going up, latency/errors going down."""
+    name = pl.col("metric")
+    up = pl.col("direction") == "up"
+    return (name.str.contains(_HIGHER_IS_BETTER) & up) | (
+        name.str.contains(_LOWER_IS_BETTER) & ~name.str.contains(_HIGHER_IS_BETTER) & ~up
+    )
 
 
 @dataclass
@@ -286,6 +301,25 @@ def _descendant_max(
     return out
 
 
+_UNLINKED = 0.1  # score kept by a service with no anomalous path to the focus
+
+
+def _anomalous_reach(edges: pl.DataFrame, focus: str, anomalous: set[str]) -> set[str]:
+    """``focus`` plus every service reachable from it along calls whose callee is
+    anomalous (the path of anomalies a fault travels up to the symptom)."""
+    nxt: dict[str, list[str]] = {}
+    for a, b in edges.select("caller", "callee").iter_rows():
+        if a and b and a != b:
+            nxt.setdefault(a, []).append(b)
+    seen, todo = {focus}, [focus]
+    while todo:
+        for b in nxt.get(todo.pop(), []):
+            if b in anomalous and b not in seen:
+                seen.add(b)
+                todo.append(b)
+    return seen
+
+
 def rank_suspects(
     incident_or_frames: Any = None,
     *,
@@ -297,6 +331,7 @@ def rank_suspects(
     spans: pl.DataFrame | None = None,
     events: pl.DataFrame | None = None,
     edges: pl.DataFrame | None = None,
+    focus: str | None = None,
     graph_discount: float = 0.8,
     event_lookback: timedelta = timedelta(minutes=30),
 ) -> Suspects:
@@ -307,6 +342,10 @@ def rank_suspects(
     (keywords override). ``metric_baseline`` gives metrics a longer baseline than logs and
     traces when the data have one; ``edges`` (``caller, callee``) gives the call graph when
     spans cannot (default: :func:`workbench.analysis.graph.service_graph` of the spans).
+    ``focus`` names the service whose symptom started the investigation (the alerting
+    service): a cause must reach it through the call graph over anomalous services only
+    (each hop a service it calls that is itself anomalous); services that cannot are
+    kept but ranked after those that can.
 
     >>> sus = rank_suspects(inc)
     >>> sus.table.select("rank", "service", "score", "why").head()
@@ -330,7 +369,7 @@ def rank_suspects(
     changes = ch.score_changes(m, win, mbase)
     onset = ch.onset_of_changes(changes) or win.start
     met = (
-        changes.filter(pl.col("changed") & pl.col("service").is_not_null())
+        changes.filter(pl.col("changed") & pl.col("service").is_not_null() & ~benign_change())
         .group_by("service")
         .agg(
             pl.col("score").max().alias("_m"),
@@ -426,6 +465,13 @@ def rank_suspects(
     table = table.with_columns(
         score=base_score * (1 + 0.5 * pl.col("events")) + 0.01 * pl.col("events")
     )
+    if focus is not None:
+        linked = _anomalous_reach(edges_df, focus, {s for s, v in raw.items() if v > 0})
+        table = table.with_columns(
+            score=pl.when(pl.col("service").is_in(list(linked)))
+            .then(pl.col("score"))
+            .otherwise(pl.col("score") * _UNLINKED)
+        )
     table = table.with_columns(
         victim_of=pl.when(pl.col("_desc") >= 0.5 * pl.col("_raw"))
         .then(pl.col("victim_of"))

@@ -54,6 +54,7 @@ class Case:
     edges: pl.DataFrame | None = None
     layout: str = ""
     group: str = ""
+    focus: str | None = None
 
     def frames(self) -> dict[str, pl.DataFrame]:
         return {
@@ -419,5 +420,6 @@ def petshop_cases(path: str | Path) -> Iterator[Case]:
                 metrics=pl.concat([normal, m]),
                 edges=edges,
                 layout="petshop",
+                focus=target["target"].get("node"),
                 group=f"{sc.name}:{target['target'].get('metric')}",
             )

@@ -75,6 +75,7 @@ def rank_case(case: Case, *, without: Sequence[str] = ()) -> tuple[list[str], li
         baseline=case.baseline,
         metric_baseline=case.metric_baseline,
         edges=case.edges,
+        focus=case.focus,
     )
     baro = baro_rank(case.metrics, case.window, case.metric_baseline or case.baseline)
     return sus.ranking, baro
