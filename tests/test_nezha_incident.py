@@ -64,3 +64,30 @@ def test_nezha_case_through_the_files_source_runs_the_notebook_analyses(samples_
     ev = sus.evidence(sus.ranking[0])
     assert sus.table["why"][0] != "no anomaly"
     assert ev.blame.height + ev.templates.height + ev.series.height > 0
+
+
+def test_the_incident_notebook_runs_on_a_nezha_case_through_the_files_source(samples_dir, tmp_path):
+    import json
+
+    from workbench import notebook
+
+    case = _case(samples_dir, tmp_path)
+    toml, window = export_case(case, tmp_path / "export")
+    out = notebook.execute(
+        notebook.template_path(),
+        tmp_path / "out.ipynb",
+        parameters={"incident_id": "NEZHA-1", "window": window, "sources_config": str(toml)},
+    )
+    nb = json.loads(out.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(c["execution_count"] is not None for c in code)
+    assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+
+    def shown(start: str) -> str:
+        (cell,) = [c for c in code if "".join(c["source"]).startswith(start)]
+        return "".join("".join(o.get("data", {}).get("text/plain", "")) for o in cell["outputs"])
+
+    assert "slower" in shown("gdiff = graph_diff")  # the graph difference
+    assert "extra_ms" in shown("blame = latency_blame")  # the latency blame
+    assert "new" in shown("surges = template_surges")  # the new log patterns
+    assert "top_suspect='ts-route-service'" in shown("findings(")
