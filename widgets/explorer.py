@@ -31,6 +31,7 @@ from __future__ import annotations
 import html
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -50,14 +51,45 @@ log = logging.getLogger(__name__)
 
 TABS = ("overview", "graph", "timeline", "logs", "traces", "suspects")
 _TITLES = ("Overview", "Graph", "Timeline", "Logs", "Traces", "Suspects")
-_STEPS = (*SIGNALS, "analysis", "RED from metrics", "suspects")
+_STEPS = ("logs, spans, events", "analysis", "metrics", "RED from metrics", "suspects")
 #: above this many metric samples, the first view shows RED from the traces (seconds)
 #: and the metric-based RED replaces it when ready (it can take tens of seconds)
 QUICK_RED_ROWS = 500_000
+#: how long the first view waits for the metrics (loading beside the other signals)
+#: before it shows RED from the traces
+METRICS_GRACE_S = 0.5
 # analysis per incident (by the identity of its frames), so a re-run cell opens at once
 _ANALYSED: weakref.WeakKeyDictionary[Incident, tuple[tuple[int, ...], dict[str, Any], Any]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+class _Loader:
+    """``incident.load(signals)`` in a thread; ``wait()`` re-raises what it raised."""
+
+    def __init__(self, incident: Incident, signals: list[Any]) -> None:
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                incident.load(signals)
+            except BaseException as err:  # re-raised by wait() in the loading thread
+                self.error = err
+
+        self.thread = threading.Thread(target=run, name="workbench-load", daemon=True)
+        self.thread.start()
+
+    @property
+    def done(self) -> bool:
+        return not self.thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        self.thread.join(timeout)
+
+    def wait(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 class IncidentExplorer(w.VBox):
@@ -274,28 +306,55 @@ class IncidentExplorer(w.VBox):
             # bundle the chart JavaScript (once per kernel, offline) while frames load
             bundling = threading.Thread(target=interactive_available, daemon=True)
             bundling.start()
-            for sig in SIGNALS:
-                step(sig)
-                inc.load([sig])
+            # metrics (often the biggest by far) load last, in the background: the first
+            # view needs only logs, spans and events (RED from the traces until they
+            # arrive); loading them beside the rest would slow those on a small machine
+            step("logs, spans, events")
+            inc.load([sig for sig in SIGNALS if sig != "metrics"])  # concurrently
             step("analysis")
-            signature = tuple(id(inc.frame(sig)) for sig in SIGNALS)
+            metrics = _Loader(inc, ["metrics"])
+            grace = time.monotonic() + METRICS_GRACE_S
             cached = _ANALYSED.get(inc)
+            if cached or inc.spans.height == 0:
+                step("metrics")
+                metrics.wait()
+            # what the first view needs besides RED, while the metrics load
+            first = {} if cached else {
+                "mined": mine_templates(inc.logs),
+                "graph_base": service_graph(inc.spans, window=inc.baseline),
+            }  # fmt: skip
+            metrics.join(max(0.0, grace - time.monotonic()))
+            if metrics.done:
+                metrics.wait()  # re-raises a failure
+            signature = tuple(id(inc.frame(sig)) for sig in SIGNALS) if metrics.done else ()
             if cached and cached[0] == signature:
                 data, suspects = dict(cached[1]), cached[2]
             else:
-                # many raw samples: show RED from the traces first, from metrics after
-                quick = inc.metrics.height > QUICK_RED_ROWS and inc.spans.height > 0
+                # many raw samples (or still loading): RED from the traces first
+                quick = inc.spans.height > 0 and (
+                    not metrics.done or inc.metrics.height > QUICK_RED_ROWS
+                )
+                if not first:
+                    first = {
+                        "mined": mine_templates(inc.logs),
+                        "graph_base": service_graph(inc.spans, window=inc.baseline),
+                    }
                 data = {
                     "red": red(None, inc.spans) if quick else red(inc.metrics, inc.spans),
                     "red_from": "traces" if quick else "metrics",
-                    "mined": mine_templates(inc.logs),
-                    "graph_base": service_graph(inc.spans, window=inc.baseline),
+                    **first,
                 }
                 suspects = None
             bundling.join()
             with self._lock:
                 self.data = data
             self._analysed()
+            if not metrics.done:
+                step("metrics")
+                metrics.wait()
+                signature = tuple(id(inc.frame(sig)) for sig in SIGNALS)
+                if self.incident.partial:
+                    self._analysed_partial()
             if data["red_from"] == "traces":
                 step("RED from metrics")
                 full = red(inc.metrics, inc.spans)
@@ -333,16 +392,19 @@ class IncidentExplorer(w.VBox):
         """``running``, ``done``, ``cancelled`` or ``failed``."""
         return self.task.status
 
+    def _analysed_partial(self) -> None:
+        from widgets.pickers import SourceStatusPanel
+
+        self.status_panel = SourceStatusPanel(self.incident)
+        self.message.value = (
+            "<p role='alert' style='color:#b35806'><b>Some data is missing or partial"
+            "</b>: the views show what the sources returned (details below).</p>"
+            + self.status_panel.table.value
+        )
+
     def _analysed(self) -> None:
         if self.incident.partial:
-            from widgets.pickers import SourceStatusPanel
-
-            self.status_panel = SourceStatusPanel(self.incident)
-            self.message.value = (
-                "<p role='alert' style='color:#b35806'><b>Some data is missing or partial"
-                "</b>: the views show what the sources returned (details below).</p>"
-                + self.status_panel.table.value
-            )
+            self._analysed_partial()
         self._dirty = set(TABS)
         self._refresh_graph()
         self._render_current()

@@ -241,7 +241,7 @@ class Incident:
         for sig in wanted:
             parts = [
                 o.result.frame
-                for (_, s), o in self.outcomes.items()
+                for (_, s), o in list(self.outcomes.items())  # loads may run in threads
                 if s == sig and o.result is not None
             ]
             self._frames[sig] = frames.concat(parts, sig) if parts else frames.empty(sig)  # type: ignore[arg-type]
