@@ -70,3 +70,14 @@ def test_focus_ranks_services_without_an_anomalous_path_to_it_last():
     sus = rank_suspects(None, window=WIN, baseline=BASE, metrics=m, edges=edges, focus="front")
     assert sus.ranking[0] == "db"
     assert sus.rank_of("batch") > 2 and sus.rank_of("behind_cache") > 2
+
+
+def test_client_side_latency_is_the_callees_symptom_not_the_callers():
+    m = _metrics(
+        # the caller's wait on its calls jumps from a flat baseline: a huge z
+        _series("caller", "PodClientLatencyP99(s)", 0.005, 30.0),
+        _series("callee", "http_server_request_duration_seconds", 0.05, 0.4),
+    )
+    sus = rank_suspects(None, window=WIN, baseline=BASE, metrics=m)
+    assert sus.ranking[0] == "callee"
+    assert sus.table.filter(pl.col("service") == "caller")["metrics"][0] == 0.0

@@ -23,6 +23,13 @@ service's metric/log part is discounted by the anomaly of the services it depend
 (the "deepest anomalous node" rule, soft). Client spans' time and errors are put on the
 callee they wait for (the child span's service, else the peer named in the attributes).
 
+Metric changes count only in the direction that hurts when the name says which one
+does (availability or success rate down, latency or errors up: a series rising from an
+all-zero baseline to 100 % availability is not a fault), and client-side latency series
+(a service's wait on its callees) are left to the callee. With ``focus`` (the alerting
+service), services with no path of anomalous services down the call graph from it are
+ranked after those with one (the anomaly-traversal rule of the PetShop baseline).
+
 Example::
 
     >>> from workbench.analysis.suspects import rank_suspects
@@ -53,6 +60,7 @@ __all__ = [
     "Suspects",
     "benign_change",
     "blame_services",
+    "callee_symptom",
     "errors_from_logs",
     "rank_suspects",
 ]
@@ -64,6 +72,17 @@ _LEVEL_WEIGHT = {"fatal": 1.0, "error": 1.0, "warn": 0.8}
 # falls is recovery (or, from an all-zero baseline, a series that just started), not harm
 _HIGHER_IS_BETTER = r"(?i)(availab|success|uptime|apdex)"
 _LOWER_IS_BETTER = r"(?i)(latency|duration|error|fail|_seconds)"
+
+
+# latency a service measures on its outgoing calls (OTel ``http.client.request.duration``,
+# Nezha's ``PodClientLatencyP99``): time spent waiting for a callee, so the callee's
+# symptom, not the caller's (the trace signals put client spans' time on the callee too)
+_CLIENT_LATENCY = r"(?i)(client.*(latency|duration))|((latency|duration).*client)"
+
+
+def callee_symptom() -> pl.Expr:
+    """True for series that measure the wait on a callee (client-side latency)."""
+    return pl.col("metric").str.contains(_CLIENT_LATENCY)
 
 
 def benign_change() -> pl.Expr:
@@ -332,6 +351,7 @@ def rank_suspects(
     events: pl.DataFrame | None = None,
     edges: pl.DataFrame | None = None,
     focus: str | None = None,
+    focus_metric: str | None = None,
     graph_discount: float = 0.8,
     event_lookback: timedelta = timedelta(minutes=30),
 ) -> Suspects:
@@ -345,7 +365,9 @@ def rank_suspects(
     ``focus`` names the service whose symptom started the investigation (the alerting
     service): a cause must reach it through the call graph over anomalous services only
     (each hop a service it calls that is itself anomalous); services that cannot are
-    kept but ranked after those that can.
+    kept but ranked after those that can. ``focus_metric`` (a substring of metric names,
+    e.g. ``"latency"`` for a latency alert) makes the metric signal use only the series of
+    the alert's kind, as the alert's symptom travels along that kind of series.
 
     >>> sus = rank_suspects(inc)
     >>> sus.table.select("rank", "service", "score", "why").head()
@@ -369,7 +391,13 @@ def rank_suspects(
     changes = ch.score_changes(m, win, mbase)
     onset = ch.onset_of_changes(changes) or win.start
     met = (
-        changes.filter(pl.col("changed") & pl.col("service").is_not_null() & ~benign_change())
+        changes.filter(
+            pl.col("changed")
+            & pl.col("service").is_not_null()
+            & ~benign_change()
+            & ~callee_symptom()
+            & (pl.col("metric").str.contains(focus_metric, literal=True) if focus_metric else True)
+        )
         .group_by("service")
         .agg(
             pl.col("score").max().alias("_m"),

@@ -55,6 +55,7 @@ class Case:
     layout: str = ""
     group: str = ""
     focus: str | None = None
+    focus_metric: str | None = None
 
     def frames(self) -> dict[str, pl.DataFrame]:
         return {
@@ -421,5 +422,6 @@ def petshop_cases(path: str | Path) -> Iterator[Case]:
                 edges=edges,
                 layout="petshop",
                 focus=target["target"].get("node"),
+                focus_metric=target["target"].get("metric"),
                 group=f"{sc.name}:{target['target'].get('metric')}",
             )

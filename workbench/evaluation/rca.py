@@ -76,6 +76,7 @@ def rank_case(case: Case, *, without: Sequence[str] = ()) -> tuple[list[str], li
         metric_baseline=case.metric_baseline,
         edges=case.edges,
         focus=case.focus,
+        focus_metric=case.focus_metric,
     )
     baro = baro_rank(case.metrics, case.window, case.metric_baseline or case.baseline)
     return sus.ranking, baro
