@@ -6,6 +6,8 @@ loaded incident, the time until the first view shows (RED, log templates, graph,
 JavaScript) and until the suspects are ranked, and for each interaction — focusing a service as a graph click does, brushing a
 window, switching to each tab, searching logs, opening a suspect's failing trace — the
 time to update the view on show. Baseline: the same on the 12-service demo.
+The same steps timed in JupyterLab + Chromium (what the user sees, file loading
+included): bench/bench_explorer_browser.py.
 
 Run::
 
