@@ -51,7 +51,8 @@ _OID_KIND = {
 @dataclass(frozen=True)
 class Column:
     """A result column: its name and how to read it (``kv`` = jsonb object -> KV list,
-    ``kvtext`` = the ``kv_text()`` column -> KV list)."""
+    ``kvtext`` = the ``kv_text()`` column -> KV list, ``epoch_us`` = a timestamptz the
+    query sends as integer microseconds since 1970 UTC -> a UTC datetime)."""
 
     name: str
     kind: str = "text"
@@ -127,7 +128,7 @@ def copy_out(
 
 
 #: Rows per parse chunk, and how many chunks are parsed at once.
-CHUNK_ROWS = 131_072
+CHUNK_ROWS = 32_768
 PARSE_WORKERS = 2
 
 
@@ -189,6 +190,7 @@ _POLARS_READ = {
     "timestamp": pl.String(),
     "float": pl.Float64(),
     "int": pl.Int64(),
+    "epoch_us": pl.Int64(),
     "bool": pl.String(),
     "text": pl.String(),
     "jsonb": pl.String(),
@@ -227,6 +229,8 @@ def parse_csv(data: bytes, columns: Sequence[Column]) -> pl.DataFrame:
                         "%Y-%m-%d %H:%M:%S%.f%#z", time_unit="us", time_zone="UTC"
                     )
                 )
+            elif c.kind == "epoch_us":
+                casts.append(pl.col(c.name).cast(frames.TS))
             elif c.kind == "timestamp":
                 casts.append(pl.col(c.name).str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us"))
             elif c.kind == "bool":
@@ -248,6 +252,7 @@ def parse_csv(data: bytes, columns: Sequence[Column]) -> pl.DataFrame:
 def _empty(columns: Sequence[Column]) -> pl.DataFrame:
     polars_type = {
         "timestamptz": frames.TS,
+        "epoch_us": frames.TS,
         "timestamp": pl.Datetime("us"),
         "float": pl.Float64(),
         "int": pl.Int64(),
