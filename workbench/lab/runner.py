@@ -1,4 +1,4 @@
-"""Generate a lab scenario into a directory (the layout in notes/LAB_FORMAT.md).
+"""Generate a lab scenario into a directory (the layout in docs/LAB_FORMAT.md).
 
 The same scenario, seed and options give byte-identical files: every random draw comes
 from generators seeded by (seed, scenario), times are fixed, JSON keys are sorted and
