@@ -80,14 +80,11 @@ class JaegerSource(LazyHttp, Source):
             raise ConfigError(f"api must be 'v1' or 'v3', not {api!r}")
         if limit < 1 or max_services < 1 or concurrency < 1:
             raise ConfigError("limit, max_services and concurrency must be at least 1")
-        self.url = url.rstrip("/")
-        self.auth = auth or Auth()
-        self.timeout = timeout or Timeout()
+        self._connect_settings(url, auth=auth, timeout=timeout, retries=retries)
         self.limit = limit
         self.max_services = max_services
         self.concurrency = concurrency
         self.api = api
-        self.retries = retries
 
     def describe(self) -> dict[str, Any]:
         from workbench.secrets import redact_url

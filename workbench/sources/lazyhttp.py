@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 from workbench.sources.http import Auth, HttpClient, Timeout
 
@@ -28,6 +29,7 @@ class LazyHttp:
     auth: Auth
     timeout: Timeout
     retries: int
+    tenant: str | None = None
     _http: HttpClient | None = None
     _http_lock = threading.Lock()
 
@@ -43,6 +45,25 @@ class LazyHttp:
                                         timeout=self.timeout, retries=self.retries)  # fmt: skip
                     self._http = client
         return client
+
+    def _connect_settings(
+        self,
+        url: str,
+        *,
+        auth: Auth | None,
+        timeout: Timeout | None,
+        retries: int,
+        tenant: str | None = None,
+    ) -> None:
+        """Store what the first request needs; a ``tenant`` becomes ``X-Scope-OrgID``."""
+        auth = auth or Auth()
+        if tenant is not None:
+            auth = replace(auth, headers={**auth.headers, "X-Scope-OrgID": tenant})
+        self.url = url.rstrip("/")
+        self.auth = auth
+        self.timeout = timeout or Timeout()
+        self.tenant = tenant
+        self.retries = retries
 
     def close(self) -> None:
         """Close the connections (a later request opens new ones)."""

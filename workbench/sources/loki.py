@@ -23,7 +23,6 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -110,18 +109,11 @@ class LokiSource(LazyHttp, Source):
             raise ConfigError("limit and max_pages must be at least 1")
         if direction not in ("backward", "forward"):
             raise ConfigError(f"direction must be 'backward' or 'forward', not {direction!r}")
-        auth = auth or Auth()
-        if tenant is not None:
-            auth = replace(auth, headers={**auth.headers, "X-Scope-OrgID": tenant})
-        self.url = url.rstrip("/")
-        self.auth = auth
-        self.timeout = timeout or Timeout()
-        self.tenant = tenant
+        self._connect_settings(url, auth=auth, timeout=timeout, retries=retries, tenant=tenant)
         self.limit = limit
         self.max_pages = max_pages
         self.direction = direction
         self.service_label = service_label
-        self.retries = retries
 
     def describe(self) -> dict[str, Any]:
         from workbench.secrets import redact_url

@@ -23,7 +23,6 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import Any, ClassVar
 
 import polars as pl
@@ -135,18 +134,11 @@ class TempoSource(LazyHttp, Source):
             raise ConfigError("limit and concurrency must be at least 1")
         if api not in ("v1", "v2"):
             raise ConfigError(f"api must be 'v1' or 'v2', not {api!r}")
-        auth = auth or Auth()
-        if tenant is not None:
-            auth = replace(auth, headers={**auth.headers, "X-Scope-OrgID": tenant})
-        self.url = url.rstrip("/")
-        self.auth = auth
-        self.timeout = timeout or Timeout()
-        self.tenant = tenant
+        self._connect_settings(url, auth=auth, timeout=timeout, retries=retries, tenant=tenant)
         self.limit = limit
         self.concurrency = concurrency
         self.spss = spss
         self.api = api
-        self.retries = retries
 
     def describe(self) -> dict[str, Any]:
         from workbench.secrets import redact_url
