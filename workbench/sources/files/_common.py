@@ -18,6 +18,7 @@ from workbench.sources.files._problems import (
     check_on_error,
     iter_json_lines,
     loads_document,
+    read_json_document,
     read_text,
 )
 from workbench.sources.files._values import (
@@ -59,6 +60,7 @@ __all__ = [
     "norm_level",
     "ns_series",
     "parse_time_ns",
+    "read_json_document",
     "read_text",
     "rfc3339_to_ns",
     "scalar_str",

@@ -129,6 +129,20 @@ def loads_document(text: str, problems: Problems, *, what: str = "JSON") -> Any:
     return obj
 
 
+def read_json_document(
+    path: str | Path, *, source: str | None, on_error: str, what: str
+) -> tuple[Any, Problems]:
+    """Read one whole-file JSON document: the decoded body and the ``Problems`` ledger the
+    parser records skipped records in. An empty, unreadable, non-UTF-8 or truncated file
+    raises :class:`BadData` naming the file."""
+    p = Path(path)
+    problems = Problems(path=str(p), source=source, on_error=check_on_error(on_error))
+    text = read_text(p, problems)
+    if not text.strip():
+        raise BadData(f"{p.name} is empty", path=str(p), source=source)
+    return loads_document(text, problems, what=what), problems
+
+
 def lone_surrogate(text: str, obj: Any) -> bool:
     """Whether decoded JSON ``obj`` holds a lone UTF-16 surrogate (a ``"\\ud800"`` escape
     without its pair): valid JSON, but not text polars or UTF-8 can store. Only checked

@@ -38,7 +38,6 @@ from typing import Any
 
 import polars as pl
 
-from workbench.errors import BadData
 from workbench.sources.files._common import (
     OnError,
     Problems,
@@ -47,10 +46,9 @@ from workbench.sources.files._common import (
     as_int,
     check_on_error,
     check_span_times,
-    loads_document,
     norm_id,
     parse_time_ns,
-    read_text,
+    read_json_document,
     scalar_str,
 )
 from workbench.sources.files.otlp import RESOURCE_PREFIXES
@@ -285,10 +283,5 @@ def read_file(
     path: str | Path, *, source: str | None = None, on_error: OnError = "raise"
 ) -> SpansFile:
     """Read a Jaeger JSON file (any of the shapes in the module docstring)."""
-    p = Path(path)
-    problems = Problems(path=str(p), source=source, on_error=check_on_error(on_error))
-    text = read_text(p, problems)
-    if not text.strip():
-        raise BadData(f"{p.name} is empty", path=str(p), source=source)
-    body = loads_document(text, problems, what="Jaeger JSON")
+    body, problems = read_json_document(path, source=source, on_error=on_error, what="Jaeger JSON")
     return SpansFile(parse(body, problems=problems), problems)

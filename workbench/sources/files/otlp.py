@@ -210,6 +210,19 @@ def _unwrap_traces(body: Any, problems: Problems, line: int | None) -> list[Any]
     )
 
 
+def _resource_attrs(
+    block: dict[str, Any], problems: Problems, base: str, line: int | None
+) -> dict[str, str]:
+    """The flattened ``resource.attributes`` of a resourceSpans/resourceLogs block."""
+    res = block.get("resource") or {}
+    return _attrs(
+        res.get("attributes") if isinstance(res, dict) else res,
+        problems,
+        field=f"{base}.resource.attributes",
+        line=line,
+    )
+
+
 def _add_traces(body: Any, rows: SpanRows, problems: Problems, line: int | None) -> None:
     try:
         resource_spans = _unwrap_traces(body, problems, line)
@@ -219,13 +232,7 @@ def _add_traces(body: Any, rows: SpanRows, problems: Problems, line: int | None)
         rbase = f"resourceSpans[{i}]"
         try:
             rs = _is_dict(rs, problems, field=rbase, line=line)
-            res = rs.get("resource") or {}
-            rattrs = _attrs(
-                res.get("attributes") if isinstance(res, dict) else res,
-                problems,
-                field=f"{rbase}.resource.attributes",
-                line=line,
-            )
+            rattrs = _resource_attrs(rs, problems, rbase, line)
             scopes = _list(rs, "scopeSpans", problems, field=f"{rbase}.", line=line)
             if not scopes and "instrumentationLibrarySpans" in rs:  # OTLP < 0.15
                 scopes = _list(
@@ -415,11 +422,7 @@ def _add_logs(body: Any, rows: _LogRows, problems: Problems, line: int | None) -
         rbase = f"resourceLogs[{i}]"
         try:
             rl = _is_dict(rl, problems, field=rbase, line=line)
-            res = rl.get("resource") or {}
-            rattrs = _attrs(
-                res.get("attributes") if isinstance(res, dict) else res,
-                problems, field=f"{rbase}.resource.attributes", line=line,
-            )  # fmt: skip
+            rattrs = _resource_attrs(rl, problems, rbase, line)
             scopes = _list(rl, "scopeLogs", problems, field=f"{rbase}.", line=line)
         except _Skip:
             continue

@@ -37,7 +37,6 @@ from typing import Any
 
 import polars as pl
 
-from workbench.errors import BadData
 from workbench.sources.files._common import (
     OnError,
     Problems,
@@ -46,9 +45,8 @@ from workbench.sources.files._common import (
     as_int,
     check_on_error,
     check_span_times,
-    loads_document,
     norm_id,
-    read_text,
+    read_json_document,
     scalar_str,
 )
 
@@ -264,10 +262,5 @@ def read_file(
     path: str | Path, *, source: str | None = None, on_error: OnError = "raise"
 ) -> SpansFile:
     """Read a Zipkin v2 JSON file (see the module docstring)."""
-    p = Path(path)
-    problems = Problems(path=str(p), source=source, on_error=check_on_error(on_error))
-    text = read_text(p, problems)
-    if not text.strip():
-        raise BadData(f"{p.name} is empty", path=str(p), source=source)
-    body = loads_document(text, problems, what="Zipkin JSON")
+    body, problems = read_json_document(path, source=source, on_error=on_error, what="Zipkin JSON")
     return SpansFile(parse(body, problems=problems), problems)
