@@ -352,6 +352,8 @@ def rank_suspects(
     edges: pl.DataFrame | None = None,
     focus: str | None = None,
     focus_metric: str | None = None,
+    focus_total: str | None = None,
+    lead_in: Window | None = None,
     graph_discount: float = 0.8,
     event_lookback: timedelta = timedelta(minutes=30),
 ) -> Suspects:
@@ -368,6 +370,11 @@ def rank_suspects(
     kept but ranked after those that can. ``focus_metric`` (a substring of metric names,
     e.g. ``"latency"`` for a latency alert) makes the metric signal use only the series of
     the alert's kind, as the alert's symptom travels along that kind of series.
+    ``focus_total`` names an additive per-service total of the alert's kind (seconds spent
+    serving requests, failed requests): the metric signal is then each service's excess
+    of that total (:func:`workbench.analysis.excess.excess_totals`), relative to the
+    largest, instead of the z-score of its series; ``lead_in`` (the steps just before the
+    alert) marks shifts that predate the alert.
 
     >>> sus = rank_suspects(inc)
     >>> sus.table.select("rank", "service", "score", "why").head()
@@ -410,6 +417,9 @@ def rank_suspects(
             * _sat(pl.col("_m"), 20.0).max()
         )
     )
+
+    if focus_total is not None:
+        met = _excess_signal(m, win, mbase, focus_total, lead_in)
 
     # logs ------------------------------------------------------------------------------
     if lg.height:
@@ -522,6 +532,22 @@ def rank_suspects(
         origin_spans=origin_spans,
         blame=blame,
         events=near,
+    )
+
+
+def _excess_signal(
+    m: pl.DataFrame, win: Window, base: Window, metric: str, lead_in: Window | None
+) -> pl.DataFrame:
+    """The metric signal from an additive total: totals share one unit across services, so
+    the service with the largest excess accounts for most of the symptom (share of it)."""
+    from workbench.analysis.excess import excess_totals
+
+    ex = excess_totals(m, win, base, metric=metric, lead_in=lead_in).filter(pl.col("excess") > 0)
+    return ex.select(
+        "service",
+        _m=pl.col("excess"),
+        _m_top=pl.lit(metric),
+        metrics=pl.col("share"),
     )
 
 

@@ -16,8 +16,15 @@ use the 20 minutes before injection as their baseline. Services are pod names wi
 their last two ``-`` parts.
 
 PetShop specifics: metrics only; the ``noissue`` period (normal operation, months away in
-time) is the baseline and the five rows of an issue are the incident; ``graph.csv`` gives
-the call graph (row calls column).
+time) is the baseline; ``graph.csv`` gives the call graph (row calls column). The alert
+(``target``: node, metric, statistic, timestamp) is the case's input: the incident window
+is the first whole 5-minute step at or after the alert time (the step the data set's own
+evaluation analyses), the steps before it are the lead-in, the focus is the alerting node
+and its metric+statistic. Each step's ``latency`` Average (seconds per request),
+``availability`` Average (% of requests that succeeded) and ``requests`` Sum give two
+additive totals per node, added as series: ``busy_seconds`` (seconds spent serving the
+step's requests) and ``failed_requests``; a latency alert is ranked by the excess of the
+first, an availability alert by the excess of the second.
 """
 
 from __future__ import annotations
@@ -56,6 +63,8 @@ class Case:
     group: str = ""
     focus: str | None = None
     focus_metric: str | None = None
+    focus_total: str | None = None
+    lead_in: Window | None = None
 
     def frames(self) -> dict[str, pl.DataFrame]:
         return {
@@ -377,6 +386,57 @@ def _petshop_metrics(csv: Path) -> pl.DataFrame:
     return frames.validate(out, "metrics", source=str(csv))
 
 
+#: the additive total that carries each alert kind's symptom (see the module docstring)
+PETSHOP_TOTALS = {"latency": "busy_seconds", "availability": "failed_requests"}
+
+
+def _petshop_totals(m: pl.DataFrame) -> pl.DataFrame:
+    """``busy_seconds`` = latency Average x requests Sum and ``failed_requests`` = requests
+    Sum x (100 - availability Average) / 100 per node and step; a step without requests
+    spent no time and failed nothing (0), a step without a request count gives nothing."""
+    parts = ("latency_Average", "availability_Average", "requests_Sum")
+    used = m.filter(pl.col("metric").is_in(parts))
+    if used.height == 0:
+        return frames.empty("metrics")
+    wide = used.pivot(
+        on="metric", index=["ts", "service"], values="value", aggregate_function="first"
+    )
+    for c in parts:
+        if c not in wide.columns:
+            wide = wide.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
+    wide = wide.filter(pl.col("requests_Sum").is_not_null())
+    req = pl.col("requests_Sum")
+    idle = req == 0
+    busy = pl.when(idle).then(0.0).otherwise(pl.col("latency_Average") * req)
+    failed = pl.when(idle).then(0.0).otherwise((100.0 - pl.col("availability_Average")) / 100 * req)
+    out = wide.select(
+        "ts", "service", busy_seconds=busy, failed_requests=failed.clip(lower_bound=0.0)
+    ).unpivot(index=["ts", "service"], variable_name="metric", value_name="value")
+    return out.filter(pl.col("value").is_not_null() & pl.col("value").is_finite()).select(
+        "ts", "metric", "service", "value", labels=pl.lit([], dtype=frames.KV)
+    )
+
+
+def _with_totals(m: pl.DataFrame, source: str) -> pl.DataFrame:
+    return frames.validate(pl.concat([m, _petshop_totals(m)]), "metrics", source=source)
+
+
+def _alert_windows(m: pl.DataFrame, alert_ts: float | None) -> tuple[Window, Window | None]:
+    """(incident window, lead-in): the first whole step at or after the alert and the
+    steps before it; without an alert time, the whole issue and no lead-in."""
+    steps = m["ts"].unique().sort()
+    if alert_ts is None or steps.len() < 2:
+        return _span_of(m), None
+    at = datetime.fromtimestamp(float(alert_ts), tz=UTC)
+    after = steps.filter(steps >= at)
+    if after.len() == 0:
+        return _span_of(m), None
+    start = after[0]
+    step = steps.diff().drop_nulls().median()
+    lead = Window(steps[0], start) if steps[0] < start else None
+    return Window(start, start + step), lead
+
+
 def _petshop_edges(csv: Path) -> pl.DataFrame:
     g = _read_csv(csv)
     first = g.columns[0]
@@ -402,7 +462,8 @@ def petshop_cases(path: str | Path) -> Iterator[Case]:
         else sorted(d for d in root.iterdir() if (d / "noissue").is_dir())
     )
     for sc in scenarios:
-        normal = _petshop_metrics(sc / "noissue" / "metrics.csv")
+        normal_csv = sc / "noissue" / "metrics.csv"
+        normal = _with_totals(_petshop_metrics(normal_csv), str(normal_csv))
         baseline = _span_of(normal)
         edges = _petshop_edges(sc / "graph.csv") if (sc / "graph.csv").exists() else None
         issues = sorted(
@@ -411,17 +472,22 @@ def petshop_cases(path: str | Path) -> Iterator[Case]:
         )
         for d in issues:
             target = json.loads((d / "target.json").read_text())
-            m = _petshop_metrics(d / "metrics.csv")
+            m = _with_totals(_petshop_metrics(d / "metrics.csv"), str(d / "metrics.csv"))
+            alert = target["target"]
+            kind, stat = alert.get("metric"), alert.get("agg")
+            window, lead_in = _alert_windows(m, alert.get("timestamp"))
             yield Case(
                 id=f"{sc.name}/{d.parent.name}/{d.name}",
                 truth=target["root_cause"]["node"],
-                fault=target["target"].get("metric") or "",
-                window=_span_of(m),
+                fault=kind or "",
+                window=window,
                 baseline=baseline,
                 metrics=pl.concat([normal, m]),
                 edges=edges,
                 layout="petshop",
-                focus=target["target"].get("node"),
-                focus_metric=target["target"].get("metric"),
-                group=f"{sc.name}:{target['target'].get('metric')}",
+                focus=alert.get("node"),
+                focus_metric=f"{kind}_{stat}" if kind and stat else kind,
+                focus_total=PETSHOP_TOTALS.get(kind or ""),
+                lead_in=lead_in,
+                group=f"{sc.name}:{kind}",
             )

@@ -77,6 +77,8 @@ def rank_case(case: Case, *, without: Sequence[str] = ()) -> tuple[list[str], li
         edges=case.edges,
         focus=case.focus,
         focus_metric=case.focus_metric,
+        focus_total=case.focus_total,
+        lead_in=case.lead_in,
     )
     baro = baro_rank(case.metrics, case.window, case.metric_baseline or case.baseline)
     return sus.ranking, baro

@@ -1,0 +1,116 @@
+"""Excess of additive totals (busy seconds, failed requests) and its use in the ranking,
+on hand-made series."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from workbench import frames
+from workbench.analysis.excess import excess_totals
+from workbench.analysis.suspects import rank_suspects
+from workbench.timewindow import Window
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+STEP = timedelta(minutes=5)
+BASE = Window(T0 - 40 * STEP, T0 - 2 * STEP)
+LEAD = Window(T0 - 2 * STEP, T0)
+WIN = Window(T0, T0 + STEP)
+
+
+def _rows(service: str, metric: str, normal: list[float], lead: list[float], now: float, pod=None):
+    """40 baseline steps cycling through ``normal``, two lead-in steps, one window step."""
+    labels = [{"key": "pod", "value": pod}] if pod else []
+    vals = [normal[i % len(normal)] for i in range(38)] + lead + [now]
+    return [
+        {"ts": T0 - 40 * STEP + i * STEP, "metric": metric, "service": service, "value": v}
+        | {"labels": labels}
+        for i, v in enumerate(vals)
+    ]
+
+
+def _frame(*parts: list[dict]) -> pl.DataFrame:
+    df = pl.DataFrame(
+        [r for p in parts for r in p],
+        schema={
+            "ts": frames.TS,
+            "metric": pl.String,
+            "service": pl.String,
+            "value": pl.Float64,
+            "labels": frames.KV,
+        },
+    )
+    return frames.validate(df, "metrics")
+
+
+def _excess(df: pl.DataFrame, **kw) -> dict[str, float]:
+    ex = excess_totals(df, WIN, BASE, metric="busy_seconds", **kw)
+    return dict(zip(ex["service"], ex["excess"], strict=True))
+
+
+def test_only_steps_above_the_normal_95th_percentile_count():
+    noisy = [90.0, 95.0, 100.0, 105.0, 110.0]
+    df = _frame(
+        _rows("noisy", "busy_seconds", noisy, [100.0, 100.0], 106.0),  # above median, in noise
+        _rows("hot", "busy_seconds", noisy, [100.0, 100.0], 150.0),
+    )
+    ex = excess_totals(df, WIN, BASE, metric="busy_seconds")
+    got = dict(zip(ex["service"], ex["excess"], strict=True))
+    assert got["noisy"] == 0.0
+    assert got["hot"] == pytest.approx(50.0)
+    assert ex.row(0, named=True)["service"] == "hot" and ex.row(0, named=True)["share"] == 1.0
+
+
+def test_a_shift_present_in_every_lead_in_step_predates_the_alert():
+    flat = [100.0, 101.0, 99.0]
+    df = _frame(
+        _rows("already", "busy_seconds", flat, [200.0, 210.0], 205.0),  # high before the alert
+        _rows("early", "busy_seconds", flat, [100.0, 180.0], 200.0),  # began just before it
+    )
+    with_lead = _excess(df, lead_in=LEAD)
+    assert with_lead["already"] == pytest.approx(5.0)  # only the rise over the lead-in
+    assert with_lead["early"] == pytest.approx(100.0)  # a partial last step is not "before"
+    without = _excess(df)
+    assert without["already"] == pytest.approx(105.0)
+
+
+def test_totals_of_several_pods_add_up_and_bad_quantiles_are_refused():
+    df = _frame(
+        _rows("svc", "busy_seconds", [50.0, 51.0, 49.0], [50.0, 50.0], 80.0, pod="a"),
+        _rows("svc", "busy_seconds", [50.0, 51.0, 49.0], [50.0, 50.0], 80.0, pod="b"),
+    )
+    assert _excess(df)["svc"] == pytest.approx(60.0)
+    with pytest.raises(ValueError, match="quantile"):
+        excess_totals(df, WIN, BASE, metric="busy_seconds", quantile=1.0)
+
+
+def _caller_lb_backend() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``front`` calls ``backend`` (1000 requests a step, from every caller) and ``lb``, the
+    client-side view of a load balancer in front of it (50 of front's requests a step)."""
+    be_lat = [0.0100, 0.0102, 0.0098, 0.0101, 0.0099]
+    lb_lat = [0.020, 0.021, 0.019, 0.0205, 0.0195]
+    fr_lat = [0.100, 0.102, 0.098, 0.101, 0.099]
+    parts = [
+        _rows("backend", "latency_seconds", be_lat, [0.010, 0.010], 0.015),  # z ~ 10
+        _rows("lb", "latency_seconds", lb_lat, [0.020, 0.020], 0.080),  # z ~ 80
+        _rows("front", "latency_seconds", fr_lat, [0.100, 0.100], 0.103),
+        _rows("backend", "busy_seconds", [1000 * v for v in be_lat], [10.0, 10.0], 15.0),
+        _rows("lb", "busy_seconds", [50 * v for v in lb_lat], [1.0, 1.0], 4.0),
+        _rows("front", "busy_seconds", [500 * v for v in fr_lat], [50.0, 50.0], 51.5),
+    ]
+    edges = pl.DataFrame({"caller": ["front", "front"], "callee": ["backend", "lb"]})
+    return _frame(*parts), edges
+
+
+def test_the_service_spending_most_extra_seconds_outranks_a_more_unusual_client_view():
+    m, edges = _caller_lb_backend()
+    kw = {"window": WIN, "baseline": BASE, "metrics": m, "edges": edges, "focus": "front"}
+    by_z = rank_suspects(None, focus_metric="latency_seconds", **kw)
+    assert by_z.ranking[0] == "lb"  # the z-score prefers the more unusual mean
+    by_total = rank_suspects(None, focus_total="busy_seconds", lead_in=LEAD, **kw)
+    assert by_total.ranking[0] == "backend"  # 5 extra seconds against lb's 3
+    row = by_total.table.row(0, named=True)
+    assert "busy_seconds" in row["why"] and row["metrics"] == 1.0
+    assert by_total.rank_of("front") > 1  # the caller is explained by its callees

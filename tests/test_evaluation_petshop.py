@@ -1,0 +1,106 @@
+"""Reading the PetShop layout: alert step, lead-in, focus and the additive totals, on a
+tiny hand-made scenario."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from workbench.evaluation.cases import petshop_cases
+from workbench.evaluation.rca import rank_case
+from workbench.timewindow import Window
+
+T_ISSUE = 1_681_857_000  # issue rows (5-minute steps)
+T_NORMAL = 1_692_608_400  # normal period, months later as in the real data set
+NODES = ("front", "backend", "lb", "idle")
+
+
+def _write(path: Path, start: int, cols: dict[tuple[str, str, str], list[float | None]]) -> None:
+    n = len(next(iter(cols.values())))
+    keys = list(cols)
+    lines = [
+        ",".join(["microservice", *(k[0] for k in keys)]),
+        ",".join(["metric", *(k[1] for k in keys)]),
+        ",".join(["statistic", *(k[2] for k in keys)]),
+        "unix_timestamp" + "," * len(keys),
+    ]
+    for i in range(n):
+        vals = ["" if cols[k][i] is None else repr(cols[k][i]) for k in keys]
+        lines.append(",".join([f"{start + 300 * i}.0", *vals]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _node(lat: list, req: list, avail: list) -> dict:
+    return {"latency": lat, "requests": req, "availability": avail}
+
+
+def _columns(nodes: dict[str, dict]) -> dict:
+    stat = {"latency": "Average", "requests": "Sum", "availability": "Average"}
+    return {(n, m, stat[m]): v for n, d in nodes.items() for m, v in d.items()}
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Path:
+    sc = tmp_path / "petshop" / "tiny"
+    graph = [",".join(["", *NODES])]
+    calls = {("front", "backend"), ("front", "lb")}
+    for a in NODES:
+        graph.append(",".join([a, *("1" if (a, b) in calls else "0" for b in NODES)]))
+    (sc).mkdir(parents=True)
+    (sc / "graph.csv").write_text("\n".join(graph) + "\n")
+    k = 40
+    wob = [1.0, 1.02, 0.98, 1.01, 0.99] * (k // 5)
+    normal = {
+        "front": _node([0.1 * w for w in wob], [500.0] * k, [100.0] * k),
+        "backend": _node([0.01 * w for w in wob], [1000.0] * k, [100.0] * k),
+        "lb": _node([0.02 * w for w in wob], [50.0] * k, [100.0] * k),
+        "idle": _node([None] * k, [0.0] * k, [None] * k),
+    }
+    _write(sc / "noissue" / "metrics.csv", T_NORMAL, _columns(normal))
+    issue = {  # the backend slows down from the third step on
+        "front": _node([0.1, 0.1, 0.103, 0.104, 0.1], [500.0] * 5, [100.0] * 5),
+        "backend": _node([0.01, 0.01, 0.015, 0.016, 0.01], [1000.0] * 5, [100.0] * 5),
+        "lb": _node([0.02, 0.02, 0.08, 0.09, 0.02], [50.0] * 5, [100, 100, 90.0, 100, 100]),
+        "idle": _node([None] * 5, [0.0] * 5, [None] * 5),
+    }
+    d = sc / "test" / "issue_0"
+    _write(d / "metrics.csv", T_ISSUE, _columns(issue))
+    target = {
+        "target": {"node": "front", "metric": "latency", "agg": "Average"},
+        "root_cause": {"node": "backend", "metric": None},
+    }
+    target["target"]["timestamp"] = T_ISSUE + 600 - 120  # 2 minutes before the third step
+    (d / "target.json").write_text(json.dumps(target))
+    return tmp_path / "petshop"
+
+
+def _at(i: int) -> datetime:
+    return datetime.fromtimestamp(T_ISSUE + 300 * i, tz=UTC)
+
+
+def test_alert_step_lead_in_focus_and_totals(scenario: Path):
+    (case,) = petshop_cases(scenario)
+    assert case.window == Window(_at(2), _at(2) + timedelta(minutes=5))
+    assert case.lead_in == Window(_at(0), _at(2))
+    assert (case.focus, case.focus_metric, case.focus_total) == (
+        "front",
+        "latency_Average",
+        "busy_seconds",
+    )
+    step = case.metrics.filter(pl.col("ts") == _at(2))
+    got = {(r["service"], r["metric"]): r["value"] for r in step.iter_rows(named=True)}
+    assert got[("backend", "busy_seconds")] == pytest.approx(0.015 * 1000)
+    assert got[("lb", "failed_requests")] == pytest.approx(0.10 * 50)
+    assert got[("idle", "busy_seconds")] == 0.0  # no requests: no time spent, none failed
+    assert got[("idle", "failed_requests")] == 0.0
+
+
+def test_the_backend_not_its_client_side_view_is_ranked_first(scenario: Path):
+    (case,) = petshop_cases(scenario)
+    ours, _baro = rank_case(case)
+    assert ours[0] == "backend"
