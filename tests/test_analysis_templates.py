@@ -101,3 +101,50 @@ def test_counts_over_time_and_examples():
     tid = mined.filter(pl.col("level") == "error")["template_id"][0]
     ex = template_examples(mined, tid, n=3)
     assert ex.height == 3 and ex["message"][0].startswith("payment 0 failed")
+
+
+def test_factorize_is_exact_even_when_hashes_collide():
+    from workbench.analysis.templates import _factorize
+
+    values = pl.Series(["b", "a", "b", "cc", "a", "dd", "cc"])
+    first, codes = _factorize(values)
+    assert first.to_list() == [0, 1, 3, 5]
+    assert codes.to_list() == [0, 1, 0, 2, 1, 3, 2]
+    # a "hash" that collides ("cc" and "dd" share one; "a" and "b" share another):
+    # the row-by-row check catches it and the exact grouping gives the same answer
+    weak = values.str.len_bytes().cast(pl.UInt64)
+    first_w, codes_w = _factorize(values, hashes=weak)
+    assert first_w.to_list() == first.to_list()
+    assert codes_w.to_list() == codes.to_list()
+
+
+def test_zero_digits_keeps_everything_but_ascii_digits():
+    from workbench.analysis.templates import _zero_digits
+
+    values = pl.Series(["took 12ms", "", "café ٣ 907", "x" * 40 + "123", "no digits"])
+    want = values.str.replace_all("[0-9]", "0")
+    assert _zero_digits(values).to_list() == want.to_list()
+    # a slice (non-zero offset) and a frame built from several chunks
+    assert _zero_digits(values.slice(2, 2)).to_list() == want.slice(2, 2).to_list()
+    chunked = pl.concat([values, values], rechunk=False)
+    assert _zero_digits(chunked).to_list() == want.to_list() * 2
+    assert _zero_digits(pl.Series(["", ""])).to_list() == ["", ""]
+
+
+def test_counts_and_ids_survive_the_three_deduplications():
+    # exact repeats, lines equal up to digits, and lines equal only after masking,
+    # interleaved: ids follow the first appearance, counts add up across the levels
+    rows = [
+        "job 17 took 5ms",  # template A
+        "cache warmed",  # template B
+        "job 17 took 5ms",  # exact repeat of row 0
+        "job 99 took 7ms",  # same digits pattern as row 0
+        "job 12345 took 88ms",  # same only after masking
+        None,  # empty message: its own (empty) template
+        "cache warmed",
+    ]
+    mined = mine_templates(pl.DataFrame({"message": rows}, schema={"message": pl.String}))
+    assert mined["template_id"].to_list() == [0, 1, 0, 0, 0, 2, 1]
+    assert mined["template"].to_list()[:2] == ["job <*> took <*>", "cache warmed"]
+    assert mined["template"][5] == ""
+    assert template_table(mined).sort("template_id")["count"].to_list() == [4, 2, 1]
