@@ -148,3 +148,16 @@ def test_counts_and_ids_survive_the_three_deduplications():
     assert mined["template"].to_list()[:2] == ["job <*> took <*>", "cache warmed"]
     assert mined["template"][5] == ""
     assert template_table(mined).sort("template_id")["count"].to_list() == [4, 2, 1]
+
+
+def test_staged_masking_equals_mask_expr():
+    from workbench.analysis.templates import _mask_distinct
+
+    # enough strings to re-de-duplicate between passes (hex ids collapse at the hex pass)
+    rows = [f"session {i:012x} user_{i % 7} from 10.0.{i % 9}.1 took {i}ms" for i in range(3000)]
+    rows += [f"GET /api/v1/items/{i}?x=1 ok" for i in range(3000)] + ["  plain  ", "plain"]
+    values = pl.Series(rows)
+    masked, codes = _mask_distinct(values)
+    want = values.to_frame("m").select(mask_expr("m")).to_series()
+    assert masked.gather(codes).to_list() == want.to_list()
+    assert masked.len() < 10  # collapsed on the way (not only at the end)

@@ -77,6 +77,9 @@ MASKS: tuple[tuple[str, str], ...] = (
     ),
 )
 
+# adjacent wildcards ("<*><*>", "<*>.<*>") are one variable
+_COLLAPSE = r"<\*>(?:[.:,_\-]?<\*>)+"
+
 
 def mask_expr(column: str | pl.Expr = "message") -> pl.Expr:
     """A polars expression masking the variable fields of a message column with ``<*>``.
@@ -87,9 +90,34 @@ def mask_expr(column: str | pl.Expr = "message") -> pl.Expr:
     e = e.fill_null("")
     for _, pattern in MASKS:
         e = e.str.replace_all(pattern, WILDCARD)
-    # adjacent wildcards ("<*><*>", "<*>.<*>") are one variable
-    e = e.str.replace_all(r"<\*>(?:[.:,_\-]?<\*>)+", WILDCARD)
+    e = e.str.replace_all(_COLLAPSE, WILDCARD)
     return e.str.strip_chars()
+
+
+def _mask_distinct(values: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """:func:`mask_expr` over distinct strings (no nulls), de-duplicating between passes:
+    ``(masked, codes)``, ``masked`` distinct in first-occurrence order and ``codes``
+    (UInt32) each input's index into it.
+
+    Every pass is a function of its input string alone, so strings equal after a pass
+    stay equal after the rest and are masked once from there: a pass that masks away
+    what told lines apart (ids, hex) leaves the later passes a fraction of the strings.
+    """
+    codes = pl.int_range(values.len(), dtype=pl.UInt32, eager=True)
+    steps = [(p, WILDCARD) for _, p in MASKS] + [(_COLLAPSE, WILDCARD)]
+    for i, (pattern, repl) in enumerate(steps):
+        values = values.str.replace_all(pattern, repl)
+        # re-de-duplicate only when it pays: many strings left and a quarter gone
+        if i < len(steps) - 1 and values.len() >= _REDEDUPE_MIN:
+            h = values.hash(0x5EED)
+            if h.n_unique() <= 0.75 * values.len():
+                first, step_codes = _factorize(values, h)
+                values, codes = values.gather(first), step_codes.gather(codes)
+    return values.str.strip_chars(), codes
+
+
+# below this many strings a pass costs less than a de-duplication
+_REDEDUPE_MIN = 2000
 
 
 @dataclass(slots=True)
@@ -268,16 +296,19 @@ def mine_templates(
     # so "took 12ms" and "took 907ms" are masked once
     zeroed = _zero_digits(text)
     first_z, d_z = _factorize(zeroed)
-    masked = zeroed.gather(first_z).to_frame("_z").select(mask_expr("_z")).to_series()
-    first_m, z_m = _factorize(masked)
+    masked, z_m = _mask_distinct(zeroed.gather(first_z))
+    first_m, m_m = _factorize(masked)  # stripping can make a last few equal
+    masked = masked.gather(first_m)
+    z_m = m_m.gather(z_m)
     d_m = z_m.gather(d_z)
     n_d = np.bincount(row_d.to_numpy(), minlength=len(first_d))
     n_m = np.bincount(d_m.to_numpy(), weights=n_d, minlength=len(first_m)).astype(np.int64)
-    d_first = first_z.gather(first_m)  # first distinct line of each masked form
+    # first distinct line of each masked form (M is in first-occurrence order over Z)
+    d_first = first_z.gather(z_m.is_first_distinct().arg_true())
 
     drain = Drain(depth=depth, similarity=similarity, max_children=max_children)
     add = drain.add
-    ids = [add(m.split(), n) for m, n in zip(masked.gather(first_m), n_m.tolist(), strict=True)]
+    ids = [add(m.split(), n) for m, n in zip(masked, n_m.tolist(), strict=True)]
     tid_m = pl.Series("template_id", ids, dtype=pl.UInt32)
     # template text: Drain's wildcards, constant tokens from a real example (real digits):
     # the first line of each template's first masked form
