@@ -107,11 +107,12 @@ def _mask_distinct(values: pl.Series) -> tuple[pl.Series, pl.Series]:
     steps = [(p, WILDCARD) for _, p in MASKS] + [(_COLLAPSE, WILDCARD)]
     for i, (pattern, repl) in enumerate(steps):
         values = values.str.replace_all(pattern, repl)
-        # re-de-duplicate only when it pays: many strings left and a quarter gone
+        # re-de-duplicate only when it pays: many strings left, and a quarter of a sample
+        # of them gone (the sample only decides when; the de-duplication is exact)
         if i < len(steps) - 1 and values.len() >= _REDEDUPE_MIN:
-            h = values.hash(0x5EED)
-            if h.n_unique() <= 0.75 * values.len():
-                first, step_codes = _factorize(values, h)
+            sample = values.head(_REDEDUPE_MIN)
+            if sample.n_unique() <= 0.75 * sample.len():
+                first, step_codes = _factorize(values)
                 values, codes = values.gather(first), step_codes.gather(codes)
     return values.str.strip_chars(), codes
 
@@ -156,6 +157,8 @@ class Drain:
 
     @staticmethod
     def _route_token(tok: str) -> str:
+        if tok.isalpha():  # the common case: a plain word (no digit, no wildcard)
+            return tok
         return WILDCARD if any(c.isdigit() for c in tok) or WILDCARD in tok else tok
 
     def _leaf(self, tokens: list[str]) -> list[_Group]:
