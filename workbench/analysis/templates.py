@@ -290,7 +290,9 @@ def mine_templates(
     # work runs on ever fewer strings and per row there is only a hash and two gathers:
     # rows -> distinct lines (D) -> digits zeroed (Z) -> masked (M). Each level keeps
     # first-occurrence order, so M is ordered by the row where each masked form appears.
-    lines = logs.select(pl.col(column).fill_null("").cast(pl.String)).to_series()
+    # one contiguous chunk: gathers and joins on a frame read piecewise (thousands of
+    # chunks from read_ndjson or concat) are otherwise several times slower
+    lines = logs.select(pl.col(column).fill_null("").cast(pl.String)).to_series().rechunk()
     first_d, row_d = _factorize(lines)
     text = lines.gather(first_d)
     if text.str.contains("\n", literal=True).any():
