@@ -3,9 +3,12 @@
 1. **Mask** variable fields with vectorised polars regexes (URLs, UUIDs, IPs, hex, paths,
    durations, ids, numbers) so ``"took 12ms for user 7"`` and ``"took 9ms for user 8"``
    become the same string.
-2. **De-duplicate**: digits are zeroed in one pass and identical lines masked once; one
-   polars ``group_by`` then turns a million lines into the few thousand distinct masked
-   strings (with counts); only those reach the tree.
+2. **De-duplicate**, exactly and at every stage, so the string work shrinks as it goes:
+   rows -> distinct lines (64-bit hashes, each row checked against its group's first
+   line) -> lines with every digit zeroed (one byte translation) -> masked lines (the
+   mask passes re-de-duplicate when a pass made many strings equal). Per row there is
+   only a hash, a join on it and two gathers; a million lines become a few thousand
+   distinct masked strings with counts, and only those reach the tree.
 3. **Drain** (He et al., ICWS 2017): a fixed-depth tree routes each message by its token
    count and first tokens to a few candidate groups; it joins the most similar group when
    the share of equal tokens reaches ``similarity``, and the differing positions of that
@@ -290,8 +293,8 @@ def mine_templates(
     # work runs on ever fewer strings and per row there is only a hash and two gathers:
     # rows -> distinct lines (D) -> digits zeroed (Z) -> masked (M). Each level keeps
     # first-occurrence order, so M is ordered by the row where each masked form appears.
-    # one contiguous chunk: gathers and joins on a frame read piecewise (thousands of
-    # chunks from read_ndjson or concat) are otherwise several times slower
+    # The column is made one contiguous chunk first: gathers and joins on a frame read
+    # piecewise (thousands of chunks from read_ndjson or concat) are several times slower.
     lines = logs.select(pl.col(column).fill_null("").cast(pl.String)).to_series().rechunk()
     first_d, row_d = _factorize(lines)
     text = lines.gather(first_d)
