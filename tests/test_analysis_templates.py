@@ -116,6 +116,10 @@ def test_factorize_is_exact_even_when_hashes_collide():
     first_w, codes_w = _factorize(values, hashes=weak)
     assert first_w.to_list() == first.to_list()
     assert codes_w.to_list() == codes.to_list()
+    # all distinct: the identity
+    first_u, codes_u = _factorize(pl.Series(["x", "y", "z"]))
+    assert first_u.to_list() == codes_u.to_list() == [0, 1, 2]
+    assert codes_u.dtype == codes.dtype == pl.UInt32
 
 
 def test_zero_digits_keeps_everything_but_ascii_digits():

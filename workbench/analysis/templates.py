@@ -225,6 +225,8 @@ def _factorize(values: pl.Series, hashes: pl.Series | None = None) -> tuple[pl.S
     h = (values.hash(0x5EED) if hashes is None else hashes).alias("_h")
     is_first = h.is_first_distinct()
     first = is_first.arg_true()
+    if first.len() == values.len():  # all hashes differ, so all values differ
+        return first, pl.int_range(values.len(), dtype=pl.UInt32, eager=True)
     keys = pl.DataFrame({"_h": h.filter(is_first)}).with_row_index("_code")
     codes = pl.DataFrame({"_h": h}).join(keys, on="_h", how="left", maintain_order="left")
     codes = codes["_code"]
