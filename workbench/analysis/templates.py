@@ -297,7 +297,9 @@ def mine_templates(
     # first-occurrence order, so M is ordered by the row where each masked form appears.
     # The column is made one contiguous chunk first: gathers and joins on a frame read
     # piecewise (thousands of chunks from read_ndjson or concat) are several times slower.
-    lines = logs.select(pl.col(column).fill_null("").cast(pl.String)).to_series().rechunk()
+    lines = logs.select(pl.col(column).fill_null("").cast(pl.String)).to_series()
+    if lines.n_chunks() > 1:
+        lines = lines.rechunk()
     first_d, row_d = _factorize(lines)
     text = lines.gather(first_d)
     if text.str.contains("\n", literal=True).any():
