@@ -107,17 +107,19 @@ def test_factorize_is_exact_even_when_hashes_collide():
     from workbench.analysis.templates import _factorize
 
     values = pl.Series(["b", "a", "b", "cc", "a", "dd", "cc"])
-    first, codes = _factorize(values)
+    first, codes, distinct = _factorize(values)
     assert first.to_list() == [0, 1, 3, 5]
     assert codes.to_list() == [0, 1, 0, 2, 1, 3, 2]
+    assert distinct.to_list() == ["b", "a", "cc", "dd"]
     # a "hash" that collides ("cc" and "dd" share one; "a" and "b" share another):
     # the row-by-row check catches it and the exact grouping gives the same answer
     weak = values.str.len_bytes().cast(pl.UInt64)
-    first_w, codes_w = _factorize(values, hashes=weak)
+    first_w, codes_w, distinct_w = _factorize(values, hashes=weak)
     assert first_w.to_list() == first.to_list()
     assert codes_w.to_list() == codes.to_list()
+    assert distinct_w.to_list() == distinct.to_list()
     # all distinct: the identity
-    first_u, codes_u = _factorize(pl.Series(["x", "y", "z"]))
+    first_u, codes_u, _ = _factorize(pl.Series(["x", "y", "z"]))
     assert first_u.to_list() == codes_u.to_list() == [0, 1, 2]
     assert codes_u.dtype == codes.dtype == pl.UInt32
 

@@ -115,8 +115,8 @@ def _mask_distinct(values: pl.Series) -> tuple[pl.Series, pl.Series]:
         if i < len(steps) - 1 and values.len() >= _REDEDUPE_MIN:
             sample = values.head(_REDEDUPE_MIN)
             if sample.n_unique() <= 0.75 * sample.len():
-                first, step_codes = _factorize(values)
-                values, codes = values.gather(first), step_codes.gather(codes)
+                _, step_codes, values = _factorize(values)
+                codes = step_codes.gather(codes)
     return values.str.strip_chars(), codes
 
 
@@ -214,11 +214,14 @@ class Drain:
         return " ".join(self.groups[group_id].tokens)
 
 
-def _factorize(values: pl.Series, hashes: pl.Series | None = None) -> tuple[pl.Series, pl.Series]:
-    """Distinct values of a string column, exactly: ``(first, codes)``.
+def _factorize(
+    values: pl.Series, hashes: pl.Series | None = None
+) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """Distinct values of a string column, exactly: ``(first, codes, distinct)``.
 
-    ``first`` holds the row of each distinct value's first occurrence (ascending), and
-    ``codes`` (UInt32) each row's index into ``first``. Rows are grouped by a 64-bit hash,
+    ``first`` holds the row of each distinct value's first occurrence (ascending),
+    ``codes`` (UInt32) each row's index into ``first``, and ``distinct`` the values at
+    ``first``. Rows are grouped by a 64-bit hash,
     then every row is compared with its group's first value; on a hash collision the exact
     (slower) string grouping is used. ``hashes`` replaces the hash (tests force collisions).
     """
@@ -226,12 +229,13 @@ def _factorize(values: pl.Series, hashes: pl.Series | None = None) -> tuple[pl.S
     is_first = h.is_first_distinct()
     first = is_first.arg_true()
     if first.len() == values.len():  # all hashes differ, so all values differ
-        return first, pl.int_range(values.len(), dtype=pl.UInt32, eager=True)
+        return first, pl.int_range(values.len(), dtype=pl.UInt32, eager=True), values
     keys = pl.DataFrame({"_h": h.filter(is_first)}).with_row_index("_code")
     codes = pl.DataFrame({"_h": h}).join(keys, on="_h", how="left", maintain_order="left")
     codes = codes["_code"]
-    if (values.gather(first).gather(codes) == values).all():
-        return first, codes
+    distinct = values.gather(first)
+    if (distinct.gather(codes) == values).all():
+        return first, codes, distinct
     exact = (
         pl.DataFrame({"_v": values})
         .with_row_index("_row")
@@ -242,7 +246,7 @@ def _factorize(values: pl.Series, hashes: pl.Series | None = None) -> tuple[pl.S
     codes = pl.DataFrame({"_v": values}).join(
         exact.select("_v", "_code"), on="_v", how="left", maintain_order="left"
     )["_code"]
-    return exact["_row"], codes
+    return exact["_row"], codes, exact["_v"]
 
 
 # byte table turning every ASCII digit into "0" (UTF-8 multi-byte sequences hold no ASCII
@@ -300,17 +304,15 @@ def mine_templates(
     lines = logs.select(pl.col(column).fill_null("").cast(pl.String)).to_series()
     if lines.n_chunks() > 1:
         lines = lines.rechunk()
-    first_d, row_d = _factorize(lines)
-    text = lines.gather(first_d)
+    first_d, row_d, text = _factorize(lines)
     if text.str.contains("\n", literal=True).any():
         text = text.str.split("\n").list.first()
     # every digit becomes "0" (no mask looks at digit values, only at where digits are),
     # so "took 12ms" and "took 907ms" are masked once
     zeroed = _zero_digits(text)
-    first_z, d_z = _factorize(zeroed)
-    masked, z_m = _mask_distinct(zeroed.gather(first_z))
-    first_m, m_m = _factorize(masked)  # stripping can make a last few equal
-    masked = masked.gather(first_m)
+    first_z, d_z, zeroed = _factorize(zeroed)
+    masked, z_m = _mask_distinct(zeroed)
+    first_m, m_m, masked = _factorize(masked)  # stripping can make a last few equal
     z_m = m_m.gather(z_m)
     d_m = z_m.gather(d_z)
     n_d = np.bincount(row_d.to_numpy(), minlength=len(first_d))
