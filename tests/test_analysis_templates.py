@@ -101,3 +101,69 @@ def test_counts_over_time_and_examples():
     tid = mined.filter(pl.col("level") == "error")["template_id"][0]
     ex = template_examples(mined, tid, n=3)
     assert ex.height == 3 and ex["message"][0].startswith("payment 0 failed")
+
+
+def test_factorize_is_exact_even_when_hashes_collide():
+    from workbench.analysis.templates import _factorize
+
+    values = pl.Series(["b", "a", "b", "cc", "a", "dd", "cc"])
+    first, codes, distinct = _factorize(values)
+    assert first.to_list() == [0, 1, 3, 5]
+    assert codes.to_list() == [0, 1, 0, 2, 1, 3, 2]
+    assert distinct.to_list() == ["b", "a", "cc", "dd"]
+    # a "hash" that collides ("cc" and "dd" share one; "a" and "b" share another):
+    # the row-by-row check catches it and the exact grouping gives the same answer
+    weak = values.str.len_bytes().cast(pl.UInt64)
+    first_w, codes_w, distinct_w = _factorize(values, hashes=weak)
+    assert first_w.to_list() == first.to_list()
+    assert codes_w.to_list() == codes.to_list()
+    assert distinct_w.to_list() == distinct.to_list()
+    # all distinct: the identity
+    first_u, codes_u, _ = _factorize(pl.Series(["x", "y", "z"]))
+    assert first_u.to_list() == codes_u.to_list() == [0, 1, 2]
+    assert codes_u.dtype == codes.dtype == pl.UInt32
+
+
+def test_zero_digits_keeps_everything_but_ascii_digits():
+    from workbench.analysis.templates import _zero_digits
+
+    values = pl.Series(["took 12ms", "", "café ٣ 907", "x" * 40 + "123", "no digits"])
+    want = values.str.replace_all("[0-9]", "0")
+    assert _zero_digits(values).to_list() == want.to_list()
+    # a slice (non-zero offset) and a frame built from several chunks
+    assert _zero_digits(values.slice(2, 2)).to_list() == want.slice(2, 2).to_list()
+    chunked = pl.concat([values, values], rechunk=False)
+    assert _zero_digits(chunked).to_list() == want.to_list() * 2
+    assert _zero_digits(pl.Series(["", ""])).to_list() == ["", ""]
+
+
+def test_counts_and_ids_survive_the_three_deduplications():
+    # exact repeats, lines equal up to digits, and lines equal only after masking,
+    # interleaved: ids follow the first appearance, counts add up across the levels
+    rows = [
+        "job 17 took 5ms",  # template A
+        "cache warmed",  # template B
+        "job 17 took 5ms",  # exact repeat of row 0
+        "job 99 took 7ms",  # same digits pattern as row 0
+        "job 12345 took 88ms",  # same only after masking
+        None,  # empty message: its own (empty) template
+        "cache warmed",
+    ]
+    mined = mine_templates(pl.DataFrame({"message": rows}, schema={"message": pl.String}))
+    assert mined["template_id"].to_list() == [0, 1, 0, 0, 0, 2, 1]
+    assert mined["template"].to_list()[:2] == ["job <*> took <*>", "cache warmed"]
+    assert mined["template"][5] == ""
+    assert template_table(mined).sort("template_id")["count"].to_list() == [4, 2, 1]
+
+
+def test_staged_masking_equals_mask_expr():
+    from workbench.analysis.templates import _mask_distinct
+
+    # enough strings to re-de-duplicate between passes (hex ids collapse at the hex pass)
+    rows = [f"session {i:012x} user_{i % 7} from 10.0.{i % 9}.1 took {i}ms" for i in range(3000)]
+    rows += [f"GET /api/v1/items/{i}?x=1 ok" for i in range(3000)] + ["  plain  ", "plain"]
+    values = pl.Series(rows)
+    masked, codes = _mask_distinct(values)
+    want = values.to_frame("m").select(mask_expr("m")).to_series()
+    assert masked.gather(codes).to_list() == want.to_list()
+    assert masked.len() < 10  # collapsed on the way (not only at the end)

@@ -3,9 +3,12 @@
 1. **Mask** variable fields with vectorised polars regexes (URLs, UUIDs, IPs, hex, paths,
    durations, ids, numbers) so ``"took 12ms for user 7"`` and ``"took 9ms for user 8"``
    become the same string.
-2. **De-duplicate**: digits are zeroed in one pass and identical lines masked once; one
-   polars ``group_by`` then turns a million lines into the few thousand distinct masked
-   strings (with counts); only those reach the tree.
+2. **De-duplicate**, exactly and at every stage, so the string work shrinks as it goes:
+   rows -> distinct lines (64-bit hashes, each row checked against its group's first
+   line) -> lines with every digit zeroed (one byte translation) -> masked lines (the
+   mask passes re-de-duplicate when a pass made many strings equal). Per row there is
+   only a hash, a join on it and two gathers; a million lines become a few thousand
+   distinct masked strings with counts, and only those reach the tree.
 3. **Drain** (He et al., ICWS 2017): a fixed-depth tree routes each message by its token
    count and first tokens to a few candidate groups; it joins the most similar group when
    the share of equal tokens reaches ``similarity``, and the differing positions of that
@@ -77,6 +80,9 @@ MASKS: tuple[tuple[str, str], ...] = (
     ),
 )
 
+# adjacent wildcards ("<*><*>", "<*>.<*>") are one variable
+_COLLAPSE = r"<\*>(?:[.:,_\-]?<\*>)+"
+
 
 def mask_expr(column: str | pl.Expr = "message") -> pl.Expr:
     """A polars expression masking the variable fields of a message column with ``<*>``.
@@ -87,9 +93,35 @@ def mask_expr(column: str | pl.Expr = "message") -> pl.Expr:
     e = e.fill_null("")
     for _, pattern in MASKS:
         e = e.str.replace_all(pattern, WILDCARD)
-    # adjacent wildcards ("<*><*>", "<*>.<*>") are one variable
-    e = e.str.replace_all(r"<\*>(?:[.:,_\-]?<\*>)+", WILDCARD)
+    e = e.str.replace_all(_COLLAPSE, WILDCARD)
     return e.str.strip_chars()
+
+
+def _mask_distinct(values: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """:func:`mask_expr` over distinct strings (no nulls), de-duplicating between passes:
+    ``(masked, codes)``, ``masked`` distinct in first-occurrence order and ``codes``
+    (UInt32) each input's index into it.
+
+    Every pass is a function of its input string alone, so strings equal after a pass
+    stay equal after the rest and are masked once from there: a pass that masks away
+    what told lines apart (ids, hex) leaves the later passes a fraction of the strings.
+    """
+    codes = pl.int_range(values.len(), dtype=pl.UInt32, eager=True)
+    steps = [(p, WILDCARD) for _, p in MASKS] + [(_COLLAPSE, WILDCARD)]
+    for i, (pattern, repl) in enumerate(steps):
+        values = values.str.replace_all(pattern, repl)
+        # re-de-duplicate only when it pays: many strings left, and a quarter of a sample
+        # of them gone (the sample only decides when; the de-duplication is exact)
+        if i < len(steps) - 1 and values.len() >= _REDEDUPE_MIN:
+            sample = values.head(_REDEDUPE_MIN)
+            if sample.n_unique() <= 0.75 * sample.len():
+                _, step_codes, values = _factorize(values)
+                codes = step_codes.gather(codes)
+    return values.str.strip_chars(), codes
+
+
+# below this many strings a pass costs less than a de-duplication
+_REDEDUPE_MIN = 2000
 
 
 @dataclass(slots=True)
@@ -128,6 +160,8 @@ class Drain:
 
     @staticmethod
     def _route_token(tok: str) -> str:
+        if tok.isalpha():  # the common case: a plain word (no digit, no wildcard)
+            return tok
         return WILDCARD if any(c.isdigit() for c in tok) or WILDCARD in tok else tok
 
     def _leaf(self, tokens: list[str]) -> list[_Group]:
@@ -180,6 +214,64 @@ class Drain:
         return " ".join(self.groups[group_id].tokens)
 
 
+def _factorize(
+    values: pl.Series, hashes: pl.Series | None = None
+) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """Distinct values of a string column, exactly: ``(first, codes, distinct)``.
+
+    ``first`` holds the row of each distinct value's first occurrence (ascending),
+    ``codes`` (UInt32) each row's index into ``first``, and ``distinct`` the values at
+    ``first``. Rows are grouped by a 64-bit hash,
+    then every row is compared with its group's first value; on a hash collision the exact
+    (slower) string grouping is used. ``hashes`` replaces the hash (tests force collisions).
+    """
+    h = (values.hash(0x5EED) if hashes is None else hashes).alias("_h")
+    is_first = h.is_first_distinct()
+    first = is_first.arg_true()
+    if first.len() == values.len():  # all hashes differ, so all values differ
+        return first, pl.int_range(values.len(), dtype=pl.UInt32, eager=True), values
+    keys = pl.DataFrame({"_h": h.filter(is_first)}).with_row_index("_code")
+    codes = pl.DataFrame({"_h": h}).join(keys, on="_h", how="left", maintain_order="left")
+    codes = codes["_code"]
+    distinct = values.gather(first)
+    if (distinct.gather(codes) == values).all():
+        return first, codes, distinct
+    exact = (
+        pl.DataFrame({"_v": values})
+        .with_row_index("_row")
+        .group_by("_v", maintain_order=True)
+        .agg(pl.col("_row").first())
+        .with_row_index("_code")
+    )
+    codes = pl.DataFrame({"_v": values}).join(
+        exact.select("_v", "_code"), on="_v", how="left", maintain_order="left"
+    )["_code"]
+    return exact["_row"], codes, exact["_v"]
+
+
+# byte table turning every ASCII digit into "0" (UTF-8 multi-byte sequences hold no ASCII
+# bytes, so translating bytes is the same as translating characters)
+_ZERO_DIGITS = bytes(range(48)) + b"0" * 10 + bytes(range(58, 256))
+
+
+def _zero_digits(values: pl.Series) -> pl.Series:
+    """``values`` with every ASCII digit replaced by ``"0"``: one byte translation of the
+    Arrow data buffer (several times faster than a regex replace over every digit)."""
+    import pyarrow as pa
+
+    arr = values.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type not in (pa.large_string(), pa.string()):
+        return values.str.replace_all("[0-9]", "0")
+    validity, offsets, data = arr.buffers()
+    if data is None or data.size == 0:
+        return values
+    data = pa.py_buffer(data.to_pybytes().translate(_ZERO_DIGITS))
+    out = pa.Array.from_buffers(arr.type, len(arr), [validity, offsets, data], offset=arr.offset)
+    return pl.Series(values.name, out, dtype=pl.String)
+
+
 def mine_templates(
     logs: pl.DataFrame,
     *,
@@ -201,46 +293,55 @@ def mine_templates(
         return logs.with_columns(
             template_id=pl.lit(None, pl.UInt32), template=pl.lit(None, pl.String)
         )
-    # Every digit becomes "0" first (one cheap pass; no mask looks at digit values, only
-    # at where digits are), so "took 12ms" and "took 907ms" are masked once.
-    text = pl.col(column).fill_null("")
-    if logs.select(text.str.contains("\n", literal=True).any()).item():
+    import numpy as np
+
+    # Three exact de-duplications, each on the output of the one before, so the string
+    # work runs on ever fewer strings and per row there is only a hash and two gathers:
+    # rows -> distinct lines (D) -> digits zeroed (Z) -> masked (M). Each level keeps
+    # first-occurrence order, so M is ordered by the row where each masked form appears.
+    # The column is made one contiguous chunk first: gathers and joins on a frame read
+    # piecewise (thousands of chunks from read_ndjson or concat) are several times slower.
+    lines = logs.select(pl.col(column).fill_null("").cast(pl.String)).to_series()
+    if lines.n_chunks() > 1:
+        lines = lines.rechunk()
+    first_d, row_d, text = _factorize(lines)
+    if text.str.contains("\n", literal=True).any():
         text = text.str.split("\n").list.first()
-    raw = logs.select(_orig=text).with_columns(_raw=pl.col("_orig").str.replace_all("[0-9]", "0"))
-    distinct = raw.select("_raw").unique("_raw").with_columns(_masked=mask_expr("_raw"))
-    masked = raw.join(distinct, on="_raw", how="left", maintain_order="left")
-    uniq = (
-        masked.with_row_index("_first")
-        .group_by("_masked")
-        .agg(pl.len().alias("_n"), pl.col("_first").min(), pl.col("_orig").first())
-        .sort("_first")
-    )
+    # every digit becomes "0" (no mask looks at digit values, only at where digits are),
+    # so "took 12ms" and "took 907ms" are masked once
+    zeroed = _zero_digits(text)
+    first_z, d_z, zeroed = _factorize(zeroed)
+    masked, z_m = _mask_distinct(zeroed)
+    first_m, m_m, masked = _factorize(masked)  # stripping can make a last few equal
+    z_m = m_m.gather(z_m)
+    d_m = z_m.gather(d_z)
+    n_d = np.bincount(row_d.to_numpy(), minlength=len(first_d))
+    n_m = np.bincount(d_m.to_numpy(), weights=n_d, minlength=len(first_m)).astype(np.int64)
+    # first distinct line of each masked form (M is in first-occurrence order over Z)
+    d_first = first_z.gather(z_m.is_first_distinct().arg_true())
+
     drain = Drain(depth=depth, similarity=similarity, max_children=max_children)
-    ids = [drain.add(m.split(), n) for m, n in zip(uniq["_masked"], uniq["_n"], strict=True)]
-    # template text: Drain's wildcards, constant tokens from a real example (real digits)
-    example = uniq.with_columns(template_id=pl.Series(ids, dtype=pl.UInt32)).unique(
-        "template_id", keep="first", maintain_order=True
-    )
-    real = example.select("template_id", _real=mask_expr("_orig"))
+    add = drain.add
+    ids = [add(m.split(), n) for m, n in zip(masked, n_m.tolist(), strict=True)]
+    tid_m = pl.Series("template_id", ids, dtype=pl.UInt32)
+    # template text: Drain's wildcards, constant tokens from a real example (real digits):
+    # the first line of each template's first masked form
+    is_ex = tid_m.is_first_distinct()
+    real = text.gather(d_first.filter(is_ex)).to_frame("_t").select(mask_expr("_t"))
     texts: dict[int, str] = {}
-    for gid, text in real.iter_rows():
+    for gid, text_ in zip(tid_m.filter(is_ex), real.to_series(), strict=True):
         toks = drain.groups[gid].tokens
-        ex = text.split()
+        ex = text_.split()
         if len(ex) != len(toks):  # cannot happen (same digit positions); be safe
             ex = toks
         texts[gid] = " ".join(t if t == WILDCARD else e for t, e in zip(toks, ex, strict=True))
-    lookup = pl.DataFrame(
-        {"_masked": uniq["_masked"], "template_id": pl.Series(ids, dtype=pl.UInt32)}
+    templates = pl.Series(
+        "template",
+        [texts.get(i, drain.template(i)) for i in range(len(drain.groups))],
+        dtype=pl.String,
     )
-    tmpl = pl.DataFrame(
-        {
-            "template_id": pl.Series(range(len(drain.groups)), dtype=pl.UInt32),
-            "template": [texts.get(i, drain.template(i)) for i in range(len(drain.groups))],
-        }
-    )
-    assign = masked.select("_masked").join(lookup, on="_masked", how="left", maintain_order="left")
-    assign = assign.join(tmpl, on="template_id", how="left", maintain_order="left")
-    return logs.with_columns(assign["template_id"], assign["template"])
+    template_id = tid_m.gather(d_m).gather(row_d)
+    return logs.with_columns(template_id, templates.gather(template_id))
 
 
 def _ensure_mined(logs: pl.DataFrame) -> pl.DataFrame:
