@@ -31,9 +31,15 @@ callee they wait for (the child span's service, else the peer named in the attri
 Metric changes count only in the direction that hurts when the name says which one
 does (availability or success rate down, latency or errors up: a series rising from an
 all-zero baseline to 100 % availability is not a fault), and client-side latency series
-(a service's wait on its callees) are left to the callee. With ``focus`` (the alerting
-service), services with no path of anomalous services down the call graph from it are
-ranked after those with one (the anomaly-traversal rule of the PetShop baseline).
+(a service's wait on its callees) are left to the callee. Metric changes are counted once
+(:mod:`workbench.analysis.metric_rules`): host-level series reported under every pod of a
+machine are left out, the quantiles of one latency (P90/P95/P99) are scored by their
+median, and falls of usage series (CPU, syscalls, bytes, operations: less work arriving)
+do not count.
+
+With ``focus`` (the alerting service), services with no path of anomalous services down
+the call graph from it are ranked after those with one (the anomaly-traversal rule of
+the PetShop baseline).
 
 Example::
 
@@ -396,7 +402,8 @@ def rank_suspects(
     changes = ch.score_changes(m, win, mbase)
     onset = ch.onset_of_changes(changes) or win.start
     met = (
-        changes.filter(
+        _distinct_changes(changes)
+        .filter(
             pl.col("changed")
             & pl.col("service").is_not_null()
             & ~benign_change()
@@ -537,6 +544,15 @@ def rank_suspects(
         blame=blame,
         events=near,
     )
+
+
+def _distinct_changes(changes: pl.DataFrame) -> pl.DataFrame:
+    """Metric changes counted once: a host-level series copied onto every pod says
+    nothing about which service broke, a latency's quantiles are one measurement, and
+    a service doing less work is not where a fault is (see ``metric_rules``)."""
+    from workbench.analysis import metric_rules as mr
+
+    return mr.quantile_consensus(mr.without_host_level(changes)).filter(~mr.usage_drop())
 
 
 def _patterns(lg: pl.DataFrame, sp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:
