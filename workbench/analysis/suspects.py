@@ -132,8 +132,8 @@ class Evidence:
 class Suspects:
     """Ranked services with the evidence for each.
 
-    ``table``: ``rank, service, score, errors, latency, metrics, logs, events, victim_of,
-    why``. ``onset`` is when the incident began (robust, from the metric changes).
+    ``table``: ``rank, service, score, errors, latency, metrics, logs, patterns, events,
+    victim_of, why``. ``onset`` is when the incident began (robust, from the metric changes).
     """
 
     table: pl.DataFrame
