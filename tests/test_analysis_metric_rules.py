@@ -97,3 +97,25 @@ def test_cpu_saturation_outranks_a_node_wide_rise_and_a_quieter_neighbour():
     assert sus.ranking[0] == "cruncher"
     met = dict(zip(sus.table["service"], sus.table["metrics"], strict=True))
     assert met["web"] == 0.0 and met["cache"] == 0.0
+
+
+def test_a_resource_driven_to_capacity_is_the_services_own_evidence():
+    m = _frame(
+        {
+            # the cause: its CPU climbs from 2 % to 95 % of its limit
+            ("cruncher", "CpuUsageRate(%)"): _series(2, 95, 0.5, 1),
+            # a busier service that stays far from its limit
+            ("web", "CpuUsageRate(%)"): _series(5, 30, 0.5, 2),
+            # a fraction-of-capacity name, and a host-level one (the machine's, not a pod's)
+            ("cache", "memory_utilization"): _series(0.2, 0.7, 0.005, 3),
+            ("web", "NodeCpuUsageRate(%)"): _series(5, 99, 0.5, 4),
+        }
+    )
+    sat = mr.saturation(ch.score_changes(m, WINDOW, BASELINE))
+    got = dict(zip(sat["service"], sat["saturation"], strict=True))
+    assert got["cruncher"] == 1.0 and 0.4 < got["cache"] < 0.6 and "web" not in got
+    assert sat.filter(pl.col("service") == "cruncher")["_s_top"][0] == "CpuUsageRate(%)"
+    sus = rank_suspects(None, window=WINDOW, baseline=BASELINE, metrics=m)
+    row = sus.table.row(0, named=True)
+    assert row["service"] == "cruncher" and row["saturation"] == 1.0
+    assert "near capacity" in row["why"]

@@ -9,6 +9,9 @@
   reported under every pod of the machine change alike for all the services on it, so
   they cannot tell the services apart and are left out.
 
+* :func:`saturation` — a service's own resource driven to its capacity (a usage series
+  in percent of its limit that rose to 90 % or more) is a cause, not a symptom (the
+  saturation of the USE method): scored per service, as evidence of its own.
 * :func:`usage_drop` — a fall of a usage or throughput series (CPU, syscalls, network
   bytes, operations) means less work arrived: the effect of a problem upstream or of a
   change of load, not a fault of the service's own resources.
@@ -27,7 +30,12 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["host_level", "quantile_consensus", "usage_drop", "without_host_level"]
+__all__ = ["host_level", "quantile_consensus", "saturation", "usage_drop", "without_host_level"]
+
+# a usage series in percent of capacity (``CpuUsageRate(%)``, ``memory_percent``) or as a
+# 0..1 fraction of it (``cpu_utilization``, ``memory_usage_ratio``)
+_PERCENT = r"(?i)(%|percent)"
+_FRACTION = r"(?i)(utili[sz]ation|_ratio\b)"
 
 # how much work a service does or what it holds: CPU, memory, syscalls, bytes, operations
 _USAGE = r"(?i)(cpu|mem|syscall|bytes|network|disk|_io|workload|ops\b|\(ops\))"
@@ -103,3 +111,40 @@ def usage_drop() -> pl.Expr:
     bytes, operations): a service doing less work is the effect of less work arriving
     (a problem upstream, or a change of load), not a fault of its own resources."""
     return (pl.col("direction") == "down") & pl.col("metric").str.contains(_USAGE)
+
+
+def saturation(changes: pl.DataFrame, *, low: float = 50.0, full: float = 90.0) -> pl.DataFrame:
+    """Per service: ``saturation`` in 0..1 and ``_s_top`` (the series), from usage series
+    in percent (or fraction) of capacity that changed upwards: 0 at ``low`` percent or
+    less over the incident window (median), 1 at ``full`` percent or more. Host-level
+    series are left out (the machine is not the service).
+
+    >>> saturation(score_changes(m, window, baseline))
+    """
+    schema = {"service": pl.String, "saturation": pl.Float64, "_s_top": pl.String}
+    if changes.height == 0:
+        return pl.DataFrame(schema=schema)
+    name = pl.col("metric")
+    usage = name.str.contains(_USAGE) & (name.str.contains(_PERCENT) | name.str.contains(_FRACTION))
+    pct = (
+        pl.when(name.str.contains(_PERCENT))
+        .then(pl.col("incident_median"))
+        .otherwise(pl.col("incident_median") * 100.0)
+    )
+    level = ((pct - low) / (full - low)).clip(0.0, 1.0)
+    return (
+        changes.filter(
+            usage
+            & ~host_level()
+            & pl.col("changed")
+            & (pl.col("direction") == "up")
+            & pl.col("service").is_not_null()
+        )
+        .with_columns(_lvl=level)
+        .filter(pl.col("_lvl") > 0)
+        .group_by("service")
+        .agg(saturation=pl.col("_lvl").max(), _s_top=pl.col("metric").sort_by("_lvl").last())
+        .select(list(schema))
+        .cast(schema)  # type: ignore[arg-type]
+        .sort("service")
+    )

@@ -1,27 +1,30 @@
 """Ranked suspects: which service most likely broke, with the evidence for each.
 
-Six signals per service, each scaled to 0..1:
+Seven signals per service, each scaled to 0..1:
 
-=========  ==================================================================  ======
-signal     from                                                                 weight
-=========  ==================================================================  ======
-errors     where failing requests' errors start (:func:`traces.error_origins`),  0.9
-           counted only as far as they rose against the baseline's error rate per
-           request, and scaled by how far beyond Poisson noise the rise is
-latency    where the extra time of slow traces goes (:func:`traces.latency_blame`) 0.8
-           times how much slower the incident's requests are
-metrics    the largest sustained robust change of the service's series            0.7
-           (:func:`changes.score_changes`)
-logs       the strongest surge of a log template (:func:`templates.template_surges`) 0.6
-patterns   a code path cut short: an event pair of the service (span name, log      0.8
-           statement) that held in the baseline and broke in the window
-           (:func:`patterns.broken_patterns`)
-events     a deploy, rollback, config change or chaos experiment on the service   boost
-           from 30 min before the onset to 5 min after
-=========  ==================================================================  ======
+==========  ==================================================================  ======
+signal      from                                                                 weight
+==========  ==================================================================  ======
+errors      where failing requests' errors start (:func:`traces.error_origins`),  0.9
+            counted only as far as they rose against the baseline's error rate per
+            request, and scaled by how far beyond Poisson noise the rise is
+latency     where the extra time of slow traces goes (:func:`traces.latency_blame`) 0.8
+            times how much slower the incident's requests are
+metrics     the largest sustained robust change of the service's series            0.7
+            (:func:`changes.score_changes`)
+logs        the strongest surge of a log template (:func:`templates.template_surges`) 0.6
+patterns    a code path cut short: an event pair of the service (span name, log      0.8
+            statement) that held in the baseline and broke in the window
+            (:func:`patterns.broken_patterns`)
+saturation  a usage series of the service in percent of its capacity that rose to   0.8
+            90 % or more (:func:`metric_rules.saturation`, the USE method)
+events      a deploy, rollback, config change or chaos experiment on the service   boost
+            from 30 min before the onset to 5 min after
+==========  ==================================================================  ======
 
-Trace signals already point at the deepest failing span, and a broken code path is the
-service's own behaviour, so errors, latency and patterns are not discounted. Metric and log symptoms travel
+Trace signals already point at the deepest failing span, and a broken code path or a
+saturated resource is the service's own, so errors, latency, patterns and saturation
+are not discounted. Metric and log symptoms travel
 up the call graph (a caller whose callee fails also shows errors and latency), so a
 service's metric/log part is discounted by the anomaly of the services it depends on
 (directly or not): a caller failing because its callee fails is a victim, not a cause
@@ -76,7 +79,14 @@ __all__ = [
     "rank_suspects",
 ]
 
-WEIGHTS = {"errors": 0.9, "latency": 0.8, "metrics": 0.7, "logs": 0.6, "patterns": 0.8}
+WEIGHTS = {
+    "errors": 0.9,
+    "latency": 0.8,
+    "metrics": 0.7,
+    "logs": 0.6,
+    "patterns": 0.8,
+    "saturation": 0.8,
+}
 CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
 _LEVEL_WEIGHT = {"fatal": 1.0, "error": 1.0, "warn": 0.8}
 # metrics where only one direction is bad: a success rate that rises or a latency that
@@ -132,8 +142,8 @@ class Evidence:
 class Suspects:
     """Ranked services with the evidence for each.
 
-    ``table``: ``rank, service, score, errors, latency, metrics, logs, patterns, events,
-    victim_of, why``. ``onset`` is when the incident began (robust, from the metric changes).
+    ``table``: ``rank, service, score, errors, latency, metrics, logs, patterns,
+    saturation, events, victim_of, why``. ``onset`` is when the incident began (robust, from the metric changes).
     """
 
     table: pl.DataFrame
@@ -423,6 +433,9 @@ def rank_suspects(
         )
     )
 
+    # a service's own resource driven to its capacity is a cause (USE saturation)
+    satsig = _saturation(changes)
+
     # logs ------------------------------------------------------------------------------
     if lg.height:
         surges = tp.template_surges(lg, win, base)
@@ -475,7 +488,7 @@ def rank_suspects(
 
     # combine ---------------------------------------------------------------------------
     names: set[str] = set()
-    for df in (met, logsig, err, lat, evsig, patsig):
+    for df in (met, logsig, err, lat, evsig, patsig, satsig):
         names.update(x for x in df["service"].to_list() if x)
     for df in (m, lg, sp):
         if "service" in df.columns and df.height:
@@ -488,16 +501,17 @@ def rank_suspects(
         (logsig, ["logs", "_l_top"]),
         (evsig, ["events", "_e_top"]),
         (patsig, ["patterns", "_p_top"]),
+        (satsig, ["saturation", "_s_top"]),
     ):
         table = table.join(df.select("service", *cols), on="service", how="left")
-    num = ["errors", "latency", "metrics", "logs", "patterns", "events"]
+    num = ["errors", "latency", "metrics", "logs", "patterns", "saturation", "events"]
     table = table.with_columns(pl.col(num).fill_null(0.0))
     w = WEIGHTS
     # a broken code path inside a service is the service's own behaviour, like an error
     # that starts there, so it is local evidence (not discounted as a callee's symptom)
     local = 1 - (1 - w["errors"] * pl.col("errors")) * (1 - w["latency"] * pl.col("latency")) * (
         1 - w["patterns"] * pl.col("patterns")
-    )
+    ) * (1 - w["saturation"] * pl.col("saturation"))
     sympt = 1 - (1 - w["metrics"] * pl.col("metrics")) * (1 - w["logs"] * pl.col("logs"))
     table = table.with_columns(_local=local, _sympt=sympt).with_columns(
         _raw=1 - (1 - pl.col("_local")) * (1 - pl.col("_sympt"))
@@ -553,6 +567,12 @@ def _distinct_changes(changes: pl.DataFrame) -> pl.DataFrame:
     from workbench.analysis import metric_rules as mr
 
     return mr.quantile_consensus(mr.without_host_level(changes)).filter(~mr.usage_drop())
+
+
+def _saturation(changes: pl.DataFrame) -> pl.DataFrame:
+    from workbench.analysis import metric_rules as mr
+
+    return mr.saturation(changes)
 
 
 def _patterns(lg: pl.DataFrame, sp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:
@@ -679,6 +699,8 @@ def _why(r: dict[str, Any]) -> str:
         bits.append(f"{r['_m_top']} changed (score {r['_m']:.0f})")
     if r["logs"] > 0.05:
         bits.append(f"log surge: {r['_l_top']}")
+    if r.get("saturation", 0.0) > 0.05:
+        bits.append(f"{r['_s_top']} near capacity")
     if r.get("patterns", 0.0) > 0.05:
         bits.append(f"code path cut short: {r['_p_top']}")
     if r["events"] > 0:
