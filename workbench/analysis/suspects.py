@@ -1,22 +1,30 @@
 """Ranked suspects: which service most likely broke, with the evidence for each.
 
-Five signals per service, each scaled to 0..1:
+Seven signals per service, each scaled to 0..1:
 
-=========  ==================================================================  ======
-signal     from                                                                 weight
-=========  ==================================================================  ======
-errors     where failing requests' errors start (:func:`traces.error_origins`),  0.9
-           counted only as far as they rose against the baseline
-latency    where the extra time of slow traces goes (:func:`traces.latency_blame`) 0.8
-           times how much slower the incident's requests are
-metrics    the largest sustained robust change of the service's series            0.7
-           (:func:`changes.score_changes`)
-logs       the strongest surge of a log template (:func:`templates.template_surges`) 0.6
-events     a deploy, rollback, config change or chaos experiment on the service   boost
-           from 30 min before the onset to 5 min after
-=========  ==================================================================  ======
+==========  ==================================================================  ======
+signal      from                                                                 weight
+==========  ==================================================================  ======
+errors      where failing requests' errors start (:func:`traces.error_origins`),  0.9
+            counted only as far as they rose against the baseline's error rate per
+            request, and scaled by how far beyond Poisson noise the rise is
+latency     where the extra time of slow traces goes (:func:`traces.latency_blame`) 0.8
+            times how much slower the incident's requests are
+metrics     the largest sustained robust change of the service's series            0.7
+            (:func:`changes.score_changes`)
+logs        the strongest surge of a log template (:func:`templates.template_surges`) 0.6
+patterns    a code path cut short: an event pair of the service (span name, log      0.8
+            statement) that held in the baseline and broke in the window
+            (:func:`patterns.broken_patterns`)
+saturation  a usage series of the service in percent of its capacity that rose to   0.8
+            90 % or more (:func:`metric_rules.saturation`, the USE method)
+events      a deploy, rollback, config change or chaos experiment on the service   boost
+            from 30 min before the onset to 5 min after
+==========  ==================================================================  ======
 
-Trace signals already point at the deepest failing span. Metric and log symptoms travel
+Trace signals already point at the deepest failing span, and a broken code path or a
+saturated resource is the service's own, so errors, latency, patterns and saturation
+are not discounted. Metric and log symptoms travel
 up the call graph (a caller whose callee fails also shows errors and latency), so a
 service's metric/log part is discounted by the anomaly of the services it depends on
 (directly or not): a caller failing because its callee fails is a victim, not a cause
@@ -26,9 +34,15 @@ callee they wait for (the child span's service, else the peer named in the attri
 Metric changes count only in the direction that hurts when the name says which one
 does (availability or success rate down, latency or errors up: a series rising from an
 all-zero baseline to 100 % availability is not a fault), and client-side latency series
-(a service's wait on its callees) are left to the callee. With ``focus`` (the alerting
-service), services with no path of anomalous services down the call graph from it are
-ranked after those with one (the anomaly-traversal rule of the PetShop baseline).
+(a service's wait on its callees) are left to the callee. Metric changes are counted once
+(:mod:`workbench.analysis.metric_rules`): host-level series reported under every pod of a
+machine are left out, the quantiles of one latency (P90/P95/P99) are scored by their
+median, and falls of usage series (CPU, syscalls, bytes, operations: less work arriving)
+do not count.
+
+With ``focus`` (the alerting service), services with no path of anomalous services down
+the call graph from it are ranked after those with one (the anomaly-traversal rule of
+the PetShop baseline).
 
 Example::
 
@@ -65,7 +79,14 @@ __all__ = [
     "rank_suspects",
 ]
 
-WEIGHTS = {"errors": 0.9, "latency": 0.8, "metrics": 0.7, "logs": 0.6}
+WEIGHTS = {
+    "errors": 0.9,
+    "latency": 0.8,
+    "metrics": 0.7,
+    "logs": 0.6,
+    "patterns": 0.8,
+    "saturation": 0.8,
+}
 CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
 _LEVEL_WEIGHT = {"fatal": 1.0, "error": 1.0, "warn": 0.8}
 # metrics where only one direction is bad: a success rate that rises or a latency that
@@ -121,8 +142,8 @@ class Evidence:
 class Suspects:
     """Ranked services with the evidence for each.
 
-    ``table``: ``rank, service, score, errors, latency, metrics, logs, events, victim_of,
-    why``. ``onset`` is when the incident began (robust, from the metric changes).
+    ``table``: ``rank, service, score, errors, latency, metrics, logs, patterns,
+    saturation, events, victim_of, why``. ``onset`` is when the incident began (robust, from the metric changes).
     """
 
     table: pl.DataFrame
@@ -398,7 +419,8 @@ def rank_suspects(
     changes = ch.score_changes(m, win, mbase)
     onset = ch.onset_of_changes(changes) or win.start
     met = (
-        changes.filter(
+        _distinct_changes(changes)
+        .filter(
             pl.col("changed")
             & pl.col("service").is_not_null()
             & ~benign_change()
@@ -420,6 +442,8 @@ def rank_suspects(
 
     if focus_total is not None:
         met = _excess_signal(m, win, mbase, focus_total, lead_in)
+    # a service's own resource driven to its capacity is a cause (USE saturation)
+    satsig = _saturation(changes)
 
     # logs ------------------------------------------------------------------------------
     if lg.height:
@@ -449,6 +473,10 @@ def rank_suspects(
         )
     )
 
+    # a code path that stopped reaching a step it always reached in the baseline (an
+    # event pair of the service that broke) shows where a request was cut short
+    patsig = _patterns(lg, sp, win, base)
+
     # traces ----------------------------------------------------------------------------
     sp = errors_from_logs(sp, lg)
     bsp = blame_services(sp) if sp.height else sp.with_columns(blame_service=pl.col("service"))
@@ -469,7 +497,7 @@ def rank_suspects(
 
     # combine ---------------------------------------------------------------------------
     names: set[str] = set()
-    for df in (met, logsig, err, lat, evsig):
+    for df in (met, logsig, err, lat, evsig, patsig, satsig):
         names.update(x for x in df["service"].to_list() if x)
     for df in (m, lg, sp):
         if "service" in df.columns and df.height:
@@ -481,12 +509,18 @@ def rank_suspects(
         (met, ["metrics", "_m_top", "_m"]),
         (logsig, ["logs", "_l_top"]),
         (evsig, ["events", "_e_top"]),
+        (patsig, ["patterns", "_p_top"]),
+        (satsig, ["saturation", "_s_top"]),
     ):
         table = table.join(df.select("service", *cols), on="service", how="left")
-    num = ["errors", "latency", "metrics", "logs", "events"]
+    num = ["errors", "latency", "metrics", "logs", "patterns", "saturation", "events"]
     table = table.with_columns(pl.col(num).fill_null(0.0))
     w = WEIGHTS
-    local = 1 - (1 - w["errors"] * pl.col("errors")) * (1 - w["latency"] * pl.col("latency"))
+    # a broken code path inside a service is the service's own behaviour, like an error
+    # that starts there, so it is local evidence (not discounted as a callee's symptom)
+    local = 1 - (1 - w["errors"] * pl.col("errors")) * (1 - w["latency"] * pl.col("latency")) * (
+        1 - w["patterns"] * pl.col("patterns")
+    ) * (1 - w["saturation"] * pl.col("saturation"))
     sympt = 1 - (1 - w["metrics"] * pl.col("metrics")) * (1 - w["logs"] * pl.col("logs"))
     table = table.with_columns(_local=local, _sympt=sympt).with_columns(
         _raw=1 - (1 - pl.col("_local")) * (1 - pl.col("_sympt"))
@@ -551,6 +585,27 @@ def _excess_signal(
     )
 
 
+def _distinct_changes(changes: pl.DataFrame) -> pl.DataFrame:
+    """Metric changes counted once: a host-level series copied onto every pod says
+    nothing about which service broke, a latency's quantiles are one measurement, and
+    a service doing less work is not where a fault is (see ``metric_rules``)."""
+    from workbench.analysis import metric_rules as mr
+
+    return mr.quantile_consensus(mr.without_host_level(changes)).filter(~mr.usage_drop())
+
+
+def _saturation(changes: pl.DataFrame) -> pl.DataFrame:
+    from workbench.analysis import metric_rules as mr
+
+    return mr.saturation(changes)
+
+
+def _patterns(lg: pl.DataFrame, sp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:
+    from workbench.analysis import patterns as pt
+
+    return pt.pattern_signal(pt.broken_patterns(lg, sp, win, base))
+
+
 def _error_signal(bsp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:
     """Share of the *extra* failing traces (above the baseline's rate) starting at each
     service: background errors cancel out."""
@@ -572,16 +627,51 @@ def _error_signal(bsp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:
     out = (
         ow.join(ob, on="blame_service", how="left")
         .join(ops, on="blame_service", how="left")
-        .with_columns(_excess=(pl.col("traces") - pl.col("_tb").fill_null(0) * scale).clip(0.0))
+        .join(_traffic(bsp, win, base), on="blame_service", how="left")
+        .with_columns(_expected=_expected_errors(scale))
+        .with_columns(_excess=(pl.col("traces") - pl.col("_expected")).clip(0.0))
     )
     total = out["_excess"].sum()
     if not total:
         return pl.DataFrame(schema=schema)
+    # an excess within the noise of the expected count (Poisson z below 2) is not
+    # evidence; the share is scaled by how far beyond the noise it is
+    z = tp._poisson_z(pl.col("traces"), pl.col("_expected").clip(lower_bound=0.5))
+    sure = 1.0 - (-((z - 2.0).clip(lower_bound=0.0)) / 2.0).exp()
     return out.select(
         service=pl.col("blame_service"),
-        errors=(pl.col("_excess") / total).cast(pl.Float64),
+        errors=(pl.col("_excess") / total * sure).cast(pl.Float64),
         _e_ops=pl.col("_e_ops"),
     )
+
+
+def _traffic(bsp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:
+    """Traces through each service (``blame_service``) in the window (``_nw``) and the
+    baseline (``_nb``)."""
+
+    def n(w: Window, name: str) -> pl.DataFrame:
+        inside = (pl.col("start") >= w.start) & (pl.col("start") < w.end)
+        return (
+            bsp.filter(inside)
+            .group_by("blame_service")
+            .agg(pl.col("trace_id").n_unique().alias(name))
+        )
+
+    return n(win, "_nw").join(n(base, "_nb"), on="blame_service", how="full", coalesce=True)
+
+
+def _expected_errors(scale: float) -> pl.Expr:
+    """Failing traces a service would show in the window at its baseline error rate.
+
+    Errors are judged per request, not per second: more traffic brings more of the
+    usual errors. The baseline rate is taken at its upper plausible value
+    ``(errors + 1) / (requests + 1)``, since a rate measured on a handful of requests is
+    uncertain. A service without baseline requests falls back to the time rate."""
+    per_request = (
+        pl.col("_nw").fill_null(0) * (pl.col("_tb").fill_null(0) + 1) / (pl.col("_nb") + 1)
+    )
+    per_second = pl.col("_tb").fill_null(0) * scale
+    return pl.when(pl.col("_nb").fill_null(0) > 0).then(per_request).otherwise(per_second)
 
 
 def _latency_signal(
@@ -634,6 +724,10 @@ def _why(r: dict[str, Any]) -> str:
         bits.append(f"{r['_m_top']} changed (score {r['_m']:.0f})")
     if r["logs"] > 0.05:
         bits.append(f"log surge: {r['_l_top']}")
+    if r.get("saturation", 0.0) > 0.05:
+        bits.append(f"{r['_s_top']} near capacity")
+    if r.get("patterns", 0.0) > 0.05:
+        bits.append(f"code path cut short: {r['_p_top']}")
     if r["events"] > 0:
         bits.append(f"change just before: {r['_e_top']}")
     if r.get("victim_of"):

@@ -9,10 +9,12 @@
 Each case is a :class:`Case` built lazily (one at a time) so a suite never sits in memory.
 
 Nezha specifics (see its SOURCE.md): logs and traces exist only for the three minute
-files of each case plus one fault-free "construct" minute of the same day; that minute
-is shifted in time to sit just before the incident, and with the real pre-injection part
-of the first minute file forms the baseline of logs and traces. Metrics (1-minute rows)
-use the 20 minutes before injection as their baseline. Services are pod names without
+files of each case plus one fault-free "construct" period of the same day; that period
+is shifted in time to end just before the case's first minute file and alone forms the
+baseline of logs and traces (the known-normal reference Nezha itself compares with).
+The real data before the injection time stay in the frames, outside both windows: the
+injection times are only accurate to about a minute, so that data may already hold the
+fault. Metrics (1-minute rows) use the 20 minutes before injection as their baseline. Services are pod names without
 their last two ``-`` parts.
 
 PetShop specifics: metrics only; the ``noissue`` period (normal operation, months away in
@@ -200,9 +202,17 @@ def _nezha_logs(files: list[Path], shift: timedelta = timedelta(0)) -> pl.DataFr
         .then(pl.col("_lvl"))
         .otherwise(pl.lit("unknown"))
     )
+    # a few rows carry a corrupt (negative) TimeUnixNano; their Timestamp text is intact
+    nano = pl.col("TimeUnixNano").cast(pl.Int64, strict=False)
+    text = (
+        pl.col("Timestamp")
+        .str.strip_suffix("Z")
+        .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="ns", strict=False)
+        .dt.replace_time_zone("UTC")
+    )
+    ts = pl.when(nano > 0).then(pl.from_epoch(nano, "ns").dt.replace_time_zone("UTC"))
     out = d.select(
-        ts=pl.from_epoch(pl.col("TimeUnixNano").cast(pl.Int64), "ns").dt.replace_time_zone("UTC")
-        + shift,
+        ts=pl.coalesce(ts, text) + shift,
         service=_nezha_service(),
         level=level,
         message=pl.col("_msg").fill_null(pl.col("Log")),
@@ -296,39 +306,33 @@ def nezha_cases(path: str | Path, *, incident_minutes: int = 3) -> Iterator[Case
         day_dir = root / "rca_data" / day
         minutes = row["minute_files"].split(";")
         window = Window(t0, t0 + timedelta(minutes=incident_minutes))
-        baseline = Window(t0 - timedelta(minutes=2), t0)
-        metric_baseline = Window(t0 - timedelta(minutes=20), t0)
-        cons = sorted((root / "construct_data" / day / "log").glob("*_log.csv"))
+        # logs and traces: the baseline is the fault-free "construct" data alone, shifted
+        # to end just before the real data; the real data before the injection stay in the frames but out of both windows
+        # (injection times are only accurate to about a minute, so that data may
+        # already hold the fault)
         logs = _nezha_logs([day_dir / "log" / f"{m}_log.csv" for m in minutes])
         spans = _nezha_spans([day_dir / "trace" / f"{m}_trace.csv" for m in minutes])
+        firsts = [x for x in (logs["ts"].min(), spans["start"].min()) if x is not None]
+        cut = min([t0, *firsts]) - timedelta(seconds=1)
+        baseline = Window(cut - timedelta(minutes=1), cut)
+        metric_baseline = Window(t0 - timedelta(minutes=20), t0)
+        cons = sorted((root / "construct_data" / day / "log").glob("*_log.csv"))
         if cons:
             minute = cons[0].name.split("_log")[0]
             c_logs = _nezha_logs(cons)
             c_spans = _nezha_spans(
                 [root / "construct_data" / day / "trace" / f"{minute}_trace.csv"]
             )
-            # place the fault-free minute in [t0-2m, t0-1m)
-            ref = (
-                c_logs["ts"].min()
-                if c_logs.height
-                else (c_spans["start"].min() if c_spans.height else None)
-            )
-            if ref is not None:
-                shift = (t0 - timedelta(minutes=2)) - ref
+            # (span starts, not ends: a few exported spans carry absurd end times)
+            ends = [x for x in (c_logs["ts"].max(), c_spans["start"].max()) if x is not None]
+            starts = [x for x in (c_logs["ts"].min(), c_spans["start"].min()) if x is not None]
+            if ends:
+                shift = cut - max(ends) - timedelta(microseconds=1)
                 c_logs = c_logs.with_columns(pl.col("ts") + shift)
                 c_spans = c_spans.with_columns(pl.col("start") + shift, pl.col("end") + shift)
-                logs = pl.concat(
-                    [
-                        logs.filter(pl.col("ts") >= t0 - timedelta(minutes=1)),
-                        c_logs.filter(pl.col("ts") < t0 - timedelta(minutes=1)),
-                    ]
-                )
-                spans = pl.concat(
-                    [
-                        spans.filter(pl.col("start") >= t0 - timedelta(minutes=1)),
-                        c_spans.filter(pl.col("start") < t0 - timedelta(minutes=1)),
-                    ]
-                )
+                baseline = Window(min(starts) + shift, cut)
+                logs = pl.concat([c_logs, logs])
+                spans = pl.concat([c_spans, spans])
         lo = int((t0 - timedelta(minutes=20)).timestamp())
         hi = int((t0 + timedelta(minutes=10)).timestamp())
         yield Case(

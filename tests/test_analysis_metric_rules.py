@@ -1,0 +1,121 @@
+"""Metric-change rules for the suspect ranking: quantile consensus, host-level series,
+falls of usage series; each on small hand-made frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from tests.diag_builders import BASELINE, WINDOW, metric_frame
+from workbench.analysis import changes as ch
+from workbench.analysis import metric_rules as mr
+from workbench.analysis.suspects import rank_suspects
+
+N = 240  # 120 baseline + 120 incident points, 30 s apart (BASELINE then WINDOW)
+
+
+def _frame(series: dict[tuple[str, str], np.ndarray]) -> pl.DataFrame:
+    """``{(service, metric): values}`` as a metrics frame."""
+    return metric_frame({(metric, svc): v for (svc, metric), v in series.items()})
+
+
+def _series(base: float, after: float, noise: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.concatenate([np.full(N // 2, base), np.full(N // 2, after)]) + rng.normal(0, noise, N)
+
+
+def test_a_change_at_one_quantile_only_is_not_a_latency_change():
+    m = _frame(
+        {
+            # "tail": only the P99 moved (a handful of slow requests)
+            ("tail", "ServerLatencyP90(s)"): _series(0.02, 0.02, 0.001, 1),
+            ("tail", "ServerLatencyP95(s)"): _series(0.03, 0.031, 0.001, 2),
+            ("tail", "ServerLatencyP99(s)"): _series(0.04, 0.4, 0.001, 3),
+            # "slow": every quantile moved
+            ("slow", "latency_p50"): _series(0.1, 0.5, 0.005, 4),
+            ("slow", "latency_p90"): _series(0.2, 0.9, 0.005, 5),
+            ("slow", "latency_p99"): _series(0.3, 1.2, 0.005, 6),
+            # a name without a quantile token keeps its own score
+            ("other", "queue_depth"): _series(10, 50, 1.0, 7),
+        }
+    )
+    raw = ch.score_changes(m, WINDOW, BASELINE)
+    out = mr.quantile_consensus(raw)
+    assert out.height == raw.height and set(out.columns) == set(raw.columns)
+    got = {(r["service"], r["metric"]): r for r in out.iter_rows(named=True)}
+    before = {(r["service"], r["metric"]): r for r in raw.iter_rows(named=True)}
+    assert before[("tail", "ServerLatencyP99(s)")]["changed"]
+    assert not any(
+        got[("tail", k)]["changed"] for k in ("ServerLatencyP90(s)", "ServerLatencyP99(s)")
+    )
+    assert all(got[("slow", k)]["changed"] for k in ("latency_p50", "latency_p90", "latency_p99"))
+    med = float(
+        np.median(
+            [before[("slow", k)]["score"] for k in ("latency_p50", "latency_p90", "latency_p99")]
+        )
+    )
+    assert got[("slow", "latency_p99")]["score"] == med
+    assert got[("other", "queue_depth")]["score"] == before[("other", "queue_depth")]["score"]
+
+
+def test_host_level_names_and_usage_falls():
+    df = pl.DataFrame(
+        {
+            "metric": [
+                "NodeCpuUsageRate(%)",
+                "node_load1",
+                "host_cpu",
+                "CpuUsageRate(%)",
+                "nodejs_heap_bytes",
+                "SyscallWrite",
+                "PodWorkload(Ops)",
+                "latency_p90",
+                "availability_Average",
+            ],
+            "direction": ["up", "up", "up", "up", "up", "down", "down", "down", "down"],
+        }
+    )
+    flags = df.select(host=mr.host_level(), drop=mr.usage_drop())
+    assert flags["host"].to_list() == [True, True, True, False, False, False, False, False, False]
+    assert flags["drop"].to_list() == [False] * 5 + [True, True, False, False]
+
+
+def test_cpu_saturation_outranks_a_node_wide_rise_and_a_quieter_neighbour():
+    m = _frame(
+        {
+            # the cause: its own CPU climbs to its limit
+            ("cruncher", "CpuUsageRate(%)"): _series(2, 95, 0.5, 1),
+            # the node's CPU, reported under every pod on the node: a bigger z for all
+            ("cruncher", "NodeCpuUsageRate(%)"): _series(3, 30, 0.05, 2),
+            ("web", "NodeCpuUsageRate(%)"): _series(3, 30, 0.05, 2),
+            ("cache", "NodeCpuUsageRate(%)"): _series(3, 30, 0.05, 2),
+            # a neighbour that gets less work writes less: a large fall, not a fault
+            ("cache", "SyscallWrite"): _series(300, 20, 0.5, 3),
+        }
+    )
+    sus = rank_suspects(None, window=WINDOW, baseline=BASELINE, metrics=m)
+    assert sus.ranking[0] == "cruncher"
+    met = dict(zip(sus.table["service"], sus.table["metrics"], strict=True))
+    assert met["web"] == 0.0 and met["cache"] == 0.0
+
+
+def test_a_resource_driven_to_capacity_is_the_services_own_evidence():
+    m = _frame(
+        {
+            # the cause: its CPU climbs from 2 % to 95 % of its limit
+            ("cruncher", "CpuUsageRate(%)"): _series(2, 95, 0.5, 1),
+            # a busier service that stays far from its limit
+            ("web", "CpuUsageRate(%)"): _series(5, 30, 0.5, 2),
+            # a fraction-of-capacity name, and a host-level one (the machine's, not a pod's)
+            ("cache", "memory_utilization"): _series(0.2, 0.7, 0.005, 3),
+            ("web", "NodeCpuUsageRate(%)"): _series(5, 99, 0.5, 4),
+        }
+    )
+    sat = mr.saturation(ch.score_changes(m, WINDOW, BASELINE))
+    got = dict(zip(sat["service"], sat["saturation"], strict=True))
+    assert got["cruncher"] == 1.0 and 0.4 < got["cache"] < 0.6 and "web" not in got
+    assert sat.filter(pl.col("service") == "cruncher")["_s_top"][0] == "CpuUsageRate(%)"
+    sus = rank_suspects(None, window=WINDOW, baseline=BASELINE, metrics=m)
+    row = sus.table.row(0, named=True)
+    assert row["service"] == "cruncher" and row["saturation"] == 1.0
+    assert "near capacity" in row["why"]
