@@ -264,3 +264,39 @@ def test_decoder_is_vectorised_over_rows() -> None:
                      Column("w")], first=True)  # fmt: skip
     assert df["t"].cast(pl.Int64).to_list() == (us + 946_684_800_000_000).tolist()
     assert df["w"].to_list() == words
+
+
+@pytest.mark.service
+def test_binary_in_many_chunks_matches_csv_and_a_late_error_surfaces(
+    postgres_server, monkeypatch
+) -> None:
+    import psycopg
+
+    from workbench.sources import pg_copy
+
+    monkeypatch.setattr(pg_copy, "CHUNK_ROWS", 64)  # ~30 chunks: decoded while rows arrive
+    query = (
+        "SELECT timestamptz '2026-01-01' + g * interval '1.5 s' AS ts, repeat('é', g % 17) "
+        "AS s, CASE WHEN g % 5 = 0 THEN NULL ELSE g * 0.5 END::float8 AS v "
+        "FROM generate_series(1, 2000) g"
+    )
+    cols = [Column("ts", "timestamptz"), Column("s"), Column("v", "float")]
+    with (
+        psycopg.connect(
+            postgres_server.url, password=postgres_server.password, autocommit=True
+        ) as conn,
+        conn.cursor() as cur,
+    ):
+        binary = pg_copy.copy_out(cur, query, None, cols, binary=True, max_rows=2000)
+        assert binary.equals(pg_copy.copy_out(cur, query, None, cols), null_equal=True)
+        assert binary.height == 2000 and binary["ts"].is_sorted()
+        bad = query.replace(
+            "timestamptz '2026-01-01' + g",
+            "CASE WHEN g = 1500 THEN 'infinity'::timestamptz ELSE timestamptz '2026-01-01' END + g",
+        )
+        with pytest.raises(BadData, match="holds infinity") as info:
+            pg_copy.copy_out(cur, bad, None, cols, binary=True)
+        assert info.value.line == 1500 and info.value.field == "ts"
+        assert cur.execute("SELECT 1").fetchone() == (1,)  # the connection is still fine
+        with pytest.raises(pg_copy.RowBudgetExceeded):
+            pg_copy.copy_out(cur, query, None, cols, binary=True, max_rows=1999)

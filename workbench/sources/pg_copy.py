@@ -101,21 +101,23 @@ def copy_out(
     ``select`` is a ``psycopg.sql.Composable`` or string; ``columns`` must match its
     output. ``FORMAT csv`` by default; ``binary=True`` uses ``FORMAT binary`` decoded by
     :mod:`workbench.sources.pg_binary` (every column's kind must be in its
-    ``BINARY_KINDS``). CSV is the default because it was measured faster end to end: on
-    1M log rows (bench/bench_postgres.py, 2 busy cores) the numpy binary decoder cost
-    ~2.5 s of client CPU against ~1.7 s for polars' CSV reader, which outweighed the
-    ~0.5 s of server CPU binary saves (wall: binary 4.0-5.7 s, CSV 2.7-3.7 s). Raises :class:`RowBudgetExceeded` as soon as more than
+    ``BINARY_KINDS``). CSV is the default because it measured faster end to end on the
+    bench's 1M log rows (2 shared cores, 4 interleaved runs, medians): CSV 2.33 s
+    wall, 1.7 s client + 1.0 s server CPU; binary 2.52 s wall, 2.0 s client + 0.5 s
+    server CPU (COPY csv to /dev/null: 2.29 s). Binary is worth it where the database's
+    CPU is the scarce one. Raises :class:`RowBudgetExceeded` as soon as more than
     ``max_rows`` rows have arrived (the caller adds ``LIMIT max_rows + 1`` so the server
     stops there too). psycopg errors propagate for the caller to translate, with the
     number of rows that had arrived in ``exc.workbench_rows_received``. Rows are parsed in
     chunks of :data:`CHUNK_ROWS` by worker threads while the next ones arrive. ``where``
     (the table, say) names the data in :class:`BadData` errors.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from psycopg import sql
 
-    from workbench.sources.pg_binary import binary_readable
+    from workbench.sources.pg_binary import binary_readable, decode_rows
 
     if binary and not binary_readable(columns):
         raise ConfigError(
@@ -128,6 +130,7 @@ def copy_out(
         sql.SQL("binary" if binary else "csv"),
     )
     chunks: list[Any] = []
+    pending: deque[tuple[int, list, int]] = deque()  # binary chunks not decoded yet
     # Parse finished chunks in worker threads while the next rows arrive (polars and
     # numpy release the GIL), so client-side parsing overlaps the server's work.
     workers = max(1, min(PARSE_WORKERS, os.cpu_count() or 1))
@@ -135,9 +138,26 @@ def copy_out(
 
         def flush(parts: list, row0: int) -> None:
             if binary:
-                chunks.append(pool.submit(_parse_binary, parts, columns, row0, where))
+                pending.append((len(chunks), parts, row0))
+                chunks.append(None)
             else:
                 chunks.append(pool.submit(_parse_parts, parts, columns))
+
+        def idle() -> bool:
+            # Binary chunks are decoded by this thread while no row is waiting: in a
+            # worker, the decoder's many short numpy steps each wait for the GIL that
+            # the receive loop holds (measured: 2x its CPU, and the loop slowed too).
+            if not pending:
+                return False
+            i, parts, row0 = pending.popleft()
+            try:
+                df = decode_rows(parts, columns, first=row0 == 0, row0=row0, where=where)
+            except BadData as exc:  # raised after the stream ends, like a worker's
+                chunks[i] = Future()
+                chunks[i].set_exception(exc)
+            else:
+                chunks[i] = pool.submit(_decode_kv, df, columns)
+            return True
 
         try:
             with cursor.copy(stmt, params) as copy:  # type: ignore[attr-defined]
@@ -147,11 +167,15 @@ def copy_out(
                     flush,
                     max_rows,
                     extra_messages=1 if binary else 0,
+                    idle=idle if binary else None,
                 )
         except BaseException:
             for fut in chunks:
-                fut.cancel()
+                if fut is not None:
+                    fut.cancel()
             raise
+        for i, parts, row0 in pending:  # the stream has ended: workers take the rest
+            chunks[i] = pool.submit(_parse_binary, parts, columns, row0, where)
         parsed = [fut.result() for fut in chunks]
     parsed = [df for df in parsed if df.height]
     if not parsed:
@@ -183,12 +207,14 @@ def _receive(
     max_rows: int | None,
     *,
     extra_messages: int = 0,
+    idle: Callable[[], bool] | None = None,
 ) -> None:
     """Collect the COPY rows (one row per CopyData message), handing every
     :data:`CHUNK_ROWS` messages to ``flush(parts, index of the first)``.
 
     ``extra_messages`` is the number of messages that are not rows (binary COPY ends with
-    a trailer message), so the row budget counts rows only.
+    a trailer message), so the row budget counts rows only. ``idle()`` is called when no
+    row is buffered, before waiting for the socket; it returns whether it did some work.
     psycopg's ``for block in copy`` costs a generator round trip per row; here the rows
     already buffered by libpq are drained in a tight loop, and psycopg's own machinery
     only fetches the final result (raising the server's error, if any).
@@ -231,6 +257,9 @@ def _receive(
                         mark = stop
                 continue
             if nbytes == 0:  # nothing buffered: wait for the socket (GIL released)
+                if idle is not None and idle():
+                    pgconn.consume_input()  # what arrived meanwhile (never blocks)
+                    continue
                 _select.select([pgconn.socket], [], [])
                 pgconn.consume_input()
                 continue
