@@ -5,8 +5,11 @@ rows are drained from libpq in a tight loop, parsed by polars' multi-threaded CS
 reader with the column types known up front (timestamps in UTC, floats, text with NULL
 kept apart from the empty string), and ``jsonb`` columns become key/value lists
 (:mod:`workbench.sources.pg_kv`).
-No per-row Python objects, no pandas. (Measured against cursor fetches, pandas.read_sql
-and the binary/text COPY formats in ``bench/bench_postgres.py``.)
+No per-row Python objects beyond the received rows (the garbage collector is paused
+while they arrive), no pandas. ``copy_out(..., binary=True)`` reads ``FORMAT binary``
+instead (:mod:`workbench.sources.pg_binary`): half the server's CPU, more of ours.
+(Measured against cursor fetches, pandas.read_sql and the binary/text COPY formats in
+``bench/bench_postgres.py``.)
 
 In: frames are validated, written as CSV by polars in slices and sent with
 ``COPY table (cols) FROM STDIN (FORMAT csv)`` inside one transaction: a load either
