@@ -18,6 +18,10 @@ bytes inline, or a prefix and the offset into the received buffer), which polars
 as is. ``infinity``/``-infinity`` timestamps (int64 max/min on the wire) have no polars
 value and raise :class:`BadData` naming the column.
 
+Used by ``pg_copy.copy_out(..., binary=True)``; the source's own loads use CSV, which
+measured faster end to end on a shared 2-core machine (numbers in ``copy_out``'s
+docstring and ``bench/bench_postgres.py``'s ``postgres_option_binary_copy_numpy_decode``).
+
 Example::
 
     >>> frame = decode_rows([header + row1, row2, trailer], [Column("ts", "timestamptz"),
@@ -62,7 +66,7 @@ _FIXED: dict[str, tuple[int, str]] = {
     "bool": (1, "u1"),
 }
 _TEXT = {"text", "jsonb", "json", "kv", "kvtext", "kvjson"}
-#: The column kinds this decoder reads (a query with any other type uses CSV).
+#: The column kinds this decoder reads (``copy_out(binary=True)`` refuses any other).
 BINARY_KINDS = frozenset(_FIXED) | _TEXT
 
 
