@@ -39,7 +39,13 @@ from typing import Any, ClassVar, Literal, TypeVar
 import polars as pl
 
 from workbench import frames
-from workbench.errors import ConfigError, LimitExceeded, SourceUnavailable
+from workbench.errors import (
+    BadData,
+    ConfigError,
+    LimitExceeded,
+    QueryError,
+    SourceUnavailable,
+)
 from workbench.secrets import Secret
 from workbench.sources.base import Result, Signal, Source, Timer
 from workbench.sources.pg_watchdog import Watchdog
@@ -247,6 +253,9 @@ class PostgresSource(Source):
                 try:
                     with dog:
                         return fn(conn)
+                except BadData as exc:  # a value the frame cannot hold (infinity, say)
+                    exc.source = exc.source or self.name
+                    raise
                 except RowBudgetExceeded as exc:
                     self._drop()  # the COPY was abandoned mid-stream
                     raise LimitExceeded(
@@ -327,9 +336,11 @@ class PostgresSource(Source):
         if max_rows is not None:
             select = sql.SQL("{} LIMIT {}").format(select, sql.Literal(max_rows + 1))
 
+        where = f"{self.schema}.{signal}"
+
         def go(conn: Any) -> pl.DataFrame:
             with conn.cursor() as cur:
-                return copy_out(cur, select, dict(params), columns, max_rows=max_rows)
+                return copy_out(cur, select, dict(params), columns, max_rows=max_rows, where=where)
 
         return self._run(go, query=query_text, window=window)
 
@@ -382,12 +393,59 @@ class PostgresSource(Source):
         )
         text = query_text or f"{signal} in {self.schema}.{signal}"
         with Timer() as t:
-            df = self._read(
-                signal, select, params, cols, query_text=text, window=window, max_rows=self.max_rows
-            )
+            try:
+                df = self._read(
+                    signal,
+                    select,
+                    params,
+                    cols,
+                    query_text=text,
+                    window=window,
+                    max_rows=self.max_rows,
+                )
+            except QueryError as exc:
+                # "cannot convert infinity to bigint" (0A000) or "bigint out of range"
+                # (22003) from the microseconds conversion: an infinite time, probably
+                if exc.error_type in ("0A000", "22003"):
+                    self._explain_infinity(signal, cols, conds, params, exc)
+                raise
             if not df[tcol].is_sorted():
                 df = df.sort(tcol)
         return self.result(signal, df, query=text, window=window, elapsed_s=t.elapsed)
+
+    def _explain_infinity(
+        self, signal: str, cols: Sequence[Any], conds: Sequence[Any], params: Any, exc: Exception
+    ) -> None:
+        """After the server refused to turn a timestamp into microseconds, find the
+        column holding ``infinity``/``-infinity`` in the rows asked for and raise
+        :class:`BadData` naming it (one extra query, on this error path only)."""
+        from psycopg import sql
+
+        names = [c.name for c in cols if c.kind == "epoch_us"]
+        probe = sql.SQL("SELECT {} FROM {} WHERE {}").format(
+            sql.SQL(", ").join(
+                sql.SQL("coalesce(bool_or(NOT isfinite({})), false)").format(sql.Identifier(n))
+                for n in names
+            ),
+            self._table(signal),
+            sql.SQL(" AND ").join(conds),
+        )
+        row = self._run(
+            lambda conn: conn.execute(probe, params).fetchone(), query=None, window=None
+        )
+        bad = [n for n, flag in zip(names, row or (), strict=False) if flag]
+        if not bad:
+            return
+        col = bad[0]
+        raise BadData(
+            f"{self.schema}.{signal}: column {col!r} holds infinity or -infinity, which a "
+            "frame cannot hold",
+            field=col,
+            source=self.name,
+            hint=f"filter it out in SQL (query() with WHERE isfinite({col})) or replace it "
+            f"with a real time (UPDATE {self.schema}.{signal} SET ... WHERE NOT "
+            f"isfinite({col}))",
+        ) from exc
 
     def metrics(
         self, query: str | None, window: Window, *, services: Sequence[str] | None = None
@@ -575,7 +633,7 @@ class PostgresSource(Source):
                     cur.execute("SET TRANSACTION READ ONLY")
                 cur.execute(describe, params)
                 cols = columns_from_description(cur.description or [], kv=kv_cols)
-                return copy_out(cur, select, params, cols, max_rows=budget)
+                return copy_out(cur, select, params, cols, max_rows=budget, where="query")
 
         with Timer() as t:
             df = self._run(go, query=body, window=window)
