@@ -123,8 +123,30 @@ class Verdict:
         return f"{self.level}: {self.reason}"
 
 
-def _x(r: float) -> str:
-    return "far above" if math.isinf(r) else f"{r:.1f}x"
+_LABEL = {
+    "metrics": "metric change",
+    "errors": "failing requests starting there",
+    "latency": "extra latency",
+    "logs": "log surge",
+}
+
+
+def _detail(kind: str | None, ratio: float, numbers: dict[str, Any]) -> str:
+    """``log surge never reached by chance, failing requests ... 10.2x chance``."""
+    ev, ch = numbers.get("evidence") or {}, numbers.get("chance") or {}
+    kinds = [k for k in ev if k in ch] or ([kind] if kind else [])
+    bits = []
+    for k in sorted(kinds, key=lambda k: -_ratio(ev.get(k, ratio), ch.get(k, 1.0))):
+        r = _ratio(ev[k], ch[k]) if k in ev and k in ch else ratio
+        what = _LABEL.get(k, k)
+        bits.append(
+            f"{what} never reached by chance" if math.isinf(r) else f"{what} {r:.1f}x chance"
+        )
+    return ", ".join(bits[:2]) or f"evidence {ratio:.1f}x chance"
+
+
+def _ratio(value: float, chance: float) -> float:
+    return value / chance if chance > 0 else math.inf
 
 
 def judge(
@@ -160,14 +182,14 @@ def judge(
         tied=tied,
         **numbers,
     )
-    what = f"its {kind}" if kind else "its evidence"
     if top is None or top_score <= FLOOR:
         return Verdict("none", "no service shows an anomaly", **base)
     if ratio is not None and ratio <= 1.0:
         return Verdict(
             "none",
-            f"no service stands out: the window looks like the baseline (top suspect {top}: "
-            f"{what} no stronger than chance reaches in baseline windows)",
+            f"no service stands out: the window looks like the baseline (top suspect {top} "
+            f"is no stronger than the suspects named in baseline windows: "
+            f"{_detail(kind, ratio, numbers)})",
             **base,
         )
     if tied:
@@ -186,14 +208,14 @@ def judge(
     if ratio < clear_ratio:
         return Verdict(
             "weak",
-            f"{top} is only a little above chance: {what} {ratio:.1f}x the level chance "
-            "reaches in baseline windows",
+            f"{top} is only a little above chance: {_detail(kind, ratio, numbers)} "
+            "(chance: the suspects named in baseline windows)",
             **base,
         )
     return Verdict(
         "clear",
-        f"{top} stands out: {what} {_x(ratio)} the level chance reaches in baseline "
-        f"windows; score {top_score:.2f} vs {second_score:.2f} for #2",
+        f"{top} stands out: {_detail(kind, ratio, numbers)} (chance: the suspects named "
+        f"in baseline windows); score {top_score:.2f} vs {second_score:.2f} for #2 ({second})",
         **base,
     )
 
@@ -351,7 +373,7 @@ def assess(sus: Any, *, max_placebos: int = MAX_PLACEBOS) -> Verdict:
         placebo = evidence_strength(psus)
         for k in used:
             chance[k] = max(chance[k], placebo[k].get(ptop, 0.0))
-    ratios = {k: (evidence[k] / chance[k] if chance[k] > 0 else math.inf) for k in used}
+    ratios = {k: _ratio(evidence[k], chance[k]) for k in used}
     kind = max(ratios, key=lambda k: ratios[k]) if ratios else None
     ratio = ratios[kind] if kind else 0.0
     return judge(
