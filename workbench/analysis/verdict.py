@@ -192,7 +192,7 @@ def judge(
         return Verdict(
             "none",
             f"no service stands out: the window looks like the baseline (top suspect {top} "
-            f"is no stronger than the suspects named in baseline windows: "
+            f"is no stronger than what services show in baseline windows: "
             f"{_detail(kind, ratio, numbers)})",
             **base,
         )
@@ -213,13 +213,13 @@ def judge(
         return Verdict(
             "weak",
             f"{top} is only a little above chance: {_detail(kind, ratio, numbers)} "
-            "(chance: the suspects named in baseline windows)",
+            "(chance: the most any service shows in baseline windows)",
             **base,
         )
     return Verdict(
         "clear",
-        f"{top} stands out: {_detail(kind, ratio, numbers)} (chance: the suspects named "
-        f"in baseline windows); score {top_score:.2f} vs {second_score:.2f} for #2 ({second})",
+        f"{top} stands out: {_detail(kind, ratio, numbers)} (chance: the most any service "
+        f"shows in baseline windows); score {top_score:.2f} vs {second_score:.2f} for #2 ({second})",
         **base,
     )
 
