@@ -163,6 +163,7 @@ def judge(
     kind: str | None = None,
     clear_ratio: float = CLEAR_RATIO,
     tie: float = TIE,
+    no_placebo: str = "the baseline is too short for one",
     **numbers: Any,
 ) -> Verdict:
     """The verdict rule on numbers alone: ``ratio`` is the top suspect's evidence over
@@ -205,8 +206,8 @@ def judge(
     if ratio is None:
         return Verdict(
             "weak",
-            f"{top} leads ({top_score:.2f} vs {second_score:.2f} for #2), but the baseline is "
-            "too short for a placebo comparison",
+            f"{top} leads ({top_score:.2f} vs {second_score:.2f} for #2), but there is no "
+            f"placebo comparison ({no_placebo})",
             **base,
         )
     if ratio < clear_ratio:
@@ -368,7 +369,8 @@ def assess(sus: Any, *, max_placebos: int = MAX_PLACEBOS) -> Verdict:
     s2 = float(t["score"][1]) if t.height > 1 else 0.0
     inputs = getattr(sus, "inputs", None)
     if top is None or not inputs:
-        return judge(s1, s2, ratio=None, top=top, second=second)
+        why = "no suspect" if top is None else "the ranking's inputs were not kept"
+        return judge(s1, s2, ratio=None, top=top, second=second, no_placebo=why)
     mine = evidence_strength(sus)
     row = t.row(0, named=True)
     used = [k for k in _KINDS if row[k] >= _USED and mine[k].get(top, 0.0) > 0]
