@@ -123,6 +123,7 @@ class Suspects:
 
     ``table``: ``rank, service, score, errors, latency, metrics, logs, events, victim_of,
     why``. ``onset`` is when the incident began (robust, from the metric changes).
+    ``verdict`` says how much the top suspect stands out (clear, weak or none).
     """
 
     table: pl.DataFrame

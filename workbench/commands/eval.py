@@ -7,6 +7,10 @@ ends with one line a script can read::
 
     AC@1=0.xx AC@3=0.xx Avg@5=0.xx cases=N
 
+Before it, ``verdict: clear=… weak=… none=… (fault cases, N; …)`` counts how much the top
+suspect stood out (:mod:`workbench.analysis.verdict`; ``--no-verdict`` skips it), and with
+``--quiet-windows`` the same for fault-free windows (PetShop ``noissue``, lab baselines).
+
 ``workbench eval rca --lab-suite [DIR]`` first generates the lab suite (every fault kind,
 several topologies and seeds; reused when DIR already holds it).
 
