@@ -143,7 +143,9 @@ class Suspects:
     """Ranked services with the evidence for each.
 
     ``table``: ``rank, service, score, errors, latency, metrics, logs, patterns,
-    saturation, events, victim_of, why``. ``onset`` is when the incident began (robust, from the metric changes).
+    saturation, events, victim_of, why``. ``onset`` is when the incident began (robust,
+    from the metric changes). ``verdict`` says how much the top suspect stands out
+    (clear, weak or none).
     """
 
     table: pl.DataFrame
@@ -155,6 +157,19 @@ class Suspects:
     origin_spans: pl.DataFrame = field(repr=False)
     blame: pl.DataFrame = field(repr=False)
     events: pl.DataFrame = field(repr=False)
+    #: what the ranking was run on (frames, windows, options), for :attr:`verdict`
+    inputs: dict[str, Any] | None = field(default=None, repr=False)
+    _verdict: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def verdict(self) -> Any:
+        """How much the top suspect stands out (:class:`~workbench.analysis.verdict.Verdict`:
+        ``level`` clear/weak/none, ``reason``, the numbers); computed on first use."""
+        if self._verdict is None:
+            from workbench.analysis.verdict import assess
+
+            self._verdict = assess(self)
+        return self._verdict
 
     @property
     def ranking(self) -> list[str]:
@@ -188,17 +203,20 @@ class Suspects:
                 f"<tr><td>{r['rank']}</td><td><b>{html.escape(r['service'])}</b></td>"
                 f"<td>{r['score']:.2f}</td><td>{html.escape(r['why'])}</td></tr>"
             )
+        verdict = self.verdict._repr_html_() if self.inputs is not None else ""
         return (
             f"<div><b>Suspects</b> for {html.escape(str(self.window))} "
             f"(onset {html.escape(onset)}; {self.table.height} services scored)"
-            "<table><tr><th>#</th><th>service</th><th>score</th><th>why</th></tr>"
+            f"{verdict}<table><tr><th>#</th><th>service</th><th>score</th><th>why</th></tr>"
             + "".join(rows)
             + "</table><small>.table for all, .evidence(service) for the frames</small></div>"
         )
 
     def __repr__(self) -> str:
         top = ", ".join(self.ranking[:3])
-        return f"Suspects({self.table.height} services; top: {top})"
+        # the verdict once computed (it runs a few placebo rankings, too slow for a repr)
+        v = f"; verdict: {self._verdict}" if self._verdict is not None else ""
+        return f"Suspects({self.table.height} services; top: {top}{v})"
 
 
 def _sat(x: pl.Expr, scale: float) -> pl.Expr:
@@ -566,6 +584,22 @@ def rank_suspects(
         origin_spans=origin_spans,
         blame=blame,
         events=near,
+        inputs={
+            "metrics": m,
+            "logs": lg,
+            "spans": f["spans"],
+            "events": ev,
+            "window": win,
+            "baseline": base,
+            "metric_baseline": metric_baseline,
+            "edges": edges,
+            "focus": focus,
+            "focus_metric": focus_metric,
+            "focus_total": focus_total,
+            "lead_in": lead_in,
+            "graph_discount": graph_discount,
+            "event_lookback": event_lookback,
+        },
     )
 
 

@@ -7,6 +7,10 @@ ends with one line a script can read::
 
     AC@1=0.xx AC@3=0.xx Avg@5=0.xx cases=N
 
+Before it, ``verdict: clear=… weak=… none=… (fault cases, N; …)`` counts how much the top
+suspect stood out (:mod:`workbench.analysis.verdict`; ``--no-verdict`` skips it), and with
+``--quiet-windows`` the same for fault-free windows (PetShop ``noissue``, lab baselines).
+
 ``workbench eval rca --lab-suite [DIR]`` first generates the lab suite (every fault kind,
 several topologies and seeds; reused when DIR already holds it).
 
@@ -43,6 +47,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SIGNALS",
         help="ablation: hide these signals from our ranking, e.g. events or logs,spans",
     )
+    rca.add_argument(
+        "--no-verdict",
+        action="store_true",
+        help="skip the verdict (how much the top suspect stands out; a few extra rankings)",
+    )
+    rca.add_argument(
+        "--quiet-windows",
+        action="store_true",
+        help="also judge fault-free windows (PetShop noissue, lab baselines): specificity",
+    )
     rca.set_defaults(func=_rca)
 
     logs = esub.add_parser("logs", help="grouping and parsing accuracy on the loghub layout")
@@ -78,7 +92,8 @@ def _rca(args: argparse.Namespace) -> int:
             return
         print(
             f"{row['case']:<40} truth={row['truth']:<28} rank={_r(row['rank']):>3} "
-            f"baro={_r(row['rank_baro']):>3} top={row['top']} ({row['seconds']:.1f}s)",
+            f"baro={_r(row['rank_baro']):>3} top={row['top']} ({row['seconds']:.1f}s)"
+            + (f" verdict={row['verdict']}" if row.get("verdict") else ""),
             flush=True,
         )
 
@@ -88,9 +103,15 @@ def _rca(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--without: unknown signal(s) {bad}", hint="metrics, logs, spans, events"
         )
-    df = evaluate_cases(iter_cases(path), progress=show, without=without)
+    judge = not args.no_verdict
+    df = evaluate_cases(iter_cases(path), progress=show, without=without, verdict=judge)
     if df.height == 0:
         raise ConfigError(f"no cases found under {path}")
+    quiet = None
+    if args.quiet_windows:
+        from workbench.evaluation.quiet import quiet_cases
+
+        quiet = evaluate_cases(quiet_cases(path), progress=show, without=without, verdict=True)
     if not args.quiet:
         print()
         for (group,), part in sorted(df.group_by(["group"]), key=lambda g: str(g[0])):
@@ -98,9 +119,28 @@ def _rca(args: argparse.Namespace) -> int:
                 f"group {group}: ours {_fmt(summarize(part['rank'].to_list()))} | "
                 f"BARO {_fmt(summarize(part['rank_baro'].to_list()))}"
             )
+    if judge:
+        print(_verdict_line(df, "fault cases"))
+    if quiet is not None:
+        print(
+            _verdict_line(quiet, "fault-free windows")
+            if quiet.height
+            else "verdict: no fault-free windows in this layout"
+        )
     print(f"BARO: {_fmt(summarize(df['rank_baro'].to_list()))}")
     print(_fmt(summarize(df["rank"].to_list())))
     return 0
+
+
+def _verdict_line(df, what: str) -> str:
+    from workbench.evaluation.rca import verdict_counts
+
+    c = verdict_counts(df)
+    n = df.height
+    line = f"verdict: clear={c['clear']} weak={c['weak']} none={c['none']} ({what}, {n}"
+    if what == "fault cases":
+        return line + f"; clear with the true cause on top: {c['clear_right']})"
+    return line + f"; none={c['none'] / n:.2f} not clear={(n - c['clear']) / n:.2f})"
 
 
 def _r(rank: int | None) -> str:

@@ -21,11 +21,19 @@ from collections.abc import Callable, Iterable, Sequence
 
 import polars as pl
 
-from workbench.analysis.suspects import rank_suspects
+from workbench.analysis.suspects import Suspects, rank_suspects
 from workbench.evaluation.baro import baro_rank
 from workbench.evaluation.cases import Case
 
-__all__ = ["ac_at", "avg_at", "evaluate_cases", "rank_case", "summarize"]
+__all__ = [
+    "ac_at",
+    "avg_at",
+    "case_suspects",
+    "evaluate_cases",
+    "rank_case",
+    "summarize",
+    "verdict_counts",
+]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +60,15 @@ def summarize(ranks: Sequence[int | None]) -> dict[str, float]:
     }
 
 
+def verdict_counts(df: pl.DataFrame) -> dict[str, int]:
+    """``{"clear", "weak", "none"}`` counts of the ``verdict`` column of
+    :func:`evaluate_cases` (with ``verdict=True``), plus ``clear_right``: clear verdicts
+    whose top suspect is the true cause."""
+    out = {lvl: int((df["verdict"] == lvl).sum()) for lvl in ("clear", "weak", "none")}
+    out["clear_right"] = int(((df["verdict"] == "clear") & (df["rank"] == 1)).sum())
+    return out
+
+
 def _rank(ranking: list[str], truth: str) -> int | None:
     try:
         return ranking.index(truth) + 1
@@ -62,6 +79,13 @@ def _rank(ranking: list[str], truth: str) -> int | None:
 def rank_case(case: Case, *, without: Sequence[str] = ()) -> tuple[list[str], list[str]]:
     """(our ranking, BARO's ranking) for one case; ``without`` names signals (``metrics``,
     ``logs``, ``spans``, ``events``) to hide from our ranking (an ablation)."""
+    sus = case_suspects(case, without=without)
+    baro = baro_rank(case.metrics, case.window, case.metric_baseline or case.baseline)
+    return sus.ranking, baro
+
+
+def case_suspects(case: Case, *, without: Sequence[str] = ()) -> Suspects:
+    """Our :class:`~workbench.analysis.suspects.Suspects` for one case (see :func:`rank_case`)."""
     from workbench import frames as fr
 
     given = case.frames()
@@ -80,8 +104,7 @@ def rank_case(case: Case, *, without: Sequence[str] = ()) -> tuple[list[str], li
         focus_total=case.focus_total,
         lead_in=case.lead_in,
     )
-    baro = baro_rank(case.metrics, case.window, case.metric_baseline or case.baseline)
-    return sus.ranking, baro
+    return sus
 
 
 def evaluate_cases(
@@ -89,13 +112,18 @@ def evaluate_cases(
     *,
     progress: Callable[[dict], None] | None = None,
     without: Sequence[str] = (),
+    verdict: bool = False,
 ) -> pl.DataFrame:
     """One row per case: ``case, layout, group, fault, truth, rank, top, rank_baro,
-    top_baro, seconds``."""
+    top_baro, seconds``; with ``verdict=True`` also ``verdict`` (clear/weak/none, see
+    :mod:`workbench.analysis.verdict`) and ``ratio`` (evidence over chance's level)."""
     rows = []
     for case in cases:
         t0 = time.perf_counter()
-        ours, baro = rank_case(case, without=without)
+        sus = case_suspects(case, without=without)
+        ours = sus.ranking
+        baro = baro_rank(case.metrics, case.window, case.metric_baseline or case.baseline)
+        v = sus.verdict if verdict else None
         row = {
             "case": case.id,
             "layout": case.layout,
@@ -106,6 +134,8 @@ def evaluate_cases(
             "top": ours[0] if ours else None,
             "rank_baro": _rank(baro, case.truth),
             "top_baro": baro[0] if baro else None,
+            "verdict": v.level if v else None,
+            "ratio": v.ratio if v else None,
             "seconds": round(time.perf_counter() - t0, 2),
         }
         rows.append(row)
@@ -121,6 +151,8 @@ def evaluate_cases(
         "top": pl.String,
         "rank_baro": pl.Int64,
         "top_baro": pl.String,
+        "verdict": pl.String,
+        "ratio": pl.Float64,
         "seconds": pl.Float64,
     }
     return pl.DataFrame(rows, schema=schema)

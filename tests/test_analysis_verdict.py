@@ -1,0 +1,115 @@
+"""The verdict on a suspect ranking: clear for one real fault, none for a window like the
+baseline, weak for two equal faults; the placebo windows and the rule on numbers."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from tests.diag_builders import metric_frame
+from workbench.analysis.suspects import rank_suspects
+from workbench.analysis.verdict import judge, placebo_windows
+from workbench.timewindow import Window
+
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)  # diag_builders' frames start at 10:00
+STEP = 30
+SERVICES = ("checkout", "cart", "catalog", "payment", "search")
+
+
+def _shop(shifted: dict[str, float], seed: int = 7) -> dict:
+    """Five services' latency, 2 h of baseline then a 30 min window in which each service
+    of ``shifted`` is multiplied by its factor; the rest is the same noise throughout."""
+    rng = np.random.default_rng(seed)
+    n_base, n_win = 240, 60
+    series = {}
+    for svc in SERVICES:
+        v = 0.2 + 0.01 * rng.standard_normal(n_base + n_win)
+        v[n_base:] *= shifted.get(svc, 1.0)
+        series[("http_latency_seconds", svc)] = v
+    m = metric_frame(series, step_s=STEP)
+    m = m.with_columns(pl.col("ts") - (m["ts"].min() - T0))
+    base = Window(T0, T0 + timedelta(seconds=STEP * n_base))
+    win = Window(base.end, base.end + timedelta(seconds=STEP * n_win))
+    return {"metrics": m, "window": win, "baseline": base}
+
+
+def test_one_clear_fault_is_clear():
+    sus = rank_suspects(_shop({"checkout": 3.0}))
+    v = sus.verdict
+    assert sus.ranking[0] == "checkout"
+    assert v.level == "clear", v.reason
+    assert v.top == "checkout" and v.kind == "metrics" and not v.tied
+    assert v.placebos == 2 and v.ratio is not None and v.ratio >= 2.0
+    assert "checkout stands out" in v.reason
+    # shown where a notebook user looks
+    assert "stands out" in sus._repr_html_() and "clear" in repr(sus)
+
+
+def test_window_like_the_baseline_is_none():
+    sus = rank_suspects(_shop({}))
+    v = sus.verdict
+    assert v.level == "none", v.reason
+    assert "no service" in v.reason
+
+
+def test_two_equal_faults_are_a_tie():
+    sus = rank_suspects(_shop({"checkout": 3.0, "cart": 3.0}))
+    v = sus.verdict
+    assert {v.top, v.second} == {"checkout", "cart"}
+    assert v.tied and v.level == "weak", v.reason
+    assert "tied" in v.reason
+
+
+def test_verdict_is_computed_once_and_needs_the_inputs():
+    sus = rank_suspects(_shop({"checkout": 3.0}))
+    assert sus.verdict is sus.verdict
+    sus.inputs = None
+    sus._verdict = None
+    # without its inputs no placebo can run: the lead alone is at most weak
+    v = sus.verdict
+    assert v.level == "weak" and v.ratio is None and "no placebo" in v.reason
+
+
+def test_judge_rule_on_numbers():
+    assert judge(0.9, 0.2, ratio=5.0).level == "clear"
+    assert judge(0.9, 0.2, ratio=math.inf).level == "clear"
+    assert judge(0.9, 0.2, ratio=1.5).level == "weak"
+    assert judge(0.9, 0.2, ratio=1.0).level == "none"
+    assert judge(0.9, 0.8, ratio=5.0).level == "weak"  # tie
+    assert judge(0.9, 0.8, ratio=0.5).level == "none"  # a tie below chance is still none
+    assert judge(0.01, 0.0, ratio=None).level == "none"
+    assert judge(0.9, 0.2, ratio=None).level == "weak"
+    assert judge(0.0, 0.0, ratio=None, top=None, second=None).level == "none"
+
+
+def test_placebo_windows_come_from_the_baseline_and_keep_half_of_it():
+    base = Window(T0, T0 + timedelta(hours=2))
+    win = Window(base.end, base.end + timedelta(hours=1))
+    lead = Window(base.end - timedelta(minutes=10), base.end)
+    got = placebo_windows(win, base, metric_baseline=Window(T0, base.end))
+    assert [p["window"].duration for p in got] == [timedelta(minutes=30)] * 2
+    assert got[0]["window"].end == base.end and got[1]["window"].end == got[0]["window"].start
+    assert all(p["lead_in"] is None and p["metric_baseline"] == p["baseline"] for p in got)
+    # a lead-in (as long as the incident's) sits between each placebo and its baseline;
+    # with it only one placebo leaves half of the baseline as baseline
+    got = placebo_windows(win, base, lead_in=lead)
+    assert len(got) == 1
+    for p in got:
+        pw, pb, pl_ = p["window"], p["baseline"], p["lead_in"]
+        assert base.start <= pb.start and pw.end <= base.end  # inside the baseline
+        assert pb.end == pl_.start and pl_.end == pw.start  # baseline, lead-in, window
+        assert pl_.duration == lead.duration
+        assert pb.duration >= base.duration / 2
+    # a baseline too short for a window's worth plus half of itself gives none
+    assert placebo_windows(win, Window(T0, T0 + timedelta(seconds=1)), max_placebos=0) == []
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_placebo_count_is_capped(n):
+    base = Window(T0, T0 + timedelta(days=2))
+    win = Window(base.end, base.end + timedelta(minutes=5))
+    assert len(placebo_windows(win, base, max_placebos=n)) == n

@@ -1,0 +1,115 @@
+"""Fault-free pseudo-cases, for measuring how often the verdict cries wolf (specificity).
+
+* **PetShop**: windows cut from ``noissue`` (normal operation) as the data set's own
+  specificity protocol does: split points at 50 %, 60 %, ... of the normal period; the
+  step at the split is the "alert" step, the two steps before it the lead-in (as in the
+  real issues), the normal period before them the baseline; one pseudo-case per split and
+  alert kind found among the scenario's issues (node, metric, statistic).
+* **lab**: the second half of a scenario's baseline hour against its first half; every
+  frame is cut at the end of the baseline, so nothing of the fault is seen.
+
+Nezha has no fault-free period long enough (one construct minute per day).
+
+Example::
+
+    >>> from workbench.evaluation.quiet import quiet_cases
+    >>> for case in quiet_cases("../shared/data/petshop"): ...
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+
+from workbench.evaluation.cases import (
+    PETSHOP_TOTALS,
+    Case,
+    _petshop_edges,
+    _petshop_metrics,
+    _with_totals,
+    detect_layout,
+    lab_cases,
+)
+from workbench.timewindow import Window
+
+__all__ = ["quiet_cases"]
+
+_LEAD_STEPS = 2  # steps of lead-in before the alert step in the PetShop issues
+
+
+def quiet_cases(path: str | Path) -> Iterator[Case]:
+    """Fault-free pseudo-cases under ``path`` (PetShop or lab layouts; none for Nezha).
+    Their ``truth`` is ``""`` and ``fault`` is ``"none"``."""
+    layout = detect_layout(path)
+    if layout in ("lab", "lab-suite"):
+        return _lab_quiet(path)
+    if layout == "petshop":
+        return _petshop_quiet(path)
+    return iter(())
+
+
+def _cut(df: pl.DataFrame, col: str, end) -> pl.DataFrame:
+    return df.filter(pl.col(col) < end) if df.height else df
+
+
+def _lab_quiet(path: str | Path) -> Iterator[Case]:
+    for case in lab_cases(path):
+        b = case.baseline
+        mid = b.start + (b.end - b.start) / 2
+        yield Case(
+            id=f"{case.id}/quiet",
+            truth="",
+            fault="none",
+            window=Window(mid, b.end),
+            baseline=Window(b.start, mid),
+            metrics=_cut(case.metrics, "ts", b.end),
+            logs=_cut(case.logs, "ts", b.end),
+            spans=_cut(case.spans, "start", b.end),
+            events=_cut(case.events, "ts", b.end),
+            layout="lab",
+            group="quiet",
+        )
+
+
+def _petshop_quiet(path: str | Path) -> Iterator[Case]:
+    root = Path(path)
+    scenarios = (
+        [root]
+        if (root / "noissue").is_dir()
+        else sorted(d for d in root.iterdir() if (d / "noissue").is_dir())
+    )
+    for sc in scenarios:
+        csv = sc / "noissue" / "metrics.csv"
+        normal = _with_totals(_petshop_metrics(csv), str(csv))
+        edges = _petshop_edges(sc / "graph.csv") if (sc / "graph.csv").exists() else None
+        alerts = set()
+        for t in sorted(sc.glob("*/issue_*/target.json")):
+            a = json.loads(t.read_text())["target"]
+            alerts.add((a.get("node"), a.get("metric"), a.get("agg")))
+        steps = normal["ts"].unique().sort()
+        n = steps.len()
+        step = steps.diff().drop_nulls().median()
+        assert isinstance(step, timedelta)
+        for split in range(n // 2, n - 3, max(1, int(n * 0.1))):
+            at = steps[split]
+            lead = Window(steps[split - _LEAD_STEPS], at)
+            for node, kind, stat in sorted(alerts, key=str):
+                yield Case(
+                    id=f"{sc.name}/noissue/{split}/{kind}",
+                    truth="",
+                    fault="none",
+                    window=Window(at, at + step),
+                    baseline=Window(steps[0], lead.start),
+                    metrics=normal.filter(pl.col("ts") < at + 3 * step),
+                    edges=edges,
+                    layout="petshop",
+                    focus=node,
+                    focus_metric=f"{kind}_{stat}" if kind and stat else kind,
+                    focus_total=PETSHOP_TOTALS.get(kind or ""),
+                    lead_in=lead,
+                    group=f"{sc.name}:quiet",
+                )
