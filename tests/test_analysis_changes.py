@@ -77,6 +77,34 @@ def test_counters_are_scored_as_rates():
     assert f["changed"] and abs(f["incident_median"] - 40 / 30) < 1e-9
 
 
+def test_rare_event_counters_are_judged_as_counts():
+    # error counters that are almost always flat: a short burst of a few errors is
+    # Poisson noise against a cautious expectation ((baseline events + 1) scaled to the
+    # window), not a change, however small the baseline's spread; a sustained error rate
+    # from zero still is
+    burst = np.zeros(240)
+    burst[[200, 201]] = 1  # 2 errors, zero baseline
+    rare = np.zeros(240)
+    rare[30] = 1  # one error in the baseline (its median rate is 0, its spread tiny)
+    rare[[200, 201, 202]] = 1  # one error in each of 3 consecutive intervals
+    sustained = np.zeros(240)
+    sustained[150:] = 1  # one error per interval from 15 min into the window on
+    m = metric_frame(
+        {
+            ("errors_total", "burst"): np.cumsum(burst),
+            ("errors_total", "rare"): np.cumsum(rare),
+            ("errors_total", "sustained"): np.cumsum(sustained),
+        }
+    )
+    ch = score_changes(m, WINDOW, BASELINE)
+    for s in ("burst", "rare"):
+        r = _row(ch, "errors_total", s)
+        assert not r["changed"] and r["score"] < 4 and r["onset"] is None
+    s = _row(ch, "errors_total", "sustained")
+    assert s["changed"] and s["score"] > 8
+    assert s["onset"] == T0 + timedelta(seconds=30 * 150)
+
+
 def test_series_samples_returns_the_points_behind_a_row():
     m = metric_frame({("m", "a"): np.arange(240.0), ("m", "b"): np.zeros(240)})
     ch = score_changes(m, WINDOW, BASELINE)

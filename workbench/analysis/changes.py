@@ -11,7 +11,11 @@ do not hide a change and a flat baseline does not divide by zero.
 * ``onset``  the first point of the first run of ``min_run`` points with ``|z| >= threshold``
   (null when the series did not change);
 * counters (``*_total``, ``*_count``, ``*_sum``, ``*_bucket``) are turned into per-second
-  rates first (resets clipped to zero).
+  rates first (resets clipped to zero);
+* a counter of rare events (whole-number increases, no event in most baseline intervals)
+  is judged as counts: its ``score`` is capped at the Poisson ``z`` of the events in the
+  window against a cautious expectation ``(baseline events + 1)`` scaled to the window,
+  so a burst of one or two errors from a near-zero baseline is not a change.
 
 Everything is one polars ``group_by``/``over`` pass over the whole frame: 10,000 series
 of 240 points score in well under a second (``bench/bench_changes.py``).
@@ -26,10 +30,12 @@ Example::
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 import polars as pl
 
+from workbench.analysis.templates import _poisson_z
 from workbench.timewindow import Window
 
 __all__ = [
@@ -91,13 +97,17 @@ def _by_series(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def rate_counters(
-    metrics: pl.DataFrame, suffixes: tuple[str, ...] = COUNTER_SUFFIXES
+    metrics: pl.DataFrame,
+    suffixes: tuple[str, ...] = COUNTER_SUFFIXES,
+    *,
+    keep_increase: bool = False,
 ) -> pl.DataFrame:
     """Turn counter series (names ending in ``suffixes``) into per-second rates.
 
     Other series pass through unchanged. The first sample of each counter series has no
     rate and is dropped; counter resets (a decrease) give a rate of 0. Adds ``_sid`` and
-    returns the rows sorted by series and time.
+    returns the rows sorted by series and time; with ``keep_increase`` also ``_inc``, the
+    counter's increase since the previous sample (null for other series).
     """
     df = _by_series(metrics.with_columns(_series_id_fast()))
     is_counter = pl.any_horizontal([pl.col("metric").str.ends_with(s) for s in suffixes])
@@ -105,7 +115,11 @@ def rate_counters(
     dt = pl.col("ts").diff().dt.total_microseconds() / 1e6
     dv = pl.col("value").diff()
     rate = pl.when(~_new_series() & (dt > 0)).then(dv.clip(lower_bound=0) / dt).otherwise(None)
-    df = df.with_columns(pl.when(is_counter).then(rate).otherwise(pl.col("value")).alias("value"))
+    inc = pl.when(is_counter & ~_new_series()).then(dv.clip(lower_bound=0))
+    df = df.with_columns(
+        pl.when(is_counter).then(rate).otherwise(pl.col("value")).alias("value"),
+        *([inc.alias("_inc")] if keep_increase else []),
+    )
     return df.filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
 
 
@@ -135,7 +149,11 @@ def score_changes(
         return pl.DataFrame(schema=CHANGE_SCHEMA)
     cols = ["ts", "metric", "service", "value", "labels"]
     df = metrics.select(cols)
-    df = rate_counters(df) if counters_as_rates else _by_series(df.with_columns(_series_id_fast()))
+    df = (
+        rate_counters(df, keep_increase=True)
+        if counters_as_rates
+        else _by_series(df.with_columns(_series_id_fast(), _inc=pl.lit(None, pl.Float64)))
+    )
     in_w = (pl.col("ts") >= window.start) & (pl.col("ts") < window.end)
     in_b = (pl.col("ts") >= baseline.start) & (pl.col("ts") < baseline.end)
     names = df.select("_sid", "metric", "service", "labels").unique("_sid", keep="first")
@@ -147,6 +165,8 @@ def score_changes(
             _mad=(pl.col("value") - pl.col("value").median()).abs().median(),
             _meanad=(pl.col("value") - pl.col("value").median()).abs().mean(),
             n_baseline=pl.len(),
+            _b_events=pl.col("_inc").sum(),
+            _b_frac=_fraction(),
         )
         .with_columns(
             baseline_scale=pl.max_horizontal(
@@ -161,7 +181,7 @@ def score_changes(
     )
     inc = (
         df.filter(in_w)
-        .select("_sid", "ts", "value")
+        .select("_sid", "ts", "value", "_inc")
         .join(base, on="_sid", how="inner", maintain_order="left")
         # an all-zero baseline has no spread at all: there, count 1 % of the value
         # compared as the spread, so 0 -> x scores 100 rather than x / 1e-9
@@ -201,13 +221,23 @@ def score_changes(
         incident_median=pl.col("value").median(),
         n_baseline=pl.col("n_baseline").first(),
         n_incident=pl.len(),
+        _w_events=pl.col("_inc").sum(),
+        _w_frac=_fraction(),
+        _b_events=pl.col("_b_events").first(),
+        _b_frac=pl.col("_b_frac").first(),
     )
+    out = out.with_columns(_rare_z=_rare_event_z())
     short = pl.col("n_incident") < min_run  # fewer points than a run: all must hold
     out = out.with_columns(
-        score=pl.when(short).then(pl.col("_short")).otherwise(pl.col("_sustained")).fill_null(0.0),
-        onset=pl.when(short)
-        .then(pl.when(pl.col("_all_hit")).then(pl.col("_onset_all")))
-        .otherwise(pl.col("_onset_k")),
+        score=pl.min_horizontal(
+            pl.when(short).then(pl.col("_short")).otherwise(pl.col("_sustained")).fill_null(0.0),
+            pl.col("_rare_z").fill_null(math.inf),
+        ),
+        onset=pl.when(pl.col("_rare_z").fill_null(math.inf) >= threshold).then(
+            pl.when(short)
+            .then(pl.when(pl.col("_all_hit")).then(pl.col("_onset_all")))
+            .otherwise(pl.col("_onset_k"))
+        ),
     ).with_columns(
         direction=pl.when(pl.col("shift") >= 0).then(pl.lit("up")).otherwise(pl.lit("down")),
         changed=pl.col("onset").is_not_null(),
@@ -218,6 +248,25 @@ def score_changes(
         .cast({"n_baseline": pl.UInt32, "n_incident": pl.UInt32})
         .sort(["score", "metric", "service"], descending=[True, False, False], nulls_last=True)
     )
+
+
+def _fraction() -> pl.Expr:
+    """Largest fractional part of a counter's increases (0 for a count of whole events,
+    null for a series that is not a counter)."""
+    return (pl.col("_inc") - pl.col("_inc").round()).abs().max()
+
+
+def _rare_event_z() -> pl.Expr:
+    """For a counter of rare events, the Poisson ``z`` of the events in the window; null
+    for other series.
+
+    A rate of rare events is judged as counts, not by its robust spread (which collapses
+    when most baseline intervals see no event): ``k`` events in the window are a change
+    only if improbable under Poisson with a cautious expectation, the baseline's
+    ``(events + 1)`` scaled to the window's number of intervals."""
+    rare = (pl.col("_b_frac") == 0) & (pl.col("_w_frac") == 0) & (pl.col("baseline_median") == 0)
+    expected = (pl.col("_b_events") + 1) * pl.col("n_incident") / pl.col("n_baseline")
+    return pl.when(rare).then(_poisson_z(pl.col("_w_events"), expected).abs())
 
 
 def onset_of_changes(
