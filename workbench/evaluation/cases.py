@@ -457,8 +457,9 @@ def _span_of(df: pl.DataFrame) -> Window:
     return Window(lo, hi + timedelta(seconds=1))
 
 
-def petshop_cases(path: str | Path) -> Iterator[Case]:
-    """Cases of the PetShop layout, scenario by scenario, train and test issues."""
+def petshop_scenarios(path: str | Path) -> Iterator[tuple[Path, pl.DataFrame]]:
+    """Each PetShop scenario directory (``path`` itself or its children holding
+    ``noissue/``) with its normal-period metrics, derived totals included."""
     root = Path(path)
     scenarios = (
         [root]
@@ -466,8 +467,13 @@ def petshop_cases(path: str | Path) -> Iterator[Case]:
         else sorted(d for d in root.iterdir() if (d / "noissue").is_dir())
     )
     for sc in scenarios:
-        normal_csv = sc / "noissue" / "metrics.csv"
-        normal = _with_totals(_petshop_metrics(normal_csv), str(normal_csv))
+        csv = sc / "noissue" / "metrics.csv"
+        yield sc, _with_totals(_petshop_metrics(csv), str(csv))
+
+
+def petshop_cases(path: str | Path) -> Iterator[Case]:
+    """Cases of the PetShop layout, scenario by scenario, train and test issues."""
+    for sc, normal in petshop_scenarios(path):
         baseline = _span_of(normal)
         edges = _petshop_edges(sc / "graph.csv") if (sc / "graph.csv").exists() else None
         issues = sorted(

@@ -29,10 +29,9 @@ from workbench.evaluation.cases import (
     PETSHOP_TOTALS,
     Case,
     _petshop_edges,
-    _petshop_metrics,
-    _with_totals,
     detect_layout,
     lab_cases,
+    petshop_scenarios,
 )
 from workbench.timewindow import Window
 
@@ -76,15 +75,7 @@ def _lab_quiet(path: str | Path) -> Iterator[Case]:
 
 
 def _petshop_quiet(path: str | Path) -> Iterator[Case]:
-    root = Path(path)
-    scenarios = (
-        [root]
-        if (root / "noissue").is_dir()
-        else sorted(d for d in root.iterdir() if (d / "noissue").is_dir())
-    )
-    for sc in scenarios:
-        csv = sc / "noissue" / "metrics.csv"
-        normal = _with_totals(_petshop_metrics(csv), str(csv))
+    for sc, normal in petshop_scenarios(path):
         edges = _petshop_edges(sc / "graph.csv") if (sc / "graph.csv").exists() else None
         alerts = set()
         for t in sorted(sc.glob("*/issue_*/target.json")):
