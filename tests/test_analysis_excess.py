@@ -114,3 +114,5 @@ def test_the_service_spending_most_extra_seconds_outranks_a_more_unusual_client_
     row = by_total.table.row(0, named=True)
     assert "busy_seconds" in row["why"] and row["metrics"] == 1.0
     assert by_total.rank_of("front") > 1  # the caller is explained by its callees
+    totals = by_total.evidence("backend").totals  # the excess behind it, as a frame
+    assert totals["service"].to_list() == ["backend"] and totals["excess"][0] > 0

@@ -88,6 +88,10 @@ def test_a_broken_code_path_ranks_its_service_first_with_the_reason():
     row = sus.table.row(0, named=True)
     assert row["patterns"] > 0.5 and "code path cut short" in row["why"]
     assert sus.table.filter(pl.col("service") == "cart")["patterns"][0] == 0.0
+    # the broken path behind it is reachable as a frame, and only the suspect's own
+    paths = sus.evidence("pay").paths
+    assert paths.height >= 1 and set(paths["service"]) == {"pay"}
+    assert sus.evidence("cart").paths.height == 0
 
 
 def _errors_case(rows: list[tuple[str, int, int, int, int]]):

@@ -119,7 +119,9 @@ def benign_change() -> pl.Expr:
 @dataclass
 class Evidence:
     """The frames behind one suspect: ``series`` (metric changes), ``templates`` (log
-    surges), ``spans`` (error-origin spans), ``blame`` (latency blame rows), ``events``."""
+    surges), ``spans`` (error-origin spans), ``blame`` (latency blame rows), ``events``,
+    ``paths`` (code paths cut short, :func:`patterns.broken_patterns` rows) and ``totals``
+    (the excess of an additive total, when the ranking used one)."""
 
     service: str
     series: pl.DataFrame
@@ -127,10 +129,12 @@ class Evidence:
     spans: pl.DataFrame
     blame: pl.DataFrame
     events: pl.DataFrame
+    paths: pl.DataFrame = field(default_factory=pl.DataFrame)
+    totals: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def _repr_html_(self) -> str:
         parts = [f"<b>Evidence for {html.escape(self.service)}</b>"]
-        for name in ("series", "templates", "spans", "blame", "events"):
+        for name in ("series", "templates", "spans", "blame", "events", "paths", "totals"):
             df = getattr(self, name)
             parts.append(f"<div><i>{name}</i>: {df.height} row(s)</div>")
             if df.height:
@@ -157,6 +161,10 @@ class Suspects:
     origin_spans: pl.DataFrame = field(repr=False)
     blame: pl.DataFrame = field(repr=False)
     events: pl.DataFrame = field(repr=False)
+    #: event pairs that held in the baseline and broke in the window (per service)
+    broken_paths: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
+    #: the excess of the additive total the ranking used (``focus_total``), per service
+    totals: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
     #: what the ranking was run on (frames, windows, options), for :attr:`verdict`
     inputs: dict[str, Any] | None = field(default=None, repr=False)
     _verdict: Any = field(default=None, repr=False, compare=False)
@@ -184,8 +192,13 @@ class Suspects:
             return None
 
     def evidence(self, service: str) -> Evidence:
-        """The series, templates, spans, blame rows and events behind ``service``."""
+        """The series, templates, spans, blame rows, events, broken paths and totals
+        behind ``service``."""
         svc = pl.col("service") == service
+
+        def own(df: pl.DataFrame) -> pl.DataFrame:
+            return df.filter(svc) if "service" in df.columns else df
+
         return Evidence(
             service=service,
             series=self.changes.filter(svc & pl.col("changed")),
@@ -193,6 +206,8 @@ class Suspects:
             spans=self.origin_spans.filter(pl.col("blame_service") == service),
             blame=self.blame.filter(svc),
             events=self.events.filter(svc),
+            paths=own(self.broken_paths),
+            totals=own(self.totals),
         )
 
     def _repr_html_(self) -> str:
@@ -458,8 +473,9 @@ def rank_suspects(
         )
     )
 
+    totals = pl.DataFrame()
     if focus_total is not None:
-        met = _excess_signal(m, win, mbase, focus_total, lead_in)
+        met, totals = _excess_signal(m, win, mbase, focus_total, lead_in)
     # a service's own resource driven to its capacity is a cause (USE saturation)
     satsig = _saturation(changes)
 
@@ -493,7 +509,8 @@ def rank_suspects(
 
     # a code path that stopped reaching a step it always reached in the baseline (an
     # event pair of the service that broke) shows where a request was cut short
-    patsig = _patterns(lg, sp, win, base)
+    broken = _broken(lg, sp, win, base)
+    patsig = _pattern_signal(broken)
 
     # traces ----------------------------------------------------------------------------
     sp = errors_from_logs(sp, lg)
@@ -584,6 +601,8 @@ def rank_suspects(
         origin_spans=origin_spans,
         blame=blame,
         events=near,
+        broken_paths=broken,
+        totals=totals,
         inputs={
             "metrics": m,
             "logs": lg,
@@ -605,18 +624,20 @@ def rank_suspects(
 
 def _excess_signal(
     m: pl.DataFrame, win: Window, base: Window, metric: str, lead_in: Window | None
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The metric signal from an additive total: totals share one unit across services, so
-    the service with the largest excess accounts for most of the symptom (share of it)."""
+    the service with the largest excess accounts for most of the symptom (share of it).
+    Returns the signal and the excess rows behind it (the evidence)."""
     from workbench.analysis.excess import excess_totals
 
     ex = excess_totals(m, win, base, metric=metric, lead_in=lead_in).filter(pl.col("excess") > 0)
-    return ex.select(
+    signal = ex.select(
         "service",
         _m=pl.col("excess"),
         _m_top=pl.lit(metric),
         metrics=pl.col("share"),
     )
+    return signal, ex
 
 
 def _distinct_changes(changes: pl.DataFrame) -> pl.DataFrame:
@@ -634,10 +655,16 @@ def _saturation(changes: pl.DataFrame) -> pl.DataFrame:
     return mr.saturation(changes)
 
 
-def _patterns(lg: pl.DataFrame, sp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:
+def _broken(lg: pl.DataFrame, sp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:
     from workbench.analysis import patterns as pt
 
-    return pt.pattern_signal(pt.broken_patterns(lg, sp, win, base))
+    return pt.broken_patterns(lg, sp, win, base)
+
+
+def _pattern_signal(broken: pl.DataFrame) -> pl.DataFrame:
+    from workbench.analysis import patterns as pt
+
+    return pt.pattern_signal(broken)
 
 
 def _error_signal(bsp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:
