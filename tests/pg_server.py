@@ -202,3 +202,33 @@ class PgCluster:
             yield pg
         finally:
             pg.cleanup()
+
+
+@contextmanager
+def scratch_schema(cluster: PgCluster, prefix: str, **options: object) -> Iterator[object]:
+    """A ``PostgresSource`` on a fresh schema ``<prefix>_<random>`` of ``cluster`` with the
+    workbench tables created; the schema is dropped afterwards (if the cluster still runs).
+
+    >>> with scratch_schema(postgres_server, "t", timeout=5) as src: ...
+    """
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+
+    from workbench import PostgresSource, Secret
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    src = PostgresSource(
+        cluster.url, password=Secret.value(cluster.password), schema=schema, **options
+    )
+    try:
+        src.init_schema()
+        yield src
+    finally:
+        src.close()
+        if cluster.running:
+            with psycopg.connect(cluster.admin_conninfo, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+                )

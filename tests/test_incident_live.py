@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ import polars as pl
 import pytest
 
 import workbench as wb
+from tests.pg_server import scratch_schema
 from tests.test_demo_notebook import FINDING, _tagged
 from workbench import notebook
 from workbench.analysis.red import red, red_summary
@@ -61,19 +61,11 @@ def demo_pg(postgres_server: Any, lab_demo_dir: Path, demo_meta: dict) -> Iterat
     """A schema holding the demo's logs, spans and non-alert events; yields its name.
 
     Metrics stay in Prometheus and alerts in Alertmanager, so nothing is counted twice."""
-    import psycopg
-    from psycopg import sql
-
     from workbench.sources.files import DirectorySource
 
-    schema = f"live_{uuid.uuid4().hex[:10]}"
-    pg = wb.PostgresSource(
-        postgres_server.url, password=wb.Secret.value(postgres_server.password), schema=schema
-    )
     whole = wb.Window(demo_meta["window"]["start"], demo_meta["window"]["end"])
     files = DirectorySource(lab_demo_dir)
-    try:
-        pg.init_schema()
+    with scratch_schema(postgres_server, "live") as pg:
         for signal in ("logs", "spans", "events"):
             res = files.load(signal, whole)
             assert not res.partial, res.reasons
@@ -81,14 +73,7 @@ def demo_pg(postgres_server: Any, lab_demo_dir: Path, demo_meta: dict) -> Iterat
             if signal == "events":
                 frame = frame.filter(pl.col("kind") != "alert")
             assert pg.ingest(signal, frame) == frame.height > 0
-        yield schema
-    finally:
-        pg.close()
-        if postgres_server.running:
-            with psycopg.connect(postgres_server.admin_conninfo, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-                )
+        yield pg.schema
 
 
 @pytest.fixture(scope="module")

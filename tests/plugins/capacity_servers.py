@@ -13,7 +13,6 @@ history is first split into one OpenMetrics file per day (:func:`split_openmetri
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests import promservers
+from tests.pg_server import scratch_schema
 from tests.servers import require_binary
 
 
@@ -84,26 +84,7 @@ def capacity_prometheus(
 @pytest.fixture(scope="session")
 def capacity_pg(postgres_server: Any, capacity_history: Path) -> Iterator[Any]:
     import polars as pl
-    import psycopg
-    from psycopg import sql
 
-    from workbench import PostgresSource, Secret
-
-    schema = f"cap_{uuid.uuid4().hex[:10]}"
-    src = PostgresSource(
-        postgres_server.url,
-        password=Secret.value(postgres_server.password),
-        schema=schema,
-        timeout=5,
-    )
-    src.init_schema()
-    src.ingest("metrics", pl.read_parquet(capacity_history / "metrics" / "metrics.parquet"))
-    try:
+    with scratch_schema(postgres_server, "cap", timeout=5) as src:
+        src.ingest("metrics", pl.read_parquet(capacity_history / "metrics" / "metrics.parquet"))
         yield src
-    finally:
-        src.close()
-        if postgres_server.running:
-            with psycopg.connect(postgres_server.admin_conninfo, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-                )

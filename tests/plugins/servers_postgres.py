@@ -21,13 +21,12 @@ Example::
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from tests.pg_server import PgCluster, PgClusterError
+from tests.pg_server import PgCluster, PgClusterError, scratch_schema
 
 
 @pytest.fixture(scope="session")
@@ -68,25 +67,5 @@ def pg_admin(postgres_server: PgCluster) -> Iterator[Any]:
 
 @pytest.fixture
 def pg_source(postgres_server: PgCluster) -> Iterator[Any]:
-    import psycopg
-    from psycopg import sql
-
-    from workbench import PostgresSource, Secret
-
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    src = PostgresSource(
-        postgres_server.url,
-        password=Secret.value(postgres_server.password),
-        schema=schema,
-        timeout=5,
-    )
-    src.init_schema()
-    try:
+    with scratch_schema(postgres_server, "t", timeout=5) as src:
         yield src
-    finally:
-        src.close()
-        if postgres_server.running:
-            with psycopg.connect(postgres_server.admin_conninfo, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-                )
