@@ -37,6 +37,21 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]
     return out, nb, html
 
 
+def error_outputs(code_cells: list[dict]) -> list[dict]:
+    """The outputs of ``code_cells`` that show a failure: an error, or a traceback on stderr."""
+    return [
+        o
+        for c in code_cells
+        for o in c["outputs"]
+        if o["output_type"] == "error"
+        or (
+            o["output_type"] == "stream"
+            and o["name"] == "stderr"
+            and "Traceback" in "".join(o["text"])
+        )
+    ]
+
+
 def _tagged(nb: dict, tag: str) -> list[dict]:
     return [c for c in nb["cells"] if tag in c.get("metadata", {}).get("tags", [])]
 
@@ -46,18 +61,7 @@ def test_every_cell_ran_without_error(demo_run: tuple[Path, dict, str]) -> None:
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert len(code) >= 10
     assert all(c["execution_count"] is not None for c in code)
-    problems = [
-        o
-        for c in code
-        for o in c["outputs"]
-        if o["output_type"] == "error"
-        or (
-            o["output_type"] == "stream"
-            and o["name"] == "stderr"
-            and "Traceback" in "".join(o["text"])
-        )
-    ]
-    assert problems == []
+    assert error_outputs(code) == []
     # papermill recorded the parameters it ran with: the demo's defaults, no secrets
     assert nb["metadata"]["papermill"]["parameters"] == {}
 

@@ -38,7 +38,7 @@ import pytest
 
 import workbench as wb
 from tests.pg_server import scratch_schema
-from tests.test_demo_notebook import FINDING, _tagged
+from tests.test_demo_notebook import FINDING, _tagged, error_outputs
 from workbench import notebook
 from workbench.analysis.red import red, red_summary
 from workbench.analysis.suspects import rank_suspects
@@ -281,18 +281,7 @@ def test_notebook_over_live_backends(
     nb = json.loads(out.read_text())
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(c["execution_count"] is not None for c in code)
-    problems = [
-        o
-        for c in code
-        for o in c["outputs"]
-        if o["output_type"] == "error"
-        or (
-            o["output_type"] == "stream"
-            and o["name"] == "stderr"
-            and "Traceback" in "".join(o["text"])
-        )
-    ]
-    assert problems == []
+    assert error_outputs(code) == []
     text = json.dumps(nb)
     assert "Some data is missing or partial" not in text  # every source loaded whole
     assert postgres_server.password not in text

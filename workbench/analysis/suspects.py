@@ -64,6 +64,8 @@ import polars as pl
 
 from workbench import frames
 from workbench.analysis import changes as ch
+from workbench.analysis import metric_rules as mr
+from workbench.analysis import patterns as pt
 from workbench.analysis import templates as tp
 from workbench.analysis import traces as tr
 from workbench.timewindow import Window
@@ -452,14 +454,7 @@ def rank_suspects(
     changes = ch.score_changes(m, win, mbase)
     onset = ch.onset_of_changes(changes) or win.start
     met = (
-        _distinct_changes(changes)
-        .filter(
-            pl.col("changed")
-            & pl.col("service").is_not_null()
-            & ~benign_change()
-            & ~callee_symptom()
-            & (pl.col("metric").str.contains(focus_metric, literal=True) if focus_metric else True)
-        )
+        _harmful_changes(changes, focus_metric)
         .group_by("service")
         .agg(
             pl.col("score").max().alias("_m"),
@@ -477,7 +472,7 @@ def rank_suspects(
     if focus_total is not None:
         met, totals = _excess_signal(m, win, mbase, focus_total, lead_in)
     # a service's own resource driven to its capacity is a cause (USE saturation)
-    satsig = _saturation(changes)
+    satsig = mr.saturation(changes)
 
     # logs ------------------------------------------------------------------------------
     if lg.height:
@@ -509,8 +504,8 @@ def rank_suspects(
 
     # a code path that stopped reaching a step it always reached in the baseline (an
     # event pair of the service that broke) shows where a request was cut short
-    broken = _broken(lg, sp, win, base)
-    patsig = _pattern_signal(broken)
+    broken = pt.broken_patterns(lg, sp, win, base)
+    patsig = pt.pattern_signal(broken)
 
     # traces ----------------------------------------------------------------------------
     sp = errors_from_logs(sp, lg)
@@ -640,31 +635,23 @@ def _excess_signal(
     return signal, ex
 
 
-def _distinct_changes(changes: pl.DataFrame) -> pl.DataFrame:
-    """Metric changes counted once: a host-level series copied onto every pod says
-    nothing about which service broke, a latency's quantiles are one measurement, and
-    a service doing less work is not where a fault is (see ``metric_rules``)."""
-    from workbench.analysis import metric_rules as mr
-
-    return mr.quantile_consensus(mr.without_host_level(changes)).filter(~mr.usage_drop())
-
-
-def _saturation(changes: pl.DataFrame) -> pl.DataFrame:
-    from workbench.analysis import metric_rules as mr
-
-    return mr.saturation(changes)
-
-
-def _broken(lg: pl.DataFrame, sp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:
-    from workbench.analysis import patterns as pt
-
-    return pt.broken_patterns(lg, sp, win, base)
-
-
-def _pattern_signal(broken: pl.DataFrame) -> pl.DataFrame:
-    from workbench.analysis import patterns as pt
-
-    return pt.pattern_signal(broken)
+def _harmful_changes(changes: pl.DataFrame, focus_metric: str | None) -> pl.DataFrame:
+    """The metric changes that count as a service's symptom: each counted once (a
+    host-level series copied onto every pod says nothing about which service broke, a
+    latency's quantiles are one measurement, a service doing less work is not where a
+    fault is; see ``metric_rules``), in the harmful direction, not a wait on a callee, and
+    of the alert's kind when ``focus_metric`` is given."""
+    return (
+        mr.quantile_consensus(mr.without_host_level(changes))
+        .filter(~mr.usage_drop())
+        .filter(
+            pl.col("changed")
+            & pl.col("service").is_not_null()
+            & ~benign_change()
+            & ~callee_symptom()
+            & (pl.col("metric").str.contains(focus_metric, literal=True) if focus_metric else True)
+        )
+    )
 
 
 def _error_signal(bsp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:

@@ -294,25 +294,10 @@ def evidence_strength(sus: Any) -> dict[str, dict[str, float]]:
 
 
 def _metric_strength(sus: Any, inputs: dict[str, Any], sx: Any) -> dict[str, float]:
-    if inputs.get("focus_total"):
-        from workbench.analysis.excess import excess_totals
-
-        ex = excess_totals(
-            inputs["metrics"],
-            inputs["window"],
-            inputs.get("metric_baseline") or inputs["baseline"],
-            metric=inputs["focus_total"],
-            lead_in=inputs.get("lead_in"),
-        ).filter(pl.col("excess") > 0)
+    if inputs.get("focus_total"):  # the ranking kept the excess rows it scored
+        ex = sus.totals
         return dict(zip(ex["service"], ex["excess"], strict=True))
-    fm = inputs.get("focus_metric")
-    ch = sx._distinct_changes(sus.changes).filter(
-        pl.col("changed")
-        & pl.col("service").is_not_null()
-        & ~sx.benign_change()
-        & ~sx.callee_symptom()
-        & (pl.col("metric").str.contains(fm, literal=True) if fm else True)
-    )
+    ch = sx._harmful_changes(sus.changes, inputs.get("focus_metric"))
     agg = ch.group_by("service").agg(pl.col("score").max())
     return dict(zip(agg["service"], agg["score"], strict=True))
 
