@@ -18,7 +18,7 @@ Example::
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
@@ -82,10 +82,24 @@ class Answer:
         return " · ".join(parts)
 
     def __getattr__(self, item: str) -> Any:
-        # only called for names the dataclass lacks: fall through to the value
+        # only called for names the dataclass lacks: fall through to the value; a frame
+        # method returning a frame (head, filter, select, sort...) keeps the labels, so
+        # ``inv.red_summary.head(8)`` still says which window it shows
         if item.startswith("__") or item == "value":
             raise AttributeError(item)
-        return getattr(self.value, item)
+        got = getattr(self.value, item)
+        if not (isinstance(self.value, pl.DataFrame) and callable(got)):
+            return got
+
+        def keep_labels(*args: Any, **kwargs: Any) -> Any:
+            out = got(*args, **kwargs)
+            return self.derive(out) if isinstance(out, pl.DataFrame) else out
+
+        return keep_labels
+
+    def derive(self, value: Any) -> Answer:
+        """The same labels around another value (a slice of this one)."""
+        return replace(self, value=value)
 
     def __len__(self) -> int:
         return len(self.value)
@@ -93,11 +107,14 @@ class Answer:
     def __iter__(self) -> Any:
         return iter(self.value)
 
-    def _repr_html_(self) -> str:
+    def _repr_html_(self) -> str | None:
         v = self.value
-        inner = (
-            v._repr_html_() if hasattr(v, "_repr_html_") else f"<pre>{html.escape(repr(v))}</pre>"
-        )
+        if hasattr(v, "_repr_html_"):
+            inner = v._repr_html_()
+        elif hasattr(v, "_repr_markdown_"):
+            return None  # shown as Markdown (the findings)
+        else:
+            inner = f"<pre>{html.escape(repr(v))}</pre>"
         return (
             f"<div class='wb-answer'><div style='font-size:90%;color:#555'>"
             f"<b>{html.escape(self.caption())}</b><br><i>{html.escape(self.definition)}</i>"

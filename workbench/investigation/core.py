@@ -34,6 +34,7 @@ import polars as pl
 from workbench.errors import ConfigError
 from workbench.investigation import quantities as q
 from workbench.investigation.answer import Answer
+from workbench.investigation.drill import DrillDown
 from workbench.timewindow import Window
 
 __all__ = ["DEFINITIONS", "Investigation"]
@@ -47,7 +48,9 @@ DEFINITIONS: dict[str, str] = {
     "ratio, rate and p95 are the RED definitions over the same window",
     "graph_raw": "calls between services from the spans starting in the window (span "
     "counts: rates count sampled traces)",
-    "graph_baseline": "calls between services from the spans starting in the baseline",
+    "graph_baseline": "calls between services from the spans starting in the baseline; "
+    "node numbers are the baseline's RED quantities",
+    "graph_baseline_raw": "calls between services from the spans starting in the baseline",
     "graph_diff": "every call edge, baseline against window: new, vanished, error ratio "
     "rise, p95 ratio",
     "templates": "every log line with its Drain template (variable fields masked)",
@@ -98,7 +101,7 @@ class _Store:
         return self.values.get(key)
 
 
-class Investigation:
+class Investigation(DrillDown):
     """The one place where analysis of an incident runs (see the module doc).
 
     ``incident`` is an :class:`~workbench.Incident` (frames load on first use).
@@ -144,8 +147,12 @@ class Investigation:
                 f"window {win} is outside the data loaded ({full})",
                 hint="open a new Incident for another time range",
             )
-        # the incident narrowed to the window (frames shared, nothing re-loaded)
-        self.view = incident if win == incident.window else incident.narrow(win)
+        self._window = win
+        # the baseline rule of Incident.narrow (the incident's, unless the window reaches
+        # into it: then the same length just before the window)
+        self._baseline = (
+            incident.baseline if win == incident.window else incident.narrow(win).baseline
+        )
         self.services: tuple[str, ...] = tuple(dict.fromkeys(services))
         self.alert = alert
         self.options: dict[str, Any] = {
@@ -161,12 +168,19 @@ class Investigation:
     @property
     def window(self) -> Window:
         """The incident window the views look at."""
-        return self.view.window
+        return self._window
 
     @property
     def baseline(self) -> Window:
         """What "normal" looks like for every comparison."""
-        return self.view.baseline
+        return self._baseline
+
+    @property
+    def view(self) -> Any:
+        """The incident narrowed to :attr:`window` (frames shared, nothing re-loaded)."""
+        if self._window == self.incident.window:
+            return self.incident
+        return self.incident.narrow(self._window)
 
     @property
     def id(self) -> str:
@@ -313,42 +327,57 @@ class Investigation:
             window=window,
         )
 
-    @property
-    def graph(self) -> Answer:
-        """The service graph over the window (a :class:`~workbench.analysis.graph.ServiceGraph`).
-        Node ``error_ratio``, ``rate_per_s`` and ``p95_ms`` are the RED definitions over
-        the same window (one number per quantity, whichever view shows it)."""
+    def _graph_red(self, name: str, raw: Answer, side: str) -> Answer:
         from workbench.analysis.graph import ServiceGraph
 
-        raw = self._graph("graph_raw", self.window)
         summary = self._red_summary_full().frame
 
         def compute() -> ServiceGraph:
             g = raw.value
-            return ServiceGraph(
-                edges=g.edges, nodes=q.graph_nodes(g.nodes, summary, g.seconds), seconds=g.seconds
-            )
+            nodes = q.graph_nodes(g.nodes, summary, g.seconds, side=side)
+            return ServiceGraph(edges=g.edges, nodes=nodes, seconds=g.seconds)
 
-        return self._answer("graph", (self.window, self.baseline), compute)
+        return self._answer(name, (self.window, self.baseline), compute, window=raw.window)
+
+    @property
+    def graph(self) -> Answer:
+        """The service graph over the window (a :class:`~workbench.analysis.graph.ServiceGraph`).
+        Node ``error_ratio``, ``rate_per_s``, ``p95_ms`` (and ``requests``, ``errors``) are
+        the RED quantities over the same window (one number per quantity, whichever view
+        shows it); edges keep the spans' call counts."""
+        return self._graph_red("graph", self._graph("graph_raw", self.window), "inc")
 
     @property
     def graph_baseline(self) -> Answer:
-        """The service graph over the baseline."""
-        return self._graph("graph_baseline", self.baseline)
+        """The service graph over the baseline, nodes with the baseline's RED numbers."""
+        return self._graph_red(
+            "graph_baseline", self._graph("graph_baseline_raw", self.baseline), "base"
+        )
 
     @property
     def graph_diff(self) -> Answer:
         """Every call edge, baseline against window (:func:`~workbench.analysis.graph.graph_diff`)."""
         from workbench.analysis.graph import graph_diff
 
-        base, g = self.graph_baseline.value, self._graph("graph_raw", self.window).value
+        base = self._graph("graph_baseline_raw", self.baseline).value
+        g = self._graph("graph_raw", self.window).value
         return self._answer("graph_diff", (self.window, self.baseline), lambda: graph_diff(base, g))
 
-    def node_changes(self) -> pl.DataFrame:
+    @property
+    def graph_spans(self) -> Answer:
+        """The service graph over the window with the spans' own numbers (sampled
+        traces): what the explorer draws before the metrics arrive."""
+        return self._graph("graph_raw", self.window)
+
+    def node_changes(self, *, spans: bool = False) -> pl.DataFrame:
         """The graph's nodes with their baseline error ratio and p95 and the changes
-        (what the explorer colours the graph by)."""
+        (what the explorer colours the graph by): RED numbers on both sides, or with
+        ``spans=True`` the spans' own (before the metrics arrive)."""
         from workbench.analysis.focus import node_changes
 
+        if spans:
+            base = self._graph("graph_baseline_raw", self.baseline).value
+            return node_changes(base, self.graph_spans.value)
         return node_changes(self.graph_baseline.value, self.graph.value)
 
     # logs --------------------------------------------------------------------------------

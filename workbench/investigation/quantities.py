@@ -170,17 +170,20 @@ def onset(onset_rows: pl.DataFrame, *, window: Window, service: str | None = Non
     return Quantity("onset", v, window, "", _DEFS["onset"], service)
 
 
-def graph_nodes(nodes: pl.DataFrame, summary_frame: pl.DataFrame, seconds: float) -> pl.DataFrame:
+def graph_nodes(
+    nodes: pl.DataFrame, summary_frame: pl.DataFrame, seconds: float, *, side: str = "inc"
+) -> pl.DataFrame:
     """Graph nodes whose ``rate_per_s``, ``error_ratio`` and ``p95_ms`` are the RED
     quantities of the same window (``summary_frame`` is :func:`summary`), so the graph
     shows the numbers every other view shows; ``requests`` and ``errors`` become rate x
     ``seconds`` (the window's) and that times the error ratio. Services without RED
-    (inferred peers: databases, external APIs) keep the spans' numbers."""
+    (inferred peers: databases, external APIs) keep the spans' numbers. ``side`` is
+    ``"inc"`` (the window's columns) or ``"base"`` (the baseline's)."""
     red_cols = summary_frame.select(
         "service",
-        _r=pl.col("rate_inc"),
-        _e=pl.col("error_ratio_inc"),
-        _p=pl.col("p95_inc_ms"),
+        _r=pl.col(f"rate_{side}"),
+        _e=pl.col(f"error_ratio_{side}"),
+        _p=pl.col(f"p95_{side}_ms"),
     )
     out = nodes.join(red_cols, on="service", how="left", maintain_order="left")
     has = pl.col("_r").is_not_null()
