@@ -23,14 +23,14 @@ from workbench.errors import (
 )
 from workbench.incident import Incident
 from workbench.secrets import Secret
-from workbench.sources.alertmanager import AlertmanagerSource
+from workbench.sources.alertmanager.source import AlertmanagerSource
 from workbench.sources.base import Result, Source
 from workbench.sources.files import DirectorySource, FileSource
-from workbench.sources.jaeger import JaegerSource
-from workbench.sources.loki import LokiSource
-from workbench.sources.postgres import PostgresSource
-from workbench.sources.prometheus import PrometheusSource
-from workbench.sources.tempo import TempoSource
+from workbench.sources.jaeger.source import JaegerSource
+from workbench.sources.loki.source import LokiSource
+from workbench.sources.postgres.source import PostgresSource
+from workbench.sources.prometheus.source import PrometheusSource
+from workbench.sources.tempo.source import TempoSource
 from workbench.timewindow import Window
 
 __version__ = "0.1.0"

@@ -176,27 +176,27 @@ def _source_class(kind: str) -> Any:
 
 def _import_source_class(kind: str) -> Any:
     if kind == "prometheus":
-        from workbench.sources.prometheus import PrometheusSource
+        from workbench.sources.prometheus.source import PrometheusSource
 
         return PrometheusSource
     if kind == "loki":
-        from workbench.sources.loki import LokiSource
+        from workbench.sources.loki.source import LokiSource
 
         return LokiSource
     if kind == "tempo":
-        from workbench.sources.tempo import TempoSource
+        from workbench.sources.tempo.source import TempoSource
 
         return TempoSource
     if kind == "jaeger":
-        from workbench.sources.jaeger import JaegerSource
+        from workbench.sources.jaeger.source import JaegerSource
 
         return JaegerSource
     if kind == "alertmanager":
-        from workbench.sources.alertmanager import AlertmanagerSource
+        from workbench.sources.alertmanager.source import AlertmanagerSource
 
         return AlertmanagerSource
     if kind == "postgres":
-        from workbench.sources.postgres import PostgresSource
+        from workbench.sources.postgres.source import PostgresSource
 
         return PostgresSource
     from workbench.sources.files import DirectorySource
