@@ -23,31 +23,18 @@ from workbench.errors import (
 )
 from workbench.incident import Incident
 from workbench.secrets import Secret
-from workbench.sources.alertmanager.source import AlertmanagerSource
+from workbench.sources import registry as _registry
 from workbench.sources.base import Result, Source
-from workbench.sources.files import DirectorySource, FileSource
-from workbench.sources.jaeger.source import JaegerSource
-from workbench.sources.loki.source import LokiSource
-from workbench.sources.postgres.source import PostgresSource
-from workbench.sources.prometheus.source import PrometheusSource
-from workbench.sources.tempo.source import TempoSource
 from workbench.timewindow import Window
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AlertmanagerSource",
     "AuthError",
     "BadData",
     "ConfigError",
-    "DirectorySource",
-    "FileSource",
     "Incident",
-    "JaegerSource",
     "LimitExceeded",
-    "LokiSource",
-    "PostgresSource",
-    "PrometheusSource",
     "QueryError",
     "Result",
     "Secret",
@@ -55,7 +42,6 @@ __all__ = [
     "SourceError",
     "SourceUnavailable",
     "Suspects",
-    "TempoSource",
     "Usage",
     "Window",
     "WorkbenchError",
@@ -65,3 +51,18 @@ __all__ = [
     "load_usage",
     "rank_suspects",
 ]
+__all__ = sorted([*__all__, *_registry.exported()])
+
+
+def __getattr__(name: str) -> object:
+    """The backends' source classes (``workbench.PrometheusSource``...), named by the
+    registry and imported on first use."""
+    if name in _registry.exported():
+        value = _registry.export(name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
