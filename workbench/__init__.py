@@ -33,6 +33,8 @@ from workbench.sources.prometheus import PrometheusSource
 from workbench.sources.tempo import TempoSource
 from workbench.timewindow import Window
 
+# The one place the version is written: pyproject.toml reads it from here
+# ([tool.setuptools.dynamic]), and so do bundles, lab manifests and `workbench --version`.
 __version__ = "0.1.0"
 
 __all__ = [

@@ -243,6 +243,19 @@ class PrometheusSource(Source):
             return self.signals(window, services=services, step=step)
         return self.query_range(query, window, step=step)
 
+    @classmethod
+    def from_client(cls, client: Any, **kwargs: Any) -> PrometheusSource:
+        """From an existing ``prometheus_api_client.PrometheusConnect``: same URL, headers,
+        basic auth, TLS settings and timeout (:mod:`workbench.sources.promconnect`).
+
+        Example::
+
+            >>> prom = PrometheusSource.from_client(PrometheusConnect(url, headers=h))
+        """
+        from workbench.sources.promconnect import from_prometheus_connect
+
+        return from_prometheus_connect(client, **kwargs)
+
     def query_range(
         self,
         query: str,
