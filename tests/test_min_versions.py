@@ -41,6 +41,7 @@ UNIT_TESTS = (
     "tests/test_analysis_suspects.py",
     "tests/test_analysis_graph.py",
     "tests/test_files_directory.py",
+    "tests/test_files_compressed.py",
     "tests/test_charts.py",
     "tests/test_promql_escaping.py",
 )
@@ -117,7 +118,7 @@ def test_unit_tests_pass_on_the_declared_minimum_versions() -> None:
         assert got is not None and Version(got) == Version(version), (name, version, got)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [str(python), "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider"]
-    cmd += ["-m", "not service and not browser and not minversions", *UNIT_TESTS]
+    cmd += ["-m", "not service and not browser and not minversions and not slow", *UNIT_TESTS]
     cmd += [f"--deselect={d}" for d in DESELECT]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     tail = "\n".join(out.stdout.splitlines()[-40:])
