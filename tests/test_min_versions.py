@@ -44,6 +44,7 @@ UNIT_TESTS = (
     "tests/test_files_compressed.py",
     "tests/test_charts.py",
     "tests/test_promql_escaping.py",
+    "tests/test_metric_presets.py",
 )
 # needs the notebook extra (anywidget), not a core dependency
 DESELECT = ("tests/test_charts.py::test_enable_offline_switches_to_the_offline_jupyter_renderer",)

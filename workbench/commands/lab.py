@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 
+NAMINGS = ("lab", "otel", "otel-legacy", "spanmetrics", "spanmetrics-legacy", "istio", "beyla")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lab", help="simulated microservice system: list or generate scenarios")
@@ -30,6 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="use a generated topology of N services (2..1000) instead of the shop",
     )
     g.add_argument("--step", type=float, default=30.0, help="scrape interval in seconds")
+    g.add_argument(
+        "--naming",
+        default="lab",
+        choices=NAMINGS,
+        help="metric names in metrics.om: the lab's, OpenTelemetry semantic conventions, "
+        "the Collector's spanmetrics connector, Istio or Beyla (default: lab)",
+    )
     g.set_defaults(func=_generate)
     h = lsub.add_parser("history", help="write weeks of per-service usage for capacity analysis")
     h.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
@@ -74,7 +83,13 @@ def _generate(args: argparse.Namespace) -> int:
     if args.step <= 0:
         raise ConfigError("--step must be positive")
     path = generate(
-        args.scenario, args.seed, args.out, start=start, services=args.services, step_s=args.step
+        args.scenario,
+        args.seed,
+        args.out,
+        start=start,
+        services=args.services,
+        step_s=args.step,
+        naming=args.naming,
     )
     meta = json.loads((path / "scenario.json").read_text())
     c = meta["counts"]

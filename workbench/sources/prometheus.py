@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,7 +58,7 @@ from workbench.errors import (
     SourceError,
     SourceUnavailable,
 )
-from workbench.sources import chunking, promjson, promql
+from workbench.sources import chunking, metric_presets, promjson, promql
 from workbench.sources.base import Result, Source, Timer
 from workbench.sources.budget import RowBudget
 from workbench.sources.http import Auth, HttpClient, Timeout
@@ -180,7 +180,8 @@ class PrometheusSource(Source):
         target_points: int = 720,
         max_points_per_series: int = chunking.MAX_POINTS,
         on_chunk_error: Literal["raise", "partial"] = "raise",
-        metric_names: MetricNames | None = None,
+        metric_names: MetricNames | Mapping[str, Any] | None = None,
+        preset: str | None = None,
         scrape_interval: str | timedelta = "15s",
         alerts: bool = False,
         compression: bool | None = None,
@@ -202,7 +203,10 @@ class PrometheusSource(Source):
         self.target_points = target_points
         self.max_points_per_series = max_points_per_series
         self.on_chunk_error = on_chunk_error
-        self.metric_names = metric_names or MetricNames()
+        # preset / metric_names / detection on first use: workbench.sources.metric_presets
+        names, self.preset_choice = metric_presets.resolve(preset, metric_names)
+        self._detect = names is None
+        self.metric_names = names or MetricNames()
         self.scrape_interval = parse_duration(scrape_interval)
         self.http = HttpClient(name, url, auth=auth, timeout=timeout, retries=retries)
         if isinstance(compression, str):  # from a URL option or an environment variable
@@ -222,6 +226,9 @@ class PrometheusSource(Source):
             **self.http.auth.describe(),
             "timeout": f"{self.http.timeout.read:g}s",
             "compression": self.compression,
+            "metric_names": self.preset_choice.note()
+            if self.preset_choice
+            else "detect on first load",
         }
 
     def close(self) -> None:
@@ -286,6 +293,7 @@ class PrometheusSource(Source):
         >>> prom.signals(w, services=["checkout"], signals=["red:error_ratio"]).frame
         """
         st = self._step(window, step)
+        choice = self._ensure_names(window)
         queries = signal_queries(
             self.metric_names,
             services=services,
@@ -293,7 +301,33 @@ class PrometheusSource(Source):
             signals=signals,
         )
         label = f"RED+saturation for {', '.join(services) if services else 'all services'}"
-        return self._range(queries, window, step=st, label=label)
+        res = self._range(queries, window, step=st, label=label)
+        if choice is not None:
+            res.extra["metric_names"] = choice.note()
+        return res
+
+    def _ensure_names(self, window: Window) -> metric_presets.Choice | None:
+        """Detect the naming preset from the server's metric names, once (see
+        :mod:`workbench.sources.metric_presets`); a failed lookup keeps the lab names."""
+        if self._detect:
+            self._detect = False
+            try:
+                have = self.label_values("__name__", window=window)
+            except SourceError as err:
+                log.warning("%s: cannot list metric names to detect the preset: %s", self.name, err)
+                self.preset_choice = metric_presets.Choice(
+                    "lab",
+                    f"detection failed ({type(err).__name__}); using lab names",
+                    MetricNames(),
+                )
+            else:
+                self.preset_choice = metric_presets.detect(have)
+            self.metric_names = self.preset_choice.names
+            self.service_labels = tuple(
+                dict.fromkeys((self.metric_names.service_label, "service", "job"))
+            )
+            log.info("%s: %s", self.name, self.preset_choice.note())
+        return self.preset_choice
 
     def query(
         self, query: str, at: datetime | str | None = None, *, alias: str | None = None
