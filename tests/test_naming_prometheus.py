@@ -118,3 +118,37 @@ def test_each_naming_gives_the_lab_red_panels_and_top_suspect(
         src.close()
     finally:
         server.stop()
+
+
+SATURATION = (sig.CPU_RATIO, sig.MEMORY_RATIO, sig.DB_POOL_RATIO)
+
+
+@pytest.mark.parametrize("naming", ["lab+kubernetes", "otel+kubernetes"])
+def test_kubernetes_saturation_matches_the_lab_saturation(
+    naming: str, demo_series, windows, lab_loaded, tmp_path_factory
+) -> None:
+    lab_inc, _ = lab_loaded
+    server = _serve(demo_series[0], naming, tmp_path_factory.mktemp(f"naming-{naming}"))
+    try:
+        inc, src = _load(server.url, windows)
+        assert src.preset_choice is not None and src.preset_choice.preset == naming
+        assert "cAdvisor/kube-state-metrics" in src.preset_choice.reason
+        assert src.metric_names.cpu_seconds == "container_cpu_usage_seconds_total"
+
+        def sat(i: Incident) -> pl.DataFrame:
+            return (
+                i.metrics.filter(pl.col("metric").is_in(SATURATION))
+                .select("ts", "metric", "service", "value")
+                .sort("metric", "service", "ts")
+            )
+
+        a, b = sat(lab_inc), sat(inc)
+        assert set(a["metric"]) == set(SATURATION) and a.height > 1000
+        joined = a.join(b, on=["ts", "metric", "service"], how="full", coalesce=True)
+        assert joined.height == a.height == b.height, naming
+        diff = (pl.col("value") - pl.col("value_right")).abs()
+        assert joined.filter(diff > 1e-6 * (1 + pl.col("value").abs())).height == 0
+        assert set(inc.metrics["metric"]) >= set(RED)  # RED still comes through
+        src.close()
+    finally:
+        server.stop()

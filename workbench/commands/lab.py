@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 
-NAMINGS = ("lab", "otel", "otel-legacy", "spanmetrics", "spanmetrics-legacy", "istio", "beyla")
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lab", help="simulated microservice system: list or generate scenarios")
@@ -35,9 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument(
         "--naming",
         default="lab",
-        choices=NAMINGS,
-        help="metric names in metrics.om: the lab's, OpenTelemetry semantic conventions, "
-        "the Collector's spanmetrics connector, Istio or Beyla (default: lab)",
+        metavar="NAMING",
+        help="metric names in metrics.om: lab, otel, otel-legacy, spanmetrics, "
+        "spanmetrics-legacy, istio or beyla, optionally +kubernetes for cAdvisor / "
+        "kube-state-metrics CPU and memory (default: lab)",
     )
     g.set_defaults(func=_generate)
     h = lsub.add_parser("history", help="write weeks of per-service usage for capacity analysis")
@@ -71,10 +70,12 @@ def _scenarios(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from workbench.errors import ConfigError
     from workbench.lab import generate
+    from workbench.lab.naming import check_naming
     from workbench.lab.scenarios import get_scenario
     from workbench.timewindow import parse_time
 
     get_scenario(args.scenario)
+    check_naming(args.naming)
     start = None
     if args.start:
         start = parse_time(args.start).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -29,9 +29,22 @@ import numpy as np
 from workbench.errors import ConfigError
 from workbench.lab.metrics import SeriesSet
 
-__all__ = ["NAMINGS", "rename"]
+__all__ = ["NAMINGS", "check_naming", "rename"]
 
 NAMINGS = ("lab", "otel", "otel-legacy", "spanmetrics", "spanmetrics-legacy", "istio", "beyla")
+#: lab saturation series -> (cAdvisor / kube-state-metrics name, extra labels)
+_KUBERNETES = {
+    "process_cpu_seconds_total": ("container_cpu_usage_seconds_total", {}),
+    "container_cpu_limit_cores": (
+        "kube_pod_container_resource_limits",
+        {"resource": "cpu", "unit": "core"},
+    ),
+    "process_resident_memory_bytes": ("container_memory_working_set_bytes", {}),
+    "container_memory_limit_bytes": (
+        "kube_pod_container_resource_limits",
+        {"resource": "memory", "unit": "byte"},
+    ),
+}
 
 _REQ = "http_server_requests_total"
 _HIST = "http_server_request_duration_seconds"
@@ -139,16 +152,43 @@ def _family(name: str) -> str:
     return name
 
 
+def _kubernetes(rule: Rule | None) -> Rule:
+    """CPU and memory as cAdvisor and kube-state-metrics report them, by ``container``
+    (the service) with ``pod`` and ``namespace``; other series go through ``rule``."""
+
+    def k8s(m: str, lab: dict[str, str]) -> tuple[str, dict[str, str], float] | None:
+        if m in _KUBERNETES:
+            name, extra = _KUBERNETES[m]
+            b = {k: lab[k] for k in ("namespace", "pod") if k in lab}
+            return name, {**b, "container": lab["service"], **extra}, 1.0
+        return rule(m, lab) if rule else (m, dict(lab), 1.0)
+
+    return k8s
+
+
+def check_naming(naming: str) -> tuple[str, str]:
+    """``("otel", "kubernetes")`` for ``"otel+kubernetes"``; ConfigError if unknown."""
+    red, _, extra = naming.partition("+")
+    if extra not in ("", "kubernetes") or red not in NAMINGS:
+        raise ConfigError(
+            f"unknown naming {naming!r}",
+            hint=f"one of {', '.join(NAMINGS)}, optionally +kubernetes (e.g. otel+kubernetes)",
+        )
+    return red, extra
+
+
 def rename(ss: SeriesSet, naming: str) -> SeriesSet:
-    """``ss`` under ``naming``'s metric and label names (``"lab"``: ``ss`` itself).
+    """``ss`` under ``naming``'s metric and label names (``"lab"``: ``ss`` itself);
+    ``"otel+kubernetes"`` also writes CPU and memory as cAdvisor / kube-state-metrics.
 
     Series that land on the same name and labels are summed (counters stay counters:
     they reset together, being one process's)."""
+    red, extra = check_naming(naming)
     if naming == "lab":
         return ss
-    rule = _RULES.get(naming)
-    if rule is None:
-        raise ConfigError(f"unknown naming {naming!r}", hint=f"one of {', '.join(NAMINGS)}")
+    rule: Rule = _RULES[red] if red != "lab" else (lambda m, lab: (m, dict(lab), 1.0))
+    if extra:
+        rule = _kubernetes(_RULES.get(red))
     merged: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
     rows: list[np.ndarray] = []
     metric: list[str] = []

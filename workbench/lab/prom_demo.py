@@ -84,12 +84,11 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: f
 def served_demo(naming: str, workdir: Path, *, seed: int = 1) -> Iterator[ServedDemo]:
     """Serve the demo's metrics under ``naming`` from a fresh Prometheus in ``workdir``."""
     from workbench.lab.demo import demo_path
-    from workbench.lab.naming import NAMINGS, rename
+    from workbench.lab.naming import check_naming, rename
     from workbench.lab.runner import lab_series
     from workbench.lab.write_metrics import write_openmetrics
 
-    if naming not in NAMINGS:
-        raise ConfigError(f"unknown naming {naming!r}", hint=f"one of {', '.join(NAMINGS)}")
+    check_naming(naming)  # before any work
     promtool, prometheus = _binary("promtool"), _binary("prometheus")
     demo = demo_path(seed)
     workdir.mkdir(parents=True, exist_ok=True)
