@@ -67,11 +67,13 @@ def _load(url: str, windows: tuple[Window, Window, str]) -> tuple[Incident, Prom
 
 
 @pytest.fixture(scope="module")
-def lab_loaded(demo_series, windows, tmp_path_factory) -> Iterator[tuple[Incident, str]]:
+def lab_loaded(
+    demo_series, windows, tmp_path_factory
+) -> Iterator[tuple[Incident, PrometheusSource]]:
     server = _serve(demo_series[0], "lab", tmp_path_factory.mktemp("naming-lab"))
     try:
         inc, src = _load(server.url, windows)
-        yield inc, src.preset_choice.preset
+        yield inc, src
         src.close()
     finally:
         server.stop()
@@ -89,8 +91,8 @@ def _red(inc: Incident) -> pl.DataFrame:
 def test_each_naming_gives_the_lab_red_panels_and_top_suspect(
     naming: str, demo_series, windows, lab_loaded, tmp_path_factory
 ) -> None:
-    lab_inc, lab_preset = lab_loaded
-    assert lab_preset == "lab"
+    lab_inc, lab_src = lab_loaded
+    assert lab_src.preset_choice is not None and lab_src.preset_choice.preset == "lab"
     server = _serve(demo_series[0], naming, tmp_path_factory.mktemp(f"naming-{naming}"))
     try:
         inc, src = _load(server.url, windows)
@@ -152,3 +154,31 @@ def test_kubernetes_saturation_matches_the_lab_saturation(
         src.close()
     finally:
         server.stop()
+
+
+def test_grafana_links_of_suspects_replay_their_evidence(lab_loaded, windows) -> None:
+    from workbench.grafana_links import Grafana, decode_explore_url, suspect_links
+
+    inc, src = lab_loaded
+    inc_w, base_w, truth = windows
+    sus = rank_suspects(metrics=inc.metrics, window=inc_w, baseline=base_w)
+    grafana = Grafana("https://grafana.example.com/", prometheus_uid="prom-uid", org_id=3)
+    links = suspect_links(sus, inc, src, grafana, top=3)
+    assert truth in links
+    url = links[truth]
+    assert url.startswith("https://grafana.example.com/explore?schemaVersion=1&panes=")
+    assert url.endswith("&orgId=3")
+    d = decode_explore_url(url)
+    assert d["datasource"] == "prom-uid" and d["type"] == "prometheus"
+    assert d["window"] == Window(base_w.start, inc_w.end)
+    # the query is the evidence's strongest series for that service, and replaying it on
+    # the server over the link's window gives the values the ranking saw
+    top = sus.evidence(truth).series.sort("score", descending=True)["metric"][0]
+    assert f'service="{truth}"' in d["query"]
+    step = src._step(d["window"], None)
+    replay = src.query_range(d["query"], d["window"], step=step, alias=top).frame
+    seen = inc.metrics.filter((pl.col("metric") == top) & (pl.col("service") == truth))
+    joined = seen.join(replay.select("ts", "value"), on="ts", how="inner")
+    assert joined.height >= 0.9 * seen.height > 50
+    diff = (pl.col("value") - pl.col("value_right")).abs()
+    assert joined.filter(diff > 1e-6 * (1 + pl.col("value").abs())).height == 0
