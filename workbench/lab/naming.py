@@ -33,7 +33,7 @@ __all__ = ["NAMINGS", "check_naming", "rename"]
 
 NAMINGS = ("lab", "otel", "otel-legacy", "spanmetrics", "spanmetrics-legacy", "istio", "beyla")
 #: lab saturation series -> (cAdvisor / kube-state-metrics name, extra labels)
-_KUBERNETES = {
+_KUBERNETES: dict[str, tuple[str, dict[str, str]]] = {
     "process_cpu_seconds_total": ("container_cpu_usage_seconds_total", {}),
     "container_cpu_limit_cores": (
         "kube_pod_container_resource_limits",
@@ -159,7 +159,7 @@ def _kubernetes(rule: Rule | None) -> Rule:
     def k8s(m: str, lab: dict[str, str]) -> tuple[str, dict[str, str], float] | None:
         if m in _KUBERNETES:
             name, extra = _KUBERNETES[m]
-            b = {k: lab[k] for k in ("namespace", "pod") if k in lab}
+            b: dict[str, str] = {k: lab[k] for k in ("namespace", "pod") if k in lab}
             return name, {**b, "container": lab["service"], **extra}, 1.0
         return rule(m, lab) if rule else (m, dict(lab), 1.0)
 

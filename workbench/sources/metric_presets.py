@@ -231,7 +231,7 @@ def _check(key: str, v: object, default: object) -> Any:
             raise ConfigError(
                 f'{where} must be a list of [label, op, value], e.g. [["reporter", "=", "destination"]]'
             )
-        return tuple(tuple(m) for m in v)
+        return tuple(tuple(m) for m in v)  # type: ignore[attr-defined]  # checked above
     if key == "duration_scale":
         if not isinstance(v, int | float) or isinstance(v, bool) or v <= 0:
             raise ConfigError(f"{where} must be a positive number (0.001 for milliseconds)")

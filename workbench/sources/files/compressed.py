@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import IO, Any
 
@@ -77,7 +77,9 @@ def _zstd_reader(fh: IO[bytes]) -> IO[bytes]:
     return zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True)  # type: ignore[no-any-return]
 
 
-def _chunks(path: Path, codec: str, source: str | None, size: int = _CHUNK) -> Iterator[bytes]:
+def _chunks(
+    path: Path, codec: str, source: str | None, size: int = _CHUNK
+) -> Generator[bytes, None, None]:
     with path.open("rb") as raw:
         head = raw.read(4)
         raw.seek(0)
