@@ -37,6 +37,13 @@ log = logging.getLogger(__name__)
 SIGNALS: tuple[Signal, ...] = ("metrics", "logs", "spans", "events")
 
 
+def _notes(r: Result | None) -> list[str]:
+    """The reasons a result is partial, then what the source chose (a metric-naming preset)."""
+    if r is None:
+        return []
+    return [*r.reasons, *([str(r.extra["metric_names"])] if "metric_names" in r.extra else [])]
+
+
 class SourceOutcome:
     """What one source did for one signal: a :class:`Result` or the error that stopped it."""
 
@@ -69,7 +76,7 @@ class SourceOutcome:
             "rows": r.rows if r else 0,
             "partial": bool(r and r.partial),
             "status": "error" if self.error else ("partial" if r and r.partial else "ok"),
-            "detail": str(self.error) if self.error else "; ".join(r.reasons if r else ()),
+            "detail": str(self.error) if self.error else "; ".join(_notes(r)),
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
