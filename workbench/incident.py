@@ -97,6 +97,7 @@ class Incident:
         services: Sequence[str] | None = None,
         title: str | None = None,
         max_workers: int = 8,
+        load_timeout: float | None = None,
     ) -> None:
         if not isinstance(window, Window):
             raise ConfigError(f"window must be a Window, got {type(window).__name__}")
@@ -116,6 +117,9 @@ class Incident:
             )
         self.services = list(services) if services else None
         self.max_workers = max_workers
+        #: overall seconds each source's load may take (None: the source's own
+        #: ``Timeout.load_s``, by default 4 x its read timeout)
+        self.load_timeout = load_timeout
         self.outcomes: dict[tuple[str, Signal], SourceOutcome] = {}
         self._frames: dict[Signal, pl.DataFrame] = {}
         self.annotations = AnnotationLog()
@@ -248,13 +252,28 @@ class Incident:
         return self
 
     def _load_one(self, src: Source, sig: Signal) -> SourceOutcome:
+        from workbench.limits import parse_guard
+        from workbench.sources.budget import load_deadline
+
         with Timer() as t:
             try:
-                res = src.load(sig, self.full_window, services=self.services)
+                with (
+                    load_deadline(self._load_deadline(src)),
+                    parse_guard(src.name, what=f"the {sig} answer"),
+                ):
+                    res = src.load(sig, self.full_window, services=self.services)
             except WorkbenchError as err:
                 log.warning("source %s failed to load %s: %s", src.name, sig, err)
                 return SourceOutcome(src.name, sig, error=err, elapsed_s=t.elapsed)
         return SourceOutcome(src.name, sig, result=res, elapsed_s=t.elapsed)
+
+    def _load_deadline(self, src: Source) -> float | None:
+        """Seconds one load of ``src`` may take: ``load_timeout`` if set, else the
+        source's ``Timeout.load_s`` (HTTP sources), else none (PostgreSQL has its own)."""
+        if self.load_timeout is not None:
+            return self.load_timeout
+        timeout = getattr(src, "timeout", None)
+        return getattr(timeout, "load_s", None)
 
     def _frame(self, sig: Signal) -> pl.DataFrame:
         if sig not in self._frames:

@@ -28,8 +28,6 @@ from workbench.errors import BadData, LimitExceeded
 
 __all__ = ["DeadlinePassed", "read_body"]
 
-_CHUNK = 64 * 1024
-
 
 class DeadlinePassed(Exception):
     """The overall deadline passed while the body was still arriving."""
@@ -102,7 +100,7 @@ def read_body(
     decoders = [_Inflater(c) for c in reversed(codings)]
     parts: list[bytes] = []
     size = 0
-    raw_iter = resp.iter_raw(_CHUNK)
+    raw_iter = resp.iter_raw()  # as the network gives it: no waiting for a full chunk
     while True:
         left = deadline - time.monotonic()
         if left <= 0:

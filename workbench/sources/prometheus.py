@@ -60,7 +60,7 @@ from workbench.errors import (
 )
 from workbench.sources import chunking, promjson, promql
 from workbench.sources.base import Result, Source, Timer
-from workbench.sources.budget import RowBudget
+from workbench.sources.budget import RowBudget, in_context
 from workbench.sources.http import Auth, HttpClient, Timeout
 from workbench.sources.promsignals import MetricNames, signal_queries
 from workbench.timewindow import Window, parse_duration
@@ -494,7 +494,7 @@ class PrometheusSource(Source):
         )
         try:
             futures = [
-                pool.submit(self._guarded, task, part, budget)
+                pool.submit(in_context(self._guarded), task, part, budget)
                 for task, part in zip(tasks, parts, strict=True)
             ]
             for f in as_completed(futures):

@@ -31,6 +31,7 @@ from workbench import frames
 from workbench.errors import AuthError, BadData, ConfigError, QueryError, SourceError
 from workbench.sources import traceql
 from workbench.sources.base import Result, Source, Timer
+from workbench.sources.budget import in_context
 from workbench.sources.http import Auth, Timeout
 from workbench.sources.lazyhttp import LazyHttp
 from workbench.timewindow import Window
@@ -271,7 +272,7 @@ class TempoSource(LazyHttp, Source):
 
             if ids:
                 with ThreadPoolExecutor(max_workers=min(self.concurrency, len(ids))) as pool:
-                    for tid, df, rs, exc in pool.map(one, ids):
+                    for tid, df, rs, exc in pool.map(in_context(one), ids):
                         if exc is not None:
                             failed.append((tid, exc))
                         else:

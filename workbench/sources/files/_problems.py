@@ -82,8 +82,10 @@ def check_on_error(on_error: str) -> OnError:
 
 
 def read_text(path: Path, problems: Problems) -> str:
+    from workbench.limits import read_capped
+
     try:
-        raw = path.read_bytes()
+        raw = read_capped(path, source=problems.source or "files")
     except OSError as exc:
         raise BadData(
             f"cannot read {path}: {exc.strerror or exc}", path=str(path), source=problems.source
