@@ -173,15 +173,23 @@ class Incident:
         )
 
     @classmethod
-    def from_bundle(cls, path: str | Path, *, verify: bool = True) -> Incident:
+    def from_bundle(
+        cls,
+        path: str | Path,
+        *,
+        verify: bool = True,
+        expect: str | None = None,
+        public_key: str | Path | None = None,
+    ) -> Incident:
         """Re-open an incident from its evidence bundle, with no backend reachable.
 
-        The bundle is verified first; if anything changed, every frame it serves is
-        marked partial with the problems (see ``status()``).
+        The bundle is verified first (and, if given, checked against the published digest
+        ``expect`` and signed by ``public_key``); if anything fails, every frame it serves
+        is marked partial with the problems (see ``status()``).
         """
         from workbench.bundle import BundleSource
 
-        src = BundleSource(path, verify=verify)
+        src = BundleSource(path, verify=verify, expect=expect, public_key=public_key)
         meta = src.manifest["incident"]
         window = Window.parse(meta["window"])
         inc = cls(
@@ -215,12 +223,24 @@ class Incident:
         """Mark a chart, suspect or query (``ref``) as evidence, with why it matters."""
         return self.annotations.append(text, kind="evidence", ref=ref, author=author)
 
-    def save_bundle(self, path: str | Path, *, overwrite: bool = False) -> Path:
+    def save_bundle(
+        self,
+        path: str | Path,
+        *,
+        overwrite: bool = False,
+        key: str | Path | None = None,
+        extends: str | Path | bool | None = None,
+    ) -> Path:
         """Freeze every loaded frame, its provenance and the annotations into ``path``
-        (see :mod:`workbench.bundle`)."""
+        (see :mod:`workbench.bundle`). Returns a :class:`~workbench.bundle.BundlePath`
+        whose ``bundle_sha256`` is the full digest to publish; ``key`` (an Ed25519 key
+        file such as ``~/.ssh/id_ed25519``) signs it.
+
+        >>> inc.save_bundle("INC-123.bundle", key="~/.ssh/id_ed25519").bundle_sha256
+        """
         from workbench.bundle import save_bundle
 
-        return save_bundle(self, path, overwrite=overwrite)
+        return save_bundle(self, path, overwrite=overwrite, key=key, extends=extends)
 
     # loading ------------------------------------------------------------------------------
     @property
