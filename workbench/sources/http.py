@@ -10,7 +10,11 @@ connection refused, DNS, TLS failure   ``SourceUnavailable`` (TLS: hint about th
 timeout (connect or read)              ``SourceUnavailable`` (hint: narrow or raise timeout)
 401 / 403                              ``AuthError``
 other 4xx                              ``QueryError`` (server's errorType / error text)
+429, or 503 with Retry-After           waited out (within the deadline), then ``SourceUnavailable``
 5xx                                    ``SourceUnavailable`` with status (retried if GET)
+deadline passed (request or load)      ``SourceUnavailable`` (error_type ``deadline``)
+decoded body over the cap              ``LimitExceeded`` (``max_response_bytes``)
+content-coding not asked for           ``BadData``
 body cut short / not JSON              ``SourceUnavailable`` / ``BadData`` naming the source
 =====================================  ==========================================
 
@@ -29,7 +33,7 @@ import random
 import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -135,6 +139,30 @@ class Auth:
     headers: Mapping[str, str | Secret] = field(default_factory=dict)
     ca_file: str | None = None
     verify: bool = True
+    #: the URL these settings are used with (set by the client; for the warnings)
+    origin: str | None = field(default=None, compare=False, repr=False)
+
+    def warnings(self, url: str | None = None) -> list[str]:
+        """What is risky about these settings towards ``url``: TLS verification off, or
+        credentials sent over plain HTTP to a host that is not this machine."""
+        url = url or self.origin
+        out = []
+        if not self.verify:
+            out.append(
+                "TLS verification is off (verify = false): anyone on the path can read and "
+                "change the answers and see the credentials"
+            )
+        if url and (self.bearer is not None or self.password is not None or any(
+            isinstance(v, Secret) for v in self.headers.values()
+        )):  # fmt: skip
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(url)
+            if parts.scheme == "http" and not _is_local(parts.hostname or ""):
+                out.append(
+                    f"credentials are sent over plain HTTP to {parts.hostname}: use https://"
+                )
+        return out
 
     def secrets(self) -> tuple[Secret, ...]:
         out = [s for s in (self.bearer, self.password) if s is not None]
@@ -167,14 +195,25 @@ class Auth:
             kinds.append("basic")
         if self.headers:
             kinds.append("headers:" + ",".join(sorted(self.headers)))
-        return {"auth": "+".join(kinds) or "none", "ca_file": self.ca_file}
+        out: dict[str, Any] = {"auth": "+".join(kinds) or "none", "ca_file": self.ca_file}
+        if not self.verify:
+            out["verify"] = False
+        warnings = self.warnings()
+        if warnings:
+            out["warnings"] = warnings
+        return out
 
 
 class HttpClient:
     """A small JSON-over-HTTP client that raises the workbench's typed errors.
 
-    GETs are retried (bounded, with backoff) on connection failures and 502/503/504;
-    POSTs are not retried.
+    Retries are bounded (``retries``), spaced with jittered exponential backoff, and all
+    fit in the request's deadline: GETs are retried on connection failures and
+    502/503/504; every method is retried when the connection was refused, or on 429 and
+    503 with ``Retry-After`` (honoured, capped at 60 s, never past the deadline).
+    The httpx client is built, and the secrets read, on the first request. Settings that
+    expose credentials (``verify = false``, a credential over plain HTTP to a non-local
+    host) are logged as warnings and listed in ``auth.describe()["warnings"]``.
     """
 
     def __init__(
@@ -199,14 +238,25 @@ class HttpClient:
                 '(bearer = {env = "NAME"}, password = {env = "NAME"}, or a header)',
             )
         self.base_url = base_url.rstrip("/")
-        self.auth = auth or Auth()
+        self.auth = replace(auth or Auth(), origin=redact_url(self.base_url))
+        for warning in self.auth.warnings():
+            log.warning("source %s: %s", source, warning)
         self.timeout = timeout or Timeout()
         self.retries = retries
         self.backoff_s = backoff_s
         #: decoded-size cap of one response (``LimitExceeded`` beyond it)
         self.max_bytes = max_response_bytes() if max_bytes is None else max_bytes
         self._wire: list[str] | None = None
-        self._client = client or self._build_client()
+        self._given = client
+        self._built: httpx.Client | None = client
+
+    @property
+    def _client(self) -> httpx.Client:
+        """The httpx client, built (and the secrets read) on the first request, so a
+        source whose secret is missing fails when it connects, not when configured."""
+        if self._built is None:
+            self._built = self._build_client()
+        return self._built
 
     def _build_client(self) -> httpx.Client:
         a = self.auth
@@ -244,7 +294,10 @@ class HttpClient:
         return redact_url(self.base_url)
 
     def close(self) -> None:
-        self._client.close()
+        if self._built is not None:
+            self._built.close()
+            if self._given is None:
+                self._built = None
 
     # requests ---------------------------------------------------------------------------
     def request(
@@ -265,7 +318,10 @@ class HttpClient:
         The whole request, retries and waits included, ends by the request deadline
         (``Timeout.total``) and by the current load's deadline, whichever comes first.
         """
-        attempts = 1 + (self.retries if method.upper() == "GET" else 0)
+        # GETs are retried on any transient failure; other methods (the query POSTs) only
+        # where the server never ran them: refused connections and 429/503 "come back later"
+        idempotent = method.upper() in ("GET", "HEAD")
+        attempts = 1 + self.retries
         deadline, budget_s, scope = self._deadline()
         last: Exception | None = None
         for attempt in range(attempts):
@@ -314,7 +370,7 @@ class HttpClient:
                 ) from exc
             except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
                 last = exc
-                if attempt + 1 < attempts:
+                if idempotent and attempt + 1 < attempts:
                     continue
                 raise SourceUnavailable(
                     f"{self.source} closed the connection before the response was complete",
@@ -340,7 +396,12 @@ class HttpClient:
                 ) from exc
             except _DeadlinePassed as exc:
                 raise self._deadline_error(budget_s, scope, query, window) from exc
-            if resp.status_code in RETRY_STATUS and attempt + 1 < attempts:
+            busy = resp.status_code == 429 or (
+                resp.status_code == 503 and "retry-after" in resp.headers
+            )
+            if (busy or (idempotent and resp.status_code in RETRY_STATUS)) and (
+                attempt + 1 < attempts
+            ):
                 last = _Busy(resp)
                 continue
             self._raise_for_status(resp, query=query, window=window)
@@ -561,6 +622,14 @@ def _server_error(
         et_text = redactor(str(et)) if et else None
         return et_text, _clip(redactor(str(msg)) if msg else text.strip())
     return None, _clip(text.strip())
+
+
+def _is_local(host: str) -> bool:
+    """Whether ``host`` is this machine (loopback name or address)."""
+    host = host.strip("[]").lower()
+    return (
+        host in ("localhost", "::1", "") or host.startswith("127.") or host.endswith(".localhost")
+    )
 
 
 def _lone_surrogate(body: Any) -> bool:
