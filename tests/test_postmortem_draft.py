@@ -302,6 +302,8 @@ def test_postmortem_template_parameters_and_sections() -> None:
     assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
     assert notebook.read_parameters(nb) == {
         "bundle": "",
+        "expect": "",
+        "public_key": "",
         "slo_target": 0.999,
         "slo_window_days": 30,
         "authors": [],

@@ -22,8 +22,8 @@ from typing import Any
 import polars as pl
 
 from workbench import frames
-from workbench.sources.pg_copy import copy_in, to_csv_chunks
-from workbench.sources.pg_schema import COLUMNS
+from workbench.sources.postgres.copy_io import copy_in, to_csv_chunks
+from workbench.sources.postgres.schema import COLUMNS
 
 __all__ = ["ingest_frame", "load_directory"]
 
@@ -69,7 +69,7 @@ def load_directory(
             "1970-01-01T00:00:00Z", "2300-01-01T00:00:00Z"
         )
     from workbench.errors import ConfigError
-    from workbench.sources import pg_loads
+    from workbench.sources.postgres import loads as pg_loads
 
     key, fingerprint = pg_loads.scenario_key(directory)
     before = pg._run(

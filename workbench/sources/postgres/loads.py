@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from workbench.sources.pg_schema import TIME_COLUMN
+from workbench.sources.postgres.schema import TIME_COLUMN
 
 __all__ = ["delete_load", "previous", "record_load", "scenario_key", "span_of"]
 
