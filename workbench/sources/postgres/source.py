@@ -240,6 +240,13 @@ class PostgresSource(Source):
                     self.tls = "verify-full"
         except psycopg.Error as exc:
             err = translate(exc, source=self.name, password=self._password, connecting=True)
+            text = str(exc).lower()
+            if self._tls_auto and ("certificate" in text or "root.crt" in text):
+                err.hint = (
+                    "the server's TLS certificate did not verify: give its CA with "
+                    "sslrootcert=/path/ca.pem in the URL, or opt out with ?sslmode=prefer "
+                    "(encrypted, not verified)"
+                )
             if leaks(exc, self._password):
                 raise err from None
             raise err from exc
