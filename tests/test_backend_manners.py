@@ -32,7 +32,7 @@ def test_retry_after_is_honoured(status: int) -> None:
         took = time.monotonic() - t
         gaps = [b - a for a, b in zip(srv.busy_times_at, srv.busy_times_at[1:], strict=False)]
     assert res.frame.height == 0 and srv.busy_left == 0
-    assert 2.0 <= took < 4.0, took  # two waits of Retry-After: 1 s (+ jitter)
+    assert 2.0 <= took < 6.0, took  # two waits of Retry-After: 1 s (+ jitter)
     assert all(g >= 1.0 for g in gaps)
 
 
@@ -44,7 +44,7 @@ def test_retry_after_beyond_the_deadline_fails_fast_and_says_busy() -> None:
         with pytest.raises(SourceUnavailable, match="busy") as ei:
             src.metrics("up", W)
         took = time.monotonic() - t
-    assert ei.value.status == 429 and took < 1.0  # no point waiting 30 s for a 2 s budget
+    assert ei.value.status == 429 and took < 1.5  # no point waiting 30 s for a 2 s budget
 
 
 def test_backoff_has_jitter() -> None:

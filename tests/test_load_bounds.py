@@ -78,7 +78,7 @@ def test_drip_server_cannot_stretch_the_request_deadline() -> None:
     print(f"drip: {type(err).__name__} after {took:.2f}s (deadline 2.5s)")
     assert isinstance(err, SourceUnavailable) and err.error_type == "deadline"
     assert "request deadline of 2.5s" in str(err)
-    assert 2.3 < took < 3.5
+    assert 2.3 < took < 4.0
 
 
 def test_stall_ends_at_the_read_timeout() -> None:
@@ -87,7 +87,7 @@ def test_stall_ends_at_the_read_timeout() -> None:
         err, took = _timed(lambda: src.metrics("up", W))
     print(f"stall: {type(err).__name__} after {took:.2f}s (read timeout 1s)")
     assert isinstance(err, SourceUnavailable)
-    assert took < 2.0
+    assert took < 2.5
 
 
 def test_blackhole_with_a_3s_timeout_fails_in_about_3s() -> None:
@@ -96,7 +96,7 @@ def test_blackhole_with_a_3s_timeout_fails_in_about_3s() -> None:
         err, took = _timed(lambda: src.metrics("up", W))
     print(f"blackhole: {type(err).__name__} after {took:.2f}s (timeout 3s)")
     assert isinstance(err, SourceUnavailable)
-    assert 2.8 < took < 4.0
+    assert 2.8 < took < 4.5  # the issue measured 6 s
 
 
 def test_load_deadline_bounds_the_whole_load_and_keeps_other_sources() -> None:
@@ -108,7 +108,7 @@ def test_load_deadline_bounds_the_whole_load_and_keeps_other_sources() -> None:
         inc.load(["metrics", "events"])
         took = time.monotonic() - t
     print(f"load deadline: incident load ended after {took:.2f}s (load deadline 2s)")
-    assert took < 3.5
+    assert took < 4.0
     err = inc.outcomes[("prom", "metrics")].error
     assert isinstance(err, SourceUnavailable) and "load deadline of 2s" in str(err)
     assert inc.events.height == 1
