@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from workbench.errors import BadData, LimitExceeded
+from workbench.limits import max_file_bytes, read_capped
 
 __all__ = [
     "MAX_DECOMPRESSED_BYTES",
@@ -123,10 +124,10 @@ def read_bytes(path: Path, *, source: str | None = None, max_bytes: int | None =
     caller's "cannot read" message.
     """
     codec = codec_of(path)
-    if codec is None:
-        return path.read_bytes()
+    if codec is None:  # a plain file: the general file-read cap (workbench.limits)
+        return read_capped(path, source=source or "files", cap=max_bytes)
     if max_bytes is None:
-        max_bytes = MAX_DECOMPRESSED_BYTES
+        max_bytes = min(MAX_DECOMPRESSED_BYTES, max_file_bytes())
     out = bytearray()
     for chunk in _chunks(path, codec, source):
         out += chunk

@@ -506,15 +506,12 @@ def read_file(
 
 
 def _load_yaml(text: str, problems: Problems) -> list[Any]:
-    import yaml
+    """Every YAML document of ``text``; aliases refused (no expansion bombs)."""
+    from workbench.limits import load_yaml
 
-    try:
-        return list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise BadData(
-            f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
-            path=problems.path,
-            line=mark.line + 1 if mark is not None else None,
-            source=problems.source,
-        ) from exc
+    return load_yaml(
+        text,
+        where=str(problems.path),
+        all_documents=True,
+        source=problems.source,
+    )

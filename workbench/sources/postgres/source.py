@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -89,6 +90,13 @@ class PostgresSource(Source):
     * ``dsn_or_url`` -- ``postgres://user@host:5432/db`` (also ``postgresql://``,
       ``postgresql+psycopg://``, ``timescale://``) or a libpq ``key=value`` string.
       A password written in it is moved into a :class:`Secret` and never shown.
+    * TLS: towards a host that is not this machine, with no ``sslmode`` in the URL (nor
+      ``PGSSLMODE``), the source verifies the server's certificate and name whenever the
+      server offers TLS (``sslmode=verify-full``, CA from ``sslrootcert`` or the system
+      store) and falls back to an unencrypted connection, recorded in ``describe()``
+      and logged, only when the server offers no TLS at all. Opt out with
+      ``?sslmode=prefer`` (encrypted, not verified) or ``?sslmode=require`` in the URL.
+      Local hosts and Unix sockets keep libpq's default.
     * ``name`` -- how results and errors name this source (default ``"postgres"``).
     * ``password`` -- a :class:`Secret` (``Secret.env("PGPASSWORD")``), resolved when
       connecting. Without one libpq's own ``PGPASSWORD``/``~/.pgpass`` apply.
@@ -137,6 +145,13 @@ class PostgresSource(Source):
             )
         self._password = Secret.value(inline) if inline is not None else password
         self._params = params
+        #: verify TLS when offered (see the class doc); ``tls`` says what was used
+        self._tls_auto = (
+            "sslmode" not in params
+            and not os.environ.get("PGSSLMODE")
+            and not _is_local_host(params.get("host"), params.get("hostaddr"))
+        )
+        self.tls: str | None = params.get("sslmode") or None
         if hasattr(timeout, "connect") and hasattr(timeout, "read"):
             connect_s, statement_timeout = float(timeout.connect), float(timeout.read)
         else:
@@ -177,7 +192,11 @@ class PostgresSource(Source):
             "timescale": self._timescale,
             "max_rows": self.max_rows,
             "password": repr(self._password) if self._password else None,
+            "tls": self.tls or ("verify-full when offered" if self._tls_auto else "libpq default"),
+            **({"warnings": [self._plain_warning]} if self.tls == "none" else {}),
         }
+
+    _plain_warning = "the server offers no TLS: the connection (and password) is not encrypted"
 
     # ------------------------------------------------------------------ connection
     def _connect(self) -> Any:
@@ -202,10 +221,32 @@ class PostgresSource(Source):
         }
         if self._password is not None:
             kwargs["password"] = self._password.reveal()
+        if self._tls_auto:
+            kwargs["sslmode"] = "verify-full"
+            kwargs.setdefault("sslrootcert", "system")
         try:
-            conn = psycopg.connect(autocommit=True, **kwargs)
+            try:
+                conn = psycopg.connect(autocommit=True, **kwargs)
+            except psycopg.OperationalError as exc:
+                if not (self._tls_auto and "does not support SSL" in str(exc)):
+                    raise
+                kwargs["sslmode"] = "disable"
+                kwargs.pop("sslrootcert", None)
+                conn = psycopg.connect(autocommit=True, **kwargs)
+                self.tls = "none"
+                log.warning("source %s: %s", self.name, self._plain_warning)
+            else:
+                if self._tls_auto:
+                    self.tls = "verify-full"
         except psycopg.Error as exc:
             err = translate(exc, source=self.name, password=self._password, connecting=True)
+            text = str(exc).lower()
+            if self._tls_auto and ("certificate" in text or "root.crt" in text):
+                err.hint = (
+                    "the server's TLS certificate did not verify: give its CA with "
+                    "sslrootcert=/path/ca.pem in the URL, or opt out with ?sslmode=prefer "
+                    "(encrypted, not verified)"
+                )
             if leaks(exc, self._password):
                 raise err from None
             raise err from exc
@@ -727,6 +768,17 @@ def _output(col: Any, kv: str) -> Any:
     if col.kind == "epoch_us":
         return sql.SQL("(extract(epoch FROM {}) * 1000000)::int8 AS {}").format(name, name)
     return name
+
+
+def _is_local_host(host: str | None, hostaddr: str | None) -> bool:
+    """Whether libpq connects to this machine (a Unix socket or a loopback address).
+    The host name decides, since that is what a certificate is verified against."""
+    names = [x for x in (host or "").split(",") if x] or ([hostaddr] if hostaddr else [])
+    names = names or ["localhost"]
+    return all(
+        n.startswith("/") or n.lower() == "localhost" or n.startswith("127.") or n == "::1"
+        for n in names
+    )
 
 
 def _parse_dsn(dsn: str) -> dict[str, str]:

@@ -60,7 +60,7 @@ from workbench.errors import (
 )
 from workbench.sources import chunking
 from workbench.sources.base import Result, Source, Timer
-from workbench.sources.budget import RowBudget
+from workbench.sources.budget import RowBudget, in_context
 from workbench.sources.http import Auth, HttpClient, Timeout
 from workbench.sources.prometheus import presets as metric_presets
 from workbench.sources.prometheus import promql
@@ -544,7 +544,7 @@ class PrometheusSource(Source):
         )
         try:
             futures = [
-                pool.submit(self._guarded, task, part, budget)
+                pool.submit(in_context(self._guarded), task, part, budget)
                 for task, part in zip(tasks, parts, strict=True)
             ]
             for f in as_completed(futures):

@@ -30,6 +30,7 @@ import polars as pl
 from workbench import frames
 from workbench.errors import AuthError, BadData, ConfigError, QueryError, SourceError
 from workbench.sources.base import Result, Source, Timer
+from workbench.sources.budget import in_context
 from workbench.sources.http import Auth, Timeout
 from workbench.sources.lazyhttp import LazyHttp
 from workbench.sources.tempo import traceql
@@ -271,7 +272,7 @@ class TempoSource(LazyHttp, Source):
 
             if ids:
                 with ThreadPoolExecutor(max_workers=min(self.concurrency, len(ids))) as pool:
-                    for tid, df, rs, exc in pool.map(one, ids):
+                    for tid, df, rs, exc in pool.map(in_context(one), ids):
                         if exc is not None:
                             failed.append((tid, exc))
                         else:
