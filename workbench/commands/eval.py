@@ -15,7 +15,8 @@ suspect stood out (:mod:`workbench.analysis.verdict`; ``--no-verdict`` skips it)
 several topologies and seeds; reused when DIR already holds it).
 
 ``workbench eval logs PATH`` mines templates for every system of the loghub layout and
-ends with ``GA=0.xxx PA=0.xxx systems=N``.
+ends with ``GA=0.xxx PA=0.xxx systems=N``; ``--loso`` adds the leave-one-system-out GA
+(the setting chosen on the other systems, measured on the one left out).
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     logs = esub.add_parser("logs", help="grouping and parsing accuracy on the loghub layout")
     logs.add_argument("path", help="loghub-2k folder (or one system's folder)")
+    logs.add_argument(
+        "--loso",
+        action="store_true",
+        help="also leave-one-system-out: the setting chosen on the other systems, per system",
+    )
     logs.set_defaults(func=_logs)
 
 
@@ -160,5 +166,16 @@ def _logs(args: argparse.Namespace) -> int:
             f"{r['system']:<12} lines={r['lines']:>6} templates={r['true_templates']:>4} "
             f"found={r['found_templates']:>4} GA={r['GA']:.3f} PA={r['PA']:.3f}"
         )
+    if args.loso:
+        from workbench.evaluation.loghub import leave_one_out
+
+        lo = leave_one_out(args.path)
+        for r in lo.iter_rows(named=True):
+            print(
+                f"held out {r['system']:<12} setting chosen on the others: depth={r['depth']} "
+                f"similarity={r['similarity']} GA={r['GA']:.3f} (best setting for it alone "
+                f"{r['GA_best']:.3f})"
+            )
+        print(f"LOSO GA={lo['GA'].mean():.3f} (tuned per system {lo['GA_best'].mean():.3f})")
     print(f"GA={table['GA'].mean():.3f} PA={table['PA'].mean():.3f} systems={table.height}")
     return 0
