@@ -132,3 +132,13 @@ def test_scenarios_without_variation_keep_their_fixed_root_and_time():
             assert run.faults[0].start == run.grid.t0 + sc.fault_at_min * 60
             assert run.faults[0].recorded
         assert all(d.recorded for d in run.deploys)
+
+
+def test_seeds_need_the_lab_suite_and_must_be_integers(capsys, tmp_path):
+    from workbench.cli import main
+
+    assert main(["eval", "rca", "--seeds", "4"]) == 1
+    assert "--seeds needs --lab-suite" in capsys.readouterr().err
+    assert main(["eval", "rca", "--lab-suite", str(tmp_path), "--seeds", "4,x"]) == 1
+    assert "not a list of integers" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing generated on a bad option
