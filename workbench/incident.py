@@ -37,6 +37,13 @@ log = logging.getLogger(__name__)
 SIGNALS: tuple[Signal, ...] = ("metrics", "logs", "spans", "events")
 
 
+def _notes(r: Result | None) -> list[str]:
+    """The reasons a result is partial, then what the source chose (a metric-naming preset)."""
+    if r is None:
+        return []
+    return [*r.reasons, *([str(r.extra["metric_names"])] if "metric_names" in r.extra else [])]
+
+
 class SourceOutcome:
     """What one source did for one signal: a :class:`Result` or the error that stopped it."""
 
@@ -69,7 +76,7 @@ class SourceOutcome:
             "rows": r.rows if r else 0,
             "partial": bool(r and r.partial),
             "status": "error" if self.error else ("partial" if r and r.partial else "ok"),
-            "detail": str(self.error) if self.error else "; ".join(r.reasons if r else ()),
+            "detail": str(self.error) if self.error else "; ".join(_notes(r)),
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
@@ -167,6 +174,34 @@ class Incident:
             sources=[src],
             title=meta.get("title"),
         )
+
+    @classmethod
+    def from_frames(
+        cls,
+        id: str,
+        window: Window,
+        *,
+        baseline: Window | None = None,
+        metrics: pl.DataFrame | None = None,
+        logs: pl.DataFrame | None = None,
+        spans: pl.DataFrame | None = None,
+        events: pl.DataFrame | None = None,
+        title: str | None = None,
+    ) -> Incident:
+        """An incident over frames already in memory (an evaluation case, a script's own
+        data): no source, nothing to load; a signal not given is an empty frame. The
+        ``baseline`` may lie after the window here (evaluation data sets whose fault-free
+        period comes later).
+
+        >>> inc = Incident.from_frames("case-1", win, baseline=base, spans=spans)
+        """
+        inc = cls(id, window, title=title)
+        if baseline is not None:
+            inc.baseline = baseline
+        given = {"metrics": metrics, "logs": logs, "spans": spans, "events": events}
+        for sig, df in given.items():
+            inc._frames[sig] = df if df is not None else frames.empty(sig)  # type: ignore[index,arg-type]
+        return inc
 
     @classmethod
     def from_bundle(cls, path: str | Path, *, verify: bool = True) -> Incident:

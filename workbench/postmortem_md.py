@@ -152,7 +152,8 @@ def impact(pm: Postmortem) -> str:
     if imp.per_service.height:
         lines += [
             "",
-            "| service | requests | failed | error ratio | baseline |",
+            f"| service | requests {_hm(imp.start)}–{_hm(imp.end)} | failed | error ratio "
+            f"{_hm(imp.start)}–{_hm(imp.end)} UTC | error ratio in the baseline |",
             "|---|---:|---:|---:|---:|",
         ]
         for r in imp.per_service.iter_rows(named=True):

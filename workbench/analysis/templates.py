@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from workbench.analysis._util import memoised
 from workbench.timewindow import Window
 
 __all__ = [
@@ -334,6 +335,7 @@ def _zero_digits(values: pl.Series) -> pl.Series:
     return pl.Series(values.name, out, dtype=pl.String)
 
 
+@memoised
 def mine_templates(
     logs: pl.DataFrame,
     *,

@@ -37,7 +37,7 @@ from workbench.lab.traces import NS, Span, TraceGen
 from workbench.lab.variation import Variation
 from workbench.lab.write_metrics import write_openmetrics, write_series_parquet
 
-__all__ = ["LabRun", "build", "build_topology", "generate"]
+__all__ = ["LabRun", "build", "build_topology", "generate", "lab_series"]
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +203,20 @@ def _victims(run: LabRun) -> list[str]:
     return sorted(out)
 
 
+def _series(run: LabRun, seed: int, services: int | None) -> SeriesSet:
+    rng = np.random.default_rng([seed, zlib.crc32(run.scenario.name.encode()), services or 0, 2])
+    return build_series(run.topo, run.grid, run.pods, run.eff, run.flow, rng)
+
+
+def lab_series(
+    scenario: str = "demo", seed: int = 1, *, services: int | None = None, step_s: float = 30.0
+) -> tuple[SeriesSet, LabRun]:
+    """The metric series :func:`generate` writes for ``scenario`` and ``seed`` (the same
+    samples), without writing anything: for writing them under other namings."""
+    run = build(scenario, seed, services=services, step_s=step_s)
+    return _series(run, seed, services), run
+
+
 def generate(
     scenario: str = "demo",
     seed: int = 1,
@@ -213,24 +227,29 @@ def generate(
     step_s: float = 30.0,
     target_traces: int | None = None,
     variation: Variation | None = None,
+    naming: str = "lab",
 ) -> Path:
     """Generate ``scenario`` with ``seed`` into directory ``out`` and return its path.
 
     ``start`` moves the window (RFC 3339); ``services`` swaps the shop for a generated
     topology of that many services (2..1000); ``variation`` draws root, time, decoys,
     change records and telemetry gaps per case (:mod:`workbench.lab.variation`, used by
-    the lab suite); without it the scenario is generated as it always was.
+    the lab suite); without it the scenario is generated as it always was. ``naming``
+    writes ``metrics.om`` under another metric-naming convention
+    (:mod:`workbench.lab.naming`: ``otel``, ``spanmetrics``, ``istio``, ``beyla``...); the
+    Parquet copy keeps the lab's names.
     """
     out = Path(out)
     run = build(scenario, seed, start=start, services=services, step_s=step_s, variation=variation)
     sc, g = run.scenario, run.grid
-    rng = np.random.default_rng([seed, zlib.crc32(sc.name.encode()), services or 0, 2])
     out.mkdir(parents=True, exist_ok=True)
 
-    ss = build_series(run.topo, g, run.pods, run.eff, run.flow, rng)
+    ss = _series(run, seed, services)
     if variation is not None and variation.missing_metric is not None:
         ss = _without_family(ss, *variation.missing_metric)
-    n_samples = write_openmetrics(ss, out / "metrics" / "metrics.om")
+    from workbench.lab.naming import rename
+
+    n_samples = write_openmetrics(rename(ss, naming), out / "metrics" / "metrics.om")
     write_series_parquet(ss, out / "metrics" / "metrics.parquet")
 
     n_svc = len(run.topo.services)
@@ -285,6 +304,7 @@ def generate(
             "baseline_window": {"start": iso(g.t0), "end": iso(half)},
             "services": sorted(run.topo.names),
             "generator": f"workbench.lab {_version()}",
+            "metric_naming": naming,
             "counts": {
                 "samples": n_samples,
                 "series": len(ss.metric),

@@ -36,6 +36,7 @@ import polars as pl
 
 from workbench import frames
 from workbench.errors import BadData
+from workbench.sources.files import compressed
 from workbench.sources.files._common import (
     OnError,
     Problems,
@@ -475,7 +476,7 @@ def read_file(
     p = Path(path)
     problems = Problems(path=str(p), source=source, on_error=check_on_error(on_error))
     text = read_text(p, problems)
-    fmt = format or detect_format(p, text[:8192])
+    fmt = format or detect_format(Path(compressed.inner_name(p)), text[:8192])
     if fmt not in FORMATS:
         raise BadData(
             f"{p.name}: not a known events format",

@@ -19,7 +19,7 @@ connection handling (requests, always gzip: 1.4 s of the 24 MB response's time g
 compression on a local server) and its pandas frame built from per-sample Python objects
 fall short; this source stays within a raw httpx fetch + ``json.loads`` of the same query
 (0.68x-1.05x of it) because polars decodes the body without Python objects
-(:mod:`workbench.sources.promjson`). So it sits beside it, on
+(:mod:`workbench.sources.prometheus.response`). So it sits beside it, on
 :mod:`workbench.sources.http`.
 
 Errors: unreachable / 5xx / timeout -> ``SourceUnavailable``; 400/422 with Prometheus's
@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -58,11 +58,14 @@ from workbench.errors import (
     SourceError,
     SourceUnavailable,
 )
-from workbench.sources import chunking, promjson, promql
+from workbench.sources import chunking
 from workbench.sources.base import Result, Source, Timer
 from workbench.sources.budget import RowBudget
 from workbench.sources.http import Auth, HttpClient, Timeout
-from workbench.sources.promsignals import MetricNames, signal_queries
+from workbench.sources.prometheus import presets as metric_presets
+from workbench.sources.prometheus import promql
+from workbench.sources.prometheus import response as promjson
+from workbench.sources.prometheus.signals import MetricNames, signal_queries
 from workbench.timewindow import Window, parse_duration
 
 __all__ = ["Flavor", "PrometheusSource"]
@@ -180,7 +183,8 @@ class PrometheusSource(Source):
         target_points: int = 720,
         max_points_per_series: int = chunking.MAX_POINTS,
         on_chunk_error: Literal["raise", "partial"] = "raise",
-        metric_names: MetricNames | None = None,
+        metric_names: MetricNames | Mapping[str, Any] | None = None,
+        preset: str | None = None,
         scrape_interval: str | timedelta = "15s",
         alerts: bool = False,
         compression: bool | None = None,
@@ -202,7 +206,10 @@ class PrometheusSource(Source):
         self.target_points = target_points
         self.max_points_per_series = max_points_per_series
         self.on_chunk_error = on_chunk_error
-        self.metric_names = metric_names or MetricNames()
+        # preset / metric_names / detection on first use: workbench.sources.prometheus.presets
+        names, self.preset_choice = metric_presets.resolve(preset, metric_names)
+        self._detect = names is None
+        self.metric_names = names or MetricNames()
         self.scrape_interval = parse_duration(scrape_interval)
         self.http = HttpClient(name, url, auth=auth, timeout=timeout, retries=retries)
         if isinstance(compression, str):  # from a URL option or an environment variable
@@ -222,6 +229,9 @@ class PrometheusSource(Source):
             **self.http.auth.describe(),
             "timeout": f"{self.http.timeout.read:g}s",
             "compression": self.compression,
+            "metric_names": self.preset_choice.note()
+            if self.preset_choice
+            else "detect on first load",
         }
 
     def close(self) -> None:
@@ -242,6 +252,19 @@ class PrometheusSource(Source):
         if query is None:
             return self.signals(window, services=services, step=step)
         return self.query_range(query, window, step=step)
+
+    @classmethod
+    def from_client(cls, client: Any, **kwargs: Any) -> PrometheusSource:
+        """From an existing ``prometheus_api_client.PrometheusConnect``: same URL, headers,
+        basic auth, TLS settings and timeout (:mod:`workbench.sources.prometheus.connect`).
+
+        Example::
+
+            >>> prom = PrometheusSource.from_client(PrometheusConnect(url, headers=h))
+        """
+        from workbench.sources.prometheus.connect import from_prometheus_connect
+
+        return from_prometheus_connect(client, **kwargs)
 
     def query_range(
         self,
@@ -268,11 +291,12 @@ class PrometheusSource(Source):
         step: str | timedelta | float | None = None,
         signals: Sequence[str] | None = None,
     ) -> Result:
-        """RED + saturation signals per service (see :mod:`workbench.sources.promsignals`).
+        """RED + saturation signals per service (see :mod:`workbench.sources.prometheus.signals`).
 
         >>> prom.signals(w, services=["checkout"], signals=["red:error_ratio"]).frame
         """
         st = self._step(window, step)
+        choice = self._ensure_names(window)
         queries = signal_queries(
             self.metric_names,
             services=services,
@@ -280,7 +304,33 @@ class PrometheusSource(Source):
             signals=signals,
         )
         label = f"RED+saturation for {', '.join(services) if services else 'all services'}"
-        return self._range(queries, window, step=st, label=label)
+        res = self._range(queries, window, step=st, label=label)
+        if choice is not None:
+            res.extra["metric_names"] = choice.note()
+        return res
+
+    def _ensure_names(self, window: Window) -> metric_presets.Choice | None:
+        """Detect the naming preset from the server's metric names, once (see
+        :mod:`workbench.sources.prometheus.presets`); a failed lookup keeps the lab names."""
+        if self._detect:
+            self._detect = False
+            try:
+                have = self.label_values("__name__", window=window)
+            except SourceError as err:
+                log.warning("%s: cannot list metric names to detect the preset: %s", self.name, err)
+                self.preset_choice = metric_presets.Choice(
+                    "lab",
+                    f"detection failed ({type(err).__name__}); using lab names",
+                    MetricNames(),
+                )
+            else:
+                self.preset_choice = metric_presets.detect(have)
+            self.metric_names = self.preset_choice.names
+            self.service_labels = tuple(
+                dict.fromkeys((self.metric_names.service_label, "service", "job"))
+            )
+            log.info("%s: %s", self.name, self.preset_choice.note())
+        return self.preset_choice
 
     def query(
         self, query: str, at: datetime | str | None = None, *, alias: str | None = None
@@ -359,7 +409,7 @@ class PrometheusSource(Source):
         labels), ``exemplar_labels``. Servers without exemplar storage (Prometheus without
         ``--enable-feature=exemplar-storage``, VictoriaMetrics 1.79) return an empty frame.
         """
-        from workbench.sources.promexemplars import exemplar_frame
+        from workbench.sources.prometheus.exemplars import exemplar_frame
 
         with Timer() as t:
             data, warns = self._api(
@@ -389,7 +439,7 @@ class PrometheusSource(Source):
         """Alerts from the ``ALERTS`` series as events (kind ``alert``): one row per run of
         consecutive samples of ``ALERTS{alertstate="firing"}``, ``ts`` its first sample,
         ``end`` its last (null if still firing at the window's end)."""
-        from workbench.sources.promalerts import alert_runs
+        from workbench.sources.prometheus.alerts import alert_runs
 
         svc = self.metric_names.service_label
         sel = promql.selector(
