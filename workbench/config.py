@@ -156,7 +156,7 @@ def env_specs(environ: Mapping[str, str] | None = None) -> dict[str, SourceSpec]
     origins: dict[str, str] = {}
     for item in filter(None, (s.strip() for s in env.get("WORKBENCH_SOURCES", "").split(","))):
         name, sep, url = item.partition("=")
-        if not sep or "://" in name or name.startswith("files:"):
+        if not sep or "://" in name or self_describing(name):
             name, url = "", item
         kind = _split_url(url, where="WORKBENCH_SOURCES")[0]
         name = name.strip() or kind
