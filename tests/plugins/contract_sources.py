@@ -3,7 +3,8 @@
 ``contract_case`` is parametrised over :data:`CASES`; each builder returns a
 :class:`Case`: a live source over data it knows is there (a real Prometheus,
 VictoriaMetrics, PostgreSQL and Alertmanager; Loki, Tempo and Jaeger's recorded responses
-over real HTTP, as their own tests do; a lab directory), plus how to make the same
+over real HTTP, as their own tests do; the real ClickHouse engine, chdb, behind ClickHouse's
+HTTP interface; a lab directory), plus how to make the same
 backend over a dead address, with a small budget, and with a canary secret.
 
 A new backend passes the contract by adding one builder here and its name to ``CASES``.
@@ -255,6 +256,29 @@ def _jaeger(request: pytest.FixtureRequest) -> Case:
     )  # fmt: skip
 
 
+def _clickhouse(signal: str) -> Callable[[pytest.FixtureRequest], Case]:
+    def build(request: pytest.FixtureRequest) -> Case:
+        from tests.plugins.clickhouse_chdb import LOGS_T0
+        from workbench.sources.clickhouse import ClickHouseSource
+
+        http = request.getfixturevalue("clickhouse_http")
+
+        def load(s: Source, w: Window) -> Result:
+            return s.logs(None, w) if signal == "logs" else s.spans(None, w)
+
+        def make(**kw: Any) -> ClickHouseSource:
+            return ClickHouseSource(kw.pop("url", http.url), **kw)
+
+        return Case(
+            f"clickhouse-{signal}", make(), signal, Window(LOGS_T0, LOGS_T0 + timedelta(hours=1)),
+            load, budgeted=lambda: (make(max_rows=10), 10),
+            dead=lambda: make(url=_dead_http(), timeout=_QUICK),
+            with_secret=lambda c: make(auth=_canary_auth(c)),
+        )  # fmt: skip
+
+    return build
+
+
 # --------------------------------------------------------------------------------- files
 def _files(request: pytest.FixtureRequest) -> Case:
     from workbench.sources.files import DirectorySource
@@ -299,6 +323,8 @@ CASES: dict[str, Callable[[pytest.FixtureRequest], Case]] = {
     "tempo": _tempo,
     "jaeger": _jaeger,
     "files": _files,
+    "clickhouse-logs": _clickhouse("logs"),
+    "clickhouse-spans": _clickhouse("spans"),
 }
 
 

@@ -151,6 +151,10 @@ BUILTIN: tuple[Backend, ...] = (
         extra="postgres", exports=("PostgresSource",), example="postgres://user@host/db",
     ),
     Backend(
+        "clickhouse", _P + "clickhouse.source:ClickHouseSource",
+        exports=("ClickHouseSource",), example="clickhouse+http://host:8123",
+    ),
+    Backend(
         "files", _P + "files:DirectorySource", aliases={"file": {}}, schemes=("files",),
         prefixed=False, location="path", file_target=_P + "files:FileSource",
         exports=("DirectorySource", "FileSource"), example="files:///path",
