@@ -6,6 +6,8 @@ Example::
     >>> import workbench as wb
     >>> inc = wb.Incident.demo()
     >>> inc.status()
+    >>> inv = wb.Investigation(inc)      # every answer about it, computed once
+    >>> inv.suspects
 """
 
 from workbench.analysis.suspects import Suspects, rank_suspects
@@ -22,6 +24,7 @@ from workbench.errors import (
     WorkbenchError,
 )
 from workbench.incident import Incident
+from workbench.investigation import Answer, Investigation
 from workbench.secrets import Secret
 from workbench.sources import registry as _registry
 from workbench.sources.base import Result, Source
@@ -30,10 +33,12 @@ from workbench.timewindow import Window
 __version__ = "0.1.0"
 
 __all__ = [
+    "Answer",
     "AuthError",
     "BadData",
     "ConfigError",
     "Incident",
+    "Investigation",
     "LimitExceeded",
     "QueryError",
     "Result",
