@@ -30,7 +30,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from typing import Any, Literal
 
@@ -180,8 +180,6 @@ def _from_entry_point(ep: metadata.EntryPoint) -> Backend | None:
     else:
         log.warning("source plug-in %s (%s) is neither a Backend nor a class", ep.name, dist)
         return None
-    from dataclasses import replace
-
     return replace(backend, origin=f"plug-in {dist}")
 
 
