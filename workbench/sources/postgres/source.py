@@ -49,6 +49,7 @@ from workbench.errors import (
 )
 from workbench.secrets import Secret
 from workbench.sources.base import Result, Signal, Source, Timer
+from workbench.sources.capabilities import BucketRequest, Buckets, CapacityAggregation
 from workbench.sources.postgres.watchdog import Watchdog
 from workbench.timewindow import Window, parse_duration
 
@@ -82,7 +83,7 @@ _KV_COLUMN = {
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class PostgresSource(Source):
+class PostgresSource(Source, CapacityAggregation):
     """Telemetry tables in PostgreSQL or TimescaleDB.
 
     Arguments (all but the first keyword-only):
@@ -531,6 +532,19 @@ class PostgresSource(Source):
     def events(self, window: Window, *, services: Sequence[str] | None = None) -> Result:
         """Events overlapping ``window`` (starting in it, or still running at its start)."""
         return self._load("events", window, services=services, query_text=None)
+
+    # capability: capacity aggregation (see workbench.sources.capabilities) -----------
+    def capacity_has_metric(self, metrics: list[str], window: Window) -> bool:
+        """Whether any of ``metrics`` has data in ``window`` (picks the capacity profile)."""
+        from workbench.sources.postgres.capacity import has_metric
+
+        return has_metric(self, metrics, window)
+
+    def capacity_buckets(self, request: BucketRequest) -> Buckets:
+        """Usage and limits bucketed on the server (see :mod:`workbench.sources.postgres.capacity`)."""
+        from workbench.sources.postgres.capacity import buckets
+
+        return buckets(self, request)
 
     # ------------------------------------------------------------------ aggregation
     def metrics_aggregated(

@@ -61,6 +61,7 @@ from workbench.errors import (
 from workbench.sources import chunking
 from workbench.sources.base import Result, Source, Timer
 from workbench.sources.budget import RowBudget, in_context
+from workbench.sources.capabilities import BucketRequest, Buckets, CapacityAggregation
 from workbench.sources.http import Auth, HttpClient, Timeout
 from workbench.sources.prometheus import presets as metric_presets
 from workbench.sources.prometheus import promql
@@ -128,7 +129,7 @@ class _Outcome:
     reasons: list[str] = field(default_factory=list)
 
 
-class PrometheusSource(Source):
+class PrometheusSource(Source, CapacityAggregation):
     """A Prometheus-compatible server.
 
     Parameters (keyword-only after ``url``):
@@ -379,6 +380,19 @@ class PrometheusSource(Source):
         """All label names (over ``window`` if given)."""
         data, _ = self._api("/api/v1/labels", _window_params(window), query="labels", window=window)
         return sorted(_str_list(data, self.name))
+
+    # capability: capacity aggregation (see workbench.sources.capabilities) -----------
+    def capacity_has_metric(self, metrics: list[str], window: Window) -> bool:
+        """Whether any of ``metrics`` has data in ``window`` (picks the capacity profile)."""
+        from workbench.sources.prometheus.capacity import has_metric
+
+        return has_metric(self, metrics, window)
+
+    def capacity_buckets(self, request: BucketRequest) -> Buckets:
+        """Usage and limits bucketed on the server (see :mod:`workbench.sources.prometheus.capacity`)."""
+        from workbench.sources.prometheus.capacity import buckets
+
+        return buckets(self, request)
 
     def label_values(
         self, name: str, *, window: Window | None = None, match: str | None = None

@@ -223,6 +223,8 @@ class TempoSource(LazyHttp, Source):
             body = self.http.get_json(SEARCH_PATH, params=params, query=query, window=window)
             df = parse_search(body, source=self.name)
         reasons = []
+        if df.height > limit:  # a server that ignored the limit: the budget still holds
+            df = df.head(limit)
         if df.height >= limit:
             reasons.append(
                 f"the search returned limit={limit} traces; more may match: narrow the query "
