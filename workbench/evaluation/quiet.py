@@ -26,7 +26,6 @@ from pathlib import Path
 import polars as pl
 
 from workbench.evaluation.cases import (
-    PETSHOP_TOTALS,
     Case,
     _petshop_edges,
     detect_layout,
@@ -88,7 +87,7 @@ def _petshop_quiet(path: str | Path) -> Iterator[Case]:
         for split in range(n // 2, n - 3, max(1, int(n * 0.1))):
             at = steps[split]
             lead = Window(steps[split - _LEAD_STEPS], at)
-            for node, kind, stat in sorted(alerts, key=str):
+            for _node, kind, _stat in sorted(alerts, key=str):
                 yield Case(
                     id=f"{sc.name}/noissue/{split}/{kind}",
                     truth="",
@@ -98,9 +97,6 @@ def _petshop_quiet(path: str | Path) -> Iterator[Case]:
                     metrics=normal.filter(pl.col("ts") < at + 3 * step),
                     edges=edges,
                     layout="petshop",
-                    focus=node,
-                    focus_metric=f"{kind}_{stat}" if kind and stat else kind,
-                    focus_total=PETSHOP_TOTALS.get(kind or ""),
-                    lead_in=lead,
                     group=f"{sc.name}:quiet",
+                    alert=at,
                 )

@@ -1,0 +1,123 @@
+"""Additive totals derived from the metrics any user has: seconds spent serving requests
+and failed requests, per service and step.
+
+A z-score says how unusual a series is; a total in a shared unit says how much of a
+symptom a service accounts for (see :mod:`workbench.analysis.excess`). Both totals are
+derived from series found by name (the metric-name mapping, per service and label set):
+
+==================  ===============================================================
+total               from
+==================  ===============================================================
+``busy_seconds``    mean latency (a name with ``latency``/``duration`` and ``avg``,
+                    ``average`` or ``mean``; seconds, or ``ms`` in the name) x requests
+``failed_requests`` requests x (1 - success share), the share from a name with
+                    ``availab`` or ``success`` (percent when the name says ``%``/
+                    ``percent`` or a value exceeds 1, else a fraction)
+==================  ===============================================================
+
+Requests are a series whose name contains ``request``, ``workload``, ``calls`` or
+``ops`` and not latency, duration, error or failure (a count per step or a rate: the
+unit is the data set's own, the same for every service of it). A step without requests
+spent no time and failed nothing (0). A service without both inputs has no total.
+
+Example::
+
+    >>> from workbench.analysis.totals import additive_totals
+    >>> additive_totals(inc.metrics).filter(pl.col("metric") == "busy_seconds").head()
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+__all__ = ["TOTALS", "additive_totals"]
+
+#: the totals this module derives
+TOTALS = ("busy_seconds", "failed_requests")
+
+_REQUESTS = r"(?i)(request|workload|calls|(^|[^a-z])ops([^a-z]|$))"
+_NOT_REQUESTS = r"(?i)(latency|duration|error|fail|bytes|size|rate\(%\))"
+_MEAN_LATENCY = (
+    r"(?i)((latency|duration).*(avg|average|mean))|((avg|average|mean).*(latency|duration))"
+)
+_SUCCESS = r"(?i)(availab|success)"
+_MS = r"(?i)(_ms\b|\(ms\)|millisecond)"
+_PERCENT = r"(?i)(%|percent)"
+
+
+def _label_key() -> pl.Expr:
+    """The label set as one string (to pair the series of one pod)."""
+    kv = pl.element().struct.field("key") + "=" + pl.element().struct.field("value")
+    return pl.col("labels").list.eval(kv).list.sort().list.join(",")
+
+
+def _pick(m: pl.DataFrame, role: str, value: pl.Expr) -> pl.DataFrame:
+    """One series per service and label set for a role: the first name, alphabetically."""
+    first = m.group_by("service").agg(pl.col("metric").min().alias("_pick"))
+    return (
+        m.join(first, on="service")
+        .filter(pl.col("metric") == pl.col("_pick"))
+        .select("ts", "service", _label_key().alias("_lab"), value.alias(role))
+    )
+
+
+def additive_totals(metrics: pl.DataFrame) -> pl.DataFrame:
+    """``busy_seconds`` and ``failed_requests`` rows (metrics frame columns ``ts, metric,
+    service, value, labels``) derived from the metrics, summed per service and step.
+
+    >>> additive_totals(m)["metric"].unique().to_list()
+    ['busy_seconds', 'failed_requests']
+    """
+    cols = ["ts", "metric", "service", "value", "labels"]
+    empty = metrics.clear().select(cols)
+    m = metrics.filter(pl.col("service").is_not_null() & pl.col("value").is_finite())
+    if m.height == 0:
+        return empty
+    name = pl.col("metric")
+    req = _pick(
+        m.filter(name.str.contains(_REQUESTS) & ~name.str.contains(_NOT_REQUESTS)),
+        "_req",
+        pl.col("value"),
+    )
+    if req.height == 0:
+        return empty
+    lat = m.filter(name.str.contains(_MEAN_LATENCY))
+    lat = _pick(
+        lat,
+        "_lat",
+        pl.when(name.str.contains(_MS)).then(pl.col("value") / 1000).otherwise(pl.col("value")),
+    )
+    ok = m.filter(name.str.contains(_SUCCESS))
+    percent = name.str.contains(_PERCENT) | (pl.col("value").max().over("metric") > 1.0)
+    ok = _pick(ok, "_ok", pl.when(percent).then(pl.col("value") / 100).otherwise(pl.col("value")))
+    parts = []
+    keys = ["ts", "service", "_lab"]
+    idle = pl.col("_req") == 0
+    if lat.height:
+        busy = req.join(lat, on=keys).select(
+            "ts",
+            "service",
+            value=pl.when(idle).then(0.0).otherwise(pl.col("_lat") * pl.col("_req")),
+        )
+        parts.append(busy.with_columns(metric=pl.lit("busy_seconds")))
+    if ok.height:
+        failed = req.join(ok, on=keys).select(
+            "ts",
+            "service",
+            value=pl.when(idle)
+            .then(0.0)
+            .otherwise((1.0 - pl.col("_ok")) * pl.col("_req"))
+            .clip(lower_bound=0.0),
+        )
+        parts.append(failed.with_columns(metric=pl.lit("failed_requests")))
+    if not parts:
+        return empty
+    out = (
+        pl.concat(parts)
+        .filter(pl.col("value").is_finite())
+        .group_by("ts", "metric", "service")
+        .agg(pl.col("value").sum())
+    )
+    return out.select(
+        "ts", "metric", "service", "value", labels=pl.lit([], dtype=metrics.schema["labels"])
+    ).sort("metric", "service", "ts")
