@@ -54,6 +54,8 @@ SIGNAL_SCHEMA = {
     "top": pl.String,
 }
 CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
+#: an excess of this share of the system's normal total scores 0.63 (see ``_totals``)
+_TOTALS_SCALE = 0.1
 _LEVEL_WEIGHT = {"fatal": 1.0, "error": 1.0, "warn": 0.8}
 # metrics where only one direction is bad: a success rate that rises or a latency that
 # falls is recovery (or, from an all-zero baseline, a series that just started), not harm
@@ -314,7 +316,8 @@ def _metrics(c: Context) -> pl.DataFrame:
 
 def _totals(c: Context) -> pl.DataFrame:
     """More of an additive total (seconds spent serving, failed requests) than normal, as a
-    share of the whole system's normal total; the largest of any service scores 1."""
+    share of the whole system's normal total (the strength); the value is the share of the
+    largest excess, scaled by that excess's size."""
     ex = c.totals
     if ex.height == 0:
         return _empty()
@@ -329,7 +332,10 @@ def _totals(c: Context) -> pl.DataFrame:
     per = rel.group_by("service").agg(
         strength=pl.col("strength").max(), top=pl.col("total").sort_by("strength").last()
     )
-    return _out(per.with_columns(value=pl.col("strength") / pl.col("strength").max()))
+    # the share of the largest excess, scaled by how large that is: a rise by a tenth of
+    # the whole system's normal total is a strong symptom (0.63), a hundredth a faint one
+    top = pl.col("strength").max()
+    return _out(per.with_columns(value=pl.col("strength") / top * saturate(top, _TOTALS_SCALE)))
 
 
 def _logs(c: Context) -> pl.DataFrame:
@@ -387,6 +393,8 @@ class Signal:
     label: str
     compute: Callable[[Context], pl.DataFrame]
     explain: Callable[[dict[str, Any]], str]
+    #: the frames it is computed from (without rows in them it cannot say anything)
+    reads: tuple[str, ...] = ("metrics",)
     floor: Callable[[float], float] = lambda _s: 0.0
 
 
@@ -399,6 +407,7 @@ SIGNALS: tuple[Signal, ...] = (
         "failing requests starting there",
         _errors,
         lambda r: f"errors start here ({r['value']:.0%}{', ' + r['top'] if r['top'] else ''})",
+        reads=("spans",),
         floor=lambda s: 1.0 / max(s, 1.0),
     ),
     Signal(
@@ -408,6 +417,7 @@ SIGNALS: tuple[Signal, ...] = (
         "extra latency",
         _latency_signal,
         lambda r: f"slow requests spend extra time here ({r['top']})",
+        reads=("spans",),
     ),
     Signal(
         "metrics",
@@ -426,7 +436,15 @@ SIGNALS: tuple[Signal, ...] = (
         _totals,
         lambda r: f"{r['top']} above normal (+{r['strength']:.0%} of the system's normal)",
     ),
-    Signal("logs", 0.6, "symptom", "log surge", _logs, lambda r: f"log surge: {r['top']}"),
+    Signal(
+        "logs",
+        0.6,
+        "symptom",
+        "log surge",
+        _logs,
+        lambda r: f"log surge: {r['top']}",
+        reads=("logs",),
+    ),
     Signal(
         "saturation",
         0.8,
@@ -442,6 +460,7 @@ SIGNALS: tuple[Signal, ...] = (
         "code path cut short",
         _patterns,
         lambda r: f"code path cut short: {r['top']}",
+        reads=("logs", "spans"),
     ),
     Signal(
         "events",
@@ -450,6 +469,7 @@ SIGNALS: tuple[Signal, ...] = (
         "change event",
         _events,
         lambda r: f"change just before: {r['top']}",
+        reads=("events",),
     ),
 )
 

@@ -291,6 +291,32 @@ def _floors(wins: list[dict[str, Any]], used: list[str]) -> dict[str, float]:
     return {k: signal(k).floor(seconds) for k in used}
 
 
+_TIME = {"metrics": "ts", "logs": "ts", "spans": "start", "events": "ts"}
+
+
+def _has_data(inputs: dict[str, Any], reads: tuple[str, ...], w: dict[str, Any]) -> bool:
+    """True when one of the frames ``reads`` has rows in both the placebo window and the
+    part of the baseline before it."""
+
+    def rows(df: Any, col: str, win: Window) -> bool:
+        return bool(
+            df is not None
+            and df.height
+            and df.filter((pl.col(col) >= win.start) & (pl.col(col) < win.end)).height
+        )
+
+    for kind in reads:
+        df, col = inputs.get(kind), _TIME[kind]
+        base = (
+            w.get("metric_baseline")
+            if kind == "metrics" and w.get("metric_baseline")
+            else w["baseline"]
+        )
+        if rows(df, col, w["window"]) and rows(df, col, base):
+            return True
+    return False
+
+
 def assess(sus: Any, *, max_placebos: int = MAX_PLACEBOS) -> Verdict:
     """The verdict for a :class:`~workbench.analysis.suspects.Suspects`: its top suspect's
     evidence against what the placebo rankings of its own inputs reach, and its lead."""
@@ -319,14 +345,28 @@ def assess(sus: Any, *, max_placebos: int = MAX_PLACEBOS) -> Verdict:
     if not wins:
         return judge(s1, s2, ratio=None, top=top, second=second, evidence=evidence)
     chance = _floors(wins, used)
+    compared = dict.fromkeys(used, 0)
     for w in wins:
         # chance's level: the strongest evidence of each kind that any service shows in a
         # window where nothing is broken (any of them could have been named instead)
         w = {k: v for k, v in w.items() if k != "lead_in"}
         placebo = evidence_strength(rank_suspects(**{**inputs, **w}))
         for k in used:
-            chance[k] = max(chance[k], max(placebo[k].values(), default=0.0))
-    ratios = {k: _ratio(evidence[k], chance[k]) for k in used}
+            # a placebo without the data a kind reads says nothing about its chance level
+            if _has_data(inputs, signal(k).reads, w):
+                compared[k] += 1
+                chance[k] = max(chance[k], max(placebo[k].values(), default=0.0))
+    ratios = {k: _ratio(evidence[k], chance[k]) for k in used if compared[k]}
+    if used and not ratios:
+        return judge(
+            s1,
+            s2,
+            ratio=None,
+            top=top,
+            second=second,
+            evidence=evidence,
+            no_placebo="the baseline holds none of the data behind the evidence",
+        )
     kind = max(ratios, key=lambda k: ratios[k]) if ratios else None
     ratio = ratios[kind] if kind else 0.0
     return judge(

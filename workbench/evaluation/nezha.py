@@ -140,7 +140,9 @@ def _time_text(col: str) -> pl.Expr:
     )
 
 
-def _metric_file(f: Path, lo: int, hi: int, notes: list[str]) -> pl.DataFrame | None:
+def _metric_file(
+    f: Path, lo: int, hi: int, notes: list[str], nan: dict[str, int]
+) -> pl.DataFrame | None:
     """One metric file as long rows (``TimeStamp, service, pod, metric, value``) within
     ``[lo, hi]``; what was repaired or left out goes to ``notes``."""
     d = read_csv(f, notes=notes)
@@ -188,18 +190,27 @@ def _metric_file(f: Path, lo: int, hi: int, notes: list[str]) -> pl.DataFrame | 
         value_name="value",
     )
     num = pl.col("value").cast(pl.Float64, strict=False)
-    bad = long.filter(num.is_null() | ~num.is_finite()).height
-    if bad:
-        notes.append(f"metric/{f.name}: {bad} value(s) in the case's range not numbers: dropped")
+    bad = long.filter(num.is_null() | ~num.is_finite())
+    if bad.height:
+        nan[f.name] = bad.height
+        odd = bad.filter(pl.col("value").str.to_lowercase() != "nan").height
+        if odd:
+            notes.append(f"metric/{f.name}: {odd} value(s) not numbers: dropped")
     return long.with_columns(value=num).filter(pl.col("value").is_finite())
 
 
 def _nezha_metrics(day_dir: Path, lo: int, hi: int, notes: list[str]) -> pl.DataFrame:
     parts = []
+    nan: dict[str, int] = {}
     for f in sorted((day_dir / "metric").glob("*.csv")):
-        got = _metric_file(f, lo, hi, notes)
+        got = _metric_file(f, lo, hi, notes, nan)
         if got is not None and got.height:
             parts.append(got)
+    if nan:
+        notes.append(
+            f"metrics: {sum(nan.values())} NaN value(s) in {len(nan)} file(s) (a latency of a "
+            "minute without requests): left out"
+        )
     if not parts:
         return frames.empty("metrics")
     m = pl.concat(parts)
