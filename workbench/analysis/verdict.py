@@ -369,6 +369,19 @@ def assess(sus: Any, *, max_placebos: int = MAX_PLACEBOS) -> Verdict:
         )
     kind = max(ratios, key=lambda k: ratios[k]) if ratios else None
     ratio = ratios[kind] if kind else 0.0
+    unseen = [k for k in used if not compared[k]]
+    if ratio <= 1.0 and unseen:
+        # what could be compared looks like chance, the rest could not be compared: no
+        # claim either way
+        return judge(
+            s1,
+            s2,
+            ratio=None,
+            top=top,
+            second=second,
+            evidence=evidence,
+            no_placebo=f"the baseline holds none of the data behind its {', '.join(unseen)}",
+        )
     return judge(
         s1,
         s2,
