@@ -163,12 +163,20 @@ class Context:
         return tr.error_origin_spans(self.blamed_spans, window=self.window)
 
     @cached_property
+    def derived_totals(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(additive totals rows, the series they were derived from):
+        :func:`workbench.analysis.totals.derive_totals`."""
+        from workbench.analysis.totals import derive_totals
+
+        return derive_totals(self.metrics)
+
+    @cached_property
     def totals(self) -> pl.DataFrame:
         """The excess of each additive total per service (``total`` names it)."""
         from workbench.analysis.excess import EXCESS_SCHEMA, excess_totals
-        from workbench.analysis.totals import TOTALS, additive_totals
+        from workbench.analysis.totals import TOTALS
 
-        derived = additive_totals(self.metrics)
+        derived = self.derived_totals[0]
         base = self.metric_baseline or self.baseline
         parts = [
             excess_totals(derived, self.window, base, metric=t).with_columns(total=pl.lit(t))
@@ -299,8 +307,10 @@ def _latency_signal(c: Context) -> pl.DataFrame:
 def _metrics(c: Context) -> pl.DataFrame:
     """The largest sustained robust change of the service's harmful series, relative to
     the strongest of any service (real data are heavy-tailed: many pass any fixed z)."""
+    # a series a total was derived from speaks through the total (counted once)
     agg = (
         harmful_changes(c.changes)
+        .join(c.derived_totals[1], on=["service", "metric"], how="anti")
         .group_by("service")
         .agg(strength=pl.col("score").max(), top=pl.col("metric").sort_by("score").last())
     )
@@ -316,15 +326,34 @@ def _metrics(c: Context) -> pl.DataFrame:
 
 def _totals(c: Context) -> pl.DataFrame:
     """More of an additive total (seconds spent serving, failed requests) than normal, as a
-    share of the whole system's normal total (the strength); the value is the share of the
+    share of the whole system's normal work (serving seconds, requests: the strength); the value is the share of the
     largest excess, scaled by that excess's size."""
     ex = c.totals
     if ex.height == 0:
         return _empty()
-    system = ex.group_by("total").agg(_sys=pl.col("normal").sum())
+    # the system's normal work: all serving seconds for busy seconds, all requests for
+    # failed requests (a failure is a share of the traffic, and normal failures may be 0)
+    base = c.metric_baseline or c.baseline
+    derived = c.derived_totals[0].filter((pl.col("ts") >= base.start) & (pl.col("ts") < base.end))
+    normal = (
+        derived.group_by("metric", "service")
+        .agg(pl.col("value").median())
+        .group_by("metric")
+        .agg(pl.col("value").sum())
+    )
+    work = dict(zip(normal["metric"], normal["value"], strict=True))
+    denominator = {
+        "busy_seconds": work.get("busy_seconds"),
+        "failed_requests": work.get("requests"),
+    }
+    system = pl.DataFrame(
+        {"total": list(denominator), "_sys": [v or 0.0 for v in denominator.values()]},
+        schema={"total": pl.String, "_sys": pl.Float64},
+    )
     rel = (
         ex.join(system, on="total")
-        .with_columns(strength=pl.col("excess") / pl.col("_sys").clip(lower_bound=1e-9))
+        .filter(pl.col("_sys") > 0)
+        .with_columns(strength=pl.col("excess") / pl.col("_sys"))
         .filter(pl.col("strength") > 0)
     )
     if rel.height == 0:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["TOTALS", "additive_totals"]
+__all__ = ["TOTALS", "additive_totals", "derive_totals", "total_inputs"]
 
 #: the totals this module derives
 TOTALS = ("busy_seconds", "failed_requests")
@@ -57,22 +57,41 @@ def _pick(m: pl.DataFrame, role: str, value: pl.Expr) -> pl.DataFrame:
     return (
         m.join(first, on="service")
         .filter(pl.col("metric") == pl.col("_pick"))
-        .select("ts", "service", _label_key().alias("_lab"), value.alias(role))
+        .select("ts", "service", "metric", _label_key().alias("_lab"), value.alias(role))
     )
+
+
+def total_inputs(metrics: pl.DataFrame) -> pl.DataFrame:
+    """``service, metric``: the mean-latency and success series that a total of the
+    service was derived from. The ranking counts each measurement once: such a series
+    speaks through its total, not again through its own change score.
+
+    >>> total_inputs(m).rows()
+    [('backend', 'latency_Average')]
+    """
+    _, used = derive_totals(metrics)
+    return used
 
 
 def additive_totals(metrics: pl.DataFrame) -> pl.DataFrame:
     """``busy_seconds`` and ``failed_requests`` rows (metrics frame columns ``ts, metric,
-    service, value, labels``) derived from the metrics, summed per service and step.
+    service, value, labels``) derived from the metrics, summed per service and step, plus
+    the ``requests`` series they were derived from (summed the same way).
 
-    >>> additive_totals(m)["metric"].unique().to_list()
-    ['busy_seconds', 'failed_requests']
+    >>> additive_totals(m)["metric"].unique().sort().to_list()
+    ['busy_seconds', 'failed_requests', 'requests']
     """
+    return derive_totals(metrics)[0]
+
+
+def derive_totals(metrics: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(:func:`additive_totals`, :func:`total_inputs`) in one pass."""
     cols = ["ts", "metric", "service", "value", "labels"]
     empty = metrics.clear().select(cols)
+    none = pl.DataFrame(schema={"service": pl.String, "metric": pl.String})
     m = metrics.filter(pl.col("service").is_not_null() & pl.col("value").is_finite())
     if m.height == 0:
-        return empty
+        return empty, none
     name = pl.col("metric")
     req = _pick(
         m.filter(name.str.contains(_REQUESTS) & ~name.str.contains(_NOT_REQUESTS)),
@@ -80,7 +99,8 @@ def additive_totals(metrics: pl.DataFrame) -> pl.DataFrame:
         pl.col("value"),
     )
     if req.height == 0:
-        return empty
+        return empty, none
+    req = req.drop("metric")
     lat = m.filter(name.str.contains(_MEAN_LATENCY))
     lat = _pick(
         lat,
@@ -91,17 +111,22 @@ def additive_totals(metrics: pl.DataFrame) -> pl.DataFrame:
     percent = name.str.contains(_PERCENT) | (pl.col("value").max().over("metric") > 1.0)
     ok = _pick(ok, "_ok", pl.when(percent).then(pl.col("value") / 100).otherwise(pl.col("value")))
     parts = []
+    used = []
     keys = ["ts", "service", "_lab"]
     idle = pl.col("_req") == 0
     if lat.height:
-        busy = req.join(lat, on=keys).select(
+        busy = req.join(lat, on=keys)
+        used.append(busy.select("service", "metric"))
+        busy = busy.select(
             "ts",
             "service",
             value=pl.when(idle).then(0.0).otherwise(pl.col("_lat") * pl.col("_req")),
         )
         parts.append(busy.with_columns(metric=pl.lit("busy_seconds")))
     if ok.height:
-        failed = req.join(ok, on=keys).select(
+        failed = req.join(ok, on=keys)
+        used.append(failed.select("service", "metric"))
+        failed = failed.select(
             "ts",
             "service",
             value=pl.when(idle)
@@ -111,13 +136,18 @@ def additive_totals(metrics: pl.DataFrame) -> pl.DataFrame:
         )
         parts.append(failed.with_columns(metric=pl.lit("failed_requests")))
     if not parts:
-        return empty
+        return empty, none
+    # the requests themselves: the unit failed requests are a share of
+    parts.append(
+        req.select("ts", "service", value=pl.col("_req")).with_columns(metric=pl.lit("requests"))
+    )
     out = (
         pl.concat(parts)
         .filter(pl.col("value").is_finite())
         .group_by("ts", "metric", "service")
         .agg(pl.col("value").sum())
     )
-    return out.select(
+    out = out.select(
         "ts", "metric", "service", "value", labels=pl.lit([], dtype=metrics.schema["labels"])
     ).sort("metric", "service", "ts")
+    return out, pl.concat(used).unique().sort("service", "metric")
