@@ -307,10 +307,8 @@ def _latency_signal(c: Context) -> pl.DataFrame:
 def _metrics(c: Context) -> pl.DataFrame:
     """The largest sustained robust change of the service's harmful series, relative to
     the strongest of any service (real data are heavy-tailed: many pass any fixed z)."""
-    # a series a total was derived from speaks through the total (counted once)
     agg = (
         harmful_changes(c.changes)
-        .join(c.derived_totals[1], on=["service", "metric"], how="anti")
         .group_by("service")
         .agg(strength=pl.col("score").max(), top=pl.col("metric").sort_by("score").last())
     )
@@ -326,13 +324,15 @@ def _metrics(c: Context) -> pl.DataFrame:
 
 def _totals(c: Context) -> pl.DataFrame:
     """More of an additive total (seconds spent serving, failed requests) than normal, as a
-    share of the whole system's normal work (serving seconds, requests: the strength); the value is the share of the
+    share of the whole system's normal level of it (failures counted with one more: the
+    strength); the value is the share of the
     largest excess, scaled by that excess's size."""
     ex = c.totals
     if ex.height == 0:
         return _empty()
-    # the system's normal work: all serving seconds for busy seconds, all requests for
-    # failed requests (a failure is a share of the traffic, and normal failures may be 0)
+    # the system's normal level of each total: all serving seconds, all failures (counted
+    # with one more, the cautious expectation the error signal also uses: normal failures
+    # may be 0)
     base = c.metric_baseline or c.baseline
     derived = c.derived_totals[0].filter((pl.col("ts") >= base.start) & (pl.col("ts") < base.end))
     normal = (
@@ -344,7 +344,7 @@ def _totals(c: Context) -> pl.DataFrame:
     work = dict(zip(normal["metric"], normal["value"], strict=True))
     denominator = {
         "busy_seconds": work.get("busy_seconds"),
-        "failed_requests": work.get("requests"),
+        "failed_requests": work.get("failed_requests", 0.0) + 1.0,
     }
     system = pl.DataFrame(
         {"total": list(denominator), "_sys": [v or 0.0 for v in denominator.values()]},
