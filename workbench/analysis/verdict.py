@@ -7,14 +7,16 @@ whether to believe the top suspect, from two comparisons an SRE would make by ha
 
 * **placebo** (chance level): the same ranking is run on windows taken from the
   *baseline* (each against the part of the baseline before it), where nothing is broken.
-  For each kind of evidence, in its own absolute unit, the largest value *any* service
-  shows there is what chance alone reaches (any of them could have been named instead):
-  ``metrics`` (the largest sustained robust z of a harmful change, or the excess of the
-  alert's additive total), ``errors`` (extra failing requests per second starting at the
-  service), ``latency`` and ``logs`` (the ranking's own absolute signals). Chance is never
-  put below one failing request per placebo window, nor below the z at which the change
-  detector calls a change. ``ratio`` is the top suspect's strongest evidence divided by
-  chance's level for that kind.
+  For each kind of evidence (each ranked signal of
+  :data:`~workbench.analysis.signals.SIGNALS`), in its own absolute unit (its
+  ``strength``: the robust z of a harmful metric change, extra failing requests per
+  second, the excess of an additive total as a share of the system's normal level, ...),
+  the largest value *any* service shows there is what chance alone reaches (any of them
+  could have been named instead). Chance is never put below each signal's ``floor`` (one
+  failing request per placebo window, the change detector's threshold). A placebo window
+  without the data a kind reads (no spans in it or before it, say) says nothing about that
+  kind: evidence no placebo could compare is no claim either way (at most ``weak``).
+  ``ratio`` is the top suspect's strongest evidence divided by chance's level for that kind.
 * **gap**: the runner-up's score relative to the top's. A top suspect closely followed by
   another is a tie, not an answer.
 
