@@ -136,3 +136,26 @@ def test_the_service_spending_most_extra_seconds_carries_the_totals_evidence():
         None, window=WIN, baseline=BASE, metrics=m.filter(pl.col("metric") != "requests_Sum")
     )
     assert z_only.table["totals"].max() == 0.0 and z_only.ranking[0] == "lb"
+
+
+def test_a_latency_histograms_sum_counter_gives_busy_seconds():
+    """Prometheus: the rate of ``*_duration_seconds_sum`` is seconds spent serving per
+    second (per pod, summed); a client-side histogram is the callee's time, not ours."""
+    rows = []
+    for pod, per_step in (("a", 3.0), ("b", 1.0)):
+        total = 0.0
+        for i in range(10):
+            total += per_step * 300  # 300 s steps
+            for metric in ("http_server_request_duration_seconds_sum",
+                           "http_client_request_duration_seconds_sum"):  # fmt: skip
+                rows.append(
+                    {"ts": T0 + i * STEP, "metric": metric, "service": "svc", "value": total}
+                    | {"labels": [{"key": "pod", "value": pod}]}
+                )
+    tot = additive_totals(_frame(rows))
+    busy = tot.filter(pl.col("metric") == "busy_seconds")
+    assert busy.height == 9  # the first sample of a counter has no rate
+    assert busy["value"].to_list() == pytest.approx([4.0] * 9)  # 3 + 1 s per second
+    assert total_inputs(_frame(rows)).rows() == [
+        ("svc", "http_server_request_duration_seconds_sum")
+    ]

@@ -9,7 +9,9 @@ derived from series found by name (the metric-name mapping, per service and labe
 total               from
 ==================  ===============================================================
 ``busy_seconds``    mean latency (a name with ``latency``/``duration`` and ``avg``,
-                    ``average`` or ``mean``; seconds, or ``ms`` in the name) x requests
+                    ``average`` or ``mean``; seconds, or ``ms`` in the name) x requests;
+                    else the rate of a latency histogram's ``_sum`` counter (Prometheus
+                    ``*_duration_seconds_sum``, not a client-side one)
 ``failed_requests`` requests x (1 - success share), the share from a name with
                     ``availab`` or ``success`` (percent when the name says ``%``/
                     ``percent`` or a value exceeds 1, else a fraction)
@@ -43,6 +45,8 @@ _MEAN_LATENCY = (
 _SUCCESS = r"(?i)(availab|success)"
 _MS = r"(?i)(_ms\b|\(ms\)|millisecond)"
 _PERCENT = r"(?i)(%|percent)"
+# a client's view of its calls (the wait on a callee) is not time the service spent serving
+_CLIENT = r"(?i)client"
 
 
 def _label_key() -> pl.Expr:
@@ -86,6 +90,39 @@ def additive_totals(metrics: pl.DataFrame) -> pl.DataFrame:
     return derive_totals(metrics)[0]
 
 
+def _histogram_busy(m: pl.DataFrame) -> pl.DataFrame:
+    """``ts, service, value, metric``: seconds spent serving per second from the ``_sum``
+    counter of a latency histogram (Prometheus ``*_duration_seconds_sum``): its rate,
+    summed over the service's label sets; milliseconds when the name says ``ms``."""
+    from workbench.analysis.changes import rate_counters
+
+    name = pl.col("metric")
+    sums = m.filter(
+        name.str.ends_with("_sum")
+        & name.str.contains(r"(?i)(duration|latency)")
+        & ~name.str.contains(_CLIENT)
+    )
+    if sums.height == 0:
+        return pl.DataFrame(
+            schema={
+                "ts": m.schema["ts"],
+                "service": pl.String,
+                "value": pl.Float64,
+                "metric": pl.String,
+            }
+        )
+    rated = rate_counters(sums, ("_sum",)).with_columns(
+        value=pl.when(name.str.contains(_MS))
+        .then(pl.col("value") / 1000)
+        .otherwise(pl.col("value"))
+    )
+    return (
+        rated.group_by("ts", "service", "metric")
+        .agg(pl.col("value").sum())
+        .select("ts", "service", "value", "metric")
+    )
+
+
 def derive_totals(metrics: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(:func:`additive_totals`, :func:`total_inputs`) in one pass."""
     cols = ["ts", "metric", "service", "value", "labels"]
@@ -95,12 +132,18 @@ def derive_totals(metrics: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     if m.height == 0:
         return empty, none
     name = pl.col("metric")
+    hist = _histogram_busy(m)
     req = _pick(
-        m.filter(name.str.contains(_REQUESTS) & ~name.str.contains(_NOT_REQUESTS)),
+        m.filter(
+            name.str.contains(_REQUESTS)
+            & ~name.str.contains(_NOT_REQUESTS)
+            # a raw counter is not a count per step (its rate would be; not derived here)
+            & ~pl.any_horizontal([name.str.ends_with(x) for x in ("_total", "_count", "_sum")])
+        ),
         "_req",
         pl.col("value"),
     )
-    if req.height == 0:
+    if req.height == 0 and hist.height == 0:
         return empty, none
     req = req.drop("metric")
     lat = m.filter(name.str.contains(_MEAN_LATENCY))
@@ -113,6 +156,7 @@ def derive_totals(metrics: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     percent = name.str.contains(_PERCENT) | (pl.col("value").max().over("metric") > 1.0)
     ok = _pick(ok, "_ok", pl.when(percent).then(pl.col("value") / 100).otherwise(pl.col("value")))
     parts = []
+    have: set[str] = set()
     used = []
     keys = ["ts", "service", "_lab"]
     idle = pl.col("_req") == 0
@@ -125,6 +169,7 @@ def derive_totals(metrics: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
             value=pl.when(idle).then(0.0).otherwise(pl.col("_lat") * pl.col("_req")),
         )
         parts.append(busy.with_columns(metric=pl.lit("busy_seconds")))
+        have = set(busy["service"].unique().to_list())
     if ok.height:
         failed = req.join(ok, on=keys)
         used.append(failed.select("service", "metric"))
@@ -137,6 +182,15 @@ def derive_totals(metrics: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
             .clip(lower_bound=0.0),
         )
         parts.append(failed.with_columns(metric=pl.lit("failed_requests")))
+    if hist.height:
+        # a histogram's own seconds where no mean latency gave them (one per service)
+        first = hist.group_by("service").agg(pl.col("metric").min().alias("_pick"))
+        h = hist.join(first, on="service").filter(
+            (pl.col("metric") == pl.col("_pick")) & ~pl.col("service").is_in(list(have))
+        )
+        if h.height:
+            used.append(h.select("service", "metric").unique())
+            parts.insert(0, h.select("ts", "service", "value", metric=pl.lit("busy_seconds")))
     if not parts:
         return empty, none
     # the requests themselves: the unit failed requests are a share of
