@@ -112,9 +112,6 @@ def test_the_backend_carries_the_extra_seconds_and_the_front_is_a_victim(scenari
     (case,) = petshop_cases(scenario)
     sus = investigate(case)
     t = {r["service"]: r for r in sus.table.iter_rows(named=True)}
-    assert (
-        t["backend"]["totals"] == pytest.approx(t["backend"]["totals"])
-        and t["backend"]["totals"] > t["lb"]["totals"]
-    )
+    assert t["backend"]["totals"] > t["lb"]["totals"]
     assert sus.worst_rank("backend") <= 2 and set(sus.ranking[:2]) == {"backend", "lb"}
     assert sus.rank_of("front") is None or sus.rank_of("front") > 2
