@@ -36,7 +36,7 @@ from datetime import datetime
 import polars as pl
 
 from workbench.analysis._util import memoised
-from workbench.analysis.templates import _poisson_z
+from workbench.analysis.stats import poisson_z
 from workbench.timewindow import Window
 
 __all__ = [
@@ -272,7 +272,7 @@ def _rare_event_z() -> pl.Expr:
     ``(events + 1)`` scaled to the window's number of intervals."""
     rare = (pl.col("_b_frac") == 0) & (pl.col("_w_frac") == 0) & (pl.col("baseline_median") == 0)
     expected = (pl.col("_b_events") + 1) * pl.col("n_incident") / pl.col("n_baseline")
-    return pl.when(rare).then(_poisson_z(pl.col("_w_events"), expected).abs())
+    return pl.when(rare).then(poisson_z(pl.col("_w_events"), expected).abs())
 
 
 def onset_of_changes(

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from workbench.analysis._util import memoised
+from workbench.analysis.stats import covered_seconds
+from workbench.analysis.stats import poisson_z as _poisson_z
 from workbench.timewindow import Window
 
 __all__ = [
@@ -450,14 +452,6 @@ def template_counts(
     )
 
 
-def _poisson_z(observed: pl.Expr, expected: pl.Expr) -> pl.Expr:
-    """Signed square root of the Poisson likelihood-ratio statistic (about N(0,1))."""
-    o = observed.cast(pl.Float64)
-    term = pl.when(o > 0).then(o * (o / expected).log()).otherwise(0.0)
-    g = (2.0 * (term - (o - expected))).clip(lower_bound=0.0)
-    return pl.when(o >= expected).then(g.sqrt()).otherwise(-g.sqrt())
-
-
 def template_surges(
     logs: pl.DataFrame,
     window: Window,
@@ -510,24 +504,6 @@ def template_surges(
         .with_columns(new=pl.col("surge") & (pl.col("n_baseline") == 0))
     )
     return out.sort(["z", *keys], descending=[True] + [False] * len(keys))
-
-
-def covered_seconds(ts: pl.Series, window: Window) -> float:
-    """Seconds of ``window`` that the data cover: from the window's start (or the first
-    point, if later) to its end (or the last point, if earlier); at least 1 s.
-
-    Rates over a window the data only half cover (a log export that stops early) would
-    otherwise look halved."""
-    inside = ts.filter((ts >= window.start) & (ts < window.end))
-    if inside.len() == 0:
-        return max(window.duration.total_seconds(), 1.0)
-    lo, hi = inside.min(), inside.max()
-    full = window.duration.total_seconds()
-    # data starting or ending within a minute of the edge count as covering it
-    slack = min(60.0, full / 10)
-    start = window.start if (lo - window.start).total_seconds() <= slack else lo
-    end = window.end if (window.end - hi).total_seconds() <= slack else hi
-    return max((end - start).total_seconds(), 1.0)
 
 
 def template_examples(mined: pl.DataFrame, template_id: int, *, n: int = 5) -> pl.DataFrame:

@@ -67,6 +67,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also judge fault-free windows (PetShop noissue, lab baselines): specificity",
     )
+    rca.add_argument(
+        "--detection-delay",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="Nezha layout: the alert fires this long after the fault's injection (default 60)",
+    )
     rca.set_defaults(func=_rca)
 
     logs = esub.add_parser("logs", help="grouping and parsing accuracy on the loghub layout")
@@ -116,7 +123,15 @@ def _rca(args: argparse.Namespace) -> int:
             "give a PATH or --lab-suite", hint="workbench eval rca ../shared/data/nezha-trainticket"
         )
 
+    problems: dict[str, int] = {}
+
     def show(row: dict) -> None:
+        for note in row.get("notes") or ():
+            # one line per kind of problem; repeated ones are counted at the end
+            key = note.split(":")[0]
+            problems[key] = problems.get(key, 0) + 1
+            if problems[key] == 1 or not args.quiet:
+                print(f"  partial: {row['case']}: {note}", flush=True)
         if args.quiet:
             return
         print(
@@ -134,7 +149,26 @@ def _rca(args: argparse.Namespace) -> int:
         )
     judge = not args.no_verdict
     if cases is None:
-        cases = iter_cases(path)
+        from datetime import timedelta
+
+        from workbench.evaluation.cases import detect_layout
+
+        layout = detect_layout(path)
+        if layout == "nezha":
+            from workbench.evaluation.nezha import LOOK_AHEAD, LOOK_BACK, nezha_cases
+
+            delay = timedelta(seconds=args.detection_delay)
+            print(
+                f"alert = fault injection + {args.detection_delay:g} s detection delay; window "
+                f"{LOOK_BACK.total_seconds() / 60:g} min before to "
+                f"{LOOK_AHEAD.total_seconds() / 60:g} min after the alert",
+                flush=True,
+            )
+            cases = nezha_cases(path, detection_delay=delay)
+        else:
+            if layout == "petshop":
+                print("alert = the data set's trigger time (window: the 5-min step at or after it)")
+            cases = iter_cases(path)
     df = evaluate_cases(cases, progress=show, without=without, verdict=judge)
     if df.height == 0:
         raise ConfigError(f"no cases found under {path}")
@@ -150,6 +184,10 @@ def _rca(args: argparse.Namespace) -> int:
                 f"group {group}: ours {_fmt(summarize(part['rank'].to_list()))} | "
                 f"BARO {_fmt(summarize(part['rank_baro'].to_list()))}"
             )
+    if problems:
+        print(
+            "partial data: " + "; ".join(f"{k} ({n} case(s))" for k, n in sorted(problems.items()))
+        )
     if judge:
         print(_verdict_line(df, "fault cases"))
     if quiet is not None:
@@ -170,7 +208,11 @@ def _verdict_line(df, what: str) -> str:
     n = df.height
     line = f"verdict: clear={c['clear']} weak={c['weak']} none={c['none']} ({what}, {n}"
     if what == "fault cases":
-        return line + f"; clear with the true cause on top: {c['clear_right']})"
+        prec = f"{c['clear_right'] / c['clear']:.2f}" if c["clear"] else "n/a"
+        return (
+            line + f"; clear with the true cause on top: {c['clear_right']}; "
+            f"clear precision={prec})"
+        )
     return line + f"; none={c['none'] / n:.2f} not clear={(n - c['clear']) / n:.2f})"
 
 

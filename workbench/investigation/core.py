@@ -111,10 +111,9 @@ class Investigation(DrillDown):
     ``window`` narrows the incident window (default: the incident's own); ``services``
     narrows the per-service views (RED summary, timeline, surges, origins, blame) to a
     focus (the ranking and the graph always span every service: a cause may lie outside
-    the focus). ``alert`` names the alerting service: the ranking then prefers causes
-    reachable from it through anomalous callees. ``metric_baseline``, ``focus_metric``,
-    ``focus_total``, ``lead_in`` and ``edges`` are passed to
-    :func:`~workbench.analysis.suspects.rank_suspects` as they are.
+    the focus). ``alert`` names the alerting service (shown with the answers; the ranking
+    does not take it: it ranks every service on its own evidence). ``metric_baseline`` and
+    ``edges`` are passed to :func:`~workbench.analysis.suspects.rank_suspects` as they are.
 
     >>> inv = Investigation(inc)
     >>> inv.suspects.ranking[:3]
@@ -129,9 +128,6 @@ class Investigation(DrillDown):
         services: Sequence[str] = (),
         alert: str | None = None,
         metric_baseline: Window | None = None,
-        focus_metric: str | None = None,
-        focus_total: str | None = None,
-        lead_in: Window | None = None,
         edges: pl.DataFrame | None = None,
         _store: _Store | None = None,
     ) -> None:
@@ -160,9 +156,6 @@ class Investigation(DrillDown):
         self.alert = alert
         self.options: dict[str, Any] = {
             "metric_baseline": metric_baseline,
-            "focus_metric": focus_metric,
-            "focus_total": focus_total,
-            "lead_in": lead_in,
             "edges": edges,
         }
         self._store = _store or _Store()
@@ -214,9 +207,6 @@ class Investigation(DrillDown):
         return (
             self.alert,
             o["metric_baseline"],
-            o["focus_metric"],
-            o["focus_total"],
-            o["lead_in"],
             None if edges is None else id(edges),
         )
 
@@ -521,10 +511,6 @@ class Investigation(DrillDown):
                 baseline=self.baseline,
                 metric_baseline=o["metric_baseline"],
                 edges=o["edges"],
-                focus=self.alert,
-                focus_metric=o["focus_metric"],
-                focus_total=o["focus_total"],
-                lead_in=o["lead_in"],
             )
 
         return self._answer("suspects", (self.window, self.baseline, self._opts_key()), compute)
