@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from workbench.analysis._util import memoised
+
 __all__ = ["TOTALS", "additive_totals", "derive_totals", "total_inputs"]
 
 #: the totals this module derives
@@ -123,6 +125,7 @@ def _histogram_busy(m: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@memoised  # window-free: the verdict's placebo rankings reuse it
 def derive_totals(metrics: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(:func:`additive_totals`, :func:`total_inputs`) in one pass."""
     cols = ["ts", "metric", "service", "value", "labels"]
