@@ -278,7 +278,10 @@ class SuspectsView(w.VBox):
         )
         self.buttons = {}
         rows = []
-        for r in sus.table.head(self.top).iter_rows(named=True):
+        ranked = sus.table.filter(pl.col("rank").is_not_null())  # no evidence: not ranked
+        if ranked.height == 0:
+            self.note.value += "<p><b>No service has evidence against it in this window.</b></p>"
+        for r in ranked.head(self.top).iter_rows(named=True):
             svc = r["service"]
             ev = sus.evidence(svc)
             head = w.HTML(
