@@ -98,3 +98,34 @@ def test_a_source_with_no_rows_for_the_window_is_empty_not_ok() -> None:
     assert "#9a6700'>empty</b>" in page  # amber, not the green of ok
     assert "No rows for the window from" in page
     assert "<details open>" in page  # the sources table opens when something is missing
+
+
+def test_suspects_and_evidence_read_as_tables_with_the_frames_one_attribute_away() -> None:
+    from workbench.analysis.suspects import rank_suspects
+
+    sus = rank_suspects(Incident.demo())
+    page = sus._repr_html_()
+    assert "ranked on 2026-11-20 11:00:00 – 12:00:00 UTC" in page  # which window
+    assert "<th style='text-align:left'>why</th>" in page
+    assert "5 of 13 rows shown; 8 more (.table has them all" in page
+    assert "1.342275" not in page and "1.34" in page  # no six-decimal floats
+    assert sus.table.height == 13  # the frame itself is untouched
+    ev = sus.evidence(sus.ranking[0])
+    shown = ev._repr_html_()
+    assert shown.startswith("<details><summary>Evidence for checkout: ")  # collapsed
+    assert "list[struct" not in shown and "{&quot;key&quot;" not in shown
+    assert "job=checkout" in shown  # labels summarised as key=value
+    assert ev.spans.height > 8 and f"8 of {ev.spans.height} rows shown" in shown
+
+
+def test_capacity_ranking_has_no_null_or_inf() -> None:
+    from workbench.capacity import load_usage, open_source
+
+    ranking = load_usage(open_source("", ""), "").ranking(threshold=0.8, horizon_days=180)
+    md = ranking._repr_markdown_()
+    page = ranking._repr_html_()
+    assert ranking.table["days_left"].is_infinite().any()  # the frame keeps inf for code
+    for text in (md, page):
+        assert "inf" not in text and "null" not in text and "None" not in text
+        assert "not within the horizon" in text and " %" in text
+    assert md.splitlines()[0].startswith("| service | resource | peak | headroom |")

@@ -46,6 +46,7 @@ __all__ = [
     "format_duration",
     "format_time",
     "format_value",
+    "format_window",
     "html_table",
     "markdown_table",
     "status_badge",
@@ -86,6 +87,16 @@ def format_time(t: datetime | date | None, *, with_date: bool = True) -> str:
 
         t = t.astimezone(UTC)
     return t.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+
+
+def format_window(window: Any) -> str:
+    """``2026-11-20 11:00:00 – 12:00:00 UTC``: a window (``.start``, ``.end``) to the
+    second, the date written once when both ends share it."""
+    start, end = window.start, window.end
+    same_day = (
+        isinstance(start, datetime) and isinstance(end, datetime) and (start.date() == end.date())
+    )
+    return f"{format_time(start)} – {format_time(end, with_date=not same_day)} UTC"
 
 
 def format_duration(seconds: float | timedelta | None) -> str:
@@ -180,7 +191,9 @@ def format_value(value: Any, column: str = "") -> str:
     if isinstance(value, list | tuple):
         if not value:
             return "—"
-        if all(isinstance(v, dict) for v in value):
+        if all(isinstance(v, dict) and set(v) == {"key", "value"} for v in value):
+            value = [f"{v['key']}={v['value']}" for v in value]  # labels / attributes
+        elif all(isinstance(v, dict) for v in value):
             return f"{len(value)} item{'s' if len(value) != 1 else ''}"
         shown = ", ".join(format_value(v, column) for v in value[:_LIST_SHOWN])
         more = len(value) - _LIST_SHOWN
@@ -192,7 +205,9 @@ def _header(column: str) -> str:
     """``error_ratio_base`` -> ``error ratio base``, ``p95_ms`` -> ``p95``: the cells
     carry the units."""
     words = column.split("_")
-    if len(words) > 1 and words[-1].lower() in ("ms", "s", "pct", "secs", "bytes"):
+    if len(words) > 2 and [w.lower() for w in words[-2:]] == ["per", "s"]:
+        words = words[:-2]
+    elif len(words) > 1 and words[-1].lower() in ("ms", "s", "pct", "secs", "bytes"):
         words = words[:-1]
     return " ".join(w for w in words if w)
 

@@ -408,11 +408,9 @@ def _between(df: pl.DataFrame, column: str, w: Window) -> pl.DataFrame:
 
 def _span(w: Window) -> str:
     """``2026-11-20 11:00:00 – 12:00:00 UTC`` (the date once when both ends share it)."""
-    from workbench.display import format_time
+    from workbench.display import format_window
 
-    same_day = w.start.date() == w.end.date()
-    end = format_time(w.end, with_date=not same_day)
-    return f"{format_time(w.start)} – {end} UTC"
+    return format_window(w)
 
 
 def _human(w: Window) -> str:
