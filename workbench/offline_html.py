@@ -71,8 +71,10 @@ _NETWORK = [
 def _svg(spec: dict[str, Any], *, vega: bool = False) -> str:
     import vl_convert as vlc
 
+    from workbench.charts.render import static_spec
+
     try:
-        return vlc.vega_to_svg(spec) if vega else vlc.vegalite_to_svg(spec)
+        return vlc.vega_to_svg(spec) if vega else vlc.vegalite_to_svg(static_spec(spec))
     except Exception as exc:  # vl-convert raises plain ValueError/RuntimeError
         raise BadData(f"cannot render a chart output to SVG: {exc}") from exc
 

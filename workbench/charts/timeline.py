@@ -17,6 +17,7 @@ from workbench.charts._style import (
     INCIDENT_FILL,
     MAX_ROWS,
     OKABE_ITO,
+    interactive_subtitle,
     time_x,
 )
 
@@ -46,7 +47,8 @@ def timeline_chart(
     """One lane per kind and service (alerts, error and latency onsets, deploys,
     rollbacks, config, chaos; one lane per kind, marks labelled with their service,
     when that would exceed ``max_lanes``): intervals as bars, instants as ticks; the
-    incident window shaded orange and the baseline blue. Hover for title and evidence.
+    incident window shaded orange and the baseline blue. Live, hover a mark for its title
+    and evidence (static exports leave that line of the subtitle out).
     ``max_items`` caps the rows drawn (the earliest are kept; the subtitle says so).
     """
     check_columns(timeline, ("ts", "end", "kind", "service", "title"), "timeline")
@@ -131,9 +133,8 @@ def timeline_chart(
             .mark_text(align="left", dx=4, dy=-11, fontSize=10, color="#333333")
             .encode(time_x(), y=y, text="service:N", tooltip=tip)
         )
-    sub = "orange = incident window, blue = baseline; hover for evidence"
+    sub = "orange = incident window, blue = baseline"
     if total > items.height:
         sub = f"earliest {items.height} of {total} items; " + sub
-    return alt.layer(*layers).properties(
-        width=width, height=height, title=alt.Title("Timeline", subtitle=sub)
-    )
+    chart = alt.layer(*layers).properties(width=width, height=height)
+    return interactive_subtitle(chart, "Timeline", sub, "hover a mark for its title and evidence")
