@@ -115,7 +115,7 @@ def child(mode: str, url: str, days: int) -> None:
 
     from workbench.capacity import load_usage
     from workbench.sources.http import Timeout
-    from workbench.sources.prometheus import PrometheusSource
+    from workbench.sources.prometheus.source import PrometheusSource
     from workbench.timewindow import Window
 
     w = Window(END - timedelta(days=days), END)

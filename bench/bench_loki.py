@@ -28,7 +28,7 @@ import httpx  # noqa: E402
 
 from tests.plugins.recorded_http import RecordedRequest, RecordedServer, Reply  # noqa: E402
 from workbench import Window  # noqa: E402
-from workbench.sources.loki import RANGE_PATH, LokiSource  # noqa: E402
+from workbench.sources.loki.source import RANGE_PATH, LokiSource  # noqa: E402
 
 LINES, STREAMS, LIMIT = 100_000, 50, 5000
 T0 = 1_763_640_000_000_000_000  # 2025-11-20T12:00:00Z in ns

@@ -108,7 +108,7 @@ def line(name: str, value: float, unit: str, baseline: float, target: str, note:
 def main() -> None:
     import psycopg
 
-    from workbench.sources import pg_kv
+    from workbench.sources.postgres import kv as pg_kv
 
     t_setup = time.perf_counter()
     with PgCluster.started() as pg:
@@ -179,7 +179,7 @@ def main() -> None:
                 return pd.read_sql(select, conn, params=params)
 
         def binary_numpy() -> pl.DataFrame:
-            from workbench.sources.pg_copy import Column, copy_out
+            from workbench.sources.postgres.copy_io import Column, copy_out
 
             cols = [Column("ts", "timestamptz")]
             cols += [Column(c) for c in ("service", "level", "message", "trace_id", "span_id")]

@@ -32,7 +32,7 @@ import httpx  # noqa: E402
 
 from tests.promservers import start_prometheus  # noqa: E402
 from workbench.sources import chunking  # noqa: E402
-from workbench.sources.prometheus import PrometheusSource  # noqa: E402
+from workbench.sources.prometheus.source import PrometheusSource  # noqa: E402
 from workbench.timewindow import Window  # noqa: E402
 
 T0 = datetime(2026, 9, 1, tzinfo=UTC)

@@ -17,7 +17,7 @@ from tests.promservers import post_json
 from workbench import frames
 from workbench.errors import AuthError, BadData, SourceUnavailable
 from workbench.secrets import Secret
-from workbench.sources.alertmanager import AlertmanagerSource, alert_events, silence_events
+from workbench.sources.alertmanager.source import AlertmanagerSource, alert_events, silence_events
 from workbench.sources.http import Auth
 from workbench.timewindow import Window
 

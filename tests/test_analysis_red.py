@@ -293,7 +293,7 @@ def test_counter_rate_matches_a_hand_computation_with_resets(
 
 
 def test_prometheus_source_emits_the_names_red_reads() -> None:
-    from workbench.sources import promsignals as ps
+    from workbench.sources.prometheus import signals as ps
 
     assert (ps.REQUEST_RATE, ps.ERROR_RATE, ps.ERROR_RATIO) == (
         R.RED_REQUEST_RATE,

@@ -11,7 +11,7 @@ import pytest
 from tests import promdata
 from workbench.errors import ConfigError, LimitExceeded
 from workbench.sources.budget import RowBudget
-from workbench.sources.prometheus import PrometheusSource
+from workbench.sources.prometheus.source import PrometheusSource
 from workbench.timewindow import Window
 
 DAY = Window(promdata.LONG_START, promdata.LONG_START + timedelta(days=1))

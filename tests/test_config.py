@@ -18,9 +18,9 @@ from tests.plugins.recorded_http import RecordedServer
 from workbench import AuthError, ConfigError, Secret, Window
 from workbench.config import read_specs, spec_from_mapping
 from workbench.config_grafana import read_grafana
-from workbench.sources.jaeger import JaegerSource
-from workbench.sources.loki import LokiSource
-from workbench.sources.tempo import TempoSource
+from workbench.sources.jaeger.source import JaegerSource
+from workbench.sources.loki.source import LokiSource
+from workbench.sources.tempo.source import TempoSource
 
 GRAFANA = Path(__file__).resolve().parent / "data" / "grafana" / "datasources.yaml"
 W = Window.parse("2022-02-16T16:50:00Z..2022-02-16T16:51:00Z")

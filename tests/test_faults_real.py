@@ -16,9 +16,9 @@ import pytest
 from tests import promdata
 from workbench.errors import SourceError, SourceUnavailable
 from workbench.sources import chunking
-from workbench.sources.alertmanager import AlertmanagerSource
+from workbench.sources.alertmanager.source import AlertmanagerSource
 from workbench.sources.http import Auth, Timeout
-from workbench.sources.prometheus import PrometheusSource
+from workbench.sources.prometheus.source import PrometheusSource
 from workbench.timewindow import Window
 
 pytestmark = pytest.mark.service

@@ -364,7 +364,7 @@ def test_span_analyses_finish_on_cycles_and_missing_parents(
 
 
 def test_lone_surrogate_in_an_http_body_is_bad_data(recorded_http) -> None:
-    from workbench.sources.loki import LokiSource
+    from workbench.sources.loki.source import LokiSource
     from workbench.timewindow import Window
 
     body = (

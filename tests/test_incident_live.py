@@ -43,7 +43,7 @@ from workbench import notebook
 from workbench.analysis.red import red, red_summary
 from workbench.analysis.suspects import rank_suspects
 from workbench.analysis.traces import error_origins
-from workbench.sources.promsignals import SIGNALS as PROM_SIGNALS
+from workbench.sources.prometheus.signals import SIGNALS as PROM_SIGNALS
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -127,7 +127,7 @@ def incidents(live_toml: Path, lab_demo_dir: Path, demo_meta: dict) -> tuple[Any
 
 def _wait_for_alerts(am: dict, meta: dict) -> None:
     """Alertmanager takes posted alerts asynchronously: wait until all are listed."""
-    from workbench.sources.alertmanager import AlertmanagerSource
+    from workbench.sources.alertmanager.source import AlertmanagerSource
 
     src = AlertmanagerSource(am["server"].url)
     whole = wb.Window(meta["window"]["start"], meta["window"]["end"])

@@ -13,7 +13,7 @@ from tests.plugins.hostile import HostileCounter
 from tests.plugins.recorded_http import RecordedServer
 from workbench import AuthError, BadData, QueryError, SourceUnavailable, Window
 from workbench.sources.http import Timeout
-from workbench.sources.jaeger import JaegerSource
+from workbench.sources.jaeger.source import JaegerSource
 
 W = Window.parse("2017-01-26T21:46:00Z..2017-01-26T21:47:00Z")
 

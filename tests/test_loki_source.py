@@ -30,10 +30,10 @@ from workbench import (
     Window,
 )
 from workbench.errors import WorkbenchError
-from workbench.sources import logql
 from workbench.sources.http import Auth, Timeout
-from workbench.sources.loki import RANGE_PATH, LokiSource
-from workbench.sources.loki_response import LogRows, normalize_level, parse_page
+from workbench.sources.loki import logql
+from workbench.sources.loki.response import LogRows, normalize_level, parse_page
+from workbench.sources.loki.source import RANGE_PATH, LokiSource
 
 SAMPLE_WINDOW = Window.parse("2022-02-16T16:50:00Z..2022-02-16T16:51:00Z")
 
@@ -491,7 +491,7 @@ loki_like = st.fixed_dictionaries(
 @given(body=loki_like | json_values)
 def test_hostile_bodies_give_frames_or_bad_data(hostile: HostileCounter, body: Any) -> None:
     hostile.count("loki-query-response")
-    from workbench.sources.loki_response import matrix_frame
+    from workbench.sources.loki.response import matrix_frame
 
     try:
         page = parse_page(body, source="loki")
@@ -565,7 +565,7 @@ def test_metadata_shadowing_a_label_wins_and_attributes_stay_sorted() -> None:
     ],
 )  # fmt: skip
 def test_wrong_unit_or_garbage_timestamps_are_bad_data(body: dict[str, Any]) -> None:
-    from workbench.sources.loki_response import matrix_frame
+    from workbench.sources.loki.response import matrix_frame
 
     page = parse_page(body, source="loki")
     with pytest.raises(BadData, match=r"timestamp|sample") as ei:

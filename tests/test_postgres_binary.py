@@ -1,4 +1,4 @@
-"""The binary COPY decoder (workbench.sources.pg_binary): hand-made buffers, then the
+"""The binary COPY decoder (workbench.sources.postgres.binary): hand-made buffers, then the
 same types sent by a real PostgreSQL 15 and compared value by value."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 
 from workbench import BadData, Window, frames
-from workbench.sources.pg_binary import SIGNATURE, TRAILER, binary_readable, decode_rows
-from workbench.sources.pg_copy import Column
+from workbench.sources.postgres.binary import SIGNATURE, TRAILER, binary_readable, decode_rows
+from workbench.sources.postgres.copy_io import Column
 
 HEADER = SIGNATURE + b"\0\0\0\0" + b"\0\0\0\0"
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -158,7 +158,7 @@ SELECT * FROM (VALUES
 def test_every_binary_type_matches_what_the_server_sent(postgres_server) -> None:
     import psycopg
 
-    from workbench.sources.pg_copy import columns_from_description, copy_out
+    from workbench.sources.postgres.copy_io import columns_from_description, copy_out
 
     with (
         psycopg.connect(
@@ -196,7 +196,7 @@ def test_every_binary_type_matches_what_the_server_sent(postgres_server) -> None
 def test_binary_and_csv_give_the_same_frame(postgres_server) -> None:
     import psycopg
 
-    from workbench.sources.pg_copy import columns_from_description, copy_out
+    from workbench.sources.postgres.copy_io import columns_from_description, copy_out
 
     query = TYPES_SQL.replace("SELECT *", "SELECT tz, ts, t, vc, ch, nm, i2, i4, i8, o, b, jb")
     with (
@@ -247,7 +247,7 @@ def test_user_sql_with_types_binary_cannot_read_loads(pg_source) -> None:
     assert got["d"].to_list() == ["PT1H30M"]  # IntervalStyle=iso_8601 on our connections
     assert got["t"].to_list() == [None]
     from workbench import ConfigError
-    from workbench.sources.pg_copy import copy_out
+    from workbench.sources.postgres.copy_io import copy_out
 
     with pytest.raises(ConfigError, match="no binary decoder"):
         copy_out(None, "SELECT 1.5::numeric", None, [Column("n", "numeric")], binary=True)
@@ -272,7 +272,7 @@ def test_binary_in_many_chunks_matches_csv_and_a_late_error_surfaces(
 ) -> None:
     import psycopg
 
-    from workbench.sources import pg_copy
+    from workbench.sources.postgres import copy_io as pg_copy
 
     monkeypatch.setattr(pg_copy, "CHUNK_ROWS", 64)  # ~30 chunks: decoded while rows arrive
     query = (

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workbench import Secret, frames
-from workbench.sources import pg_kv
-from workbench.sources.pg_copy import Column, parse_csv
-from workbench.sources.pg_errors import scrub
-from workbench.sources.pg_schema import create_statements, timescale_statements
+from workbench.sources.postgres import kv as pg_kv
+from workbench.sources.postgres.copy_io import Column, parse_csv
+from workbench.sources.postgres.errors import scrub
+from workbench.sources.postgres.schema import create_statements, timescale_statements
 
 
 def _text(stmts) -> list[str]:
@@ -165,14 +165,14 @@ def test_scrub_removes_passwords() -> None:
 
 @pytest.mark.parametrize("agg", ["avg", "p95", "last"])
 def test_aggregations_are_a_closed_set(agg) -> None:
-    from workbench.sources.postgres import AGGREGATIONS
+    from workbench.sources.postgres.source import AGGREGATIONS
 
     assert agg in AGGREGATIONS
     assert all("value" in expr or "count" in expr for expr in AGGREGATIONS.values())
 
 
 def test_aggregate_select_text_for_timescale_and_plain() -> None:
-    from workbench.sources.postgres import aggregate_select
+    from workbench.sources.postgres.source import aggregate_select
 
     ts = aggregate_select(
         "wb", timescale=True, agg="last", by="series", by_metric=True, by_services=True
@@ -192,7 +192,7 @@ def test_aggregate_select_text_for_timescale_and_plain() -> None:
 
 
 def test_kv_text_decoder_unescapes_exactly() -> None:
-    from workbench.sources.pg_kv import decode_kv_text
+    from workbench.sources.postgres.kv import decode_kv_text
 
     texts = ["env\x1fprod\x1epod\x1fa", "", None, "a\\\\b\\1\x1fv\\2\\\\1"]
     assert decode_kv_text(pl.Series(texts)).to_list() == [

@@ -373,7 +373,7 @@ def test_non_string_json_written_by_sql_is_read_exactly(pg_source, postgres_serv
 
 
 def test_chunked_parsing_keeps_every_row_in_order(pg_source, monkeypatch) -> None:
-    from workbench.sources import pg_copy
+    from workbench.sources.postgres import copy_io as pg_copy
 
     monkeypatch.setattr(pg_copy, "CHUNK_ROWS", 7)  # many chunks, parsed by worker threads
     logs = make_logs()

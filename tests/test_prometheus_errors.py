@@ -28,7 +28,7 @@ from workbench.errors import (
 )
 from workbench.secrets import Secret
 from workbench.sources.http import Auth, Timeout
-from workbench.sources.prometheus import PrometheusSource
+from workbench.sources.prometheus.source import PrometheusSource
 from workbench.timewindow import Window
 
 pytestmark = pytest.mark.service

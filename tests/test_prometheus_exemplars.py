@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from workbench.sources.prometheus import PrometheusSource
+from workbench.sources.prometheus.source import PrometheusSource
 from workbench.timewindow import Window
 
 pytestmark = pytest.mark.service

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from tests.plugins.hostile import examples
 from workbench import frames
 from workbench.errors import BadData, ConfigError
-from workbench.sources import chunking, promjson
-from workbench.sources.prometheus import PrometheusSource
+from workbench.sources import chunking
+from workbench.sources.prometheus import response as promjson
+from workbench.sources.prometheus.source import PrometheusSource
 from workbench.timewindow import Window
 
 UP = "api-samples/prometheus/real-production-up-series"

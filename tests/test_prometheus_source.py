@@ -15,8 +15,8 @@ import pytest
 from tests import promdata
 from tests.promservers import Server
 from workbench import frames
-from workbench.sources import promsignals as sig
-from workbench.sources.prometheus import PrometheusSource
+from workbench.sources.prometheus import signals as sig
+from workbench.sources.prometheus.source import PrometheusSource
 from workbench.timewindow import Window
 
 pytestmark = pytest.mark.service

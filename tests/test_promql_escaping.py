@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workbench.errors import ConfigError
-from workbench.sources import promql
-from workbench.sources.prometheus import PrometheusSource
+from workbench.sources.prometheus import promql
+from workbench.sources.prometheus.source import PrometheusSource
 
 _SIMPLE = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
            "\\": "\\", '"': '"', "'": "'"}  # fmt: skip

@@ -20,9 +20,9 @@ from tests.plugins.recorded_http import RecordedRequest, RecordedServer, Reply
 from tests.query_parsers import go_unquote
 from workbench import AuthError, BadData, QueryError, SourceUnavailable, Window
 from workbench.errors import ConfigError
-from workbench.sources import traceql
 from workbench.sources.http import Timeout
-from workbench.sources.tempo import TempoSource, parse_search
+from workbench.sources.tempo import traceql
+from workbench.sources.tempo.source import TempoSource, parse_search
 
 RECORDED = Path(__file__).resolve().parent / "data" / "recorded" / "tempo"
 W = Window.parse("2018-12-13T14:50:00Z..2021-11-12T16:00:00Z")

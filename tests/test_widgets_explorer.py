@@ -321,11 +321,41 @@ def test_failed_source_is_shown_and_quick_red_is_replaced(
     ex = IncidentExplorer(broken, background=False)
     assert ex.ready
     assert "missing or partial" in ex.message.value and "connection refused" in ex.message.value
-    assert ex.data["red_from"] == "metrics"
+    assert ex.red_from == "metrics"
     # the same as a fresh red() (float sums may differ in the last bits between runs)
     assert_frame_equal(
-        ex.data["red"].sort("service", "ts"),
+        ex.red.frame.sort("service", "ts"),
         red(broken.metrics, broken.spans).sort("service", "ts"),
         rel_tol=1e-9,
     )
     assert "RED from metrics" in ex.task.steps
+
+
+def test_explorer_reads_the_investigation_it_is_given(demo: dict) -> None:
+    from workbench import Investigation
+
+    inv = Investigation(demo["inc"])
+    ex = IncidentExplorer(inv, background=False)
+    assert ex.investigation is inv and ex.load_status == "done"
+    # the same answer objects: nothing recomputed, nothing computed differently
+    assert ex.red is inv.red and ex.suspects is inv.suspects.value
+    assert_frame_equal(ex.red_summary(), inv.red_summary.frame)
+    ex.show_tab("timeline")
+    assert_frame_equal(ex.views["timeline"].frame, inv.timeline.frame)
+    # narrowing in the explorer asks the same store
+    ex.services = [demo["root"]]
+    assert ex.inv.red is inv.red
+    assert_frame_equal(ex.red_summary(), inv.narrow(services=[demo["root"]]).red_summary.frame)
+
+
+def test_widgets_compute_nothing() -> None:
+    """No module under widgets/ imports an analysis function (value types aside)."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent / "widgets"
+    allowed = {"ServiceGraph"}
+    for path in root.glob("*.py"):
+        text = path.read_text()
+        for names in re.findall(r"from workbench\.analysis[\w.]* import ([^\n]+)", text):
+            got = {n.strip() for n in names.split(",")}
+            assert got <= allowed, (path.name, got - allowed)

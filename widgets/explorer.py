@@ -12,15 +12,17 @@ The state is plain values: ``explorer.window`` (a :class:`~workbench.Window`),
 ``explorer.services`` (the focus; empty = all), ``explorer.selected_trace``;
 ``explorer.to_code()`` is the Python that reproduces the view, ``explorer.frames()`` the
 frames it shows. Pass ``key=`` to keep the choices when the cell is re-run. Loading runs
-in a thread with a progress bar and a Cancel button; every number shown comes from
-``workbench.analysis`` (this module holds no data logic).
+in a thread with a progress bar and a Cancel button. Every number shown is an answer of
+the :class:`~workbench.Investigation` it is given (or builds from an Incident): the
+explorer and its tabs ask it and draw, they compute nothing, so the notebook's cells
+and the explorer show the same numbers for the same window.
 
 Example::
 
-    >>> from workbench import Incident
+    >>> from workbench import Incident, Investigation
     >>> from widgets import IncidentExplorer
-    >>> inc = Incident.demo()
-    >>> ex = IncidentExplorer(inc, key="inc")
+    >>> inv = Investigation(Incident.demo())
+    >>> ex = IncidentExplorer(inv, key="inc")  # an Incident works too
     >>> ex                                   # the widget
     >>> ex.services = ["checkout"]           # or click a node in the Graph tab
     >>> print(ex.to_code())                  # paste into a cell
@@ -32,7 +34,6 @@ import html
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,6 +44,7 @@ from widgets._tasks import BackgroundTask
 from widgets.pickers import _STATE
 from workbench.errors import ConfigError
 from workbench.incident import SIGNALS, Incident
+from workbench.investigation import Investigation
 from workbench.timewindow import Window
 
 __all__ = ["TABS", "IncidentExplorer"]
@@ -58,10 +60,6 @@ QUICK_RED_ROWS = 500_000
 #: how long the first view waits for the metrics (loading beside the other signals)
 #: before it shows RED from the traces
 METRICS_GRACE_S = 0.5
-# analysis per incident (by the identity of its frames), so a re-run cell opens at once
-_ANALYSED: weakref.WeakKeyDictionary[Incident, tuple[tuple[int, ...], dict[str, Any], Any]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 class _Loader:
@@ -93,8 +91,10 @@ class _Loader:
 
 
 class IncidentExplorer(w.VBox):
-    """Interactive investigation of an :class:`~workbench.Incident` (see the module doc).
+    """Interactive view of an :class:`~workbench.Investigation` (see the module doc).
 
+    ``investigation`` is an Investigation (its window and services are where the
+    explorer starts) or an :class:`~workbench.Incident` (an Investigation is built).
     ``key`` keeps the user's choices across re-runs of the cell; ``background=False``
     loads in the calling thread (scripts, tests); ``incident_expr`` is the Python
     expression ``to_code()`` writes to re-open the incident (default: inferred from
@@ -104,7 +104,7 @@ class IncidentExplorer(w.VBox):
 
     def __init__(
         self,
-        incident: Incident,
+        investigation: Investigation | Incident,
         *,
         key: str | None = None,
         background: bool = True,
@@ -116,8 +116,15 @@ class IncidentExplorer(w.VBox):
         from widgets.views_charts import GraphView, OverviewView, TimelineView
         from widgets.views_evidence import LogsView, SuspectsView, TracesView
 
-        if not isinstance(incident, Incident):
-            raise ConfigError(f"IncidentExplorer needs an Incident, got {type(incident).__name__}")
+        if isinstance(investigation, Incident):
+            investigation = Investigation(investigation)
+        if not isinstance(investigation, Investigation):
+            raise ConfigError(
+                "IncidentExplorer needs an Investigation or an Incident, got "
+                f"{type(investigation).__name__}"
+            )
+        self.investigation = investigation
+        incident = investigation.incident
         self.incident = incident
         self.key = key
         self.incident_expr = incident_expr
@@ -125,11 +132,13 @@ class IncidentExplorer(w.VBox):
         self.max_traces = max_traces
         self.max_patterns = max_patterns
         self._lock = threading.RLock()
-        self._window = incident.window
-        self._services: list[str] = []
+        self._window = investigation.window
+        self._services: list[str] = list(investigation.services)
         self._service: str | None = None
         self._trace: str | None = None
-        self.data: dict[str, Any] = {}  # analysis results cached after loading
+        self._narrowed: Investigation | None = None
+        #: "traces" while RED comes from the spans (metrics still loading), then "metrics"
+        self.red_from: str | None = None
         self.suspects: Any = None
 
         self.title = w.HTML(f"<h3 style='margin:4px 0'>{html.escape(incident.title)}</h3>")
@@ -222,16 +231,37 @@ class IncidentExplorer(w.VBox):
         self.show_tab(name)
 
     @property
+    def inv(self) -> Investigation:
+        """The investigation narrowed to ``window`` and ``services``: what every tab asks."""
+        key = (self._window, tuple(self._services))
+        cur = self._narrowed
+        if cur is None or (cur.window, cur.services) != key:
+            cur = self.investigation.narrow(window=self._window, services=self._services)
+            self._narrowed = cur
+        return cur
+
+    @property
     def view(self) -> Incident:
         """The incident narrowed to ``window`` (frames shared, nothing re-loaded)."""
-        if self._window == self.incident.window:
-            return self.incident
-        return self.incident.narrow(self._window)
+        return self.inv.view
 
     @property
     def ready(self) -> bool:
-        """True once the frames are loaded and analysed."""
-        return "red" in self.data
+        """True once the frames are loaded and the first view's answers computed."""
+        return self.red_from is not None
+
+    @property
+    def red(self) -> Any:
+        """The RED answer on show: from the traces while the metrics load, then the
+        investigation's own."""
+        inv = self.investigation
+        return inv.red_traces if self.red_from == "traces" else inv.red
+
+    def red_summary(self) -> Any:
+        """The RED summary of the window and focus on show (same definition either way)."""
+        if self.red_from == "traces":
+            return self.inv.summary_of(self.red.frame)
+        return self.inv.red_summary.frame
 
     # changing the state ------------------------------------------------------------------
     def set_window(self, window: Window) -> None:
@@ -266,13 +296,10 @@ class IncidentExplorer(w.VBox):
     def focus_service(self, service: str | None) -> None:
         """Focus on ``service`` and its callers and callees (what a click in the graph does);
         None clears the focus."""
-        from workbench.analysis.focus import neighbourhood
-
         if not service:
             self.set_services([])
             return
-        graph = self.data.get("graph")
-        around = neighbourhood(graph, service) if graph is not None else [service]
+        around = self.investigation.narrow(window=self._window).neighbourhood(service)
         self.set_services(around, centre=service)
 
     def set_trace(self, trace_id: str | None) -> None:
@@ -296,12 +323,10 @@ class IncidentExplorer(w.VBox):
         """Load the frames and the analysis behind the views (a thread; progress shown
         after a second; Cancel stops it between steps)."""
         inc = self.incident
+        inv = self.investigation
 
         def work(step: Any) -> None:
             from widgets._charts import interactive_available
-            from workbench.analysis.graph import service_graph
-            from workbench.analysis.red import red
-            from workbench.analysis.templates import mine_templates
 
             # bundle the chart JavaScript (once per kernel, offline) while frames load
             bundling = threading.Thread(target=interactive_available, daemon=True)
@@ -314,61 +339,43 @@ class IncidentExplorer(w.VBox):
             step("analysis")
             metrics = _Loader(inc, ["metrics"])
             grace = time.monotonic() + METRICS_GRACE_S
-            cached = _ANALYSED.get(inc)
-            if cached or inc.spans.height == 0:
+            if inv.has("red") or inc.spans.height == 0:
                 step("metrics")
                 metrics.wait()
             # what the first view needs besides RED, while the metrics load
-            first = {} if cached else {
-                "mined": mine_templates(inc.logs),
-                "graph_base": service_graph(inc.spans, window=inc.baseline),
-            }  # fmt: skip
+            inv.templates  # noqa: B018 - computed now, memoised in the investigation
+            inv.node_changes(spans=True)  # the graphs from the spans (no metrics needed)
             metrics.join(max(0.0, grace - time.monotonic()))
             if metrics.done:
                 metrics.wait()  # re-raises a failure
-            signature = tuple(id(inc.frame(sig)) for sig in SIGNALS) if metrics.done else ()
-            if cached and cached[0] == signature:
-                data, suspects = dict(cached[1]), cached[2]
+            # many raw samples (or still loading): RED from the traces first
+            quick = (
+                not inv.has("red")
+                and inc.spans.height > 0
+                and (not metrics.done or inc.metrics.height > QUICK_RED_ROWS)
+            )
+            if quick:
+                inv.red_traces  # noqa: B018
             else:
-                # many raw samples (or still loading): RED from the traces first
-                quick = inc.spans.height > 0 and (
-                    not metrics.done or inc.metrics.height > QUICK_RED_ROWS
-                )
-                if not first:
-                    first = {
-                        "mined": mine_templates(inc.logs),
-                        "graph_base": service_graph(inc.spans, window=inc.baseline),
-                    }
-                data = {
-                    "red": red(None, inc.spans) if quick else red(inc.metrics, inc.spans),
-                    "red_from": "traces" if quick else "metrics",
-                    **first,
-                }
-                suspects = None
+                inv.red  # noqa: B018
             bundling.join()
             with self._lock:
-                self.data = data
+                self.red_from = "traces" if quick else "metrics"
             self._analysed()
             if not metrics.done:
                 step("metrics")
                 metrics.wait()
-                signature = tuple(id(inc.frame(sig)) for sig in SIGNALS)
                 if self.incident.partial:
                     self._analysed_partial()
-            if data["red_from"] == "traces":
+            if self.red_from == "traces":
                 step("RED from metrics")
-                full = red(inc.metrics, inc.spans)
+                inv.red  # noqa: B018
                 with self._lock:
-                    data["red"], data["red_from"] = full, "metrics"
-                self._dirty |= {"overview", "timeline"}
+                    self.red_from = "metrics"
+                self._dirty |= {"overview", "timeline", "graph"}
                 self._render_current()
             step("suspects")
-            if suspects is None:
-                from workbench.analysis.suspects import rank_suspects
-
-                suspects = rank_suspects(inc)
-                _ANALYSED[inc] = (signature, dict(data), suspects)
-            self.suspects = suspects
+            self.suspects = inv.suspects.value
 
         self.message.value = ""
         self.task.start(
@@ -406,16 +413,7 @@ class IncidentExplorer(w.VBox):
         if self.incident.partial:
             self._analysed_partial()
         self._dirty = set(TABS)
-        self._refresh_graph()
         self._render_current()
-
-    def _refresh_graph(self) -> None:
-        from workbench.analysis.graph import service_graph
-
-        if "red" not in self.data:
-            return
-        v = self.view
-        self.data["graph"] = service_graph(v.spans, window=v.window)
 
     def _suspects_ready(self) -> None:
         self._dirty.add("suspects")
@@ -442,8 +440,6 @@ class IncidentExplorer(w.VBox):
     def _changed(self) -> None:
         self._save()
         self._show_state()
-        if "red" in self.data:
-            self._refresh_graph()
         self._dirty = set(TABS)
         self._render_current()
 
@@ -537,52 +533,36 @@ class IncidentExplorer(w.VBox):
         return "", ""
 
     def to_code(self) -> str:
-        """Python reproducing the current view: the narrowed incident, the service focus,
-        the frames the tabs show and the selected trace. Paste it into a cell.
+        """Python reproducing the current view: the investigation narrowed to the window
+        and the service focus, the frames the tabs show and the selected trace. Paste it
+        into a cell.
 
         >>> print(explorer.to_code())
         """
         _imp, expr = self._incident_code()
-        lines = [
-            "from workbench import Incident, Window",
-            "from workbench.analysis import focus",
-            "from workbench.analysis.waterfall import trace_waterfall",
-            "",
-        ]
+        lines = ["from workbench import Incident, Investigation, Window", ""]
         if expr:
             lines.append(f"inc = {expr}")
         else:
             lines.append("# `inc` is the Incident the explorer was opened on")
+        trace = f", trace={self._trace!r}" if self._trace else ""
         lines += [
-            f"view = inc.narrow(Window.parse({str(self._window)!r}))",
-            f"services = {self._services!r}",
-            "metrics = focus.for_services(view.in_window(view.metrics), services)",
-            "logs = focus.for_services(view.in_window(view.logs), services)",
-            'spans = focus.traces_touching(view.in_window(view.spans, "start"), services)',
-            "traces = focus.trace_table(view.spans, window=view.window, services=services, "
-            f"n={self.max_traces})",
+            "inv = Investigation(inc).narrow(",
+            f"    window=Window.parse({str(self._window)!r}), services={self._services!r}",
+            ")",
+            "view, services = inv.view, list(inv.services)",
+            f"frames = inv.frames(max_traces={self.max_traces}{trace})",
+            'metrics, logs, spans, traces = (frames[k] for k in ("metrics", "logs", "spans", '
+            '"traces"))',
         ]
         if self._trace:
-            lines.append(f"waterfall = trace_waterfall(view.spans, {self._trace!r})")
+            lines.append('waterfall = frames["waterfall"]')
         return "\n".join(lines) + "\n"
 
     def frames(self) -> dict[str, pl.DataFrame]:
         """The frames behind the current view, computed exactly as ``to_code()`` writes:
         ``metrics``, ``logs``, ``spans``, ``traces`` (and ``waterfall`` with a trace)."""
-        from workbench.analysis import focus
-        from workbench.analysis.waterfall import trace_waterfall
-
-        v = self.view
-        s = self._services
-        out = {
-            "metrics": focus.for_services(v.in_window(v.metrics), s),
-            "logs": focus.for_services(v.in_window(v.logs), s),
-            "spans": focus.traces_touching(v.in_window(v.spans, "start"), s),
-            "traces": focus.trace_table(v.spans, window=v.window, services=s, n=self.max_traces),
-        }
-        if self._trace:
-            out["waterfall"] = trace_waterfall(v.spans, self._trace)
-        return out
+        return self.inv.frames(max_traces=self.max_traces, trace=self._trace)
 
     def __repr__(self) -> str:
         return (

@@ -1,10 +1,10 @@
 """Explorer tabs built on charts: Overview (RED, brush), Graph (click), Timeline.
 
 Each view is a widget with ``render()``, called when its tab is shown after the state
-changed. Views read the explorer's plain state (``window``, ``services``) and its cached
-analysis (``explorer.data``), call ``workbench.analysis`` / ``workbench.charts`` and
-write widget values; a click calls an explorer method (``focus_service``,
-``set_window``).
+changed. Views read the explorer's plain state (``window``, ``services``), ask its
+investigation (``explorer.inv``: the :class:`~workbench.Investigation` narrowed to that
+state) for the answers, draw them with ``workbench.charts`` and write widget values; a
+click calls an explorer method (``focus_service``, ``set_window``). They compute nothing.
 """
 
 from __future__ import annotations
@@ -83,15 +83,16 @@ class OverviewView(w.VBox):
             )
 
     def render(self) -> None:
-        from workbench.analysis.focus import for_services
-        from workbench.analysis.red import red_summary
         from workbench.charts import red_panels
+        from workbench.investigation import span_label
 
-        ex, v = self.ex, self.ex.view
+        ex = self.ex
+        inv = ex.inv
         self.sync_picker()
-        r = ex.data["red"]
-        services = [s for s in ex.services if s in set(r["service"].unique().to_list())]
-        chart = red_panels(r, v.window, v.baseline, services=services or None, brush=True)
+        r = ex.red.frame
+        present = set(r["service"].unique().to_list())
+        services = [s for s in ex.services if s in present]
+        chart = red_panels(r, inv.window, inv.baseline, services=services or None, brush=True)
         if self.chart is None:
             self.chart = chart_widget(chart, debounce_ms=400, wait_for_end=True)
             watch_selection(self.chart, "time", self._brushed)
@@ -102,10 +103,10 @@ class OverviewView(w.VBox):
         source = (
             "<p role='status'><i>RED from the traces (rates count sampled traces) while "
             "the metrics are aggregated…</i></p>"
-            if ex.data.get("red_from") == "traces"
+            if ex.red_from == "traces"
             else ""
         )
-        summary = red_summary(for_services(r, ex.services), window=v.window, baseline=v.baseline)
+        summary = ex.red_summary()
         self.summary.value = source + table_html(
             summary.head(12).select(
                 "service",
@@ -115,7 +116,9 @@ class OverviewView(w.VBox):
                 "p95_base_ms",
                 "p95_inc_ms",
             ),
-            caption=f"Window against baseline, {services_note(ex)} (most changed first)",
+            caption=f"Window {span_label(inv.window)} against baseline "
+            f"{span_label(inv.baseline)}, {services_note(ex)} (most changed first; "
+            "error ratio = failed / all requests, p95 = median of the 1-minute p95)",
             fmt={
                 "rate_inc": ".2f",
                 "error_ratio_base": ".1%",
@@ -180,13 +183,13 @@ class GraphView(w.VBox):
             self.render()
 
     def render(self) -> None:
-        from workbench.analysis.focus import node_changes
-        from workbench.analysis.graph import ServiceGraph, graph_diff
+        from workbench.analysis.graph import ServiceGraph
         from workbench.charts import service_graph_chart
 
         ex = self.ex
-        g = ex.data["graph"]
-        base = ex.data["graph_base"]
+        inv = ex.investigation.narrow(window=ex.window)
+        # while the metrics load, the graph's numbers are the spans'; then the RED ones
+        g = (inv.graph if ex.red_from == "metrics" else inv.graph_spans).value
         names = g.nodes["service"].to_list()
         self._syncing = True
         try:
@@ -194,17 +197,17 @@ class GraphView(w.VBox):
             self.picker.value = ex.service if ex.service in names else ""
         finally:
             self._syncing = False
-        signature = (str(ex.window), self.colour.value, tuple(ex.services))
+        signature = (str(ex.window), self.colour.value, tuple(ex.services), ex.red_from)
         if self._from_click:
             # the focus came from a click on this chart: keep it (and its highlight)
             self._from_click = False
             self._signature = signature
         if signature != self._signature:
             self._signature = signature
-            nodes = node_changes(base, g)
+            nodes = inv.node_changes(spans=ex.red_from != "metrics")
             shown = ServiceGraph(edges=g.edges, nodes=nodes, seconds=g.seconds)
             chart = service_graph_chart(
-                shown, selectable=True, color_by=self.colour.value, diff=graph_diff(base, g)
+                shown, selectable=True, color_by=self.colour.value, diff=inv.graph_diff.value
             )
             if self.chart is None:
                 self.chart = chart_widget(chart)
@@ -215,6 +218,8 @@ class GraphView(w.VBox):
         self.info.value = self._info(g)
 
     def _info(self, g: Any) -> str:
+        from workbench.investigation import span_label
+
         ex = self.ex
         if not ex.service:
             origins = g.failing_origins()
@@ -227,8 +232,9 @@ class GraphView(w.VBox):
         row = g.nodes.filter(pl.col("service") == ex.service)
         stats = (
             table_html(
-                row.select("service", "requests", "error_ratio", "p50_ms", "p95_ms"),
-                fmt={"error_ratio": ".1%", "p50_ms": ".0f", "p95_ms": ".0f"},
+                row.select("service", "requests", "rate_per_s", "error_ratio", "p95_ms"),
+                fmt={"rate_per_s": ".2f", "error_ratio": ".1%", "p95_ms": ".0f"},
+                caption=f"{span_label(ex.window)} (RED definitions)",
             )
             if row.height
             else ""
@@ -264,18 +270,16 @@ class TimelineView(w.VBox):
         super().__init__([self._box, self.table])
 
     def render(self) -> None:
-        from workbench.analysis.focus import surges_as_timeline
-        from workbench.analysis.templates import template_surges
-        from workbench.analysis.timeline import build_timeline
         from workbench.charts import timeline_chart
 
-        ex, v = self.ex, self.ex.view
-        r = ex.data["red"]
-        tl = build_timeline(v.events, r, window=v.window, baseline=v.baseline)
-        surges = template_surges(ex.data["mined"], v.window, v.baseline)
-        tl = pl.concat([tl, surges_as_timeline(surges)], how="vertical").sort("ts")
-        if ex.services:
-            tl = tl.filter(pl.col("service").is_null() | pl.col("service").is_in(ex.services))
+        ex = self.ex
+        if ex.red_from != "metrics":
+            self.table.value = (
+                "<p role='status'><i>The timeline (events, onsets, log surges) shows when "
+                "the metrics have loaded…</i></p>"
+            )
+            return
+        tl = ex.inv.timeline.frame  # the notebook's timeline, narrowed to the focus
         self.frame = tl
         chart = timeline_chart(tl)
         if self.chart is None:

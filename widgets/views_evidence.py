@@ -89,18 +89,8 @@ class LogsView(w.VBox):
             self.render()
 
     def render(self) -> None:
-
-        from workbench.analysis.focus import pattern_table
-
-        ex, v = self.ex, self.ex.view
-        t = pattern_table(
-            ex.data["mined"],
-            v.window,
-            v.baseline,
-            services=ex.services,
-            search=self.search.value,
-            n=ex.max_patterns,
-        )
+        ex = self.ex
+        t = ex.inv.patterns(search=self.search.value, n=ex.max_patterns)
         self.table = t
         opts = []
         for i, r in enumerate(t.iter_rows(named=True)):
@@ -136,8 +126,6 @@ class LogsView(w.VBox):
         self._show_lines()
 
     def _show_lines(self) -> None:
-        from workbench.analysis.focus import pattern_lines
-
         ex = self.ex
         i = self.patterns.value
         if self.table is None or i is None or i >= self.table.height:
@@ -145,10 +133,8 @@ class LogsView(w.VBox):
             self.lines.value = "<p><i>Pick a pattern to see its raw lines.</i></p>"
             return
         row = self.table.row(i, named=True)
-        lines = pattern_lines(
-            ex.data["mined"],
+        lines = ex.inv.pattern_lines(
             row["template_id"],
-            window=ex.window,
             services=[row["service"]] if row["service"] else ex.services,
             n=ex.max_log_lines,
         )
@@ -189,11 +175,8 @@ class TracesView(w.VBox):
         super().__init__([self.note, self.list, self._box, self.details])
 
     def render(self) -> None:
-
-        from workbench.analysis.focus import trace_table
-
-        ex, v = self.ex, self.ex.view
-        t = trace_table(v.spans, window=v.window, services=ex.services, n=ex.max_traces)
+        ex = self.ex
+        t = ex.inv.traces(n=ex.max_traces)
         self.table = t
         opts = [
             (
@@ -226,7 +209,6 @@ class TracesView(w.VBox):
             self.ex.set_trace(change["new"])
 
     def _show_waterfall(self) -> None:
-        from workbench.analysis.waterfall import trace_waterfall
         from workbench.charts.waterfall import trace_waterfall_chart
 
         ex = self.ex
@@ -235,7 +217,7 @@ class TracesView(w.VBox):
             self._box.children = []
             self.details.value = ""
             return
-        wf = trace_waterfall(ex.incident.spans, ex.selected_trace)
+        wf = ex.inv.waterfall(ex.selected_trace)
         self.waterfall = wf
         chart = trace_waterfall_chart(wf)
         if self.chart is None:
@@ -256,8 +238,7 @@ class TracesView(w.VBox):
                 f"<b>{html.escape(o['service'])}</b>: {html.escape(o['name'])} "
                 f"({o['duration_ms']:.1f} ms, +{o['offset_ms']:.1f} ms into the trace)</p>"
             )
-        logs = ex.incident.logs.filter(pl.col("trace_id") == ex.selected_trace).sort("ts")
-        logs = logs.head(ex.max_log_lines)
+        logs = ex.inv.trace_logs(ex.selected_trace, n=ex.max_log_lines)
         if logs.height:
             body = "\n".join(
                 f"{r['ts']:%H:%M:%S.%f}"[:-3]

@@ -6,6 +6,8 @@ Example::
     >>> import workbench as wb
     >>> inc = wb.Incident.demo()
     >>> inc.status()
+    >>> inv = wb.Investigation(inc)      # every answer about it, computed once
+    >>> inv.suspects
 """
 
 from workbench.analysis.suspects import Suspects, rank_suspects
@@ -22,32 +24,22 @@ from workbench.errors import (
     WorkbenchError,
 )
 from workbench.incident import Incident
+from workbench.investigation import Answer, Investigation
 from workbench.secrets import Secret
-from workbench.sources.alertmanager import AlertmanagerSource
+from workbench.sources import registry as _registry
 from workbench.sources.base import Result, Source
-from workbench.sources.files import DirectorySource, FileSource
-from workbench.sources.jaeger import JaegerSource
-from workbench.sources.loki import LokiSource
-from workbench.sources.postgres import PostgresSource
-from workbench.sources.prometheus import PrometheusSource
-from workbench.sources.tempo import TempoSource
 from workbench.timewindow import Window
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AlertmanagerSource",
+    "Answer",
     "AuthError",
     "BadData",
     "ConfigError",
-    "DirectorySource",
-    "FileSource",
     "Incident",
-    "JaegerSource",
+    "Investigation",
     "LimitExceeded",
-    "LokiSource",
-    "PostgresSource",
-    "PrometheusSource",
     "QueryError",
     "Result",
     "Secret",
@@ -55,7 +47,6 @@ __all__ = [
     "SourceError",
     "SourceUnavailable",
     "Suspects",
-    "TempoSource",
     "Usage",
     "Window",
     "WorkbenchError",
@@ -65,3 +56,18 @@ __all__ = [
     "load_usage",
     "rank_suspects",
 ]
+__all__ = sorted([*__all__, *_registry.exported()])
+
+
+def __getattr__(name: str) -> object:
+    """The backends' source classes (``workbench.PrometheusSource``...), named by the
+    registry and imported on first use."""
+    if name in _registry.exported():
+        value = _registry.export(name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

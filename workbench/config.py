@@ -75,15 +75,15 @@ from pathlib import Path
 from typing import Any
 
 from workbench.config_spec import (
-    _ALIASES,
-    _URL_PREFIX,
     SourceSpec,
     _split_url,
     build,
+    self_describing,
     spec_from_mapping,
     spec_from_url,
 )
 from workbench.errors import ConfigError
+from workbench.sources import registry
 from workbench.sources.base import Source
 
 __all__ = [
@@ -173,10 +173,7 @@ def env_specs(environ: Mapping[str, str] | None = None) -> dict[str, SourceSpec]
             continue
         name = m.group(1).lower()
         kind = env.get(f"WORKBENCH_{m.group(1)}_TYPE")
-        self_describing = _URL_PREFIX.match(url) or url.lower().startswith(
-            ("postgres://", "postgresql://", "timescale://", "files:")
-        )
-        if kind is None and not self_describing and name in _ALIASES:
+        if kind is None and not self_describing(url) and registry.find(name) is not None:
             kind = name
         tables[name] = {"url": url, **({"type": kind} if kind else {})}
         origins[name] = f"env {key}"
@@ -248,7 +245,7 @@ def connect(url_or_name: str | Source, **kw: Any) -> Source:
     if isinstance(url_or_name, Source):
         return url_or_name
     s = str(url_or_name)
-    if "://" in s or s.lower().startswith("files:"):
+    if "://" in s or self_describing(s):
         name = kw.pop("name", None)
         return build(spec_from_url(s, name=name, **kw))
     specs = read_specs()

@@ -1,9 +1,9 @@
 """Sources from a Grafana datasource provisioning file, so a team reuses what it has.
 
 Reads ``apiVersion: 1`` files (``datasources: [{name, type, url, basicAuth, basicAuthUser,
-user, database, jsonData, secureJsonData}]``) for the types ``prometheus``, ``loki``,
-``tempo``, ``jaeger``, ``alertmanager`` and ``postgres`` /
-``grafana-postgresql-datasource``; other types are skipped with a logged warning.
+user, database, jsonData, secureJsonData}]``) for the Grafana types that a backend of
+:mod:`workbench.sources.registry` reads (Prometheus, Loki, Tempo, Jaeger, Alertmanager,
+PostgreSQL, and plug-ins that declare some); other types are skipped with a logged warning.
 
 Mapping:
 
@@ -13,10 +13,11 @@ Mapping:
 - ``jsonData.tlsSkipVerify`` -> ``verify=False``; ``tlsAuthWithCACert`` +
   ``secureJsonData.tlsCACert`` -> a CA file (``$__file{/path}`` is used as is; PEM text
   is written to a private temporary file)
-- ``jsonData.timeout`` -> read timeout; Prometheus ``prometheusType`` -> flavor and
-  ``timeInterval`` -> scrape interval; Loki ``maxLines`` -> ``limit``
-- PostgreSQL: ``url`` (host:port), ``user``, ``jsonData.database`` (or ``database``),
-  ``jsonData.sslmode``, ``secureJsonData.password``
+- ``jsonData.timeout`` -> read timeout
+- the rest by the backend's own ``grafana_options`` (each backend's ``grafana`` module:
+  Prometheus ``prometheusType`` -> flavor and ``timeInterval`` -> scrape interval; Loki
+  ``maxLines`` -> ``limit``; PostgreSQL ``url``, ``user``, ``jsonData.database``,
+  ``jsonData.sslmode``, ``secureJsonData.password`` -> DSN and password)
 
 Grafana's environment interpolation (``$VAR``, ``${VAR}``, ``$__env{VAR}``,
 ``$__file{path}``) is honoured: in ordinary fields it is expanded when the file is read;
@@ -47,21 +48,12 @@ from typing import Any
 from workbench.config_spec import SourceSpec, spec_from_mapping
 from workbench.errors import ConfigError
 from workbench.secrets import Secret
+from workbench.sources import registry
 
 __all__ = ["read_grafana"]
 
 log = logging.getLogger(__name__)
 
-_TYPES = {
-    "prometheus": "prometheus",
-    "loki": "loki",
-    "tempo": "tempo",
-    "jaeger": "jaeger",
-    "alertmanager": "alertmanager",
-    "postgres": "postgres",
-    "grafana-postgresql-datasource": "postgres",
-}
-_FLAVORS = {"prometheus": "prometheus", "thanos": "thanos", "mimir": "mimir", "cortex": "mimir"}
 _TOKEN = re.compile(
     r"\$__(?P<fn>env|file|vault)\{(?P<arg>[^}]*)\}"
     r"|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}"
@@ -164,9 +156,10 @@ def _ca_file(spec: Any, *, where: str) -> str:
 def _datasource(ds: Mapping[str, Any], *, where: str) -> dict[str, Any]:
     """One datasource as a workbench source table (raises _Skip for unsupported ones)."""
     gtype = str(ds.get("type") or "")
-    kind = _TYPES.get(gtype)
-    if kind is None:
+    backend = registry.by_grafana_type(gtype)
+    if backend is None:
         raise _Skip(f"type {gtype!r} is not a workbench source")
+    kind = backend.type
     jd = ds.get("jsonData") or {}
     sjd = ds.get("secureJsonData") or {}
     if not isinstance(jd, Mapping) or not isinstance(sjd, Mapping):
@@ -179,19 +172,18 @@ def _datasource(ds: Mapping[str, Any], *, where: str) -> dict[str, Any]:
     if not isinstance(url, str) or not url:
         raise ConfigError(f"{where} has no url")
     table: dict[str, Any] = {"type": kind}
-    if kind == "postgres":
-        database = _expand(jd.get("database") or ds.get("database"), where=f"{where}.database")
-        user = _expand(ds.get("user"), where=f"{where}.user")
-        host = re.sub(r"^[a-z]+://", "", str(url)).rstrip("/")
-        table["url"] = f"postgres://{f'{user}@' if user else ''}{host}/{database or ''}"
-        sslmode = _expand(jd.get("sslmode"), where=f"{where}.jsonData.sslmode")
-        if sslmode:
-            table["url"] += f"?sslmode={sslmode}"
-        if sjd.get("password") is not None:
-            table["password"] = _secret_ref(
-                sjd["password"], where=f"{where}.secureJsonData.password"
-            )
-        return table
+    view = registry.GrafanaDatasource(
+        raw=ds, url=url, json_data=jd, secure=sjd, where=where,
+        expand=lambda value, field: _expand(value, where=field),
+        secret=lambda value, field: _secret_ref(value, where=field),
+    )  # fmt: skip
+    hook = (
+        registry.load_object(backend.grafana_options, backend=backend)
+        if backend.grafana_options
+        else None
+    )
+    if backend.credentials == "dsn":  # the backend's own connection string and password
+        return {**table, **(hook(view) if hook else {})}
     table["url"] = url
     if ds.get("basicAuth"):
         user = _expand(ds.get("basicAuthUser"), where=f"{where}.basicAuthUser")
@@ -223,19 +215,8 @@ def _datasource(ds: Mapping[str, Any], *, where: str) -> dict[str, Any]:
         table["ca_file"] = _ca_file(sjd["tlsCACert"], where=f"{where}.secureJsonData.tlsCACert")
     if jd.get("timeout") not in (None, ""):
         table["timeout"] = _expand(jd["timeout"], where=f"{where}.jsonData.timeout")
-    if kind == "prometheus":
-        flavor = _FLAVORS.get(str(jd.get("prometheusType") or "prometheus").lower())
-        if flavor and flavor != "prometheus":
-            table["flavor"] = flavor
-        if jd.get("timeInterval"):
-            table["scrape_interval"] = str(
-                _expand(jd["timeInterval"], where=f"{where}.jsonData.timeInterval")
-            )
-    if kind == "loki" and jd.get("maxLines"):
-        try:
-            table["limit"] = int(_expand(jd["maxLines"], where=f"{where}.jsonData.maxLines"))
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: jsonData.maxLines is not a number") from None
+    if hook is not None:
+        table.update(hook(view))
     return table
 
 

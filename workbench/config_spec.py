@@ -25,30 +25,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.secrets import Secret
+from workbench.sources import registry
 from workbench.sources.base import Source
 from workbench.sources.http import Auth, Timeout
 
-__all__ = ["COMMON_KEYS", "TYPES", "SourceSpec", "build", "spec_from_mapping", "spec_from_url"]
+__all__ = ["COMMON_KEYS", "SourceSpec", "build", "spec_from_mapping", "spec_from_url"]
 
-TYPES = ("prometheus", "loki", "tempo", "jaeger", "alertmanager", "postgres", "files")
-_ALIASES: dict[str, tuple[str, dict[str, Any]]] = {
-    "prometheus": ("prometheus", {}),
-    "prom": ("prometheus", {}),
-    "thanos": ("prometheus", {"flavor": "thanos"}),
-    "mimir": ("prometheus", {"flavor": "mimir"}),
-    "cortex": ("prometheus", {"flavor": "mimir"}),
-    "victoriametrics": ("prometheus", {"flavor": "victoriametrics"}),
-    "vm": ("prometheus", {"flavor": "victoriametrics"}),
-    "loki": ("loki", {}),
-    "tempo": ("tempo", {}),
-    "jaeger": ("jaeger", {}),
-    "alertmanager": ("alertmanager", {}),
-    "postgres": ("postgres", {}),
-    "postgresql": ("postgres", {}),
-    "timescaledb": ("postgres", {}),
-    "files": ("files", {}),
-    "file": ("files", {}),
-}
 COMMON_KEYS = frozenset(
     {"type", "url", "path", "name", "bearer", "token", "username", "user", "password",
      "headers", "ca_file", "verify", "tenant", "timeout"}
@@ -74,13 +56,12 @@ class SourceSpec:
 
 
 def _canonical(kind: str, *, where: str) -> tuple[str, dict[str, Any]]:
-    try:
-        return _ALIASES[kind.lower()]
-    except KeyError:
-        raise ConfigError(
-            f"{where}: unknown source type {kind!r}",
-            hint=f"one of {', '.join(TYPES)} (or thanos, mimir, victoriametrics)",
-        ) from None
+    """``(type, options the alias implies)`` from the registry."""
+    return registry.lookup(kind, where=where).type, registry.alias_options(kind)
+
+
+def _examples() -> str:
+    return ", ".join(b.example for b in registry.backends() if b.example)
 
 
 def _secret(value: Any, *, field: str, where: str) -> Secret:
@@ -119,25 +100,36 @@ def _split_url(url: str, *, where: str) -> tuple[str, str | None, str | None, di
     """``(type, url, path, alias options)`` from a prefixed URL."""
     m = _URL_PREFIX.match(url)
     if m:
-        kind, extra = _canonical(m.group(1), where=where)
-        return kind, f"{m.group(2)}://{m.group(3)}", None, dict(extra)
-    low = url.lower()
-    if low.startswith(("postgres://", "postgresql://", "timescale://")):
-        return "postgres", url, None, {}
-    if low.startswith("files:"):
-        rest = url[len("files:") :]
-        return "files", None, rest[2:] if rest.startswith("//") else rest, {}
-    if low.startswith(("http://", "https://")):
+        backend = registry.lookup(m.group(1), where=where)
+        if not backend.prefixed:
+            raise ConfigError(f"{where}: {m.group(1)}+{m.group(2)}:// is not a {backend.type} URL",
+                              hint=f"write it as {backend.example}")  # fmt: skip
+        extra = registry.alias_options(m.group(1))
+        return backend.type, f"{m.group(2)}://{m.group(3)}", None, extra
+    scheme, colon, rest = url.partition(":")
+    backend = registry.by_scheme(scheme) if colon else None
+    if backend is not None and backend.location == "path":
+        return backend.type, None, rest[2:] if rest.startswith("//") else rest, {}
+    if backend is not None and rest.startswith("//"):
+        return backend.type, url, None, {}
+    if url.lower().startswith(("http://", "https://")):
         raise ConfigError(
             f"{where}: {url!r} does not say which backend it is",
-            hint="prefix the scheme, e.g. prometheus+https://host:9090 or loki+http://host:3100, "
-            "or give type = ...",
+            hint=f"prefix the scheme with the type, e.g. {_examples()}, or give type = ...",
         )
-    raise ConfigError(
-        f"{where}: cannot read source URL {url!r}",
-        hint="use prometheus+https://host:9090, loki+http://..., postgres://user@host/db "
-        "or files:///path",
-    )
+    raise ConfigError(f"{where}: cannot read source URL {url!r}", hint=f"use {_examples()}")
+
+
+def self_describing(url: str) -> bool:
+    """Whether a URL names its backend (``loki+http://``, ``postgres://``, ``files:``)."""
+    scheme, colon, _ = url.partition(":")
+    return bool(_URL_PREFIX.match(url)) or (bool(colon) and registry.by_scheme(scheme) is not None)
+
+
+def _path_url(url: str) -> bool:
+    scheme, colon, _ = url.partition(":")
+    backend = registry.by_scheme(scheme) if colon else None
+    return backend is not None and backend.location == "path"
 
 
 def _urlsplit(url: str, *, where: str) -> Any:
@@ -165,43 +157,7 @@ def _strip_userinfo(url: str, *, where: str, keep_user: bool) -> tuple[str, str 
 
 def _source_class(kind: str) -> Any:
     """The source class of a type, imported only when needed."""
-    try:
-        return _import_source_class(kind)
-    except ImportError as exc:
-        raise ConfigError(
-            f"the {kind} source cannot be loaded: {exc}",
-            hint="install the package's optional dependencies: pip install 'incident-workbench[all]'",
-        ) from exc
-
-
-def _import_source_class(kind: str) -> Any:
-    if kind == "prometheus":
-        from workbench.sources.prometheus import PrometheusSource
-
-        return PrometheusSource
-    if kind == "loki":
-        from workbench.sources.loki import LokiSource
-
-        return LokiSource
-    if kind == "tempo":
-        from workbench.sources.tempo import TempoSource
-
-        return TempoSource
-    if kind == "jaeger":
-        from workbench.sources.jaeger import JaegerSource
-
-        return JaegerSource
-    if kind == "alertmanager":
-        from workbench.sources.alertmanager import AlertmanagerSource
-
-        return AlertmanagerSource
-    if kind == "postgres":
-        from workbench.sources.postgres import PostgresSource
-
-        return PostgresSource
-    from workbench.sources.files import DirectorySource
-
-    return DirectorySource
+    return registry.load_class(kind)
 
 
 def _params(kind: str) -> dict[str, inspect.Parameter]:
@@ -244,27 +200,30 @@ def spec_from_mapping(name: str, table: Mapping[str, Any], *, origin: str) -> So
     kind = t.pop("type", None)
     t.pop("name", None)
     options: dict[str, Any] = {}
-    if url is not None and (kind is None or _URL_PREFIX.match(url) or url.startswith("files:")):
+    if url is not None and (kind is None or _URL_PREFIX.match(url) or _path_url(url)):
         ukind, url, upath, options = _split_url(url, where=where)
         if kind is not None and _canonical(kind, where=where)[0] != ukind:
             raise ConfigError(f"{where}: type {kind!r} contradicts the URL's {ukind!r}")
         kind, path = ukind, path or upath
     if kind is None:
-        raise ConfigError(f"{where} has no type", hint=f"add type = one of {', '.join(TYPES)}")
+        types = ", ".join(b.type for b in registry.backends())
+        raise ConfigError(f"{where} has no type", hint=f"add type = one of {types}")
     kind, extra = _canonical(str(kind), where=where)
+    backend = registry.lookup(kind)
+    dsn = backend.credentials == "dsn"  # user in the URL, password an option, driver's query
     options = {**extra, **options}
-    if kind == "files":
+    if backend.location == "path":
         if not path:
-            raise ConfigError(f"{where}: a files source needs path = ...")
+            raise ConfigError(f"{where}: a {kind} source needs path = ...")
     elif not url:
         raise ConfigError(f"{where}: a {kind} source needs url = ...")
     username = t.pop("username", None) or t.pop("user", None)
     if url:
-        url, url_user = _strip_userinfo(url, where=where, keep_user=kind == "postgres")
-        if kind != "postgres":
+        url, url_user = _strip_userinfo(url, where=where, keep_user=dsn)
+        if not dsn:
             username = username or url_user
         parts = _urlsplit(url, where=where)
-        if kind != "postgres" and parts.query:
+        if not dsn and parts.query:
             known = set(_params(kind)) | COMMON_KEYS
             keep = []
             for k, v in parse_qsl(parts.query, keep_blank_values=True):
@@ -285,9 +244,9 @@ def spec_from_mapping(name: str, table: Mapping[str, Any], *, origin: str) -> So
         verify = verify.strip().lower() not in ("0", "false", "no", "off")
     auth = Auth(
         bearer=_secret(bearer or token, field="bearer", where=where) if (bearer or token) else None,
-        username=str(username) if username and kind != "postgres" else None,
+        username=str(username) if username and not dsn else None,
         password=_secret(password, field="password", where=where)
-        if password is not None and kind != "postgres"
+        if password is not None and not dsn
         else None,
         headers=headers,
         ca_file=str(t.pop("ca_file")) if t.get("ca_file") else None,
@@ -295,9 +254,9 @@ def spec_from_mapping(name: str, table: Mapping[str, Any], *, origin: str) -> So
     )
     t.pop("ca_file", None)
     timeout = _timeout(t.pop("timeout"), where=where) if "timeout" in t else None
-    if kind == "postgres" and password is not None:
+    if dsn and password is not None:
         options["password"] = _secret(password, field="password", where=where)
-    if kind == "postgres" and username and url and urlsplit(url).username is None:
+    if dsn and username and url and urlsplit(url).username is None:
         parts = urlsplit(url)
         url = urlunsplit(parts._replace(netloc=f"{username}@{parts.netloc}"))
     allowed = _params(kind)
@@ -326,12 +285,10 @@ def build(spec: SourceSpec) -> Source:
     cls = _source_class(spec.type)
     params = _params(spec.type)
     kw: dict[str, Any] = {"name": spec.name, **spec.options}
-    if spec.type == "files":
+    if registry.lookup(spec.type).location == "path":
         p = Path(spec.path or "").expanduser()
         if p.is_file():
-            from workbench.sources.files import FileSource
-
-            cls = FileSource
+            cls = registry.load_class(spec.type, single_file=True)
         args: tuple[Any, ...] = (p,)
     else:
         args = (spec.url,)

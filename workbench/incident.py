@@ -183,6 +183,34 @@ class Incident:
         )
 
     @classmethod
+    def from_frames(
+        cls,
+        id: str,
+        window: Window,
+        *,
+        baseline: Window | None = None,
+        metrics: pl.DataFrame | None = None,
+        logs: pl.DataFrame | None = None,
+        spans: pl.DataFrame | None = None,
+        events: pl.DataFrame | None = None,
+        title: str | None = None,
+    ) -> Incident:
+        """An incident over frames already in memory (an evaluation case, a script's own
+        data): no source, nothing to load; a signal not given is an empty frame. The
+        ``baseline`` may lie after the window here (evaluation data sets whose fault-free
+        period comes later).
+
+        >>> inc = Incident.from_frames("case-1", win, baseline=base, spans=spans)
+        """
+        inc = cls(id, window, title=title)
+        if baseline is not None:
+            inc.baseline = baseline
+        given = {"metrics": metrics, "logs": logs, "spans": spans, "events": events}
+        for sig, df in given.items():
+            inc._frames[sig] = df if df is not None else frames.empty(sig)  # type: ignore[index,arg-type]
+        return inc
+
+    @classmethod
     def from_bundle(cls, path: str | Path, *, verify: bool = True) -> Incident:
         """Re-open an incident from its evidence bundle, with no backend reachable.
 

@@ -510,20 +510,27 @@ def draft(
     title: str | None = None,
     suspects: Any = None,
     red_frame: pl.DataFrame | None = None,
+    timeline: pl.DataFrame | None = None,
+    impact: Impact | None = None,
 ) -> Postmortem:
     """Draft the postmortem of ``incident`` (an :class:`~workbench.Incident`, usually from
     its bundle): timeline, impact against the SLO, detection/response times, suspects.
 
+    ``suspects``, ``red_frame``, ``timeline`` (:func:`draft_timeline`) and ``impact``
+    are computed when not given; :meth:`workbench.Investigation.postmortem` gives its
+    own, so the postmortem shows the numbers the notebook shows.
+
     >>> pm = draft(inc, slo_target=0.999, slo_window_days=30, authors=["alice"])
     >>> pm.section("impact")
     """
+    from workbench.analysis.impact import impact as compute_impact
     from workbench.analysis.red import red
     from workbench.analysis.suspects import rank_suspects
 
     if red_frame is None:
         red_frame = red(incident.metrics, incident.spans)
-    tl = draft_timeline(incident, red_frame=red_frame)
-    imp = impact(
+    tl = timeline if timeline is not None else draft_timeline(incident, red_frame=red_frame)
+    imp = impact or compute_impact(
         incident,
         timeline=tl,
         red_frame=red_frame,

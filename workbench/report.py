@@ -40,6 +40,10 @@ class Findings:
     runner_up: str | None = None
     runner_up_why: str = ""
     onset: datetime | None = None
+    #: what the onset is (its definition and window), when the caller gave one
+    onset_label: str = ""
+    #: the baseline the "what is red" numbers compare with
+    baseline: str = ""
     red: list[str] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
@@ -51,7 +55,8 @@ class Findings:
 
     def to_markdown(self) -> str:
         """The findings as Markdown (what the notebook shows)."""
-        lines = [f"### Findings: {self.incident}", "", f"Window {self.window}.", ""]
+        base = f" against baseline {self.baseline}" if self.baseline else ""
+        lines = [f"### Findings: {self.incident}", "", f"Window {self.window}{base}.", ""]
         if self.top_suspect:
             score = f" (score {self.top_score:.2f})" if self.top_score is not None else ""
             lines.append(f"- **Top suspect: {_code(self.top_suspect)}**{score}: {self.top_why}")
@@ -60,9 +65,13 @@ class Findings:
                 "- **No suspect stands out**: nothing changed clearly against the baseline."
             )
         if self.onset:
-            lines.append(f"- **Started** about {_hm(self.onset)} UTC.")
+            what = f" ({self.onset_label})" if self.onset_label else ""
+            lines.append(f"- **Started** about {_hm(self.onset)} UTC{what}.")
+        red_title = "What is red"
+        if self.baseline:
+            red_title += f" (error ratio and p95, baseline {self.baseline} → window {self.window})"
         sections = (
-            ("What is red", self.red),
+            (red_title, self.red),
             ("Errors rose first at", self.onsets),
             ("What changed just before", self.changes),
             ("Alerts", self.alerts),
@@ -114,23 +123,39 @@ def findings(
     timeline: pl.DataFrame | None = None,
     surges: pl.DataFrame | None = None,
     origins: pl.DataFrame | None = None,
+    onset: Any = None,
     max_items: int = 3,
 ) -> Findings:
     """Draft the findings from the analysis results of one incident.
 
     ``incident`` needs ``id``, ``window`` and optionally ``partial``/``status()``;
-    ``suspects`` is :func:`workbench.analysis.suspects.rank_suspects`' result.
+    ``suspects`` is :func:`workbench.analysis.suspects.rank_suspects`' result. ``onset``
+    (a :class:`~workbench.investigation.Quantity` or a datetime) is when the incident
+    began; by default the ranking's onset. An
+    :class:`~workbench.investigation.Investigation` passes its own answers
+    (``inv.findings``), so the numbers are those the notebook shows.
     """
+    from workbench.investigation.answer import span_label
+
     table: pl.DataFrame = suspects.table
     scored = table.filter(pl.col("score") > 0) if "score" in table.columns else table
     top = scored.row(0, named=True) if scored.height else None
+    onset_at, onset_label = getattr(suspects, "onset", None), ""
+    if onset is not None:
+        onset_at = getattr(onset, "value", onset)
+        onset_label = f"first error or latency onset in {span_label(incident.window)}"
+        if onset_at is None:  # no onset in the window: the ranking's change-point onset
+            onset_at, onset_label = getattr(suspects, "onset", None), ""
+    baseline = getattr(incident, "baseline", None)
     f = Findings(
         incident=str(getattr(incident, "id", "incident")),
-        window=str(incident.window),
+        window=span_label(incident.window),
+        baseline=span_label(baseline) if baseline is not None else "",
         top_suspect=top["service"] if top else None,
         top_score=float(top["score"]) if top else None,
         top_why=_md(top.get("why") or "", 160) if top else "",
-        onset=getattr(suspects, "onset", None),
+        onset=onset_at,
+        onset_label=onset_label,
     )
     if scored.height > 1:
         nxt = scored.row(1, named=True)

@@ -68,7 +68,10 @@ __all__ = [
     "RED_SCHEMA",
     "REQUESTS_TOTAL",
     "counter_rate",
+    "error_ratio_over_window",
     "histogram_quantiles",
+    "p95_over_window",
+    "rate_over_window",
     "red",
     "red_from_metrics",
     "red_from_spans",
@@ -448,6 +451,27 @@ def red(
     return out
 
 
+def rate_over_window() -> pl.Expr:
+    """Request rate of a service over a window: the mean of its steps' ``rate`` (req/s).
+    The one definition of "request rate" every view uses."""
+    return pl.col("rate").mean()
+
+
+def error_ratio_over_window() -> pl.Expr:
+    """Error ratio of a service over a window: failed over all requests, weighting each
+    step by its request rate (steps without a ratio left out). The one definition of
+    "error ratio" every view uses."""
+    return (pl.col("rate") * pl.col("error_ratio")).sum() / pl.col("rate").filter(
+        pl.col("error_ratio").is_not_null()
+    ).sum()
+
+
+def p95_over_window() -> pl.Expr:
+    """p95 latency of a service over a window: the median of its steps' p95 (ms). The
+    one definition of "p95" every view uses."""
+    return pl.col("p95_ms").median()
+
+
 def red_summary(red_frame: pl.DataFrame, *, window: Window, baseline: Window) -> pl.DataFrame:
     """One row per service comparing the incident window with the baseline.
 
@@ -467,12 +491,9 @@ def red_summary(red_frame: pl.DataFrame, *, window: Window, baseline: Window) ->
             filter_window(red_frame, "ts", w)
             .group_by("service")
             .agg(
-                pl.col("rate").mean().alias(f"rate_{sfx}"),
-                (
-                    (pl.col("rate") * pl.col("error_ratio")).sum()
-                    / pl.col("rate").filter(pl.col("error_ratio").is_not_null()).sum()
-                ).alias(f"error_ratio_{sfx}"),
-                pl.col("p95_ms").median().alias(f"p95_{sfx}_ms"),
+                rate_over_window().alias(f"rate_{sfx}"),
+                error_ratio_over_window().alias(f"error_ratio_{sfx}"),
+                p95_over_window().alias(f"p95_{sfx}_ms"),
             )
         )
 

@@ -18,7 +18,7 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from workbench.sources.postgres import PostgresSource
+    from workbench.sources.postgres.source import PostgresSource
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _source(args: argparse.Namespace) -> PostgresSource:
     from workbench.secrets import Secret
-    from workbench.sources.postgres import PostgresSource
+    from workbench.sources.postgres.source import PostgresSource
 
     password = Secret.env(args.password_env) if args.password_env else None
     return PostgresSource(args.url, password=password, schema=args.schema, statement_timeout=None)
@@ -78,7 +78,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from workbench.sources.pg_ingest import load_directory
+    from workbench.sources.postgres.ingest import load_directory
 
     with _source(args) as pg:
         pg.init_schema(timescale=args.timescale)

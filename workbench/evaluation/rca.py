@@ -5,6 +5,9 @@
 
 A case whose truth is not ranked at all counts as a miss at every ``k``.
 
+Each case is an :class:`~workbench.Investigation` (:func:`case_investigation`), so the
+evaluation measures exactly the ranking and verdict the notebook shows.
+
 Example::
 
     >>> from workbench.evaluation.rca import evaluate_cases, summarize
@@ -21,13 +24,16 @@ from collections.abc import Callable, Iterable, Sequence
 
 import polars as pl
 
-from workbench.analysis.suspects import Suspects, rank_suspects
+from workbench.analysis.suspects import Suspects
 from workbench.evaluation.baro import baro_rank
 from workbench.evaluation.cases import Case
+from workbench.incident import Incident
+from workbench.investigation import Investigation
 
 __all__ = [
     "ac_at",
     "avg_at",
+    "case_investigation",
     "case_suspects",
     "evaluate_cases",
     "rank_case",
@@ -84,8 +90,10 @@ def rank_case(case: Case, *, without: Sequence[str] = ()) -> tuple[list[str], li
     return sus.ranking, baro
 
 
-def case_suspects(case: Case, *, without: Sequence[str] = ()) -> Suspects:
-    """Our :class:`~workbench.analysis.suspects.Suspects` for one case (see :func:`rank_case`)."""
+def case_investigation(case: Case, *, without: Sequence[str] = ()) -> Investigation:
+    """The :class:`~workbench.Investigation` of one case: what the notebook would show
+    for it (its ranking and verdict are what the evaluation measures). ``without``
+    names signals to hide (an ablation)."""
     from workbench import frames as fr
 
     given = case.frames()
@@ -93,18 +101,22 @@ def case_suspects(case: Case, *, without: Sequence[str] = ()) -> Suspects:
         if sig not in given:
             raise ValueError(f"unknown signal {sig!r}; one of {sorted(given)}")
         given[sig] = fr.empty(sig)  # type: ignore[arg-type]
-    sus = rank_suspects(
-        given,
-        window=case.window,
-        baseline=case.baseline,
+    inc = Incident.from_frames(case.id, case.window, baseline=case.baseline, **given)
+    return Investigation(
+        inc,
+        alert=case.focus,
         metric_baseline=case.metric_baseline,
         edges=case.edges,
-        focus=case.focus,
         focus_metric=case.focus_metric,
         focus_total=case.focus_total,
         lead_in=case.lead_in,
     )
-    return sus
+
+
+def case_suspects(case: Case, *, without: Sequence[str] = ()) -> Suspects:
+    """Our :class:`~workbench.analysis.suspects.Suspects` for one case (see :func:`rank_case`):
+    the suspects of its :func:`case_investigation`."""
+    return case_investigation(case, without=without).suspects.value
 
 
 def evaluate_cases(
@@ -120,10 +132,10 @@ def evaluate_cases(
     rows = []
     for case in cases:
         t0 = time.perf_counter()
-        sus = case_suspects(case, without=without)
-        ours = sus.ranking
+        inv = case_investigation(case, without=without)
+        ours = inv.suspects.ranking
         baro = baro_rank(case.metrics, case.window, case.metric_baseline or case.baseline)
-        v = sus.verdict if verdict else None
+        v = inv.verdict.value if verdict else None
         row = {
             "case": case.id,
             "layout": case.layout,

@@ -39,7 +39,7 @@ from datetime import timedelta
 from typing import Literal
 
 from workbench.errors import ConfigError
-from workbench.sources import promql
+from workbench.sources.prometheus import promql
 from workbench.timewindow import parse_duration
 
 __all__ = [

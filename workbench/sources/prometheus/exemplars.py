@@ -19,7 +19,7 @@ import polars as pl
 
 from workbench import frames
 from workbench.errors import BadData
-from workbench.sources.promjson import SERVICE_LABELS
+from workbench.sources.prometheus.response import SERVICE_LABELS
 
 __all__ = ["EXEMPLAR_SCHEMA", "exemplar_frame"]
 

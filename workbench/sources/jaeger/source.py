@@ -14,7 +14,7 @@ found through several services is kept once.
 
 Example::
 
-    >>> from workbench.sources.jaeger import JaegerSource
+    >>> from workbench.sources.jaeger.source import JaegerSource
     >>> jaeger = JaegerSource("http://jaeger:16686")
     >>> jaeger.services()
     >>> jaeger.spans("checkout", window, operation="POST /cart").frame

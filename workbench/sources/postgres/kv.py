@@ -7,7 +7,7 @@ string values and keys sorted; the database stores them as ``jsonb`` objects
 * :func:`encode_objects` turns a KV column into JSON object text for ``COPY ... FROM``
   (duplicate keys are refused: ``jsonb`` would silently keep only the last one).
 * :func:`decode_kv_text` reads the generated ``labels_kv``/``attributes_kv`` column
-  (``kv_text(jsonb)``, see :mod:`workbench.sources.pg_schema`): keys come sorted, pairs
+  (``kv_text(jsonb)``, see :mod:`workbench.sources.postgres.schema`): keys come sorted, pairs
   are split apart by two vectorised string splits. This is what the source's own reads
   use.
 * :func:`decode_objects` turns ``jsonb`` text (as PostgreSQL prints it) back into a KV

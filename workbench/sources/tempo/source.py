@@ -9,7 +9,7 @@ named in the reasons.
 
 Example::
 
-    >>> from workbench.sources.tempo import TempoSource
+    >>> from workbench.sources.tempo.source import TempoSource
     >>> tempo = TempoSource("http://tempo:3200", tenant="team-a")
     >>> tempo.search('{ status = error }', window).frame          # summaries
     >>> res = tempo.spans(None, window, services=["checkout"])      # escaped TraceQL
@@ -29,10 +29,10 @@ import polars as pl
 
 from workbench import frames
 from workbench.errors import AuthError, BadData, ConfigError, QueryError, SourceError
-from workbench.sources import traceql
 from workbench.sources.base import Result, Source, Timer
 from workbench.sources.http import Auth, Timeout
 from workbench.sources.lazyhttp import LazyHttp
+from workbench.sources.tempo import traceql
 from workbench.timewindow import Window
 
 __all__ = ["SEARCH_SCHEMA", "TempoSource", "parse_search"]

@@ -5,7 +5,7 @@ become ``||`` of exact comparisons, so no regex is involved.
 
 Example::
 
-    >>> from workbench.sources import traceql
+    >>> from workbench.sources.tempo import traceql
     >>> print(traceql.spanset(["checkout", "cart"], errors_only=True))
     { (resource.service.name = "checkout" || resource.service.name = "cart") && status = error }
     >>> print(traceql.spanset(None))
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from workbench.errors import ConfigError
-from workbench.sources.logql import quote
+from workbench.sources.loki.logql import quote
 
 __all__ = ["quote", "spanset"]
 

@@ -287,7 +287,7 @@ def _refuse(
 
 
 def _empty(columns: Sequence[Any]) -> pl.DataFrame:
-    from workbench.sources.pg_copy import _empty as empty
+    from workbench.sources.postgres.copy_io import _empty as empty
 
     return empty(columns).with_columns(
         pl.col(c.name).cast(pl.String) for c in columns if c.kind in ("kv", "kvtext")

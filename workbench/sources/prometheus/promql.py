@@ -9,7 +9,7 @@ text ``a.*``.
 
 Example::
 
-    >>> from workbench.sources.promql import selector, eq, any_of
+    >>> from workbench.sources.prometheus.promql import selector, eq, any_of
     >>> selector("up", eq("service", 'we"ird'))
     'up{service="we\\\\"ird"}'
     >>> selector("up", any_of("service", ["a.b", "c"]))

@@ -19,7 +19,7 @@ connection handling (requests, always gzip: 1.4 s of the 24 MB response's time g
 compression on a local server) and its pandas frame built from per-sample Python objects
 fall short; this source stays within a raw httpx fetch + ``json.loads`` of the same query
 (0.68x-1.05x of it) because polars decodes the body without Python objects
-(:mod:`workbench.sources.promjson`). So it sits beside it, on
+(:mod:`workbench.sources.prometheus.response`). So it sits beside it, on
 :mod:`workbench.sources.http`.
 
 Errors: unreachable / 5xx / timeout -> ``SourceUnavailable``; 400/422 with Prometheus's
@@ -58,11 +58,13 @@ from workbench.errors import (
     SourceError,
     SourceUnavailable,
 )
-from workbench.sources import chunking, promjson, promql
+from workbench.sources import chunking
 from workbench.sources.base import Result, Source, Timer
 from workbench.sources.budget import RowBudget
 from workbench.sources.http import Auth, HttpClient, Timeout
-from workbench.sources.promsignals import MetricNames, signal_queries
+from workbench.sources.prometheus import promql
+from workbench.sources.prometheus import response as promjson
+from workbench.sources.prometheus.signals import MetricNames, signal_queries
 from workbench.timewindow import Window, parse_duration
 
 __all__ = ["Flavor", "PrometheusSource"]
@@ -268,7 +270,7 @@ class PrometheusSource(Source):
         step: str | timedelta | float | None = None,
         signals: Sequence[str] | None = None,
     ) -> Result:
-        """RED + saturation signals per service (see :mod:`workbench.sources.promsignals`).
+        """RED + saturation signals per service (see :mod:`workbench.sources.prometheus.signals`).
 
         >>> prom.signals(w, services=["checkout"], signals=["red:error_ratio"]).frame
         """
@@ -359,7 +361,7 @@ class PrometheusSource(Source):
         labels), ``exemplar_labels``. Servers without exemplar storage (Prometheus without
         ``--enable-feature=exemplar-storage``, VictoriaMetrics 1.79) return an empty frame.
         """
-        from workbench.sources.promexemplars import exemplar_frame
+        from workbench.sources.prometheus.exemplars import exemplar_frame
 
         with Timer() as t:
             data, warns = self._api(
@@ -389,7 +391,7 @@ class PrometheusSource(Source):
         """Alerts from the ``ALERTS`` series as events (kind ``alert``): one row per run of
         consecutive samples of ``ALERTS{alertstate="firing"}``, ``ts`` its first sample,
         ``end`` its last (null if still firing at the window's end)."""
-        from workbench.sources.promalerts import alert_runs
+        from workbench.sources.prometheus.alerts import alert_runs
 
         svc = self.metric_names.service_label
         sel = promql.selector(

@@ -4,10 +4,10 @@ Out: ``COPY (SELECT ...) TO STDOUT (FORMAT csv)`` streams one CSV row per messag
 rows are drained from libpq in a tight loop, parsed by polars' multi-threaded CSV
 reader with the column types known up front (timestamps in UTC, floats, text with NULL
 kept apart from the empty string), and ``jsonb`` columns become key/value lists
-(:mod:`workbench.sources.pg_kv`).
+(:mod:`workbench.sources.postgres.kv`).
 No per-row Python objects beyond the received rows (the garbage collector is paused
 while they arrive), no pandas. ``copy_out(..., binary=True)`` reads ``FORMAT binary``
-instead (:mod:`workbench.sources.pg_binary`): half the server's CPU, more of ours.
+instead (:mod:`workbench.sources.postgres.binary`): half the server's CPU, more of ours.
 (Measured against cursor fetches, pandas.read_sql and the binary/text COPY formats in
 ``bench/bench_postgres.py``.)
 
@@ -31,7 +31,7 @@ import polars as pl
 
 from workbench import frames
 from workbench.errors import BadData, ConfigError
-from workbench.sources import pg_kv
+from workbench.sources.postgres import kv as pg_kv
 
 __all__ = ["Column", "RowBudgetExceeded", "columns_from_description", "copy_in", "copy_out"]
 
@@ -103,7 +103,7 @@ def copy_out(
 
     ``select`` is a ``psycopg.sql.Composable`` or string; ``columns`` must match its
     output. ``FORMAT csv`` by default; ``binary=True`` uses ``FORMAT binary`` decoded by
-    :mod:`workbench.sources.pg_binary` (every column's kind must be in its
+    :mod:`workbench.sources.postgres.binary` (every column's kind must be in its
     ``BINARY_KINDS``). CSV is the default because it measured faster end to end on the
     bench's 1M log rows (2 shared cores, 4 interleaved runs, medians): CSV 2.33 s
     wall, 1.7 s client + 1.0 s server CPU; binary 2.52 s wall, 2.0 s client + 0.5 s
@@ -120,7 +120,7 @@ def copy_out(
 
     from psycopg import sql
 
-    from workbench.sources.pg_binary import binary_readable, decode_rows
+    from workbench.sources.postgres.binary import binary_readable, decode_rows
 
     if binary and not binary_readable(columns):
         raise ConfigError(
@@ -198,7 +198,7 @@ def _parse_parts(parts: list, columns: Sequence[Column]) -> pl.DataFrame:
 def _parse_binary(
     parts: list, columns: Sequence[Column], row0: int, where: str | None
 ) -> pl.DataFrame:
-    from workbench.sources.pg_binary import decode_rows
+    from workbench.sources.postgres.binary import decode_rows
 
     return _decode_kv(decode_rows(parts, columns, first=row0 == 0, row0=row0, where=where), columns)
 

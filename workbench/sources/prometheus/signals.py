@@ -2,7 +2,7 @@
 
 Metric and label names default to the lab's conventions (LAB_FORMAT.md, Prometheus and
 OpenTelemetry style) and can all be changed with :class:`MetricNames`. Service names are
-escaped (:mod:`workbench.sources.promql`), so a hostile name cannot change a query.
+escaped (:mod:`workbench.sources.prometheus.promql`), so a hostile name cannot change a query.
 
 The signals, one ``metric`` name each in the resulting frame (one series per service;
 the ``red:`` names are the ones :mod:`workbench.analysis.red` reads as pre-computed RED):
@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from workbench.sources import promql
+from workbench.sources.prometheus import promql
 
 __all__ = [
     "CPU_RATIO",

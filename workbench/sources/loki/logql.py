@@ -6,7 +6,7 @@ exactly one literal in exactly one matcher.
 
 Example::
 
-    >>> from workbench.sources import logql
+    >>> from workbench.sources.loki import logql
     >>> print(logql.selector(["checkout", "cart.v2"]))
     {service_name=~"checkout|cart\\.v2"}
     >>> print(logql.count_over_time(logql.selector(["checkout"]), 60, by=["service_name"]))

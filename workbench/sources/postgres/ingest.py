@@ -22,8 +22,8 @@ from typing import Any
 import polars as pl
 
 from workbench import frames
-from workbench.sources.pg_copy import copy_in, to_csv_chunks
-from workbench.sources.pg_schema import COLUMNS
+from workbench.sources.postgres.copy_io import copy_in, to_csv_chunks
+from workbench.sources.postgres.schema import COLUMNS
 
 __all__ = ["ingest_frame", "load_directory"]
 

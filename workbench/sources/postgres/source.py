@@ -1,7 +1,7 @@
 """PostgreSQL and TimescaleDB as a source of metrics, logs, spans and events (psycopg 3).
 
 The tables are the ones ``workbench schema init URL`` creates (see
-:mod:`workbench.sources.pg_schema`); ``workbench schema load URL DIR`` fills them from a
+:mod:`workbench.sources.postgres.schema`); ``workbench schema load URL DIR`` fills them from a
 lab scenario directory. Reads stream ``COPY (SELECT ...) TO STDOUT`` straight into polars
 (no pandas, no per-row Python objects); long ranges come back pre-aggregated by the
 server with :meth:`PostgresSource.metrics_aggregated` (``time_bucket`` on TimescaleDB,
@@ -48,7 +48,7 @@ from workbench.errors import (
 )
 from workbench.secrets import Secret
 from workbench.sources.base import Result, Signal, Source, Timer
-from workbench.sources.pg_watchdog import Watchdog
+from workbench.sources.postgres.watchdog import Watchdog
 from workbench.timewindow import Window, parse_duration
 
 __all__ = ["AGGREGATIONS", "PostgresSource", "aggregate_select"]
@@ -183,7 +183,7 @@ class PostgresSource(Source):
     def _connect(self) -> Any:
         import psycopg
 
-        from workbench.sources.pg_errors import leaks, translate
+        from workbench.sources.postgres.errors import leaks, translate
 
         options = [
             self._params.get("options", ""),
@@ -242,8 +242,8 @@ class PostgresSource(Source):
         dropped while it sat in the pool (only if no row had arrived)."""
         import psycopg
 
-        from workbench.sources.pg_copy import RowBudgetExceeded
-        from workbench.sources.pg_errors import leaks, translate
+        from workbench.sources.postgres.copy_io import RowBudgetExceeded
+        from workbench.sources.postgres.errors import leaks, translate
 
         deadline = None if self.statement_timeout is None or not retry else self.deadline_s
         with self._lock:
@@ -307,7 +307,7 @@ class PostgresSource(Source):
     def timescale(self) -> bool:
         """Whether the database has the TimescaleDB extension (asked once)."""
         if self._timescale is None:
-            from workbench.sources.pg_schema import detect_timescale
+            from workbench.sources.postgres.schema import detect_timescale
 
             self._timescale = self._run(lambda c: detect_timescale(c)[0], query=None, window=None)
         return bool(self._timescale)
@@ -331,7 +331,7 @@ class PostgresSource(Source):
     ) -> pl.DataFrame:
         from psycopg import sql
 
-        from workbench.sources.pg_copy import copy_out
+        from workbench.sources.postgres.copy_io import copy_out
 
         if max_rows is not None:
             select = sql.SQL("{} LIMIT {}").format(select, sql.Literal(max_rows + 1))
@@ -355,8 +355,8 @@ class PostgresSource(Source):
     ) -> Result:
         from psycopg import sql
 
-        from workbench.sources.pg_copy import Column
-        from workbench.sources.pg_schema import COLUMNS, TIME_COLUMN
+        from workbench.sources.postgres.copy_io import Column
+        from workbench.sources.postgres.schema import COLUMNS, TIME_COLUMN
 
         tcol = TIME_COLUMN[signal]
         kinds = {
@@ -515,7 +515,7 @@ class PostgresSource(Source):
         ...                       metric="process_resident_memory_bytes").frame
         """
 
-        from workbench.sources.pg_copy import Column
+        from workbench.sources.postgres.copy_io import Column
 
         if agg not in AGGREGATIONS:
             raise ConfigError(
@@ -605,7 +605,7 @@ class PostgresSource(Source):
         """
         from psycopg import sql
 
-        from workbench.sources.pg_copy import columns_from_description, copy_out
+        from workbench.sources.postgres.copy_io import columns_from_description, copy_out
 
         if kind is not None and kind not in frames.SCHEMAS:
             raise ConfigError(f"unknown frame kind {kind!r}", hint=f"one of {list(frames.SCHEMAS)}")
@@ -651,7 +651,7 @@ class PostgresSource(Source):
     # ------------------------------------------------------------------ writing
     def init_schema(self, *, timescale: Literal["auto", "require", "off"] = "auto") -> Any:
         """Create the workbench tables if missing (idempotent); returns a SchemaReport."""
-        from workbench.sources.pg_schema import init_schema
+        from workbench.sources.postgres.schema import init_schema
 
         report = self._run(
             lambda c: init_schema(c, self.schema, timescale=timescale),
@@ -668,7 +668,7 @@ class PostgresSource(Source):
 
         >>> pg.ingest("logs", logs_frame)
         """
-        from workbench.sources.pg_ingest import ingest_frame
+        from workbench.sources.postgres.ingest import ingest_frame
 
         df = frames.validate(frame, kind, source=self.name)
         return self._run(
@@ -719,7 +719,7 @@ def _output(col: Any, kv: str) -> Any:
     """The SELECT item for a column of the source's own tables (see ``_load``)."""
     from psycopg import sql
 
-    from workbench.sources.pg_schema import KV_TEXT_SUFFIX
+    from workbench.sources.postgres.schema import KV_TEXT_SUFFIX
 
     name = sql.Identifier(col.name)
     if col.name == kv:

@@ -9,7 +9,7 @@ the aggregated series travel.
 
 Example::
 
-    >>> from workbench.sources.loki import LokiSource
+    >>> from workbench.sources.loki.source import LokiSource
     >>> loki = LokiSource("http://loki:3100", tenant="team-a")
     >>> res = loki.logs('{service_name="checkout"} |= "timeout"', window)
     >>> res.frame, res.partial, res.reasons
@@ -30,11 +30,11 @@ import polars as pl
 
 from workbench import frames
 from workbench.errors import BadData, ConfigError, LimitExceeded, QueryError
-from workbench.sources import logql
 from workbench.sources.base import Result, Source, Timer
 from workbench.sources.http import Auth, Timeout
 from workbench.sources.lazyhttp import LazyHttp
-from workbench.sources.loki_response import Key, LogRows, Page, matrix_frame, parse_page
+from workbench.sources.loki import logql
+from workbench.sources.loki.response import Key, LogRows, Page, matrix_frame, parse_page
 from workbench.timewindow import Window
 
 __all__ = ["LokiSource"]

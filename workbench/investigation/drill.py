@@ -1,0 +1,119 @@
+"""Drill-down questions of an investigation: the neighbours of a service, the log
+patterns and raw lines of the focus, the traces through it, one trace's waterfall and
+logs, and the frames behind what is shown.
+
+They are what the explorer's tabs ask (the widgets draw, the investigation answers);
+each runs the pure functions of :mod:`workbench.analysis.focus` and
+:mod:`workbench.analysis.waterfall` on the investigation's window and services focus,
+memoised like every other view.
+
+Example::
+
+    >>> inv = Investigation(inc).narrow(services=["checkout"])
+    >>> inv.patterns(search="timeout")          # new first, then surging
+    >>> inv.traces(n=20)                        # failed first, then the slowest
+    >>> inv.waterfall(inv.traces()["trace_id"][0])
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from workbench.investigation.core import _Store
+    from workbench.timewindow import Window
+
+__all__ = ["DrillDown"]
+
+
+class DrillDown:
+    """Mixin of :class:`~workbench.investigation.Investigation` (see the module doc)."""
+
+    incident: Any
+    services: tuple[str, ...]
+    _store: _Store
+
+    # provided by Investigation
+    window: Window
+    baseline: Window
+    graph: Any
+    templates: Any
+
+    def _memo(self, key: tuple[Any, ...], compute: Any) -> Any:
+        return self._store.get(("drill", *key), compute)
+
+    def neighbourhood(self, service: str) -> list[str]:
+        """``service`` first, then its callers and callees in the window's graph."""
+        from workbench.analysis.focus import neighbourhood
+
+        edges = self.graph.value.edges
+        return self._memo(
+            ("neighbourhood", self.window, service), lambda: neighbourhood(edges, service)
+        )
+
+    def patterns(self, *, search: str = "", n: int = 200) -> pl.DataFrame:
+        """Log templates of the window and focus: new first, then surging, then the most
+        frequent (:func:`~workbench.analysis.focus.pattern_table`)."""
+        from workbench.analysis.focus import pattern_table
+
+        mined = self.templates.frame
+        return self._memo(
+            ("patterns", self.window, self.baseline, self.services, search, n),
+            lambda: pattern_table(
+                mined, self.window, self.baseline, services=self.services, search=search, n=n
+            ),
+        )
+
+    def pattern_lines(
+        self, template_id: int, *, services: list[str] | None = None, n: int = 50
+    ) -> pl.DataFrame:
+        """The raw lines behind one template in the window (``services`` default: the
+        focus)."""
+        from workbench.analysis.focus import pattern_lines
+
+        mined = self.templates.frame
+        svc = list(self.services) if services is None else services
+        return pattern_lines(mined, template_id, window=self.window, services=svc, n=n)
+
+    def traces(self, *, n: int = 50) -> pl.DataFrame:
+        """Traces starting in the window through the focus: failed first, then the
+        slowest (:func:`~workbench.analysis.focus.trace_table`)."""
+        from workbench.analysis.focus import trace_table
+
+        spans = self.incident.spans
+        return self._memo(
+            ("traces", self.window, self.services, n),
+            lambda: trace_table(spans, window=self.window, services=list(self.services), n=n),
+        )
+
+    def waterfall(self, trace_id: str) -> pl.DataFrame:
+        """One trace as a waterfall with its critical path and failing span."""
+        from workbench.analysis.waterfall import trace_waterfall
+
+        spans = self.incident.spans
+        return self._memo(("waterfall", trace_id), lambda: trace_waterfall(spans, trace_id))
+
+    def trace_logs(self, trace_id: str, *, n: int = 50) -> pl.DataFrame:
+        """The log lines of one trace, earliest first (at most ``n``)."""
+        logs = self.incident.logs
+        return logs.filter(pl.col("trace_id") == trace_id).sort("ts").head(n)
+
+    def frames(self, *, max_traces: int = 50, trace: str | None = None) -> dict[str, pl.DataFrame]:
+        """The frames behind the focus: ``metrics`` and ``logs`` in the window of the
+        services, ``spans`` of the traces touching them, ``traces`` (:meth:`traces`) and,
+        with ``trace``, its ``waterfall``."""
+        from workbench.analysis.focus import for_services, traces_touching
+
+        view = self.incident.narrow(self.window)
+        s = list(self.services)
+        out = {
+            "metrics": for_services(view.in_window(view.metrics), s),
+            "logs": for_services(view.in_window(view.logs), s),
+            "spans": traces_touching(view.in_window(view.spans, "start"), s),
+            "traces": self.traces(n=max_traces),
+        }
+        if trace:
+            out["waterfall"] = self.waterfall(trace)
+        return out
