@@ -19,7 +19,6 @@ Example::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -116,30 +115,11 @@ def open_postmortem(bundle: str | Path = "") -> Any:
 
 
 # timeline ----------------------------------------------------------------------------------
-_MD_ESCAPES = (
-    (re.compile(r"\\(?=[!-/:-@\[-`{-~])"), r"\\\\"),  # a backslash that would escape
-    (re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"), r"\\_"),  # _ that could emphasise
-    (re.compile(r"<(?=[A-Za-z/!?])"), r"\\<"),  # an HTML tag or autolink
-    (re.compile(r"&(?=#?[A-Za-z0-9]+;)"), r"\\&"),  # an entity
-    (re.compile(r"\[(?=[^\]]*\][(\[])"), r"\\["),  # a link
-    (re.compile(r"~~"), r"\\~\\~"),  # strikethrough (GFM)
-    (re.compile(r"^([#>+-]|\d+[.)])(?=\s|$)"), r"\\\1"),  # a heading, quote or list
-    (re.compile(r"\|"), r"\\|"),  # a table cell's end
-)
-
-
 def _md(text: Any, limit: int = 120) -> str:
-    """One line of untrusted text for Markdown: cut, and escaped only where CommonMark
-    would read it as syntax (``0.7% -> 35.9%`` and ``http_server_requests_total`` stay as
-    they are; a lone ``<*>`` too, but two ``*`` could pair into emphasis and are escaped).
-    """
-    s = " ".join(str(text).split()).replace("`", "'")
-    s = s if len(s) <= limit else s[: limit - 1] + "…"
-    for pattern, repl in _MD_ESCAPES:
-        s = pattern.sub(repl, s)
-    if s.count("*") > 1:
-        s = s.replace("*", "\\*")
-    return s
+    """One line of untrusted text for Markdown (:func:`workbench.display.markdown_text`)."""
+    from workbench.display import markdown_text
+
+    return markdown_text(text, limit)
 
 
 def _code(text: Any) -> str:

@@ -107,12 +107,12 @@ def _code(text: Any, limit: int = 60) -> str:
 def _md(text: Any, limit: int = 90, *, code: bool = False) -> str:
     """One line of untrusted text: cut to ``limit``; escaped for Markdown unless it goes
     inside a code span (``code=True``), where only backticks need replacing."""
-    s = " ".join(str(text).split()).replace("`", "'")
-    s = s if len(s) <= limit else s[: limit - 1] + "…"
+    from workbench.display import markdown_text
+
     if not code:
-        for ch in "\\*_[]<>#|":
-            s = s.replace(ch, "\\" + ch)
-    return s
+        return markdown_text(text, limit)
+    s = " ".join(str(text).split()).replace("`", "'")
+    return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
 def findings(
