@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -23,9 +24,11 @@ from workbench.display import details, format_time, format_window, html_table, m
 
 __all__ = [
     "EVIDENCE_VIEWS",
+    "Headline",
     "capacity_html",
     "capacity_markdown",
     "evidence_html",
+    "headline",
     "suspects_html",
     "suspects_markdown",
 ]
@@ -192,3 +195,93 @@ def capacity_html(table: pl.DataFrame, *, max_rows: int = 15) -> str:
 def capacity_markdown(table: pl.DataFrame, *, max_rows: int = 15) -> str:
     """:func:`capacity_html` as a Markdown table."""
     return markdown_table(_capacity_view(table), headers=CAPACITY_HEADERS, max_rows=max_rows)
+
+
+# the first thing on the page -----------------------------------------------------------
+@dataclass(frozen=True)
+class Headline:
+    """What an on-call engineer reads first: the incident, its window, what the sources
+    returned (in words when something is missing), the verdict and the top suspect.
+
+    Built by :func:`headline` from an investigation; every field is a plain value.
+    """
+
+    incident_id: str
+    title: str
+    window: str
+    missing: list[str]
+    level: str
+    reason: str
+    top_suspect: str | None
+
+    def _repr_html_(self) -> str:
+        colour = {"clear": "#1a7f37", "weak": "#9a6700", "none": "#57606a"}.get(
+            self.level, "#57606a"
+        )
+        title = html.escape(self.title)
+        ident = "" if self.title == self.incident_id else f" <small>({self.incident_id})</small>"
+        missing = "".join(
+            f"<div style='color:#9a6700'><b>Missing data:</b> {html.escape(m)}</div>"
+            for m in self.missing
+        )
+        return (
+            f"<div class='wb-headline'><h2 style='margin:0.2em 0'>{title}{ident}</h2>"
+            f"<div>{html.escape(self.window)}</div>{missing}"
+            f"<div style='font-size:110%;margin-top:0.3em'><b>Verdict: "
+            f"<span style='color:{colour}'>{html.escape(self.level)}</span></b> — "
+            f"{html.escape(self.reason)}</div></div>"
+        )
+
+    def _repr_markdown_(self) -> str:
+        lines = [f"## {self.title}", "", self.window]
+        lines += [f"**Missing data:** {m}" for m in self.missing]
+        lines += ["", f"**Verdict: {self.level}** — {self.reason}"]
+        return "\n\n".join(line for line in lines if line)
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.window}): {self.level}: {self.reason}"
+
+
+def _missing(incident: Any) -> list[str]:
+    """Sentences about the sources that failed, were partial or had nothing."""
+    out = []
+    if not getattr(incident, "sources", None):
+        return ["no source is configured: nothing was loaded"]
+    for row in incident.status().iter_rows(named=True):
+        if row["status"] == "ok":
+            continue
+        what = {"error": "failed", "partial": "returned partial data", "empty": "had no rows"}
+        detail = f" ({row['detail']})" if row["detail"] and row["status"] != "empty" else ""
+        out.append(
+            f"{row['source']} {row['signal']} {what.get(row['status'], row['status'])}{detail}"
+        )
+    return out
+
+
+def headline(inv: Any) -> Headline:
+    """The headline of an investigation (:class:`Headline`): title, window, missing data,
+    verdict and top suspect, from the answers it already holds.
+
+    >>> headline(inv)          # in a notebook: the first thing to read
+    """
+    inc = inv.incident
+    sus = inv.suspects.value
+    top = sus.ranking[0] if sus.table.height else None
+    if top is None:
+        level, reason = "none", "no service scored in this window: nothing stands out"
+    else:
+        v = inv.verdict.value
+        level, reason = v.level, v.reason
+    window = (
+        f"Window {format_window(inv.window)}, compared with the baseline "
+        f"{format_window(inv.baseline)}"
+    )
+    return Headline(
+        incident_id=str(inv.id),
+        title=str(getattr(inc, "title", None) or inv.id),
+        window=window,
+        missing=_missing(inc),
+        level=level,
+        reason=reason,
+        top_suspect=top,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import altair as alt
 
@@ -19,6 +20,7 @@ __all__ = [
     "error_scale",
     "interactive_subtitle",
     "iso",
+    "time_scale",
     "time_x",
 ]
 
@@ -82,12 +84,22 @@ def interactive_subtitle(
     )
 
 
-def time_x(field: str = "ts", title: str = "time (UTC)", **kw: object) -> alt.X:
-    """An x encoding on a UTC time scale with HH:MM labels."""
+def time_scale(zoom: Any = None) -> alt.Scale:
+    """A UTC time scale; with ``zoom`` (a window: ``.start``, ``.end``) its domain is
+    that window, so a chart zoomed to a brushed range shows only that range."""
+    if zoom is None:
+        return alt.Scale(type="utc")
+    return alt.Scale(type="utc", domain=[iso(zoom.start), iso(zoom.end)])
+
+
+def time_x(
+    field: str = "ts", title: str = "time (UTC)", *, zoom: Any = None, **kw: object
+) -> alt.X:
+    """An x encoding on a UTC time scale with HH:MM labels (zoomed to ``zoom``)."""
     return alt.X(
         f"{field}:T",
         title=title,
-        scale=alt.Scale(type="utc"),
+        scale=time_scale(zoom),
         axis=alt.Axis(format="%H:%M", labelOverlap=True, grid=False),
         **kw,  # type: ignore[arg-type]
     )

@@ -77,15 +77,22 @@ class DrillDown:
         svc = list(self.services) if services is None else services
         return pattern_lines(mined, template_id, window=self.window, services=svc, n=n)
 
-    def traces(self, *, n: int = 50) -> pl.DataFrame:
+    def traces(self, *, n: int = 50, **search: Any) -> pl.DataFrame:
         """Traces starting in the window through the focus: failed first, then the
-        slowest (:func:`~workbench.analysis.focus.trace_table`)."""
+        slowest (:func:`~workbench.analysis.focus.trace_table`); ``search`` narrows them
+        (``trace_id``, ``service``, ``operation``, ``status``, ``min_duration_ms``).
+
+        >>> inv.traces(operation="POST /checkout", status="failed", min_duration_ms=200)
+        """
         from workbench.analysis.focus import trace_table
 
         spans = self.incident.spans
+        key = tuple(sorted(search.items()))
         return self._memo(
-            ("traces", self.window, self.services, n),
-            lambda: trace_table(spans, window=self.window, services=list(self.services), n=n),
+            ("traces", self.window, self.services, n, key),
+            lambda: trace_table(
+                spans, window=self.window, services=list(self.services), n=n, **search
+            ),
         )
 
     def waterfall(self, trace_id: str) -> pl.DataFrame:
