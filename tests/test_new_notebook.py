@@ -266,3 +266,26 @@ def test_new_from_a_real_alertmanager_alert(tmp_path: Path) -> None:
         assert not (tmp_path / "INC-8.ipynb").exists()
     finally:
         srv.stop()
+
+
+@pytest.mark.slow
+def test_a_notebook_over_an_empty_window_runs_and_says_what_is_missing(tmp_path: Path) -> None:
+    """Sources that answer with nothing for the window: every cell runs, no error output,
+    and the headline says in words which sources had no rows."""
+    from tests.test_demo_notebook import error_outputs
+    from workbench.lab.demo import demo_path
+
+    cfg = tmp_path / "workbench.toml"
+    cfg.write_text(f'[sources.lab]\ntype = "files"\npath = "{demo_path()}"\n')
+    w = "2026-12-20T11:00:00Z..2026-12-20T11:45:00Z"  # a month after the demo's data
+    assert main(["new", "INC-E", "--window", w, "--config", str(cfg), "--out", str(tmp_path)]) == 0
+    out = notebook.execute(tmp_path / "INC-E.ipynb", tmp_path / "out.ipynb", cwd=tmp_path)
+    nb = json.loads(out.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(c["execution_count"] is not None for c in code)
+    assert error_outputs(code) == []
+    head = next(c for c in code if "headline" in c["metadata"].get("tags", []))
+    shown = "".join("".join(o.get("data", {}).get("text/html", "")) for o in head["outputs"])
+    for signal in ("metrics", "logs", "spans", "events"):
+        assert f"lab {signal} had no rows" in shown
+    assert "Verdict: <span style='color:#57606a'>none</span>" in shown

@@ -269,10 +269,12 @@ class GraphView(w.VBox):
         origin = self.origin()
         if origin is None:
             return "Errors start at: <b>none</b> (no failing requests start at any service)."
+        from workbench.display import format_window
+
         rank = sus.rank_of(origin)
         return (
             f"Errors start at: <b>{html.escape(origin)}</b> (suspect #{rank}: failing "
-            f"requests' errors start there, ranked over {html.escape(str(sus.window))})."
+            f"requests' errors start there, ranked on {html.escape(format_window(sus.window))})."
         )
 
     def _clicked(self, value: list[dict[str, Any]]) -> None:

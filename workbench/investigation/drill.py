@@ -102,6 +102,16 @@ class DrillDown:
         spans = self.incident.spans
         return self._memo(("waterfall", trace_id), lambda: trace_waterfall(spans, trace_id))
 
+    def traced(self, trace_ids: list[str | None]) -> set[str]:
+        """Which of ``trace_ids`` have spans loaded (a log line's trace may not have been
+        sampled): the ones a log line can be followed to."""
+        wanted = {t for t in trace_ids if t}
+        if not wanted:
+            return set()
+        spans = self.incident.spans
+        hit = spans.filter(pl.col("trace_id").is_in(list(wanted)))["trace_id"].unique()
+        return set(hit.to_list())
+
     def trace_logs(self, trace_id: str, *, n: int = 50) -> pl.DataFrame:
         """The log lines of one trace, earliest first (at most ``n``)."""
         logs = self.incident.logs
