@@ -61,6 +61,8 @@ class LogsView(w.VBox):
         self.search.observe(lambda _c: self._searched(), names="value")
         self.patterns.observe(self._chosen, names="value")
         self.line_list.observe(lambda _c: self._line_picked(), names="value")
+        self.line_list.add_class("wb-log-lines")
+        self.patterns.add_class("wb-patterns")
         self.open_trace_button.on_click(lambda _b: self.open_line_trace())
         super().__init__(
             [self.search, self.note, self.patterns, self.lines, self.line_list,
@@ -242,6 +244,8 @@ class TracesView(w.VBox):
                       self.find_min_ms):  # fmt: skip
             field.observe(lambda _c: self._searched(), names="value")
         self.list.observe(self._chosen, names="value")
+        self.list.add_class("wb-trace-list")
+        self.search_row.add_class("wb-trace-search")
         super().__init__([self.search_row, self.note, self.list, self._box, self.details])
 
     def search_values(self) -> dict[str, Any]:

@@ -37,7 +37,10 @@ __all__ = [
 ]
 
 #: what a static export shows in place of an interactive widget (the explorer)
-WIDGET_NOTE = "_Interactive view: open the notebook in JupyterLab to use it._"
+WIDGET_NOTE = (
+    "_Interactive explorer: it needs a live kernel. In JupyterLab, run this cell (or Run "
+    "All) to start it; from an exported copy, open the notebook in JupyterLab._"
+)
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 _VEGALITE = re.compile(r"^application/vnd\.vegalite\.v\d+\+json$")
