@@ -45,7 +45,7 @@ def _demo_target() -> tuple[str, str]:
     demo_dir = re.search(r"^DEMO_DIR := (\S+)$", text, re.M)
     assert demo_dir, "the Makefile names the demo's output directory"
     recipe = text[text.index("\ndemo:") :].split("\n\n")[0]
-    assert f"workbench demo --execute $(DEMO_DIR)" in recipe
+    assert "workbench demo --execute $(DEMO_DIR)" in recipe
     url = re.search(r"--LabApp.default_url=(\S+)", recipe)
     assert url, "make demo opens the executed notebook itself, not the Launcher"
     return demo_dir.group(1), url.group(1).replace("$(DEMO_DIR)", demo_dir.group(1))
