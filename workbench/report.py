@@ -179,6 +179,13 @@ def findings(
         ]
     if getattr(incident, "partial", False):
         f.caveats.append("some sources failed or returned partial data: see the source table above")
+    empty = list(getattr(incident, "empty", None) or [])
+    if empty:
+        listed = ", ".join(f"{src} {sig}" for src, sig in empty)
+        f.caveats.append(f"no rows for this window from {_md(listed, 200)}")
+        loaded = getattr(incident, "outcomes", {})
+        if loaded and len(empty) == len(loaded):  # nothing at all: no onset to speak of
+            f.onset, f.onset_label = None, ""
     return f
 
 
