@@ -15,6 +15,7 @@ Screenshots go to $WORKBENCH_ARTIFACTS (default /tmp/workbench-artifacts).
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_browser import KERNEL_READY, _run_all, _wait_idle
+from tests.test_browser import KERNEL_READY, _run_all, _wait_idle, visible_code_cells
 from tests.test_browser_explorer import ARTIFACTS, EXPLORER, _panel, _tab
 from tests.test_demo_notebook import git_status
 from workbench import Incident, Investigation
@@ -101,7 +102,8 @@ def test_first_screen_answers_and_the_explorer_explores(
 
     # 2. Run All: the explorer goes live
     page.wait_for_function(KERNEL_READY, timeout=90_000)
-    n_code = page.locator(".jp-CodeCell").count()
+    cells = json.loads((root / demo_dir / "incident.ipynb").read_text())["cells"]
+    n_code = visible_code_cells(cells)
     _run_all(page)
     try:
         _wait_idle(page, n_code, timeout_s=420)
