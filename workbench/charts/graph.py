@@ -277,11 +277,13 @@ def service_graph_chart(
         )
     )
     if diff is not None:
+        # the colour legend lists the changes; dashes only repeat new and vanished (a
+        # second legend of grey solid lines could not tell "same" from "errors_up")
         lines = lines.encode(
             strokeDash=alt.StrokeDash(
                 "change:N",
                 scale=alt.Scale(domain=present, range=[_DASHES[c] for c in present]),
-                legend=change_legend,
+                legend=None,
             )
         )
     arrows = (
@@ -339,6 +341,8 @@ def service_graph_chart(
             "arrow points to the callee"
         )
     )
+    if diff is not None:
+        sub += "; edges vs baseline: dashed = new, dotted = vanished"
     return (
         alt.layer(lines, arrows, points, labels)
         .resolve_legend(stroke="independent", color="independent")
