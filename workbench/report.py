@@ -179,12 +179,14 @@ def findings(
         ]
     if getattr(incident, "partial", False):
         f.caveats.append("some sources failed or returned partial data: see the source table above")
-    empty = list(getattr(incident, "empty", None) or [])
-    if empty:
-        listed = ", ".join(f"{src} {sig}" for src, sig in empty)
-        f.caveats.append(f"no rows for this window from {_md(listed, 200)}")
-        loaded = getattr(incident, "outcomes", {})
-        if loaded and len(empty) == len(loaded):  # nothing at all: no onset to speak of
+    # a signal no source had rows for (one empty source beside a full one is not news)
+    status = incident.status() if hasattr(incident, "status") else None
+    if status is not None and status.height:
+        rows = status.group_by("signal", maintain_order=True).agg(pl.col("rows").sum())
+        missing = [r["signal"] for r in rows.iter_rows(named=True) if r["rows"] == 0]
+        if missing:
+            f.caveats.append(f"no {', '.join(missing)} for this window from any source")
+        if len(missing) == rows.height:  # nothing at all: no onset to speak of
             f.onset, f.onset_label = None, ""
     return f
 
