@@ -162,3 +162,39 @@ def test_postmortem_reads_the_investigation(inv: Investigation) -> None:
 def test_needs_an_incident() -> None:
     with pytest.raises(ConfigError, match="needs an Incident"):
         Investigation({"metrics": pl.DataFrame()})
+
+
+def test_verdict_shares_the_rankings_window_free_work(
+    demo: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The placebo rankings reuse the counter rates, mined templates and blamed spans
+    the ranking computed (one memo per investigation); outside it nothing is cached."""
+    from workbench.analysis import changes, templates
+    from workbench.analysis.verdict import assess
+
+    calls = {"rates": 0, "mining": 0}
+    real_rates, real_drain = changes.rate_counters, templates._factorize
+
+    def rates(*a, **k):  # type: ignore[no-untyped-def]
+        calls["rates"] += 1
+        return real_rates(*a, **k)
+
+    def drain(*a, **k):  # type: ignore[no-untyped-def]
+        calls["mining"] += 1
+        return real_drain(*a, **k)
+
+    monkeypatch.setattr(changes, "rate_counters", rates)
+    monkeypatch.setattr(templates, "_factorize", drain)
+    fresh = Investigation(demo["inc"])
+    sus = fresh.suspects.value
+    after_ranking = dict(calls)
+    verdict = fresh.verdict.value
+    assert verdict.placebos >= 1
+    assert calls["rates"] == after_ranking["rates"] == 1  # placebos: no new counter rates
+    assert calls["mining"] == after_ranking["mining"]  # nor new template mining
+    # the same verdict as the plain function, which shares nothing
+    plain = assess(rank_suspects(demo["inc"]))
+    assert calls["rates"] > 1  # outside an investigation every ranking computes its own
+    assert (plain.level, plain.top) == (verdict.level, verdict.top)
+    assert plain.ratio == pytest.approx(verdict.ratio)
+    assert sus.ranking == rank_suspects(demo["inc"]).ranking

@@ -404,11 +404,15 @@ class SuspectsView(w.VBox):
             return
         from workbench.display import format_window
 
-        onset = sus.onset.strftime("%H:%M:%S") if sus.onset else "—"
+        # the one onset every view shows, when the ranking is of the investigation's window
+        if sus.window == ex.investigation.window:
+            onset = str(ex.investigation.onset)
+        else:
+            onset = f"onset {sus.onset:%H:%M:%S} UTC" if sus.onset else "no onset found"
         stale = sus.window != ex.window
         self.note.value = (
-            f"<p>Ranked on <b>{html.escape(format_window(sus.window))}</b> (onset {onset} "
-            "UTC). Each button opens the evidence in its tab.</p>"
+            f"<p>Ranked on <b>{html.escape(format_window(sus.window))}</b> "
+            f"({html.escape(onset)}). Each button opens the evidence in its tab.</p>"
             + (
                 f"<p role='status' style='color:{WARN}'>The views show "
                 f"{html.escape(format_window(ex.window))}; this ranking is of "

@@ -32,6 +32,7 @@ from __future__ import annotations
 import polars as pl
 
 from workbench.analysis import templates as tp
+from workbench.analysis._util import memoised
 from workbench.timewindow import Window
 
 __all__ = ["broken_patterns", "pattern_signal", "trace_events"]
@@ -53,6 +54,7 @@ _BROKEN_SCHEMA = {
 }
 
 
+@memoised
 def trace_events(logs: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
     """Distinct events per trace and service: ``trace_id, service, event, t0``.
 

@@ -67,6 +67,7 @@ from workbench.analysis import metric_rules as mr
 from workbench.analysis import patterns as pt
 from workbench.analysis import templates as tp
 from workbench.analysis import traces as tr
+from workbench.analysis._util import memoised
 from workbench.timewindow import Window
 
 __all__ = [
@@ -223,6 +224,7 @@ def _sat(x: pl.Expr, scale: float) -> pl.Expr:
     return 1.0 - (-(x.clip(lower_bound=0.0)) / scale).exp()
 
 
+@memoised
 def blame_services(spans: pl.DataFrame) -> pl.DataFrame:
     """Spans plus ``blame_service``: the callee a client span waits for (its child span's
     service when that differs, else the peer named in its attributes), else its service.

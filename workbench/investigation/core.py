@@ -31,6 +31,7 @@ from typing import Any
 
 import polars as pl
 
+from workbench.analysis._util import memo_scope
 from workbench.errors import ConfigError
 from workbench.investigation import quantities as q
 from workbench.investigation.answer import Answer
@@ -82,6 +83,8 @@ class _Store:
 
     def __init__(self) -> None:
         self.values: dict[tuple[Any, ...], Any] = {}
+        #: what memoised analysis functions share within this investigation (memo_scope)
+        self.memo: dict[Any, Any] = {}
         self.locks: dict[tuple[Any, ...], threading.Lock] = {}
         self.guard = threading.Lock()
 
@@ -229,7 +232,8 @@ class Investigation(DrillDown):
     ) -> Answer:
         def run() -> Answer:
             t0 = time.perf_counter()
-            value = compute()
+            with memo_scope(self._store.memo):
+                value = compute()
             return Answer(
                 name=name,
                 value=value,
