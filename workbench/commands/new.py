@@ -65,7 +65,6 @@ def run(args: argparse.Namespace) -> int:
     from workbench.notebook import new_incident_notebook
 
     services: list[str] = list(args.service)
-    config = "" if args.demo else sources_config(args.config, check=not args.no_check)
     window: Window | str = ""
     if args.alert:
         if not args.alertmanager:
@@ -85,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             "when did it happen? give --since DURATION, --window START..END or --alert ID"
         )
+    # after the window: a bad --alertmanager URL is reported first, whatever the sources
+    config = "" if args.demo else sources_config(args.config, check=not args.no_check)
     path = new_incident_notebook(
         args.incident_id,
         window=window,
