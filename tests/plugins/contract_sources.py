@@ -204,6 +204,53 @@ def _loki(request: pytest.FixtureRequest) -> Case:
     )  # fmt: skip
 
 
+def _kubernetes(request: pytest.FixtureRequest) -> Case:
+    from tests.test_kubernetes_source import EVENTS, W
+    from workbench.sources.kubernetes import KubernetesSource
+
+    http = request.getfixturevalue("recorded_http")
+    body = json.loads(EVENTS.read_text())
+    pages = [body["items"][:4], body["items"][4:7], body["items"][7:]]
+    for i, items in enumerate(pages):  # the API's limit/continue paging, three pages
+        meta = {"continue": f"p{i + 1}"} if i < len(pages) - 1 else {}
+        http.route("/api/v1/events", query={"continue": f"p{i}"} if i else None,
+                   body=json.dumps({**body, "items": items, "metadata": meta}))  # fmt: skip
+    http.routes.reverse()  # the continued pages match before the first
+
+    def load(s: Source, w: Window) -> Result:
+        return s.events(w)
+
+    def make(**kw: Any) -> KubernetesSource:
+        return KubernetesSource(kw.pop("url", http.url), **kw)
+
+    return Case(
+        "kubernetes", make(limit=4), "events", W, load, exact=False,
+        budgeted=lambda: (make(limit=4, max_pages=1), 2),
+        dead=lambda: make(url=_dead_http(), timeout=_QUICK),
+        with_secret=lambda c: make(auth=_canary_auth(c)),
+    )  # fmt: skip
+
+
+def _argocd(request: pytest.FixtureRequest) -> Case:
+    from tests.test_argocd_source import APP, W
+    from workbench.sources.argocd import ArgoCDSource
+
+    http = request.getfixturevalue("recorded_http")
+    http.route("/api/v1/applications/nginx", file=APP)
+
+    def load(s: Source, w: Window) -> Result:
+        return s.events(w)
+
+    def make(**kw: Any) -> ArgoCDSource:
+        return ArgoCDSource(kw.pop("url", http.url), applications=["nginx"], **kw)
+
+    return Case(
+        "argocd", make(), "events", W, load, exact=False,
+        dead=lambda: make(url=_dead_http(), timeout=_QUICK),
+        with_secret=lambda c: make(auth=_canary_auth(c)),
+    )  # fmt: skip
+
+
 def _traces(r: Result) -> int:
     return r.frame["trace_id"].n_unique()
 
@@ -318,6 +365,8 @@ CASES: dict[str, Callable[[pytest.FixtureRequest], Case]] = {
     "prometheus": _prometheus,
     "victoriametrics": _victoriametrics,
     "alertmanager": _alertmanager,
+    "kubernetes": _kubernetes,
+    "argocd": _argocd,
     "postgres": _postgres,
     "loki": _loki,
     "tempo": _tempo,

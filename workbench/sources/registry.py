@@ -143,6 +143,14 @@ BUILTIN: tuple[Backend, ...] = (
         exports=("AlertmanagerSource",), example="alertmanager+http://host:9093",
     ),
     Backend(
+        "kubernetes", _P + "kubernetes.source:KubernetesSource", aliases={"k8s": {}},
+        exports=("KubernetesSource",), example="kubernetes+https://host:6443",
+    ),
+    Backend(
+        "argocd", _P + "argocd.source:ArgoCDSource", aliases={"argo-cd": {}},
+        exports=("ArgoCDSource",), example="argocd+https://argocd.example.com",
+    ),
+    Backend(
         "postgres", _P + "postgres.source:PostgresSource",
         aliases={"postgresql": {}, "timescaledb": {}},
         schemes=("postgres", "postgresql", "timescale"), prefixed=False, credentials="dsn",
