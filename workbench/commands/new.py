@@ -6,6 +6,7 @@ ready to open in JupyterLab (it is not executed)::
     workbench new INC-123 --since 45m --service checkout --config workbench.toml
     workbench new INC-123 --window 2026-11-20T11:00:00Z..2026-11-20T12:00:00Z --config workbench.toml
     workbench new INC-123 --alert 3f2a9c... --alertmanager http://alertmanager:9093 --config workbench.toml
+    PAGERDUTY_TOKEN=... workbench new INC-123 --pagerduty PT4KHLK --config workbench.toml
     workbench new DEMO-1 --demo            # the embedded demo incident, its own window
 
 The sources come from ``--config`` (or ``./workbench.toml``, or ``$WORKBENCH_CONFIG``).
@@ -17,6 +18,11 @@ a notebook away from the network.
 With ``--alert`` the window starts ``--before`` (default 30m) ahead of the alert's
 ``startsAt`` and ends when it resolved (or now if it still fires); the alert's
 ``service`` label becomes ``--service`` unless one is given.
+
+With ``--pagerduty`` the incident is read from PagerDuty's REST API (the key from
+``$PAGERDUTY_TOKEN``, or ``--pagerduty-token-env NAME``): the window starts ``--before``
+ahead of its ``created_at`` and ends when it was resolved (or now); its service becomes
+``--service`` unless one is given.
 """
 
 from __future__ import annotations
@@ -44,9 +50,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     when.add_argument("--since", metavar="DURATION", help="the last DURATION, e.g. 45m")
     when.add_argument("--window", metavar="START..END", help="absolute window (UTC)")
     when.add_argument("--alert", metavar="FINGERPRINT", help="start from an Alertmanager alert")
+    when.add_argument("--pagerduty", metavar="INCIDENT", help="start from a PagerDuty incident id")
+    p.add_argument(
+        "--pagerduty-url", default="https://api.pagerduty.com", help="PagerDuty REST API URL"
+    )
+    p.add_argument(
+        "--pagerduty-token-env",
+        default="PAGERDUTY_TOKEN",
+        metavar="NAME",
+        help="environment variable holding the PagerDuty API key (default PAGERDUTY_TOKEN)",
+    )
     p.add_argument("--alertmanager", metavar="URL", help="Alertmanager base URL (with --alert)")
     p.add_argument(
-        "--before", default="30m", help="with --alert: how long before startsAt (default 30m)"
+        "--before",
+        default="30m",
+        help="with --alert/--pagerduty: how long before it started (default 30m)",
     )
     p.add_argument(
         "--service", action="append", default=[], help="service to focus on (repeatable)"
@@ -76,13 +94,21 @@ def run(args: argparse.Namespace) -> int:
             services = [svc]
     elif args.alertmanager:
         raise ConfigError("--alertmanager is only used with --alert")
+    elif args.pagerduty:
+        facts = pagerduty_incident(args.pagerduty, args.pagerduty_url, args.pagerduty_token_env)
+        window = incident_window(facts, before=args.before)
+        if not services and facts.get("service"):
+            services = [facts["service"]]
+        print(f"PagerDuty {facts['id']}: {facts['title']} (service {facts['service']}, "
+              f"{facts['status']}, created {facts['created_at']:%Y-%m-%dT%H:%M:%SZ})")  # fmt: skip
     elif args.since or args.window:
         from workbench.incident import window_from_args
 
         window = window_from_args(since=args.since, window=args.window)
     elif not args.demo:
         raise ConfigError(
-            "when did it happen? give --since DURATION, --window START..END or --alert ID"
+            "when did it happen? give --since DURATION, --window START..END, --alert ID or "
+            "--pagerduty ID"
         )
     # after the window: a bad --alertmanager URL is reported first, whatever the sources
     config = "" if args.demo else sources_config(args.config, check=not args.no_check)
@@ -181,4 +207,25 @@ def alert_window(
     resolved = isinstance(status, dict) and status.get("state") == "resolved"
     if ends and ends != _NEVER and resolved:
         end = parse_time(ends)
+    return Window(start - parse_duration(before), max(end, start + parse_duration("1m")))
+
+
+def pagerduty_incident(incident_id: str, url: str, token_env: str) -> dict[str, Any]:
+    """The incident's facts (:func:`~workbench.sources.pagerduty.incident_facts`), read with
+    the API key in ``$token_env`` (never printed)."""
+    from workbench.sources.pagerduty import PagerDutyIncidents, pagerduty_auth
+
+    pd = PagerDutyIncidents(url, auth=pagerduty_auth(token_env))
+    try:
+        return pd.incident(incident_id)
+    finally:
+        pd.close()
+
+
+def incident_window(
+    facts: dict[str, Any], *, before: str = "30m", now: datetime | None = None
+) -> Window:
+    """From ``before`` ahead of the incident's creation to its resolution (or now)."""
+    start = facts["created_at"]
+    end = facts.get("resolved_at") or now or datetime.now(UTC)
     return Window(start - parse_duration(before), max(end, start + parse_duration("1m")))
