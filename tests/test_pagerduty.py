@@ -96,3 +96,19 @@ def test_typed_errors(recorded_http: RecordedServer, dead_url: str, monkeypatch)
     recorded_http.route("/incidents/X", body=b'{"incident": {"id": "X", ')
     with pytest.raises(BadData):
         PagerDutyIncidents(recorded_http.url).raw_incident("X")
+
+
+def test_log_entries_follow_more_paging(recorded_http: RecordedServer) -> None:
+    import json
+
+    body = json.loads(LOG.read_text())
+    first = {**body, "log_entries": body["log_entries"][:7], "more": True}
+    rest = {**body, "log_entries": body["log_entries"][7:], "offset": 100, "more": False}
+    recorded_http.route(
+        "/incidents/P31FVLZ/log_entries", query={"offset": "100"}, body=json.dumps(rest)
+    )
+    recorded_http.route("/incidents/P31FVLZ/log_entries", body=json.dumps(first))
+    pd = PagerDutyIncidents(recorded_http.url)
+    assert pd.events("P31FVLZ").height == 12
+    with pytest.raises(BadData, match="more than 100"):
+        pd.raw_log_entries("P31FVLZ", max_pages=1)

@@ -200,10 +200,27 @@ class PagerDutyIncidents:
         path = f"/incidents/{quote(incident_id, safe='')}"
         return self.http.get_json(path, query=f"GET {path}")
 
-    def raw_log_entries(self, incident_id: str) -> Any:
+    def raw_log_entries(self, incident_id: str, *, max_pages: int = 20) -> dict[str, Any]:
+        """Every log entry of the incident (PagerDuty's ``offset``/``more`` paging, at most
+        ``max_pages`` pages of 100; beyond them a :class:`BadData` says so, nothing is
+        silently dropped)."""
         path = f"/incidents/{quote(incident_id, safe='')}/log_entries"
-        return self.http.get_json(path, params={"limit": "100", "is_overview": "false"},
-                                  query=f"GET {path}")  # fmt: skip
+        entries: list[Any] = []
+        for page in range(max_pages):
+            params = {"limit": "100", "offset": str(100 * page), "is_overview": "false"}
+            body = self.http.get_json(path, params=params, query=f"GET {path}")
+            got = _m(body).get("log_entries")
+            if not isinstance(got, list):
+                raise BadData("the response has no log_entries list", field="log_entries",
+                              source=self.name)  # fmt: skip
+            entries += got
+            if not _m(body).get("more") or not got:
+                return {"log_entries": entries}
+        raise BadData(
+            f"incident {incident_id} has more than {100 * max_pages} log entries",
+            field="log_entries", source=self.name,
+            hint="read them with raw_log_entries(max_pages=...) and log_entry_events()",
+        )  # fmt: skip
 
     def incident(self, incident_id: str) -> dict[str, Any]:
         """:func:`incident_facts` of one incident, its log entries included."""
