@@ -38,7 +38,12 @@ def test_incident_facts_and_log_entries(recorded_http: RecordedServer, monkeypat
     )  # fmt: skip
     assert facts["created_at"] == datetime(2015, 10, 6, 21, 30, 42, tzinfo=UTC)
     ev = pd.events("P31FVLZ")
-    assert ev.height == 12 and set(ev["kind"]) == {"incident"}
+    assert ev.height == 12
+    # the page is the alert (the postmortem's detection); the rest are people's/PD's notes
+    assert ev.filter(ev["kind"] == "alert")["title"].to_list() == [
+        "PagerDuty Triggered through the website: Martian's are attacking"
+    ]
+    assert ev.filter(ev["kind"] == "annotation").height == 11
     assert set(ev["service"]) == {"Test Service"}
     assert ev["title"][0] == "PagerDuty Triggered through the website: Martian's are attacking"
     assert ev["title"][-1] == "PagerDuty Resolved by Tim Wright: Fixed"
@@ -112,3 +117,24 @@ def test_log_entries_follow_more_paging(recorded_http: RecordedServer) -> None:
     assert pd.events("P31FVLZ").height == 12
     with pytest.raises(BadData, match="more than 100"):
         pd.raw_log_entries("P31FVLZ", max_pages=1)
+
+
+def test_the_page_is_the_postmortems_detection() -> None:
+    """PagerDuty's trigger, among the timeline's events, is what timings() calls detection."""
+    import json
+
+    import polars as pl
+
+    from workbench.analysis.impact import Period
+    from workbench.postmortem import SCHEMA, timings
+    from workbench.sources.pagerduty import log_entry_events
+
+    ev = log_entry_events(json.loads(LOG.read_text()))
+    tl = ev.drop("attributes").with_columns(
+        evidence=pl.lit("pagerduty log entries"), signal=pl.lit("events")
+    ).select(list(SCHEMA)).cast(SCHEMA)  # fmt: skip
+    onset = datetime(2013, 3, 6, 20, 25, tzinfo=UTC)
+    t = timings(tl, Period(onset, datetime(2013, 3, 6, 21, 40, tzinfo=UTC), "x", "y"))
+    assert t.detected == datetime(2013, 3, 6, 20, 28, 46, tzinfo=UTC)
+    assert t.detected_by.startswith("alert PagerDuty Triggered")
+    assert t.time_to_detect == timedelta(minutes=3, seconds=46)

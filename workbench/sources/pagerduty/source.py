@@ -4,9 +4,11 @@
 title, service, created time, resolved time (``resolved_at``, or the last status change
 of a resolved incident) and, from the log entries, when it was first acknowledged, so the
 postmortem can state time to acknowledge and to resolve. :func:`log_entry_events` makes
-each log entry an ``incident`` event (trigger, notify, acknowledge, escalate, assign,
-resolve...), ``service`` the PagerDuty service's name, attributes the entry type, agent,
-channel and note.
+each log entry an event: the trigger (the page) an ``alert``, so the postmortem's detection
+(:func:`workbench.postmortem.timings`, the first alert) is the page; every other entry
+(notify, assign, escalate, acknowledge, annotate, resolve) an ``annotation``. ``service`` is
+the PagerDuty service's name; attributes the entry type, agent, channel and note.
+(``incident`` events are the postmortem's own window marks, so they are not used here.)
 
 PagerDuty REST API keys go as ``Authorization: Token token=KEY``
 (:func:`pagerduty_auth`); the key is read from the environment and only ever held as a
@@ -128,7 +130,8 @@ def incident_facts(
 def log_entry_events(
     body: Any, *, window: Window | None = None, source: str = "pagerduty"
 ) -> pl.DataFrame:
-    """``GET /incidents/{id}/log_entries`` body -> ``incident`` events, one per entry."""
+    """``GET /incidents/{id}/log_entries`` body -> events, one per entry: the trigger an
+    ``alert``, the others ``annotation`` (see the module docstring)."""
     entries = _m(body).get("log_entries")
     if not isinstance(entries, list):
         raise BadData("the response has no log_entries list", field="log_entries", source=source)
@@ -158,7 +161,8 @@ def log_entry_events(
             "pagerduty.log_entry": e.get("id"),
         }
         title = f"PagerDuty {summary}" + (f": {note}" if note else "")
-        rows.append((ts, "incident", _name(e.get("service")), title, source, attrs))
+        kind = "alert" if etype == "trigger" else "annotation"
+        rows.append((ts, kind, _name(e.get("service")), title, source, attrs))
     if not rows:
         return frames.empty("events")
     if rows[0][0] > rows[-1][0]:  # PagerDuty lists newest first: keep ties in log order
@@ -228,5 +232,5 @@ class PagerDutyIncidents:
                               source=self.name)  # fmt: skip
 
     def events(self, incident_id: str, window: Window | None = None) -> pl.DataFrame:
-        """The incident's log entries as ``incident`` events (see :func:`log_entry_events`)."""
+        """The incident's log entries as events (see :func:`log_entry_events`)."""
         return log_entry_events(self.raw_log_entries(incident_id), window=window, source=self.name)
