@@ -98,3 +98,23 @@ def test_trace_volume_grows_with_the_topology() -> None:
     assert trace_target(8, generated=True) == 2500
     assert trace_target(1000, generated=True) == TRACES_PER_SERVICE * 1000
     assert trace_target(1000, generated=True) > 10 * trace_target(1000, generated=False)
+
+
+def test_generated_topology_writes_family_files_and_states_sampling(
+    lab_scenario_dir,
+) -> None:
+    import json
+
+    path = lab_scenario_dir("cpu-hog", 2, services=8)
+    fams = sorted(p.name for p in (path / "metrics").glob("metrics.*.parquet"))
+    assert len(fams) > 3 and not (path / "metrics" / "metrics.parquet").exists()
+    meta = json.loads((path / "scenario.json").read_text())
+    s = meta["sampling"]
+    assert 0 < s["candidate_probability"] <= 1 and s["keep_probability"] == 0.35
+    assert s["kept_traces"] == meta["counts"]["traces"]
+    assert s["target_traces"] == trace_target(8, generated=True)
+    # the aggregates path reads every family file; ranking finds the fault's service
+    inc = Incident.from_directory(path, metric_grain="service")
+    assert set(inc.metrics["metric"].unique().to_list()) >= {"up", "app_info"}
+    raw = Incident.from_directory(path)
+    assert inc.metrics.height < raw.metrics.height
