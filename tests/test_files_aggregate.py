@@ -89,6 +89,13 @@ def test_directory_source_metric_grain(parquet_dir: Path) -> None:
     assert set(one.frame["metric"].to_list()) == {"cpu_ratio"}
     inc = Incident("x", win, sources=[DirectorySource(parquet_dir, metric_grain="service")])
     assert inc.metrics.height == 20  # the incident asks the source for aggregates
+    # auto (default): raw samples unless they would pass max_rows, then aggregates
+    assert (
+        DirectorySource(parquet_dir, metric_grain="series", max_rows=50).metrics("cpu_*", win).rows
+        == 40
+    )
+    auto = DirectorySource(parquet_dir, max_rows=50).metrics(None, win)
+    assert auto.rows == 20 and "aggregated per service" in auto.warnings[0]
     with pytest.raises(Exception, match="metric_grain"):
         DirectorySource(parquet_dir, metric_grain="pod")
 

@@ -174,14 +174,14 @@ class _FilesBase(Source):
         on_error: OnError,
         max_rows: int | None = 5_000_000,
         max_bytes: int | None = None,
-        metric_grain: str = "series",
+        metric_grain: str = "auto",
         metric_step: timedelta = timedelta(seconds=60),
     ) -> None:
         super().__init__(name=name)
-        if metric_grain not in ("series", "service"):
+        if metric_grain not in ("series", "service", "auto"):
             raise ConfigError(
-                f"source {self.name!r}: metric_grain must be 'series' or 'service', "
-                f"not {metric_grain!r}"
+                f"source {self.name!r}: metric_grain must be 'series', 'service' or "
+                f"'auto', not {metric_grain!r}"
             )
         self.metric_grain = metric_grain
         self.metric_step = metric_step
@@ -225,7 +225,7 @@ class _FilesBase(Source):
             hint="narrow the window or the services, or convert the files to Parquet",
         )
         text_bytes = 0
-        if signal == "metrics" and self.metric_grain == "service":
+        if signal == "metrics" and self._aggregate(files, window, services):
             return self._aggregates(files, query, window, services, budget)
         with Timer() as t:
             for tf in files:
@@ -282,6 +282,23 @@ class _FilesBase(Source):
             elapsed_s=t.elapsed,
             files=[str(f.path) for f in files],
         )
+
+    def _aggregate(
+        self, files: list[TelemetryFile], window: Window, services: Sequence[str] | None
+    ) -> bool:
+        """Per-service aggregates instead of raw samples? ``service``: always; ``auto``:
+        when the raw samples in the window would pass ``max_rows`` (counted on the lazy
+        scans, nothing loaded), where the raw load would be refused anyway."""
+        if self.metric_grain != "auto":
+            return self.metric_grain == "service"
+        pq = [f.path for f in files if f.format == "parquet"]
+        if self.max_rows is None or not pq:
+            return False
+        try:
+            n = sum(parquet.count(p, "metrics", window, services) for p in pq)
+        except Exception:  # unreadable files: the raw path reports them properly
+            return False
+        return n > self.max_rows
 
     def _aggregates(
         self,
@@ -378,7 +395,9 @@ class DirectorySource(_FilesBase):
     bytes one call parses; past either, ``LimitExceeded`` says how to narrow.
     ``metric_grain="service"`` makes :meth:`metrics` return per-service aggregates at
     ``metric_step`` (:mod:`workbench.sources.files.aggregate`: lazy scans, one file at a
-    time, per-instance labels summed or averaged away) instead of every raw sample. A directory
+    time, per-instance labels summed or averaged away) instead of every raw sample;
+    ``"auto"`` (default) does so only when the raw samples would pass ``max_rows`` (the
+    result's ``warnings`` say so); ``"series"`` always returns the raw samples. A directory
     without any telemetry file raises :class:`BadData` listing the expected names.
 
     >>> src = DirectorySource("/tmp/demo", name="demo")
@@ -394,7 +413,7 @@ class DirectorySource(_FilesBase):
         on_error: OnError = "raise",
         max_rows: int | None = 5_000_000,
         max_bytes: int | None = None,
-        metric_grain: str = "series",
+        metric_grain: str = "auto",
         metric_step: timedelta = timedelta(seconds=60),
     ) -> None:
         p = Path(path).expanduser()
