@@ -2,8 +2,9 @@
 
 Ranking services needs each service's series, not each pod's. :func:`service_aggregates`
 scans contract Parquet files lazily (projection: the five metric columns; predicate: the
-window, pushed into the scan) one file at a time, so memory is bounded by the largest
-file's window (write metrics partitioned by family, as the lab does at scale), and
+window, pushed into the scan) one file at a time, streaming, with the label lists held
+once per distinct label set rather than per row, so memory is bounded by the largest
+file's window without its labels (write metrics partitioned by family, as the lab does at scale), and
 returns the samples aggregated ``without`` the per-instance labels (:data:`PER_INSTANCE`:
 ``pod``, ``instance``, ...) at ``step``: the PromQL ``sum without (pod, instance)``.
 
@@ -64,12 +65,15 @@ def _one_file(
 ) -> pl.DataFrame:
     lf = pl.scan_parquet(path).select(list(_COLUMNS))
     lf = parquet.filter_frame(lf, "metrics", window, services)  # type: ignore[assignment]
-    df = lf.with_columns(_lh=pl.col("labels").hash()).collect()  # type: ignore[union-attr]
-    # the labels kept are worked out once per distinct label set, not once per row
+    lf = lf.with_columns(_lh=pl.col("labels").hash())
+    # two streaming passes, so the label lists are never held per row: the rows with a
+    # hash of their label set, and the distinct label sets (few: one per series at most)
+    df = lf.drop("labels").collect(engine="streaming")  # type: ignore[union-attr]
     key = pl.element().struct.field("key")
     sets = (
-        df.select("_lh", "labels")
+        lf.select("_lh", "labels")  # type: ignore[union-attr]
         .unique("_lh")
+        .collect(engine="streaming")
         .with_columns(labels=pl.col("labels").list.filter(~key.is_in(list(drop))).list.sort())
         .with_columns(_kh=pl.col("labels").hash())
     )
@@ -77,8 +81,7 @@ def _one_file(
     series = pl.struct("metric", "service", "_lh").hash()
     inc = pl.col("value").diff().over(series, order_by="ts").clip(lower_bound=0).fill_null(0.0)
     grouped = (
-        df.drop("labels")
-        .join(sets.select("_lh", "_kh"), on="_lh", how="left")
+        df.join(sets.select("_lh", "_kh"), on="_lh", how="left")
         .with_columns(
             _v=pl.when(counter).then(inc).otherwise(pl.col("value")),
             _counter=counter,
