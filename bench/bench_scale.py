@@ -21,8 +21,10 @@ Run::
     .venv/bin/python bench/bench_scale.py                    # 100, 300, 1000
     .venv/bin/python bench/bench_scale.py --sizes 100 300    # smaller
     .venv/bin/python bench/bench_scale.py --ac 100 --sizes   # AC@1 only
+    .venv/bin/python bench/bench_scale.py --reuse            # print saved results again
 
-The scenarios are cached under ``--cache`` (default: the system temp directory).
+The scenarios (and each size's result, with its time and load average) are cached under
+``--cache`` (default: the system temp directory).
 Quote ``uptime``'s load average with the figures: the machine is shared.
 """
 
@@ -34,6 +36,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,10 +70,11 @@ truth = json.load(open(path + "/truth.json"))["root_cause_service"]
 n = len(json.load(open(path + "/scenario.json"))["services"])
 st = inc.status()
 rows = {r["signal"]: r["rows"] for r in st.iter_rows(named=True)}
+secs = {r["signal"]: r["elapsed_s"] for r in st.iter_rows(named=True)}
 print(json.dumps({
     "services": n, "load_s": t_load, "findings_s": t_all,
     "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    "rows": rows, "top": sus.ranking[0], "truth": truth, "rank_of_truth": sus.rank_of(truth),
+    "rows": rows, "load_by_signal_s": secs, "top": sus.ranking[0], "truth": truth, "rank_of_truth": sus.rank_of(truth),
     "verdict": verdict.level, "missing": inv.missing.frame.height,
 }))
 """
@@ -100,6 +104,19 @@ def investigate(path: Path, grain: str) -> dict:
     return json.loads(got.stdout.strip().splitlines()[-1])
 
 
+def measured(path: Path, grain: str, cache: Path, reuse: bool) -> dict:
+    """``investigate`` once; with ``reuse``, the result saved by an earlier run (its
+    time and load average are printed with it)."""
+    saved = cache / f"scale-result-{path.name}-{grain}.json"
+    if reuse and saved.exists():
+        return json.loads(saved.read_text())
+    r = investigate(path, grain)
+    r["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    r["load_average"] = load_average()
+    saved.write_text(json.dumps(r))
+    return r
+
+
 def line(name: str, value: float, unit: str, base: float, target: str) -> None:
     ratio = value / base if base else float("nan")
     print(
@@ -119,16 +136,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ac", type=int, default=None, help="AC@1 over the 8 fault kinds at SIZE")
     ap.add_argument("--ac-seed", type=int, default=23)
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()))
+    ap.add_argument("--reuse", action="store_true", help="reuse results saved by an earlier run")
     args = ap.parse_args(argv)
 
     results: dict[int, dict] = {}
     for n in args.sizes:
         path = scenario("cpu-hog", args.seed, n, args.cache)
-        r = investigate(path, args.grain)
+        r = measured(path, args.grain, args.cache, args.reuse)
         results[n] = r
         print(
             f"# {n} services: top {r['top']} (truth {r['truth']}, rank {r['rank_of_truth']}), "
-            f"verdict {r['verdict']}, rows {r['rows']}; {load_average()}",
+            f"verdict {r['verdict']}, rows {r['rows']}, load by signal (s) "
+            f"{r['load_by_signal_s']}; measured {r['measured_at']}, {r['load_average']}",
             flush=True,
         )
     if results:
@@ -152,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.ac:
         hits = 0
         for name in FAULT_SCENARIOS:
-            r = investigate(scenario(name, args.ac_seed, args.ac, args.cache), args.grain)
+            path = scenario(name, args.ac_seed, args.ac, args.cache)
+            r = measured(path, args.grain, args.cache, args.reuse)
             hits += r["top"] == r["truth"]
             print(
                 f"# {name} at {args.ac} services, seed {args.ac_seed}: top {r['top']}, "
