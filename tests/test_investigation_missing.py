@@ -113,3 +113,16 @@ def test_mark_verdict_caps_clear() -> None:
 
 def clear_window() -> Window:
     return Window("2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z")
+
+
+def test_over_budget_metrics_arrive_aggregated_not_missing(lab_demo_dir: Path) -> None:
+    """The files source answers a load past ``max_rows`` with per-service aggregates
+    (metric_grain="auto"): nothing is missing and the demo's root cause still leads."""
+    truth = json.loads((lab_demo_dir / "truth.json").read_text())["root_cause_service"]
+    inc = Incident.from_directory(lab_demo_dir, max_rows=150_000)
+    inv = Investigation(inc)
+    assert inv.missing.frame.is_empty()
+    res = inc.outcomes[(inc.sources[0].name, "metrics")].result
+    assert res is not None and "aggregated per service" in " ".join(res.warnings)
+    assert 0 < inc.metrics.height <= 150_000
+    assert inv.suspects.value.ranking[0] == truth
