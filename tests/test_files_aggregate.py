@@ -71,6 +71,19 @@ def test_counters_sum_over_pods_and_gauges_average(parquet_dir: Path) -> None:
     assert rates["value"].max() == pytest.approx(28.0 / 60)
 
 
+def test_batches_of_services_give_the_same_aggregates(parquet_dir: Path) -> None:
+    win = Window(T0, T0 + timedelta(minutes=10))
+    files = sorted((parquet_dir / "metrics").glob("*.parquet"))
+    extra = _rows().with_columns(service=pl.lit("other"))
+    extra.write_parquet(parquet_dir / "metrics" / "metrics.more.parquet")
+    files = sorted((parquet_dir / "metrics").glob("*.parquet"))
+    whole = service_aggregates(files, win)
+    batched = service_aggregates(files, win, batch_rows=7)
+    key = ["ts", "metric", "service"]
+    assert batched.height == whole.height == 40
+    assert batched.sort(key)["value"].to_list() == whole.sort(key)["value"].to_list()
+
+
 def test_window_is_pushed_into_the_scan(parquet_dir: Path) -> None:
     win = Window(T0 + timedelta(minutes=5), T0 + timedelta(minutes=10))
     files = sorted((parquet_dir / "metrics").glob("*.parquet"))

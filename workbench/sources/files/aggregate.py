@@ -35,7 +35,7 @@ from workbench.errors import BadData
 from workbench.sources.files import parquet
 from workbench.timewindow import Window
 
-__all__ = ["PER_INSTANCE", "service_aggregates"]
+__all__ = ["BATCH_ROWS", "PER_INSTANCE", "service_aggregates"]
 
 #: labels that name one instance of a service; aggregates sum or average over them
 PER_INSTANCE: tuple[str, ...] = (
@@ -51,6 +51,11 @@ PER_INSTANCE: tuple[str, ...] = (
 
 _COLUMNS = ("ts", "metric", "service", "value", "labels")
 
+#: raw rows aggregated at once at most when batching (``batch_rows=BATCH_ROWS``); off by
+#: default: at 1,000 services batching cut the peak from 3.2 to 2.5 GiB but took 2.8x
+#: the time (each batch re-reads the file: the lab's row groups mix services)
+BATCH_ROWS = 2_000_000
+
 
 def _is_counter() -> pl.Expr:
     return pl.any_horizontal([pl.col("metric").str.ends_with(s) for s in COUNTER_SUFFIXES])
@@ -62,9 +67,26 @@ def _one_file(
     step: timedelta,
     services: Sequence[str] | None,
     drop: Sequence[str],
+    batch_rows: int | None,
 ) -> pl.DataFrame:
     lf = pl.scan_parquet(path).select(list(_COLUMNS))
     lf = parquet.filter_frame(lf, "metrics", window, services)  # type: ignore[assignment]
+    parts = 1
+    if batch_rows is not None:
+        n = int(lf.select(pl.len()).collect().item())  # type: ignore[union-attr]
+        parts = max(1, -(-n // batch_rows))
+    if parts == 1:
+        return _one_batch(lf, step, drop)  # type: ignore[arg-type]
+    # a large file in batches of services (every row of a service in one batch, so its
+    # series and groups are whole): each batch streams the file again, memory stays flat
+    batch = pl.col("service").hash(seed=7) % parts
+    return pl.concat(
+        [_one_batch(lf.filter(batch == i), step, drop) for i in range(parts)],  # type: ignore[union-attr]
+        how="vertical",
+    )
+
+
+def _one_batch(lf: pl.LazyFrame, step: timedelta, drop: Sequence[str]) -> pl.DataFrame:
     lf = lf.with_columns(_lh=pl.col("labels").hash())
     # two streaming passes, so the label lists are never held per row: the rows with a
     # hash of their label set, and the distinct label sets (few: one per series at most)
@@ -119,9 +141,12 @@ def service_aggregates(
     services: Sequence[str] | None = None,
     drop: Sequence[str] = PER_INSTANCE,
     source: str | None = None,
+    batch_rows: int | None = None,
 ) -> pl.DataFrame:
     """The metrics frame of ``paths`` over ``window``, aggregated per service (every
-    label but ``drop``) at ``step`` (see the module docstring), sorted by ``ts``.
+    label but ``drop``) at ``step`` (see the module docstring), sorted by ``ts``. With
+    ``batch_rows``, a file with more rows than that in the window is aggregated in
+    batches of services, each a streaming pass over the file (less memory, more time).
 
     >>> service_aggregates(["metrics/metrics.parquet"], win, step=timedelta(minutes=1))
     """
@@ -130,7 +155,7 @@ def service_aggregates(
     parts = []
     for p in paths:
         try:
-            parts.append(_one_file(Path(p), window, step, services, drop))
+            parts.append(_one_file(Path(p), window, step, services, drop, batch_rows))
         except Exception as exc:  # polars raises many kinds on a bad file
             raise BadData(
                 f"cannot aggregate Parquet {Path(p).name}: {str(exc).splitlines()[0][:200]}",
