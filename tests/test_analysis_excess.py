@@ -11,6 +11,7 @@ import pytest
 from workbench import frames
 from workbench.analysis.excess import excess_totals
 from workbench.analysis.suspects import rank_suspects
+from workbench.analysis.totals import additive_totals, total_inputs
 from workbench.timewindow import Window
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -88,31 +89,73 @@ def test_totals_of_several_pods_add_up_and_bad_quantiles_are_refused():
 
 def _caller_lb_backend() -> tuple[pl.DataFrame, pl.DataFrame]:
     """``front`` calls ``backend`` (1000 requests a step, from every caller) and ``lb``, the
-    client-side view of a load balancer in front of it (50 of front's requests a step)."""
+    client-side view of a load balancer in front of it (50 of front's requests a step):
+    mean latency and request counts only, as any user has them."""
     be_lat = [0.0100, 0.0102, 0.0098, 0.0101, 0.0099]
     lb_lat = [0.020, 0.021, 0.019, 0.0205, 0.0195]
     fr_lat = [0.100, 0.102, 0.098, 0.101, 0.099]
     parts = [
-        _rows("backend", "latency_seconds", be_lat, [0.010, 0.010], 0.015),  # z ~ 10
-        _rows("lb", "latency_seconds", lb_lat, [0.020, 0.020], 0.080),  # z ~ 80
-        _rows("front", "latency_seconds", fr_lat, [0.100, 0.100], 0.103),
-        _rows("backend", "busy_seconds", [1000 * v for v in be_lat], [10.0, 10.0], 15.0),
-        _rows("lb", "busy_seconds", [50 * v for v in lb_lat], [1.0, 1.0], 4.0),
-        _rows("front", "busy_seconds", [500 * v for v in fr_lat], [50.0, 50.0], 51.5),
+        _rows("backend", "latency_Average", be_lat, [0.010, 0.010], 0.015),  # z ~ 10
+        _rows("lb", "latency_Average", lb_lat, [0.020, 0.020], 0.080),  # z ~ 80
+        _rows("front", "latency_Average", fr_lat, [0.100, 0.100], 0.103),
+        _rows("backend", "requests_Sum", [1000.0], [1000.0, 1000.0], 1000.0),
+        _rows("lb", "requests_Sum", [50.0], [50.0, 50.0], 50.0),
+        _rows("front", "requests_Sum", [500.0], [500.0, 500.0], 500.0),
     ]
     edges = pl.DataFrame({"caller": ["front", "front"], "callee": ["backend", "lb"]})
     return _frame(*parts), edges
 
 
-def test_the_service_spending_most_extra_seconds_outranks_a_more_unusual_client_view():
+def test_the_product_derives_busy_seconds_from_mean_latency_and_requests():
+    m, _ = _caller_lb_backend()
+    tot = additive_totals(m).filter(pl.col("ts") == WIN.start)
+    assert sorted(tot["metric"].unique()) == ["busy_seconds", "requests"]  # no success rates
+    tot = tot.filter(pl.col("metric") == "busy_seconds")
+    got = dict(zip(tot["service"], tot["value"], strict=True))
+    assert got == pytest.approx({"backend": 15.0, "lb": 4.0, "front": 51.5})
+    # what each total rests on
+    assert set(total_inputs(m).rows()) == {
+        ("backend", "latency_Average"),
+        ("lb", "latency_Average"),
+        ("front", "latency_Average"),
+    }
+
+
+def test_the_service_spending_most_extra_seconds_carries_the_totals_evidence():
     m, edges = _caller_lb_backend()
-    kw = {"window": WIN, "baseline": BASE, "metrics": m, "edges": edges, "focus": "front"}
-    by_z = rank_suspects(None, focus_metric="latency_seconds", **kw)
-    assert by_z.ranking[0] == "lb"  # the z-score prefers the more unusual mean
-    by_total = rank_suspects(None, focus_total="busy_seconds", lead_in=LEAD, **kw)
-    assert by_total.ranking[0] == "backend"  # 5 extra seconds against lb's 3
-    row = by_total.table.row(0, named=True)
-    assert "busy_seconds" in row["why"] and row["metrics"] == 1.0
-    assert by_total.rank_of("front") > 1  # the caller is explained by its callees
-    totals = by_total.evidence("backend").totals  # the excess behind it, as a frame
+    sus = rank_suspects(None, window=WIN, baseline=BASE, metrics=m, edges=edges)
+    t = {r["service"]: r for r in sus.table.iter_rows(named=True)}
+    # 5 extra seconds against lb's 3: the largest excess scores the totals signal's top
+    assert t["backend"]["totals"] > t["lb"]["totals"] > 0
+    assert "busy_seconds" in t["backend"]["why"]
+    assert sus.rank_of("front") > 2  # the caller is explained by its callees
+    totals = sus.evidence("backend").totals  # the excess behind it, as a frame
     assert totals["service"].to_list() == ["backend"] and totals["excess"][0] > 0
+    # without request counts there is no total: only the z-scores speak
+    z_only = rank_suspects(
+        None, window=WIN, baseline=BASE, metrics=m.filter(pl.col("metric") != "requests_Sum")
+    )
+    assert z_only.table["totals"].max() == 0.0 and z_only.ranking[0] == "lb"
+
+
+def test_a_latency_histograms_sum_counter_gives_busy_seconds():
+    """Prometheus: the rate of ``*_duration_seconds_sum`` is seconds spent serving per
+    second (per pod, summed); a client-side histogram is the callee's time, not ours."""
+    rows = []
+    for pod, per_step in (("a", 3.0), ("b", 1.0)):
+        total = 0.0
+        for i in range(10):
+            total += per_step * 300  # 300 s steps
+            for metric in ("http_server_request_duration_seconds_sum",
+                           "http_client_request_duration_seconds_sum"):  # fmt: skip
+                rows.append(
+                    {"ts": T0 + i * STEP, "metric": metric, "service": "svc", "value": total}
+                    | {"labels": [{"key": "pod", "value": pod}]}
+                )
+    tot = additive_totals(_frame(rows))
+    busy = tot.filter(pl.col("metric") == "busy_seconds")
+    assert busy.height == 9  # the first sample of a counter has no rate
+    assert busy["value"].to_list() == pytest.approx([4.0] * 9)  # 3 + 1 s per second
+    assert total_inputs(_frame(rows)).rows() == [
+        ("svc", "http_server_request_duration_seconds_sum")
+    ]

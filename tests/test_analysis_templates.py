@@ -167,3 +167,86 @@ def test_staged_masking_equals_mask_expr():
     want = values.to_frame("m").select(mask_expr("m")).to_series()
     assert masked.gather(codes).to_list() == want.to_list()
     assert masked.len() < 10  # collapsed on the way (not only at the end)
+
+
+# rules that generalise across systems (hand-made lines in the shapes real logs have) ------
+def _groups(lines: list[str]) -> list[int]:
+    return mine_templates(pl.DataFrame({"message": lines}))["template_id"].to_list()
+
+
+def test_a_size_restated_in_parentheses_and_a_bound_are_one_value():
+    # "(1.16 KB)" restates the byte count and "<1 sec" is one duration: with or without
+    # them, a connection summary is one event (it was eight groups by token count)
+    lines = [
+        f"{host}:5070 close, {s} sent, {r} received, lifetime {life}"
+        for host in ("proxy.example.edu", "mail.example.org")
+        for s in ("0 bytes", "1190 bytes (1.16 KB)", "7344 bytes (7.17 MB)")
+        for r in ("451 bytes", "1671 bytes (1.63 KB)")
+        for life in ("<1 sec", "00:02", "02:13:05")
+    ]
+    assert len(set(_groups(lines))) == 1
+    assert _mask("lifetime <1 sec, took >= 25 ms") == "lifetime <*>, took <*>"
+    assert _mask("sent 1190 bytes (1.16 KB)") == "sent <*> bytes"
+    assert _mask("heap 93.0 B of 1.5GiB") == "heap <*> of <*>"
+
+
+def test_protocol_words_next_to_a_variable_keep_events_apart():
+    lines = [
+        f"{h}:{p} open through proxy {q}:5070 {proto}"
+        for h in ("a.example.com", "b.example.net", "c.example.org")
+        for p in (443, 80)
+        for q in ("proxy.example.edu", "p2.example.edu")
+        for proto in ("HTTPS", "SOCKS5")
+    ]
+    ids = _groups(lines)
+    by_proto = {
+        proto: {i for i, s in zip(ids, lines, strict=False) if s.endswith(proto)}
+        for proto in ("HTTPS", "SOCKS5")
+    }
+    assert len(by_proto["HTTPS"]) == 1 and len(by_proto["SOCKS5"]) == 1
+    assert by_proto["HTTPS"] != by_proto["SOCKS5"]
+    # and a plain lower-case word in the same place is still a variable
+    d = Drain()
+    assert d.add(["client", "<*>", "GET", "<*>"]) != d.add(["client", "<*>", "POST", "<*>"])
+    assert d.add(["user", "<*>", "logged", "in", "from", "alice"]) == d.add(
+        ["user", "<*>", "logged", "in", "from", "bob"]
+    )
+
+
+def test_values_of_keys_booleans_and_nulls_are_variables():
+    assert _mask("auth failure; tty=NODEVssh ruser= rhost=example") == (
+        "auth failure; tty=<*> ruser= rhost=<*>"
+    )
+    assert (
+        _mask("updateClipping isOverlap:false, ws=null") == "updateClipping isOverlap:<*>, ws=<*>"
+    )
+    assert len(set(_groups(["shouldBlock ret:false", "shouldBlock ret:true"]))) == 1
+
+
+def test_a_restated_or_empty_host_in_parentheses_belongs_to_the_address():
+    lines = [
+        "connection from 24.54.76.216 (24-54-76-216.example.net) at Fri Jun 17 07:07:00 2005",
+        "connection from 222.33.90.199 () at Mon Jun 20 03:40:59 2005",
+        "connection from 203.101.45.59 (dsl-static-059.45.101.203.example.net) at Sun Jul 3 10:05:25 2005",
+    ]
+    assert len(set(_groups(lines))) == 1
+
+
+def test_similarity_ignores_positions_variable_in_both():
+    # 3 constants equal of 4 informative positions (0.75) would not join at 0.8 ...
+    d = Drain(similarity=0.8)
+    a = d.add(["synchronized", "to", "<*>,", "stratum", "<*>"])
+    # ... but "LOCAL(<*>)," facing "<*>," is variable in both: 3 of 3 constants agree
+    assert d.add(["synchronized", "to", "LOCAL(<*>),", "stratum", "<*>"]) == a
+    # a constant that differs still counts against: 3 of 4 < 0.8
+    assert d.add(["synchronized", "from", "<*>,", "stratum", "<*>"]) != a
+
+
+def test_routing_uses_two_leading_tokens_so_a_third_variable_word_joins():
+    lines = [
+        f"Invalid user {u} from 10.0.0.{i} port {22 + i}"
+        for i, u in enumerate(["admin", "bob", "guest", "oracle"])
+    ]
+    assert len(set(_groups(lines))) == 1
+    # three routing tokens would put every user name in its own branch
+    assert len(set(mine_templates(pl.DataFrame({"message": lines}), depth=5)["template_id"])) == 4

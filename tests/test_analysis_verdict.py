@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from tests.diag_builders import metric_frame
+from workbench import frames
 from workbench.analysis.suspects import rank_suspects
 from workbench.analysis.verdict import judge, placebo_windows
 from workbench.timewindow import Window
@@ -113,3 +114,51 @@ def test_placebo_count_is_capped(n):
     base = Window(T0, T0 + timedelta(days=2))
     win = Window(base.end, base.end + timedelta(minutes=5))
     assert len(placebo_windows(win, base, max_placebos=n)) == n
+
+
+def test_a_placebo_without_the_data_behind_the_evidence_makes_no_claim():
+    """Logs only in the window (none in the baseline): a log surge cannot be compared with
+    chance, so the verdict is at most weak, whatever the lead."""
+    from tests.diag_builders import log_rows
+
+    shop = _shop({})
+    win = shop["window"]
+    times = [win.start + timedelta(seconds=i) for i in range(0, 600, 2)]
+    logs = pl.DataFrame(
+        log_rows("payment", "timeout calling bank {i}", times, level="error"),
+        schema=frames.SCHEMAS["logs"],
+    )
+    sus = rank_suspects({**shop, "logs": logs})
+    assert sus.ranking[0] == "payment" and sus.table.row(0, named=True)["logs"] > 0
+    v = sus.verdict
+    assert v.level == "weak" and v.ratio is None, v.reason
+    assert "none of the data" in v.reason
+
+
+def test_every_signal_of_the_table_reaches_the_ranking_and_the_verdict(monkeypatch):
+    """Signals are data: one more row in SIGNALS is one more column, weighed by the
+    ranking and compared with chance by the verdict."""
+    from workbench.analysis import signals as sg
+    from workbench.analysis import suspects as sx
+    from workbench.analysis import verdict as vd
+
+    def loud(c: sg.Context) -> pl.DataFrame:
+        return pl.DataFrame(
+            {"service": ["search"], "value": [1.0], "strength": [5.0], "top": ["bell"]},
+            schema=sg.SIGNAL_SCHEMA,
+        )
+
+    extra = sg.Signal("bell", 0.9, "local", "bell rang", loud, lambda r: f"{r['top']} rang")
+    table = (*sg.SIGNALS, extra)
+    monkeypatch.setattr(sg, "SIGNALS", table)
+    monkeypatch.setattr(sx, "SIGNALS", table)
+    monkeypatch.setattr(sx, "SIGNAL_COLUMNS", tuple(s.name for s in table))
+    monkeypatch.setattr(vd, "SIGNALS", table)
+    monkeypatch.setattr(vd, "_KINDS", (*vd._KINDS, "bell"))
+    sus = rank_suspects(_shop({}))
+    row = sus.table.row(0, named=True)
+    assert row["service"] == "search" and row["bell"] == 1.0 and "bell rang" in row["why"]
+    assert sus.signals.filter(pl.col("signal") == "bell")["strength"].to_list() == [5.0]
+    v = sus.verdict
+    # the bell rings in every placebo window too: chance reaches it, so nothing stands out
+    assert v.evidence == {"bell": 5.0} and v.chance["bell"] == 5.0 and v.level == "none"

@@ -153,9 +153,9 @@ def test_lab_suite_spec_covers_every_fault_kind_and_reuses_generated_cases(tmp_p
     from workbench.lab.scenarios import get_scenario
 
     assert len(SUITE) >= 60
-    assert {get_scenario(sc).fault for sc, _, _ in SUITE} == set(FAULT_KINDS)
-    assert len({topo for _, topo, _ in SUITE}) >= 3 and len({s for _, _, s in SUITE}) >= 2
-    spec = [("db-outage", 8, 5)]
+    assert {get_scenario(c[0]).fault for c in SUITE} == set(FAULT_KINDS)
+    assert len({c[1] for c in SUITE}) >= 3 and len({c[2] for c in SUITE}) >= 2
+    spec = [("db-outage", 8, 5, "leaf", False)]
     d = tmp_path / case_name(*spec[0])
     d.mkdir()
     (d / "truth.json").write_text('{"root_cause_service": "x"}')

@@ -66,7 +66,8 @@ def test_every_view_names_its_window_and_definition(inv: Investigation) -> None:
         assert ans.definition, name
         assert ans.window in (inv.window, inv.incident.full_window, inv.baseline), name
         assert "window 2026" in ans.caption() or "window" in ans.caption(), name
-        assert inv.window.start.strftime("%H:%M") in ans._repr_html_() or name in (
+        shown = ans._repr_html_() or ans._repr_markdown_()  # findings: Markdown
+        assert inv.window.start.strftime("%H:%M") in shown or name in (
             "red",
             "templates",
             "graph_baseline",
@@ -161,3 +162,42 @@ def test_postmortem_reads_the_investigation(inv: Investigation) -> None:
 def test_needs_an_incident() -> None:
     with pytest.raises(ConfigError, match="needs an Incident"):
         Investigation({"metrics": pl.DataFrame()})
+
+
+def test_verdict_shares_the_rankings_window_free_work(
+    demo: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The placebo rankings reuse the counter rates, mined templates and blamed spans
+    the ranking computed (one memo per investigation); outside it nothing is cached."""
+    from workbench.analysis import changes, templates
+    from workbench.analysis.verdict import assess
+
+    calls = {"rates": 0, "mining": 0}
+    real_rates, real_drain = changes.rate_counters, templates._factorize
+
+    def rates(*a, **k):  # type: ignore[no-untyped-def]
+        calls["rates"] += 1
+        return real_rates(*a, **k)
+
+    def drain(*a, **k):  # type: ignore[no-untyped-def]
+        calls["mining"] += 1
+        return real_drain(*a, **k)
+
+    monkeypatch.setattr(changes, "rate_counters", rates)
+    monkeypatch.setattr(templates, "_factorize", drain)
+    fresh = Investigation(demo["inc"])
+    sus = fresh.suspects.value
+    after_ranking = dict(calls)
+    verdict = fresh.verdict.value
+    assert verdict.placebos >= 1
+    # the ranking rates counters once for changes and once for the derived totals;
+    # the placebos add no new counter rates
+    assert 1 <= after_ranking["rates"] <= 2
+    assert calls["rates"] == after_ranking["rates"]
+    assert calls["mining"] == after_ranking["mining"]  # nor new template mining
+    # the same verdict as the plain function, which shares nothing
+    plain = assess(rank_suspects(demo["inc"]))
+    assert calls["rates"] > 1  # outside an investigation every ranking computes its own
+    assert (plain.level, plain.top) == (verdict.level, verdict.top)
+    assert plain.ratio == pytest.approx(verdict.ratio)
+    assert sus.ranking == rank_suspects(demo["inc"]).ranking

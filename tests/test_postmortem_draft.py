@@ -302,6 +302,8 @@ def test_postmortem_template_parameters_and_sections() -> None:
     assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
     assert notebook.read_parameters(nb) == {
         "bundle": "",
+        "expect": "",
+        "public_key": "",
         "slo_target": 0.999,
         "slo_window_days": 30,
         "authors": [],
@@ -331,8 +333,10 @@ def test_notes_added_while_writing_are_kept_in_a_new_bundle(inc: Incident, tmp_p
     notes = pm.timeline.filter(pl.col("kind") == "annotation")
     assert notes["ts"].to_list() == [_t(11, 29, 5), _t(11, 35)]
     evidence = str(pm.section("evidence"))
-    assert "every hash verified" in evidence and "Annotation log: 2 entries" in evidence
-    assert "verified" in str(pm.section("header")) and not pm.caveats
+    assert "checked: intact" in evidence and "Annotation log: 2 entries" in evidence
+    header = str(pm.section("header"))
+    assert "intact" in header and "not compared with a published digest" in header
+    assert "verified" not in header and not pm.caveats
 
 
 def test_a_tampered_bundle_is_flagged_in_the_postmortem(inc: Incident, tmp_path: Path) -> None:
@@ -340,9 +344,9 @@ def test_a_tampered_bundle_is_flagged_in_the_postmortem(inc: Incident, tmp_path:
     notes = path / "annotations.jsonl"
     notes.write_text(notes.read_text().replace("rolled back web", "rolled back db"))
     pm = draft(Incident.from_bundle(path))
-    assert "**FAILED verification**" in str(pm.section("header"))
+    assert "**FAILED its checks**" in str(pm.section("header"))
     assert any("annotation #1: content changed" in c for c in pm.caveats)
-    assert "verification failed" in str(pm.section("evidence"))
+    assert "checks failed" in str(pm.section("evidence"))
 
 
 def test_impact_computes_its_own_timeline_when_not_given(inc: Incident) -> None:

@@ -264,15 +264,17 @@ class SuspectsView(w.VBox):
         super().__init__([self.note, self.rows])
 
     def render(self) -> None:
+        from workbench.investigation import span_label
+
         ex = self.ex
         sus = ex.suspects
         if sus is None:
             self.note.value = "<p><i>Ranking suspects… (this tab fills in when done)</i></p>"
             return
-        onset = sus.onset.strftime("%H:%M:%S") if sus.onset else "—"
+        onset = ex.investigation.onset  # the one onset every view shows
         self.note.value = (
-            f"<p>Ranked over the incident window {html.escape(str(sus.window))} (onset "
-            f"{onset} UTC). Each button opens the evidence in its tab.</p>"
+            f"<p>Ranked over the incident window {html.escape(span_label(sus.window))} "
+            f"({html.escape(str(onset))}). Each button opens the evidence in its tab.</p>"
         )
         self.buttons = {}
         rows = []

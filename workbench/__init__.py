@@ -30,6 +30,8 @@ from workbench.sources import registry as _registry
 from workbench.sources.base import Result, Source
 from workbench.timewindow import Window
 
+# The one place the version is written: pyproject.toml reads it from here
+# ([tool.setuptools.dynamic]), and so do bundles, lab manifests and `workbench --version`.
 __version__ = "0.1.0"
 
 __all__ = [

@@ -7,17 +7,35 @@ A bundle is a directory::
                            annotation log's head hash
     frames/<signal>.parquet
     annotations.jsonl      the hash-chained annotation log
+    signatures.json        optional Ed25519 signatures over bundle_sha256 (workbench.signing)
 
-:func:`verify_bundle` recomputes every hash and the chain and names exactly what changed.
+Three levels of proof, each saying exactly what it checked (:func:`check_bundle`):
+
+* **intact** -- every frame hash, row count, the annotation chain and the manifest's own
+  ``bundle_sha256`` match. Catches corruption and careless edits; *not* someone who
+  rewrites a frame or a note and recomputes every hash.
+* **matches digest** -- the bundle is intact and its ``bundle_sha256`` is the one you
+  published elsewhere (the ticket, a chat message) when it was saved (``expect=``). Catches
+  any rewrite, as long as the published digest is trusted.
+* **signed by** -- a signature over the digest by a key you trust (``public_key=``,
+  :mod:`workbench.signing`). Catches rewriting by anyone without the private key.
+
+A later save of the same investigation (re-opened from its bundle, or overwriting it)
+records the earlier manifest under ``extends``: it proves the new annotation log begins
+with the earlier one unchanged, and ``check_bundle(..., extends=EARLIER_DIGEST)`` checks
+that against a digest published earlier. None of this proves *when* a bundle was made
+(``created_at`` and annotation times are what the saving machine said) or that the
+sources told the truth.
+
 A bundle is itself a source (:class:`BundleSource`), so notebooks run from it with no
-backend reachable. Hashes prove integrity against the manifest; to prove the manifest
-itself was not rewritten, publish its ``bundle_sha256`` (printed by ``save``) where the
-incident is tracked.
+backend reachable.
 
 Example::
 
-    >>> inc.save_bundle("INC-123.bundle")
-    >>> verify_bundle("INC-123.bundle")      # [] when intact
+    >>> saved = inc.save_bundle("INC-123.bundle", key="~/.ssh/id_ed25519")
+    >>> saved.bundle_sha256                   # publish this
+    >>> check_bundle("INC-123.bundle", expect=saved.bundle_sha256).ok
+    True
     >>> Incident.from_bundle("INC-123.bundle").logs
 """
 
@@ -25,10 +43,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import platform
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +65,31 @@ from workbench.timewindow import Window
 if TYPE_CHECKING:
     from workbench.incident import Incident
 
-__all__ = ["FORMAT", "BundleSource", "load_manifest", "save_bundle", "verify_bundle"]
+__all__ = [
+    "FORMAT",
+    "BundleCheck",
+    "BundlePath",
+    "BundleSource",
+    "check_bundle",
+    "load_manifest",
+    "save_bundle",
+    "verify_bundle",
+]
+
+log = logging.getLogger(__name__)
+MAX_MANIFEST_BYTES = 64 << 20
+
+
+class BundlePath(type(Path())):  # type: ignore[misc]
+    """The path of a saved bundle, carrying its full ``bundle_sha256`` (shown by repr)."""
+
+    bundle_sha256: str = ""
+    signed_by: str | None = None
+
+    def __repr__(self) -> str:
+        signed = f", signed_by={self.signed_by!r}" if self.signed_by else ""
+        return f"BundlePath({str(self)!r}, bundle_sha256={self.bundle_sha256!r}{signed})"
+
 
 FORMAT = "incident-workbench-bundle/1"
 SIGNALS = ("metrics", "logs", "spans", "events")
@@ -78,18 +123,116 @@ def _manifest_digest(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def save_bundle(incident: Incident, path: str | Path, *, overwrite: bool = False) -> Path:
+def _refuse_overwrite(target: Path) -> dict[str, Any] | None:
+    """The manifest of the valid bundle at ``target`` that may be replaced; raises unless
+    ``target`` is a directory holding an intact bundle, and not the current directory
+    or one of its parents."""
+    here = Path.cwd().resolve()
+    resolved = target.resolve()
+    if resolved == here or resolved in here.parents:
+        raise ConfigError(
+            f"refusing to overwrite {target}: it is the current directory or holds it",
+            hint="save the bundle to a new directory",
+        )
+    if not target.is_dir():
+        raise ConfigError(
+            f"refusing to overwrite {target}: it is not a directory",
+            hint="choose another path; --overwrite only replaces an earlier bundle",
+        )
+    try:
+        problems = verify_bundle(target)
+    except BadData as exc:
+        raise ConfigError(
+            f"refusing to overwrite {target}: it is not an evidence bundle ({exc.message})",
+            hint="--overwrite only replaces a directory holding a valid bundle; "
+            "choose another path or remove it yourself",
+        ) from None
+    if problems:
+        raise ConfigError(
+            f"refusing to overwrite {target}: the bundle there does not verify ({problems[0]})",
+            hint="keep it for inspection; save to another path",
+        )
+    return load_manifest(target)
+
+
+def _extends_record(
+    incident: Incident, earlier: dict[str, Any] | None, explicit: bool
+) -> dict[str, Any] | None:
+    """The earlier manifest this save extends, if the annotation log begins with it."""
+    if earlier is None:
+        return None
+    ann = earlier["annotations"]
+    entries = list(incident.annotations)
+    count, head = ann["count"], ann["head"]
+    prefix_ok = count <= len(entries) and (count == 0 or entries[count - 1].hash == head)
+    if not prefix_ok:
+        if explicit:
+            raise ConfigError(
+                f"the annotation log does not extend the earlier bundle "
+                f"{earlier['bundle_sha256'][:16]}… (its {count} entries are not the start "
+                f"of this log)",
+                hint="save the investigation you re-opened from that bundle",
+            )
+        return None
+    if earlier["incident"]["id"] != incident.id:
+        return None
+    return {
+        "bundle_sha256": earlier["bundle_sha256"],
+        "annotations": {"count": count, "head": head},
+        "manifest": earlier,
+    }
+
+
+def save_bundle(
+    incident: Incident,
+    path: str | Path,
+    *,
+    overwrite: bool = False,
+    key: str | Path | Any = None,
+    extends: str | Path | bool | None = None,
+) -> BundlePath:
     """Write every frame ``incident`` loaded, its provenance and annotations to ``path``.
 
-    Loads any signal not loaded yet first. Refuses to overwrite an existing bundle unless
-    ``overwrite=True``. Returns the bundle path. Written to a temporary directory and
-    moved into place, so a crash never leaves half a bundle.
+    Loads any signal not loaded yet first. Refuses to overwrite an existing path unless
+    ``overwrite=True``, and even then replaces only a directory holding an intact bundle
+    (never the current directory). Written to a temporary directory and moved into place,
+    so a crash never leaves half a bundle.
+
+    ``key`` (an Ed25519 key file, e.g. ``~/.ssh/id_ed25519``) signs the digest.
+    ``extends`` (an earlier bundle's path) records that this save extends it: its
+    annotation log must begin with the earlier one. By default a save extends the bundle
+    the incident was re-opened from, or the bundle it overwrites, when the log does.
+
+    Returns the path as a :class:`BundlePath` whose ``bundle_sha256`` is the full digest
+    to publish.
     """
     target = Path(path)
-    if target.exists() and not overwrite:
-        raise ConfigError(
-            f"{target} already exists", hint="choose another path or pass overwrite=True"
-        )
+    earlier: dict[str, Any] | None = None
+    if target.exists() or target.is_symlink():
+        if not overwrite:
+            raise ConfigError(
+                f"{target} already exists", hint="choose another path or pass overwrite=True"
+            )
+        earlier = _refuse_overwrite(target)
+    explicit = isinstance(extends, (str, Path))
+    if explicit:
+        problems = verify_bundle(extends)  # type: ignore[arg-type]
+        if problems:
+            raise ConfigError(f"the bundle to extend, {extends}, does not verify: {problems[0]}")
+        earlier = load_manifest(extends)  # type: ignore[arg-type]
+    elif extends is not False:
+        for src in incident.sources:
+            if isinstance(src, BundleSource) and not src.problems:
+                earlier = src.manifest
+                break
+    else:
+        earlier = None
+    extends_rec = _extends_record(incident, earlier, explicit)
+    private = None
+    if key is not None:  # fail before any work if the key is unusable
+        from workbench.signing import load_private_key
+
+        private = load_private_key(key) if isinstance(key, (str, Path)) else key
     incident.load()
     tmp = Path(
         tempfile.mkdtemp(prefix=".bundle-", dir=target.parent if target.parent.exists() else None)
@@ -142,23 +285,43 @@ def save_bundle(incident: Incident, path: str | Path, *, overwrite: bool = False
                 "sha256": _sha256(tmp / "annotations.jsonl"),
             },
         }
+        if extends_rec is not None:
+            manifest["extends"] = extends_rec
         manifest["bundle_sha256"] = _manifest_digest(manifest)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        signed_by = None
+        if private is not None:
+            from workbench.signing import sign_bundle
+
+            signed_by = sign_bundle(tmp, key=private)
         if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
+            old = target.with_name(f".{target.name}.replaced-{os.getpid()}")
+            target.rename(old)  # a valid bundle (checked above); removed once replaced
+            tmp.rename(target)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return target
+    out = BundlePath(target)
+    out.bundle_sha256 = manifest["bundle_sha256"]
+    out.signed_by = signed_by
+    log.info("saved bundle %s bundle_sha256 %s", target, out.bundle_sha256)
+    return out
 
 
 def load_manifest(path: str | Path) -> dict[str, Any]:
     """Read and sanity-check a bundle's manifest."""
+    from workbench.limits import parse_guard, read_capped
+
     p = Path(path) / "manifest.json"
     try:
-        manifest = json.loads(p.read_text())
-    except FileNotFoundError:
+        with parse_guard("bundle", what="manifest.json", path=str(p)):
+            manifest = json.loads(read_capped(p, source="bundle", cap=MAX_MANIFEST_BYTES))
+    except UnicodeDecodeError as exc:
+        raise BadData(f"manifest is not UTF-8 text: {exc}", path=str(p)) from None
+    except (FileNotFoundError, NotADirectoryError):
         raise BadData(
             f"{Path(path)} is not an evidence bundle (no manifest.json)",
             path=str(p),
@@ -267,7 +430,131 @@ def verify_bundle(path: str | Path) -> list[str]:
             problems.append(f"{ann['file']}: content changed since the bundle was saved")
         log = AnnotationLog.read(ann_file)
         problems += log.verify(expected_head=ann["head"], expected_count=ann["count"])
+        problems += _extends_problems(manifest, list(log))
     return problems
+
+
+def _earlier_manifests(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The manifests this one extends, newest first (each embedded in the next)."""
+    out = []
+    m = manifest
+    while isinstance(m.get("extends"), dict) and isinstance(m["extends"].get("manifest"), dict):
+        m = m["extends"]["manifest"]
+        out.append(m)
+        if len(out) > 1000:
+            break
+    return out
+
+
+def _extends_problems(manifest: dict[str, Any], entries: list[Any]) -> list[str]:
+    """Whether the recorded earlier bundles are genuine and the log begins with theirs."""
+    problems = []
+    for m in _earlier_manifests(manifest):
+        digest = m.get("bundle_sha256")
+        if _manifest_digest(m) != digest:
+            problems.append(
+                f"extends: the recorded earlier manifest {str(digest)[:16]}… was edited"
+            )
+            continue
+        ann = m.get("annotations") or {}
+        count, head = ann.get("count"), ann.get("head")
+        if not isinstance(count, int) or count > len(entries):
+            problems.append(
+                f"extends {str(digest)[:16]}…: that bundle had {count} annotations, this "
+                f"log has {len(entries)} (entries were removed)"
+            )
+        elif count and entries[count - 1].hash != head:
+            problems.append(
+                f"extends {str(digest)[:16]}…: the first {count} annotations differ from "
+                "that bundle's (history was rewritten)"
+            )
+    return problems
+
+
+@dataclass
+class BundleCheck:
+    """What :func:`check_bundle` checked (``checks``, in words) and what failed."""
+
+    path: str
+    digest: str
+    checks: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    signers: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        """One line naming exactly what was checked, never just "verified"."""
+        if self.problems:
+            return f"FAILED: {'; '.join(self.problems[:3])}"
+        return "; ".join(self.checks)
+
+
+def check_bundle(
+    path: str | Path,
+    *,
+    expect: str | None = None,
+    public_key: str | Path | None = None,
+    extends: str | None = None,
+) -> BundleCheck:
+    """Check a bundle at every level asked for, and say what was checked.
+
+    * always: intact (hashes, row counts, chain, manifest digest);
+    * ``expect``: its ``bundle_sha256`` is exactly this (full 64-hex) digest;
+    * ``public_key``: a valid signature over the digest by one of these keys;
+    * ``extends``: it extends the earlier bundle with this digest (the earlier
+      annotation log is the unchanged start of this one).
+
+    >>> check_bundle("INC-123.bundle", expect="9f2c...", public_key="alice.pub").summary()
+    'intact; matches digest 9f2c...; signed by alice (SHA256:...)'
+    """
+    root = Path(path)
+    manifest = load_manifest(root)
+    digest = str(manifest.get("bundle_sha256", ""))
+    out = BundleCheck(str(root), digest)
+    problems = verify_bundle(root)
+    if problems:
+        out.problems += problems
+    else:
+        out.checks.append("intact (every frame hash, row count and the annotation chain match)")
+    if expect is not None:
+        want = expect.strip().lower()
+        if len(want) != 64 or any(c not in "0123456789abcdef" for c in want):
+            raise ConfigError(
+                f"expected digest {expect!r} is not a full SHA-256 (64 hex digits)",
+                hint="give the whole bundle_sha256 printed when the bundle was saved",
+            )
+        if digest != want or problems or _manifest_digest(manifest) != want:
+            out.problems.append(
+                f"digest is {digest}, not the expected {want} (the bundle was changed or "
+                "rewritten since that digest was published)"
+            )
+        else:
+            out.checks.append(f"matches digest {want}")
+    if public_key is not None:
+        from workbench.signing import check_signatures
+
+        sig_problems, signers = check_signatures(
+            root, public_key=public_key, digest=_manifest_digest(manifest)
+        )
+        if sig_problems:
+            out.problems += sig_problems
+        else:
+            out.signers = signers
+            out.checks.append("signed by " + ", ".join(signers))
+    if extends is not None:
+        want = extends.strip().lower()
+        earlier = [m for m in _earlier_manifests(manifest) if m.get("bundle_sha256") == want]
+        if not earlier:
+            out.problems.append(f"does not record that it extends bundle {want[:16]}…")
+        elif not problems:
+            count = earlier[0]["annotations"]["count"]
+            out.checks.append(
+                f"extends {want} (its {count} annotations unchanged at the start of the log)"
+            )
+    return out
 
 
 class BundleSource(Source):
@@ -282,11 +569,24 @@ class BundleSource(Source):
     kind = "bundle"
     capabilities = frozenset(SIGNALS)
 
-    def __init__(self, path: str | Path, *, name: str | None = None, verify: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        verify: bool = True,
+        expect: str | None = None,
+        public_key: str | Path | None = None,
+    ) -> None:
         super().__init__(name=name or "bundle")
         self.path = Path(path)
         self.manifest = load_manifest(self.path)
-        self.problems = verify_bundle(self.path) if verify else []
+        self.problems: list[str] = []
+        #: what was checked, in words ("intact ...", "matches digest ...", "signed by ...")
+        self.checks: list[str] = []
+        if verify or expect or public_key:
+            check = check_bundle(self.path, expect=expect, public_key=public_key)
+            self.problems, self.checks = check.problems, check.checks
         self._files = {e["signal"]: self.path / e["file"] for e in self.manifest["frames"]}
 
     def _load(self, signal: str, window: Window, services: Sequence[str] | None) -> Result:
@@ -350,4 +650,5 @@ class BundleSource(Source):
             "path": str(self.path),
             "incident": self.manifest["incident"]["id"],
             "verified": not self.problems,
+            "checks": list(self.checks),
         }

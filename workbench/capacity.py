@@ -3,7 +3,9 @@
 :func:`load_usage` asks a backend for each service's usage of each resource and its
 limit, bucketed by the server into coarse steps (the peak of the usage and the tightest
 limit in each bucket), and returns a :class:`Usage`: the two frames
-:func:`workbench.analysis.capacity.capacity_table` needs.
+:func:`workbench.analysis.capacity.capacity_table` needs. The bucketing is a capability
+the source implements (:class:`~workbench.sources.capabilities.CapacityAggregation`);
+this module never asks which backend it is. Today:
 
 * **Prometheus, Thanos, Mimir, VictoriaMetrics**: ``max_over_time``/``min_over_time``
   range queries at the bucket step (:mod:`workbench.sources.capacity_queries`), split
@@ -32,9 +34,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,6 +44,7 @@ import polars as pl
 from workbench.errors import BadData, ConfigError
 from workbench.sources import capacity_queries as cq
 from workbench.sources import chunking
+from workbench.sources.capabilities import BucketRequest, CapacityAggregation
 from workbench.timewindow import Window, parse_duration
 
 __all__ = ["Usage", "effective_step", "findings", "load_usage", "open_source"]
@@ -50,13 +52,6 @@ __all__ = ["Usage", "effective_step", "findings", "load_usage", "open_source"]
 log = logging.getLogger(__name__)
 
 Profile = Literal["auto", "raw", "recorded"]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_COLS = {
-    "ts": pl.Datetime("us", "UTC"),
-    "service": pl.String,
-    "resource": pl.String,
-    "value": pl.Float64,
-}
 
 
 @dataclass(frozen=True)
@@ -186,9 +181,9 @@ def load_usage(
 ) -> Usage:
     """Bucketed usage and limits per service and resource from ``source``.
 
-    ``source``: a :class:`~workbench.sources.prometheus.PrometheusSource`, a
-    :class:`~workbench.sources.postgres.PostgresSource`, a files source, a directory or
-    Parquet path, or a metrics frame. ``resources``: names from the profile (``cpu``,
+    ``source``: any source with the capacity-aggregation capability (Prometheus and its
+    kin, PostgreSQL/TimescaleDB, file sources), a directory or Parquet path, or a
+    metrics frame. ``resources``: names from the profile (``cpu``,
     ``memory``, ``connections`` for ``raw`` metrics; ``cpu``, ``memory``, ``disk`` for
     ``recorded`` ``service:*`` rules) or :class:`~workbench.sources.capacity_queries.
     ResourceQuery` objects; ``None`` = all of the profile. ``profile="auto"`` uses the
@@ -201,17 +196,23 @@ def load_usage(
     >>> u.usage.head()
     """
     t0 = time.perf_counter()
-    backend, target = _backend(source)
-    win = _window(window, backend, target)
+    agg = _aggregator(source)
+    win = _window(window, agg)
     st = effective_step(win, step, max_points=max_points)
     if chunk_points < 1:
         raise ConfigError("chunk_points must be at least 1")
-    prof = _profile(profile, backend, target, win)
+    prof = _profile(profile, agg, win)
     specs = cq.resolve_resources(resources, cq.PRESETS[prof])
     svc = list(services) if services else None
-    loader = {"prometheus": _prometheus, "postgres": _postgres, "files": _files}[backend]
-    usage, cap, queries, requests, reasons = loader(
-        target, win, specs, svc, st, parse_duration(res), chunk_points
+    got = agg.capacity_buckets(
+        BucketRequest(win, specs, svc, st, parse_duration(res), chunk_points=chunk_points)
+    )
+    usage, cap, queries, requests, reasons = (
+        got.usage,
+        got.limit,
+        got.queries,
+        got.requests,
+        got.reasons,
     )
     notes = []
     if st != parse_duration(step):
@@ -234,7 +235,7 @@ def load_usage(
         window=win,
         step=st,
         source=_name(source),
-        backend=backend,
+        backend=agg.capacity_label,
         profile=prof,
         resources=tuple(s.name for s in specs),
         queries=tuple(dict.fromkeys(queries)),
@@ -253,312 +254,40 @@ def _name(source: Any) -> str:
     )
 
 
-def _backend(source: Any) -> tuple[str, Any]:
-    kind = getattr(source, "kind", None)
-    if kind == "prometheus":
-        return "prometheus", source
-    if kind == "postgres":
-        return "postgres", source
-    if isinstance(source, pl.DataFrame | pl.LazyFrame):
-        return "files", source.lazy()
-    if isinstance(source, str | Path):
-        return "files", _scan(Path(source))
-    path = getattr(source, "path", None)
-    if path is not None:
-        p = Path(path)
-        parquet = _parquet_files(p)
-        if parquet:
-            return "files", pl.scan_parquet(parquet)
-        return "files", source  # any other files source: ask it (loads the window)
+def _aggregator(source: Any) -> CapacityAggregation:
+    """The source itself when it aggregates capacity; a path or frame as local data."""
+    if isinstance(source, CapacityAggregation):
+        return source
+    if isinstance(source, pl.DataFrame | pl.LazyFrame | str | Path):
+        from workbench.sources.files.capacity import FrameCapacity
+
+        return FrameCapacity.of(source)
     raise ConfigError(
         f"cannot load capacity data from {type(source).__name__}",
-        hint="use a PrometheusSource, a PostgresSource, a directory/Parquet path or a frame",
+        hint="use a source with the capacity-aggregation capability "
+        "(workbench.sources.capabilities.CapacityAggregation), a directory/Parquet path "
+        "or a metrics frame",
     )
 
 
-def _parquet_files(p: Path) -> list[Path]:
-    if p.is_file():
-        return [p] if p.suffix == ".parquet" else []
-    if (p / "metrics").is_dir():
-        return sorted((p / "metrics").glob("*.parquet"))
-    return sorted(p.glob("*.parquet"))
-
-
-def _scan(p: Path) -> pl.LazyFrame:
-    files = _parquet_files(p)
-    if not files:
-        raise BadData(
-            f"no metrics Parquet file at {p}",
-            field="path",
-            hint="give a lab directory (metrics/*.parquet) or a .parquet file in the metrics "
-            "frame contract",
-        )
-    return pl.scan_parquet(files)
-
-
-def _window(window: Window | str, backend: str, target: Any) -> Window:
+def _window(window: Window | str, agg: CapacityAggregation) -> Window:
     if isinstance(window, Window):
         return window
     if window:
         return Window.parse(window)
-    if backend != "files" or not isinstance(target, pl.LazyFrame):
+    span = agg.capacity_span()
+    if span is None:
         raise ConfigError("a window is needed for a server source", hint='e.g. "now-30d..now"')
-    span = target.select(lo=pl.col("ts").min(), hi=pl.col("ts").max()).collect()
-    lo, hi = span["lo"][0], span["hi"][0]
-    if lo is None:
-        raise BadData("the metrics files hold no samples", field="ts")
-    return Window(lo, hi.replace(microsecond=0) + timedelta(seconds=1))  # past the last
+    return span
 
 
-def _profile(profile: Profile, backend: str, target: Any, win: Window) -> str:
+def _profile(profile: Profile, agg: CapacityAggregation, win: Window) -> str:
     if profile in ("raw", "recorded"):
         return profile
     if profile != "auto":
         raise ConfigError(f"unknown profile {profile!r}", hint="auto, raw or recorded")
     names = [r.usage.metric for r in cq.RECORDED.values()]
-    if backend == "prometheus":
-        match = "{__name__=~" + '"' + "|".join(names) + '"}'
-        have = target.label_values("__name__", window=win, match=match)
-    elif backend == "postgres":
-        table = f'{_ident(target.schema)}."metrics"'
-        res = target.query(
-            f"SELECT metric FROM {table} WHERE metric = ANY(%(m)s) AND ts >= %(start)s "
-            "AND ts < %(end)s LIMIT 1",
-            {"m": names},
-            window=win,
-        )
-        have = res.frame["metric"].to_list()
-    elif isinstance(target, pl.LazyFrame):
-        have = (target.filter(pl.col("metric").is_in(names)).select("metric").head(1).collect())[
-            "metric"
-        ].to_list()
-    else:
-        have = target.metrics("service:*", win).frame["metric"].head(1).to_list()
-    return "recorded" if have else "raw"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _ms(t: datetime) -> int:
-    d = t - _EPOCH
-    return (d.days * 86400 + d.seconds) * 1000 + d.microseconds // 1000
-
-
-def _at(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
-
-
-def _time_chunks(win: Window, step: timedelta, points: int) -> list[Window]:
-    """``win`` split at multiples of ``points * step`` (buckets never straddle chunks)."""
-    span = _ms_td(step) * points
-    out = []
-    lo = _ms(win.start)
-    end = _ms(win.end)
-    while lo < end:
-        hi = min((lo // span + 1) * span, end)
-        out.append(Window(_at(lo), _at(hi)))
-        lo = hi
-    return out
-
-
-def _ms_td(d: timedelta) -> int:
-    return round(d.total_seconds() * 1000)
-
-
-def _empty() -> pl.DataFrame:
-    return pl.DataFrame(schema=_COLS)
-
-
-def _tag(df: pl.DataFrame, resource: str) -> pl.DataFrame:
-    return df.select(
-        pl.col("ts").cast(pl.Datetime("us", "UTC")),
-        pl.col("service").cast(pl.String),
-        pl.lit(resource, pl.String).alias("resource"),
-        pl.col("value").cast(pl.Float64),
-    )
-
-
-# ---------------------------------------------------------------------------- Prometheus
-def _prometheus(
-    prom: Any,
-    win: Window,
-    specs: list[cq.ResourceQuery],
-    services: list[str] | None,
-    step: timedelta,
-    res: timedelta,
-    chunk_points: int,
-) -> tuple[pl.DataFrame, pl.DataFrame, list[str], int, list[str]]:
-    rate = max(res, 4 * prom.scrape_interval)
-    shifted = Window(win.start + step, win.end + step)  # evaluated at T -> bucket [T-step, T)
-    chunks = chunking.plan(shifted, step, max_points=chunk_points)
-    jobs: list[tuple[str, str, str, Window]] = []
-    queries = []
-    for spec in specs:
-        for role, s, agg in (("usage", spec.usage, "max"), ("limit", spec.limit, "min")):
-            expr = cq.promql_bucketed(
-                s, step=step, agg=agg, services=services, res=min(res, step), rate=rate
-            )
-            queries.append(expr)
-            for c in chunks:
-                jobs.append((role, spec.name, expr, Window(_at(c.start_ms), _at(c.end_ms + 1))))
-
-    def run(job: tuple[str, str, str, Window]) -> tuple[str, pl.DataFrame, list[str]]:
-        role, resource, expr, cw = job
-        r = prom.query_range(expr, cw, step=step, alias=f"{resource}:{role}")
-        df = _tag(r.frame.with_columns(pl.col("ts") - step), resource)
-        # series of one service (a recording rule in two namespaces, say) fold into one
-        if df.select(pl.struct("ts", "service").is_duplicated().any()).item():
-            fold = pl.col("value").max() if role == "usage" else pl.col("value").min()
-            df = df.group_by("ts", "service", "resource", maintain_order=True).agg(fold)
-        return role, df, list(r.reasons)
-
-    parts: dict[str, list[pl.DataFrame]] = {"usage": [], "limit": []}
-    reasons: list[str] = []
-    workers = max(1, min(int(getattr(prom, "max_concurrency", 4)), len(jobs)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wb-capacity") as pool:
-        for role, df, why in pool.map(run, jobs):
-            parts[role].append(df)
-            reasons.extend(why)
-    return _concat(parts["usage"]), _concat(parts["limit"]), queries, len(jobs), reasons
-
-
-def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    frames = [f for f in frames if f.height]
-    return pl.concat(frames) if frames else _empty()
-
-
-# ------------------------------------------------------------------------------ Postgres
-def _postgres(
-    pg: Any,
-    win: Window,
-    specs: list[cq.ResourceQuery],
-    services: list[str] | None,
-    step: timedelta,
-    res: timedelta,
-    chunk_points: int,
-) -> tuple[pl.DataFrame, pl.DataFrame, list[str], int, list[str]]:
-    bucket_fn = "time_bucket" if pg.timescale else "date_bin"
-    table = f'{_ident(pg.schema)}."metrics"'
-    parts: dict[str, list[pl.DataFrame]] = {"usage": [], "limit": []}
-    queries: list[str] = []
-    requests = 0
-    # per-service gauges of each role in one metrics_aggregated call per chunk
-    direct: dict[tuple[str, str], dict[str, str]] = {}
-    custom: list[tuple[str, str, cq.SeriesSpec, str]] = []
-    for spec in specs:
-        for role, s, agg in (("usage", spec.usage, "max"), ("limit", spec.limit, "min")):
-            if s.per_service and s.kind == "gauge" and not s.match:
-                direct.setdefault((role, agg), {})[s.metric] = spec.name
-            else:
-                custom.append((role, spec.name, s, agg))
-    for cw in _time_chunks(win, step, chunk_points):
-        for (role, agg), metrics in direct.items():
-            r = pg.metrics_aggregated(
-                cw, step, agg, services=services, metric=list(metrics), by="service"
-            )
-            requests += 1
-            queries.append(r.query or "")
-            df = r.frame
-            for metric, resource in metrics.items():
-                parts[role].append(_tag(df.filter(pl.col("metric") == metric), resource))
-        for role, resource, s, agg in custom:
-            text = cq.sql_bucketed(
-                s, table=table, agg=agg, bucket_fn=bucket_fn, with_services=services is not None
-            )
-            params: dict[str, Any] = {
-                "step": step,
-                "res": min(res, step),
-                "origin": _EPOCH,
-                **cq.sql_params(s),
-            }
-            if services is not None:
-                params["services"] = services
-            r = pg.query(text, params, window=cw)
-            requests += 1
-            queries.append(text)
-            parts[role].append(_tag(r.frame, resource))
-    return _concat(parts["usage"]), _concat(parts["limit"]), queries, requests, []
-
-
-# --------------------------------------------------------------------------------- files
-def _files(
-    target: Any,
-    win: Window,
-    specs: list[cq.ResourceQuery],
-    services: list[str] | None,
-    step: timedelta,
-    res: timedelta,
-    chunk_points: int,
-) -> tuple[pl.DataFrame, pl.DataFrame, list[str], int, list[str]]:
-    metrics = sorted({s.metric for spec in specs for s in (spec.usage, spec.limit)})
-    if isinstance(target, pl.LazyFrame):
-        lf = target
-    else:  # a files source without Parquet: load the window once
-        lf = pl.concat([target.metrics(m, win, services=services).frame for m in metrics]).lazy()
-    lf = lf.filter(
-        pl.col("metric").is_in(metrics),
-        pl.col("ts") >= win.start,
-        pl.col("ts") < win.end,
-    )
-    if services is not None:
-        lf = lf.filter(pl.col("service").is_in(services))
-    every = f"{_ms_td(step)}ms"
-    fine = f"{_ms_td(min(res, step))}ms"
-    outs: dict[str, list[pl.LazyFrame]] = {"usage": [], "limit": []}
-    for spec in specs:
-        for role, s, agg in (("usage", spec.usage, "max"), ("limit", spec.limit, "min")):
-            x = lf.filter(pl.col("metric") == s.metric)
-            for k, v in s.match.items():
-                x = x.filter(_label(k) == v)
-            if not (s.per_service and s.kind == "gauge"):
-                x = _per_service(x, s.kind, fine)
-            b = (
-                x.group_by(pl.col("ts").dt.truncate(every), "service")
-                .agg(getattr(pl.col("value"), agg)())
-                .pipe(
-                    lambda f, r=spec.name: f.select(
-                        "ts", "service", pl.lit(r).alias("resource"), "value"
-                    )
-                )
-            )
-            outs[role].append(b)
-    usage = pl.concat(pl.collect_all(outs["usage"])) if outs["usage"] else _empty()
-    cap = pl.concat(pl.collect_all(outs["limit"])) if outs["limit"] else _empty()
-    return (
-        usage.select(*(pl.col(c).cast(t) for c, t in _COLS.items())),
-        cap.select(*(pl.col(c).cast(t) for c, t in _COLS.items())),
-        [f"files: {m}" for m in metrics],
-        1,
-        [],
-    )
-
-
-def _label(key: str) -> pl.Expr:
-    from workbench import frames
-
-    return frames.attr("labels", key)
-
-
-def _per_service(x: pl.LazyFrame, kind: str, fine: str) -> pl.LazyFrame:
-    """Per series at ``fine`` resolution (mean of a gauge, rate of a counter), summed per
-    service."""
-    t = pl.col("ts").dt.truncate(fine)
-    if kind == "gauge":
-        v = pl.col("value").mean()
-    else:
-        dt = (pl.col("ts").max() - pl.col("ts").min()).dt.total_microseconds() / 1e6
-        v = pl.when(dt > 0).then(
-            (pl.col("value").max() - pl.col("value").min()).clip(lower_bound=0) / dt
-        )
-    return (
-        x.group_by(t, "service", pl.col("labels").hash().alias("_series"))
-        .agg(v.alias("value"))
-        .drop_nulls("value")
-        .group_by("ts", "service")
-        .agg(pl.col("value").sum())
-    )
+    return "recorded" if agg.capacity_has_metric(names, win) else "raw"
 
 
 # ------------------------------------------------------------------------------ notebook

@@ -17,11 +17,18 @@ from workbench.errors import WorkbenchError
 COMMANDS: tuple[str, ...] = ("bundle", "demo", "eval", "lab", "new", "render", "schema")
 
 
+def _version() -> str:
+    from workbench import __version__
+
+    return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench", description="incident-workbench: investigate incidents from Jupyter"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"workbench.commands.{name}").register(sub)

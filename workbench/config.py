@@ -7,6 +7,7 @@ Three ways to say where the data lives, all ending in the same :class:`SourceSpe
     prometheus+https://host:9090   (also thanos+, mimir+, victoriametrics+)
     loki+http://host:3100?tenant=team-a&limit=2000
     tempo+http://host:3200   jaeger+http://host:16686   alertmanager+http://host:9093
+    clickhouse+http://host:8123 (OpenTelemetry exporter tables otel_logs, otel_traces)
     postgres://wb@db:5432/telemetry (also timescale://)      files:///data/inc-123
 
 Query parameters that name a constructor option of the source (``limit``, ``tenant``,
@@ -156,7 +157,7 @@ def env_specs(environ: Mapping[str, str] | None = None) -> dict[str, SourceSpec]
     origins: dict[str, str] = {}
     for item in filter(None, (s.strip() for s in env.get("WORKBENCH_SOURCES", "").split(","))):
         name, sep, url = item.partition("=")
-        if not sep or "://" in name or name.startswith("files:"):
+        if not sep or "://" in name or self_describing(name):
             name, url = "", item
         kind = _split_url(url, where="WORKBENCH_SOURCES")[0]
         name = name.strip() or kind

@@ -222,17 +222,17 @@ def _datasource(ds: Mapping[str, Any], *, where: str) -> dict[str, Any]:
 
 def read_grafana(path: str | Path) -> dict[str, SourceSpec]:
     """Source specs from a Grafana datasource provisioning YAML file, by datasource name."""
-    import yaml
+    from workbench.errors import LimitExceeded
+    from workbench.limits import load_yaml, read_capped
 
     p = Path(path).expanduser()
     try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+        text = read_capped(p, source="grafana provisioning", cap=16 << 20).decode("utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {p}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(f"{p} is not valid YAML{line}: {getattr(exc, 'problem', exc)}") from None
+    except (UnicodeDecodeError, LimitExceeded) as exc:
+        raise ConfigError(f"cannot read {p}: {exc}") from None
+    doc = load_yaml(text, where=str(p), error=ConfigError)
     if not isinstance(doc, Mapping) or "datasources" not in doc:
         raise ConfigError(f"{p} is not a Grafana datasource provisioning file",
                           hint="expected apiVersion: 1 and a datasources: list")  # fmt: skip

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.secrets import Secret
+from workbench.secrets import Secret, literal_credentials
 from workbench.sources import registry
 from workbench.sources.base import Source
 from workbench.sources.http import Auth, Timeout
@@ -143,10 +143,12 @@ def _urlsplit(url: str, *, where: str) -> Any:
 
 def _strip_userinfo(url: str, *, where: str, keep_user: bool) -> tuple[str, str | None]:
     parts = _urlsplit(url, where=where)
-    if parts.password is not None:
+    found = literal_credentials(url)
+    if found:
         raise ConfigError(
-            f"{where}: the URL holds a password",
-            hint='remove it from the URL and name it with password = {env = "NAME"}',
+            f"{where}: the URL holds a password or token, a literal credential ({', '.join(found)})",
+            hint='remove it from the URL and name it with password = {env = "NAME"} '
+            '(or bearer = {env = "NAME"})',
         )
     user = parts.username
     if keep_user or user is None:

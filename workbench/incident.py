@@ -37,6 +37,13 @@ log = logging.getLogger(__name__)
 SIGNALS: tuple[Signal, ...] = ("metrics", "logs", "spans", "events")
 
 
+def _notes(r: Result | None) -> list[str]:
+    """The reasons a result is partial, then what the source chose (a metric-naming preset)."""
+    if r is None:
+        return []
+    return [*r.reasons, *([str(r.extra["metric_names"])] if "metric_names" in r.extra else [])]
+
+
 class SourceOutcome:
     """What one source did for one signal: a :class:`Result` or the error that stopped it."""
 
@@ -69,7 +76,7 @@ class SourceOutcome:
             "rows": r.rows if r else 0,
             "partial": bool(r and r.partial),
             "status": "error" if self.error else ("partial" if r and r.partial else "ok"),
-            "detail": str(self.error) if self.error else "; ".join(r.reasons if r else ()),
+            "detail": str(self.error) if self.error else "; ".join(_notes(r)),
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
@@ -97,6 +104,7 @@ class Incident:
         services: Sequence[str] | None = None,
         title: str | None = None,
         max_workers: int = 8,
+        load_timeout: float | None = None,
     ) -> None:
         if not isinstance(window, Window):
             raise ConfigError(f"window must be a Window, got {type(window).__name__}")
@@ -116,6 +124,9 @@ class Incident:
             )
         self.services = list(services) if services else None
         self.max_workers = max_workers
+        #: overall seconds each source's load may take (None: the source's own
+        #: ``Timeout.load_s``, by default 4 x its read timeout)
+        self.load_timeout = load_timeout
         self.outcomes: dict[tuple[str, Signal], SourceOutcome] = {}
         self._frames: dict[Signal, pl.DataFrame] = {}
         self.annotations = AnnotationLog()
@@ -206,15 +217,23 @@ class Incident:
         return inc
 
     @classmethod
-    def from_bundle(cls, path: str | Path, *, verify: bool = True) -> Incident:
+    def from_bundle(
+        cls,
+        path: str | Path,
+        *,
+        verify: bool = True,
+        expect: str | None = None,
+        public_key: str | Path | None = None,
+    ) -> Incident:
         """Re-open an incident from its evidence bundle, with no backend reachable.
 
-        The bundle is verified first; if anything changed, every frame it serves is
-        marked partial with the problems (see ``status()``).
+        The bundle is verified first (and, if given, checked against the published digest
+        ``expect`` and signed by ``public_key``); if anything fails, every frame it serves
+        is marked partial with the problems (see ``status()``).
         """
         from workbench.bundle import BundleSource
 
-        src = BundleSource(path, verify=verify)
+        src = BundleSource(path, verify=verify, expect=expect, public_key=public_key)
         meta = src.manifest["incident"]
         window = Window.parse(meta["window"])
         inc = cls(
@@ -248,12 +267,24 @@ class Incident:
         """Mark a chart, suspect or query (``ref``) as evidence, with why it matters."""
         return self.annotations.append(text, kind="evidence", ref=ref, author=author)
 
-    def save_bundle(self, path: str | Path, *, overwrite: bool = False) -> Path:
+    def save_bundle(
+        self,
+        path: str | Path,
+        *,
+        overwrite: bool = False,
+        key: str | Path | None = None,
+        extends: str | Path | bool | None = None,
+    ) -> Path:
         """Freeze every loaded frame, its provenance and the annotations into ``path``
-        (see :mod:`workbench.bundle`)."""
+        (see :mod:`workbench.bundle`). Returns a :class:`~workbench.bundle.BundlePath`
+        whose ``bundle_sha256`` is the full digest to publish; ``key`` (an Ed25519 key
+        file such as ``~/.ssh/id_ed25519``) signs it.
+
+        >>> inc.save_bundle("INC-123.bundle", key="~/.ssh/id_ed25519").bundle_sha256
+        """
         from workbench.bundle import save_bundle
 
-        return save_bundle(self, path, overwrite=overwrite)
+        return save_bundle(self, path, overwrite=overwrite, key=key, extends=extends)
 
     # loading ------------------------------------------------------------------------------
     @property
@@ -285,13 +316,28 @@ class Incident:
         return self
 
     def _load_one(self, src: Source, sig: Signal) -> SourceOutcome:
+        from workbench.limits import parse_guard
+        from workbench.sources.budget import load_deadline
+
         with Timer() as t:
             try:
-                res = src.load(sig, self.full_window, services=self.services)
+                with (
+                    load_deadline(self._load_deadline(src)),
+                    parse_guard(src.name, what=f"the {sig} answer"),
+                ):
+                    res = src.load(sig, self.full_window, services=self.services)
             except WorkbenchError as err:
                 log.warning("source %s failed to load %s: %s", src.name, sig, err)
                 return SourceOutcome(src.name, sig, error=err, elapsed_s=t.elapsed)
         return SourceOutcome(src.name, sig, result=res, elapsed_s=t.elapsed)
+
+    def _load_deadline(self, src: Source) -> float | None:
+        """Seconds one load of ``src`` may take: ``load_timeout`` if set, else the
+        source's ``Timeout.load_s`` (HTTP sources), else none (PostgreSQL has its own)."""
+        if self.load_timeout is not None:
+            return self.load_timeout
+        timeout = getattr(src, "timeout", None)
+        return getattr(timeout, "load_s", None)
 
     def _frame(self, sig: Signal) -> pl.DataFrame:
         if sig not in self._frames:

@@ -277,3 +277,38 @@ def execute(
             hint=f"open {out} to see the traceback",
         ) from exc
     return out
+
+
+def _cells_digest(nb: Mapping[str, Any]) -> str:
+    import hashlib
+
+    def text(source: Any) -> str:
+        return "".join(source) if isinstance(source, list) else str(source or "")
+
+    cells = [[c.get("cell_type"), text(c.get("source"))] for c in nb.get("cells", [])]
+    return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode()).hexdigest()
+
+
+def stamp_draft(path: str | Path) -> None:
+    """Record in the notebook's metadata a digest of its cells as the workbench wrote
+    them, so a later run can tell whether a person has edited it since."""
+    p = Path(path)
+    nb = json.loads(p.read_text(encoding="utf-8"))
+    nb.setdefault("metadata", {}).setdefault("workbench", {})["draft_sha256"] = _cells_digest(nb)
+    p.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def draft_state(path: str | Path) -> str:
+    """``"absent"``, ``"unedited"`` (as the workbench wrote it), ``"edited"`` (changed
+    since), or ``"foreign"`` (not written by the workbench, or unreadable)."""
+    p = Path(path)
+    if not p.exists():
+        return "absent"
+    try:
+        nb = json.loads(p.read_text(encoding="utf-8"))
+        stamp = nb.get("metadata", {}).get("workbench", {}).get("draft_sha256")
+    except (OSError, ValueError, AttributeError):
+        return "foreign"
+    if not stamp:
+        return "foreign"
+    return "unedited" if stamp == _cells_digest(nb) else "edited"

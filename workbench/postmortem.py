@@ -95,11 +95,14 @@ class Markdown:
 
 
 # opening -----------------------------------------------------------------------------------
-def open_postmortem(bundle: str | Path = "") -> Any:
-    """The incident a postmortem is written from: its evidence bundle (verified; no
-    backend needed), or the embedded demo incident when ``bundle`` is ``""``.
+def open_postmortem(
+    bundle: str | Path = "", *, expect: str | None = None, public_key: str | Path | None = None
+) -> Any:
+    """The incident a postmortem is written from: its evidence bundle (checked intact,
+    and against ``expect``/``public_key`` when given; no backend needed), or the
+    embedded demo incident when ``bundle`` is ``""``.
 
-    >>> inc = open_postmortem("INC-123.bundle")
+    >>> inc = open_postmortem("INC-123.bundle", expect="9f2c...", public_key="alice.pub")
     """
     from workbench.incident import Incident
 
@@ -111,7 +114,7 @@ def open_postmortem(bundle: str | Path = "") -> Any:
             f"no evidence bundle at {p}",
             hint="pass the directory `workbench bundle save` (or inc.save_bundle) wrote",
         )
-    return Incident.from_bundle(p)
+    return Incident.from_bundle(p, expect=expect or None, public_key=public_key or None)
 
 
 # timeline ----------------------------------------------------------------------------------
@@ -478,6 +481,7 @@ def _provenance(incident: Any) -> dict[str, Any] | None:
                 "path": str(src.path),
                 "manifest": src.manifest,
                 "problems": list(src.problems),
+                "checks": list(getattr(src, "checks", [])),
             }
     return None
 

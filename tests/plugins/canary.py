@@ -8,6 +8,12 @@ that family counts, so the other tests' own canaries (``canary-prom-7a1``,
 
 Watched for the whole session:
 
+Each canary is also looked for in every encoding a credential takes on the wire or in an
+echo (``workbench.secrets.encoded_forms``): percent-encoded, and base64 at each byte
+alignment, so ``Authorization: Basic base64("user:" + canary)`` is caught, and so is the
+base64 of the family's prefixes (``canary-tok-``, ``canary-pw-``), so a clipped encoded
+token is caught too.
+
 * every log record (a handler on the root logger; the ``workbench`` loggers at DEBUG),
 * every typed error's message and details when it is raised (``WorkbenchError``),
 * each test's captured stdout/stderr/log and failure text,
@@ -46,6 +52,8 @@ os.environ.setdefault(PASSWORD_ENV, f"canary-pw-{secrets.token_hex(8)}")
 #: the family every canary belongs to (also matches other tests' own canaries)
 PATTERN = re.compile(r"canary-[a-z]+-[0-9a-f]{3,}")
 PATTERN_BYTES = re.compile(PATTERN.pattern.encode())
+#: prefixes of the family whose encoded forms count (a clipped encoded credential)
+PREFIXES = ("canary-tok-", "canary-pw-", "canary-prom-", "canary-pm-")
 _MAX_FILE = 64 * 1024 * 1024
 _MAX_FINDINGS = 50
 
@@ -58,6 +66,7 @@ class Canaries:
 
     def __init__(self) -> None:
         self.values: set[str] = {os.environ[TOKEN_ENV], os.environ[PASSWORD_ENV]}
+        self._needles: tuple[str, ...] | None = None
         self.paths: list[Path] = []
         self.allowed: set[Path] = set()
         self.findings: list[str] = []
@@ -78,6 +87,21 @@ class Canaries:
         """Watch one more secret value (for example a server's password)."""
         if value:
             self.values.add(value)
+            self._needles = None
+
+    @property
+    def needles(self) -> tuple[str, ...]:
+        """Every value and family prefix in every encoding (raw values first)."""
+        if self._needles is None:
+            from workbench.secrets import encoded_forms
+
+            forms: set[str] = set()
+            for v in self.values:
+                forms.update(f for f in encoded_forms(v) if f != v)
+            for p in PREFIXES:
+                forms.update(f for f in encoded_forms(p) if f != p)
+            self._needles = tuple(self.values) + tuple(sorted(forms))
+        return self._needles
 
     def register(self, path: str | Path) -> None:
         """Scan this file or folder at the end of the session."""
@@ -88,7 +112,7 @@ class Canaries:
         self.allowed.add(Path(path).resolve())
 
     def found_in(self, text: str) -> str | None:
-        for v in self.values:
+        for v in self.needles:
             if v in text:
                 return v
         m = PATTERN.search(text)
@@ -114,7 +138,7 @@ class Canaries:
         except OSError:
             return
         self.scanned_files += 1
-        needles = [v.encode() for v in self.values]
+        needles = [v.encode() for v in self.needles]
         if any(n in data for n in needles) or PATTERN_BYTES.search(data):
             self.note(f"file {path}: holds a canary")
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -16,6 +21,8 @@ __all__ = [
     "entry_spans",
     "filter_window",
     "is_entry",
+    "memo_scope",
+    "memoised",
     "peer_name",
     "span_seconds",
     "step_of",
@@ -147,3 +154,65 @@ def entry_spans(spans: pl.DataFrame) -> pl.DataFrame:
     Works whatever the ``kind`` values say (Zipkin and Jaeger data often lack them).
     """
     return with_parent_service(spans).filter(is_entry()).drop("_parent_service")
+
+
+# ---------------------------------------------------------------------------------------
+# memoising within one investigation
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_MEMO: ContextVar[dict[Any, Any] | None] = ContextVar("workbench_analysis_memo", default=None)
+
+
+@contextmanager
+def memo_scope(memo: dict[Any, Any]) -> Iterator[dict[Any, Any]]:
+    """Inside the block, :func:`memoised` functions called again on the *same* frame
+    objects and equal arguments return their first result (``memo`` holds the results
+    and the frames, so no id is reused while it lives). Outside any scope they always
+    compute: no module-level cache. An :class:`~workbench.Investigation` opens one per
+    investigation, so the ranking and the verdict's placebo rankings share the work
+    that does not depend on the window (counter rates, mined templates, trace events).
+
+    >>> with memo_scope({}):
+    ...     a = mine_templates(logs); b = mine_templates(logs)   # computed once
+    """
+    token = _MEMO.set(memo)
+    try:
+        yield memo
+    finally:
+        _MEMO.reset(token)
+
+
+def memoised(fn: _F) -> _F:
+    """Memoise ``fn`` within a :func:`memo_scope` (frames compared by identity, other
+    arguments by value); a no-op outside one."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        memo = _MEMO.get()
+        if memo is None:
+            return fn(*args, **kwargs)
+        held: list[Any] = []
+
+        def part(v: Any) -> Any:
+            if isinstance(v, pl.DataFrame):
+                held.append(v)
+                return ("frame", id(v))
+            return v
+
+        try:
+            key = (
+                fn.__module__,
+                fn.__qualname__,
+                tuple(part(a) for a in args),
+                tuple(sorted((k, part(v)) for k, v in kwargs.items())),
+            )
+            hit = memo.get(key)
+        except TypeError:  # an unhashable argument: just compute
+            return fn(*args, **kwargs)
+        if hit is not None and all(a is b for a, b in zip(hit[0], held, strict=True)):
+            return hit[1]
+        out = fn(*args, **kwargs)
+        memo[key] = (held, out)
+        return out
+
+    return wrapper  # type: ignore[return-value]

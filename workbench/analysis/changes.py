@@ -35,7 +35,8 @@ from datetime import datetime
 
 import polars as pl
 
-from workbench.analysis.templates import _poisson_z
+from workbench.analysis._util import memoised
+from workbench.analysis.stats import poisson_z
 from workbench.timewindow import Window
 
 __all__ = [
@@ -123,6 +124,17 @@ def rate_counters(
     return df.filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
 
 
+@memoised
+def _series_values(metrics: pl.DataFrame, counters_as_rates: bool) -> pl.DataFrame:
+    """The samples ordered by series with counters as rates (``_sid``, ``_inc``): the
+    part of :func:`score_changes` that does not depend on the windows (shared by the
+    ranking and the verdict's placebo rankings within an investigation)."""
+    df = metrics.select("ts", "metric", "service", "value", "labels")
+    if counters_as_rates:
+        return rate_counters(df, keep_increase=True)
+    return _by_series(df.with_columns(_series_id_fast(), _inc=pl.lit(None, pl.Float64)))
+
+
 def score_changes(
     metrics: pl.DataFrame,
     window: Window,
@@ -147,13 +159,7 @@ def score_changes(
     """
     if metrics.height == 0:
         return pl.DataFrame(schema=CHANGE_SCHEMA)
-    cols = ["ts", "metric", "service", "value", "labels"]
-    df = metrics.select(cols)
-    df = (
-        rate_counters(df, keep_increase=True)
-        if counters_as_rates
-        else _by_series(df.with_columns(_series_id_fast(), _inc=pl.lit(None, pl.Float64)))
-    )
+    df = _series_values(metrics, counters_as_rates)
     in_w = (pl.col("ts") >= window.start) & (pl.col("ts") < window.end)
     in_b = (pl.col("ts") >= baseline.start) & (pl.col("ts") < baseline.end)
     names = df.select("_sid", "metric", "service", "labels").unique("_sid", keep="first")
@@ -266,7 +272,7 @@ def _rare_event_z() -> pl.Expr:
     ``(events + 1)`` scaled to the window's number of intervals."""
     rare = (pl.col("_b_frac") == 0) & (pl.col("_w_frac") == 0) & (pl.col("baseline_median") == 0)
     expected = (pl.col("_b_events") + 1) * pl.col("n_incident") / pl.col("n_baseline")
-    return pl.when(rare).then(_poisson_z(pl.col("_w_events"), expected).abs())
+    return pl.when(rare).then(poisson_z(pl.col("_w_events"), expected).abs())
 
 
 def onset_of_changes(

@@ -35,6 +35,7 @@ from workbench.analysis._util import (
     check_columns,
     filter_window,
     is_entry,
+    memoised,
     peer_name,
     span_seconds,
     with_parent_service,
@@ -154,6 +155,7 @@ def _stats(seconds: float) -> list[pl.Expr]:
     ]
 
 
+@memoised
 def service_graph(
     spans: pl.DataFrame, *, window: Window | None = None, infer_peers: bool = True
 ) -> ServiceGraph:

@@ -32,6 +32,8 @@ from __future__ import annotations
 import polars as pl
 
 from workbench.analysis import templates as tp
+from workbench.analysis._util import memoised
+from workbench.analysis.stats import poisson_z
 from workbench.timewindow import Window
 
 __all__ = ["broken_patterns", "pattern_signal", "trace_events"]
@@ -53,6 +55,7 @@ _BROKEN_SCHEMA = {
 }
 
 
+@memoised
 def trace_events(logs: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
     """Distinct events per trace and service: ``trace_id, service, event, t0``.
 
@@ -159,7 +162,7 @@ def broken_patterns(
         .filter(pl.col("missing") >= min_missing)
     )
     out = out.with_columns(
-        z=tp._poisson_z(pl.col("missing"), pl.col("expected").clip(lower_bound=0.5)),
+        z=poisson_z(pl.col("missing"), pl.col("expected").clip(lower_bound=0.5)),
         broken=((pl.col("missing") - pl.col("expected")) / pl.col("n_incident")).clip(0.0, 1.0),
     )
     return (

@@ -222,8 +222,10 @@ def build_timeline(
                     "end": r["end"],
                     "kind": kind,
                     "service": r["service"],
-                    "title": f"{label} rise on {r['service']}: "
-                    f"{fmt(r['baseline_median'])} -> {fmt(r['peak'])}",
+                    # the peak is one step's value, not the window's: say so
+                    "title": f"{label} rise on {r['service']}: baseline median "
+                    f"{fmt(r['baseline_median'])} -> peak of one step {fmt(r['peak'])} "
+                    f"at {r['peak_ts']:%H:%M}",
                     "source": "red",
                     "evidence": (
                         f"baseline median {fmt(r['baseline_median'])}, MAD "

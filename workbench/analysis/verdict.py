@@ -7,14 +7,16 @@ whether to believe the top suspect, from two comparisons an SRE would make by ha
 
 * **placebo** (chance level): the same ranking is run on windows taken from the
   *baseline* (each against the part of the baseline before it), where nothing is broken.
-  For each kind of evidence, in its own absolute unit, the largest value *any* service
-  shows there is what chance alone reaches (any of them could have been named instead):
-  ``metrics`` (the largest sustained robust z of a harmful change, or the excess of the
-  alert's additive total), ``errors`` (extra failing requests per second starting at the
-  service), ``latency`` and ``logs`` (the ranking's own absolute signals). Chance is never
-  put below one failing request per placebo window, nor below the z at which the change
-  detector calls a change. ``ratio`` is the top suspect's strongest evidence divided by
-  chance's level for that kind.
+  For each kind of evidence (each ranked signal of
+  :data:`~workbench.analysis.signals.SIGNALS`), in its own absolute unit (its
+  ``strength``: the robust z of a harmful metric change, extra failing requests per
+  second, the excess of an additive total as a share of the system's normal level, ...),
+  the largest value *any* service shows there is what chance alone reaches (any of them
+  could have been named instead). Chance is never put below each signal's ``floor`` (one
+  failing request per placebo window, the change detector's threshold). A placebo window
+  without the data a kind reads (no spans in it or before it, say) says nothing about that
+  kind: evidence no placebo could compare is no claim either way (at most ``weak``).
+  ``ratio`` is the top suspect's strongest evidence divided by chance's level for that kind.
 * **gap**: the runner-up's score relative to the top's. A top suspect closely followed by
   another is a tie, not an answer.
 
@@ -46,6 +48,7 @@ from typing import Any
 
 import polars as pl
 
+from workbench.analysis.signals import SIGNALS, signal
 from workbench.timewindow import Window
 
 __all__ = [
@@ -70,7 +73,8 @@ FLOOR = 0.05
 MAX_PLACEBOS = 4
 #: a signal counts as the top suspect's evidence when its 0..1 part is at least this
 _USED = 0.05
-_KINDS = ("metrics", "errors", "latency", "logs", "patterns", "saturation")
+#: the kinds of evidence the verdict weighs: every signal that is not a boost
+_KINDS = tuple(sg.name for sg in SIGNALS if sg.role != "boost")
 
 
 @dataclass(frozen=True)
@@ -127,14 +131,7 @@ class Verdict:
         return f"{self.level}: {self.reason}"
 
 
-_LABEL = {
-    "metrics": "metric change",
-    "errors": "failing requests starting there",
-    "latency": "extra latency",
-    "logs": "log surge",
-    "patterns": "code path cut short",
-    "saturation": "resource at capacity",
-}
+_LABEL = {sg.name: sg.label for sg in SIGNALS}
 
 
 def _detail(kind: str | None, ratio: float, numbers: dict[str, Any]) -> str:
@@ -275,74 +272,51 @@ def placebo_windows(
 
 
 def evidence_strength(sus: Any) -> dict[str, dict[str, float]]:
-    """Per kind of evidence, per service, its absolute strength (see the module docstring).
-
-    ``sus`` is a :class:`~workbench.analysis.suspects.Suspects` that carries its inputs
-    (``sus.inputs``); without them only ``latency`` and ``logs`` are known."""
-    from workbench.analysis import suspects as sx
-
-    t = sus.table
-    out: dict[str, dict[str, float]] = {
-        k: {s: float(v) for s, v in zip(t["service"], t[k], strict=True) if v > 0}
-        for k in ("latency", "logs", "patterns", "saturation")
-        if k in t.columns
-    }
-    inputs = getattr(sus, "inputs", None) or {}
-    out["metrics"] = _metric_strength(sus, inputs, sx)
-    out["errors"] = _error_strength(inputs, sx) if inputs else {}
+    """Per kind of evidence (each ranked signal of
+    :data:`~workbench.analysis.signals.SIGNALS`), per service, its absolute strength (the
+    ``strength`` column of ``sus.signals``)."""
+    sig = getattr(sus, "signals", None)
+    out: dict[str, dict[str, float]] = {k: {} for k in _KINDS}
+    if sig is None or sig.height == 0:
+        return out
+    for k, svc, v in sig.select("signal", "service", "strength").iter_rows():
+        if k in out and v is not None and v > 0:
+            out[k][svc] = float(v)
     return out
 
 
-def _metric_strength(sus: Any, inputs: dict[str, Any], sx: Any) -> dict[str, float]:
-    if inputs.get("focus_total"):  # the ranking kept the excess rows it scored
-        ex = sus.totals
-        return dict(zip(ex["service"], ex["excess"], strict=True))
-    ch = sx._harmful_changes(sus.changes, inputs.get("focus_metric"))
-    agg = ch.group_by("service").agg(pl.col("score").max())
-    return dict(zip(agg["service"], agg["score"], strict=True))
+def _floors(wins: list[dict[str, Any]], used: list[str]) -> dict[str, float]:
+    """The least chance can reach, whatever the placebos show (each signal's ``floor``:
+    one failing request per placebo window, the change detector's threshold for z-scored
+    metric changes)."""
+    seconds = max(w["window"].duration.total_seconds() for w in wins)
+    return {k: signal(k).floor(seconds) for k in used}
 
 
-def _error_strength(inputs: dict[str, Any], sx: Any) -> dict[str, float]:
-    """Extra failing requests per second starting at each service (window over baseline)."""
-    from workbench.analysis import templates as tp
-    from workbench.analysis import traces as tr
-
-    sp = inputs["spans"]
-    if sp.height == 0 or "status" not in sp.columns:
-        return {}
-    sp = sx.errors_from_logs(sp, inputs["logs"])
-    if not (sp["status"] == "error").any():
-        return {}
-    bsp = sx.blame_services(sp)
-    win, base = inputs["window"], inputs["baseline"]
-    ow = tr.error_origins(bsp, window=win, by=("blame_service",))
-    if ow.height == 0:
-        return {}
-    ob = tr.error_origins(bsp, window=base, by=("blame_service",)).select(
-        "blame_service", _tb=pl.col("traces")
-    )
-    w_s = tp.covered_seconds(bsp["start"], win)
-    b_s = tp.covered_seconds(bsp["start"], base)
-    rate = ow.join(ob, on="blame_service", how="left").with_columns(
-        _r=((pl.col("traces") - pl.col("_tb").fill_null(0) * (w_s / b_s)) / w_s).clip(0.0)
-    )
-    return {s: float(r) for s, r in zip(rate["blame_service"], rate["_r"], strict=True) if r > 0}
+_TIME = {"metrics": "ts", "logs": "ts", "spans": "start", "events": "ts"}
 
 
-def _floors(inputs: dict[str, Any], wins: list[dict[str, Any]], used: list[str]) -> dict:
-    """The least chance can reach, whatever the placebos show: one failing request in a
-    placebo window (counts come in whole requests) and, for z-scored metric changes, the
-    threshold at which the change detector calls a change at all."""
-    import inspect
+def _has_data(inputs: dict[str, Any], reads: tuple[str, ...], w: dict[str, Any]) -> bool:
+    """True when one of the frames ``reads`` has rows in both the placebo window and the
+    part of the baseline before it."""
 
-    from workbench.analysis.changes import score_changes
+    def rows(df: Any, col: str, win: Window) -> bool:
+        return bool(
+            df is not None
+            and df.height
+            and df.filter((pl.col(col) >= win.start) & (pl.col(col) < win.end)).height
+        )
 
-    out = dict.fromkeys(used, 0.0)
-    if "errors" in out:
-        out["errors"] = 1.0 / max(w["window"].duration.total_seconds() for w in wins)
-    if "metrics" in out and not inputs.get("focus_total"):
-        out["metrics"] = float(inspect.signature(score_changes).parameters["threshold"].default)
-    return out
+    for kind in reads:
+        df, col = inputs.get(kind), _TIME[kind]
+        base = (
+            w.get("metric_baseline")
+            if kind == "metrics" and w.get("metric_baseline")
+            else w["baseline"]
+        )
+        if rows(df, col, w["window"]) and rows(df, col, base):
+            return True
+    return False
 
 
 def assess(sus: Any, *, max_placebos: int = MAX_PLACEBOS) -> Verdict:
@@ -350,7 +324,8 @@ def assess(sus: Any, *, max_placebos: int = MAX_PLACEBOS) -> Verdict:
     evidence against what the placebo rankings of its own inputs reach, and its lead."""
     from workbench.analysis.suspects import rank_suspects
 
-    t = sus.table
+    # only services with evidence are ranked: none of them means no answer ("none")
+    t = sus.table.filter(pl.col("rank").is_not_null()) if "rank" in sus.table.columns else sus.table
     top = t["service"][0] if t.height else None
     s1 = float(t["score"][0]) if t.height else 0.0
     second = t["service"][1] if t.height > 1 else None
@@ -367,21 +342,48 @@ def assess(sus: Any, *, max_placebos: int = MAX_PLACEBOS) -> Verdict:
         inputs["window"],
         inputs["baseline"],
         metric_baseline=inputs.get("metric_baseline"),
-        lead_in=inputs.get("lead_in"),
         max_placebos=max_placebos,
     )
     if not wins:
         return judge(s1, s2, ratio=None, top=top, second=second, evidence=evidence)
-    chance = _floors(inputs, wins, used)
+    chance = _floors(wins, used)
+    compared = dict.fromkeys(used, 0)
     for w in wins:
         # chance's level: the strongest evidence of each kind that any service shows in a
         # window where nothing is broken (any of them could have been named instead)
+        w = {k: v for k, v in w.items() if k != "lead_in"}
         placebo = evidence_strength(rank_suspects(**{**inputs, **w}))
         for k in used:
-            chance[k] = max(chance[k], max(placebo[k].values(), default=0.0))
-    ratios = {k: _ratio(evidence[k], chance[k]) for k in used}
+            # a placebo without the data a kind reads says nothing about its chance level
+            if _has_data(inputs, signal(k).reads, w):
+                compared[k] += 1
+                chance[k] = max(chance[k], max(placebo[k].values(), default=0.0))
+    ratios = {k: _ratio(evidence[k], chance[k]) for k in used if compared[k]}
+    if used and not ratios:
+        return judge(
+            s1,
+            s2,
+            ratio=None,
+            top=top,
+            second=second,
+            evidence=evidence,
+            no_placebo="the baseline holds none of the data behind the evidence",
+        )
     kind = max(ratios, key=lambda k: ratios[k]) if ratios else None
     ratio = ratios[kind] if kind else 0.0
+    unseen = [k for k in used if not compared[k]]
+    if ratio <= 1.0 and unseen:
+        # what could be compared looks like chance, the rest could not be compared: no
+        # claim either way
+        return judge(
+            s1,
+            s2,
+            ratio=None,
+            top=top,
+            second=second,
+            evidence=evidence,
+            no_placebo=f"the baseline holds none of the data behind its {', '.join(unseen)}",
+        )
     return judge(
         s1,
         s2,

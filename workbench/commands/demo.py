@@ -30,6 +30,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--timeout", type=float, default=600, help="seconds allowed per cell (default 600)"
     )
+    p.add_argument(
+        "--naming",
+        default=None,
+        choices=(
+            "lab",
+            "otel",
+            "otel-legacy",
+            "spanmetrics",
+            "spanmetrics-legacy",
+            "istio",
+            "beyla",
+        ),
+        help="with --execute: serve the demo's metrics from a real Prometheus under this "
+        "metric naming (needs prometheus and promtool); default: the embedded demo files",
+    )
     p.set_defaults(func=run)
 
 
@@ -51,9 +66,22 @@ def run(args: argparse.Namespace) -> int:
         t1 = time.perf_counter()
         executed = out_dir / "incident.ipynb"
         try:
-            notebook.execute(
-                notebook.template_path(), executed, cwd=out_dir, timeout_s=args.timeout
-            )
+            if args.naming:
+                from workbench.lab.prom_demo import served_demo
+
+                with served_demo(args.naming, out_dir / f"prometheus-{args.naming}") as demo:
+                    print(f"serving the demo's metrics ({args.naming} naming) at {demo.url}")
+                    notebook.execute(
+                        notebook.template_path(),
+                        executed,
+                        parameters=demo.parameters,
+                        cwd=out_dir,
+                        timeout_s=args.timeout,
+                    )
+            else:
+                notebook.execute(
+                    notebook.template_path(), executed, cwd=out_dir, timeout_s=args.timeout
+                )
         finally:  # a failed run still gets its static copy and HTML, to read the traceback
             if executed.exists():
                 html = offline_html.write_static(executed)

@@ -11,11 +11,14 @@ Before it, ``verdict: clear=… weak=… none=… (fault cases, N; …)`` counts
 suspect stood out (:mod:`workbench.analysis.verdict`; ``--no-verdict`` skips it), and with
 ``--quiet-windows`` the same for fault-free windows (PetShop ``noissue``, lab baselines).
 
-``workbench eval rca --lab-suite [DIR]`` first generates the lab suite (every fault kind,
-several topologies and seeds; reused when DIR already holds it).
+``workbench eval rca --lab-suite [DIR] [--seeds 1,2,3]`` first generates the lab suite
+(every fault kind on three topologies per seed, with fault time, root position, decoys,
+change records and telemetry gaps drawn per case; reused when DIR already holds it) and
+evaluates the cases of those seeds only.
 
 ``workbench eval logs PATH`` mines templates for every system of the loghub layout and
-ends with ``GA=0.xxx PA=0.xxx systems=N``.
+ends with ``GA=0.xxx PA=0.xxx systems=N``; ``--loso`` adds the leave-one-system-out GA
+(the setting chosen on the other systems, measured on the one left out).
 """
 
 from __future__ import annotations
@@ -40,6 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="generate the lab suite into DIR (default: a cache dir) and evaluate it",
     )
+    rca.add_argument(
+        "--seeds",
+        default=None,
+        metavar="S1,S2,..",
+        help="with --lab-suite: the seeds to generate and evaluate (default 1,2,3); "
+        "develop on some, report others",
+    )
     rca.add_argument("--quiet", action="store_true", help="only the summary lines")
     rca.add_argument(
         "--without",
@@ -57,10 +67,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also judge fault-free windows (PetShop noissue, lab baselines): specificity",
     )
+    rca.add_argument(
+        "--detection-delay",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="Nezha layout: the alert fires this long after the fault's injection (default 60)",
+    )
     rca.set_defaults(func=_rca)
 
     logs = esub.add_parser("logs", help="grouping and parsing accuracy on the loghub layout")
     logs.add_argument("path", help="loghub-2k folder (or one system's folder)")
+    logs.add_argument(
+        "--loso",
+        action="store_true",
+        help="also leave-one-system-out: the setting chosen on the other systems, per system",
+    )
     logs.set_defaults(func=_logs)
 
 
@@ -75,11 +97,25 @@ def _rca(args: argparse.Namespace) -> int:
     from workbench.evaluation.cases import iter_cases
     from workbench.evaluation.rca import evaluate_cases, summarize
 
+    cases = None
+    if args.seeds is not None and args.lab_suite is None:
+        raise ConfigError(
+            "--seeds needs --lab-suite", hint="workbench eval rca --lab-suite --seeds 4,5"
+        )
     if args.lab_suite is not None:
-        from workbench.evaluation.suite import default_suite_dir, generate_suite
+        from workbench.evaluation.suite import (
+            DEFAULT_SEEDS,
+            default_suite_dir,
+            generate_suite,
+            suite_cases,
+            suite_spec,
+        )
 
+        seeds = DEFAULT_SEEDS if args.seeds is None else _seeds(args.seeds)
+        spec = suite_spec(seeds)
         target = Path(args.lab_suite) if args.lab_suite else default_suite_dir()
-        path = generate_suite(target, progress=None if args.quiet else _progress_gen)
+        path = generate_suite(target, spec=spec, progress=None if args.quiet else _progress_gen)
+        cases = suite_cases(path, spec)
     elif args.path:
         path = Path(args.path)
     else:
@@ -87,7 +123,15 @@ def _rca(args: argparse.Namespace) -> int:
             "give a PATH or --lab-suite", hint="workbench eval rca ../shared/data/nezha-trainticket"
         )
 
+    problems: dict[str, int] = {}
+
     def show(row: dict) -> None:
+        for note in row.get("notes") or ():
+            # one line per kind of problem; repeated ones are counted at the end
+            key = note.split(":")[0]
+            problems[key] = problems.get(key, 0) + 1
+            if problems[key] == 1 or not args.quiet:
+                print(f"  partial: {row['case']}: {note}", flush=True)
         if args.quiet:
             return
         print(
@@ -104,7 +148,28 @@ def _rca(args: argparse.Namespace) -> int:
             f"--without: unknown signal(s) {bad}", hint="metrics, logs, spans, events"
         )
     judge = not args.no_verdict
-    df = evaluate_cases(iter_cases(path), progress=show, without=without, verdict=judge)
+    if cases is None:
+        from datetime import timedelta
+
+        from workbench.evaluation.cases import detect_layout
+
+        layout = detect_layout(path)
+        if layout == "nezha":
+            from workbench.evaluation.nezha import LOOK_AHEAD, LOOK_BACK, nezha_cases
+
+            delay = timedelta(seconds=args.detection_delay)
+            print(
+                f"alert = fault injection + {args.detection_delay:g} s detection delay; window "
+                f"{LOOK_BACK.total_seconds() / 60:g} min before to "
+                f"{LOOK_AHEAD.total_seconds() / 60:g} min after the alert",
+                flush=True,
+            )
+            cases = nezha_cases(path, detection_delay=delay)
+        else:
+            if layout == "petshop":
+                print("alert = the data set's trigger time (window: the 5-min step at or after it)")
+            cases = iter_cases(path)
+    df = evaluate_cases(cases, progress=show, without=without, verdict=judge)
     if df.height == 0:
         raise ConfigError(f"no cases found under {path}")
     quiet = None
@@ -119,6 +184,10 @@ def _rca(args: argparse.Namespace) -> int:
                 f"group {group}: ours {_fmt(summarize(part['rank'].to_list()))} | "
                 f"BARO {_fmt(summarize(part['rank_baro'].to_list()))}"
             )
+    if problems:
+        print(
+            "partial data: " + "; ".join(f"{k} ({n} case(s))" for k, n in sorted(problems.items()))
+        )
     if judge:
         print(_verdict_line(df, "fault cases"))
     if quiet is not None:
@@ -139,8 +208,24 @@ def _verdict_line(df, what: str) -> str:
     n = df.height
     line = f"verdict: clear={c['clear']} weak={c['weak']} none={c['none']} ({what}, {n}"
     if what == "fault cases":
-        return line + f"; clear with the true cause on top: {c['clear_right']})"
+        prec = f"{c['clear_right'] / c['clear']:.2f}" if c["clear"] else "n/a"
+        return (
+            line + f"; clear with the true cause on top: {c['clear_right']}; "
+            f"clear precision={prec})"
+        )
     return line + f"; none={c['none'] / n:.2f} not clear={(n - c['clear']) / n:.2f})"
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"--seeds: not a list of integers: {text!r}", hint="--seeds 4,5,6"
+        ) from None
+    if not seeds:
+        raise ConfigError("--seeds: no seed given", hint="--seeds 4,5,6")
+    return seeds
 
 
 def _r(rank: int | None) -> str:
@@ -160,5 +245,16 @@ def _logs(args: argparse.Namespace) -> int:
             f"{r['system']:<12} lines={r['lines']:>6} templates={r['true_templates']:>4} "
             f"found={r['found_templates']:>4} GA={r['GA']:.3f} PA={r['PA']:.3f}"
         )
+    if args.loso:
+        from workbench.evaluation.loghub import leave_one_out
+
+        lo = leave_one_out(args.path)
+        for r in lo.iter_rows(named=True):
+            print(
+                f"held out {r['system']:<12} setting chosen on the others: depth={r['depth']} "
+                f"similarity={r['similarity']} GA={r['GA']:.3f} (best setting for it alone "
+                f"{r['GA_best']:.3f})"
+            )
+        print(f"LOSO GA={lo['GA'].mean():.3f} (tuned per system {lo['GA_best'].mean():.3f})")
     print(f"GA={table['GA'].mean():.3f} PA={table['PA'].mean():.3f} systems={table.height}")
     return 0

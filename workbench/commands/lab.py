@@ -30,6 +30,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="use a generated topology of N services (2..1000) instead of the shop",
     )
     g.add_argument("--step", type=float, default=30.0, help="scrape interval in seconds")
+    g.add_argument(
+        "--naming",
+        default="lab",
+        metavar="NAMING",
+        help="metric names in metrics.om: lab, otel, otel-legacy, spanmetrics, "
+        "spanmetrics-legacy, istio or beyla, optionally +kubernetes for cAdvisor / "
+        "kube-state-metrics CPU and memory (default: lab)",
+    )
     g.set_defaults(func=_generate)
     h = lsub.add_parser("history", help="write weeks of per-service usage for capacity analysis")
     h.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
@@ -62,10 +70,12 @@ def _scenarios(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from workbench.errors import ConfigError
     from workbench.lab import generate
+    from workbench.lab.naming import check_naming
     from workbench.lab.scenarios import get_scenario
     from workbench.timewindow import parse_time
 
     get_scenario(args.scenario)
+    check_naming(args.naming)
     start = None
     if args.start:
         start = parse_time(args.start).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -74,7 +84,13 @@ def _generate(args: argparse.Namespace) -> int:
     if args.step <= 0:
         raise ConfigError("--step must be positive")
     path = generate(
-        args.scenario, args.seed, args.out, start=start, services=args.services, step_s=args.step
+        args.scenario,
+        args.seed,
+        args.out,
+        start=start,
+        services=args.services,
+        step_s=args.step,
+        naming=args.naming,
     )
     meta = json.loads((path / "scenario.json").read_text())
     c = meta["counts"]

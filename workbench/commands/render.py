@@ -51,6 +51,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--timeout", type=float, default=600, help="seconds allowed per cell (default 600)"
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="with --execute: replace the executed notebook even if someone edited it",
+    )
     p.set_defaults(func=run)
 
 
@@ -128,7 +133,26 @@ def run(args: argparse.Namespace) -> int:
         executed = out.with_suffix(".ipynb")
         if executed.resolve() == src.resolve():
             executed = out.with_name(f"{out.stem}.executed.ipynb")
-        notebook.execute(src, executed, parameters=params, cwd=out.parent, timeout_s=args.timeout)
+        state = notebook.draft_state(executed)
+        if state in ("edited", "foreign") and not args.force:
+            what = (
+                "was edited since it was drafted"
+                if state == "edited"
+                else ("was not written by `workbench render`")
+            )
+            raise ConfigError(
+                f"{executed} {what}; refusing to overwrite it (nothing was written)",
+                hint="render your edited notebook without --execute "
+                f"(workbench render {executed} --to {args.to}), give --out elsewhere for a "
+                "fresh draft, or pass --force to replace it",
+            )
+        try:
+            notebook.execute(
+                src, executed, parameters=params, cwd=out.parent, timeout_s=args.timeout
+            )
+        finally:
+            if executed.exists():
+                notebook.stamp_draft(executed)
         src = executed
     nb = offline_html.make_static(json.loads(src.read_text(encoding="utf-8")))
     errors = sum(

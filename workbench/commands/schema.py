@@ -47,6 +47,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     ld = ssub.add_parser("load", help="load a lab scenario directory into the tables")
     _common(ld)
     ld.add_argument("directory", help="scenario directory (workbench lab generate --out)")
+    ld.add_argument(
+        "--replace",
+        action="store_true",
+        help="if this scenario was loaded before, delete the rows that load wrote (same "
+        "tables, time range and services) and load it again; without it a second load is "
+        "refused",
+    )
     ld.set_defaults(func=_load)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -78,10 +85,18 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
+    from workbench.sources.postgres import loads as pg_loads
     from workbench.sources.postgres.ingest import load_directory
 
     with _source(args) as pg:
         pg.init_schema(timescale=args.timescale)
-        counts = load_directory(pg, args.directory)
-    print(json.dumps({"schema": args.schema, "rows": counts}, indent=2))
+        key = pg_loads.scenario_key(args.directory)[0]
+        before = pg._run(
+            lambda c: pg_loads.previous(c, pg.schema, key), query="load ledger", window=None,
+            retry=False,
+        )  # fmt: skip
+        counts = load_directory(pg, args.directory, replace=args.replace)
+    action = "replaced" if before is not None else "loaded"
+    print(json.dumps({"schema": args.schema, "scenario": key, "action": action,
+                      "rows": counts}, indent=2))  # fmt: skip
     return 0

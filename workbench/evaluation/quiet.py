@@ -2,9 +2,9 @@
 
 * **PetShop**: windows cut from ``noissue`` (normal operation) as the data set's own
   specificity protocol does: split points at 50 %, 60 %, ... of the normal period; the
-  step at the split is the "alert" step, the two steps before it the lead-in (as in the
-  real issues), the normal period before them the baseline; one pseudo-case per split and
-  alert kind found among the scenario's issues (node, metric, statistic).
+  step at the split is the "alert" step, the normal period before it (less two steps,
+  as the real issues have two steps before their alert) the baseline; one pseudo-case
+  per split.
 * **lab**: the second half of a scenario's baseline hour against its first half; every
   frame is cut at the end of the baseline, so nothing of the fault is seen.
 
@@ -18,7 +18,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -26,7 +25,6 @@ from pathlib import Path
 import polars as pl
 
 from workbench.evaluation.cases import (
-    PETSHOP_TOTALS,
     Case,
     _petshop_edges,
     detect_layout,
@@ -77,30 +75,21 @@ def _lab_quiet(path: str | Path) -> Iterator[Case]:
 def _petshop_quiet(path: str | Path) -> Iterator[Case]:
     for sc, normal in petshop_scenarios(path):
         edges = _petshop_edges(sc / "graph.csv") if (sc / "graph.csv").exists() else None
-        alerts = set()
-        for t in sorted(sc.glob("*/issue_*/target.json")):
-            a = json.loads(t.read_text())["target"]
-            alerts.add((a.get("node"), a.get("metric"), a.get("agg")))
         steps = normal["ts"].unique().sort()
         n = steps.len()
         step = steps.diff().drop_nulls().median()
         assert isinstance(step, timedelta)
         for split in range(n // 2, n - 3, max(1, int(n * 0.1))):
             at = steps[split]
-            lead = Window(steps[split - _LEAD_STEPS], at)
-            for node, kind, stat in sorted(alerts, key=str):
-                yield Case(
-                    id=f"{sc.name}/noissue/{split}/{kind}",
-                    truth="",
-                    fault="none",
-                    window=Window(at, at + step),
-                    baseline=Window(steps[0], lead.start),
-                    metrics=normal.filter(pl.col("ts") < at + 3 * step),
-                    edges=edges,
-                    layout="petshop",
-                    focus=node,
-                    focus_metric=f"{kind}_{stat}" if kind and stat else kind,
-                    focus_total=PETSHOP_TOTALS.get(kind or ""),
-                    lead_in=lead,
-                    group=f"{sc.name}:quiet",
-                )
+            yield Case(
+                id=f"{sc.name}/noissue/{split}",
+                truth="",
+                fault="none",
+                window=Window(at, at + step),
+                baseline=Window(steps[0], steps[split - _LEAD_STEPS]),
+                metrics=normal.filter(pl.col("ts") < at + 3 * step),
+                edges=edges,
+                layout="petshop",
+                group=f"{sc.name}:quiet",
+                alert=at,
+            )

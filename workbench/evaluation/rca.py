@@ -3,7 +3,12 @@
 * ``AC@k`` — the share of cases whose true root cause is among the top ``k``;
 * ``Avg@k`` — the mean of AC@1 .. AC@k (as in the RCA literature, e.g. BARO, RCAEval).
 
-A case whose truth is not ranked at all counts as a miss at every ``k``.
+A case whose truth is not ranked at all (no evidence against it) counts as a miss at
+every ``k``; a truth tied with other services counts at the *worst* position of the tie.
+
+The ranking is the product's, called as the incident notebook calls it
+(:func:`investigate`: the case's frames, window and baseline, nothing else), so the
+figures measure what a user sees.
 
 Each case is an :class:`~workbench.Investigation` (:func:`case_investigation`), so the
 evaluation measures exactly the ranking and verdict the notebook shows.
@@ -35,7 +40,9 @@ __all__ = [
     "avg_at",
     "case_investigation",
     "case_suspects",
+    "clear_precision",
     "evaluate_cases",
+    "investigate",
     "rank_case",
     "summarize",
     "verdict_counts",
@@ -66,6 +73,12 @@ def summarize(ranks: Sequence[int | None]) -> dict[str, float]:
     }
 
 
+def clear_precision(df: pl.DataFrame) -> float | None:
+    """Share of "clear" verdicts whose top suspect is the true cause (None without any)."""
+    c = verdict_counts(df)
+    return c["clear_right"] / c["clear"] if c["clear"] else None
+
+
 def verdict_counts(df: pl.DataFrame) -> dict[str, int]:
     """``{"clear", "weak", "none"}`` counts of the ``verdict`` column of
     :func:`evaluate_cases` (with ``verdict=True``), plus ``clear_right``: clear verdicts
@@ -82,18 +95,25 @@ def _rank(ranking: list[str], truth: str) -> int | None:
         return None
 
 
+def investigate(case: Case) -> Suspects:
+    """The product's diagnosis of one case, computed exactly as the incident notebook
+    computes it: the suspects of ``Investigation(inc)`` over the case's frames, window and
+    baseline (no option the notebook lacks)."""
+    return case_investigation(case).suspects.value
+
+
 def rank_case(case: Case, *, without: Sequence[str] = ()) -> tuple[list[str], list[str]]:
     """(our ranking, BARO's ranking) for one case; ``without`` names signals (``metrics``,
     ``logs``, ``spans``, ``events``) to hide from our ranking (an ablation)."""
     sus = case_suspects(case, without=without)
-    baro = baro_rank(case.metrics, case.window, case.metric_baseline or case.baseline)
+    baro = baro_rank(case.metrics, case.window, case.baseline)
     return sus.ranking, baro
 
 
 def case_investigation(case: Case, *, without: Sequence[str] = ()) -> Investigation:
-    """The :class:`~workbench.Investigation` of one case: what the notebook would show
-    for it (its ranking and verdict are what the evaluation measures). ``without``
-    names signals to hide (an ablation)."""
+    """The :class:`~workbench.Investigation` of one case, built as the notebook builds one
+    (the case's frames, window and baseline, no other option): its ranking and verdict
+    are what the evaluation measures. ``without`` names signals to hide (an ablation)."""
     from workbench import frames as fr
 
     given = case.frames()
@@ -102,15 +122,7 @@ def case_investigation(case: Case, *, without: Sequence[str] = ()) -> Investigat
             raise ValueError(f"unknown signal {sig!r}; one of {sorted(given)}")
         given[sig] = fr.empty(sig)  # type: ignore[arg-type]
     inc = Incident.from_frames(case.id, case.window, baseline=case.baseline, **given)
-    return Investigation(
-        inc,
-        alert=case.focus,
-        metric_baseline=case.metric_baseline,
-        edges=case.edges,
-        focus_metric=case.focus_metric,
-        focus_total=case.focus_total,
-        lead_in=case.lead_in,
-    )
+    return Investigation(inc)
 
 
 def case_suspects(case: Case, *, without: Sequence[str] = ()) -> Suspects:
@@ -126,15 +138,16 @@ def evaluate_cases(
     without: Sequence[str] = (),
     verdict: bool = False,
 ) -> pl.DataFrame:
-    """One row per case: ``case, layout, group, fault, truth, rank, top, rank_baro,
-    top_baro, seconds``; with ``verdict=True`` also ``verdict`` (clear/weak/none, see
+    """One row per case: ``case, layout, group, fault, truth, rank`` (worst position of a
+    tie, null when not ranked), ``top, rank_baro, top_baro, seconds, problems`` (how many
+    notes ``Case.problems`` holds); with ``verdict=True`` also ``verdict`` (clear/weak/none, see
     :mod:`workbench.analysis.verdict`) and ``ratio`` (evidence over chance's level)."""
     rows = []
     for case in cases:
         t0 = time.perf_counter()
         inv = case_investigation(case, without=without)
         ours = inv.suspects.ranking
-        baro = baro_rank(case.metrics, case.window, case.metric_baseline or case.baseline)
+        baro = baro_rank(case.metrics, case.window, case.baseline)
         v = inv.verdict.value if verdict else None
         row = {
             "case": case.id,
@@ -142,17 +155,18 @@ def evaluate_cases(
             "group": case.group,
             "fault": case.fault,
             "truth": case.truth,
-            "rank": _rank(ours, case.truth),
+            "rank": inv.suspects.value.worst_rank(case.truth),
             "top": ours[0] if ours else None,
             "rank_baro": _rank(baro, case.truth),
             "top_baro": baro[0] if baro else None,
             "verdict": v.level if v else None,
             "ratio": v.ratio if v else None,
             "seconds": round(time.perf_counter() - t0, 2),
+            "problems": len(case.problems),
         }
         rows.append(row)
         if progress:
-            progress(row)
+            progress({**row, "notes": list(case.problems)})
     schema = {
         "case": pl.String,
         "layout": pl.String,
@@ -166,5 +180,6 @@ def evaluate_cases(
         "verdict": pl.String,
         "ratio": pl.Float64,
         "seconds": pl.Float64,
+        "problems": pl.Int64,
     }
     return pl.DataFrame(rows, schema=schema)

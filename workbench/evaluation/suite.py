@@ -1,25 +1,45 @@
-"""The lab suite: every fault kind on several topologies and seeds, generated on demand.
+"""The lab suite: every fault kind on several topologies, as hard as a real incident.
 
-``SUITE`` lists ``(scenario, services, seed)``: ``services=None`` is the default shop
-(about 12 services with a database and a cache), a number is a generated topology of
-that many services. Directories are named ``<scenario>-<topology>-s<seed>`` and reused
-when already present (generation is deterministic).
+For every seed, each of the 9 scenarios runs on 3 topologies (the shop, about 12
+services with a database and a cache, and generated topologies of 8 and 20 services):
+27 cases per seed. Each case draws a :class:`~workbench.lab.variation.Variation` from
+its seed: fault start anywhere in the incident window, the root at the entry, in the
+middle or at a leaf of the call graph (the three positions take turns), decoy deploys
+on an affected caller and elsewhere, telemetry gaps (a service without traces, a
+missing metric family), and a change record naming the root in at most half of the
+cases (:data:`ANNOUNCED_SHARE`, chosen per seed by a seeded shuffle).
 
-Example::
+Directories are named ``<scenario>-<topology>-s<seed>`` and reused when already
+present (generation is deterministic). Develop on some seeds and report others::
 
-    >>> from workbench.evaluation.suite import generate_suite, default_suite_dir
-    >>> path = generate_suite(default_suite_dir())      # ~60 scenario directories
-    >>> # then: workbench eval rca <path>
+    >>> from workbench.evaluation.suite import generate_suite, default_suite_dir, suite_spec
+    >>> path = generate_suite(default_suite_dir(), spec=suite_spec((101, 102, 103)))
+    >>> # then: workbench eval rca <path>   (or: workbench eval rca --lab-suite --seeds 101,102,103)
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["SUITE", "case_name", "default_suite_dir", "generate_suite", "suite_spec"]
+if TYPE_CHECKING:
+    from workbench.evaluation.cases import Case as EvalCase
+
+__all__ = [
+    "ANNOUNCED_SHARE",
+    "DEFAULT_SEEDS",
+    "SUITE",
+    "SuiteCase",
+    "case_name",
+    "default_suite_dir",
+    "generate_suite",
+    "suite_cases",
+    "suite_spec",
+]
 
 _SCENARIOS = (
     "demo",
@@ -33,14 +53,28 @@ _SCENARIOS = (
     "packet-loss",
 )
 _TOPOLOGIES: tuple[int | None, ...] = (None, 8, 20)
-_SEEDS = (1, 2)
+DEFAULT_SEEDS = (1, 2, 3)
+# share of a seed's cases whose change records (chaos object, deploy) name the root
+ANNOUNCED_SHARE = 0.4
+
+# (scenario, services, seed, position, announced)
+SuiteCase = tuple[str, int | None, int, str, bool]
 
 
-def suite_spec() -> list[tuple[str, int | None, int]]:
-    """(scenario, services, seed) for every case: 9 scenarios x 3 topologies x 2 seeds,
-    plus a third seed on the shop (63 cases)."""
-    spec = [(sc, topo, seed) for sc in _SCENARIOS for topo in _TOPOLOGIES for seed in _SEEDS]
-    spec += [(sc, None, 3) for sc in _SCENARIOS]
+def suite_spec(seeds: Iterable[int] = DEFAULT_SEEDS) -> list[SuiteCase]:
+    """``(scenario, services, seed, position, announced)`` for every case: 9 scenarios x
+    3 topologies per seed. Positions take turns (entry, middle, leaf, shifted by seed);
+    ``announced`` holds for ``floor(ANNOUNCED_SHARE * 27)`` cases of each seed."""
+    from workbench.lab.variation import POSITIONS
+
+    spec: list[SuiteCase] = []
+    for seed in seeds:
+        cells = [(sc, topo) for sc in _SCENARIOS for topo in _TOPOLOGIES]
+        order = list(range(len(cells)))
+        random.Random(seed * 7919 + 1).shuffle(order)
+        announced = set(order[: int(ANNOUNCED_SHARE * len(cells))])
+        for i, (sc, topo) in enumerate(cells):
+            spec.append((sc, topo, seed, POSITIONS[(i + seed) % 3], i in announced))
     return spec
 
 
@@ -48,12 +82,13 @@ SUITE = suite_spec()
 
 
 def default_suite_dir() -> Path:
-    """``$WORKBENCH_CACHE/lab-suite`` or ``~/.cache/workbench/lab-suite``."""
+    """``$WORKBENCH_CACHE/lab-suite-v2`` or ``~/.cache/workbench/lab-suite-v2`` (v2: the
+    cases with drawn variation; the fixed cases of v1 are not reused)."""
     base = os.environ.get("WORKBENCH_CACHE") or Path.home() / ".cache" / "workbench"
-    return Path(base) / "lab-suite"
+    return Path(base) / "lab-suite-v2"
 
 
-def case_name(scenario: str, services: int | None, seed: int) -> str:
+def case_name(scenario: str, services: int | None, seed: int, *_: object) -> str:
     topo = "shop" if services is None else f"gen{services}"
     return f"{scenario}-{topo}-s{seed}"
 
@@ -61,16 +96,19 @@ def case_name(scenario: str, services: int | None, seed: int) -> str:
 def generate_suite(
     out: str | Path,
     *,
-    spec: list[tuple[str, int | None, int]] | None = None,
+    spec: list[SuiteCase] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Generate every case of ``spec`` (default: :data:`SUITE`) under ``out``; cases whose
     directory already holds a complete scenario are kept. Returns ``out``."""
     from workbench.lab import generate
+    from workbench.lab.runner import build_topology
+    from workbench.lab.scenarios import get_scenario
+    from workbench.lab.variation import draw_variation
 
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
-    for scenario, services, seed in spec or SUITE:
+    for scenario, services, seed, position, announced in spec or SUITE:
         name = case_name(scenario, services, seed)
         d = root / name
         if (d / "truth.json").exists() and (d / "scenario.json").exists():
@@ -79,7 +117,23 @@ def generate_suite(
                 continue
             except ValueError:
                 pass
-        generate(scenario, seed, d, services=services)
+        v = draw_variation(
+            build_topology(services, seed),
+            get_scenario(scenario),
+            seed,
+            position=position,
+            announced=announced,
+        )
+        generate(scenario, seed, d, services=services, variation=v)
         if progress:
             progress(name)
     return root
+
+
+def suite_cases(root: str | Path, spec: list[SuiteCase] | None = None) -> Iterator[EvalCase]:
+    """The evaluation cases of ``spec`` under ``root`` (only those: a suite directory may
+    also hold the cases of other seeds)."""
+    from workbench.evaluation.cases import lab_case
+
+    for scenario, services, seed, *_ in spec or SUITE:
+        yield lab_case(Path(root) / case_name(scenario, services, seed))

@@ -31,6 +31,7 @@ from typing import Any
 
 import polars as pl
 
+from workbench.analysis._util import memo_scope
 from workbench.errors import ConfigError
 from workbench.investigation import quantities as q
 from workbench.investigation.answer import Answer
@@ -85,6 +86,8 @@ class _Store:
 
     def __init__(self) -> None:
         self.values: dict[tuple[Any, ...], Any] = {}
+        #: what memoised analysis functions share within this investigation (memo_scope)
+        self.memo: dict[Any, Any] = {}
         self.locks: dict[tuple[Any, ...], threading.Lock] = {}
         self.guard = threading.Lock()
 
@@ -111,10 +114,9 @@ class Investigation(DrillDown):
     ``window`` narrows the incident window (default: the incident's own); ``services``
     narrows the per-service views (RED summary, timeline, surges, origins, blame) to a
     focus (the ranking and the graph always span every service: a cause may lie outside
-    the focus). ``alert`` names the alerting service: the ranking then prefers causes
-    reachable from it through anomalous callees. ``metric_baseline``, ``focus_metric``,
-    ``focus_total``, ``lead_in`` and ``edges`` are passed to
-    :func:`~workbench.analysis.suspects.rank_suspects` as they are.
+    the focus). ``alert`` names the alerting service (shown with the answers; the ranking
+    does not take it: it ranks every service on its own evidence). ``metric_baseline`` and
+    ``edges`` are passed to :func:`~workbench.analysis.suspects.rank_suspects` as they are.
 
     >>> inv = Investigation(inc)
     >>> inv.suspects.ranking[:3]
@@ -129,9 +131,6 @@ class Investigation(DrillDown):
         services: Sequence[str] = (),
         alert: str | None = None,
         metric_baseline: Window | None = None,
-        focus_metric: str | None = None,
-        focus_total: str | None = None,
-        lead_in: Window | None = None,
         edges: pl.DataFrame | None = None,
         _store: _Store | None = None,
     ) -> None:
@@ -160,9 +159,6 @@ class Investigation(DrillDown):
         self.alert = alert
         self.options: dict[str, Any] = {
             "metric_baseline": metric_baseline,
-            "focus_metric": focus_metric,
-            "focus_total": focus_total,
-            "lead_in": lead_in,
             "edges": edges,
         }
         self._store = _store or _Store()
@@ -214,9 +210,6 @@ class Investigation(DrillDown):
         return (
             self.alert,
             o["metric_baseline"],
-            o["focus_metric"],
-            o["focus_total"],
-            o["lead_in"],
             None if edges is None else id(edges),
         )
 
@@ -232,7 +225,8 @@ class Investigation(DrillDown):
     ) -> Answer:
         def run() -> Answer:
             t0 = time.perf_counter()
-            value = compute()
+            with memo_scope(self._store.memo):
+                value = compute()
             return Answer(
                 name=name,
                 value=value,
@@ -533,10 +527,6 @@ class Investigation(DrillDown):
                 baseline=self.baseline,
                 metric_baseline=o["metric_baseline"],
                 edges=o["edges"],
-                focus=self.alert,
-                focus_metric=o["focus_metric"],
-                focus_total=o["focus_total"],
-                lead_in=o["lead_in"],
             )
             return mark_suspects(sus, self.missing.frame)
 

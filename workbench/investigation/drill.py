@@ -38,7 +38,7 @@ class DrillDown:
     # provided by Investigation
     window: Window
     baseline: Window
-    graph: Any
+    graph_spans: Any
     templates: Any
 
     def _memo(self, key: tuple[Any, ...], compute: Any) -> Any:
@@ -48,7 +48,8 @@ class DrillDown:
         """``service`` first, then its callers and callees in the window's graph."""
         from workbench.analysis.focus import neighbourhood
 
-        edges = self.graph.value.edges
+        # the edges are the spans' whatever the node numbers: no need to wait for metrics
+        edges = self.graph_spans.value.edges
         return self._memo(
             ("neighbourhood", self.window, service), lambda: neighbourhood(edges, service)
         )

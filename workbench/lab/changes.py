@@ -63,7 +63,7 @@ def argocd_applications(ctx) -> list[dict]:
         if hist[-1][0] >= t0:
             hist[-1] = (t0 - 3600 * 5, t0 - 3600 * 5 + 90, svc.version)
         health = "Healthy"
-        for d in (d for d in ctx.deploys if d.service == svc.name):
+        for d in (d for d in ctx.deploys if d.service == svc.name and d.recorded):
             done = d.completed_at or d.aborted_at or (d.at + 300)
             hist.append((d.at, done, d.version))
             if d.aborted_at is not None:
@@ -146,7 +146,8 @@ def rollout_events(ctx) -> list[dict]:
     """Kubernetes Events that Argo Rollouts records for each canary rollout."""
     out: list[dict] = []
     for d in sorted(ctx.deploys, key=lambda d: (d.at, d.service)):
-        out.extend(_deploy_events(d, ctx))
+        if d.recorded:
+            out.extend(_deploy_events(d, ctx))
     out.sort(key=lambda e: (e["firstTimestamp"], e["involvedObject"]["name"], e["reason"]))
     return out
 
@@ -237,7 +238,7 @@ def chaos_objects(ctx) -> list[dict]:
     out = []
     for f in ctx.faults:
         kind = CHAOS_KINDS.get(f.kind)
-        if not kind:
+        if not kind or not f.recorded:
             continue
         out.append(_chaos(ctx, f, kind))
     return out

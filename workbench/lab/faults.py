@@ -58,6 +58,7 @@ class Fault:
     start: float
     end: float
     params: dict = field(default_factory=dict)
+    recorded: bool = True  # False: no Chaos Mesh object (a real fault, not an experiment)
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:

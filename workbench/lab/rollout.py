@@ -38,6 +38,7 @@ class Deploy:
     bad: dict = field(default_factory=dict)  # effects of the new version: err500, lat_mult
     author: str = "ci-bot"
     message: str = ""
+    recorded: bool = True  # False: rolled out by hand, no Argo CD / Rollouts record
 
     def step_times(self) -> list[tuple[float, int]]:
         """(time, weight) of each canary step; pods need ~40 s before the first."""

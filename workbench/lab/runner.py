@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,20 +27,21 @@ from workbench.lab import changes
 from workbench.lab.clock import Grid, iso
 from workbench.lab.faults import CHAOS_KINDS, Effects, Fault, apply_faults
 from workbench.lab.logs import make_logs
-from workbench.lab.metrics import build_series
+from workbench.lab.metrics import SeriesSet, build_series, family_of
 from workbench.lab.otlp import write_otlp
 from workbench.lab.rollout import Deploy, Pod, plan_pods
 from workbench.lab.scenarios import Scenario, get_scenario, pick_herrings, pick_root
 from workbench.lab.sim import Flow, simulate
 from workbench.lab.topology import Topology, generated, shop
-from workbench.lab.traces import NS, TraceGen
+from workbench.lab.traces import NS, Span, TraceGen
+from workbench.lab.variation import Variation
 from workbench.lab.write_metrics import (
     write_family_parquets,
     write_openmetrics,
     write_series_parquet,
 )
 
-__all__ = ["LabRun", "build", "generate"]
+__all__ = ["LabRun", "build", "build_topology", "generate", "lab_series"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,11 @@ def _minor(version: str) -> str:
     return f"{nums[0]}.{nums[1] + 1}.0"
 
 
+def build_topology(services: int | None, seed: int) -> Topology:
+    """The shop (``services=None``) or a generated topology of that many services."""
+    return shop() if services is None else generated(services, seed=seed)
+
+
 def build(
     scenario: str = "demo",
     seed: int = 1,
@@ -94,18 +100,24 @@ def build(
     start: str | None = None,
     services: int | None = None,
     step_s: float = 30.0,
+    variation: Variation | None = None,
 ) -> LabRun:
-    """Run the model (no files written)."""
+    """Run the model (no files written). ``variation`` (see :mod:`workbench.lab.variation`)
+    replaces the scenario's root, fault time, decoys and change records."""
     sc = get_scenario(scenario)
     rng = np.random.default_rng([seed, zlib.crc32(sc.name.encode()), services or 0])
-    topo = shop() if services is None else generated(services, seed=seed)
+    topo = build_topology(services, seed)
     grid = Grid.from_iso(start or sc.start, hours=sc.hours, step_s=step_s)
     t0 = grid.t0
-    root = pick_root(topo, sc)
-    f_start = t0 + sc.fault_at_min * 60
-    f_end = grid.end if sc.fault_minutes is None else f_start + sc.fault_minutes * 60
+    v = variation
+    root = pick_root(topo, sc) if v is None else v.root
+    f_start = t0 + (sc.fault_at_min if v is None else v.fault_at_min) * 60
+    minutes = sc.fault_minutes if v is None else v.fault_minutes
+    f_end = grid.end if minutes is None else min(f_start + minutes * 60, grid.end)
+    recorded = True if v is None else v.announced
+    herrings = pick_herrings(topo, sc, root) if v is None else list(v.decoys)
     deploys: list[Deploy] = []
-    for k, (svc, minute) in enumerate(pick_herrings(topo, sc, root)):
+    for k, (svc, minute) in enumerate(herrings):
         v = _bump(topo.service(svc).version, 1 + k)
         deploys.append(Deploy(svc, t0 + minute * 60, v, pause_s=60.0))
     faults: list[Fault] = []
@@ -123,12 +135,13 @@ def build(
             abort_after_step=d.get("abort_after_step"),
             rollback_at=None if rb is None else f_start + rb * 60,
             bad=dict(d.get("bad", {"err500": 0.3})),
+            recorded=recorded,
         )
         deploys.append(bad)
         truth_start = bad.step_times()[0][0]
         truth_end = min(bad.ended_at, grid.end)
     else:
-        faults.append(Fault(sc.fault, root, f_start, f_end, dict(sc.params)))
+        faults.append(Fault(sc.fault, root, f_start, f_end, dict(sc.params), recorded=recorded))
     deploys.sort(key=lambda d: (d.at, d.service))
     pods = plan_pods(topo, grid, deploys, rng)
     eff = apply_faults(topo, grid, pods, faults, rng)
@@ -143,6 +156,32 @@ def build(
 def _dump(obj: object, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _without_services(traces: list[list[Span]], services: set[str]) -> list[list[Span]]:
+    """Traces without the spans of ``services`` (not instrumented); a trace whose spans
+    were all theirs is gone. Children keep their parent ids, as a real gap leaves them."""
+    if not services:
+        return traces
+    kept = [[s for s in tr if s.service not in services] for tr in traces]
+    return [tr for tr in kept if tr]
+
+
+def _without_family(ss: SeriesSet, service: str, family: str) -> SeriesSet:
+    """``ss`` without the series of metric ``family`` for ``service`` (never exported)."""
+    keep = [
+        i
+        for i, (m, lab) in enumerate(zip(ss.metric, ss.labels, strict=True))
+        if not (lab.get("service") == service and family_of(m) == family)
+    ]
+    return replace(
+        ss,
+        metric=[ss.metric[i] for i in keep],
+        labels=[ss.labels[i] for i in keep],
+        offset_ms=[ss.offset_ms[i] for i in keep],
+        values=ss.values[keep],
+        is_int=[ss.is_int[i] for i in keep],
+    )
 
 
 def _victims(run: LabRun) -> list[str]:
@@ -198,6 +237,20 @@ def _sampling(s: dict, target: int, kept: int, n_services: int) -> dict:
     }
 
 
+def _series(run: LabRun, seed: int, services: int | None) -> SeriesSet:
+    rng = np.random.default_rng([seed, zlib.crc32(run.scenario.name.encode()), services or 0, 2])
+    return build_series(run.topo, run.grid, run.pods, run.eff, run.flow, rng)
+
+
+def lab_series(
+    scenario: str = "demo", seed: int = 1, *, services: int | None = None, step_s: float = 30.0
+) -> tuple[SeriesSet, LabRun]:
+    """The metric series :func:`generate` writes for ``scenario`` and ``seed`` (the same
+    samples), without writing anything: for writing them under other namings."""
+    run = build(scenario, seed, services=services, step_s=step_s)
+    return _series(run, seed, services), run
+
+
 def generate(
     scenario: str = "demo",
     seed: int = 1,
@@ -208,6 +261,8 @@ def generate(
     step_s: float = 30.0,
     target_traces: int | None = None,
     openmetrics: bool = True,
+    variation: Variation | None = None,
+    naming: str = "lab",
 ) -> Path:
     """Generate ``scenario`` with ``seed`` into directory ``out`` and return its path.
 
@@ -217,16 +272,24 @@ def generate(
     grows with the topology (:func:`trace_target`). ``openmetrics=False`` skips the
     OpenMetrics text (gigabytes at 1,000 services; only Prometheus loading needs it).
     The trace sampling applied is stated in ``scenario.json`` (``sampling``).
+    ``variation`` draws root, time, decoys, change records and telemetry gaps per case
+    (:mod:`workbench.lab.variation`, used by the lab suite); without it the scenario is
+    generated as it always was. ``naming`` writes ``metrics.om`` under another
+    metric-naming convention (:mod:`workbench.lab.naming`: ``otel``, ``spanmetrics``,
+    ``istio``, ``beyla``...); the Parquet copy keeps the lab's names.
     """
     out = Path(out)
-    run = build(scenario, seed, start=start, services=services, step_s=step_s)
+    run = build(scenario, seed, start=start, services=services, step_s=step_s, variation=variation)
     sc, g = run.scenario, run.grid
-    rng = np.random.default_rng([seed, zlib.crc32(sc.name.encode()), services or 0, 2])
     out.mkdir(parents=True, exist_ok=True)
 
-    ss = build_series(run.topo, g, run.pods, run.eff, run.flow, rng)
+    ss = _series(run, seed, services)
+    if variation is not None and variation.missing_metric is not None:
+        ss = _without_family(ss, *variation.missing_metric)
+    from workbench.lab.naming import rename
+
     if openmetrics:
-        n_samples = write_openmetrics(ss, out / "metrics" / "metrics.om")
+        n_samples = write_openmetrics(rename(ss, naming), out / "metrics" / "metrics.om")
     if services is None:
         rows = write_series_parquet(ss, out / "metrics" / "metrics.parquet")
     else:  # a generated topology: one file per metric family, scanned lazily
@@ -239,6 +302,8 @@ def generate(
     tracegen = TraceGen(run.topo, g, run.pods, run.eff, run.flow, seed=seed * 1000 + 17)
     traces = tracegen.run(target_traces=target)
     logs = make_logs(run, traces, ss.errors)
+    if variation is not None:  # telemetry gaps: an uninstrumented service, a lost metric
+        traces = _without_services(traces, set(variation.no_traces))
     n_spans = write_otlp(run, traces, out / "traces" / "traces.otlp.jsonl")
     (out / "logs").mkdir(parents=True, exist_ok=True)
     with open(out / "logs" / "logs.jsonl", "w", encoding="utf-8", newline="\n") as fh:
@@ -283,6 +348,7 @@ def generate(
             "baseline_window": {"start": iso(g.t0), "end": iso(half)},
             "services": sorted(run.topo.names),
             "generator": f"workbench.lab {_version()}",
+            "metric_naming": naming,
             "counts": {
                 "samples": n_samples,
                 "series": len(ss.metric),
@@ -293,6 +359,7 @@ def generate(
             },
             "options": {"step_s": step_s, "services": services, "start": start},
             "sampling": _sampling(tracegen.sampling, target, len(traces), n_svc),
+            **({} if variation is None else {"variation": variation.describe()}),
         },
         out / "scenario.json",
     )
@@ -310,6 +377,8 @@ def generate(
         details.update({k: v for k, v in f.params.items()})
         if f.kind in CHAOS_KINDS:
             details["chaos_kind"] = CHAOS_KINDS[f.kind]
+    if variation is not None:
+        details["variation"] = variation.describe()
     details["red_herrings"] = [
         {"service": d.service, "version": d.version, "at": iso(d.at)}
         for d in run.deploys

@@ -41,6 +41,18 @@ def _ranks(ss: SeriesSet) -> dict[str, int]:
     return {name: i for i, (name, _, _) in enumerate(ss.families)}
 
 
+def _rank(ranks: dict[str, int], metric: str) -> int:
+    """The family rank of a sample name: the lab's map, else the name less its suffix
+    (``calls_total`` -> ``calls``; series renamed by :mod:`workbench.lab.naming`)."""
+    fam = family_of(metric)
+    if fam in ranks:
+        return ranks[fam]
+    for suffix in ("_total", "_bucket", "_sum", "_count"):
+        if metric.endswith(suffix) and metric[: -len(suffix)] in ranks:
+            return ranks[metric[: -len(suffix)]]
+    raise KeyError(f"{metric}: no family in the series set")
+
+
 def _escape(v: str) -> str:
     return v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
@@ -55,7 +67,7 @@ CHUNK_SERIES = 2000  # series per batch: memory stays flat as topologies grow
 def _order(ss: SeriesSet) -> tuple[np.ndarray, np.ndarray]:
     """(family rank per series, series indices in output order: by family, then index)."""
     ranks = _ranks(ss)
-    fam_rank = np.array([ranks[family_of(m)] for m in ss.metric], dtype=np.int64)
+    fam_rank = np.array([_rank(ranks, m) for m in ss.metric], dtype=np.int64)
     order = np.lexsort((np.arange(len(ss.metric)), fam_rank))
     return fam_rank, order
 

@@ -10,7 +10,11 @@ connection refused, DNS, TLS failure   ``SourceUnavailable`` (TLS: hint about th
 timeout (connect or read)              ``SourceUnavailable`` (hint: narrow or raise timeout)
 401 / 403                              ``AuthError``
 other 4xx                              ``QueryError`` (server's errorType / error text)
+429, or 503 with Retry-After           waited out (within the deadline), then ``SourceUnavailable``
 5xx                                    ``SourceUnavailable`` with status (retried if GET)
+deadline passed (request or load)      ``SourceUnavailable`` (error_type ``deadline``)
+decoded body over the cap              ``LimitExceeded`` (``max_response_bytes``)
+content-coding not asked for           ``BadData``
 body cut short / not JSON              ``SourceUnavailable`` / ``BadData`` naming the source
 =====================================  ==========================================
 
@@ -22,30 +26,102 @@ Example::
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import random
 import ssl
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
 
 from workbench.errors import AuthError, BadData, ConfigError, QueryError, SourceUnavailable
-from workbench.secrets import Secret, redact, redact_url
+from workbench.limits import max_response_bytes, parse_guard
+from workbench.secrets import Secret, literal_credentials, redact_text, redact_url
+from workbench.sources.budget import deadline_remaining
+from workbench.sources.httpbody import DeadlinePassed as _DeadlinePassed
+from workbench.sources.httpbody import read_body
 
 __all__ = ["Auth", "HttpClient", "Timeout"]
 
 log = logging.getLogger(__name__)
 
+#: answers worth another try (GET only): busy (429, with ``Retry-After``) or a gateway's 5xx
+RETRY_STATUS = (429, 502, 503, 504)
+
+
+class _Busy(Exception):
+    """A retryable status answer, kept to honour its ``Retry-After``."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    from datetime import UTC, datetime
+
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
 
 @dataclass(frozen=True)
 class Timeout:
-    """Timeouts in seconds: ``connect`` for the TCP/TLS handshake, ``read`` per response."""
+    """Timeouts in seconds.
 
-    connect: float = 5.0
+    * ``read`` -- longest silence while waiting for a response (default 30).
+    * ``connect`` -- the TCP/TLS handshake (default: 5, or ``read`` if that is shorter,
+      so a blackholed server with ``timeout = 3`` fails in about 3 s).
+    * ``total`` -- overall deadline of one request, retries and waits included, that no
+      slow or dripping server can stretch (default: 3 x ``read``).
+    * ``load`` -- overall deadline of one source's load in ``Incident.load`` (all its
+      requests; default: 4 x ``read``).
+
+    >>> Timeout(read=3)
+    Timeout(connect=3.0, read=3, total=None, load=None)
+    >>> Timeout(read=3).request_s, Timeout(read=3).load_s
+    (9.0, 12.0)
+    """
+
+    connect: float | None = None  # type: ignore[assignment]
     read: float = 30.0
+    total: float | None = None
+    load: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.connect is None:
+            object.__setattr__(self, "connect", min(5.0, float(self.read)))
+        for name in ("connect", "read", "total", "load"):
+            v = getattr(self, name)
+            if v is not None and not v > 0:
+                raise ConfigError(f"timeout {name} must be a positive number of seconds")
+
+    @property
+    def request_s(self) -> float:
+        """Overall deadline of one request (``total``, default 3 x ``read``)."""
+        return float(self.total) if self.total is not None else 3.0 * self.read
+
+    @property
+    def load_s(self) -> float:
+        """Overall deadline of one load (``load``, default 4 x ``read``)."""
+        return float(self.load) if self.load is not None else 4.0 * self.read
 
     def to_httpx(self) -> httpx.Timeout:
         return httpx.Timeout(self.read, connect=self.connect)
@@ -63,11 +139,53 @@ class Auth:
     headers: Mapping[str, str | Secret] = field(default_factory=dict)
     ca_file: str | None = None
     verify: bool = True
+    #: the URL these settings are used with (set by the client; for the warnings)
+    origin: str | None = field(default=None, compare=False, repr=False)
+
+    def warnings(self, url: str | None = None) -> list[str]:
+        """What is risky about these settings towards ``url``: TLS verification off, or
+        credentials sent over plain HTTP to a host that is not this machine."""
+        url = url or self.origin
+        out = []
+        if not self.verify:
+            out.append(
+                "TLS verification is off (verify = false): anyone on the path can read and "
+                "change the answers and see the credentials"
+            )
+        if url and (self.bearer is not None or self.password is not None or any(
+            isinstance(v, Secret) for v in self.headers.values()
+        )):  # fmt: skip
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(url)
+            if parts.scheme == "http" and not _is_local(parts.hostname or ""):
+                out.append(
+                    f"credentials are sent over plain HTTP to {parts.hostname}: use https://"
+                )
+        return out
 
     def secrets(self) -> tuple[Secret, ...]:
         out = [s for s in (self.bearer, self.password) if s is not None]
         out += [v for v in self.headers.values() if isinstance(v, Secret)]
         return tuple(out)
+
+    def wire_values(self) -> list[str]:
+        """Every credential as it goes on the wire (raw values, ``base64(user:password)``),
+        for redaction; resolves the secrets, so call it only after connecting."""
+        out: list[str] = []
+        for s in self.secrets():
+            try:
+                out.append(s.reveal())
+            except ConfigError:
+                continue
+        if self.username is not None and self.password is not None:
+            try:
+                pair = f"{self.username}:{self.password.reveal()}".encode()
+            except ConfigError:
+                pair = b""
+            if pair:
+                out.append(base64.b64encode(pair).decode())
+        return [v for v in out if v]
 
     def describe(self) -> dict[str, Any]:
         kinds = []
@@ -77,14 +195,25 @@ class Auth:
             kinds.append("basic")
         if self.headers:
             kinds.append("headers:" + ",".join(sorted(self.headers)))
-        return {"auth": "+".join(kinds) or "none", "ca_file": self.ca_file}
+        out: dict[str, Any] = {"auth": "+".join(kinds) or "none", "ca_file": self.ca_file}
+        if not self.verify:
+            out["verify"] = False
+        warnings = self.warnings()
+        if warnings:
+            out["warnings"] = warnings
+        return out
 
 
 class HttpClient:
     """A small JSON-over-HTTP client that raises the workbench's typed errors.
 
-    GETs are retried (bounded, with backoff) on connection failures and 502/503/504;
-    POSTs are not retried.
+    Retries are bounded (``retries``), spaced with jittered exponential backoff, and all
+    fit in the request's deadline: GETs are retried on connection failures and
+    502/503/504; every method is retried when the connection was refused, or on 429 and
+    503 with ``Retry-After`` (honoured, capped at 60 s, never past the deadline).
+    The httpx client is built, and the secrets read, on the first request. Settings that
+    expose credentials (``verify = false``, a credential over plain HTTP to a non-local
+    host) are logged as warnings and listed in ``auth.describe()["warnings"]``.
     """
 
     def __init__(
@@ -97,18 +226,42 @@ class HttpClient:
         retries: int = 2,
         backoff_s: float = 0.2,
         client: httpx.Client | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         self.source = source
+        found = literal_credentials(base_url)
+        if found:
+            raise ConfigError(
+                f"{source}: the URL {redact_url(base_url)} holds a literal credential "
+                f"({', '.join(found)})",
+                hint="remove it from the URL; name it as a secret reference "
+                '(bearer = {env = "NAME"}, password = {env = "NAME"}, or a header)',
+            )
         self.base_url = base_url.rstrip("/")
-        self.auth = auth or Auth()
+        self.auth = replace(auth or Auth(), origin=redact_url(self.base_url))
+        for warning in self.auth.warnings():
+            log.warning("source %s: %s", source, warning)
         self.timeout = timeout or Timeout()
         self.retries = retries
         self.backoff_s = backoff_s
-        self._client = client or self._build_client()
+        #: decoded-size cap of one response (``LimitExceeded`` beyond it)
+        self.max_bytes = max_response_bytes() if max_bytes is None else max_bytes
+        self._wire: list[str] | None = None
+        self._given = client
+        self._built: httpx.Client | None = client
+
+    @property
+    def _client(self) -> httpx.Client:
+        """The httpx client, built (and the secrets read) on the first request, so a
+        source whose secret is missing fails when it connects, not when configured."""
+        if self._built is None:
+            self._built = self._build_client()
+        return self._built
 
     def _build_client(self) -> httpx.Client:
         a = self.auth
-        headers: dict[str, str] = {"Accept": "application/json"}
+        # only codings read_body decodes itself, within the size cap
+        headers: dict[str, str] = {"Accept": "application/json", "Accept-Encoding": "gzip"}
         for k, v in a.headers.items():
             headers[k] = v.reveal() if isinstance(v, Secret) else v
         if a.bearer is not None:
@@ -141,7 +294,10 @@ class HttpClient:
         return redact_url(self.base_url)
 
     def close(self) -> None:
-        self._client.close()
+        if self._built is not None:
+            self._built.close()
+            if self._given is None:
+                self._built = None
 
     # requests ---------------------------------------------------------------------------
     def request(
@@ -156,18 +312,32 @@ class HttpClient:
         window: object | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """Send a request and return the response, or raise a typed error."""
-        attempts = 1 + (self.retries if method.upper() == "GET" else 0)
+        """Send a request and return the response (body read whole, decoded and within
+        the size cap), or raise a typed error.
+
+        The whole request, retries and waits included, ends by the request deadline
+        (``Timeout.total``) and by the current load's deadline, whichever comes first.
+        """
+        # GETs are retried on any transient failure; other methods (the query POSTs) only
+        # where the server never ran them: refused connections and 429/503 "come back later"
+        idempotent = method.upper() in ("GET", "HEAD")
+        attempts = 1 + self.retries
+        deadline, budget_s, scope = self._deadline()
         last: Exception | None = None
         for attempt in range(attempts):
             if attempt:
-                time.sleep(self.backoff_s * (2 ** (attempt - 1)))
+                wait = self._retry_wait(attempt, last)
+                if wait >= deadline - time.monotonic():
+                    break  # no time left for another try: report what failed
+                time.sleep(wait)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
             try:
-                resp = self._client.request(
-                    method, path, params=params, data=data, json=json_body, headers=headers
-                )
-                resp.read()
+                resp = self._send(method, path, params, data, json_body, headers, deadline)
             except httpx.TimeoutException as exc:
+                if deadline - time.monotonic() <= 0.05:
+                    raise self._deadline_error(budget_s, scope, query, window) from exc
                 raise SourceUnavailable(
                     f"{self.source} did not answer within {self._timeout_text()}",
                     source=self.source,
@@ -200,7 +370,7 @@ class HttpClient:
                 ) from exc
             except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
                 last = exc
-                if attempt + 1 < attempts:
+                if idempotent and attempt + 1 < attempts:
                     continue
                 raise SourceUnavailable(
                     f"{self.source} closed the connection before the response was complete",
@@ -221,20 +391,98 @@ class HttpClient:
                     source=self.source,
                     query=query,
                     window=window,
-                    detail=f"{type(exc).__name__}: {str(exc)[:200]}",
+                    detail=f"{type(exc).__name__}: {_clip(self.redact(str(exc)), 200)}",
                     hint="retry; if it persists, check proxies between you and the server",
                 ) from exc
-            if resp.status_code in (502, 503, 504) and attempt + 1 < attempts:
-                last = None
+            except _DeadlinePassed as exc:
+                raise self._deadline_error(budget_s, scope, query, window) from exc
+            busy = resp.status_code == 429 or (
+                resp.status_code == 503 and "retry-after" in resp.headers
+            )
+            if (busy or (idempotent and resp.status_code in RETRY_STATUS)) and (
+                attempt + 1 < attempts
+            ):
+                last = _Busy(resp)
                 continue
             self._raise_for_status(resp, query=query, window=window)
             return resp
-        raise SourceUnavailable(  # pragma: no cover - loop always returns or raises
+        if isinstance(last, _Busy):
+            self._raise_for_status(last.response, query=query, window=window)
+        if last is None or time.monotonic() >= deadline - 0.05 or isinstance(last, _Busy):
+            raise self._deadline_error(budget_s, scope, query, window) from last
+        raise SourceUnavailable(
             f"{self.source} failed after {attempts} attempts",
             source=self.source,
             query=query,
             window=window,
+            detail=type(last).__name__,
         ) from last
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: Any,
+        data: Any,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+        deadline: float,
+    ) -> httpx.Response:
+        """One try: connect and read within the deadline, decode within the size cap."""
+        left = max(0.001, deadline - time.monotonic())
+        t = self.timeout
+        timeout = httpx.Timeout(
+            min(t.read, left), connect=min(float(t.connect or t.read), left), pool=left
+        )
+        req = self._client.build_request(
+            method, path, params=params, data=data, json=json_body, headers=headers,
+            timeout=timeout,
+        )  # fmt: skip
+        resp = self._client.send(req, stream=True)
+        try:
+            resp._content = read_body(
+                resp,
+                source=self.source,
+                deadline=deadline,
+                read_timeout=t.read,
+                cap=self.max_bytes,
+            )
+        finally:
+            resp.close()
+        return resp
+
+    def _deadline(self) -> tuple[float, float, str]:
+        """``(monotonic end, seconds, "request"|"load")`` of the next request."""
+        now = time.monotonic()
+        own = self.timeout.request_s
+        end, budget_s, scope = now + own, own, "request"
+        load = deadline_remaining()
+        if load is not None and now + load[0] < end:
+            end, budget_s, scope = now + load[0], load[1], "load"
+        return end, budget_s, scope
+
+    def _retry_wait(self, attempt: int, last: Exception | None) -> float:
+        """Backoff with full jitter, or the server's ``Retry-After`` (capped at 60 s)."""
+        if isinstance(last, _Busy):
+            after = _retry_after(last.response.headers.get("retry-after"))
+            if after is not None:
+                return min(after, 60.0) + random.uniform(0, self.backoff_s)
+        base = self.backoff_s * (2 ** (attempt - 1))
+        return random.uniform(base / 2, base * 1.5)
+
+    def _deadline_error(
+        self, budget_s: float, scope: str, query: str | None, window: object | None
+    ) -> SourceUnavailable:
+        option = "timeout.total" if scope == "request" else "timeout.load"
+        return SourceUnavailable(
+            f"{self.source} did not finish within the {scope} deadline of {budget_s:g}s",
+            source=self.source,
+            query=query,
+            window=window,
+            error_type="deadline",
+            hint=f"the server is slow, stalled or dripping; narrow the query, or raise "
+            f"{option} (read timeout {self.timeout.read:g}s)",
+        )
 
     def get_json(
         self,
@@ -265,7 +513,8 @@ class HttpClient:
     def decode(self, resp: httpx.Response, *, query: str | None = None) -> Any:
         """Decode a JSON body, naming the source if it is cut short or not JSON."""
         try:
-            body = json.loads(resp.content)
+            with parse_guard(self.source, what="the JSON answer"):
+                body = json.loads(resp.content)
             if (b"\\ud" in resp.content or b"\\uD" in resp.content) and _lone_surrogate(body):
                 raise BadData(
                     f"response from {self.source} holds a lone surrogate escape (not text)",
@@ -290,6 +539,13 @@ class HttpClient:
             ) from None
 
     # helpers -----------------------------------------------------------------------------
+    def redact(self, text: str) -> str:
+        """``text`` without this client's credentials in any encoding, nor anything that
+        looks like one (see :func:`workbench.secrets.redact_text`)."""
+        if self._wire is None:
+            self._wire = self.auth.wire_values()
+        return redact_text(text, self._wire)
+
     def _timeout_text(self) -> str:
         return f"{self.timeout.read:g}s (connect {self.timeout.connect:g}s)"
 
@@ -299,11 +555,9 @@ class HttpClient:
         code = resp.status_code
         if code < 400:
             return
-        error_type, detail = _server_error(resp)
-        secrets = self.auth.secrets()
-        if secrets:  # a server or proxy that echoes the request must not echo the credential
-            error_type = redact(error_type, secrets) if error_type else error_type
-            detail = redact(detail, secrets) if detail else detail
+        # a server or proxy that echoes the request must not echo the credential, in any
+        # encoding: redact the whole body first, clip afterwards
+        error_type, detail = _server_error(resp, self.redact)
         if code in (401, 403):
             raise AuthError(
                 f"{self.source} refused the credentials (HTTP {code})",
@@ -313,6 +567,18 @@ class HttpClient:
                 status=code,
                 detail=detail,
                 hint="check the token, user or password the source's configuration names",
+            )
+        if (code in (429, 503) and resp.headers.get("retry-after")) or code == 429:
+            raise SourceUnavailable(
+                f"{self.source} is busy (HTTP {code}) and asked to wait "
+                f"{resp.headers.get('retry-after') or 'a while'}; the deadline did not allow it",
+                source=self.source,
+                query=query,
+                window=window,
+                status=code,
+                error_type=error_type or "busy",
+                detail=detail,
+                hint="retry later, raise timeout.total / timeout.load, or ask less at once",
             )
         if code >= 500:
             raise SourceUnavailable(
@@ -337,12 +603,15 @@ class HttpClient:
         )
 
 
-def _server_error(resp: httpx.Response) -> tuple[str | None, str | None]:
-    """The server's error type and text from a JSON or plain-text error body.
+def _server_error(
+    resp: httpx.Response, redactor: Any = lambda t: t
+) -> tuple[str | None, str | None]:
+    """The server's error type and text from a JSON or plain-text error body, redacted
+    by ``redactor`` before anything is clipped.
 
     Long texts keep their head and tail: servers such as VictoriaMetrics echo the whole
     query first and say what went wrong at the end."""
-    text = resp.text[:65536]
+    text = redactor(resp.text[:65536])
     try:
         body = json.loads(text)
     except (json.JSONDecodeError, ValueError):
@@ -350,8 +619,17 @@ def _server_error(resp: httpx.Response) -> tuple[str | None, str | None]:
     if isinstance(body, dict):
         et = body.get("errorType") or body.get("error_type") or body.get("status")
         msg = body.get("error") or body.get("message") or body.get("msg")
-        return (str(et) if et else None), _clip(str(msg) if msg else text.strip())
+        et_text = redactor(str(et)) if et else None
+        return et_text, _clip(redactor(str(msg)) if msg else text.strip())
     return None, _clip(text.strip())
+
+
+def _is_local(host: str) -> bool:
+    """Whether ``host`` is this machine (loopback name or address)."""
+    host = host.strip("[]").lower()
+    return (
+        host in ("localhost", "::1", "") or host.startswith("127.") or host.endswith(".localhost")
+    )
 
 
 def _lone_surrogate(body: Any) -> bool:

@@ -60,6 +60,9 @@ class LazyHttp:
         if tenant is not None:
             auth = replace(auth, headers={**auth.headers, "X-Scope-OrgID": tenant})
         self.url = url.rstrip("/")
+        from workbench.secrets import redact_url
+
+        auth = replace(auth, origin=redact_url(self.url))
         self.auth = auth
         self.timeout = timeout or Timeout()
         self.tenant = tenant

@@ -30,7 +30,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from typing import Any, Literal
 
@@ -151,6 +151,10 @@ BUILTIN: tuple[Backend, ...] = (
         extra="postgres", exports=("PostgresSource",), example="postgres://user@host/db",
     ),
     Backend(
+        "clickhouse", _P + "clickhouse.source:ClickHouseSource",
+        exports=("ClickHouseSource",), example="clickhouse+http://host:8123",
+    ),
+    Backend(
         "files", _P + "files:DirectorySource", aliases={"file": {}}, schemes=("files",),
         prefixed=False, location="path", file_target=_P + "files:FileSource",
         exports=("DirectorySource", "FileSource"), example="files:///path",
@@ -176,8 +180,6 @@ def _from_entry_point(ep: metadata.EntryPoint) -> Backend | None:
     else:
         log.warning("source plug-in %s (%s) is neither a Backend nor a class", ep.name, dist)
         return None
-    from dataclasses import replace
-
     return replace(backend, origin=f"plug-in {dist}")
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from workbench.errors import BadData
+from workbench.sources.files import compressed
 
 OnError = Literal["raise", "skip"]
 
@@ -83,7 +84,7 @@ def check_on_error(on_error: str) -> OnError:
 
 def read_text(path: Path, problems: Problems) -> str:
     try:
-        raw = path.read_bytes()
+        raw = compressed.read_bytes(path, source=problems.source)  # .gz/.zst: decompressed
     except OSError as exc:
         raise BadData(
             f"cannot read {path}: {exc.strerror or exc}", path=str(path), source=problems.source

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from workbench.sources.files import parquet
+from workbench.sources.files import compressed, parquet
 from workbench.sources.files.events import LAB_EVENT_FILES
 from workbench.sources.files.events import detect_format as _events_format
 
@@ -37,11 +37,8 @@ _HEAD = 16384
 
 
 def sniff(path: Path) -> str:
-    try:
-        with path.open("rb") as fh:
-            return fh.read(_HEAD).decode("utf-8", errors="replace")
-    except OSError:
-        return ""
+    """The first bytes of a file as text, decompressed for ``.gz``/``.zst`` names."""
+    return compressed.read_head(path, _HEAD).decode("utf-8", errors="replace")
 
 
 def _json_format(head: str) -> tuple[str, str] | None:
@@ -66,7 +63,7 @@ def classify(path: str | Path, *, format: str | None = None) -> tuple[str, str] 
     it still comes from the content or name).
     """
     p = Path(path)
-    name = p.name.lower()
+    name = compressed.inner_name(p)  # "app.jsonl.gz" is judged as "app.jsonl"
     if format is not None:
         if format == "tempo":
             format = "otlp"
@@ -85,7 +82,7 @@ def classify(path: str | Path, *, format: str | None = None) -> tuple[str, str] 
         sig = parquet.signal_of(p)
         return (sig, "parquet") if sig else None
     if name.endswith((".yaml", ".yml")):
-        ev = _events_format(p, sniff(p))
+        ev = _events_format(Path(name), sniff(p))
         return ("events", ev) if ev else None
     if name.endswith(".csv"):
         return "logs", "csv"

@@ -48,6 +48,7 @@ from workbench.sources.base import Result, Signal, Source, Timer
 from workbench.sources.budget import RowBudget
 from workbench.sources.files import detect, parquet
 from workbench.sources.files._common import OnError, Problems, check_on_error, span_warnings
+from workbench.sources.files.capacity import FilesCapacity
 from workbench.sources.files.logs import LogMapping
 from workbench.timewindow import Window
 
@@ -161,7 +162,7 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
-class _FilesBase(Source):
+class _FilesBase(Source, FilesCapacity):
     """Shared loading logic of DirectorySource and FileSource."""
 
     kind: ClassVar[str] = "files"

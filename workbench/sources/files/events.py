@@ -36,6 +36,7 @@ import polars as pl
 
 from workbench import frames
 from workbench.errors import BadData
+from workbench.sources.files import compressed
 from workbench.sources.files._common import (
     OnError,
     Problems,
@@ -475,7 +476,7 @@ def read_file(
     p = Path(path)
     problems = Problems(path=str(p), source=source, on_error=check_on_error(on_error))
     text = read_text(p, problems)
-    fmt = format or detect_format(p, text[:8192])
+    fmt = format or detect_format(Path(compressed.inner_name(p)), text[:8192])
     if fmt not in FORMATS:
         raise BadData(
             f"{p.name}: not a known events format",
@@ -505,15 +506,12 @@ def read_file(
 
 
 def _load_yaml(text: str, problems: Problems) -> list[Any]:
-    import yaml
+    """Every YAML document of ``text``; aliases refused (no expansion bombs)."""
+    from workbench.limits import load_yaml
 
-    try:
-        return list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise BadData(
-            f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
-            path=problems.path,
-            line=mark.line + 1 if mark is not None else None,
-            source=problems.source,
-        ) from exc
+    return load_yaml(
+        text,
+        where=str(problems.path),
+        all_documents=True,
+        source=problems.source,
+    )

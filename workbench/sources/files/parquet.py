@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import polars as pl
 
 from workbench import frames
 from workbench.errors import BadData
+from workbench.sources.files import compressed
 from workbench.timewindow import Window
 
 __all__ = ["count", "filter_frame", "scan", "signal_of", "window_filter"]
@@ -40,18 +42,26 @@ _NAME_HINTS = (
 def signal_of(path: str | Path) -> str | None:
     """The signal a Parquet file holds: by file name, else by its columns; None if unsure."""
     p = Path(path)
-    stem = p.name.lower()
+    stem = compressed.inner_name(p)
     for hint, sig in _NAME_HINTS:
         if stem.startswith(hint):
             return sig
     try:
-        cols = set(pl.read_parquet_schema(p))
+        cols = set(pl.read_parquet_schema(_source(p)))
     except Exception:
         return None
     for sig in ("spans", "metrics", "logs", "events"):
         if set(frames.SCHEMAS[sig]) <= cols:
             return sig
     return None
+
+
+def _source(p: Path, *, source: str | None = None) -> Path | io.BytesIO:
+    """The path to scan lazily, or for ``.parquet.gz``/``.zst`` the decompressed bytes
+    (a compressed Parquet file cannot be scanned in place; the size cap applies)."""
+    if compressed.codec_of(p) is None:
+        return p
+    return io.BytesIO(compressed.read_bytes(p, source=source))
 
 
 def window_filter(signal: str, window: Window | None) -> pl.Expr | None:
@@ -99,7 +109,7 @@ def scan(
     """Read one contract Parquet file lazily, filtered by window and services, validated."""
     p = Path(path)
     try:
-        lf = pl.scan_parquet(p)
+        lf = pl.scan_parquet(_source(p, source=source))
         schema = lf.collect_schema()
     except Exception as exc:
         raise BadData(

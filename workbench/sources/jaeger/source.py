@@ -35,6 +35,7 @@ import polars as pl
 from workbench import frames
 from workbench.errors import BadData, ConfigError, QueryError
 from workbench.sources.base import Result, Source, Timer
+from workbench.sources.budget import in_context
 from workbench.sources.http import Auth, Timeout
 from workbench.sources.lazyhttp import LazyHttp
 from workbench.timewindow import Window
@@ -207,7 +208,7 @@ class JaegerSource(LazyHttp, Source):
             seen: set[str] = set()
             workers = max(1, min(self.concurrency, len(names)))
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                results = list(pool.map(one, names))
+                results = list(pool.map(in_context(one), names))
             for svc, (items, path, hit, errs) in results:
                 reasons += [f"{svc}: {e}" for e in errs]
                 if hit:

@@ -52,7 +52,9 @@ def ingest_frame(
     return df.height
 
 
-def load_directory(pg: Any, directory: str | Path, *, window: Any = None) -> dict[str, int]:
+def load_directory(
+    pg: Any, directory: str | Path, *, window: Any = None, replace: bool = False
+) -> dict[str, int]:
     """Ingest every signal of a scenario directory into ``pg`` (a PostgresSource).
 
     ``window`` defaults to the scenario's whole ``window`` from ``scenario.json`` (or
@@ -66,7 +68,30 @@ def load_directory(pg: Any, directory: str | Path, *, window: Any = None) -> dic
         window = _scenario_window(Path(directory)) or Window(
             "1970-01-01T00:00:00Z", "2300-01-01T00:00:00Z"
         )
+    from workbench.errors import ConfigError
+    from workbench.sources.postgres import loads as pg_loads
+
+    key, fingerprint = pg_loads.scenario_key(directory)
+    before = pg._run(
+        lambda c: pg_loads.previous(c, pg.schema, key), query="load ledger", window=None,
+        retry=False,
+    )  # fmt: skip
+    if before is not None and not replace:
+        rows = sum(int(s.get("rows", 0)) for s in before["signals"].values())
+        raise ConfigError(
+            f"scenario {key!r} was already loaded into schema {pg.schema} at "
+            f"{before['loaded_at']} ({rows:,} rows); refused, nothing was written",
+            hint="pass --replace (replace=True) to delete the rows that load wrote and load "
+            "it again, or load into another --schema",
+        )
+    if before is not None:
+        deleted = pg._run(
+            lambda c: pg_loads.delete_load(c, pg.schema, key, before["signals"]),
+            query="delete the earlier load", window=None, retry=False,
+        )  # fmt: skip
+        log.warning("replaced the earlier load of %s: deleted %s", key, deleted)
     counts: dict[str, int] = {}
+    spans: dict[str, Any] = {}
     for signal in ("metrics", "logs", "spans", "events"):
         if signal not in src.capabilities:
             continue
@@ -79,7 +104,13 @@ def load_directory(pg: Any, directory: str | Path, *, window: Any = None) -> dic
                 path=str(directory),
                 hint="fix or remove the broken file before loading",
             )
-        counts[signal] = pg.ingest(signal, frames.validate(res.frame, signal))
+        df = frames.validate(res.frame, signal)
+        spans[signal] = pg_loads.span_of(signal, df)
+        counts[signal] = pg.ingest(signal, df)
+    pg._run(
+        lambda c: pg_loads.record_load(c, pg.schema, key, fingerprint, spans),
+        query="load ledger", window=None, retry=False,
+    )  # fmt: skip
     return counts
 
 

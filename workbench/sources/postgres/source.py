@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,7 @@ from workbench.errors import (
 )
 from workbench.secrets import Secret
 from workbench.sources.base import Result, Signal, Source, Timer
+from workbench.sources.capabilities import BucketRequest, Buckets, CapacityAggregation
 from workbench.sources.postgres.watchdog import Watchdog
 from workbench.timewindow import Window, parse_duration
 
@@ -81,7 +83,7 @@ _KV_COLUMN = {
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class PostgresSource(Source):
+class PostgresSource(Source, CapacityAggregation):
     """Telemetry tables in PostgreSQL or TimescaleDB.
 
     Arguments (all but the first keyword-only):
@@ -89,6 +91,13 @@ class PostgresSource(Source):
     * ``dsn_or_url`` -- ``postgres://user@host:5432/db`` (also ``postgresql://``,
       ``postgresql+psycopg://``, ``timescale://``) or a libpq ``key=value`` string.
       A password written in it is moved into a :class:`Secret` and never shown.
+    * TLS: towards a host that is not this machine, with no ``sslmode`` in the URL (nor
+      ``PGSSLMODE``), the source verifies the server's certificate and name whenever the
+      server offers TLS (``sslmode=verify-full``, CA from ``sslrootcert`` or the system
+      store) and falls back to an unencrypted connection, recorded in ``describe()``
+      and logged, only when the server offers no TLS at all. Opt out with
+      ``?sslmode=prefer`` (encrypted, not verified) or ``?sslmode=require`` in the URL.
+      Local hosts and Unix sockets keep libpq's default.
     * ``name`` -- how results and errors name this source (default ``"postgres"``).
     * ``password`` -- a :class:`Secret` (``Secret.env("PGPASSWORD")``), resolved when
       connecting. Without one libpq's own ``PGPASSWORD``/``~/.pgpass`` apply.
@@ -137,6 +146,13 @@ class PostgresSource(Source):
             )
         self._password = Secret.value(inline) if inline is not None else password
         self._params = params
+        #: verify TLS when offered (see the class doc); ``tls`` says what was used
+        self._tls_auto = (
+            "sslmode" not in params
+            and not os.environ.get("PGSSLMODE")
+            and not _is_local_host(params.get("host"), params.get("hostaddr"))
+        )
+        self.tls: str | None = params.get("sslmode") or None
         if hasattr(timeout, "connect") and hasattr(timeout, "read"):
             connect_s, statement_timeout = float(timeout.connect), float(timeout.read)
         else:
@@ -177,7 +193,11 @@ class PostgresSource(Source):
             "timescale": self._timescale,
             "max_rows": self.max_rows,
             "password": repr(self._password) if self._password else None,
+            "tls": self.tls or ("verify-full when offered" if self._tls_auto else "libpq default"),
+            **({"warnings": [self._plain_warning]} if self.tls == "none" else {}),
         }
+
+    _plain_warning = "the server offers no TLS: the connection (and password) is not encrypted"
 
     # ------------------------------------------------------------------ connection
     def _connect(self) -> Any:
@@ -202,10 +222,32 @@ class PostgresSource(Source):
         }
         if self._password is not None:
             kwargs["password"] = self._password.reveal()
+        if self._tls_auto:
+            kwargs["sslmode"] = "verify-full"
+            kwargs.setdefault("sslrootcert", "system")
         try:
-            conn = psycopg.connect(autocommit=True, **kwargs)
+            try:
+                conn = psycopg.connect(autocommit=True, **kwargs)
+            except psycopg.OperationalError as exc:
+                if not (self._tls_auto and "does not support SSL" in str(exc)):
+                    raise
+                kwargs["sslmode"] = "disable"
+                kwargs.pop("sslrootcert", None)
+                conn = psycopg.connect(autocommit=True, **kwargs)
+                self.tls = "none"
+                log.warning("source %s: %s", self.name, self._plain_warning)
+            else:
+                if self._tls_auto:
+                    self.tls = "verify-full"
         except psycopg.Error as exc:
             err = translate(exc, source=self.name, password=self._password, connecting=True)
+            text = str(exc).lower()
+            if self._tls_auto and ("certificate" in text or "root.crt" in text):
+                err.hint = (
+                    "the server's TLS certificate did not verify: give its CA with "
+                    "sslrootcert=/path/ca.pem in the URL, or opt out with ?sslmode=prefer "
+                    "(encrypted, not verified)"
+                )
             if leaks(exc, self._password):
                 raise err from None
             raise err from exc
@@ -491,6 +533,19 @@ class PostgresSource(Source):
         """Events overlapping ``window`` (starting in it, or still running at its start)."""
         return self._load("events", window, services=services, query_text=None)
 
+    # capability: capacity aggregation (see workbench.sources.capabilities) -----------
+    def capacity_has_metric(self, metrics: list[str], window: Window) -> bool:
+        """Whether any of ``metrics`` has data in ``window`` (picks the capacity profile)."""
+        from workbench.sources.postgres.capacity import has_metric
+
+        return has_metric(self, metrics, window)
+
+    def capacity_buckets(self, request: BucketRequest) -> Buckets:
+        """Usage and limits bucketed on the server (see :mod:`workbench.sources.postgres.capacity`)."""
+        from workbench.sources.postgres.capacity import buckets
+
+        return buckets(self, request)
+
     # ------------------------------------------------------------------ aggregation
     def metrics_aggregated(
         self,
@@ -727,6 +782,17 @@ def _output(col: Any, kv: str) -> Any:
     if col.kind == "epoch_us":
         return sql.SQL("(extract(epoch FROM {}) * 1000000)::int8 AS {}").format(name, name)
     return name
+
+
+def _is_local_host(host: str | None, hostaddr: str | None) -> bool:
+    """Whether libpq connects to this machine (a Unix socket or a loopback address).
+    The host name decides, since that is what a certificate is verified against."""
+    names = [x for x in (host or "").split(",") if x] or ([hostaddr] if hostaddr else [])
+    names = names or ["localhost"]
+    return all(
+        n.startswith("/") or n.lower() == "localhost" or n.startswith("127.") or n == "::1"
+        for n in names
+    )
 
 
 def _parse_dsn(dsn: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from workbench import frames
@@ -174,15 +175,21 @@ def _join(
             field="values",
             source=source,
         )
-    sid = (
-        pl.Series("sid", range(len(counts)), dtype=pl.UInt32)
-        .repeat_by(pl.Series(counts, dtype=pl.UInt32))
-        .explode()
-    )
+    sid = _series_ids(counts)
     samples = pl.DataFrame([sid, _ts_us(ts), value])
     return samples.join(series, on="sid", how="left").select(
         "ts", "metric", "service", "value", "labels"
     )
+
+
+def _series_ids(counts: Sequence[int]) -> pl.Series:
+    """``sid`` 0, 0, 1, 2, 2, ... : series i repeated ``counts[i]`` times.
+
+    numpy's repeat rather than ``repeat_by().explode()``: polars before 2.0 explodes an
+    empty list into one null row, so a series without samples would shift the others.
+    """
+    ids = np.repeat(np.arange(len(counts), dtype=np.uint32), np.asarray(counts, dtype=np.int64))
+    return pl.Series("sid", ids, dtype=pl.UInt32)
 
 
 def vector_frame(
@@ -321,7 +328,8 @@ def fast_matrix(
         metric=metric, service=service, labels=labels.cast(frames.KV), values=pl.col("values")
     )
     counts = series["values"].list.len()
-    flat = series["values"].explode()
+    # empty lists left out first: polars before 2.0 explodes them into a null row
+    flat = series["values"].filter(counts > 0).explode()
     if flat.null_count() or (flat.list.len() != 2).any():
         return None
     pairs = flat.explode()
@@ -330,7 +338,7 @@ def fast_matrix(
         return None  # the general path names the bad sample
     ts = nums.gather_every(2)
     value = nums.gather_every(2, 1)
-    sid = pl.int_range(series.height, dtype=pl.UInt32, eager=True).repeat_by(counts).explode()
+    sid = _series_ids(counts.to_list())
     frame = (
         series.drop("values")[sid]
         .with_columns(ts=_ts_us(ts), value=value)

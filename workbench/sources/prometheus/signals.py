@@ -33,11 +33,14 @@ from workbench.sources.prometheus import promql
 
 __all__ = [
     "CPU_RATIO",
+    "CPU_THROTTLED_RATIO",
     "DB_POOL_RATIO",
     "ERROR_RATE",
     "ERROR_RATIO",
     "MEMORY_RATIO",
+    "OOM_KILLS",
     "REQUEST_RATE",
+    "RESTARTS",
     "SIGNALS",
     "MetricNames",
     "latency_name",
@@ -50,6 +53,9 @@ ERROR_RATIO = "red:error_ratio"
 CPU_RATIO = "saturation:cpu_ratio"
 MEMORY_RATIO = "saturation:memory_ratio"
 DB_POOL_RATIO = "saturation:db_pool_ratio"
+CPU_THROTTLED_RATIO = "saturation:cpu_throttled_ratio"
+RESTARTS = "saturation:restarts"
+OOM_KILLS = "saturation:oom_kills"
 
 
 def latency_name(q: float) -> str:
@@ -95,6 +101,21 @@ class MetricNames:
     pool_used_state: str = "used"
     pool_max: str = "db_client_connections_max"
     quantiles: tuple[float, ...] = (0.5, 0.95, 0.99)
+    # extra (label, op, value) matchers on the request and duration series, e.g.
+    # ("reporter", "=", "destination") for Istio or ("span_kind", "=", "SPAN_KIND_SERVER")
+    request_matchers: tuple[tuple[str, str, str], ...] = ()
+    # seconds per unit of the duration histogram: 0.001 for a ``_milliseconds`` histogram
+    duration_scale: float = 1.0
+    # the label naming the service on the saturation series when it differs (cAdvisor and
+    # kube-state-metrics: ``container``); the queries relabel it to ``service_label``
+    saturation_service_label: str | None = None
+    cpu_limit_matchers: tuple[tuple[str, str, str], ...] = ()
+    memory_limit_matchers: tuple[tuple[str, str, str], ...] = ()
+    # Kubernetes extras (None: not queried): CFS throttling, restarts, OOM kills
+    cpu_throttled_periods: str | None = None
+    cpu_periods: str | None = None
+    restarts: str | None = None
+    terminated_reason: str | None = None
 
 
 def signal_queries(
@@ -117,8 +138,12 @@ def signal_queries(
     def sel(metric: str, *extra: str | None) -> str:
         return promql.selector(metric, match, *extra)
 
-    req = sel(names.requests)
-    err = sel(names.requests, promql.matcher(names.status_label, "=~", names.error_status))
+    def matchers(spec: tuple[tuple[str, str, str], ...]) -> list[str]:
+        return [promql.matcher(k, op, v) for k, op, v in spec]
+
+    rq = matchers(names.request_matchers)
+    req = sel(names.requests, *rq)
+    err = sel(names.requests, *rq, promql.matcher(names.status_label, "=~", names.error_status))
     total = f"{by} (rate({req}{w}))"
     errors = f"({by} (rate({err}{w})) or {total} * 0)"
     out = {
@@ -127,15 +152,15 @@ def signal_queries(
         ERROR_RATE: errors,
         ERROR_RATIO: f"{errors} / {total}",
     }
-    bucket = sel(names.duration_bucket)
+    bucket = sel(names.duration_bucket, *rq)
+    scale = "" if names.duration_scale == 1 else f" * {names.duration_scale:g}"
     for q in names.quantiles:
-        out[latency_name(q)] = f"histogram_quantile({q:g}, sum by ({svc}, le) (rate({bucket}{w})))"
-    out[CPU_RATIO] = f"{by} (rate({sel(names.cpu_seconds)}{w})) / {by} ({sel(names.cpu_limit)})"
-    out[MEMORY_RATIO] = f"{by} ({sel(names.memory)}) / {by} ({sel(names.memory_limit)})"
-    used = sel(names.pool_usage, promql.eq(names.pool_state_label, names.pool_used_state))
-    out[DB_POOL_RATIO] = f"{by} ({used}) / {by} ({sel(names.pool_max)})"
+        out[latency_name(q)] = (
+            f"histogram_quantile({q:g}, sum by ({svc}, le) (rate({bucket}{w}))){scale}"
+        )
+    out.update(_saturation(names, services, w))
     if signals is not None:
-        unknown = set(signals) - set(out)
+        unknown = set(signals) - set(out) - {CPU_THROTTLED_RATIO, RESTARTS, OOM_KILLS}
         if unknown:
             from workbench.errors import ConfigError
 
@@ -144,3 +169,51 @@ def signal_queries(
             )
         out = {k: v for k, v in out.items() if k in signals}
     return out
+
+
+def _saturation(names: MetricNames, services: Sequence[str] | None, w: str) -> dict[str, str]:
+    """Saturation queries, by ``saturation_service_label`` relabelled to the service label."""
+    svc = promql.label_name(names.service_label)
+    sat = promql.label_name(names.saturation_service_label or names.service_label)
+    match = promql.any_of(sat, services) if services else None
+    by = f"sum by ({sat})"
+
+    def sel(metric: str, *extra: str | None) -> str:
+        return promql.selector(metric, match, *extra)
+
+    def lim(spec: tuple[tuple[str, str, str], ...]) -> list[str]:
+        return [promql.matcher(k, op, v) for k, op, v in spec]
+
+    def relabel(expr: str) -> str:
+        return expr if sat == svc else _relabel(expr, svc, sat)
+
+    cpu_limit = sel(names.cpu_limit, *lim(names.cpu_limit_matchers))
+    mem_limit = sel(names.memory_limit, *lim(names.memory_limit_matchers))
+    out = {
+        CPU_RATIO: f"{by} (rate({sel(names.cpu_seconds)}{w})) / {by} ({cpu_limit})",
+        MEMORY_RATIO: f"{by} ({sel(names.memory)}) / {by} ({mem_limit})",
+    }
+    # the pool gauges are application metrics: by the application's label, even when CPU
+    # and memory come from cAdvisor's ``container``
+    app = sat if names.cpu_throttled_periods is None else svc
+    pm = promql.any_of(app, services) if services else None
+    used = promql.selector(
+        names.pool_usage, pm, promql.eq(names.pool_state_label, names.pool_used_state)
+    )
+    pool = f"sum by ({app}) ({used}) / sum by ({app}) ({promql.selector(names.pool_max, pm)})"
+    out_pool = {DB_POOL_RATIO: pool if app == svc else _relabel(pool, svc, app)}
+    if names.cpu_throttled_periods and names.cpu_periods:
+        out[CPU_THROTTLED_RATIO] = (
+            f"{by} (rate({sel(names.cpu_throttled_periods)}{w})) / "
+            f"{by} (rate({sel(names.cpu_periods)}{w}))"
+        )
+    if names.restarts:
+        out[RESTARTS] = f"{by} (increase({sel(names.restarts)}{w}))"
+    if names.terminated_reason:
+        oom = sel(names.terminated_reason, promql.eq("reason", "OOMKilled"))
+        out[OOM_KILLS] = f"{by} ({oom})"
+    return {**{k: relabel(v) for k, v in out.items()}, **out_pool}
+
+
+def _relabel(expr: str, to: str, frm: str) -> str:
+    return f'label_replace({expr}, "{to}", "$1", "{frm}", "(.*)")'

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -60,8 +60,10 @@ from workbench.errors import (
 )
 from workbench.sources import chunking
 from workbench.sources.base import Result, Source, Timer
-from workbench.sources.budget import RowBudget
+from workbench.sources.budget import RowBudget, in_context
+from workbench.sources.capabilities import BucketRequest, Buckets, CapacityAggregation
 from workbench.sources.http import Auth, HttpClient, Timeout
+from workbench.sources.prometheus import presets as metric_presets
 from workbench.sources.prometheus import promql
 from workbench.sources.prometheus import response as promjson
 from workbench.sources.prometheus.signals import MetricNames, signal_queries
@@ -127,7 +129,7 @@ class _Outcome:
     reasons: list[str] = field(default_factory=list)
 
 
-class PrometheusSource(Source):
+class PrometheusSource(Source, CapacityAggregation):
     """A Prometheus-compatible server.
 
     Parameters (keyword-only after ``url``):
@@ -182,7 +184,8 @@ class PrometheusSource(Source):
         target_points: int = 720,
         max_points_per_series: int = chunking.MAX_POINTS,
         on_chunk_error: Literal["raise", "partial"] = "raise",
-        metric_names: MetricNames | None = None,
+        metric_names: MetricNames | Mapping[str, Any] | None = None,
+        preset: str | None = None,
         scrape_interval: str | timedelta = "15s",
         alerts: bool = False,
         compression: bool | None = None,
@@ -204,7 +207,10 @@ class PrometheusSource(Source):
         self.target_points = target_points
         self.max_points_per_series = max_points_per_series
         self.on_chunk_error = on_chunk_error
-        self.metric_names = metric_names or MetricNames()
+        # preset / metric_names / detection on first use: workbench.sources.prometheus.presets
+        names, self.preset_choice = metric_presets.resolve(preset, metric_names)
+        self._detect = names is None
+        self.metric_names = names or MetricNames()
         self.scrape_interval = parse_duration(scrape_interval)
         self.http = HttpClient(name, url, auth=auth, timeout=timeout, retries=retries)
         if isinstance(compression, str):  # from a URL option or an environment variable
@@ -224,6 +230,9 @@ class PrometheusSource(Source):
             **self.http.auth.describe(),
             "timeout": f"{self.http.timeout.read:g}s",
             "compression": self.compression,
+            "metric_names": self.preset_choice.note()
+            if self.preset_choice
+            else "detect on first load",
         }
 
     def close(self) -> None:
@@ -244,6 +253,19 @@ class PrometheusSource(Source):
         if query is None:
             return self.signals(window, services=services, step=step)
         return self.query_range(query, window, step=step)
+
+    @classmethod
+    def from_client(cls, client: Any, **kwargs: Any) -> PrometheusSource:
+        """From an existing ``prometheus_api_client.PrometheusConnect``: same URL, headers,
+        basic auth, TLS settings and timeout (:mod:`workbench.sources.prometheus.connect`).
+
+        Example::
+
+            >>> prom = PrometheusSource.from_client(PrometheusConnect(url, headers=h))
+        """
+        from workbench.sources.prometheus.connect import from_prometheus_connect
+
+        return from_prometheus_connect(client, **kwargs)
 
     def query_range(
         self,
@@ -275,6 +297,7 @@ class PrometheusSource(Source):
         >>> prom.signals(w, services=["checkout"], signals=["red:error_ratio"]).frame
         """
         st = self._step(window, step)
+        choice = self._ensure_names(window)
         queries = signal_queries(
             self.metric_names,
             services=services,
@@ -282,7 +305,33 @@ class PrometheusSource(Source):
             signals=signals,
         )
         label = f"RED+saturation for {', '.join(services) if services else 'all services'}"
-        return self._range(queries, window, step=st, label=label)
+        res = self._range(queries, window, step=st, label=label)
+        if choice is not None:
+            res.extra["metric_names"] = choice.note()
+        return res
+
+    def _ensure_names(self, window: Window) -> metric_presets.Choice | None:
+        """Detect the naming preset from the server's metric names, once (see
+        :mod:`workbench.sources.prometheus.presets`); a failed lookup keeps the lab names."""
+        if self._detect:
+            self._detect = False
+            try:
+                have = self.label_values("__name__", window=window)
+            except SourceError as err:
+                log.warning("%s: cannot list metric names to detect the preset: %s", self.name, err)
+                self.preset_choice = metric_presets.Choice(
+                    "lab",
+                    f"detection failed ({type(err).__name__}); using lab names",
+                    MetricNames(),
+                )
+            else:
+                self.preset_choice = metric_presets.detect(have)
+            self.metric_names = self.preset_choice.names
+            self.service_labels = tuple(
+                dict.fromkeys((self.metric_names.service_label, "service", "job"))
+            )
+            log.info("%s: %s", self.name, self.preset_choice.note())
+        return self.preset_choice
 
     def query(
         self, query: str, at: datetime | str | None = None, *, alias: str | None = None
@@ -331,6 +380,19 @@ class PrometheusSource(Source):
         """All label names (over ``window`` if given)."""
         data, _ = self._api("/api/v1/labels", _window_params(window), query="labels", window=window)
         return sorted(_str_list(data, self.name))
+
+    # capability: capacity aggregation (see workbench.sources.capabilities) -----------
+    def capacity_has_metric(self, metrics: list[str], window: Window) -> bool:
+        """Whether any of ``metrics`` has data in ``window`` (picks the capacity profile)."""
+        from workbench.sources.prometheus.capacity import has_metric
+
+        return has_metric(self, metrics, window)
+
+    def capacity_buckets(self, request: BucketRequest) -> Buckets:
+        """Usage and limits bucketed on the server (see :mod:`workbench.sources.prometheus.capacity`)."""
+        from workbench.sources.prometheus.capacity import buckets
+
+        return buckets(self, request)
 
     def label_values(
         self, name: str, *, window: Window | None = None, match: str | None = None
@@ -496,7 +558,7 @@ class PrometheusSource(Source):
         )
         try:
             futures = [
-                pool.submit(self._guarded, task, part, budget)
+                pool.submit(in_context(self._guarded), task, part, budget)
                 for task, part in zip(tasks, parts, strict=True)
             ]
             for f in as_completed(futures):

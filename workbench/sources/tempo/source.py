@@ -30,6 +30,7 @@ import polars as pl
 from workbench import frames
 from workbench.errors import AuthError, BadData, ConfigError, QueryError, SourceError
 from workbench.sources.base import Result, Source, Timer
+from workbench.sources.budget import in_context
 from workbench.sources.http import Auth, Timeout
 from workbench.sources.lazyhttp import LazyHttp
 from workbench.sources.tempo import traceql
@@ -222,6 +223,8 @@ class TempoSource(LazyHttp, Source):
             body = self.http.get_json(SEARCH_PATH, params=params, query=query, window=window)
             df = parse_search(body, source=self.name)
         reasons = []
+        if df.height > limit:  # a server that ignored the limit: the budget still holds
+            df = df.head(limit)
         if df.height >= limit:
             reasons.append(
                 f"the search returned limit={limit} traces; more may match: narrow the query "
@@ -271,7 +274,7 @@ class TempoSource(LazyHttp, Source):
 
             if ids:
                 with ThreadPoolExecutor(max_workers=min(self.concurrency, len(ids))) as pool:
-                    for tid, df, rs, exc in pool.map(one, ids):
+                    for tid, df, rs, exc in pool.map(in_context(one), ids):
                         if exc is not None:
                             failed.append((tid, exc))
                         else:

@@ -1,0 +1,207 @@
+"""Time to the first answer on the demo incident (issue 12).
+
+1. ``otlp_spans_per_s``: the demo's OTLP JSON traces file into the spans frame, end to
+   end (bytes on disk to frame), against the careful per-span path it replaces; beside
+   it, ``otlp_decode_floor_spans_per_s``: JSON decoding alone of the same bytes with the
+   fastest decoder installed (orjson if importable, else the standard library), line by
+   line, which no reader that builds Python objects can beat. Target 250,000 spans/s.
+2. ``notebook_findings_s``: what the incident notebook computes before its findings cell,
+   in process: open the demo incident, load it, ``Investigation``, then RED summary,
+   graph, graph diff, timeline, top errors, surges, origins, blame, suspects (with the
+   verdict the suspects cell shows) and findings; against the same cells as they were
+   (each analysis function called on its own, the verdict's placebo rankings sharing
+   nothing). Target 5 s on a quiet 2-core machine. ``--execute`` also times
+   ``workbench demo --execute`` (kernel start-up and chart rendering included).
+3. ``verdict_over_ranking``: the verdict's cost over the ranking's, in an investigation
+   (placebo rankings share the window-free work) against plain ``assess(rank_suspects())``.
+   Target 0.5.
+
+Each figure is the best of ``--repeat`` runs. The machine is shared: the load average is
+printed with the figures; compare ratios, not absolute seconds, under load.
+
+Run: ``.venv/bin/python bench/bench_investigation.py [--repeat 3] [--execute]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGET_SPANS_PER_S = 250_000
+TARGET_NOTEBOOK_S = 5.0
+TARGET_VERDICT_RATIO = 0.5
+
+
+def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    out, t_best = None, math.inf
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        out = fn()
+        t_best = min(t_best, time.perf_counter() - t0)
+    return t_best, out
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def otlp(repeat: int) -> None:
+    import pytest
+
+    from workbench.lab.demo import demo_path
+    from workbench.sources.files import otlp as reader
+    from workbench.sources.files import otlp_fast
+
+    path = demo_path() / "traces" / "traces.otlp.jsonl"
+    t_new, frame = best(lambda: reader.read_file(path).frame, repeat)
+    n = frame.height
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(otlp_fast, "fast_spans", lambda data: None)
+        t_old, old = best(lambda: reader.read_file(path).frame, repeat)
+    assert old.height == n
+    try:
+        import orjson
+
+        decoder, loads = "orjson", orjson.loads
+    except ImportError:
+        import json
+
+        decoder, loads = "json", json.loads
+    t_floor, _ = best(lambda: [loads(x) for x in path.read_bytes().splitlines() if x], repeat)
+    new, base, floor = n / t_new, n / t_old, n / t_floor
+    print(
+        f"otlp_spans_per_s: {new:,.0f} spans/s (baseline careful path {base:,.0f} spans/s, "
+        f"ratio {new / base:.1f}x, target {TARGET_SPANS_PER_S:,}) [{n:,} spans, {load()}]"
+    )
+    print(
+        f"otlp_decode_floor_spans_per_s: {floor:,.0f} spans/s (baseline {decoder} line by "
+        f"line, ratio {new / floor:.2f}x of the floor, target >= 1x)"
+    )
+
+
+def _old_cells(inc: Any) -> Any:
+    """The incident notebook's cells before the investigation: every function on its own."""
+    from workbench.analysis.graph import graph_diff, service_graph
+    from workbench.analysis.logs import top_error_messages
+    from workbench.analysis.red import red, red_summary
+    from workbench.analysis.suspects import errors_from_logs, rank_suspects
+    from workbench.analysis.templates import template_surges
+    from workbench.analysis.timeline import build_timeline
+    from workbench.analysis.traces import error_origins, latency_blame
+    from workbench.report import findings
+
+    r = red(inc.metrics, inc.spans)
+    summary = red_summary(r, window=inc.window, baseline=inc.baseline)
+    graph = service_graph(inc.spans, window=inc.window)
+    graph_diff(service_graph(inc.spans, window=inc.baseline), graph)
+    tl = build_timeline(inc.events, r, window=inc.window, baseline=inc.baseline)
+    top_error_messages(inc.logs, window=inc.window, baseline=inc.baseline)
+    surges = template_surges(inc.logs, inc.window, inc.baseline)
+    spans = errors_from_logs(inc.spans, inc.logs)
+    origins = error_origins(spans, window=inc.window)
+    latency_blame(spans, window=inc.window, baseline=inc.baseline)
+    sus = rank_suspects(inc)
+    sus.verdict  # noqa: B018 - the suspects cell shows it
+    return findings(inc, suspects=sus, red_summary=summary, timeline=tl, surges=surges,
+                    origins=origins)  # fmt: skip
+
+
+def _new_cells(inc: Any) -> Any:
+    from workbench import Investigation
+
+    inv = Investigation(inc)
+    for name in ("red_summary", "graph", "graph_diff", "timeline", "top_errors", "surges",
+                 "origins", "blame", "suspects", "verdict"):  # fmt: skip
+        getattr(inv, name)
+    return inv.findings.value
+
+
+def notebook(repeat: int, execute: bool) -> None:
+    from workbench import Incident
+
+    def run(cells: Callable[[Any], Any]) -> Any:
+        inc = Incident.demo()
+        inc.load()
+        return cells(inc)
+
+    t_new, f_new = best(lambda: run(_new_cells), repeat)
+    t_old, f_old = best(lambda: run(_old_cells), repeat)
+    assert f_new.top_suspect == f_old.top_suspect
+    print(
+        f"notebook_findings_s: {t_new:.2f} s (baseline cells before the investigation "
+        f"{t_old:.2f} s, ratio {t_new / t_old:.2f}x, target {TARGET_NOTEBOOK_S:g}) [{load()}]"
+    )
+    if execute:
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [str(Path(sys.executable).with_name("workbench")), "demo", "--execute", tmp]
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            took = time.perf_counter() - t0
+        print(
+            f"notebook_execute_s: {took:.2f} s (baseline 15 s on a quiet machine per issue "
+            f"12, ratio {took / 15:.2f}x, target {TARGET_NOTEBOOK_S:g}) [{load()}]"
+        )
+
+
+def verdict(repeat: int) -> None:
+    from workbench import Incident, Investigation
+    from workbench.analysis.suspects import rank_suspects
+    from workbench.analysis.verdict import assess
+
+    inc = Incident.demo()
+    inc.load()
+    rank_suspects(inc)  # warm-up: imports, compiled regexes
+
+    def plain() -> tuple[float, float]:
+        t0 = time.perf_counter()
+        sus = rank_suspects(inc)
+        t1 = time.perf_counter()
+        assess(sus)
+        return t1 - t0, time.perf_counter() - t1
+
+    def shared() -> tuple[float, float]:
+        inv = Investigation(inc)
+        t0 = time.perf_counter()
+        inv.suspects  # noqa: B018
+        t1 = time.perf_counter()
+        inv.verdict  # noqa: B018
+        return t1 - t0, time.perf_counter() - t1
+
+    ratios = {"plain": math.inf, "shared": math.inf}
+    for _ in range(repeat):
+        for name, fn in (("plain", plain), ("shared", shared)):
+            rank_s, verdict_s = fn()
+            ratios[name] = min(ratios[name], verdict_s / rank_s)
+    print(
+        f"verdict_over_ranking: {ratios['shared']:.2f} x (baseline plain assess "
+        f"{ratios['plain']:.2f} x, ratio {ratios['shared'] / ratios['plain']:.2f}x, target "
+        f"<= {TARGET_VERDICT_RATIO}) [{load()}]"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--execute", action="store_true", help="also time `workbench demo --execute`")
+    args = ap.parse_args()
+    otlp(args.repeat)
+    verdict(args.repeat)
+    notebook(args.repeat, args.execute)
+
+
+if __name__ == "__main__":
+    main()

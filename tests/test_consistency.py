@@ -1,0 +1,147 @@
+"""One value per quantity and window, whichever view shows it.
+
+Each headline quantity (error ratio, request rate, p95, onset) is computed through the
+notebook path (``inv.red_summary``, ``inv.onset``), the explorer (its summary table, the
+graph's nodes, the Suspects tab), the postmortem (impact counts, timings) and the
+findings, for the same window, and must agree; every place that shows it names the
+window."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from widgets import IncidentExplorer
+from workbench import Incident, Investigation, Window
+from workbench.analysis.impact import request_counts
+from workbench.investigation import quantities as q
+from workbench.investigation.answer import span_label
+
+
+@pytest.fixture(scope="module")
+def inv(lab_demo_dir: Path) -> Investigation:
+    inc = Incident.from_directory(lab_demo_dir)
+    inc.load()
+    return Investigation(inc)
+
+
+@pytest.fixture(scope="module")
+def explorer(inv: Investigation) -> IncidentExplorer:
+    ex = IncidentExplorer(inv, background=False)
+    assert ex.load_status == "done", ex.task.error
+    return ex
+
+
+def _windows(inv: Investigation) -> list[Window]:
+    w = inv.window
+    return [w, Window(w.start + timedelta(minutes=10), w.start + timedelta(minutes=40))]
+
+
+def _row(df: pl.DataFrame, service: str) -> dict:
+    return df.filter(pl.col("service") == service).row(0, named=True)
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["whole-window", "narrowed"])
+def test_error_ratio_rate_and_p95_agree_everywhere(
+    inv: Investigation, explorer: IncidentExplorer, which: int
+) -> None:
+    window = _windows(inv)[which]
+    n = inv.narrow(window=window)
+    red_frame = n.red.frame
+    explorer.set_window(window)
+    checked = 0
+    for service in ("checkout", "frontend", "payment"):
+        er = q.error_ratio(red_frame, service, window=window)
+        rate = q.request_rate(red_frame, service, window=window)
+        p95 = q.p95(red_frame, service, window=window)
+        assert er.value is not None and rate.value is not None and p95.value is not None
+        # notebook: the RED summary cell
+        nb = _row(n.red_summary.frame, service)
+        assert nb["error_ratio_inc"] == pytest.approx(er.value, rel=1e-12)
+        assert nb["rate_inc"] == pytest.approx(rate.value, rel=1e-12)
+        assert nb["p95_inc_ms"] == pytest.approx(p95.value, rel=1e-12)
+        # explorer: the overview table and the graph's nodes (tooltip and info table)
+        ex_row = _row(explorer.red_summary(), service)
+        assert ex_row["error_ratio_inc"] == pytest.approx(er.value, rel=1e-12)
+        assert ex_row["rate_inc"] == pytest.approx(rate.value, rel=1e-12)
+        node = _row(explorer.inv.graph.nodes, service)
+        assert node["error_ratio"] == pytest.approx(er.value, rel=1e-12)
+        assert node["rate_per_s"] == pytest.approx(rate.value, rel=1e-12)
+        assert node["p95_ms"] == pytest.approx(p95.value, rel=1e-12)
+        # postmortem: the impact's request counts over the same window
+        counts, _basis = request_counts(
+            n.incident.metrics, red_frame, start=window.start, end=window.end
+        )
+        c = _row(counts, service)
+        assert c["failed"] / c["requests"] == pytest.approx(er.value, rel=1e-9)
+        checked += 1
+    assert checked == 3
+    # the explorer's table names the window it summarises
+    explorer.show_tab("overview")
+    assert span_label(window) in explorer.views["overview"].summary.value
+    formatted = f"{_row(explorer.red_summary(), 'checkout')['error_ratio_inc']:.1%}"
+    assert formatted in explorer.views["overview"].summary.value
+    explorer.reset_window()
+
+
+def test_findings_show_the_summary_numbers_with_their_window(inv: Investigation) -> None:
+    for window in _windows(inv):
+        n = inv.narrow(window=window)
+        text = n.findings.to_markdown()
+        assert span_label(window) in text and span_label(n.baseline) in text
+        er = q.error_ratio(n.red.frame, "checkout", window=window)
+        base = q.error_ratio(n.red.frame, "checkout", window=n.baseline)
+        assert f"`checkout` errors {base.value:.1%} → {er.value:.1%}" in text
+
+
+def test_postmortem_error_ratios_are_the_red_ratios_over_its_period(inv: Investigation) -> None:
+    pm = inv.postmortem()
+    period = Window(pm.impact.start, pm.impact.end)
+    # onsets and their ends are RED step boundaries: the period is whole steps
+    assert period.start.second == 0 and period.end.second == 0
+    # its table names the period it counts over
+    section = str(pm.section("impact"))
+    assert f"error ratio {period.start:%H:%M}–{period.end:%H:%M} UTC" in section
+    seen = 0
+    for r in pm.impact.per_service.iter_rows(named=True):
+        if not r["requests"]:
+            continue
+        er = q.error_ratio(inv.red.frame, r["service"], window=period)
+        assert r["error_ratio"] == pytest.approx(er.value, rel=1e-9), r["service"]
+        assert f"{er.value:.1%}" in section
+        seen += 1
+    assert seen >= 2
+
+
+def test_one_onset_everywhere(inv: Investigation, explorer: IncidentExplorer) -> None:
+    onset = inv.onset
+    assert onset.value is not None and inv.window.contains(onset.value)
+    assert str(onset).startswith(f"onset {span_label(inv.window)}: ")
+    # findings
+    assert inv.findings.onset == onset.value
+    assert f"about {onset.value:%H:%M} UTC" in inv.findings.to_markdown()
+    # postmortem: its impact begins at the same onset
+    pm = inv.postmortem()
+    assert pm.timings.onset == onset.value
+    # timeline: the earliest onset row inside the window
+    tl = inv.timeline.frame.filter(
+        pl.col("kind").is_in(["error_spike", "latency_spike"])
+        & (pl.col("ts") >= inv.window.start)
+        & (pl.col("ts") < inv.window.end)
+    )
+    assert tl["ts"].min() == onset.value
+    # explorer: the Suspects tab says the same
+    explorer.show_tab("suspects")
+    assert re.search(onset.value.strftime("%H:%M:%S"), explorer.views["suspects"].note.value)
+
+
+def test_quantities_name_their_window(inv: Investigation) -> None:
+    er = q.error_ratio(inv.red.frame, "checkout", window=inv.window)
+    text = str(er)
+    assert text.startswith(f"error ratio of checkout {span_label(inv.window)}: ")
+    assert text.endswith(" %")
+    assert q.error_ratio(inv.red.frame, "nonexistent", window=inv.window).formatted() == "n/a"

@@ -1,0 +1,511 @@
+"""The kinds of evidence against a service, as one table: :data:`SIGNALS`.
+
+Each :class:`Signal` says how to compute it from an incident's frames (a
+:class:`Context` that computes the shared pieces once), its weight in the ranking, its
+role, how to explain it in a sentence, and the least chance can reach of it (for the
+verdict). :func:`~workbench.analysis.suspects.rank_suspects` and
+:func:`~workbench.analysis.verdict.assess` both iterate over the table, so a new kind of
+evidence is one function and one row here.
+
+Roles: ``local`` evidence is the service's own behaviour (errors starting there, extra
+time spent there, a code path cut short, its resource at capacity) and is never
+discounted; a ``symptom`` (a metric change, a log surge, more of an additive total)
+travels up the call graph, so a caller's symptom is discounted by the anomaly of what it
+calls; a ``boost`` (a change event on the service just before the onset) multiplies.
+
+Every compute returns ``service, value, strength, top``: ``value`` in 0..1 (what the
+ranking combines), ``strength`` in the kind's own absolute unit (what the verdict holds
+against the placebo windows: a robust z for metric changes, extra failing requests per
+second for errors, the excess as a share of the system's normal total for totals, the
+0..1 value itself for the rest) and ``top`` (the series, template, operation or event
+that carries it).
+
+Example::
+
+    >>> from workbench.analysis.signals import SIGNALS
+    >>> [(s.name, s.weight, s.role) for s in SIGNALS][:2]
+    [('errors', 0.9, 'local'), ('latency', 0.8, 'local')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+import polars as pl
+
+from workbench.analysis import changes as ch
+from workbench.analysis import metric_rules as mr
+from workbench.analysis import patterns as pt
+from workbench.analysis import templates as tp
+from workbench.analysis import traces as tr
+from workbench.analysis.stats import beyond_noise, covered_seconds, poisson_z, saturate
+from workbench.timewindow import Window
+
+__all__ = ["CHANGE_KINDS", "SIGNALS", "SIGNAL_SCHEMA", "Context", "Signal", "harmful_changes"]
+
+SIGNAL_SCHEMA = {
+    "service": pl.String,
+    "value": pl.Float64,
+    "strength": pl.Float64,
+    "top": pl.String,
+}
+CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
+#: an excess of this share of the system's normal total scores 0.63 (see ``_totals``)
+_TOTALS_SCALE = 0.1
+_LEVEL_WEIGHT = {"fatal": 1.0, "error": 1.0, "warn": 0.8}
+# metrics where only one direction is bad: a success rate that rises or a latency that
+# falls is recovery (or, from an all-zero baseline, a series that just started), not harm
+_HIGHER_IS_BETTER = r"(?i)(availab|success|uptime|apdex)"
+_LOWER_IS_BETTER = r"(?i)(latency|duration|error|fail|_seconds)"
+# latency a service measures on its outgoing calls (OTel ``http.client.request.duration``,
+# Nezha's ``PodClientLatencyP99``): time spent waiting for a callee, so the callee's
+# symptom, not the caller's (the trace signals put client spans' time on the callee too)
+_CLIENT_LATENCY = r"(?i)(client.*(latency|duration))|((latency|duration).*client)"
+
+
+def callee_symptom() -> pl.Expr:
+    """True for series that measure the wait on a callee (client-side latency)."""
+    return pl.col("metric").str.contains(_CLIENT_LATENCY)
+
+
+def benign_change() -> pl.Expr:
+    """True for a change in the harmless direction of a metric whose name says which
+    direction hurts: success rates/availability going up, latency/errors going down."""
+    name = pl.col("metric")
+    up = pl.col("direction") == "up"
+    return (name.str.contains(_HIGHER_IS_BETTER) & up) | (
+        name.str.contains(_LOWER_IS_BETTER) & ~name.str.contains(_HIGHER_IS_BETTER) & ~up
+    )
+
+
+def harmful_changes(changes: pl.DataFrame) -> pl.DataFrame:
+    """The metric changes that count as a service's symptom: each counted once (a
+    host-level series copied onto every pod says nothing about which service broke, a
+    latency's quantiles are one measurement, a service doing less work is not where a
+    fault is; see ``metric_rules``), in the harmful direction, and not a wait on a callee."""
+    return (
+        mr.quantile_consensus(mr.without_host_level(changes))
+        .filter(~mr.usage_drop())
+        .filter(
+            pl.col("changed")
+            & pl.col("service").is_not_null()
+            & ~benign_change()
+            & ~callee_symptom()
+        )
+    )
+
+
+def _empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=SIGNAL_SCHEMA)
+
+
+def _out(df: pl.DataFrame) -> pl.DataFrame:
+    return df.select(list(SIGNAL_SCHEMA)).cast(SIGNAL_SCHEMA).filter(pl.col("value") > 0)  # type: ignore[arg-type]
+
+
+@dataclass
+class Context:
+    """An incident's frames and windows, with the pieces several signals share computed
+    once (metric changes, the onset, spans with the service they blame, ...)."""
+
+    metrics: pl.DataFrame
+    logs: pl.DataFrame
+    spans: pl.DataFrame
+    events: pl.DataFrame
+    window: Window
+    baseline: Window
+    metric_baseline: Window | None = None
+    event_lookback: timedelta = timedelta(minutes=30)
+
+    @cached_property
+    def changes(self) -> pl.DataFrame:
+        return ch.score_changes(self.metrics, self.window, self.metric_baseline or self.baseline)
+
+    @cached_property
+    def onset(self) -> datetime:
+        return ch.onset_of_changes(self.changes) or self.window.start
+
+    @cached_property
+    def blamed_spans(self) -> pl.DataFrame:
+        from workbench.analysis.suspects import blame_services, errors_from_logs
+
+        sp = errors_from_logs(self.spans, self.logs)
+        return blame_services(sp) if sp.height else sp.with_columns(blame_service=pl.col("service"))
+
+    @cached_property
+    def surges(self) -> pl.DataFrame:
+        if self.logs.height:
+            return tp.template_surges(self.logs, self.window, self.baseline)
+        return pl.DataFrame(
+            schema={
+                "service": pl.String,
+                "template": pl.String,
+                "z": pl.Float64,
+                "surge": pl.Boolean,
+                "level": pl.String,
+            }
+        )
+
+    @cached_property
+    def broken_paths(self) -> pl.DataFrame:
+        return pt.broken_patterns(self.logs, self.spans, self.window, self.baseline)
+
+    @cached_property
+    def blame(self) -> pl.DataFrame:
+        return _latency(self)[0]
+
+    @cached_property
+    def origin_spans(self) -> pl.DataFrame:
+        return tr.error_origin_spans(self.blamed_spans, window=self.window)
+
+    @cached_property
+    def derived_totals(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(additive totals rows, the series they were derived from):
+        :func:`workbench.analysis.totals.derive_totals`."""
+        from workbench.analysis.totals import derive_totals
+
+        return derive_totals(self.metrics)
+
+    @cached_property
+    def totals(self) -> pl.DataFrame:
+        """The excess of each additive total per service (``total`` names it)."""
+        from workbench.analysis.excess import EXCESS_SCHEMA, excess_totals
+        from workbench.analysis.totals import TOTALS
+
+        derived = self.derived_totals[0]
+        base = self.metric_baseline or self.baseline
+        parts = [
+            excess_totals(derived, self.window, base, metric=t).with_columns(total=pl.lit(t))
+            for t in TOTALS
+            if (derived["metric"] == t).any()
+        ]
+        if not parts:
+            return pl.DataFrame(schema={**EXCESS_SCHEMA, "total": pl.String})
+        return pl.concat(parts)
+
+    @cached_property
+    def near_events(self) -> pl.DataFrame:
+        """Change events on a service from ``event_lookback`` before the onset to 5 min
+        after the later of the onset and the window's start."""
+        return self.events.filter(
+            pl.col("kind").is_in(list(CHANGE_KINDS))
+            & (pl.col("ts") >= self.onset - self.event_lookback)
+            & (pl.col("ts") <= max(self.onset, self.window.start) + timedelta(minutes=5))
+            & pl.col("service").is_not_null()
+        )
+
+
+# the signals -------------------------------------------------------------------------------
+def _errors(c: Context) -> pl.DataFrame:
+    """Share of the *extra* failing traces (above the baseline's rate per request) starting
+    at each service, scaled by how far beyond Poisson noise the rise is; strength: extra
+    failing requests per second."""
+    bsp, win, base = c.blamed_spans, c.window, c.baseline
+    if bsp.height == 0 or "status" not in bsp.columns or not (bsp["status"] == "error").any():
+        return _empty()
+    ow = tr.error_origins(bsp, window=win, by=("blame_service",))
+    if ow.height == 0:
+        return _empty()
+    ob = tr.error_origins(bsp, window=base, by=("blame_service",)).select(
+        "blame_service", _tb=pl.col("traces")
+    )
+    w_s = covered_seconds(bsp["start"], win)
+    b_s = covered_seconds(bsp["start"], base)
+    ops = (
+        tr.error_origins(bsp, window=win, by=("blame_service", "name"))
+        .group_by("blame_service")
+        .agg(top=pl.col("name").first())
+    )
+    out = (
+        ow.join(ob, on="blame_service", how="left")
+        .join(ops, on="blame_service", how="left")
+        .join(_traffic(bsp, win, base), on="blame_service", how="left")
+        .with_columns(_expected=_expected_errors(w_s / b_s))
+        .with_columns(_excess=(pl.col("traces") - pl.col("_expected")).clip(0.0))
+    )
+    total = out["_excess"].sum()
+    if not total:
+        return _empty()
+    # an excess within the noise of the expected count (Poisson z below 2) is not evidence
+    z = poisson_z(pl.col("traces"), pl.col("_expected").clip(lower_bound=0.5))
+    rate = ((pl.col("traces") - pl.col("_tb").fill_null(0) * (w_s / b_s)) / w_s).clip(0.0)
+    return _out(
+        out.select(
+            service=pl.col("blame_service"),
+            value=pl.col("_excess") / total * beyond_noise(z),
+            strength=rate,
+            top=pl.col("top"),
+        )
+    )
+
+
+def _traffic(bsp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:
+    """Traces through each service (``blame_service``) in the window (``_nw``) and the
+    baseline (``_nb``)."""
+
+    def n(w: Window, name: str) -> pl.DataFrame:
+        inside = (pl.col("start") >= w.start) & (pl.col("start") < w.end)
+        return (
+            bsp.filter(inside)
+            .group_by("blame_service")
+            .agg(pl.col("trace_id").n_unique().alias(name))
+        )
+
+    return n(win, "_nw").join(n(base, "_nb"), on="blame_service", how="full", coalesce=True)
+
+
+def _expected_errors(scale: float) -> pl.Expr:
+    """Failing traces a service would show in the window at its baseline error rate, per
+    request (more traffic brings more of the usual errors) at its upper plausible value
+    ``(errors + 1) / (requests + 1)``; without baseline requests, the time rate."""
+    per_request = (
+        pl.col("_nw").fill_null(0) * (pl.col("_tb").fill_null(0) + 1) / (pl.col("_nb") + 1)
+    )
+    per_second = pl.col("_tb").fill_null(0) * scale
+    return pl.when(pl.col("_nb").fill_null(0) > 0).then(per_request).otherwise(per_second)
+
+
+def _latency(c: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
+    bsp, win, base = c.blamed_spans, c.window, c.baseline
+    empty_blame = pl.DataFrame(
+        schema={"service": pl.String, "name": pl.String, "extra_ms": pl.Float64}
+    )
+    if bsp.height == 0:
+        return empty_blame, _empty()
+    blame = tr.latency_blame(bsp, window=win, baseline=base, by=("blame_service", "name"))
+    if blame.height == 0:
+        return empty_blame, _empty()
+    blame = blame.rename({"blame_service": "service"})
+    roots = bsp.filter(pl.col("parent_span_id").is_null())
+    if roots.height == 0:
+        roots = tr.span_tree(bsp).filter(pl.col("is_root"))
+    rw = roots.filter((pl.col("start") >= win.start) & (pl.col("start") < win.end))["duration_ms"]
+    rb = roots.filter((pl.col("start") >= base.start) & (pl.col("start") < base.end))["duration_ms"]
+    slower = 0.0
+    if rw.len() and rb.len():
+        qb, qw = rb.quantile(0.9) or 0.0, rw.quantile(0.9) or 0.0
+        mb, mw = rb.median() or 0.0, rw.median() or 0.0
+        ratio = max(qw / qb if qb > 0 else 1.0, mw / mb if mb > 0 else 1.0)  # type: ignore[operator]
+        slower = min(max((ratio - 1.0) / 0.5, 0.0), 1.0)
+    per = (
+        blame.group_by("service")
+        .agg(pl.col("share").sum().alias("_share"), top=pl.col("name").sort_by("extra_ms").last())
+        .with_columns(value=(pl.col("_share") * slower).clip(0.0, 1.0))
+        .with_columns(strength=pl.col("value"))
+    )
+    return blame, _out(per)
+
+
+def _latency_signal(c: Context) -> pl.DataFrame:
+    return _latency(c)[1]
+
+
+def _metrics(c: Context) -> pl.DataFrame:
+    """The largest sustained robust change of the service's harmful series, relative to
+    the strongest of any service (real data are heavy-tailed: many pass any fixed z)."""
+    agg = (
+        harmful_changes(c.changes)
+        .group_by("service")
+        .agg(strength=pl.col("score").max(), top=pl.col("metric").sort_by("score").last())
+    )
+    if agg.height == 0:
+        return _empty()
+    return _out(
+        agg.with_columns(
+            value=(pl.col("strength").log1p() / pl.col("strength").max().log1p())
+            * saturate(pl.col("strength"), 20.0).max()
+        )
+    )
+
+
+def _totals(c: Context) -> pl.DataFrame:
+    """More of an additive total (seconds spent serving, failed requests) than normal, as a
+    share of the whole system's normal level of it (failures counted with one more: the
+    strength); the value is the share of the
+    largest excess, scaled by that excess's size."""
+    ex = c.totals
+    if ex.height == 0:
+        return _empty()
+    # the system's normal level of each total: all serving seconds, all failures (counted
+    # with one more, the cautious expectation the error signal also uses: normal failures
+    # may be 0)
+    base = c.metric_baseline or c.baseline
+    derived = c.derived_totals[0].filter((pl.col("ts") >= base.start) & (pl.col("ts") < base.end))
+    normal = (
+        derived.group_by("metric", "service")
+        .agg(pl.col("value").median())
+        .group_by("metric")
+        .agg(pl.col("value").sum())
+    )
+    work = dict(zip(normal["metric"], normal["value"], strict=True))
+    denominator = {
+        "busy_seconds": work.get("busy_seconds"),
+        "failed_requests": work.get("failed_requests", 0.0) + 1.0,
+    }
+    system = pl.DataFrame(
+        {"total": list(denominator), "_sys": [v or 0.0 for v in denominator.values()]},
+        schema={"total": pl.String, "_sys": pl.Float64},
+    )
+    rel = (
+        ex.join(system, on="total")
+        .filter(pl.col("_sys") > 0)
+        .with_columns(strength=pl.col("excess") / pl.col("_sys"))
+        .filter(pl.col("strength") > 0)
+    )
+    if rel.height == 0:
+        return _empty()
+    per = rel.group_by("service").agg(
+        strength=pl.col("strength").max(), top=pl.col("total").sort_by("strength").last()
+    )
+    # the share of the largest excess, scaled by how large that is: a rise by a tenth of
+    # the whole system's normal total is a strong symptom (0.63), a hundredth a faint one
+    top = pl.col("strength").max()
+    return _out(per.with_columns(value=pl.col("strength") / top * saturate(top, _TOTALS_SCALE)))
+
+
+def _logs(c: Context) -> pl.DataFrame:
+    s = c.surges
+    lw = (
+        pl.col("level").replace_strict(_LEVEL_WEIGHT, default=0.5, return_dtype=pl.Float64)
+        if "level" in s.columns
+        else pl.lit(0.5)
+    )
+    return _out(
+        s.filter(pl.col("surge") & pl.col("service").is_not_null())
+        .with_columns(_l=saturate(pl.col("z"), 10.0) * lw)
+        .group_by("service")
+        .agg(value=pl.col("_l").max(), top=pl.col("template").sort_by("_l").last())
+        .with_columns(strength=pl.col("value"))
+    )
+
+
+def _patterns(c: Context) -> pl.DataFrame:
+    p = pt.pattern_signal(c.broken_paths)
+    return _out(p.select("service", value="patterns", strength="patterns", top="_p_top"))
+
+
+def _saturation(c: Context) -> pl.DataFrame:
+    s = mr.saturation(c.changes)
+    return _out(s.select("service", value="saturation", strength="saturation", top="_s_top"))
+
+
+def _events(c: Context) -> pl.DataFrame:
+    return _out(
+        c.near_events.group_by("service").agg(
+            value=pl.lit(1.0), strength=pl.lit(1.0), top=pl.col("title").sort_by("ts").last()
+        )
+    )
+
+
+def _change_floor(window_seconds: float) -> float:
+    import inspect
+
+    return float(inspect.signature(ch.score_changes).parameters["threshold"].default)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One kind of evidence (see the module docstring).
+
+    ``floor(window_seconds)`` is the least chance can reach of its ``strength`` (the
+    verdict never puts chance lower): one failing request per window for errors, the
+    change detector's threshold for metric z-scores, 0 for the rest.
+    """
+
+    name: str
+    weight: float
+    role: str  # "local", "symptom" or "boost"
+    label: str
+    compute: Callable[[Context], pl.DataFrame]
+    explain: Callable[[dict[str, Any]], str]
+    #: the frames it is computed from (without rows in them it cannot say anything)
+    reads: tuple[str, ...] = ("metrics",)
+    floor: Callable[[float], float] = lambda _s: 0.0
+
+
+#: every kind of evidence, in the order the ``why`` text lists them
+SIGNALS: tuple[Signal, ...] = (
+    Signal(
+        "errors",
+        0.9,
+        "local",
+        "failing requests starting there",
+        _errors,
+        lambda r: f"errors start here ({r['value']:.0%}{', ' + r['top'] if r['top'] else ''})",
+        reads=("spans",),
+        floor=lambda s: 1.0 / max(s, 1.0),
+    ),
+    Signal(
+        "latency",
+        0.8,
+        "local",
+        "extra latency",
+        _latency_signal,
+        lambda r: f"slow requests spend extra time here ({r['top']})",
+        reads=("spans",),
+    ),
+    Signal(
+        "metrics",
+        0.7,
+        "symptom",
+        "metric change",
+        _metrics,
+        lambda r: f"{r['top']} changed (score {r['strength']:.0f})",
+        floor=_change_floor,
+    ),
+    Signal(
+        "totals",
+        0.7,
+        "symptom",
+        "more of an additive total",
+        _totals,
+        lambda r: f"{r['top']} above normal (+{r['strength']:.0%} of the system's normal)",
+    ),
+    Signal(
+        "logs",
+        0.6,
+        "symptom",
+        "log surge",
+        _logs,
+        lambda r: f"log surge: {r['top']}",
+        reads=("logs",),
+    ),
+    Signal(
+        "saturation",
+        0.8,
+        "local",
+        "resource at capacity",
+        _saturation,
+        lambda r: f"{r['top']} near capacity",
+    ),
+    Signal(
+        "patterns",
+        0.8,
+        "local",
+        "code path cut short",
+        _patterns,
+        lambda r: f"code path cut short: {r['top']}",
+        reads=("logs", "spans"),
+    ),
+    Signal(
+        "events",
+        0.5,
+        "boost",
+        "change event",
+        _events,
+        lambda r: f"change just before: {r['top']}",
+        reads=("events",),
+    ),
+)
+
+
+def signal(name: str) -> Signal:
+    """The :class:`Signal` called ``name``."""
+    for s in SIGNALS:
+        if s.name == name:
+            return s
+    raise KeyError(name)
