@@ -19,11 +19,16 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 venv: $(VENV)/.installed
 
-## demo: open JupyterLab on the incident notebook over the embedded demo incident
+## demo: open JupyterLab on the incident notebook over the embedded demo incident, already
+# executed (outputs present). It is run into out/demo/ (ignored by git), so opening and
+# saving it never modifies the tracked notebooks/incident.ipynb.
 # (JupyterLab refuses to run as root without --allow-root: containers often are root)
+DEMO_DIR := out/demo
 demo: venv
 	$(BIN)/workbench demo --prepare
-	$(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/incident.ipynb
+	$(BIN)/workbench demo --execute $(DEMO_DIR)
+	$(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) \
+	  --LabApp.default_url=/lab/tree/$(DEMO_DIR)/incident.ipynb
 
 ## system-deps: install the Debian packages the tests start (only those missing)
 system-deps:

@@ -158,3 +158,22 @@ def test_waterfall_labels_unique_and_chart_renders_offline() -> None:
     capped = trace_waterfall_chart(wf, max_spans=2).to_dict()
     rows = next(iter(capped["datasets"].values()))
     assert len(rows) == 2 and "first 2 of 3 spans" in str(capped["title"])
+
+
+def test_trace_table_searches_by_id_service_operation_status_and_duration() -> None:
+    def ids(**search: object) -> list[str]:
+        return focus.trace_table(SPANS, window=WINDOW, **search)["trace_id"].to_list()  # type: ignore[arg-type]
+
+    assert ids(trace_id="T3") == ["t3"]  # a prefix, any case
+    assert ids(operation="select", status="failed") == ["t1"]
+    assert ids(status="ok") == ["t2", "t3"]
+    assert ids(service="cache") == ["t3"]
+    every = focus.trace_table(SPANS, window=WINDOW)
+    cut = sorted(every["duration_ms"].to_list())[1]
+    long = every.filter(pl.col("duration_ms") >= cut)["trace_id"].to_list()
+    assert 0 < len(long) < every.height and ids(min_duration_ms=cut) == long
+    # with room for two, one failed and one slow trace that did not fail
+    two = focus.trace_table(SPANS, window=WINDOW, n=2)
+    assert two["failed"].to_list() == [True, False]
+    with pytest.raises(ValueError, match="status"):
+        focus.trace_table(SPANS, status="broken")

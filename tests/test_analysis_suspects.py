@@ -23,7 +23,7 @@ def test_cause_outranks_its_victims_and_carries_evidence():
     ]
     assert ev.series.height >= 1 and set(ev.series["service"]) == {"db"}
     html = sus._repr_html_()
-    assert "db" in html and "Suspects" in html and "<table>" in html
+    assert "db" in html and "Suspects" in html and "<table" in html
     assert "errors start here" in sus.table["why"][0]
 
 

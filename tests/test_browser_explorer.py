@@ -137,7 +137,7 @@ def test_explorer_in_jupyterlab_offline(
             f".some(e => e.innerText.includes('{truth} and its neighbours'))",
             timeout=30_000,
         )
-        options = _panel(page).locator("select option").all_inner_texts()
+        options = _panel(page).locator(".wb-patterns select option").all_inner_texts()
         assert options, "the Logs tab lists patterns"
         assert any(truth in o for o in options)
         _shot(page, "4-logs")
@@ -162,7 +162,7 @@ def test_explorer_in_jupyterlab_offline(
 
         # 4. pick another trace in the list (keyboard-reachable <select>): the waterfall follows
         before = _state(page)
-        listing = _panel(page).locator("select").first
+        listing = _panel(page).locator(".wb-trace-list select").first
         values = listing.locator("option").evaluate_all("os => os.map(o => o.value)")
         assert len(values) > 2
         listing.select_option(index=2)

@@ -73,7 +73,9 @@ def test_service_graph_chart_draws_every_service_and_edge() -> None:
     for name in ("frontend", "checkout", "payments", "orders-db"):
         assert f">{name}<" in svg
     node_color = spec["layer"][2]["encoding"]["color"]
-    assert node_color["scale"]["scheme"] == ERROR_SCHEME
+    assert node_color["scale"]["range"] == list(ERROR_SCHEME)
+    assert node_color["scale"]["range"][0] == "#eeeeee"  # neutral grey at 0 %, not warm
+    assert node_color["scale"]["domain"][0] == 0.0
     assert 'class="mark-symbol role-legend-symbol' in svg or "error ratio" in svg
 
 
@@ -210,7 +212,11 @@ def test_enable_offline_switches_to_the_offline_jupyter_renderer() -> None:
         # online mode imports vega-embed from esm.sh; offline the bundle is inlined
         assert not re.search(r"from\s*[\"']https?://", JupyterChart._esm)
         assert render.enable_offline("svg") == "svg"
-        assert alt.renderers.active == "svg"
+        assert alt.renderers.active == "workbench-svg"
+        point = alt.Chart(pl.DataFrame({"a": [1]})).mark_point().encode(x="a:Q")
+        svg = alt.renderers.get()(point.to_dict())
+        assert svg["image/svg+xml"].lstrip().startswith("<svg")
+        assert 'font-family="DejaVu Sans, Verdana' in svg["image/svg+xml"]
     finally:
         alt.renderers.enable(before)
         from altair.jupyter import JupyterChart
@@ -244,7 +250,16 @@ def test_service_graph_chart_marks_new_and_vanished_edges_from_a_diff() -> None:
     assert change[("checkout", "payments")] == "vanished"
     assert change[("payments", "fraud")] == "new"
     assert change[("frontend", "checkout")] == "errors_up"
-    assert "edge vs baseline" in render.to_svg(chart)
+    svg = render.to_svg(chart)
+    assert "edge vs baseline" in svg
+    # the legend's entries differ in colour: "same" grey, "errors_up" vermillion
+    from workbench.charts.graph import CHANGE_COLOURS
+
+    stroke = spec["layer"][0]["encoding"]["stroke"]
+    colours = dict(zip(stroke["scale"]["domain"], stroke["scale"]["range"], strict=True))
+    assert colours["errors_up"] == CHANGE_COLOURS["errors_up"] != CHANGE_COLOURS["same"]
+    legend = svg[svg.index("edge vs baseline") - 3000 :]
+    assert CHANGE_COLOURS["errors_up"].lower() in legend.lower()
 
 
 def test_graph_chart_keeps_services_without_requests_and_rejects_unknown_colours() -> None:

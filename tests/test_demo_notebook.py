@@ -22,15 +22,40 @@ pytestmark = pytest.mark.slow
 FINDING = re.compile(r"Top suspect: `([^`]+)`")
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def git_status() -> str:
+    """``git status --porcelain`` of the checkout ("" when clean, or when not a git tree)."""
+    proc = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    return proc.stdout if proc.returncode == 0 else ""
+
+
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]:
+def demo_proc(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, subprocess.CompletedProcess[str], str, str]:
+    """The real command, run from the checkout: its output dir, the process, and
+    ``git status`` before and after."""
     out = tmp_path_factory.mktemp("demo-out")
+    before = git_status()
     proc = subprocess.run(
         [sys.executable, "-m", "workbench.cli", "demo", "--execute", str(out)],
         capture_output=True,
         text=True,
         timeout=900,
+        cwd=ROOT,
     )
+    return out, proc, before, git_status()
+
+
+@pytest.fixture(scope="module")
+def demo_run(
+    demo_proc: tuple[Path, subprocess.CompletedProcess[str], str, str],
+) -> tuple[Path, dict, str]:
+    out, proc, _, _ = demo_proc
     assert proc.returncode == 0, proc.stdout + proc.stderr
     nb = json.loads((out / "incident.ipynb").read_text())
     html = (out / "incident.html").read_text()
@@ -119,3 +144,17 @@ def test_findings_name_the_ground_truth_root_cause(demo_run: tuple[Path, dict, s
     assert re.search(
         rf"Top suspect: <code>{re.escape(truth['root_cause_service'])}</code>", html
     ), "findings missing from the HTML"
+
+
+def test_the_command_is_quiet_and_leaves_the_checkout_as_it_was(
+    demo_proc: tuple[Path, subprocess.CompletedProcess[str], str, str],
+) -> None:
+    """No kernel transport warning (the kernel talks over IPC sockets, not TCP), nothing
+    on stderr at all, and no tracked file modified by running the demo."""
+    _, proc, before, after = demo_proc
+    assert "without encryption" not in proc.stderr
+    assert proc.stderr.strip() == ""
+    assert after == before
+    assert re.fullmatch(
+        r"wrote \S+incident\.ipynb and \S+incident\.html \(\d+\.\ds\)\n", proc.stdout
+    )

@@ -66,7 +66,7 @@ def test_every_view_names_its_window_and_definition(inv: Investigation) -> None:
         assert ans.definition, name
         assert ans.window in (inv.window, inv.incident.full_window, inv.baseline), name
         assert "window 2026" in ans.caption() or "window" in ans.caption(), name
-        shown = ans._repr_html_() or ans._repr_markdown_()  # findings: Markdown
+        shown = ans._repr_html_() or ans._repr_markdown_() or ""  # the findings are Markdown
         assert inv.window.start.strftime("%H:%M") in shown or name in (
             "red",
             "templates",

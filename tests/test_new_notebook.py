@@ -4,6 +4,7 @@ the template and notebooks/incident.ipynb stay the same notebook."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -68,6 +69,7 @@ def test_new_with_since_and_services(tmp_path: Path, capsys: pytest.CaptureFixtu
             "checkout",
             "--service",
             "payments",
+            "--demo",
             "--out",
             str(tmp_path),
         ]
@@ -95,8 +97,12 @@ def test_new_with_since_and_services(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_new_with_window_and_config_refuses_to_overwrite(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from workbench.lab.demo import demo_path
+
     (tmp_path / "ops").mkdir()
-    (tmp_path / "ops" / "workbench.toml").write_text("")
+    (tmp_path / "ops" / "workbench.toml").write_text(
+        f'[sources.lab]\ntype = "files"\npath = "{demo_path()}"\n'
+    )
     monkeypatch.chdir(tmp_path)
     args = [
         "new",
@@ -120,6 +126,49 @@ def test_new_with_window_and_config_refuses_to_overwrite(
     assert main(args) == 1  # exists: a ConfigError, reported, file untouched
     assert main([*args, "--force"]) == 0
     assert main([*args[:-2], "--config", "missing.toml", "--force"]) == 1
+
+
+def test_new_without_sources_stops_and_says_how_to_configure_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No config: no notebook that silently reads the demo over an empty window."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WORKBENCH_CONFIG", raising=False)
+    assert main(["new", "INC-1", "--since", "45m"]) == 1
+    err = capsys.readouterr().err
+    assert "no sources configured" in err
+    assert "--config workbench.toml" in err and "--demo" in err and "[sources.prom]" in err
+    assert not list(tmp_path.glob("*.ipynb"))
+    # --demo: the demo incident over its own window (no --since needed)
+    assert main(["new", "INC-1", "--demo"]) == 0
+    params = notebook.read_parameters(tmp_path / "INC-1.ipynb")
+    assert (params["window"], params["sources_config"]) == ("", "")
+
+
+def test_new_with_unreachable_sources_names_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    from workbench.lab.demo import demo_path
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = tmp_path / "workbench.toml"
+    cfg.write_text(
+        f'[sources.prom]\ntype = "prometheus"\nurl = "http://127.0.0.1:{port}"\n'
+        f'[sources.lab]\ntype = "files"\npath = "{demo_path()}"\n'
+    )
+    args = ["new", "INC-2", "--since", "45m", "--config", str(cfg), "--out", str(tmp_path)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"1 of 2 source(s) in {cfg} cannot be reached: prom: nothing answers at " in err
+    assert f"127.0.0.1:{port}" in err and "--no-check" in err
+    assert not (tmp_path / "INC-2.ipynb").exists()
+    assert main([*args, "--no-check"]) == 0
+    w = Window.parse(notebook.read_parameters(tmp_path / "INC-2.ipynb")["window"])
+    assert w.end.microsecond == 0 and not re.search(r"\d\.\d", str(w))  # whole seconds
 
 
 def test_open_incident_from_a_workbench_toml(tmp_path: Path) -> None:
@@ -187,6 +236,7 @@ def test_new_from_a_real_alertmanager_alert(tmp_path: Path) -> None:
                     fp[:8],
                     "--alertmanager",
                     srv.url,
+                    "--demo",
                     "--out",
                     str(tmp_path),
                 ]
@@ -216,3 +266,26 @@ def test_new_from_a_real_alertmanager_alert(tmp_path: Path) -> None:
         assert not (tmp_path / "INC-8.ipynb").exists()
     finally:
         srv.stop()
+
+
+@pytest.mark.slow
+def test_a_notebook_over_an_empty_window_runs_and_says_what_is_missing(tmp_path: Path) -> None:
+    """Sources that answer with nothing for the window: every cell runs, no error output,
+    and the headline says in words which sources had no rows."""
+    from tests.test_demo_notebook import error_outputs
+    from workbench.lab.demo import demo_path
+
+    cfg = tmp_path / "workbench.toml"
+    cfg.write_text(f'[sources.lab]\ntype = "files"\npath = "{demo_path()}"\n')
+    w = "2026-12-20T11:00:00Z..2026-12-20T11:45:00Z"  # a month after the demo's data
+    assert main(["new", "INC-E", "--window", w, "--config", str(cfg), "--out", str(tmp_path)]) == 0
+    out = notebook.execute(tmp_path / "INC-E.ipynb", tmp_path / "out.ipynb", cwd=tmp_path)
+    nb = json.loads(out.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(c["execution_count"] is not None for c in code)
+    assert error_outputs(code) == []
+    head = next(c for c in code if "headline" in c["metadata"].get("tags", []))
+    shown = "".join("".join(o.get("data", {}).get("text/html", "")) for o in head["outputs"])
+    for signal in ("metrics", "logs", "spans", "events"):
+        assert f"lab {signal} had no rows" in shown
+    assert "Verdict: <span style='color:#57606a'>none</span>" in shown

@@ -87,7 +87,7 @@ def test_the_incident_notebook_runs_on_a_nezha_case_through_the_files_source(sam
         (cell,) = [c for c in code if "".join(c["source"]).startswith(start)]
         return "".join("".join(o.get("data", {}).get("text/plain", "")) for o in cell["outputs"])
 
-    assert "slower" in shown("gdiff = graph_diff")  # the graph difference
-    assert "extra_ms" in shown("blame = latency_blame")  # the latency blame
-    assert "new" in shown("surges = template_surges")  # the new log patterns
-    assert "top_suspect='ts-route-service'" in shown("findings(")
+    assert "slower" in shown("inv.graph_diff")  # the graph difference
+    assert "extra_ms" in shown("inv.blame")  # the latency blame
+    assert "new" in shown("inv.surges")  # the new log patterns
+    assert "top_suspect='ts-route-service'" in shown("inv.findings")

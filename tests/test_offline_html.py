@@ -87,7 +87,9 @@ def test_make_static_turns_chart_outputs_into_svg_and_drops_widget_state() -> No
             o["data"]["image/svg+xml"].startswith("<svg")
             and 'class="marks"' in o["data"]["image/svg+xml"]
         )
-    assert outs[2]["data"] == {"text/plain": "IntSlider(value=3)"}  # not a chart: plain text
+    # not a chart: a note for the reader, not the widget's repr
+    note = offline_html.WIDGET_NOTE
+    assert outs[2]["data"] == {"text/markdown": note, "text/plain": note}
     assert outs[3]["data"] == {"text/plain": "42"}
     assert offline_html.chart_count(static) == 2
     nbformat.validate(nbformat.from_dict(static))
@@ -127,3 +129,10 @@ def test_a_spec_vl_convert_cannot_render_is_bad_data() -> None:
     ]
     with pytest.raises(BadData, match="SVG"):
         offline_html.make_static(nb)
+
+
+def test_tidy_markdown_keeps_one_blank_line_and_names_images_as_charts() -> None:
+    md = "# A\n\n\n\ntext  \n![svg](x_files/a.svg)\n\n\n```\ncode\n\n\nmore\n```\n\n\n"
+    assert offline_html.tidy_markdown(md) == (
+        "# A\n\ntext\n![chart](x_files/a.svg)\n\n```\ncode\n\n\nmore\n```\n"
+    )

@@ -98,7 +98,7 @@ def test_findings_name_the_top_suspect_with_its_evidence() -> None:
     assert f.top_suspect == "cart" and f.runner_up == "gateway"
     md = f.to_markdown()
     assert "**Top suspect: `cart`** (score 1.20)" in md
-    assert r"errors start here \<\*\> \*boom\*" in md  # untrusted text escaped
+    assert r"errors start here <\*> \*boom\*" in md  # only what could be emphasis escaped
     assert "deploy cart v2.0 at 11:03" in md  # the GitOps record, not the rollout step
     assert "currency" not in md  # 45 minutes before the onset: not "just before"
     assert "`cart` errors 1.0% → 20.0%" in md and "`gateway` p95 ×2.0" in md

@@ -136,6 +136,8 @@ class IncidentExplorer(w.VBox):
         self._services: list[str] = list(investigation.services)
         self._service: str | None = None
         self._trace: str | None = None
+        #: the span a log line pointed at (shown in the waterfall's details)
+        self.selected_span: str | None = None
         self._narrowed: Investigation | None = None
         #: "traces" while RED comes from the spans (metrics still loading), then "metrics"
         self.red_from: str | None = None
@@ -310,6 +312,20 @@ class IncidentExplorer(w.VBox):
         self._save()
         self._show_state()
         self._dirty.add("traces")
+        self._render_current()
+
+    def open_log_line(self, trace_id: str, span_id: str | None = None) -> None:
+        """Follow a log line to its trace (and span): the Traces tab shows its waterfall."""
+        self.selected_span = span_id or None
+        self._trace = None  # re-render even when the trace is already the selected one
+        self.set_trace(trace_id)
+        self.show_tab("traces")
+
+    def rerank(self) -> None:
+        """Rank the suspects again on the window on show (after a brush): the Suspects tab
+        then says which window it ranked. Runs in the calling thread (a few seconds)."""
+        self.suspects = self.investigation.narrow(window=self._window).suspects.value
+        self._dirty |= {"suspects", "graph"}
         self._render_current()
 
     def show_tab(self, name: str) -> None:

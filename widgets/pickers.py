@@ -204,9 +204,9 @@ class SourceStatusPanel(w.VBox):
 
     def refresh(self) -> None:
         st = self.incident.status()
-        order = {"error": 0, "partial": 1, "ok": 2}
+        order = {"error": 0, "partial": 1, "empty": 2, "ok": 3}
         rows = sorted(st.iter_rows(named=True), key=lambda r: (order[r["status"]], r["source"]))
-        colour = {"error": "#b35806", "partial": "#e08214", "ok": "#1b7837"}
+        colour = {"error": "#b35806", "partial": "#e08214", "empty": "#e08214", "ok": "#1b7837"}
         body = "".join(
             f"<tr><td>{html.escape(r['source'])}</td><td>{r['signal']}</td>"
             f"<td style='color:{colour[r['status']]}'><b>{r['status']}</b></td>"

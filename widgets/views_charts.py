@@ -58,16 +58,21 @@ class OverviewView(w.VBox):
         self._box = w.Box()
         self._syncing = False
         self.rendered_services: list[str] = []
+        #: the window the time axes are zoomed to (None: the whole data)
+        self.zoom: Any = None
         super().__init__([self.note, self.picker, self.window_error, self._box, self.summary])
         self.sync_picker()
 
     def sync_picker(self) -> None:
-        """Show the explorer's window in the picker (without feeding it back)."""
+        """Show the explorer's window in the picker (without feeding it back); a message
+        about an earlier typed window no longer applies and is cleared."""
         self._syncing = True
         try:
             self.picker.set_window(self.ex.window)
+            self.picker._refresh()
         finally:
             self._syncing = False
+        self.window_error.value = ""
 
     def _typed(self, window: Any) -> None:
         if self._syncing:
@@ -92,7 +97,12 @@ class OverviewView(w.VBox):
         r = ex.red.frame
         present = set(r["service"].unique().to_list())
         services = [s for s in ex.services if s in present]
-        chart = red_panels(r, inv.window, inv.baseline, services=services or None, brush=True)
+        # a brush zooms every time axis to the window it chose; Whole window zooms out
+        zoom = inv.window if inv.window != ex.incident.window else None
+        chart = red_panels(
+            r, inv.window, inv.baseline, services=services or None, brush=True, zoom=zoom
+        )
+        self.zoom = zoom
         if self.chart is None:
             self.chart = chart_widget(chart, debounce_ms=400, wait_for_end=True)
             watch_selection(self.chart, "time", self._brushed)
@@ -222,12 +232,9 @@ class GraphView(w.VBox):
 
         ex = self.ex
         if not ex.service:
-            origins = g.failing_origins()
-            start = ", ".join(origins) or "none"
             return (
-                f"<p>Errors start at: <b>{html.escape(start)}</b> (failing services none of "
-                "whose callees fail). Click a service, or pick it in the list, to focus on "
-                "it and its neighbours.</p>"
+                f"<p>{self.errors_start()} Click a service, or pick it in the list, to focus "
+                "on it and its neighbours.</p>"
             )
         row = g.nodes.filter(pl.col("service") == ex.service)
         stats = (
@@ -243,6 +250,31 @@ class GraphView(w.VBox):
             f"<p><b>{html.escape(ex.service)}</b> — called by "
             f"{html.escape(', '.join(g.callers(ex.service)) or 'nobody')}; calls "
             f"{html.escape(', '.join(g.callees(ex.service)) or 'nothing')}.</p>{stats}"
+        )
+
+    def origin(self) -> str | None:
+        """Where errors start, as the ranking says: the best-ranked suspect whose failing
+        requests' errors start there (its ``errors`` signal), or None."""
+        sus = self.ex.suspects
+        if sus is None or "errors" not in sus.table.columns:
+            return None
+        hit = sus.table.filter(pl.col("errors") > 0).sort("rank")
+        return hit["service"][0] if hit.height else None
+
+    def errors_start(self) -> str:
+        """The "errors start at" sentence, the same service as the ranking's origin."""
+        sus = self.ex.suspects
+        if sus is None:
+            return "Errors start at: <i>(waiting for the ranking)</i>."
+        origin = self.origin()
+        if origin is None:
+            return "Errors start at: <b>none</b> (no failing requests start at any service)."
+        from workbench.display import format_window
+
+        rank = sus.rank_of(origin)
+        return (
+            f"Errors start at: <b>{html.escape(origin)}</b> (suspect #{rank}: failing "
+            f"requests' errors start there, ranked on {html.escape(format_window(sus.window))})."
         )
 
     def _clicked(self, value: list[dict[str, Any]]) -> None:
@@ -281,7 +313,8 @@ class TimelineView(w.VBox):
             return
         tl = ex.inv.timeline.frame  # the notebook's timeline, narrowed to the focus
         self.frame = tl
-        chart = timeline_chart(tl)
+        zoom = ex.window if ex.window != ex.incident.window else None
+        chart = timeline_chart(tl, zoom=zoom)
         if self.chart is None:
             self.chart = chart_widget(chart)
             self._box.children = [self.chart]

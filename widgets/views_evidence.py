@@ -42,13 +42,46 @@ class LogsView(w.VBox):
         )
         self.note = w.HTML()
         self.lines = w.HTML()
+        self.line_list = w.Select(
+            options=[],
+            rows=10,
+            layout=w.Layout(width="100%", display="none"),
+            tooltip="Pick a line, then open its trace",
+        )
+        self.open_trace_button = w.Button(
+            description="Open its trace",
+            icon="stream",
+            disabled=True,
+            tooltip="The trace and span this log line was written in, as a waterfall",
+        )
         self.table: pl.DataFrame | None = None
         self.shown_lines: pl.DataFrame | None = None
         self._want_template: str | None = None
         self._syncing = False
         self.search.observe(lambda _c: self._searched(), names="value")
         self.patterns.observe(self._chosen, names="value")
-        super().__init__([self.search, self.note, self.patterns, self.lines])
+        self.line_list.observe(lambda _c: self._line_picked(), names="value")
+        self.line_list.add_class("wb-log-lines")
+        self.patterns.add_class("wb-patterns")
+        self.open_trace_button.on_click(lambda _b: self.open_line_trace())
+        super().__init__(
+            [self.search, self.note, self.patterns, self.lines, self.line_list,
+             self.open_trace_button]
+        )  # fmt: skip
+
+    def _line_picked(self) -> None:
+        i = self.line_list.value
+        ok = self.shown_lines is not None and i is not None and self.shown_lines["_traced"][i]
+        self.open_trace_button.disabled = not ok
+
+    def open_line_trace(self, index: int | None = None) -> None:
+        """Open the trace (and span) of the shown line ``index`` (default: the picked one)."""
+        i = self.line_list.value if index is None else index
+        if self.shown_lines is None or i is None:
+            return
+        row = self.shown_lines.row(i, named=True)
+        if row["_traced"]:
+            self.ex.open_log_line(row["trace_id"], row.get("span_id"))
 
     def saved(self) -> dict[str, Any]:
         return {"search": self.search.value, "template": self.selected_template}
@@ -131,6 +164,9 @@ class LogsView(w.VBox):
         if self.table is None or i is None or i >= self.table.height:
             self.shown_lines = None
             self.lines.value = "<p><i>Pick a pattern to see its raw lines.</i></p>"
+            self.line_list.options = []
+            self.line_list.layout.display = "none"
+            self.open_trace_button.disabled = True
             return
         row = self.table.row(i, named=True)
         lines = ex.inv.pattern_lines(
@@ -138,18 +174,33 @@ class LogsView(w.VBox):
             services=[row["service"]] if row["service"] else ex.services,
             n=ex.max_log_lines,
         )
-        self.shown_lines = lines
-        body = "\n".join(
-            f"{r['ts']:%H:%M:%S.%f}"[:-3] + f" {r['service']} {r['level'].upper():5} {r['message']}"
-            for r in lines.iter_rows(named=True)
+        traced = (
+            ex.inv.traced(lines["trace_id"].to_list()) if "trace_id" in lines.columns else set()
         )
+        # only a line whose trace has spans loaded can be followed (sampling drops some)
+        lines = lines.with_columns(
+            pl.col("trace_id").is_in(list(traced)).alias("_traced")
+            if "trace_id" in lines.columns
+            else pl.lit(False).alias("_traced")
+        )
+        self.shown_lines = lines
+        opts = []
+        for k, r in enumerate(lines.iter_rows(named=True)):
+            mark = "↗ " if r["_traced"] else "  "
+            text = r["message"].splitlines()[0] if r["message"] else ""
+            opts.append(
+                (f"{mark}{r['ts']:%H:%M:%S} {r['service']} {r['level'].upper():5} {text}", k)
+            )
         self.lines.value = (
             f"<p>First {lines.height} of {row['n_incident']} lines of "
             f"<code>{html.escape(row['template'])}</code> in the window "
-            f"({row['n_baseline']} in the baseline):</p>"
-            "<pre style='max-height:24em;overflow:auto;font-size:11px;white-space:pre-wrap'>"
-            f"{html.escape(body)}</pre>"
+            f"({row['n_baseline']} in the baseline). ↗ = written in a trace whose spans are "
+            "loaded: pick the line, then <i>Open its trace</i>.</p>"
         )
+        self.line_list.options = opts
+        self.line_list.value = None
+        self.line_list.layout.display = "" if opts else "none"
+        self.open_trace_button.disabled = True
 
 
 class TracesView(w.VBox):
@@ -171,12 +222,76 @@ class TracesView(w.VBox):
         self.table: pl.DataFrame | None = None
         self.waterfall: pl.DataFrame | None = None
         self._syncing = False
+        small = w.Layout(width="auto")
+        self.find_id = w.Text(placeholder="trace id (prefix)", layout=w.Layout(width="16em"),
+                              continuous_update=False)  # fmt: skip
+        self.find_service = w.Dropdown(options=[("any service", "")], value="", layout=small)
+        self.find_operation = w.Text(placeholder="operation (words)", continuous_update=False,
+                                     layout=w.Layout(width="14em"))  # fmt: skip
+        self.find_status = w.Dropdown(
+            options=[("failed and slow", "any"), ("failed only", "failed"), ("ok only", "ok")],
+            value="any",
+            layout=small,
+        )
+        self.find_min_ms = w.BoundedFloatText(
+            value=0, min=0, max=1e9, description="≥ ms", layout=w.Layout(width="11em")
+        )
+        self.search_row = w.HBox(
+            [self.find_id, self.find_service, self.find_operation, self.find_status,
+             self.find_min_ms], layout=w.Layout(flex_flow="row wrap"),
+        )  # fmt: skip
+        for field in (self.find_id, self.find_service, self.find_operation, self.find_status,
+                      self.find_min_ms):  # fmt: skip
+            field.observe(lambda _c: self._searched(), names="value")
         self.list.observe(self._chosen, names="value")
-        super().__init__([self.note, self.list, self._box, self.details])
+        self.list.add_class("wb-trace-list")
+        self.search_row.add_class("wb-trace-search")
+        super().__init__([self.search_row, self.note, self.list, self._box, self.details])
+
+    def search_values(self) -> dict[str, Any]:
+        """The search as keyword arguments of ``Investigation.traces``."""
+        return {
+            "trace_id": self.find_id.value.strip(),
+            "service": self.find_service.value or "",
+            "operation": self.find_operation.value.strip(),
+            "status": self.find_status.value,
+            "min_duration_ms": float(self.find_min_ms.value or 0),
+        }
+
+    def search(self, **values: Any) -> None:
+        """Set the search fields (``trace_id``, ``service``, ``operation``, ``status``,
+        ``min_duration_ms``) and list the traces that match."""
+        fields = {"trace_id": self.find_id, "service": self.find_service,
+                  "operation": self.find_operation, "status": self.find_status,
+                  "min_duration_ms": self.find_min_ms}  # fmt: skip
+        self._syncing = True
+        try:
+            for k, v in values.items():
+                if k == "service" and v and v not in [o[1] for o in self.find_service.options]:
+                    self.find_service.options = [*self.find_service.options, (v, v)]
+                fields[k].value = v
+        finally:
+            self._syncing = False
+        self._searched()
+
+    def _searched(self) -> None:
+        if self._syncing:
+            return
+        if self.ex.ready:
+            self.render()
 
     def render(self) -> None:
         ex = self.ex
-        t = ex.inv.traces(n=ex.max_traces)
+        names = sorted(set(ex.investigation.incident.services_seen))
+        keep = self.find_service.value
+        self._syncing = True
+        try:
+            self.find_service.options = [("any service", ""), *[(n, n) for n in names]]
+            self.find_service.value = keep if keep in names else ""
+        finally:
+            self._syncing = False
+        search = {k: v for k, v in self.search_values().items() if v not in ("", 0.0, "any")}
+        t = ex.inv.traces(n=ex.max_traces, **search)
         self.table = t
         opts = [
             (
@@ -197,10 +312,12 @@ class TracesView(w.VBox):
         finally:
             self._syncing = False
         n_failed = int(t["failed"].sum()) if t.height else 0
+        asked = ", ".join(f"{k.replace('_', ' ')} {v!r}" for k, v in search.items())
         self.note.value = (
             f"<p>{t.height} traces starting in the window through "
-            f"{html.escape(services_note(ex))}: {n_failed} failed (✕, first), then the "
-            "slowest. Pick one for its waterfall.</p>"
+            f"{html.escape(services_note(ex))}{' matching ' + html.escape(asked) if asked else ''}"
+            f": {n_failed} failed (✕, first), then the slowest that did not fail. Pick one "
+            "for its waterfall.</p>"
         )
         self._show_waterfall()
 
@@ -231,6 +348,15 @@ class TracesView(w.VBox):
         ex = self.ex
         origin = wf.filter(pl.col("error_origin"))
         parts = []
+        if ex.selected_span and "span_id" in wf.columns:
+            spans = wf.filter(pl.col("span_id") == ex.selected_span)
+            if spans.height:
+                sp = spans.row(0, named=True)
+                parts.append(
+                    f"<p role='note'><b>The log line's span</b>: <b>{html.escape(sp['service'])}"
+                    f"</b> {html.escape(sp['name'])} ({sp['duration_ms']:.1f} ms, span "
+                    f"<code>{html.escape(ex.selected_span)}</code>)</p>"
+                )
         if origin.height:
             o = origin.row(0, named=True)
             parts.append(
@@ -259,26 +385,49 @@ class SuspectsView(w.VBox):
         self.ex = ex
         self.top = top
         self.note = w.HTML("<p><i>Ranking suspects…</i></p>")
+        self.rerank_button = w.Button(
+            description="Rank on this window",
+            icon="sync",
+            layout=w.Layout(display="none", width="auto"),
+            tooltip="Rank the suspects again on the window on show (a few seconds)",
+        )
+        self.rerank_button.on_click(lambda _b: self.ex.rerank())
         self.rows = w.VBox()
         self.buttons: dict[tuple[str, str], w.Button] = {}
-        super().__init__([self.note, self.rows])
+        super().__init__([self.note, self.rerank_button, self.rows])
 
     def render(self) -> None:
-        from workbench.investigation import span_label
-
         ex = self.ex
         sus = ex.suspects
         if sus is None:
             self.note.value = "<p><i>Ranking suspects… (this tab fills in when done)</i></p>"
             return
-        onset = ex.investigation.onset  # the one onset every view shows
+        from workbench.display import format_window
+
+        # the one onset every view shows, when the ranking is of the investigation's window
+        if sus.window == ex.investigation.window:
+            onset = str(ex.investigation.onset)
+        else:
+            onset = f"onset {sus.onset:%H:%M:%S} UTC" if sus.onset else "no onset found"
+        stale = sus.window != ex.window
         self.note.value = (
-            f"<p>Ranked over the incident window {html.escape(span_label(sus.window))} "
-            f"({html.escape(str(onset))}). Each button opens the evidence in its tab.</p>"
+            f"<p>Ranked on <b>{html.escape(format_window(sus.window))}</b> "
+            f"({html.escape(onset)}). Each button opens the evidence in its tab.</p>"
+            + (
+                f"<p role='status' style='color:{WARN}'>The views show "
+                f"{html.escape(format_window(ex.window))}; this ranking is of "
+                f"{html.escape(format_window(sus.window))}. Rank again to rank that window.</p>"
+                if stale
+                else ""
+            )
         )
+        self.rerank_button.layout.display = "" if stale else "none"
         self.buttons = {}
         rows = []
-        for r in sus.table.head(self.top).iter_rows(named=True):
+        ranked = sus.table.filter(pl.col("rank").is_not_null())  # no evidence: not ranked
+        if ranked.height == 0:
+            self.note.value += "<p><b>No service has evidence against it in this window.</b></p>"
+        for r in ranked.head(self.top).iter_rows(named=True):
             svc = r["service"]
             ev = sus.evidence(svc)
             head = w.HTML(

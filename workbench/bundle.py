@@ -610,7 +610,7 @@ class BundleSource(Source):
             reasons = [
                 f"when saved, {s['source']} {signal} was {s['status']}: {s['detail']}"
                 for s in recorded["sources"]
-                if s["status"] != "ok"
+                if s["status"] not in ("ok", "empty")  # empty: saved whole, with no rows
             ]
         if self.problems:
             reasons.append("bundle failed verification: " + "; ".join(self.problems[:3]))

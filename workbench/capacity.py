@@ -47,7 +47,7 @@ from workbench.sources import chunking
 from workbench.sources.capabilities import BucketRequest, CapacityAggregation
 from workbench.timewindow import Window, parse_duration
 
-__all__ = ["Usage", "effective_step", "findings", "load_usage", "open_source"]
+__all__ = ["CapacityRanking", "Usage", "effective_step", "findings", "load_usage", "open_source"]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,17 @@ class Usage:
         usage, cap = self._with_capacity()
         return capacity_table(usage, capacity=cap, threshold=threshold, horizon_days=horizon_days)
 
+    def ranking(self, *, threshold: float = 0.8, horizon_days: int = 365) -> CapacityRanking:
+        """:meth:`table` for people: shows as a readable table (percentages, dates, "not
+        within the horizon" for ``inf``/``null``); the frame is ``.table``.
+
+        >>> r = u.ranking(threshold=0.8, horizon_days=180)
+        >>> r.table.filter(pl.col("days_left") < 30)
+        """
+        return CapacityRanking(
+            self.table(threshold=threshold, horizon_days=horizon_days), threshold, horizon_days
+        )
+
     def utilisation(self) -> pl.DataFrame:
         """``ts, service, resource, used, capacity, utilisation`` for pairs with a limit."""
         from workbench.analysis.capacity import utilisation
@@ -148,6 +159,28 @@ class Usage:
         )
         warn = "".join(f"<li>{html.escape(r)}</li>" for r in (*self.reasons, *self.notes))
         return f"<table>{rows}</table>" + (f"<ul>{warn}</ul>" if warn else "")
+
+
+@dataclass(frozen=True)
+class CapacityRanking:
+    """What runs out first (:meth:`Usage.ranking`): the frame is ``table``."""
+
+    table: pl.DataFrame
+    threshold: float
+    horizon_days: int
+
+    def _repr_html_(self) -> str:
+        from workbench.summaries import capacity_html
+
+        return (
+            f"<div><b>Runs out first</b> (threshold {self.threshold:.0%}, horizon "
+            f"{self.horizon_days} days)</div>" + capacity_html(self.table)
+        )
+
+    def _repr_markdown_(self) -> str:
+        from workbench.summaries import capacity_markdown
+
+        return capacity_markdown(self.table)
 
 
 def effective_step(

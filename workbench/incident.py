@@ -18,7 +18,7 @@ import html
 import logging
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,15 +68,29 @@ class SourceOutcome:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def status(self) -> str:
+        """``error``, ``partial``, ``empty`` (answered with no rows for the window) or ``ok``."""
+        r = self.result
+        if self.error or r is None:
+            return "error"
+        if r.partial:
+            return "partial"
+        return "empty" if r.rows == 0 else "ok"
+
     def row(self) -> dict[str, Any]:
         r = self.result
+        status = self.status
+        detail = str(self.error) if self.error else "; ".join(_notes(r))
+        if status == "empty" and not detail:
+            detail = "no rows in the baseline or incident window"
         return {
             "source": self.source,
             "signal": self.signal,
             "rows": r.rows if r else 0,
             "partial": bool(r and r.partial),
-            "status": "error" if self.error else ("partial" if r and r.partial else "ok"),
-            "detail": str(self.error) if self.error else "; ".join(_notes(r)),
+            "status": status,
+            "detail": detail,
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
@@ -424,32 +438,47 @@ class Incident:
             other.outcomes = dict(self.outcomes)
         return other
 
+    @property
+    def empty(self) -> list[tuple[str, Signal]]:
+        """``(source, signal)`` pairs that answered with no rows for the window."""
+        return [k for k, o in self.outcomes.items() if o.status == "empty"]
+
     def _repr_html_(self) -> str:
+        from workbench.display import details, html_table, status_badge
+
         st = self.status()
-        counts = {
-            sig: (self._frames[sig].height if sig in self._frames else None) for sig in SIGNALS
-        }
-        cells = "".join(f"<td>{'—' if n is None else f'{n:,}'}</td>" for n in counts.values())
-        head = "".join(f"<th>{s}</th>" for s in SIGNALS)
-        src_rows = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>"
-            for r in st.iter_rows(named=True)
+        counts = pl.DataFrame(
+            {sig: [self._frames[sig].height if sig in self._frames else None] for sig in SIGNALS},
+            schema=dict.fromkeys(SIGNALS, pl.Int64),
         )
-        src_head = "".join(f"<th>{html.escape(c)}</th>" for c in st.columns)
+        notes = []
+        if self.partial:
+            notes.append("some data is missing or partial")
+        if self.empty:
+            listed = ", ".join(f"{src} {sig}" for src, sig in self.empty)
+            notes.append(f"no rows for the window from {listed}")
         warn = (
-            "<p style='color:#b35806'><b>Some data is missing or partial: see the table "
-            "below.</b></p>"
-            if self.partial
+            "<p style='color:#9a6700'><b>" + html.escape("; ".join(notes).capitalize()) + ":</b> "
+            "see the sources below.</p>"
+            if notes
             else ""
         )
-        services = ", ".join(self.services_seen[:30]) or "—"
+        seen = self.services_seen
+        services = ", ".join(seen[:30]) + (f" (+{len(seen) - 30} more)" if len(seen) > 30 else "")
+        table = html_table(
+            st,
+            columns=["source", "signal", "status", "rows", "elapsed_s", "detail"],
+            headers={"elapsed_s": "time"},
+            cell_html={"status": lambda v, _row: status_badge(v)},
+            more_hint="incident.status() has them all",
+        )
+        sources = details(f"Sources: {st.height} loads", table, open=bool(notes))
         return (
             f"<div class='wb-incident'><h3>{html.escape(self.title)}</h3>"
-            f"<p><b>Incident window</b> {self.window} ({_human(self.window)})<br>"
-            f"<b>Baseline</b> {self.baseline}<br>"
-            f"<b>Services</b> {html.escape(services)}</p>{warn}"
-            f"<table><tr><th>rows</th>{head}</tr><tr><td></td>{cells}</tr></table>"
-            f"<table><tr>{src_head}</tr>{src_rows}</table></div>"
+            f"<p><b>Incident window</b> {_span(self.window)} ({_human(self.window)})<br>"
+            f"<b>Baseline</b> {_span(self.baseline)}<br>"
+            f"<b>Services</b> {html.escape(services or '—')}</p>{warn}"
+            f"{html_table(counts, headers={s: f'{s} rows' for s in SIGNALS})}{sources}</div>"
         )
 
     def __repr__(self) -> str:
@@ -458,6 +487,13 @@ class Incident:
 
 def _between(df: pl.DataFrame, column: str, w: Window) -> pl.DataFrame:
     return df.filter((pl.col(column) >= w.start) & (pl.col(column) < w.end))
+
+
+def _span(w: Window) -> str:
+    """``2026-11-20 11:00:00 – 12:00:00 UTC`` (the date once when both ends share it)."""
+    from workbench.display import format_window
+
+    return format_window(w)
 
 
 def _human(w: Window) -> str:
@@ -473,6 +509,7 @@ def window_from_args(
     """The window a user described with ``--since 45m`` or ``--window A..B``."""
     if window:
         return Window.parse(window, now=now)
-    if since:
+    if since:  # whole seconds: a window people read and type back
+        now = now or datetime.now(UTC).replace(microsecond=0)
         return Window.last(parse_duration(since), now=now)
     raise ConfigError("give --since DURATION or --window START..END")

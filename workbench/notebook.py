@@ -246,6 +246,32 @@ def kernel_name() -> str:
     return "incident-workbench"
 
 
+def ipc_kernel_manager() -> type:
+    """A kernel manager whose kernel listens on IPC sockets in a private temporary folder
+    (mode 0700) instead of TCP on localhost: nothing travels in plain text over the network
+    stack, so the kernel has nothing to warn about on a headless run."""
+    import shutil
+    import tempfile
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self._ipc_dir = tempfile.mkdtemp(prefix="wb-kernel-")
+            self.transport = "ipc"
+            self.ip = str(Path(self._ipc_dir) / "kernel")
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart:
+                shutil.rmtree(self._ipc_dir, ignore_errors=True)
+
+        cleanup_resources = _async_cleanup_resources
+
+    return IpcKernelManager
+
+
 def execute(
     notebook: str | Path,
     out: str | Path,
@@ -270,6 +296,7 @@ def execute(
             cwd=str(cwd) if cwd else None,
             progress_bar=False,
             execution_timeout=timeout_s,
+            kernel_manager_class=ipc_kernel_manager(),
         )
     except PapermillExecutionError as exc:
         raise NotebookError(

@@ -30,11 +30,17 @@ __all__ = [
     "chart_count",
     "make_static",
     "network_references",
+    "tidy_markdown",
     "to_html",
     "to_markdown",
     "write_static",
 ]
 
+#: what a static export shows in place of an interactive widget (the explorer)
+WIDGET_NOTE = (
+    "_Interactive explorer: it needs a live kernel. In JupyterLab, run this cell (or Run "
+    "All) to start it; from an exported copy, open the notebook in JupyterLab._"
+)
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 _VEGALITE = re.compile(r"^application/vnd\.vegalite\.v\d+\+json$")
@@ -71,8 +77,10 @@ _NETWORK = [
 def _svg(spec: dict[str, Any], *, vega: bool = False) -> str:
     import vl_convert as vlc
 
+    from workbench.charts.render import static_spec
+
     try:
-        return vlc.vega_to_svg(spec) if vega else vlc.vegalite_to_svg(spec)
+        return vlc.vega_to_svg(spec) if vega else vlc.vegalite_to_svg(static_spec(spec))
     except Exception as exc:  # vl-convert raises plain ValueError/RuntimeError
         raise BadData(f"cannot render a chart output to SVG: {exc}") from exc
 
@@ -114,12 +122,9 @@ def make_static(nb: dict[str, Any]) -> dict[str, Any]:
                 o["data"] = static
                 o["metadata"] = {}
             elif _WIDGET_VIEW in data:
-                o["data"] = {
-                    "text/plain": data.get(
-                        "text/plain",
-                        "(interactive widget: open the notebook in JupyterLab to use it)",
-                    )
-                }
+                # its text/plain is a repr ("IncidentExplorer(...)"), not for readers
+                o["data"] = {"text/markdown": WIDGET_NOTE, "text/plain": WIDGET_NOTE}
+                o["metadata"] = {}
     return out
 
 
@@ -188,7 +193,34 @@ def to_markdown(
     files: dict[str, bytes] = {}
     for name, data in (res.get("outputs") or {}).items():
         files[name] = data if isinstance(data, bytes) else str(data).encode("utf-8")
-    return body, files
+    return tidy_markdown(body), files
+
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_IMAGE_ALT = re.compile(r"!\[(svg|png)\]\(")
+
+
+def tidy_markdown(text: str) -> str:
+    """CommonMark that reads the same on GitHub and in a wiki: at most one blank line in a
+    row outside fenced code, images described as charts (nbconvert writes ``![svg](...)``),
+    no trailing spaces, one newline at the end.
+
+    >>> tidy_markdown("# A\\n\\n\\n\\ntext  \\n![svg](a.svg)")
+    '# A\\n\\ntext\\n![chart](a.svg)\\n'
+    """
+    out: list[str] = []
+    fenced = False
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+        if not fenced:
+            line = _IMAGE_ALT.sub("![chart](", line.rstrip())
+            if not line and (not out or not out[-1]):
+                continue
+        out.append(line)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out) + "\n"
 
 
 def network_references(html: str) -> list[str]:

@@ -119,12 +119,10 @@ def open_postmortem(
 
 # timeline ----------------------------------------------------------------------------------
 def _md(text: Any, limit: int = 120) -> str:
-    """One line of untrusted text for Markdown: cut, Markdown and table syntax escaped."""
-    s = " ".join(str(text).split()).replace("`", "'")
-    s = s if len(s) <= limit else s[: limit - 1] + "…"
-    for ch in "\\*_[]<>#|":
-        s = s.replace(ch, "\\" + ch)
-    return s
+    """One line of untrusted text for Markdown (:func:`workbench.display.markdown_text`)."""
+    from workbench.display import markdown_text
+
+    return markdown_text(text, limit)
 
 
 def _code(text: Any) -> str:

@@ -358,4 +358,6 @@ def document(pm: Postmortem) -> str:
         action_items(),
         "## Evidence\n\n" + evidence(pm),
     ]
-    return "\n\n".join(parts) + "\n"
+    from workbench.offline_html import tidy_markdown
+
+    return tidy_markdown("\n\n".join(parts))

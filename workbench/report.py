@@ -107,12 +107,12 @@ def _code(text: Any, limit: int = 60) -> str:
 def _md(text: Any, limit: int = 90, *, code: bool = False) -> str:
     """One line of untrusted text: cut to ``limit``; escaped for Markdown unless it goes
     inside a code span (``code=True``), where only backticks need replacing."""
-    s = " ".join(str(text).split()).replace("`", "'")
-    s = s if len(s) <= limit else s[: limit - 1] + "…"
+    from workbench.display import markdown_text
+
     if not code:
-        for ch in "\\*_[]<>#|":
-            s = s.replace(ch, "\\" + ch)
-    return s
+        return markdown_text(text, limit)
+    s = " ".join(str(text).split()).replace("`", "'")
+    return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
 def findings(
@@ -179,6 +179,15 @@ def findings(
         ]
     if getattr(incident, "partial", False):
         f.caveats.append("some sources failed or returned partial data: see the source table above")
+    # a signal no source had rows for (one empty source beside a full one is not news)
+    status = incident.status() if hasattr(incident, "status") else None
+    if status is not None and status.height:
+        rows = status.group_by("signal", maintain_order=True).agg(pl.col("rows").sum())
+        missing = [r["signal"] for r in rows.iter_rows(named=True) if r["rows"] == 0]
+        if missing:
+            f.caveats.append(f"no {', '.join(missing)} for this window from any source")
+        if len(missing) == rows.height:  # nothing at all: no onset to speak of
+            f.onset, f.onset_label = None, ""
     return f
 
 

@@ -105,9 +105,20 @@ def trace_table(
     window: Window | None = None,
     services: Sequence[str] | None = None,
     n: int = 50,
+    trace_id: str = "",
+    service: str = "",
+    operation: str = "",
+    status: str = "any",
+    min_duration_ms: float = 0.0,
 ) -> pl.DataFrame:
     """One row per trace starting in ``window`` and touching ``services``: failed traces
-    first (slowest first among them), then the slowest of the rest; at most ``n`` rows.
+    first (slowest first among them), then the slowest of the rest; at most ``n`` rows,
+    of which (``status="any"``) at least half go to the slowest traces that did not fail
+    when there are any, so slow traces show beside failed ones.
+
+    A search narrows the traces: ``trace_id`` (a prefix, any case), ``service`` (a span
+    of that service in the trace), ``operation`` (words in a span's name, any case),
+    ``status`` (``any``, ``failed`` or ``ok``) and ``min_duration_ms``.
 
     Columns: ``trace_id, start, duration_ms`` (first start to last end), ``spans``,
     ``services``, ``root_service``, ``root_name`` (the earliest span without a parent in
@@ -115,10 +126,24 @@ def trace_table(
     deepest span in error (whose children did not fail), the earliest if several.
 
     >>> trace_table(inc.spans, window=inc.window, services=["checkout"], n=20)
+    >>> trace_table(inc.spans, operation="POST /checkout", status="failed", min_duration_ms=500)
     """
     from workbench.analysis.traces import error_origin_spans
 
+    if status not in ("any", "failed", "ok"):
+        raise ValueError(f"status must be 'any', 'failed' or 'ok', not {status!r}")
     sp = traces_touching(spans, services)
+    if trace_id.strip():
+        sp = sp.filter(
+            pl.col("trace_id").str.to_lowercase().str.starts_with(trace_id.strip().lower())
+        )
+    if service.strip():
+        sp = traces_touching(sp, [service.strip()])
+    if operation.strip():
+        hit = (
+            pl.col("name").str.to_lowercase().str.contains(operation.strip().lower(), literal=True)
+        )
+        sp = sp.join(sp.filter(hit).select("trace_id").unique(), on="trace_id", how="semi")
     if sp.height == 0:
         return pl.DataFrame(schema=TRACE_TABLE_SCHEMA)
     per = sp.group_by("trace_id").agg(
@@ -144,6 +169,15 @@ def trace_table(
         pl.col("root_service").fill_null(pl.lit("?")),
         pl.col("root_name").fill_null(pl.lit("?")),
     )
+    if status != "any":
+        per = per.filter(pl.col("failed") == (status == "failed"))
+    if min_duration_ms > 0:
+        per = per.filter(pl.col("duration_ms") >= min_duration_ms)
+    if status == "any":  # room for the slowest traces that did not fail
+        slow = per.filter(~pl.col("failed")).sort("duration_ms", descending=True)
+        failed = per.filter(pl.col("failed")).sort("duration_ms", descending=True)
+        keep_failed = max(n - min(slow.height, n // 2), 0)
+        per = pl.concat([failed.head(keep_failed), slow.head(n - min(failed.height, keep_failed))])
     failed_ids = per.filter(pl.col("failed")).select("trace_id")
     origins = (
         error_origin_spans(sp.join(failed_ids, on="trace_id", how="semi"))

@@ -131,9 +131,12 @@ class ServiceGraph:
         return sorted(origins, key=lambda s: (-(ratio.get(s) or 0.0), s))
 
     def _repr_html_(self) -> str:
+        from workbench.display import format_duration, html_table
+
         return (
             f"<b>ServiceGraph</b>: {self.nodes.height} services, {self.edges.height} edges "
-            f"over {self.seconds:,.0f} s{self.edges._repr_html_()}"
+            f"over {format_duration(self.seconds)}"
+            + html_table(self.edges, max_rows=15, more_hint=".edges has them all")
         )
 
     def __repr__(self) -> str:

@@ -32,7 +32,6 @@ Example::
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -86,13 +85,9 @@ class Evidence:
     totals: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def _repr_html_(self) -> str:
-        parts = [f"<b>Evidence for {html.escape(self.service)}</b>"]
-        for name in ("series", "templates", "spans", "blame", "events", "paths", "totals"):
-            df = getattr(self, name)
-            parts.append(f"<div><i>{name}</i>: {df.height} row(s)</div>")
-            if df.height:
-                parts.append(df.head(5)._repr_html_())
-        return "".join(parts)
+        from workbench.summaries import evidence_html
+
+        return evidence_html(self)
 
 
 @dataclass
@@ -182,24 +177,9 @@ class Suspects:
         )
 
     def _repr_html_(self) -> str:
-        onset = self.onset.isoformat().replace("+00:00", "Z") if self.onset else "—"
-        rows = []
-        for r in self.table.head(5).iter_rows(named=True):
-            if r["rank"] is None:
-                break
-            rows.append(
-                f"<tr><td>{r['rank']}</td><td><b>{html.escape(r['service'])}</b></td>"
-                f"<td>{r['score']:.2f}</td><td>{html.escape(r['why'])}</td></tr>"
-            )
-        verdict = self.verdict._repr_html_() if self.inputs is not None else ""
-        return (
-            f"<div><b>Suspects</b> for {html.escape(str(self.window))} "
-            f"(onset {html.escape(onset)}; {len(self.ranking)} of {self.table.height} services "
-            "with evidence)"
-            f"{verdict}<table><tr><th>#</th><th>service</th><th>score</th><th>why</th></tr>"
-            + "".join(rows)
-            + "</table><small>.table for all, .evidence(service) for the frames</small></div>"
-        )
+        from workbench.summaries import suspects_html
+
+        return suspects_html(self)
 
     def __repr__(self) -> str:
         top = ", ".join(self.ranking[:3])

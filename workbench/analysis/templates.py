@@ -98,8 +98,6 @@ MASKS: tuple[tuple[str, str], ...] = (
         r"[<>~≤≥]=?\s?\d+(?:[.,]\d+)*(?:\s?(?:" + _UNITS + r"))?\b"
         r"|\b\d+(?:[.,]\d+)*\s?(?:[KMGTPE]i?B|[kKMGT]b|B)\b",
     ),
-    # boolean and null literals are values ("isOverlap:false", "ws=null")
-    ("literal", r"\b(?:true|false|True|False|TRUE|FALSE|null|NULL|None|nil)\b"),
     (
         "number, duration",
         r"\B[-+]\d+(?:[.,]\d+)*\b|\b\d+(?:[.,]\d+)*(?:ns|us|µs|ms|s|sec|secs|min|h)?\b",
@@ -115,6 +113,9 @@ _COLLAPSE = r"<\*>(?:[.:,_\-]?<\*>)+"
 # "<*> bytes", "10.0.0.1 (host.example.net)" and "10.0.0.2 ()" are both "<*>"
 _REWRITES: tuple[tuple[str, str], ...] = (
     (r"\b([A-Za-z][\w.\-]*)=[^\s,;&()\[\]]+", "${1}=" + WILDCARD),
+    # a boolean or null literal given as a value ("isOverlap:false") is a variable; in
+    # prose ("panic: nil map", "value is null") it is part of the message
+    (r"([:=])(?:true|false|True|False|TRUE|FALSE|null|NULL|None|nil)\b", "${1}" + WILDCARD),
     (_COLLAPSE, WILDCARD),
     (r"<\*>((?: [A-Za-z]+)?) \([^\s()]*\)", WILDCARD + "${1}"),
 )

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import altair as alt
 
 __all__ = [
     "BASELINE_FILL",
     "ERROR_SCHEME",
+    "ERROR_STOPS",
+    "FONT",
     "INCIDENT_FILL",
+    "INTERACTIVE_NOTE",
     "MAX_ROWS",
     "NUMBER_LABEL",
     "OKABE_ITO",
     "error_scale",
+    "interactive_subtitle",
     "iso",
+    "time_scale",
     "time_x",
 ]
 
@@ -29,30 +35,71 @@ OKABE_ITO = (
     "#F0E442",  # yellow
     "#000000",  # black
 )
-#: Sequential ColorBrewer scheme (colour-blind safe): light = healthy, dark red = failing.
-ERROR_SCHEME = "yelloworangered"
+#: Error-ratio colours: neutral grey at 0 (healthy is not warm), then ColorBrewer's
+#: OrRd (sequential, colour-blind safe) from pale orange to dark red (failing).
+ERROR_SCHEME = ("#eeeeee", "#fdd49e", "#fc8d59", "#d7301f", "#7f0000")
+#: where each of :data:`ERROR_SCHEME`'s colours sits, as a share of the scale's top: a
+#: ratio of 1 % of the top already leaves grey, 10 % is clearly orange
+ERROR_STOPS = (0.0, 0.01, 0.1, 0.4, 1.0)
 INCIDENT_FILL = "#D55E00"
 BASELINE_FILL = "#56B4E9"
 #: Vega label expression: thousands as 12k, small values plainly (0.4, not SI's "400m").
 NUMBER_LABEL = (
     "abs(datum.value) >= 1000 ? format(datum.value, '.3~s') : format(datum.value, '.3~g')"
 )
+#: The fonts charts are drawn in. A static SVG is laid out by vl-convert, which measures
+#: each label with the first of these it finds, and shown by a browser that draws it with
+#: the first of these *it* finds: DejaVu Sans on Linux (the browser's default sans-serif
+#: here is also DejaVu Sans), Verdana elsewhere (the same design, the same widths), then
+#: whatever is left. Leaving it at plain "sans-serif" let vl-convert measure a narrow
+#: font and the browser draw a wide one, so labels ran past the SVG's edge and were cut.
+FONT = "DejaVu Sans, Verdana, Bitstream Vera Sans, sans-serif"
+#: ``usermeta`` key naming the subtitle line that only holds where the chart is live
+#: ("hover for evidence"): static exports drop it (:func:`workbench.charts.render.static_spec`)
+INTERACTIVE_NOTE = "workbench_interactive_note"
 #: Most rows a chart may carry (altair's own limit, 5000, stays on as a safety net).
 MAX_ROWS = 4000
 
 
 def error_scale(max_ratio: float | None = None) -> alt.Scale:
-    """Colour scale for error ratios 0..1, stretched so small ratios already show."""
+    """Colour scale for error ratios 0..1: neutral grey at 0, warming through orange to
+    dark red at the top (the largest ratio shown, at least 20 %), stretched so small
+    ratios already show (:data:`ERROR_STOPS`)."""
     top = max(0.2, min(1.0, max_ratio or 0.0))
-    return alt.Scale(scheme=ERROR_SCHEME, domain=[0.0, top], clamp=True, type="sqrt")
+    return alt.Scale(
+        domain=[round(top * s, 6) for s in ERROR_STOPS], range=list(ERROR_SCHEME), clamp=True
+    )
 
 
-def time_x(field: str = "ts", title: str = "time (UTC)", **kw: object) -> alt.X:
-    """An x encoding on a UTC time scale with HH:MM labels."""
+def interactive_subtitle(
+    chart: alt.TopLevelMixin, title: str, subtitle: str, note: str
+) -> alt.TopLevelMixin:
+    """Set ``chart``'s title with ``subtitle`` and, on a line of its own, ``note``: what
+    only a live chart does ("hover a mark for its evidence"). Static exports drop that line,
+    so an SVG in a postmortem never asks the reader to hover.
+    """
+    return chart.properties(
+        title=alt.Title(title, subtitle=[subtitle, note]),
+        usermeta={INTERACTIVE_NOTE: note},
+    )
+
+
+def time_scale(zoom: Any = None) -> alt.Scale:
+    """A UTC time scale; with ``zoom`` (a window: ``.start``, ``.end``) its domain is
+    that window, so a chart zoomed to a brushed range shows only that range."""
+    if zoom is None:
+        return alt.Scale(type="utc")
+    return alt.Scale(type="utc", domain=[iso(zoom.start), iso(zoom.end)])
+
+
+def time_x(
+    field: str = "ts", title: str = "time (UTC)", *, zoom: Any = None, **kw: object
+) -> alt.X:
+    """An x encoding on a UTC time scale with HH:MM labels (zoomed to ``zoom``)."""
     return alt.X(
         f"{field}:T",
         title=title,
-        scale=alt.Scale(type="utc"),
+        scale=time_scale(zoom),
         axis=alt.Axis(format="%H:%M", labelOverlap=True, grid=False),
         **kw,  # type: ignore[arg-type]
     )

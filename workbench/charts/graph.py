@@ -28,8 +28,19 @@ if TYPE_CHECKING:
 
     from workbench.analysis.graph import ServiceGraph
 
-__all__ = ["SERVICE_SELECTION", "layered_layout", "service_graph_chart"]
+__all__ = ["CHANGE_COLOURS", "SERVICE_SELECTION", "layered_layout", "service_graph_chart"]
 
+#: edge colour per graph_diff change (Okabe-Ito): worse in vermillion and orange, better
+#: in green, new in blue, unchanged and vanished in greys
+CHANGE_COLOURS = {
+    "same": "#999999",
+    "new": "#0072B2",
+    "vanished": "#cccccc",
+    "errors_up": "#D55E00",
+    "slower": "#E69F00",
+    "errors_down": "#009E73",
+    "faster": "#009E73",
+}
 # edge dash per graph_diff change: new dashed, vanished dotted, the rest solid
 _DASHES = {
     "same": [1, 0],
@@ -246,8 +257,15 @@ def service_graph_chart(
         if color_by == "error_ratio"
         else alt.value("#888888")
     )
-    if diff is not None and color_by == "error_ratio":
-        edge_color = alt.condition("datum.change === 'vanished'", alt.value("#777777"), edge_color)
+    present = [c for c in _DASHES if c in set(edges["change"].to_list())]
+    change_legend = alt.Legend(title="edge vs baseline", symbolSize=500, symbolStrokeWidth=3)
+    if diff is not None:
+        # colour and dash on one field: one legend whose entries differ in both
+        edge_color = alt.Stroke(
+            "change:N",
+            scale=alt.Scale(domain=present, range=[CHANGE_COLOURS[c] for c in present]),
+            legend=change_legend,
+        )
     width_enc = alt.StrokeWidth(
         "rate_per_s:Q", scale=alt.Scale(domain=[0, max_rate], range=[1, 9]), legend=None
     )
@@ -259,14 +277,13 @@ def service_graph_chart(
         )
     )
     if diff is not None:
-        present = [c for c in _DASHES if c in set(edges["change"].to_list())]
+        # the colour legend lists the changes; dashes only repeat new and vanished (a
+        # second legend of grey solid lines could not tell "same" from "errors_up")
         lines = lines.encode(
             strokeDash=alt.StrokeDash(
                 "change:N",
                 scale=alt.Scale(domain=present, range=[_DASHES[c] for c in present]),
-                legend=alt.Legend(
-                    title="edge vs baseline", symbolStrokeColor="#555555", symbolSize=500
-                ),
+                legend=None,
             )
         )
     arrows = (
@@ -324,6 +341,8 @@ def service_graph_chart(
             "arrow points to the callee"
         )
     )
+    if diff is not None:
+        sub += "; edges vs baseline: dashed = new, dotted = vanished"
     return (
         alt.layer(lines, arrows, points, labels)
         .resolve_legend(stroke="independent", color="independent")

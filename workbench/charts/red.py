@@ -30,6 +30,7 @@ from workbench.charts._style import (
     NUMBER_LABEL,
     OKABE_ITO,
     iso,
+    time_scale,
     time_x,
 )
 from workbench.timewindow import Window
@@ -101,13 +102,15 @@ def red_panels(
     panel_width: int = 210,
     panel_height: int = 70,
     brush: bool = False,
+    zoom: Window | None = None,
 ) -> alt.FacetChart:
     """Small multiples of a RED frame (see :mod:`workbench.analysis.red`).
 
     ``window`` (incident) and ``baseline`` are shaded; the dashed line is the baseline
     median of each panel. ``services`` picks the rows (default: up to ``max_services``
     chosen by :func:`pick_services`). ``brush=True`` adds an interval selection on time
-    named :data:`TIME_BRUSH`, for widgets.
+    named :data:`TIME_BRUSH`, for widgets. ``zoom`` (a window) sets every time axis to
+    that range and draws only what lies in it (what a brush in the explorer does).
     """
     check_columns(red_frame, RED_COLUMNS, "RED")
     chosen = (
@@ -130,6 +133,8 @@ def red_panels(
             .agg(pl.col("value").median().alias("baseline"))
         )
         long = long.join(med, on=["service", "measure"], how="left")
+    if zoom is not None:
+        long = filter_window(long, "ts", zoom)
     order = {s: i for i, s in enumerate(chosen)}
     long = long.with_columns(
         pl.col("service").replace_strict(order, return_dtype=pl.Int32).alias("_order")
@@ -143,11 +148,13 @@ def red_panels(
         layers.append(
             base.transform_calculate(_ws=f"toDate('{iso(w.start)}')", _we=f"toDate('{iso(w.end)}')")
             .transform_aggregate(_ws="min(_ws)", _we="min(_we)")
-            .mark_rect(color=color, opacity=0.13)
-            .encode(x=alt.X("_ws:T", scale=alt.Scale(type="utc")), x2="_we:T")
+            .mark_rect(color=color, opacity=0.13, clip=True)
+            .encode(x=alt.X("_ws:T", scale=time_scale(zoom)), x2="_we:T")
         )
-    line = base.mark_line(strokeWidth=1.4, color=OKABE_ITO[0], interpolate="step-after").encode(
-        time_x(),
+    line = base.mark_line(
+        strokeWidth=1.4, color=OKABE_ITO[0], interpolate="step-after", clip=True
+    ).encode(
+        time_x(zoom=zoom),
         alt.Y("value:Q", title=None, axis=alt.Axis(tickCount=3, labelExpr=NUMBER_LABEL)),
         tooltip=[
             alt.Tooltip("service:N"),
@@ -173,6 +180,8 @@ def red_panels(
         else f"{total} services"
     )
     shading = []
+    if zoom is not None:
+        shading.append(f"zoomed to {zoom.start:%H:%M:%S}–{zoom.end:%H:%M:%S} UTC")
     if window is not None:
         shading.append("orange = incident window")
     if baseline is not None:

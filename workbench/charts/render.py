@@ -6,7 +6,10 @@ a notebook shows "Error loading script". Here nothing is fetched:
 * :func:`enable_offline` switches altair to its ``jupyter`` renderer in offline mode
   (an anywidget ``JupyterChart`` whose JavaScript comes bundled from vl-convert), or to
   static SVG when anywidget is missing or ``mode="svg"`` (for papermill and exports);
-* :func:`to_svg` / :func:`to_png` render with vl-convert (no browser, no network);
+* :func:`to_svg` / :func:`to_png` render with vl-convert (no browser, no network),
+  through :func:`static_spec`: the font the labels were measured in is the one the
+  reader's browser draws them in (no clipped text), with room to spare, and captions
+  that only hold for a live chart ("hover ...") are left out;
 * :func:`to_html` writes a self-contained page with the vega, vega-lite and vega-embed
   JavaScript inlined once, whatever the number of charts.
 
@@ -37,6 +40,7 @@ __all__ = [
     "enable_offline",
     "javascript_bundle",
     "save",
+    "static_spec",
     "to_html",
     "to_png",
     "to_svg",
@@ -70,18 +74,68 @@ def _spec(chart: alt.TopLevelMixin | dict[str, Any]) -> dict[str, Any]:
     return chart.to_dict()
 
 
+#: room around a static chart (px), beyond what vl-convert measured: a browser's font
+#: may still be a little wider than the one measured
+STATIC_PADDING = 10
+
+
+def static_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a Vega-Lite ``spec`` fit for a static image: drawn in
+    :data:`~workbench.charts._style.FONT` unless it names a font, padded by
+    :data:`STATIC_PADDING`, and without the subtitle line that only holds for a live
+    chart (:func:`~workbench.charts._style.interactive_subtitle`).
+
+    >>> static_spec(chart.to_dict())["config"]["font"]
+    'DejaVu Sans, Verdana, Bitstream Vera Sans, sans-serif'
+    """
+    from workbench.charts._style import FONT, INTERACTIVE_NOTE
+
+    out = dict(spec)
+    config = dict(out.get("config") or {})
+    config.setdefault("font", FONT)
+    out["config"] = config
+    if not isinstance(out.get("padding"), int | float | dict):
+        out["padding"] = STATIC_PADDING
+    note = (out.get("usermeta") or {}).get(INTERACTIVE_NOTE)
+    title = out.get("title")
+    if note and isinstance(title, dict) and title.get("subtitle") is not None:
+        sub = title["subtitle"]
+        lines = [sub] if isinstance(sub, str) else list(sub)
+        kept = [line for line in lines if line != note]
+        title = {**title, "subtitle": kept}
+        if not kept:
+            del title["subtitle"]
+        out["title"] = title
+    return out
+
+
 def to_svg(chart: alt.TopLevelMixin | dict[str, Any]) -> str:
-    """The chart as an SVG document, rendered by vl-convert (no browser, no network)."""
+    """The chart as an SVG document, rendered by vl-convert (no browser, no network),
+    fit for a static page (:func:`static_spec`)."""
     import vl_convert as vlc
 
-    return vlc.vegalite_to_svg(_spec(chart), vl_version=vl_version())
+    return vlc.vegalite_to_svg(static_spec(_spec(chart)), vl_version=vl_version())
 
 
 def to_png(chart: alt.TopLevelMixin | dict[str, Any], *, scale: float = 2.0) -> bytes:
-    """The chart as PNG bytes (``scale`` 2 gives crisp images on high-DPI screens)."""
+    """The chart as PNG bytes (``scale`` 2 gives crisp images on high-DPI screens), fit
+    for a static page (:func:`static_spec`)."""
     import vl_convert as vlc
 
-    return vlc.vegalite_to_png(_spec(chart), vl_version=vl_version(), scale=scale)
+    return vlc.vegalite_to_png(static_spec(_spec(chart)), vl_version=vl_version(), scale=scale)
+
+
+def _static_renderer(fmt: Literal["svg", "png"]) -> Any:
+    """An altair renderer drawing static images through :func:`to_svg` / :func:`to_png`."""
+    import base64
+
+    def render(spec: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if fmt == "svg":
+            return {"image/svg+xml": to_svg(spec), "text/plain": "<chart>"}
+        png = base64.b64encode(to_png(spec)).decode("ascii")
+        return {"image/png": png, "text/plain": "<chart>"}
+
+    return render
 
 
 @functools.cache
@@ -168,7 +222,8 @@ def enable_offline(mode: Mode = "auto") -> str:
 
     ``"jupyter"``: interactive charts as offline ``JupyterChart`` widgets (needs the
     ``anywidget`` package; selections and brushing reach Python). ``"svg"`` / ``"png"``:
-    static images rendered in the kernel by vl-convert; best for papermill runs and
+    static images rendered in the kernel by vl-convert through :func:`static_spec`
+    (altair renderers ``workbench-svg`` / ``workbench-png``); best for papermill runs and
     exported notebooks, whose HTML cannot hold live widgets. ``"auto"``: ``jupyter`` when
     anywidget is installed, else ``svg``. Row limits stay on: aggregate before plotting.
     """
@@ -182,7 +237,10 @@ def enable_offline(mode: Mode = "auto") -> str:
             )
         alt.renderers.enable("jupyter", offline=True)
     elif mode in ("svg", "png"):
-        alt.renderers.enable(mode)
+        name = f"workbench-{mode}"
+        if name not in alt.renderers.names():
+            alt.renderers.register(name, _static_renderer(mode))
+        alt.renderers.enable(name)
     else:
         raise ConfigError(f"unknown mode {mode!r}", hint="one of 'auto', 'jupyter', 'svg', 'png'")
     return mode

@@ -8,6 +8,8 @@ Example::
 
 from __future__ import annotations
 
+from typing import Any
+
 import altair as alt
 import polars as pl
 
@@ -17,6 +19,7 @@ from workbench.charts._style import (
     INCIDENT_FILL,
     MAX_ROWS,
     OKABE_ITO,
+    interactive_subtitle,
     time_x,
 )
 
@@ -42,16 +45,22 @@ def timeline_chart(
     max_items: int = 400,
     max_lanes: int = 24,
     labels: bool = True,
+    zoom: Any = None,
 ) -> alt.LayerChart:
     """One lane per kind and service (alerts, error and latency onsets, deploys,
     rollbacks, config, chaos; one lane per kind, marks labelled with their service,
     when that would exceed ``max_lanes``): intervals as bars, instants as ticks; the
-    incident window shaded orange and the baseline blue. Hover for title and evidence.
+    incident window shaded orange and the baseline blue. Live, hover a mark for its title
+    and evidence (static exports leave that line of the subtitle out).
     ``max_items`` caps the rows drawn (the earliest are kept; the subtitle says so).
+    ``zoom`` (a window) sets the time axis to that range and keeps the items in it.
     """
     check_columns(timeline, ("ts", "end", "kind", "service", "title"), "timeline")
     windows = timeline.filter(pl.col("kind").is_in(["incident", "baseline"]))
     items = timeline.filter(~pl.col("kind").is_in(["incident", "baseline"]))
+    if zoom is not None:  # items that overlap the zoomed range
+        end = pl.col("end").fill_null(pl.col("ts"))
+        items = items.filter((pl.col("ts") < zoom.end) & (end >= zoom.start))
     total = items.height
     items = items.sort("ts").head(min(max_items, MAX_ROWS))
     if "evidence" not in items.columns:
@@ -107,33 +116,37 @@ def timeline_chart(
     if shade.height:
         layers.append(
             alt.Chart(shade)
-            .mark_rect(opacity=0.12)
+            .mark_rect(opacity=0.12, clip=True)
             .encode(
-                time_x(), x2="end:T", color=alt.Color("fill:N", scale=None), tooltip=["title:N"]
+                time_x(zoom=zoom),
+                x2="end:T",
+                color=alt.Color("fill:N", scale=None),
+                tooltip=["title:N"],
             )
         )
     bars = (
         alt.Chart(items)
         .transform_filter("datum.interval")
-        .mark_bar(height=10, opacity=0.8, cornerRadius=2)
-        .encode(time_x(), x2="end:T", y=y, color=color, tooltip=tip)
+        .mark_bar(height=10, opacity=0.8, cornerRadius=2, clip=True)
+        .encode(time_x(zoom=zoom), x2="end:T", y=y, color=color, tooltip=tip)
     )
     ticks = (
         alt.Chart(items)
         .transform_filter("!datum.interval")
-        .mark_tick(thickness=3, size=16)
-        .encode(time_x(), y=y, color=color, tooltip=tip)
+        .mark_tick(thickness=3, size=16, clip=True)
+        .encode(time_x(zoom=zoom), y=y, color=color, tooltip=tip)
     )
     layers += [bars, ticks]
     if labels:
         layers.append(
             alt.Chart(items)
             .mark_text(align="left", dx=4, dy=-11, fontSize=10, color="#333333")
-            .encode(time_x(), y=y, text="service:N", tooltip=tip)
+            .encode(time_x(zoom=zoom), y=y, text="service:N", tooltip=tip)
         )
-    sub = "orange = incident window, blue = baseline; hover for evidence"
+    sub = "orange = incident window, blue = baseline"
+    if zoom is not None:
+        sub = f"zoomed to {zoom.start:%H:%M:%S}–{zoom.end:%H:%M:%S} UTC; " + sub
     if total > items.height:
         sub = f"earliest {items.height} of {total} items; " + sub
-    return alt.layer(*layers).properties(
-        width=width, height=height, title=alt.Title("Timeline", subtitle=sub)
-    )
+    chart = alt.layer(*layers).properties(width=width, height=height)
+    return interactive_subtitle(chart, "Timeline", sub, "hover a mark for its title and evidence")

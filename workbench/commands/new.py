@@ -3,9 +3,16 @@
 Creates ``OUT/INC-123.ipynb`` from the incident template with its parameters filled,
 ready to open in JupyterLab (it is not executed)::
 
-    workbench new INC-123 --since 45m --service checkout
-    workbench new INC-123 --window 2026-11-20T11:00:00Z..2026-11-20T12:00:00Z
-    workbench new INC-123 --alert 3f2a9c... --alertmanager http://alertmanager:9093
+    workbench new INC-123 --since 45m --service checkout --config workbench.toml
+    workbench new INC-123 --window 2026-11-20T11:00:00Z..2026-11-20T12:00:00Z --config workbench.toml
+    workbench new INC-123 --alert 3f2a9c... --alertmanager http://alertmanager:9093 --config workbench.toml
+    workbench new DEMO-1 --demo            # the embedded demo incident, its own window
+
+The sources come from ``--config`` (or ``./workbench.toml``, or ``$WORKBENCH_CONFIG``).
+Without any, the command stops and says how to configure them: a notebook that read no
+source would show nothing and look fine. Each configured server is checked to answer
+(a TCP connection, no query, no credential); ``--no-check`` skips that when you prepare
+a notebook away from the network.
 
 With ``--alert`` the window starts ``--before`` (default 30m) ahead of the alert's
 ``startsAt`` and ends when it resolved (or now if it still fires); the alert's
@@ -33,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("incident_id", metavar="INCIDENT_ID", help="e.g. INC-123")
-    when = p.add_mutually_exclusive_group(required=True)
+    when = p.add_mutually_exclusive_group()
     when.add_argument("--since", metavar="DURATION", help="the last DURATION, e.g. 45m")
     when.add_argument("--window", metavar="START..END", help="absolute window (UTC)")
     when.add_argument("--alert", metavar="FINGERPRINT", help="start from an Alertmanager alert")
@@ -45,6 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--service", action="append", default=[], help="service to focus on (repeatable)"
     )
     p.add_argument("--config", default="", metavar="PATH", help="workbench.toml naming the sources")
+    p.add_argument(
+        "--demo", action="store_true", help="use the embedded demo incident (no sources needed)"
+    )
+    p.add_argument("--no-check", action="store_true", help="do not check that the sources answer")
     p.add_argument("--out", type=Path, default=Path("."), help="directory (default: cwd)")
     p.add_argument("--force", action="store_true", help="overwrite an existing notebook")
     p.set_defaults(func=run)
@@ -54,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.notebook import new_incident_notebook
 
     services: list[str] = list(args.service)
+    window: Window | str = ""
     if args.alert:
         if not args.alertmanager:
             raise ConfigError("--alert needs --alertmanager URL")
@@ -62,25 +74,75 @@ def run(args: argparse.Namespace) -> int:
         svc = alert.get("labels", {}).get("service")
         if not services and svc:
             services = [svc]
-    else:
-        if args.alertmanager:
-            raise ConfigError("--alertmanager is only used with --alert")
+    elif args.alertmanager:
+        raise ConfigError("--alertmanager is only used with --alert")
+    elif args.since or args.window:
         from workbench.incident import window_from_args
 
         window = window_from_args(since=args.since, window=args.window)
-    if args.config and not Path(args.config).is_file():
-        raise ConfigError(f"--config {args.config}: no such file")
+    elif not args.demo:
+        raise ConfigError(
+            "when did it happen? give --since DURATION, --window START..END or --alert ID"
+        )
+    # after the window: a bad --alertmanager URL is reported first, whatever the sources
+    config = "" if args.demo else sources_config(args.config, check=not args.no_check)
     path = new_incident_notebook(
         args.incident_id,
         window=window,
         services=services,
-        # the notebook runs from its own folder: keep the config findable from there
-        sources_config=str(Path(args.config).resolve()) if args.config else "",
+        sources_config=config,
         out_dir=args.out,
         overwrite=args.force,
     )
-    print(f"wrote {path}  (window {window}; open it with: jupyter lab {path})")
+    what = "the demo incident" if args.demo else f"sources from {config}"
+    print(f"wrote {path}  (window {window or 'of the demo'}; {what})")
+    print(f"open it with: jupyter lab {path}")
     return 0
+
+
+_HOW_TO_CONFIGURE = (
+    "list your backends in a workbench.toml, e.g.\n"
+    "      [sources.prom]\n"
+    '      type = "prometheus"\n'
+    '      url = "http://prometheus:9090"\n'
+    "    and pass it with --config workbench.toml (or put it in the current directory, or "
+    "set WORKBENCH_CONFIG); or add --demo to try the embedded demo incident"
+)
+
+
+def sources_config(path: str, *, check: bool = True, timeout_s: float = 2.0) -> str:
+    """The absolute path of the configuration the notebook will read its sources from.
+
+    Raises :class:`ConfigError` (saying how to configure sources, or to use ``--demo``)
+    when there is none, when it names no source, or when a source does not answer.
+
+    >>> sources_config("workbench.toml")
+    '/home/me/ops/workbench.toml'
+    """
+    from workbench.config import default_path, load_config
+
+    chosen = Path(path) if path else default_path()
+    if chosen is None:
+        raise ConfigError("no sources configured: the notebook would have nothing to read",
+                          hint=_HOW_TO_CONFIGURE)  # fmt: skip
+    if not chosen.is_file():
+        raise ConfigError(f"--config {chosen}: no such file", hint=_HOW_TO_CONFIGURE)
+    sources = load_config(chosen, env=False)
+    if not sources:
+        raise ConfigError(f"{chosen} defines no sources", hint=_HOW_TO_CONFIGURE)
+    if check:
+        from workbench.sources.reach import unreachable
+
+        down = unreachable(sources.values(), timeout_s=timeout_s)
+        if down:
+            listed = "; ".join(f"{name}: {why}" for name, why in down.items())
+            raise ConfigError(
+                f"{len(down)} of {len(sources)} source(s) in {chosen} cannot be reached: {listed}",
+                hint="start them or fix their URL in the config; --no-check writes the "
+                "notebook anyway; --demo uses the embedded demo incident",
+            )
+    # the notebook runs from its own folder: keep the config findable from there
+    return str(chosen.resolve())
 
 
 def find_alert(url: str, fingerprint: str) -> dict[str, Any]:

@@ -109,7 +109,11 @@ class Answer:
 
     def _repr_html_(self) -> str | None:
         v = self.value
-        if hasattr(v, "_repr_html_"):
+        if isinstance(v, pl.DataFrame):  # a table for people; the frame is .frame
+            from workbench.display import html_table
+
+            inner = html_table(v, max_rows=20, more_hint=".frame has them all")
+        elif hasattr(v, "_repr_html_"):
             inner = v._repr_html_()
         elif hasattr(v, "_repr_markdown_"):
             return None  # shown as Markdown (the findings)

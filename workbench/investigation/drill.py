@@ -78,15 +78,22 @@ class DrillDown:
         svc = list(self.services) if services is None else services
         return pattern_lines(mined, template_id, window=self.window, services=svc, n=n)
 
-    def traces(self, *, n: int = 50) -> pl.DataFrame:
+    def traces(self, *, n: int = 50, **search: Any) -> pl.DataFrame:
         """Traces starting in the window through the focus: failed first, then the
-        slowest (:func:`~workbench.analysis.focus.trace_table`)."""
+        slowest (:func:`~workbench.analysis.focus.trace_table`); ``search`` narrows them
+        (``trace_id``, ``service``, ``operation``, ``status``, ``min_duration_ms``).
+
+        >>> inv.traces(operation="POST /checkout", status="failed", min_duration_ms=200)
+        """
         from workbench.analysis.focus import trace_table
 
         spans = self.incident.spans
+        key = tuple(sorted(search.items()))
         return self._memo(
-            ("traces", self.window, self.services, n),
-            lambda: trace_table(spans, window=self.window, services=list(self.services), n=n),
+            ("traces", self.window, self.services, n, key),
+            lambda: trace_table(
+                spans, window=self.window, services=list(self.services), n=n, **search
+            ),
         )
 
     def waterfall(self, trace_id: str) -> pl.DataFrame:
@@ -95,6 +102,16 @@ class DrillDown:
 
         spans = self.incident.spans
         return self._memo(("waterfall", trace_id), lambda: trace_waterfall(spans, trace_id))
+
+    def traced(self, trace_ids: list[str | None]) -> set[str]:
+        """Which of ``trace_ids`` have spans loaded (a log line's trace may not have been
+        sampled): the ones a log line can be followed to."""
+        wanted = {t for t in trace_ids if t}
+        if not wanted:
+            return set()
+        spans = self.incident.spans
+        hit = spans.filter(pl.col("trace_id").is_in(list(wanted)))["trace_id"].unique()
+        return set(hit.to_list())
 
     def trace_logs(self, trace_id: str, *, n: int = 50) -> pl.DataFrame:
         """The log lines of one trace, earliest first (at most ``n``)."""

@@ -215,7 +215,8 @@ class MarkedSuspects(Suspects):
             f"{html.escape(missing_sentence(self.missing))}. This ranking is built "
             "without it: read it as incomplete.</div>"
         )
-        return inner.replace("<table>", line + "<table>", 1)
+        at = inner.find("<table")  # above the ranking, below the verdict
+        return inner + line if at < 0 else inner[:at] + line + inner[at:]
 
     def __repr__(self) -> str:
         base = super().__repr__()

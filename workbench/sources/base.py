@@ -80,9 +80,12 @@ class Result:
             if self.partial
             else ""
         )
+        from workbench.display import html_table
+
         return (
             f"<div><b>{html.escape(self.source)}</b> {self.signal}: {self.rows:,} rows "
-            f"in {self.elapsed_s:.2f}s{flag}</div>" + self.frame.head(10)._repr_html_()
+            f"in {self.elapsed_s:.2f}s{flag}</div>"
+            + html_table(self.frame, max_rows=10, more_hint=".frame has them all")
         )
 
 

@@ -317,7 +317,7 @@ class PrometheusSource(Source, CapacityAggregation):
             self._detect = False
             try:
                 have = self.label_values("__name__", window=window)
-            except SourceError as err:
+            except (SourceError, BadData) as err:  # an odd answer is not worth failing for
                 log.warning("%s: cannot list metric names to detect the preset: %s", self.name, err)
                 self.preset_choice = metric_presets.Choice(
                     "lab",

@@ -1,0 +1,131 @@
+"""Tables for people: units, percentages, durations, times to the second, nested values
+summarised, long tables cut with a count; and an incident that shows empty sources."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+
+from workbench import Incident, Window
+from workbench.display import (
+    details,
+    format_duration,
+    format_value,
+    html_table,
+    markdown_table,
+)
+
+
+def _frame() -> pl.DataFrame:
+    t = datetime(2026, 11, 20, 11, 5, 3, 5123, tzinfo=UTC)
+    return pl.DataFrame(
+        {
+            "service": ["checkout", "frontend", "cart"],
+            "error_ratio": [0.179776, 0.0, None],
+            "p95_ms": [840.0, 123_456.0, 12.0],
+            "rate": [2.914, 0.04, 1200.0],
+            "ts": [t, t + timedelta(minutes=1), t],
+            "templates": [["a <*>", "b", "c", "d"], [], ["x"]],
+            "labels": [{"pod": "p1", "zone": None}, {"pod": "p2", "zone": "z"}, None],
+            "score": [float("inf"), 0.5, None],
+            "duration": [840.0, 1.0, 2.0],  # "ratio" inside a word is not a percentage
+        }
+    )
+
+
+def test_values_carry_units_and_no_machine_noise() -> None:
+    row = _frame().row(0, named=True)
+    shown = {c: format_value(v, c) for c, v in row.items()}
+    assert shown["error_ratio"] == "18.0 %"
+    assert shown["p95_ms"] == "840 ms"
+    assert shown["rate"] == "2.91 /s"
+    assert shown["ts"] == "2026-11-20 11:05:03"  # no microseconds, no "T", no "+00:00"
+    assert shown["templates"] == "a <*>, b, c (+1 more)"
+    assert shown["labels"] == "pod=p1"
+    assert shown["score"] == "∞"
+    assert shown["duration"] == "840"
+    assert format_value(None, "error_ratio") == "—"
+    assert format_value(12.5, "completeness_pct") == "12.5 %"
+    assert [format_duration(s) for s in (0.0123, 12.5, 200, 7500, 90000)] == [
+        "12.3 ms",
+        "12.5 s",
+        "3 min 20 s",
+        "2 h 05 min",
+        "1 d 1 h",
+    ]
+
+
+def test_html_table_has_no_dtype_row_no_quotes_and_counts_what_it_cut() -> None:
+    df = pl.concat([_frame()] * 10)
+    out = html_table(df, max_rows=4, more_hint=".table has them all")
+    assert out.count("<tr>") == 1 + 4
+    assert "4 of 30 rows shown; 26 more (.table has them all)" in out
+    assert "str" not in re.sub(r"<[^>]+>", " ", out).split()  # no dtype row
+    assert '"checkout"' not in out and "checkout" in out
+    assert "&lt;*&gt;" in out  # escaped, never raw markup from data
+    assert "<th style='text-align:left'>p95</th>" not in out  # numbers align right
+    assert "<th style='text-align:right'>p95</th>" in out
+    assert "no rows" in html_table(df.head(0))
+
+
+def test_markdown_table_is_a_clean_pipe_table() -> None:
+    md = markdown_table(_frame(), columns=["service", "error_ratio", "templates"], max_rows=2)
+    lines = md.splitlines()
+    assert lines[0] == "| service | error ratio | templates |"
+    assert lines[1] == "| --- | ---: | --- |"
+    assert lines[2] == "| checkout | 18.0 % | `a <*>, b, c (+1 more)` |"  # a code span
+    assert lines[-1] == "_2 of 3 rows shown; 1 more_"
+    assert "\\-" not in md and "\n\n\n" not in md
+
+
+def test_details_is_collapsed_unless_asked() -> None:
+    assert details("Evidence", "<p>x</p>").startswith("<details><summary>Evidence</summary>")
+    assert details("Evidence", "", open=True).startswith("<details open>")
+
+
+def test_a_source_with_no_rows_for_the_window_is_empty_not_ok() -> None:
+    demo = Incident.demo()
+    far = Window(demo.window.start + timedelta(days=30), demo.window.end + timedelta(days=30))
+    inc = Incident("INC-E", far, sources=demo.sources)
+    inc.load(["events"])
+    status = inc.status()
+    assert status["status"].to_list() == ["empty"]
+    assert status["detail"].to_list() == ["no rows in the baseline or incident window"]
+    assert inc.empty == [(demo.sources[0].name, "events")]
+    page = inc._repr_html_()
+    assert "#9a6700'>empty</b>" in page  # amber, not the green of ok
+    assert "No rows for the window from" in page
+    assert "<details open>" in page  # the sources table opens when something is missing
+
+
+def test_suspects_and_evidence_read_as_tables_with_the_frames_one_attribute_away() -> None:
+    from workbench.analysis.suspects import rank_suspects
+
+    sus = rank_suspects(Incident.demo())
+    page = sus._repr_html_()
+    assert "ranked on 2026-11-20 11:00:00 – 12:00:00 UTC" in page  # which window
+    assert "<th style='text-align:left'>why</th>" in page
+    assert "5 of 13 rows shown; 8 more (.table has them all" in page
+    assert "1.342275" not in page and "1.34" in page  # no six-decimal floats
+    assert sus.table.height == 13  # the frame itself is untouched
+    ev = sus.evidence(sus.ranking[0])
+    shown = ev._repr_html_()
+    assert shown.startswith("<details><summary>Evidence for checkout: ")  # collapsed
+    assert "list[struct" not in shown and "{&quot;key&quot;" not in shown
+    assert "job=checkout" in shown  # labels summarised as key=value
+    assert ev.spans.height > 8 and f"8 of {ev.spans.height} rows shown" in shown
+
+
+def test_capacity_ranking_has_no_null_or_inf() -> None:
+    from workbench.capacity import load_usage, open_source
+
+    ranking = load_usage(open_source("", ""), "").ranking(threshold=0.8, horizon_days=180)
+    md = ranking._repr_markdown_()
+    page = ranking._repr_html_()
+    assert ranking.table["days_left"].is_infinite().any()  # the frame keeps inf for code
+    for text in (md, page):
+        assert "inf" not in text and "null" not in text and "None" not in text
+        assert "not within the horizon" in text and " %" in text
+    assert md.splitlines()[0].startswith("| service | resource | peak | headroom |")
