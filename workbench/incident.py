@@ -156,19 +156,28 @@ class Incident:
 
     @classmethod
     def from_directory(
-        cls, path: str | Path, *, id: str | None = None, window: Window | None = None
+        cls,
+        path: str | Path,
+        *,
+        id: str | None = None,
+        window: Window | None = None,
+        **source_options: Any,
     ) -> Incident:
         """An incident over a directory of telemetry files (a lab scenario, an export).
 
         If the directory has a ``scenario.json`` (lab output), its incident window and
-        id are used unless given.
+        id are used unless given. ``source_options`` go to
+        :class:`~workbench.sources.files.DirectorySource` (``max_rows``,
+        ``metric_grain="service"`` for per-service metric aggregates at scale, ...).
+
+        >>> Incident.from_directory("lab-out", metric_grain="service")
         """
         import json
 
         from workbench.sources.files import DirectorySource
 
         p = Path(path)
-        src = DirectorySource(p)
+        src = DirectorySource(p, **source_options)
         meta_file = p / "scenario.json"
         meta: dict[str, Any] = {}
         if meta_file.exists():
