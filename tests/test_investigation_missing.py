@@ -124,5 +124,8 @@ def test_over_budget_metrics_arrive_aggregated_not_missing(lab_demo_dir: Path) -
     assert inv.missing.frame.is_empty()
     res = inc.outcomes[(inc.sources[0].name, "metrics")].result
     assert res is not None and "aggregated per service" in " ".join(res.warnings)
+    # and the incident's status table says so where the user looks
+    detail = inc.status().filter(signal="metrics")["detail"].item()
+    assert "aggregated per service" in detail
     assert 0 < inc.metrics.height <= 150_000
     assert inv.suspects.value.ranking[0] == truth

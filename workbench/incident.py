@@ -38,10 +38,12 @@ SIGNALS: tuple[Signal, ...] = ("metrics", "logs", "spans", "events")
 
 
 def _notes(r: Result | None) -> list[str]:
-    """The reasons a result is partial, then what the source chose (a metric-naming preset)."""
+    """The reasons a result is partial, then what the source chose (a metric-naming preset,
+    per-service aggregates instead of raw samples) and the server's own warnings."""
     if r is None:
         return []
-    return [*r.reasons, *([str(r.extra["metric_names"])] if "metric_names" in r.extra else [])]
+    chose = [str(r.extra["metric_names"])] if "metric_names" in r.extra else []
+    return list(dict.fromkeys([*r.reasons, *chose, *r.warnings]))
 
 
 class SourceOutcome:
