@@ -38,10 +38,12 @@ SIGNALS: tuple[Signal, ...] = ("metrics", "logs", "spans", "events")
 
 
 def _notes(r: Result | None) -> list[str]:
-    """The reasons a result is partial, then what the source chose (a metric-naming preset)."""
+    """The reasons a result is partial, then what the source chose (a metric-naming preset,
+    per-service aggregates instead of raw samples) and the server's own warnings."""
     if r is None:
         return []
-    return [*r.reasons, *([str(r.extra["metric_names"])] if "metric_names" in r.extra else [])]
+    chose = [str(r.extra["metric_names"])] if "metric_names" in r.extra else []
+    return list(dict.fromkeys([*r.reasons, *chose, *r.warnings]))
 
 
 class SourceOutcome:
@@ -156,19 +158,28 @@ class Incident:
 
     @classmethod
     def from_directory(
-        cls, path: str | Path, *, id: str | None = None, window: Window | None = None
+        cls,
+        path: str | Path,
+        *,
+        id: str | None = None,
+        window: Window | None = None,
+        **source_options: Any,
     ) -> Incident:
         """An incident over a directory of telemetry files (a lab scenario, an export).
 
         If the directory has a ``scenario.json`` (lab output), its incident window and
-        id are used unless given.
+        id are used unless given. ``source_options`` go to
+        :class:`~workbench.sources.files.DirectorySource` (``max_rows``,
+        ``metric_grain="service"`` for per-service metric aggregates at scale, ...).
+
+        >>> Incident.from_directory("lab-out", metric_grain="service")
         """
         import json
 
         from workbench.sources.files import DirectorySource
 
         p = Path(path)
-        src = DirectorySource(p)
+        src = DirectorySource(p, **source_options)
         meta_file = p / "scenario.json"
         meta: dict[str, Any] = {}
         if meta_file.exists():

@@ -36,6 +36,7 @@ from workbench.errors import ConfigError
 from workbench.investigation import quantities as q
 from workbench.investigation.answer import Answer
 from workbench.investigation.drill import DrillDown
+from workbench.investigation.missing import mark_suspects, missing_evidence
 from workbench.timewindow import Window
 
 __all__ = ["DEFINITIONS", "Investigation"]
@@ -69,6 +70,8 @@ DEFINITIONS: dict[str, str] = {
     "the baseline's normal ones",
     "suspects": "services ranked by trace error origins, latency blame, metric changes, log "
     "surges, broken code paths, saturation and changes before the onset",
+    "missing": "per signal that failed or came back partial: the ranking evidence it feeds "
+    "and the services it is missing for",
     "verdict": "whether the top suspect stands out: its evidence against the same ranking "
     "on fault-free windows from the baseline, and its lead over #2",
     "findings": "the draft for the incident channel, from the views above",
@@ -491,16 +494,29 @@ class Investigation(DrillDown):
 
     # suspects ----------------------------------------------------------------------------
     @property
+    def missing(self) -> Answer:
+        """What the ranking could not see: per signal that failed or came back partial,
+        the evidence it feeds and the services it is missing for
+        (:func:`.missing.missing_evidence`; empty when everything loaded whole)."""
+        inc = self.incident
+        inc.load()  # every signal first (concurrently): the outcomes say what failed
+        return self._answer(
+            "missing", (), lambda: missing_evidence(inc), window=inc.full_window, baseline=False
+        )
+
+    @property
     def suspects(self) -> Answer:
         """The ranked suspects (:func:`~workbench.analysis.suspects.rank_suspects`) over
-        the window, all services."""
+        the window, all services. When a signal could not be loaded whole, the ranking
+        says so: a ``missing`` column, a "missing evidence" line and a verdict at most
+        ``weak`` naming it (:func:`.missing.mark_suspects`)."""
         from workbench.analysis.suspects import rank_suspects
 
         inc = self.incident
         o = self.options
 
         def compute() -> Any:
-            return rank_suspects(
+            sus = rank_suspects(
                 {
                     "metrics": inc.metrics,
                     "logs": inc.logs,
@@ -512,6 +528,7 @@ class Investigation(DrillDown):
                 metric_baseline=o["metric_baseline"],
                 edges=o["edges"],
             )
+            return mark_suspects(sus, self.missing.frame)
 
         return self._answer("suspects", (self.window, self.baseline, self._opts_key()), compute)
 
@@ -621,5 +638,5 @@ class Investigation(DrillDown):
             f"{html.escape(span_label(self.window))} against baseline "
             f"{html.escape(span_label(self.baseline))}; services {html.escape(svc)}. "
             f"<small>inv.red_summary, inv.graph, inv.timeline, inv.surges, inv.origins, "
-            f"inv.blame, inv.suspects, inv.verdict, inv.findings, inv.impact</small></div>"
+            f"inv.blame, inv.suspects, inv.verdict, inv.missing, inv.findings, inv.impact</small></div>"
         )

@@ -35,7 +35,11 @@ from workbench.lab.sim import Flow, simulate
 from workbench.lab.topology import Topology, generated, shop
 from workbench.lab.traces import NS, Span, TraceGen
 from workbench.lab.variation import Variation
-from workbench.lab.write_metrics import write_openmetrics, write_series_parquet
+from workbench.lab.write_metrics import (
+    write_family_parquets,
+    write_openmetrics,
+    write_series_parquet,
+)
 
 __all__ = ["LabRun", "build", "build_topology", "generate", "lab_series"]
 
@@ -203,6 +207,36 @@ def _victims(run: LabRun) -> list[str]:
     return sorted(out)
 
 
+#: sampled traces per service in a generated topology, so a 1,000-service system keeps
+#: enough spans per service to be diagnosable (the shop keeps its fixed volume)
+TRACES_PER_SERVICE = 4
+
+
+def trace_target(n_services: int, *, generated: bool) -> int:
+    """How many traces to sample: the shop's fixed volume (2,500 at 13 services); a
+    generated topology of ``n`` services at least :data:`TRACES_PER_SERVICE` per service.
+
+    >>> trace_target(13, generated=False), trace_target(1000, generated=True)
+    (2500, 4000)
+    """
+    base = int(max(300, 2500 * min(1.0, 13 / max(n_services, 13))))
+    return max(base, TRACES_PER_SERVICE * n_services) if generated else base
+
+
+def _sampling(s: dict, target: int, kept: int, n_services: int) -> dict:
+    return {
+        "rule": "tail sampling: entry requests become candidates with "
+        "candidate_probability; a candidate trace is kept if it failed, if it took "
+        "longer than slow_s, or else with keep_probability",
+        "candidate_probability": round(s["candidate_probability"], 9),
+        "keep_probability": s["keep_probability"],
+        "slow_s": s["slow_s"],
+        "target_traces": target,
+        "kept_traces": kept,
+        "traces_per_service": round(kept / max(n_services, 1), 3),
+    }
+
+
 def _series(run: LabRun, seed: int, services: int | None) -> SeriesSet:
     rng = np.random.default_rng([seed, zlib.crc32(run.scenario.name.encode()), services or 0, 2])
     return build_series(run.topo, run.grid, run.pods, run.eff, run.flow, rng)
@@ -226,18 +260,23 @@ def generate(
     services: int | None = None,
     step_s: float = 30.0,
     target_traces: int | None = None,
+    openmetrics: bool = True,
     variation: Variation | None = None,
     naming: str = "lab",
 ) -> Path:
     """Generate ``scenario`` with ``seed`` into directory ``out`` and return its path.
 
     ``start`` moves the window (RFC 3339); ``services`` swaps the shop for a generated
-    topology of that many services (2..1000); ``variation`` draws root, time, decoys,
-    change records and telemetry gaps per case (:mod:`workbench.lab.variation`, used by
-    the lab suite); without it the scenario is generated as it always was. ``naming``
-    writes ``metrics.om`` under another metric-naming convention
-    (:mod:`workbench.lab.naming`: ``otel``, ``spanmetrics``, ``istio``, ``beyla``...); the
-    Parquet copy keeps the lab's names.
+    topology of that many services (2..1000): its metrics are then written one Parquet
+    file per metric family (``metrics/metrics.<family>.parquet``) and its trace volume
+    grows with the topology (:func:`trace_target`). ``openmetrics=False`` skips the
+    OpenMetrics text (gigabytes at 1,000 services; only Prometheus loading needs it).
+    The trace sampling applied is stated in ``scenario.json`` (``sampling``).
+    ``variation`` draws root, time, decoys, change records and telemetry gaps per case
+    (:mod:`workbench.lab.variation`, used by the lab suite); without it the scenario is
+    generated as it always was. ``naming`` writes ``metrics.om`` under another
+    metric-naming convention (:mod:`workbench.lab.naming`: ``otel``, ``spanmetrics``,
+    ``istio``, ``beyla``...); the Parquet copy keeps the lab's names.
     """
     out = Path(out)
     run = build(scenario, seed, start=start, services=services, step_s=step_s, variation=variation)
@@ -249,14 +288,19 @@ def generate(
         ss = _without_family(ss, *variation.missing_metric)
     from workbench.lab.naming import rename
 
-    n_samples = write_openmetrics(rename(ss, naming), out / "metrics" / "metrics.om")
-    write_series_parquet(ss, out / "metrics" / "metrics.parquet")
+    if openmetrics:
+        n_samples = write_openmetrics(rename(ss, naming), out / "metrics" / "metrics.om")
+    if services is None:
+        rows = write_series_parquet(ss, out / "metrics" / "metrics.parquet")
+    else:  # a generated topology: one file per metric family, scanned lazily
+        rows = write_family_parquets(ss, out / "metrics")
+    if not openmetrics:
+        n_samples = rows
 
     n_svc = len(run.topo.services)
-    target = target_traces or int(max(300, 2500 * min(1.0, 13 / max(n_svc, 13))))
-    traces = TraceGen(run.topo, g, run.pods, run.eff, run.flow, seed=seed * 1000 + 17).run(
-        target_traces=target
-    )
+    target = target_traces or trace_target(n_svc, generated=services is not None)
+    tracegen = TraceGen(run.topo, g, run.pods, run.eff, run.flow, seed=seed * 1000 + 17)
+    traces = tracegen.run(target_traces=target)
     logs = make_logs(run, traces, ss.errors)
     if variation is not None:  # telemetry gaps: an uninstrumented service, a lost metric
         traces = _without_services(traces, set(variation.no_traces))
@@ -314,6 +358,7 @@ def generate(
                 "alerts": len(fired),
             },
             "options": {"step_s": step_s, "services": services, "start": start},
+            "sampling": _sampling(tracegen.sampling, target, len(traces), n_svc),
             **({} if variation is None else {"variation": variation.describe()}),
         },
         out / "scenario.json",

@@ -118,6 +118,9 @@ class TraceGen:
         total = sum(float(self.flow.rate[(s.name, r.name)].sum()) for s, r in entries)
         total *= grid.step_s
         p_cand = min(1.0, target_traces / max(total * keep, 1.0))
+        #: the sampling applied (the lab states it in scenario.json)
+        self.sampling = {"candidate_probability": p_cand, "keep_probability": keep,
+                         "slow_s": SLOW_S, "entry_requests": total}  # fmt: skip
         nrng = np.random.default_rng(self.r.getrandbits(63))
         starts: list[tuple[int, Service, Route]] = []
         for s, r in entries:

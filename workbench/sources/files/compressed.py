@@ -96,15 +96,11 @@ def _chunks(
         try:
             while chunk := stream.read(size):
                 yield chunk
-        except (OSError, EOFError, zlib.error, ValueError) as exc:
-            raise BadData(
-                f"{path.name}: corrupt or truncated {codec} data ({exc})",
-                path=str(path),
-                source=source,
-                hint="re-copy or re-compress the file; a partial download cuts it short",
-            ) from exc
-        except Exception as exc:  # zstandard.ZstdError is not an OSError
-            if type(exc).__name__ != "ZstdError":
+        except Exception as exc:
+            # zlib/gzip raise OSError, EOFError, zlib.error or ValueError; zstandard its
+            # own ZstdError (not an OSError)
+            corrupt = (OSError, EOFError, zlib.error, ValueError)
+            if not isinstance(exc, corrupt) and type(exc).__name__ != "ZstdError":
                 raise
             raise BadData(
                 f"{path.name}: corrupt or truncated {codec} data ({exc})",

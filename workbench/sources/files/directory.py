@@ -36,6 +36,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -174,8 +175,17 @@ class _FilesBase(Source, FilesCapacity):
         on_error: OnError,
         max_rows: int | None = 5_000_000,
         max_bytes: int | None = None,
+        metric_grain: str = "auto",
+        metric_step: timedelta = timedelta(seconds=60),
     ) -> None:
         super().__init__(name=name)
+        if metric_grain not in ("series", "service", "auto"):
+            raise ConfigError(
+                f"source {self.name!r}: metric_grain must be 'series', 'service' or "
+                f"'auto', not {metric_grain!r}"
+            )
+        self.metric_grain = metric_grain
+        self.metric_step = metric_step
         self.log_mapping = log_mapping
         self.on_error: OnError = check_on_error(on_error)
         self.files: list[TelemetryFile] = []
@@ -216,6 +226,8 @@ class _FilesBase(Source, FilesCapacity):
             hint="narrow the window or the services, or convert the files to Parquet",
         )
         text_bytes = 0
+        if signal == "metrics" and self._aggregate(files, window, services):
+            return self._aggregates(files, query, window, services, budget)
         with Timer() as t:
             for tf in files:
                 if tf.format != "parquet" and self.max_bytes is not None:
@@ -270,6 +282,58 @@ class _FilesBase(Source, FilesCapacity):
             warnings=warnings,
             elapsed_s=t.elapsed,
             files=[str(f.path) for f in files],
+        )
+
+    def _aggregate(
+        self, files: list[TelemetryFile], window: Window, services: Sequence[str] | None
+    ) -> bool:
+        """Per-service aggregates instead of raw samples? ``service``: always; ``auto``:
+        when the raw samples in the window would pass ``max_rows`` (counted on the lazy
+        scans, nothing loaded), where the raw load would be refused anyway."""
+        if self.metric_grain != "auto":
+            return self.metric_grain == "service"
+        pq = [f.path for f in files if f.format == "parquet"]
+        if self.max_rows is None or not pq:
+            return False
+        try:
+            n = sum(parquet.count(p, "metrics", window, services) for p in pq)
+        except Exception:  # unreadable files: the raw path reports them properly
+            return False
+        return n > self.max_rows
+
+    def _aggregates(
+        self,
+        files: list[TelemetryFile],
+        query: str | None,
+        window: Window,
+        services: Sequence[str] | None,
+        budget: RowBudget,
+    ) -> Result:
+        from workbench.sources.files.aggregate import PER_INSTANCE, service_aggregates
+
+        paths = [f.path for f in files if f.format == "parquet"]
+        with Timer() as t:
+            frame = _query_filter(
+                service_aggregates(
+                    paths, window, step=self.metric_step, services=services, source=self.name
+                ),
+                "metrics",
+                query,
+            )
+            budget.add(frame.height)
+        step = int(self.metric_step.total_seconds())
+        return self.result(
+            "metrics",
+            frame,
+            query=query,
+            window=window,
+            warnings=[
+                f"metrics aggregated per service at {step} s without the per-instance "
+                f"labels ({', '.join(PER_INSTANCE[:2])}, ...): counters summed, gauges "
+                "averaged"
+            ],
+            elapsed_s=t.elapsed,
+            files=[str(p) for p in paths],
         )
 
     # the four signals ------------------------------------------------------------------
@@ -329,7 +393,12 @@ class DirectorySource(_FilesBase):
     ``log_mapping`` says how JSON-lines/CSV logs map to the logs frame (default: the
     generic mapping of :class:`~workbench.sources.files.logs.LogMapping`). ``max_rows``
     (5,000,000) bounds the rows one call returns and ``max_bytes`` (no limit) the JSON/CSV
-    bytes one call parses; past either, ``LimitExceeded`` says how to narrow. A directory
+    bytes one call parses; past either, ``LimitExceeded`` says how to narrow.
+    ``metric_grain="service"`` makes :meth:`metrics` return per-service aggregates at
+    ``metric_step`` (:mod:`workbench.sources.files.aggregate`: lazy scans, one file at a
+    time, per-instance labels summed or averaged away) instead of every raw sample;
+    ``"auto"`` (default) does so only when the raw samples would pass ``max_rows`` (the
+    result's ``warnings`` say so); ``"series"`` always returns the raw samples. A directory
     without any telemetry file raises :class:`BadData` listing the expected names.
 
     >>> src = DirectorySource("/tmp/demo", name="demo")
@@ -345,6 +414,8 @@ class DirectorySource(_FilesBase):
         on_error: OnError = "raise",
         max_rows: int | None = 5_000_000,
         max_bytes: int | None = None,
+        metric_grain: str = "auto",
+        metric_step: timedelta = timedelta(seconds=60),
     ) -> None:
         p = Path(path).expanduser()
         if not p.exists():
@@ -357,6 +428,8 @@ class DirectorySource(_FilesBase):
             on_error=on_error,
             max_rows=max_rows,
             max_bytes=max_bytes,
+            metric_grain=metric_grain,
+            metric_step=metric_step,
         )
         self.path = p
         self.ignored: list[Path] = []

@@ -28,7 +28,7 @@ from workbench.errors import BadData
 from workbench.sources.files import compressed
 from workbench.timewindow import Window
 
-__all__ = ["filter_frame", "scan", "signal_of", "window_filter"]
+__all__ = ["count", "filter_frame", "scan", "signal_of", "window_filter"]
 
 _NAME_HINTS = (
     ("metrics", "metrics"),
@@ -152,3 +152,18 @@ def scan(
     except BadData as err:
         err.path = str(p)
         raise
+
+
+def count(
+    path: str | Path,
+    signal: str,
+    window: Window | None = None,
+    services: Sequence[str] | None = None,
+) -> int:
+    """How many rows of ``path`` fall in ``window`` (and ``services``), counted on the
+    lazy scan: only the filter columns are read, nothing is loaded.
+
+    >>> parquet.count("metrics/metrics.parquet", "metrics", window)
+    """
+    lf = filter_frame(pl.scan_parquet(Path(path)), signal, window, services)
+    return int(lf.select(pl.len()).collect().item())  # type: ignore[union-attr]

@@ -1,0 +1,140 @@
+"""Per-service metric aggregates from Parquet (the investigation's first pass at scale):
+counters summed over pods (resets count 0, rates add up), gauges averaged, per-instance
+labels gone, the window pushed into the scan; the lab states its trace sampling and
+grows trace volume with the topology."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from workbench import Incident, Window, frames
+from workbench.analysis.changes import rate_counters
+from workbench.lab.runner import TRACES_PER_SERVICE, trace_target
+from workbench.sources.files import DirectorySource
+from workbench.sources.files.aggregate import service_aggregates
+
+T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+
+
+def _rows() -> pl.DataFrame:
+    rows = []
+    for i in range(20):  # 30 s scrapes over 10 minutes
+        ts = T0 + timedelta(seconds=30 * i)
+        # pod a: +10 per scrape; pod b: +4 per scrape, reset to 0 at scrape 10
+        b = 4 * i if i < 10 else 4 * (i - 10)
+        for pod, v in (("a", 10 * i), ("b", b)):
+            lab = {"pod": pod, "instance": f"10.0.0.{pod}", "route": "/x"}
+            rows.append((ts, "reqs_total", "svc", float(v), lab))
+            rows.append((ts, "cpu_ratio", "svc", 0.2 if pod == "a" else 0.6, lab))
+    return frames.validate(
+        pl.DataFrame(
+            {
+                "ts": [r[0] for r in rows],
+                "metric": [r[1] for r in rows],
+                "service": [r[2] for r in rows],
+                "value": [r[3] for r in rows],
+                "labels": frames.kv_from_dicts(r[4] for r in rows),
+            }
+        ),
+        "metrics",
+    )
+
+
+@pytest.fixture()
+def parquet_dir(tmp_path: Path) -> Path:
+    (tmp_path / "metrics").mkdir()
+    df = _rows()
+    for name, part in df.group_by("metric"):
+        part.write_parquet(tmp_path / "metrics" / f"metrics.{name[0]}.parquet")
+    return tmp_path
+
+
+def test_counters_sum_over_pods_and_gauges_average(parquet_dir: Path) -> None:
+    win = Window(T0, T0 + timedelta(minutes=10))
+    files = sorted((parquet_dir / "metrics").glob("*.parquet"))
+    agg = service_aggregates(files, win, step=timedelta(seconds=60))
+    keys = agg["labels"].list.eval(pl.element().struct.field("key")).explode().unique()
+    assert set(keys.to_list()) == {"route"}  # pod and instance summed away
+    gauge = agg.filter(pl.col("metric") == "cpu_ratio")
+    assert gauge.height == 10 and gauge["value"].to_list() == pytest.approx([0.4] * 10)
+    counter = agg.filter(pl.col("metric") == "reqs_total").sort("ts")
+    assert counter.height == 10
+    # reset-free: increases of a (10 per scrape) and b (4, reset counts 0), summed
+    inc = counter["value"].diff().drop_nulls().to_list()
+    assert inc[:4] == [28.0, 28.0, 28.0, 28.0]
+    assert inc[4] == 10.0 + 10.0 + 4.0  # scrape 10 is b's reset: only a's 10 and b's next 4
+    rates = rate_counters(counter.select(list(frames.SCHEMAS["metrics"])))
+    assert rates["value"].max() == pytest.approx(28.0 / 60)
+
+
+def test_batches_of_services_give_the_same_aggregates(parquet_dir: Path) -> None:
+    win = Window(T0, T0 + timedelta(minutes=10))
+    files = sorted((parquet_dir / "metrics").glob("*.parquet"))
+    extra = _rows().with_columns(service=pl.lit("other"))
+    extra.write_parquet(parquet_dir / "metrics" / "metrics.more.parquet")
+    files = sorted((parquet_dir / "metrics").glob("*.parquet"))
+    whole = service_aggregates(files, win)
+    batched = service_aggregates(files, win, batch_rows=7)
+    key = ["ts", "metric", "service"]
+    assert batched.height == whole.height == 40
+    assert batched.sort(key)["value"].to_list() == whole.sort(key)["value"].to_list()
+
+
+def test_window_is_pushed_into_the_scan(parquet_dir: Path) -> None:
+    win = Window(T0 + timedelta(minutes=5), T0 + timedelta(minutes=10))
+    files = sorted((parquet_dir / "metrics").glob("*.parquet"))
+    agg = service_aggregates(files, win, step=timedelta(seconds=60))
+    assert agg["ts"].min() >= win.start and agg["ts"].max() < win.end
+    assert agg.filter(pl.col("metric") == "cpu_ratio").height == 5
+
+
+def test_directory_source_metric_grain(parquet_dir: Path) -> None:
+    win = Window(T0, T0 + timedelta(minutes=10))
+    raw = DirectorySource(parquet_dir).metrics(None, win)
+    agg = DirectorySource(parquet_dir, metric_grain="service").metrics(None, win)
+    assert raw.rows == 80 and agg.rows == 20
+    assert not agg.partial and "aggregated per service" in agg.warnings[0]
+    one = DirectorySource(parquet_dir, metric_grain="service").metrics("cpu_*", win)
+    assert set(one.frame["metric"].to_list()) == {"cpu_ratio"}
+    inc = Incident("x", win, sources=[DirectorySource(parquet_dir, metric_grain="service")])
+    assert inc.metrics.height == 20  # the incident asks the source for aggregates
+    # auto (default): raw samples unless they would pass max_rows, then aggregates
+    assert (
+        DirectorySource(parquet_dir, metric_grain="series", max_rows=50).metrics("cpu_*", win).rows
+        == 40
+    )
+    auto = DirectorySource(parquet_dir, max_rows=50).metrics(None, win)
+    assert auto.rows == 20 and "aggregated per service" in auto.warnings[0]
+    with pytest.raises(Exception, match="metric_grain"):
+        DirectorySource(parquet_dir, metric_grain="pod")
+
+
+def test_trace_volume_grows_with_the_topology() -> None:
+    assert trace_target(13, generated=False) == 2500  # the shop (demo) is unchanged
+    assert trace_target(8, generated=True) == 2500
+    assert trace_target(1000, generated=True) == TRACES_PER_SERVICE * 1000
+    assert trace_target(1000, generated=True) > 10 * trace_target(1000, generated=False)
+
+
+def test_generated_topology_writes_family_files_and_states_sampling(
+    lab_scenario_dir,
+) -> None:
+    import json
+
+    path = lab_scenario_dir("cpu-hog", 2, services=8)
+    fams = sorted(p.name for p in (path / "metrics").glob("metrics.*.parquet"))
+    assert len(fams) > 3 and not (path / "metrics" / "metrics.parquet").exists()
+    meta = json.loads((path / "scenario.json").read_text())
+    s = meta["sampling"]
+    assert 0 < s["candidate_probability"] <= 1 and s["keep_probability"] == 0.35
+    assert s["kept_traces"] == meta["counts"]["traces"]
+    assert s["target_traces"] == trace_target(8, generated=True)
+    # the aggregates path reads every family file; ranking finds the fault's service
+    inc = Incident.from_directory(path, metric_grain="service")
+    assert set(inc.metrics["metric"].unique().to_list()) >= {"up", "app_info"}
+    raw = Incident.from_directory(path)
+    assert inc.metrics.height < raw.metrics.height
