@@ -202,7 +202,7 @@ def test_enable_offline_switches_to_the_offline_jupyter_renderer() -> None:
     before = alt.renderers.active
     try:
         assert render.enable_offline() == "jupyter"
-        assert alt.renderers.active == "jupyter"
+        assert alt.renderers.active == "workbench-jupyter"
         from altair.jupyter import JupyterChart
 
         bundle = alt.renderers.get()(alt.Chart(pl.DataFrame({"a": [1]})).mark_point().to_dict())
