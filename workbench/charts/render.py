@@ -31,7 +31,7 @@ import importlib.util
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ from workbench.errors import ConfigError
 
 __all__ = [
     "cache_dir",
+    "cached_svg",
     "enable_offline",
     "javascript_bundle",
     "jupyterchart_offline",
@@ -118,10 +119,45 @@ def static_spec(spec: dict[str, Any]) -> dict[str, Any]:
 
 def to_svg(chart: alt.TopLevelMixin | dict[str, Any]) -> str:
     """The chart as an SVG document, rendered by vl-convert (no browser, no network),
-    fit for a static page (:func:`static_spec`)."""
+    fit for a static page (:func:`static_spec`). Cached by content (:func:`cached_svg`)."""
     import vl_convert as vlc
 
-    return vlc.vegalite_to_svg(static_spec(_spec(chart)), vl_version=vl_version())
+    spec = static_spec(_spec(chart))
+    return cached_svg(spec, lambda: vlc.vegalite_to_svg(spec, vl_version=vl_version()))
+
+
+def cached_svg(spec: dict[str, Any], render: Callable[[], str], *, kind: str = "vl") -> str:
+    """``render()``'s SVG for ``spec``, kept in ``cache_dir()/svg`` under a digest of the
+    spec, ``kind`` and the altair + vl-convert versions: the SVG is a pure function of
+    those, so an unchanged chart (the demo's, a re-run notebook's) is not drawn again.
+    Set ``WORKBENCH_SVG_CACHE=0`` to always render.
+
+    >>> cached_svg({"mark": "point"}, lambda: "<svg/>")
+    '<svg/>'
+    """
+    if os.environ.get("WORKBENCH_SVG_CACHE", "1") == "0":
+        return render()
+    import vl_convert as vlc
+
+    key = json.dumps(
+        [kind, alt.__version__, vlc.__version__, vl_version(), spec],
+        sort_keys=True,
+        default=str,
+    )
+    path = cache_dir() / "svg" / f"{hashlib.sha256(key.encode()).hexdigest()}.svg"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    svg = render()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(svg, encoding="utf-8")
+        tmp.replace(path)  # atomic: a concurrent run reads the whole file or none
+    except OSError as exc:  # a read-only home: render again next time
+        log.debug("cannot cache an SVG in %s: %s", path, exc)
+    return svg
 
 
 def to_png(chart: alt.TopLevelMixin | dict[str, Any], *, scale: float = 2.0) -> bytes:
