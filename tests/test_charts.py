@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import altair as alt
 import networkx as nx
@@ -202,7 +203,7 @@ def test_enable_offline_switches_to_the_offline_jupyter_renderer() -> None:
     before = alt.renderers.active
     try:
         assert render.enable_offline() == "jupyter"
-        assert alt.renderers.active == "jupyter"
+        assert alt.renderers.active == "workbench-jupyter"
         from altair.jupyter import JupyterChart
 
         bundle = alt.renderers.get()(alt.Chart(pl.DataFrame({"a": [1]})).mark_point().to_dict())
@@ -277,3 +278,27 @@ def test_graph_chart_keeps_services_without_requests_and_rejects_unknown_colours
     assert all(n["_color"] is not None for n in nodes)  # Vega-Lite would drop nulls
     with pytest.raises(ConfigError, match="colour nodes by 'nope'"):
         service_graph_chart(g, color_by="nope")
+
+
+def test_svg_cache_renders_each_spec_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path))
+    calls: list[int] = []
+
+    def draw(n: int) -> str:
+        calls.append(n)
+        return f"<svg>{n}</svg>"
+
+    a, b = {"mark": "point"}, {"mark": "bar"}
+    assert render.cached_svg(a, lambda: draw(1)) == "<svg>1</svg>"
+    assert render.cached_svg(a, lambda: draw(2)) == "<svg>1</svg>"  # from the cache
+    assert render.cached_svg(b, lambda: draw(3)) == "<svg>3</svg>"  # another spec: drawn
+    assert render.cached_svg(a, lambda: draw(4), kind="vega") == "<svg>4</svg>"
+    monkeypatch.setenv("WORKBENCH_SVG_CACHE", "0")
+    assert render.cached_svg(a, lambda: draw(5)) == "<svg>5</svg>"
+    assert calls == [1, 3, 4, 5]
+    # a real chart: the cached SVG is the one vl-convert drew
+    chart = alt.Chart(pl.DataFrame({"a": [1, 2]})).mark_point().encode(x="a:Q")
+    monkeypatch.delenv("WORKBENCH_SVG_CACHE")
+    first = render.to_svg(chart)
+    assert first.lstrip().startswith("<svg") and render.to_svg(chart) == first
+    assert len(list((tmp_path / "svg").glob("*.svg"))) == 4

@@ -11,17 +11,15 @@ turn selection values into plain Python values.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import logging
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 
+from workbench.charts import render as _render
 from workbench.timewindow import Window, parse_time
 
 __all__ = [
@@ -47,48 +45,15 @@ def interactive_available() -> bool:
     :func:`bundle_cache_dir` and reused by later kernels."""
     if importlib.util.find_spec("anywidget") is None:
         return False
-    import altair as alt
+    from workbench.charts.render import jupyterchart_offline
 
-    cls = alt.JupyterChart
-    if cls._is_offline:
-        return True
-    path = _bundle_path()
-    try:
-        cls._esm = path.read_text(encoding="utf-8")
-        cls._is_offline = True
-        return True
-    except OSError:
-        pass
-    cls.enable_offline()  # JS bundled from vl-convert: no CDN
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(cls._esm, encoding="utf-8")
-        tmp.replace(path)  # atomic: a concurrent kernel reads the old file or the new
-    except OSError as exc:  # a read-only home: bundle again next time
-        log.debug("cannot cache the chart bundle in %s: %s", path, exc)
+    jupyterchart_offline()
     return True
 
 
-def bundle_cache_dir() -> Path:
-    """Where the offline chart JavaScript is cached: ``$WORKBENCH_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/workbench``, else ``~/.cache/workbench``."""
-    if os.environ.get("WORKBENCH_CACHE_DIR"):
-        return Path(os.environ["WORKBENCH_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "workbench"
-
-
-def _bundle_path() -> Path:
-    """The cache file for this altair + vl-convert + widget source (any change: new file)."""
-    import altair as alt
-    import vl_convert as vlc
-    from altair.jupyter.jupyter_chart import load_js_src
-    from altair.utils._importers import vl_version_for_vl_convert
-
-    key = "|".join((alt.__version__, vlc.__version__, vl_version_for_vl_convert(), load_js_src()))
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return bundle_cache_dir() / f"jupyterchart-{digest}.js"
+#: where the offline chart JavaScript is cached (shared with the notebook's renderer)
+bundle_cache_dir = _render.cache_dir
+_bundle_path = _render._jupyterchart_bundle_path
 
 
 def chart_widget(chart: Any, *, debounce_ms: int = 10, wait_for_end: bool = False) -> w.Widget:

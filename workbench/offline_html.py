@@ -77,10 +77,13 @@ _NETWORK = [
 def _svg(spec: dict[str, Any], *, vega: bool = False) -> str:
     import vl_convert as vlc
 
-    from workbench.charts.render import static_spec
+    from workbench.charts.render import cached_svg, static_spec, vl_version
 
     try:
-        return vlc.vega_to_svg(spec) if vega else vlc.vegalite_to_svg(static_spec(spec))
+        if vega:
+            return cached_svg(spec, lambda: vlc.vega_to_svg(spec), kind="vega")
+        static = static_spec(spec)
+        return cached_svg(static, lambda: vlc.vegalite_to_svg(static, vl_version=vl_version()))
     except Exception as exc:  # vl-convert raises plain ValueError/RuntimeError
         raise BadData(f"cannot render a chart output to SVG: {exc}") from exc
 

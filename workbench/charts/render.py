@@ -25,10 +25,13 @@ Example::
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 import importlib.util
 import json
-from collections.abc import Sequence
+import logging
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,8 +40,11 @@ import altair as alt
 from workbench.errors import ConfigError
 
 __all__ = [
+    "cache_dir",
+    "cached_svg",
     "enable_offline",
     "javascript_bundle",
+    "jupyterchart_offline",
     "save",
     "static_spec",
     "to_html",
@@ -46,6 +52,8 @@ __all__ = [
     "to_svg",
     "vl_version",
 ]
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["auto", "jupyter", "svg", "png"]
 
@@ -111,10 +119,45 @@ def static_spec(spec: dict[str, Any]) -> dict[str, Any]:
 
 def to_svg(chart: alt.TopLevelMixin | dict[str, Any]) -> str:
     """The chart as an SVG document, rendered by vl-convert (no browser, no network),
-    fit for a static page (:func:`static_spec`)."""
+    fit for a static page (:func:`static_spec`). Cached by content (:func:`cached_svg`)."""
     import vl_convert as vlc
 
-    return vlc.vegalite_to_svg(static_spec(_spec(chart)), vl_version=vl_version())
+    spec = static_spec(_spec(chart))
+    return cached_svg(spec, lambda: vlc.vegalite_to_svg(spec, vl_version=vl_version()))
+
+
+def cached_svg(spec: dict[str, Any], render: Callable[[], str], *, kind: str = "vl") -> str:
+    """``render()``'s SVG for ``spec``, kept in ``cache_dir()/svg`` under a digest of the
+    spec, ``kind`` and the altair + vl-convert versions: the SVG is a pure function of
+    those, so an unchanged chart (the demo's, a re-run notebook's) is not drawn again.
+    Set ``WORKBENCH_SVG_CACHE=0`` to always render.
+
+    >>> cached_svg({"mark": "point"}, lambda: "<svg/>")
+    '<svg/>'
+    """
+    if os.environ.get("WORKBENCH_SVG_CACHE", "1") == "0":
+        return render()
+    import vl_convert as vlc
+
+    key = json.dumps(
+        [kind, alt.__version__, vlc.__version__, vl_version(), spec],
+        sort_keys=True,
+        default=str,
+    )
+    path = cache_dir() / "svg" / f"{hashlib.sha256(key.encode()).hexdigest()}.svg"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    svg = render()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(svg, encoding="utf-8")
+        tmp.replace(path)  # atomic: a concurrent run reads the whole file or none
+    except OSError as exc:  # a read-only home: render again next time
+        log.debug("cannot cache an SVG in %s: %s", path, exc)
+    return svg
 
 
 def to_png(chart: alt.TopLevelMixin | dict[str, Any], *, scale: float = 2.0) -> bytes:
@@ -217,6 +260,91 @@ def save(chart: alt.TopLevelMixin | dict[str, Any], path: str | Path) -> Path:
     return p
 
 
+def cache_dir() -> Path:
+    """Where rendering caches live: ``$WORKBENCH_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/workbench``, else ``~/.cache/workbench``.
+
+    >>> cache_dir().name
+    'workbench'
+    """
+    if os.environ.get("WORKBENCH_CACHE_DIR"):
+        return Path(os.environ["WORKBENCH_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "workbench"
+
+
+def _jupyterchart_bundle_path() -> Path:
+    """The cache file of JupyterChart's offline JavaScript for this altair + vl-convert +
+    widget source (any change: a new file)."""
+    import vl_convert as vlc
+    from altair.jupyter.jupyter_chart import load_js_src
+    from altair.utils._importers import vl_version_for_vl_convert
+
+    key = "|".join((alt.__version__, vlc.__version__, vl_version_for_vl_convert(), load_js_src()))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return cache_dir() / f"jupyterchart-{digest}.js"
+
+
+def jupyterchart_offline() -> None:
+    """Make altair's ``JupyterChart`` offline, its JavaScript taken from vl-convert once
+    and kept in :func:`cache_dir` (bundling takes seconds; later kernels read the file).
+
+    >>> jupyterchart_offline(); alt.JupyterChart._is_offline
+    True
+    """
+    cls = alt.JupyterChart
+    if cls._is_offline:
+        return
+    path = _jupyterchart_bundle_path()
+    try:
+        cls._esm = path.read_text(encoding="utf-8")
+        cls._is_offline = True
+        return
+    except OSError:
+        pass
+    cls.enable_offline()  # JS bundled from vl-convert: no CDN
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(cls._esm, encoding="utf-8")
+        tmp.replace(path)  # atomic: a concurrent kernel reads the old file or the new
+    except OSError as exc:  # a read-only home: bundle again next time
+        log.debug("cannot cache the chart bundle in %s: %s", path, exc)
+
+
+#: the altair chart class for a top-level Vega-Lite spec, by the key that marks it
+_TOP_LEVEL = (
+    ("layer", "LayerChart"),
+    ("facet", "FacetChart"),
+    ("repeat", "RepeatChart"),
+    ("hconcat", "HConcatChart"),
+    ("vconcat", "VConcatChart"),
+    ("concat", "ConcatChart"),
+)
+
+
+def _jupyter_renderer(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
+    """altair's ``jupyter`` renderer, offline, without validating ``spec`` again.
+
+    altair's own renderer rebuilds the chart with ``Chart.from_dict(spec)``, which tries
+    each top-level chart class in turn and validates the whole spec (data included) for
+    each: ~20 s for the demo's RED panels. ``spec`` comes from ``chart.to_dict()``, which
+    has already validated it, so the widget gets the spec as it is; a spec with
+    top-level ``params`` (selections that reach Python) is rebuilt into its own chart
+    class, unvalidated, so JupyterChart can wire the selections.
+    """
+    jupyterchart_offline()
+    embed = metadata.get("embed_options")
+    if spec.get("params"):
+        name = next((cls for key, cls in _TOP_LEVEL if key in spec), "Chart")
+        chart = getattr(alt, name).from_dict(spec, validate=False)
+        widget = alt.JupyterChart(chart=chart, embed_options=embed)
+    else:
+        widget = alt.JupyterChart(chart=None, embed_options=embed)
+        widget.spec = spec
+    return widget._repr_mimebundle_()
+
+
 def enable_offline(mode: Mode = "auto") -> str:
     """Make altair render without the network; returns the renderer now active.
 
@@ -235,7 +363,9 @@ def enable_offline(mode: Mode = "auto") -> str:
                 "altair's offline Jupyter renderer needs the anywidget package",
                 hint="pip install anywidget (it is in the 'notebook' extra), or use mode='svg'",
             )
-        alt.renderers.enable("jupyter", offline=True)
+        if "workbench-jupyter" not in alt.renderers.names():
+            alt.renderers.register("workbench-jupyter", _jupyter_renderer)
+        alt.renderers.enable("workbench-jupyter")
     elif mode in ("svg", "png"):
         name = f"workbench-{mode}"
         if name not in alt.renderers.names():
