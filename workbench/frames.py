@@ -22,8 +22,8 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Literal
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
 
 import polars as pl
 
@@ -141,6 +141,29 @@ def kv(mapping: Mapping[str, object] | None) -> list[dict[str, str]]:
 def kv_from_dicts(rows: Iterable[Mapping[str, object] | None]) -> pl.Series:
     """A ``KV`` series from an iterable of dicts (one per row)."""
     return pl.Series([kv(r) for r in rows], dtype=KV)
+
+
+def events_from_rows(
+    rows: Sequence[tuple[Any, Any, str, str | None, str, str, Mapping[str, object] | None]],
+) -> pl.DataFrame:
+    """An events frame from ``(ts, end, kind, service, title, source, attributes)`` tuples
+    (what the event sources build); the empty events frame for no rows.
+
+    >>> events_from_rows([(t, None, "deploy", "checkout", "v2", "argocd", {})])
+    """
+    if not rows:
+        return empty("events")
+    return pl.DataFrame(
+        {
+            "ts": pl.Series([r[0] for r in rows], dtype=TS),
+            "end": pl.Series([r[1] for r in rows], dtype=TS),
+            "kind": pl.Series([r[2] for r in rows], dtype=pl.String),
+            "service": pl.Series([r[3] for r in rows], dtype=pl.String),
+            "title": pl.Series([r[4] for r in rows], dtype=pl.String),
+            "source": pl.Series([r[5] for r in rows], dtype=pl.String),
+            "attributes": kv_from_dicts(r[6] for r in rows),
+        }
+    )
 
 
 def _as_str(v: object) -> str:

@@ -66,22 +66,6 @@ def _time(value: Any, *, field: str, source: str) -> datetime:
     return t.astimezone(UTC)
 
 
-def _rows_frame(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
-    if not rows:
-        return frames.empty("events")
-    return pl.DataFrame(
-        {
-            "ts": pl.Series([r[0] for r in rows], dtype=frames.TS),
-            "end": pl.Series([r[1] for r in rows], dtype=frames.TS),
-            "kind": pl.Series([r[2] for r in rows], dtype=pl.String),
-            "service": pl.Series([r[3] for r in rows], dtype=pl.String),
-            "title": pl.Series([r[4] for r in rows], dtype=pl.String),
-            "source": pl.Series([r[5] for r in rows], dtype=pl.String),
-            "attributes": frames.kv_from_dicts(r[6] for r in rows),
-        }
-    )
-
-
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
@@ -156,7 +140,7 @@ def alert_events(
         service = next((labels[k] for k in service_labels if labels.get(k)), None)
         title = f"{name}: {summary}" if summary else name
         rows.append((start, end, "alert", service, title, source, attrs))
-    return _rows_frame(rows)
+    return frames.events_from_rows(rows)
 
 
 def _matcher_text(m: dict[str, Any]) -> str:
@@ -215,7 +199,7 @@ def silence_events(
         rows.append(
             (start, end if end >= start else None, "annotation", service, title, source, attrs)
         )
-    return _rows_frame(rows)
+    return frames.events_from_rows(rows)
 
 
 class AlertmanagerSource(Source):

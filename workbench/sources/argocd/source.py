@@ -152,19 +152,7 @@ def application_events(
                          f"{title}: {message}" if message else title, source, attrs))  # fmt: skip
     if window is not None:
         rows = [r for r in rows if r[0] < window.end and (r[1] or r[0]) >= window.start]
-    if not rows:
-        return frames.empty("events")
-    return pl.DataFrame(
-        {
-            "ts": pl.Series([r[0] for r in rows], dtype=frames.TS),
-            "end": pl.Series([r[1] for r in rows], dtype=frames.TS),
-            "kind": pl.Series([r[2] for r in rows], dtype=pl.String),
-            "service": pl.Series([r[3] for r in rows], dtype=pl.String),
-            "title": pl.Series([r[4] for r in rows], dtype=pl.String),
-            "source": pl.Series([r[5] for r in rows], dtype=pl.String),
-            "attributes": frames.kv_from_dicts(r[6] for r in rows),
-        }
-    )
+    return frames.events_from_rows(rows)
 
 
 class ArgoCDSource(Source):
