@@ -3,6 +3,7 @@ baseline, weak for two equal faults; the placebo windows and the rule on numbers
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -220,3 +221,17 @@ def test_every_signal_of_the_table_reaches_the_ranking_and_the_verdict(monkeypat
     v = sus.verdict
     # the bell rings in every placebo window too: chance reaches it, so nothing stands out
     assert v.evidence == {"bell": 5.0} and v.chance["bell"] == 5.0 and v.level == "none"
+
+
+def test_more_positions_than_placebos_are_spread_over_the_baseline():
+    """Chance is sampled across the whole usable baseline, not only its newest part."""
+    base = Window(T0, T0 + timedelta(days=2))
+    win = Window(base.end, base.end + timedelta(minutes=5))
+    got = placebo_windows(win, base, step=timedelta(minutes=5), max_placebos=MIN_PLACEBOS)
+    ends = [p["window"].end for p in got]
+    assert len(ends) == MIN_PLACEBOS and ends[0] == base.end
+    assert ends == sorted(ends, reverse=True) and len(set(ends)) == len(ends)
+    # the oldest reaches back to where half of the baseline must stay baseline
+    assert ends[-1] - timedelta(minutes=5) - base.start == timedelta(days=1)
+    gaps = {a - b for a, b in itertools.pairwise(ends)}
+    assert max(gaps) - min(gaps) <= timedelta(minutes=5)  # evenly, to a step

@@ -265,10 +265,11 @@ def placebo_windows(
     Each is a dict of ``window, baseline, metric_baseline, lead_in``: a window as long as
     the incident's (at most a quarter of the baseline), its lead-in (as long as the
     incident's) just before it, and as baseline the part of the baseline before that; at
-    least half of the baseline always stays baseline. One placebo per ``step`` of the
-    baseline (the data's sampling step: every position a window could take; placebos
-    overlap when the step is shorter than the window; default: the window's length, no
-    overlap). Newest first; empty when the baseline is too short.
+    least half of the baseline always stays baseline. A window may end at every ``step``
+    of the baseline (the data's sampling step; placebos overlap when the step is shorter
+    than the window; default: the window's length, no overlap); when there are more such
+    positions than ``max_placebos``, that many are spread evenly over them (the newest
+    always among them). Newest first; empty when the baseline is too short.
 
     >>> placebo_windows(Window.parse("2026-01-01T11:00:00Z..2026-01-01T12:00:00Z"),
     ...                 Window.parse("2026-01-01T10:00:00Z..2026-01-01T11:00:00Z"))[0]["window"]
@@ -280,13 +281,20 @@ def placebo_windows(
     if length <= timedelta(0):
         return []
     stride = length if step is None or step <= timedelta(0) else min(step, length)
-    out: list[dict[str, Window | None]] = []
+    ends: list = []
     end = baseline.end
-    while len(out) < max_placebos:
+    while end - length - lead - baseline.start >= blen / 2:
+        ends.append(end)
+        end = end - stride
+    if len(ends) > max_placebos:
+        # as many as asked, spread evenly over every position (the newest first): chance
+        # is sampled across the whole usable baseline, not only its newest part
+        n, k = len(ends), max_placebos
+        ends = [ends[round(i * (n - 1) / (k - 1))] for i in range(k)] if k > 1 else ends[:k]
+    out: list[dict[str, Window | None]] = []
+    for end in ends:
         start = end - length
         base_end = start - lead
-        if base_end - baseline.start < blen / 2:
-            break
         mb = None
         if metric_baseline is not None and metric_baseline.start < base_end:
             mb = Window(metric_baseline.start, base_end)
@@ -298,7 +306,6 @@ def placebo_windows(
                 "lead_in": Window(base_end, start) if lead_in is not None else None,
             }
         )
-        end = end - stride
     return out
 
 
