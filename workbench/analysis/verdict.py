@@ -430,9 +430,18 @@ def assess(sus: Any, *, max_placebos: int = MAX_PLACEBOS) -> Verdict:
         w = {k: v for k, v in w.items() if k != "lead_in"}
         # only the kinds compared, from the context the ranking would use (the rest of a
         # ranking would not change them)
+        # past the first few, a kind already below CLEAR_RATIO is no longer compared: more
+        # placebos would only lower its ratio, and "clear" rests on the strongest kind
+        active = [
+            k
+            for k in used
+            if run <= FIRST_PLACEBOS
+            or not compared[k]
+            or _ratio(evidence[k], chance[k]) >= CLEAR_RATIO
+        ]
         ctx = signal_context(**{**inputs, **w})
-        placebo = {k: _strengths(signal(k).compute(ctx)) for k in used}
-        for k in used:
+        placebo = {k: _strengths(signal(k).compute(ctx)) for k in active}
+        for k in active:
             # a placebo without the data a kind reads says nothing about its chance level
             if _has_data(inputs, signal(k).reads, w):
                 compared[k] += 1
