@@ -20,9 +20,18 @@ whether to believe the top suspect, from two comparisons an SRE would make by ha
 * **gap**: the runner-up's score relative to the top's. A top suspect closely followed by
   another is a tie, not an answer.
 
-Levels: ``clear`` (evidence at least :data:`CLEAR_RATIO` times chance's and not tied),
-``weak`` (above chance but by less, tied with #2, or no room in the baseline for a
-placebo) and ``none`` (no stronger than chance: the window looks like the baseline).
+How many placebos: a fault-free window beats the most of ``k`` fault-free placebo windows
+with probability ``1 / (k + 1)``, so chance's level is trusted for "clear" only from
+:data:`MIN_PLACEBOS` (19, for :data:`CONFIDENCE` 0.95) windows. They are taken at every
+step of the data over the newest half of the baseline (spread evenly when there are more
+positions), only the compared signals are computed in them (sharing the investigation's
+memo), and past the first :data:`FIRST_PLACEBOS` only while the evidence could still be
+called clear.
+
+Levels: ``clear`` (evidence at least :data:`CLEAR_RATIO` times chance's, chance from at
+least :data:`MIN_PLACEBOS` placebos, and not tied),
+``weak`` (above chance but by less, tied with #2, too few placebos, or no room in the
+baseline for a placebo) and ``none`` (no stronger than chance: the window looks like the baseline).
 
 Why both: on fault cases against fault-free windows the placebo ratio separates them best
 (AUC 0.96 PetShop, 0.98 lab), the gap alone far less (0.75, 0.81); the gap still says when
