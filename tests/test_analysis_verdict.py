@@ -3,6 +3,7 @@ baseline, weak for two equal faults; the placebo windows and the rule on numbers
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +14,13 @@ import pytest
 from tests.diag_builders import metric_frame
 from workbench import frames
 from workbench.analysis.suspects import rank_suspects
-from workbench.analysis.verdict import judge, placebo_windows
+from workbench.analysis.verdict import (
+    CLEAR_RATIO,
+    MIN_PLACEBOS,
+    data_step,
+    judge,
+    placebo_windows,
+)
 from workbench.timewindow import Window
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)  # diag_builders' frames start at 10:00
@@ -44,7 +51,8 @@ def test_one_clear_fault_is_clear():
     assert sus.ranking[0] == "checkout"
     assert v.level == "clear", v.reason
     assert v.top == "checkout" and v.kind == "metrics" and not v.tied
-    assert v.placebos == 2 and v.ratio is not None and v.ratio >= 2.0
+    # one placebo per 30 s step of the baseline's newest half, as many as "clear" needs
+    assert v.placebos == MIN_PLACEBOS == 19 and v.ratio is not None and v.ratio >= 2.0
     assert "checkout stands out" in v.reason
     # shown where a notebook user looks
     assert "stands out" in sus._repr_html_() and "clear" in repr(sus)
@@ -85,6 +93,57 @@ def test_judge_rule_on_numbers():
     assert judge(0.01, 0.0, ratio=None).level == "none"
     assert judge(0.9, 0.2, ratio=None).level == "weak"
     assert judge(0.0, 0.0, ratio=None, top=None, second=None).level == "none"
+
+
+def test_clear_needs_chance_from_enough_baseline_windows():
+    """A fault-free window beats the most of k placebos with probability 1/(k+1): with
+    fewer than 19 the same lead is only weak, however large its ratio."""
+    assert MIN_PLACEBOS == 19  # 0.95 / (1 - 0.95)
+    assert judge(0.9, 0.2, ratio=5.0, compared=19).level == "clear"
+    few = judge(0.9, 0.2, ratio=5.0, compared=4)
+    assert few.level == "weak" and "only 4 baseline windows" in few.reason
+    assert judge(0.9, 0.2, ratio=math.inf, compared=18).level == "weak"
+    # below chance stays none and a tie stays a tie, whatever the count
+    assert judge(0.9, 0.2, ratio=0.9, compared=4).level == "none"
+    assert "tied" in judge(0.9, 0.8, ratio=5.0, compared=19).reason
+
+
+def test_a_short_baseline_of_long_steps_gives_no_clear():
+    """PetShop's shape: the window is one 5-min step and the baseline holds a few steps.
+    The same strong shift that is clear with a baseline of many steps is only weak: chance
+    cannot be estimated from four windows."""
+    rng = np.random.default_rng(3)
+    n_base, n_win = 16, 1
+    series = {}
+    for svc in SERVICES:
+        v = 0.2 + 0.01 * rng.standard_normal(n_base + n_win)
+        if svc == "checkout":
+            v[n_base:] *= 3.0
+        series[("http_latency_seconds", svc)] = v
+    m = metric_frame(series, step_s=300)
+    m = m.with_columns(pl.col("ts") - (m["ts"].min() - T0))
+    base = Window(T0, T0 + timedelta(seconds=300 * n_base))
+    win = Window(base.end, base.end + timedelta(seconds=300 * n_win))
+    assert data_step(m) == timedelta(minutes=5)
+    v = rank_suspects({"metrics": m, "window": win, "baseline": base}).verdict
+    assert v.top == "checkout" and v.ratio is not None and v.ratio >= CLEAR_RATIO
+    assert v.level == "weak" and v.placebos < MIN_PLACEBOS, v.reason
+    assert "baseline windows" in v.reason
+
+
+def test_placebos_slide_by_the_data_step():
+    base = Window(T0, T0 + timedelta(hours=2))
+    win = Window(base.end, base.end + timedelta(minutes=10))
+    got = placebo_windows(win, base, step=timedelta(minutes=1), max_placebos=100)
+    ends = [p["window"].end for p in got]
+    assert ends[0] == base.end and ends[1] == base.end - timedelta(minutes=1)
+    assert all(p["window"].duration == timedelta(minutes=10) for p in got)
+    # every position whose baseline keeps half of the whole: ends from 2 h back to 1 h 10
+    assert len(got) == 51
+    assert all(p["baseline"].duration >= base.duration / 2 for p in got)
+    # without a step they do not overlap (as before)
+    got = placebo_windows(win, base, max_placebos=100)
+    assert got[1]["window"].end == got[0]["window"].start
 
 
 def test_placebo_windows_come_from_the_baseline_and_keep_half_of_it():
@@ -162,3 +221,17 @@ def test_every_signal_of_the_table_reaches_the_ranking_and_the_verdict(monkeypat
     v = sus.verdict
     # the bell rings in every placebo window too: chance reaches it, so nothing stands out
     assert v.evidence == {"bell": 5.0} and v.chance["bell"] == 5.0 and v.level == "none"
+
+
+def test_more_positions_than_placebos_are_spread_over_the_baseline():
+    """Chance is sampled across the whole usable baseline, not only its newest part."""
+    base = Window(T0, T0 + timedelta(days=2))
+    win = Window(base.end, base.end + timedelta(minutes=5))
+    got = placebo_windows(win, base, step=timedelta(minutes=5), max_placebos=MIN_PLACEBOS)
+    ends = [p["window"].end for p in got]
+    assert len(ends) == MIN_PLACEBOS and ends[0] == base.end
+    assert ends == sorted(ends, reverse=True) and len(set(ends)) == len(ends)
+    # the oldest reaches back to where half of the baseline must stay baseline
+    assert ends[-1] - timedelta(minutes=5) - base.start == timedelta(days=1)
+    gaps = {a - b for a, b in itertools.pairwise(ends)}
+    assert max(gaps) - min(gaps) <= timedelta(minutes=5)  # evenly, to a step

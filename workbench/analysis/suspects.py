@@ -334,6 +334,47 @@ def _combine(table: pl.DataFrame, role: str) -> pl.Expr:
     return 1 - out
 
 
+def signal_context(
+    incident_or_frames: Any = None,
+    *,
+    window: Window | None = None,
+    baseline: Window | None = None,
+    metric_baseline: Window | None = None,
+    metrics: pl.DataFrame | None = None,
+    logs: pl.DataFrame | None = None,
+    spans: pl.DataFrame | None = None,
+    events: pl.DataFrame | None = None,
+    event_lookback: timedelta = timedelta(minutes=30),
+    **_ignored: Any,
+) -> Context:
+    """The :class:`~workbench.analysis.signals.Context` :func:`rank_suspects` computes its
+    signals on (same arguments; ``edges`` and ``graph_discount`` only weigh the ranking
+    and are ignored here). The verdict computes just the signals it compares from it.
+
+    >>> ctx = signal_context(inc)
+    >>> signal("metrics").compute(ctx)  # the metric-change evidence alone
+    """
+    f = _frames_from(
+        incident_or_frames,
+        window=window,
+        baseline=baseline,
+        metrics=metrics,
+        logs=logs,
+        spans=spans,
+        events=events,
+    )
+    return Context(
+        metrics=f["metrics"],
+        logs=f["logs"],
+        spans=f["spans"],
+        events=f["events"],
+        window=f["window"],
+        baseline=f["baseline"],
+        metric_baseline=metric_baseline,
+        event_lookback=event_lookback,
+    )
+
+
 def rank_suspects(
     incident_or_frames: Any = None,
     *,
@@ -360,23 +401,15 @@ def rank_suspects(
     >>> sus.table.select("rank", "service", "score", "why").head()
     >>> sus.evidence(sus.ranking[0]).templates
     """
-    f = _frames_from(
+    ctx = signal_context(
         incident_or_frames,
         window=window,
         baseline=baseline,
+        metric_baseline=metric_baseline,
         metrics=metrics,
         logs=logs,
         spans=spans,
         events=events,
-    )
-    ctx = Context(
-        metrics=f["metrics"],
-        logs=f["logs"],
-        spans=f["spans"],
-        events=f["events"],
-        window=f["window"],
-        baseline=f["baseline"],
-        metric_baseline=metric_baseline,
         event_lookback=event_lookback,
     )
     outs = {sg.name: sg.compute(ctx) for sg in SIGNALS}

@@ -20,9 +20,18 @@ whether to believe the top suspect, from two comparisons an SRE would make by ha
 * **gap**: the runner-up's score relative to the top's. A top suspect closely followed by
   another is a tie, not an answer.
 
-Levels: ``clear`` (evidence at least :data:`CLEAR_RATIO` times chance's and not tied),
-``weak`` (above chance but by less, tied with #2, or no room in the baseline for a
-placebo) and ``none`` (no stronger than chance: the window looks like the baseline).
+How many placebos: a fault-free window beats the most of ``k`` fault-free placebo windows
+with probability ``1 / (k + 1)``, so chance's level is trusted for "clear" only from
+:data:`MIN_PLACEBOS` (19, for :data:`CONFIDENCE` 0.95) windows. They are taken at every
+step of the data over the newest half of the baseline (spread evenly when there are more
+positions), only the compared signals are computed in them (sharing the investigation's
+memo), and past the first :data:`FIRST_PLACEBOS` only while the evidence could still be
+called clear.
+
+Levels: ``clear`` (evidence at least :data:`CLEAR_RATIO` times chance's, chance from at
+least :data:`MIN_PLACEBOS` placebos, and not tied),
+``weak`` (above chance but by less, tied with #2, too few placebos, or no room in the
+baseline for a placebo) and ``none`` (no stronger than chance: the window looks like the baseline).
 
 Why both: on fault cases against fault-free windows the placebo ratio separates them best
 (AUC 0.96 PetShop, 0.98 lab), the gap alone far less (0.75, 0.81); the gap still says when
@@ -53,9 +62,12 @@ from workbench.timewindow import Window
 
 __all__ = [
     "CLEAR_RATIO",
+    "CONFIDENCE",
+    "MIN_PLACEBOS",
     "TIE",
     "Verdict",
     "assess",
+    "data_step",
     "evidence_strength",
     "judge",
     "placebo_windows",
@@ -69,8 +81,20 @@ CLEAR_RATIO = 2.0
 TIE = 0.8
 #: below this score the top "suspect" shows no anomaly at all
 FLOOR = 0.05
-#: at most this many placebo windows (each one extra ranking)
-MAX_PLACEBOS = 4
+#: how often a "clear" must be right: the verdict says "clear" only when a fault-free
+#: window would look as strong as the top suspect's evidence at most 1 - this of the time
+CONFIDENCE = 0.95
+#: placebo windows needed to say "clear": a fault-free window beats the most of ``k``
+#: fault-free placebo windows with probability ``1 / (k + 1)`` (exchangeable draws), so
+#: chance's level is the level a fault-free window exceeds at most ``1 - CONFIDENCE`` of
+#: the time only from ``k >= CONFIDENCE / (1 - CONFIDENCE)`` placebos (19); fewer say weak
+MIN_PLACEBOS = math.ceil(round(CONFIDENCE / (1 - CONFIDENCE), 9))
+#: at most this many placebo windows (each one extra computation of the compared
+#: signals): the ones "clear" needs
+MAX_PLACEBOS = MIN_PLACEBOS
+#: placebos always run (enough to tell "none" from "weak"); more only while the evidence
+#: could still be called clear (each one can only raise chance's level)
+FIRST_PLACEBOS = 4
 #: a signal counts as the top suspect's evidence when its 0..1 part is at least this
 _USED = 0.05
 #: the kinds of evidence the verdict weighs: every signal that is not a boost
@@ -163,10 +187,14 @@ def judge(
     clear_ratio: float = CLEAR_RATIO,
     tie: float = TIE,
     no_placebo: str = "the baseline is too short for one",
+    compared: int | None = None,
+    needed: int = MIN_PLACEBOS,
     **numbers: Any,
 ) -> Verdict:
     """The verdict rule on numbers alone: ``ratio`` is the top suspect's evidence over
-    chance's level (None when no placebo could be run: then at most ``weak``).
+    chance's level (None when no placebo could be run: then at most ``weak``);
+    ``compared`` is how many placebo windows set chance's level for that evidence (None:
+    not counted): fewer than ``needed`` (:data:`MIN_PLACEBOS`) give at most ``weak``.
 
     >>> judge(0.9, 0.2, ratio=5.0).level
     'clear'
@@ -216,6 +244,14 @@ def judge(
             "(chance: the most any service shows in baseline windows)",
             **base,
         )
+    if compared is not None and compared < needed:
+        return Verdict(
+            "weak",
+            f"{top} stands out ({_detail(kind, ratio, numbers)}), but chance was estimated "
+            f"from only {compared} baseline window{'s' if compared != 1 else ''} ({needed} "
+            f"needed to say clear with {CONFIDENCE:.0%} confidence)",
+            **base,
+        )
     return Verdict(
         "clear",
         f"{top} stands out: {_detail(kind, ratio, numbers)} (chance: the most any service "
@@ -231,14 +267,18 @@ def placebo_windows(
     metric_baseline: Window | None = None,
     lead_in: Window | None = None,
     max_placebos: int = MAX_PLACEBOS,
+    step: timedelta | None = None,
 ) -> list[dict[str, Window | None]]:
     """Fault-free stand-ins for ``window``, taken from the end of ``baseline``.
 
     Each is a dict of ``window, baseline, metric_baseline, lead_in``: a window as long as
     the incident's (at most a quarter of the baseline), its lead-in (as long as the
     incident's) just before it, and as baseline the part of the baseline before that; at
-    least half of the baseline always stays baseline. Newest first; empty when the
-    baseline is too short.
+    least half of the baseline always stays baseline. A window may end at every ``step``
+    of the baseline (the data's sampling step; placebos overlap when the step is shorter
+    than the window; default: the window's length, no overlap); when there are more such
+    positions than ``max_placebos``, that many are spread evenly over them (the newest
+    always among them). Newest first; empty when the baseline is too short.
 
     >>> placebo_windows(Window.parse("2026-01-01T11:00:00Z..2026-01-01T12:00:00Z"),
     ...                 Window.parse("2026-01-01T10:00:00Z..2026-01-01T11:00:00Z"))[0]["window"]
@@ -249,13 +289,21 @@ def placebo_windows(
     lead = (lead_in.end - lead_in.start) if lead_in is not None else timedelta(0)
     if length <= timedelta(0):
         return []
-    out: list[dict[str, Window | None]] = []
+    stride = length if step is None or step <= timedelta(0) else min(step, length)
+    ends: list = []
     end = baseline.end
-    while len(out) < max_placebos:
+    while end - length - lead - baseline.start >= blen / 2:
+        ends.append(end)
+        end = end - stride
+    if len(ends) > max_placebos:
+        # as many as asked, spread evenly over every position (the newest first): chance
+        # is sampled across the whole usable baseline, not only its newest part
+        n, k = len(ends), max_placebos
+        ends = [ends[round(i * (n - 1) / (k - 1))] for i in range(k)] if k > 1 else ends[:k]
+    out: list[dict[str, Window | None]] = []
+    for end in ends:
         start = end - length
         base_end = start - lead
-        if base_end - baseline.start < blen / 2:
-            break
         mb = None
         if metric_baseline is not None and metric_baseline.start < base_end:
             mb = Window(metric_baseline.start, base_end)
@@ -267,8 +315,24 @@ def placebo_windows(
                 "lead_in": Window(base_end, start) if lead_in is not None else None,
             }
         )
-        end = start
     return out
+
+
+def data_step(metrics: pl.DataFrame | None) -> timedelta | None:
+    """The metrics' sampling step (the median gap between consecutive timestamps; None
+    without two). Placebo windows slide by it: one per baseline step.
+
+    >>> from tests.diag_builders import metric_frame  # doctest: +SKIP
+    >>> data_step(metric_frame({("cpu", "a"): [1.0, 2.0, 3.0]}, step_s=30))  # doctest: +SKIP
+    datetime.timedelta(seconds=30)
+    """
+    if metrics is None or metrics.height < 2 or "ts" not in metrics.columns:
+        return None
+    ts = metrics.get_column("ts").unique().sort()
+    if ts.len() < 2:
+        return None
+    gap = ts.diff().drop_nulls().median()
+    return gap if isinstance(gap, timedelta) and gap > timedelta(0) else None
 
 
 def evidence_strength(sus: Any) -> dict[str, dict[str, float]]:
@@ -283,6 +347,15 @@ def evidence_strength(sus: Any) -> dict[str, dict[str, float]]:
         if k in out and v is not None and v > 0:
             out[k][svc] = float(v)
     return out
+
+
+def _strengths(out: pl.DataFrame) -> dict[str, float]:
+    """Per service, the positive ``strength`` of one signal's output."""
+    return {
+        svc: float(v)
+        for svc, v in out.select("service", "strength").iter_rows()
+        if svc is not None and v is not None and v > 0
+    }
 
 
 def _floors(wins: list[dict[str, Any]], used: list[str]) -> dict[str, float]:
@@ -322,7 +395,7 @@ def _has_data(inputs: dict[str, Any], reads: tuple[str, ...], w: dict[str, Any])
 def assess(sus: Any, *, max_placebos: int = MAX_PLACEBOS) -> Verdict:
     """The verdict for a :class:`~workbench.analysis.suspects.Suspects`: its top suspect's
     evidence against what the placebo rankings of its own inputs reach, and its lead."""
-    from workbench.analysis.suspects import rank_suspects
+    from workbench.analysis.suspects import signal_context
 
     # only services with evidence are ranked: none of them means no answer ("none")
     t = sus.table.filter(pl.col("rank").is_not_null()) if "rank" in sus.table.columns else sus.table
@@ -343,17 +416,41 @@ def assess(sus: Any, *, max_placebos: int = MAX_PLACEBOS) -> Verdict:
         inputs["baseline"],
         metric_baseline=inputs.get("metric_baseline"),
         max_placebos=max_placebos,
+        step=data_step(inputs.get("metrics")),
     )
     if not wins:
         return judge(s1, s2, ratio=None, top=top, second=second, evidence=evidence)
     chance = _floors(wins, used)
     compared = dict.fromkeys(used, 0)
+    # "clear" is possible only for a lead that is not a tie
+    could_be_clear = s1 > FLOOR and s2 < TIE * s1
+    run = 0
     for w in wins:
+        if run >= FIRST_PLACEBOS and not (
+            could_be_clear
+            and any(compared[k] and _ratio(evidence[k], chance[k]) >= CLEAR_RATIO for k in used)
+        ):
+            # more placebos only raise chance's level: past the first few they are run
+            # only while the evidence could still be called clear
+            break
+        run += 1
         # chance's level: the strongest evidence of each kind that any service shows in a
         # window where nothing is broken (any of them could have been named instead)
         w = {k: v for k, v in w.items() if k != "lead_in"}
-        placebo = evidence_strength(rank_suspects(**{**inputs, **w}))
-        for k in used:
+        # only the kinds compared, from the context the ranking would use (the rest of a
+        # ranking would not change them)
+        # past the first few, a kind already below CLEAR_RATIO is no longer compared: more
+        # placebos would only lower its ratio, and "clear" rests on the strongest kind
+        active = [
+            k
+            for k in used
+            if run <= FIRST_PLACEBOS
+            or not compared[k]
+            or _ratio(evidence[k], chance[k]) >= CLEAR_RATIO
+        ]
+        ctx = signal_context(**{**inputs, **w})
+        placebo = {k: _strengths(signal(k).compute(ctx)) for k in active}
+        for k in active:
             # a placebo without the data a kind reads says nothing about its chance level
             if _has_data(inputs, signal(k).reads, w):
                 compared[k] += 1
@@ -393,5 +490,6 @@ def assess(sus: Any, *, max_placebos: int = MAX_PLACEBOS) -> Verdict:
         kind=kind,
         evidence=evidence,
         chance=chance,
-        placebos=len(wins),
+        placebos=run,
+        compared=compared[kind] if kind else 0,
     )
