@@ -11,8 +11,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests.diag_builders import metric_frame
+from tests.diag_builders import metric_frame, span, spans_frame
 from workbench import frames
+from workbench.analysis.signals import SIGNALS
 from workbench.analysis.suspects import rank_suspects
 from workbench.analysis.verdict import (
     CLEAR_RATIO,
@@ -20,6 +21,7 @@ from workbench.analysis.verdict import (
     data_step,
     judge,
     placebo_windows,
+    unseen_callees,
 )
 from workbench.timewindow import Window
 
@@ -45,8 +47,13 @@ def _shop(shifted: dict[str, float], seed: int = 7) -> dict:
     return {"metrics": m, "window": win, "baseline": base}
 
 
+#: who calls whom (as a user could pass from a service catalogue): every shifted service's
+#: callees are known, so its anomaly can be told from theirs
+CALLS = pl.DataFrame({"caller": ["checkout", "cart"], "callee": ["payment", "catalog"]})
+
+
 def test_one_clear_fault_is_clear():
-    sus = rank_suspects(_shop({"checkout": 3.0}))
+    sus = rank_suspects(_shop({"checkout": 3.0}), edges=CALLS)
     v = sus.verdict
     assert sus.ranking[0] == "checkout"
     assert v.level == "clear", v.reason
@@ -74,7 +81,7 @@ def test_two_equal_faults_are_a_tie():
 
 
 def test_verdict_is_computed_once_and_needs_the_inputs():
-    sus = rank_suspects(_shop({"checkout": 3.0}))
+    sus = rank_suspects(_shop({"checkout": 3.0}), edges=CALLS)
     assert sus.verdict is sus.verdict
     sus.inputs = None
     sus._verdict = None
@@ -125,7 +132,7 @@ def test_a_short_baseline_of_long_steps_gives_no_clear():
     base = Window(T0, T0 + timedelta(seconds=300 * n_base))
     win = Window(base.end, base.end + timedelta(seconds=300 * n_win))
     assert data_step(m) == timedelta(minutes=5)
-    v = rank_suspects({"metrics": m, "window": win, "baseline": base}).verdict
+    v = rank_suspects({"metrics": m, "window": win, "baseline": base}, edges=CALLS).verdict
     assert v.top == "checkout" and v.ratio is not None and v.ratio >= CLEAR_RATIO
     assert v.level == "weak" and v.placebos < MIN_PLACEBOS, v.reason
     assert "baseline windows" in v.reason
@@ -235,3 +242,75 @@ def test_more_positions_than_placebos_are_spread_over_the_baseline():
     assert ends[-1] - timedelta(minutes=5) - base.start == timedelta(days=1)
     gaps = {a - b for a, b in itertools.pairwise(ends)}
     assert max(gaps) - min(gaps) <= timedelta(minutes=5)  # evenly, to a step
+
+
+def _traced(services: tuple[str, ...], window: Window, baseline: Window) -> pl.DataFrame:
+    """One steady, healthy request a minute per service of ``services`` (its own server
+    span), over baseline and window: traces that show no anomaly of their own."""
+    rows = []
+    t, i = baseline.start, 0
+    while t < window.end:
+        for svc in services:
+            rows.append(span(f"t{i}-{svc}", f"s{i}-{svc}", None, svc, "GET /", 0, 20, t0=t))
+        t, i = t + timedelta(minutes=1), i + 1
+    return spans_frame(rows)
+
+
+def test_a_top_whose_callees_are_unknown_is_not_clear():
+    """A real anomaly on a caller of the root beats chance too; the ranking tells a cause
+    from its symptoms only through the call graph. With no traces at all (metrics only,
+    PetShop's shape), or none of the top's own (the lab's untraced services), what it
+    calls is unknown: the same strong shift is weak, and the reason says why."""
+    shop = _shop({"checkout": 3.0})
+    # no traces, no edges: what checkout calls is unknown
+    v = rank_suspects(shop).verdict
+    assert v.top == "checkout" and v.ratio is not None and v.ratio >= CLEAR_RATIO
+    assert v.level == "weak", v.reason
+    assert "symptom of a service it calls" in v.reason and "no traces" in v.reason
+    # traces of the other services only: checkout has none of its own
+    others = _traced(("cart", "catalog", "payment"), shop["window"], shop["baseline"])
+    v = rank_suspects({**shop, "spans": others}).verdict
+    assert v.top == "checkout" and v.level == "weak", v.reason
+    assert "checkout has no traces of its own" in v.reason
+    # its own spans (a traced service calling nobody: a leaf) make its callees known
+    mine = _traced(("checkout", "cart"), shop["window"], shop["baseline"])
+    v = rank_suspects({**shop, "spans": mine}).verdict
+    assert v.top == "checkout" and v.level == "clear", v.reason
+    # so do edges naming it a caller (the ranking then discounts by its callees)
+    assert rank_suspects(shop, edges=CALLS).verdict.level == "clear"
+
+
+def test_unseen_callees_on_frames():
+    empty = frames.empty("spans")
+    assert "there are no traces" in (unseen_callees("checkout", spans=empty) or "")
+    w = Window(T0, T0 + timedelta(minutes=10))
+    spans = _traced(("cart",), w, Window(T0 - timedelta(minutes=10), T0))
+    assert "checkout has no traces of its own" in (unseen_callees("checkout", spans=spans) or "")
+    assert unseen_callees("cart", spans=spans) is None
+    assert unseen_callees("checkout", spans=spans, edges=CALLS) is None
+    # an edge naming it only as a callee says nothing about what it calls
+    assert unseen_callees("payment", spans=empty, edges=CALLS) is not None
+
+
+def test_the_services_own_state_is_clear_without_known_callees():
+    """A resource at capacity is the service's own state whatever its callees do (a
+    signal with ``own``): a clear may rest on it even when the callees are unknown."""
+    assert [sg.name for sg in SIGNALS if sg.own] == ["saturation"]
+    rng = np.random.default_rng(5)
+    n_base, n_win = 240, 60
+    series = {}
+    for svc in SERVICES:
+        v = 0.30 + 0.01 * rng.standard_normal(n_base + n_win)
+        if svc == "checkout":
+            v[n_base:] = 0.97 + 0.005 * rng.standard_normal(n_win)
+        series[("container_cpu_utilization", svc)] = v
+    m = metric_frame(series, step_s=STEP)
+    m = m.with_columns(pl.col("ts") - (m["ts"].min() - T0))
+    base = Window(T0, T0 + timedelta(seconds=STEP * n_base))
+    win = Window(base.end, base.end + timedelta(seconds=STEP * n_win))
+    v = rank_suspects({"metrics": m, "window": win, "baseline": base}).verdict
+    assert v.top == "checkout" and v.kind == "saturation"
+    assert v.level == "clear", v.reason
+    # the rule on numbers: a reason to suspect a symptom caps an otherwise clear lead
+    capped = judge(0.9, 0.2, ratio=5.0, compared=19, symptom_risk="x has no traces")
+    assert capped.level == "weak" and "x has no traces" in capped.reason

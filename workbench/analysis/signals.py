@@ -425,6 +425,10 @@ class Signal:
     #: the frames it is computed from (without rows in them it cannot say anything)
     reads: tuple[str, ...] = ("metrics",)
     floor: Callable[[float], float] = lambda _s: 0.0
+    #: True when it is the service's own state whatever the services it calls do (a
+    #: resource at capacity); False when it may be a callee's anomaly showing through
+    #: (what a caller sees or logs), which only the call graph can rule out
+    own: bool = False
 
 
 #: every kind of evidence, in the order the ``why`` text lists them
@@ -481,6 +485,7 @@ SIGNALS: tuple[Signal, ...] = (
         "resource at capacity",
         _saturation,
         lambda r: f"{r['top']} near capacity",
+        own=True,
     ),
     Signal(
         "patterns",
