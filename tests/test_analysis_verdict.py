@@ -314,3 +314,22 @@ def test_the_services_own_state_is_clear_without_known_callees():
     # the rule on numbers: a reason to suspect a symptom caps an otherwise clear lead
     capped = judge(0.9, 0.2, ratio=5.0, compared=19, symptom_risk="x has no traces")
     assert capped.level == "weak" and "x has no traces" in capped.reason
+
+
+def test_a_service_whose_callees_are_unknown_is_discounted_by_the_strongest_elsewhere():
+    """The ranking's side of the same principle: a service without spans of its own among
+    traced services may call any of them, so its symptoms are discounted by the strongest
+    anomaly elsewhere (as a caller's are by its callees'). A traced service's own real
+    change then outranks the untraced one's larger change; with no traces at all, or an
+    edge naming it a caller, nothing changes."""
+    shop = _shop({"checkout": 3.0, "cart": 2.0})
+    plain = rank_suspects(shop)
+    assert plain.ranking[:2] == ["checkout", "cart"]
+    traced = _traced(("cart", "catalog", "payment"), shop["window"], shop["baseline"])
+    sus = rank_suspects({**shop, "spans": traced})
+    assert sus.ranking[0] == "cart", sus.table.head(3)
+    row = sus.table.filter(pl.col("service") == "checkout").row(0, named=True)
+    assert row["victim_of"] == "cart" and "may be a victim of cart" in row["why"]
+    # checkout's callees known through an edge: its change is its own again
+    known = pl.DataFrame({"caller": ["checkout"], "callee": ["payment"]})
+    assert rank_suspects({**shop, "spans": traced}, edges=known).ranking[0] == "checkout"

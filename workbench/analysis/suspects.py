@@ -12,7 +12,9 @@ evidence (``1 - prod(1 - weight * value)``):
   graph (a caller whose callee fails also shows errors and latency), so it is discounted
   by the anomaly of the services the service depends on, directly or not: a caller
   failing because its callee fails is a victim, not a cause (soft "deepest anomalous
-  node" rule);
+  node" rule); a service whose callees are unknown (no spans of its own while others
+  have spans, and no edge naming it a caller) may call any service, so its symptoms are
+  discounted by the strongest anomaly elsewhere;
 * ``boost`` evidence (a deploy, rollback, config change or chaos experiment on the
   service from 30 min before the onset to 5 min after) multiplies the score by 1.5 and
   adds 0.01.
@@ -325,6 +327,21 @@ def _descendant_max(
     return out
 
 
+class _Unknown:
+    """Membership test: True for a service with no spans of its own (while others have
+    spans) that no edge names a caller: what it calls cannot be known (see
+    :func:`workbench.analysis.verdict.unseen_callees`)."""
+
+    def __init__(self, spans: pl.DataFrame, edges: pl.DataFrame) -> None:
+        self.traced = spans.height > 0
+        self.known = set(spans["service"].unique().to_list()) if self.traced else set()
+        if edges.height:
+            self.known.update(edges["caller"].unique().to_list())
+
+    def __contains__(self, service: object) -> bool:
+        return self.traced and service not in self.known
+
+
 def _combine(table: pl.DataFrame, role: str) -> pl.Expr:
     """``1 - prod(1 - weight * value)`` over the signals of one role."""
     out = pl.lit(1.0)
@@ -439,6 +456,17 @@ def rank_suspects(
     edges_df = _call_edges(ctx.blamed_spans, edges)
     raw = dict(zip(table["service"], table["_raw"], strict=True))
     desc = _descendant_max(edges_df, raw)
+    # a service whose callees are unknown (no spans of its own among traced services, no
+    # edge naming it a caller) may call any of the others: its symptoms are discounted by
+    # the strongest anomaly elsewhere (with no traces at all every service is alike and
+    # the discount would only rescale the scores: not applied)
+    unknown = _Unknown(ctx.spans, edges_df)
+    strongest = sorted(((v, o) for o, v in raw.items()), reverse=True)[:2]
+    for s, (best, _who) in list(desc.items()):
+        if s in unknown and raw[s] > 0:
+            other = next(((v, o) for v, o in strongest if o != s), (0.0, None))
+            if other[0] > best:
+                desc[s] = other
     table = table.with_columns(
         _desc=pl.Series([desc[s][0] for s in table["service"]], dtype=pl.Float64),
         victim_of=pl.Series([desc[s][1] for s in table["service"]], dtype=pl.String),
