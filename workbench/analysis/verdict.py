@@ -35,8 +35,7 @@ the top suspect's callees to be known (:func:`unseen_callees`: it has spans of i
 or ``edges`` name it as a caller), unless its deciding evidence is its own state whatever
 its callees do (a signal with ``own``: a resource at capacity). On the unseen lab seeds
 6 of 8 wrong clears (and 3 of 55 right ones) had a top without traces of its own; on
-PetShop (metrics only) the
-one clear was wrong.
+PetShop (metrics only) the one clear was wrong.
 
 Levels: ``clear`` (evidence at least :data:`CLEAR_RATIO` times chance's, chance from at
 least :data:`MIN_PLACEBOS` placebos, not tied, and callees known),
