@@ -593,7 +593,7 @@ class BundleSource(Source):
         with Timer() as t:
             file = self._files.get(signal)
             if file is None:
-                df = frames.empty(signal)  # type: ignore[arg-type]
+                df = frames.empty(signal)
             else:
                 col = "start" if signal == "spans" else "ts"
                 lf = pl.scan_parquet(file).filter(

@@ -229,7 +229,7 @@ class Incident:
             inc.baseline = baseline
         given = {"metrics": metrics, "logs": logs, "spans": spans, "events": events}
         for sig, df in given.items():
-            inc._frames[sig] = df if df is not None else frames.empty(sig)  # type: ignore[index,arg-type]
+            inc._frames[sig] = df if df is not None else frames.empty(sig)
         return inc
 
     @classmethod
@@ -328,7 +328,7 @@ class Incident:
                 for (_, s), o in list(self.outcomes.items())  # loads may run in threads
                 if s == sig and o.result is not None
             ]
-            self._frames[sig] = frames.concat(parts, sig) if parts else frames.empty(sig)  # type: ignore[arg-type]
+            self._frames[sig] = frames.concat(parts, sig) if parts else frames.empty(sig)
         return self
 
     def _load_one(self, src: Source, sig: Signal) -> SourceOutcome:

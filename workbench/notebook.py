@@ -86,7 +86,7 @@ def _read(path: str | Path) -> dict[str, Any]:
 def _parameters_cell(nb: Mapping[str, Any]) -> dict[str, Any]:
     for cell in nb["cells"]:
         if cell["cell_type"] == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            return cell  # type: ignore[return-value]
+            return cell
     raise ConfigError("the notebook has no cell tagged 'parameters'")
 
 
@@ -255,7 +255,7 @@ def ipc_kernel_manager() -> type:
 
     from jupyter_client.manager import AsyncKernelManager
 
-    class IpcKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    class IpcKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self._ipc_dir = tempfile.mkdtemp(prefix="wb-kernel-")

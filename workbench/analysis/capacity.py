@@ -249,7 +249,7 @@ class _Fit:
             frame["obs_ci_lower"].to_numpy(),
             frame["obs_ci_upper"].to_numpy(),
         )
-        return tuple(np.exp(c) for c in cols) if name == "compound" else cols  # type: ignore[return-value]
+        return tuple(np.exp(c) for c in cols) if name == "compound" else cols
 
     def predict(self, tt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Mean, lower, upper (80 %) of the chosen model at days ``tt`` since the first,

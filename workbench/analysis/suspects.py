@@ -277,7 +277,7 @@ def _frames_from(obj: Any, **kw: Any) -> dict[str, Any]:
             got[k] = v
     for kind in ("metrics", "logs", "spans", "events"):
         if got.get(kind) is None:
-            got[kind] = frames.empty(kind)  # type: ignore[arg-type]
+            got[kind] = frames.empty(kind)
     return got
 
 

@@ -231,7 +231,7 @@ class Drain:
                 node = node.setdefault(key, {})
             else:
                 node = node[key]
-        return node.setdefault("\0groups", [])  # type: ignore[no-any-return]
+        return node.setdefault("\0groups", [])
 
     def _best(
         self, groups: list[_Group], tokens: list[str], threshold: float | None = None

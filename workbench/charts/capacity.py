@@ -28,7 +28,7 @@ _WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 def top_pairs(table: pl.DataFrame, n: int = 4) -> list[tuple[str, str]]:
     """The first ``n`` (service, resource) pairs of a runs-out-first table."""
-    return [tuple(r) for r in table.select("service", "resource").head(n).rows()]  # type: ignore[misc]
+    return [tuple(r) for r in table.select("service", "resource").head(n).rows()]
 
 
 def _label(df: pl.DataFrame) -> pl.DataFrame:

@@ -240,7 +240,7 @@ def service_graph_chart(
     else:
         color_scale = alt.Scale(scheme="viridis", reverse=True)
         color_title = color_by
-    max_rate = max(edges["rate_per_s"].max() or 1.0, 1e-9)  # type: ignore[operator]
+    max_rate = max(edges["rate_per_s"].max() or 1.0, 1e-9)
     fmt_pct = ".1%"
     edge_tip = [
         alt.Tooltip("caller:N"),
@@ -324,7 +324,7 @@ def service_graph_chart(
         sel = alt.selection_point(name=SERVICE_SELECTION, fields=["service"], on="click")
         points = points.add_params(sel)
         node_enc["opacity"] = alt.condition(sel, alt.value(1.0), alt.value(0.35))
-    points = points.encode(px, py, **node_enc)  # type: ignore[arg-type]
+    points = points.encode(px, py, **node_enc)
     labels = (
         alt.Chart(nodes)
         .mark_text(dy=20, fontSize=11, color="#222222")

@@ -205,7 +205,7 @@ def to_html(
         >>> page = to_html([graph_chart, red_chart], title="INC-123")
         >>> Path("charts.html").write_text(page)
     """
-    items = [charts] if isinstance(charts, dict) or hasattr(charts, "to_dict") else list(charts)  # type: ignore[arg-type]
+    items = [charts] if isinstance(charts, dict) or hasattr(charts, "to_dict") else list(charts)
     specs = [_spec(c) for c in items]
     divs = "\n".join(f'<div class="wb-chart" id="wb-chart-{i}"></div>' for i in range(len(specs)))
     payload = json.dumps(specs).replace("</", "<\\/")

@@ -120,7 +120,7 @@ def case_investigation(case: Case, *, without: Sequence[str] = ()) -> Investigat
     for sig in without:
         if sig not in given:
             raise ValueError(f"unknown signal {sig!r}; one of {sorted(given)}")
-        given[sig] = fr.empty(sig)  # type: ignore[arg-type]
+        given[sig] = fr.empty(sig)
     inc = Incident.from_frames(case.id, case.window, baseline=case.baseline, **given)
     return Investigation(inc)
 

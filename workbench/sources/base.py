@@ -178,7 +178,7 @@ class Source:
         return Result(
             source=self.name,
             signal=signal,
-            frame=frames.validate(frame, signal, source=self.name),  # type: ignore[arg-type]
+            frame=frames.validate(frame, signal, source=self.name),
             query=query,
             window=window,
             partial=partial or bool(reasons),

@@ -74,8 +74,8 @@ def _zstd_reader(fh: IO[bytes]) -> IO[bytes]:
                 "reading .zst files needs the zstandard package",
                 hint="pip install zstandard (or use Python 3.14+)",
             ) from exc
-        return zstd.ZstdFile(fh)  # type: ignore[no-any-return]
-    return zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True)  # type: ignore[no-any-return]
+        return zstd.ZstdFile(fh)
+    return zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True)
 
 
 def _chunks(

@@ -399,7 +399,7 @@ def matrix_frame(
         for j, p in enumerate(points):
             where = f"data.result[{i}].{'value' if page.result_type == 'vector' else 'values'}"
             try:
-                t, v = p  # type: ignore[misc]
+                t, v = p
                 us = round(float(t) * 1_000_000)
                 if not MIN_NS // 1000 <= us <= MAX_NS // 1000:
                     raise ValueError(t)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,7 +92,7 @@ def columns_from_description(
 def copy_out(
     cursor: object,
     select: object,
-    params: Sequence[object] | dict[str, object] | None,
+    params: Sequence[object] | Mapping[str, object] | None,
     columns: Sequence[Column],
     *,
     max_rows: int | None = None,
@@ -401,7 +401,7 @@ def to_csv_chunks(
     with microseconds; KV lists become JSON objects; NULL is an unquoted empty field and
     the empty string is ``""`` (polars quotes it), exactly as PostgreSQL reads them.
     """
-    exprs = []
+    exprs: list[pl.Expr | pl.Series] = []
     for col, kind in kinds.items():
         if kind == "timestamptz":
             exprs.append(

@@ -177,19 +177,19 @@ def create_statements(schema: str, *, with_time_index: bool = True) -> list[sql.
             )
         )
     for table, idx in INDEXES.items():
-        for cols in idx:
-            if not with_time_index and cols == (TIME_COLUMN[table],):
+        for index_cols in idx:
+            if not with_time_index and index_cols == (TIME_COLUMN[table],):
                 continue  # a hypertable already has its time index
             out.append(
                 sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {}.{} ({})").format(
-                    sql.Identifier(_index_name(table, cols)),
+                    sql.Identifier(_index_name(table, index_cols)),
                     sql.Identifier(schema),
                     sql.Identifier(table),
                     sql.SQL(", ").join(
                         sql.SQL("{} DESC").format(sql.Identifier(c))
                         if c == TIME_COLUMN[table]
                         else sql.Identifier(c)
-                        for c in cols
+                        for c in index_cols
                     ),
                 )
             )

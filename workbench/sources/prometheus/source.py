@@ -602,6 +602,7 @@ class PrometheusSource(Source, CapacityAggregation):
         fast = promjson.fast_matrix(
             resp.content, alias=task.alias, service_labels=self.service_labels, source=self.name
         )
+        notes: list[str]
         if fast is not None:
             frame, notes, warns = fast.frame, [], [*fast.warnings]
             warns += [f"info: {w}" for w in fast.infos]
