@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -324,7 +325,7 @@ def capacity_table(
             g["day"].to_list(), g["peak"].to_numpy(), threshold=threshold, horizon_days=horizon_days
         )
         last_day = g["day"][-1]
-        recent_peak = float(g.tail(recent_days)["peak"].max())
+        recent_peak = float(cast(float, g.tail(recent_days)["peak"].max()))
         days_left = (
             (fc.saturates_at - last_day).total_seconds() / 86400 if fc.saturates_at else math.inf
         )

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -393,7 +393,7 @@ def impact(
         requests, failed = float(sel["requests"].sum()), float(sel["failed"].sum())
         bsel = base_counts.filter(pl.col("service").is_in(headline))
         breq = float(bsel["requests"].sum())
-        bsecs = float(bsel["seconds"].max() or 0.0)
+        bsecs = float(cast(float, bsel["seconds"].max() or 0.0))
         if breq > 0 and bsecs > 0:
             base_ratio = float(bsel["failed"].sum()) / breq
             base_rate = breq / bsecs

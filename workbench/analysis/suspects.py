@@ -309,7 +309,7 @@ def _descendant_max(
     """For each service, the largest ``value`` among the services it calls, directly or not."""
     import networkx as nx
 
-    g = nx.DiGraph()
+    g: nx.DiGraph[str] = nx.DiGraph()
     g.add_edges_from(
         (a, b) for a, b in edges.select("caller", "callee").iter_rows() if a and b and a != b
     )
