@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import altair as alt
 import polars as pl
@@ -156,7 +157,7 @@ def seasonality_chart(
         )
         .pipe(_label)
     )
-    top = float(df["u"].max() or 1.0)
+    top = float(cast(float, df["u"].max() or 1.0))
     data = df.select("series", "hour", "day", "u")
     return (
         alt.Chart(data)
