@@ -8,7 +8,7 @@ Like :mod:`widgets.views_charts`: ``render()`` on show; clicks call explorer met
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import ipywidgets as w
 import polars as pl
@@ -364,7 +364,8 @@ class TracesView(w.VBox):
                 f"<b>{html.escape(o['service'])}</b>: {html.escape(o['name'])} "
                 f"({o['duration_ms']:.1f} ms, +{o['offset_ms']:.1f} ms into the trace)</p>"
             )
-        logs = ex.inv.trace_logs(ex.selected_trace, n=ex.max_log_lines)
+        trace = ex.selected_trace  # set: render() shows no details without one
+        logs = ex.inv.trace_logs(trace, n=ex.max_log_lines) if trace else pl.DataFrame()
         if logs.height:
             body = "\n".join(
                 f"{r['ts']:%H:%M:%S.%f}"[:-3]
@@ -470,7 +471,7 @@ class SuspectsView(w.VBox):
             ex.set_services([service], centre=service)
             if ev.templates.height:
                 top = ev.templates.sort("z", descending=True)["template"][0]
-                ex.views["logs"].select_template(top)
+                cast(LogsView, ex.views["logs"]).select_template(top)
             ex.show_tab("logs")
         elif kind == "trace":
             ex.set_services([service], centre=service)
