@@ -173,10 +173,10 @@ def env_specs(environ: Mapping[str, str] | None = None) -> dict[str, SourceSpec]
         if not m or not url:
             continue
         name = m.group(1).lower()
-        kind = env.get(f"WORKBENCH_{m.group(1)}_TYPE")
-        if kind is None and not self_describing(url) and registry.find(name) is not None:
-            kind = name
-        tables[name] = {"url": url, **({"type": kind} if kind else {})}
+        typ = env.get(f"WORKBENCH_{m.group(1)}_TYPE")
+        if typ is None and not self_describing(url) and registry.find(name) is not None:
+            typ = name
+        tables[name] = {"url": url, **({"type": typ} if typ else {})}
         origins[name] = f"env {key}"
     specs = {}
     for name, table in tables.items():

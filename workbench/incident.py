@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -29,6 +29,9 @@ from workbench.annotations import Annotation, AnnotationLog
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.sources.base import Result, Signal, Source, Timer
 from workbench.timewindow import Window, parse_duration
+
+if TYPE_CHECKING:
+    from workbench.bundle import BundlePath
 
 __all__ = ["SIGNALS", "Incident", "SourceOutcome"]
 
@@ -290,7 +293,7 @@ class Incident:
         overwrite: bool = False,
         key: str | Path | None = None,
         extends: str | Path | bool | None = None,
-    ) -> Path:
+    ) -> BundlePath:
         """Freeze every loaded frame, its provenance and the annotations into ``path``
         (see :mod:`workbench.bundle`). Returns a :class:`~workbench.bundle.BundlePath`
         whose ``bundle_sha256`` is the full digest to publish; ``key`` (an Ed25519 key
