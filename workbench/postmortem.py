@@ -324,7 +324,7 @@ def draft_timeline(
                 schema=SCHEMA,
             )
         )
-    out = pl.concat([p.select(list(SCHEMA)).cast(SCHEMA) for p in parts], how="vertical")  # type: ignore[arg-type]
+    out = pl.concat([p.select(list(SCHEMA)).cast(SCHEMA) for p in parts], how="vertical")  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
     first = onsets["ts"].min() if onsets.height else None
     start = incident.window.start
     if isinstance(first, datetime):

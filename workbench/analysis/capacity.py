@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -226,17 +226,18 @@ class _Fit:
             if dows is not None:  # Monday is the base
                 cols += [(dows == k).astype(float) for k in range(1, 7)]
             else:
-                cols += [np.full_like(t, wk) for wk in w]  # type: ignore[union-attr]
+                assert w is not None, "weekday weights are needed without weekdays"
+                cols += [np.full_like(t, wk) for wk in w]
         return np.column_stack(cols)
 
-    def _busy_days(self, fit: object) -> np.ndarray:
+    def _busy_days(self, fit: Any) -> np.ndarray:
         """Weights of the weekday dummies for "a busy day": the mean of the weekdays whose
         effect is within two standard errors of the busiest (not the busiest alone: the
         largest of seven noisy estimates is biased high)."""
         if not self.weekly:
             return np.zeros(6)
-        params = np.asarray(fit.params)  # type: ignore[attr-defined]
-        se = np.asarray(fit.bse)  # type: ignore[attr-defined]
+        params = np.asarray(fit.params)
+        se = np.asarray(fit.bse)
         effects = np.r_[0.0, params[2:8]]
         spread = 2 * float(np.median(se[2:8]))
         busy = effects >= effects.max() - spread

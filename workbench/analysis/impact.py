@@ -246,7 +246,7 @@ def counter_increase(
                 "seconds"
             ),
         )
-        .cast(out_schema)  # type: ignore[arg-type]
+        .cast(out_schema)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
         .sort(list(by))
     )
 
@@ -275,7 +275,7 @@ def request_counts(
                     .alias("failed"),
                     pl.col("seconds").max(),
                 )
-                .cast(_REQ_SCHEMA)  # type: ignore[arg-type]
+                .cast(_REQ_SCHEMA)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
                 .sort("service")
             )
             return out, f"metrics: increase of {counter} (5xx codes failed)"
@@ -295,7 +295,7 @@ def request_counts(
                 .alias("failed"),
                 (pl.col("ts").n_unique() * secs).alias("seconds"),
             )
-            .cast(_REQ_SCHEMA)  # type: ignore[arg-type]
+            .cast(_REQ_SCHEMA)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
             .sort("service")
         )
         return out, (

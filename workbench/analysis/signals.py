@@ -104,7 +104,7 @@ def _empty() -> pl.DataFrame:
 
 
 def _out(df: pl.DataFrame) -> pl.DataFrame:
-    return df.select(list(SIGNAL_SCHEMA)).cast(SIGNAL_SCHEMA).filter(pl.col("value") > 0)  # type: ignore[arg-type]
+    return df.select(list(SIGNAL_SCHEMA)).cast(SIGNAL_SCHEMA).filter(pl.col("value") > 0)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
 
 
 @dataclass

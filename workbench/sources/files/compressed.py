@@ -68,7 +68,7 @@ def _zstd_reader(fh: IO[bytes]) -> IO[bytes]:
         import zstandard
     except ImportError:  # pragma: no cover - Python 3.14 without the package
         try:
-            from compression import zstd  # type: ignore[import-not-found]
+            from compression import zstd  # type: ignore[import-not-found]  # stdlib from 3.14
         except ImportError as exc:
             raise BadData(
                 "reading .zst files needs the zstandard package",

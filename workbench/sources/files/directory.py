@@ -196,7 +196,7 @@ class _FilesBase(Source, FilesCapacity):
         self.max_bytes = max_bytes
 
     @property
-    def capabilities(self) -> frozenset[Signal]:  # type: ignore[override]
+    def capabilities(self) -> frozenset[Signal]:  # type: ignore[override]  # the files' signals
         return frozenset(f.signal for f in self.files)
 
     # loading ------------------------------------------------------------------------

@@ -150,7 +150,7 @@ def parse_argocd(
                 raise problems.bad("status.history must be a list", field=f"{where}.status.history")
         except _Skip:
             continue
-        entries: list[tuple[int, dict[str, Any], int]] = []
+        entries: list[tuple[int, dict[str, Any], int | None]] = []
         for j, h in enumerate(history):
             f = f"{where}.status.history[{j}]"
             try:
@@ -162,7 +162,7 @@ def parse_argocd(
                     if h.get("deployedAt")
                     else None
                 )
-                entries.append((ts, h, end if end is None or end >= ts else None))  # type: ignore[arg-type]
+                entries.append((ts, h, end if end is None or end >= ts else None))
             except _Skip:
                 continue
         entries.sort(key=lambda e: (e[1].get("id") if isinstance(e[1].get("id"), int) else 0, e[0]))

@@ -217,6 +217,7 @@ class PrometheusSource(Source, CapacityAggregation):
             compression = compression.strip().lower() in ("1", "true", "yes", "on", "gzip")
         self.compression = (not _nearby(url)) if compression is None else bool(compression)
         if alerts:
+            # per instance (the base declares a ClassVar): with alerts it serves events too
             self.capabilities = frozenset({"metrics", "events"})  # type: ignore[misc]
         names = self.metric_names
         self.service_labels = tuple(dict.fromkeys((names.service_label, "service", "job")))
