@@ -60,4 +60,4 @@ format: venv
 	$(BIN)/ruff check --fix workbench widgets tests bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache
