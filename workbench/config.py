@@ -34,6 +34,10 @@ Query parameters that name a constructor option of the source (``limit``, ``tena
 
     grafana = "/etc/grafana/provisioning/datasources/ds.yaml"   # optional: import these
 
+    [grafana]                  # or this table: Explore links, annotations, provisioning
+    url = "https://grafana.example.com"      # (see workbench.grafana_config)
+    token_env = "GRAFANA_TOKEN"
+
 Common keys: ``type, url, path, bearer (or token), username (or user), password,
 headers, ca_file, verify, tenant, timeout``; any other key must be a keyword option of
 the source class (``limit = 2000`` for Loki, ``flavor = "thanos"`` for Prometheus...).
@@ -112,6 +116,15 @@ def _read_toml(path: Path) -> dict[str, SourceSpec]:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     specs: dict[str, SourceSpec] = {}
     grafana = data.get("grafana")
+    if isinstance(grafana, Mapping):  # [grafana]: links, annotations, provisioning
+        from workbench.grafana_config import grafana_from_table
+
+        g, annotations, provisioning = grafana_from_table(
+            grafana, origin=str(path), base_dir=path.parent
+        )
+        grafana = provisioning
+        if annotations:
+            specs["grafana"] = _grafana_spec(g, origin=str(path))
     if grafana:
         from workbench.config_grafana import read_grafana
 
@@ -132,6 +145,14 @@ def _read_toml(path: Path) -> dict[str, SourceSpec]:
             spec = replace(spec, auth=replace(spec.auth, ca_file=str(path.parent / ca)))
         specs[name] = spec
     return specs
+
+
+def _grafana_spec(g: Any, *, origin: str) -> SourceSpec:
+    """The annotations source of a ``[grafana]`` table (events from its annotations)."""
+    table: dict[str, Any] = {"type": "grafana", "url": g.url, "org_id": g.org_id}
+    if g.token_env:
+        table["bearer"] = {"env": g.token_env}
+    return spec_from_mapping("grafana", table, origin=origin)
 
 
 def read_file(path: str | Path) -> dict[str, SourceSpec]:
