@@ -118,7 +118,7 @@ def grafana_from_table(
         tok = table["token"]
         if not (isinstance(tok, Mapping) and set(tok) == {"env"} and isinstance(tok["env"], str)):
             raise ConfigError(
-                f"{where}: token must be a reference {{env = \"NAME\"}}, never the token itself",
+                f'{where}: token must be a reference {{env = "NAME"}}, never the token itself',
                 hint='token_env = "GRAFANA_TOKEN" and export GRAFANA_TOKEN=...',
             )
         token_env = tok["env"]

@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -73,7 +74,7 @@ class Grafana:
         if "@" in self.url.split("//", 1)[1].split("/", 1)[0]:
             raise ConfigError(
                 "grafana url holds a credential",
-                hint="remove it; name the token's environment variable: token_env = \"NAME\"",
+                hint='remove it; name the token\'s environment variable: token_env = "NAME"',
             )
         if not isinstance(self.org_id, int) or isinstance(self.org_id, bool) or self.org_id < 1:
             raise ConfigError(f"grafana org_id must be a positive integer, not {self.org_id!r}")
@@ -333,10 +334,8 @@ def explore_links(incident: Any, *, window: Window | None = None,
     for src in getattr(incident, "sources", ()):
         if getattr(src, "kind", None) == "prometheus" and hasattr(src, "metric_names"):
             names = src.metric_names
-            try:
+            with contextlib.suppress(AttributeError, TypeError, ConfigError):
                 rate_window = src._rate_window(src._step(span, None))
-            except (AttributeError, TypeError, ConfigError):
-                pass
             break
     if names is None:
         if grafana.preset:

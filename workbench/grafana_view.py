@@ -39,7 +39,8 @@ COLUMN = "grafana"
 def links_html(links: Mapping[str, str]) -> str:
     """``label`` anchors, separated by middle dots ("" when there are none)."""
     return " · ".join(
-        f"<a class='wb-grafana' href='{html.escape(url, quote=True)}' target='_blank' "
+        f"<a class='wb-grafana' style='white-space:nowrap' "
+        f"href='{html.escape(url, quote=True)}' target='_blank' "
         f"rel='noopener noreferrer' title='Open in Grafana Explore'>{html.escape(label)}</a>"
         for label, url in links.items()
     )

@@ -117,9 +117,7 @@ class Answer:
             from workbench.grafana_view import link_cells
 
             shown, cells = link_cells(v, self.name, self.links)
-            inner = html_table(
-                shown, max_rows=20, more_hint=".frame has them all", cell_html=cells
-            )
+            inner = html_table(shown, max_rows=20, more_hint=".frame has them all", cell_html=cells)
         elif hasattr(v, "_repr_html_"):
             inner = v._repr_html_()
         elif hasattr(v, "_repr_markdown_"):

@@ -218,8 +218,10 @@ def post_annotation(
         got = http.post_json(PATH, json_body=body, query=f"POST {PATH}")
     finally:
         http.close()
-    if not isinstance(got, Mapping) or isinstance(got.get("id"), bool) or not isinstance(
-        got.get("id"), int
+    if (
+        not isinstance(got, Mapping)
+        or isinstance(got.get("id"), bool)
+        or not isinstance(got.get("id"), int)
     ):
         raise BadData("Grafana's answer to POST /api/annotations has no annotation id",
                       field="id", source="grafana",
