@@ -441,6 +441,8 @@ class Postmortem:
     suspects: pl.DataFrame = field(repr=False)
     caveats: list[str] = field(default_factory=list)
     provenance: dict[str, Any] | None = field(default=None, repr=False)
+    #: per suspect, ``{label: Grafana Explore URL}`` of its evidence (empty: no Grafana)
+    links: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
     @property
     def top_suspect(self) -> str | None:
@@ -532,6 +534,17 @@ def draft(
     prov = _provenance(incident)
     if prov and prov["problems"]:
         caveats.append("the evidence bundle failed verification: " + "; ".join(prov["problems"]))
+    links: dict[str, dict[str, str]] = {}
+    explore = getattr(suspects, "links", None)
+    if explore is None and hasattr(suspects, "evidence"):
+        from workbench.grafana_links import explore_links
+
+        explore = explore_links(incident, window=suspects.window, baseline=suspects.baseline)
+    if explore is not None and hasattr(suspects, "evidence"):
+        for svc in table.filter(pl.col("score") > 0)["service"].head(5).to_list():
+            got = explore.evidence(suspects.evidence(svc))
+            if got:
+                links[svc] = got
     return Postmortem(
         incident_id=str(incident.id),
         title=title or getattr(incident, "title", None) or str(incident.id),
@@ -544,4 +557,5 @@ def draft(
         suspects=table,
         caveats=caveats,
         provenance=prov,
+        links=links,
     )
