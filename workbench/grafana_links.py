@@ -300,17 +300,17 @@ class ExploreLinks:
         out: dict[str, str | None] = {}
         series: pl.DataFrame = ev.series
         if series.height and "metric" in series.columns:
-            top = series.sort("score", descending=True).row(0, named=True)
+            top = series.sort("score", descending=True, maintain_order=True).row(0, named=True)
             out["metric"] = self.metric(top["metric"], ev.service, top.get("labels") or ())
         if ev.spans.height:
             out["failing traces"] = self.traces(ev.service, errors=True)
         if ev.blame.height and {"name", "normal_ms"} <= set(ev.blame.columns):
-            b = ev.blame.sort("extra_ms", descending=True).row(0, named=True)
+            b = ev.blame.sort("extra_ms", descending=True, maintain_order=True).row(0, named=True)
             out["slow traces"] = self.traces(
                 ev.service, operation=b["name"], min_duration_ms=round(b["normal_ms"] or 0, 1)
             )
         if ev.templates.height:
-            t = ev.templates.sort("z", descending=True).row(0, named=True)
+            t = ev.templates.sort("z", descending=True, maintain_order=True).row(0, named=True)
             out["log pattern"] = self.logs(ev.service, t["template"])
         return {k: v for k, v in out.items() if v}
 

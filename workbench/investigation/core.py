@@ -239,12 +239,15 @@ class Investigation(DrillDown):
             )
 
         ans: Answer = self._store.get((name, *key), run)
+        # Grafana links follow incident.grafana as it is now (set or unset after computing)
         links = self.links
-        if links is None:
-            return ans
         if name == "suspects":
             ans.value.links = links
-        return replace(ans, links=links)
+        elif name == "findings" and ans.value.top_suspect:
+            sus = self.narrow(services=[]).suspects.value if self.services else self.suspects.value
+            top = ans.value.top_suspect
+            ans.value.top_links = links.evidence(sus.evidence(top)) if links is not None else {}
+        return ans if links is None else replace(ans, links=links)
 
     @property
     def links(self) -> Any:
