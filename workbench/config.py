@@ -114,17 +114,18 @@ def _read_toml(path: Path) -> dict[str, SourceSpec]:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    specs: dict[str, SourceSpec] = {}
-    grafana = data.get("grafana")
-    if isinstance(grafana, Mapping):  # [grafana]: links, annotations, provisioning
-        from workbench.grafana_config import grafana_from_table
+    from workbench.grafana_config import TABLE, annotations_spec, grafana_from_table
 
+    specs: dict[str, SourceSpec] = {}
+    grafana = data.get(TABLE)
+    if isinstance(grafana, Mapping):  # [grafana]: links, annotations, provisioning
         g, annotations, provisioning = grafana_from_table(
             grafana, origin=str(path), base_dir=path.parent
         )
         grafana = provisioning
         if annotations:
-            specs["grafana"] = _grafana_spec(g, origin=str(path))
+            spec = annotations_spec(g, origin=str(path))
+            specs[spec.name] = spec
     if grafana:
         from workbench.config_grafana import read_grafana
 
@@ -145,14 +146,6 @@ def _read_toml(path: Path) -> dict[str, SourceSpec]:
             spec = replace(spec, auth=replace(spec.auth, ca_file=str(path.parent / ca)))
         specs[name] = spec
     return specs
-
-
-def _grafana_spec(g: Any, *, origin: str) -> SourceSpec:
-    """The annotations source of a ``[grafana]`` table (events from its annotations)."""
-    table: dict[str, Any] = {"type": "grafana", "url": g.url, "org_id": g.org_id}
-    if g.token_env:
-        table["bearer"] = {"env": g.token_env}
-    return spec_from_mapping("grafana", table, origin=origin)
 
 
 def read_file(path: str | Path) -> dict[str, SourceSpec]:

@@ -46,7 +46,18 @@ from typing import Any
 from workbench.errors import ConfigError
 from workbench.grafana_links import Grafana
 
-__all__ = ["GRAFANA_KEYS", "grafana_from_env", "grafana_from_table", "load_grafana", "uids_from"]
+__all__ = [
+    "GRAFANA_KEYS",
+    "TABLE",
+    "annotations_spec",
+    "grafana_from_env",
+    "grafana_from_table",
+    "load_grafana",
+    "uids_from",
+]
+
+#: the workbench.toml table (and the name and type of the annotations source it adds)
+TABLE = "grafana"
 
 GRAFANA_KEYS = frozenset(
     {"url", "org_id", "token_env", "token", "provisioning", "prometheus_uid", "loki_uid",
@@ -158,6 +169,17 @@ def grafana_from_table(
     return g, annotations, paths
 
 
+def annotations_spec(g: Grafana, *, origin: str) -> Any:
+    """The annotations source of a ``[grafana]`` table (its annotations as events), as a
+    :class:`~workbench.config_spec.SourceSpec` named ``grafana``; the token by reference."""
+    from workbench.config_spec import spec_from_mapping
+
+    table: dict[str, Any] = {"type": TABLE, "url": g.url, "org_id": g.org_id}
+    if g.token_env:
+        table["bearer"] = {"env": g.token_env}
+    return spec_from_mapping(TABLE, table, origin=origin)
+
+
 def grafana_from_env(environ: Mapping[str, str] | None = None) -> Grafana | None:
     """A :class:`Grafana` from ``WORKBENCH_GRAFANA_URL`` and friends (module doc), or None."""
     env = os.environ if environ is None else environ
@@ -190,6 +212,6 @@ def load_grafana(path: str | Path | None = None, *, env: bool = True) -> Grafana
                 data = tomllib.loads(p.read_text(encoding="utf-8"))
             except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"cannot read {p}: {exc}") from None
-            if isinstance(data.get("grafana"), Mapping):
-                return grafana_from_table(data["grafana"], origin=str(p), base_dir=p.parent)[0]
+            if isinstance(data.get(TABLE), Mapping):
+                return grafana_from_table(data[TABLE], origin=str(p), base_dir=p.parent)[0]
     return grafana_from_env() if env else None
