@@ -195,3 +195,29 @@ def test_the_grafana_table_adds_the_annotations_source(
     assert inc.events.height == 2 and set(inc.events["source"]) == {"grafana"}
     cfg.write_text(f'[grafana]\nurl = "{recorded_http.url}"\nannotations = false\n')
     assert load_config(cfg, env=False) == {}
+
+
+def test_the_note_command_writes_only_with_grafana(
+    recorded_http: RecordedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from workbench.cli import main
+
+    monkeypatch.setenv("GRAFANA_TOKEN", TOKEN)
+    monkeypatch.delenv("WORKBENCH_GRAFANA_URL", raising=False)
+    recorded_http.route("/api/annotations", method="POST", file=CREATED,
+                        require_headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
+    cfg = tmp_path / "workbench.toml"
+    cfg.write_text(f'[grafana]\nurl = "{recorded_http.url}"\ntoken_env = "GRAFANA_TOKEN"\n')
+    assert main(["note", "paged payments", "--config", str(cfg)]) == 1
+    assert "add --grafana" in capsys.readouterr().err and recorded_http.requests == []
+    code = main(["note", "paged payments", "--grafana", "--config", str(cfg), "--incident",
+                 "INC-9", "--at", "2026-11-20T11:30:00Z", "--tag", "team:payments"])  # fmt: skip
+    assert code == 0 and "annotation 1 written" in capsys.readouterr().out
+    body = json.loads(recorded_http.requests[-1].body)
+    assert body["tags"] == ["workbench", "incident:INC-9", "kind:note", "team:payments"]
+    assert body["time"] == 1795174200000
+    monkeypatch.setenv("GRAFANA_TOKEN", "glsa_wrong_9f")
+    assert main(["note", "x", "--grafana", "--config", str(cfg)]) == 1
+    err = capsys.readouterr().err
+    assert "AuthError" in err and "glsa_wrong_9f" not in err
