@@ -100,21 +100,30 @@ def open_postmortem(
 ) -> Any:
     """The incident a postmortem is written from: its evidence bundle (checked intact,
     and against ``expect``/``public_key`` when given; no backend needed), or the
-    embedded demo incident when ``bundle`` is ``""``.
+    embedded demo incident when ``bundle`` is ``""``. Grafana (for the draft's Explore
+    links) comes from ``[grafana]`` or ``WORKBENCH_GRAFANA_URL``
+    (:func:`workbench.grafana_config.load_grafana`).
 
     >>> inc = open_postmortem("INC-123.bundle", expect="9f2c...", public_key="alice.pub")
     """
+    from workbench.config import default_path
+    from workbench.grafana_config import load_grafana
     from workbench.incident import Incident
 
     if not str(bundle):
-        return Incident.demo()
-    p = Path(bundle)
-    if not p.exists():
-        raise ConfigError(
-            f"no evidence bundle at {p}",
-            hint="pass the directory `workbench bundle save` (or inc.save_bundle) wrote",
-        )
-    return Incident.from_bundle(p, expect=expect or None, public_key=public_key or None)
+        inc = Incident.demo()
+    else:
+        p = Path(bundle)
+        if not p.exists():
+            raise ConfigError(
+                f"no evidence bundle at {p}",
+                hint="pass the directory `workbench bundle save` (or inc.save_bundle) wrote",
+            )
+        inc = Incident.from_bundle(p, expect=expect or None, public_key=public_key or None)
+    # Explore links in the draft: [grafana] of ./workbench.toml or $WORKBENCH_CONFIG, else
+    # WORKBENCH_GRAFANA_URL (a bundle holds no configuration)
+    inc.grafana = load_grafana(default_path())
+    return inc
 
 
 # timeline ----------------------------------------------------------------------------------
