@@ -23,7 +23,6 @@ from workbench.errors import (
     SourceUnavailable,
     WorkbenchError,
 )
-from workbench.grafana_links import Grafana
 from workbench.incident import Incident
 from workbench.investigation import Answer, Investigation
 from workbench.secrets import Secret
@@ -40,7 +39,6 @@ __all__ = [
     "AuthError",
     "BadData",
     "ConfigError",
-    "Grafana",
     "Incident",
     "Investigation",
     "LimitExceeded",
