@@ -16,7 +16,7 @@ from workbench import Incident, Investigation
 from workbench.config import read_specs
 from workbench.errors import ConfigError
 from workbench.grafana_config import grafana_from_env, load_grafana
-from workbench.grafana_links import Grafana, decode_explore_url, explore_url
+from workbench.grafana_links import ExploreLinks, Grafana, decode_explore_url, explore_url
 from workbench.summaries import suspects_markdown
 from workbench.timewindow import Window
 
@@ -229,3 +229,16 @@ def test_links_of_a_narrowed_investigation_follow_its_window(demo_inv: Investiga
         assert narrow.links.window.start == narrow.baseline.start
     finally:
         demo_inv.incident.grafana = None
+
+
+def test_a_link_that_cannot_be_written_is_left_out_not_an_error() -> None:
+    links = ExploreLinks(G, W)
+    assert links.metric("up", "checkout", [{"key": "service.name", "value": "x"}]) is None
+    assert links.logs("", "x") is None  # no service: LogQL cannot select it
+    assert links.metric("up", "checkout", [{"key": "pod", "value": 'a"b'}]) is not None
+    q = decode_explore_url(links.metric("up", "checkout", [{"key": "pod", "value": 'a"b'}]))
+    assert q["query"] == 'up{service="checkout",pod="a\\"b"}'  # escaped, not broken
+    # only the data sources with a UID get links
+    only_prom = ExploreLinks(Grafana("http://g", prometheus_uid="p"), W)
+    assert only_prom.logs("checkout") is None and only_prom.trace("abc") is None
+    assert only_prom.metric("red:error_ratio", "checkout") is not None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -30,6 +31,8 @@ from workbench.timewindow import Window
 
 if TYPE_CHECKING:
     from workbench.sources.prometheus import PrometheusSource
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ExploreLinks",
@@ -207,19 +210,34 @@ class ExploreLinks:
     Grafana's ``$__rate_interval``).
 
     >>> links = explore_links(inc)                  # None when no Grafana is configured
-    >>> decode_explore_url(links.logs("checkout", "timeout after <*> ms"))["query"]
-    '{service_name="checkout"} |~ "timeout\\\\s+after\\\\s+.*\\\\s+ms"'
+    >>> print(links.logs_query("checkout", "timeout after <*> ms"))
+    {service_name="checkout"} |~ "timeout\\\\s+after\\\\s+.*\\\\s+ms"
+    >>> decode_explore_url(links.logs("checkout", "timeout after <*> ms"))["window"]
     """
 
     grafana: Grafana
     window: Window
     names: Any = None
     rate_window: str = "$__rate_interval"
+    #: the Loki stream label naming the service (the incident's Loki source's, else
+    #: ``grafana.loki_label``)
+    loki_label: str | None = None
 
     def _url(self, query: str, datasource: str) -> str | None:
         if not getattr(self.grafana, f"{datasource}_uid"):
             return None
         return explore_url(self.grafana, query=query, window=self.window, datasource=datasource)
+
+    def _safe(self, build: Any, datasource: str) -> str | None:
+        """The URL of ``build()``'s query, or None when no query can be written for it
+        (a label name PromQL or LogQL cannot spell, say): a view never fails for a link."""
+        if not getattr(self.grafana, f"{datasource}_uid"):
+            return None
+        try:
+            return self._url(build(), datasource)
+        except ConfigError as exc:
+            log.debug("no Grafana %s link: %s", datasource, exc)
+            return None
 
     def metric_query(self, metric: str, service: str | None, labels: Any = ()) -> str:
         """The PromQL of one series as the ranking read it: a ``red:``/``saturation:``
@@ -244,24 +262,20 @@ class ExploreLinks:
 
     def metric(self, metric: str, service: str | None, labels: Any = ()) -> str | None:
         """Explore on the Prometheus data source: :meth:`metric_query` over the window."""
-        if not self.grafana.prometheus_uid:
-            return None
-        return self._url(self.metric_query(metric, service, labels), "prometheus")
+        return self._safe(lambda: self.metric_query(metric, service, labels), "prometheus")
 
     def logs_query(self, service: str, template: str | None = None) -> str:
         """LogQL: the service's streams, filtered to lines matching ``template``."""
         from workbench.sources.loki import logql
 
-        sel = logql.selector([service], label=self.grafana.loki_label)
+        sel = logql.selector([service], label=self.loki_label or self.grafana.loki_label)
         if not template:
             return sel
         return f"{sel} |~ {logql.quote(_template_regex(template))}"
 
     def logs(self, service: str, template: str | None = None) -> str | None:
         """Explore on the Loki data source: :meth:`logs_query` over the window."""
-        if not self.grafana.loki_uid:
-            return None
-        return self._url(self.logs_query(service, template), "loki")
+        return self._safe(lambda: self.logs_query(service, template), "loki")
 
     def traces_query(
         self,
@@ -283,9 +297,7 @@ class ExploreLinks:
 
     def traces(self, service: str, **kw: Any) -> str | None:
         """Explore on the Tempo data source: a TraceQL search (:meth:`traces_query`)."""
-        if not self.grafana.tempo_uid:
-            return None
-        return self._url(self.traces_query(service, **kw), "tempo")
+        return self._safe(lambda: self.traces_query(service, **kw), "tempo")
 
     def trace(self, trace_id: str) -> str | None:
         """Explore on the Tempo data source showing one trace."""
@@ -337,6 +349,11 @@ def explore_links(incident: Any, *, window: Window | None = None,
             with contextlib.suppress(AttributeError, TypeError, ConfigError):
                 rate_window = src._rate_window(src._step(span, None))
             break
+    loki_label = next(
+        (str(src.service_label) for src in getattr(incident, "sources", ())
+         if getattr(src, "kind", None) == "loki" and getattr(src, "service_label", None)),
+        None,
+    )  # fmt: skip
     if names is None:
         if grafana.preset:
             from workbench.sources.prometheus.presets import preset
@@ -344,4 +361,4 @@ def explore_links(incident: Any, *, window: Window | None = None,
             names = preset(grafana.preset)
         else:
             names = MetricNames()
-    return ExploreLinks(grafana, span, names, rate_window)
+    return ExploreLinks(grafana, span, names, rate_window, loki_label)
