@@ -242,3 +242,13 @@ def test_a_link_that_cannot_be_written_is_left_out_not_an_error() -> None:
     only_prom = ExploreLinks(Grafana("http://g", prometheus_uid="p"), W)
     assert only_prom.logs("checkout") is None and only_prom.trace("abc") is None
     assert only_prom.metric("red:error_ratio", "checkout") is not None
+
+
+def test_workbench_grafana_url_is_also_an_annotations_source_with_a_workbench_toml() -> None:
+    from workbench.config import env_specs
+
+    specs = env_specs({"WORKBENCH_GRAFANA_URL": "http://grafana:3000",
+                       "WORKBENCH_GRAFANA_TOKEN": "glsa_env_secret"})  # fmt: skip
+    spec = specs["grafana"]
+    assert spec.type == "grafana" and spec.url == "http://grafana:3000"
+    assert spec.auth.bearer is not None and "glsa_env_secret" not in repr(spec)

@@ -28,6 +28,10 @@ Environment (for the demo notebook, or where no file is used)::
     WORKBENCH_GRAFANA_TEMPO_UID=tempo      WORKBENCH_GRAFANA_ORG_ID=1
     WORKBENCH_GRAFANA_TOKEN=...            # read when annotations are read or written
 
+Like every ``WORKBENCH_<NAME>_URL``, ``WORKBENCH_GRAFANA_URL`` also defines a source named
+``grafana`` (its annotations as events) when sources are read from a configuration
+(:func:`workbench.config.load_config`); the embedded demo reads none.
+
 Example::
 
     >>> from workbench.grafana_config import load_grafana

@@ -244,9 +244,12 @@ class Investigation(DrillDown):
         if name == "suspects":
             ans.value.links = links
         elif name == "findings" and ans.value.top_suspect:
-            sus = self.narrow(services=[]).suspects.value if self.services else self.suspects.value
-            top = ans.value.top_suspect
-            ans.value.top_links = links.evidence(sus.evidence(top)) if links is not None else {}
+            if links is None:
+                ans.value.top_links = {}
+            else:
+                full = self.narrow(services=[]) if self.services else self
+                sus = full.suspects.value
+                ans.value.top_links = links.evidence(sus.evidence(ans.value.top_suspect))
         return ans if links is None else replace(ans, links=links)
 
     @property
