@@ -483,11 +483,14 @@ class IncidentExplorer(w.VBox):
             self.views[name].render()
 
     def _show_state(self) -> None:
+        from workbench.display import format_window
+
         where = "whole incident window" if self._window == self.incident.window else "narrowed"
         svc = ", ".join(self._services) if self._services else "all"
         trace = f" · trace <code>{html.escape(self._trace[:16])}</code>" if self._trace else ""
         self.state_line.value = (
-            f"<div role='status'><b>Window</b> {html.escape(str(self._window))} ({where}) · "
+            f"<div role='status'><b>Window</b> {html.escape(format_window(self._window))} "
+            f"({where}) · "
             f"<b>Services</b> {html.escape(svc)}{trace}</div>"
         )
 

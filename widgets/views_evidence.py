@@ -421,7 +421,8 @@ class SuspectsView(w.VBox):
 
         # the one onset every view shows, when the ranking is of the investigation's window
         if sus.window == ex.investigation.window:
-            onset = str(ex.investigation.onset)
+            first = ex.investigation.onset
+            onset = f"onset {first.formatted()}" if first.value else "no onset found"
         else:
             onset = f"onset {sus.onset:%H:%M:%S} UTC" if sus.onset else "no onset found"
         stale = sus.window != ex.window
