@@ -83,6 +83,8 @@ class Evidence:
     events: pl.DataFrame
     paths: pl.DataFrame = field(default_factory=pl.DataFrame)
     totals: pl.DataFrame = field(default_factory=pl.DataFrame)
+    #: Grafana Explore links (:class:`workbench.grafana_links.ExploreLinks`) or None
+    links: Any = field(default=None, repr=False, compare=False)
 
     def _repr_html_(self) -> str:
         from workbench.summaries import evidence_html
@@ -120,6 +122,9 @@ class Suspects:
     #: what the ranking was run on (frames, windows, options), for :attr:`verdict`
     inputs: dict[str, Any] | None = field(default=None, repr=False)
     _verdict: Any = field(default=None, repr=False, compare=False)
+    #: Grafana Explore links for the evidence (:class:`workbench.grafana_links.ExploreLinks`;
+    #: set by the Investigation when the incident has a Grafana), or None
+    links: Any = field(default=None, repr=False, compare=False)
 
     @property
     def verdict(self) -> Any:
@@ -174,6 +179,7 @@ class Suspects:
             events=self.events.filter(svc),
             paths=own(self.broken_paths),
             totals=own(self.totals),
+            links=self.links,
         )
 
     def _repr_html_(self) -> str:
