@@ -70,18 +70,18 @@ def _one_file(
     batch_rows: int | None,
 ) -> pl.DataFrame:
     lf = pl.scan_parquet(path).select(list(_COLUMNS))
-    lf = parquet.filter_frame(lf, "metrics", window, services)  # type: ignore[assignment]
+    lf = parquet.filter_frame(lf, "metrics", window, services)
     parts = 1
     if batch_rows is not None:
-        n = int(lf.select(pl.len()).collect().item())  # type: ignore[union-attr]
+        n = int(lf.select(pl.len()).collect().item())
         parts = max(1, -(-n // batch_rows))
     if parts == 1:
-        return _one_batch(lf, step, drop)  # type: ignore[arg-type]
+        return _one_batch(lf, step, drop)
     # a large file in batches of services (every row of a service in one batch, so its
     # series and groups are whole): each batch streams the file again, memory stays flat
     batch = pl.col("service").hash(seed=7) % parts
     return pl.concat(
-        [_one_batch(lf.filter(batch == i), step, drop) for i in range(parts)],  # type: ignore[union-attr]
+        [_one_batch(lf.filter(batch == i), step, drop) for i in range(parts)],
         how="vertical",
     )
 
@@ -90,10 +90,10 @@ def _one_batch(lf: pl.LazyFrame, step: timedelta, drop: Sequence[str]) -> pl.Dat
     lf = lf.with_columns(_lh=pl.col("labels").hash())
     # two streaming passes, so the label lists are never held per row: the rows with a
     # hash of their label set, and the distinct label sets (few: one per series at most)
-    df = lf.drop("labels").collect(engine="streaming")  # type: ignore[union-attr]
+    df = lf.drop("labels").collect(engine="streaming")
     key = pl.element().struct.field("key")
     sets = (
-        lf.select("_lh", "labels")  # type: ignore[union-attr]
+        lf.select("_lh", "labels")
         .unique("_lh")
         .collect(engine="streaming")
         .with_columns(labels=pl.col("labels").list.filter(~key.is_in(list(drop))).list.sort())
