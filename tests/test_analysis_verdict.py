@@ -148,6 +148,9 @@ def test_placebos_slide_by_the_data_step():
     # every position whose baseline keeps half of the whole: ends from 2 h back to 1 h 10
     assert len(got) == 51
     assert all(p["baseline"].duration >= base.duration / 2 for p in got)
+    # one baseline for all (its statistics computed once): the part before the oldest
+    oldest = min(p["window"].start for p in got)
+    assert {(p["baseline"].start, p["baseline"].end) for p in got} == {(base.start, oldest)}
     # without a step they do not overlap (as before)
     got = placebo_windows(win, base, max_placebos=100)
     assert got[1]["window"].end == got[0]["window"].start

@@ -162,30 +162,8 @@ def score_changes(
         return pl.DataFrame(schema=CHANGE_SCHEMA)
     df = _series_values(metrics, counters_as_rates)
     in_w = (pl.col("ts") >= window.start) & (pl.col("ts") < window.end)
-    in_b = (pl.col("ts") >= baseline.start) & (pl.col("ts") < baseline.end)
-    names = df.select("_sid", "metric", "service", "labels").unique("_sid", keep="first")
-    base = (
-        df.filter(in_b)
-        .group_by("_sid")
-        .agg(
-            baseline_median=pl.col("value").median(),
-            _mad=(pl.col("value") - pl.col("value").median()).abs().median(),
-            _meanad=(pl.col("value") - pl.col("value").median()).abs().mean(),
-            n_baseline=pl.len(),
-            _b_events=pl.col("_inc").sum(),
-            _b_frac=_fraction(),
-        )
-        .with_columns(
-            baseline_scale=pl.max_horizontal(
-                pl.when(pl.col("_mad") > 0)
-                .then(_MAD_K * pl.col("_mad"))
-                .otherwise(_MEANAD_K * pl.col("_meanad")),
-                _REL_FLOOR * pl.col("baseline_median").abs(),
-                pl.lit(_EPS),
-            )
-        )
-        .drop("_mad", "_meanad")
-    )
+    names = _series_names(df)
+    base = _baseline_stats(df, baseline.start, baseline.end)
     inc = (
         df.filter(in_w)
         .select("_sid", "ts", "value", "_inc")
@@ -254,6 +232,42 @@ def score_changes(
         out.select(list(CHANGE_SCHEMA))
         .cast({"n_baseline": pl.UInt32, "n_incident": pl.UInt32})
         .sort(["score", "metric", "service"], descending=[True, False, False], nulls_last=True)
+    )
+
+
+@memoised
+def _series_names(df: pl.DataFrame) -> pl.DataFrame:
+    """``_sid, metric, service, labels`` once per series of :func:`_series_values`."""
+    return df.select("_sid", "metric", "service", "labels").unique("_sid", keep="first")
+
+
+@memoised
+def _baseline_stats(df: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:
+    """Per series of :func:`_series_values`, its robust level and spread over the
+    baseline ``start..end`` (shared by every comparison against the same baseline: the
+    verdict's placebo windows)."""
+    in_b = (pl.col("ts") >= start) & (pl.col("ts") < end)
+    return (
+        df.filter(in_b)
+        .group_by("_sid")
+        .agg(
+            baseline_median=pl.col("value").median(),
+            _mad=(pl.col("value") - pl.col("value").median()).abs().median(),
+            _meanad=(pl.col("value") - pl.col("value").median()).abs().mean(),
+            n_baseline=pl.len(),
+            _b_events=pl.col("_inc").sum(),
+            _b_frac=_fraction(),
+        )
+        .with_columns(
+            baseline_scale=pl.max_horizontal(
+                pl.when(pl.col("_mad") > 0)
+                .then(_MAD_K * pl.col("_mad"))
+                .otherwise(_MEANAD_K * pl.col("_meanad")),
+                _REL_FLOOR * pl.col("baseline_median").abs(),
+                pl.lit(_EPS),
+            )
+        )
+        .drop("_mad", "_meanad")
     )
 
 

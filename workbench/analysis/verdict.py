@@ -296,7 +296,8 @@ def placebo_windows(
 
     Each is a dict of ``window, baseline, metric_baseline, lead_in``: a window as long as
     the incident's (at most a quarter of the baseline), its lead-in (as long as the
-    incident's) just before it, and as baseline the part of the baseline before that; at
+    incident's) just before it, and as baseline the part of the baseline before the oldest
+    placebo and its lead-in (one baseline for all: its statistics are computed once); at
     least half of the baseline always stays baseline. A window may end at every ``step``
     of the baseline (the data's sampling step; placebos overlap when the step is shorter
     than the window; default: the window's length, no overlap); when there are more such
@@ -324,9 +325,11 @@ def placebo_windows(
         n, k = len(ends), max_placebos
         ends = [ends[round(i * (n - 1) / (k - 1))] for i in range(k)] if k > 1 else ends[:k]
     out: list[dict[str, Window | None]] = []
+    # one baseline for them all: the part of the baseline before the oldest placebo (and
+    # its lead-in), so its statistics are computed once, not once per placebo
+    base_end = min(ends, default=baseline.end) - length - lead
     for end in ends:
         start = end - length
-        base_end = start - lead
         mb = None
         if metric_baseline is not None and metric_baseline.start < base_end:
             mb = Window(metric_baseline.start, base_end)
@@ -335,7 +338,7 @@ def placebo_windows(
                 "window": Window(start, end),
                 "baseline": Window(baseline.start, base_end),
                 "metric_baseline": mb,
-                "lead_in": Window(base_end, start) if lead_in is not None else None,
+                "lead_in": Window(start - lead, start) if lead_in is not None else None,
             }
         )
     return out
