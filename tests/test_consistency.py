@@ -134,6 +134,12 @@ def test_one_onset_everywhere(inv: Investigation, explorer: IncidentExplorer) ->
         & (pl.col("ts") < inv.window.end)
     )
     assert tl["ts"].min() == onset.value
+    # the suspects (their table's heading in the notebook), not the metric-change anchor
+    # the ranking keeps for change events (the demo's differ by about a minute)
+    sus = inv.suspects.value
+    assert sus.onset == onset.value
+    assert f"onset {onset.value:%Y-%m-%d %H:%M:%S} UTC" in sus._repr_html_()
+    assert sus.changes_onset is not None and sus.changes_onset != onset.value
     # explorer: the Suspects tab says the same
     explorer.show_tab("suspects")
     assert re.search(onset.value.strftime("%H:%M:%S"), explorer.views["suspects"].note.value)

@@ -101,7 +101,10 @@ class Suspects:
     ``table``: ``rank, service, score``, one column per signal (``errors, latency,
     metrics, totals, logs, saturation, patterns, events``), ``victim_of, why``; equal
     scores share a rank, services without evidence have a null rank and come last.
-    ``onset`` is when the incident began (robust, from the metric changes). ``verdict``
+    ``onset`` is when the incident began: from the metric changes (``changes_onset``,
+    the ranking's anchor for change events), or, in an
+    :class:`~workbench.investigation.Investigation`, the investigation's one onset (the
+    first error or latency rise) that every view shows. ``verdict``
     says how much the top suspect stands out (clear, weak or none). ``signals`` holds,
     per signal and service, ``value`` (0..1), ``strength`` (absolute) and ``top``.
     """
@@ -127,6 +130,9 @@ class Suspects:
     #: Grafana Explore links for the evidence (:class:`workbench.grafana_links.ExploreLinks`;
     #: set by the Investigation when the incident has a Grafana), or None
     links: Any = field(default=None, repr=False, compare=False)
+    #: when the metric changes began: the ranking's anchor for change events (``onset``
+    #: unless an Investigation set its own)
+    changes_onset: datetime | None = field(default=None, repr=False)
 
     @property
     def verdict(self) -> Any:
@@ -501,6 +507,7 @@ def rank_suspects(
     return Suspects(
         table=table,
         onset=ctx.onset,
+        changes_onset=ctx.onset,
         window=ctx.window,
         baseline=ctx.baseline,
         changes=ctx.changes,

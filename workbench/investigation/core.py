@@ -550,6 +550,11 @@ class Investigation(DrillDown):
                 metric_baseline=o["metric_baseline"],
                 edges=o["edges"],
             )
+            # one onset everywhere: the ranking keeps its own (``changes_onset``, where it
+            # looks for change events); what it shows is the investigation's
+            first = self.onset.value
+            if first is not None:
+                sus = replace(sus, onset=first)
             return mark_suspects(sus, self.missing.frame)
 
         return self._answer("suspects", (self.window, self.baseline, self._opts_key()), compute)
