@@ -62,7 +62,7 @@ _COLUMNS = ["ts", "metric", "service", "value", "labels"]
 #: raw rows read at once (whole row groups; a row group larger than this is one piece).
 #: Measured on the 1,000-service lab's latency histogram (9.7M rows, 41 row groups of
 #: 262,144): see the closing note of issue 18 (scale2).
-CHUNK_ROWS = 1_048_576
+CHUNK_ROWS = 262_144
 
 
 def _is_counter() -> pl.Expr:
@@ -89,6 +89,7 @@ class _Acc:
 
     step: str
     drop: list[str]
+    keep: list[str] | None = None
     parts: list[pl.DataFrame] = field(default_factory=list)
     groups: list[pl.DataFrame] = field(default_factory=list)
     sets: list[pl.DataFrame] = field(default_factory=list)
@@ -200,15 +201,19 @@ class _Acc:
         )
 
 
-def _runs(md: pq.FileMetaData, window: Window, rows: int) -> Iterator[tuple[int, int]]:
+def _runs(
+    md: pq.FileMetaData, window: Window, rows: int, metrics: Sequence[str] | None = None
+) -> Iterator[tuple[int, int]]:
     """``(offset, length)`` of runs of whole row groups of about ``rows`` rows, skipping
-    row groups whose ``ts`` statistics lie outside ``window``."""
-    names = [md.schema.column(i).name for i in range(md.num_columns)]
+    row groups whose ``ts`` statistics lie outside ``window`` (or whose ``metric``
+    statistics exclude every name of ``metrics``)."""
+    names = [md.schema.column(i).path for i in range(md.num_columns)]
     ts_col = names.index("ts") if "ts" in names else None
+    metric_col = names.index("metric") if "metric" in names else None
     start = n = offset = 0
     for i in range(md.num_row_groups):
         rg = md.row_group(i)
-        if _outside(rg, ts_col, window):
+        if _outside(rg, ts_col, window, metric_col, metrics):
             if n:
                 yield start, n
             offset += rg.num_rows
@@ -223,20 +228,40 @@ def _runs(md: pq.FileMetaData, window: Window, rows: int) -> Iterator[tuple[int,
         yield start, n
 
 
-def _outside(rg: pq.RowGroupMetaData, ts_col: int | None, window: Window) -> bool:
-    if ts_col is None:
-        return False
-    st = rg.column(ts_col).statistics
-    if st is None or not st.has_min_max:
-        return False
+def _outside(
+    rg: pq.RowGroupMetaData,
+    ts_col: int | None,
+    window: Window,
+    metric_col: int | None = None,
+    metrics: Sequence[str] | None = None,
+) -> bool:
+    """True when the row group's statistics show no row in ``window`` (or, with
+    ``metrics``, none of those metric names)."""
     try:
-        return bool(st.max < window.start or st.min >= window.end)
+        if ts_col is not None:
+            st = rg.column(ts_col).statistics
+            if (
+                st is not None
+                and st.has_min_max
+                and (st.max < window.start or st.min >= window.end)
+            ):
+                return True
+        if metric_col is not None and metrics:
+            st = rg.column(metric_col).statistics
+            if st is not None and st.has_min_max:
+                return not any(st.min <= m <= st.max for m in metrics)
     except TypeError:  # naive or odd statistics: read the row group
         return False
+    return False
 
 
 def _pieces(
-    path: Path, window: Window, services: Sequence[str] | None, rows: int, source: str | None
+    path: Path,
+    window: Window,
+    services: Sequence[str] | None,
+    rows: int,
+    source: str | None,
+    metrics: Sequence[str] | None = None,
 ) -> Iterator[pl.DataFrame]:
     """The file's rows in the window, ``rows`` at a time (read by polars: pyarrow's
     allocator kept every piece's nested label strings resident, 4 GiB at 1,000 services)."""
@@ -244,8 +269,10 @@ def _pieces(
     md = pq.read_metadata(src)
     if hasattr(src, "seek"):
         src.seek(0)
-    for offset, length in _runs(md, window, rows):
+    for offset, length in _runs(md, window, rows, metrics):
         lf = pl.scan_parquet(src).slice(offset, length).select(_COLUMNS)
+        if metrics is not None:
+            lf = lf.filter(pl.col("metric").is_in(list(metrics)))
         yield parquet.filter_frame(lf, "metrics", window, services).collect()  # type: ignore[union-attr]
         if hasattr(src, "seek"):
             src.seek(0)
@@ -259,14 +286,16 @@ def _aggregate(
     drop: Sequence[str],
     rows: int | None,
     source: str | None,
+    keep: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Aggregate ``paths`` piece by piece (``rows`` raw rows at a time) or, with
     ``rows=None``, all of them as one piece (exact whatever the row order)."""
-    acc = _Acc(f"{int(step.total_seconds())}s", list(drop))
+    acc = _Acc(f"{int(step.total_seconds())}s", list(drop), None if keep is None else list(keep))
     whole: list[pl.DataFrame] = []
     for p in paths:
         try:
-            for piece in _pieces(p, window, services, rows or 2**62, source):
+            for piece in _pieces(p, window, services, rows or 2**62, source, metrics):
                 if rows is None:
                     whole.append(piece)
                 else:
@@ -292,11 +321,16 @@ def service_aggregates(
     drop: Sequence[str] = PER_INSTANCE,
     source: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    keep: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """The metrics frame of ``paths`` over ``window``, aggregated per service (every
-    label but ``drop``) at ``step`` (see the module docstring), each series one block
-    in time order (what :func:`workbench.analysis.changes.score_changes` wants). The files are read ``chunk_rows`` raw rows
-    (whole row groups) at a time; a series may span files and pieces.
+    label but ``drop``; with ``keep``, only those labels: ``sum by (service, *keep)``)
+    at ``step`` (see the module docstring), each series one block in time order (what
+    :func:`workbench.analysis.changes.score_changes` wants); ``metrics`` limits it to
+    those metric names (row groups without them are skipped). The files are read
+    ``chunk_rows`` raw rows (whole row groups) at a time; a series may span files and
+    pieces.
 
     >>> service_aggregates(["metrics/metrics.parquet"], win, step=timedelta(minutes=1))
     """
@@ -306,10 +340,10 @@ def service_aggregates(
         raise ValueError("chunk_rows must be at least 1")
     ps = [Path(p) for p in paths]
     try:
-        df = _aggregate(ps, window, step, services, drop, chunk_rows, source)
+        df = _aggregate(ps, window, step, services, drop, chunk_rows, source, keep, metrics)
     except _Unordered:
         # a series goes back in time across pieces: all rows as one piece (exact)
-        df = _aggregate(ps, window, step, services, drop, None, source)
+        df = _aggregate(ps, window, step, services, drop, None, source, keep, metrics)
     if df.height == 0:
         return frames.empty("metrics")
     return frames.validate(df, "metrics", source=source)
