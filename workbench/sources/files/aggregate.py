@@ -43,7 +43,7 @@ from workbench.errors import BadData
 from workbench.sources.files import parquet
 from workbench.timewindow import Window
 
-__all__ = ["CHUNK_ROWS", "PER_INSTANCE", "service_aggregates"]
+__all__ = ["CHUNK_ROWS", "PER_INSTANCE", "keyed_aggregates", "service_aggregates"]
 
 #: labels that name one instance of a service; aggregates sum or average over them
 PER_INSTANCE: tuple[str, ...] = (
@@ -172,10 +172,19 @@ class _Acc:
             _n=pl.lit(0, pl.UInt32),
         )
 
-    def result(self) -> pl.DataFrame:
-        """The aggregated metrics frame (unsorted)."""
+    def result(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The aggregated rows (``ts, metric, service, value, _kh``: series blocks in
+        time order) and the label sets (``_kh, labels``)."""
+        labels = (
+            pl.concat(self.sets).unique("_kh")
+            if self.sets
+            else pl.DataFrame(
+                schema={"_kh": pl.UInt64, "labels": frames.SCHEMAS["metrics"]["labels"]}
+            )
+        )
         if not self.parts:
-            return frames.empty("metrics")
+            empty = frames.empty("metrics").drop("labels").with_columns(_kh=pl.lit(0, pl.UInt64))
+            return empty.clear(), labels
         sums = (
             pl.concat([*self.parts, self.stitches()], how="vertical_relaxed")
             .group_by("_g", "_b")
@@ -184,21 +193,17 @@ class _Acc:
         )
         self.parts.clear()
         groups = pl.concat(self.groups).unique("_g")
-        labels = pl.concat(self.sets).unique("_kh")
-        return (
-            sums.join(groups, on="_g", how="left", maintain_order="left")
-            .join(labels, on="_kh", how="left", maintain_order="left")
-            .select(
-                pl.col("_b").alias("ts"),
-                "metric",
-                "service",
-                pl.when(pl.col("_counter"))
-                .then(pl.col("_sum").cum_sum().over("_g"))
-                .otherwise(pl.col("_sum") / pl.col("_n"))
-                .alias("value"),
-                "labels",
-            )
+        rows = sums.join(groups, on="_g", how="left", maintain_order="left").select(
+            pl.col("_b").alias("ts"),
+            "metric",
+            "service",
+            pl.when(pl.col("_counter"))
+            .then(pl.col("_sum").cum_sum().over("_g"))
+            .otherwise(pl.col("_sum") / pl.col("_n"))
+            .alias("value"),
+            "_kh",
         )
+        return rows, labels
 
 
 def _runs(
@@ -288,7 +293,7 @@ def _aggregate(
     source: str | None,
     keep: Sequence[str] | None = None,
     metrics: Sequence[str] | None = None,
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Aggregate ``paths`` piece by piece (``rows`` raw rows at a time) or, with
     ``rows=None``, all of them as one piece (exact whatever the row order)."""
     acc = _Acc(f"{int(step.total_seconds())}s", list(drop), None if keep is None else list(keep))
@@ -310,6 +315,36 @@ def _aggregate(
     if whole:
         acc.add(pl.concat(whole, how="vertical_relaxed"))
     return acc.result()
+
+
+def keyed_aggregates(
+    paths: Sequence[str | Path],
+    window: Window,
+    *,
+    step: timedelta = timedelta(seconds=60),
+    services: Sequence[str] | None = None,
+    drop: Sequence[str] = PER_INSTANCE,
+    source: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    keep: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`service_aggregates` without the label lists on every row: the rows
+    (``ts, metric, service, value, _kh``) and their label sets (``_kh, labels``), for
+    callers that read a few labels (:mod:`workbench.sources.files.signals`).
+
+    >>> rows, sets = keyed_aggregates(paths, win, keep=("le",))
+    """
+    if step.total_seconds() < 1:
+        raise ValueError("step must be at least one second")
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1")
+    ps = [Path(p) for p in paths]
+    try:
+        return _aggregate(ps, window, step, services, drop, chunk_rows, source, keep, metrics)
+    except _Unordered:
+        # a series goes back in time across pieces: all rows as one piece (exact)
+        return _aggregate(ps, window, step, services, drop, None, source, keep, metrics)
 
 
 def service_aggregates(
@@ -334,16 +369,11 @@ def service_aggregates(
 
     >>> service_aggregates(["metrics/metrics.parquet"], win, step=timedelta(minutes=1))
     """
-    if step.total_seconds() < 1:
-        raise ValueError("step must be at least one second")
-    if chunk_rows < 1:
-        raise ValueError("chunk_rows must be at least 1")
-    ps = [Path(p) for p in paths]
-    try:
-        df = _aggregate(ps, window, step, services, drop, chunk_rows, source, keep, metrics)
-    except _Unordered:
-        # a series goes back in time across pieces: all rows as one piece (exact)
-        df = _aggregate(ps, window, step, services, drop, None, source, keep, metrics)
-    if df.height == 0:
+    rows, sets = keyed_aggregates(
+        paths, window, step=step, services=services, drop=drop, source=source,
+        chunk_rows=chunk_rows, keep=keep, metrics=metrics,
+    )  # fmt: skip
+    if rows.height == 0:
         return frames.empty("metrics")
+    df = rows.join(sets, on="_kh", how="left", maintain_order="left").drop("_kh")
     return frames.validate(df, "metrics", source=source)

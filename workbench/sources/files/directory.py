@@ -382,6 +382,14 @@ class _FilesBase(Source, FilesCapacity):
         """
         return self._load("metrics", query, window, services, grain)
 
+    def raw_metrics(self, window: Window, *, services: Sequence[str] | None = None) -> Result:
+        """Every raw sample of ``services`` in ``window`` (the drill-down behind a first
+        pass at the per-service grain).
+
+        >>> src.raw_metrics(window, services=["checkout"]).frame
+        """
+        return self._load("metrics", None, window, services, "series")
+
     def logs(
         self, query: str | None, window: Window, *, services: Sequence[str] | None = None
     ) -> Result:

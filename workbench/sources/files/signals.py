@@ -31,7 +31,7 @@ from pathlib import Path
 import polars as pl
 
 from workbench import frames
-from workbench.sources.files.aggregate import service_aggregates
+from workbench.sources.files.aggregate import keyed_aggregates
 from workbench.sources.prometheus.signals import (
     CPU_RATIO,
     DB_POOL_RATIO,
@@ -81,7 +81,7 @@ def service_signals(
     ['red:error_rate', 'red:error_ratio']
     """
     names = names or MetricNames()
-    agg = service_aggregates(
+    rows, sets = keyed_aggregates(
         paths,
         window,
         step=step,
@@ -91,10 +91,23 @@ def service_signals(
         source=source,
     )
     secs = step.total_seconds()
-    by_series = pl.struct("metric", "service", "labels").hash()
-    # counters: the step's increase (the aggregate is a reset-free running sum)
-    inc = (pl.col("value").diff().over(by_series).fill_null(pl.col("value"))) / secs
-    m = agg.with_columns(_rate=inc)
+    # the few label sets once (not the label lists of every row), then plain columns
+    keys = sets.select(
+        "_kh",
+        _status=_attr(names.status_label),
+        _le=_attr("le"),
+        _state=_attr(names.pool_state_label),
+    )
+    m = rows.join(keys, on="_kh", how="left", maintain_order="left")
+    del rows
+    # counters: the step's increase over its seconds (the aggregate is a reset-free
+    # running sum, each series one block in time order)
+    sid = pl.struct("metric", "service", "_kh").hash(5)
+    m = m.with_columns(_s=sid)
+    new = (pl.col("_s") != pl.col("_s").shift(1)).fill_null(True)
+    m = m.with_columns(
+        _rate=pl.when(new).then(pl.col("value")).otherwise(pl.col("value").diff()) / secs
+    )
     out: list[pl.DataFrame] = []
 
     def per_service(df: pl.DataFrame, col: str, name: str) -> pl.DataFrame:
@@ -107,7 +120,7 @@ def service_signals(
 
     req = m.filter(pl.col("metric") == names.requests)
     if req.height:
-        status = _attr(names.status_label)
+        status = pl.col("_status")
         err_re = f"^(?:{names.error_status})$"
         r = req.group_by("ts", "service").agg(
             _total=pl.col("_rate").sum(),
@@ -129,7 +142,7 @@ def service_signals(
 
         b = (
             buckets.with_columns(
-                le=_attr("le").str.replace(r"^\+Inf$", "inf").cast(pl.Float64, strict=False)
+                le=pl.col("_le").str.replace(r"^\+Inf$", "inf").cast(pl.Float64, strict=False)
             )
             .filter(pl.col("le").is_not_null())
             .group_by("ts", "service", "le")
@@ -163,7 +176,7 @@ def service_signals(
 
     ratio(gauge(names.cpu_seconds, rate=True), gauge(names.cpu_limit), CPU_RATIO)
     ratio(gauge(names.memory), gauge(names.memory_limit), MEMORY_RATIO)
-    used = _attr(names.pool_state_label) == names.pool_used_state
+    used = pl.col("_state") == names.pool_used_state
     ratio(gauge(names.pool_usage, where=used), gauge(names.pool_max), DB_POOL_RATIO)
     if not out:
         return frames.empty("metrics")
