@@ -46,6 +46,9 @@ from workbench.timewindow import Window
 
 __all__ = ["needed_metrics", "service_signals"]
 
+#: bucket rows per batch of services in the latency quantiles (bounds their memory)
+_QUANTILE_ROWS = 250_000
+
 
 def needed_metrics(names: MetricNames) -> list[str]:
     """The metric names the signals are computed from."""
@@ -148,15 +151,27 @@ def service_signals(
             .group_by("ts", "service", "le")
             .agg(rate=pl.col("_rate").sum())
         )
-        qv = histogram_quantiles(b, by=["ts", "service"], quantiles=names.quantiles)
-        out.append(
-            qv.filter(pl.col("value").is_not_null()).select(
-                "ts",
-                "service",
-                value=pl.col("value") * names.duration_scale,
-                metric=pl.col("q").map_elements(latency_name, return_dtype=pl.String),
+        # a few hundred thousand bucket rows at a time (the quantiles' cross join with
+        # the quantiles and its sorts would otherwise hold several copies of them all)
+        parts = max(1, -(-b.height // _QUANTILE_ROWS))
+        batch = pl.col("service").hash(7) % parts
+        for i in range(parts):
+            qv = histogram_quantiles(
+                b.filter(batch == i) if parts > 1 else b,
+                by=["ts", "service"],
+                quantiles=names.quantiles,
             )
-        )
+            out.append(
+                qv.filter(pl.col("value").is_not_null()).select(
+                    "ts",
+                    "service",
+                    value=pl.col("value") * names.duration_scale,
+                    metric=pl.col("q").replace_strict(
+                        {q: latency_name(q) for q in names.quantiles}, return_dtype=pl.String
+                    ),
+                )
+            )
+        del b
 
     def ratio(num: pl.DataFrame, den: pl.DataFrame, name: str) -> None:
         if num.height == 0 or den.height == 0:
