@@ -90,7 +90,9 @@ class _Acc:
     step: str
     drop: list[str]
     keep: list[str] | None = None
+    gauges: str = "mean"
     parts: list[pl.DataFrame] = field(default_factory=list)
+    gauge_parts: list[pl.DataFrame] = field(default_factory=list)
     groups: list[pl.DataFrame] = field(default_factory=list)
     sets: list[pl.DataFrame] = field(default_factory=list)
     edges: list[pl.DataFrame] = field(default_factory=list)
@@ -105,7 +107,13 @@ class _Acc:
         sets = (
             df.select("_lh", "labels")
             .unique("_lh")
-            .with_columns(labels=pl.col("labels").list.filter(~key.is_in(self.drop)).list.sort())
+            .with_columns(
+                labels=pl.col("labels")
+                .list.filter(
+                    key.is_in(self.keep) if self.keep is not None else ~key.is_in(self.drop)
+                )
+                .list.sort()
+            )
             .with_columns(_kh=pl.col("labels").hash(13))
         )
         self.sets.append(_compact(sets.select("_kh", "labels").unique("_kh")))
@@ -126,9 +134,15 @@ class _Acc:
             _v=pl.when(pl.col("_counter")).then(inc).otherwise(pl.col("value")),
             _b=pl.col("ts").dt.truncate(self.step),
         )
-        self.parts.append(
-            df.group_by("_g", "_b").agg(_sum=pl.col("_v").sum(), _n=pl.len().cast(pl.UInt32))
-        )
+        agg = {"_sum": pl.col("_v").sum(), "_n": pl.len().cast(pl.UInt32)}
+        if self.gauges == "sum":  # gauges: each series' mean in the step, summed later
+            self.gauge_parts.append(
+                df.filter(~pl.col("_counter")).group_by("_g", "_s", "_b").agg(**agg)
+            )
+            df_c = df.filter(pl.col("_counter"))
+        else:
+            df_c = df
+        self.parts.append(df_c.group_by("_g", "_b").agg(**agg))
         self.groups.append(
             _compact(df.select("_g", "metric", "service", "_kh", "_counter").unique("_g"))
         )
@@ -185,8 +199,18 @@ class _Acc:
         if not self.parts:
             empty = frames.empty("metrics").drop("labels").with_columns(_kh=pl.lit(0, pl.UInt64))
             return empty.clear(), labels
+        gauge_sums = []
+        if self.gauge_parts:  # sum over series of each series' mean in the step
+            gauge_sums = [
+                pl.concat(self.gauge_parts)
+                .group_by("_g", "_s", "_b")
+                .agg(_mean=pl.col("_sum").sum() / pl.col("_n").sum())
+                .group_by("_g", "_b")
+                .agg(_sum=pl.col("_mean").sum(), _n=pl.lit(1, pl.UInt32))
+            ]
+            self.gauge_parts.clear()
         sums = (
-            pl.concat([*self.parts, self.stitches()], how="vertical_relaxed")
+            pl.concat([*self.parts, self.stitches(), *gauge_sums], how="vertical_relaxed")
             .group_by("_g", "_b")
             .agg(pl.col("_sum").sum(), pl.col("_n").sum())
             .sort("_g", "_b")  # series blocks in time order: what the analysis wants
@@ -293,10 +317,16 @@ def _aggregate(
     source: str | None,
     keep: Sequence[str] | None = None,
     metrics: Sequence[str] | None = None,
+    gauges: str = "mean",
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Aggregate ``paths`` piece by piece (``rows`` raw rows at a time) or, with
     ``rows=None``, all of them as one piece (exact whatever the row order)."""
-    acc = _Acc(f"{int(step.total_seconds())}s", list(drop), None if keep is None else list(keep))
+    acc = _Acc(
+        f"{int(step.total_seconds())}s",
+        list(drop),
+        None if keep is None else list(keep),
+        gauges,
+    )
     whole: list[pl.DataFrame] = []
     for p in paths:
         try:
@@ -328,10 +358,13 @@ def keyed_aggregates(
     chunk_rows: int = CHUNK_ROWS,
     keep: Sequence[str] | None = None,
     metrics: Sequence[str] | None = None,
+    gauges: str = "mean",
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """:func:`service_aggregates` without the label lists on every row: the rows
     (``ts, metric, service, value, _kh``) and their label sets (``_kh, labels``), for
     callers that read a few labels (:mod:`workbench.sources.files.signals`).
+    ``gauges="sum"``: a gauge group's value is the sum over its series of each series'
+    mean in the step (PromQL ``sum by`` of a gauge) instead of the mean of its samples.
 
     >>> rows, sets = keyed_aggregates(paths, win, keep=("le",))
     """
@@ -339,12 +372,16 @@ def keyed_aggregates(
         raise ValueError("step must be at least one second")
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
+    if gauges not in ("mean", "sum"):
+        raise ValueError("gauges must be 'mean' or 'sum'")
     ps = [Path(p) for p in paths]
     try:
-        return _aggregate(ps, window, step, services, drop, chunk_rows, source, keep, metrics)
+        return _aggregate(
+            ps, window, step, services, drop, chunk_rows, source, keep, metrics, gauges
+        )
     except _Unordered:
         # a series goes back in time across pieces: all rows as one piece (exact)
-        return _aggregate(ps, window, step, services, drop, None, source, keep, metrics)
+        return _aggregate(ps, window, step, services, drop, None, source, keep, metrics, gauges)
 
 
 def service_aggregates(

@@ -12,9 +12,8 @@ whatever holds the data; the raw series stay in the files for a drill-down
 Only the metrics the signals need are read (row groups of other metrics are skipped by
 their statistics), in bounded pieces (:func:`~workbench.sources.files.aggregate.
 service_aggregates` with ``keep=(status, le, pool state)``). Rates are the counters'
-increases per ``step`` over the step's seconds (resets count 0); a gauge ratio is the
-ratio of the step's means over the service's pods (the ratio of sums when every pod
-reports both gauges, as scrapes do).
+increases per ``step`` over the step's seconds (resets count 0); gauges are summed over
+the service's series (each series' mean in the step), as ``sum by (service)`` does.
 
 Example::
 
@@ -92,6 +91,7 @@ def service_signals(
         keep=(names.status_label, "le", names.pool_state_label),
         metrics=needed_metrics(names),
         source=source,
+        gauges="sum",
     )
     secs = step.total_seconds()
     # the few label sets once (not the label lists of every row), then plain columns
