@@ -199,6 +199,11 @@ class _FilesBase(Source, FilesCapacity):
                 raise ConfigError(f"source {self.name!r}: {opt} must be at least 1 (or None)")
         self.max_rows = max_rows
         self.max_bytes = max_bytes
+        # one load at a time: parsing and aggregating files is CPU- and memory-bound, so
+        # an Incident's concurrent loads of one directory only add their transient peaks
+        # on a small machine (1,000 lab services, 2 cores: 95 s and 2.46 GiB in parallel,
+        # 80 s and 2.2 GiB one after the other)
+        self._one_at_a_time = threading.Lock()
 
     @property
     def capabilities(self) -> frozenset[Signal]:  # type: ignore[override]
@@ -215,6 +220,17 @@ class _FilesBase(Source, FilesCapacity):
         window: Window,
         services: Sequence[str] | None,
         grain: str | None = None,
+    ) -> Result:
+        with self._one_at_a_time:
+            return self._load_now(signal, query, window, services, grain)
+
+    def _load_now(
+        self,
+        signal: str,
+        query: str | None,
+        window: Window,
+        services: Sequence[str] | None,
+        grain: str | None,
     ) -> Result:
         if not isinstance(window, Window):
             raise ConfigError(f"window must be a Window, got {type(window).__name__}")
