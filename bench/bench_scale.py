@@ -150,10 +150,17 @@ def measured(path: Path, grain: str, cache: Path, reuse: bool, prom: bool = Fals
     return r
 
 
+def _link(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 @contextmanager
 def served(path: Path, cache: Path) -> Iterator[tuple[str, Path]]:
     """A Prometheus over the scenario's metrics (blocks built once and cached) and a
-    directory of its other signals (symlinks), for the ``prom`` path."""
+    directory of its other signals (hard links), for the ``prom`` path."""
     from workbench.lab.prom_demo import _binary, _free_port, _wait_ready
     from workbench.lab.runner import lab_series
     from workbench.lab.write_metrics import write_openmetrics
@@ -175,10 +182,11 @@ def served(path: Path, cache: Path) -> Iterator[tuple[str, Path]]:
         )  # fmt: skip
         om.unlink()
         (work / "blocks.done").write_text("ok")
-    if not files.exists():
-        files.mkdir(parents=True)
-        for sub in ("logs", "traces", "events"):
-            (files / sub).symlink_to((path / sub).resolve())
+    if not (work / "files.done").exists():
+        shutil.rmtree(files, ignore_errors=True)
+        for sub in ("logs", "traces", "events"):  # hard links (the source skips symlinks)
+            shutil.copytree(path / sub, files / sub, copy_function=_link)
+        (work / "files.done").write_text("ok")
     cfg = work / "prometheus.yml"
     cfg.write_text("global:\n  scrape_interval: 30s\nscrape_configs: []\n")
     port = _free_port()
