@@ -78,9 +78,13 @@ meta = json.load(open(path + "/scenario.json"))
 if url == "-":
     inc = Incident.from_directory(path, metric_grain=grain, max_rows=None)
 else:
+    from workbench.sources.http import Timeout
     from workbench.sources.prometheus import PrometheusSource
     iw, bw = meta["incident_window"], meta["baseline_window"]
-    prom = PrometheusSource(url, target_points=120, scrape_interval="30s", max_rows=None)
+    # the latency quantiles over 1,000 services' buckets take Prometheus more than the
+    # default 30 s read timeout on a loaded 2-core machine
+    prom = PrometheusSource(url, target_points=120, scrape_interval="30s", max_rows=None,
+                            timeout=Timeout(read=300))
     inc = Incident(meta["incident_id"], Window(iw["start"], iw["end"]),
                    baseline=Window(bw["start"], bw["end"]),
                    sources=[prom, DirectorySource(files, max_rows=None)])
