@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Debian packages the real-service tests and the browser test need.
 DEB_PACKAGES := prometheus prometheus-alertmanager victoria-metrics postgresql chromium
 
-.PHONY: demo test bench lint format venv system-deps clean
+.PHONY: demo test bench lint format typecheck venv system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -51,9 +51,13 @@ lint: venv
 	$(BIN)/ruff check workbench widgets tests bench
 	$(BIN)/ruff format --check workbench widgets tests bench
 
+## typecheck: mypy over workbench/ and widgets/ (configured in pyproject.toml; also a test)
+typecheck: venv
+	$(BIN)/python -m mypy --config-file pyproject.toml workbench widgets
+
 format: venv
 	$(BIN)/ruff format workbench widgets tests bench
 	$(BIN)/ruff check --fix workbench widgets tests bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache

@@ -1,13 +1,16 @@
 """`workbench demo --execute OUT`: the incident notebook run headless over the demo.
 
-One run (module fixture) of the real command, then: no error output, every cell ran,
-every chart is an SVG in the notebook and in the HTML, the HTML loads nothing from the
-network, and the findings name the ground-truth root-cause service from truth.json.
+One run (module fixture) of the real command, with a Grafana URL configured, then: no
+error output, every cell ran, every chart is an SVG in the notebook and in the HTML, the
+HTML loads nothing from the network, the findings name the ground-truth root-cause
+service from truth.json, and a suspect's Grafana link decodes to its evidence.
 """
 
 from __future__ import annotations
 
+import html
 import json
+import os
 import re
 import subprocess
 import sys
@@ -15,7 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from workbench import Incident, Investigation
+from workbench.grafana_links import decode_explore_url
 from workbench.lab.demo import demo_path
+from workbench.timewindow import Window
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +29,14 @@ FINDING = re.compile(r"Top suspect: `([^`]+)`")
 
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the run has a Grafana configured (the demo reads WORKBENCH_GRAFANA_*): its views link
+#: to Explore (test_a_suspect_link_opens_its_evidence_in_grafana)
+GRAFANA_ENV = {
+    "WORKBENCH_GRAFANA_URL": "http://grafana.demo.test:3000",
+    "WORKBENCH_GRAFANA_PROMETHEUS_UID": "demo-prom",
+    "WORKBENCH_GRAFANA_LOKI_UID": "demo-loki",
+    "WORKBENCH_GRAFANA_TEMPO_UID": "demo-tempo",
+}
 
 
 def git_status() -> str:
@@ -47,6 +61,7 @@ def demo_proc(
         text=True,
         timeout=900,
         cwd=ROOT,
+        env={**os.environ, **GRAFANA_ENV},
     )
     return out, proc, before, git_status()
 
@@ -158,3 +173,51 @@ def test_the_command_is_quiet_and_leaves_the_checkout_as_it_was(
     assert re.fullmatch(
         r"wrote \S+incident\.ipynb and \S+incident\.html \(\d+\.\ds\)\n", proc.stdout
     )
+
+
+def test_a_suspect_link_opens_its_evidence_in_grafana(demo_run: tuple[Path, dict, str]) -> None:
+    """The acceptance test of issue 17's Grafana links: a link taken from the suspects
+    table of the executed notebook's HTML decodes to an Explore URL whose query and time
+    range are the suspect's evidence (service, metric and labels, baseline start ..
+    incident end)."""
+    _, nb, page = demo_run
+    # the suspects table of section 7 (the cell showing inv.suspects)
+    (cell,) = [c for c in nb["cells"] if "".join(c["source"]).strip() == "inv.suspects"]
+    shown = "".join("".join(o["data"]["text/html"]) for o in cell["outputs"]
+                    if "text/html" in o.get("data", {}))  # fmt: skip
+    assert "wb-suspects" in shown
+    rows = [r for r in shown.split("<tr>") if "class='wb-grafana'" in r]
+    assert len(rows) >= 3
+    first = rows[0]
+    service = re.findall(r"<td[^>]*>([^<]*)</td>", first)[1]
+    href = re.search(r"<a class='wb-grafana'[^>]*href='([^']+)'[^>]*>metric</a>", first)
+    assert href, first
+    d = decode_explore_url(html.unescape(href.group(1)))
+    assert href.group(1).startswith(GRAFANA_ENV["WORKBENCH_GRAFANA_URL"] + "/explore?")
+    # the HTML export carries the same link, a real anchor
+    exported = re.findall(r"""<a[^>]*class=["']wb-grafana["'][^>]*>""", page)
+    assert len(exported) >= 10
+    hrefs = {html.unescape(re.search(r"""href=["']([^"']+)""", a).group(1)) for a in exported}
+    assert html.unescape(href.group(1)) in hrefs
+    # the same suspect, ranked here on the same demo data
+    inv = Investigation(Incident.demo())
+    sus = inv.suspects.value
+    assert service == sus.ranking[0]
+    ev = sus.evidence(service)
+    top = ev.series.sort("score", descending=True, maintain_order=True).row(0, named=True)
+    assert d["type"] == "prometheus" and d["datasource"] == "demo-prom"
+    assert d["window"] == Window(inv.baseline.start, inv.window.end)
+    assert top["metric"] in d["query"] and f'service="{service}"' in d["query"]
+    for kv in top["labels"]:
+        assert f'{kv["key"]}="{kv["value"]}"' in d["query"]
+    # its other links: the failing traces on Tempo, the log pattern on Loki, same window
+    others = {
+        label: decode_explore_url(html.unescape(u))
+        for u, label in re.findall(
+            r"<a class='wb-grafana'[^>]*href='([^']+)'[^>]*>([^<]+)</a>", first
+        )
+    }
+    assert others["failing traces"]["type"] == "tempo"
+    assert f'"{service}"' in others["failing traces"]["query"]
+    assert others["log pattern"]["query"].startswith(f'{{service_name="{service}"}} |~ ')
+    assert {o["window"] for o in others.values()} == {d["window"]}

@@ -182,3 +182,15 @@ def test_grafana_links_of_suspects_replay_their_evidence(lab_loaded, windows) ->
     assert joined.height >= 0.9 * seen.height > 50
     diff = (pl.col("value") - pl.col("value_right")).abs()
     assert joined.filter(diff > 1e-6 * (1 + pl.col("value").abs())).height == 0
+    # the link the notebook, explorer and postmortem show (ExploreLinks, from the
+    # incident's Grafana and its Prometheus source) is this same query over this window
+    from workbench.grafana_links import explore_links
+
+    inc.grafana = grafana
+    try:
+        shown = explore_links(inc, window=inc_w, baseline=base_w)
+        assert shown is not None
+        got = decode_explore_url(shown.evidence(sus.evidence(truth))["metric"])
+        assert got == d
+    finally:
+        inc.grafana = None

@@ -359,3 +359,42 @@ def test_widgets_compute_nothing() -> None:
         for names in re.findall(r"from workbench\.analysis[\w.]* import ([^\n]+)", text):
             got = {n.strip() for n in names.split(",")}
             assert got <= allowed, (path.name, got - allowed)
+
+
+def test_grafana_links_in_the_explorer_only_when_configured(demo: dict) -> None:
+    """Suspect rows, the picked log pattern and the picked trace link to Grafana Explore
+    when the incident has a Grafana; nothing of it shows otherwise."""
+    import html as _html
+    import re
+
+    from workbench.grafana_links import Grafana, decode_explore_url
+
+    inc, root = demo["inc"], demo["root"]
+    plain = IncidentExplorer(inc, background=False)
+    plain.show_tab("suspects")
+    plain.views["suspects"].buttons[(root, "trace")].click()
+    shown = [r.children[0].value for r in plain.views["suspects"].rows.children]
+    assert not any("Grafana" in s for s in shown)
+    assert "Grafana" not in plain.views["traces"].details.value
+    inc.grafana = Grafana("http://grafana.test:3000", prometheus_uid="p", loki_uid="l",
+                          tempo_uid="t")  # fmt: skip
+    try:
+        ex = IncidentExplorer(inc, background=False)
+        ex.show_tab("suspects")
+        head = ex.views["suspects"].rows.children[0].children[0].value
+        labels = re.findall(r"<a class='wb-grafana'[^>]*>([^<]+)</a>", head)
+        assert {"metric", "failing traces", "log pattern"} <= set(labels)
+        buttons = ex.views["suspects"].buttons
+        buttons[(root, "trace")].click()
+        href = re.search(r"href='([^']+)'[^>]*>trace<", ex.views["traces"].details.value)
+        assert href and decode_explore_url(_html.unescape(href.group(1)))["query"] == (
+            ex.selected_trace
+        )
+        buttons[(root, "logs")].click()
+        logs = ex.views["logs"]
+        href = re.search(r"href='([^']+)'[^>]*>logs<", logs.lines.value)
+        assert href, logs.lines.value
+        q = decode_explore_url(_html.unescape(href.group(1)))["query"]
+        assert q.startswith(f'{{service_name="{root}"}} |~ ')
+    finally:
+        inc.grafana = None

@@ -35,7 +35,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import ipywidgets as w
 import polars as pl
@@ -54,6 +54,14 @@ log = logging.getLogger(__name__)
 TABS = ("overview", "graph", "timeline", "logs", "traces", "suspects")
 _TITLES = ("Overview", "Graph", "Timeline", "Logs", "Traces", "Suspects")
 _STEPS = ("logs, spans, events", "analysis", "metrics", "RED from metrics", "suspects")
+
+
+class _View(Protocol):
+    """What the explorer asks of each tab's view."""
+
+    def render(self) -> None: ...
+
+
 #: above this many metric samples, the first view shows RED from the traces (seconds)
 #: and the metric-based RED replaces it when ready (it can take tens of seconds)
 QUICK_RED_ROWS = 500_000
@@ -169,7 +177,7 @@ class IncidentExplorer(w.VBox):
         self.task = BackgroundTask(_STEPS)
         self.message = w.HTML()
 
-        self.views = {
+        self.views: dict[str, _View] = {
             "overview": OverviewView(self),
             "graph": GraphView(self),
             "timeline": TimelineView(self),
@@ -483,11 +491,14 @@ class IncidentExplorer(w.VBox):
             self.views[name].render()
 
     def _show_state(self) -> None:
+        from workbench.display import format_window
+
         where = "whole incident window" if self._window == self.incident.window else "narrowed"
         svc = ", ".join(self._services) if self._services else "all"
         trace = f" · trace <code>{html.escape(self._trace[:16])}</code>" if self._trace else ""
         self.state_line.value = (
-            f"<div role='status'><b>Window</b> {html.escape(str(self._window))} ({where}) · "
+            f"<div role='status'><b>Window</b> {html.escape(format_window(self._window))} "
+            f"({where}) · "
             f"<b>Services</b> {html.escape(svc)}{trace}</div>"
         )
 

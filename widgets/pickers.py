@@ -132,7 +132,9 @@ class WindowPicker(w.VBox):
         try:
             self._window = self._compute()
             self.error = None
-            self.message.value = f"<span>{html.escape(str(self._window))}</span>"
+            from workbench.display import format_window
+
+            self.message.value = f"<span>{html.escape(format_window(self._window))}</span>"
         except ConfigError as err:
             self._window = None
             self.error = err.message

@@ -8,13 +8,14 @@ Like :mod:`widgets.views_charts`: ``render()`` on show; clicks call explorer met
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import ipywidgets as w
 import polars as pl
 
 from widgets._charts import chart_widget, set_chart
 from widgets._html import WARN, services_note
+from workbench.grafana_view import links_html
 
 if TYPE_CHECKING:
     from widgets.explorer import IncidentExplorer
@@ -191,11 +192,15 @@ class LogsView(w.VBox):
             opts.append(
                 (f"{mark}{r['ts']:%H:%M:%S} {r['service']} {r['level'].upper():5} {text}", k)
             )
+        links = ex.inv.links
+        url = links.logs(row["service"], row["template"]) if links and row["service"] else None
         self.lines.value = (
             f"<p>First {lines.height} of {row['n_incident']} lines of "
             f"<code>{html.escape(row['template'])}</code> in the window "
             f"({row['n_baseline']} in the baseline). ↗ = written in a trace whose spans are "
-            "loaded: pick the line, then <i>Open its trace</i>.</p>"
+            "loaded: pick the line, then <i>Open its trace</i>."
+            + (f" Open in Grafana: {links_html({'logs': url})}" if url else "")
+            + "</p>"
         )
         self.line_list.options = opts
         self.line_list.value = None
@@ -364,7 +369,12 @@ class TracesView(w.VBox):
                 f"<b>{html.escape(o['service'])}</b>: {html.escape(o['name'])} "
                 f"({o['duration_ms']:.1f} ms, +{o['offset_ms']:.1f} ms into the trace)</p>"
             )
-        logs = ex.inv.trace_logs(ex.selected_trace, n=ex.max_log_lines)
+        trace = ex.selected_trace  # set: render() shows no details without one
+        links = ex.inv.links
+        url = links.trace(trace) if links is not None and trace else None
+        if url:
+            parts.append(f"<p>Open in Grafana: {links_html({'trace': url})}</p>")
+        logs = ex.inv.trace_logs(trace, n=ex.max_log_lines) if trace else pl.DataFrame()
         if logs.height:
             body = "\n".join(
                 f"{r['ts']:%H:%M:%S.%f}"[:-3]
@@ -376,6 +386,12 @@ class TracesView(w.VBox):
                 f"<pre style='font-size:11px;white-space:pre-wrap'>{html.escape(body)}</pre>"
             )
         return "".join(parts)
+
+
+def _grafana(links: Any, ev: Any) -> str:
+    """One suspect's Grafana Explore links as a line ("" without Grafana)."""
+    got = links_html(links.evidence(ev)) if links is not None else ""
+    return f"<br><small>Open in Grafana: {got}</small>" if got else ""
 
 
 class SuspectsView(w.VBox):
@@ -406,7 +422,8 @@ class SuspectsView(w.VBox):
 
         # the one onset every view shows, when the ranking is of the investigation's window
         if sus.window == ex.investigation.window:
-            onset = str(ex.investigation.onset)
+            first = ex.investigation.onset
+            onset = f"onset {first.formatted()}" if first.value else "no onset found"
         else:
             onset = f"onset {sus.onset:%H:%M:%S} UTC" if sus.onset else "no onset found"
         stale = sus.window != ex.window
@@ -430,9 +447,10 @@ class SuspectsView(w.VBox):
         for r in ranked.head(self.top).iter_rows(named=True):
             svc = r["service"]
             ev = sus.evidence(svc)
+            grafana = _grafana(getattr(sus, "links", None), ev)
             head = w.HTML(
                 f"<div><b>{r['rank']}. {html.escape(svc)}</b> — score {r['score']:.2f}"
-                f"<br><small>{html.escape(r['why'])}</small></div>",
+                f"<br><small>{html.escape(r['why'])}</small>{grafana}</div>",
                 layout=w.Layout(width="45%"),
             )
             specs = [
@@ -470,7 +488,7 @@ class SuspectsView(w.VBox):
             ex.set_services([service], centre=service)
             if ev.templates.height:
                 top = ev.templates.sort("z", descending=True)["template"][0]
-                ex.views["logs"].select_template(top)
+                cast(LogsView, ex.views["logs"]).select_template(top)
             ex.show_tab("logs")
         elif kind == "trace":
             ex.set_services([service], centre=service)

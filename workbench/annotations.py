@@ -87,7 +87,7 @@ class AnnotationLog:
         if not text or not text.strip():
             raise BadData("an annotation needs some text", field="text")
         now = recorded or datetime.now(UTC)
-        body = {
+        body: dict[str, Any] = {
             "seq": len(self._entries),
             "at": _iso(parse_time(at) if at is not None else now),
             "recorded": _iso(now),

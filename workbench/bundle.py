@@ -80,7 +80,7 @@ log = logging.getLogger(__name__)
 MAX_MANIFEST_BYTES = 64 << 20
 
 
-class BundlePath(type(Path())):  # type: ignore[misc]
+class BundlePath(type(Path())):  # type: ignore[misc]  # Path's concrete class (3.11)
     """The path of a saved bundle, carrying its full ``bundle_sha256`` (shown by repr)."""
 
     bundle_sha256: str = ""
@@ -215,11 +215,11 @@ def save_bundle(
             )
         earlier = _refuse_overwrite(target)
     explicit = isinstance(extends, (str, Path))
-    if explicit:
-        problems = verify_bundle(extends)  # type: ignore[arg-type]
+    if isinstance(extends, (str, Path)):
+        problems = verify_bundle(extends)
         if problems:
             raise ConfigError(f"the bundle to extend, {extends}, does not verify: {problems[0]}")
-        earlier = load_manifest(extends)  # type: ignore[arg-type]
+        earlier = load_manifest(extends)
     elif extends is not False:
         for src in incident.sources:
             if isinstance(src, BundleSource) and not src.problems:
@@ -593,7 +593,7 @@ class BundleSource(Source):
         with Timer() as t:
             file = self._files.get(signal)
             if file is None:
-                df = frames.empty(signal)  # type: ignore[arg-type]
+                df = frames.empty(signal)
             else:
                 col = "start" if signal == "spans" else "ts"
                 lf = pl.scan_parquet(file).filter(

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from workbench.errors import WorkbenchError
 
-COMMANDS: tuple[str, ...] = ("bundle", "demo", "eval", "lab", "new", "render", "schema")
+COMMANDS: tuple[str, ...] = ("bundle", "demo", "eval", "lab", "new", "note", "render", "schema")
 
 
 def _version() -> str:

@@ -34,6 +34,10 @@ Query parameters that name a constructor option of the source (``limit``, ``tena
 
     grafana = "/etc/grafana/provisioning/datasources/ds.yaml"   # optional: import these
 
+    [grafana]                  # or this table: Explore links, annotations, provisioning
+    url = "https://grafana.example.com"      # (see workbench.grafana_config)
+    token_env = "GRAFANA_TOKEN"
+
 Common keys: ``type, url, path, bearer (or token), username (or user), password,
 headers, ca_file, verify, tenant, timeout``; any other key must be a keyword option of
 the source class (``limit = 2000`` for Loki, ``flavor = "thanos"`` for Prometheus...).
@@ -110,15 +114,25 @@ def _read_toml(path: Path) -> dict[str, SourceSpec]:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    from workbench.grafana_config import TABLE, annotations_spec, grafana_from_table
+
     specs: dict[str, SourceSpec] = {}
-    grafana = data.get("grafana")
+    grafana = data.get(TABLE)
+    if isinstance(grafana, Mapping):  # [grafana]: links, annotations, provisioning
+        g, annotations, provisioning = grafana_from_table(
+            grafana, origin=str(path), base_dir=path.parent
+        )
+        grafana = provisioning
+        if annotations:
+            spec = annotations_spec(g, origin=str(path))
+            specs[spec.name] = spec
     if grafana:
         from workbench.config_grafana import read_grafana
 
         if not isinstance(grafana, str | list):
             raise ConfigError(f"{path}: grafana must be a path or a list of paths")
-        for g in [grafana] if isinstance(grafana, str) else grafana:
-            specs.update(read_grafana(path.parent / str(g)))
+        for item in [grafana] if isinstance(grafana, str) else grafana:
+            specs.update(read_grafana(path.parent / str(item)))
     sources = data.get("sources", {})
     if not isinstance(sources, Mapping):
         raise ConfigError(f"{path}: [sources] must be a table of [sources.<name>] tables")
@@ -173,10 +187,10 @@ def env_specs(environ: Mapping[str, str] | None = None) -> dict[str, SourceSpec]
         if not m or not url:
             continue
         name = m.group(1).lower()
-        kind = env.get(f"WORKBENCH_{m.group(1)}_TYPE")
-        if kind is None and not self_describing(url) and registry.find(name) is not None:
-            kind = name
-        tables[name] = {"url": url, **({"type": kind} if kind else {})}
+        typ = env.get(f"WORKBENCH_{m.group(1)}_TYPE")
+        if typ is None and not self_describing(url) and registry.find(name) is not None:
+            typ = name
+        tables[name] = {"url": url, **({"type": typ} if typ else {})}
         origins[name] = f"env {key}"
     specs = {}
     for name, table in tables.items():

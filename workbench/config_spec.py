@@ -107,11 +107,11 @@ def _split_url(url: str, *, where: str) -> tuple[str, str | None, str | None, di
         extra = registry.alias_options(m.group(1))
         return backend.type, f"{m.group(2)}://{m.group(3)}", None, extra
     scheme, colon, rest = url.partition(":")
-    backend = registry.by_scheme(scheme) if colon else None
-    if backend is not None and backend.location == "path":
-        return backend.type, None, rest[2:] if rest.startswith("//") else rest, {}
-    if backend is not None and rest.startswith("//"):
-        return backend.type, url, None, {}
+    owner = registry.by_scheme(scheme) if colon else None
+    if owner is not None and owner.location == "path":
+        return owner.type, None, rest[2:] if rest.startswith("//") else rest, {}
+    if owner is not None and rest.startswith("//"):
+        return owner.type, url, None, {}
     if url.lower().startswith(("http://", "https://")):
         raise ConfigError(
             f"{where}: {url!r} does not say which backend it is",

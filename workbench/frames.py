@@ -46,6 +46,7 @@ __all__ = [
     "validate",
 ]
 
+# the kinds; the functions below take any str and raise ValueError for another one
 FrameKind = Literal["metrics", "logs", "spans", "events"]
 
 TS = pl.Datetime("us", "UTC")
@@ -113,7 +114,7 @@ _ALLOWED: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
-def empty(kind: FrameKind) -> pl.DataFrame:
+def empty(kind: str) -> pl.DataFrame:
     """An empty frame of the given kind with the contract's schema."""
     return pl.DataFrame(schema=_schema(kind))
 
@@ -186,7 +187,7 @@ def attr(column: str, key: str) -> pl.Expr:
     )
 
 
-def validate(df: pl.DataFrame, kind: FrameKind, *, source: str | None = None) -> pl.DataFrame:
+def validate(df: pl.DataFrame, kind: str, *, source: str | None = None) -> pl.DataFrame:
     """Check ``df`` against the contract for ``kind`` and return it in canonical form.
 
     Timestamps with another unit or zone are converted to microseconds in UTC; naive
@@ -267,7 +268,7 @@ def validate(df: pl.DataFrame, kind: FrameKind, *, source: str | None = None) ->
     return df.select([*schema, *extra])
 
 
-def concat(frames: Iterable[pl.DataFrame], kind: FrameKind) -> pl.DataFrame:
+def concat(frames: Iterable[pl.DataFrame], kind: str) -> pl.DataFrame:
     """Concatenate frames of one kind (validated) into one; empty input gives an empty frame."""
     parts = [validate(f, kind).select(list(SCHEMAS[kind])) for f in frames]
     if not parts:

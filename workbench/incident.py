@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -29,6 +29,9 @@ from workbench.annotations import Annotation, AnnotationLog
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.sources.base import Result, Signal, Source, Timer
 from workbench.timewindow import Window, parse_duration
+
+if TYPE_CHECKING:
+    from workbench.bundle import BundlePath
 
 __all__ = ["SIGNALS", "Incident", "SourceOutcome"]
 
@@ -122,6 +125,7 @@ class Incident:
         title: str | None = None,
         max_workers: int = 8,
         load_timeout: float | None = None,
+        grafana: Any = None,
     ) -> None:
         if not isinstance(window, Window):
             raise ConfigError(f"window must be a Window, got {type(window).__name__}")
@@ -147,6 +151,11 @@ class Incident:
         self.outcomes: dict[tuple[str, Signal], SourceOutcome] = {}
         self._frames: dict[Signal, pl.DataFrame] = {}
         self.annotations = AnnotationLog()
+        #: where Grafana is (:class:`~workbench.grafana_links.Grafana`), or None: with one,
+        #: suspects, log patterns, traces and metric panels link to Grafana Explore
+        self.grafana = grafana
+        #: ``(annotation, Grafana annotation id)`` of each note written to Grafana
+        self.grafana_posts: list[tuple[Annotation, int]] = []
 
     # construction helpers -----------------------------------------------------------------
     @classmethod
@@ -230,7 +239,7 @@ class Incident:
             inc.baseline = baseline
         given = {"metrics": metrics, "logs": logs, "spans": spans, "events": events}
         for sig, df in given.items():
-            inc._frames[sig] = df if df is not None else frames.empty(sig)  # type: ignore[index,arg-type]
+            inc._frames[sig] = df if df is not None else frames.empty(sig)
         return inc
 
     @classmethod
@@ -273,12 +282,33 @@ class Incident:
         kind: str = "note",
         author: str | None = None,
         ref: str | None = None,
+        grafana: bool = False,
     ) -> Annotation:
         """Record what you noticed or decided, in the hash-chained annotation log.
 
+        With ``grafana=True`` the note is also written to Grafana as an organization
+        annotation (``POST /api/annotations``, tags ``workbench``, ``incident:<id>``,
+        ``kind:<kind>``), through :attr:`grafana` and its token; it is kept in the log
+        first, so a failed write (a typed error) loses nothing. Nothing is written to
+        Grafana unless asked.
+
         >>> inc.note("rolled back checkout v2.3", at="2026-11-20T11:12:00Z", kind="action")
+        >>> inc.note("paged the payments team", grafana=True)
         """
-        return self.annotations.append(text, at=at, kind=kind, author=author, ref=ref)
+        if grafana and self.grafana is None:
+            raise ConfigError(
+                "no Grafana configured to write the note to",
+                hint="set inc.grafana = Grafana(url, token_env=...) or a [grafana] table",
+            )
+        a = self.annotations.append(text, at=at, kind=kind, author=author, ref=ref)
+        if grafana:
+            from workbench.sources.grafana import post_annotation
+
+            tags = ["workbench", f"incident:{self.id}", f"kind:{kind}"]
+            at_time = datetime.fromisoformat(a.at.replace("Z", "+00:00"))
+            gid = post_annotation(self.grafana, text, at=at_time, tags=tags)
+            self.grafana_posts.append((a, gid))
+        return a
 
     def mark_evidence(self, ref: str, text: str, *, author: str | None = None) -> Annotation:
         """Mark a chart, suspect or query (``ref``) as evidence, with why it matters."""
@@ -291,7 +321,7 @@ class Incident:
         overwrite: bool = False,
         key: str | Path | None = None,
         extends: str | Path | bool | None = None,
-    ) -> Path:
+    ) -> BundlePath:
         """Freeze every loaded frame, its provenance and the annotations into ``path``
         (see :mod:`workbench.bundle`). Returns a :class:`~workbench.bundle.BundlePath`
         whose ``bundle_sha256`` is the full digest to publish; ``key`` (an Ed25519 key
@@ -332,7 +362,7 @@ class Incident:
                 for (_, s), o in list(self.outcomes.items())  # loads may run in threads
                 if s == sig and o.result is not None
             ]
-            self._frames[sig] = frames.concat(parts, sig) if parts else frames.empty(sig)  # type: ignore[arg-type]
+            self._frames[sig] = frames.concat(parts, sig) if parts else frames.empty(sig)
         return self
 
     def _load_one(self, src: Source, sig: Signal) -> SourceOutcome:
@@ -436,6 +466,7 @@ class Incident:
             baseline=self.baseline if self.baseline.end <= window.start else window.baseline(),
             services=self.services,
             title=self.title,
+            grafana=self.grafana,
         )
         if other.full_window.start >= self.full_window.start and (
             other.full_window.end <= self.full_window.end

@@ -86,7 +86,7 @@ def _read(path: str | Path) -> dict[str, Any]:
 def _parameters_cell(nb: Mapping[str, Any]) -> dict[str, Any]:
     for cell in nb["cells"]:
         if cell["cell_type"] == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            return cell  # type: ignore[return-value]
+            return cell
     raise ConfigError("the notebook has no cell tagged 'parameters'")
 
 
@@ -192,7 +192,9 @@ def open_incident(
 
     ``sources_config=""`` opens the embedded demo incident; otherwise the sources are
     read from that ``workbench.toml`` (plus ``WORKBENCH_*`` environment variables, see
-    :func:`workbench.config.load_config`) and ``window`` is required.
+    :func:`workbench.config.load_config`) and ``window`` is required. Grafana (for Explore
+    links) comes from its ``[grafana]`` table, else from ``WORKBENCH_GRAFANA_URL``
+    (:mod:`workbench.grafana_config`).
 
     >>> inc = open_incident("INC-9", window="2026-11-20T11:00:00Z..2026-11-20T12:00:00Z",
     ...                     services=["checkout"], sources_config="workbench.toml")
@@ -214,6 +216,9 @@ def open_incident(
         if not sources:
             raise ConfigError(f"{sources_config} defines no sources")
         inc = Incident(incident_id or "incident", Window.parse(window), sources=sources)
+    from workbench.grafana_config import load_grafana
+
+    inc.grafana = load_grafana(sources_config or None)  # [grafana], else WORKBENCH_GRAFANA_*
     if incident_id:
         inc.id = incident_id
         if inc.title == inc.id or not inc.title:
@@ -255,7 +260,7 @@ def ipc_kernel_manager() -> type:
 
     from jupyter_client.manager import AsyncKernelManager
 
-    class IpcKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    class IpcKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self._ipc_dir = tempfile.mkdtemp(prefix="wb-kernel-")

@@ -100,21 +100,30 @@ def open_postmortem(
 ) -> Any:
     """The incident a postmortem is written from: its evidence bundle (checked intact,
     and against ``expect``/``public_key`` when given; no backend needed), or the
-    embedded demo incident when ``bundle`` is ``""``.
+    embedded demo incident when ``bundle`` is ``""``. Grafana (for the draft's Explore
+    links) comes from ``[grafana]`` or ``WORKBENCH_GRAFANA_URL``
+    (:func:`workbench.grafana_config.load_grafana`).
 
     >>> inc = open_postmortem("INC-123.bundle", expect="9f2c...", public_key="alice.pub")
     """
+    from workbench.config import default_path
+    from workbench.grafana_config import load_grafana
     from workbench.incident import Incident
 
     if not str(bundle):
-        return Incident.demo()
-    p = Path(bundle)
-    if not p.exists():
-        raise ConfigError(
-            f"no evidence bundle at {p}",
-            hint="pass the directory `workbench bundle save` (or inc.save_bundle) wrote",
-        )
-    return Incident.from_bundle(p, expect=expect or None, public_key=public_key or None)
+        inc = Incident.demo()
+    else:
+        p = Path(bundle)
+        if not p.exists():
+            raise ConfigError(
+                f"no evidence bundle at {p}",
+                hint="pass the directory `workbench bundle save` (or inc.save_bundle) wrote",
+            )
+        inc = Incident.from_bundle(p, expect=expect or None, public_key=public_key or None)
+    # Explore links in the draft: [grafana] of ./workbench.toml or $WORKBENCH_CONFIG, else
+    # WORKBENCH_GRAFANA_URL (a bundle holds no configuration)
+    inc.grafana = load_grafana(default_path())
+    return inc
 
 
 # timeline ----------------------------------------------------------------------------------
@@ -324,7 +333,7 @@ def draft_timeline(
                 schema=SCHEMA,
             )
         )
-    out = pl.concat([p.select(list(SCHEMA)).cast(SCHEMA) for p in parts], how="vertical")  # type: ignore[arg-type]
+    out = pl.concat([p.select(list(SCHEMA)).cast(SCHEMA) for p in parts], how="vertical")  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
     first = onsets["ts"].min() if onsets.height else None
     start = incident.window.start
     if isinstance(first, datetime):
@@ -441,6 +450,8 @@ class Postmortem:
     suspects: pl.DataFrame = field(repr=False)
     caveats: list[str] = field(default_factory=list)
     provenance: dict[str, Any] | None = field(default=None, repr=False)
+    #: per suspect, ``{label: Grafana Explore URL}`` of its evidence (empty: no Grafana)
+    links: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
     @property
     def top_suspect(self) -> str | None:
@@ -532,6 +543,17 @@ def draft(
     prov = _provenance(incident)
     if prov and prov["problems"]:
         caveats.append("the evidence bundle failed verification: " + "; ".join(prov["problems"]))
+    links: dict[str, dict[str, str]] = {}
+    explore = getattr(suspects, "links", None)
+    if explore is None and hasattr(suspects, "evidence"):
+        from workbench.grafana_links import explore_links
+
+        explore = explore_links(incident, window=suspects.window, baseline=suspects.baseline)
+    if explore is not None and hasattr(suspects, "evidence"):
+        for svc in table.filter(pl.col("score") > 0)["service"].head(5).to_list():
+            got = explore.evidence(suspects.evidence(svc))
+            if got:
+                links[svc] = got
     return Postmortem(
         incident_id=str(incident.id),
         title=title or getattr(incident, "title", None) or str(incident.id),
@@ -544,4 +566,5 @@ def draft(
         suspects=table,
         caveats=caveats,
         provenance=prov,
+        links=links,
     )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from workbench.grafana_view import links_markdown
 from workbench.postmortem import FREE_TEXT, TODO, _code, _dur, _hm, _md
 
 if TYPE_CHECKING:
@@ -250,16 +251,19 @@ def root_cause(pm: Postmortem, *, top: int = 3) -> str:
             "No suspect stands out in the data: nothing changed clearly against the "
             f"baseline.\n\n{TODO}: describe the root cause from what people found."
         )
+    links = pm.links
     lines = [
         f"**Starting point**: the ranked suspects name {_code(lead)} first. Check each "
         "line against the evidence before you keep it.",
         "",
-        "| # | service | score | why |",
-        "|---:|---|---:|---|",
+        "| # | service | score | why |" + (" Grafana |" if links else ""),
+        "|---:|---|---:|---|" + ("---|" if links else ""),
     ]
     for r in s.filter(pl.col("score") > 0).head(top).iter_rows(named=True):
+        grafana = f" {links_markdown(links.get(r['service'], {})) or '—'} |" if links else ""
         lines.append(
             f"| {r['rank']} | {_code(r['service'])} | {r['score']:.2f} | {_md(r['why'], 220)} |"
+            + grafana
         )
     onset = pm.impact.start
     changes = pm.timeline.filter(

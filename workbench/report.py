@@ -52,6 +52,8 @@ class Findings:
     patterns: list[str] = field(default_factory=list)
     origins: list[str] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)
+    #: ``{label: Grafana Explore URL}`` of the top suspect's evidence (empty: no Grafana)
+    top_links: dict[str, str] = field(default_factory=dict)
 
     def to_markdown(self) -> str:
         """The findings as Markdown (what the notebook shows)."""
@@ -60,6 +62,13 @@ class Findings:
         if self.top_suspect:
             score = f" (score {self.top_score:.2f})" if self.top_score is not None else ""
             lines.append(f"- **Top suspect: {_code(self.top_suspect)}**{score}: {self.top_why}")
+            if self.top_links:
+                from workbench.grafana_view import links_markdown
+
+                lines.append(
+                    f"- **Open in Grafana** ({_code(self.top_suspect)}'s evidence): "
+                    + links_markdown(self.top_links)
+                )
         else:
             lines.append(
                 "- **No suspect stands out**: nothing changed clearly against the baseline."
@@ -157,6 +166,9 @@ def findings(
         onset=onset_at,
         onset_label=onset_label,
     )
+    links = getattr(suspects, "links", None)
+    if top and links is not None and hasattr(suspects, "evidence"):
+        f.top_links = links.evidence(suspects.evidence(top["service"]))
     if scored.height > 1:
         nxt = scored.row(1, named=True)
         f.runner_up = nxt["service"]

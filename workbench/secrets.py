@@ -20,6 +20,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from workbench.errors import ConfigError
@@ -131,7 +132,7 @@ class Secret:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("secrets cannot be pickled")
 
     def __eq__(self, other: object) -> bool:

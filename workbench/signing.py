@@ -107,7 +107,7 @@ def load_private_key(path: str | Path) -> Any:
                 hint="use an unencrypted signing key kept for this purpose, or decrypt a "
                 "copy: ssh-keygen -p -N '' -f COPY",
             ) from None
-        except (ValueError, serialization.UnsupportedAlgorithm) as exc:  # type: ignore[attr-defined]
+        except (ValueError, serialization.UnsupportedAlgorithm) as exc:
             errors.append(str(exc))
     if key is None:
         raise ConfigError(

@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from workbench.display import details, format_time, format_window, html_table, markdown_table
+from workbench.grafana_view import COLUMN, link_cells, links_html, links_markdown
 
 __all__ = [
     "EVIDENCE_VIEWS",
@@ -29,6 +30,7 @@ __all__ = [
     "capacity_markdown",
     "evidence_html",
     "headline",
+    "suspect_links",
     "suspects_html",
     "suspects_markdown",
 ]
@@ -91,6 +93,7 @@ def _plural(n: int, word: str) -> str:
 def evidence_html(evidence: Any, *, max_rows: int = 8, open: bool = False) -> str:
     """The evidence behind one suspect, collapsed by default: one line saying what there
     is ("2 metric changes, 5 log patterns, ..."), then one folded table per kind."""
+    links = getattr(evidence, "links", None)
     parts = []
     counts = []
     for name, (word, columns, headers) in EVIDENCE_VIEWS.items():
@@ -98,16 +101,28 @@ def evidence_html(evidence: Any, *, max_rows: int = 8, open: bool = False) -> st
         if not df.height:
             continue
         counts.append(_plural(df.height, word))
+        df, cells = link_cells(df, name, links, evidence.service)
+        cols = [c for c in columns if c in df.columns]
         table = html_table(
             df,
-            columns=[c for c in columns if c in df.columns] or None,
+            columns=(cols + ([COLUMN] if cells else [])) or None,
             headers=headers,
             max_rows=max_rows,
             more_hint=f".evidence({evidence.service!r}).{name} has them all",
+            cell_html=cells,
         )
         parts.append(details(f"{_plural(df.height, word)} ({name})", table))
     said = ", ".join(counts) if counts else "nothing beyond the score"
+    top = links_html(links.evidence(evidence)) if links is not None else ""
+    if top:
+        parts.insert(0, f"<div class='wb-grafana-links'>Open in Grafana: {top}</div>")
     return details(f"Evidence for {evidence.service}: {said}", "".join(parts), open=open)
+
+
+def suspect_links(suspects: Any, service: str) -> dict[str, str]:
+    """``{label: Explore URL}`` for one suspect's evidence ({} without Grafana)."""
+    links = getattr(suspects, "links", None)
+    return links.evidence(suspects.evidence(service)) if links is not None else {}
 
 
 def _onset(suspects: Any) -> str:
@@ -118,12 +133,18 @@ def suspects_html(suspects: Any, *, top: int = 5) -> str:
     """The verdict, the window ranked, and the top suspects with why, as a table."""
     verdict = suspects.verdict._repr_html_() if suspects.inputs is not None else ""
     ranked = suspects.table.filter(pl.col("rank").is_not_null())  # no evidence: not ranked
+    columns, cells = _SUSPECT_COLUMNS, {}
+    if getattr(suspects, "links", None) is not None:
+        ranked = ranked.with_columns(pl.lit(None, dtype=pl.String).alias(COLUMN))
+        columns = [*_SUSPECT_COLUMNS, COLUMN]
+        cells = {COLUMN: lambda _v, row: links_html(suspect_links(suspects, row["service"]))}
     table = html_table(
         ranked,
-        columns=_SUSPECT_COLUMNS,
+        columns=columns,
         headers=_SUSPECT_HEADERS,
         max_rows=top,
         more_hint=".table has them all; .evidence(service) the frames behind one",
+        cell_html=cells,
     )
     return (
         f"<div class='wb-suspects'><b>Suspects</b> ranked on "
@@ -136,12 +157,20 @@ def suspects_html(suspects: Any, *, top: int = 5) -> str:
 def suspects_markdown(suspects: Any, *, top: int = 5) -> str:
     """The top suspects as a Markdown table, with the window they were ranked on."""
     head = f"Suspects ranked on {format_window(suspects.window)} (onset {_onset(suspects)})."
+    ranked = suspects.table.filter(pl.col("rank").is_not_null())
     table = markdown_table(
-        suspects.table.filter(pl.col("rank").is_not_null()),
+        ranked,
         columns=_SUSPECT_COLUMNS,
         headers=_SUSPECT_HEADERS,
         max_rows=top,
     )
+    lines = [
+        f"- `{svc}`: {links_markdown(got)}"
+        for svc in ranked["service"].head(top).to_list()
+        if (got := suspect_links(suspects, svc))
+    ]
+    if lines:
+        table += "\n\nOpen in Grafana Explore (evidence window):\n\n" + "\n".join(lines)
     return f"{head}\n\n{table}"
 
 

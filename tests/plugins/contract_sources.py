@@ -251,6 +251,27 @@ def _argocd(request: pytest.FixtureRequest) -> Case:
     )  # fmt: skip
 
 
+def _grafana(request: pytest.FixtureRequest) -> Case:
+    from tests.test_grafana_source import FIND, W
+    from workbench.sources.grafana import GrafanaSource
+
+    http = request.getfixturevalue("recorded_http")
+    http.route("/api/annotations", file=FIND)
+
+    def load(s: Source, w: Window) -> Result:
+        return s.events(w)
+
+    def make(**kw: Any) -> GrafanaSource:
+        return GrafanaSource(kw.pop("url", http.url), **kw)
+
+    return Case(
+        "grafana", make(), "events", W, load, exact=False,
+        budgeted=lambda: (make(limit=1), 1),
+        dead=lambda: make(url=_dead_http(), timeout=_QUICK),
+        with_secret=lambda c: make(auth=_canary_auth(c)),
+    )  # fmt: skip
+
+
 def _traces(r: Result) -> int:
     return r.frame["trace_id"].n_unique()
 
@@ -367,6 +388,7 @@ CASES: dict[str, Callable[[pytest.FixtureRequest], Case]] = {
     "alertmanager": _alertmanager,
     "kubernetes": _kubernetes,
     "argocd": _argocd,
+    "grafana": _grafana,
     "postgres": _postgres,
     "loki": _loki,
     "tempo": _tempo,

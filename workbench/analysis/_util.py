@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import polars as pl
 
@@ -215,4 +215,4 @@ def memoised(fn: _F) -> _F:
         memo[key] = (held, out)
         return out
 
-    return wrapper  # type: ignore[return-value]
+    return cast(_F, wrapper)

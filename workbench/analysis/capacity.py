@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -225,17 +226,18 @@ class _Fit:
             if dows is not None:  # Monday is the base
                 cols += [(dows == k).astype(float) for k in range(1, 7)]
             else:
-                cols += [np.full_like(t, wk) for wk in w]  # type: ignore[union-attr]
+                assert w is not None, "weekday weights are needed without weekdays"
+                cols += [np.full_like(t, wk) for wk in w]
         return np.column_stack(cols)
 
-    def _busy_days(self, fit: object) -> np.ndarray:
+    def _busy_days(self, fit: Any) -> np.ndarray:
         """Weights of the weekday dummies for "a busy day": the mean of the weekdays whose
         effect is within two standard errors of the busiest (not the busiest alone: the
         largest of seven noisy estimates is biased high)."""
         if not self.weekly:
             return np.zeros(6)
-        params = np.asarray(fit.params)  # type: ignore[attr-defined]
-        se = np.asarray(fit.bse)  # type: ignore[attr-defined]
+        params = np.asarray(fit.params)
+        se = np.asarray(fit.bse)
         effects = np.r_[0.0, params[2:8]]
         spread = 2 * float(np.median(se[2:8]))
         busy = effects >= effects.max() - spread
@@ -249,7 +251,7 @@ class _Fit:
             frame["obs_ci_lower"].to_numpy(),
             frame["obs_ci_upper"].to_numpy(),
         )
-        return tuple(np.exp(c) for c in cols) if name == "compound" else cols  # type: ignore[return-value]
+        return tuple(np.exp(c) for c in cols) if name == "compound" else cols
 
     def predict(self, tt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Mean, lower, upper (80 %) of the chosen model at days ``tt`` since the first,
@@ -324,7 +326,7 @@ def capacity_table(
             g["day"].to_list(), g["peak"].to_numpy(), threshold=threshold, horizon_days=horizon_days
         )
         last_day = g["day"][-1]
-        recent_peak = float(g.tail(recent_days)["peak"].max())
+        recent_peak = float(cast(float, g.tail(recent_days)["peak"].max()))
         days_left = (
             (fc.saturates_at - last_day).total_seconds() / 86400 if fc.saturates_at else math.inf
         )

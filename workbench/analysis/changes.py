@@ -34,6 +34,7 @@ import math
 from datetime import datetime
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 from workbench.analysis._util import memoised
 from workbench.analysis.stats import poisson_z
@@ -50,7 +51,7 @@ __all__ = [
 
 COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
 
-CHANGE_SCHEMA = {
+CHANGE_SCHEMA: dict[str, pl.DataType | DataTypeClass] = {
     "metric": pl.String,
     "service": pl.String,
     "labels": pl.List(pl.Struct({"key": pl.String, "value": pl.String})),

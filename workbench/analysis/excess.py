@@ -113,6 +113,6 @@ def excess_totals(
     out = out.with_columns(share=(pl.col("excess") / top) if top else pl.lit(0.0, dtype=pl.Float64))
     return (
         out.select(list(EXCESS_SCHEMA))
-        .cast(EXCESS_SCHEMA)  # type: ignore[arg-type]
+        .cast(EXCESS_SCHEMA)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
         .sort(["excess", "service"], descending=[True, False])
     )

@@ -193,7 +193,7 @@ def trace_table(
         .sort(["failed", "duration_ms", "trace_id"], descending=[True, True, False])
         .head(n)
     )
-    return ranked.select(list(TRACE_TABLE_SCHEMA)).cast(TRACE_TABLE_SCHEMA)  # type: ignore[arg-type]
+    return ranked.select(list(TRACE_TABLE_SCHEMA)).cast(TRACE_TABLE_SCHEMA)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
 
 
 def node_changes(baseline: ServiceGraph, incident: ServiceGraph) -> pl.DataFrame:
@@ -297,4 +297,4 @@ def surges_as_timeline(surges: pl.DataFrame, *, max_rows: int = 50) -> pl.DataFr
             pl.col("n_baseline"),
             pl.col("z").round(1),
         ).alias("evidence"),
-    ).cast(TIMELINE_SCHEMA)  # type: ignore[arg-type]
+    ).cast(TIMELINE_SCHEMA)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)

@@ -99,7 +99,7 @@ class ServiceGraph:
         """A ``networkx.DiGraph`` with every node and edge column as attributes."""
         import networkx as nx
 
-        g = nx.DiGraph()
+        g: nx.DiGraph[str] = nx.DiGraph()
         for row in self.nodes.iter_rows(named=True):
             name = row.pop("service")
             g.add_node(name, **row)

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -246,7 +246,7 @@ def counter_increase(
                 "seconds"
             ),
         )
-        .cast(out_schema)  # type: ignore[arg-type]
+        .cast(out_schema)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
         .sort(list(by))
     )
 
@@ -275,7 +275,7 @@ def request_counts(
                     .alias("failed"),
                     pl.col("seconds").max(),
                 )
-                .cast(_REQ_SCHEMA)  # type: ignore[arg-type]
+                .cast(_REQ_SCHEMA)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
                 .sort("service")
             )
             return out, f"metrics: increase of {counter} (5xx codes failed)"
@@ -295,7 +295,7 @@ def request_counts(
                 .alias("failed"),
                 (pl.col("ts").n_unique() * secs).alias("seconds"),
             )
-            .cast(_REQ_SCHEMA)  # type: ignore[arg-type]
+            .cast(_REQ_SCHEMA)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
             .sort("service")
         )
         return out, (
@@ -393,7 +393,7 @@ def impact(
         requests, failed = float(sel["requests"].sum()), float(sel["failed"].sum())
         bsel = base_counts.filter(pl.col("service").is_in(headline))
         breq = float(bsel["requests"].sum())
-        bsecs = float(bsel["seconds"].max() or 0.0)
+        bsecs = float(cast(float, bsel["seconds"].max() or 0.0))
         if breq > 0 and bsecs > 0:
             base_ratio = float(bsel["failed"].sum()) / breq
             base_rate = breq / bsecs

@@ -107,7 +107,7 @@ def top_error_messages(
     return (
         top.rename({"_svc": "service"})
         .select(list(TOP_ERRORS_SCHEMA))
-        .cast(TOP_ERRORS_SCHEMA)  # type: ignore[arg-type]
+        .cast(TOP_ERRORS_SCHEMA)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
         .sort(
             ["count", "new", "service", "pattern"],
             descending=[True, True, False, False],

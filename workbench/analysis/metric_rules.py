@@ -145,6 +145,6 @@ def saturation(changes: pl.DataFrame, *, low: float = 50.0, full: float = 90.0) 
         .group_by("service")
         .agg(saturation=pl.col("_lvl").max(), _s_top=pl.col("metric").sort_by("_lvl").last())
         .select(list(schema))
-        .cast(schema)  # type: ignore[arg-type]
+        .cast(schema)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
         .sort("service")
     )

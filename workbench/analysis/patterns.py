@@ -167,7 +167,7 @@ def broken_patterns(
     )
     return (
         out.select(list(_BROKEN_SCHEMA))
-        .cast(_BROKEN_SCHEMA)  # type: ignore[arg-type]
+        .cast(_BROKEN_SCHEMA)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
         .sort(["z", "service", "A", "B"], descending=[True, False, False, False])
     )
 

@@ -378,7 +378,7 @@ def red_from_metrics(
         for c in _QCOL.values():
             if c not in out.columns:
                 out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
-    out = out.select(RED_COLUMNS).cast(RED_SCHEMA).sort("service", "ts")  # type: ignore[arg-type]
+    out = out.select(RED_COLUMNS).cast(RED_SCHEMA).sort("service", "ts")  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
     return filter_window(out, "ts", window)
 
 
@@ -417,7 +417,7 @@ def red_from_spans(
             *[pl.col("duration_ms").quantile(q, "linear").alias(c) for q, c in _QCOL.items()],
         )
     )
-    return out.select(RED_COLUMNS).cast(RED_SCHEMA).sort("service", "ts")  # type: ignore[arg-type]
+    return out.select(RED_COLUMNS).cast(RED_SCHEMA).sort("service", "ts")  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
 
 
 def red(

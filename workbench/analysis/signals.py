@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -104,7 +104,7 @@ def _empty() -> pl.DataFrame:
 
 
 def _out(df: pl.DataFrame) -> pl.DataFrame:
-    return df.select(list(SIGNAL_SCHEMA)).cast(SIGNAL_SCHEMA).filter(pl.col("value") > 0)  # type: ignore[arg-type]
+    return df.select(list(SIGNAL_SCHEMA)).cast(SIGNAL_SCHEMA).filter(pl.col("value") > 0)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
 
 
 @dataclass
@@ -288,8 +288,8 @@ def _latency(c: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
     slower = 0.0
     if rw.len() and rb.len():
         qb, qw = rb.quantile(0.9) or 0.0, rw.quantile(0.9) or 0.0
-        mb, mw = rb.median() or 0.0, rw.median() or 0.0
-        ratio = max(qw / qb if qb > 0 else 1.0, mw / mb if mb > 0 else 1.0)  # type: ignore[operator]
+        mb, mw = cast(float, rb.median() or 0.0), cast(float, rw.median() or 0.0)
+        ratio = max(qw / qb if qb > 0 else 1.0, mw / mb if mb > 0 else 1.0)
         slower = min(max((ratio - 1.0) / 0.5, 0.0), 1.0)
     per = (
         blame.group_by("service")

@@ -16,6 +16,9 @@ Example::
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import cast
+
 import polars as pl
 
 from workbench.timewindow import Window
@@ -66,10 +69,10 @@ def covered_seconds(ts: pl.Series, window: Window) -> float:
     inside = ts.filter((ts >= window.start) & (ts < window.end))
     if inside.len() == 0:
         return max(window.duration.total_seconds(), 1.0)
-    lo, hi = inside.min(), inside.max()
+    lo, hi = cast(datetime, inside.min()), cast(datetime, inside.max())
     full = window.duration.total_seconds()
     # data starting or ending within a minute of the edge count as covering it
     slack = min(60.0, full / 10)
-    start = window.start if (lo - window.start).total_seconds() <= slack else lo  # type: ignore[operator]
-    end = window.end if (window.end - hi).total_seconds() <= slack else hi  # type: ignore[operator]
-    return max((end - start).total_seconds(), 1.0)  # type: ignore[operator]
+    start = window.start if (lo - window.start).total_seconds() <= slack else lo
+    end = window.end if (window.end - hi).total_seconds() <= slack else hi
+    return max((end - start).total_seconds(), 1.0)

@@ -83,6 +83,8 @@ class Evidence:
     events: pl.DataFrame
     paths: pl.DataFrame = field(default_factory=pl.DataFrame)
     totals: pl.DataFrame = field(default_factory=pl.DataFrame)
+    #: Grafana Explore links (:class:`workbench.grafana_links.ExploreLinks`) or None
+    links: Any = field(default=None, repr=False, compare=False)
 
     def _repr_html_(self) -> str:
         from workbench.summaries import evidence_html
@@ -120,6 +122,9 @@ class Suspects:
     #: what the ranking was run on (frames, windows, options), for :attr:`verdict`
     inputs: dict[str, Any] | None = field(default=None, repr=False)
     _verdict: Any = field(default=None, repr=False, compare=False)
+    #: Grafana Explore links for the evidence (:class:`workbench.grafana_links.ExploreLinks`;
+    #: set by the Investigation when the incident has a Grafana), or None
+    links: Any = field(default=None, repr=False, compare=False)
 
     @property
     def verdict(self) -> Any:
@@ -174,6 +179,7 @@ class Suspects:
             events=self.events.filter(svc),
             paths=own(self.broken_paths),
             totals=own(self.totals),
+            links=self.links,
         )
 
     def _repr_html_(self) -> str:
@@ -277,7 +283,7 @@ def _frames_from(obj: Any, **kw: Any) -> dict[str, Any]:
             got[k] = v
     for kind in ("metrics", "logs", "spans", "events"):
         if got.get(kind) is None:
-            got[kind] = frames.empty(kind)  # type: ignore[arg-type]
+            got[kind] = frames.empty(kind)
     return got
 
 
@@ -309,7 +315,7 @@ def _descendant_max(
     """For each service, the largest ``value`` among the services it calls, directly or not."""
     import networkx as nx
 
-    g = nx.DiGraph()
+    g: nx.DiGraph[str] = nx.DiGraph()
     g.add_edges_from(
         (a, b) for a, b in edges.select("caller", "callee").iter_rows() if a and b and a != b
     )

@@ -231,7 +231,7 @@ class Drain:
                 node = node.setdefault(key, {})
             else:
                 node = node[key]
-        return node.setdefault("\0groups", [])  # type: ignore[no-any-return]
+        return node.setdefault("\0groups", [])
 
     def _best(
         self, groups: list[_Group], tokens: list[str], threshold: float | None = None
@@ -297,8 +297,7 @@ def _factorize(
     if first.len() == values.len():  # all hashes differ, so all values differ
         return first, pl.int_range(values.len(), dtype=pl.UInt32, eager=True), values
     keys = pl.DataFrame({"_h": h.filter(is_first)}).with_row_index("_code")
-    codes = pl.DataFrame({"_h": h}).join(keys, on="_h", how="left", maintain_order="left")
-    codes = codes["_code"]
+    codes = pl.DataFrame({"_h": h}).join(keys, on="_h", how="left", maintain_order="left")["_code"]
     distinct = values.gather(first)
     if (distinct.gather(codes) == values).all():
         return first, codes, distinct

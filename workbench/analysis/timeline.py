@@ -144,7 +144,7 @@ def onsets(
     )
     return (
         runs.select(list(ONSET_SCHEMA))
-        .cast(ONSET_SCHEMA)  # type: ignore[arg-type]
+        .cast(ONSET_SCHEMA)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
         .sort("onset", "service")
     )
 
@@ -204,7 +204,7 @@ def build_timeline(
         )
         parts.append(
             ev.select("ts", "end", "kind", "service", "title", "source", evidence).cast(
-                TIMELINE_SCHEMA  # type: ignore[arg-type]
+                TIMELINE_SCHEMA  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
             )
         )
     if red_frame is not None and red_frame.height:

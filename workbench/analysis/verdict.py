@@ -309,11 +309,7 @@ def _has_data(inputs: dict[str, Any], reads: tuple[str, ...], w: dict[str, Any])
 
     for kind in reads:
         df, col = inputs.get(kind), _TIME[kind]
-        base = (
-            w.get("metric_baseline")
-            if kind == "metrics" and w.get("metric_baseline")
-            else w["baseline"]
-        )
+        base = (w.get("metric_baseline") if kind == "metrics" else None) or w["baseline"]
         if rows(df, col, w["window"]) and rows(df, col, base):
             return True
     return False

@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 from workbench.analysis.traces import span_tree
 from workbench.errors import ConfigError
@@ -119,7 +120,7 @@ def trace_waterfall(spans: pl.DataFrame, trace_id: str, *, max_spans: int = 2000
                 "error_origin": r["status"] == "error" and r["span_id"] not in err_parents,
             }
         )
-    schema = {
+    schema: dict[str, pl.DataType | DataTypeClass] = {
         "order": pl.UInt32,
         "label": pl.String,
         "depth": pl.Int32,

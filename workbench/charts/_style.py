@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import altair as alt
+
+_Chart = TypeVar("_Chart", bound=alt.TopLevelMixin)
 
 __all__ = [
     "BASELINE_FILL",
@@ -71,9 +73,7 @@ def error_scale(max_ratio: float | None = None) -> alt.Scale:
     )
 
 
-def interactive_subtitle(
-    chart: alt.TopLevelMixin, title: str, subtitle: str, note: str
-) -> alt.TopLevelMixin:
+def interactive_subtitle(chart: _Chart, title: str, subtitle: str, note: str) -> _Chart:
     """Set ``chart``'s title with ``subtitle`` and, on a line of its own, ``note``: what
     only a live chart does ("hover a mark for its evidence"). Static exports drop that line,
     so an SVG in a postmortem never asks the reader to hover.
@@ -92,16 +92,14 @@ def time_scale(zoom: Any = None) -> alt.Scale:
     return alt.Scale(type="utc", domain=[iso(zoom.start), iso(zoom.end)])
 
 
-def time_x(
-    field: str = "ts", title: str = "time (UTC)", *, zoom: Any = None, **kw: object
-) -> alt.X:
+def time_x(field: str = "ts", title: str = "time (UTC)", *, zoom: Any = None, **kw: Any) -> alt.X:
     """An x encoding on a UTC time scale with HH:MM labels (zoomed to ``zoom``)."""
     return alt.X(
         f"{field}:T",
         title=title,
         scale=time_scale(zoom),
         axis=alt.Axis(format="%H:%M", labelOverlap=True, grid=False),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import altair as alt
 import polars as pl
@@ -28,7 +29,7 @@ _WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 def top_pairs(table: pl.DataFrame, n: int = 4) -> list[tuple[str, str]]:
     """The first ``n`` (service, resource) pairs of a runs-out-first table."""
-    return [tuple(r) for r in table.select("service", "resource").head(n).rows()]  # type: ignore[misc]
+    return [tuple(r) for r in table.select("service", "resource").head(n).rows()]
 
 
 def _label(df: pl.DataFrame) -> pl.DataFrame:
@@ -156,7 +157,7 @@ def seasonality_chart(
         )
         .pipe(_label)
     )
-    top = float(df["u"].max() or 1.0)
+    top = float(cast(float, df["u"].max() or 1.0))
     data = df.select("series", "hour", "day", "u")
     return (
         alt.Chart(data)

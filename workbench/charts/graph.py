@@ -15,10 +15,11 @@ Example::
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import altair as alt
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 from workbench.charts._style import NUMBER_LABEL, error_scale
 from workbench.errors import ConfigError
@@ -166,7 +167,7 @@ def service_graph_chart(
                 **data,
             }
         )
-    node_schema = {
+    node_schema: dict[str, pl.DataType | DataTypeClass] = {
         "service": pl.String,
         "x": pl.Float64,
         "y": pl.Float64,
@@ -240,7 +241,7 @@ def service_graph_chart(
     else:
         color_scale = alt.Scale(scheme="viridis", reverse=True)
         color_title = color_by
-    max_rate = max(edges["rate_per_s"].max() or 1.0, 1e-9)  # type: ignore[operator]
+    max_rate = max(cast(float, edges["rate_per_s"].max() or 1.0), 1e-9)
     fmt_pct = ".1%"
     edge_tip = [
         alt.Tooltip("caller:N"),
@@ -324,7 +325,7 @@ def service_graph_chart(
         sel = alt.selection_point(name=SERVICE_SELECTION, fields=["service"], on="click")
         points = points.add_params(sel)
         node_enc["opacity"] = alt.condition(sel, alt.value(1.0), alt.value(0.35))
-    points = points.encode(px, py, **node_enc)  # type: ignore[arg-type]
+    points = points.encode(px, py, **node_enc)
     labels = (
         alt.Chart(nodes)
         .mark_text(dy=20, fontSize=11, color="#222222")

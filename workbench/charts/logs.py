@@ -20,7 +20,7 @@ __all__ = ["top_errors_chart"]
 
 def top_errors_chart(
     top: pl.DataFrame, *, n: int = 15, width: int = 480, max_label: int = 70
-) -> alt.LayerChart:
+) -> alt.LayerChart | alt.FacetChart:  # alt.layer may hoist a facet (altair 6)
     """Horizontal bars of the most frequent error messages (from
     :func:`workbench.analysis.logs.top_error_messages`), coloured by service; a black
     tick marks the baseline count, a ``NEW`` prefix flags messages the baseline never had."""

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import cast
 
 import altair as alt
 import polars as pl
@@ -68,11 +69,12 @@ def pick_services(
 def downsample_red(red_frame: pl.DataFrame, *, max_points: int) -> pl.DataFrame:
     """Re-bucket a RED frame to at most ``max_points`` steps per service: mean rate,
     request-weighted error ratio, highest p50/p95/p99 (spikes stay visible)."""
-    per_service = red_frame.group_by("service").len()["len"].max() or 0
+    per_service = cast(int, red_frame.group_by("service").len()["len"].max() or 0)
     if per_service <= max_points:
         return red_frame
-    lo, hi = red_frame["ts"].min(), red_frame["ts"].max()
-    span = (hi - lo).total_seconds() if lo is not None and hi is not None else 0.0  # type: ignore[operator]
+    lo = cast("datetime | None", red_frame["ts"].min())
+    hi = cast("datetime | None", red_frame["ts"].max())
+    span = (hi - lo).total_seconds() if lo is not None and hi is not None else 0.0
     step = timedelta(seconds=max(1, math.ceil(span / max(max_points - 1, 1))))
     return (
         red_frame.with_columns(pl.col("ts").dt.truncate(truncate_every(step)))

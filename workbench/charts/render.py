@@ -27,13 +27,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
+import importlib.metadata
 import importlib.util
 import json
 import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import altair as alt
 
@@ -126,6 +127,11 @@ def to_svg(chart: alt.TopLevelMixin | dict[str, Any]) -> str:
     return cached_svg(spec, lambda: vlc.vegalite_to_svg(spec, vl_version=vl_version()))
 
 
+def _lib_versions() -> tuple[str, str]:
+    """The installed altair and vl-convert versions (keys of the caches below)."""
+    return importlib.metadata.version("altair"), importlib.metadata.version("vl-convert-python")
+
+
 def cached_svg(spec: dict[str, Any], render: Callable[[], str], *, kind: str = "vl") -> str:
     """``render()``'s SVG for ``spec``, kept in ``cache_dir()/svg`` under a digest of the
     spec, ``kind`` and the altair + vl-convert versions: the SVG is a pure function of
@@ -137,10 +143,9 @@ def cached_svg(spec: dict[str, Any], render: Callable[[], str], *, kind: str = "
     """
     if os.environ.get("WORKBENCH_SVG_CACHE", "1") == "0":
         return render()
-    import vl_convert as vlc
 
     key = json.dumps(
-        [kind, alt.__version__, vlc.__version__, vl_version(), spec],
+        [kind, *_lib_versions(), vl_version(), spec],
         sort_keys=True,
         default=str,
     )
@@ -187,7 +192,8 @@ def javascript_bundle() -> str:
     taken from vl-convert (no download). Safe to place inside a ``<script>`` element."""
     import vl_convert as vlc
 
-    js = vlc.javascript_bundle(vl_version=vl_version())
+    # the stub makes `snippet` required; vl-convert's default snippet is the one we want
+    js = vlc.javascript_bundle(vl_version=vl_version())  # type: ignore[call-arg]
     return js.replace("</script", "<\\/script")
 
 
@@ -205,7 +211,9 @@ def to_html(
         >>> page = to_html([graph_chart, red_chart], title="INC-123")
         >>> Path("charts.html").write_text(page)
     """
-    items = [charts] if isinstance(charts, dict) or hasattr(charts, "to_dict") else list(charts)  # type: ignore[arg-type]
+    one = isinstance(charts, dict) or hasattr(charts, "to_dict")
+    chart_like = alt.TopLevelMixin | dict[str, Any]
+    items = [cast(chart_like, charts)] if one else list(cast(Sequence[chart_like], charts))
     specs = [_spec(c) for c in items]
     divs = "\n".join(f'<div class="wb-chart" id="wb-chart-{i}"></div>' for i in range(len(specs)))
     payload = json.dumps(specs).replace("</", "<\\/")
@@ -276,11 +284,11 @@ def cache_dir() -> Path:
 def _jupyterchart_bundle_path() -> Path:
     """The cache file of JupyterChart's offline JavaScript for this altair + vl-convert +
     widget source (any change: a new file)."""
-    import vl_convert as vlc
     from altair.jupyter.jupyter_chart import load_js_src
     from altair.utils._importers import vl_version_for_vl_convert
 
-    key = "|".join((alt.__version__, vlc.__version__, vl_version_for_vl_convert(), load_js_src()))
+    versions = _lib_versions()
+    key = "|".join((*versions, vl_version_for_vl_convert(), load_js_src()))
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return cache_dir() / f"jupyterchart-{digest}.js"
 
@@ -323,7 +331,9 @@ _TOP_LEVEL = (
 )
 
 
-def _jupyter_renderer(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
+def _jupyter_renderer(
+    spec: dict[str, Any], **metadata: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """altair's ``jupyter`` renderer, offline, without validating ``spec`` again.
 
     altair's own renderer rebuilds the chart with ``Chart.from_dict(spec)``, which tries
@@ -340,9 +350,11 @@ def _jupyter_renderer(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
         chart = getattr(alt, name).from_dict(spec, validate=False)
         widget = alt.JupyterChart(chart=chart, embed_options=embed)
     else:
-        widget = alt.JupyterChart(chart=None, embed_options=embed)
+        # the stub wants a chart; the widget's `chart` trait allows None (spec set below)
+        widget = alt.JupyterChart(chart=None, embed_options=embed)  # type: ignore[arg-type]
         widget.spec = spec
-    return widget._repr_mimebundle_()
+    # anywidget returns None only for a widget without a view, which a JupyterChart has
+    return cast(tuple[dict[str, Any], dict[str, Any]], widget._repr_mimebundle_())
 
 
 def enable_offline(mode: Mode = "auto") -> str:

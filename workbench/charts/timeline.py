@@ -46,7 +46,7 @@ def timeline_chart(
     max_lanes: int = 24,
     labels: bool = True,
     zoom: Any = None,
-) -> alt.LayerChart:
+) -> alt.LayerChart | alt.FacetChart:  # alt.layer may hoist a facet (altair 6)
     """One lane per kind and service (alerts, error and latency onsets, deploys,
     rollbacks, config, chaos; one lane per kind, marks labelled with their service,
     when that would exceed ``max_lanes``): intervals as bars, instants as ticks; the

@@ -31,7 +31,7 @@ ROLE_COLORS = {
 
 def trace_waterfall_chart(
     waterfall: pl.DataFrame, *, width: int = 640, max_spans: int = 300, title: str | None = None
-) -> alt.LayerChart:
+) -> alt.LayerChart | alt.FacetChart:  # alt.layer may hoist a facet (altair 6)
     """Bars from each span's offset to its end (ms from the trace start), one row per span
     in call order (from :func:`workbench.analysis.waterfall.trace_waterfall`). At most
     ``max_spans`` rows are drawn (the first in call order; the subtitle says so)."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import cast
 
 from workbench.errors import ConfigError
 
@@ -255,6 +256,8 @@ def _logs(args: argparse.Namespace) -> int:
                 f"similarity={r['similarity']} GA={r['GA']:.3f} (best setting for it alone "
                 f"{r['GA_best']:.3f})"
             )
-        print(f"LOSO GA={lo['GA'].mean():.3f} (tuned per system {lo['GA_best'].mean():.3f})")
-    print(f"GA={table['GA'].mean():.3f} PA={table['PA'].mean():.3f} systems={table.height}")
+        ga, best = cast(float, lo["GA"].mean()), cast(float, lo["GA_best"].mean())
+        print(f"LOSO GA={ga:.3f} (tuned per system {best:.3f})")
+    ga, pa = cast(float, table["GA"].mean()), cast(float, table["PA"].mean())
+    print(f"GA={ga:.3f} PA={pa:.3f} systems={table.height}")
     return 0

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -221,7 +222,7 @@ def _petshop_edges(csv: Path) -> pl.DataFrame:
 
 
 def _span_of(df: pl.DataFrame) -> Window:
-    lo, hi = df["ts"].min(), df["ts"].max()
+    lo, hi = cast(datetime, df["ts"].min()), cast(datetime, df["ts"].max())
     return Window(lo, hi + timedelta(seconds=1))
 
 

@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -101,8 +102,8 @@ def _read(path: Path) -> pl.DataFrame:
     return gt
 
 
-def _mine(gt: pl.DataFrame, **setting: float) -> pl.DataFrame:
-    return mine_templates(gt.select(message=pl.col("Content").fill_null("")), **setting)  # type: ignore[arg-type]
+def _mine(gt: pl.DataFrame, **setting: Any) -> pl.DataFrame:
+    return mine_templates(gt.select(message=pl.col("Content").fill_null("")), **setting)
 
 
 def evaluate_system(structured_csv: str | Path) -> dict[str, object]:

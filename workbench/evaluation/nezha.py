@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -161,7 +162,7 @@ def _metric_file(
         wrong = (pl.col("_stamp") - pl.col("_text")).abs() > _CLOCK_SLACK_S
         off = d.filter(wrong)
         if off.height:
-            gap = (off["_stamp"] - off["_text"]).median()
+            gap = cast(float, (off["_stamp"] - off["_text"]).median())
             notes.append(
                 f"metric/{f.name}: TimeStamp disagrees with Time in {off.height} of "
                 f"{d.height} rows (by {gap:+.0f} s): repaired from Time"
@@ -363,7 +364,9 @@ def _with_reference(
     c_logs = _nezha_logs(cons_logs, notes)
     c_spans = _nezha_spans(cons_traces, notes)
     # (span starts, not ends: a few exported spans carry absurd end times)
-    ends = [x for x in (c_logs["ts"].max(), c_spans["start"].max()) if x is not None]
+    ends = [
+        cast(datetime, x) for x in (c_logs["ts"].max(), c_spans["start"].max()) if x is not None
+    ]
     if not ends:
         notes.append("the reference minute holds no rows: no baseline for logs and traces")
         return logs, spans

@@ -120,8 +120,16 @@ def case_investigation(case: Case, *, without: Sequence[str] = ()) -> Investigat
     for sig in without:
         if sig not in given:
             raise ValueError(f"unknown signal {sig!r}; one of {sorted(given)}")
-        given[sig] = fr.empty(sig)  # type: ignore[arg-type]
-    inc = Incident.from_frames(case.id, case.window, baseline=case.baseline, **given)
+        given[sig] = fr.empty(sig)
+    inc = Incident.from_frames(
+        case.id,
+        case.window,
+        baseline=case.baseline,
+        metrics=given["metrics"],
+        logs=given["logs"],
+        spans=given["spans"],
+        events=given["events"],
+    )
     return Investigation(inc)
 
 

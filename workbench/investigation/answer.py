@@ -18,7 +18,7 @@ Example::
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
@@ -59,6 +59,9 @@ class Answer:
     definition: str
     services: tuple[str, ...] = ()
     seconds: float = 0.0
+    #: Grafana Explore links (:class:`workbench.grafana_links.ExploreLinks`) or None: rows
+    #: of a table get a ``grafana`` column of links (:mod:`workbench.grafana_view`)
+    links: Any = field(default=None, repr=False, compare=False)
 
     @property
     def frame(self) -> pl.DataFrame:
@@ -111,8 +114,10 @@ class Answer:
         v = self.value
         if isinstance(v, pl.DataFrame):  # a table for people; the frame is .frame
             from workbench.display import html_table
+            from workbench.grafana_view import link_cells
 
-            inner = html_table(v, max_rows=20, more_hint=".frame has them all")
+            shown, cells = link_cells(v, self.name, self.links)
+            inner = html_table(shown, max_rows=20, more_hint=".frame has them all", cell_html=cells)
         elif hasattr(v, "_repr_html_"):
             inner = v._repr_html_()
         elif hasattr(v, "_repr_markdown_"):

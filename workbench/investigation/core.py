@@ -27,6 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
@@ -237,7 +238,28 @@ class Investigation(DrillDown):
                 seconds=time.perf_counter() - t0,
             )
 
-        return self._store.get((name, *key), run)
+        ans: Answer = self._store.get((name, *key), run)
+        # Grafana links follow incident.grafana as it is now (set or unset after computing)
+        links = self.links
+        if name == "suspects":
+            ans.value.links = links
+        elif name == "findings" and ans.value.top_suspect:
+            if links is None:
+                ans.value.top_links = {}
+            else:
+                full = self.narrow(services=[]) if self.services else self
+                sus = full.suspects.value
+                ans.value.top_links = links.evidence(sus.evidence(ans.value.top_suspect))
+        return ans if links is None else replace(ans, links=links)
+
+    @property
+    def links(self) -> Any:
+        """Grafana Explore links over baseline start .. window end
+        (:class:`~workbench.grafana_links.ExploreLinks`), or None when the incident has no
+        Grafana (``incident.grafana``); every answer carries them."""
+        from workbench.grafana_links import explore_links
+
+        return explore_links(self.incident, window=self.window, baseline=self.baseline)
 
     def _focus(self, df: pl.DataFrame, *, keep_null: bool = False) -> pl.DataFrame:
         if not self.services or "service" not in df.columns:

@@ -35,9 +35,14 @@ class DrillDown:
     services: tuple[str, ...]
     _store: _Store
 
-    # provided by Investigation
-    window: Window
-    baseline: Window
+    # provided by Investigation (window and baseline as read-only properties)
+    if TYPE_CHECKING:
+
+        @property
+        def window(self) -> Window: ...
+        @property
+        def baseline(self) -> Window: ...
+
     graph_spans: Any
     templates: Any
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -276,7 +277,7 @@ def webhook_payloads(ctx, alerts: list[Alert]) -> list[dict]:
                                 "labels": a.labels,
                                 "annotations": a.annotations,
                                 "startsAt": iso(a.starts),
-                                "endsAt": ZERO if a in firing else iso(a.ends),  # type: ignore[arg-type]
+                                "endsAt": ZERO if a in firing else iso(cast(float, a.ends)),
                                 "generatorURL": "http://prometheus.monitoring:9090/graph?g0.expr="
                                 + a.name,
                                 "fingerprint": a.fingerprint,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from typing import Any
 
 import yaml
 
@@ -82,7 +83,7 @@ def argocd_applications(ctx) -> list[dict]:
             }
             for i, (start, done, v) in enumerate(hist)
         ]
-        last = history[-1]
+        last: dict[str, Any] = history[-1]
         apps.append(
             {
                 "apiVersion": "argoproj.io/v1alpha1",

@@ -94,8 +94,8 @@ def _route_rates(topo: Topology) -> dict[str, float]:
         for c in route.calls:
             rate[(c.to, c.operation)] += rate[(sname, rname)] * c.weight
     out: dict[str, float] = {}
-    for (s, _), v in rate.items():
-        out[s] = out.get(s, 0.0) + v
+    for (name, _), v in rate.items():
+        out[name] = out.get(name, 0.0) + v
     return out
 
 
@@ -132,7 +132,6 @@ def generate_history(
     ext_peak = topo.external_rps
     gap = grid.mask(grid.t0 + 9.4 * 86400, grid.t0 + 9.4 * 86400 + 1800)  # Prometheus restart
     ss = SeriesSet(grid, [], [], [], np.zeros(0), [], families=HISTORY_FAMILIES)
-    ss._rows = []  # type: ignore[attr-defined]
     truth_rows: list[dict] = []
     app = [s for s in topo.services if s.is_http]
     if services is None:

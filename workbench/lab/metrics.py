@@ -70,6 +70,8 @@ class SeriesSet:
     # failed requests the apps handled: (service, pod name, route name, counts (T, 3) of
     # 500/503/504 per scrape interval); the logs module writes one error line per failure
     errors: list[tuple[str, str, str, np.ndarray]] = field(default_factory=list)
+    # the rows add() collects until finish() stacks them into values
+    _rows: list[np.ndarray] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def add(
         self,
@@ -111,7 +113,6 @@ def build_series(
     rng: np.random.Generator,
 ) -> SeriesSet:
     ss = SeriesSet(grid, [], [], [], np.zeros(0), [])
-    ss._rows = []  # type: ignore[attr-defined]
     dt = grid.step_s
     tt = grid.times
     le_edges = np.array(BUCKETS)

@@ -135,8 +135,8 @@ def plan_pods(
         for d in by_service.get(svc.name, []):
             prev_version = stable_version
             w_new = np.zeros(grid.n)
-            for t, w in d.step_times():
-                w_new[tt >= t] = w / 100.0
+            for t, pct in d.step_times():
+                w_new[tt >= t] = pct / 100.0
             end = d.ended_at
             w_new[tt >= end] = 0.0
             new_pods = make(d.version, d.at, end + 30.0, len(rs_pods), d.bad)

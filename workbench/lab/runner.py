@@ -118,8 +118,8 @@ def build(
     herrings = pick_herrings(topo, sc, root) if v is None else list(v.decoys)
     deploys: list[Deploy] = []
     for k, (svc, minute) in enumerate(herrings):
-        v = _bump(topo.service(svc).version, 1 + k)
-        deploys.append(Deploy(svc, t0 + minute * 60, v, pause_s=60.0))
+        version = _bump(topo.service(svc).version, 1 + k)
+        deploys.append(Deploy(svc, t0 + minute * 60, version, pause_s=60.0))
     faults: list[Fault] = []
     truth_start, truth_end = f_start, f_end
     if sc.fault == "bad_deploy":

@@ -95,7 +95,7 @@ class Flow:
 
 
 def _avg(pods: list[Pod], eff: dict[str, Effects], attr: str) -> np.ndarray:
-    return sum(p.share * getattr(eff[p.name], attr) for p in pods)  # type: ignore[return-value]
+    return sum(p.share * getattr(eff[p.name], attr) for p in pods)
 
 
 def simulate(

@@ -237,7 +237,7 @@ class TraceGen:
         self,
         svc: Service,
         pod: Pod,
-        e: Effects,
+        e: SimpleNamespace,  # the pod's effects as plain lists (self._e)
         i: int,
         call: Call,
         cursor: int,

@@ -146,8 +146,7 @@ def draw_variation(
         decoys.append((others[int(rng.integers(len(others)))], round(rng.uniform(10.0, 55.0), 1)))
     # one deploy per service and minute: drop repeats (a second deploy of the same
     # service at another time is fine)
-    seen: set[tuple[str, float]] = set()
-    decoys = [d for d in decoys if not (d in seen or seen.add(d))]  # type: ignore[func-returns-value]
+    decoys = list(dict.fromkeys(decoys))
     no_traces = (http[int(rng.integers(len(http)))],) if http else ()
     gap_svc = http[int(rng.integers(len(http)))] if http else None
     family = GAP_FAMILIES[int(rng.integers(len(GAP_FAMILIES)))]

@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -29,7 +30,7 @@ __all__ = [
     "write_series_parquet",
 ]
 
-PARQUET_OPTS = {
+PARQUET_OPTS: dict[str, Any] = {
     "compression": "zstd",
     "compression_level": 3,
     "statistics": True,

@@ -24,7 +24,7 @@ import html
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import polars as pl
 
@@ -149,7 +149,7 @@ class Source:
     def close(self) -> None:
         """Release connections. Sources are also context managers."""
 
-    def __enter__(self) -> Source:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -178,7 +178,7 @@ class Source:
         return Result(
             source=self.name,
             signal=signal,
-            frame=frames.validate(frame, signal, source=self.name),  # type: ignore[arg-type]
+            frame=frames.validate(frame, signal, source=self.name),
             query=query,
             window=window,
             partial=partial or bool(reasons),

@@ -121,15 +121,16 @@ class RowBudget:
             self.rows += rows
             self.weight += weight
             rows_now, done = self.rows, self.weight
-        projected = None
+        projected, share = None, 0.0
         if self.total_weight and done and done < self.total_weight:
             projected = int(rows_now * self.total_weight / done)
+            share = done / self.total_weight
         if rows_now > self.limit:
             what = f"more than {self.limit:,} rows ({rows_now:,} so far)"
         elif projected is not None and projected > PROJECT_FACTOR * self.limit:
             what = (
                 f"about {projected:,} rows, over the budget of {self.limit:,} "
-                f"(projected from the first {done / self.total_weight:.0%} of the load)"
+                f"(projected from the first {share:.0%} of the load)"
             )
         else:
             return

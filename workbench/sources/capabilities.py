@@ -40,11 +40,11 @@ __all__ = [
 ]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-BUCKET_COLUMNS = {
+BUCKET_COLUMNS: dict[str, pl.DataType] = {
     "ts": pl.Datetime("us", "UTC"),
-    "service": pl.String,
-    "resource": pl.String,
-    "value": pl.Float64,
+    "service": pl.String(),
+    "resource": pl.String(),
+    "value": pl.Float64(),
 }
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from workbench.errors import ConfigError
 from workbench.timewindow import Window, parse_duration
@@ -83,7 +84,7 @@ def step_ms(step: str | timedelta | float | int) -> int:
     if isinstance(step, int | float) and not isinstance(step, bool):
         ms = round(float(step) * 1000)
     else:
-        ms = round(parse_duration(step).total_seconds() * 1000)  # type: ignore[arg-type]
+        ms = round(parse_duration(cast("str | timedelta", step)).total_seconds() * 1000)
     if ms <= 0:
         raise ConfigError(f"step must be positive, got {step!r}")
     return ms

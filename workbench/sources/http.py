@@ -100,7 +100,7 @@ class Timeout:
     (9.0, 12.0)
     """
 
-    connect: float | None = None  # type: ignore[assignment]
+    connect: float | None = None
     read: float = 30.0
     total: float | None = None
     load: float | None = None

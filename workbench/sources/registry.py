@@ -151,6 +151,10 @@ BUILTIN: tuple[Backend, ...] = (
         exports=("ArgoCDSource",), example="argocd+https://argocd.example.com",
     ),
     Backend(
+        "grafana", _P + "grafana.source:GrafanaSource",
+        exports=("GrafanaSource",), example="grafana+https://grafana.example.com",
+    ),
+    Backend(
         "postgres", _P + "postgres.source:PostgresSource",
         aliases={"postgresql": {}, "timescaledb": {}},
         schemes=("postgres", "postgresql", "timescale"), prefixed=False, credentials="dsn",

@@ -214,7 +214,7 @@ class ArgoCDSource(Source):
         """One application's raw body (``GET /api/v1/applications/{app}``)."""
         params = {"appNamespace": self.app_namespace} if self.app_namespace else None
         path = f"/api/v1/applications/{quote(app, safe='')}"
-        return self.http.get_json(path, params=params, query=f"GET {path}")  # type: ignore[no-any-return]
+        return self.http.get_json(path, params=params, query=f"GET {path}")
 
     def events(self, window: Window, *, services: Sequence[str] | None = None) -> Result:
         """Syncs (deploys, rollbacks, failed or running operations) overlapping ``window``."""

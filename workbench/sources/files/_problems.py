@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from workbench.errors import BadData
 from workbench.sources.files import compressed
@@ -75,7 +75,7 @@ def check_on_error(on_error: str) -> OnError:
         from workbench.errors import ConfigError
 
         raise ConfigError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-    return on_error  # type: ignore[return-value]
+    return cast(OnError, on_error)
 
 
 # ---------------------------------------------------------------------------------------

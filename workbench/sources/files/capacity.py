@@ -135,11 +135,7 @@ def _buckets(lf: pl.LazyFrame, req: BucketRequest) -> Buckets:
             b = (
                 x.group_by(pl.col("ts").dt.truncate(every), "service")
                 .agg(getattr(pl.col("value"), agg)())
-                .pipe(
-                    lambda f, r=spec.name: f.select(
-                        "ts", "service", pl.lit(r).alias("resource"), "value"
-                    )
-                )
+                .select("ts", "service", pl.lit(spec.name).alias("resource"), "value")
             )
             outs[role].append(b)
     usage = pl.concat(pl.collect_all(outs["usage"])) if outs["usage"] else empty_buckets()

@@ -68,14 +68,14 @@ def _zstd_reader(fh: IO[bytes]) -> IO[bytes]:
         import zstandard
     except ImportError:  # pragma: no cover - Python 3.14 without the package
         try:
-            from compression import zstd  # type: ignore[import-not-found]
+            from compression import zstd  # type: ignore[import-not-found]  # stdlib from 3.14
         except ImportError as exc:
             raise BadData(
                 "reading .zst files needs the zstandard package",
                 hint="pip install zstandard (or use Python 3.14+)",
             ) from exc
-        return zstd.ZstdFile(fh)  # type: ignore[no-any-return]
-    return zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True)  # type: ignore[no-any-return]
+        return zstd.ZstdFile(fh)
+    return zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True)
 
 
 def _chunks(

@@ -128,7 +128,7 @@ def read_any(
         ef = events.read_file(p, format=fmt, source=source, on_error=on_error)
         df, problems = ef.frame, ef.problems
     try:
-        df = frames.validate(df, tf.signal, source=source)  # type: ignore[arg-type]
+        df = frames.validate(df, tf.signal, source=source)
     except BadData as err:
         err.path = str(p)
         raise
@@ -206,7 +206,7 @@ class _FilesBase(Source, FilesCapacity):
         self._one_at_a_time = threading.Lock()
 
     @property
-    def capabilities(self) -> frozenset[Signal]:  # type: ignore[override]
+    def capabilities(self) -> frozenset[Signal]:  # type: ignore[override]  # the files' signals
         return frozenset(f.signal for f in self.files)
 
     # loading ------------------------------------------------------------------------
@@ -277,24 +277,24 @@ class _FilesBase(Source, FilesCapacity):
                         parsed = self._parsed(tf)
                         reasons += parsed.reasons
                         warnings += parsed.warnings
-                        df = parquet.filter_frame(parsed.frame, signal, window, services)  # type: ignore[assignment]
+                        df = parquet.filter_frame(parsed.frame, signal, window, services)
                 except WorkbenchError as err:
                     if self.on_error == "raise":
                         raise
                     reasons.append(f"skipped {tf.path.name}: {err}")
                     continue
                 except OSError as exc:
-                    err = BadData(
+                    bad = BadData(
                         f"cannot read {tf.path}: {exc}", path=str(tf.path), source=self.name
                     )
                     if self.on_error == "raise":
-                        raise err from exc
-                    reasons.append(f"skipped {tf.path.name}: {err}")
+                        raise bad from exc
+                    reasons.append(f"skipped {tf.path.name}: {bad}")
                     continue
-                part = _query_filter(df, signal, query)  # type: ignore[arg-type]
+                part = _query_filter(df, signal, query)
                 budget.add(part.height)
                 parts.append(part)
-            frame = frames.concat(parts, signal) if parts else frames.empty(signal)  # type: ignore[arg-type]
+            frame = frames.concat(parts, signal) if parts else frames.empty(signal)
             sort_col = "start" if signal == "spans" else "ts"
             frame = frame.sort(sort_col, maintain_order=True)
         return self.result(

@@ -150,7 +150,7 @@ def parse_argocd(
                 raise problems.bad("status.history must be a list", field=f"{where}.status.history")
         except _Skip:
             continue
-        entries: list[tuple[int, dict[str, Any], int]] = []
+        entries: list[tuple[int, dict[str, Any], int | None]] = []
         for j, h in enumerate(history):
             f = f"{where}.status.history[{j}]"
             try:
@@ -162,13 +162,13 @@ def parse_argocd(
                     if h.get("deployedAt")
                     else None
                 )
-                entries.append((ts, h, end if end is None or end >= ts else None))  # type: ignore[arg-type]
+                entries.append((ts, h, end if end is None or end >= ts else None))
             except _Skip:
                 continue
         entries.sort(key=lambda e: (e[1].get("id") if isinstance(e[1].get("id"), int) else 0, e[0]))
         seen: list[str] = []
         for ts, h, end in entries:
-            src = h.get("source") if isinstance(h.get("source"), dict) else {}
+            src = s if isinstance(s := h.get("source"), dict) else {}
             rev = str(src.get("targetRevision") or h.get("revision") or "")
             kind = "rollback" if rev and rev in seen[:-1] else "deploy"
             title = (
@@ -273,10 +273,7 @@ def parse_alertmanager(
         payloads = [payloads]
     if not isinstance(payloads, list):
         raise problems.bad("expected webhook payload objects", field="(document)")
-    pairs = [
-        p if isinstance(p, tuple) and len(p) == 2 else (None, p)  # type: ignore[misc]
-        for p in payloads
-    ]
+    pairs = [p if isinstance(p, tuple) and len(p) == 2 else (None, p) for p in payloads]
     latest: dict[tuple[str, int], tuple[int, int | None, str | None, str, dict[str, Any]]] = {}
     for line, payload in pairs:
         try:
@@ -494,7 +491,9 @@ def read_file(
         stripped = text.lstrip()
         if stripped.startswith("["):
             body = loads_document(text, problems, what="Alertmanager JSON")
-            payloads = [(None, b) for b in body] if isinstance(body, list) else [(None, body)]
+            payloads: list[tuple[int | None, Any]] = (
+                [(None, b) for b in body] if isinstance(body, list) else [(None, body)]
+            )
         else:
             payloads = list(iter_json_lines(text, problems))
         df = parse_alertmanager(payloads, problems=problems)

@@ -187,15 +187,15 @@ def _ts_py(
         return check_ns(to_ns(t), problems, field=field, unit="ns", line=line)
     if isinstance(value, str) and rfc3339_to_ns(value) is None:
         try:
-            t = datetime.fromisoformat(value.strip())
+            iso: datetime | None = datetime.fromisoformat(value.strip())
         except ValueError:
-            t = None
-        if t is not None:
-            if t.tzinfo is None:
+            iso = None
+        if iso is not None:
+            if iso.tzinfo is None:
                 if mapping.tz is None:
                     raise _no_zone(problems, field, line, value)
-                t = t.replace(tzinfo=ZoneInfo(mapping.tz))
-            return check_ns(to_ns(t), problems, field=field, unit="ns", line=line)
+                iso = iso.replace(tzinfo=ZoneInfo(mapping.tz))
+            return check_ns(to_ns(iso), problems, field=field, unit="ns", line=line)
     return parse_time_ns(value, problems, field=field, line=line)
 
 

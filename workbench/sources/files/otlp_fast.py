@@ -19,7 +19,7 @@ Example::
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -122,7 +122,7 @@ def _decode(data: bytes) -> pl.DataFrame | None:
         )
     except (pa.ArrowException, ValueError):
         return None
-    return pl.from_arrow(table)  # type: ignore[return-value]
+    return cast(pl.DataFrame, pl.from_arrow(table))  # a Table gives a DataFrame
 
 
 def _value() -> pl.Expr:

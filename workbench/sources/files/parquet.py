@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -29,6 +30,8 @@ from workbench.sources.files import compressed
 from workbench.timewindow import Window
 
 __all__ = ["count", "filter_frame", "scan", "signal_of", "window_filter"]
+
+_Frame = TypeVar("_Frame", pl.DataFrame, pl.LazyFrame)
 
 _NAME_HINTS = (
     ("metrics", "metrics"),
@@ -86,11 +89,11 @@ def _service_filter(signal: str, services: Sequence[str] | None) -> pl.Expr | No
 
 
 def filter_frame(
-    df: pl.DataFrame | pl.LazyFrame,
+    df: _Frame,
     signal: str,
     window: Window | None,
     services: Sequence[str] | None,
-) -> pl.DataFrame | pl.LazyFrame:
+) -> _Frame:
     """Apply the window and service filters of the file sources to a (lazy) frame."""
     for e in (window_filter(signal, window), _service_filter(signal, services)):
         if e is not None:
@@ -140,7 +143,7 @@ def scan(
             )  # fmt: skip
     lf = filter_frame(lf, signal, window, services)
     try:
-        df = lf.collect()  # type: ignore[union-attr]
+        df = lf.collect()
     except Exception as exc:
         raise BadData(
             f"cannot read Parquet {p.name}: {str(exc).splitlines()[0][:200]}",
@@ -148,7 +151,7 @@ def scan(
             source=source,
         ) from exc
     try:
-        return frames.validate(df, signal, source=source)  # type: ignore[arg-type]
+        return frames.validate(df, signal, source=source)
     except BadData as err:
         err.path = str(p)
         raise
@@ -166,4 +169,4 @@ def count(
     >>> parquet.count("metrics/metrics.parquet", "metrics", window)
     """
     lf = filter_frame(pl.scan_parquet(Path(path)), signal, window, services)
-    return int(lf.select(pl.len()).collect().item())  # type: ignore[union-attr]
+    return int(lf.select(pl.len()).collect().item())

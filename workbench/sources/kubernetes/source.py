@@ -136,8 +136,8 @@ def kube_events(
         reason = str(e.get("reason") or "")
         if reason not in keep:
             continue
-        meta = e.get("metadata") if isinstance(e.get("metadata"), Mapping) else {}
-        series = e.get("series") if isinstance(e.get("series"), Mapping) else {}
+        meta = m if isinstance(m := e.get("metadata"), Mapping) else {}
+        series = s if isinstance(s := e.get("series"), Mapping) else {}
         first = (
             _time(e.get("firstTimestamp"), field=f"{f}.firstTimestamp", source=source)
             or _time(e.get("deprecatedFirstTimestamp"), field=f"{f}.deprecatedFirstTimestamp", source=source)
@@ -163,7 +163,7 @@ def kube_events(
         message = str(e.get("message") or e.get("note") or "").strip()
         ns = obj.get("namespace") or meta.get("namespace")
         where = f"{okind}/{ns}/{oname}" if ns else f"{okind}/{oname}"
-        src = e.get("source") if isinstance(e.get("source"), Mapping) else {}
+        src = c if isinstance(c := e.get("source"), Mapping) else {}
         count = e.get("count") or e.get("deprecatedCount") or series.get("count")
         attrs = {
             "k8s.reason": reason,

@@ -27,7 +27,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -251,8 +251,9 @@ class LogRows:
                 lo = min(lo, min(new)) if lo is not None else min(new)
                 hi = max(hi, max(new)) if hi is not None else max(new)
         if self.dropped != dropped_before:  # lines skipped at the boundary count too
-            lo = skip_ts if lo is None or skip_ts < lo else lo  # type: ignore[operator]
-            hi = skip_ts if hi is None or skip_ts > hi else hi  # type: ignore[operator]
+            at = cast(int, skip_ts)  # only lines at skip_ts are dropped
+            lo = at if lo is None or at < lo else lo
+            hi = at if hi is None or at > hi else hi
         return first_row, lo, hi
 
     def frame(self, *, service_label: str | None = None) -> pl.DataFrame:
@@ -399,7 +400,7 @@ def matrix_frame(
         for j, p in enumerate(points):
             where = f"data.result[{i}].{'value' if page.result_type == 'vector' else 'values'}"
             try:
-                t, v = p  # type: ignore[misc]
+                t, v = p
                 us = round(float(t) * 1_000_000)
                 if not MIN_NS // 1000 <= us <= MAX_NS // 1000:
                     raise ValueError(t)

@@ -375,7 +375,7 @@ def _fmt_ns(ns: int) -> str:
     )
 
 
-def _as_limit(exc: QueryError) -> QueryError:
+def _as_limit(exc: QueryError) -> QueryError | LimitExceeded:
     text = f"{exc.detail or ''} {exc.error_type or ''}"
     for pattern, limit, hint in _LIMIT_PATTERNS:
         if pattern.search(text):

@@ -243,7 +243,7 @@ def _string_views(a: np.ndarray, buf: bytes, ln: np.ndarray, at: np.ndarray, n: 
 _V12 = np.dtype((np.void, 12))
 
 
-def _unaligned(buf: bytes, dtype: np.dtype | str) -> np.ndarray:
+def _unaligned(buf: bytes | np.ndarray, dtype: np.dtype | str) -> np.ndarray:
     """An array of ``dtype`` values starting at *every* byte of ``buf`` (overlapping):
     element ``i`` is the value whose first byte is ``buf[i]``."""
     dtype = np.dtype(dtype)

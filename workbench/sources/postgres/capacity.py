@@ -10,7 +10,7 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -46,16 +46,20 @@ def has_metric(pg: Any, metrics: list[str], window: Window) -> bool:
 def buckets(pg: Any, req: BucketRequest) -> Buckets:
     """Peak usage and tightest limit per bucket, aggregated by the server."""
     services, step, res = req.services, req.step, req.res
-    bucket_fn = "time_bucket" if pg.timescale else "date_bin"
+    bucket_fn: Literal["date_bin", "time_bucket"] = "time_bucket" if pg.timescale else "date_bin"
     table = _table(pg)
     parts: dict[str, list[pl.DataFrame]] = {"usage": [], "limit": []}
     queries: list[str] = []
     requests = 0
     # per-service gauges of each role in one metrics_aggregated call per chunk
-    direct: dict[tuple[str, str], dict[str, str]] = {}
-    custom: list[tuple[str, str, cq.SeriesSpec, str]] = []
+    direct: dict[tuple[str, Literal["max", "min"]], dict[str, str]] = {}
+    custom: list[tuple[str, str, cq.SeriesSpec, Literal["max", "min"]]] = []
     for spec in req.specs:
-        for role, s, agg in (("usage", spec.usage, "max"), ("limit", spec.limit, "min")):
+        roles: tuple[tuple[str, cq.SeriesSpec, Literal["max", "min"]], ...] = (
+            ("usage", spec.usage, "max"),
+            ("limit", spec.limit, "min"),
+        )
+        for role, s, agg in roles:
             if s.per_service and s.kind == "gauge" and not s.match:
                 direct.setdefault((role, agg), {})[s.metric] = spec.name
             else:

@@ -23,15 +23,19 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
 from workbench import frames
 from workbench.errors import BadData, ConfigError
 from workbench.sources.postgres import kv as pg_kv
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg import sql as _sql
 
 __all__ = ["Column", "RowBudgetExceeded", "columns_from_description", "copy_in", "copy_out"]
 
@@ -76,13 +80,13 @@ class RowBudgetExceeded(Exception):
 
 
 def columns_from_description(
-    description: Sequence[object], *, kv: Sequence[str] = ()
+    description: Sequence[psycopg.Column], *, kv: Sequence[str] = ()
 ) -> list[Column]:
     """Column kinds from a psycopg ``cursor.description`` (``kv`` names jsonb -> KV)."""
     out = []
     for col in description:
-        name = col.name  # type: ignore[attr-defined]
-        kind = _OID_KIND.get(col.type_code, "other")  # type: ignore[attr-defined]
+        name = col.name
+        kind = _OID_KIND.get(col.type_code, "other")
         if kind in ("jsonb", "json") and name in kv:
             kind = "kv" if kind == "jsonb" else "kvjson"
         out.append(Column(name, kind))
@@ -90,9 +94,9 @@ def columns_from_description(
 
 
 def copy_out(
-    cursor: object,
-    select: object,
-    params: Sequence[object] | dict[str, object] | None,
+    cursor: psycopg.Cursor[Any],
+    select: str | _sql.Composable,
+    params: Sequence[object] | Mapping[str, object] | None,
     columns: Sequence[Column],
     *,
     max_rows: int | None = None,
@@ -129,7 +133,7 @@ def copy_out(
         )
     _check_names(columns)
     stmt = sql.SQL("COPY ({}) TO STDOUT (FORMAT {})").format(
-        select if isinstance(select, sql.Composable) else sql.SQL(select),  # type: ignore[arg-type]
+        select if isinstance(select, sql.Composable) else sql.SQL(select),
         sql.SQL("binary" if binary else "csv"),
     )
     chunks: list[Any] = []
@@ -163,9 +167,9 @@ def copy_out(
             return True
 
         try:
-            with cursor.copy(stmt, params) as copy:  # type: ignore[attr-defined]
+            with cursor.copy(stmt, params) as copy:
                 _receive(
-                    cursor.connection,  # type: ignore[attr-defined]
+                    cursor.connection,
                     copy,
                     flush,
                     max_rows,
@@ -250,7 +254,7 @@ def _receive(
                 count += 1
                 if count == mark:  # one comparison per row; the rest only here
                     if count == stop:
-                        raise RowBudgetExceeded(max_rows)  # type: ignore[arg-type]
+                        raise RowBudgetExceeded(cast(int, max_rows))  # stop is set by max_rows
                     if len(parts) == chunk:
                         flush(parts, count - chunk)
                         parts = []
@@ -272,6 +276,7 @@ def _receive(
                 raise pe.error_from_result(res, encoding=conn.info.encoding)
     except pe.Error as exc:
         # Tell the caller whether rows had arrived (a retry is safe only if none had).
+        # our marker on psycopg's exception (read back with getattr by the source)
         exc.workbench_rows_received = count  # type: ignore[attr-defined]
         raise
     finally:
@@ -401,7 +406,7 @@ def to_csv_chunks(
     with microseconds; KV lists become JSON objects; NULL is an unquoted empty field and
     the empty string is ``""`` (polars quotes it), exactly as PostgreSQL reads them.
     """
-    exprs = []
+    exprs: list[pl.Expr | pl.Series] = []
     for col, kind in kinds.items():
         if kind == "timestamptz":
             exprs.append(
@@ -420,13 +425,18 @@ def to_csv_chunks(
     )
 
 
-def copy_in(cursor: object, table: object, columns: Sequence[str], chunks: Iterable[bytes]) -> None:
+def copy_in(
+    cursor: psycopg.Cursor[Any],
+    table: _sql.Composable,
+    columns: Sequence[str],
+    chunks: Iterable[bytes],
+) -> None:
     """``COPY table (columns) FROM STDIN (FORMAT csv)`` with the given CSV chunks."""
     from psycopg import sql
 
     stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
         table, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     )
-    with cursor.copy(stmt) as copy:  # type: ignore[attr-defined]
+    with cursor.copy(stmt) as copy:
         for chunk in chunks:
             copy.write(chunk)

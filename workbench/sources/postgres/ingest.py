@@ -65,8 +65,8 @@ def load_directory(
 
     src = DirectorySource(str(directory))
     if window is None:
-        window = _scenario_window(Path(directory)) or Window(
-            "1970-01-01T00:00:00Z", "2300-01-01T00:00:00Z"
+        window = _scenario_window(Path(directory)) or Window.parse(
+            "1970-01-01T00:00:00Z..2300-01-01T00:00:00Z"
         )
     from workbench.errors import ConfigError
     from workbench.sources.postgres import loads as pg_loads

@@ -28,6 +28,7 @@ Example::
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -146,7 +147,7 @@ def _decode(texts: pl.Series) -> pl.Series:
         mapping = pl.DataFrame({"c": codes, "k": keys}).unique("c")
         names = mapping["k"].to_list()
         order = sorted(range(len(names)), key=names.__getitem__)
-        rank_of = np.zeros(int(mapping["c"].max()) + 1, dtype=np.int64)
+        rank_of = np.zeros(int(cast(int, mapping["c"].max())) + 1, dtype=np.int64)
         rank_of[mapping["c"].to_numpy()[order]] = np.arange(len(names))
         row = np.repeat(np.arange(n, dtype=np.int64), npairs)
         composite = row * len(names) + rank_of[codes.to_numpy()]

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -83,8 +84,8 @@ def span_of(signal: str, df: pl.DataFrame) -> dict[str, Any]:
         return {"rows": 0}
     return {
         "rows": df.height,
-        "start": df[col].min().isoformat(),  # type: ignore[union-attr]
-        "end": df[col].max().isoformat(),  # type: ignore[union-attr]
+        "start": cast(datetime, df[col].min()).isoformat(),
+        "end": cast(datetime, df[col].max()).isoformat(),
         "services": sorted({s for s in df["service"].to_list() if s is not None}),
     }
 

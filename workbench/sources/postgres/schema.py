@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+import psycopg
 from psycopg import sql
 
 __all__ = [
@@ -177,19 +178,19 @@ def create_statements(schema: str, *, with_time_index: bool = True) -> list[sql.
             )
         )
     for table, idx in INDEXES.items():
-        for cols in idx:
-            if not with_time_index and cols == (TIME_COLUMN[table],):
+        for index_cols in idx:
+            if not with_time_index and index_cols == (TIME_COLUMN[table],):
                 continue  # a hypertable already has its time index
             out.append(
                 sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {}.{} ({})").format(
-                    sql.Identifier(_index_name(table, cols)),
+                    sql.Identifier(_index_name(table, index_cols)),
                     sql.Identifier(schema),
                     sql.Identifier(table),
                     sql.SQL(", ").join(
                         sql.SQL("{} DESC").format(sql.Identifier(c))
                         if c == TIME_COLUMN[table]
                         else sql.Identifier(c)
-                        for c in cols
+                        for c in index_cols
                     ),
                 )
             )
@@ -245,17 +246,18 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def detect_timescale(conn: object) -> tuple[bool, bool]:
+def detect_timescale(conn: psycopg.Connection[Any]) -> tuple[bool, bool]:
     """(installed in this database, available to install) for TimescaleDB."""
-    row = conn.execute(  # type: ignore[attr-defined]
+    row = conn.execute(
         "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'), "
         "EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')"
     ).fetchone()
+    assert row is not None  # a SELECT of two EXISTS always returns one row
     return bool(row[0]), bool(row[1])
 
 
-def _compressed_tables(conn: object, schema: str) -> frozenset[str]:
-    rows = conn.execute(  # type: ignore[attr-defined]
+def _compressed_tables(conn: psycopg.Connection[Any], schema: str) -> frozenset[str]:
+    rows = conn.execute(
         "SELECT hypertable_name FROM timescaledb_information.hypertables "
         "WHERE hypertable_schema = %s AND compression_enabled",
         (schema,),
@@ -263,8 +265,8 @@ def _compressed_tables(conn: object, schema: str) -> frozenset[str]:
     return frozenset(r[0] for r in rows)
 
 
-def _existing_tables(conn: object, schema: str) -> set[str]:
-    rows = conn.execute(  # type: ignore[attr-defined]
+def _existing_tables(conn: psycopg.Connection[Any], schema: str) -> set[str]:
+    rows = conn.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
         (schema,),
     ).fetchall()
@@ -272,7 +274,7 @@ def _existing_tables(conn: object, schema: str) -> set[str]:
 
 
 def init_schema(
-    conn: object, schema: str = "workbench", *, timescale: TimescaleMode = "auto"
+    conn: psycopg.Connection[Any], schema: str = "workbench", *, timescale: TimescaleMode = "auto"
 ) -> SchemaReport:
     """Create the workbench tables (idempotent) in one transaction.
 
@@ -282,9 +284,9 @@ def init_schema(
     """
     installed, available = detect_timescale(conn)
     report = SchemaReport(schema=schema, timescale=False, timescale_available=available)
-    with conn.transaction():  # type: ignore[attr-defined]
+    with conn.transaction():
         if timescale == "require" and not installed:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")  # type: ignore[attr-defined]
+            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
             installed = True
         use_ts = installed and timescale != "off"
         if available and not installed and timescale == "auto":
@@ -295,10 +297,10 @@ def init_schema(
             )
         before = _existing_tables(conn, schema)
         for stmt in create_statements(schema, with_time_index=not use_ts):
-            conn.execute(stmt)  # type: ignore[attr-defined]
+            conn.execute(stmt)
         if use_ts:
             for stmt in timescale_statements(schema, compressed=_compressed_tables(conn, schema)):
-                conn.execute(stmt)  # type: ignore[attr-defined]
+                conn.execute(stmt)
     report.timescale = use_ts
     report.existing = sorted(t for t in COLUMNS if t in before)
     report.created = sorted(t for t in COLUMNS if t not in before)

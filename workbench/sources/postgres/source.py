@@ -214,7 +214,7 @@ class PostgresSource(Source, CapacityAggregation):
         ]
         if self.statement_timeout is not None:
             options.append(f"-c statement_timeout={int(self.statement_timeout * 1000)}")
-        kwargs = {
+        kwargs: dict[str, Any] = {
             **self._params,
             "options": " ".join(o for o in options if o),
             "connect_timeout": max(2, math.ceil(self.connect_timeout)),
@@ -414,7 +414,7 @@ class PostgresSource(Source, CapacityAggregation):
         # for polars to read than timestamp text (exact: extract(epoch) is numeric)
         cols = [Column(c.name, "epoch_us") if c.kind == "timestamptz" else c for c in cols]
         params: dict[str, Any] = {"start": window.start, "end": window.end}
-        conds = []
+        conds: list[sql.Composable] = []
         if signal == "events":  # events overlapping the window (a long chaos run, say)
             conds.append(sql.SQL('ts < %(end)s AND (ts >= %(start)s OR "end" >= %(start)s)'))
         else:

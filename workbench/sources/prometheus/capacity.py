@@ -11,7 +11,7 @@ Example::
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -44,7 +44,11 @@ def buckets(prom: Any, req: BucketRequest) -> Buckets:
     jobs: list[tuple[str, str, str, Window]] = []
     queries = []
     for spec in req.specs:
-        for role, s, agg in (("usage", spec.usage, "max"), ("limit", spec.limit, "min")):
+        roles: tuple[tuple[str, cq.SeriesSpec, Literal["max", "min"]], ...] = (
+            ("usage", spec.usage, "max"),
+            ("limit", spec.limit, "min"),
+        )
+        for role, s, agg in roles:
             expr = cq.promql_bucketed(
                 s, step=step, agg=agg, services=services, res=min(res, step), rate=rate
             )

@@ -43,7 +43,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from workbench.errors import ConfigError
 from workbench.sources.prometheus.signals import MetricNames
@@ -231,7 +231,7 @@ def _check(key: str, v: object, default: object) -> Any:
             raise ConfigError(
                 f'{where} must be a list of [label, op, value], e.g. [["reporter", "=", "destination"]]'
             )
-        return tuple(tuple(m) for m in v)  # type: ignore[attr-defined]  # checked above
+        return tuple(tuple(m) for m in cast("list[list[str]]", v))  # checked above
     if key == "duration_scale":
         if not isinstance(v, int | float) or isinstance(v, bool) or v <= 0:
             raise ConfigError(f"{where} must be a positive number (0.001 for milliseconds)")

@@ -217,6 +217,7 @@ class PrometheusSource(Source, CapacityAggregation):
             compression = compression.strip().lower() in ("1", "true", "yes", "on", "gzip")
         self.compression = (not _nearby(url)) if compression is None else bool(compression)
         if alerts:
+            # per instance (the base declares a ClassVar): with alerts it serves events too
             self.capabilities = frozenset({"metrics", "events"})  # type: ignore[misc]
         names = self.metric_names
         self.service_labels = tuple(dict.fromkeys((names.service_label, "service", "job")))
@@ -622,6 +623,7 @@ class PrometheusSource(Source, CapacityAggregation):
         fast = promjson.fast_matrix(
             resp.content, alias=task.alias, service_labels=self.service_labels, source=self.name
         )
+        notes: list[str]
         if fast is not None:
             frame, notes, warns = fast.frame, [], [*fast.warnings]
             warns += [f"info: {w}" for w in fast.infos]

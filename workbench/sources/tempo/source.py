@@ -23,7 +23,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import polars as pl
 
@@ -278,7 +278,7 @@ class TempoSource(LazyHttp, Source):
                         if exc is not None:
                             failed.append((tid, exc))
                         else:
-                            parts.append(df)  # type: ignore[arg-type]
+                            parts.append(cast(pl.DataFrame, df))  # one() gave a frame
                             reasons += rs
             if failed and not parts:
                 raise failed[0][1]
