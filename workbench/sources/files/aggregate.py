@@ -302,7 +302,7 @@ def _pieces(
         lf = pl.scan_parquet(src).slice(offset, length).select(_COLUMNS)
         if metrics is not None:
             lf = lf.filter(pl.col("metric").is_in(list(metrics)))
-        yield parquet.filter_frame(lf, "metrics", window, services).collect()  # type: ignore[union-attr]
+        yield parquet.filter_frame(lf, "metrics", window, services).collect()
         if hasattr(src, "seek"):
             src.seek(0)
 
