@@ -1,9 +1,19 @@
 """Scale: one incident over 100, 300 and 1,000 services (two hours, incident in the second).
 
 For each size, a lab ``cpu-hog`` scenario (generated topology, seed 11, metrics written one
-Parquet file per family, no OpenMetrics) is opened from files in a fresh process with
-per-service metric aggregates (``Incident.from_directory(path, metric_grain="service")``)
-and investigated to its findings (suspects, verdict, findings text). Measured per size:
+Parquet file per family, no OpenMetrics) is opened in a fresh process and investigated to
+its findings (suspects, verdict, findings text):
+
+* ``files``: ``Incident.from_directory(path)`` with the default ``metric_grain="auto"``:
+  above a million raw samples in the window the files source answers with RED and
+  saturation per service (the Prometheus source's signals, computed from the Parquet
+  files in bounded pieces), raw series on drill-down;
+* ``prom`` (``--prom``): the same samples served by a real Prometheus (the lab's
+  OpenMetrics of the same scenario, ``promtool tsdb create-blocks-from``), asked for the
+  same signals (``sum by (service)``, ``histogram_quantile``) at a 60 s step; spans, logs
+  and events from the files. Building the blocks is not timed.
+
+Measured per size and path:
 
 * ``time_to_findings``: from opening the incident to ``inv.findings`` (load included);
 * ``peak_rss``: the process's peak resident memory;
@@ -13,13 +23,15 @@ and investigated to its findings (suspects, verdict, findings text). Measured pe
 
 Each line: ``name: value unit (baseline value, ratio x, target t)``; the baseline is the
 100-service figure. Targets: 1,000 services findings < 60 s, peak RSS < 2 GiB, rows per
-service flat (ratio near 1). ``--grain series`` measures the raw-sample path instead;
-``--ac SIZE`` reports AC@1 over the 8 fault kinds at an unseen seed (23) at SIZE services.
+service flat (ratio near 1). ``--grain series|service|signals`` forces a grain on the
+files path; ``--ac SIZE`` reports AC@1 over the 8 fault kinds at an unseen seed (23) at
+SIZE services.
 
 Run::
 
     .venv/bin/python bench/bench_scale.py                    # 100, 300, 1000
     .venv/bin/python bench/bench_scale.py --sizes 100 300    # smaller
+    .venv/bin/python bench/bench_scale.py --sizes 100 300 --prom   # also from Prometheus
     .venv/bin/python bench/bench_scale.py --ac 100 --sizes   # AC@1 only
     .venv/bin/python bench/bench_scale.py --reuse            # print saved results again
 
@@ -33,10 +45,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,11 +69,25 @@ FAULT_SCENARIOS = (
 )
 
 CHILD = r"""
-import json, resource, sys, time
+import json, os, resource, sys, time
 t0 = time.perf_counter()
-from workbench import Incident, Investigation
-path, grain = sys.argv[1], sys.argv[2]
-inc = Incident.from_directory(path, metric_grain=grain, max_rows=None)
+from workbench import Incident, Investigation, Window
+from workbench.sources.files import DirectorySource
+path, grain, url, files = sys.argv[1:5]
+meta = json.load(open(path + "/scenario.json"))
+if url == "-":
+    inc = Incident.from_directory(path, metric_grain=grain, max_rows=None)
+else:
+    from workbench.sources.http import Timeout
+    from workbench.sources.prometheus import PrometheusSource
+    iw, bw = meta["incident_window"], meta["baseline_window"]
+    # the latency quantiles over 1,000 services' buckets take Prometheus more than the
+    # default 30 s read timeout on a loaded 2-core machine
+    prom = PrometheusSource(url, target_points=120, scrape_interval="30s", max_rows=None,
+                            timeout=Timeout(read=300))
+    inc = Incident(meta["incident_id"], Window(iw["start"], iw["end"]),
+                   baseline=Window(bw["start"], bw["end"]),
+                   sources=[prom, DirectorySource(files, max_rows=None)])
 inv = Investigation(inc)
 inc.load()
 t_load = time.perf_counter() - t0
@@ -67,15 +96,17 @@ verdict = inv.verdict.value
 findings = inv.findings.value
 t_all = time.perf_counter() - t0
 truth = json.load(open(path + "/truth.json"))["root_cause_service"]
-n = len(json.load(open(path + "/scenario.json"))["services"])
+n = len(meta["services"])
 st = inc.status()
-rows = {r["signal"]: r["rows"] for r in st.iter_rows(named=True)}
-secs = {r["signal"]: r["elapsed_s"] for r in st.iter_rows(named=True)}
+rows, secs = {}, {}
+for r in st.iter_rows(named=True):
+    rows[r["signal"]] = rows.get(r["signal"], 0) + (r["rows"] or 0)
+    secs[r["signal"]] = r["elapsed_s"]
 print(json.dumps({
     "services": n, "load_s": t_load, "findings_s": t_all,
     "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "rows": rows, "load_by_signal_s": secs, "top": sus.ranking[0], "truth": truth, "rank_of_truth": sus.rank_of(truth),
-    "verdict": verdict.level, "missing": inv.missing.frame.height,
+    "verdict": verdict.level, "missing": inv.missing.frame.height, "grain": inv.metric_grain(),
 }))
 """
 
@@ -89,11 +120,12 @@ def scenario(name: str, seed: int, services: int, cache: Path) -> Path:
     return out
 
 
-def investigate(path: Path, grain: str) -> dict:
-    """Open and investigate ``path`` in a fresh process (its own peak RSS)."""
+def investigate(path: Path, grain: str, url: str = "-", files: str = "-") -> dict:
+    """Open and investigate ``path`` in a fresh process (its own peak RSS); with ``url``,
+    metrics from that Prometheus and the other signals from ``files``."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     got = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), grain],
+        [sys.executable, "-c", CHILD, str(path), grain, url, files],
         capture_output=True,
         text=True,
         env=env,
@@ -104,17 +136,79 @@ def investigate(path: Path, grain: str) -> dict:
     return json.loads(got.stdout.strip().splitlines()[-1])
 
 
-def measured(path: Path, grain: str, cache: Path, reuse: bool) -> dict:
+def measured(path: Path, grain: str, cache: Path, reuse: bool, prom: bool = False) -> dict:
     """``investigate`` once; with ``reuse``, the result saved by an earlier run (its
     time and load average are printed with it)."""
-    saved = cache / f"scale-result-{path.name}-{grain}.json"
+    tag = "prom" if prom else grain
+    saved = cache / f"scale-result-{path.name}-{tag}.json"
     if reuse and saved.exists():
         return json.loads(saved.read_text())
-    r = investigate(path, grain)
+    if prom:
+        with served(path, cache) as (url, files):
+            r = investigate(path, grain, url, str(files))
+    else:
+        r = investigate(path, grain)
     r["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     r["load_average"] = load_average()
     saved.write_text(json.dumps(r))
     return r
+
+
+def _link(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+@contextmanager
+def served(path: Path, cache: Path) -> Iterator[tuple[str, Path]]:
+    """A Prometheus over the scenario's metrics (blocks built once and cached) and a
+    directory of its other signals (hard links), for the ``prom`` path."""
+    from workbench.lab.prom_demo import _binary, _free_port, _wait_ready
+    from workbench.lab.runner import lab_series
+    from workbench.lab.write_metrics import write_openmetrics
+
+    meta = json.loads((path / "scenario.json").read_text())
+    work = cache / f"{path.name}-prom"
+    blocks, files = work / "tsdb", work / "files"
+    if not (work / "blocks.done").exists():
+        work.mkdir(parents=True, exist_ok=True)
+        om = work / "metrics.om"
+        ss, _ = lab_series(meta["name"], meta["seed"], services=len(meta["services"]))
+        write_openmetrics(ss, om)
+        del ss
+        shutil.rmtree(blocks, ignore_errors=True)
+        subprocess.run(
+            [_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics",
+             "--max-block-duration=24h", "-q", str(om), str(blocks)],
+            check=True, capture_output=True, timeout=3600,
+        )  # fmt: skip
+        om.unlink()
+        (work / "blocks.done").write_text("ok")
+    if not (work / "files.done").exists():
+        shutil.rmtree(files, ignore_errors=True)
+        for sub in ("logs", "traces", "events"):  # hard links (the source skips symlinks)
+            shutil.copytree(path / sub, files / sub, copy_function=_link)
+        (work / "files.done").write_text("ok")
+    cfg = work / "prometheus.yml"
+    cfg.write_text("global:\n  scrape_interval: 30s\nscrape_configs: []\n")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = work / "prometheus.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(
+            [_binary("prometheus"), f"--config.file={cfg}", f"--storage.tsdb.path={blocks}",
+             "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{port}",
+             "--log.level=warn", "--query.max-samples=200000000"],
+            stdout=fh, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        _wait_ready(url, proc, log, 300)
+        yield url, files
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
 
 
 def line(name: str, value: float, unit: str, base: float, target: str) -> None:
@@ -128,10 +222,33 @@ def load_average() -> str:
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def report(tag: str, results: dict[int, dict]) -> None:
+    """The figure lines of one path (``files`` or ``prom``), baseline its smallest size."""
+    if not results:
+        return
+    base = results[min(results)]
+    bn = base["services"]
+    pre = "scale" if tag == "files" else f"scale_{tag}"
+    for n, r in results.items():
+        tgt_t = "< 60 s at 1000 services" if n >= 1000 else "near-linear growth"
+        line(f"{pre}_{n}_time_to_findings", r["findings_s"], "s", base["findings_s"], tgt_t)
+        line(f"{pre}_{n}_load", r["load_s"], "s", base["load_s"], "part of the above")
+        line(f"{pre}_{n}_peak_rss", r["peak_rss_mib"], "MiB", base["peak_rss_mib"], "< 2048 MiB")
+        per = sum(r["rows"].values()) / r["services"]
+        bper = sum(base["rows"].values()) / bn
+        line(f"{pre}_{n}_rows_per_service", per, "rows", bper, "flat (ratio ~1)")
+        mper = r["rows"].get("metrics", 0) / r["services"]
+        bm = base["rows"].get("metrics", 0) / bn
+        line(f"{pre}_{n}_metric_rows_per_service", mper, "rows", bm, "flat (ratio ~1)")
+        line(f"{pre}_{n}_top_is_root", float(r["top"] == r["truth"]), "bool", 1.0, "1")
+    print(f"# {load_average()}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="*", default=[100, 300, 1000])
-    ap.add_argument("--grain", choices=("service", "series"), default="service")
+    ap.add_argument("--grain", choices=("auto", "signals", "service", "series"), default="auto")
+    ap.add_argument("--prom", action="store_true", help="also from a real Prometheus")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--ac", type=int, default=None, help="AC@1 over the 8 fault kinds at SIZE")
     ap.add_argument("--ac-seed", type=int, default=23)
@@ -139,35 +256,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse", action="store_true", help="reuse results saved by an earlier run")
     args = ap.parse_args(argv)
 
-    results: dict[int, dict] = {}
-    for n in args.sizes:
-        path = scenario("cpu-hog", args.seed, n, args.cache)
-        r = measured(path, args.grain, args.cache, args.reuse)
-        results[n] = r
-        print(
-            f"# {n} services: top {r['top']} (truth {r['truth']}, rank {r['rank_of_truth']}), "
-            f"verdict {r['verdict']}, rows {r['rows']}, load by signal (s) "
-            f"{r['load_by_signal_s']}; measured {r['measured_at']}, {r['load_average']}",
-            flush=True,
-        )
-    if results:
-        base = results[min(results)]
-        bn = base["services"]
-        for n, r in results.items():
-            tgt_t = "< 60 s at 1000 services" if n >= 1000 else "near-linear growth"
-            line(f"scale_{n}_time_to_findings", r["findings_s"], "s", base["findings_s"], tgt_t)
-            line(f"scale_{n}_load", r["load_s"], "s", base["load_s"], "part of the above")
-            line(
-                f"scale_{n}_peak_rss", r["peak_rss_mib"], "MiB", base["peak_rss_mib"], "< 2048 MiB"
+    paths = [("files", False)] + ([("prom", True)] if args.prom else [])
+    for tag, prom in paths:
+        results: dict[int, dict] = {}
+        for n in args.sizes:
+            path = scenario("cpu-hog", args.seed, n, args.cache)
+            r = measured(path, args.grain, args.cache, args.reuse, prom)
+            results[n] = r
+            print(
+                f"# {tag}, {n} services: top {r['top']} (truth {r['truth']}, rank "
+                f"{r['rank_of_truth']}), verdict {r['verdict']}, metrics grain "
+                f"{r.get('grain', '?')}, rows {r['rows']}, load by signal (s) "
+                f"{r['load_by_signal_s']}; measured {r['measured_at']}, {r['load_average']}",
+                flush=True,
             )
-            per = sum(r["rows"].values()) / r["services"]
-            bper = sum(base["rows"].values()) / bn
-            line(f"scale_{n}_rows_per_service", per, "rows", bper, "flat (ratio ~1)")
-            mper = r["rows"].get("metrics", 0) / r["services"]
-            bm = base["rows"].get("metrics", 0) / bn
-            line(f"scale_{n}_metric_rows_per_service", mper, "rows", bm, "flat (ratio ~1)")
-            line(f"scale_{n}_top_is_root", float(r["top"] == r["truth"]), "bool", 1.0, "1")
-        print(f"# {load_average()}")
+        report(tag, results)
     if args.ac:
         hits = 0
         for name in FAULT_SCENARIOS:

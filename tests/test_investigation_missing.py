@@ -116,16 +116,18 @@ def clear_window() -> Window:
 
 
 def test_over_budget_metrics_arrive_aggregated_not_missing(lab_demo_dir: Path) -> None:
-    """The files source answers a load past ``max_rows`` with per-service aggregates
-    (metric_grain="auto"): nothing is missing and the demo's root cause still leads."""
+    """The files source answers a load past ``max_rows`` with RED and saturation per
+    service (metric_grain="auto"): nothing is missing and the demo's root cause still
+    leads."""
     truth = json.loads((lab_demo_dir / "truth.json").read_text())["root_cause_service"]
     inc = Incident.from_directory(lab_demo_dir, max_rows=150_000)
     inv = Investigation(inc)
     assert inv.missing.frame.is_empty()
     res = inc.outcomes[(inc.sources[0].name, "metrics")].result
-    assert res is not None and "aggregated per service" in " ".join(res.warnings)
+    assert res is not None and "RED and saturation per service" in " ".join(res.warnings)
+    assert res.extra["grain"] == "signals" and inv.metric_grain() == "signals"
     # and the incident's status table says so where the user looks
     detail = inc.status().filter(signal="metrics")["detail"].item()
-    assert "aggregated per service" in detail
+    assert "RED and saturation per service" in detail
     assert 0 < inc.metrics.height <= 150_000
     assert inv.suspects.value.ranking[0] == truth

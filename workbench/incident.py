@@ -38,6 +38,7 @@ __all__ = ["SIGNALS", "Incident", "SourceOutcome"]
 log = logging.getLogger(__name__)
 
 SIGNALS: tuple[Signal, ...] = ("metrics", "logs", "spans", "events")
+_LOAD_ORDER: tuple[Signal, ...] = ("spans", "logs", "events", "metrics")
 
 
 def _notes(r: Result | None) -> list[str]:
@@ -347,7 +348,10 @@ class Incident:
     def load(self, signals: Iterable[Signal] = SIGNALS, *, refresh: bool = False) -> Incident:
         """Load the given signals from every source that serves them (concurrently)."""
         wanted = [s for s in signals if refresh or s not in self._frames]
-        jobs = [(src, sig) for sig in wanted for src in self.sources if sig in src.capabilities]
+        # spans first (the explorer's first chart; and a files source's JSON parse, the
+        # largest transient, runs while the process is still small), metrics last
+        order = sorted(wanted, key=_LOAD_ORDER.index)
+        jobs = [(src, sig) for sig in order for src in self.sources if sig in src.capabilities]
         if jobs:
             with ThreadPoolExecutor(max_workers=min(self.max_workers, len(jobs))) as pool:
                 for outcome in pool.map(lambda job: self._load_one(*job), jobs):

@@ -123,16 +123,57 @@ class DrillDown:
         logs = self.incident.logs
         return logs.filter(pl.col("trace_id") == trace_id).sort("ts").head(n)
 
+    def metric_grain(self) -> str:
+        """``series`` when the incident's metrics are raw samples; ``service`` or
+        ``signals`` when a source answered the first pass per service (large data, or a
+        Prometheus source's RED + saturation): then :meth:`raw_metrics` fetches the raw
+        series of the services a user drills into."""
+        grains = {
+            o.result.extra.get("grain", "series")
+            for (_, sig), o in self.incident.outcomes.items()
+            if sig == "metrics" and o.result is not None
+        }
+        grains.discard("series")
+        return sorted(grains)[0] if grains else "series"
+
+    def raw_metrics(self, services: list[str] | None = None) -> pl.DataFrame:
+        """The raw metric samples of ``services`` (default: the focus) over baseline and
+        window. When the first pass loaded per-service aggregates or signals, each metrics
+        source is asked again for those services' raw series (memoised); otherwise they
+        are the incident's own samples.
+
+        >>> inv.raw_metrics(["checkout"]).filter(pl.col("metric") == "up")
+        """
+        from workbench import frames as fr
+        from workbench.analysis.focus import for_services
+
+        svc = sorted(services if services is not None else self.services)
+        if self.metric_grain() == "series" or not svc:
+            return for_services(self.incident.metrics, svc) if svc else self.incident.metrics
+
+        def fetch() -> pl.DataFrame:
+            inc = self.incident
+            parts = [
+                src.raw_metrics(inc.full_window, services=svc).frame
+                for src in inc.sources
+                if "metrics" in src.capabilities and hasattr(src, "raw_metrics")
+            ]
+            return fr.concat(parts, "metrics") if parts else fr.empty("metrics")
+
+        return self._memo(("raw_metrics", tuple(svc)), fetch)
+
     def frames(self, *, max_traces: int = 50, trace: str | None = None) -> dict[str, pl.DataFrame]:
-        """The frames behind the focus: ``metrics`` and ``logs`` in the window of the
-        services, ``spans`` of the traces touching them, ``traces`` (:meth:`traces`) and,
-        with ``trace``, its ``waterfall``."""
+        """The frames behind the focus: ``metrics`` (raw samples, see
+        :meth:`raw_metrics`) and ``logs`` in the window of the services, ``spans`` of the
+        traces touching them, ``traces`` (:meth:`traces`) and, with ``trace``, its
+        ``waterfall``."""
         from workbench.analysis.focus import for_services, traces_touching
 
         view = self.incident.narrow(self.window)
         s = list(self.services)
+        metrics = self.raw_metrics(s) if s else view.metrics
         out = {
-            "metrics": for_services(view.in_window(view.metrics), s),
+            "metrics": for_services(view.in_window(metrics), s),
             "logs": for_services(view.in_window(view.logs), s),
             "spans": traces_touching(view.in_window(view.spans, "start"), s),
             "traces": self.traces(n=max_traces),

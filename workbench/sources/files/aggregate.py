@@ -1,19 +1,24 @@
 """Per-service metric aggregates straight from Parquet: the first pass of an investigation.
 
 Ranking services needs each service's series, not each pod's. :func:`service_aggregates`
-scans contract Parquet files lazily (projection: the five metric columns; predicate: the
-window, pushed into the scan) one file at a time, streaming, with the label lists held
-once per distinct label set rather than per row, so memory is bounded by the largest
-file's window without its labels (write metrics partitioned by family, as the lab does at scale), and
-returns the samples aggregated ``without`` the per-instance labels (:data:`PER_INSTANCE`:
-``pod``, ``instance``, ...) at ``step``: the PromQL ``sum without (pod, instance)``.
+reads contract Parquet files in bounded pieces (a few row groups at a time, only the five
+metric columns, row groups outside the window skipped by their ``ts`` statistics), so
+memory is bounded by one piece (:data:`CHUNK_ROWS` raw rows) plus the per-step partial
+sums, whatever the files' size, and returns the samples aggregated ``without`` the
+per-instance labels (:data:`PER_INSTANCE`: ``pod``, ``instance``, ...) at ``step``: the
+PromQL ``sum without (pod, instance)``.
 
 * Counters (names ending in ``_total``, ``_count``, ``_sum``, ``_bucket``: the same rule
   as :func:`workbench.analysis.changes.rate_counters`): each series' increase per sample
   (a decrease is a reset and counts 0) is summed per group and step, then accumulated
   again, so the result is a reset-free counter whose rate is the sum of the instances'
-  rates.
+  rates. A series cut between two pieces keeps the increase across the cut (each
+  piece's first and last sample per series are stitched).
 * Gauges: the mean over the group's samples in the step.
+
+Pieces must hold each series in time order across pieces (files ordered by series or by
+time, as every exporter and the lab write them); a file where a series' samples go back
+in time from one piece to the next is aggregated whole instead (exact, more memory).
 
 Example::
 
@@ -23,11 +28,14 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from workbench import frames
 from workbench.analysis.changes import COUNTER_SUFFIXES
@@ -35,7 +43,7 @@ from workbench.errors import BadData
 from workbench.sources.files import parquet
 from workbench.timewindow import Window
 
-__all__ = ["BATCH_ROWS", "PER_INSTANCE", "service_aggregates"]
+__all__ = ["CHUNK_ROWS", "PER_INSTANCE", "keyed_aggregates", "service_aggregates"]
 
 #: labels that name one instance of a service; aggregates sum or average over them
 PER_INSTANCE: tuple[str, ...] = (
@@ -49,88 +57,331 @@ PER_INSTANCE: tuple[str, ...] = (
     "service.instance.id",
 )
 
-_COLUMNS = ("ts", "metric", "service", "value", "labels")
+_COLUMNS = ["ts", "metric", "service", "value", "labels"]
 
-#: raw rows aggregated at once at most when batching (``batch_rows=BATCH_ROWS``); off by
-#: default: at 1,000 services batching cut the peak from 3.2 to 2.5 GiB but took 2.8x
-#: the time (each batch re-reads the file: the lab's row groups mix services)
-BATCH_ROWS = 2_000_000
+#: raw rows read at once (whole row groups; a row group larger than this is one piece).
+#: Measured on the 1,000-service lab's latency histogram (9.7M rows, 41 row groups of
+#: 262,144): see the closing note of issue 18 (scale2).
+CHUNK_ROWS = 262_144
 
 
 def _is_counter() -> pl.Expr:
     return pl.any_horizontal([pl.col("metric").str.ends_with(s) for s in COUNTER_SUFFIXES])
 
 
-def _one_file(
+def _compact(df: pl.DataFrame) -> pl.DataFrame:
+    """A copy of a small frame that owns its strings: a slice or gather of polars strings
+    keeps the whole piece's string buffers alive (the labels of a million rows)."""
+    buf = io.BytesIO()
+    df.write_ipc(buf, compression="uncompressed")
+    buf.seek(0)
+    return pl.read_ipc(buf)
+
+
+class _Unordered(Exception):
+    """A series goes back in time between two pieces: aggregate the file whole."""
+
+
+@dataclass
+class _Acc:
+    """What the pieces leave behind: partial sums per (group, step), the groups, the
+    label sets per group key, and each series' first/last sample per piece."""
+
+    step: str
+    drop: list[str]
+    keep: list[str] | None = None
+    gauges: str = "mean"
+    parts: list[pl.DataFrame] = field(default_factory=list)
+    gauge_parts: list[pl.DataFrame] = field(default_factory=list)
+    groups: list[pl.DataFrame] = field(default_factory=list)
+    sets: list[pl.DataFrame] = field(default_factory=list)
+    edges: list[pl.DataFrame] = field(default_factory=list)
+    piece: int = 0
+
+    def add(self, df: pl.DataFrame) -> None:
+        """Aggregate one piece of raw rows (``ts, metric, service, value, labels``)."""
+        if df.height == 0:
+            return
+        key = pl.element().struct.field("key")
+        df = df.with_columns(_lh=pl.col("labels").hash(11))
+        sets = (
+            df.select("_lh", "labels")
+            .unique("_lh")
+            .with_columns(
+                labels=pl.col("labels")
+                .list.filter(
+                    key.is_in(self.keep) if self.keep is not None else ~key.is_in(self.drop)
+                )
+                .list.sort()
+            )
+            .with_columns(_kh=pl.col("labels").hash(13))
+        )
+        self.sets.append(_compact(sets.select("_kh", "labels").unique("_kh")))
+        counter = _is_counter()
+        df = (
+            df.drop("labels")
+            .join(sets.select("_lh", "_kh"), on="_lh", how="left")
+            .with_columns(
+                _s=pl.struct("metric", "service", "_lh").hash(17),
+                _g=pl.struct("metric", "service", "_kh").hash(19),
+                _counter=counter,
+            )
+            .sort("_s", "ts")
+        )
+        new = (pl.col("_s") != pl.col("_s").shift(1)).fill_null(True)
+        inc = pl.when(new).then(0.0).otherwise(pl.col("value").diff().clip(lower_bound=0))
+        df = df.with_columns(
+            _v=pl.when(pl.col("_counter")).then(inc).otherwise(pl.col("value")),
+            _b=pl.col("ts").dt.truncate(self.step),
+        )
+        agg = {"_sum": pl.col("_v").sum(), "_n": pl.len().cast(pl.UInt32)}
+        if self.gauges == "sum":  # gauges: each series' mean in the step, summed later
+            self.gauge_parts.append(
+                df.filter(~pl.col("_counter")).group_by("_g", "_s", "_b").agg(**agg)
+            )
+            df_c = df.filter(pl.col("_counter"))
+        else:
+            df_c = df
+        self.parts.append(df_c.group_by("_g", "_b").agg(**agg))
+        self.groups.append(
+            _compact(df.select("_g", "metric", "service", "_kh", "_counter").unique("_g"))
+        )
+        self.edges.append(
+            df.filter(pl.col("_counter"))
+            .group_by("_s")
+            .agg(
+                _g=pl.col("_g").first(),
+                first_ts=pl.col("ts").first(),
+                first_v=pl.col("value").first(),
+                last_ts=pl.col("ts").last(),
+                last_v=pl.col("value").last(),
+            )
+            .with_columns(piece=pl.lit(self.piece, pl.UInt32))
+        )
+        self.piece += 1
+
+    def stitches(self) -> pl.DataFrame:
+        """The counter increases across piece boundaries (``_g, _b, _sum, _n``)."""
+        if len(self.edges) < 2:
+            return pl.DataFrame(
+                schema={
+                    "_g": pl.UInt64,
+                    "_b": pl.Datetime("us", "UTC"),
+                    "_sum": pl.Float64,
+                    "_n": pl.UInt32,
+                }
+            )
+        e = pl.concat(self.edges).sort("_s", "piece")
+        same = pl.col("_s") == pl.col("_s").shift(1)
+        e = e.with_columns(
+            _prev_ts=pl.when(same).then(pl.col("last_ts").shift(1)),
+            _prev_v=pl.when(same).then(pl.col("last_v").shift(1)),
+        ).filter(pl.col("_prev_ts").is_not_null())
+        if e.filter(pl.col("_prev_ts") >= pl.col("first_ts")).height:
+            raise _Unordered
+        return e.select(
+            "_g",
+            _b=pl.col("first_ts").dt.truncate(self.step),
+            _sum=(pl.col("first_v") - pl.col("_prev_v")).clip(lower_bound=0),
+            _n=pl.lit(0, pl.UInt32),
+        )
+
+    def result(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The aggregated rows (``ts, metric, service, value, _kh``: series blocks in
+        time order) and the label sets (``_kh, labels``)."""
+        labels = (
+            pl.concat(self.sets).unique("_kh")
+            if self.sets
+            else pl.DataFrame(
+                schema={"_kh": pl.UInt64, "labels": frames.SCHEMAS["metrics"]["labels"]}
+            )
+        )
+        if not self.parts:
+            empty = frames.empty("metrics").drop("labels").with_columns(_kh=pl.lit(0, pl.UInt64))
+            return empty.clear(), labels
+        gauge_sums = []
+        if self.gauge_parts:  # sum over series of each series' mean in the step
+            gauge_sums = [
+                pl.concat(self.gauge_parts)
+                .group_by("_g", "_s", "_b")
+                .agg(_mean=pl.col("_sum").sum() / pl.col("_n").sum())
+                .group_by("_g", "_b")
+                .agg(_sum=pl.col("_mean").sum(), _n=pl.lit(1, pl.UInt32))
+            ]
+            self.gauge_parts.clear()
+        sums = (
+            pl.concat([*self.parts, self.stitches(), *gauge_sums], how="vertical_relaxed")
+            .group_by("_g", "_b")
+            .agg(pl.col("_sum").sum(), pl.col("_n").sum())
+            .sort("_g", "_b")  # series blocks in time order: what the analysis wants
+        )
+        self.parts.clear()
+        groups = pl.concat(self.groups).unique("_g")
+        rows = sums.join(groups, on="_g", how="left", maintain_order="left").select(
+            pl.col("_b").alias("ts"),
+            "metric",
+            "service",
+            pl.when(pl.col("_counter"))
+            .then(pl.col("_sum").cum_sum().over("_g"))
+            .otherwise(pl.col("_sum") / pl.col("_n"))
+            .alias("value"),
+            "_kh",
+        )
+        return rows, labels
+
+
+def _runs(
+    md: pq.FileMetaData, window: Window, rows: int, metrics: Sequence[str] | None = None
+) -> Iterator[tuple[int, int]]:
+    """``(offset, length)`` of runs of whole row groups of about ``rows`` rows, skipping
+    row groups whose ``ts`` statistics lie outside ``window`` (or whose ``metric``
+    statistics exclude every name of ``metrics``)."""
+    names = [md.schema.column(i).path for i in range(md.num_columns)]
+    ts_col = names.index("ts") if "ts" in names else None
+    metric_col = names.index("metric") if "metric" in names else None
+    start = n = offset = 0
+    for i in range(md.num_row_groups):
+        rg = md.row_group(i)
+        if _outside(rg, ts_col, window, metric_col, metrics):
+            if n:
+                yield start, n
+            offset += rg.num_rows
+            start, n = offset, 0
+            continue
+        n += rg.num_rows
+        offset += rg.num_rows
+        if n >= rows:
+            yield start, n
+            start, n = offset, 0
+    if n:
+        yield start, n
+
+
+def _outside(
+    rg: pq.RowGroupMetaData,
+    ts_col: int | None,
+    window: Window,
+    metric_col: int | None = None,
+    metrics: Sequence[str] | None = None,
+) -> bool:
+    """True when the row group's statistics show no row in ``window`` (or, with
+    ``metrics``, none of those metric names)."""
+    try:
+        if ts_col is not None:
+            st = rg.column(ts_col).statistics
+            if (
+                st is not None
+                and st.has_min_max
+                and (st.max < window.start or st.min >= window.end)
+            ):
+                return True
+        if metric_col is not None and metrics:
+            st = rg.column(metric_col).statistics
+            if st is not None and st.has_min_max:
+                return not any(st.min <= m <= st.max for m in metrics)
+    except TypeError:  # naive or odd statistics: read the row group
+        return False
+    return False
+
+
+def _pieces(
     path: Path,
+    window: Window,
+    services: Sequence[str] | None,
+    rows: int,
+    source: str | None,
+    metrics: Sequence[str] | None = None,
+) -> Iterator[pl.DataFrame]:
+    """The file's rows in the window, ``rows`` at a time (read by polars: pyarrow's
+    allocator kept every piece's nested label strings resident, 4 GiB at 1,000 services)."""
+    src = parquet._source(path, source=source)
+    md = pq.read_metadata(src)
+    if hasattr(src, "seek"):
+        src.seek(0)
+    for offset, length in _runs(md, window, rows, metrics):
+        lf = pl.scan_parquet(src).slice(offset, length).select(_COLUMNS)
+        if metrics is not None:
+            lf = lf.filter(pl.col("metric").is_in(list(metrics)))
+        yield parquet.filter_frame(lf, "metrics", window, services).collect()
+        if hasattr(src, "seek"):
+            src.seek(0)
+
+
+def _aggregate(
+    paths: Sequence[Path],
     window: Window,
     step: timedelta,
     services: Sequence[str] | None,
     drop: Sequence[str],
-    batch_rows: int | None,
-) -> pl.DataFrame:
-    lf = pl.scan_parquet(path).select(list(_COLUMNS))
-    lf = parquet.filter_frame(lf, "metrics", window, services)
-    parts = 1
-    if batch_rows is not None:
-        n = int(lf.select(pl.len()).collect().item())
-        parts = max(1, -(-n // batch_rows))
-    if parts == 1:
-        return _one_batch(lf, step, drop)
-    # a large file in batches of services (every row of a service in one batch, so its
-    # series and groups are whole): each batch streams the file again, memory stays flat
-    batch = pl.col("service").hash(seed=7) % parts
-    return pl.concat(
-        [_one_batch(lf.filter(batch == i), step, drop) for i in range(parts)],
-        how="vertical",
+    rows: int | None,
+    source: str | None,
+    keep: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
+    gauges: str = "mean",
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Aggregate ``paths`` piece by piece (``rows`` raw rows at a time) or, with
+    ``rows=None``, all of them as one piece (exact whatever the row order)."""
+    acc = _Acc(
+        f"{int(step.total_seconds())}s",
+        list(drop),
+        None if keep is None else list(keep),
+        gauges,
     )
+    whole: list[pl.DataFrame] = []
+    for p in paths:
+        try:
+            for piece in _pieces(p, window, services, rows or 2**62, source, metrics):
+                if rows is None:
+                    whole.append(piece)
+                else:
+                    acc.add(piece)
+        except Exception as exc:  # pyarrow and polars raise many kinds on a bad file
+            raise BadData(
+                f"cannot aggregate Parquet {p.name}: {str(exc).splitlines()[0][:200]}",
+                path=str(p),
+                source=source,
+                hint="the file may be truncated or not in the metrics frame contract",
+            ) from exc
+    if whole:
+        acc.add(pl.concat(whole, how="vertical_relaxed"))
+    return acc.result()
 
 
-def _one_batch(lf: pl.LazyFrame, step: timedelta, drop: Sequence[str]) -> pl.DataFrame:
-    lf = lf.with_columns(_lh=pl.col("labels").hash())
-    # two streaming passes, so the label lists are never held per row: the rows with a
-    # hash of their label set, and the distinct label sets (few: one per series at most)
-    df = lf.drop("labels").collect(engine="streaming")
-    key = pl.element().struct.field("key")
-    sets = (
-        lf.select("_lh", "labels")
-        .unique("_lh")
-        .collect(engine="streaming")
-        .with_columns(labels=pl.col("labels").list.filter(~key.is_in(list(drop))).list.sort())
-        .with_columns(_kh=pl.col("labels").hash())
-    )
-    counter = _is_counter()
-    series = pl.struct("metric", "service", "_lh").hash()
-    inc = pl.col("value").diff().over(series, order_by="ts").clip(lower_bound=0).fill_null(0.0)
-    grouped = (
-        df.join(sets.select("_lh", "_kh"), on="_lh", how="left")
-        .with_columns(
-            _v=pl.when(counter).then(inc).otherwise(pl.col("value")),
-            _counter=counter,
-            _b=pl.col("ts").dt.truncate(f"{int(step.total_seconds())}s"),
-            _g=pl.struct("metric", "service", "_kh").hash(),
+def keyed_aggregates(
+    paths: Sequence[str | Path],
+    window: Window,
+    *,
+    step: timedelta = timedelta(seconds=60),
+    services: Sequence[str] | None = None,
+    drop: Sequence[str] = PER_INSTANCE,
+    source: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    keep: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
+    gauges: str = "mean",
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`service_aggregates` without the label lists on every row: the rows
+    (``ts, metric, service, value, _kh``) and their label sets (``_kh, labels``), for
+    callers that read a few labels (:mod:`workbench.sources.files.signals`).
+    ``gauges="sum"``: a gauge group's value is the sum over its series of each series'
+    mean in the step (PromQL ``sum by`` of a gauge) instead of the mean of its samples.
+
+    >>> rows, sets = keyed_aggregates(paths, win, keep=("le",))
+    """
+    if step.total_seconds() < 1:
+        raise ValueError("step must be at least one second")
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1")
+    if gauges not in ("mean", "sum"):
+        raise ValueError("gauges must be 'mean' or 'sum'")
+    ps = [Path(p) for p in paths]
+    try:
+        return _aggregate(
+            ps, window, step, services, drop, chunk_rows, source, keep, metrics, gauges
         )
-        .group_by("_g", "_b")
-        .agg(
-            pl.col("metric").first(),
-            pl.col("service").first(),
-            pl.col("_kh").first(),
-            pl.col("_counter").first(),
-            _sum=pl.col("_v").sum(),
-            _mean=pl.col("_v").mean(),
-        )
-    )
-    labels = sets.select("_kh", "labels").unique("_kh")
-    return grouped.join(labels, on="_kh", how="left").select(
-        pl.col("_b").alias("ts"),
-        "metric",
-        "service",
-        pl.when(pl.col("_counter"))
-        .then(pl.col("_sum").cum_sum().over("_g", order_by="_b"))
-        .otherwise(pl.col("_mean"))
-        .alias("value"),
-        "labels",
-    )
+    except _Unordered:
+        # a series goes back in time across pieces: all rows as one piece (exact)
+        return _aggregate(ps, window, step, services, drop, None, source, keep, metrics, gauges)
 
 
 def service_aggregates(
@@ -141,29 +392,25 @@ def service_aggregates(
     services: Sequence[str] | None = None,
     drop: Sequence[str] = PER_INSTANCE,
     source: str | None = None,
-    batch_rows: int | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    keep: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """The metrics frame of ``paths`` over ``window``, aggregated per service (every
-    label but ``drop``) at ``step`` (see the module docstring), sorted by ``ts``. With
-    ``batch_rows``, a file with more rows than that in the window is aggregated in
-    batches of services, each a streaming pass over the file (less memory, more time).
+    label but ``drop``; with ``keep``, only those labels: ``sum by (service, *keep)``)
+    at ``step`` (see the module docstring), each series one block in time order (what
+    :func:`workbench.analysis.changes.score_changes` wants); ``metrics`` limits it to
+    those metric names (row groups without them are skipped). The files are read
+    ``chunk_rows`` raw rows (whole row groups) at a time; a series may span files and
+    pieces.
 
     >>> service_aggregates(["metrics/metrics.parquet"], win, step=timedelta(minutes=1))
     """
-    if step.total_seconds() < 1:
-        raise ValueError("step must be at least one second")
-    parts = []
-    for p in paths:
-        try:
-            parts.append(_one_file(Path(p), window, step, services, drop, batch_rows))
-        except Exception as exc:  # polars raises many kinds on a bad file
-            raise BadData(
-                f"cannot aggregate Parquet {Path(p).name}: {str(exc).splitlines()[0][:200]}",
-                path=str(p),
-                source=source,
-                hint="the file may be truncated or not in the metrics frame contract",
-            ) from exc
-    if not parts:
+    rows, sets = keyed_aggregates(
+        paths, window, step=step, services=services, drop=drop, source=source,
+        chunk_rows=chunk_rows, keep=keep, metrics=metrics,
+    )  # fmt: skip
+    if rows.height == 0:
         return frames.empty("metrics")
-    df = pl.concat(parts, how="vertical").sort("ts", "metric", "service", maintain_order=True)
+    df = rows.join(sets, on="_kh", how="left", maintain_order="left").drop("_kh")
     return frames.validate(df, "metrics", source=source)

@@ -307,9 +307,29 @@ class PrometheusSource(Source, CapacityAggregation):
         )
         label = f"RED+saturation for {', '.join(services) if services else 'all services'}"
         res = self._range(queries, window, step=st, label=label)
+        res.extra["grain"] = "signals"
         if choice is not None:
             res.extra["metric_names"] = choice.note()
         return res
+
+    def raw_metrics(
+        self,
+        window: Window,
+        *,
+        services: Sequence[str],
+        step: str | timedelta | float | None = None,
+    ) -> Result:
+        """Every series of ``services`` (by the service label) over ``window``: the
+        drill-down behind the per-service signals :meth:`metrics` loads first.
+
+        >>> prom.raw_metrics(w, services=["checkout"]).frame
+        """
+        if not services:
+            raise ConfigError("raw_metrics needs the services to fetch (a drill-down)")
+        self._ensure_names(window)
+        svc = promql.label_name(self.metric_names.service_label)
+        expr = promql.selector(None, promql.any_of(svc, services))
+        return self._range({expr: expr}, window, step=step, label=f"raw series of {expr}")
 
     def _ensure_names(self, window: Window) -> metric_presets.Choice | None:
         """Detect the naming preset from the server's metric names, once (see
