@@ -295,6 +295,10 @@ def execute(
             kernel_name=kernel_name(),
             cwd=str(cwd) if cwd else None,
             progress_bar=False,
+            # papermill otherwise rewrites (and re-validates) the whole notebook before and
+            # after every cell: ~60 writes, seconds; it still writes it once at the end, and
+            # before raising when a cell fails
+            request_save_on_cell_execute=False,
             execution_timeout=timeout_s,
             kernel_manager_class=ipc_kernel_manager(),
         )
