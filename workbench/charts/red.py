@@ -20,7 +20,6 @@ from datetime import timedelta
 
 import altair as alt
 import polars as pl
-import polars.selectors as cs
 
 from workbench.analysis._util import check_columns, filter_window, truncate_every
 from workbench.analysis.red import RED_COLUMNS
@@ -31,6 +30,7 @@ from workbench.charts._style import (
     NUMBER_LABEL,
     OKABE_ITO,
     iso,
+    stable_floats,
     time_scale,
     time_x,
 )
@@ -138,11 +138,9 @@ def red_panels(
         long = filter_window(long, "ts", zoom)
     order = {s: i for i, s in enumerate(chosen)}
     long = long.with_columns(
-        pl.col("service").replace_strict(order, return_dtype=pl.Int32).alias("_order"),
-        # 9 significant digits: far below what a panel shows, and it drops the last-bit
-        # noise of parallel float sums, so the same data gives the same spec (and SVG)
-        cs.float().round_sig_figs(9),
+        pl.col("service").replace_strict(order, return_dtype=pl.Int32).alias("_order")
     ).sort("_order", "measure", "ts")
+    long = stable_floats(long)
 
     base = alt.Chart().properties(width=panel_width, height=panel_height)
     layers: list[alt.Chart] = []
