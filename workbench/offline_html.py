@@ -33,6 +33,7 @@ __all__ = [
     "tidy_markdown",
     "to_html",
     "to_markdown",
+    "warm_up",
     "write_static",
 ]
 
@@ -147,6 +148,34 @@ def _hide_code(exporter: Any) -> None:
     exporter.exclude_output_prompt = True
 
 
+_SVG_SLOT = "<!--workbench-svg-{}-->"
+
+
+def _svg_slots(nb: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A shallow copy of ``nb`` whose SVG outputs are short placeholders, and the SVGs.
+
+    nbconvert's HTML exporter parses its whole output again with BeautifulSoup (to add
+    alt texts and tab stops); the charts are most of the bytes and need neither, so they
+    are put back after it, as they are."""
+    svgs: list[str] = []
+    cells = []
+    for cell in nb.get("cells", []):
+        outputs = cell.get("outputs")
+        if not outputs or not any("image/svg+xml" in o.get("data", {}) for o in outputs):
+            cells.append(cell)
+            continue
+        new_outputs = []
+        for o in outputs:
+            data = o.get("data", {})
+            if "image/svg+xml" in data:
+                svg = data["image/svg+xml"]
+                svgs.append("".join(svg) if isinstance(svg, list) else str(svg))
+                o = {**o, "data": {**data, "image/svg+xml": _SVG_SLOT.format(len(svgs) - 1)}}
+            new_outputs.append(o)
+        cells.append({**cell, "outputs": new_outputs})
+    return {**nb, "cells": cells}, svgs
+
+
 def to_html(nb: dict[str, Any], *, title: str | None = None, exclude_input: bool = False) -> str:
     """HTML of a (static) notebook that loads nothing from the network; charts are inline
     SVG. Code is kept and highlighted, unless ``exclude_input=True`` (a report: outputs
@@ -161,14 +190,65 @@ def to_html(nb: dict[str, Any], *, title: str | None = None, exclude_input: bool
     )
     if exclude_input:
         _hide_code(exporter)
-    node = nbformat.reads(json.dumps(nb), as_version=4)
+    slotted, svgs = _svg_slots(nb)
+    node = nbformat.reads(json.dumps(slotted), as_version=4)  # small: no SVGs in it
     if title:
         node.metadata["title"] = title
     body, _ = exporter.from_notebook_node(node)
+    parts = body.split("<!--workbench-svg-")
+    if len(parts) != len(svgs) + 1:  # a placeholder went missing: export as it was
+        node = nbformat.reads(json.dumps(nb), as_version=4)
+        if title:
+            node.metadata["title"] = title
+        body, _ = exporter.from_notebook_node(node)
+    else:
+        out = [parts[0]]
+        for part in parts[1:]:
+            i, _, rest = part.partition("-->")
+            out += [svgs[int(i)], rest]
+        body = "".join(out)
     bad = network_references(body)
     if bad:
         raise BadData(f"the HTML export would load from the network: {bad[:3]}")
     return body
+
+
+def warm_up() -> None:
+    """Import nbconvert and export a one-cell notebook, so that the first real
+    :func:`to_html` finds its templates compiled and its highlighter loaded (run it in a
+    thread while a notebook executes).
+
+    >>> threading.Thread(target=offline_html.warm_up, daemon=True).start()
+    """
+    nb = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"language_info": {"name": "python", "pygments_lexer": "ipython3"}},
+        "cells": [
+            {"cell_type": "markdown", "id": "a", "metadata": {}, "source": "# *warm* `up`"},
+            {
+                "cell_type": "code",
+                "id": "b",
+                "metadata": {},
+                "execution_count": 1,
+                "source": "import polars as pl\nx = {'a': 1}  # warm",
+                "outputs": [
+                    {
+                        "output_type": "display_data",
+                        "metadata": {},
+                        "data": {"image/svg+xml": "<svg></svg>", "text/plain": "<chart>"},
+                    },
+                    {
+                        "output_type": "execute_result",
+                        "execution_count": 1,
+                        "metadata": {},
+                        "data": {"text/html": "<table><tr><td>1</td></tr></table>"},
+                    },
+                ],
+            },
+        ],
+    }
+    to_html(nb)
 
 
 def to_markdown(
