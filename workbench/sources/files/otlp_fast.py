@@ -292,12 +292,7 @@ def fast_spans(data: bytes) -> pl.DataFrame | None:
     if exc is None:
         return None
     parts.append(exc)
-    long = (
-        pl.concat(parts, how="vertical")
-        .sort("_i", "key", "_prio", "_pos")
-        .unique(["_i", "key"], keep="last", maintain_order=True)
-    )
-    attrs = kv_from_long(long["_i"], long["key"], long["value"], n)
+    attrs = _merge_attrs(pl.concat(parts, how="vertical"), n)
     sp = sp.join(services, on="_res", how="left", maintain_order="left")
     kind = (
         pl.col("kind")
@@ -323,6 +318,29 @@ def fast_spans(data: bytes) -> pl.DataFrame | None:
         status.alias("status"),
         attrs.alias("attributes"),
     )
+
+
+def _merge_attrs(long: pl.DataFrame, n: int) -> pl.Series:
+    """``_i, key, value, _prio, _pos`` rows -> the attributes column: per span, keys
+    sorted, one value per key (the highest ``_prio``, then the last ``_pos``), as
+    :func:`~workbench.sources.files._build.kv_from_long` builds it. Sorted on integers
+    (the key's rank among the few distinct keys), not on the strings."""
+    if long.height == 0:
+        return kv_from_long([], [], [], n)
+    names = long["key"].unique().sort()
+    long = (
+        long.with_columns(
+            pl.col("key")
+            .replace_strict(names, pl.arange(0, names.len(), eager=True), return_dtype=pl.UInt32)
+            .alias("_k")
+        )
+        .sort("_i", "_k", "_prio", "_pos")
+        .filter(
+            (pl.col("_i") != pl.col("_i").shift(-1)).fill_null(True)
+            | (pl.col("_k") != pl.col("_k").shift(-1)).fill_null(True)
+        )
+    )
+    return kv_from_long(long["_i"], long["key"], long["value"], n)
 
 
 def _ns(values: pl.Series) -> pl.Series:
