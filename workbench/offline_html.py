@@ -18,9 +18,12 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,9 +116,10 @@ def make_static(nb: dict[str, Any]) -> dict[str, Any]:
 
     Widget outputs that are not charts become a short note, not a broken widget.
     """
-    out = copy.deepcopy(nb)
-    meta = out.setdefault("metadata", {})
+    # the widget state (megabytes of JavaScript per chart) is read, never copied
+    meta = dict(nb.get("metadata") or {})
     widgets = meta.pop("widgets", {}).get(_WIDGET_STATE, {}).get("state", {})
+    out = copy.deepcopy({**nb, "metadata": meta})
     for cell in out.get("cells", []):
         for o in cell.get("outputs", []):
             data = o.get("data")
@@ -180,16 +184,41 @@ def to_html(nb: dict[str, Any], *, title: str | None = None, exclude_input: bool
     """HTML of a (static) notebook that loads nothing from the network; charts are inline
     SVG. Code is kept and highlighted, unless ``exclude_input=True`` (a report: outputs
     and text only)."""
-    import jinja2
     import nbformat
-    from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(
-        extra_loaders=[jinja2.DictLoader({"workbench_offline.html.j2": _TEMPLATE})],
-        template_file="workbench_offline.html.j2",
-    )
-    if exclude_input:
-        _hide_code(exporter)
+    with _exporter(exclude_input) as exporter:
+        body = _export(exporter, nb, title, nbformat)
+    bad = network_references(body)
+    if bad:
+        raise BadData(f"the HTML export would load from the network: {bad[:3]}")
+    return body
+
+
+_EXPORTERS: dict[bool, Any] = {}
+_EXPORTERS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _exporter(exclude_input: bool) -> Iterator[Any]:
+    """The HTML exporter, made once per process (its Jinja templates compile once: a
+    fresh exporter compiles them again), used by one thread at a time."""
+    with _EXPORTERS_LOCK:
+        exporter = _EXPORTERS.get(exclude_input)
+        if exporter is None:
+            import jinja2
+            from nbconvert import HTMLExporter
+
+            exporter = HTMLExporter(
+                extra_loaders=[jinja2.DictLoader({"workbench_offline.html.j2": _TEMPLATE})],
+                template_file="workbench_offline.html.j2",
+            )
+            if exclude_input:
+                _hide_code(exporter)
+            _EXPORTERS[exclude_input] = exporter
+        yield exporter
+
+
+def _export(exporter: Any, nb: dict[str, Any], title: str | None, nbformat: Any) -> str:
     slotted, svgs = _svg_slots(nb)
     node = nbformat.reads(json.dumps(slotted), as_version=4)  # small: no SVGs in it
     if title:
@@ -207,9 +236,6 @@ def to_html(nb: dict[str, Any], *, title: str | None = None, exclude_input: bool
             i, _, rest = part.partition("-->")
             out += [svgs[int(i)], rest]
         body = "".join(out)
-    bad = network_references(body)
-    if bad:
-        raise BadData(f"the HTML export would load from the network: {bad[:3]}")
     return body
 
 
