@@ -241,8 +241,9 @@ def _export(exporter: Any, nb: dict[str, Any], title: str | None, nbformat: Any)
 
 def warm_up() -> None:
     """Import nbconvert and export a one-cell notebook, so that the first real
-    :func:`to_html` finds its templates compiled and its highlighter loaded (run it in a
-    thread while a notebook executes).
+    :func:`to_html` finds its templates compiled and its highlighter loaded, and import
+    the SVG renderer :func:`make_static` uses (run it in a thread while a notebook
+    executes).
 
     >>> threading.Thread(target=offline_html.warm_up, daemon=True).start()
     """
@@ -275,6 +276,9 @@ def warm_up() -> None:
         ],
     }
     to_html(nb)
+    import vl_convert  # noqa: F401
+
+    import workbench.charts.render  # noqa: F401
 
 
 def to_markdown(
