@@ -362,6 +362,9 @@ def execute(
                 request_save_on_cell_execute=False,
                 execution_timeout=timeout_s,
                 kernel_manager_class=adopted,
+                # outputs and widget state are collected by then: no need to wait for the
+                # kernel to wind down
+                shutdown_kernel="immediate",
             )
         except PapermillExecutionError as exc:
             raise NotebookError(
