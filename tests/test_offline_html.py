@@ -136,3 +136,29 @@ def test_tidy_markdown_keeps_one_blank_line_and_names_images_as_charts() -> None
     assert offline_html.tidy_markdown(md) == (
         "# A\n\ntext\n![chart](x_files/a.svg)\n\n```\ncode\n\n\nmore\n```\n"
     )
+
+
+def test_svgs_reach_the_html_verbatim_and_in_order() -> None:
+    """The charts skip nbconvert's HTML re-parse (placeholders) and come back byte for
+    byte, each in its own output, in order (the re-parse lower-cased ``viewBox``)."""
+    static = offline_html.make_static(_nb())
+    svgs = [
+        o["data"]["image/svg+xml"]
+        for c in static["cells"]
+        for o in c.get("outputs", [])
+        if "image/svg+xml" in o.get("data", {})
+    ]
+    assert len(svgs) == 2 and all("viewBox" in s for s in svgs)
+    html = offline_html.to_html(static, title="t")
+    positions = [html.index(s) for s in svgs]
+    assert positions == sorted(positions)
+    assert "workbench-svg-" not in html
+    # the same page again from the process's one exporter (templates compiled once)
+    assert offline_html.to_html(static, title="t") == html
+
+
+def test_warm_up_leaves_the_export_unchanged() -> None:
+    static = offline_html.make_static(_nb())
+    before = offline_html.to_html(static, title="t", exclude_input=True)
+    offline_html.warm_up()
+    assert offline_html.to_html(static, title="t", exclude_input=True) == before

@@ -68,11 +68,16 @@ def defer_rfc3987_syntax() -> bool:
     if _NAME in sys.modules:
         return isinstance(sys.modules[_NAME], _DeferredModule)
     try:
-        if importlib.util.find_spec(_NAME) is None:
-            return False
+        spec = importlib.util.find_spec(_NAME)
     except (ImportError, ValueError):
         return False
+    if spec is None:
+        return False
     stand_in = _DeferredModule(_NAME)
+    stand_in.__spec__ = spec  # find_spec() and friends see the real module's
+    stand_in.__file__ = spec.origin
+    if spec.submodule_search_locations is not None:  # a package: submodules still import
+        stand_in.__path__ = list(spec.submodule_search_locations)
 
     def is_valid_syntax(term: str, value: str) -> bool:
         return bool(stand_in._wb_load().is_valid_syntax(term=term, value=value))

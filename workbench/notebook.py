@@ -273,15 +273,16 @@ def ipc_kernel_manager() -> type:
     return IpcKernelManager
 
 
-def import_lines(nb: Mapping[str, Any]) -> list[str]:
+def import_lines(nb: Mapping[str, Any] | str | Path) -> list[str]:
     """The top-level ``import`` statements of a notebook's code cells, in order (cells
     that are not plain Python, such as magics, are skipped).
 
     >>> import_lines({"cells": [{"cell_type": "code", "source": "import polars as pl\\nx = 1"}]})
     ['import polars as pl']
     """
+    book = _read(nb) if isinstance(nb, str | Path) else nb
     lines: list[str] = []
-    for cell in nb.get("cells", []):
+    for cell in book.get("cells", []):
         if cell.get("cell_type") != "code":
             continue
         src = _source(cell)
@@ -342,7 +343,7 @@ def execute(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     name = kernel_name()
-    lines = import_lines(_read(notebook)) if preload else []
+    lines = import_lines(notebook) if preload else []
     km, adopted = _early_kernel(name, preload=lines, cwd=str(cwd) if cwd else None)
     try:
         import papermill as pm
