@@ -162,3 +162,33 @@ def test_warm_up_leaves_the_export_unchanged() -> None:
     before = offline_html.to_html(static, title="t", exclude_input=True)
     offline_html.warm_up()
     assert offline_html.to_html(static, title="t", exclude_input=True) == before
+
+
+def test_svg_drawer_draws_ahead_and_make_static_uses_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Charts submitted while a notebook runs are drawn once, in the drawer's thread;
+    make_static takes them from there (a chart never submitted is still drawn)."""
+    monkeypatch.setenv("WORKBENCH_SVG_CACHE", "0")
+    threads: list[str] = []
+    real = offline_html._svg
+
+    def counting(spec: dict, *, vega: bool = False) -> str:
+        import threading
+
+        threads.append(threading.current_thread().name)
+        return real(spec, vega=vega)
+
+    monkeypatch.setattr(offline_html, "_svg", counting)
+    nb = _nb()
+    state = nb["metadata"]["widgets"][STATE]["state"]
+    drawer = offline_html.SvgDrawer()
+    try:
+        drawer.submit_outputs(nb["cells"][1], state)  # the widget chart and the mimebundle
+        static = offline_html.make_static(nb, svgs=drawer)
+    finally:
+        drawer.close()
+    assert len(threads) == 1 and threads[0].startswith("svg")  # one spec, drawn once ahead
+    assert offline_html.chart_count(static) == 2
+    plain = offline_html.make_static(nb)
+    assert [c.get("outputs") and len(c["outputs"]) for c in static["cells"]] == [
+        c.get("outputs") and len(c["outputs"]) for c in plain["cells"]
+    ]

@@ -24,7 +24,7 @@ import ast
 import json
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -321,6 +321,57 @@ def _early_kernel(name: str, *, preload: Sequence[str], cwd: str | None) -> tupl
     return km, Adopted
 
 
+#: papermill engine name under which :func:`execute` registers its per-cell hook
+ENGINE = "workbench"
+
+
+def _register_engine() -> None:
+    """Register papermill's nbclient engine again under :data:`ENGINE`, with one
+    addition: a client's ``on_cell_executed`` hook may take ``widget_state`` (the
+    widgets' state so far, as the executed notebook will store it)."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    class Engine(NBClientEngine):  # type: ignore[misc]
+        @classmethod
+        def execute_managed_notebook(  # papermill's, plus the hook's widget_state
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            log_output: bool = False,
+            stdout_file: Any = None,
+            stderr_file: Any = None,
+            start_timeout: float = 60,
+            execution_timeout: float | None = None,
+            on_cell_done: Any = None,
+            **kwargs: Any,
+        ) -> Any:
+            kwargs = remove_args(["input_path"], **kwargs)
+            safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final_kwargs = merge_kwargs(
+                safe_kwargs,
+                timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            client = PapermillNotebookClient(nb_man, **final_kwargs)
+            if on_cell_done is not None:
+
+                def hook(cell: Any, **_: Any) -> None:
+                    on_cell_done(cell, client.widget_state)
+
+                client.on_cell_executed = hook
+            return client.execute()
+
+    papermill_engines.register(ENGINE, Engine)
+
+
 def execute(
     notebook: str | Path,
     out: str | Path,
@@ -329,6 +380,7 @@ def execute(
     cwd: str | Path | None = None,
     timeout_s: float = 600,
     preload: bool = True,
+    on_cell_done: Callable[[Mapping[str, Any], Mapping[str, Any]], None] | None = None,
 ) -> Path:
     """Run ``notebook`` headless with papermill into ``out``; raise :class:`NotebookError`
     naming the failing cell if one raises (the partly executed notebook is still written).
@@ -337,6 +389,9 @@ def execute(
     top-level import statements while it starts (:func:`import_lines`), in parallel with
     papermill's start-up in this process: the cells then find them imported. Outputs are
     the same; a failing import still fails in its cell, where it is written.
+
+    ``on_cell_done(cell, widget_state)`` is called after each cell ran, in this process
+    (e.g. to draw a chart's SVG while the kernel goes on); it must not modify them.
     """
     from jupyter_core.utils import run_sync
 
@@ -348,6 +403,8 @@ def execute(
     try:
         import papermill as pm
         from papermill.exceptions import PapermillExecutionError
+
+        _register_engine()
 
         try:
             pm.execute_notebook(
@@ -366,6 +423,8 @@ def execute(
                 # outputs and widget state are collected by then: no need to wait for the
                 # kernel to wind down
                 shutdown_kernel="immediate",
+                engine_name=ENGINE,
+                on_cell_done=on_cell_done,
             )
         except PapermillExecutionError as exc:
             raise NotebookError(

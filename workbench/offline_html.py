@@ -30,6 +30,7 @@ from typing import Any
 from workbench.errors import BadData
 
 __all__ = [
+    "SvgDrawer",
     "chart_count",
     "make_static",
     "network_references",
@@ -92,7 +93,61 @@ def _svg(spec: dict[str, Any], *, vega: bool = False) -> str:
         raise BadData(f"cannot render a chart output to SVG: {exc}") from exc
 
 
-def _static_output(data: dict[str, Any], widgets: dict[str, Any]) -> dict[str, Any] | None:
+class SvgDrawer:
+    """Draws chart SVGs in a background thread as their specs become known (while a
+    notebook still executes), for :func:`make_static` to pick up; a spec it was not
+    given is drawn when asked, as without it. Errors surface when the SVG is asked for.
+
+    >>> drawer = SvgDrawer()
+    >>> drawer.submit(spec)                      # returns at once
+    >>> make_static(nb, svgs=drawer)             # finds it drawn
+    """
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svg")
+        self._futures: dict[tuple[str, bool], Any] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(spec: dict[str, Any], vega: bool) -> tuple[str, bool]:
+        return json.dumps(spec, sort_keys=True, default=str), vega
+
+    def submit(self, spec: dict[str, Any], *, vega: bool = False) -> None:
+        key = self._key(spec, vega)
+        with self._lock:
+            if key not in self._futures:
+                self._futures[key] = self._pool.submit(_svg, copy.deepcopy(spec), vega=vega)
+
+    def submit_outputs(self, cell: Any, widget_state: Any) -> None:
+        """Submit every chart among ``cell``'s outputs (a widget's spec is looked up in
+        ``widget_state``): fit for :func:`workbench.notebook.execute`'s ``on_cell_done``."""
+        for o in cell.get("outputs", []):
+            data = o.get("data") or {}
+            if "image/svg+xml" in data or "image/png" in data:
+                continue
+            for mime, value in data.items():
+                if _VEGALITE.match(mime) or _VEGA.match(mime):
+                    self.submit(value, vega=bool(_VEGA.match(mime)))
+            view = data.get(_WIDGET_VIEW)
+            if isinstance(view, dict):
+                spec = (widget_state.get(view.get("model_id", "")) or {}).get("spec")
+                if spec:
+                    self.submit(spec)
+
+    def svg(self, spec: dict[str, Any], *, vega: bool = False) -> str:
+        with self._lock:
+            future = self._futures.get(self._key(spec, vega))
+        return future.result() if future is not None else _svg(spec, vega=vega)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _static_output(
+    data: dict[str, Any], widgets: dict[str, Any], svgs: SvgDrawer | None = None
+) -> dict[str, Any] | None:
     """SVG data for one chart output, or None if it is not a chart."""
     if "image/svg+xml" in data or "image/png" in data:
         return None
@@ -108,13 +163,15 @@ def _static_output(data: dict[str, Any], widgets: dict[str, Any]) -> dict[str, A
         spec = model.get("state", {}).get("spec")
     if not spec:
         return None
-    return {"image/svg+xml": _svg(spec, vega=vega), "text/plain": "<chart>"}
+    svg = svgs.svg(spec, vega=vega) if svgs is not None else _svg(spec, vega=vega)
+    return {"image/svg+xml": svg, "text/plain": "<chart>"}
 
 
-def make_static(nb: dict[str, Any]) -> dict[str, Any]:
+def make_static(nb: dict[str, Any], *, svgs: SvgDrawer | None = None) -> dict[str, Any]:
     """A copy of notebook ``nb`` (dict) whose charts are SVG and that holds no widget state.
 
     Widget outputs that are not charts become a short note, not a broken widget.
+    ``svgs``: a :class:`SvgDrawer` that may have drawn some charts already.
     """
     # the widget state (megabytes of JavaScript per chart) is read, never copied
     meta = dict(nb.get("metadata") or {})
@@ -125,7 +182,7 @@ def make_static(nb: dict[str, Any]) -> dict[str, Any]:
             data = o.get("data")
             if not data:
                 continue
-            static = _static_output(data, widgets)
+            static = _static_output(data, widgets, svgs)
             if static is not None:
                 o["data"] = static
                 o["metadata"] = {}
@@ -345,11 +402,13 @@ def network_references(html: str) -> list[str]:
     return found
 
 
-def write_static(executed: str | Path, *, html: str | Path | None = None) -> Path:
+def write_static(
+    executed: str | Path, *, html: str | Path | None = None, svgs: SvgDrawer | None = None
+) -> Path:
     """Make the executed notebook at ``executed`` static in place, and write its HTML to
     ``html`` (default: same name, ``.html``). Returns the HTML path."""
     src = Path(executed)
-    nb = make_static(json.loads(src.read_text(encoding="utf-8")))
+    nb = make_static(json.loads(src.read_text(encoding="utf-8")), svgs=svgs)
     src.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     target = Path(html) if html else src.with_suffix(".html")
     target.write_text(to_html(nb, title=nb.get("metadata", {}).get("title")), encoding="utf-8")

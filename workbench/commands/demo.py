@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
         # the static export's templates and highlighter load while the kernel works
         threading.Thread(target=_quietly(offline_html.warm_up), daemon=True).start()
+        # and each chart's SVG is drawn as soon as its cell has run
+        drawer = offline_html.SvgDrawer()
         out_dir: Path = args.execute
         out_dir.mkdir(parents=True, exist_ok=True)
         t1 = time.perf_counter()
@@ -85,14 +87,22 @@ def run(args: argparse.Namespace) -> int:
                         parameters=demo.parameters,
                         cwd=out_dir,
                         timeout_s=args.timeout,
+                        on_cell_done=drawer.submit_outputs,
                     )
             else:
                 notebook.execute(
-                    notebook.template_path(), executed, cwd=out_dir, timeout_s=args.timeout
+                    notebook.template_path(),
+                    executed,
+                    cwd=out_dir,
+                    timeout_s=args.timeout,
+                    on_cell_done=drawer.submit_outputs,
                 )
         finally:  # a failed run still gets its static copy and HTML, to read the traceback
-            if executed.exists():
-                html = offline_html.write_static(executed)
+            try:
+                if executed.exists():
+                    html = offline_html.write_static(executed, svgs=drawer)
+            finally:
+                drawer.close()
         print(f"wrote {executed} and {html} ({time.perf_counter() - t1:.1f}s)")
     return 0
 
