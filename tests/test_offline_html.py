@@ -150,11 +150,26 @@ def test_svgs_reach_the_html_verbatim_and_in_order() -> None:
     ]
     assert len(svgs) == 2 and all("viewBox" in s for s in svgs)
     html = offline_html.to_html(static, title="t")
-    positions = [html.index(s) for s in svgs]
+    positions = [html.index(offline_html.scope_svg_ids(s, f"wb{i}-")) for i, s in enumerate(svgs)]
     assert positions == sorted(positions)
     assert "workbench-svg-" not in html
     # the same page again from the process's one exporter (templates compiled once)
     assert offline_html.to_html(static, title="t") == html
+
+
+def test_svg_ids_are_unique_in_a_page() -> None:
+    """Two SVGs drawn by different vl-convert processes both define ``clip1``: in the page
+    each keeps its own (scoped) ids and references, text is untouched."""
+    svg = (
+        '<svg><defs><clipPath id="clip1"><rect/></clipPath><linearGradient id="gradient_0"/>'
+        '</defs><g clip-path="url(#clip1)" fill="url(#gradient_0)"><use href="#clip1"/>'
+        "<text>id=clip1 url(#clip1)</text></g></svg>"
+    )
+    a, b = offline_html.scope_svg_ids(svg, "wb0-"), offline_html.scope_svg_ids(svg, "wb1-")
+    assert 'id="wb0-clip1"' in a and "url(#wb0-clip1)" in a and 'href="#wb0-clip1"' in a
+    assert 'fill="url(#wb0-gradient_0)"' in a and "<text>id=clip1 url(#clip1)</text>" in a
+    ids = re.findall(r'\bid="([^"]+)"', a + b)
+    assert len(ids) == len(set(ids)) == 4
 
 
 def test_warm_up_leaves_the_export_unchanged() -> None:

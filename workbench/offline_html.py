@@ -34,6 +34,7 @@ __all__ = [
     "chart_count",
     "make_static",
     "network_references",
+    "scope_svg_ids",
     "tidy_markdown",
     "to_html",
     "to_markdown",
@@ -237,6 +238,26 @@ def _svg_slots(nb: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return {**nb, "cells": cells}, svgs
 
 
+_SVG_ID = re.compile(r'\bid="([^"]+)"')
+
+
+def scope_svg_ids(svg: str, prefix: str) -> str:
+    """``svg`` with every id it defines (clip paths, gradients) and every reference to
+    one (``url(#id)``, ``href="#id"``) prefixed: SVGs drawn by different vl-convert
+    processes (the SVG cache) number them from 1 each, and one page must not hold two
+    elements with the same id (a chart would clip to another chart's rectangle).
+
+    >>> scope_svg_ids('<clipPath id="clip1"/><g clip-path="url(#clip1)"/>', "wb0-")
+    '<clipPath id="wb0-clip1"/><g clip-path="url(#wb0-clip1)"/>'
+    """
+    ids = set(_SVG_ID.findall(svg))
+    if not ids:
+        return svg
+    names = "|".join(re.escape(x) for x in sorted(ids, key=len, reverse=True))
+    ref = re.compile(rf'(\bid="|="url\(#|href="#)({names})(?=["\)])')  # attributes only
+    return ref.sub(lambda m: f"{m.group(1)}{prefix}{m.group(2)}", svg)
+
+
 def to_html(nb: dict[str, Any], *, title: str | None = None, exclude_input: bool = False) -> str:
     """HTML of a (static) notebook that loads nothing from the network; charts are inline
     SVG. Code is kept and highlighted, unless ``exclude_input=True`` (a report: outputs
@@ -291,7 +312,7 @@ def _export(exporter: Any, nb: dict[str, Any], title: str | None, nbformat: Any)
         out = [parts[0]]
         for part in parts[1:]:
             i, _, rest = part.partition("-->")
-            out += [svgs[int(i)], rest]
+            out += [scope_svg_ids(svgs[int(i)], f"wb{i}-"), rest]
         body = "".join(out)
     return body
 
