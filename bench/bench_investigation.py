@@ -55,6 +55,19 @@ def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return t_best, out
 
 
+def best_cpu(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
+    """Best wall seconds, best CPU seconds of this process (all its threads) and the
+    result: on a shared machine the CPU figure moves less with the load."""
+    out, t_best, c_best = None, math.inf, math.inf
+    for _ in range(repeat):
+        gc.collect()
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        t_best = min(t_best, time.perf_counter() - t0)
+        c_best = min(c_best, time.process_time() - c0)
+    return t_best, c_best, out
+
+
 def load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
@@ -68,30 +81,52 @@ def otlp(repeat: int) -> None:
     from workbench.sources.files import otlp_fast
 
     path = demo_path() / "traces" / "traces.otlp.jsonl"
-    t_new, frame = best(lambda: reader.read_file(path).frame, repeat)
+    t_new, c_new, frame = best_cpu(lambda: reader.read_file(path).frame, repeat)
     n = frame.height
     with pytest.MonkeyPatch.context() as m:
         m.setattr(otlp_fast, "fast_spans", lambda data: None)
-        t_old, old = best(lambda: reader.read_file(path).frame, repeat)
+        t_old, c_old, old = best_cpu(lambda: reader.read_file(path).frame, repeat)
     assert old.height == n
-    try:
-        import orjson
-
-        decoder, loads = "orjson", orjson.loads
-    except ImportError:
-        import json
-
-        decoder, loads = "json", json.loads
-    t_floor, _ = best(lambda: [loads(x) for x in path.read_bytes().splitlines() if x], repeat)
+    lines = [x for x in path.read_bytes().splitlines() if x]
+    decoders = _decoders()
+    timed = {name: best_cpu(lambda f=f: [f(x) for x in lines], repeat) for name, f in decoders}
+    floors = {name: v[0] for name, v in timed.items()}
+    decoder = min(floors, key=floors.__getitem__)
+    t_floor, c_floor = floors[decoder], timed[decoder][1]
+    t_arrow, c_arrow, _ = best_cpu(lambda: otlp_fast._decode(path.read_bytes()), repeat)
     new, base, floor = n / t_new, n / t_old, n / t_floor
     print(
         f"otlp_spans_per_s: {new:,.0f} spans/s (baseline careful path {base:,.0f} spans/s, "
-        f"ratio {new / base:.1f}x, target {TARGET_SPANS_PER_S:,}) [{n:,} spans, {load()}]"
+        f"ratio {new / base:.1f}x, target {TARGET_SPANS_PER_S:,}) [{n:,} spans; per CPU "
+        f"second {n / c_new:,.0f} vs {n / c_old:,.0f}; {load()}]"
     )
+    others = ", ".join(f"{k} {n / v:,.0f}" for k, v in floors.items() if k != decoder)
     print(
         f"otlp_decode_floor_spans_per_s: {floor:,.0f} spans/s (baseline {decoder} line by "
-        f"line, ratio {new / floor:.2f}x of the floor, target >= 1x)"
+        f"line, ratio {new / floor:.2f}x of the floor, target >= 1x) [to Python objects: "
+        f"{others or 'no other decoder installed'}; pyarrow's strict columnar decode alone, "
+        f"as otlp_fast runs it: {n / t_arrow:,.0f} spans/s; per CPU second: fast path "
+        f"{n / c_new:,.0f}, {decoder} {n / c_floor:,.0f}, pyarrow {n / c_arrow:,.0f}]"
     )
+
+
+def _decoders() -> list[tuple[str, Callable[[bytes], Any]]]:
+    """Every JSON decoder installed, the standard library's last."""
+    out: list[tuple[str, Callable[[bytes], Any]]] = []
+    try:
+        import orjson
+
+        out.append(("orjson", orjson.loads))
+    except ImportError:
+        pass
+    try:
+        import msgspec
+
+        out.append(("msgspec", msgspec.json.Decoder().decode))
+    except ImportError:
+        pass
+    out.append(("json", json.loads))
+    return out
 
 
 def _old_cells(inc: Any) -> Any:
@@ -131,7 +166,7 @@ def _new_cells(inc: Any) -> Any:
     return inv.findings.value
 
 
-def notebook(repeat: int, execute: bool) -> None:
+def notebook(repeat: int) -> None:
     from workbench import Incident
 
     def run(cells: Callable[[Any], Any]) -> Any:
@@ -146,25 +181,52 @@ def notebook(repeat: int, execute: bool) -> None:
         f"notebook_findings_s: {t_new:.2f} s (baseline cells before the investigation "
         f"{t_old:.2f} s, ratio {t_new / t_old:.2f}x, target {TARGET_NOTEBOOK_S:g}) [{load()}]"
     )
-    if execute:
-        execute_demo()
 
 
-def execute_demo() -> None:
+def _run_demo(workbench: str, env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (the command and its kernel) and the cells' seconds of
+    one ``workbench demo --execute``."""
+    import resource
+
+    with tempfile.TemporaryDirectory() as tmp:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run(
+            [workbench, "demo", "--execute", tmp],
+            check=True,
+            capture_output=True,
+            env={**os.environ, **env},
+        )
+        took = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        book = json.loads((Path(tmp) / "incident.ipynb").read_text(encoding="utf-8"))
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return took, cpu, book["metadata"].get("papermill", {}).get("duration") or 0.0
+
+
+def execute_demo(baseline: str | None = None, repeat: int = 1) -> None:
     """``workbench demo --execute`` end to end (kernel start-up, cells, static HTML), once
-    with every chart drawn (``WORKBENCH_SVG_CACHE=0``) and once with the SVG cache warm."""
+    with every chart drawn (``WORKBENCH_SVG_CACHE=0``) and once with the SVG cache warm.
+    ``baseline``: another checkout's ``workbench`` command (e.g. main's venv), run
+    alternately with this one, for a same-load ratio; else the issue's 15 s."""
+    ours = str(Path(sys.executable).with_name("workbench"))
     for name, env in (("cold_svg", {"WORKBENCH_SVG_CACHE": "0"}), ("warm_svg", {})):
-        with tempfile.TemporaryDirectory() as tmp:
-            cmd = [str(Path(sys.executable).with_name("workbench")), "demo", "--execute", tmp]
-            t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, **env})
-            took = time.perf_counter() - t0
-            book = json.loads((Path(tmp) / "incident.ipynb").read_text(encoding="utf-8"))
-        cells = book["metadata"].get("papermill", {}).get("duration") or 0.0
+        runs: dict[str, list[tuple[float, float, float]]] = {"ours": [], "base": []}
+        for _ in range(repeat):
+            if baseline:
+                runs["base"].append(_run_demo(baseline, env))
+            runs["ours"].append(_run_demo(ours, env))
+        took, cpu, cells = min(runs["ours"])
+        if baseline:
+            b_took, b_cpu, _ = min(runs["base"])
+            base = f"baseline {baseline} {b_took:.2f} s (cpu {b_cpu:.1f} s) same run"
+            ratio = took / b_took
+        else:
+            base, ratio = "baseline 15 s on a quiet machine per issue 12", took / 15
         print(
-            f"notebook_execute_{name}_s: {took:.2f} s (baseline 15 s on a quiet machine per "
-            f"issue 12, ratio {took / 15:.2f}x, target {TARGET_NOTEBOOK_S:g}) "
-            f"[cells {cells:.1f} s; {load()}]"
+            f"notebook_execute_{name}_s: {took:.2f} s ({base}, ratio {ratio:.2f}x, target "
+            f"{TARGET_NOTEBOOK_S:g}) [cpu {cpu:.1f} s; cells {cells:.1f} s; {load()}]",
+            flush=True,
         )
 
 
@@ -211,13 +273,24 @@ def main() -> None:
     ap.add_argument(
         "--only-execute", action="store_true", help="only time `workbench demo --execute`"
     )
+    ap.add_argument("--only-otlp", action="store_true", help="only the OTLP lines")
+    ap.add_argument(
+        "--baseline-workbench",
+        metavar="PATH",
+        help="another checkout's `workbench` command to time `demo --execute` against "
+        "(e.g. /work/main/.venv/bin/workbench), alternately, at the same load",
+    )
     args = ap.parse_args()
     if args.only_execute:
-        execute_demo()
+        execute_demo(args.baseline_workbench, repeat=max(1, args.repeat // 2))
         return
     otlp(args.repeat)
+    if args.only_otlp:
+        return
     verdict(args.repeat)
-    notebook(args.repeat, args.execute)
+    notebook(args.repeat)
+    if args.execute:
+        execute_demo(args.baseline_workbench)
 
 
 if __name__ == "__main__":

@@ -136,3 +136,74 @@ def test_tidy_markdown_keeps_one_blank_line_and_names_images_as_charts() -> None
     assert offline_html.tidy_markdown(md) == (
         "# A\n\ntext\n![chart](x_files/a.svg)\n\n```\ncode\n\n\nmore\n```\n"
     )
+
+
+def test_svgs_reach_the_html_verbatim_and_in_order() -> None:
+    """The charts skip nbconvert's HTML re-parse (placeholders) and come back byte for
+    byte, each in its own output, in order (the re-parse lower-cased ``viewBox``)."""
+    static = offline_html.make_static(_nb())
+    svgs = [
+        o["data"]["image/svg+xml"]
+        for c in static["cells"]
+        for o in c.get("outputs", [])
+        if "image/svg+xml" in o.get("data", {})
+    ]
+    assert len(svgs) == 2 and all("viewBox" in s for s in svgs)
+    html = offline_html.to_html(static, title="t")
+    positions = [html.index(offline_html.scope_svg_ids(s, f"wb{i}-")) for i, s in enumerate(svgs)]
+    assert positions == sorted(positions)
+    assert "workbench-svg-" not in html
+    # the same page again from the process's one exporter (templates compiled once)
+    assert offline_html.to_html(static, title="t") == html
+
+
+def test_svg_ids_are_unique_in_a_page() -> None:
+    """Two SVGs drawn by different vl-convert processes both define ``clip1``: in the page
+    each keeps its own (scoped) ids and references, text is untouched."""
+    svg = (
+        '<svg><defs><clipPath id="clip1"><rect/></clipPath><linearGradient id="gradient_0"/>'
+        '</defs><g clip-path="url(#clip1)" fill="url(#gradient_0)"><use href="#clip1"/>'
+        "<text>id=clip1 url(#clip1)</text></g></svg>"
+    )
+    a, b = offline_html.scope_svg_ids(svg, "wb0-"), offline_html.scope_svg_ids(svg, "wb1-")
+    assert 'id="wb0-clip1"' in a and "url(#wb0-clip1)" in a and 'href="#wb0-clip1"' in a
+    assert 'fill="url(#wb0-gradient_0)"' in a and "<text>id=clip1 url(#clip1)</text>" in a
+    ids = re.findall(r'\bid="([^"]+)"', a + b)
+    assert len(ids) == len(set(ids)) == 4
+
+
+def test_warm_up_leaves_the_export_unchanged() -> None:
+    static = offline_html.make_static(_nb())
+    before = offline_html.to_html(static, title="t", exclude_input=True)
+    offline_html.warm_up()
+    assert offline_html.to_html(static, title="t", exclude_input=True) == before
+
+
+def test_svg_drawer_draws_ahead_and_make_static_uses_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Charts submitted while a notebook runs are drawn once, in the drawer's thread;
+    make_static takes them from there (a chart never submitted is still drawn)."""
+    monkeypatch.setenv("WORKBENCH_SVG_CACHE", "0")
+    threads: list[str] = []
+    real = offline_html._svg
+
+    def counting(spec: dict, *, vega: bool = False) -> str:
+        import threading
+
+        threads.append(threading.current_thread().name)
+        return real(spec, vega=vega)
+
+    monkeypatch.setattr(offline_html, "_svg", counting)
+    nb = _nb()
+    state = nb["metadata"]["widgets"][STATE]["state"]
+    drawer = offline_html.SvgDrawer()
+    try:
+        drawer.submit_outputs(nb["cells"][1], state)  # the widget chart and the mimebundle
+        static = offline_html.make_static(nb, svgs=drawer)
+    finally:
+        drawer.close()
+    assert len(threads) == 1 and threads[0].startswith("svg")  # one spec, drawn once ahead
+    assert offline_html.chart_count(static) == 2
+    plain = offline_html.make_static(nb)
+    assert [c.get("outputs") and len(c["outputs"]) for c in static["cells"]] == [
+        c.get("outputs") and len(c["outputs"]) for c in plain["cells"]
+    ]

@@ -10,6 +10,8 @@ Example::
     >>> inv.suspects
 """
 
+# first: defers jsonschema's rfc3987_syntax (1.5-3.5 s) before altair/nbformat import it
+import workbench._deferred  # noqa: F401
 from workbench.analysis.suspects import Suspects, rank_suspects
 from workbench.capacity import Usage, load_usage
 from workbench.config import connect, load_config

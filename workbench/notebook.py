@@ -24,7 +24,7 @@ import ast
 import json
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ __all__ = [
     "NotebookError",
     "execute",
     "fill_parameters",
+    "import_lines",
     "kernel_name",
     "new_incident_notebook",
     "open_incident",
@@ -277,6 +278,105 @@ def ipc_kernel_manager() -> type:
     return IpcKernelManager
 
 
+def import_lines(nb: Mapping[str, Any] | str | Path) -> list[str]:
+    """The top-level ``import`` statements of a notebook's code cells, in order (cells
+    that are not plain Python, such as magics, are skipped).
+
+    >>> import_lines({"cells": [{"cell_type": "code", "source": "import polars as pl\\nx = 1"}]})
+    ['import polars as pl']
+    """
+    book = _read(nb) if isinstance(nb, str | Path) else nb
+    lines: list[str] = []
+    for cell in book.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        src = _source(cell)
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import) or (
+                isinstance(node, ast.ImportFrom) and not node.level and node.module != "__future__"
+            ):
+                seg = ast.get_source_segment(src, node)
+                if seg and seg not in lines:
+                    lines.append(seg)
+    return lines
+
+
+def _early_kernel(name: str, *, preload: Sequence[str], cwd: str | None) -> tuple[Any, type]:
+    """Start a kernel now, running ``preload`` (import statements) while it starts, and
+    return a kernel manager class for papermill/nbclient that adopts it: they find it
+    started, wait until it is ready and shut it down as if they had started it."""
+    from jupyter_core.utils import run_sync
+
+    base = ipc_kernel_manager()
+    km = base(kernel_name=name)
+    extra = [f"--IPKernelApp.exec_lines={json.dumps(list(preload))}"] if preload else []
+    run_sync(km.start_kernel)(extra_arguments=extra, cwd=cwd)
+
+    class Adopted(base):  # type: ignore[misc, valid-type]
+        """Hands out the kernel manager started above (not an instance of this class,
+        so it is not initialised again)."""
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+            return km
+
+    return km, Adopted
+
+
+#: papermill engine name under which :func:`execute` registers its per-cell hook
+ENGINE = "workbench"
+
+
+def _register_engine() -> None:
+    """Register papermill's nbclient engine again under :data:`ENGINE`, with one
+    addition: a client's ``on_cell_executed`` hook may take ``widget_state`` (the
+    widgets' state so far, as the executed notebook will store it)."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+    from papermill.utils import merge_kwargs, remove_args
+
+    class Engine(NBClientEngine):  # type: ignore[misc]
+        @classmethod
+        def execute_managed_notebook(  # papermill's, plus the hook's widget_state
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            log_output: bool = False,
+            stdout_file: Any = None,
+            stderr_file: Any = None,
+            start_timeout: float = 60,
+            execution_timeout: float | None = None,
+            on_cell_done: Any = None,
+            **kwargs: Any,
+        ) -> Any:
+            kwargs = remove_args(["input_path"], **kwargs)
+            safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final_kwargs = merge_kwargs(
+                safe_kwargs,
+                timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            client = PapermillNotebookClient(nb_man, **final_kwargs)
+            if on_cell_done is not None:
+
+                def hook(cell: Any, **_: Any) -> None:
+                    on_cell_done(cell, client.widget_state)
+
+                client.on_cell_executed = hook
+            return client.execute()
+
+    papermill_engines.register(ENGINE, Engine)
+
+
 def execute(
     notebook: str | Path,
     out: str | Path,
@@ -284,30 +384,62 @@ def execute(
     parameters: Mapping[str, Any] | None = None,
     cwd: str | Path | None = None,
     timeout_s: float = 600,
+    preload: bool = True,
+    on_cell_done: Callable[[Mapping[str, Any], Mapping[str, Any]], None] | None = None,
 ) -> Path:
     """Run ``notebook`` headless with papermill into ``out``; raise :class:`NotebookError`
-    naming the failing cell if one raises (the partly executed notebook is still written)."""
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
+    naming the failing cell if one raises (the partly executed notebook is still written).
+
+    The kernel is started first and, with ``preload=True``, runs the notebook's own
+    top-level import statements while it starts (:func:`import_lines`), in parallel with
+    papermill's start-up in this process: the cells then find them imported. Outputs are
+    the same; a failing import still fails in its cell, where it is written.
+
+    ``on_cell_done(cell, widget_state)`` is called after each cell ran, in this process
+    (e.g. to draw a chart's SVG while the kernel goes on); it must not modify them.
+    """
+    from jupyter_core.utils import run_sync
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    name = kernel_name()
+    lines = import_lines(notebook) if preload else []
+    km, adopted = _early_kernel(name, preload=lines, cwd=str(cwd) if cwd else None)
     try:
-        pm.execute_notebook(
-            str(notebook),
-            str(out),
-            parameters=dict(parameters or {}),
-            kernel_name=kernel_name(),
-            cwd=str(cwd) if cwd else None,
-            progress_bar=False,
-            execution_timeout=timeout_s,
-            kernel_manager_class=ipc_kernel_manager(),
-        )
-    except PapermillExecutionError as exc:
-        raise NotebookError(
-            f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}",
-            hint=f"open {out} to see the traceback",
-        ) from exc
+        import papermill as pm
+        from papermill.exceptions import PapermillExecutionError
+
+        _register_engine()
+
+        try:
+            pm.execute_notebook(
+                str(notebook),
+                str(out),
+                parameters=dict(parameters or {}),
+                kernel_name=name,
+                cwd=str(cwd) if cwd else None,
+                progress_bar=False,
+                # papermill otherwise rewrites (and re-validates) the whole notebook before
+                # and after every cell: ~60 writes, seconds; it still writes it once at the
+                # end, and before raising when a cell fails
+                request_save_on_cell_execute=False,
+                execution_timeout=timeout_s,
+                kernel_manager_class=adopted,
+                # outputs and widget state are collected by then: no need to wait for the
+                # kernel to wind down
+                shutdown_kernel="immediate",
+                engine_name=ENGINE,
+                on_cell_done=on_cell_done,
+            )
+        except PapermillExecutionError as exc:
+            raise NotebookError(
+                f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}",
+                hint=f"open {out} to see the traceback",
+            ) from exc
+    finally:
+        if km.has_kernel:  # papermill failed before it adopted the kernel
+            run_sync(km.shutdown_kernel)(now=True)
+            run_sync(km.cleanup_resources)()
     return out
 
 

@@ -18,21 +18,27 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import BadData
 
 __all__ = [
+    "SvgDrawer",
     "chart_count",
     "make_static",
     "network_references",
+    "scope_svg_ids",
     "tidy_markdown",
     "to_html",
     "to_markdown",
+    "warm_up",
     "write_static",
 ]
 
@@ -88,7 +94,61 @@ def _svg(spec: dict[str, Any], *, vega: bool = False) -> str:
         raise BadData(f"cannot render a chart output to SVG: {exc}") from exc
 
 
-def _static_output(data: dict[str, Any], widgets: dict[str, Any]) -> dict[str, Any] | None:
+class SvgDrawer:
+    """Draws chart SVGs in a background thread as their specs become known (while a
+    notebook still executes), for :func:`make_static` to pick up; a spec it was not
+    given is drawn when asked, as without it. Errors surface when the SVG is asked for.
+
+    >>> drawer = SvgDrawer()
+    >>> drawer.submit(spec)                      # returns at once
+    >>> make_static(nb, svgs=drawer)             # finds it drawn
+    """
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svg")
+        self._futures: dict[tuple[str, bool], Any] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(spec: dict[str, Any], vega: bool) -> tuple[str, bool]:
+        return json.dumps(spec, sort_keys=True, default=str), vega
+
+    def submit(self, spec: dict[str, Any], *, vega: bool = False) -> None:
+        key = self._key(spec, vega)
+        with self._lock:
+            if key not in self._futures:
+                self._futures[key] = self._pool.submit(_svg, copy.deepcopy(spec), vega=vega)
+
+    def submit_outputs(self, cell: Any, widget_state: Any) -> None:
+        """Submit every chart among ``cell``'s outputs (a widget's spec is looked up in
+        ``widget_state``): fit for :func:`workbench.notebook.execute`'s ``on_cell_done``."""
+        for o in cell.get("outputs", []):
+            data = o.get("data") or {}
+            if "image/svg+xml" in data or "image/png" in data:
+                continue
+            for mime, value in data.items():
+                if _VEGALITE.match(mime) or _VEGA.match(mime):
+                    self.submit(value, vega=bool(_VEGA.match(mime)))
+            view = data.get(_WIDGET_VIEW)
+            if isinstance(view, dict):
+                spec = (widget_state.get(view.get("model_id", "")) or {}).get("spec")
+                if spec:
+                    self.submit(spec)
+
+    def svg(self, spec: dict[str, Any], *, vega: bool = False) -> str:
+        with self._lock:
+            future = self._futures.get(self._key(spec, vega))
+        return future.result() if future is not None else _svg(spec, vega=vega)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _static_output(
+    data: dict[str, Any], widgets: dict[str, Any], svgs: SvgDrawer | None = None
+) -> dict[str, Any] | None:
     """SVG data for one chart output, or None if it is not a chart."""
     if "image/svg+xml" in data or "image/png" in data:
         return None
@@ -104,23 +164,26 @@ def _static_output(data: dict[str, Any], widgets: dict[str, Any]) -> dict[str, A
         spec = model.get("state", {}).get("spec")
     if not spec:
         return None
-    return {"image/svg+xml": _svg(spec, vega=vega), "text/plain": "<chart>"}
+    svg = svgs.svg(spec, vega=vega) if svgs is not None else _svg(spec, vega=vega)
+    return {"image/svg+xml": svg, "text/plain": "<chart>"}
 
 
-def make_static(nb: dict[str, Any]) -> dict[str, Any]:
+def make_static(nb: dict[str, Any], *, svgs: SvgDrawer | None = None) -> dict[str, Any]:
     """A copy of notebook ``nb`` (dict) whose charts are SVG and that holds no widget state.
 
     Widget outputs that are not charts become a short note, not a broken widget.
+    ``svgs``: a :class:`SvgDrawer` that may have drawn some charts already.
     """
-    out = copy.deepcopy(nb)
-    meta = out.setdefault("metadata", {})
+    # the widget state (megabytes of JavaScript per chart) is read, never copied
+    meta = dict(nb.get("metadata") or {})
     widgets = meta.pop("widgets", {}).get(_WIDGET_STATE, {}).get("state", {})
+    out = copy.deepcopy({**nb, "metadata": meta})
     for cell in out.get("cells", []):
         for o in cell.get("outputs", []):
             data = o.get("data")
             if not data:
                 continue
-            static = _static_output(data, widgets)
+            static = _static_output(data, widgets, svgs)
             if static is not None:
                 o["data"] = static
                 o["metadata"] = {}
@@ -147,28 +210,153 @@ def _hide_code(exporter: Any) -> None:
     exporter.exclude_output_prompt = True
 
 
+_SVG_SLOT = "<!--workbench-svg-{}-->"
+
+
+def _svg_slots(nb: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A shallow copy of ``nb`` whose SVG outputs are short placeholders, and the SVGs.
+
+    nbconvert's HTML exporter parses its whole output again with BeautifulSoup (to add
+    alt texts and tab stops); the charts are most of the bytes and need neither, so they
+    are put back after it, as they are."""
+    svgs: list[str] = []
+    cells = []
+    for cell in nb.get("cells", []):
+        outputs = cell.get("outputs")
+        if not outputs or not any("image/svg+xml" in o.get("data", {}) for o in outputs):
+            cells.append(cell)
+            continue
+        new_outputs = []
+        for o in outputs:
+            data = o.get("data", {})
+            if "image/svg+xml" in data:
+                svg = data["image/svg+xml"]
+                svgs.append("".join(svg) if isinstance(svg, list) else str(svg))
+                o = {**o, "data": {**data, "image/svg+xml": _SVG_SLOT.format(len(svgs) - 1)}}
+            new_outputs.append(o)
+        cells.append({**cell, "outputs": new_outputs})
+    return {**nb, "cells": cells}, svgs
+
+
+_SVG_ID = re.compile(r'\bid="([^"]+)"')
+
+
+def scope_svg_ids(svg: str, prefix: str) -> str:
+    """``svg`` with every id it defines (clip paths, gradients) and every reference to
+    one (``url(#id)``, ``href="#id"``) prefixed: SVGs drawn by different vl-convert
+    processes (the SVG cache) number them from 1 each, and one page must not hold two
+    elements with the same id (a chart would clip to another chart's rectangle).
+
+    >>> scope_svg_ids('<clipPath id="clip1"/><g clip-path="url(#clip1)"/>', "wb0-")
+    '<clipPath id="wb0-clip1"/><g clip-path="url(#wb0-clip1)"/>'
+    """
+    ids = set(_SVG_ID.findall(svg))
+    if not ids:
+        return svg
+    names = "|".join(re.escape(x) for x in sorted(ids, key=len, reverse=True))
+    ref = re.compile(rf'(\bid="|="url\(#|href="#)({names})(?=["\)])')  # attributes only
+    return ref.sub(lambda m: f"{m.group(1)}{prefix}{m.group(2)}", svg)
+
+
 def to_html(nb: dict[str, Any], *, title: str | None = None, exclude_input: bool = False) -> str:
     """HTML of a (static) notebook that loads nothing from the network; charts are inline
     SVG. Code is kept and highlighted, unless ``exclude_input=True`` (a report: outputs
     and text only)."""
-    import jinja2
     import nbformat
-    from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(
-        extra_loaders=[jinja2.DictLoader({"workbench_offline.html.j2": _TEMPLATE})],
-        template_file="workbench_offline.html.j2",
-    )
-    if exclude_input:
-        _hide_code(exporter)
-    node = nbformat.reads(json.dumps(nb), as_version=4)
-    if title:
-        node.metadata["title"] = title
-    body, _ = exporter.from_notebook_node(node)
+    with _exporter(exclude_input) as exporter:
+        body = _export(exporter, nb, title, nbformat)
     bad = network_references(body)
     if bad:
         raise BadData(f"the HTML export would load from the network: {bad[:3]}")
     return body
+
+
+_EXPORTERS: dict[bool, Any] = {}
+_EXPORTERS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _exporter(exclude_input: bool) -> Iterator[Any]:
+    """The HTML exporter, made once per process (its Jinja templates compile once: a
+    fresh exporter compiles them again), used by one thread at a time."""
+    with _EXPORTERS_LOCK:
+        exporter = _EXPORTERS.get(exclude_input)
+        if exporter is None:
+            import jinja2
+            from nbconvert import HTMLExporter
+
+            exporter = HTMLExporter(
+                extra_loaders=[jinja2.DictLoader({"workbench_offline.html.j2": _TEMPLATE})],
+                template_file="workbench_offline.html.j2",
+            )
+            if exclude_input:
+                _hide_code(exporter)
+            _EXPORTERS[exclude_input] = exporter
+        yield exporter
+
+
+def _export(exporter: Any, nb: dict[str, Any], title: str | None, nbformat: Any) -> str:
+    slotted, svgs = _svg_slots(nb)
+    node = nbformat.reads(json.dumps(slotted), as_version=4)  # small: no SVGs in it
+    if title:
+        node.metadata["title"] = title
+    body, _ = exporter.from_notebook_node(node)
+    parts = body.split("<!--workbench-svg-")
+    if len(parts) != len(svgs) + 1:  # a placeholder went missing: export as it was
+        node = nbformat.reads(json.dumps(nb), as_version=4)
+        if title:
+            node.metadata["title"] = title
+        body, _ = exporter.from_notebook_node(node)
+    else:
+        out = [parts[0]]
+        for part in parts[1:]:
+            i, _, rest = part.partition("-->")
+            out += [scope_svg_ids(svgs[int(i)], f"wb{i}-"), rest]
+        body = "".join(out)
+    return body
+
+
+def warm_up() -> None:
+    """Import nbconvert and export a one-cell notebook, so that the first real
+    :func:`to_html` finds its templates compiled and its highlighter loaded, and import
+    the SVG renderer :func:`make_static` uses (run it in a thread while a notebook
+    executes).
+
+    >>> threading.Thread(target=offline_html.warm_up, daemon=True).start()
+    """
+    nb = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"language_info": {"name": "python", "pygments_lexer": "ipython3"}},
+        "cells": [
+            {"cell_type": "markdown", "id": "a", "metadata": {}, "source": "# *warm* `up`"},
+            {
+                "cell_type": "code",
+                "id": "b",
+                "metadata": {},
+                "execution_count": 1,
+                "source": "import polars as pl\nx = {'a': 1}  # warm",
+                "outputs": [
+                    {
+                        "output_type": "display_data",
+                        "metadata": {},
+                        "data": {"image/svg+xml": "<svg></svg>", "text/plain": "<chart>"},
+                    },
+                    {
+                        "output_type": "execute_result",
+                        "execution_count": 1,
+                        "metadata": {},
+                        "data": {"text/html": "<table><tr><td>1</td></tr></table>"},
+                    },
+                ],
+            },
+        ],
+    }
+    to_html(nb)
+    import vl_convert  # noqa: F401
+
+    import workbench.charts.render  # noqa: F401
 
 
 def to_markdown(
@@ -235,11 +423,13 @@ def network_references(html: str) -> list[str]:
     return found
 
 
-def write_static(executed: str | Path, *, html: str | Path | None = None) -> Path:
+def write_static(
+    executed: str | Path, *, html: str | Path | None = None, svgs: SvgDrawer | None = None
+) -> Path:
     """Make the executed notebook at ``executed`` static in place, and write its HTML to
     ``html`` (default: same name, ``.html``). Returns the HTML path."""
     src = Path(executed)
-    nb = make_static(json.loads(src.read_text(encoding="utf-8")))
+    nb = make_static(json.loads(src.read_text(encoding="utf-8")), svgs=svgs)
     src.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     target = Path(html) if html else src.with_suffix(".html")
     target.write_text(to_html(nb, title=nb.get("metadata", {}).get("title")), encoding="utf-8")

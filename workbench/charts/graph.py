@@ -21,7 +21,7 @@ import altair as alt
 import polars as pl
 from polars.datatypes import DataTypeClass
 
-from workbench.charts._style import NUMBER_LABEL, error_scale
+from workbench.charts._style import NUMBER_LABEL, error_scale, stable_floats
 from workbench.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -229,6 +229,7 @@ def service_graph_chart(
         .otherwise(pl.lit("circle"))
         .alias("shape")
     )
+    nodes, edges = stable_floats(nodes), stable_floats(edges)  # same data, same spec
     px = alt.X("x:Q", scale=None, axis=None)
     py = alt.Y("y:Q", scale=None, axis=None)
     max_ratio = max(

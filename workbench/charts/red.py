@@ -31,6 +31,7 @@ from workbench.charts._style import (
     NUMBER_LABEL,
     OKABE_ITO,
     iso,
+    stable_floats,
     time_scale,
     time_x,
 )
@@ -141,6 +142,7 @@ def red_panels(
     long = long.with_columns(
         pl.col("service").replace_strict(order, return_dtype=pl.Int32).alias("_order")
     ).sort("_order", "measure", "ts")
+    long = stable_floats(long)
 
     base = alt.Chart().properties(width=panel_width, height=panel_height)
     layers: list[alt.Chart] = []

@@ -9,8 +9,12 @@ script loaded from the network).
 from __future__ import annotations
 
 import argparse
+import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,8 +63,14 @@ def run(args: argparse.Namespace) -> int:
     if args.prepare:
         print(f"demo incident ready at {path} ({time.perf_counter() - t0:.1f}s)")
     if args.execute:
+        import threading
+
         from workbench import notebook, offline_html
 
+        # the static export's templates and highlighter load while the kernel works
+        threading.Thread(target=_quietly(offline_html.warm_up), daemon=True).start()
+        # and each chart's SVG is drawn as soon as its cell has run
+        drawer = offline_html.SvgDrawer()
         out_dir: Path = args.execute
         out_dir.mkdir(parents=True, exist_ok=True)
         t1 = time.perf_counter()
@@ -77,13 +87,34 @@ def run(args: argparse.Namespace) -> int:
                         parameters=demo.parameters,
                         cwd=out_dir,
                         timeout_s=args.timeout,
+                        on_cell_done=drawer.submit_outputs,
                     )
             else:
                 notebook.execute(
-                    notebook.template_path(), executed, cwd=out_dir, timeout_s=args.timeout
+                    notebook.template_path(),
+                    executed,
+                    cwd=out_dir,
+                    timeout_s=args.timeout,
+                    on_cell_done=drawer.submit_outputs,
                 )
         finally:  # a failed run still gets its static copy and HTML, to read the traceback
-            if executed.exists():
-                html = offline_html.write_static(executed)
+            try:
+                if executed.exists():
+                    html = offline_html.write_static(executed, svgs=drawer)
+            finally:
+                drawer.close()
         print(f"wrote {executed} and {html} ({time.perf_counter() - t1:.1f}s)")
     return 0
+
+
+def _quietly(fn: Callable[[], object]) -> Callable[[], None]:
+    """``fn`` for a background thread: a failure is logged, never raised (the real call
+    that follows raises it where it matters)."""
+
+    def run() -> None:
+        try:
+            fn()
+        except Exception as exc:  # a warm-up only
+            log.debug("warm-up %s failed: %s", getattr(fn, "__name__", fn), exc)
+
+    return run

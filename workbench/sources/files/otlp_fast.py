@@ -181,7 +181,9 @@ def _long_attrs(df: pl.DataFrame, row: str, column: str) -> pl.DataFrame | None:
 def fast_spans(data: bytes) -> pl.DataFrame | None:
     """The spans frame of an OTLP JSON traces file's bytes, or None when the careful path
     must read it (see the module doc)."""
-    if not data or data.startswith(b"\xef\xbb\xbf") or any(u in data for u in _SURROGATES):
+    if not data or data.startswith(b"\xef\xbb\xbf"):
+        return None
+    if b"\\u" in data and any(u in data for u in _SURROGATES):  # one scan when no escapes
         return None
     raw = _decode(data)
     if raw is None or raw.height == 0:
@@ -292,12 +294,7 @@ def fast_spans(data: bytes) -> pl.DataFrame | None:
     if exc is None:
         return None
     parts.append(exc)
-    long = (
-        pl.concat(parts, how="vertical")
-        .sort("_i", "key", "_prio", "_pos")
-        .unique(["_i", "key"], keep="last", maintain_order=True)
-    )
-    attrs = kv_from_long(long["_i"], long["key"], long["value"], n)
+    attrs = _merge_attrs(pl.concat(parts, how="vertical"), n)
     sp = sp.join(services, on="_res", how="left", maintain_order="left")
     kind = (
         pl.col("kind")
@@ -323,6 +320,37 @@ def fast_spans(data: bytes) -> pl.DataFrame | None:
         status.alias("status"),
         attrs.alias("attributes"),
     )
+
+
+def _merge_attrs(long: pl.DataFrame, n: int) -> pl.Series:
+    """``_i, key, value, _prio, _pos`` rows -> the attributes column: per span, keys
+    sorted, one value per key (the highest ``_prio``, then the last ``_pos``), as
+    :func:`~workbench.sources.files._build.kv_from_long` builds it. Sorted on integers
+    (the key's rank among the few distinct keys), not on the strings."""
+    if long.height == 0:
+        return kv_from_long([], [], [], n)
+    names = long["key"].unique().sort()
+    long = long.with_columns(
+        pl.col("key")
+        .replace_strict(names, pl.arange(0, names.len(), eager=True), return_dtype=pl.UInt64)
+        .alias("_k")
+    )
+    if names.len() < 1 << 16:  # _prio is -1..3, set here
+        # one integer per row, sorted stably: rows that tie (same span, key and priority)
+        # come from one part, already in ``_pos`` order
+        order = (
+            pl.col("_i").cast(pl.UInt64) * (1 << 24)
+            + pl.col("_k") * (1 << 8)
+            + (pl.col("_prio").cast(pl.Int16) + 1).cast(pl.UInt64)
+        )
+        long = long.sort(order, maintain_order=True)
+    else:
+        long = long.sort("_i", "_k", "_prio", "_pos")
+    long = long.filter(
+        (pl.col("_i") != pl.col("_i").shift(-1)).fill_null(True)
+        | (pl.col("_k") != pl.col("_k").shift(-1)).fill_null(True)
+    )
+    return kv_from_long(long["_i"], long["key"], long["value"], n)
 
 
 def _ns(values: pl.Series) -> pl.Series:

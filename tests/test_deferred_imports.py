@@ -1,0 +1,71 @@
+"""``import workbench`` defers jsonschema's ``rfc3987_syntax`` (Lark grammars built at
+import, seconds) until an IRI is checked; the format checks behave as before."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+from workbench import notebook
+
+PROBE = """
+import json, sys
+import workbench, altair, jsonschema, nbformat
+from workbench._deferred import _DeferredModule
+mod = sys.modules.get("rfc3987_syntax")
+deferred = isinstance(mod, _DeferredModule)
+checker = jsonschema.Draft7Validator.FORMAT_CHECKER
+v = jsonschema.Draft7Validator({"format": "iri"}, format_checker=checker)
+bad = [e.message for e in v.iter_errors("http://ex ample.com/")]
+good = [e.message for e in v.iter_errors("http://example.com/\\u00e4")]
+print(json.dumps({"deferred": deferred, "bad": bad, "good": good,
+                  "loaded": not isinstance(sys.modules.get("rfc3987_syntax"), _DeferredModule),
+                  "iri": "iri" in checker.checkers}))
+"""
+
+
+def test_rfc3987_syntax_loads_only_when_an_iri_is_checked() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=300
+    )
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    installed = importlib.util.find_spec("rfc3987_syntax") is not None
+    # altair, jsonschema and nbformat imported, and the grammar not built yet
+    assert got["deferred"] is installed
+    if installed:
+        # the iri format is still checked, with the real parser, loaded on first use
+        assert got["iri"] is True
+        assert got["bad"] and "is not a 'iri'" in got["bad"][0]
+        assert got["good"] == []
+        assert got["loaded"] is True
+
+
+def test_import_lines_are_the_notebooks_top_level_imports() -> None:
+    nb = {
+        "cells": [
+            {"cell_type": "markdown", "source": "import nothing"},
+            {"cell_type": "code", "source": "%matplotlib inline\nimport os"},
+            {
+                "cell_type": "code",
+                "source": [
+                    "from __future__ import annotations\n",
+                    "import polars as pl\n",
+                    "from .local import x\n",
+                    "def f():\n",
+                    "    import json\n",
+                    "from workbench import (\n    Incident,\n)\n",
+                ],
+            },
+            {"cell_type": "code", "source": "import polars as pl"},
+        ]
+    }
+    assert notebook.import_lines(nb) == [
+        "import polars as pl",
+        "from workbench import (\n    Incident,\n)",
+    ]
+    # the template's: what its first cell and the explorer cell import
+    lines = notebook.import_lines(notebook.template_path())
+    assert "from workbench import Investigation" in lines
+    assert any(line.startswith("from widgets import") for line in lines)
