@@ -339,7 +339,7 @@ def _register_engine() -> None:
     from papermill.log import logger
     from papermill.utils import merge_kwargs, remove_args
 
-    class Engine(NBClientEngine):  # type: ignore[misc]
+    class Engine(NBClientEngine):
         @classmethod
         def execute_managed_notebook(  # papermill's, plus the hook's widget_state
             cls,
