@@ -74,6 +74,11 @@ def test_fast_path_declines_what_it_does_not_handle() -> None:
     assert promjson.fast_matrix(body(resultType="matrix", result=[bad])) is None
     with pytest.raises(BadData, match="not a number"):
         promjson.matrix_frame([bad], source="s")
+    # a series whose values are null next to a good one (found by the hostile test)
+    null_values = [{"metric": {}, "values": [[0, "0.0"]]}, {"metric": {}, "values": None}]
+    assert promjson.fast_matrix(body(resultType="matrix", result=null_values)) is None
+    with pytest.raises(BadData, match="expected a list"):
+        promjson.matrix_frame(null_values, source="s")
 
 
 def test_native_histograms_are_reported_not_dropped_silently() -> None:

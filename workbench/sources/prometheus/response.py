@@ -328,6 +328,8 @@ def fast_matrix(
         metric=metric, service=service, labels=labels.cast(frames.KV), values=pl.col("values")
     )
     counts = series["values"].list.len()
+    if counts.null_count():
+        return None  # a series whose "values" is null: the general path says which
     # empty lists left out first: polars before 2.0 explodes them into a null row
     flat = series["values"].filter(counts > 0).explode()
     if flat.null_count() or (flat.list.len() != 2).any():
