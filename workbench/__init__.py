@@ -10,14 +10,16 @@ Example::
     >>> inv.suspects
 """
 
-import importlib
-from typing import TYPE_CHECKING
+import importlib as _importlib
+import typing as _typing
 
 # first: defers jsonschema's rfc3987_syntax (1.5-3.5 s) before altair/nbformat import it
 import workbench._deferred  # noqa: F401
 from workbench.sources import registry as _registry
 
-if TYPE_CHECKING:  # imported on first use (``__getattr__``): ``import workbench`` stays light
+if (
+    _typing.TYPE_CHECKING
+):  # imported on first use (``__getattr__``): ``import workbench`` stays light
     from workbench.analysis.suspects import Suspects, rank_suspects
     from workbench.capacity import Usage, load_usage
     from workbench.config import connect, load_config
@@ -101,7 +103,7 @@ def __getattr__(name: str) -> object:
     classes (``workbench.PrometheusSource``...), named by the registry: each imported on
     first use, so ``import workbench`` (every CLI command) does not load the analysis."""
     if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(_importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
     if name in _registry.exported():
@@ -110,7 +112,7 @@ def __getattr__(name: str) -> object:
         return value
     if not name.startswith("_"):  # a submodule (``workbench.config``), as eager imports gave
         try:
-            return importlib.import_module(f"{__name__}.{name}")
+            return _importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as exc:
             if exc.name != f"{__name__}.{name}":
                 raise
