@@ -155,8 +155,14 @@ class Context:
         return pt.broken_patterns(self.logs, self.spans, self.window, self.baseline)
 
     @cached_property
+    def latency(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(latency blame by service and operation, the latency signal): computed once
+        for both."""
+        return _latency(self)
+
+    @cached_property
     def blame(self) -> pl.DataFrame:
-        return _latency(self)[0]
+        return self.latency[0]
 
     @cached_property
     def origin_spans(self) -> pl.DataFrame:
@@ -207,7 +213,9 @@ def _errors(c: Context) -> pl.DataFrame:
     bsp, win, base = c.blamed_spans, c.window, c.baseline
     if bsp.height == 0 or "status" not in bsp.columns or not (bsp["status"] == "error").any():
         return _empty()
-    ow = tr.error_origins(bsp, window=win, by=("blame_service",))
+    # the window's origin spans once, aggregated per service and per operation
+    origins = tr.error_origin_spans(bsp, window=win)
+    ow = tr.origins_by(origins, ("blame_service",))
     if ow.height == 0:
         return _empty()
     ob = tr.error_origins(bsp, window=base, by=("blame_service",)).select(
@@ -216,7 +224,7 @@ def _errors(c: Context) -> pl.DataFrame:
     w_s = covered_seconds(bsp["start"], win)
     b_s = covered_seconds(bsp["start"], base)
     ops = (
-        tr.error_origins(bsp, window=win, by=("blame_service", "name"))
+        tr.origins_by(origins, ("blame_service", "name"))
         .group_by("blame_service")
         .agg(top=pl.col("name").first())
     )
@@ -301,7 +309,7 @@ def _latency(c: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _latency_signal(c: Context) -> pl.DataFrame:
-    return _latency(c)[1]
+    return c.latency[1]
 
 
 def _metrics(c: Context) -> pl.DataFrame:

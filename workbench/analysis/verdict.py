@@ -424,11 +424,10 @@ def _has_data(inputs: dict[str, Any], reads: tuple[str, ...], w: dict[str, Any])
     part of the baseline before it."""
 
     def rows(df: Any, col: str, win: Window) -> bool:
-        return bool(
-            df is not None
-            and df.height
-            and df.filter((pl.col(col) >= win.start) & (pl.col(col) < win.end)).height
-        )
+        if df is None or not df.height:
+            return False
+        ts = df.get_column(col)  # one column: no filtered copy of the whole frame
+        return bool(((ts >= win.start) & (ts < win.end)).any())
 
     for kind in reads:
         df, col = inputs.get(kind), _TIME[kind]

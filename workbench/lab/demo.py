@@ -33,10 +33,15 @@ def cache_dir() -> Path:
 
 def demo_path(seed: int | None = None) -> Path:
     """The directory holding the demo scenario for ``seed`` (default 1), generated on first use."""
-    from workbench.lab.runner import generate
-
     seed = DEFAULT_SEED if seed is None else int(seed)
-    return _cached(f"demo-{_version()}-seed{seed}", lambda out: generate("demo", seed, out))
+
+    def make(out: Path) -> None:
+        # imported only to generate: the generator (and polars) is not needed on a hit
+        from workbench.lab.runner import generate
+
+        generate("demo", seed, out)
+
+    return _cached(f"demo-{_version()}-seed{seed}", make)
 
 
 def history_path(seed: int | None = None) -> Path:

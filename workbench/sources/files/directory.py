@@ -31,6 +31,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import threading
 from collections import OrderedDict
@@ -137,6 +138,9 @@ def read_any(
     return _Parsed(df, problems.reasons(), warnings)
 
 
+#: files of one source that together weigh at most this load concurrently (see _FilesBase)
+_CONCURRENT_BYTES = 256 * 2**20
+
 # Parsed files shared by all file sources in the process (frames are immutable), keyed by
 # path, size and mtime, so re-opening the same directory (a notebook re-run, several
 # incidents over one lab scenario) does not parse it again. Least recently used first out.
@@ -202,7 +206,9 @@ class _FilesBase(Source, FilesCapacity):
         # one load at a time: parsing and aggregating files is CPU- and memory-bound, so
         # an Incident's concurrent loads of one directory only add their transient peaks
         # on a small machine (1,000 lab services, 2 cores: 95 s and 2.46 GiB in parallel,
-        # 80 s and 2.2 GiB one after the other)
+        # 80 s and 2.2 GiB one after the other); files that are small together
+        # (``_CONCURRENT_BYTES``) load concurrently: the logs parse while pyarrow decodes
+        # the spans (demo, 117 MB: 1.1-1.2 s instead of 1.4-1.7 s)
         self._one_at_a_time = threading.Lock()
 
     @property
@@ -221,8 +227,19 @@ class _FilesBase(Source, FilesCapacity):
         services: Sequence[str] | None,
         grain: str | None = None,
     ) -> Result:
+        if self._files_bytes() <= _CONCURRENT_BYTES:
+            return self._load_now(signal, query, window, services, grain)
         with self._one_at_a_time:
             return self._load_now(signal, query, window, services, grain)
+
+    def _files_bytes(self) -> int:
+        """Bytes on disk of the files this source serves (a file gone counts as none:
+        its load reports it)."""
+        total = 0
+        for f in self.files:
+            with contextlib.suppress(OSError):
+                total += f.path.stat().st_size
+        return total
 
     def _load_now(
         self,
