@@ -54,19 +54,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from workbench.evaluation.suite import FAULT_SCENARIOS
 
-#: one scenario per fault kind (bad_deploy: the canary scenario, not the demo)
-FAULT_SCENARIOS = (
-    "bad-deploy-canary",
-    "conn-pool-exhaustion",
-    "cpu-hog",
-    "db-outage",
-    "http-errors",
-    "memory-leak",
-    "network-delay",
-    "packet-loss",
-)
+ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
 import json, os, resource, sys, time

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ANNOUNCED_SHARE",
     "DEFAULT_SEEDS",
+    "FAULT_SCENARIOS",
     "SUITE",
     "SuiteCase",
     "case_name",
@@ -41,8 +42,8 @@ __all__ = [
     "suite_spec",
 ]
 
-_SCENARIOS = (
-    "demo",
+#: one lab scenario per fault kind (bad_deploy: the canary scenario)
+FAULT_SCENARIOS = (
     "bad-deploy-canary",
     "conn-pool-exhaustion",
     "cpu-hog",
@@ -52,6 +53,7 @@ _SCENARIOS = (
     "network-delay",
     "packet-loss",
 )
+_SCENARIOS = ("demo", *FAULT_SCENARIOS)
 _TOPOLOGIES: tuple[int | None, ...] = (None, 8, 20)
 DEFAULT_SEEDS = (1, 2, 3)
 # share of a seed's cases whose change records (chaos object, deploy) name the root
