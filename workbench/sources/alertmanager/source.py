@@ -31,7 +31,6 @@ Example::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -40,30 +39,16 @@ import polars as pl
 
 from workbench import frames
 from workbench.errors import BadData
+from workbench.sources.apitime import rfc3339
 from workbench.sources.base import Result, Source, Timer
 from workbench.sources.http import Auth, HttpClient, Timeout
 from workbench.timewindow import Window
 
 __all__ = ["AlertmanagerSource", "alert_events", "silence_events"]
 
-_FRACTION = re.compile(r"(\.\d{6})\d+")
-
 
 def _time(value: Any, *, field: str, source: str) -> datetime:
-    if not isinstance(value, str) or not value:
-        raise BadData(
-            f"{field} is {value!r}, expected an RFC 3339 time", field=field, source=source
-        )
-    text = _FRACTION.sub(r"\1", value.strip()).replace("Z", "+00:00").replace("z", "+00:00")
-    try:
-        t = datetime.fromisoformat(text)
-    except ValueError:
-        raise BadData(
-            f"{field} {value!r} is not an RFC 3339 time", field=field, source=source
-        ) from None
-    if t.tzinfo is None:
-        raise BadData(f"{field} {value!r} has no time zone", field=field, source=source)
-    return t.astimezone(UTC)
+    return rfc3339(value, field=field, source=source, required=True)
 
 
 def _list(value: Any) -> list[Any]:

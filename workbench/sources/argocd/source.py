@@ -22,9 +22,8 @@ Example::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -32,31 +31,12 @@ import polars as pl
 
 from workbench import frames
 from workbench.errors import BadData, ConfigError
+from workbench.sources.apitime import rfc3339 as _time
 from workbench.sources.base import Result, Source, Timer
 from workbench.sources.http import Auth, HttpClient, Timeout
 from workbench.timewindow import Window
 
 __all__ = ["ArgoCDSource", "application_events"]
-
-_FRACTION = re.compile(r"(\.\d{6})\d+")
-
-
-def _time(value: Any, *, field: str, source: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise BadData(
-            f"{field} is {value!r}, expected an RFC 3339 time", field=field, source=source
-        )
-    try:
-        t = datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip()).replace("Z", "+00:00"))
-    except ValueError:
-        raise BadData(
-            f"{field} {value!r} is not an RFC 3339 time", field=field, source=source
-        ) from None
-    if t.tzinfo is None:
-        raise BadData(f"{field} {value!r} has no time zone", field=field, source=source)
-    return t.astimezone(UTC)
 
 
 def _m(value: Any) -> Mapping[str, Any]:

@@ -36,13 +36,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 import polars as pl
 
 from workbench import frames
 from workbench.errors import BadData
+from workbench.sources.apitime import rfc3339 as _time
 from workbench.sources.base import Result, Source, Timer
 from workbench.sources.http import Auth, HttpClient, Timeout
 from workbench.timewindow import Window
@@ -59,29 +60,9 @@ REASONS: Mapping[str, str | None] = {
     "Killing": None,
 }
 
-_FRACTION = re.compile(r"(\.\d{6})\d+")
 _POD_OF_RS = re.compile(r"^(?P<w>.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
 _POD_OF_OTHER = re.compile(r"^(?P<w>.+)-[a-z0-9]{5}$")
 _RS = re.compile(r"^(?P<w>.+)-[a-z0-9]{6,10}$")
-
-
-def _time(value: Any, *, field: str, source: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise BadData(
-            f"{field} is {value!r}, expected an RFC 3339 time", field=field, source=source
-        )
-    text = _FRACTION.sub(r"\1", value.strip()).replace("Z", "+00:00")
-    try:
-        t = datetime.fromisoformat(text)
-    except ValueError:
-        raise BadData(
-            f"{field} {value!r} is not an RFC 3339 time", field=field, source=source
-        ) from None
-    if t.tzinfo is None:
-        raise BadData(f"{field} {value!r} has no time zone", field=field, source=source)
-    return t.astimezone(UTC)
 
 
 def workload_name(kind: str | None, name: str | None) -> str | None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -35,6 +34,7 @@ import polars as pl
 from workbench import frames
 from workbench.errors import BadData, ConfigError
 from workbench.secrets import Secret
+from workbench.sources.apitime import rfc3339 as _time
 from workbench.sources.http import Auth, HttpClient, Timeout
 from workbench.timewindow import Window
 
@@ -58,18 +58,6 @@ def pagerduty_auth(env: str = "PAGERDUTY_TOKEN") -> Auth:
             "Accept": "application/vnd.pagerduty+json;version=2",
         }
     )
-
-
-def _time(value: Any, *, field: str, source: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    try:
-        t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise BadData(f"{field} {value!r} is not a time", field=field, source=source) from None
-    if t.tzinfo is None:
-        raise BadData(f"{field} {value!r} has no time zone", field=field, source=source)
-    return t.astimezone(UTC)
 
 
 def _m(v: Any) -> Mapping[str, Any]:
