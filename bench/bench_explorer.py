@@ -1,6 +1,8 @@
 """How fast IncidentExplorer opens and answers clicks, as the system grows.
 
-Measured in the kernel (what a click costs before the browser redraws): the time the
+Measured in the kernel (what a click costs before the browser redraws): first, from
+opening the directory with nothing loaded (``cold_first_view``, ``cold_with_suspects``:
+issue 12's "first chart under 3 s, suspects under 5 s"); then the time the
 sources take to load the frames (``load_frames``, not the explorer's), then, on the
 loaded incident, the time until the first view shows (RED, log templates, graph, chart
 JavaScript) and until the suspects are ranked, and for each interaction — focusing a service as a graph click does, brushing a
@@ -33,6 +35,9 @@ from workbench.lab.demo import demo_path
 
 TARGET_OPEN_S = 10.0
 TARGET_CLICK_S = 2.0
+# issue 12, counted from opening the directory (nothing loaded yet): first chart, suspects
+TARGET_COLD_FIRST_S = 3.0
+TARGET_COLD_SUSPECTS_S = 5.0
 CLICKS = (
     "click_service",
     "brush_window",
@@ -50,7 +55,7 @@ CLICKS = (
 def _scenario(services: int, cache: Path) -> Path:
     out = cache / f"lab-demo-{services}-seed1"
     if not (out / "scenario.json").exists():
-        generate("demo", 1, out, services=services)
+        generate("demo", 1, out, services=services, openmetrics=False)
     return out
 
 
@@ -60,17 +65,31 @@ def _timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
+def _open(ex: IncidentExplorer, t0: float) -> tuple[float, float]:
+    """Seconds from ``t0`` until the explorer's first view shows, then until suspects."""
+    while not ex.ready and ex.load_status == "running":
+        time.sleep(0.02)
+    first = time.perf_counter() - t0
+    assert ex.wait() == "done", ex.task.error
+    return first, time.perf_counter() - t0
+
+
+def measure_cold(path: Path) -> dict[str, float]:
+    """Seconds from opening the directory (nothing loaded) to the first view and to the
+    ranked suspects: what a user waits for (the explorer loads, then analyses)."""
+    t0 = time.perf_counter()
+    ex = IncidentExplorer(Incident.from_directory(path))
+    first, total = _open(ex, t0)
+    return {"cold_first_view": first, "cold_with_suspects": total}
+
+
 def measure(path: Path) -> dict[str, float]:
     """Seconds per step on the lab scenario in ``path``."""
     inc = Incident.from_directory(path)
     out = {"load_frames": _timed(inc.load)}  # the sources' share, before the explorer
     t0 = time.perf_counter()
     ex = IncidentExplorer(inc)
-    while not ex.ready and ex.load_status == "running":
-        time.sleep(0.02)
-    first = time.perf_counter() - t0
-    assert ex.wait() == "done", ex.task.error
-    total = time.perf_counter() - t0
+    first, total = _open(ex, t0)
     top = ex.suspects.ranking[0]
     out |= {"open_first_view": first, "open_with_suspects": total}
     ex.show_tab("graph")
@@ -98,10 +117,15 @@ def main() -> None:
 
     # once per kernel, whatever the size (and overlapped with loading in the explorer)
     print(f"explorer_chart_js_bundle: {_timed(interactive_available):.3f} s (once per kernel)")
-    base = measure(demo_path())
-    big = measure(_scenario(args.services, args.cache))
+    path = _scenario(args.services, args.cache)
+    base = measure_cold(demo_path()) | measure(demo_path())
+    big = measure_cold(path) | measure(path)
+    targets = {
+        "cold_first_view": TARGET_COLD_FIRST_S,
+        "cold_with_suspects": TARGET_COLD_SUSPECTS_S,
+    }
     for name, value in big.items():
-        target = TARGET_CLICK_S if name in CLICKS else TARGET_OPEN_S
+        target = targets.get(name, TARGET_CLICK_S if name in CLICKS else TARGET_OPEN_S)
         b = base[name]
         print(
             f"explorer_{name}_{args.services}svc: {value:.3f} s "

@@ -155,3 +155,53 @@ def test_generated_topology_writes_family_files_and_states_sampling(
     assert set(inc.metrics["metric"].unique().to_list()) >= {"up", "app_info"}
     raw = Incident.from_directory(path)
     assert inc.metrics.height < raw.metrics.height
+
+
+@pytest.mark.parametrize("unit", ["ms", "us", "ns"])
+def test_row_groups_outside_the_window_are_skipped_by_their_statistics(
+    tmp_path: Path, unit: str
+) -> None:
+    """The ts statistics of each row group decide, in every time unit, whether it is
+    read: groups wholly before or after the window are not."""
+    import pyarrow.parquet as pq
+
+    from workbench.sources.files.aggregate import _runs
+
+    df = _rows().with_columns(pl.col("ts").dt.cast_time_unit(unit)).sort("ts")
+    path = tmp_path / "m.parquet"
+    df.write_parquet(path, row_group_size=4)  # 80 rows: 20 groups, one scrape each
+    md = pq.ParquetFile(path).metadata
+    win = Window(T0 + timedelta(minutes=3), T0 + timedelta(minutes=6))
+    runs = list(_runs(md, win, rows=10**9))
+    assert len(runs) == 1
+    offset, length = runs[0]
+    kept = df.slice(offset, length)["ts"]
+    assert kept.min() == win.start and kept.max() == win.end - timedelta(seconds=30)
+    assert (offset, length) == (24, 24)  # scrapes 6..11, in [3 min, 6 min)
+    everything = list(_runs(md, Window(T0, T0 + timedelta(hours=1)), rows=10**9))
+    assert everything == [(0, 80)]
+
+
+def test_statistics_do_not_import_pandas(tmp_path: Path) -> None:
+    """Reading nanosecond ts statistics must not import pandas on a loader thread: a
+    half-imported pandas there breaks altair drawing on another thread (the explorer
+    draws while metrics load; seen at 300 services)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "m.parquet"
+    _rows().with_columns(pl.col("ts").dt.cast_time_unit("ns")).write_parquet(path, row_group_size=4)
+    code = (
+        "import sys, pyarrow.parquet as pq\n"
+        "from datetime import UTC, datetime, timedelta\n"
+        "from workbench import Window\n"
+        "from workbench.sources.files.aggregate import _runs\n"
+        "sys.modules.pop('pandas', None)\n"
+        "assert 'pandas' not in sys.modules\n"
+        f"md = pq.ParquetFile({str(path)!r}).metadata\n"
+        "t = datetime(2026, 1, 1, 10, 3, tzinfo=UTC)\n"
+        "print(list(_runs(md, Window(t, t + timedelta(minutes=3)), rows=10**9)))\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[(24, 24)]", "False"], out.stdout + out.stderr

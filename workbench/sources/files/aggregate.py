@@ -29,9 +29,10 @@ Example::
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -269,11 +270,8 @@ def _outside(
     try:
         if ts_col is not None:
             st = rg.column(ts_col).statistics
-            if (
-                st is not None
-                and st.has_min_max
-                and (st.max < window.start or st.min >= window.end)
-            ):
+            bounds = _utc_bounds(st, window) if st is not None and st.has_min_max else None
+            if bounds is not None and (st.max_raw < bounds[0] or st.min_raw >= bounds[1]):
                 return True
         if metric_col is not None and metrics:
             st = rg.column(metric_col).statistics
@@ -282,6 +280,28 @@ def _outside(
     except TypeError:  # naive or odd statistics: read the row group
         return False
     return False
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_PER_SECOND = {"milliseconds": 10**3, "microseconds": 10**6, "nanoseconds": 10**9}
+
+
+def _utc_bounds(st: pq.Statistics, window: Window) -> tuple[int, int] | None:
+    """``window`` as raw integers of a UTC timestamp column's statistics, or None (naive
+    or unknown unit: read the row group). Raw integers, not ``st.min``/``st.max``: for a
+    nanosecond column pyarrow builds those as pandas Timestamps, importing pandas on the
+    loader's thread, and a half-imported pandas breaks altair drawing on another thread
+    (the explorer draws while metrics load: seen at 300 services)."""
+    meta = json.loads(st.logical_type.to_json())
+    per_s = _PER_SECOND.get(meta.get("timeUnit", ""))
+    if meta.get("Type") != "Timestamp" or not meta.get("isAdjustedToUTC") or per_s is None:
+        return None
+    return (_epoch(window.start, per_s), _epoch(window.end, per_s))
+
+
+def _epoch(t: datetime, per_s: int) -> int:
+    d = t - _EPOCH
+    return (d.days * 86_400 + d.seconds) * per_s + d.microseconds * per_s // 10**6
 
 
 def _pieces(
