@@ -141,14 +141,13 @@ def test_edge_cases_match_the_careful_path(tmp_path: Path, monkeypatch) -> None:
         {"traceId": "A77E69FFFF9EDA3F6906B1A5CB0B7977"},  # upper case
         {"spanId": "o1sor1IlJ0M="},  # base64
         {"kind": "SPAN_KIND_SERVER"},
-        {"startTimeUnixNano": NS},  # a number
-        {"attributes": [{"key": "n", "value": {"intValue": 7}}]},
-        {"attributes": [{"key": "n", "value": {"intValue": "007"}}]},
-        {"attributes": [{"key": "l", "value": {"arrayValue": {"values": []}}}]},
-        {"attributes": [{"key": "l", "value": {"kvlistValue": {"values": []}}}]},
+        {"status": {"code": "STATUS_CODE_ERROR"}},
         {"name": "caf\\ud800"},
         {"endTimeUnixNano": str(NS - 1)},  # ends before it starts
-        {"somethingNew": 1},  # a field OTLP may add later
+        {"startTimeUnixNano": str(NS // 1000)},  # microseconds: a wrong unit
+        {"kind": 2**70},
+        {"attributes": [{"key": "n", "value": None}]},
+        {"attributes": [{"key": 5, "value": {"stringValue": "x"}}]},
     ],
 )
 def test_anything_unusual_goes_the_careful_way(tmp_path: Path, odd: dict) -> None:
@@ -157,6 +156,28 @@ def test_anything_unusual_goes_the_careful_way(tmp_path: Path, odd: dict) -> Non
     p = tmp_path / "odd.jsonl"
     p.write_text(text + "\n")
     assert fast_spans(p.read_bytes()) is None
+
+
+@pytest.mark.parametrize(
+    "usual",
+    [
+        {"startTimeUnixNano": NS, "endTimeUnixNano": NS + 5},  # numbers, not strings
+        {"attributes": [{"key": "n", "value": {"intValue": 7}}]},
+        {"attributes": [{"key": "n", "value": {"intValue": "007"}}]},
+        {"attributes": [{"key": "n", "value": {"intValue": "-3"}}]},
+        {"attributes": [{"key": "l", "value": {"arrayValue": {"values": []}}}]},
+        {"attributes": [{"key": "l", "value": {"kvlistValue": {"values": []}}}]},
+        {"attributes": [{"key": "s", "value": {"stringValue": None, "intValue": "1"}}]},
+        {"somethingNew": 1, "flags": 257, "links": [{"spanId": "0102030405060708"}]},
+    ],
+)
+def test_values_the_careful_path_would_convert_are_read_the_same(  # type: ignore[no-untyped-def]
+    tmp_path: Path, usual: dict, monkeypatch
+) -> None:
+    p = _write(tmp_path, [_doc([_span(**usual)])])
+    fast = fast_spans(p.read_bytes())
+    assert fast is not None and fast.height == 1
+    assert_frame_equal(fast, careful(p, monkeypatch))
 
 
 def test_other_shapes_decline(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
