@@ -65,11 +65,11 @@ _UNICODE_BREAKS = ("\u2028", "\u2029", "\x85")
 class _Value(Struct, gc=False, rename="camel"):
     """An OTLP ``AnyValue``."""
 
-    string_value: str | None | UnsetType = UNSET
-    int_value: str | int | None | UnsetType = UNSET
-    double_value: float | int | None | UnsetType = UNSET
-    bool_value: bool | None | UnsetType = UNSET
-    bytes_value: str | None | UnsetType = UNSET
+    string_value: str | UnsetType | None = UNSET
+    int_value: str | int | UnsetType | None = UNSET
+    double_value: float | int | UnsetType | None = UNSET
+    bool_value: bool | UnsetType | None = UNSET
+    bytes_value: str | UnsetType | None = UNSET
     array_value: Raw | UnsetType = UNSET  # rare: decoded by json as the careful path does
     kvlist_value: Raw | UnsetType = UNSET
 
@@ -125,7 +125,7 @@ class _ResourceSpans(Struct, gc=False, rename="camel"):
 class _Request(Struct, gc=False, rename="camel", forbid_unknown_fields=True):
     """One export request; any other top-level field (a wrapper) goes the careful way."""
 
-    resource_spans: list[_ResourceSpans] | None | UnsetType = UNSET
+    resource_spans: list[_ResourceSpans] | UnsetType | None = UNSET
 
 
 _DECODER = msgspec.json.Decoder(_Request)
@@ -184,7 +184,9 @@ def _exception(events: list[_Event]) -> dict[str, str] | None:
             raw = ev.attributes
             kvs = None if isinstance(raw, UnsetType) else _KV_DECODER.decode(raw)
             ea = _attr_dict(kvs)
-            out = {k: ea[k] for k in ("exception.type", "exception.message") if k in ea}
+            out: dict[str, str] = {
+                k: ea[k] for k in ("exception.type", "exception.message") if k in ea
+            }
             return out or None
     return None
 
@@ -340,9 +342,9 @@ class _Columns:
                                     if (s := (v := kv.value).string_value).__class__ is str
                                     else i
                                     if (i := v.int_value).__class__ is str
-                                    and i.isascii()  # type: ignore[union-attr]
-                                    and i.isdigit()  # type: ignore[union-attr]
-                                    and i[0] != "0"  # type: ignore[index]
+                                    and i.isascii()
+                                    and i.isdigit()
+                                    and i[0] != "0"
                                     and s is UNSET
                                     else _other(v)
                                     for kv in attrs
