@@ -12,7 +12,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from workbench.sources.files import otlp
-from workbench.sources.files.otlp_fast import fast_spans
+from workbench.sources.files.otlp_fast import fast_spans, fast_spans_file
 
 NS = 1_795_168_804_155_657_712
 
@@ -21,7 +21,7 @@ def careful(path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
     import workbench.sources.files.otlp_fast as fast
 
     with monkeypatch.context() as m:
-        m.setattr(fast, "fast_spans", lambda data: None)
+        m.setattr(fast, "fast_spans_file", lambda path: None)
         return otlp.read_file(path).frame
 
 
@@ -68,6 +68,8 @@ def test_demo_traces_fast_equals_careful(lab_demo_dir: Path, monkeypatch) -> Non
     fast = fast_spans(path.read_bytes())
     assert fast is not None and fast.height > 1000  # the common case takes the fast path
     assert_frame_equal(fast, careful(path, monkeypatch))
+    assert_frame_equal(fast_spans_file(path), fast)  # read line by line: the same
+    assert_frame_equal(otlp.read_file(path).frame, fast)  # what read_file takes
 
 
 def test_samples_fast_equals_careful_or_declines(samples_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -192,8 +194,17 @@ def test_other_shapes_decline(tmp_path: Path, monkeypatch) -> None:  # type: ign
     p = tmp_path / "pretty.json"
     p.write_text(json.dumps(_doc([span]), indent=2))
     fast = fast_spans(p.read_bytes())
-    if fast is not None:
-        assert_frame_equal(fast, careful(p, monkeypatch))
+    assert fast is not None  # one document over many lines: read whole
+    assert_frame_equal(fast, careful(p, monkeypatch))
+    assert_frame_equal(fast_spans_file(p), fast)
+    # CRLF line ends, blank lines between requests
+    p = tmp_path / "crlf.jsonl"
+    other = _span(spanId="b35b28af18223143")
+    p.write_bytes(b"\r\n".join([json.dumps(_doc([span])).encode(), b"", b"  ",
+                                  json.dumps(_doc([other])).encode(), b""]))  # fmt: skip
+    fast = fast_spans_file(p)
+    assert fast is not None and fast.height == 2
+    assert_frame_equal(fast, careful(p, monkeypatch))
     assert fast_spans(b"") is None and fast_spans(b"\xef\xbb\xbf{}") is None
 
 
