@@ -352,3 +352,19 @@ def test_malformed_bodies_decline_and_the_careful_path_names_the_file(  # type: 
     err = ei.value
     assert err.path == str(p) and says in (str(err) + str(err.field))
     assert err.hint or err.field  # what to do, or which field to fix
+
+
+def test_too_many_attribute_layouts_go_the_careful_way(  # type: ignore[no-untyped-def]
+    tmp_path: Path, monkeypatch
+) -> None:
+    import workbench.sources.files.otlp_fast as fast
+
+    spans = [
+        _span(spanId=f"{i + 1:016x}", attributes=[_kv(f"user.{i}", {"stringValue": "x"})])
+        for i in range(3)
+    ]
+    path = _write(tmp_path, [_doc(spans)])
+    assert fast_spans(path.read_bytes()) is not None
+    monkeypatch.setattr(fast, "_MAX_LAYOUTS", 2)
+    assert fast_spans(path.read_bytes()) is None
+    assert_frame_equal(otlp.read_file(path).frame, careful(path, monkeypatch))

@@ -55,6 +55,9 @@ _ZERO_ID = r"^0+$"
 _DIGITS = r"^[0-9]{1,19}$"
 #: spans held as Python objects before they become polars columns (bounds memory)
 _CHUNK_SPANS = 50_000
+#: distinct attribute layouts before the careful path takes over (keys that vary per
+#: span, like ``user.<id>``, would make a layout per span)
+_MAX_LAYOUTS = 20_000
 # line breaks str.splitlines() (the careful path) honours inside a JSON string
 _UNICODE_BREAKS = ("\u2028", "\u2029", "\x85")
 
@@ -232,6 +235,8 @@ class _Layouts:
             idx.setdefault(k, n + j)
         n += len(exc)
         out = sorted(idx)
+        if len(self.keys) >= _MAX_LAYOUTS:
+            raise _Decline
         self.keys.append(out)
         self.perm.append([idx[k] for k in out])
         self.nb.append(len(base_keys))
@@ -280,6 +285,7 @@ class _Columns:
         self.base_pool: list[str] = []
         self.inputs: list[Any] = []  # each span's own values, in layout order
         self.blocks: dict[tuple[int, str | None], tuple[int, tuple[str, ...], int]] = {}
+        self.resources = {}  # ids (and the bytes held) restart with the blocks
 
     def resource(self, raw: Raw | UnsetType) -> tuple[str | None, dict[str, str], int]:
         """(service, kept resource attributes, id) of a resource, cached on its bytes: a
