@@ -14,16 +14,19 @@ defines, malformed or truncated JSON, lone surrogates, bytes that are not UTF-8,
 it returns None and the careful path reads the file, with its typed errors naming the
 file, line and field.
 
-Why msgspec (measured, ``bench/bench_investigation.py --only-otlp`` and the note
-issue-12-otlp3): on the demo's 48 MB / 64,256 spans this path takes ~0.6 CPU-s against
-~1.3 for the former fast path (pyarrow's strict columnar JSON reader + polars explode,
-unnest and sort of every attribute), and on the 1,000-service lab's 173 MB / 180,213
-spans ~2.1 CPU-s and 546 MiB peak RSS against ~4.5 CPU-s and 1,580 MiB (load 8-12 on 2
-cores): pyarrow materialised every field of every span as Arrow, then polars copies of
-the exploded attributes, while this path keeps one line's structs at a time. The
-per-span work left in Python is the attribute keys and values; where each value lands in
-the frame (sorted keys, one value per key, span attributes over resource ones) is worked
-out once per distinct key layout (:class:`_Layouts`) and applied by polars.
+Why msgspec (measured 14:40-14:50 UTC on 2026-12-06, load average 9-12 on 2 shared
+cores, fresh process per run, ``read_file`` end to end; the note issue-12-otlp3 has the
+commands): on the demo's 48 MB / 64,256 spans ~0.65 CPU-s (~100k spans per CPU-second)
+and 241 MiB peak RSS, against ~1.2 CPU-s (~53k) and 562 MiB for the former fast path
+(pyarrow's strict columnar JSON reader, then polars explode, unnest and sort of every
+attribute); on the 1,000-service lab's 173 MB / 180,213 spans ~2.2 CPU-s and 319 MiB
+against ~4.4 CPU-s and 1,619 MiB. pyarrow materialised every field of every span as
+Arrow and polars then copied the exploded attributes; this path holds one line's structs
+at a time and never the whole file. Its decode alone runs at ~340k spans per CPU-second
+(the floor in ``bench/bench_investigation.py``); what is left in Python per span is
+reading its attribute keys and values: where each value lands in the frame (sorted keys,
+one value per key, span attributes over resource ones) is worked out once per distinct
+key layout (:class:`_Layouts`) and applied by polars.
 
 Example::
 
@@ -52,7 +55,6 @@ STATUS_BY_INT = ("unset", "ok", "error")
 RESOURCE_PREFIXES = ("service.", "k8s.", "host.", "container.", "deployment.", "cloud.")
 _ID = r"^(?:[0-9a-f]{16}|[0-9a-f]{32})$"
 _ZERO_ID = r"^0+$"
-_DIGITS = r"^[0-9]{1,19}$"
 #: spans held as Python objects before they become polars columns (bounds memory)
 _CHUNK_SPANS = 50_000
 #: distinct attribute layouts before the careful path takes over (keys that vary per
@@ -455,15 +457,15 @@ class _Columns:
 
 
 def _times(values: list[Any]) -> pl.Series:
-    """``*UnixNano`` values (strings of digits or integers) -> Int64 ns."""
+    """``*UnixNano`` values (strings of digits or integers) -> Int64 ns. What polars
+    cannot parse as an integer (or what does not fit) goes the careful way; what it
+    parses (``"+5"``, ``"007"``) Python's ``int()`` reads the same, and the range check
+    comes after."""
     try:
         s = pl.Series(values, dtype=pl.String, strict=True)
     except (TypeError, pl.exceptions.PolarsError):
         s = pl.Series([str(v) if type(v) is int else v for v in values], dtype=pl.String)
-    ns = s.str.contains(_DIGITS).fill_null(False)
-    if not ns.all():
-        raise _Decline
-    out = s.cast(pl.Int64, strict=False)  # 19 digits may not fit
+    out = s.cast(pl.Int64, strict=False)
     if out.null_count():
         raise _Decline
     return out
