@@ -21,6 +21,9 @@
 Each figure is the best of ``--repeat`` runs. The machine is shared: the load average is
 printed with the figures; compare ratios, not absolute seconds, under load.
 
+``--otlp-rss [FILE ...]`` prints ``otlp_peak_rss_mib`` instead: peak RSS of reading each OTLP
+traces file (the demo's by default), fast against careful path, each in a fresh process.
+
 Run: ``.venv/bin/python bench/bench_investigation.py [--repeat 3] [--execute | --only-execute]``.
 """
 
@@ -128,6 +131,41 @@ def otlp(repeat: int) -> None:
         f"{TARGET_SPANS_PER_S:,}) [floor: {decoder}, nothing mapped; slower: {others}; per "
         f"CPU second: fast path {n / c_new:,.0f}, decode only {cpu}; {load()}]"
     )
+
+
+_RSS_CHILD = """
+import resource, sys, time
+from pathlib import Path
+from workbench.sources.files import otlp, otlp_fast
+if sys.argv[2] == "careful":
+    otlp_fast.fast_spans_file = lambda path: None
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+c0 = time.process_time()
+n = otlp.read_file(Path(sys.argv[1])).frame.height
+print(n, time.process_time() - c0, base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def otlp_rss(paths: list[Path]) -> None:
+    """Peak RSS of ``read_file`` on each OTLP file, fast and careful path, each in a fresh
+    process (issue 18: the 1,000-service lab's 173 MB traces file)."""
+    for path in paths:
+        out = {}
+        for how in ("fast", "careful"):
+            res = subprocess.run(
+                [sys.executable, "-c", _RSS_CHILD, str(path), how],
+                capture_output=True, text=True, check=True, cwd=ROOT,
+            )  # fmt: skip
+            n, cpu, base, peak = res.stdout.split()
+            out[how] = (int(n), float(cpu), int(base) / 1024, int(peak) / 1024)
+        n, cpu, base, peak = out["fast"]
+        _, c_cpu, _, c_peak = out["careful"]
+        print(
+            f"otlp_peak_rss_mib: {peak:,.0f} MiB (baseline careful path {c_peak:,.0f} MiB, "
+            f"ratio {peak / c_peak:.2f}x, target < 2,048 for the whole process, issue 18) "
+            f"[{path.stat().st_size / 1e6:,.0f} MB, {n:,} spans; after imports {base:,.0f} MiB; "
+            f"CPU-s {cpu:.2f} vs {c_cpu:.2f}; {load()}]"
+        )
 
 
 def _pyarrow_decode(data: bytes) -> Any:
@@ -361,6 +399,13 @@ def main() -> None:
     )
     ap.add_argument("--only-otlp", action="store_true", help="only the OTLP lines")
     ap.add_argument(
+        "--otlp-rss",
+        metavar="FILE",
+        nargs="*",
+        help="peak RSS of reading OTLP traces files (default: the demo's), fast vs careful "
+        "path, each in a fresh process; e.g. the 1,000-service lab's traces.otlp.jsonl",
+    )
+    ap.add_argument(
         "--baseline-workbench",
         metavar="PATH",
         help="another checkout's `workbench` command to time `demo --execute` against "
@@ -369,6 +414,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.only_execute:
         execute_demo(args.baseline_workbench, repeat=max(1, args.repeat // 2))
+        return
+    if args.otlp_rss is not None:
+        from workbench.lab.demo import demo_path
+
+        otlp_rss([Path(p) for p in args.otlp_rss] or [demo_path() / "traces/traces.otlp.jsonl"])
         return
     otlp(args.repeat)
     if args.only_otlp:
