@@ -30,7 +30,8 @@ key layout (:class:`_Layouts`) and applied by polars.
 
 Example::
 
-    >>> frame = fast_spans(Path("traces.otlp.jsonl").read_bytes())   # None: use the careful path
+    >>> frame = fast_spans_file("traces.otlp.jsonl")   # None: use the careful path
+    >>> frame = fast_spans(body)                        # the same, from bytes in memory
 """
 
 from __future__ import annotations
