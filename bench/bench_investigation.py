@@ -2,9 +2,11 @@
 
 1. ``otlp_spans_per_s``: the demo's OTLP JSON traces file into the spans frame, end to
    end (bytes on disk to frame), against the careful per-span path it replaces; beside
-   it, ``otlp_decode_floor_spans_per_s``: JSON decoding alone of the same bytes with the
-   fastest decoder installed (orjson if importable, else the standard library), line by
-   line, which no reader that builds Python objects can beat. Target 250,000 spans/s.
+   it, ``otlp_decode_floor_spans_per_s``: the floor, JSON decoding alone of the same
+   bytes with the fastest decoder installed: msgspec's typed decode into otlp_fast's
+   structs, pyarrow's strict columnar reader, and the generic decoders (orjson, msgspec,
+   json) to dicts, line by line. No reader can beat the fastest of them, since each must
+   decode before it maps. Target 250,000 spans/s.
 2. ``notebook_findings_s``: what the incident notebook computes before its findings cell,
    in process: open the demo incident, load it, ``Investigation``, then RED summary,
    graph, graph diff, timeline, top errors, surges, origins, blame, suspects (with the
@@ -18,6 +20,9 @@
 
 Each figure is the best of ``--repeat`` runs. The machine is shared: the load average is
 printed with the figures; compare ratios, not absolute seconds, under load.
+
+``--otlp-rss [FILE ...]`` prints ``otlp_peak_rss_mib`` instead: peak RSS of reading each OTLP
+traces file (the demo's by default), fast against careful path, each in a fresh process.
 
 Run: ``.venv/bin/python bench/bench_investigation.py [--repeat 3] [--execute | --only-execute]``.
 """
@@ -84,34 +89,153 @@ def otlp(repeat: int) -> None:
     t_new, c_new, frame = best_cpu(lambda: reader.read_file(path).frame, repeat)
     n = frame.height
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(otlp_fast, "fast_spans", lambda data: None)
+        m.setattr(otlp_fast, "fast_spans_file", lambda path: None)
         t_old, c_old, old = best_cpu(lambda: reader.read_file(path).frame, repeat)
     assert old.height == n
-    lines = [x for x in path.read_bytes().splitlines() if x]
-    decoders = _decoders()
-    timed = {name: best_cpu(lambda f=f: [f(x) for x in lines], repeat) for name, f in decoders}
-    floors = {name: v[0] for name, v in timed.items()}
-    decoder = min(floors, key=floors.__getitem__)
-    t_floor, c_floor = floors[decoder], timed[decoder][1]
-    t_arrow, c_arrow, _ = best_cpu(lambda: otlp_fast._decode(path.read_bytes()), repeat)
-    new, base, floor = n / t_new, n / t_old, n / t_floor
+    new, base = n / t_new, n / t_old
     print(
         f"otlp_spans_per_s: {new:,.0f} spans/s (baseline careful path {base:,.0f} spans/s, "
         f"ratio {new / base:.1f}x, target {TARGET_SPANS_PER_S:,}) [{n:,} spans; per CPU "
         f"second {n / c_new:,.0f} vs {n / c_old:,.0f}; {load()}]"
     )
-    others = ", ".join(f"{k} {n / v:,.0f}" for k, v in floors.items() if k != decoder)
+    # the floor: decoding the same bytes and nothing else, with every decoder installed;
+    # the typed and columnar decoders stop at the span level, the generic ones build dicts
+    data = path.read_bytes()
+    lines = [x for x in data.splitlines() if x]
+    timed = {
+        "msgspec typed decode to structs (otlp_fast's schema)": best_cpu(
+            lambda: otlp_fast._decode(data), repeat
+        ),
+        "pyarrow strict columnar decode (both cores)": best_cpu(
+            lambda: _pyarrow_decode(data), repeat
+        ),
+    }
+    for name, f in _decoders():
+        timed[f"{name} generic decode to dicts"] = best_cpu(
+            lambda f=f: [f(x) for x in lines], repeat
+        )
+    decoder = min(timed, key=lambda k: timed[k][0])
+    floor = n / timed[decoder][0]
+    others = "; ".join(
+        f"{k} {n / v[0]:,.0f}"
+        for k, v in sorted(timed.items(), key=lambda kv: kv[1][0])
+        if k != decoder
+    )
+    cpu = "; ".join(
+        f"{k.split(' decode')[0]} {n / v[1]:,.0f}"
+        for k, v in sorted(timed.items(), key=lambda kv: kv[1][1])
+    )
     print(
-        f"otlp_decode_floor_spans_per_s: {floor:,.0f} spans/s (baseline {decoder} line by "
-        f"line, ratio {new / floor:.2f}x of the floor, target >= 1x) [to Python objects: "
-        f"{others or 'no other decoder installed'}; pyarrow's strict columnar decode alone, "
-        f"as otlp_fast runs it: {n / t_arrow:,.0f} spans/s; per CPU second: fast path "
-        f"{n / c_new:,.0f}, {decoder} {n / c_floor:,.0f}, pyarrow {n / c_arrow:,.0f}]"
+        f"otlp_decode_floor_spans_per_s: {floor:,.0f} spans/s (baseline fast path end to end "
+        f"{new:,.0f} spans/s, ratio {new / floor:.2f}x of the floor, target "
+        f"{TARGET_SPANS_PER_S:,}) [floor: {decoder}, nothing mapped; slower: {others}; per "
+        f"CPU second: fast path {n / c_new:,.0f}, decode only {cpu}; {load()}]"
+    )
+
+
+_RSS_CHILD = """
+import resource, sys, time
+from pathlib import Path
+from workbench.sources.files import otlp, otlp_fast
+if sys.argv[2] == "careful":
+    otlp_fast.fast_spans_file = lambda path: None
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+c0 = time.process_time()
+n = otlp.read_file(Path(sys.argv[1])).frame.height
+print(n, time.process_time() - c0, base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def otlp_rss(paths: list[Path]) -> None:
+    """Peak RSS of ``read_file`` on each OTLP file, fast and careful path, each in a fresh
+    process (issue 18: the 1,000-service lab's 173 MB traces file)."""
+    for path in paths:
+        out = {}
+        for how in ("fast", "careful"):
+            res = subprocess.run(
+                [sys.executable, "-c", _RSS_CHILD, str(path), how],
+                capture_output=True, text=True, check=True, cwd=ROOT,
+            )  # fmt: skip
+            n, cpu, base, peak = res.stdout.split()
+            out[how] = (int(n), float(cpu), int(base) / 1024, int(peak) / 1024)
+        n, cpu, base, peak = out["fast"]
+        _, c_cpu, _, c_peak = out["careful"]
+        print(
+            f"otlp_peak_rss_mib: {peak:,.0f} MiB (baseline careful path {c_peak:,.0f} MiB, "
+            f"ratio {peak / c_peak:.2f}x, target < 2,048 for the whole process, issue 18) "
+            f"[{path.stat().st_size / 1e6:,.0f} MB, {n:,} spans; after imports {base:,.0f} MiB; "
+            f"CPU-s {cpu:.2f} vs {c_cpu:.2f}; {load()}]"
+        )
+
+
+def _pyarrow_decode(data: bytes) -> Any:
+    """pyarrow's JSON reader against a strict OTLP schema (what otlp_fast ran before it
+    moved to msgspec; multi-threaded): decode alone, into an Arrow table."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    kvs = pa.list_(
+        pa.struct(
+            [
+                ("key", pa.string()),
+                (
+                    "value",
+                    pa.struct(
+                        [
+                            ("stringValue", pa.string()),
+                            ("intValue", pa.string()),
+                            ("doubleValue", pa.float64()),
+                            ("boolValue", pa.bool_()),
+                            ("bytesValue", pa.string()),
+                            ("arrayValue", pa.struct([("values", pa.list_(pa.struct([])))])),
+                            ("kvlistValue", pa.struct([("values", pa.list_(pa.struct([])))])),
+                        ]
+                    ),
+                ),
+            ]
+        )
+    )
+    dropped = ("droppedAttributesCount", pa.int64())
+    event = pa.struct(
+        [("timeUnixNano", pa.string()), ("name", pa.string()), ("attributes", kvs), dropped]
+    )
+    link = pa.struct(
+        [("traceId", pa.string()), ("spanId", pa.string()), ("traceState", pa.string()),
+         ("attributes", kvs), dropped, ("flags", pa.int64())]
+    )  # fmt: skip
+    span = pa.struct(
+        [("traceId", pa.string()), ("spanId", pa.string()), ("traceState", pa.string()),
+         ("parentSpanId", pa.string()), ("flags", pa.int64()), ("name", pa.string()),
+         ("kind", pa.int64()), ("startTimeUnixNano", pa.string()),
+         ("endTimeUnixNano", pa.string()), ("attributes", kvs), dropped,
+         ("events", pa.list_(event)), ("droppedEventsCount", pa.int64()),
+         ("links", pa.list_(link)), ("droppedLinksCount", pa.int64()),
+         ("status", pa.struct([("code", pa.int64()), ("message", pa.string())]))]
+    )  # fmt: skip
+    scope = pa.struct(
+        [("name", pa.string()), ("version", pa.string()), ("attributes", kvs), dropped]
+    )
+    scope_spans = pa.struct(
+        [("scope", scope), ("spans", pa.list_(span)), ("schemaUrl", pa.string())]
+    )
+    resource = pa.struct(
+        [("resource", pa.struct([("attributes", kvs), dropped])),
+         ("scopeSpans", pa.list_(scope_spans)), ("schemaUrl", pa.string())]
+    )  # fmt: skip
+    return pj.read_json(
+        io.BytesIO(data),
+        read_options=pj.ReadOptions(block_size=1 << 22),
+        parse_options=pj.ParseOptions(
+            explicit_schema=pa.schema([("resourceSpans", pa.list_(resource))]),
+            unexpected_field_behavior="error",
+        ),
     )
 
 
 def _decoders() -> list[tuple[str, Callable[[bytes], Any]]]:
-    """Every JSON decoder installed, the standard library's last."""
+    """Every generic JSON decoder installed (to dicts), the standard library's last."""
     out: list[tuple[str, Callable[[bytes], Any]]] = []
     try:
         import orjson
@@ -275,6 +399,13 @@ def main() -> None:
     )
     ap.add_argument("--only-otlp", action="store_true", help="only the OTLP lines")
     ap.add_argument(
+        "--otlp-rss",
+        metavar="FILE",
+        nargs="*",
+        help="peak RSS of reading OTLP traces files (default: the demo's), fast vs careful "
+        "path, each in a fresh process; e.g. the 1,000-service lab's traces.otlp.jsonl",
+    )
+    ap.add_argument(
         "--baseline-workbench",
         metavar="PATH",
         help="another checkout's `workbench` command to time `demo --execute` against "
@@ -283,6 +414,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.only_execute:
         execute_demo(args.baseline_workbench, repeat=max(1, args.repeat // 2))
+        return
+    if args.otlp_rss is not None:
+        from workbench.lab.demo import demo_path
+
+        otlp_rss([Path(p) for p in args.otlp_rss] or [demo_path() / "traces/traces.otlp.jsonl"])
         return
     otlp(args.repeat)
     if args.only_otlp:

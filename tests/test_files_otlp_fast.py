@@ -12,7 +12,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from workbench.sources.files import otlp
-from workbench.sources.files.otlp_fast import fast_spans
+from workbench.sources.files.otlp_fast import fast_spans, fast_spans_file
 
 NS = 1_795_168_804_155_657_712
 
@@ -21,7 +21,7 @@ def careful(path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
     import workbench.sources.files.otlp_fast as fast
 
     with monkeypatch.context() as m:
-        m.setattr(fast, "fast_spans", lambda data: None)
+        m.setattr(fast, "fast_spans_file", lambda path: None)
         return otlp.read_file(path).frame
 
 
@@ -68,6 +68,8 @@ def test_demo_traces_fast_equals_careful(lab_demo_dir: Path, monkeypatch) -> Non
     fast = fast_spans(path.read_bytes())
     assert fast is not None and fast.height > 1000  # the common case takes the fast path
     assert_frame_equal(fast, careful(path, monkeypatch))
+    assert_frame_equal(fast_spans_file(path), fast)  # read line by line: the same
+    assert_frame_equal(otlp.read_file(path).frame, fast)  # what read_file takes
 
 
 def test_samples_fast_equals_careful_or_declines(samples_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -141,14 +143,13 @@ def test_edge_cases_match_the_careful_path(tmp_path: Path, monkeypatch) -> None:
         {"traceId": "A77E69FFFF9EDA3F6906B1A5CB0B7977"},  # upper case
         {"spanId": "o1sor1IlJ0M="},  # base64
         {"kind": "SPAN_KIND_SERVER"},
-        {"startTimeUnixNano": NS},  # a number
-        {"attributes": [{"key": "n", "value": {"intValue": 7}}]},
-        {"attributes": [{"key": "n", "value": {"intValue": "007"}}]},
-        {"attributes": [{"key": "l", "value": {"arrayValue": {"values": []}}}]},
-        {"attributes": [{"key": "l", "value": {"kvlistValue": {"values": []}}}]},
+        {"status": {"code": "STATUS_CODE_ERROR"}},
         {"name": "caf\\ud800"},
         {"endTimeUnixNano": str(NS - 1)},  # ends before it starts
-        {"somethingNew": 1},  # a field OTLP may add later
+        {"startTimeUnixNano": str(NS // 1000)},  # microseconds: a wrong unit
+        {"kind": 2**70},
+        {"attributes": [{"key": "n", "value": None}]},
+        {"attributes": [{"key": 5, "value": {"stringValue": "x"}}]},
     ],
 )
 def test_anything_unusual_goes_the_careful_way(tmp_path: Path, odd: dict) -> None:
@@ -157,6 +158,28 @@ def test_anything_unusual_goes_the_careful_way(tmp_path: Path, odd: dict) -> Non
     p = tmp_path / "odd.jsonl"
     p.write_text(text + "\n")
     assert fast_spans(p.read_bytes()) is None
+
+
+@pytest.mark.parametrize(
+    "usual",
+    [
+        {"startTimeUnixNano": NS, "endTimeUnixNano": NS + 5},  # numbers, not strings
+        {"attributes": [{"key": "n", "value": {"intValue": 7}}]},
+        {"attributes": [{"key": "n", "value": {"intValue": "007"}}]},
+        {"attributes": [{"key": "n", "value": {"intValue": "-3"}}]},
+        {"attributes": [{"key": "l", "value": {"arrayValue": {"values": []}}}]},
+        {"attributes": [{"key": "l", "value": {"kvlistValue": {"values": []}}}]},
+        {"attributes": [{"key": "s", "value": {"stringValue": None, "intValue": "1"}}]},
+        {"somethingNew": 1, "flags": 257, "links": [{"spanId": "0102030405060708"}]},
+    ],
+)
+def test_values_the_careful_path_would_convert_are_read_the_same(  # type: ignore[no-untyped-def]
+    tmp_path: Path, usual: dict, monkeypatch
+) -> None:
+    p = _write(tmp_path, [_doc([_span(**usual)])])
+    fast = fast_spans(p.read_bytes())
+    assert fast is not None and fast.height == 1
+    assert_frame_equal(fast, careful(p, monkeypatch))
 
 
 def test_other_shapes_decline(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -171,6 +194,177 @@ def test_other_shapes_decline(tmp_path: Path, monkeypatch) -> None:  # type: ign
     p = tmp_path / "pretty.json"
     p.write_text(json.dumps(_doc([span]), indent=2))
     fast = fast_spans(p.read_bytes())
-    if fast is not None:
-        assert_frame_equal(fast, careful(p, monkeypatch))
+    assert fast is not None  # one document over many lines: read whole
+    assert_frame_equal(fast, careful(p, monkeypatch))
+    assert_frame_equal(fast_spans_file(p), fast)
+    # CRLF line ends, blank lines between requests
+    p = tmp_path / "crlf.jsonl"
+    other = _span(spanId="b35b28af18223143")
+    p.write_bytes(b"\r\n".join([json.dumps(_doc([span])).encode(), b"", b"  ",
+                                  json.dumps(_doc([other])).encode(), b""]))  # fmt: skip
+    fast = fast_spans_file(p)
+    assert fast is not None and fast.height == 2
+    assert_frame_equal(fast, careful(p, monkeypatch))
     assert fast_spans(b"") is None and fast_spans(b"\xef\xbb\xbf{}") is None
+
+
+def _kv(key: str, value: dict | None) -> dict:  # type: ignore[type-arg]
+    return {"key": key, "value": value} if value is not None else {"key": key}
+
+
+def test_every_attribute_value_kind_equals_the_careful_path(  # type: ignore[no-untyped-def]
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Every OTLP AnyValue kind, in span, resource and exception-event attributes, and the
+    ways a value can be missing: the fast path writes each as the careful path does."""
+    nested = {
+        "values": [
+            {"stringValue": "a"},
+            {"intValue": "2"},
+            {"doubleValue": 2.5},
+            {"boolValue": True},
+            {"arrayValue": {"values": [{"intValue": 3}]}},
+            {"kvlistValue": {"values": [{"key": "k", "value": {"stringValue": "v"}}]}},
+        ]
+    }
+    kinds = [
+        _kv("s", {"stringValue": "x"}),
+        _kv("s_empty", {"stringValue": ""}),
+        _kv("i", {"intValue": "42"}),
+        _kv("i_num", {"intValue": 42}),
+        _kv("i_neg", {"intValue": "-7"}),
+        _kv("i_zero", {"intValue": "0"}),
+        _kv("i_pad", {"intValue": "007"}),
+        _kv("i_big", {"intValue": "123456789012345678901234567890"}),
+        _kv("i_text", {"intValue": "12abc"}),
+        _kv("d", {"doubleValue": 0.1}),
+        _kv("d_int", {"doubleValue": 3}),
+        _kv("d_big", {"doubleValue": 1e300}),
+        _kv("d_neg0", {"doubleValue": -0.0}),
+        _kv("b_t", {"boolValue": True}),
+        _kv("b_f", {"boolValue": False}),
+        _kv("bytes", {"bytesValue": "AQID"}),
+        _kv("arr", {"arrayValue": nested}),
+        _kv("arr_empty", {"arrayValue": {}}),
+        _kv("arr_null", {"arrayValue": None}),
+        _kv("kvl", {"kvlistValue": nested | {"values": [{"key": "x", "value": {"intValue": 1}}]}}),
+        _kv("two", {"stringValue": "first", "intValue": "1"}),  # stringValue wins
+        _kv("null_first", {"stringValue": None, "intValue": "1"}),  # left out
+        _kv("empty", {}),  # left out
+        _kv("missing", None),  # left out
+        _kv("dup", {"stringValue": "1"}),
+        _kv("dup", {"intValue": "2"}),  # the last one wins
+        _kv("dup2", {"stringValue": "kept"}),
+        _kv("dup2", {}),  # an empty value does not replace
+    ]
+    resource = [
+        {"key": "service.name", "value": {"stringValue": "api"}},
+        {"key": "k8s.pod.uid", "value": {"intValue": "77"}},
+        {"key": "host.cpu", "value": {"doubleValue": 1.5}},
+        {"key": "cloud.on", "value": {"boolValue": True}},
+        {"key": "i", "value": {"stringValue": "resource"}},  # not a kept prefix
+        {"key": "service.version", "value": {"stringValue": "1"}},
+    ]
+    spans = [
+        _span(attributes=kinds),
+        _span(
+            spanId="b35b28af18223143",
+            attributes=[_kv("service.version", {"intValue": "2"})],  # beats the resource's
+            status={"code": 2, "message": "boom"},
+            events=[
+                {
+                    "name": "exception",
+                    "attributes": [
+                        _kv("exception.type", {"intValue": "500"}),
+                        _kv("exception.message", {"arrayValue": nested}),
+                    ],
+                }
+            ],
+        ),
+    ]
+    path = _write(tmp_path, [_doc(spans, resource), _doc([_span(spanId="c35b28af18223143")])])
+    fast = fast_spans(path.read_bytes())
+    assert fast is not None and fast.height == 3
+    assert_frame_equal(fast, careful(path, monkeypatch))
+    attrs = {kv["key"]: kv["value"] for kv in fast["attributes"][0]}
+    assert attrs["i"] == "42" and attrs["i_num"] == "42" and attrs["i_pad"] == "7"
+    assert attrs["i_text"] == "12abc" and attrs["d"] == "0.1" and attrs["d_int"] == "3"
+    assert attrs["b_t"] == "true" and attrs["two"] == "first" and attrs["dup"] == "2"
+    assert attrs["dup2"] == "kept" and attrs["arr"].startswith('["a",2,2.5,true,[3]')
+    assert "null_first" not in attrs and "empty" not in attrs and "missing" not in attrs
+    assert attrs["k8s.pod.uid"] == "77" and attrs["host.cpu"] == "1.5"
+    second = {kv["key"]: kv["value"] for kv in fast["attributes"][1]}
+    assert second["service.version"] == "2" and second["exception.type"] == "500"
+    assert second["otel.status_description"] == "boom"
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        # the last line cut short (a killed exporter)
+        (lambda good: good + b"\n" + good[:-40] + b"\n", "line 2"),
+        # bytes that are not UTF-8, in a field the frame does not keep
+        (
+            lambda good: (
+                good.replace(b'"name": "GET /x"', b'"name": "GET /x", "note": "\xff"') + b"\n"
+            ),
+            "UTF-8",
+        ),
+        # a lone surrogate escape in a field the frame does not keep
+        (
+            lambda good: (
+                good.replace(b'"name": "GET /x"', b'"name": "GET /x", "note": "\\ud800"') + b"\n"
+            ),
+            "surrogate",
+        ),
+        # a wrong type: attributes as an object
+        (
+            lambda good: (
+                good.replace(
+                    b'"attributes": [{"key": "http.route"',
+                    b'"attributes": {"a": [{"key": "http.route"',
+                    1,
+                ).replace(b'"/x"}}]', b'"/x"}}]}', 1)
+                + b"\n"
+            ),
+            "attributes",
+        ),
+        # a carriage return inside a line: the careful path reads two broken lines
+        (
+            lambda good: (
+                good + b"\n" + good.replace(b'"name": "GET /x"', b'"name":\r"GET /x"') + b"\n"
+            ),
+            "line",
+        ),
+    ],
+)
+def test_malformed_bodies_decline_and_the_careful_path_names_the_file(  # type: ignore[no-untyped-def]
+    tmp_path: Path, body, says: str
+) -> None:
+    from workbench.errors import BadData
+
+    good = json.dumps(_doc([_span()])).encode()
+    p = tmp_path / "bad.otlp.jsonl"
+    p.write_bytes(body(good))
+    assert fast_spans(p.read_bytes()) is None
+    with pytest.raises(BadData) as ei:
+        otlp.read_file(p)
+    err = ei.value
+    assert err.path == str(p) and says in (str(err) + str(err.field))
+    assert err.hint or err.field  # what to do, or which field to fix
+
+
+def test_too_many_attribute_layouts_go_the_careful_way(  # type: ignore[no-untyped-def]
+    tmp_path: Path, monkeypatch
+) -> None:
+    import workbench.sources.files.otlp_fast as fast
+
+    spans = [
+        _span(spanId=f"{i + 1:016x}", attributes=[_kv(f"user.{i}", {"stringValue": "x"})])
+        for i in range(3)
+    ]
+    path = _write(tmp_path, [_doc(spans)])
+    assert fast_spans(path.read_bytes()) is not None
+    monkeypatch.setattr(fast, "_MAX_LAYOUTS", 2)
+    assert fast_spans(path.read_bytes()) is None
+    assert_frame_equal(otlp.read_file(path).frame, careful(path, monkeypatch))

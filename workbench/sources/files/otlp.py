@@ -534,19 +534,14 @@ def read_file(
     """
     p = Path(path)
     problems = Problems(path=str(p), source=source, on_error=check_on_error(on_error))
-    # the common well-formed traces file: decoded and mapped column-wise (otlp_fast);
-    # anything unusual comes back None and goes the careful way below
-    try:
-        data = p.read_bytes()
-    except OSError:
-        data = b""
-    if data:
-        from workbench.sources.files.otlp_fast import fast_spans
+    # the common well-formed traces file: decoded into typed structs line by line and
+    # mapped to columns (otlp_fast); anything unusual comes back None and goes the careful
+    # way below
+    from workbench.sources.files import otlp_fast
 
-        frame = fast_spans(data)
-        if frame is not None:
-            return OtlpFile("spans", frame, problems)
-    del data
+    frame = otlp_fast.fast_spans_file(p)
+    if frame is not None:
+        return OtlpFile("spans", frame, problems)
     text = read_text(p, problems)
     if not text.strip():
         raise BadData(f"{p.name} is empty", path=str(p), source=source,

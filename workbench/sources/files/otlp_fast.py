@@ -1,387 +1,611 @@
-"""The columnar fast path for OTLP JSON traces: the whole file decoded by Arrow's JSON
-reader against a strict schema, then flattened and mapped with polars expressions.
+"""The fast path for OTLP JSON traces: each line decoded by msgspec into typed structs
+that hold only the fields the spans frame keeps, mapped to columns as it goes.
 
 It yields exactly what the careful per-span path of :mod:`workbench.sources.files.otlp`
-yields, for the common well-formed case: lower-case hex ids, integer kinds and status
-codes, ``*UnixNano`` as strings of digits, attribute values that are strings, canonical
-integers, doubles, booleans or bytes. On anything else (a type the schema does not
-expect, an id in base64 or upper case, a time outside 1990..2200, an array or kvlist
-attribute, a key named like a span field, Tempo or Jaeger wrappers, lone surrogates,
-pretty-printed documents) it returns None and the careful path reads the file, with its
-typed errors naming line and field. Nothing is dropped silently: the number of spans is
-checked against the ``"spanId"`` keys in the bytes.
+yields (the same attribute rules: resource prefixes, scope name, status message, first
+``exception`` event, duplicate keys, values written by ``scalar_str``). It covers the
+common well-formed case: lower-case hex ids, integer kinds and status codes, times as
+strings of digits or integers, any attribute value (arrays and kvlists as the careful
+path writes them), unknown fields (skipped, as the careful path skips them), JSON lines
+or one document. On anything else (an id in base64 or upper case, a kind or status as a
+string, a time outside 1990..2200 or a span that ends before it starts, Tempo or Jaeger
+wrappers, ``instrumentationLibrary*`` (OTLP < 0.15), a value of another type than OTLP
+defines, malformed or truncated JSON, lone surrogates, bytes that are not UTF-8, a BOM)
+it returns None and the careful path reads the file, with its typed errors naming the
+file, line and field.
+
+Why msgspec (measured 14:40-14:50 UTC on 2026-12-06, load average 9-12 on 2 shared
+cores, fresh process per run, ``read_file`` end to end; the note issue-12-otlp3 has the
+commands): on the demo's 48 MB / 64,256 spans ~0.65 CPU-s (~100k spans per CPU-second)
+and 241 MiB peak RSS, against ~1.2 CPU-s (~53k) and 562 MiB for the former fast path
+(pyarrow's strict columnar JSON reader, then polars explode, unnest and sort of every
+attribute); on the 1,000-service lab's 173 MB / 180,213 spans ~2.2 CPU-s and 319 MiB
+against ~4.4 CPU-s and 1,619 MiB. pyarrow materialised every field of every span as
+Arrow and polars then copied the exploded attributes; this path holds one line's structs
+at a time and never the whole file. Its decode alone runs at ~340k spans per CPU-second
+(the floor in ``bench/bench_investigation.py``); what is left in Python per span is
+reading its attribute keys and values: where each value lands in the frame (sorted keys,
+one value per key, span attributes over resource ones) is worked out once per distinct
+key layout (:class:`_Layouts`) and applied by polars.
 
 Example::
 
-    >>> frame = fast_spans(Path("traces.otlp.jsonl").read_bytes())   # None: use the careful path
+    >>> frame = fast_spans_file("traces.otlp.jsonl")   # None: use the careful path
+    >>> frame = fast_spans(body)                        # the same, from bytes in memory
 """
 
 from __future__ import annotations
 
-import io
-from typing import Any, cast
+import json
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
 
+import msgspec
 import polars as pl
+from msgspec import UNSET, Raw, Struct, UnsetType
 
-from workbench.sources.files._build import kv_from_long
-from workbench.sources.files._values import MAX_NS, MIN_NS
+from workbench import frames
+from workbench.sources.files._values import MAX_NS, MIN_NS, scalar_str
+from workbench.sources.files.otlp import any_value
 
-__all__ = ["fast_spans"]
+__all__ = ["fast_spans", "fast_spans_file"]
 
 KIND_BY_INT = ("unspecified", "internal", "server", "client", "producer", "consumer")
 STATUS_BY_INT = ("unset", "ok", "error")
 RESOURCE_PREFIXES = ("service.", "k8s.", "host.", "container.", "deployment.", "cloud.")
 _ID = r"^(?:[0-9a-f]{16}|[0-9a-f]{32})$"
 _ZERO_ID = r"^0+$"
-_CANONICAL_INT = r"^(?:0|-?[1-9][0-9]{0,18})$"
-_DIGITS = r"^[0-9]{1,19}$"
-# lone surrogate escapes: the careful path calls them bad data (one substring search
-# each: a regex over the whole file would cost as much as decoding it)
-_SURROGATES = (b"\\ud", b"\\uD")
+#: spans held as Python objects before they become polars columns (bounds memory)
+_CHUNK_SPANS = 50_000
+#: distinct attribute layouts before the careful path takes over (keys that vary per
+#: span, like ``user.<id>``, would make a layout per span)
+_MAX_LAYOUTS = 20_000
+# line breaks str.splitlines() (the careful path) honours inside a JSON string
+_UNICODE_BREAKS = ("\u2028", "\u2029", "\x85")
 
 
-def _schema() -> Any:
-    """Every field OTLP/JSON defines for traces, typed as the common case writes them.
-    Read with ``unexpected_field_behavior="error"``: a field not listed (a wrapper, a
-    newer field) or a value of another type fails the decode, and the careful path reads
-    the file. Array and kvlist values are declared so that their presence shows."""
-    import pyarrow as pa
-
-    scalar = [
-        ("stringValue", pa.string()),
-        ("intValue", pa.string()),
-        ("doubleValue", pa.float64()),
-        ("boolValue", pa.bool_()),
-        ("bytesValue", pa.string()),
-    ]
-    nested = pa.struct([("values", pa.list_(pa.struct([])))])
-    value = pa.struct([*scalar, ("arrayValue", nested), ("kvlistValue", nested)])
-    kv = pa.struct([("key", pa.string()), ("value", value)])
-    kvs = pa.list_(kv)
-    dropped = ("droppedAttributesCount", pa.int64())
-    event = pa.struct(
-        [("timeUnixNano", pa.string()), ("name", pa.string()), ("attributes", kvs), dropped]
-    )
-    link = pa.struct(
-        [
-            ("traceId", pa.string()),
-            ("spanId", pa.string()),
-            ("traceState", pa.string()),
-            ("attributes", kvs),
-            dropped,
-            ("flags", pa.int64()),
-        ]
-    )
-    span = pa.struct(
-        [
-            ("traceId", pa.string()),
-            ("spanId", pa.string()),
-            ("traceState", pa.string()),
-            ("parentSpanId", pa.string()),
-            ("flags", pa.int64()),
-            ("name", pa.string()),
-            ("kind", pa.int64()),
-            ("startTimeUnixNano", pa.string()),
-            ("endTimeUnixNano", pa.string()),
-            ("attributes", kvs),
-            dropped,
-            ("events", pa.list_(event)),
-            ("droppedEventsCount", pa.int64()),
-            ("links", pa.list_(link)),
-            ("droppedLinksCount", pa.int64()),
-            ("status", pa.struct([("code", pa.int64()), ("message", pa.string())])),
-        ]
-    )
-    scope = pa.struct(
-        [("name", pa.string()), ("version", pa.string()), ("attributes", kvs), dropped]
-    )
-    scope_spans = pa.struct(
-        [("scope", scope), ("spans", pa.list_(span)), ("schemaUrl", pa.string())]
-    )
-    resource = pa.struct(
-        [
-            ("resource", pa.struct([("attributes", kvs), dropped])),
-            ("scopeSpans", pa.list_(scope_spans)),
-            ("schemaUrl", pa.string()),
-        ]
-    )
-    return pa.schema([("resourceSpans", pa.list_(resource))])
+# ---------------------------------------------------------------------------------------
+# the schema: only what the frame keeps; msgspec skips other fields without building them.
+# UNSET tells "absent" from "null" where the careful path treats them differently.
 
 
-def _decode(data: bytes) -> pl.DataFrame | None:
-    import pyarrow as pa
-    import pyarrow.json as pj
+class _Value(Struct, gc=False, rename="camel"):
+    """An OTLP ``AnyValue``."""
 
-    try:
-        table = pj.read_json(
-            io.BytesIO(data),
-            read_options=pj.ReadOptions(block_size=1 << 22),
-            parse_options=pj.ParseOptions(
-                explicit_schema=_schema(), unexpected_field_behavior="error"
-            ),
-        )
-    except (pa.ArrowException, ValueError):
-        return None
-    return cast(pl.DataFrame, pl.from_arrow(table))  # a Table gives a DataFrame
+    string_value: str | UnsetType | None = UNSET
+    int_value: str | int | UnsetType | None = UNSET
+    double_value: float | int | UnsetType | None = UNSET
+    bool_value: bool | UnsetType | None = UNSET
+    bytes_value: str | UnsetType | None = UNSET
+    array_value: Raw | UnsetType = UNSET  # rare: decoded by json as the careful path does
+    kvlist_value: Raw | UnsetType = UNSET
 
 
-def _value() -> pl.Expr:
-    """An attribute value as the careful path writes it (null: no attribute); doubles are
-    formatted afterwards (Python's repr), the rest here."""
-    v = pl.col("value")
-    return (
-        pl.when(v.struct.field("stringValue").is_not_null())
-        .then(v.struct.field("stringValue"))
-        .when(v.struct.field("intValue").is_not_null())
-        .then(v.struct.field("intValue"))
-        .when(v.struct.field("doubleValue").is_not_null())
-        .then(pl.lit(None, pl.String))
-        .when(v.struct.field("boolValue").is_not_null())
-        .then(pl.when(v.struct.field("boolValue")).then(pl.lit("true")).otherwise(pl.lit("false")))
-        .otherwise(v.struct.field("bytesValue"))
-    )
+class _KeyValue(Struct, gc=False):
+    key: str
+    value: _Value = msgspec.field(default_factory=_Value)
 
 
-def _long_attrs(df: pl.DataFrame, row: str, column: str) -> pl.DataFrame | None:
-    """``row, key, value, _pos`` from a list-of-key/value column (None: fall back)."""
-    kv = (
-        df.select(row, pl.col(column))
-        .with_columns(pl.col(column).list.len().alias("_n"))
-        .filter(pl.col("_n") > 0)
-        .drop("_n")
-        .explode(column)
-        .unnest(column)
-    )
-    if kv.height == 0:
+class _Status(Struct, gc=False):
+    code: int | None = None
+    message: str | None = None
+
+
+class _Event(Struct, gc=False):
+    name: str | None = None
+    attributes: Raw | UnsetType = UNSET  # decoded only for the first exception event
+
+
+class _Span(Struct, gc=False, rename="camel"):
+    trace_id: str | None = None
+    span_id: str | None = None
+    parent_span_id: str | None = None
+    name: str = ""
+    kind: int | None = None
+    start_time_unix_nano: str | int | None = None
+    end_time_unix_nano: str | int | None = None
+    attributes: list[_KeyValue] | None = None
+    status: _Status | None = None
+    events: list[_Event] | None = None
+
+
+class _Scope(Struct, gc=False):
+    name: str | None = None
+
+
+class _ScopeSpans(Struct, gc=False, rename="camel"):
+    scope: _Scope | None = None
+    spans: list[_Span] | None = None
+    instrumentation_library: Raw | UnsetType = UNSET  # present: the careful path
+
+
+class _Resource(Struct, gc=False):
+    attributes: list[_KeyValue] | None = None
+
+
+class _ResourceSpans(Struct, gc=False, rename="camel"):
+    resource: Raw | UnsetType = UNSET  # decoded once per distinct resource
+    scope_spans: list[_ScopeSpans] | None = None
+    instrumentation_library_spans: Raw | UnsetType = UNSET  # present: the careful path
+
+
+class _Request(Struct, gc=False, rename="camel", forbid_unknown_fields=True):
+    """One export request; any other top-level field (a wrapper) goes the careful way."""
+
+    resource_spans: list[_ResourceSpans] | UnsetType | None = UNSET
+
+
+_DECODER = msgspec.json.Decoder(_Request)
+_RESOURCE_DECODER = msgspec.json.Decoder(_Resource | None)
+_KV_DECODER = msgspec.json.Decoder(list[_KeyValue] | None)
+_VALUE_FIELDS = tuple(zip(_Value.__struct_fields__, _Value.__struct_encode_fields__, strict=True))
+
+
+class _Decline(Exception):
+    """The careful path must read this file."""
+
+
+class _Omitted(Exception):
+    """An attribute whose value is null or empty: the careful path leaves it out."""
+
+
+# ---------------------------------------------------------------------------------------
+# values
+
+
+def _value(v: _Value) -> str | None:
+    """An attribute value exactly as the careful path writes it (None: left out)."""
+    s = v.string_value
+    if type(s) is str:
+        return s
+    d: dict[str, Any] = {}
+    for attr, name in _VALUE_FIELDS:
+        x = getattr(v, attr)
+        if x is not UNSET:
+            d[name] = json.loads(bytes(x)) if type(x) is Raw else x
+    return scalar_str(any_value(d))
+
+
+def _other(v: _Value) -> str:
+    """A value that is not a plain ``stringValue`` (raises :class:`_Omitted` for none)."""
+    out = _value(v)
+    if out is None:
+        raise _Omitted
+    return out
+
+
+def _attr_dict(kvs: list[_KeyValue] | None) -> dict[str, str]:
+    """Attributes as the careful path's ``_attrs`` reads them: the last of a key wins."""
+    out: dict[str, str] = {}
+    for kv in kvs or ():
+        val = _value(kv.value)
+        if val is not None:
+            out[kv.key] = val
+    return out
+
+
+def _exception(events: list[_Event]) -> dict[str, str] | None:
+    """``exception.type``/``exception.message`` of the first ``exception`` event."""
+    for ev in events:
+        if ev.name == "exception":
+            raw = ev.attributes
+            kvs = None if isinstance(raw, UnsetType) else _KV_DECODER.decode(raw)
+            ea = _attr_dict(kvs)
+            out: dict[str, str] = {
+                k: ea[k] for k in ("exception.type", "exception.message") if k in ea
+            }
+            return out or None
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# attribute layouts
+
+
+class _Layouts:
+    """The distinct attribute layouts of the spans read so far. A layout is the resource
+    and scope keys, the span's attribute keys (in file order), whether a status message
+    and which exception keys follow; for each, the careful path's merge (span attributes
+    over resource ones, the last duplicate wins, keys sorted) is done once, on indices:
+    ``perm[j]`` says which input value becomes the j-th output (below ``nb``: a resource
+    or scope value, else one of the span's own). A file has a handful of layouts."""
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[Any, ...], int] = {}
+        self.keys: list[list[str]] = []
+        self.perm: list[list[int]] = []
+        self.nb: list[int] = []
+        self.nin: list[int] = []
+
+    def add(
+        self,
+        key: tuple[Any, ...],
+        base_keys: tuple[str, ...],
+        keys: tuple[str, ...],
+        msg: bool,
+        exc: tuple[str, ...],
+    ) -> int:
+        idx: dict[str, int] = {k: j for j, k in enumerate(base_keys)}
+        n = len(base_keys)
+        for j, k in enumerate(keys):
+            idx[k] = n + j
+        n += len(keys)
+        if msg:
+            idx["otel.status_description"] = n
+            n += 1
+        for j, k in enumerate(exc):
+            idx.setdefault(k, n + j)
+        n += len(exc)
+        out = sorted(idx)
+        if len(self.keys) >= _MAX_LAYOUTS:
+            raise _Decline
+        self.keys.append(out)
+        self.perm.append([idx[k] for k in out])
+        self.nb.append(len(base_keys))
+        self.nin.append(n - len(base_keys))
+        self.ids[key] = len(self.keys) - 1
+        return len(self.keys) - 1
+
+    def table(self) -> pl.DataFrame:
         return pl.DataFrame(
-            schema={row: pl.UInt32, "key": pl.String, "value": pl.String, "_pos": pl.UInt32}
+            {
+                "_layout": pl.Series(range(len(self.keys)), dtype=pl.UInt32),
+                "key": pl.Series(self.keys, dtype=pl.List(pl.String)),
+                "_p": pl.Series(self.perm, dtype=pl.List(pl.Int64)),
+                "_nb": pl.Series(self.nb, dtype=pl.Int64),
+                "_nin": pl.Series(self.nin, dtype=pl.Int64),
+            }
         )
-    if kv["key"].null_count():
-        return None
-    v = kv["value"].struct
-    if v.field("arrayValue").null_count() < kv.height or (
-        v.field("kvlistValue").null_count() < kv.height
-    ):
-        return None  # nested values: the careful path writes them as JSON
-    ints = v.field("intValue").drop_nulls()
-    if ints.len() and not ints.str.contains(_CANONICAL_INT).all():
-        return None
-    out = kv.with_row_index("_pos").with_columns(_value().alias("_v"))
-    dbl = out["value"].struct.field("doubleValue")
-    if dbl.null_count() < dbl.len():  # few: format them as Python does
-        out = out.with_columns(
-            pl.when(pl.col("_v").is_null() & dbl.is_not_null())
-            .then(dbl.map_elements(repr, return_dtype=pl.String, skip_nulls=True))
-            .otherwise(pl.col("_v"))
-            .alias("_v")
+
+
+# ---------------------------------------------------------------------------------------
+# columns
+
+
+class _Columns:
+    """Spans as Python lists, turned into polars chunks every ``_CHUNK_SPANS`` spans."""
+
+    def __init__(self) -> None:
+        self.layouts = _Layouts()
+        self.bases: dict[tuple[str, ...], int] = {}
+        self.resources: dict[bytes, tuple[str | None, dict[str, str], int]] = {}
+        self.chunks: list[pl.DataFrame] = []
+        self._reset()
+
+    def _reset(self) -> None:
+        self.trace: list[Any] = []
+        self.span: list[Any] = []
+        self.parent: list[Any] = []
+        self.name: list[Any] = []
+        self.kind: list[Any] = []
+        self.start: list[Any] = []
+        self.end: list[Any] = []
+        self.code: list[Any] = []
+        self.service: list[str | None] = []
+        self.layout: list[int] = []
+        self.block: list[int] = []  # where the span's resource/scope values start in base_pool
+        self.base_pool: list[str] = []
+        self.inputs: list[Any] = []  # each span's own values, in layout order
+        self.blocks: dict[tuple[int, str | None], tuple[int, tuple[str, ...], int]] = {}
+        self.resources = {}  # ids (and the bytes held) restart with the blocks
+
+    def resource(self, raw: Raw | UnsetType) -> tuple[str | None, dict[str, str], int]:
+        """(service, kept resource attributes, id) of a resource, cached on its bytes: a
+        file repeats the same few resources on every line."""
+        key = b"" if isinstance(raw, UnsetType) else bytes(raw)
+        hit = self.resources.get(key)
+        if hit is None:
+            res = _RESOURCE_DECODER.decode(key) if key else None
+            d = _attr_dict(res.attributes if res is not None else None)
+            service = d.pop("service.name", None)
+            keep = {k: v for k, v in d.items() if k.startswith(RESOURCE_PREFIXES)}
+            hit = self.resources[key] = (service, keep, len(self.resources))
+        return hit
+
+    def block_of(
+        self, res: tuple[str | None, dict[str, str], int], scope: str | None
+    ) -> tuple[int, tuple[str, ...], int]:
+        """(base id, base keys, offset in the pool) of a resource + scope name."""
+        key = (res[2], scope)
+        hit = self.blocks.get(key)
+        if hit is None:
+            base = dict(res[1])
+            if scope:
+                base["otel.scope.name"] = scope
+            base_keys = tuple(base)
+            base_id = self.bases.get(base_keys)
+            if base_id is None:
+                base_id = self.bases[base_keys] = len(self.bases)
+            hit = self.blocks[key] = (base_id, base_keys, len(self.base_pool))
+            self.base_pool.extend(base.values())
+        return hit
+
+    def add(self, doc: _Request) -> None:
+        """One decoded request (one line of the file)."""
+        if not doc.resource_spans:
+            return
+        layouts = self.layouts
+        layout_ids = layouts.ids
+        inputs, layout_out = self.inputs, self.layout
+        line: list[_Span] = []
+        for rs in doc.resource_spans:
+            if not isinstance(rs.instrumentation_library_spans, UnsetType):
+                raise _Decline
+            res = self.resource(rs.resource)
+            for ss in rs.scope_spans or ():
+                if not isinstance(ss.instrumentation_library, UnsetType):
+                    raise _Decline
+                spans = ss.spans
+                if not spans:
+                    continue
+                scope = ss.scope.name if ss.scope is not None else None
+                base_id, base_keys, block = self.block_of(res, scope)
+                for sp in spans:
+                    attrs = sp.attributes
+                    keys: tuple[str, ...] = ()
+                    if attrs:
+                        keys = tuple([kv.key for kv in attrs])
+                        try:  # the common case inline: strings, then canonical int strings
+                            inputs.extend(
+                                [
+                                    s
+                                    if (s := (v := kv.value).string_value).__class__ is str
+                                    else i
+                                    if (i := v.int_value).__class__ is str
+                                    and i.isascii()
+                                    and i.isdigit()
+                                    and i[0] != "0"
+                                    and s is UNSET
+                                    else _other(v)
+                                    for kv in attrs
+                                ]
+                            )
+                        except _Omitted:
+                            d = [(kv.key, _value(kv.value)) for kv in attrs]
+                            keys = tuple([k for k, x in d if x is not None])
+                            inputs.extend([x for _, x in d if x is not None])
+                    st = sp.status
+                    msg = st.message if st is not None else None
+                    exc = _exception(sp.events) if sp.events else None
+                    if msg or exc:
+                        ek = tuple(exc) if exc else ()
+                        key: tuple[Any, ...] = (base_id, keys, bool(msg), ek)
+                        if msg:
+                            inputs.append(msg)
+                        if exc:
+                            inputs.extend(exc.values())
+                    else:
+                        ek = ()
+                        key = (base_id, keys)
+                    lid = layout_ids.get(key)
+                    if lid is None:
+                        lid = layouts.add(key, base_keys, keys, bool(msg), ek)
+                    layout_out.append(lid)
+                self.block.extend([block] * len(spans))
+                self.service.extend([res[0]] * len(spans))
+                line.extend(spans)
+        self.trace.extend([s.trace_id for s in line])
+        self.span.extend([s.span_id for s in line])
+        self.parent.extend([s.parent_span_id for s in line])
+        self.name.extend([s.name for s in line])
+        self.kind.extend([s.kind for s in line])
+        self.start.extend([s.start_time_unix_nano for s in line])
+        self.end.extend([s.end_time_unix_nano for s in line])
+        self.code.extend([st.code if (st := s.status) is not None else None for s in line])
+
+    def flush(self) -> None:
+        """The spans held so far -> one polars chunk."""
+        n = len(self.trace)
+        if not n:
+            return
+        self.chunks.append(
+            pl.DataFrame(
+                {
+                    "trace_id": pl.Series(self.trace, dtype=pl.String),
+                    "span_id": pl.Series(self.span, dtype=pl.String),
+                    "parent_span_id": pl.Series(self.parent, dtype=pl.String),
+                    "service": pl.Series(self.service, dtype=pl.String),
+                    "name": pl.Series(self.name, dtype=pl.String),
+                    "kind": pl.Series(self.kind, dtype=pl.Int64),
+                    "start": _times(self.start),
+                    "end": _times(self.end),
+                    "code": pl.Series(self.code, dtype=pl.Int64),
+                    "attributes": self._attributes(n),
+                }
+            )
         )
-    return out.select(row, "key", pl.col("_v").alias("value"), "_pos").drop_nulls("value")
+        self._reset()
+
+    def _attributes(self, n: int) -> pl.Series:
+        """The KV column: each span's layout gives its keys and, per key, the pool index
+        of its value (resource/scope values first in the pool, then the spans' own)."""
+        per_span = (
+            pl.DataFrame(
+                {
+                    "_layout": pl.Series(self.layout, dtype=pl.UInt32),
+                    "_block": pl.Series(self.block, dtype=pl.Int64),
+                }
+            )
+            .with_row_index("_row")
+            .join(self.layouts.table(), on="_layout", how="left", maintain_order="left")
+            .with_columns(_in=pl.col("_nin").cum_sum() - pl.col("_nin") + len(self.base_pool))
+        )
+        long = (
+            per_span.filter(pl.col("key").list.len() > 0)
+            .select("_row", "_block", "_in", "_nb", "key", "_p")
+            .explode("key", "_p")
+        )
+        at = long.select(
+            pl.when(pl.col("_p") < pl.col("_nb"))
+            .then(pl.col("_block") + pl.col("_p"))
+            .otherwise(pl.col("_in") + pl.col("_p") - pl.col("_nb"))
+        ).to_series()
+        pool = pl.Series(self.base_pool, dtype=pl.String).append(
+            pl.Series(self.inputs, dtype=pl.String)
+        )
+        grouped = (
+            long.select(pl.col("_row").set_sorted(), "key", value=pool.gather(at))
+            .group_by("_row", maintain_order=True)
+            .agg(pl.struct("key", "value").alias("attributes"))
+        )
+        if grouped.height == n:
+            return grouped["attributes"].cast(frames.KV)
+        full = pl.DataFrame({"_row": pl.arange(0, n, eager=True, dtype=pl.UInt32)}).join(
+            grouped, on="_row", how="left", maintain_order="left"
+        )
+        return full["attributes"].fill_null(pl.lit([], dtype=frames.KV)).cast(frames.KV)
+
+
+def _times(values: list[Any]) -> pl.Series:
+    """``*UnixNano`` values (strings of digits or integers) -> Int64 ns. What polars
+    cannot parse as an integer (or what does not fit) goes the careful way; what it
+    parses (``"+5"``, ``"007"``) Python's ``int()`` reads the same, and the range check
+    comes after."""
+    try:
+        s = pl.Series(values, dtype=pl.String, strict=True)
+    except (TypeError, pl.exceptions.PolarsError):
+        s = pl.Series([str(v) if type(v) is int else v for v in values], dtype=pl.String)
+    out = s.cast(pl.Int64, strict=False)
+    if out.null_count():
+        raise _Decline
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# the file
+
+
+def _byte_lines(data: bytes) -> Iterator[bytes]:
+    pos, end = 0, len(data)
+    while pos < end:
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            nl = end
+        yield data[pos:nl]
+        pos = nl + 1
+
+
+def _documents(lines: Iterable[bytes], whole: Callable[[], bytes]) -> Iterator[_Request]:
+    """Each request of a JSON-lines file (or the one document of a file that is not JSON
+    lines: ``whole()`` gives all its bytes), decoded; each line as the careful path reads
+    it, or :class:`_Decline`."""
+    first = True
+    for line in lines:
+        if first and line.startswith(b"\xef\xbb\xbf"):
+            raise _Decline  # a BOM: the careful path reads it
+        if len(line) <= 64 and not line.strip():
+            first = False
+            continue
+        cr = line.find(b"\r")
+        if cr >= 0 and cr != len(line) - (2 if line.endswith(b"\n") else 1):
+            raise _Decline  # splitlines() would cut this line in two
+        if not line.isascii():  # msgspec does not check UTF-8 in the fields it skips
+            text = str(line, "utf-8")  # UnicodeDecodeError: the careful path says where
+            if any(b in text for b in _UNICODE_BREAKS):
+                raise _Decline
+        try:
+            doc = _DECODER.decode(line)
+        except msgspec.DecodeError:
+            if not first:
+                raise
+            # not JSON lines: one document over several lines (pretty-printed)
+            data = whole()
+            if not data.isascii():
+                str(data, "utf-8")
+            yield _DECODER.decode(data)
+            return
+        first = False
+        yield doc
+
+
+def _decode(data: bytes) -> int:
+    """msgspec's typed decode of ``data`` alone (no mapping): the number of spans. The
+    floor ``bench/bench_investigation.py`` compares the whole path with."""
+    n = 0
+    for doc in _documents(_byte_lines(data), lambda: data):
+        for rs in doc.resource_spans or ():
+            for ss in rs.scope_spans or ():
+                n += len(ss.spans or ())
+    return n
 
 
 def fast_spans(data: bytes) -> pl.DataFrame | None:
     """The spans frame of an OTLP JSON traces file's bytes, or None when the careful path
     must read it (see the module doc)."""
-    if not data or data.startswith(b"\xef\xbb\xbf"):
+    return _spans(_documents(_byte_lines(data), lambda: data))
+
+
+def fast_spans_file(path: str | Path) -> pl.DataFrame | None:
+    """:func:`fast_spans` of a file, read line by line: the file's bytes are never all in
+    memory at once (173 MB for the 1,000-service lab), unless it is one document."""
+    try:
+        with open(path, "rb") as fh:
+
+            def whole() -> bytes:
+                fh.seek(0)
+                return fh.read()
+
+            return _spans(_documents(fh, whole))
+    except OSError:
+        return None  # the careful path says what is wrong with the file
+
+
+def _spans(docs: Iterator[_Request]) -> pl.DataFrame | None:
+    cols = _Columns()
+    try:
+        for doc in docs:
+            cols.add(doc)
+            if len(cols.trace) >= _CHUNK_SPANS:
+                cols.flush()
+        cols.flush()
+    except (_Decline, msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
         return None
-    if b"\\u" in data and any(u in data for u in _SURROGATES):  # one scan when no escapes
+    except (OverflowError, TypeError):  # an integer beyond 64 bits (kind, status code)
         return None
-    raw = _decode(data)
-    if raw is None or raw.height == 0:
+    if not cols.chunks:
         return None
-    # with unknown fields refused, a null list is an empty or omitted one ({} is a
-    # request with no spans): as the careful path reads it
-    rs = (
-        raw.select(pl.col("resourceSpans").explode())
-        .drop_nulls()
-        .unnest("resourceSpans")
-        .with_row_index("_res")
-    )
-    if rs.height == 0:
-        return None
-    ss = (
-        rs.select("_res", "scopeSpans")
-        .explode("scopeSpans")
-        .drop_nulls("scopeSpans")
-        .unnest("scopeSpans")
-        .with_row_index("_scope_i")
-    )
-    if ss.height == 0:
-        return None
-    sp = (
-        ss.select("_res", "_scope_i", pl.col("scope").struct.field("name").alias("_scope"), "spans")
-        .explode("spans")
-        .drop_nulls("spans")
-        .unnest("spans")
-        .with_row_index("_i")
-    )
-    n = sp.height
-    if n == 0:
-        return None
-    links = sp["links"].explode().drop_nulls().struct.field("spanId").drop_nulls().len()
-    if data.count(b'"spanId"') != n + links:
-        return None
-    # ids, names, kinds, times, statuses: all well-formed, or the careful path
-    parent = pl.col("parentSpanId")
+    sp = pl.concat(cols.chunks, rechunk=False)
+    del cols
+    parent = pl.col("parent_span_id")
     checks = sp.select(
-        ids=(pl.col("traceId").str.contains(_ID) & ~pl.col("traceId").str.contains(_ZERO_ID))
+        ids=(pl.col("trace_id").str.contains(_ID) & ~pl.col("trace_id").str.contains(_ZERO_ID))
         .fill_null(False)
         .all()
-        & (pl.col("spanId").str.contains(_ID) & ~pl.col("spanId").str.contains(_ZERO_ID))
+        & (pl.col("span_id").str.contains(_ID) & ~pl.col("span_id").str.contains(_ZERO_ID))
         .fill_null(False)
         .all(),
-        parent=(
-            parent.is_null() | (parent == "") | parent.str.contains(_ID)
-        ).all(),  # all-zero: a root span, as the careful path reads it
-        name=pl.col("name").is_not_null().all(),
+        parent=(parent.is_null() | (parent == "") | parent.str.contains(_ID)).all(),
         kind=(pl.col("kind").is_null() | pl.col("kind").is_between(0, 5)).all(),
+        status=(pl.col("code").is_null() | pl.col("code").is_between(0, 2)).all(),
         times=(
-            pl.col("startTimeUnixNano").str.contains(_DIGITS)
-            & pl.col("endTimeUnixNano").str.contains(_DIGITS)
-        )
-        .fill_null(False)
-        .all(),
-        status=(
-            pl.col("status").is_null()
-            | pl.col("status").struct.field("code").is_null()
-            | pl.col("status").struct.field("code").is_between(0, 2)
+            (pl.col("start") >= MIN_NS)
+            & (pl.col("start") <= pl.col("end"))
+            & (pl.col("end") <= MAX_NS)
         ).all(),
     ).row(0, named=True)
     if not all(checks.values()):
         return None
-    start = sp["startTimeUnixNano"].cast(pl.Int64)
-    end = sp["endTimeUnixNano"].cast(pl.Int64)
-    ok_times = ((start >= MIN_NS) & (start <= end) & (end <= MAX_NS)).all()
-    if not ok_times:
-        return None
-
-    # attributes: resource (kept prefixes), scope, span, status message, exception event
-    res_kv = _long_attrs(
-        rs.select("_res", pl.col("resource").struct.field("attributes").alias("a")), "_res", "a"
-    )
-    span_kv = _long_attrs(sp.select("_i", "attributes"), "_i", "attributes")
-    if res_kv is None or span_kv is None:
-        return None
-    res_kv = res_kv.sort("_res", "_pos").unique(["_res", "key"], keep="last")
-    services = res_kv.filter(pl.col("key") == "service.name").select("_res", _service="value")
-    kept = res_kv.filter(
-        pl.col("key").str.starts_with(RESOURCE_PREFIXES[0])
-        | pl.any_horizontal([pl.col("key").str.starts_with(p) for p in RESOURCE_PREFIXES[1:]])
-    ).filter(pl.col("key") != "service.name")
-    parts = [
-        sp.select("_i", "_res")
-        .join(kept, on="_res", how="inner")
-        .select("_i", "key", "value", pl.lit(0, pl.Int8).alias("_prio"), "_pos"),
-        sp.filter(pl.col("_scope").is_not_null() & (pl.col("_scope") != "")).select(
-            "_i",
-            pl.lit("otel.scope.name").alias("key"),
-            pl.col("_scope").alias("value"),
-            pl.lit(1, pl.Int8).alias("_prio"),
-            pl.lit(0, pl.UInt32).alias("_pos"),
-        ),
-        span_kv.select("_i", "key", "value", pl.lit(2, pl.Int8).alias("_prio"), "_pos"),
-    ]
-    msg = pl.col("status").struct.field("message")
-    parts.append(
-        sp.filter(msg.is_not_null() & (msg != "")).select(
-            "_i",
-            pl.lit("otel.status_description").alias("key"),
-            msg.alias("value"),
-            pl.lit(3, pl.Int8).alias("_prio"),
-            pl.lit(0, pl.UInt32).alias("_pos"),
-        )
-    )
-    exc = _exception_attrs(sp)
-    if exc is None:
-        return None
-    parts.append(exc)
-    attrs = _merge_attrs(pl.concat(parts, how="vertical"), n)
-    sp = sp.join(services, on="_res", how="left", maintain_order="left")
-    kind = (
-        pl.col("kind")
-        .fill_null(0)
-        .replace_strict(list(range(6)), list(KIND_BY_INT), return_dtype=pl.String)
-    )
-    code = pl.col("status").struct.field("code").fill_null(0)
-    status = code.replace_strict([0, 1, 2], list(STATUS_BY_INT), return_dtype=pl.String)
-    pid = pl.col("parentSpanId")
+    start, end = pl.col("start"), pl.col("end")
+    kind = pl.col("kind").fill_null(0)
+    code = pl.col("code").fill_null(0)
     return sp.select(
-        pl.col("traceId").alias("trace_id"),
-        pl.col("spanId").alias("span_id"),
-        pl.when(pid.is_null() | (pid == "") | pid.str.contains(_ZERO_ID))
+        "trace_id",
+        "span_id",
+        pl.when(parent.is_null() | (parent == "") | parent.str.contains(_ZERO_ID))
         .then(pl.lit(None, pl.String))
-        .otherwise(pid)
+        .otherwise(parent)
         .alias("parent_span_id"),
-        pl.col("_service").alias("service"),
+        "service",
         "name",
-        kind.alias("kind"),
+        kind.replace_strict(list(range(6)), list(KIND_BY_INT), return_dtype=pl.String),
         _ns(start).alias("start"),
         _ns(end).alias("end"),
         ((end - start).cast(pl.Float64) / 1e6).alias("duration_ms"),
-        status.alias("status"),
-        attrs.alias("attributes"),
+        code.replace_strict([0, 1, 2], list(STATUS_BY_INT), return_dtype=pl.String).alias("status"),
+        "attributes",
     )
 
 
-def _merge_attrs(long: pl.DataFrame, n: int) -> pl.Series:
-    """``_i, key, value, _prio, _pos`` rows -> the attributes column: per span, keys
-    sorted, one value per key (the highest ``_prio``, then the last ``_pos``), as
-    :func:`~workbench.sources.files._build.kv_from_long` builds it. Sorted on integers
-    (the key's rank among the few distinct keys), not on the strings."""
-    if long.height == 0:
-        return kv_from_long([], [], [], n)
-    names = long["key"].unique().sort()
-    long = long.with_columns(
-        pl.col("key")
-        .replace_strict(names, pl.arange(0, names.len(), eager=True), return_dtype=pl.UInt64)
-        .alias("_k")
-    )
-    if names.len() < 1 << 16:  # _prio is -1..3, set here
-        # one integer per row, sorted stably: rows that tie (same span, key and priority)
-        # come from one part, already in ``_pos`` order
-        order = (
-            pl.col("_i").cast(pl.UInt64) * (1 << 24)
-            + pl.col("_k") * (1 << 8)
-            + (pl.col("_prio").cast(pl.Int16) + 1).cast(pl.UInt64)
-        )
-        long = long.sort(order, maintain_order=True)
-    else:
-        long = long.sort("_i", "_k", "_prio", "_pos")
-    long = long.filter(
-        (pl.col("_i") != pl.col("_i").shift(-1)).fill_null(True)
-        | (pl.col("_k") != pl.col("_k").shift(-1)).fill_null(True)
-    )
-    return kv_from_long(long["_i"], long["key"], long["value"], n)
-
-
-def _ns(values: pl.Series) -> pl.Series:
-    return values.cast(pl.Datetime("ns")).dt.replace_time_zone("UTC").dt.cast_time_unit("us")
-
-
-def _exception_attrs(sp: pl.DataFrame) -> pl.DataFrame | None:
-    """``exception.type``/``exception.message`` of each span's first ``exception`` event,
-    at the lowest priority (a span attribute of the same name wins)."""
-    empty = pl.DataFrame(
-        schema={
-            "_i": pl.UInt32,
-            "key": pl.String,
-            "value": pl.String,
-            "_prio": pl.Int8,
-            "_pos": pl.UInt32,
-        }
-    )
-    ev = sp.select("_i", "events").filter(pl.col("events").list.len() > 0)
-    if ev.height == 0:
-        return empty
-    ev = ev.explode("events").unnest("events").with_row_index("_e")
-    first = ev.filter(pl.col("name") == "exception").unique("_i", keep="first")
-    if first.height == 0:
-        return empty
-    kv = _long_attrs(first.select("_i", "attributes"), "_i", "attributes")
-    if kv is None:
-        return None
-    return (
-        kv.filter(pl.col("key").is_in(["exception.type", "exception.message"]))
-        .sort("_i", "_pos")
-        .unique(["_i", "key"], keep="last")
-        .select("_i", "key", "value", pl.lit(-1, pl.Int8).alias("_prio"), "_pos")
-    )
+def _ns(e: pl.Expr) -> pl.Expr:
+    return e.cast(pl.Datetime("ns")).dt.replace_time_zone("UTC").dt.cast_time_unit("us")
