@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.minversions, pytest.mark.slow]
 
 # Pure unit tests that exercise the core dependencies (polars, pyarrow, altair,
-# vl-convert, networkx, httpx, pyyaml, numpy, zstandard) and need no extra and no server.
+# vl-convert, networkx, httpx, pyyaml, numpy, zstandard, msgspec) and need no extra and no server.
 UNIT_TESTS = (
     "tests/test_frames.py",
     "tests/test_window.py",
@@ -42,6 +42,7 @@ UNIT_TESTS = (
     "tests/test_analysis_graph.py",
     "tests/test_files_directory.py",
     "tests/test_files_compressed.py",
+    "tests/test_files_otlp_fast.py",
     "tests/test_charts.py",
     "tests/test_promql_escaping.py",
     "tests/test_metric_presets.py",
