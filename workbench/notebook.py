@@ -27,11 +27,13 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.incident import Incident
 from workbench.timewindow import Window
+
+if TYPE_CHECKING:  # imported where used: `workbench demo` starts its kernel without polars
+    from workbench.incident import Incident
 
 __all__ = [
     "PARAMETERS",
@@ -200,6 +202,8 @@ def open_incident(
     >>> inc = open_incident("INC-9", window="2026-11-20T11:00:00Z..2026-11-20T12:00:00Z",
     ...                     services=["checkout"], sources_config="workbench.toml")
     """
+    from workbench.incident import Incident
+
     if not sources_config:
         inc = Incident.demo()
         if window:
