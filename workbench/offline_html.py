@@ -24,6 +24,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, wait
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,7 @@ class SvgDrawer:
 
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svg")
         self._futures: dict[tuple[str, bool], Any] = {}
+        self._submitted: list[Any] = []
         self._lock = threading.Lock()
 
     @staticmethod
@@ -116,10 +118,24 @@ class SvgDrawer:
         return json.dumps(spec, sort_keys=True, default=str), vega
 
     def submit(self, spec: dict[str, Any], *, vega: bool = False) -> None:
+        """Draw ``spec``'s SVG in the background. Returns at once: the spec is copied and
+        keyed in the background thread too (the caller, a notebook run's cell loop,
+        starts the next cell sooner); ``spec`` must not be modified in place afterwards
+        (a kernel's widget state replaces a spec, it does not edit it)."""
+        with self._lock:
+            self._submitted.append(self._pool.submit(self._draw, spec, vega))
+
+    def _draw(self, spec: dict[str, Any], vega: bool) -> None:
         key = self._key(spec, vega)
         with self._lock:
-            if key not in self._futures:
-                self._futures[key] = self._pool.submit(_svg, copy.deepcopy(spec), vega=vega)
+            if key in self._futures:
+                return
+            done: Any = Future()
+            self._futures[key] = done
+        try:
+            done.set_result(_svg(spec, vega=vega))
+        except BaseException as exc:  # raised when the SVG is asked for
+            done.set_exception(exc)
 
     def submit_outputs(self, cell: Any, widget_state: Any) -> None:
         """Submit every chart among ``cell``'s outputs (a widget's spec is looked up in
@@ -138,8 +154,12 @@ class SvgDrawer:
                     self.submit(spec)
 
     def svg(self, spec: dict[str, Any], *, vega: bool = False) -> str:
+        key = self._key(spec, vega)
         with self._lock:
-            future = self._futures.get(self._key(spec, vega))
+            submitted = list(self._submitted)
+        wait(submitted)  # each keyed (and drawn) in turn, in the one background thread
+        with self._lock:
+            future = self._futures.get(key)
         return future.result() if future is not None else _svg(spec, vega=vega)
 
     def close(self) -> None:
