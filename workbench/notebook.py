@@ -506,6 +506,7 @@ def execute(
     preload: bool = True,
     prefetch: bool = True,
     on_cell_done: Callable[[Mapping[str, Any], Mapping[str, Any]], None] | None = None,
+    on_executed: Callable[[dict[str, Any]], None] | None = None,
 ) -> Path:
     """Run ``notebook`` headless with papermill into ``out``; raise :class:`NotebookError`
     naming the failing cell if one raises (the partly executed notebook is still written).
@@ -522,6 +523,12 @@ def execute(
 
     ``on_cell_done(cell, widget_state)`` is called after each cell ran, in this process
     (e.g. to draw a chart's SVG while the kernel goes on); it must not modify them.
+
+    ``on_executed(nb)``, if given, is called with the executed notebook when every cell
+    ran, *instead of* writing it to ``out`` (``workbench demo`` writes its static copy
+    there: serialising the live widgets' state, megabytes, only to overwrite it costs a
+    quarter second); if it raises, the executed notebook is written to ``out``, then the
+    error propagates.
     """
     from jupyter_core.utils import run_sync
 
@@ -534,29 +541,22 @@ def execute(
         lines.insert(0, first)
     km, adopted = _early_kernel(name, preload=lines, cwd=str(cwd) if cwd else None)
     try:
-        import papermill as pm
         from papermill.exceptions import PapermillExecutionError
+        from papermill.iorw import write_ipynb
 
         _register_engine()
-
         try:
-            pm.execute_notebook(
-                str(notebook),
-                str(out),
+            nb = _papermill(
+                notebook,
+                out,
                 parameters=dict(parameters or {}),
                 kernel_name=name,
                 cwd=str(cwd) if cwd else None,
-                progress_bar=False,
-                # papermill otherwise rewrites (and re-validates) the whole notebook before
-                # and after every cell: ~60 writes, seconds; it still writes it once at the
-                # end, and before raising when a cell fails
-                request_save_on_cell_execute=False,
                 execution_timeout=timeout_s,
                 kernel_manager_class=adopted,
                 # outputs and widget state are collected by then: no need to wait for the
                 # kernel to wind down
                 shutdown_kernel="immediate",
-                engine_name=ENGINE,
                 on_cell_done=on_cell_done,
             )
         except PapermillExecutionError as exc:
@@ -564,11 +564,75 @@ def execute(
                 f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}",
                 hint=f"open {out} to see the traceback",
             ) from exc
+        if on_executed is None:
+            write_ipynb(nb, str(out))
+        else:
+            try:
+                on_executed(nb)
+            except BaseException:
+                write_ipynb(nb, str(out))  # nothing lost: the notebook as executed
+                raise
     finally:
         if km.has_kernel:  # papermill failed before it adopted the kernel
             run_sync(km.shutdown_kernel)(now=True)
             run_sync(km.cleanup_resources)()
     return out
+
+
+def _papermill(
+    notebook: str | Path,
+    out: Path,
+    *,
+    parameters: dict[str, Any],
+    kernel_name: str,
+    cwd: str | None,
+    **engine_kwargs: Any,
+) -> Any:
+    """``papermill.execute_notebook`` with the :data:`ENGINE` engine, without its final
+    write of ``out`` (the caller writes, or not); a failing cell still writes ``out``
+    (with papermill's error markers) and raises ``PapermillExecutionError``."""
+    from papermill.engines import papermill_engines
+    from papermill.execute import (
+        prepare_notebook_metadata,
+        raise_for_execution_errors,
+        remove_error_markers,
+    )
+    from papermill.iorw import load_notebook_node, local_file_io_cwd
+    from papermill.parameterize import parameterize_notebook
+    from papermill.utils import chdir
+
+    try:
+        known = set(read_parameters(notebook)) if parameters else set()
+    except ConfigError:  # no parameters cell: papermill injects them at the top
+        known = set()
+    unknown = sorted(set(parameters) - known)
+    if unknown:  # as papermill says it; they are still injected
+        log.warning("parameter(s) %s not in the notebook's parameters cell", unknown)
+    with local_file_io_cwd():
+        nb = load_notebook_node(str(notebook))
+        if parameters:
+            nb = parameterize_notebook(
+                nb, parameters, False, kernel_name=kernel_name, language=None, engine_name=ENGINE
+            )
+        nb = remove_error_markers(prepare_notebook_metadata(nb, str(notebook), str(out), False))
+        with chdir(cwd):
+            nb = papermill_engines.execute_notebook_with_engine(
+                ENGINE,
+                nb,
+                input_path=str(notebook),
+                # papermill otherwise rewrites (and re-validates) the whole notebook
+                # before and after every cell: ~60 writes, seconds
+                output_path=None,
+                kernel_name=kernel_name,
+                progress_bar=False,
+                log_output=False,
+                start_timeout=60,
+                stdout_file=None,
+                stderr_file=None,
+                **engine_kwargs,
+            )
+        raise_for_execution_errors(nb, str(out))
+    return nb
 
 
 def _cells_digest(nb: Mapping[str, Any]) -> str:

@@ -214,6 +214,25 @@ def make_static(nb: dict[str, Any], *, svgs: SvgDrawer | None = None) -> dict[st
     return out
 
 
+def _as_file(nb: Any) -> Any:
+    """``nb`` (an nbformat ``NotebookNode``, modified in place) as nbformat writes it to a
+    file, but for the order of keys: multi-line strings split into lines, transient
+    fields dropped; so that a notebook written from memory reads as one written by
+    nbformat and read back."""
+    from nbformat.v4.rwbase import split_lines, strip_transient
+
+    return strip_transient(split_lines(nb))
+
+
+def _sorted_keys(value: Any) -> Any:
+    """``value`` with every dict's keys in sorted order (as nbformat writes them)."""
+    if isinstance(value, dict):
+        return {k: _sorted_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value
+
+
 def chart_count(nb: dict[str, Any]) -> int:
     """How many outputs of ``nb`` are SVG charts."""
     return sum(
@@ -444,12 +463,24 @@ def network_references(html: str) -> list[str]:
 
 
 def write_static(
-    executed: str | Path, *, html: str | Path | None = None, svgs: SvgDrawer | None = None
+    executed: str | Path,
+    *,
+    html: str | Path | None = None,
+    svgs: SvgDrawer | None = None,
+    nb: dict[str, Any] | None = None,
 ) -> Path:
     """Make the executed notebook at ``executed`` static in place, and write its HTML to
-    ``html`` (default: same name, ``.html``). Returns the HTML path."""
+    ``html`` (default: same name, ``.html``). Returns the HTML path. ``nb``: the executed
+    notebook itself, if at hand (then it is written to ``executed``, static, and not read).
+
+    >>> write_static("out/incident.ipynb")            # also writes out/incident.html
+    PosixPath('out/incident.html')
+    """
     src = Path(executed)
-    nb = make_static(json.loads(src.read_text(encoding="utf-8")), svgs=svgs)
+    if nb is None:
+        nb = make_static(json.loads(src.read_text(encoding="utf-8")), svgs=svgs)
+    else:
+        nb = _sorted_keys(make_static(_as_file(nb), svgs=svgs))
     src.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     target = Path(html) if html else src.with_suffix(".html")
     target.write_text(to_html(nb, title=nb.get("metadata", {}).get("title")), encoding="utf-8")
