@@ -504,7 +504,7 @@ def execute(
     cwd: str | Path | None = None,
     timeout_s: float = 600,
     preload: bool = True,
-    prefetch: bool = True,
+    prefetch: bool = False,
     on_cell_done: Callable[[Mapping[str, Any], Mapping[str, Any]], None] | None = None,
     on_executed: Callable[[dict[str, Any]], None] | None = None,
 ) -> Path:
@@ -519,7 +519,9 @@ def execute(
     With ``prefetch=True`` (and ``preload``) the kernel also starts loading the incident
     the first cell opens, in a background thread, before the imports
     (:func:`prefetch_line`): the cell adopts that load if it asks for the same thing and
-    the load said nothing; else it loads again itself (:mod:`workbench._prefetch`).
+    the load said nothing; else it loads again itself (:mod:`workbench._prefetch`). Off
+    by default: on a shared 2-core machine the load and the imports fight for the GIL
+    and the cores, and the first cell ended no sooner (measured, issue 12).
 
     ``on_cell_done(cell, widget_state)`` is called after each cell ran, in this process
     (e.g. to draw a chart's SVG while the kernel goes on); it must not modify them.
