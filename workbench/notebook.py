@@ -428,9 +428,37 @@ def _early_kernel(name: str, *, preload: Sequence[str], cwd: str | None) -> tupl
     """Start a kernel now, running ``preload`` (import statements) while it starts, and
     return a kernel manager class for papermill/nbclient that adopts it: they find it
     started, wait until it is ready and shut it down as if they had started it."""
+    import asyncio
+
     from jupyter_core.utils import run_sync
 
-    base = ipc_kernel_manager()
+    class Early(ipc_kernel_manager()):  # type: ignore[misc]
+        """Killed at once when the run is over, reaped later (:meth:`reap`): the kernel,
+        gigabytes by then, takes a few tenths of a second to die and free its memory,
+        while the run writes its outputs."""
+
+        killed = False
+
+        async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+            if not (now and not restart and self.has_kernel and self.owns_kernel):
+                await super()._async_shutdown_kernel(now=now, restart=restart)
+                return
+            self.shutting_down = True
+            self.stop_restarter()
+            assert self.provisioner is not None  # has_kernel
+            await self.provisioner.kill()  # SIGKILL, as shutdown_kernel(now=True) sends
+            self.killed = True
+
+        shutdown_kernel = _async_shutdown_kernel  # jupyter_client binds its own by name
+
+        async def reap(self) -> None:
+            """Wait for the killed kernel to exit (polled every 10 ms)."""
+            while await self._async_is_alive():
+                await asyncio.sleep(0.01)
+            if self.provisioner is not None:
+                await self.provisioner.wait()
+
+    base = Early
     km = base(kernel_name=name)
     extra = [f"--IPKernelApp.exec_lines={json.dumps(list(preload))}"] if preload else []
     run_sync(km.start_kernel)(extra_arguments=extra, cwd=cwd)
@@ -575,8 +603,11 @@ def execute(
                 write_ipynb(nb, str(out))  # nothing lost: the notebook as executed
                 raise
     finally:
-        if km.has_kernel:  # papermill failed before it adopted the kernel
+        if km.killed:  # by nbclient once the cells ran: gone by now, or about to be
+            run_sync(km.reap)()
+        elif km.has_kernel:  # papermill failed before it adopted the kernel
             run_sync(km.shutdown_kernel)(now=True)
+            run_sync(km.reap)()
             run_sync(km.cleanup_resources)()
     return out
 
