@@ -299,13 +299,24 @@ def prefetch_incident(
 def kernel_name() -> str:
     """A kernel that runs this interpreter: ``python3`` when it resolves to it, else a
     ``incident-workbench`` kernelspec installed into this environment (``sys.prefix``)."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
+    from jupyter_core.paths import jupyter_path
 
-    ksm = KernelSpecManager()
+    # Jupyter's folders first, as KernelSpecManager searches them; its last folder,
+    # IPython's own (legacy), only if the name is not found there: finding it imports
+    # IPython (0.1 s before `workbench demo` can start its kernel). Same answer.
+    quick = KernelSpecManager(kernel_dirs=jupyter_path("kernels"))
+
+    def spec_of(name: str) -> KernelSpec:
+        try:
+            return quick.get_kernel_spec(name)
+        except NoSuchKernel:
+            return KernelSpecManager().get_kernel_spec(name)
+
     aliases = {"python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}"}
     for name in ("python3", "incident-workbench"):
         try:
-            spec = ksm.get_kernel_spec(name)
+            spec = spec_of(name)
         except NoSuchKernel:
             continue
         exe = spec.argv[0] if spec.argv else ""
