@@ -78,7 +78,7 @@ def test_the_demo_command_starts_its_kernel_before_importing_polars() -> None:
     probe = (
         "import sys\n"
         "import workbench.commands.demo, workbench.notebook as n, workbench.offline_html\n"
-        "n.kernel_name(); n.ipc_kernel_manager(); n.prefetch_line(n.template_path())\n"
+        "n.kernel_name(); n.ipc_kernel_manager(); n.import_lines(n.template_path())\n"
         "print(sorted(m for m in ('polars', 'pyarrow', 'altair', 'IPython') if m in sys.modules))\n"
     )
     out = subprocess.run(

@@ -31,7 +31,6 @@ from workbench.sources.base import Result, Signal, Source, Timer
 from workbench.timewindow import Window, parse_duration
 
 if TYPE_CHECKING:
-    from workbench._prefetch import Prefetch
     from workbench.bundle import BundlePath
 
 __all__ = ["SIGNALS", "Incident", "SourceOutcome"]
@@ -157,9 +156,6 @@ class Incident:
         self.grafana = grafana
         #: ``(annotation, Grafana annotation id)`` of each note written to Grafana
         self.grafana_posts: list[tuple[Annotation, int]] = []
-        #: a background load of this incident's sources started before it was asked for
-        #: (:mod:`workbench._prefetch`): load() adopts it when it loaded the same thing
-        self._prefetch: Prefetch | None = None
 
     # construction helpers -----------------------------------------------------------------
     @classmethod
@@ -352,8 +348,6 @@ class Incident:
     def load(self, signals: Iterable[Signal] = SIGNALS, *, refresh: bool = False) -> Incident:
         """Load the given signals from every source that serves them (concurrently)."""
         wanted = [s for s in signals if refresh or s not in self._frames]
-        if self._prefetch is not None and wanted:
-            wanted = self._prefetch.adopt(self, wanted, refresh=refresh)
         # spans first (the explorer's first chart; and a files source's JSON parse, the
         # largest transient, runs while the process is still small), metrics last
         order = sorted(wanted, key=_LOAD_ORDER.index)

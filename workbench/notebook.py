@@ -44,8 +44,6 @@ __all__ = [
     "kernel_name",
     "new_incident_notebook",
     "open_incident",
-    "prefetch_incident",
-    "prefetch_line",
     "read_parameters",
     "template_path",
 ]
@@ -203,25 +201,7 @@ def open_incident(
 
     >>> inc = open_incident("INC-9", window="2026-11-20T11:00:00Z..2026-11-20T12:00:00Z",
     ...                     services=["checkout"], sources_config="workbench.toml")
-
-    After :func:`prefetch_incident` with the same arguments, the incident it opened is
-    returned and its ``load()`` takes the background load (when that said nothing).
     """
-    key = _prefetch_key(incident_id, window, services, sources_config)
-    pending, _PREFETCHES[:] = list(_PREFETCHES), []  # speculative: claimed once, or dropped
-    for k, pre in pending:
-        claimed = pre.claim() if k == key else None
-        if claimed is not None:
-            return claimed
-        pre.wait_opened()  # never two openings of one incident at once (demo generation)
-    return _open_incident(
-        incident_id, window=window, services=services, sources_config=sources_config
-    )
-
-
-def _open_incident(
-    incident_id: str, *, window: str, services: Sequence[str], sources_config: str | Path
-) -> Incident:
     from workbench.incident import Incident
 
     if not sources_config:
@@ -251,48 +231,6 @@ def _open_incident(
     if services:
         inc.services = list(services)
     return inc
-
-
-#: background loads started by prefetch_incident: (arguments, Prefetch)
-_PREFETCHES: list[tuple[tuple[str, str, tuple[str, ...], str], Any]] = []
-
-
-def _prefetch_key(
-    incident_id: str, window: str, services: Sequence[str], sources_config: str | Path
-) -> tuple[str, str, tuple[str, ...], str]:
-    return (incident_id, window, tuple(services), str(sources_config))
-
-
-def prefetch_incident(
-    incident_id: str = "",
-    *,
-    window: str = "",
-    services: Sequence[str] = (),
-    sources_config: str | Path = "",
-) -> None:
-    """Start opening and loading the incident these parameters describe, in a background
-    thread: the next :func:`open_incident` with the same arguments returns it, and its
-    ``load()`` takes what was loaded instead of starting again. What the notebook shows
-    does not change: anything the background work logs or warns, or an error, makes the
-    cell do the work again itself, where it is shown (see :mod:`workbench._prefetch`).
-
-    :func:`execute` runs this in the kernel while it starts, when the notebook's first
-    cell opens the incident from its parameters.
-
-    >>> prefetch_incident("", window="", services=[], sources_config="")   # the demo
-    >>> inc = open_incident("", window="", services=[], sources_config="")
-    >>> inc.load()                                                          # adopted
-    """
-    from workbench._prefetch import Prefetch
-
-    args = (incident_id, window, list(services), sources_config)
-    key = _prefetch_key(*args)
-    if any(k == key for k, _ in _PREFETCHES):
-        return
-    pre = Prefetch(
-        lambda: _open_incident(args[0], window=args[1], services=args[2], sources_config=args[3])
-    )
-    _PREFETCHES.append((key, pre))
 
 
 # running headless -------------------------------------------------------------------------
@@ -385,54 +323,6 @@ def import_lines(nb: Mapping[str, Any] | str | Path) -> list[str]:
                 if seg and seg not in lines:
                     lines.append(seg)
     return lines
-
-
-def prefetch_line(
-    nb: Mapping[str, Any] | str | Path, parameters: Mapping[str, Any] | None = None
-) -> str | None:
-    """A line for the kernel to run while it starts: :func:`prefetch_incident` with the
-    parameters the notebook will run with (its ``parameters`` cell, then
-    ``parameters``), when its first code cell after that one opens the incident from
-    them (``open_incident(incident_id, window=window, services=services,
-    sources_config=sources_config)``, as the template does); else None.
-
-    >>> prefetch_line(template_path())
-    "__import__('workbench.notebook').notebook.prefetch_incident(...)"
-    """
-    book = _read(nb) if isinstance(nb, str | Path) else nb
-    cells = [c for c in book.get("cells", []) if c.get("cell_type") == "code"]
-    try:
-        first = cells[cells.index(_parameters_cell(book)) + 1]
-        tree = ast.parse(_source(first))
-        values = {**PARAMETERS, **read_parameters(book), **dict(parameters or {})}
-    except (ConfigError, IndexError, SyntaxError, ValueError):
-        return None
-    if not any(_opens_from_parameters(node) for node in ast.walk(tree)):
-        return None
-    texts = [values[k] for k in ("incident_id", "window", "sources_config")]
-    services = values["services"]
-    if not all(isinstance(v, str) for v in [*texts, *services]) or not isinstance(services, list):
-        return None
-    args = ", ".join(f"{k}={values[k]!r}" for k in PARAMETERS)
-    return f"__import__('workbench.notebook').notebook.prefetch_incident({args})"
-
-
-def _opens_from_parameters(node: ast.AST) -> bool:
-    """``node`` is ``open_incident(incident_id, window=window, services=services,
-    sources_config=sources_config)`` (or ``<module>.open_incident(...)``)."""
-    if not isinstance(node, ast.Call):
-        return False
-    func = node.func
-    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-    keywords = {k.arg: k.value for k in node.keywords}
-    return (
-        name == "open_incident"
-        and len(node.args) == 1
-        and isinstance(node.args[0], ast.Name)
-        and node.args[0].id == "incident_id"
-        and set(keywords) == {"window", "services", "sources_config"}
-        and all(isinstance(v, ast.Name) and v.id == k for k, v in keywords.items())
-    )
 
 
 def _early_kernel(name: str, *, preload: Sequence[str], cwd: str | None) -> tuple[Any, type]:
@@ -543,7 +433,6 @@ def execute(
     cwd: str | Path | None = None,
     timeout_s: float = 600,
     preload: bool = True,
-    prefetch: bool = False,
     on_cell_done: Callable[[Mapping[str, Any], Mapping[str, Any]], None] | None = None,
     on_executed: Callable[[dict[str, Any]], None] | None = None,
 ) -> Path:
@@ -554,13 +443,6 @@ def execute(
     top-level import statements while it starts (:func:`import_lines`), in parallel with
     papermill's start-up in this process: the cells then find them imported. Outputs are
     the same; a failing import still fails in its cell, where it is written.
-
-    With ``prefetch=True`` (and ``preload``) the kernel also starts loading the incident
-    the first cell opens, in a background thread, before the imports
-    (:func:`prefetch_line`): the cell adopts that load if it asks for the same thing and
-    the load said nothing; else it loads again itself (:mod:`workbench._prefetch`). Off
-    by default: on a shared 2-core machine the load and the imports fight for the GIL
-    and the cores, and the first cell ended no sooner (measured, issue 12).
 
     ``on_cell_done(cell, widget_state)`` is called after each cell ran, in this process
     (e.g. to draw a chart's SVG while the kernel goes on); it must not modify them.
@@ -577,9 +459,6 @@ def execute(
     out.parent.mkdir(parents=True, exist_ok=True)
     name = kernel_name()
     lines = import_lines(notebook) if preload else []
-    first = prefetch_line(notebook, parameters) if preload and prefetch else None
-    if first:
-        lines.insert(0, first)
     km, adopted = _early_kernel(name, preload=lines, cwd=str(cwd) if cwd else None)
     try:
         from papermill.exceptions import PapermillExecutionError
