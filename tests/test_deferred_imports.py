@@ -69,3 +69,19 @@ def test_import_lines_are_the_notebooks_top_level_imports() -> None:
     lines = notebook.import_lines(notebook.template_path())
     assert "from workbench import Investigation" in lines
     assert any(line.startswith("from widgets import") for line in lines)
+
+
+def test_the_demo_command_starts_its_kernel_before_importing_polars() -> None:
+    """``workbench demo --execute`` imports ``workbench.notebook`` and asks for the
+    kernel name before it launches the kernel: neither needs polars (half a second),
+    nor IPython (a tenth: the kernel imports its own)."""
+    probe = (
+        "import sys\n"
+        "import workbench.commands.demo, workbench.notebook as n, workbench.offline_html\n"
+        "n.kernel_name(); n.ipc_kernel_manager(); n.import_lines(n.template_path())\n"
+        "print(sorted(m for m in ('polars', 'pyarrow', 'altair', 'IPython') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"

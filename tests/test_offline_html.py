@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -207,3 +208,22 @@ def test_svg_drawer_draws_ahead_and_make_static_uses_it(monkeypatch: pytest.Monk
     assert [c.get("outputs") and len(c["outputs"]) for c in static["cells"]] == [
         c.get("outputs") and len(c["outputs"]) for c in plain["cells"]
     ]
+
+
+def test_write_static_from_memory_writes_what_it_writes_from_the_file(tmp_path: Path) -> None:
+    """``workbench demo`` hands the executed notebook over in memory (a NotebookNode,
+    strings joined) instead of papermill writing it first: the static notebook and the
+    HTML are the same bytes as from the file nbformat would have written."""
+    nb = _nb()
+    nb["metadata"]["orig_nbformat"] = 4  # transient: nbformat drops it on write
+    nb["cells"][1]["outputs"].append(
+        {"output_type": "stream", "name": "stdout", "text": "two\nlines\n"}
+    )
+    on_disk = tmp_path / "file.ipynb"
+    on_disk.write_text(nbformat.writes(nbformat.from_dict(nb)), encoding="utf-8")
+    from_file = offline_html.write_static(on_disk)
+    in_memory = tmp_path / "memory.ipynb"
+    from_memory = offline_html.write_static(in_memory, nb=nbformat.from_dict(nb))
+    assert in_memory.read_bytes() == on_disk.read_bytes()
+    assert from_memory.read_bytes() == from_file.read_bytes()
+    assert '"two\\n",' in in_memory.read_text(encoding="utf-8")  # lines split, as nbformat does

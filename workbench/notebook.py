@@ -27,11 +27,13 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConfigError, WorkbenchError
-from workbench.incident import Incident
 from workbench.timewindow import Window
+
+if TYPE_CHECKING:  # imported where used: `workbench demo` starts its kernel without polars
+    from workbench.incident import Incident
 
 __all__ = [
     "PARAMETERS",
@@ -200,6 +202,8 @@ def open_incident(
     >>> inc = open_incident("INC-9", window="2026-11-20T11:00:00Z..2026-11-20T12:00:00Z",
     ...                     services=["checkout"], sources_config="workbench.toml")
     """
+    from workbench.incident import Incident
+
     if not sources_config:
         inc = Incident.demo()
         if window:
@@ -233,13 +237,24 @@ def open_incident(
 def kernel_name() -> str:
     """A kernel that runs this interpreter: ``python3`` when it resolves to it, else a
     ``incident-workbench`` kernelspec installed into this environment (``sys.prefix``)."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
+    from jupyter_core.paths import jupyter_path
 
-    ksm = KernelSpecManager()
+    # Jupyter's folders first, as KernelSpecManager searches them; its last folder,
+    # IPython's own (legacy), only if the name is not found there: finding it imports
+    # IPython (0.1 s before `workbench demo` can start its kernel). Same answer.
+    quick = KernelSpecManager(kernel_dirs=jupyter_path("kernels"))
+
+    def spec_of(name: str) -> KernelSpec:
+        try:
+            return quick.get_kernel_spec(name)
+        except NoSuchKernel:
+            return KernelSpecManager().get_kernel_spec(name)
+
     aliases = {"python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}"}
     for name in ("python3", "incident-workbench"):
         try:
-            spec = ksm.get_kernel_spec(name)
+            spec = spec_of(name)
         except NoSuchKernel:
             continue
         exe = spec.argv[0] if spec.argv else ""
@@ -275,6 +290,11 @@ def ipc_kernel_manager() -> type:
 
         cleanup_resources = _async_cleanup_resources
 
+        async def _async_wait(self, pollinterval: float = 0.1) -> None:
+            # jupyter_client polls a killed kernel every 0.1 s until it is gone: the
+            # headless run waits for that after its last cell; 10 ms is plenty
+            await super()._async_wait(pollinterval=min(pollinterval, 0.01))
+
     return IpcKernelManager
 
 
@@ -309,9 +329,37 @@ def _early_kernel(name: str, *, preload: Sequence[str], cwd: str | None) -> tupl
     """Start a kernel now, running ``preload`` (import statements) while it starts, and
     return a kernel manager class for papermill/nbclient that adopts it: they find it
     started, wait until it is ready and shut it down as if they had started it."""
+    import asyncio
+
     from jupyter_core.utils import run_sync
 
-    base = ipc_kernel_manager()
+    class Early(ipc_kernel_manager()):  # type: ignore[misc]
+        """Killed at once when the run is over, reaped later (:meth:`reap`): the kernel,
+        gigabytes by then, takes a few tenths of a second to die and free its memory,
+        while the run writes its outputs."""
+
+        killed = False
+
+        async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+            if not (now and not restart and self.has_kernel and self.owns_kernel):
+                await super()._async_shutdown_kernel(now=now, restart=restart)
+                return
+            self.shutting_down = True
+            self.stop_restarter()
+            assert self.provisioner is not None  # has_kernel
+            await self.provisioner.kill()  # SIGKILL, as shutdown_kernel(now=True) sends
+            self.killed = True
+
+        shutdown_kernel = _async_shutdown_kernel  # jupyter_client binds its own by name
+
+        async def reap(self) -> None:
+            """Wait for the killed kernel to exit (polled every 10 ms)."""
+            while await self._async_is_alive():
+                await asyncio.sleep(0.01)
+            if self.provisioner is not None:
+                await self.provisioner.wait()
+
+    base = Early
     km = base(kernel_name=name)
     extra = [f"--IPKernelApp.exec_lines={json.dumps(list(preload))}"] if preload else []
     run_sync(km.start_kernel)(extra_arguments=extra, cwd=cwd)
@@ -386,6 +434,7 @@ def execute(
     timeout_s: float = 600,
     preload: bool = True,
     on_cell_done: Callable[[Mapping[str, Any], Mapping[str, Any]], None] | None = None,
+    on_executed: Callable[[dict[str, Any]], None] | None = None,
 ) -> Path:
     """Run ``notebook`` headless with papermill into ``out``; raise :class:`NotebookError`
     naming the failing cell if one raises (the partly executed notebook is still written).
@@ -397,6 +446,12 @@ def execute(
 
     ``on_cell_done(cell, widget_state)`` is called after each cell ran, in this process
     (e.g. to draw a chart's SVG while the kernel goes on); it must not modify them.
+
+    ``on_executed(nb)``, if given, is called with the executed notebook when every cell
+    ran, *instead of* writing it to ``out`` (``workbench demo`` writes its static copy
+    there: serialising the live widgets' state, megabytes, only to overwrite it costs a
+    quarter second); if it raises, the executed notebook is written to ``out``, then the
+    error propagates.
     """
     from jupyter_core.utils import run_sync
 
@@ -406,29 +461,22 @@ def execute(
     lines = import_lines(notebook) if preload else []
     km, adopted = _early_kernel(name, preload=lines, cwd=str(cwd) if cwd else None)
     try:
-        import papermill as pm
         from papermill.exceptions import PapermillExecutionError
+        from papermill.iorw import write_ipynb
 
         _register_engine()
-
         try:
-            pm.execute_notebook(
-                str(notebook),
-                str(out),
+            nb = _papermill(
+                notebook,
+                out,
                 parameters=dict(parameters or {}),
                 kernel_name=name,
                 cwd=str(cwd) if cwd else None,
-                progress_bar=False,
-                # papermill otherwise rewrites (and re-validates) the whole notebook before
-                # and after every cell: ~60 writes, seconds; it still writes it once at the
-                # end, and before raising when a cell fails
-                request_save_on_cell_execute=False,
                 execution_timeout=timeout_s,
                 kernel_manager_class=adopted,
                 # outputs and widget state are collected by then: no need to wait for the
                 # kernel to wind down
                 shutdown_kernel="immediate",
-                engine_name=ENGINE,
                 on_cell_done=on_cell_done,
             )
         except PapermillExecutionError as exc:
@@ -436,11 +484,78 @@ def execute(
                 f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}",
                 hint=f"open {out} to see the traceback",
             ) from exc
+        if on_executed is None:
+            write_ipynb(nb, str(out))
+        else:
+            try:
+                on_executed(nb)
+            except BaseException:
+                write_ipynb(nb, str(out))  # nothing lost: the notebook as executed
+                raise
     finally:
-        if km.has_kernel:  # papermill failed before it adopted the kernel
+        if km.killed:  # by nbclient once the cells ran: gone by now, or about to be
+            run_sync(km.reap)()
+        elif km.has_kernel:  # papermill failed before it adopted the kernel
             run_sync(km.shutdown_kernel)(now=True)
+            run_sync(km.reap)()
             run_sync(km.cleanup_resources)()
     return out
+
+
+def _papermill(
+    notebook: str | Path,
+    out: Path,
+    *,
+    parameters: dict[str, Any],
+    kernel_name: str,
+    cwd: str | None,
+    **engine_kwargs: Any,
+) -> Any:
+    """``papermill.execute_notebook`` with the :data:`ENGINE` engine, without its final
+    write of ``out`` (the caller writes, or not); a failing cell still writes ``out``
+    (with papermill's error markers) and raises ``PapermillExecutionError``."""
+    from papermill.engines import papermill_engines
+    from papermill.execute import (
+        prepare_notebook_metadata,
+        raise_for_execution_errors,
+        remove_error_markers,
+    )
+    from papermill.iorw import load_notebook_node, local_file_io_cwd
+    from papermill.parameterize import parameterize_notebook
+    from papermill.utils import chdir
+
+    try:
+        known = set(read_parameters(notebook)) if parameters else set()
+    except ConfigError:  # no parameters cell: papermill injects them at the top
+        known = set()
+    unknown = sorted(set(parameters) - known)
+    if unknown:  # as papermill says it; they are still injected
+        log.warning("parameter(s) %s not in the notebook's parameters cell", unknown)
+    with local_file_io_cwd():
+        nb = load_notebook_node(str(notebook))
+        if parameters:
+            nb = parameterize_notebook(
+                nb, parameters, False, kernel_name=kernel_name, language=None, engine_name=ENGINE
+            )
+        nb = remove_error_markers(prepare_notebook_metadata(nb, str(notebook), str(out), False))
+        with chdir(cwd):
+            nb = papermill_engines.execute_notebook_with_engine(
+                ENGINE,
+                nb,
+                input_path=str(notebook),
+                # papermill otherwise rewrites (and re-validates) the whole notebook
+                # before and after every cell: ~60 writes, seconds
+                output_path=None,
+                kernel_name=kernel_name,
+                progress_bar=False,
+                log_output=False,
+                start_timeout=60,
+                stdout_file=None,
+                stderr_file=None,
+                **engine_kwargs,
+            )
+        raise_for_execution_errors(nb, str(out))
+    return nb
 
 
 def _cells_digest(nb: Mapping[str, Any]) -> str:

@@ -24,6 +24,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, wait
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,7 @@ class SvgDrawer:
 
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svg")
         self._futures: dict[tuple[str, bool], Any] = {}
+        self._submitted: list[Any] = []
         self._lock = threading.Lock()
 
     @staticmethod
@@ -116,10 +118,24 @@ class SvgDrawer:
         return json.dumps(spec, sort_keys=True, default=str), vega
 
     def submit(self, spec: dict[str, Any], *, vega: bool = False) -> None:
+        """Draw ``spec``'s SVG in the background. Returns at once: the spec is copied and
+        keyed in the background thread too (the caller, a notebook run's cell loop,
+        starts the next cell sooner); ``spec`` must not be modified in place afterwards
+        (a kernel's widget state replaces a spec, it does not edit it)."""
+        with self._lock:
+            self._submitted.append(self._pool.submit(self._draw, spec, vega))
+
+    def _draw(self, spec: dict[str, Any], vega: bool) -> None:
         key = self._key(spec, vega)
         with self._lock:
-            if key not in self._futures:
-                self._futures[key] = self._pool.submit(_svg, copy.deepcopy(spec), vega=vega)
+            if key in self._futures:
+                return
+            done: Any = Future()
+            self._futures[key] = done
+        try:
+            done.set_result(_svg(spec, vega=vega))
+        except BaseException as exc:  # raised when the SVG is asked for
+            done.set_exception(exc)
 
     def submit_outputs(self, cell: Any, widget_state: Any) -> None:
         """Submit every chart among ``cell``'s outputs (a widget's spec is looked up in
@@ -138,8 +154,12 @@ class SvgDrawer:
                     self.submit(spec)
 
     def svg(self, spec: dict[str, Any], *, vega: bool = False) -> str:
+        key = self._key(spec, vega)
         with self._lock:
-            future = self._futures.get(self._key(spec, vega))
+            submitted = list(self._submitted)
+        wait(submitted)  # each keyed (and drawn) in turn, in the one background thread
+        with self._lock:
+            future = self._futures.get(key)
         return future.result() if future is not None else _svg(spec, vega=vega)
 
     def close(self) -> None:
@@ -192,6 +212,25 @@ def make_static(nb: dict[str, Any], *, svgs: SvgDrawer | None = None) -> dict[st
                 o["data"] = {"text/markdown": WIDGET_NOTE, "text/plain": WIDGET_NOTE}
                 o["metadata"] = {}
     return out
+
+
+def _as_file(nb: Any) -> Any:
+    """``nb`` (an nbformat ``NotebookNode``, modified in place) as nbformat writes it to a
+    file, but for the order of keys: multi-line strings split into lines, transient
+    fields dropped; so that a notebook written from memory reads as one written by
+    nbformat and read back."""
+    from nbformat.v4.rwbase import split_lines, strip_transient
+
+    return strip_transient(split_lines(nb))
+
+
+def _sorted_keys(value: Any) -> Any:
+    """``value`` with every dict's keys in sorted order (as nbformat writes them)."""
+    if isinstance(value, dict):
+        return {k: _sorted_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value
 
 
 def chart_count(nb: dict[str, Any]) -> int:
@@ -424,12 +463,24 @@ def network_references(html: str) -> list[str]:
 
 
 def write_static(
-    executed: str | Path, *, html: str | Path | None = None, svgs: SvgDrawer | None = None
+    executed: str | Path,
+    *,
+    html: str | Path | None = None,
+    svgs: SvgDrawer | None = None,
+    nb: dict[str, Any] | None = None,
 ) -> Path:
     """Make the executed notebook at ``executed`` static in place, and write its HTML to
-    ``html`` (default: same name, ``.html``). Returns the HTML path."""
+    ``html`` (default: same name, ``.html``). Returns the HTML path. ``nb``: the executed
+    notebook itself, if at hand (then it is written to ``executed``, static, and not read).
+
+    >>> write_static("out/incident.ipynb")            # also writes out/incident.html
+    PosixPath('out/incident.html')
+    """
     src = Path(executed)
-    nb = make_static(json.loads(src.read_text(encoding="utf-8")), svgs=svgs)
+    if nb is None:
+        nb = make_static(json.loads(src.read_text(encoding="utf-8")), svgs=svgs)
+    else:
+        nb = _sorted_keys(make_static(_as_file(nb), svgs=svgs))
     src.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     target = Path(html) if html else src.with_suffix(".html")
     target.write_text(to_html(nb, title=nb.get("metadata", {}).get("title")), encoding="utf-8")

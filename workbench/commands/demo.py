@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,20 @@ def run(args: argparse.Namespace) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         t1 = time.perf_counter()
         executed = out_dir / "incident.ipynb"
+        written: list[Path | None] = []
+
+        def finish(nb: dict[str, Any]) -> None:
+            # the executed notebook goes straight to its static copy (and the HTML); if
+            # that fails, execute() writes it as executed and raises
+            written.append(None)
+            written[-1] = offline_html.write_static(executed, nb=nb, svgs=drawer)
+
+        run_kw: dict[str, Any] = {
+            "cwd": out_dir,
+            "timeout_s": args.timeout,
+            "on_cell_done": drawer.submit_outputs,
+            "on_executed": finish,
+        }
         try:
             if args.naming:
                 from workbench.lab.prom_demo import served_demo
@@ -85,24 +100,18 @@ def run(args: argparse.Namespace) -> int:
                         notebook.template_path(),
                         executed,
                         parameters=demo.parameters,
-                        cwd=out_dir,
-                        timeout_s=args.timeout,
-                        on_cell_done=drawer.submit_outputs,
+                        **run_kw,
                     )
             else:
-                notebook.execute(
-                    notebook.template_path(),
-                    executed,
-                    cwd=out_dir,
-                    timeout_s=args.timeout,
-                    on_cell_done=drawer.submit_outputs,
-                )
+                notebook.execute(notebook.template_path(), executed, **run_kw)
         finally:  # a failed run still gets its static copy and HTML, to read the traceback
             try:
-                if executed.exists():
-                    html = offline_html.write_static(executed, svgs=drawer)
+                if not written and executed.exists():
+                    written.append(offline_html.write_static(executed, svgs=drawer))
             finally:
                 drawer.close()
+        html = written[-1]
+        assert html is not None  # finish() ran to its end, else execute() raised
         print(f"wrote {executed} and {html} ({time.perf_counter() - t1:.1f}s)")
     return 0
 
