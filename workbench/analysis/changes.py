@@ -9,7 +9,10 @@ do not hide a change and a flat baseline does not divide by zero.
 * ``score``  the *sustained* peak: the largest ``|z|`` held for ``min_run`` consecutive
   points inside the incident window (one-point blips do not count);
 * ``onset``  the first point of the first run of ``min_run`` points with ``|z| >= threshold``
-  (null when the series did not change);
+  (null when the series did not change); a run cut short by the end of the data (the
+  change began fewer than ``min_run`` points before the window's last point, as when an
+  alert fires minutes after a fault) counts from 2 points: it could not be held longer,
+  and two points are a level, not a one-point blip;
 * counters (``*_total``, ``*_count``, ``*_sum``, ``*_bucket``) are turned into per-second
   rates first (resets clipped to zero);
 * a counter of rare events (whole-number increases, no event in most baseline intervals)
@@ -72,6 +75,9 @@ _MAD_K = 1.4826  # scaled MAD estimates sigma for normal data
 _MEANAD_K = 1.2533  # scaled mean absolute deviation estimates sigma for normal data
 _REL_FLOOR = 0.01  # smallest spread, relative to the values compared
 _EPS = 1e-9
+#: the fewest points of a change still under way at the end of the data that count (a
+#: level held, not a one-point blip): see ``score_changes``
+_CENSORED_RUN = 2
 
 
 def _series_id_fast() -> pl.Expr:
@@ -152,7 +158,10 @@ def score_changes(
     changed, baseline_median, baseline_scale, incident_median, n_baseline, n_incident``.
     ``shift`` is the signed median ``z`` over the incident window; ``peak`` the largest
     single ``|z|``; ``changed`` is true when a run of ``min_run`` points (fewer if the
-    window has fewer) stays at ``|z| >= threshold``.
+    window has fewer) stays at ``|z| >= threshold``, or when a run of at least 2 such
+    points reaches the series' last point in the window (a change still under way when
+    the data end, which could not be held longer: scored by that run, and ``direction``
+    is that run's).
 
     Example::
 
@@ -207,24 +216,52 @@ def score_changes(
         n_baseline=pl.col("n_baseline").first(),
         n_incident=pl.len(),
         _w_events=pl.col("_inc").sum(),
+        # the series' last run, when it is a run of hits reaching its last point in the
+        # window: a change still under way when the data end (it cannot be held longer)
+        _tail_hit=pl.col("_hit").last(),
+        _tail_len=pl.col("_runlen").last(),
+        _tail_min=pl.col("_absz").filter(pl.col("_run") == pl.col("_run").last()).min(),
+        _tail_shift=pl.col("_z").filter(pl.col("_run") == pl.col("_run").last()).median(),
+        _tail_onset=pl.col("ts").filter(pl.col("_run") == pl.col("_run").last()).min(),
         _w_frac=_fraction(),
         _b_events=pl.col("_b_events").first(),
         _b_frac=pl.col("_b_frac").first(),
     )
     out = out.with_columns(_rare_z=_rare_event_z())
     short = pl.col("n_incident") < min_run  # fewer points than a run: all must hold
+    # a run cut short by the end of the data (the change began fewer than min_run points
+    # before the window's last point) cannot be held longer: it counts from
+    # _CENSORED_RUN points, the fewest that are a level and not a one-point blip
+    censored = (
+        ~short
+        & pl.col("_tail_hit")
+        & (pl.col("_tail_len") >= _CENSORED_RUN)
+        & (pl.col("_tail_len") < min_run)
+        & (pl.col("_tail_min") > pl.col("_sustained").fill_null(0.0))
+    )
     out = out.with_columns(
+        _censored=censored,
         score=pl.min_horizontal(
-            pl.when(short).then(pl.col("_short")).otherwise(pl.col("_sustained")).fill_null(0.0),
+            pl.when(short)
+            .then(pl.col("_short"))
+            .when(censored)
+            .then(pl.col("_tail_min"))
+            .otherwise(pl.col("_sustained"))
+            .fill_null(0.0),
             pl.col("_rare_z").fill_null(math.inf),
         ),
         onset=pl.when(pl.col("_rare_z").fill_null(math.inf) >= threshold).then(
             pl.when(short)
             .then(pl.when(pl.col("_all_hit")).then(pl.col("_onset_all")))
-            .otherwise(pl.col("_onset_k"))
+            .otherwise(pl.coalesce(pl.col("_onset_k"), pl.when(censored).then("_tail_onset")))
         ),
     ).with_columns(
-        direction=pl.when(pl.col("shift") >= 0).then(pl.lit("up")).otherwise(pl.lit("down")),
+        # the direction of what decided: the run at the end when it did, else the window
+        direction=pl.when(
+            pl.when(pl.col("_censored")).then(pl.col("_tail_shift")).otherwise(pl.col("shift")) >= 0
+        )
+        .then(pl.lit("up"))
+        .otherwise(pl.lit("down")),
         changed=pl.col("onset").is_not_null(),
     )
     out = out.join(names, on="_sid", how="left")
