@@ -84,3 +84,23 @@ def test_no_other_caller_or_too_few_of_their_calls_cannot_tell():
     # two callers failing: a failing callee
     two = spans_frame(_calls({"cart": 0.3, "auth": 0.3}, CALLS))
     assert caller_side_edges(blame_services(two), window=WINDOW, baseline=BASELINE).height == 0
+
+
+def test_a_caller_shown_failing_owns_its_failing_calls_to_callees_only_it_calls():
+    # cart's packet loss fails its calls to redis (shared: auth and catalog are fine) and
+    # to email (only cart calls it): both are cart's
+    rows = _calls({"cart": 0.3}, CALLS) + _calls({"cart": 0.3}, {"cart": 120}, callee="email")
+    # the email calls are separate traces (suffix their ids)
+    for r in rows[len(_calls({"cart": 0.3}, CALLS)) :]:
+        r["trace_id"] += "-email"
+    blamed = blame_services(spans_frame(rows))
+    edges = caller_side_edges(blamed, window=WINDOW, baseline=BASELINE)
+    assert sorted(edges.rows()) == [("cart", "email"), ("cart", "redis")]
+    # without the shared callee nothing shows that cart fails: email keeps its errors
+    only_email = _calls({"cart": 0.3}, {"cart": 120}, callee="email")
+    assert (
+        caller_side_edges(
+            blame_services(spans_frame(only_email)), window=WINDOW, baseline=BASELINE
+        ).height
+        == 0
+    )

@@ -12,8 +12,10 @@ callers are fine.**
 the window, exactly one of which fails its calls beyond noise (Poisson ``z >= 2``
 against its own baseline rate, the error signal's noise level), while the others,
 which would have shown the failure had the callee failed them at that caller's rate,
-show it far less (Poisson ``z <= -2``). :func:`own_failures` puts those calls' errors on
-the caller. A callee with one caller cannot be told apart this way: left as it is.
+show it far less (Poisson ``z <= -2``). Such a caller's failing calls to callees that
+only it calls are its own too (a failing caller fails its calls to every callee).
+:func:`own_failures` puts those calls' errors on the caller. A callee with one caller,
+called by no caller shown failing, cannot be told apart this way: left as it is.
 
 Example::
 
@@ -80,9 +82,16 @@ def caller_side_edges(bsp: pl.DataFrame, *, window: Window, baseline: Window) ->
     n_other = pl.col("_n_all") - pl.col("_nw")
     e_other = pl.col("_e_all") - pl.col("_ew")
     would = n_other * pl.col("_ew") / pl.col("_nw")
-    return one.filter(poisson_z(e_other, would.clip(lower_bound=0.5)) <= -NOISE_Z).select(
-        "caller", "callee"
+    shown = one.filter(poisson_z(e_other, would.clip(lower_bound=0.5)) <= -NOISE_Z)
+    # a failing caller fails its calls to every callee: once its own failure is shown on
+    # a shared callee, its failing calls to callees nobody else calls (which no other
+    # caller can clear) are the same failure
+    alone = calls.filter(
+        pl.col("caller").is_in(shown["caller"].implode())
+        & pl.col("_fails")
+        & (pl.col("_callers") == 1)
     )
+    return pl.concat([shown, alone]).select("caller", "callee").unique(maintain_order=True)
 
 
 def own_failures(bsp: pl.DataFrame, *, window: Window, baseline: Window) -> pl.DataFrame:
