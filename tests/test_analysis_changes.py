@@ -165,3 +165,29 @@ def test_a_change_still_under_way_at_the_end_of_the_data_counts_from_two_points(
     for name in ("tail1", "mid"):
         r = _row(ch, "cpu", name)
         assert not r["changed"] and r["onset"] is None, name
+
+
+def test_the_level_of_a_change_under_way_is_the_runs_and_saturation_reads_it():
+    from workbench.analysis.metric_rules import saturation
+
+    # CPU at 7 % for 23 min, then 99 % for the window's last 2 points: the window's
+    # median is still 7 %, the level held in the change is 99 % (at capacity)
+    rng = np.random.default_rng(8)
+    cpu = rng.normal(7.0, 1.0, 25)
+    cpu[-2:] = 99.0
+    window = Window(T0 + timedelta(minutes=20), T0 + timedelta(minutes=25))
+    baseline = Window(T0, T0 + timedelta(minutes=20))
+    ch = score_changes(
+        metric_frame({("CpuUsageRate(%)", "checkout"): cpu}, step_s=60), window, baseline
+    )
+    r = _row(ch, "CpuUsageRate(%)", "checkout")
+    assert r["incident_median"] < 20 and r["level"] == 99.0
+    sat = saturation(ch)
+    assert sat.rows() == [("checkout", 1.0, "CpuUsageRate(%)")]
+    # a change held over the window: its level is the window's median
+    held = rng.normal(7.0, 1.0, 25)
+    held[20:] = 60.0
+    r2 = _row(
+        score_changes(metric_frame({("cpu", "a"): held}, step_s=60), window, baseline), "cpu", "a"
+    )
+    assert r2["level"] == r2["incident_median"] == 60.0

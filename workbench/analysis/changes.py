@@ -67,6 +67,7 @@ CHANGE_SCHEMA: dict[str, pl.DataType | DataTypeClass] = {
     "baseline_median": pl.Float64,
     "baseline_scale": pl.Float64,
     "incident_median": pl.Float64,
+    "level": pl.Float64,
     "n_baseline": pl.UInt32,
     "n_incident": pl.UInt32,
 }
@@ -156,7 +157,9 @@ def score_changes(
     Returns one row per series that has points in both windows, sorted by ``score``
     (descending): ``metric, service, labels, score, peak, shift, direction, onset,
     changed, baseline_median, baseline_scale, incident_median, n_baseline, n_incident``.
-    ``shift`` is the signed median ``z`` over the incident window; ``peak`` the largest
+    ``shift`` is the signed median ``z`` over the incident window; ``level`` the value
+    the series holds in the change (the window's median, or the run's under way at the
+    end when that run decided); ``peak`` the largest
     single ``|z|``; ``changed`` is true when a run of ``min_run`` points (fewer if the
     window has fewer) stays at ``|z| >= threshold``, or when a run of at least 2 such
     points reaches the series' last point in the window (a change still under way when
@@ -223,6 +226,7 @@ def score_changes(
         _tail_min=pl.col("_absz").filter(pl.col("_run") == pl.col("_run").last()).min(),
         _tail_shift=pl.col("_z").filter(pl.col("_run") == pl.col("_run").last()).median(),
         _tail_onset=pl.col("ts").filter(pl.col("_run") == pl.col("_run").last()).min(),
+        _tail_level=pl.col("value").filter(pl.col("_run") == pl.col("_run").last()).median(),
         _w_frac=_fraction(),
         _b_events=pl.col("_b_events").first(),
         _b_frac=pl.col("_b_frac").first(),
@@ -263,6 +267,11 @@ def score_changes(
         .then(pl.lit("up"))
         .otherwise(pl.lit("down")),
         changed=pl.col("onset").is_not_null(),
+        # the level the series holds in the change: the run under way at the end when it
+        # decided (the window's median still mixes in the time before it)
+        level=pl.when(pl.col("_censored"))
+        .then(pl.col("_tail_level"))
+        .otherwise(pl.col("incident_median")),
     )
     out = out.join(names, on="_sid", how="left")
     return (
