@@ -203,6 +203,19 @@ def score_changes(
     ).with_columns(
         _idx=pl.col("_row") - pl.col("_first"),
         _runlen=pl.len().over("_run"),
+        # the series' last run (rows sorted by series: the run of its last row)
+        _tail=pl.col("_run")
+        == pl.when((pl.col("_sid") != pl.col("_sid").shift(-1)).fill_null(True))
+        .then(pl.col("_run"))
+        .backward_fill(),
+    )
+    # the values of that run when it is a run of hits (null elsewhere: aggregated cheaply)
+    in_tail = pl.col("_tail") & pl.col("_hit")
+    inc = inc.with_columns(
+        _t_absz=pl.when(in_tail).then(pl.col("_absz")),
+        _t_z=pl.when(in_tail).then(pl.col("_z")),
+        _t_ts=pl.when(in_tail).then(pl.col("ts")),
+        _t_value=pl.when(in_tail).then(pl.col("value")),
     )
     out = inc.group_by("_sid").agg(
         # a run of min_run points holds ``_held`` once min_run points exist in the series
@@ -223,10 +236,10 @@ def score_changes(
         # window: a change still under way when the data end (it cannot be held longer)
         _tail_hit=pl.col("_hit").last(),
         _tail_len=pl.col("_runlen").last(),
-        _tail_min=pl.col("_absz").filter(pl.col("_run") == pl.col("_run").last()).min(),
-        _tail_shift=pl.col("_z").filter(pl.col("_run") == pl.col("_run").last()).median(),
-        _tail_onset=pl.col("ts").filter(pl.col("_run") == pl.col("_run").last()).min(),
-        _tail_level=pl.col("value").filter(pl.col("_run") == pl.col("_run").last()).median(),
+        _tail_min=pl.col("_t_absz").min(),
+        _tail_shift=pl.col("_t_z").median(),
+        _tail_onset=pl.col("_t_ts").min(),
+        _tail_level=pl.col("_t_value").median(),
         _w_frac=_fraction(),
         _b_events=pl.col("_b_events").first(),
         _b_frac=pl.col("_b_frac").first(),
