@@ -137,6 +137,15 @@ class Context:
         return blame_services(sp) if sp.height else sp.with_columns(blame_service=pl.col("service"))
 
     @cached_property
+    def error_spans(self) -> pl.DataFrame:
+        """:attr:`blamed_spans` with the failing calls only one caller of a callee sees
+        put on that caller (:func:`workbench.analysis.attribution.own_failures`): what
+        the error signal counts."""
+        from workbench.analysis.attribution import own_failures
+
+        return own_failures(self.blamed_spans, window=self.window, baseline=self.baseline)
+
+    @cached_property
     def surges(self) -> pl.DataFrame:
         if self.logs.height:
             return tp.template_surges(self.logs, self.window, self.baseline)
@@ -166,7 +175,7 @@ class Context:
 
     @cached_property
     def origin_spans(self) -> pl.DataFrame:
-        return tr.error_origin_spans(self.blamed_spans, window=self.window)
+        return tr.error_origin_spans(self.error_spans, window=self.window)
 
     @cached_property
     def derived_totals(self) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -209,8 +218,9 @@ class Context:
 def _errors(c: Context) -> pl.DataFrame:
     """Share of the *extra* failing traces (above the baseline's rate per request) starting
     at each service, scaled by how far beyond Poisson noise the rise is; strength: extra
-    failing requests per second."""
-    bsp, win, base = c.blamed_spans, c.window, c.baseline
+    failing requests per second. A callee's failing calls that only one of its callers
+    sees are that caller's (:attr:`Context.error_spans`)."""
+    bsp, win, base = c.error_spans, c.window, c.baseline
     if bsp.height == 0 or "status" not in bsp.columns or not (bsp["status"] == "error").any():
         return _empty()
     # the window's origin spans once, aggregated per service and per operation

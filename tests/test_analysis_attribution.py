@@ -1,0 +1,106 @@
+"""Whose failing calls: a callee's (all its callers see them) or one caller's (its
+packet loss fails its calls, the callee's other callers are fine). Hand-made spans."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tests.diag_builders import BASELINE, WINDOW, span, spans_frame
+from workbench.analysis.attribution import caller_side_edges, own_failures
+from workbench.analysis.suspects import blame_services, rank_suspects
+
+
+def _calls(failing: dict[str, float], calls: dict[str, int], *, callee: str = "redis") -> list:
+    """Each caller's requests (a server span, a client span to ``callee``, the callee's
+    server span) every few seconds over the baseline and the window; in the window a
+    share ``failing[caller]`` of the client spans fail (the callee's span stays ok: the
+    call never reached it, or its answer was lost)."""
+    rows: list[dict] = []
+    for win_no, (w, fail) in enumerate(((BASELINE, {}), (WINDOW, failing))):
+        span_s = (w.end - w.start).total_seconds()
+        for caller, n in calls.items():
+            bad = round(n * fail.get(caller, 0.0))
+            for i in range(n):
+                t0 = w.start
+                ms = i * span_s * 1000 / n
+                tid = f"{win_no}-{caller}-{i}"
+                status = "error" if i < bad else "ok"
+                rows += [
+                    span(tid, "s", None, caller, "GET /x", ms, ms + 20, status, "server", t0),
+                    span(
+                        tid,
+                        "c",
+                        "s",
+                        caller,
+                        f"{callee} get",
+                        ms + 1,
+                        ms + 10,
+                        status,
+                        "client",
+                        t0,
+                    ),
+                    span(tid, "r", "c", callee, "get", ms + 2, ms + 9, "ok", "server", t0),
+                ]
+    return rows
+
+
+CALLS = {"cart": 120, "auth": 200, "catalog": 150}
+
+
+def test_only_one_callers_failing_calls_are_that_callers():
+    spans = spans_frame(_calls({"cart": 0.3}, CALLS))
+    blamed = blame_services(spans)
+    edges = caller_side_edges(blamed, window=WINDOW, baseline=BASELINE)
+    assert edges.rows() == [("cart", "redis")]
+    moved = own_failures(blamed, window=WINDOW, baseline=BASELINE)
+    client = moved.filter(pl.col("kind") == "client")
+    assert set(client.filter(pl.col("service") == "cart")["blame_service"]) == {"cart"}
+    assert set(client.filter(pl.col("service") == "auth")["blame_service"]) == {"redis"}
+
+    sus = rank_suspects(spans=spans, window=WINDOW, baseline=BASELINE)
+    assert sus.ranking[0] == "cart"
+    t = sus.table
+    assert t.filter(pl.col("service") == "redis")["errors"][0] == 0.0
+    assert t.filter(pl.col("service") == "cart")["errors"][0] > 0.5
+    assert set(sus.evidence("cart").spans["service"]) == {"cart"}
+
+
+def test_a_callee_failing_all_its_callers_keeps_the_blame():
+    spans = spans_frame(_calls({"cart": 0.3, "auth": 0.3, "catalog": 0.3}, CALLS))
+    assert caller_side_edges(blame_services(spans), window=WINDOW, baseline=BASELINE).height == 0
+    sus = rank_suspects(spans=spans, window=WINDOW, baseline=BASELINE)
+    assert sus.ranking[0] == "redis"
+
+
+def test_no_other_caller_or_too_few_of_their_calls_cannot_tell():
+    # one caller only: nothing to compare with, the callee keeps the blame
+    alone = spans_frame(_calls({"cart": 0.3}, {"cart": 120}))
+    assert caller_side_edges(blame_services(alone), window=WINDOW, baseline=BASELINE).height == 0
+    assert rank_suspects(spans=alone, window=WINDOW, baseline=BASELINE).ranking[0] == "redis"
+    # the others made 3 calls: at cart's rate they would have seen ~1 failure, so seeing
+    # none says nothing
+    few = spans_frame(_calls({"cart": 0.3}, {"cart": 120, "auth": 2, "catalog": 1}))
+    assert caller_side_edges(blame_services(few), window=WINDOW, baseline=BASELINE).height == 0
+    # two callers failing: a failing callee
+    two = spans_frame(_calls({"cart": 0.3, "auth": 0.3}, CALLS))
+    assert caller_side_edges(blame_services(two), window=WINDOW, baseline=BASELINE).height == 0
+
+
+def test_a_caller_shown_failing_owns_its_failing_calls_to_callees_only_it_calls():
+    # cart's packet loss fails its calls to redis (shared: auth and catalog are fine) and
+    # to email (only cart calls it): both are cart's
+    rows = _calls({"cart": 0.3}, CALLS) + _calls({"cart": 0.3}, {"cart": 120}, callee="email")
+    # the email calls are separate traces (suffix their ids)
+    for r in rows[len(_calls({"cart": 0.3}, CALLS)) :]:
+        r["trace_id"] += "-email"
+    blamed = blame_services(spans_frame(rows))
+    edges = caller_side_edges(blamed, window=WINDOW, baseline=BASELINE)
+    assert sorted(edges.rows()) == [("cart", "email"), ("cart", "redis")]
+    # without the shared callee nothing shows that cart fails: email keeps its errors
+    only_email = _calls({"cart": 0.3}, {"cart": 120}, callee="email")
+    assert (
+        caller_side_edges(
+            blame_services(spans_frame(only_email)), window=WINDOW, baseline=BASELINE
+        ).height
+        == 0
+    )
