@@ -9,10 +9,7 @@ do not hide a change and a flat baseline does not divide by zero.
 * ``score``  the *sustained* peak: the largest ``|z|`` held for ``min_run`` consecutive
   points inside the incident window (one-point blips do not count);
 * ``onset``  the first point of the first run of ``min_run`` points with ``|z| >= threshold``
-  (null when the series did not change); a run cut short by the end of the data (the
-  change began fewer than ``min_run`` points before the window's last point, as when an
-  alert fires minutes after a fault) counts from 2 points: it could not be held longer,
-  and two points are a level, not a one-point blip;
+  (null when the series did not change);
 * counters (``*_total``, ``*_count``, ``*_sum``, ``*_bucket``) are turned into per-second
   rates first (resets clipped to zero);
 * a counter of rare events (whole-number increases, no event in most baseline intervals)
@@ -67,7 +64,6 @@ CHANGE_SCHEMA: dict[str, pl.DataType | DataTypeClass] = {
     "baseline_median": pl.Float64,
     "baseline_scale": pl.Float64,
     "incident_median": pl.Float64,
-    "level": pl.Float64,
     "n_baseline": pl.UInt32,
     "n_incident": pl.UInt32,
 }
@@ -76,9 +72,6 @@ _MAD_K = 1.4826  # scaled MAD estimates sigma for normal data
 _MEANAD_K = 1.2533  # scaled mean absolute deviation estimates sigma for normal data
 _REL_FLOOR = 0.01  # smallest spread, relative to the values compared
 _EPS = 1e-9
-#: the fewest points of a change still under way at the end of the data that count (a
-#: level held, not a one-point blip): see ``score_changes``
-_CENSORED_RUN = 2
 
 
 def _series_id_fast() -> pl.Expr:
@@ -157,14 +150,9 @@ def score_changes(
     Returns one row per series that has points in both windows, sorted by ``score``
     (descending): ``metric, service, labels, score, peak, shift, direction, onset,
     changed, baseline_median, baseline_scale, incident_median, n_baseline, n_incident``.
-    ``shift`` is the signed median ``z`` over the incident window; ``level`` the value
-    the series holds in the change (the window's median, or the run's under way at the
-    end when that run decided); ``peak`` the largest
+    ``shift`` is the signed median ``z`` over the incident window; ``peak`` the largest
     single ``|z|``; ``changed`` is true when a run of ``min_run`` points (fewer if the
-    window has fewer) stays at ``|z| >= threshold``, or when a run of at least 2 such
-    points reaches the series' last point in the window (a change still under way when
-    the data end, which could not be held longer: scored by that run, and ``direction``
-    is that run's).
+    window has fewer) stays at ``|z| >= threshold``.
 
     Example::
 
@@ -203,19 +191,6 @@ def score_changes(
     ).with_columns(
         _idx=pl.col("_row") - pl.col("_first"),
         _runlen=pl.len().over("_run"),
-        # the series' last run (rows sorted by series: the run of its last row)
-        _tail=pl.col("_run")
-        == pl.when((pl.col("_sid") != pl.col("_sid").shift(-1)).fill_null(True))
-        .then(pl.col("_run"))
-        .backward_fill(),
-    )
-    # the values of that run when it is a run of hits (null elsewhere: aggregated cheaply)
-    in_tail = pl.col("_tail") & pl.col("_hit")
-    inc = inc.with_columns(
-        _t_absz=pl.when(in_tail).then(pl.col("_absz")),
-        _t_z=pl.when(in_tail).then(pl.col("_z")),
-        _t_ts=pl.when(in_tail).then(pl.col("ts")),
-        _t_value=pl.when(in_tail).then(pl.col("value")),
     )
     out = inc.group_by("_sid").agg(
         # a run of min_run points holds ``_held`` once min_run points exist in the series
@@ -232,59 +207,25 @@ def score_changes(
         n_baseline=pl.col("n_baseline").first(),
         n_incident=pl.len(),
         _w_events=pl.col("_inc").sum(),
-        # the series' last run, when it is a run of hits reaching its last point in the
-        # window: a change still under way when the data end (it cannot be held longer)
-        _tail_hit=pl.col("_hit").last(),
-        _tail_len=pl.col("_runlen").last(),
-        _tail_min=pl.col("_t_absz").min(),
-        _tail_shift=pl.col("_t_z").median(),
-        _tail_onset=pl.col("_t_ts").min(),
-        _tail_level=pl.col("_t_value").median(),
         _w_frac=_fraction(),
         _b_events=pl.col("_b_events").first(),
         _b_frac=pl.col("_b_frac").first(),
     )
     out = out.with_columns(_rare_z=_rare_event_z())
     short = pl.col("n_incident") < min_run  # fewer points than a run: all must hold
-    # a run cut short by the end of the data (the change began fewer than min_run points
-    # before the window's last point) cannot be held longer: it counts from
-    # _CENSORED_RUN points, the fewest that are a level and not a one-point blip
-    censored = (
-        ~short
-        & pl.col("_tail_hit")
-        & (pl.col("_tail_len") >= _CENSORED_RUN)
-        & (pl.col("_tail_len") < min_run)
-        & (pl.col("_tail_min") > pl.col("_sustained").fill_null(0.0))
-    )
     out = out.with_columns(
-        _censored=censored,
         score=pl.min_horizontal(
-            pl.when(short)
-            .then(pl.col("_short"))
-            .when(censored)
-            .then(pl.col("_tail_min"))
-            .otherwise(pl.col("_sustained"))
-            .fill_null(0.0),
+            pl.when(short).then(pl.col("_short")).otherwise(pl.col("_sustained")).fill_null(0.0),
             pl.col("_rare_z").fill_null(math.inf),
         ),
         onset=pl.when(pl.col("_rare_z").fill_null(math.inf) >= threshold).then(
             pl.when(short)
             .then(pl.when(pl.col("_all_hit")).then(pl.col("_onset_all")))
-            .otherwise(pl.coalesce(pl.col("_onset_k"), pl.when(censored).then("_tail_onset")))
+            .otherwise(pl.col("_onset_k"))
         ),
     ).with_columns(
-        # the direction of what decided: the run at the end when it did, else the window
-        direction=pl.when(
-            pl.when(pl.col("_censored")).then(pl.col("_tail_shift")).otherwise(pl.col("shift")) >= 0
-        )
-        .then(pl.lit("up"))
-        .otherwise(pl.lit("down")),
+        direction=pl.when(pl.col("shift") >= 0).then(pl.lit("up")).otherwise(pl.lit("down")),
         changed=pl.col("onset").is_not_null(),
-        # the level the series holds in the change: the run under way at the end when it
-        # decided (the window's median still mixes in the time before it)
-        level=pl.when(pl.col("_censored"))
-        .then(pl.col("_tail_level"))
-        .otherwise(pl.col("incident_median")),
     )
     out = out.join(names, on="_sid", how="left")
     return (

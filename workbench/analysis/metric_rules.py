@@ -116,8 +116,7 @@ def usage_drop() -> pl.Expr:
 def saturation(changes: pl.DataFrame, *, low: float = 50.0, full: float = 90.0) -> pl.DataFrame:
     """Per service: ``saturation`` in 0..1 and ``_s_top`` (the series), from usage series
     in percent (or fraction) of capacity that changed upwards: 0 at ``low`` percent or
-    less at the level held in the change (``level``: the window's median, or that of a
-    change still under way at its end), 1 at ``full`` percent or more. Host-level
+    less over the incident window (median), 1 at ``full`` percent or more. Host-level
     series are left out (the machine is not the service).
 
     >>> saturation(score_changes(m, window, baseline))
@@ -126,10 +125,12 @@ def saturation(changes: pl.DataFrame, *, low: float = 50.0, full: float = 90.0) 
     if changes.height == 0:
         return pl.DataFrame(schema=schema)
     name = pl.col("metric")
-    # the level the series holds in the change (``level``; older frames: the window's median)
-    lvl = "level" if "level" in changes.columns else "incident_median"
     usage = name.str.contains(_USAGE) & (name.str.contains(_PERCENT) | name.str.contains(_FRACTION))
-    pct = pl.when(name.str.contains(_PERCENT)).then(pl.col(lvl)).otherwise(pl.col(lvl) * 100.0)
+    pct = (
+        pl.when(name.str.contains(_PERCENT))
+        .then(pl.col("incident_median"))
+        .otherwise(pl.col("incident_median") * 100.0)
+    )
     level = ((pct - low) / (full - low)).clip(0.0, 1.0)
     return (
         changes.filter(
