@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 
 from tests.analysis_builders import T0, spans_frame
-from workbench.analysis.signals import signal
+from workbench.analysis.signals import _slower_through, signal
 from workbench.analysis.suspects import rank_suspects, signal_context
 from workbench.analysis.traces import latency_blame
 from workbench.timewindow import Window
@@ -114,3 +114,30 @@ def test_latency_does_not_fade_with_the_number_of_services() -> None:
     assert sus.ranking[0] == "label"
     top_noise = sus.table.filter(pl.col("service").str.starts_with("svc-"))["latency"].max() or 0.0
     assert top_noise < among / 5
+
+
+def test_a_few_slow_requests_in_the_tail_still_count() -> None:
+    """``cart``: 6 of its 200 requests in the window take 800 ms more, too few to move
+    its own quantiles; ``ads`` is 5 % slower throughout, which moves the system's a
+    little. The slowdown behind cart's extra time is then the system's, not 0."""
+    rng = np.random.default_rng(3)
+    times = {svc: rng.lognormal(np.log(20.0), 0.2, 200) for svc in ("cart", "ads")}
+    tail = set(np.argsort(times["cart"])[-6:].tolist())  # the slowest stay the slowest
+    rows: list[dict] = []
+    for h, base in ((0, 0.0), (1, 3600.0)):
+        for svc in ("cart", "ads"):
+            for i in range(200):
+                ms = float(times[svc][i])
+                if h == 1 and svc == "cart" and i in tail:
+                    ms += 800.0
+                if h == 1 and svc == "ads":
+                    ms *= 1.05
+                _trace(rows, f"{svc}-{h}-{i}", svc, base + 10 + i * 17, ms, err=False)
+    spans = spans_frame(rows)
+    ctx = signal_context(spans=spans, window=WIN, baseline=BASE)
+    roots = ctx.blamed_spans.filter(pl.col("parent_span_id").is_null())
+    through = dict(_slower_through(ctx.blamed_spans, roots, WIN, BASE).iter_rows())
+    assert through["cart"] == 0.0  # its own requests' quantiles did not move
+    sus = rank_suspects(spans=spans, window=WIN, baseline=BASE)
+    assert sus.ranking[0] == "cart"
+    assert sus.table.filter(pl.col("service") == "cart")["latency"][0] > 0

@@ -234,25 +234,24 @@ def _errors(c: Context) -> pl.DataFrame:
         .join(_traffic(bsp, win, base), on="blame_service", how="left")
         .with_columns(_expected=_expected_errors(w_s / b_s))
         .with_columns(_excess=(pl.col("traces") - pl.col("_expected")).clip(0.0))
-        # an excess within the noise of the expected count (Poisson z below 2) is not
-        # evidence: not for the service, and not in the total it is a share of (summed
-        # over a thousand services, the chance excesses of a few failing traces each
-        # would otherwise outweigh the one real excess)
+        # an excess within the noise of the expected count (Poisson z at or below 2) is
+        # not evidence: not for the service, and not in the total it is a share of
+        # (summed over a thousand services, the chance excesses of a few failing traces
+        # each would otherwise outweigh the one real excess)
         .with_columns(
             _sure=beyond_noise(
                 poisson_z(pl.col("traces"), pl.col("_expected").clip(lower_bound=0.5))
             )
         )
     )
-    total = (out["_excess"] * out["_sure"]).sum()
+    total = out.filter(pl.col("_sure") > 0)["_excess"].sum()
     if not total:
         return _empty()
     rate = ((pl.col("traces") - pl.col("_tb").fill_null(0) * (w_s / b_s)) / w_s).clip(0.0)
     return _out(
         out.select(
             service=pl.col("blame_service"),
-            # the share of the credible excess, times how sure it is beyond noise
-            value=pl.col("_excess") * pl.col("_sure") / total * pl.col("_sure"),
+            value=pl.col("_excess") / total * pl.col("_sure"),
             strength=rate,
             top=pl.col("top"),
         )
@@ -314,7 +313,9 @@ def _latency(c: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
         return blame, _empty()
     per = (
         per.join(_slower_through(bsp, roots, win, base), on="service", how="left")
-        .with_columns(_slower=pl.col("_slower").fill_null(slower))
+        # the requests through a service slowed at least as the system's did (a few slow
+        # requests in a long tail move neither their quantiles nor the system's much)
+        .with_columns(_slower=pl.max_horizontal(pl.col("_slower").fill_null(slower), slower))
         .with_columns(value=(pl.col("_extra") / total * pl.col("_slower")).clip(0.0, 1.0))
         .with_columns(strength=pl.col("value"))
     )
