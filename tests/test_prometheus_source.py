@@ -248,3 +248,30 @@ def test_long_queries_are_posted(src: PrometheusSource, prom_backend) -> None:
             )
         assert info.value.limit == "query length"
         assert "fewer services" in (info.value.hint or "")
+
+
+def test_latency_quantiles_per_batch_of_services_equal_one_request(prom_backend) -> None:
+    from polars.testing import assert_frame_equal
+
+    flavor, server = prom_backend
+    one = PrometheusSource(server.url, name=flavor, flavor=flavor, quantile_batch=None)
+    per2 = PrometheusSource(server.url, name=flavor, flavor=flavor, quantile_batch=2)
+    try:
+        a, b = one.metrics(None, RED), per2.metrics(None, RED)
+        listed = per2._bucket_services(RED)
+        # narrowed to given services: batches of those only
+        few = per2.metrics(None, RED, services=["cart", "search", "checkout"], step="5m")
+    finally:
+        one.close()
+        per2.close()
+    lat = sig.latency_name(0.95)
+    assert isinstance(a.extra["queries"][lat], str)
+    assert listed is not None and set(promdata.SERVICES) <= set(listed)
+    # a request per 2 services, and one for series without a service label
+    assert len(b.extra["queries"][lat]) == math.ceil(len(listed) / 2) + 1
+    assert isinstance(b.extra["queries"][sig.ERROR_RATIO], str)  # only quantiles split
+    key = ["metric", "service", "ts"]
+    assert a.frame.height > 0 and (a.frame["metric"] == lat).sum() > 0
+    assert_frame_equal(a.frame.sort(key), b.frame.sort(key))
+    assert len(few.extra["queries"][lat]) == 2
+    assert set(few.frame["service"]) <= {"cart", "search", "checkout"}

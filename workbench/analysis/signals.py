@@ -244,17 +244,24 @@ def _errors(c: Context) -> pl.DataFrame:
         .join(_traffic(bsp, win, base), on="blame_service", how="left")
         .with_columns(_expected=_expected_errors(w_s / b_s))
         .with_columns(_excess=(pl.col("traces") - pl.col("_expected")).clip(0.0))
+        # an excess within the noise of the expected count (Poisson z at or below 2) is
+        # not evidence: not for the service, and not in the total it is a share of
+        # (summed over a thousand services, the chance excesses of a few failing traces
+        # each would otherwise outweigh the one real excess)
+        .with_columns(
+            _sure=beyond_noise(
+                poisson_z(pl.col("traces"), pl.col("_expected").clip(lower_bound=0.5))
+            )
+        )
     )
-    total = out["_excess"].sum()
+    total = out.filter(pl.col("_sure") > 0)["_excess"].sum()
     if not total:
         return _empty()
-    # an excess within the noise of the expected count (Poisson z below 2) is not evidence
-    z = poisson_z(pl.col("traces"), pl.col("_expected").clip(lower_bound=0.5))
     rate = ((pl.col("traces") - pl.col("_tb").fill_null(0) * (w_s / b_s)) / w_s).clip(0.0)
     return _out(
         out.select(
             service=pl.col("blame_service"),
-            value=pl.col("_excess") / total * beyond_noise(z),
+            value=pl.col("_excess") / total * pl.col("_sure"),
             strength=rate,
             top=pl.col("top"),
         )
@@ -303,19 +310,79 @@ def _latency(c: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
         roots = tr.span_tree(bsp).filter(pl.col("is_root"))
     rw = roots.filter((pl.col("start") >= win.start) & (pl.col("start") < win.end))["duration_ms"]
     rb = roots.filter((pl.col("start") >= base.start) & (pl.col("start") < base.end))["duration_ms"]
-    slower = 0.0
-    if rw.len() and rb.len():
-        qb, qw = rb.quantile(0.9) or 0.0, rw.quantile(0.9) or 0.0
-        mb, mw = cast(float, rb.median() or 0.0), cast(float, rw.median() or 0.0)
-        ratio = max(qw / qb if qb > 0 else 1.0, mw / mb if mb > 0 else 1.0)
-        slower = min(max((ratio - 1.0) / 0.5, 0.0), 1.0)
+    slower = _slower(rw, rb)
+    # the extra time beyond sampling noise: each operation's positive extra counts as far
+    # as it is beyond noise (the errors signal's rule), so the chance shifts of a thousand
+    # operations do not make up most of the total; the share is of that credible extra
+    credible = pl.col("extra_ms").clip(lower_bound=0.0) * beyond_noise(pl.col("z"))
+    per = blame.group_by("service").agg(
+        _extra=credible.sum(), top=pl.col("name").sort_by("extra_ms").last()
+    )
+    total = per["_extra"].sum()
+    if not total:
+        return blame, _empty()
     per = (
-        blame.group_by("service")
-        .agg(pl.col("share").sum().alias("_share"), top=pl.col("name").sort_by("extra_ms").last())
-        .with_columns(value=(pl.col("_share") * slower).clip(0.0, 1.0))
+        per.join(_slower_through(bsp, roots, win, base), on="service", how="left")
+        # the requests through a service slowed at least as the system's did (a few slow
+        # requests in a long tail move neither their quantiles nor the system's much)
+        .with_columns(_slower=pl.max_horizontal(pl.col("_slower").fill_null(slower), slower))
+        .with_columns(value=(pl.col("_extra") / total * pl.col("_slower")).clip(0.0, 1.0))
         .with_columns(strength=pl.col("value"))
     )
     return blame, _out(per)
+
+
+def _slower(rw: pl.Series, rb: pl.Series) -> float:
+    """0..1: how much slower requests got (root durations in the window ``rw`` against
+    the baseline ``rb``: the larger ratio of the 90th percentiles and the medians, 1.5x
+    or more is 1); 0 without both."""
+    if not (rw.len() and rb.len()):
+        return 0.0
+    qb, qw = rb.quantile(0.9) or 0.0, rw.quantile(0.9) or 0.0
+    mb, mw = cast(float, rb.median() or 0.0), cast(float, rw.median() or 0.0)
+    ratio = max(qw / qb if qb > 0 else 1.0, mw / mb if mb > 0 else 1.0)
+    return min(max((ratio - 1.0) / 0.5, 0.0), 1.0)
+
+
+def _slower_through(
+    bsp: pl.DataFrame, roots: pl.DataFrame, win: Window, base: Window
+) -> pl.DataFrame:
+    """``service, _slower``: :func:`_slower` of the requests that went through each
+    service (whose traces have a span blamed on it), for services with such requests in
+    both windows. An incident in one corner of a large system slows the requests through
+    that corner, not the whole system's percentiles (a tenth of the traffic slower barely
+    moves the system's 90th percentile)."""
+    r = roots.select("trace_id", "start", "duration_ms").unique("trace_id", keep="first")
+    through = (
+        bsp.select(service="blame_service", trace_id="trace_id")
+        .drop_nulls()
+        .unique()
+        .join(r, on="trace_id")
+    )
+    side = (
+        pl.when((pl.col("start") >= win.start) & (pl.col("start") < win.end))
+        .then(pl.lit("w"))
+        .when((pl.col("start") >= base.start) & (pl.col("start") < base.end))
+        .then(pl.lit("b"))
+    )
+    q = (
+        through.with_columns(_side=side)
+        .drop_nulls("_side")
+        .group_by("service", "_side")
+        .agg(q=pl.col("duration_ms").quantile(0.9), m=pl.col("duration_ms").median())
+    )
+    w = q.filter(pl.col("_side") == "w").select("service", qw="q", mw="m")
+    b = q.filter(pl.col("_side") == "b").select("service", qb="q", mb="m")
+
+    def ratio(x: str, y: str) -> pl.Expr:
+        return pl.when(pl.col(y) > 0).then(pl.col(x) / pl.col(y)).otherwise(1.0)
+
+    return w.join(b, on="service").select(
+        "service",
+        _slower=((pl.max_horizontal(ratio("qw", "qb"), ratio("mw", "mb")) - 1.0) / 0.5).clip(
+            0.0, 1.0
+        ),
+    )
 
 
 def _latency_signal(c: Context) -> pl.DataFrame:

@@ -247,7 +247,11 @@ def latency_blame(
 
     Returns per ``by``: ``normal_ms`` and ``slow_ms`` (mean critical-path time per trace),
     ``extra_ms`` (their difference), ``share`` of the total positive extra time, and the
-    same for self time (``self_extra_ms``); largest ``extra_ms`` first.
+    same for self time (``self_extra_ms``); largest ``extra_ms`` first. ``z`` is how far
+    ``extra_ms`` is beyond sampling noise (Welch's t of the two means over the per-trace
+    times, a trace without the operation counting 0): with many services and few traces
+    each, which traces happen to be slow moves some time between groups by chance, and
+    summed over a thousand operations that chance is most of the positive extra time.
 
     >>> latency_blame(inc.spans, window=inc.window, baseline=inc.baseline).head(5)
     """
@@ -262,6 +266,7 @@ def latency_blame(
             "self_extra_ms": pl.Float64,
             "slow_traces": pl.UInt32,
             "normal_traces": pl.UInt32,
+            "z": pl.Float64,
         }
     )
     if tree.height == 0:
@@ -298,18 +303,30 @@ def latency_blame(
         ]
     )
     ntr = {"normal": normal.height, "slow": slow.height}
+    # per trace first (its time in each operation), then per group: the mean and the
+    # variance of that time over every trace of the group (traces without it count 0)
+    n = pl.when(pl.col("_g") == "slow").then(ntr["slow"]).otherwise(ntr["normal"])
     per = (
         tree.join(groups, on="trace_id", how="inner")
-        .group_by([*by, "_g"])
+        .group_by([*by, "_g", "trace_id"])
         .agg(cp=pl.col("cp_ms").sum(), selfms=pl.col("self_ms").sum())
-        .with_columns(_n=pl.when(pl.col("_g") == "slow").then(ntr["slow"]).otherwise(ntr["normal"]))
+        .group_by([*by, "_g"])
+        .agg(cp=pl.col("cp").sum(), cp2=(pl.col("cp") ** 2).sum(), selfms=pl.col("selfms").sum())
+        .with_columns(_n=n)
         .with_columns(cp=pl.col("cp") / pl.col("_n"), selfms=pl.col("selfms") / pl.col("_n"))
+        .with_columns(
+            se2=((pl.col("cp2") - pl.col("_n") * pl.col("cp") ** 2) / (pl.col("_n") - 1).clip(1))
+            .clip(0.0)
+            .truediv(pl.col("_n"))
+        )
     )
     wide = (
         per.filter(pl.col("_g") == "normal")
-        .select(*by, normal_ms="cp", normal_self="selfms")
+        .select(*by, normal_ms="cp", normal_self="selfms", _se2n="se2")
         .join(
-            per.filter(pl.col("_g") == "slow").select(*by, slow_ms="cp", slow_self="selfms"),
+            per.filter(pl.col("_g") == "slow").select(
+                *by, slow_ms="cp", slow_self="selfms", _se2s="se2"
+            ),
             on=list(by),
             how="full",
             coalesce=True,
@@ -319,6 +336,7 @@ def latency_blame(
             extra_ms=pl.col("slow_ms") - pl.col("normal_ms"),
             self_extra_ms=pl.col("slow_self") - pl.col("normal_self"),
         )
+        .with_columns(z=_welch_z(pl.col("extra_ms"), pl.col("_se2n") + pl.col("_se2s")))
     )
     pos = wide["extra_ms"].clip(lower_bound=0).sum() or 1.0
     return (
@@ -330,3 +348,10 @@ def latency_blame(
         .select(list(empty.columns))
         .sort(["extra_ms", *by], descending=[True] + [False] * len(by))
     )
+
+
+def _welch_z(diff: pl.Expr, se2: pl.Expr) -> pl.Expr:
+    """``diff / sqrt(se2)``; a difference without any spread (every trace alike) is
+    certain: +-inf, 0 when there is no difference."""
+    sign = pl.when(diff > 0).then(float("inf")).when(diff < 0).then(float("-inf")).otherwise(0.0)
+    return pl.when(se2 > 0).then(diff / se2.sqrt()).otherwise(sign)

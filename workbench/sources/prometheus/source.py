@@ -66,7 +66,7 @@ from workbench.sources.http import Auth, HttpClient, Timeout
 from workbench.sources.prometheus import presets as metric_presets
 from workbench.sources.prometheus import promql
 from workbench.sources.prometheus import response as promjson
-from workbench.sources.prometheus.signals import MetricNames, signal_queries
+from workbench.sources.prometheus.signals import MetricNames, latency_name, signal_queries
 from workbench.timewindow import Window, parse_duration
 
 __all__ = ["Flavor", "PrometheusSource"]
@@ -151,6 +151,12 @@ class PrometheusSource(Source, CapacityAggregation):
     * ``max_rows`` - the most samples one range load may return (5,000,000; ``None``: no
       limit). Counted while chunks arrive: a load past it, or projected by its first
       chunks to more than twice it, stops early with ``LimitExceeded``;
+    * ``quantile_batch`` - services per latency-quantile request of :meth:`signals` (100;
+      ``None``: one request for all). At 1,000 services (``bench_scale.py --prom``, a
+      2-core machine at load ~10) the one ``histogram_quantile`` over every bucket series
+      ran past the default 30 s read timeout; per 100 services a request is a tenth of
+      the work. The services come from the bucket metric's label values; the answer is
+      the same series as one request's;
     * ``metric_names`` - :class:`MetricNames` for the RED/saturation queries;
     * ``scrape_interval`` - the servers' scrape interval (15 s): rate windows span at
       least 4 of them, and an automatic step is never shorter (finer steps only
@@ -191,11 +197,15 @@ class PrometheusSource(Source, CapacityAggregation):
         compression: bool | None = None,
         retries: int = 2,
         max_rows: int | None = 5_000_000,
+        quantile_batch: int | None = 100,
     ) -> None:
         super().__init__(name=name)
         if max_rows is not None and max_rows < 1:
             raise ConfigError(f"source {name!r}: max_rows must be at least 1 (or None)")
+        if quantile_batch is not None and quantile_batch < 1:
+            raise ConfigError(f"source {name!r}: quantile_batch must be at least 1 (or None)")
         self.max_rows = max_rows
+        self.quantile_batch = quantile_batch
         if flavor not in FLAVORS:
             raise ConfigError(f"unknown flavor {flavor!r}", hint=f"one of {', '.join(FLAVORS)}")
         if on_chunk_error not in ("raise", "partial"):
@@ -299,18 +309,62 @@ class PrometheusSource(Source, CapacityAggregation):
         """
         st = self._step(window, step)
         choice = self._ensure_names(window)
-        queries = signal_queries(
-            self.metric_names,
-            services=services,
-            rate_window=self._rate_window(st),
-            signals=signals,
+        rate_window = self._rate_window(st)
+        queries: dict[str, str | list[str]] = dict(
+            signal_queries(
+                self.metric_names, services=services, rate_window=rate_window, signals=signals
+            )
         )
+        queries.update(self._quantile_batches(queries, window, services, rate_window))
         label = f"RED+saturation for {', '.join(services) if services else 'all services'}"
         res = self._range(queries, window, step=st, label=label)
         res.extra["grain"] = "signals"
         if choice is not None:
             res.extra["metric_names"] = choice.note()
         return res
+
+    def _quantile_batches(
+        self,
+        queries: Mapping[str, str | list[str]],
+        window: Window,
+        services: Sequence[str] | None,
+        rate_window: str,
+    ) -> dict[str, list[str]]:
+        """The latency-quantile queries split per ``quantile_batch`` services (empty when
+        one request is small enough, or the services cannot be listed). For all services,
+        one more request covers series without the service label (``service=""``), so
+        the union is exactly the one request's answer."""
+        names = self.metric_names
+        lat = [k for k in (latency_name(q) for q in names.quantiles) if k in queries]
+        batch = self.quantile_batch
+        if not lat or batch is None:
+            return {}
+        every = list(services) if services else self._bucket_services(window)
+        if every is None or len(every) <= batch:
+            return {}
+        groups = [every[i : i + batch] for i in range(0, len(every), batch)]
+        if not services:
+            groups.append([""])
+        out: dict[str, list[str]] = {k: [] for k in lat}
+        for g in groups:
+            q = signal_queries(names, services=g, rate_window=rate_window, signals=lat)
+            for k in lat:
+                out[k].append(q[k])
+        return out
+
+    def _bucket_services(self, window: Window) -> list[str] | None:
+        """The services with latency-histogram series in ``window`` (None: cannot tell)."""
+        names = self.metric_names
+        rq = [promql.matcher(k, op, v) for k, op, v in names.request_matchers]
+        try:
+            return self.label_values(
+                names.service_label,
+                window=window,
+                match=promql.selector(names.duration_bucket, *rq),
+            )
+        except (SourceError, BadData) as err:  # not worth failing for: one request
+            log.warning("%s: cannot list the services to batch quantiles: %s", self.name, err)
+            return None
 
     def raw_metrics(
         self,
@@ -522,7 +576,7 @@ class PrometheusSource(Source, CapacityAggregation):
 
     def _range(
         self,
-        queries: dict[str, str],
+        queries: Mapping[str, str | list[str]],
         window: Window,
         *,
         step: str | timedelta | float | None,
@@ -535,11 +589,15 @@ class PrometheusSource(Source, CapacityAggregation):
                 f"no evaluation time of step {st.total_seconds():g}s falls in {window}",
                 hint="use a step shorter than the window, or leave it out",
             )
-        tasks = [_Task(alias, expr, c) for alias, expr in queries.items() for c in chunks]
+        # an alias may name several requests (parts of one query, e.g. per batch of services)
+        exprs = [
+            (alias, e) for alias, q in queries.items() for e in ([q] if isinstance(q, str) else q)
+        ]
+        tasks = [_Task(alias, expr, c) for alias, expr in exprs for c in chunks]
         budget = RowBudget(
             self.max_rows,
             source=self.name,
-            total_weight=sum(c.points for c in chunks) * len(queries),
+            total_weight=sum(c.points for c in chunks) * len(exprs),
             query=label,
             window=window,
             hint="narrow the window, select fewer series (label matchers, or aggregate with "
@@ -555,7 +613,7 @@ class PrometheusSource(Source, CapacityAggregation):
         return self.result(
             "metrics",
             frame,
-            query=label if len(queries) > 1 else next(iter(queries.values())),
+            query=label if len(exprs) > 1 else exprs[0][1],
             window=window,
             warnings=out.warnings,
             reasons=out.reasons,
