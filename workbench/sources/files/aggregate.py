@@ -103,8 +103,15 @@ class _Acc:
         """Aggregate one piece of raw rows (``ts, metric, service, value, labels``)."""
         if df.height == 0:
             return
-        key = pl.element().struct.field("key")
         df = df.with_columns(_lh=pl.col("labels").hash(11))
+        if not self._add_blocks(df):
+            self._add_sorted(df)
+        self.piece += 1
+
+    def _label_sets(self, df: pl.DataFrame) -> pl.DataFrame:
+        """``_lh -> _kh`` of the piece's distinct label lists (``df``: a few rows per
+        label list at most); their kept labels go to :attr:`sets`."""
+        key = pl.element().struct.field("key")
         sets = (
             df.select("_lh", "labels")
             .unique("_lh")
@@ -118,10 +125,94 @@ class _Acc:
             .with_columns(_kh=pl.col("labels").hash(13))
         )
         self.sets.append(_compact(sets.select("_kh", "labels").unique("_kh")))
+        return sets.select("_lh", "_kh")
+
+    def _add_blocks(self, df: pl.DataFrame) -> bool:
+        """The piece as series blocks in time order (how the lab and exporters write
+        them): the per-series work on each block's first row only, no sort. False (and
+        nothing added) when a series appears in two blocks or goes back in time.
+
+        Measured on a 262,144-row piece of the 300-service lab's histogram (1,200
+        series): sorting by (series, ts) 0.05 CPU-s, the struct hashes 0.02, the joins
+        and per-row uniques 0.03; block detection here ~0.005 (shifts and a cumsum)."""
+        changed = (
+            (pl.col("_lh") != pl.col("_lh").shift(1))
+            | (pl.col("service") != pl.col("service").shift(1))
+            | (pl.col("metric") != pl.col("metric").shift(1))
+        ).fill_null(True)
+        df = df.with_columns(_new=changed)
+        # in time order inside blocks (strictly: a repeated timestamp goes to the sort)
+        back = df.select(((pl.col("ts") <= pl.col("ts").shift(1)) & ~pl.col("_new")).any()).item()
+        if back:
+            return False
+        heads = df.filter(pl.col("_new")).with_columns(
+            _s=pl.struct("metric", "service", "_lh").hash(17)
+        )
+        if heads["_s"].n_unique() != heads.height:  # a series in two blocks
+            return False
+        heads = heads.join(self._label_sets(heads), on="_lh", how="left", maintain_order="left")
+        heads = heads.with_columns(
+            _g=pl.struct("metric", "service", "_kh").hash(19), _counter=_is_counter()
+        )
+        self.groups.append(
+            _compact(heads.select("_g", "metric", "service", "_kh", "_counter").unique("_g"))
+        )
+        # each row's block (0-based) -> its series' keys by gather, not by join
+        blk = (df["_new"].cum_sum() - 1).alias("_blk")
+        rows = pl.DataFrame(
+            {
+                "_g": heads["_g"].gather(blk),
+                "_s": heads["_s"].gather(blk),
+                "_counter": heads["_counter"].gather(blk),
+                "ts": df["ts"],
+                "value": df["value"],
+                "_new": df["_new"],
+            }
+        )
+        inc = (
+            pl.when(pl.col("_new")).then(0.0).otherwise(pl.col("value").diff().clip(lower_bound=0))
+        )
+        rows = rows.with_columns(
+            _v=pl.when(pl.col("_counter")).then(inc).otherwise(pl.col("value")),
+            _b=pl.col("ts").dt.truncate(self.step),
+            _last=pl.col("_new").shift(-1).fill_null(True),
+        )
+        self._add_rows(rows)
+        # a counter series' first and last sample: its block's first and last row
+        ends = rows.filter(pl.col("_counter") & (pl.col("_new") | pl.col("_last")))
+        first = ends.filter(pl.col("_new"))
+        last = ends.filter(pl.col("_last"))
+        self.edges.append(
+            pl.DataFrame(
+                {
+                    "_s": first["_s"],
+                    "_g": first["_g"],
+                    "first_ts": first["ts"],
+                    "first_v": first["value"],
+                    "last_ts": last["ts"],
+                    "last_v": last["value"],
+                }
+            ).with_columns(piece=pl.lit(self.piece, pl.UInt32))
+        )
+        return True
+
+    def _add_rows(self, df: pl.DataFrame) -> None:
+        """Partial sums of rows with ``_g, _s, _b, _v, _counter``."""
+        agg = {"_sum": pl.col("_v").sum(), "_n": pl.len().cast(pl.UInt32)}
+        if self.gauges == "sum":  # gauges: each series' mean in the step, summed later
+            self.gauge_parts.append(
+                df.filter(~pl.col("_counter")).group_by("_g", "_s", "_b").agg(**agg)
+            )
+            df = df.filter(pl.col("_counter"))
+        self.parts.append(df.group_by("_g", "_b").agg(**agg))
+
+    def _add_sorted(self, df: pl.DataFrame) -> None:
+        """Any row order: sorted by (series, ts) first."""
+        sets = self._label_sets(df)
         counter = _is_counter()
         df = (
             df.drop("labels")
-            .join(sets.select("_lh", "_kh"), on="_lh", how="left")
+            .join(sets, on="_lh", how="left")
             .with_columns(
                 _s=pl.struct("metric", "service", "_lh").hash(17),
                 _g=pl.struct("metric", "service", "_kh").hash(19),
@@ -135,15 +226,7 @@ class _Acc:
             _v=pl.when(pl.col("_counter")).then(inc).otherwise(pl.col("value")),
             _b=pl.col("ts").dt.truncate(self.step),
         )
-        agg = {"_sum": pl.col("_v").sum(), "_n": pl.len().cast(pl.UInt32)}
-        if self.gauges == "sum":  # gauges: each series' mean in the step, summed later
-            self.gauge_parts.append(
-                df.filter(~pl.col("_counter")).group_by("_g", "_s", "_b").agg(**agg)
-            )
-            df_c = df.filter(pl.col("_counter"))
-        else:
-            df_c = df
-        self.parts.append(df_c.group_by("_g", "_b").agg(**agg))
+        self._add_rows(df)
         self.groups.append(
             _compact(df.select("_g", "metric", "service", "_kh", "_counter").unique("_g"))
         )
@@ -159,7 +242,6 @@ class _Acc:
             )
             .with_columns(piece=pl.lit(self.piece, pl.UInt32))
         )
-        self.piece += 1
 
     def stitches(self) -> pl.DataFrame:
         """The counter increases across piece boundaries (``_g, _b, _sum, _n``)."""
