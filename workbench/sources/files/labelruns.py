@@ -1,0 +1,166 @@
+"""Where the label list changes from row to row, read without building the label strings.
+
+The metrics frame's ``labels`` (``list<struct<key, value>>``) is the costly column of a
+Parquet piece: polars builds ~1.8M strings per 262,144 lab rows (0.08 CPU-s) and hashing
+them costs 0.045 more. Read as dictionary indices by pyarrow (``read_dictionary`` on the
+two leaves) the same column costs 0.02 CPU-s, and two rows carry the same label list
+exactly when their (key, value) index sequences are equal: numpy compares each row with
+the previous one. Only the few rows where the list changes (a series' first row) are
+decoded to strings (:meth:`LabelRuns.decode`).
+
+Example::
+
+    >>> runs = LabelRuns.read(pq.ParquetFile(path, read_dictionary=LEAVES), [0], rows)
+    >>> runs.changed()[:3], runs.decode(pl.Series([0])).dtype
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+__all__ = ["LEAVES", "LabelRuns"]
+
+#: the ``labels`` leaves read as dictionaries
+LEAVES = ["labels.list.element.key", "labels.list.element.value"]
+
+
+@dataclass
+class LabelRuns:
+    """The label lists of some rows of a piece as global dictionary indices."""
+
+    offsets: np.ndarray  # per selected row: start in keys/values
+    lengths: np.ndarray
+    keys: np.ndarray  # per label, index into key_dict
+    values: np.ndarray
+    key_dict: pa.Array
+    value_dict: pa.Array
+
+    @classmethod
+    def read(cls, pf: pq.ParquetFile, groups: Sequence[int], rows: np.ndarray) -> LabelRuns | None:
+        """The ``labels`` of the row groups ``groups`` at the piece row indices ``rows``
+        (ascending); None when the column is not a plain list of (key, value)
+        dictionaries without nulls (the caller reads it the ordinary way)."""
+        chunks = []
+        for g in groups:  # one row group at a time: nested dictionaries come unchunked
+            try:
+                col = pf.read_row_group(g, columns=["labels"], use_threads=False).column(0)
+            except pa.ArrowNotImplementedError:  # a dictionary that changes inside it
+                return None
+            chunks.extend(col.chunks)
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        kdicts: list[pa.Array] = []
+        vdicts: list[pa.Array] = []
+        for chunk in chunks:
+            got = _indices(chunk)
+            if got is None:
+                return None
+            parts.append(got[:3])
+            kdicts.append(got[3])
+            vdicts.append(got[4])
+        key_dict, kmaps = _unify(kdicts)
+        value_dict, vmaps = _unify(vdicts)
+        offs, keys, values, base = [], [], [], 0
+        for (o, k, v), km, vm in zip(parts, kmaps, vmaps, strict=True):
+            offs.append(o[:-1] + base)
+            keys.append(k if km is None else km[k])
+            values.append(v if vm is None else vm[v])
+            base += len(k)
+        ends = np.concatenate([np.concatenate(offs), [base]]) if offs else np.zeros(1, np.int64)
+        starts = ends[:-1][rows]
+        lengths = (ends[1:] - ends[:-1])[rows]
+        return cls(
+            starts,
+            lengths,
+            np.concatenate(keys) if keys else np.zeros(0, np.int64),
+            np.concatenate(values) if values else np.zeros(0, np.int64),
+            key_dict,
+            value_dict,
+        )
+
+    def changed(self) -> np.ndarray:
+        """Per selected row: True when its label list differs from the previous row's
+        (the first row: True)."""
+        n = len(self.offsets)
+        out = np.ones(n, dtype=bool)
+        if n < 2:
+            return out
+        la, lb = self.lengths[1:], self.lengths[:-1]
+        same_len = la == lb
+        reps = np.where(same_len, la, 0)
+        total = int(reps.sum())
+        diff = np.zeros(n - 1, dtype=bool)
+        if total:
+            row = np.repeat(np.arange(n - 1), reps)
+            within = np.arange(total) - np.repeat(np.cumsum(reps) - reps, reps)
+            pa_ = self.offsets[1:][row] + within
+            pb_ = self.offsets[:-1][row] + within
+            bad = (self.keys[pa_] != self.keys[pb_]) | (self.values[pa_] != self.values[pb_])
+            diff = np.bincount(row[bad], minlength=n - 1) > 0
+        out[1:] = ~same_len | diff
+        return out
+
+    def decode(self, rows: pl.Series) -> pl.Series:
+        """The label lists of selected rows ``rows`` as the frame's ``labels`` column."""
+        at = rows.to_numpy()
+        lengths = self.lengths[at]
+        ends = np.concatenate([[0], np.cumsum(lengths)])
+        total = int(ends[-1])
+        pos = np.repeat(self.offsets[at], lengths) + (
+            np.arange(total) - np.repeat(ends[:-1], lengths)
+        )
+        struct = pa.StructArray.from_arrays(
+            [self.key_dict.take(self.keys[pos]), self.value_dict.take(self.values[pos])],
+            names=["key", "value"],
+        )
+        arr = pa.ListArray.from_arrays(pa.array(ends, pa.int32()), struct)
+        return pl.Series("labels", arr)
+
+
+def _indices(
+    chunk: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Array, pa.Array] | None:
+    """(offsets, key indices, value indices, key dictionary, value dictionary) of one
+    ``list<struct<key: dictionary, value: dictionary>>`` chunk, or None."""
+    kind = chunk.type
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)):
+        return None
+    if chunk.null_count or chunk.offset:
+        return None
+    items = chunk.values
+    if not pa.types.is_struct(items.type) or items.null_count or items.offset:
+        return None
+    names = [items.type.field(i).name for i in range(items.type.num_fields)]
+    if names != ["key", "value"]:
+        return None
+    k, v = items.field(0), items.field(1)
+    for a in (k, v):
+        if not pa.types.is_dictionary(a.type) or a.null_count or a.offset:
+            return None
+    offsets = chunk.offsets.to_numpy().astype(np.int64)
+    n = int(offsets[-1])
+    return (
+        offsets,
+        k.indices.to_numpy()[:n].astype(np.int64),
+        v.indices.to_numpy()[:n].astype(np.int64),
+        k.dictionary,
+        v.dictionary,
+    )
+
+
+def _unify(dicts: list[pa.Array]) -> tuple[pa.Array, list[np.ndarray | None]]:
+    """One dictionary for every chunk and each chunk's index map into it (None: the
+    chunk's own indices are already the global ones)."""
+    if not dicts:
+        return pa.array([], pa.string()), []
+    if len(dicts) == 1:
+        return dicts[0], [None]
+    merged = pc.unique(pa.concat_arrays([d.cast(pa.string()) for d in dicts]))
+    return merged, [pc.index_in(d.cast(pa.string()), merged).to_numpy() for d in dicts]
