@@ -65,32 +65,54 @@ class LabelRuns:
             parts.append(got[:3])
             kdicts.append(got[3])
             vdicts.append(got[4])
+        del chunks
         key_dict, kmaps = _unify(kdicts)
         value_dict, vmaps = _unify(vdicts)
-        offs, keys, values, base = [], [], [], 0
-        for (o, k, v), km, vm in zip(parts, kmaps, vmaps, strict=True):
-            offs.append(o[:-1] + base)
-            keys.append(k if km is None else km[k])
-            values.append(v if vm is None else vm[v])
-            base += len(k)
-        ends = np.concatenate([np.concatenate(offs), [base]]) if offs else np.zeros(1, np.int64)
-        starts = ends[:-1][rows]
-        lengths = (ends[1:] - ends[:-1])[rows]
-        return cls(
-            starts,
-            lengths,
-            np.concatenate(keys) if keys else np.zeros(0, np.int64),
-            np.concatenate(values) if values else np.zeros(0, np.int64),
-            key_dict,
-            value_dict,
-        )
+        if len(parts) == 1:
+            ends, keys, values = parts[0]
+        else:
+            base = np.cumsum([0] + [len(k) for _, k, _ in parts[:-1]])
+            ends = np.concatenate([o[:-1] + b for (o, _, _), b in zip(parts, base, strict=True)])
+            ends = np.concatenate([ends, [sum(len(k) for _, k, _ in parts)]])
+            keys = np.concatenate(
+                [k if m is None else m[k] for (_, k, _), m in zip(parts, kmaps, strict=True)]
+            )
+            values = np.concatenate(
+                [v if m is None else m[v] for (_, _, v), m in zip(parts, vmaps, strict=True)]
+            )
+        return cls(ends[:-1][rows], np.diff(ends)[rows], keys, values, key_dict, value_dict)
 
     def changed(self) -> np.ndarray:
         """Per selected row: True when its label list differs from the previous row's
-        (the first row: True)."""
+        (the first row: True). Exact: the (key, value) index sequences are compared."""
         n = len(self.offsets)
         out = np.ones(n, dtype=bool)
         if n < 2:
+            return out
+        width = int(self.lengths[0])
+        if width and (self.lengths == width).all():  # the usual case: a matrix of labels
+            start = int(self.offsets[0])
+            if (np.diff(self.offsets) == width).all():  # adjacent rows: views, no gather
+                end = start + n * width
+                k = self.keys[start:end].reshape(n, width)
+                v = self.values[start:end].reshape(n, width)
+            else:
+                at = self.offsets[:, None] + np.arange(width)
+                k, v = self.keys[at], self.values[at]
+            out[1:] = ((k[1:] != k[:-1]) | (v[1:] != v[:-1])).any(axis=1)
+            return out
+        ends = self.offsets + self.lengths
+        if (self.offsets[1:] == ends[:-1]).all():  # adjacent rows, lists of mixed lengths
+            start, stop = int(self.offsets[0]), int(ends[-1])
+            keys, values = self.keys[start:stop], self.values[start:stop]
+            prev = np.concatenate([[0], self.lengths[:-1]])
+            # each label against the same position in the previous row's list
+            back = np.arange(stop - start) - np.repeat(prev, self.lengths)
+            np.maximum(back, 0, out=back)
+            bad = (keys != keys[back]) | (values != values[back])
+            cum = np.concatenate([[0], np.cumsum(bad)])
+            out = (self.lengths != prev) | (cum[ends - start] > cum[self.offsets - start])
+            out[0] = True
             return out
         la, lb = self.lengths[1:], self.lengths[:-1]
         same_len = la == lb
@@ -148,8 +170,8 @@ def _indices(
     n = int(offsets[-1])
     return (
         offsets,
-        k.indices.to_numpy()[:n].astype(np.int64),
-        v.indices.to_numpy()[:n].astype(np.int64),
+        k.indices.to_numpy()[:n],
+        v.indices.to_numpy()[:n],
         k.dictionary,
         v.dictionary,
     )
