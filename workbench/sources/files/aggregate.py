@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench import frames
@@ -455,11 +456,16 @@ def _aggregate_file(
             continue
         groups = [i for i in range(md.num_row_groups) if offset <= starts[i] < offset + length]
         runs = LabelRuns.read(pf, groups, light["_i"].to_numpy())
+        done = False
         if runs is not None:
             blocks = light.drop("_i").with_columns(_lchg=pl.Series(runs.changed()))
-            if acc.add_blocks(blocks, runs.decode):
-                continue
-        acc.add(_read(src, offset, length, window, services, metrics, _COLUMNS))
+            done = acc.add_blocks(blocks, runs.decode)
+            del runs, blocks
+        # pyarrow's pool (mimalloc) keeps freed pieces otherwise: +180 MiB peak at 1,000
+        # services (1,274 vs 1,096 MiB with the system pool)
+        pa.default_memory_pool().release_unused()
+        if not done:
+            acc.add(_read(src, offset, length, window, services, metrics, _COLUMNS))
 
 
 def _aggregate(
