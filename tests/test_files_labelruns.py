@@ -122,3 +122,20 @@ def test_block_files_aggregate_like_shuffled_ones(
     )
     assert_frame_equal(a, b, check_exact=False, rel_tol=1e-12)
     assert_frame_equal(a, c, check_exact=False, rel_tol=1e-12)
+
+
+def test_compressed_file_takes_the_block_path_too(tmp_path: Path) -> None:
+    """A ``.parquet.gz`` (read from memory) aggregates like the plain file."""
+    import gzip
+
+    df = _metrics(random.Random(7))
+    win = Window(T0, T0 + timedelta(minutes=10))
+    plain = tmp_path / "m.parquet"
+    df.write_parquet(plain, row_group_size=64)
+    packed = tmp_path / "m.parquet.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    step = timedelta(seconds=60)
+    a = service_aggregates([plain], win, step=step, chunk_rows=128)
+    b = service_aggregates([packed], win, step=step, chunk_rows=128)
+    assert a.height > 100
+    assert_frame_equal(a, b)

@@ -16,6 +16,14 @@ PromQL ``sum without (pod, instance)``.
   piece's first and last sample per series are stitched).
 * Gauges: the mean over the group's samples in the step.
 
+Each piece is first read without its label strings (:mod:`.labelruns`: the labels as
+dictionary indices, where the label list changes found by comparing neighbours); a piece
+written as series blocks in time order (the lab, most exporters) is aggregated block by
+block with the per-series work on each block's first row (no sort, no per-row hash);
+any other piece is read again with its labels and sorted by (series, ts). Measured at
+300 / 1,000 services (the RED+saturation signals): 6.6 -> 3.7 / 23.7 -> 12.2 CPU-s, the
+same frame bit for bit, peak RSS not higher (issue 12, branch signalsfast).
+
 Pieces must hold each series in time order across pieces (files ordered by series or by
 time, as every exporter and the lab write them); a file where a series' samples go back
 in time from one piece to the next is aggregated whole instead (exact, more memory).
