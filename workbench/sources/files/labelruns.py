@@ -182,7 +182,7 @@ def _unify(dicts: list[pa.Array]) -> tuple[pa.Array, list[np.ndarray | None]]:
     chunk's own indices are already the global ones)."""
     if not dicts:
         return pa.array([], pa.string()), []
-    if len(dicts) == 1:
-        return dicts[0], [None]
+    if all(d.equals(dicts[0]) for d in dicts[1:]):  # the usual case: one dictionary
+        return dicts[0], [None] * len(dicts)
     merged = pc.unique(pa.concat_arrays([d.cast(pa.string()) for d in dicts]))
     return merged, [pc.index_in(d.cast(pa.string()), merged).to_numpy() for d in dicts]
