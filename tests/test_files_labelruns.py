@@ -139,3 +139,30 @@ def test_compressed_file_takes_the_block_path_too(tmp_path: Path) -> None:
     b = service_aggregates([packed], win, step=step, chunk_rows=128)
     assert a.height > 100
     assert_frame_equal(a, b)
+
+
+def test_block_path_does_not_import_pandas(tmp_path: Path) -> None:
+    """pyarrow's ``to_numpy``/``pa.array`` import pandas; a half-imported pandas on the
+    explorer's loader thread breaks altair drawing on another (seen at 300 services)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "m.parquet"
+    _metrics(random.Random(9)).write_parquet(path, row_group_size=50)
+    code = (
+        "import sys\n"
+        "from datetime import UTC, datetime, timedelta\n"
+        "from workbench import Window\n"
+        "from workbench.sources.files import aggregate\n"
+        "sys.modules.pop('pandas', None)\n"
+        "calls = []\n"
+        "plain = aggregate._Acc._add_blocks\n"
+        "aggregate._Acc._add_blocks = lambda *a: calls.append(1) or plain(*a)\n"
+        "t0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)\n"
+        f"df = aggregate.service_aggregates([{str(path)!r}], "
+        "Window(t0, t0 + timedelta(minutes=10)), chunk_rows=100)\n"
+        "assert df.height > 0 and calls, (df.height, calls)\n"
+        "assert 'pandas' not in sys.modules, 'pandas imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]

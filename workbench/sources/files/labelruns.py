@@ -139,10 +139,13 @@ class LabelRuns:
             np.arange(total) - np.repeat(ends[:-1], lengths)
         )
         struct = pa.StructArray.from_arrays(
-            [self.key_dict.take(self.keys[pos]), self.value_dict.take(self.values[pos])],
+            [
+                self.key_dict.take(_arrow(self.keys[pos].astype(np.int64))),
+                self.value_dict.take(_arrow(self.values[pos].astype(np.int64))),
+            ],
             names=["key", "value"],
         )
-        arr = pa.ListArray.from_arrays(pa.array(ends, pa.int32()), struct)
+        arr = pa.LargeListArray.from_arrays(_arrow(ends.astype(np.int64)), struct)
         return pl.Series("labels", arr)
 
 
@@ -166,12 +169,12 @@ def _indices(
     for a in (k, v):
         if not pa.types.is_dictionary(a.type) or a.null_count or a.offset:
             return None
-    offsets = chunk.offsets.to_numpy().astype(np.int64)
+    offsets = _np(chunk.offsets).astype(np.int64)
     n = int(offsets[-1])
     return (
         offsets,
-        k.indices.to_numpy()[:n],
-        v.indices.to_numpy()[:n],
+        _np(k.indices)[:n],
+        _np(v.indices)[:n],
         k.dictionary,
         v.dictionary,
     )
@@ -185,4 +188,19 @@ def _unify(dicts: list[pa.Array]) -> tuple[pa.Array, list[np.ndarray | None]]:
     if all(d.equals(dicts[0]) for d in dicts[1:]):  # the usual case: one dictionary
         return dicts[0], [None] * len(dicts)
     merged = pc.unique(pa.concat_arrays([d.cast(pa.string()) for d in dicts]))
-    return merged, [pc.index_in(d.cast(pa.string()), merged).to_numpy() for d in dicts]
+    return merged, [_np(pc.index_in(d.cast(pa.string()), merged)) for d in dicts]
+
+
+def _arrow(a: np.ndarray) -> pa.Array:
+    """An int64 numpy array as an arrow array without ``pa.array`` (which may import
+    pandas: see :func:`_np`)."""
+    return pa.Array.from_buffers(pa.int64(), len(a), [None, pa.py_buffer(a)])
+
+
+def _np(a: pa.Array) -> np.ndarray:
+    """A null-free integer array's values as a numpy view. Not ``Array.to_numpy``: it
+    imports pandas, and a half-imported pandas on the loader's thread breaks altair
+    drawing on another (the explorer draws while metrics load)."""
+    width = a.type.bit_width // 8
+    dtype = np.dtype(f"{'i' if pa.types.is_signed_integer(a.type) else 'u'}{width}")
+    return np.frombuffer(a.buffers()[1], dtype=dtype)[a.offset : a.offset + len(a)]
