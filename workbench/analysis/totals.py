@@ -56,7 +56,7 @@ def _named(m: pl.DataFrame, pred: pl.Expr) -> pl.Expr:
     test runs once per distinct name (a dozen regexes instead of one per sample), the
     rows are then kept by name (same rows, same order)."""
     names = m.select(pl.col("metric").unique()).filter(pred)["metric"]
-    return pl.col("metric").is_in(names)
+    return pl.col("metric").is_in(names.to_list())
 
 
 def _label_key() -> pl.Expr:
