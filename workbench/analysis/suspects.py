@@ -321,35 +321,22 @@ def _descendant_max(
     edges: pl.DataFrame, value: dict[str, float]
 ) -> dict[str, tuple[float, str | None]]:
     """For each service, the largest ``value`` among the services it calls, directly or not."""
-    succ: dict[str, dict[str, None]] = {}
-    for a, b in edges.select("caller", "callee").iter_rows():
-        if a and b and a != b:
-            succ.setdefault(a, {})[b] = None
-            succ.setdefault(b, {})
+    import networkx as nx
+
+    g: nx.DiGraph[str] = nx.DiGraph()
+    g.add_edges_from(
+        (a, b) for a, b in edges.select("caller", "callee").iter_rows() if a and b and a != b
+    )
     out: dict[str, tuple[float, str | None]] = {}
     for s in value:
         best, who = 0.0, None
-        if s in succ:
-            for d in _descendants(succ, s):
+        if s in g:
+            for d in nx.descendants(g, s):
                 v = value.get(d, 0.0)
                 if v > best:
                     best, who = v, d
         out[s] = (best, who)
     return out
-
-
-def _descendants(succ: dict[str, dict[str, None]], source: str) -> set[str]:
-    """Every node reachable from ``source`` (not ``source`` itself), as
-    ``networkx.descendants`` gives it (a set), without importing networkx."""
-    seen = {source}
-    todo = [source]
-    while todo:
-        for d in succ[todo.pop()]:
-            if d not in seen:
-                seen.add(d)
-                todo.append(d)
-    seen.discard(source)
-    return seen
 
 
 class _Unknown:

@@ -1,7 +1,7 @@
 """The service dependency graph as an altair node-link chart.
 
-Callers on the left, callees to the right (a layered layout; cycles are collapsed for
-layering), nodes coloured by error ratio on a colour-blind-safe
+Callers on the left, callees to the right (a layered layout computed with networkx;
+cycles are collapsed for layering), nodes coloured by error ratio on a colour-blind-safe
 sequential scale, edges as wide as their call rate with an arrowhead toward the callee.
 Services with no spans of their own (databases seen only from their clients) are squares.
 
@@ -60,98 +60,28 @@ def layered_layout(g: nx.DiGraph) -> dict[str, tuple[int, float]]:
     """``{node: (layer, position)}``: layer = longest call path from an entry service
     (callers left of callees; a cycle shares one layer), position = order within the
     layer, by the mean position of the callers (fewer crossings)."""
-    return _layers(list(g.nodes), list(g.edges))
+    import networkx as nx
 
-
-def _components(nodes: list[str], succ: dict[str, list[str]]) -> dict[str, int]:
-    """Strongly connected components (iterative Tarjan): ``{node: component number}``."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    comp: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    counter = 0
-    for root in nodes:
-        if root in index:
-            continue
-        work = [(root, iter(succ[root]))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            v, it = work[-1]
-            for w in it:
-                if w not in index:
-                    index[w] = low[w] = counter
-                    counter += 1
-                    stack.append(w)
-                    on_stack.add(w)
-                    work.append((w, iter(succ[w])))
-                    break
-                if w in on_stack:
-                    low[v] = min(low[v], index[w])
-            else:
-                work.pop()
-                if work:
-                    u = work[-1][0]
-                    low[u] = min(low[u], low[v])
-                if low[v] == index[v]:
-                    c = len(set(comp.values()))
-                    while True:
-                        w = stack.pop()
-                        on_stack.discard(w)
-                        comp[w] = c
-                        if w == v:
-                            break
-    return comp
-
-
-def _layers(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, tuple[int, float]]:
-    """:func:`layered_layout` on plain lists (no networkx: importing it costs a notebook
-    ~0.1 s): cycles collapsed to one component each, a component's layer is the number
-    of components on the longest path to it (networkx's topological generations of the
-    condensation)."""
-    if not nodes:
+    if g.number_of_nodes() == 0:
         return {}
-    succ: dict[str, list[str]] = {n: [] for n in nodes}
-    pred: dict[str, list[str]] = {n: [] for n in nodes}
-    for a, b in edges:
-        succ[a].append(b)
-        pred[b].append(a)
-    comp = _components(nodes, succ)
-    n_comp = len(set(comp.values()))
-    c_succ: list[set[int]] = [set() for _ in range(n_comp)]
-    indegree = [0] * n_comp
-    for a, b in edges:
-        ca, cb = comp[a], comp[b]
-        if ca != cb and cb not in c_succ[ca]:
-            c_succ[ca].add(cb)
-            indegree[cb] += 1
+    cond = nx.condensation(g)
     layer_of_comp: dict[int, int] = {}
-    current = [c for c in range(n_comp) if indegree[c] == 0]
-    depth = 0
-    while current:
-        nxt = []
-        for c in current:
+    for depth, comps in enumerate(nx.topological_generations(cond)):
+        for c in comps:
             layer_of_comp[c] = depth
-            for d in c_succ[c]:
-                indegree[d] -= 1
-                if indegree[d] == 0:
-                    nxt.append(d)
-        current, depth = nxt, depth + 1
-    layer = {n: layer_of_comp[comp[n]] for n in nodes}
+    mapping = cond.graph["mapping"]
+    layer = {n: layer_of_comp[mapping[n]] for n in g.nodes}
     pos: dict[str, float] = {}
     for depth in range(max(layer.values()) + 1):
-        members = [n for n in nodes if layer[n] == depth]
+        members = [n for n in g.nodes if layer[n] == depth]
 
         def key(n: str) -> tuple[float, str]:
-            preds = [pos[p] for p in dict.fromkeys(pred[n]) if p in pos]
+            preds = [pos[p] for p in g.predecessors(n) if p in pos]
             return (sum(preds) / len(preds) if preds else -1.0, str(n))
 
         for i, n in enumerate(sorted(members, key=key)):
             pos[n] = float(i)
-    return {n: (layer[n], pos[n]) for n in nodes}
+    return {n: (layer[n], pos[n]) for n in g.nodes}
 
 
 def _pick_nodes(graph: ServiceGraph, max_nodes: int) -> list[str]:
@@ -163,38 +93,6 @@ def _pick_nodes(graph: ServiceGraph, max_nodes: int) -> list[str]:
         descending=True,
     )
     return ranked["service"].head(max_nodes).to_list()
-
-
-class _Graph:
-    """The part of :meth:`ServiceGraph.to_networkx` ``.subgraph(keep)`` the chart reads, in
-    the same order: nodes in the nodes frame's order with their columns, edges grouped by
-    caller in node order (then first appearance), a repeated edge's columns from its last
-    row."""
-
-    def __init__(self, node_data: dict[str, dict], edge_data: dict[tuple[str, str], dict]):
-        self.node_data = node_data
-        self.edge_data = edge_data
-
-    @classmethod
-    def of(cls, graph: ServiceGraph, keep: set[str]) -> _Graph:
-        nodes: dict[str, dict] = {}
-        for row in graph.nodes.iter_rows(named=True):
-            name = row.pop("service")
-            if name in keep:
-                nodes.setdefault(name, {}).update(row)
-        by_caller: dict[str, dict[str, dict]] = {n: {} for n in nodes}
-        for row in graph.edges.iter_rows(named=True):
-            a, b = row.pop("caller"), row.pop("callee")
-            if a in nodes and b in nodes:
-                by_caller[a].setdefault(b, {}).update(row)
-        edges = {(a, b): d for a, out in by_caller.items() for b, d in out.items()}
-        return cls(nodes, edges)
-
-    def __contains__(self, n: object) -> bool:
-        return n in self.node_data
-
-    def has_edge(self, a: str, b: str) -> bool:
-        return (a, b) in self.edge_data
 
 
 def service_graph_chart(
@@ -218,7 +116,7 @@ def service_graph_chart(
     and adds the change to the tooltips.
     """
     keep = set(_pick_nodes(graph, max_nodes))
-    g = _Graph.of(graph, keep)
+    g = graph.to_networkx().subgraph(keep).copy()
     change: dict[tuple[str, str], str] = {}
     vanished: list[tuple[str, str, dict]] = []
     if diff is not None:
@@ -229,7 +127,9 @@ def service_graph_chart(
             if v == "vanished" and a in g and b in g and not g.has_edge(a, b)
         ]
     # vanished edges shape the layers too, so they point the same way as the others
-    lay = _layers(list(g.node_data), [*g.edge_data, *((a, b) for a, b, _ in vanished)])
+    shape = g.copy()
+    shape.add_edges_from((a, b) for a, b, _ in vanished)
+    lay = layered_layout(shape)
     n_layers = max((v[0] for v in lay.values()), default=0) + 1
     tallest = max((sum(1 for v in lay.values() if v[0] == k) for k in range(n_layers)), default=1)
     h = height or max(160, min(900, 60 * tallest + 40))
@@ -243,10 +143,10 @@ def service_graph_chart(
         return x, y
 
     node_rows = []
-    for n, data in g.node_data.items():
+    for n, data in g.nodes(data=True):
         x, y = xy(n)
         node_rows.append({"service": n, "x": x, "y": y, **data})
-    edge_list = [(a, b, d) for (a, b), d in g.edge_data.items()] + vanished
+    edge_list = list(g.edges(data=True)) + vanished
     edge_rows = []
     for a, b, data in edge_list:
         x, y = xy(a)
@@ -432,14 +332,14 @@ def service_graph_chart(
         .mark_text(dy=20, fontSize=11, color="#222222")
         .encode(px, py, text="service:N")
     )
-    shown = len(g.node_data)
+    shown = g.number_of_nodes()
     total = graph.nodes.height
     head = title or "Service dependency graph"
     sub = (
         f"{shown} of {total} services (most failing, then busiest)"
         if shown < total
         else (
-            f"{total} services, {len(g.edge_data)} edges; edge width = calls/s, "
+            f"{total} services, {g.number_of_edges()} edges; edge width = calls/s, "
             "arrow points to the callee"
         )
     )
