@@ -127,3 +127,23 @@ def test_row_order_does_not_matter():
     a = score_changes(m, WINDOW, BASELINE)
     b = score_changes(shuffled, WINDOW, BASELINE)
     assert a.drop("labels").equals(b.drop("labels"))
+
+
+def test_sort_by_series_gives_the_two_key_order_for_time_ordered_and_shuffled_samples() -> None:
+    from datetime import UTC, datetime
+
+    from workbench.analysis._util import sort_by_series
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    ts = [datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=int(s)) for s in range(n)]
+    df = pl.DataFrame(
+        {"ts": ts, "_sid": rng.integers(0, 37, n).astype(np.uint64), "value": rng.random(n)}
+    )
+    # samples in time order, series interleaved (what sources give): the one-key path
+    assert df["ts"].is_sorted()
+    assert sort_by_series(df).equals(df.sort("_sid", "ts"))
+    # out of time order: the two-key sort itself
+    shuffled = df.sample(fraction=1.0, shuffle=True, seed=5)
+    assert not shuffled["ts"].is_sorted()
+    assert sort_by_series(shuffled).equals(df.sort("_sid", "ts"))

@@ -159,3 +159,19 @@ def test_a_latency_histograms_sum_counter_gives_busy_seconds():
     assert total_inputs(_frame(rows)).rows() == [
         ("svc", "http_server_request_duration_seconds_sum")
     ]
+
+
+def test_name_tests_run_per_distinct_name_keep_the_rows_a_per_row_test_keeps() -> None:
+    from workbench.analysis.totals import _MEAN_LATENCY, _named
+
+    names = ["latency_avg_ms", "Requests", "db_ops", "avg latency (ms)", None, "x_latency"]
+    m = pl.DataFrame(
+        {"metric": [names[i % len(names)] for i in range(60)], "value": list(range(60))}
+    )
+    for pred in (
+        pl.col("metric").str.contains(_MEAN_LATENCY),
+        pl.col("metric").str.contains("(?i)request") | pl.col("metric").str.ends_with("ops"),
+    ):
+        kept = m.filter(_named(m, pred))
+        assert kept.equals(m.filter(pred))
+        assert kept.height > 0

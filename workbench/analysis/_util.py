@@ -156,6 +156,16 @@ def entry_spans(spans: pl.DataFrame) -> pl.DataFrame:
     return with_parent_service(spans).filter(is_entry()).drop("_parent_service")
 
 
+def sort_by_series(df: pl.DataFrame, sid: str = "_sid") -> pl.DataFrame:
+    """``df`` sorted by ``sid`` then ``ts``. Samples usually arrive in time order (series
+    interleaved): then a stable sort on ``sid`` alone gives that order at half the cost
+    of a two-key sort (same rows, same order, as long as no series has two samples at
+    one instant; with such duplicates the two-key sort's order among them was arbitrary)."""
+    if df["ts"].is_sorted():
+        return df.sort(sid, maintain_order=True)
+    return df.sort(sid, "ts")
+
+
 # ---------------------------------------------------------------------------------------
 # memoising within one investigation
 

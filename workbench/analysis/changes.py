@@ -36,7 +36,7 @@ from datetime import datetime
 import polars as pl
 from polars.datatypes import DataTypeClass
 
-from workbench.analysis._util import memoised
+from workbench.analysis._util import memoised, sort_by_series
 from workbench.analysis.stats import poisson_z
 from workbench.timewindow import Window
 
@@ -95,7 +95,7 @@ def _by_series(df: pl.DataFrame) -> pl.DataFrame:
     ).row(0)
     if check[0] == check[1] and check[2] == 0:
         return df
-    return df.sort("_sid", "ts")
+    return sort_by_series(df)
 
 
 def rate_counters(

@@ -47,6 +47,7 @@ from workbench.analysis._util import (
     check_columns,
     entry_spans,
     filter_window,
+    sort_by_series,
     step_of,
     truncate_every,
 )
@@ -176,8 +177,9 @@ def _series_rates(df: pl.DataFrame, step: timedelta, extra: list[str]) -> pl.Dat
     """
     same = pl.col("_sid") == pl.col("_sid").shift(1)
     d = (
-        _with_series_id(df.select("ts", "metric", "service", "value", "labels", *extra))
-        .sort("_sid", "ts")
+        sort_by_series(
+            _with_series_id(df.select("ts", "metric", "service", "value", "labels", *extra))
+        )
         .with_columns(
             pl.when(same).then(pl.col("value").shift(1)).alias("_prev"),
             pl.when(same).then(pl.col("ts").shift(1)).alias("_prev_ts"),
