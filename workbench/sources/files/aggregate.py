@@ -16,6 +16,14 @@ PromQL ``sum without (pod, instance)``.
   piece's first and last sample per series are stitched).
 * Gauges: the mean over the group's samples in the step.
 
+Each piece is first read without its label strings (:mod:`.labelruns`: the labels as
+dictionary indices, where the label list changes found by comparing neighbours); a piece
+written as series blocks in time order (the lab, most exporters) is aggregated block by
+block with the per-series work on each block's first row (no sort, no per-row hash);
+any other piece is read again with its labels and sorted by (series, ts). Measured at
+300 / 1,000 services (the RED+saturation signals): 6.6 -> 3.7 / 23.7 -> 12.2 CPU-s, the
+same frame bit for bit, peak RSS not higher (issue 12, branch signalsfast).
+
 Pieces must hold each series in time order across pieces (files ordered by series or by
 time, as every exporter and the lab write them); a file where a series' samples go back
 in time from one piece to the next is aggregated whole instead (exact, more memory).
@@ -30,18 +38,20 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from workbench import frames
 from workbench.analysis.changes import COUNTER_SUFFIXES
 from workbench.errors import BadData
 from workbench.sources.files import parquet
+from workbench.sources.files.labelruns import LEAVES, LabelRuns
 from workbench.timewindow import Window
 
 __all__ = ["CHUNK_ROWS", "PER_INSTANCE", "keyed_aggregates", "service_aggregates"]
@@ -79,6 +89,26 @@ def _compact(df: pl.DataFrame) -> pl.DataFrame:
     return pl.read_ipc(buf)
 
 
+def _kept(lists: pl.DataFrame, keep: list[str] | None, drop: list[str]) -> pl.Series:
+    """Each of ``lists``' ``labels`` (one row per ``_lh``) with only the ``keep`` keys
+    (or without the ``drop`` keys), sorted: what ``list.filter(...).list.sort()`` gives,
+    exploded instead (10x cheaper: 0.0016 vs 0.017 CPU-s for 1,116 label lists)."""
+    key = pl.col("labels").struct.field("key")
+    kept = (
+        lists.explode("labels")
+        .filter(key.is_in(keep) if keep is not None else ~key.is_in(drop))
+        .sort("_lh", "labels")
+        .group_by("_lh", maintain_order=True)
+        .agg("labels")
+    )
+    empty = pl.lit([], dtype=lists.schema["labels"])
+    out = lists.select("_lh", _null=pl.col("labels").is_null()).join(
+        kept, on="_lh", how="left", maintain_order="left"
+    )
+    labels = pl.when(pl.col("_null")).then(None).otherwise(pl.col("labels").fill_null(empty))
+    return out.select(labels.alias("labels"))["labels"]
+
+
 class _Unordered(Exception):
     """A series goes back in time between two pieces: aggregate the file whole."""
 
@@ -97,31 +127,138 @@ class _Acc:
     groups: list[pl.DataFrame] = field(default_factory=list)
     sets: list[pl.DataFrame] = field(default_factory=list)
     edges: list[pl.DataFrame] = field(default_factory=list)
+    known: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={"_lh": pl.UInt64, "_kh": pl.UInt64})
+    )
     piece: int = 0
 
     def add(self, df: pl.DataFrame) -> None:
         """Aggregate one piece of raw rows (``ts, metric, service, value, labels``)."""
         if df.height == 0:
             return
-        key = pl.element().struct.field("key")
         df = df.with_columns(_lh=pl.col("labels").hash(11))
-        sets = (
-            df.select("_lh", "labels")
-            .unique("_lh")
-            .with_columns(
-                labels=pl.col("labels")
-                .list.filter(
-                    key.is_in(self.keep) if self.keep is not None else ~key.is_in(self.drop)
-                )
-                .list.sort()
-            )
-            .with_columns(_kh=pl.col("labels").hash(13))
+        lchg = (pl.col("_lh") != pl.col("_lh").shift(1)).fill_null(True)
+        blocks = df.select("ts", "metric", "service", "value", _lchg=lchg)
+        if not self.add_blocks(blocks, lambda at: df["labels"].gather(at)):
+            self._add_sorted(df)
+
+    def add_blocks(self, df: pl.DataFrame, labels_at: Callable[[pl.Series], pl.Series]) -> bool:
+        """Aggregate a piece given as ``ts, metric, service, value, _lchg`` (True where
+        the row's label list differs from the previous row's) and ``labels_at`` (the
+        label lists of some rows) when it is series blocks in time order; False (and
+        nothing added) otherwise: the caller then :meth:`add` s it."""
+        if df.height == 0:
+            return True
+        if not self._add_blocks(df, labels_at):
+            return False
+        self.piece += 1
+        return True
+
+    def _label_sets(self, df: pl.DataFrame) -> pl.DataFrame:
+        """``_lh -> _kh`` of the piece's distinct label lists; the kept labels of those
+        not seen in an earlier piece go to :attr:`sets` (filtering and sorting the lists
+        cost 0.3 CPU-s over the 300-service lab when redone for every piece: most series
+        span several pieces)."""
+        lists = df.select("_lh", "labels").unique("_lh")
+        if self.known.height:
+            lists = lists.filter(~pl.col("_lh").is_in(self.known["_lh"].implode()))
+        sets = lists.select("_lh", labels=_kept(lists, self.keep, self.drop)).with_columns(
+            _kh=pl.col("labels").hash(13)
         )
         self.sets.append(_compact(sets.select("_kh", "labels").unique("_kh")))
+        self.known = pl.concat([self.known, sets.select("_lh", "_kh")], rechunk=True)
+        return self.known
+
+    def _add_blocks(self, df: pl.DataFrame, labels_at: Callable[[pl.Series], pl.Series]) -> bool:
+        """The piece as series blocks in time order (how the lab and exporters write
+        them): the per-series work on each block's first row only, no sort. False (and
+        nothing added) when a series appears in two blocks or goes back in time.
+
+        Measured on a 262,144-row piece of the 300-service lab's histogram (1,200
+        series): sorting by (series, ts) 0.05 CPU-s, the struct hashes 0.02, the joins
+        and per-row uniques 0.03; block detection here ~0.005 (shifts and a cumsum)."""
+        changed = (
+            pl.col("_lchg")
+            | (pl.col("service") != pl.col("service").shift(1))
+            | (pl.col("metric") != pl.col("metric").shift(1))
+        ).fill_null(True)
+        df = df.with_columns(_new=changed)
+        # in time order inside blocks (strictly: a repeated timestamp goes to the sort)
+        back = df.select(((pl.col("ts") <= pl.col("ts").shift(1)) & ~pl.col("_new")).any()).item()
+        if back:
+            return False
+        at = df["_new"].arg_true()
+        heads = (
+            df.select("metric", "service")[at]
+            .with_columns(labels_at(at).alias("labels"))
+            .with_columns(_lh=pl.col("labels").hash(11))
+            .with_columns(_s=pl.struct("metric", "service", "_lh").hash(17))
+        )
+        if heads["_s"].n_unique() != heads.height:  # a series in two blocks
+            return False
+        heads = heads.join(self._label_sets(heads), on="_lh", how="left", maintain_order="left")
+        heads = heads.with_columns(
+            _g=pl.struct("metric", "service", "_kh").hash(19), _counter=_is_counter()
+        )
+        self.groups.append(
+            _compact(heads.select("_g", "metric", "service", "_kh", "_counter").unique("_g"))
+        )
+        # each row's block (0-based) -> its series' keys by gather, not by join
+        blk = (df["_new"].cum_sum() - 1).alias("_blk")
+        rows = pl.DataFrame(
+            {
+                "_g": heads["_g"].gather(blk),
+                "_s": heads["_s"].gather(blk),
+                "_counter": heads["_counter"].gather(blk),
+                "ts": df["ts"],
+                "value": df["value"],
+                "_new": df["_new"],
+            }
+        )
+        inc = (
+            pl.when(pl.col("_new")).then(0.0).otherwise(pl.col("value").diff().clip(lower_bound=0))
+        )
+        rows = rows.with_columns(
+            _v=pl.when(pl.col("_counter")).then(inc).otherwise(pl.col("value")),
+            _b=pl.col("ts").dt.truncate(self.step),
+            _last=pl.col("_new").shift(-1).fill_null(True),
+        )
+        self._add_rows(rows)
+        # a counter series' first and last sample: its block's first and last row
+        ends = rows.filter(pl.col("_counter") & (pl.col("_new") | pl.col("_last")))
+        first = ends.filter(pl.col("_new"))
+        last = ends.filter(pl.col("_last"))
+        self.edges.append(
+            pl.DataFrame(
+                {
+                    "_s": first["_s"],
+                    "_g": first["_g"],
+                    "first_ts": first["ts"],
+                    "first_v": first["value"],
+                    "last_ts": last["ts"],
+                    "last_v": last["value"],
+                }
+            ).with_columns(piece=pl.lit(self.piece, pl.UInt32))
+        )
+        return True
+
+    def _add_rows(self, df: pl.DataFrame) -> None:
+        """Partial sums of rows with ``_g, _s, _b, _v, _counter``."""
+        agg = {"_sum": pl.col("_v").sum(), "_n": pl.len().cast(pl.UInt32)}
+        if self.gauges == "sum":  # gauges: each series' mean in the step, summed later
+            self.gauge_parts.append(
+                df.filter(~pl.col("_counter")).group_by("_g", "_s", "_b").agg(**agg)
+            )
+            df = df.filter(pl.col("_counter"))
+        self.parts.append(df.group_by("_g", "_b").agg(**agg))
+
+    def _add_sorted(self, df: pl.DataFrame) -> None:
+        """Any row order: sorted by (series, ts) first."""
+        sets = self._label_sets(df)
         counter = _is_counter()
         df = (
             df.drop("labels")
-            .join(sets.select("_lh", "_kh"), on="_lh", how="left")
+            .join(sets, on="_lh", how="left")
             .with_columns(
                 _s=pl.struct("metric", "service", "_lh").hash(17),
                 _g=pl.struct("metric", "service", "_kh").hash(19),
@@ -135,15 +272,7 @@ class _Acc:
             _v=pl.when(pl.col("_counter")).then(inc).otherwise(pl.col("value")),
             _b=pl.col("ts").dt.truncate(self.step),
         )
-        agg = {"_sum": pl.col("_v").sum(), "_n": pl.len().cast(pl.UInt32)}
-        if self.gauges == "sum":  # gauges: each series' mean in the step, summed later
-            self.gauge_parts.append(
-                df.filter(~pl.col("_counter")).group_by("_g", "_s", "_b").agg(**agg)
-            )
-            df_c = df.filter(pl.col("_counter"))
-        else:
-            df_c = df
-        self.parts.append(df_c.group_by("_g", "_b").agg(**agg))
+        self._add_rows(df)
         self.groups.append(
             _compact(df.select("_g", "metric", "service", "_kh", "_counter").unique("_g"))
         )
@@ -304,27 +433,66 @@ def _epoch(t: datetime, per_s: int) -> int:
     return (d.days * 86_400 + d.seconds) * per_s + d.microseconds * per_s // 10**6
 
 
-def _pieces(
+def _read(
+    src: Path | io.BytesIO,
+    offset: int,
+    length: int,
+    window: Window,
+    services: Sequence[str] | None,
+    metrics: Sequence[str] | None,
+    columns: list[str],
+) -> pl.DataFrame:
+    """Rows ``offset .. offset + length`` of ``src`` in the window, ``columns`` only
+    (``_i``: the row's index in the piece). Read by polars: pyarrow's allocator kept every
+    piece's nested label strings resident (4 GiB at 1,000 services)."""
+    if hasattr(src, "seek"):
+        src.seek(0)
+    lf = pl.scan_parquet(src).slice(offset, length).with_row_index("_i").select(columns)
+    if metrics is not None:
+        lf = lf.filter(pl.col("metric").is_in(list(metrics)))
+    return parquet.filter_frame(lf, "metrics", window, services).collect()
+
+
+def _aggregate_file(
+    acc: _Acc,
     path: Path,
     window: Window,
     services: Sequence[str] | None,
     rows: int,
     source: str | None,
-    metrics: Sequence[str] | None = None,
+    metrics: Sequence[str] | None,
 ) -> Iterator[pl.DataFrame]:
-    """The file's rows in the window, ``rows`` at a time (read by polars: pyarrow's
-    allocator kept every piece's nested label strings resident, 4 GiB at 1,000 services)."""
+    """Add ``path``'s pieces to ``acc``; with ``rows == 0``, yield them instead (one).
+
+    A piece is first read without its label strings (:mod:`.labelruns`: dictionary
+    indices, 0.03 CPU-s per 262,144 lab rows instead of 0.08 + 0.045 to hash them) and
+    added as series blocks; a piece that is not in series blocks is read again whole
+    and sorted."""
     src = parquet._source(path, source=source)
-    md = pq.read_metadata(src)
-    if hasattr(src, "seek"):
-        src.seek(0)
-    for offset, length in _runs(md, window, rows, metrics):
-        lf = pl.scan_parquet(src).slice(offset, length).select(_COLUMNS)
-        if metrics is not None:
-            lf = lf.filter(pl.col("metric").is_in(list(metrics)))
-        yield parquet.filter_frame(lf, "metrics", window, services).collect()
-        if hasattr(src, "seek"):
-            src.seek(0)
+    pf = pq.ParquetFile(src, read_dictionary=LEAVES, pre_buffer=False)
+    md = pf.metadata
+    starts = [0]
+    for i in range(md.num_row_groups):
+        starts.append(starts[-1] + md.row_group(i).num_rows)
+    for offset, length in _runs(md, window, rows or 2**62, metrics):
+        if rows == 0:
+            yield _read(src, offset, length, window, services, metrics, _COLUMNS)
+            continue
+        light = _read(src, offset, length, window, services, metrics, ["_i", *_COLUMNS[:4]])
+        if light.height == 0:
+            continue
+        groups = [i for i in range(md.num_row_groups) if offset <= starts[i] < offset + length]
+        runs = LabelRuns.read(pf, groups, light["_i"].to_numpy())
+        done = False
+        if runs is not None:
+            blocks = light.drop("_i").with_columns(_lchg=pl.Series(runs.changed()))
+            done = acc.add_blocks(blocks, runs.decode)
+            del runs, blocks
+        # pyarrow's pool (mimalloc) keeps freed pieces otherwise: +180 MiB peak at 1,000
+        # services (1,274 vs 1,096 MiB with the system pool)
+        pa.default_memory_pool().release_unused()
+        if not done:
+            acc.add(_read(src, offset, length, window, services, metrics, _COLUMNS))
 
 
 def _aggregate(
@@ -350,11 +518,7 @@ def _aggregate(
     whole: list[pl.DataFrame] = []
     for p in paths:
         try:
-            for piece in _pieces(p, window, services, rows or 2**62, source, metrics):
-                if rows is None:
-                    whole.append(piece)
-                else:
-                    acc.add(piece)
+            whole.extend(_aggregate_file(acc, p, window, services, rows or 0, source, metrics))
         except Exception as exc:  # pyarrow and polars raise many kinds on a bad file
             raise BadData(
                 f"cannot aggregate Parquet {p.name}: {str(exc).splitlines()[0][:200]}",

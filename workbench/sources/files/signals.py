@@ -94,20 +94,26 @@ def service_signals(
         gauges="sum",
     )
     secs = step.total_seconds()
-    # the few label sets once (not the label lists of every row), then plain columns
+    # the few label sets once (not the label lists of every row), then plain columns:
+    # whether the status is an error and the bucket bound decided per label set (19 at
+    # 300 services), not per row
+    err_re = f"^(?:{names.error_status})$"
     keys = sets.select(
         "_kh",
-        _status=_attr(names.status_label),
-        _le=_attr("le"),
-        _state=_attr(names.pool_state_label),
+        _err=_attr(names.status_label).str.contains(err_re),
+        _le=_attr("le").str.replace(r"^\+Inf$", "inf").cast(pl.Float64, strict=False),
+        _used=_attr(names.pool_state_label) == names.pool_used_state,
     )
     m = rows.join(keys, on="_kh", how="left", maintain_order="left")
     del rows
     # counters: the step's increase over its seconds (the aggregate is a reset-free
-    # running sum, each series one block in time order)
-    sid = pl.struct("metric", "service", "_kh").hash(5)
-    m = m.with_columns(_s=sid)
-    new = (pl.col("_s") != pl.col("_s").shift(1)).fill_null(True)
+    # running sum, each series one block in time order: a block starts where the
+    # metric, service or label set changes)
+    new = (
+        (pl.col("_kh") != pl.col("_kh").shift(1))
+        | (pl.col("service") != pl.col("service").shift(1))
+        | (pl.col("metric") != pl.col("metric").shift(1))
+    ).fill_null(True)
     m = m.with_columns(
         _rate=pl.when(new).then(pl.col("value")).otherwise(pl.col("value").diff()) / secs
     )
@@ -123,11 +129,9 @@ def service_signals(
 
     req = m.filter(pl.col("metric") == names.requests)
     if req.height:
-        status = pl.col("_status")
-        err_re = f"^(?:{names.error_status})$"
         r = req.group_by("ts", "service").agg(
             _total=pl.col("_rate").sum(),
-            _err=pl.col("_rate").filter(status.str.contains(err_re)).sum(),
+            _err=pl.col("_rate").filter(pl.col("_err")).sum(),
         )
         out += [
             r.select("ts", "service", value="_total", metric=pl.lit(REQUEST_RATE)),
@@ -144,9 +148,7 @@ def service_signals(
         from workbench.analysis.red import histogram_quantiles
 
         b = (
-            buckets.with_columns(
-                le=pl.col("_le").str.replace(r"^\+Inf$", "inf").cast(pl.Float64, strict=False)
-            )
+            buckets.rename({"_le": "le"})
             .filter(pl.col("le").is_not_null())
             .group_by("ts", "service", "le")
             .agg(rate=pl.col("_rate").sum())
@@ -191,7 +193,7 @@ def service_signals(
 
     ratio(gauge(names.cpu_seconds, rate=True), gauge(names.cpu_limit), CPU_RATIO)
     ratio(gauge(names.memory), gauge(names.memory_limit), MEMORY_RATIO)
-    used = pl.col("_state") == names.pool_used_state
+    used = pl.col("_used")
     ratio(gauge(names.pool_usage, where=used), gauge(names.pool_max), DB_POOL_RATIO)
     if not out:
         return frames.empty("metrics")
