@@ -42,6 +42,7 @@ from workbench.analysis import metric_rules as mr
 from workbench.analysis import patterns as pt
 from workbench.analysis import templates as tp
 from workbench.analysis import traces as tr
+from workbench.analysis._util import memoised
 from workbench.analysis.stats import beyond_noise, covered_seconds, poisson_z, saturate
 from workbench.timewindow import Window
 
@@ -271,16 +272,20 @@ def _errors(c: Context) -> pl.DataFrame:
 def _traffic(bsp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:
     """Traces through each service (``blame_service``) in the window (``_nw``) and the
     baseline (``_nb``)."""
+    return _through(bsp, win, "_nw").join(
+        _through(bsp, base, "_nb"), on="blame_service", how="full", coalesce=True
+    )
 
-    def n(w: Window, name: str) -> pl.DataFrame:
-        inside = (pl.col("start") >= w.start) & (pl.col("start") < w.end)
-        return (
-            bsp.filter(inside)
-            .group_by("blame_service")
-            .agg(pl.col("trace_id").n_unique().alias(name))
-        )
 
-    return n(win, "_nw").join(n(base, "_nb"), on="blame_service", how="full", coalesce=True)
+@memoised  # the verdict's placebos share one baseline: counted once per investigation
+def _through(bsp: pl.DataFrame, w: Window, name: str) -> pl.DataFrame:
+    inside = (pl.col("start") >= w.start) & (pl.col("start") < w.end)
+    return (
+        bsp.select("start", "blame_service", "trace_id")  # narrow before filtering
+        .filter(inside)
+        .group_by("blame_service")
+        .agg(pl.col("trace_id").n_unique().alias(name))
+    )
 
 
 def _expected_errors(scale: float) -> pl.Expr:
