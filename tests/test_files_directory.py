@@ -193,3 +193,15 @@ def test_parsed_files_are_shared_between_sources(lab_dir: Path) -> None:
     assert a._parsed(tf) is b._parsed(tf)
     clear_cache()
     assert DirectorySource(lab_dir, on_error="skip")._parsed(tf) is not a._parsed(tf)
+
+
+def test_a_source_says_whether_its_loads_run_side_by_side(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small files load side by side (the explorer then starts the metrics at once);
+    large ones take turns (the explorer loads the first view's signals first)."""
+    from workbench.lab.demo import demo_path
+    from workbench.sources.files import directory
+
+    src = Incident.from_directory(demo_path()).sources[0]
+    assert src.loads_concurrently is True
+    monkeypatch.setattr(directory, "_CONCURRENT_BYTES", 1024)
+    assert src.loads_concurrently is False

@@ -355,13 +355,19 @@ class IncidentExplorer(w.VBox):
             # bundle the chart JavaScript (once per kernel, offline) while frames load
             bundling = threading.Thread(target=interactive_available, daemon=True)
             bundling.start()
-            # metrics (often the biggest by far) load last, in the background: the first
-            # view needs only logs, spans and events (RED from the traces until they
-            # arrive); loading them beside the rest would slow those on a small machine
+            # metrics (often the biggest by far) load in the background: the first view
+            # needs only logs, spans and events (RED from the traces until they arrive).
+            # They start at once when every source loads side by side (300 lab services:
+            # suspects 4.7-4.8 s from opening instead of 5.2-5.3 s, first view 2.1 ->
+            # 2.3 s); after the rest when a source takes turns (large files), or the
+            # metrics would hold the first view back
+            side_by_side = all(getattr(s, "loads_concurrently", True) for s in inc.sources)
+            metrics = _Loader(inc, ["metrics"]) if side_by_side else None
             step("logs, spans, events")
             inc.load([sig for sig in SIGNALS if sig != "metrics"])  # concurrently
             step("analysis")
-            metrics = _Loader(inc, ["metrics"])
+            if metrics is None:
+                metrics = _Loader(inc, ["metrics"])
             grace = time.monotonic() + METRICS_GRACE_S
             if inv.has("red") or inc.spans.height == 0:
                 step("metrics")

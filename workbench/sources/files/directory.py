@@ -219,6 +219,16 @@ class _FilesBase(Source, FilesCapacity):
     def _parsed(self, tf: TelemetryFile) -> _Parsed:
         return _cached_parse(tf, self.log_mapping, self.name, self.on_error)
 
+    @property
+    def loads_concurrently(self) -> bool:
+        """True when this source's loads run side by side (its files are small together);
+        False when they take turns (large files: one parse or aggregation at a time).
+
+        >>> Incident.demo().sources[0].loads_concurrently
+        True
+        """
+        return self._files_bytes() <= _CONCURRENT_BYTES
+
     def _load(
         self,
         signal: str,
@@ -227,7 +237,7 @@ class _FilesBase(Source, FilesCapacity):
         services: Sequence[str] | None,
         grain: str | None = None,
     ) -> Result:
-        if self._files_bytes() <= _CONCURRENT_BYTES:
+        if self.loads_concurrently:
             return self._load_now(signal, query, window, services, grain)
         with self._one_at_a_time:
             return self._load_now(signal, query, window, services, grain)
