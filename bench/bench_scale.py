@@ -55,6 +55,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from workbench.evaluation.suite import FAULT_SCENARIOS
+from workbench.lab.variation import POSITIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,12 +102,29 @@ print(json.dumps({
 """
 
 
-def scenario(name: str, seed: int, services: int, cache: Path) -> Path:
-    out = cache / f"scale-{name}-{services}-seed{seed}"
+def scenario(name: str, seed: int, services: int, cache: Path, position: str | None = None) -> Path:
+    """The scenario's directory under ``cache`` (generated once). With ``position``
+    (entry, middle, leaf), the lab suite's drawn variation: the root at that place in the
+    graph, a drawn fault time, decoys, telemetry gaps, no change record naming the root."""
+    tag = f"-{position}" if position else ""
+    out = cache / f"scale-{name}-{services}-seed{seed}{tag}"
     if not (out / "scenario.json").exists():
         from workbench.lab import generate
 
-        generate(name, seed, out, services=services, openmetrics=False)
+        variation = None
+        if position:
+            from workbench.lab.runner import build_topology
+            from workbench.lab.scenarios import get_scenario
+            from workbench.lab.variation import draw_variation
+
+            variation = draw_variation(
+                build_topology(services, seed),
+                get_scenario(name),
+                seed,
+                position=position,
+                announced=False,
+            )
+        generate(name, seed, out, services=services, openmetrics=False, variation=variation)
     return out
 
 
@@ -242,6 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--ac", type=int, default=None, help="AC@1 over the 8 fault kinds at SIZE")
     ap.add_argument("--ac-seed", type=int, default=23)
+    ap.add_argument(
+        "--varied",
+        action="store_true",
+        help="with --ac: the lab suite's drawn variation (roots at entry/middle/leaf in turn)",
+    )
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()))
     ap.add_argument("--reuse", action="store_true", help="reuse results saved by an earlier run")
     args = ap.parse_args(argv)
@@ -263,18 +286,22 @@ def main(argv: list[str] | None = None) -> int:
         report(tag, results)
     if args.ac:
         hits = 0
-        for name in FAULT_SCENARIOS:
-            path = scenario(name, args.ac_seed, args.ac, args.cache)
+        for i, name in enumerate(FAULT_SCENARIOS):
+            position = POSITIONS[i % 3] if args.varied else None
+            path = scenario(name, args.ac_seed, args.ac, args.cache, position)
             r = measured(path, args.grain, args.cache, args.reuse)
             hits += r["top"] == r["truth"]
             print(
-                f"# {name} at {args.ac} services, seed {args.ac_seed}: top {r['top']}, "
+                f"# {name} at {args.ac} services, seed {args.ac_seed}"
+                f"{f', root at {position}' if position else ''}: top {r['top']}, "
                 f"truth {r['truth']} (rank {r['rank_of_truth']}), verdict {r['verdict']}",
                 flush=True,
             )
         ac = hits / len(FAULT_SCENARIOS)
+        kind = "_varied" if args.varied else ""
         print(
-            f"scale_ac1_{args.ac}: {ac:.3f} ratio (baseline 1.000 ratio, ratio {ac:.2f} x, target 1.0)"
+            f"scale_ac1_{args.ac}{kind}: {ac:.3f} ratio (baseline 1.000 ratio, "
+            f"ratio {ac:.2f} x, target 1.0)"
         )
         print(f"# {load_average()}")
     return 0
