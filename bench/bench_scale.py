@@ -54,7 +54,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from workbench.evaluation.suite import FAULT_SCENARIOS
+from workbench.evaluation.suite import FAULT_SCENARIOS, case_variation
 from workbench.lab.variation import POSITIONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,19 +111,11 @@ def scenario(name: str, seed: int, services: int, cache: Path, position: str | N
     if not (out / "scenario.json").exists():
         from workbench.lab import generate
 
-        variation = None
-        if position:
-            from workbench.lab.runner import build_topology
-            from workbench.lab.scenarios import get_scenario
-            from workbench.lab.variation import draw_variation
-
-            variation = draw_variation(
-                build_topology(services, seed),
-                get_scenario(name),
-                seed,
-                position=position,
-                announced=False,
-            )
+        variation = (
+            case_variation(name, services, seed, position=position, announced=False)
+            if position
+            else None
+        )
         generate(name, seed, out, services=services, openmetrics=False, variation=variation)
     return out
 

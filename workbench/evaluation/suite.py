@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from workbench.evaluation.cases import Case as EvalCase
+    from workbench.lab.variation import Variation
 
 __all__ = [
     "ANNOUNCED_SHARE",
@@ -36,6 +37,7 @@ __all__ = [
     "SUITE",
     "SuiteCase",
     "case_name",
+    "case_variation",
     "default_suite_dir",
     "generate_suite",
     "suite_cases",
@@ -95,6 +97,24 @@ def case_name(scenario: str, services: int | None, seed: int, *_: object) -> str
     return f"{scenario}-{topo}-s{seed}"
 
 
+def case_variation(
+    scenario: str, services: int | None, seed: int, *, position: str, announced: bool
+) -> Variation:
+    """The drawn variation of one suite case (root at ``position``, drawn time, decoys,
+    telemetry gaps; a change record naming the root when ``announced``)."""
+    from workbench.lab.runner import build_topology
+    from workbench.lab.scenarios import get_scenario
+    from workbench.lab.variation import draw_variation
+
+    return draw_variation(
+        build_topology(services, seed),
+        get_scenario(scenario),
+        seed,
+        position=position,
+        announced=announced,
+    )
+
+
 def generate_suite(
     out: str | Path,
     *,
@@ -104,9 +124,6 @@ def generate_suite(
     """Generate every case of ``spec`` (default: :data:`SUITE`) under ``out``; cases whose
     directory already holds a complete scenario are kept. Returns ``out``."""
     from workbench.lab import generate
-    from workbench.lab.runner import build_topology
-    from workbench.lab.scenarios import get_scenario
-    from workbench.lab.variation import draw_variation
 
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
@@ -119,13 +136,7 @@ def generate_suite(
                 continue
             except ValueError:
                 pass
-        v = draw_variation(
-            build_topology(services, seed),
-            get_scenario(scenario),
-            seed,
-            position=position,
-            announced=announced,
-        )
+        v = case_variation(scenario, services, seed, position=position, announced=announced)
         generate(scenario, seed, d, services=services, variation=v)
         if progress:
             progress(name)
