@@ -37,6 +37,22 @@ def spans_frame(rows: list[dict]) -> pl.DataFrame:
     return frames.validate(pl.DataFrame(out, schema=frames.SCHEMAS["spans"]), "spans")
 
 
+def metrics_at(rows: list[tuple[datetime, str, str, float, Mapping[str, str]]]) -> pl.DataFrame:
+    """A valid metrics frame from (time, metric, service, value, labels) rows."""
+    return frames.validate(
+        pl.DataFrame(
+            {
+                "ts": [r[0] for r in rows],
+                "metric": [r[1] for r in rows],
+                "service": [r[2] for r in rows],
+                "value": [r[3] for r in rows],
+                "labels": frames.kv_from_dicts(r[4] for r in rows),
+            }
+        ),
+        "metrics",
+    )
+
+
 def metrics_frame(rows: list[tuple[float, str, str, float, Mapping[str, str]]]) -> pl.DataFrame:
     """A valid metrics frame from (seconds after T0, metric, service, value, labels)."""
     return frames.validate(

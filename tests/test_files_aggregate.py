@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tests.analysis_builders import metrics_at
 from workbench import Incident, Window, frames
 from workbench.analysis.changes import rate_counters
 from workbench.lab.runner import TRACES_PER_SERVICE, trace_target
@@ -30,18 +31,7 @@ def _rows() -> pl.DataFrame:
             lab = {"pod": pod, "instance": f"10.0.0.{pod}", "route": "/x"}
             rows.append((ts, "reqs_total", "svc", float(v), lab))
             rows.append((ts, "cpu_ratio", "svc", 0.2 if pod == "a" else 0.6, lab))
-    return frames.validate(
-        pl.DataFrame(
-            {
-                "ts": [r[0] for r in rows],
-                "metric": [r[1] for r in rows],
-                "service": [r[2] for r in rows],
-                "value": [r[3] for r in rows],
-                "labels": frames.kv_from_dicts(r[4] for r in rows),
-            }
-        ),
-        "metrics",
-    )
+    return metrics_at(rows)
 
 
 @pytest.fixture()

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 
+from tests.analysis_builders import metrics_at
 from workbench import Window, frames
 from workbench.sources.files.aggregate import service_aggregates
 from workbench.sources.files.labelruns import LEAVES, LabelRuns
@@ -75,18 +76,7 @@ def _metrics(rng: random.Random) -> pl.DataFrame:
         for i in range(40):
             v = 0.0 if i == 17 and s % 3 == 0 else v + rng.random() * 5  # some resets
             rows.append((T0 + timedelta(seconds=15 * i), metric, f"svc{s % 4}", v, lab))
-    return frames.validate(
-        pl.DataFrame(
-            {
-                "ts": [r[0] for r in rows],
-                "metric": [r[1] for r in rows],
-                "service": [r[2] for r in rows],
-                "value": [r[3] for r in rows],
-                "labels": frames.kv_from_dicts(r[4] for r in rows),
-            }
-        ),
-        "metrics",
-    )
+    return metrics_at(rows)
 
 
 def test_block_files_aggregate_like_shuffled_ones(
