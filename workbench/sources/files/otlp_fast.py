@@ -105,7 +105,7 @@ class _Span(Struct, gc=False, rename="camel"):
     kind: int | None = None
     start_time_unix_nano: str | int | None = None
     end_time_unix_nano: str | int | None = None
-    attributes: list[_KeyValue] | None = None
+    attributes: Raw | UnsetType = UNSET  # decoded once per distinct bytes
     status: _Status | None = None
     events: list[_Event] | None = None
 
@@ -139,6 +139,7 @@ class _Request(Struct, gc=False, rename="camel", forbid_unknown_fields=True):
 _DECODER = msgspec.json.Decoder(_Request)
 _RESOURCE_DECODER = msgspec.json.Decoder(_Resource | None)
 _KV_DECODER = msgspec.json.Decoder(list[_KeyValue] | None)
+_ARRAYS_DECODER = msgspec.json.Decoder(list[list[_KeyValue] | None])
 _VALUE_FIELDS = tuple(zip(_Value.__struct_fields__, _Value.__struct_encode_fields__, strict=True))
 
 
@@ -264,7 +265,14 @@ class _Layouts:
 
 
 class _Columns:
-    """Spans as Python lists, turned into polars chunks every ``_CHUNK_SPANS`` spans."""
+    """Spans as Python lists, turned into polars chunks every ``_CHUNK_SPANS`` spans.
+
+    A span's attributes stay undecoded (``msgspec.Raw``) until their bytes are first seen
+    under a resource + scope: a file repeats the same attribute arrays (the demo has
+    6,127 distinct arrays for 64,256 spans), so each distinct (resource + scope, array)
+    pair is decoded and merged once (a *combination*; a span with a status message or an
+    exception is a combination of its own). The attributes column is a gather of the
+    combinations' key/value lists by each span's combination id."""
 
     def __init__(self) -> None:
         self.layouts = _Layouts()
@@ -283,11 +291,17 @@ class _Columns:
         self.end: list[Any] = []
         self.code: list[Any] = []
         self.service: list[str | None] = []
-        self.layout: list[int] = []
-        self.block: list[int] = []  # where the span's resource/scope values start in base_pool
+        self.combo: list[int] = []  # each span's combination id
+        # the combinations: layout, where the block's values start in base_pool; their
+        # own values (in layout order) go to inputs
+        self.c_layout: list[int] = []
+        self.c_block: list[int] = []
         self.base_pool: list[str] = []
-        self.inputs: list[Any] = []  # each span's own values, in layout order
-        self.blocks: dict[tuple[int, str | None], tuple[int, tuple[str, ...], int]] = {}
+        self.inputs: list[Any] = []
+        # combinations whose arrays are still to be decoded (at the end of the line):
+        # (block, attribute bytes, status message, exception attributes)
+        self.pending: list[tuple[_Block, bytes, str | None, dict[str, str] | None]] = []
+        self.blocks: dict[tuple[int, str | None], _Block] = {}
         self.resources = {}  # ids (and the bytes held) restart with the blocks
 
     def resource(self, raw: Raw | UnsetType) -> tuple[str | None, dict[str, str], int]:
@@ -303,10 +317,8 @@ class _Columns:
             hit = self.resources[key] = (service, keep, len(self.resources))
         return hit
 
-    def block_of(
-        self, res: tuple[str | None, dict[str, str], int], scope: str | None
-    ) -> tuple[int, tuple[str, ...], int]:
-        """(base id, base keys, offset in the pool) of a resource + scope name."""
+    def block_of(self, res: tuple[str | None, dict[str, str], int], scope: str | None) -> _Block:
+        """The block of a resource + scope name: its base attributes."""
         key = (res[2], scope)
         hit = self.blocks.get(key)
         if hit is None:
@@ -317,17 +329,67 @@ class _Columns:
             base_id = self.bases.get(base_keys)
             if base_id is None:
                 base_id = self.bases[base_keys] = len(self.bases)
-            hit = self.blocks[key] = (base_id, base_keys, len(self.base_pool))
+            hit = self.blocks[key] = _Block(base_id, base_keys, len(self.base_pool))
             self.base_pool.extend(base.values())
         return hit
+
+    def _new(self, block: _Block, raw: bytes, msg: str | None, exc: dict[str, str] | None) -> int:
+        """A new combination's id; its array is decoded with the others of the line."""
+        self.pending.append((block, raw, msg, exc))
+        return len(self.c_layout) + len(self.pending) - 1
+
+    def _decode_pending(self) -> None:
+        """The line's new combinations: their arrays decoded in one call, their values
+        read as the careful path reads them, their layouts found."""
+        pending, self.pending = self.pending, []
+        arrays = _ARRAYS_DECODER.decode(b"[" + b",".join([p[1] for p in pending]) + b"]")
+        layouts = self.layouts
+        layout_ids = layouts.ids
+        inputs = self.inputs
+        for (block, _, msg, exc), attrs in zip(pending, arrays, strict=True):
+            keys: tuple[str, ...] = ()
+            if attrs:
+                keys = tuple([kv.key for kv in attrs])
+                try:  # the common case inline: strings, then canonical int strings
+                    inputs.extend(
+                        [
+                            s
+                            if (s := (v := kv.value).string_value).__class__ is str
+                            else i
+                            if (i := v.int_value).__class__ is str
+                            and i.isascii()
+                            and i.isdigit()
+                            and i[0] != "0"
+                            and s is UNSET
+                            else _other(v)
+                            for kv in attrs
+                        ]
+                    )
+                except _Omitted:
+                    d = [(kv.key, _value(kv.value)) for kv in attrs]
+                    keys = tuple([k for k, x in d if x is not None])
+                    inputs.extend([x for _, x in d if x is not None])
+            if msg or exc:
+                ek = tuple(exc) if exc else ()
+                key: tuple[Any, ...] = (block.base_id, keys, bool(msg), ek)
+                if msg:
+                    inputs.append(msg)
+                if exc:
+                    inputs.extend(exc.values())
+            else:
+                ek = ()
+                key = (block.base_id, keys)
+            lid = layout_ids.get(key)
+            if lid is None:
+                lid = layouts.add(key, block.base_keys, keys, bool(msg), ek)
+            self.c_layout.append(lid)
+            self.c_block.append(block.offset)
 
     def add(self, doc: _Request) -> None:
         """One decoded request (one line of the file)."""
         if not doc.resource_spans:
             return
-        layouts = self.layouts
-        layout_ids = layouts.ids
-        inputs, layout_out = self.inputs, self.layout
+        combo = self.combo
         line: list[_Span] = []
         for rs in doc.resource_spans:
             if not isinstance(rs.instrumentation_library_spans, UnsetType):
@@ -340,51 +402,40 @@ class _Columns:
                 if not spans:
                     continue
                 scope = ss.scope.name if ss.scope is not None else None
-                base_id, base_keys, block = self.block_of(res, scope)
-                for sp in spans:
-                    attrs = sp.attributes
-                    keys: tuple[str, ...] = ()
-                    if attrs:
-                        keys = tuple([kv.key for kv in attrs])
-                        try:  # the common case inline: strings, then canonical int strings
-                            inputs.extend(
-                                [
-                                    s
-                                    if (s := (v := kv.value).string_value).__class__ is str
-                                    else i
-                                    if (i := v.int_value).__class__ is str
-                                    and i.isascii()
-                                    and i.isdigit()
-                                    and i[0] != "0"
-                                    and s is UNSET
-                                    else _other(v)
-                                    for kv in attrs
-                                ]
-                            )
-                        except _Omitted:
-                            d = [(kv.key, _value(kv.value)) for kv in attrs]
-                            keys = tuple([k for k, x in d if x is not None])
-                            inputs.extend([x for _, x in d if x is not None])
+                block = self.block_of(res, scope)
+                # the common case in C-level passes: each span's attribute bytes, its
+                # combination if these bytes were seen under this block, then the spans
+                # with a status message or events (rare: errors)
+                arrays = [
+                    bytes(a) if (a := sp.attributes).__class__ is Raw else b"null" for sp in spans
+                ]
+                seen = block.combos
+                cids = list(map(seen.get, arrays))
+                special = [
+                    j
+                    for j, sp in enumerate(spans)
+                    if sp.events or ((st := sp.status) is not None and st.message)
+                ]
+                for j in special:
+                    sp = spans[j]
                     st = sp.status
                     msg = st.message if st is not None else None
                     exc = _exception(sp.events) if sp.events else None
                     if msg or exc:
-                        ek = tuple(exc) if exc else ()
-                        key: tuple[Any, ...] = (base_id, keys, bool(msg), ek)
-                        if msg:
-                            inputs.append(msg)
-                        if exc:
-                            inputs.extend(exc.values())
-                    else:
-                        ek = ()
-                        key = (base_id, keys)
-                    lid = layout_ids.get(key)
-                    if lid is None:
-                        lid = layouts.add(key, base_keys, keys, bool(msg), ek)
-                    layout_out.append(lid)
-                self.block.extend([block] * len(spans))
+                        cids[j] = self._new(block, arrays[j], msg, exc)
+                if None in cids:
+                    for j, cid in enumerate(cids):
+                        if cid is None:
+                            b = arrays[j]
+                            cid = seen.get(b)
+                            if cid is None:
+                                cid = seen[b] = self._new(block, b, None, None)
+                            cids[j] = cid
+                combo.extend(cids)
                 self.service.extend([res[0]] * len(spans))
                 line.extend(spans)
+        if self.pending:
+            self._decode_pending()
         self.trace.extend([s.trace_id for s in line])
         self.span.extend([s.span_id for s in line])
         self.parent.extend([s.parent_span_id for s in line])
@@ -411,20 +462,24 @@ class _Columns:
                     "start": _times(self.start),
                     "end": _times(self.end),
                     "code": pl.Series(self.code, dtype=pl.Int64),
-                    "attributes": self._attributes(n),
+                    "attributes": self._combinations().gather(
+                        pl.Series(self.combo, dtype=pl.UInt32)
+                    ),
                 }
             )
         )
         self._reset()
 
-    def _attributes(self, n: int) -> pl.Series:
-        """The KV column: each span's layout gives its keys and, per key, the pool index
-        of its value (resource/scope values first in the pool, then the spans' own)."""
-        per_span = (
+    def _combinations(self) -> pl.Series:
+        """Each combination's KV list: its layout gives its keys and, per key, the pool
+        index of its value (the blocks' values first in the pool, then the combinations'
+        own)."""
+        n = len(self.c_layout)
+        per = (
             pl.DataFrame(
                 {
-                    "_layout": pl.Series(self.layout, dtype=pl.UInt32),
-                    "_block": pl.Series(self.block, dtype=pl.Int64),
+                    "_layout": pl.Series(self.c_layout, dtype=pl.UInt32),
+                    "_block": pl.Series(self.c_block, dtype=pl.Int64),
                 }
             )
             .with_row_index("_row")
@@ -432,7 +487,7 @@ class _Columns:
             .with_columns(_in=pl.col("_nin").cum_sum() - pl.col("_nin") + len(self.base_pool))
         )
         long = (
-            per_span.filter(pl.col("key").list.len() > 0)
+            per.filter(pl.col("key").list.len() > 0)
             .select("_row", "_block", "_in", "_nb", "key", "_p")
             .explode("key", "_p")
         )
@@ -455,6 +510,19 @@ class _Columns:
             grouped, on="_row", how="left", maintain_order="left"
         )
         return full["attributes"].fill_null(pl.lit([], dtype=frames.KV)).cast(frames.KV)
+
+
+class _Block:
+    """A resource + scope in a chunk: its base attributes, where their values start in
+    the chunk's pool, and the combination id of each attribute array seen under it."""
+
+    __slots__ = ("base_id", "base_keys", "combos", "offset")
+
+    def __init__(self, base_id: int, base_keys: tuple[str, ...], offset: int):
+        self.base_id = base_id
+        self.base_keys = base_keys
+        self.offset = offset
+        self.combos: dict[bytes, int] = {}
 
 
 def _times(values: list[Any]) -> pl.Series:
