@@ -37,9 +37,10 @@ Example::
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import msgspec
 import polars as pl
@@ -58,6 +59,10 @@ _ID = r"^(?:[0-9a-f]{16}|[0-9a-f]{32})$"
 _ZERO_ID = r"^0+$"
 #: spans held as Python objects before they become polars columns (bounds memory)
 _CHUNK_SPANS = 50_000
+#: bytes read at once (whole lines are decoded from the buffer; a longer line grows it)
+_BLOCK = 1 << 23
+#: bytes of distinct attribute arrays held from chunk to chunk before they are let go
+_MAX_HELD = 32 << 20
 #: distinct attribute layouts before the careful path takes over (keys that vary per
 #: span, like ``user.<id>``, would make a layout per span)
 _MAX_LAYOUTS = 20_000
@@ -277,11 +282,12 @@ class _Columns:
     def __init__(self) -> None:
         self.layouts = _Layouts()
         self.bases: dict[tuple[str, ...], int] = {}
-        self.resources: dict[bytes, tuple[str | None, dict[str, str], int]] = {}
         self.chunks: list[pl.DataFrame] = []
-        self._reset()
+        self._reset_combinations()
+        self._reset_spans()
 
-    def _reset(self) -> None:
+    def _reset_spans(self) -> None:
+        """After a flush: the next chunk's spans and combinations."""
         self.trace: list[Any] = []
         self.span: list[Any] = []
         self.parent: list[Any] = []
@@ -292,17 +298,24 @@ class _Columns:
         self.code: list[Any] = []
         self.service: list[str | None] = []
         self.combo: list[int] = []  # each span's combination id
-        # the combinations: layout, where the block's values start in base_pool; their
-        # own values (in layout order) go to inputs
+        # the combinations made since the last flush: layout, where the block's values
+        # start in base_pool; their own values (in layout order) go to inputs
         self.c_layout: list[int] = []
         self.c_block: list[int] = []
-        self.base_pool: list[str] = []
         self.inputs: list[Any] = []
         # combinations whose arrays are still to be decoded (at the end of the line):
         # (block, attribute bytes, status message, exception attributes)
         self.pending: list[tuple[_Block, bytes, str | None, dict[str, str] | None]] = []
+
+    def _reset_combinations(self) -> None:
+        """The resources, blocks and combinations seen (kept from chunk to chunk until
+        they hold ``_MAX_HELD`` bytes of attribute arrays)."""
+        self.resources: dict[bytes, tuple[str | None, dict[str, str], int]] = {}
         self.blocks: dict[tuple[int, str | None], _Block] = {}
-        self.resources = {}  # ids (and the bytes held) restart with the blocks
+        self.base_pool: list[str] = []
+        self.table: pl.Series | None = None  # the KV list of each combination flushed
+        self.done = 0  # combinations in the table
+        self.held = 0  # bytes of the attribute arrays the blocks hold
 
     def resource(self, raw: Raw | UnsetType) -> tuple[str | None, dict[str, str], int]:
         """(service, kept resource attributes, id) of a resource, cached on its bytes: a
@@ -336,7 +349,8 @@ class _Columns:
     def _new(self, block: _Block, raw: bytes, msg: str | None, exc: dict[str, str] | None) -> int:
         """A new combination's id; its array is decoded with the others of the line."""
         self.pending.append((block, raw, msg, exc))
-        return len(self.c_layout) + len(self.pending) - 1
+        self.held += len(raw)
+        return self.done + len(self.c_layout) + len(self.pending) - 1
 
     def _decode_pending(self) -> None:
         """The line's new combinations: their arrays decoded in one call, their values
@@ -389,8 +403,9 @@ class _Columns:
         """One decoded request (one line of the file)."""
         if not doc.resource_spans:
             return
-        combo = self.combo
         line: list[_Span] = []
+        blocks: list[tuple[_Block, int, int]] = []  # each block's spans in line
+        service = self.service
         for rs in doc.resource_spans:
             if not isinstance(rs.instrumentation_library_spans, UnsetType):
                 raise _Decline
@@ -402,40 +417,42 @@ class _Columns:
                 if not spans:
                     continue
                 scope = ss.scope.name if ss.scope is not None else None
-                block = self.block_of(res, scope)
-                # the common case in C-level passes: each span's attribute bytes, its
-                # combination if these bytes were seen under this block, then the spans
-                # with a status message or events (rare: errors)
-                arrays = [
-                    bytes(a) if (a := sp.attributes).__class__ is Raw else b"null" for sp in spans
-                ]
-                seen = block.combos
-                cids = list(map(seen.get, arrays))
-                special = [
-                    j
-                    for j, sp in enumerate(spans)
-                    if sp.events or ((st := sp.status) is not None and st.message)
-                ]
-                for j in special:
-                    sp = spans[j]
-                    st = sp.status
-                    msg = st.message if st is not None else None
-                    exc = _exception(sp.events) if sp.events else None
-                    if msg or exc:
-                        cids[j] = self._new(block, arrays[j], msg, exc)
-                if None in cids:
-                    for j, cid in enumerate(cids):
-                        if cid is None:
-                            b = arrays[j]
-                            cid = seen.get(b)
-                            if cid is None:
-                                cid = seen[b] = self._new(block, b, None, None)
-                            cids[j] = cid
-                combo.extend(cids)
-                self.service.extend([res[0]] * len(spans))
+                n = len(line)
+                blocks.append((self.block_of(res, scope), n, n + len(spans)))
+                service.extend([res[0]] * len(spans))
                 line.extend(spans)
+        # the common case in C-level passes over the line: each span's attribute bytes,
+        # its combination if these bytes were seen under its block; then the rare spans:
+        # with a status message or events (errors), or bytes not seen yet
+        arrays = [bytes(a) if (a := sp.attributes).__class__ is Raw else b"null" for sp in line]
+        cids: list[int | None] = []
+        for block, a, b in blocks:
+            cids.extend(map(block.combos.get, arrays[a:b]))
+        special = [
+            j
+            for j, sp in enumerate(line)
+            if sp.events or ((st := sp.status) is not None and st.message)
+        ]
+        starts = [a for _, a, _ in blocks]
+        for j in special:
+            sp = line[j]
+            st = sp.status
+            msg = st.message if st is not None else None
+            exc = _exception(sp.events) if sp.events else None
+            if msg or exc:
+                block = blocks[bisect_right(starts, j) - 1][0]
+                cids[j] = self._new(block, arrays[j], msg, exc)
+        if None in cids:
+            for j in [j for j, c in enumerate(cids) if c is None]:
+                block = blocks[bisect_right(starts, j) - 1][0]
+                b = arrays[j]
+                cid = block.combos.get(b)
+                if cid is None:
+                    cid = block.combos[b] = self._new(block, b, None, None)
+                cids[j] = cid
         if self.pending:
             self._decode_pending()
+        self.combo.extend(cids)  # type: ignore[arg-type]  # no None left
         self.trace.extend([s.trace_id for s in line])
         self.span.extend([s.span_id for s in line])
         self.parent.extend([s.parent_span_id for s in line])
@@ -462,13 +479,23 @@ class _Columns:
                     "start": _times(self.start),
                     "end": _times(self.end),
                     "code": pl.Series(self.code, dtype=pl.Int64),
-                    "attributes": self._combinations().gather(
-                        pl.Series(self.combo, dtype=pl.UInt32)
-                    ),
+                    "attributes": self._attributes(),
                 }
             )
         )
-        self._reset()
+        self._reset_spans()
+        if self.held > _MAX_HELD:
+            self._reset_combinations()
+
+    def _attributes(self) -> pl.Series:
+        """The KV column: the new combinations' lists appended to the table, gathered by
+        each span's combination id."""
+        if self.c_layout:
+            new = self._combinations()
+            self.table = new if self.table is None else pl.concat([self.table, new])
+            self.done += len(self.c_layout)
+        assert self.table is not None
+        return self.table.gather(pl.Series(self.combo, dtype=pl.UInt32))
 
     def _combinations(self) -> pl.Series:
         """Each combination's KV list: its layout gives its keys and, per key, the pool
@@ -544,54 +571,93 @@ def _times(values: list[Any]) -> pl.Series:
 # the file
 
 
-def _byte_lines(data: bytes) -> Iterator[bytes]:
-    pos, end = 0, len(data)
-    while pos < end:
-        nl = data.find(b"\n", pos)
-        if nl < 0:
-            nl = end
-        yield data[pos:nl]
-        pos = nl + 1
+def _file_blocks(fh: BinaryIO) -> Iterator[tuple[bytearray, int]]:
+    """A file in blocks of whole lines, read into one reused buffer: ``(buf, end)``, where
+    ``buf[:end]`` holds whole lines (the last line of the file without a line end). The
+    next block overwrites the buffer: a block's lines are decoded before it is read (the
+    buffer is never resized, so a ``Raw`` left over still points into valid memory)."""
+    buf = bytearray(_BLOCK)
+    filled = 0
+    while True:
+        with memoryview(buf) as view, view[filled:] as rest:
+            n = fh.readinto(rest)
+        if not n:
+            if filled:
+                yield buf, filled
+            return
+        filled += n
+        end = buf.rfind(b"\n", 0, filled)
+        if end < 0:  # a line longer than the buffer: a bigger one (the old is left as is)
+            if filled == len(buf):
+                bigger = bytearray(2 * len(buf))
+                bigger[:filled] = buf
+                buf = bigger
+            continue
+        yield buf, end
+        with memoryview(buf) as view:  # the partial last line to the front
+            tail = filled - end - 1
+            view[:tail] = view[end + 1 : filled]
+        filled = tail
 
 
-def _documents(lines: Iterable[bytes], whole: Callable[[], bytes]) -> Iterator[_Request]:
+def _documents(
+    blocks: Iterable[tuple[bytes | bytearray, int]], whole: Callable[[], bytes]
+) -> Iterator[_Request]:
     """Each request of a JSON-lines file (or the one document of a file that is not JSON
     lines: ``whole()`` gives all its bytes), decoded; each line as the careful path reads
-    it, or :class:`_Decline`."""
+    it, or :class:`_Decline`. The checks run on a whole block at once when it is ASCII
+    without a ``\r`` (the common case), else line by line."""
     first = True
-    for line in lines:
-        if first and line.startswith(b"\xef\xbb\xbf"):
+    for buf, end in blocks:
+        if first and buf.startswith(b"\xef\xbb\xbf"):
             raise _Decline  # a BOM: the careful path reads it
-        if len(line) <= 64 and not line.strip():
+        # the buffer past ``end`` holds the next block's first bytes (checked again then)
+        # or, after the file's last read, stale bytes: a false alarm means line by line
+        clean = buf.find(b"\r", 0, end) < 0 and buf.isascii()
+        view = memoryview(buf)
+        pos = 0
+        while pos < end:
+            nl = buf.find(b"\n", pos, end)
+            if nl < 0:
+                nl = end
+            line = view[pos:nl]
+            pos = nl + 1
+            if len(line) <= 64 and not bytes(line).strip():
+                first = False
+                continue
+            if not clean:
+                _check_line(bytes(line))
+            try:
+                doc = _DECODER.decode(line)
+            except msgspec.DecodeError:
+                if not first:
+                    raise
+                # not JSON lines: one document over several lines (pretty-printed)
+                data = whole()
+                if not data.isascii():
+                    str(data, "utf-8")
+                yield _DECODER.decode(data)
+                return
             first = False
-            continue
-        cr = line.find(b"\r")
-        if cr >= 0 and cr != len(line) - (2 if line.endswith(b"\n") else 1):
-            raise _Decline  # splitlines() would cut this line in two
-        if not line.isascii():  # msgspec does not check UTF-8 in the fields it skips
-            text = str(line, "utf-8")  # UnicodeDecodeError: the careful path says where
-            if any(b in text for b in _UNICODE_BREAKS):
-                raise _Decline
-        try:
-            doc = _DECODER.decode(line)
-        except msgspec.DecodeError:
-            if not first:
-                raise
-            # not JSON lines: one document over several lines (pretty-printed)
-            data = whole()
-            if not data.isascii():
-                str(data, "utf-8")
-            yield _DECODER.decode(data)
-            return
-        first = False
-        yield doc
+            yield doc
+
+
+def _check_line(line: bytes) -> None:
+    """A line (without its ``\n``) the careful path reads as one line, in UTF-8."""
+    cr = line.find(b"\r")
+    if cr >= 0 and cr != len(line) - 1:
+        raise _Decline  # splitlines() would cut this line in two
+    if not line.isascii():  # msgspec does not check UTF-8 in the fields it skips
+        text = str(line, "utf-8")  # UnicodeDecodeError: the careful path says where
+        if any(b in text for b in _UNICODE_BREAKS):
+            raise _Decline
 
 
 def _decode(data: bytes) -> int:
     """msgspec's typed decode of ``data`` alone (no mapping): the number of spans. The
     floor ``bench/bench_investigation.py`` compares the whole path with."""
     n = 0
-    for doc in _documents(_byte_lines(data), lambda: data):
+    for doc in _documents([(data, len(data))], lambda: data):
         for rs in doc.resource_spans or ():
             for ss in rs.scope_spans or ():
                 n += len(ss.spans or ())
@@ -601,7 +667,7 @@ def _decode(data: bytes) -> int:
 def fast_spans(data: bytes) -> pl.DataFrame | None:
     """The spans frame of an OTLP JSON traces file's bytes, or None when the careful path
     must read it (see the module doc)."""
-    return _spans(_documents(_byte_lines(data), lambda: data))
+    return _spans(_documents([(data, len(data))], lambda: data))
 
 
 def fast_spans_file(path: str | Path) -> pl.DataFrame | None:
@@ -614,7 +680,7 @@ def fast_spans_file(path: str | Path) -> pl.DataFrame | None:
                 fh.seek(0)
                 return fh.read()
 
-            return _spans(_documents(fh, whole))
+            return _spans(_documents(_file_blocks(fh), whole))
     except OSError:
         return None  # the careful path says what is wrong with the file
 
@@ -633,8 +699,15 @@ def _spans(docs: Iterator[_Request]) -> pl.DataFrame | None:
         return None
     if not cols.chunks:
         return None
-    sp = pl.concat(cols.chunks, rechunk=False)
+    chunks = cols.chunks
     del cols
+    return _finish(chunks)
+
+
+def _finish(chunks: list[pl.DataFrame]) -> pl.DataFrame | None:
+    """The chunks' spans checked as the careful path checks them (None: it must read the
+    file) and in the frame's form."""
+    sp = pl.concat(chunks, rechunk=False)
     parent = pl.col("parent_span_id")
     checks = sp.select(
         ids=(pl.col("trace_id").str.contains(_ID) & ~pl.col("trace_id").str.contains(_ZERO_ID))
