@@ -36,11 +36,13 @@ Example::
 
 from __future__ import annotations
 
+import io
 import json
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, NamedTuple
 
 import msgspec
 import polars as pl
@@ -56,7 +58,6 @@ KIND_BY_INT = ("unspecified", "internal", "server", "client", "producer", "consu
 STATUS_BY_INT = ("unset", "ok", "error")
 RESOURCE_PREFIXES = ("service.", "k8s.", "host.", "container.", "deployment.", "cloud.")
 _ID = r"^(?:[0-9a-f]{16}|[0-9a-f]{32})$"
-_ZERO_ID = r"^0+$"
 #: spans held as Python objects before they become polars columns (bounds memory)
 _CHUNK_SPANS = 50_000
 #: bytes read at once (whole lines are decoded from the buffer; a longer line grows it)
@@ -270,7 +271,7 @@ class _Layouts:
 
 
 class _Columns:
-    """Spans as Python lists, turned into polars chunks every ``_CHUNK_SPANS`` spans.
+    """Spans as Python lists, handed on as polars chunks every ``_CHUNK_SPANS`` spans.
 
     A span's attributes stay undecoded (``msgspec.Raw``) until their bytes are first seen
     under a resource + scope: a file repeats the same attribute arrays (the demo has
@@ -279,10 +280,12 @@ class _Columns:
     exception is a combination of its own). The attributes column is a gather of the
     combinations' key/value lists by each span's combination id."""
 
-    def __init__(self) -> None:
+    def __init__(self, submit: Callable[[_Chunk], Future[pl.DataFrame]]) -> None:
+        self.submit = submit  # hands a chunk to the finisher
+        self.chunks: list[Future[pl.DataFrame]] = []
+        self.restart = False
         self.layouts = _Layouts()
         self.bases: dict[tuple[str, ...], int] = {}
-        self.chunks: list[pl.DataFrame] = []
         self._reset_combinations()
         self._reset_spans()
 
@@ -426,8 +429,8 @@ class _Columns:
         # with a status message or events (errors), or bytes not seen yet
         arrays = [bytes(a) if (a := sp.attributes).__class__ is Raw else b"null" for sp in line]
         cids: list[int | None] = []
-        for block, a, b in blocks:
-            cids.extend(map(block.combos.get, arrays[a:b]))
+        for block, lo, hi in blocks:
+            cids.extend(map(block.combos.get, arrays[lo:hi]))
         special = [
             j
             for j, sp in enumerate(line)
@@ -445,10 +448,10 @@ class _Columns:
         if None in cids:
             for j in [j for j, c in enumerate(cids) if c is None]:
                 block = blocks[bisect_right(starts, j) - 1][0]
-                b = arrays[j]
-                cid = block.combos.get(b)
+                raw = arrays[j]
+                cid = block.combos.get(raw)
                 if cid is None:
-                    cid = block.combos[b] = self._new(block, b, None, None)
+                    cid = block.combos[raw] = self._new(block, raw, None, None)
                 cids[j] = cid
         if self.pending:
             self._decode_pending()
@@ -463,80 +466,128 @@ class _Columns:
         self.code.extend([st.code if (st := s.status) is not None else None for s in line])
 
     def flush(self) -> None:
-        """The spans held so far -> one polars chunk."""
+        """The spans held so far -> a chunk for the finisher (built here, where Python
+        objects are read; the rest is polars work for :class:`_Finisher`)."""
         n = len(self.trace)
         if not n:
             return
-        self.chunks.append(
-            pl.DataFrame(
-                {
-                    "trace_id": pl.Series(self.trace, dtype=pl.String),
-                    "span_id": pl.Series(self.span, dtype=pl.String),
-                    "parent_span_id": pl.Series(self.parent, dtype=pl.String),
-                    "service": pl.Series(self.service, dtype=pl.String),
-                    "name": pl.Series(self.name, dtype=pl.String),
-                    "kind": pl.Series(self.kind, dtype=pl.Int64),
-                    "start": _times(self.start),
-                    "end": _times(self.end),
-                    "code": pl.Series(self.code, dtype=pl.Int64),
-                    "attributes": self._attributes(),
-                }
-            )
+        spans = pl.DataFrame(
+            {
+                "trace_id": pl.Series(self.trace, dtype=pl.String),
+                "span_id": pl.Series(self.span, dtype=pl.String),
+                "parent_span_id": pl.Series(self.parent, dtype=pl.String),
+                "service": pl.Series(self.service, dtype=pl.String),
+                "name": pl.Series(self.name, dtype=pl.String),
+                "kind": pl.Series(self.kind, dtype=pl.Int64),
+                "start": _time_strings(self.start),
+                "end": _time_strings(self.end),
+                "code": pl.Series(self.code, dtype=pl.Int64),
+                "_combo": pl.Series(self.combo, dtype=pl.UInt32),
+            }
         )
+        new = None
+        if self.c_layout:
+            new = _New(
+                pl.DataFrame(
+                    {
+                        "_layout": pl.Series(self.c_layout, dtype=pl.UInt32),
+                        "_block": pl.Series(self.c_block, dtype=pl.Int64),
+                    }
+                ),
+                self.layouts.table(),
+                pl.Series(self.base_pool, dtype=pl.String).append(
+                    pl.Series(self.inputs, dtype=pl.String)
+                ),
+                len(self.base_pool),
+            )
+            self.done += len(self.c_layout)
+        self.chunks.append(self.submit(_Chunk(spans, new, self.restart)))
+        self.restart = False
         self._reset_spans()
         if self.held > _MAX_HELD:
             self._reset_combinations()
+            self.restart = True
 
-    def _attributes(self) -> pl.Series:
-        """The KV column: the new combinations' lists appended to the table, gathered by
-        each span's combination id."""
-        if self.c_layout:
-            new = self._combinations()
-            self.table = new if self.table is None else pl.concat([self.table, new])
-            self.done += len(self.c_layout)
+
+class _New(NamedTuple):
+    """The combinations made since the last chunk: layout and block offset of each, the
+    layouts, the values (the blocks' first, ``n_base`` of them, then their own)."""
+
+    combos: pl.DataFrame
+    layouts: pl.DataFrame
+    pool: pl.Series
+    n_base: int
+
+
+class _Chunk(NamedTuple):
+    """Spans as read (times still strings, attributes a combination id), the new
+    combinations, and whether the combinations restart at 0 with this chunk."""
+
+    spans: pl.DataFrame
+    new: _New | None
+    restart: bool
+
+
+class _Finisher:
+    """The polars half, on a worker thread, chunk after chunk in order while the next
+    chunk is decoded: the combinations' KV lists, the attributes gathered, the careful
+    path's checks (:class:`_Decline` when one fails) and the frame's form. polars
+    releases the GIL while a query runs, so on two cores both halves run at once."""
+
+    def __init__(self) -> None:
+        self.table: pl.Series | None = None  # each combination's KV list
+
+    def __call__(self, chunk: _Chunk) -> pl.DataFrame:
+        if chunk.restart:
+            self.table = None
+        if chunk.new is not None:
+            kv = _combinations(chunk.new)
+            self.table = kv if self.table is None else pl.concat([self.table, kv])
         assert self.table is not None
-        return self.table.gather(pl.Series(self.combo, dtype=pl.UInt32))
+        table = self.table
+        sp = chunk.spans.lazy().select(
+            pl.all().exclude("_combo", "start", "end"),
+            start=pl.col("start").cast(pl.Int64, strict=False),
+            end=pl.col("end").cast(pl.Int64, strict=False),
+            attributes=pl.lit(table).gather(pl.col("_combo")),
+        )
+        return _finish(sp)
 
-    def _combinations(self) -> pl.Series:
-        """Each combination's KV list: its layout gives its keys and, per key, the pool
-        index of its value (the blocks' values first in the pool, then the combinations'
-        own)."""
-        n = len(self.c_layout)
-        per = (
-            pl.DataFrame(
-                {
-                    "_layout": pl.Series(self.c_layout, dtype=pl.UInt32),
-                    "_block": pl.Series(self.c_block, dtype=pl.Int64),
-                }
-            )
-            .with_row_index("_row")
-            .join(self.layouts.table(), on="_layout", how="left", maintain_order="left")
-            .with_columns(_in=pl.col("_nin").cum_sum() - pl.col("_nin") + len(self.base_pool))
+
+def _combinations(new: _New) -> pl.Series:
+    """Each new combination's KV list: its layout gives its keys and, per key, the pool
+    index of its value (the blocks' values first in the pool, then the combinations'
+    own)."""
+    n = new.combos.height
+    per = (
+        new.combos.lazy()
+        .with_row_index("_row")
+        .join(new.layouts.lazy(), on="_layout", how="left", maintain_order="left")
+        .with_columns(_in=pl.col("_nin").cum_sum() - pl.col("_nin") + new.n_base)
+    )
+    grouped = (
+        per.filter(pl.col("key").list.len() > 0)
+        .select("_row", "_block", "_in", "_nb", "key", "_p")
+        .explode("key", "_p")
+        .select(
+            pl.col("_row").set_sorted(),
+            "key",
+            value=pl.lit(new.pool).gather(
+                pl.when(pl.col("_p") < pl.col("_nb"))
+                .then(pl.col("_block") + pl.col("_p"))
+                .otherwise(pl.col("_in") + pl.col("_p") - pl.col("_nb"))
+            ),
         )
-        long = (
-            per.filter(pl.col("key").list.len() > 0)
-            .select("_row", "_block", "_in", "_nb", "key", "_p")
-            .explode("key", "_p")
-        )
-        at = long.select(
-            pl.when(pl.col("_p") < pl.col("_nb"))
-            .then(pl.col("_block") + pl.col("_p"))
-            .otherwise(pl.col("_in") + pl.col("_p") - pl.col("_nb"))
-        ).to_series()
-        pool = pl.Series(self.base_pool, dtype=pl.String).append(
-            pl.Series(self.inputs, dtype=pl.String)
-        )
-        grouped = (
-            long.select(pl.col("_row").set_sorted(), "key", value=pool.gather(at))
-            .group_by("_row", maintain_order=True)
-            .agg(pl.struct("key", "value").alias("attributes"))
-        )
-        if grouped.height == n:
-            return grouped["attributes"].cast(frames.KV)
-        full = pl.DataFrame({"_row": pl.arange(0, n, eager=True, dtype=pl.UInt32)}).join(
-            grouped, on="_row", how="left", maintain_order="left"
-        )
-        return full["attributes"].fill_null(pl.lit([], dtype=frames.KV)).cast(frames.KV)
+        .group_by("_row", maintain_order=True)
+        .agg(pl.struct("key", "value").alias("attributes"))
+        .collect()
+    )
+    if grouped.height == n:
+        return grouped["attributes"].cast(frames.KV)
+    full = pl.DataFrame({"_row": pl.arange(0, n, eager=True, dtype=pl.UInt32)}).join(
+        grouped, on="_row", how="left", maintain_order="left"
+    )
+    return full["attributes"].fill_null(pl.lit([], dtype=frames.KV)).cast(frames.KV)
 
 
 class _Block:
@@ -552,26 +603,22 @@ class _Block:
         self.combos: dict[bytes, int] = {}
 
 
-def _times(values: list[Any]) -> pl.Series:
-    """``*UnixNano`` values (strings of digits or integers) -> Int64 ns. What polars
-    cannot parse as an integer (or what does not fit) goes the careful way; what it
-    parses (``"+5"``, ``"007"``) Python's ``int()`` reads the same, and the range check
-    comes after."""
+def _time_strings(values: list[Any]) -> pl.Series:
+    """``*UnixNano`` values (strings of digits or integers) as strings; the finisher
+    parses them with polars. What polars cannot parse as an integer (or what does not
+    fit) goes the careful way; what it parses (``"+5"``, ``"007"``) Python's ``int()``
+    reads the same, and the range check comes after."""
     try:
-        s = pl.Series(values, dtype=pl.String, strict=True)
+        return pl.Series(values, dtype=pl.String, strict=True)
     except (TypeError, pl.exceptions.PolarsError):
-        s = pl.Series([str(v) if type(v) is int else v for v in values], dtype=pl.String)
-    out = s.cast(pl.Int64, strict=False)
-    if out.null_count():
-        raise _Decline
-    return out
+        return pl.Series([str(v) if type(v) is int else v for v in values], dtype=pl.String)
 
 
 # ---------------------------------------------------------------------------------------
 # the file
 
 
-def _file_blocks(fh: BinaryIO) -> Iterator[tuple[bytearray, int]]:
+def _file_blocks(fh: io.BufferedIOBase) -> Iterator[tuple[bytearray, int]]:
     """A file in blocks of whole lines, read into one reused buffer: ``(buf, end)``, where
     ``buf[:end]`` holds whole lines (the last line of the file without a line end). The
     next block overwrites the buffer: a block's lines are decoded before it is read (the
@@ -686,66 +733,85 @@ def fast_spans_file(path: str | Path) -> pl.DataFrame | None:
 
 
 def _spans(docs: Iterator[_Request]) -> pl.DataFrame | None:
-    cols = _Columns()
-    try:
-        for doc in docs:
-            cols.add(doc)
-            if len(cols.trace) >= _CHUNK_SPANS:
-                cols.flush()
-        cols.flush()
-    except (_Decline, msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
+    """Python reads the spans (decode, ids, combinations) while a worker thread runs the
+    polars half of the chunks already read (:class:`_Finisher`)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlp-fast") as worker:
+        finisher = _Finisher()
+        cols = _Columns(lambda chunk: worker.submit(finisher, chunk))
+        try:
+            for doc in docs:
+                cols.add(doc)
+                if len(cols.trace) >= _CHUNK_SPANS:
+                    cols.flush()
+            cols.flush()
+            chunks = [f.result() for f in cols.chunks]
+        except (_Decline, msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
+            return None
+        except (OverflowError, TypeError):  # an integer beyond 64 bits (kind, status code)
+            return None
+        finally:
+            for f in cols.chunks:
+                f.cancel()
+    if not chunks:
         return None
-    except (OverflowError, TypeError):  # an integer beyond 64 bits (kind, status code)
-        return None
-    if not cols.chunks:
-        return None
-    chunks = cols.chunks
-    del cols
-    return _finish(chunks)
+    return pl.concat(chunks, rechunk=False)
 
 
-def _finish(chunks: list[pl.DataFrame]) -> pl.DataFrame | None:
-    """The chunks' spans checked as the careful path checks them (None: it must read the
-    file) and in the frame's form."""
-    sp = pl.concat(chunks, rechunk=False)
+_Z16, _Z32 = "0" * 16, "0" * 32
+
+
+def _finish(spans: pl.LazyFrame) -> pl.DataFrame:
+    """A chunk's spans checked as the careful path checks them (:class:`_Decline`: it
+    must read the file) and in the frame's form."""
+    sp = spans.collect()
     parent = pl.col("parent_span_id")
-    checks = sp.select(
-        ids=(pl.col("trace_id").str.contains(_ID) & ~pl.col("trace_id").str.contains(_ZERO_ID))
-        .fill_null(False)
-        .all()
-        & (pl.col("span_id").str.contains(_ID) & ~pl.col("span_id").str.contains(_ZERO_ID))
-        .fill_null(False)
-        .all(),
-        parent=(parent.is_null() | (parent == "") | parent.str.contains(_ID)).all(),
-        kind=(pl.col("kind").is_null() | pl.col("kind").is_between(0, 5)).all(),
-        status=(pl.col("code").is_null() | pl.col("code").is_between(0, 2)).all(),
-        times=(
-            (pl.col("start") >= MIN_NS)
-            & (pl.col("start") <= pl.col("end"))
-            & (pl.col("end") <= MAX_NS)
-        ).all(),
-    ).row(0, named=True)
-    if not all(checks.values()):
-        return None
     start, end = pl.col("start"), pl.col("end")
-    kind = pl.col("kind").fill_null(0)
-    code = pl.col("code").fill_null(0)
-    return sp.select(
-        "trace_id",
-        "span_id",
-        pl.when(parent.is_null() | (parent == "") | parent.str.contains(_ZERO_ID))
-        .then(pl.lit(None, pl.String))
-        .otherwise(parent)
-        .alias("parent_span_id"),
-        "service",
-        "name",
-        kind.replace_strict(list(range(6)), list(KIND_BY_INT), return_dtype=pl.String),
-        _ns(start).alias("start"),
-        _ns(end).alias("end"),
-        ((end - start).cast(pl.Float64) / 1e6).alias("duration_ms"),
-        code.replace_strict([0, 1, 2], list(STATUS_BY_INT), return_dtype=pl.String).alias("status"),
-        "attributes",
+
+    def zero(c: pl.Expr) -> pl.Expr:  # all zeros, for an id that passed _ID
+        return (c == _Z16) | (c == _Z32)
+
+    checks, frame = pl.collect_all(
+        [
+            sp.lazy().select(
+                ids=(pl.col("trace_id").str.contains(_ID) & ~zero(pl.col("trace_id")))
+                .fill_null(False)
+                .all()
+                & (pl.col("span_id").str.contains(_ID) & ~zero(pl.col("span_id")))
+                .fill_null(False)
+                .all(),
+                parent=(parent.is_null() | (parent == "") | parent.str.contains(_ID)).all(),
+                kind=(pl.col("kind").is_null() | pl.col("kind").is_between(0, 5)).all(),
+                status=(pl.col("code").is_null() | pl.col("code").is_between(0, 2)).all(),
+                times=((start >= MIN_NS) & (start <= end) & (end <= MAX_NS))
+                .fill_null(False)  # not an integer (or none): the careful path says
+                .all(),
+            ),
+            sp.lazy().select(
+                "trace_id",
+                "span_id",
+                pl.when(parent.is_null() | (parent == "") | zero(parent))
+                .then(pl.lit(None, pl.String))
+                .otherwise(parent)
+                .alias("parent_span_id"),
+                "service",
+                "name",
+                pl.col("kind")
+                .fill_null(0)
+                .replace_strict(list(range(6)), list(KIND_BY_INT), return_dtype=pl.String),
+                _ns(start).alias("start"),
+                _ns(end).alias("end"),
+                ((end - start).cast(pl.Float64) / 1e6).alias("duration_ms"),
+                pl.col("code")
+                .fill_null(0)
+                .replace_strict([0, 1, 2], list(STATUS_BY_INT), return_dtype=pl.String)
+                .alias("status"),
+                "attributes",
+            ),
+        ]
     )
+    if not all(checks.row(0)):
+        raise _Decline
+    return frame
 
 
 def _ns(e: pl.Expr) -> pl.Expr:
