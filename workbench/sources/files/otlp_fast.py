@@ -59,7 +59,7 @@ STATUS_BY_INT = ("unset", "ok", "error")
 RESOURCE_PREFIXES = ("service.", "k8s.", "host.", "container.", "deployment.", "cloud.")
 _ID = r"^(?:[0-9a-f]{16}|[0-9a-f]{32})$"
 #: spans held as Python objects before they become polars columns (bounds memory)
-_CHUNK_SPANS = 50_000
+_CHUNK_SPANS = 16_000
 #: bytes read at once (whole lines are decoded from the buffer; a longer line grows it)
 _BLOCK = 1 << 23
 #: bytes of distinct attribute arrays held from chunk to chunk before they are let go
