@@ -38,9 +38,9 @@ from __future__ import annotations
 
 import io
 import json
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -63,7 +63,7 @@ _CHUNK_SPANS = 16_000
 #: bytes read at once (whole lines are decoded from the buffer; a longer line grows it)
 _BLOCK = 1 << 23
 #: bytes of distinct attribute arrays held from chunk to chunk before they are let go
-_MAX_HELD = 32 << 20
+_MAX_HELD = 16 << 20
 #: distinct attribute layouts before the careful path takes over (keys that vary per
 #: span, like ``user.<id>``, would make a layout per span)
 _MAX_LAYOUTS = 20_000
@@ -314,16 +314,15 @@ class _Columns:
         """The resources, blocks and combinations seen (kept from chunk to chunk until
         they hold ``_MAX_HELD`` bytes of attribute arrays)."""
         self.resources: dict[bytes, tuple[str | None, dict[str, str], int]] = {}
-        self.blocks: dict[tuple[int, str | None], _Block] = {}
+        self.blocks: dict[tuple[bytes, str | None], _Block] = {}
         self.base_pool: list[str] = []
         self.table: pl.Series | None = None  # the KV list of each combination flushed
         self.done = 0  # combinations in the table
         self.held = 0  # bytes of the attribute arrays the blocks hold
 
-    def resource(self, raw: Raw | UnsetType) -> tuple[str | None, dict[str, str], int]:
-        """(service, kept resource attributes, id) of a resource, cached on its bytes: a
-        file repeats the same few resources on every line."""
-        key = b"" if isinstance(raw, UnsetType) else bytes(raw)
+    def resource(self, key: bytes) -> tuple[str | None, dict[str, str], int]:
+        """(service, kept resource attributes, id) of a resource, cached on its bytes (a
+        file repeats the same few resources on every line; b"" when there is none)."""
         hit = self.resources.get(key)
         if hit is None:
             res = _RESOURCE_DECODER.decode(key) if key else None
@@ -333,21 +332,22 @@ class _Columns:
             hit = self.resources[key] = (service, keep, len(self.resources))
         return hit
 
-    def block_of(self, res: tuple[str | None, dict[str, str], int], scope: str | None) -> _Block:
-        """The block of a resource + scope name: its base attributes."""
-        key = (res[2], scope)
-        hit = self.blocks.get(key)
-        if hit is None:
-            base = dict(res[1])
-            if scope:
-                base["otel.scope.name"] = scope
-            base_keys = tuple(base)
-            base_id = self.bases.get(base_keys)
-            if base_id is None:
-                base_id = self.bases[base_keys] = len(self.bases)
-            hit = self.blocks[key] = _Block(base_id, base_keys, len(self.base_pool))
-            self.base_pool.extend(base.values())
-        return hit
+    def block_of(self, resource: bytes, scope: str | None) -> _Block:
+        """The block of a resource (its bytes) + scope name: its service and base
+        attributes (kept resource attributes, then the scope name)."""
+        service, keep, _ = self.resource(resource)
+        base = dict(keep)
+        if scope:
+            base["otel.scope.name"] = scope
+        base_keys = tuple(base)
+        base_id = self.bases.get(base_keys)
+        if base_id is None:
+            base_id = self.bases[base_keys] = len(self.bases)
+        block = self.blocks[resource, scope] = _Block(
+            service, base_id, base_keys, len(self.base_pool)
+        )
+        self.base_pool.extend(base.values())
+        return block
 
     def _new(self, block: _Block, raw: bytes, msg: str | None, exc: dict[str, str] | None) -> int:
         """A new combination's id; its array is decoded with the others of the line."""
@@ -407,12 +407,13 @@ class _Columns:
         if not doc.resource_spans:
             return
         line: list[_Span] = []
-        blocks: list[tuple[_Block, int, int]] = []  # each block's spans in line
-        service = self.service
+        owners: list[_Block] = []  # each span's block
+        block_get = self.blocks.get
         for rs in doc.resource_spans:
             if not isinstance(rs.instrumentation_library_spans, UnsetType):
                 raise _Decline
-            res = self.resource(rs.resource)
+            res = rs.resource
+            resource = bytes(res) if isinstance(res, Raw) else b""
             for ss in rs.scope_spans or ():
                 if not isinstance(ss.instrumentation_library, UnsetType):
                     raise _Decline
@@ -420,34 +421,30 @@ class _Columns:
                 if not spans:
                     continue
                 scope = ss.scope.name if ss.scope is not None else None
-                n = len(line)
-                blocks.append((self.block_of(res, scope), n, n + len(spans)))
-                service.extend([res[0]] * len(spans))
+                block = block_get((resource, scope)) or self.block_of(resource, scope)
+                owners.extend([block] * len(spans))
                 line.extend(spans)
+        self.service.extend(map(_SERVICE, owners))
         # the common case in C-level passes over the line: each span's attribute bytes,
         # its combination if these bytes were seen under its block; then the rare spans:
         # with a status message or events (errors), or bytes not seen yet
         arrays = [bytes(a) if (a := sp.attributes).__class__ is Raw else b"null" for sp in line]
-        cids: list[int | None] = []
-        for block, lo, hi in blocks:
-            cids.extend(map(block.combos.get, arrays[lo:hi]))
+        cids: list[int | None] = list(map(dict.get, map(_COMBOS, owners), arrays))
         special = [
             j
             for j, sp in enumerate(line)
             if sp.events or ((st := sp.status) is not None and st.message)
         ]
-        starts = [a for _, a, _ in blocks]
         for j in special:
             sp = line[j]
             st = sp.status
             msg = st.message if st is not None else None
             exc = _exception(sp.events) if sp.events else None
             if msg or exc:
-                block = blocks[bisect_right(starts, j) - 1][0]
-                cids[j] = self._new(block, arrays[j], msg, exc)
+                cids[j] = self._new(owners[j], arrays[j], msg, exc)
         if None in cids:
             for j in [j for j, c in enumerate(cids) if c is None]:
-                block = blocks[bisect_right(starts, j) - 1][0]
+                block = owners[j]
                 raw = arrays[j]
                 cid = block.combos.get(raw)
                 if cid is None:
@@ -590,13 +587,20 @@ def _combinations(new: _New) -> pl.Series:
     return full["attributes"].fill_null(pl.lit([], dtype=frames.KV)).cast(frames.KV)
 
 
+_SERVICE = attrgetter("service")
+_COMBOS = attrgetter("combos")
+
+
 class _Block:
-    """A resource + scope in a chunk: its base attributes, where their values start in
-    the chunk's pool, and the combination id of each attribute array seen under it."""
+    """A resource + scope: its service, its base attributes, where their values start in
+    the pool, and the combination id of each attribute array seen under it."""
 
-    __slots__ = ("base_id", "base_keys", "combos", "offset")
+    __slots__ = ("base_id", "base_keys", "combos", "offset", "service")
 
-    def __init__(self, base_id: int, base_keys: tuple[str, ...], offset: int):
+    def __init__(
+        self, service: str | None, base_id: int, base_keys: tuple[str, ...], offset: int
+    ) -> None:
+        self.service = service
         self.base_id = base_id
         self.base_keys = base_keys
         self.offset = offset
