@@ -8,25 +8,35 @@ common well-formed case: lower-case hex ids, integer kinds and status codes, tim
 strings of digits or integers, any attribute value (arrays and kvlists as the careful
 path writes them), unknown fields (skipped, as the careful path skips them), JSON lines
 or one document. On anything else (an id in base64 or upper case, a kind or status as a
-string, a time outside 1990..2200 or a span that ends before it starts, Tempo or Jaeger
-wrappers, ``instrumentationLibrary*`` (OTLP < 0.15), a value of another type than OTLP
-defines, malformed or truncated JSON, lone surrogates, bytes that are not UTF-8, a BOM)
-it returns None and the careful path reads the file, with its typed errors naming the
-file, line and field.
+string, a missing or out-of-range time (outside 1990..2200) or a span that ends before
+it starts, Tempo or Jaeger wrappers, ``instrumentationLibrary*`` (OTLP < 0.15), a value
+of another type than OTLP defines, malformed or truncated JSON, lone surrogates, bytes
+that are not UTF-8, a BOM) it returns None and the careful path reads the file, with its
+typed errors naming the file, line and field.
 
-Why msgspec (measured 14:40-14:50 UTC on 2026-12-06, load average 9-12 on 2 shared
-cores, fresh process per run, ``read_file`` end to end; the note issue-12-otlp3 has the
-commands): on the demo's 48 MB / 64,256 spans ~0.65 CPU-s (~100k spans per CPU-second)
-and 241 MiB peak RSS, against ~1.2 CPU-s (~53k) and 562 MiB for the former fast path
-(pyarrow's strict columnar JSON reader, then polars explode, unnest and sort of every
-attribute); on the 1,000-service lab's 173 MB / 180,213 spans ~2.2 CPU-s and 319 MiB
-against ~4.4 CPU-s and 1,619 MiB. pyarrow materialised every field of every span as
-Arrow and polars then copied the exploded attributes; this path holds one line's structs
-at a time and never the whole file. Its decode alone runs at ~340k spans per CPU-second
-(the floor in ``bench/bench_investigation.py``); what is left in Python per span is
-reading its attribute keys and values: where each value lands in the frame (sorted keys,
-one value per key, span attributes over resource ones) is worked out once per distinct
-key layout (:class:`_Layouts`) and applied by polars.
+How it is fast (issue 12: 250k spans/s on the demo's 48 MB / 64,256 spans):
+
+- the file is read in 8 MiB blocks into one reused buffer; msgspec decodes each line
+  from it in place, and the ASCII / ``\r`` checks run once per block;
+- a span's attribute array is left undecoded (``msgspec.Raw``): its bytes are the key of
+  a *combination* (resource + scope, attribute bytes), decoded and merged (span
+  attributes over resource ones, last duplicate wins, keys sorted: worked out once per
+  key layout, :class:`_Layouts`) only the first time. The demo has 6,615 combinations for
+  64,256 spans; the 1,000-service lab about one per two spans (still no slower than
+  decoding every array). A span with a status message or an exception is its own;
+- what Python reads per span is its ids, name, times and kind (list comprehensions per
+  line) and its attribute bytes; every 16,000 spans the lists become polars series and a
+  worker thread does the rest with polars (the combinations' KV lists, one gather, time
+  parsing, the careful path's checks, the frame's form) while the next chunk is decoded:
+  polars releases the GIL, so on two cores both run at once.
+
+Measured (2026-12-06 17:30-18:00 UTC, 2 shared cores at load average 8-11, best of
+several runs; ``bench/bench_investigation.py --only-otlp``): ~0.33-0.36 CPU-s on the demo
+(~180k spans per CPU-second, was ~100-108k), peak RSS 188 MiB (was 222); the lab's 173 MB
+/ 180,213 spans ~2.1 CPU-s and 320 MiB (main: 2.25 CPU-s, 306 MiB, in a venv whose
+imports weigh 13 MiB less). msgspec's typed decode of every field the frame keeps runs at
+~310-350k spans per CPU-second; this path's own first pass (attributes left raw) at
+~650k.
 
 Example::
 
