@@ -183,10 +183,11 @@ def score_changes(
         df.filter(in_w)
         .select("_sid", "ts", "value", "_inc")
         .join(base, on="_sid", how="inner", maintain_order="left")
-        # a baseline of fewer points than a run has no level to compare with (a pod
-        # started just before the window: its first rate against itself), as a series
-        # without baseline points has none
-        .filter(pl.col("n_baseline") >= min_run)
+        # a series that began just before the window (a pod a rollout started) has
+        # fewer baseline points than a run: no level to compare with (its first rate
+        # against itself), as a series without baseline points has none. When the data
+        # hold no longer baseline for any series, every series is alike: kept
+        .filter(pl.col("n_baseline") >= min(min_run, _longest(base)))
         # an all-zero baseline has no spread at all: there, count 1 % of the value
         # compared as the spread, so 0 -> x scores 100 rather than x / 1e-9
         .with_columns(
@@ -288,6 +289,11 @@ def _baseline_stats(df: pl.DataFrame, start: datetime, end: datetime) -> pl.Data
         )
         .drop("_mad", "_meanad")
     )
+
+
+def _longest(base: pl.DataFrame) -> int:
+    """The most baseline points any series has (0 without any)."""
+    return int(base["n_baseline"].max() or 0) if base.height else 0
 
 
 def _fraction() -> pl.Expr:
