@@ -293,7 +293,9 @@ def _baseline_stats(df: pl.DataFrame, start: datetime, end: datetime) -> pl.Data
 
 def _longest(base: pl.DataFrame) -> int:
     """The most baseline points any series has (0 without any)."""
-    return int(base["n_baseline"].max() or 0) if base.height else 0
+    if base.height == 0:
+        return 0
+    return int(base.select(pl.col("n_baseline").max()).item() or 0)
 
 
 def _fraction() -> pl.Expr:
