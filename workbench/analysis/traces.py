@@ -113,16 +113,18 @@ def with_gap_parents(spans: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def error_origin_spans(spans: pl.DataFrame, *, window: Window | None = None) -> pl.DataFrame:
+def error_origin_spans(
+    spans: pl.DataFrame, *, window: Window | None = None, gaps: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """The spans where errors originate: in error, with no child in error (a span under
     a call into a service that sent no spans counts as that call's child:
-    :func:`gap_parents`).
+    :func:`gap_parents`; ``gaps``: those of the same spans computed already).
 
     >>> error_origin_spans(inc.spans, window=inc.window).select("service", "name", "start")
     """
     err = _in(_failing(spans), window)
     err_parents = err.select("trace_id", pl.col("parent_span_id").alias("span_id"))
-    gp = gap_parents(spans)
+    gp = gap_parents(spans) if gaps is None else gaps
     if gp.height:
         err_parents = pl.concat(
             [
@@ -136,14 +138,18 @@ def error_origin_spans(spans: pl.DataFrame, *, window: Window | None = None) -> 
 
 
 def error_origins(
-    spans: pl.DataFrame, *, window: Window | None = None, by: tuple[str, ...] = ("service", "name")
+    spans: pl.DataFrame,
+    *,
+    window: Window | None = None,
+    by: tuple[str, ...] = ("service", "name"),
+    gaps: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Where errors start, aggregated: ``by`` columns, ``origin_spans``, ``traces`` (failing
     traces with an origin there) and ``share`` of all failing traces, largest first.
 
     >>> error_origins(inc.spans, window=inc.window, by=("service",))
     """
-    return origins_by(error_origin_spans(spans, window=window), by)
+    return origins_by(error_origin_spans(spans, window=window, gaps=gaps), by)
 
 
 def origins_by(origins: pl.DataFrame, by: tuple[str, ...] = ("service", "name")) -> pl.DataFrame:
