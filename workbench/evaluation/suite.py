@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -141,6 +142,9 @@ def generate_suite(
                     continue
             except ValueError:
                 pass
+            # new files, not the old ones rewritten in place (a cache copied with hard
+            # links keeps the original intact)
+            shutil.rmtree(d)
         generate(scenario, seed, d, services=services, variation=v)
         if progress:
             progress(name)
