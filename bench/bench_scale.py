@@ -97,7 +97,7 @@ print(json.dumps({
     "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "rows": rows, "load_by_signal_s": secs, "top": sus.ranking[0], "truth": truth, "rank_of_truth": sus.rank_of(truth),
     "verdict": verdict.level, "missing": inv.missing.frame.height, "grain": inv.metric_grain(),
-    "missing_what": missing_sentence(inv.missing.frame),
+    "missing_what": missing_sentence(inv.missing.frame), "verdict_detail": verdict.as_dict(),
 }))
 """
 
