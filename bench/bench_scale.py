@@ -9,9 +9,12 @@ its findings (suspects, verdict, findings text):
   saturation per service (the Prometheus source's signals, computed from the Parquet
   files in bounded pieces), raw series on drill-down;
 * ``prom`` (``--prom``): the same samples served by a real Prometheus (the lab's
-  OpenMetrics of the same scenario, ``promtool tsdb create-blocks-from``), asked for the
-  same signals (``sum by (service)``, ``histogram_quantile``) at a 60 s step; spans, logs
-  and events from the files. Building the blocks is not timed.
+  OpenMetrics of the same scenario, ``promtool tsdb create-blocks-from``, built once and
+  cached as ``<scenario>-prom``), opened as the notebook opens it: a ``workbench.toml``
+  naming the Prometheus URL (scrape interval 30 s, read timeout 300 s) and the files of
+  the spans, logs and events, through ``open_incident``. The same signals (``sum by
+  (service)``, ``histogram_quantile``) at the source's default step (30 s over the two
+  hours; the timing sizes keep a 60 s step). Building the blocks is not timed.
 
 Measured per size and path:
 
@@ -25,7 +28,9 @@ Each line: ``name: value unit (baseline value, ratio x, target t)``; the baselin
 100-service figure. Targets: 1,000 services findings < 60 s, peak RSS < 2 GiB, rows per
 service flat (ratio near 1). ``--grain series|service|signals`` forces a grain on the
 files path; ``--ac SIZE`` reports AC@1 over the 8 fault kinds at an unseen seed (23) at
-SIZE services.
+SIZE services, with ``--prom`` from Prometheus too (``scale_ac1_<n>_prom``, the files
+figure its baseline). Each result's suspects table and signal outputs are saved beside it
+(``*.suspects.parquet``, ``*.signals.parquet``) to compare the two paths.
 
 Run::
 
@@ -33,6 +38,7 @@ Run::
     .venv/bin/python bench/bench_scale.py --sizes 100 300    # smaller
     .venv/bin/python bench/bench_scale.py --sizes 100 300 --prom   # also from Prometheus
     .venv/bin/python bench/bench_scale.py --ac 100 --sizes   # AC@1 only
+    .venv/bin/python bench/bench_scale.py --ac 100 --prom --sizes   # AC@1 from both
     .venv/bin/python bench/bench_scale.py --reuse            # print saved results again
 
 The scenarios (and each size's result, with its time and load average) are cached under
