@@ -205,3 +205,40 @@ def test_a_source_says_whether_its_loads_run_side_by_side(monkeypatch: pytest.Mo
     assert src.loads_concurrently is True
     monkeypatch.setattr(directory, "_CONCURRENT_BYTES", 1024)
     assert src.loads_concurrently is False
+
+
+def _buffer(df: pl.DataFrame, col: str) -> int:
+    """Address of a column's values buffer (to tell a shared column from a copy)."""
+    return df[col].to_physical().to_arrow().buffers()[1].address
+
+
+def test_a_window_holding_the_whole_file_returns_the_parse_without_a_copy(
+    lab_dir: Path,
+) -> None:
+    """A load whose window holds every row of a parsed file (the lab: baseline + window)
+    returns the cached parse itself, in time order, instead of a filtered, sorted copy
+    kept beside it; narrower windows and services still filter and sort (those equalities below). Every result
+    equals filtering the raw parse and sorting it stably by time."""
+    from workbench.sources.files import parquet
+    from workbench.sources.files.directory import _CACHE, clear_cache, read_any
+
+    traces = lab_dir / "traces" / "traces.otlp.jsonl"
+    lines = traces.read_text().splitlines()
+    traces.write_text("\n".join(reversed(lines)) + "\n")  # spans out of time order
+    clear_cache()
+    src = DirectorySource(lab_dir)
+    for signal, col in (("spans", "start"), ("logs", "ts")):
+        tf = next(f for f in src.files if f.signal == signal)
+        raw = read_any(tf).frame
+        if signal == "spans":
+            assert not raw["start"].is_sorted()
+        for window, services in ((FULL, None), (SECOND_HOUR, None), (FULL, ["payments"])):
+            got = src.load(signal, window, services=services).frame
+            want = frames.concat([parquet.filter_frame(raw, signal, window, services)], signal)
+            want = want.sort(col, maintain_order=True)
+            assert got.height > 0
+            assert got.equals(want), (signal, window, services)
+        whole = src.load(signal, FULL).frame
+        cached = next(v.frame for k, v in _CACHE.items() if k[0] == str(tf.path.resolve()))
+        assert whole.height == raw.height
+        assert _buffer(whole, col) == _buffer(cached, col)  # the same memory, no copy

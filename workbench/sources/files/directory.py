@@ -162,11 +162,44 @@ def _cached_parse(
     if hit is not None:
         return hit
     parsed = read_any(tf, mapping=mapping, source=source, on_error=on_error)
+    # kept in time order, as every load returns it: a load whose window holds the whole
+    # file then returns the cached frame itself, not a sorted copy beside it
+    parsed = _Parsed(_time_ordered(parsed.frame, tf.signal), parsed.reasons, parsed.warnings)
     with _CACHE_LOCK:
         _CACHE[key] = parsed
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return parsed
+
+
+def _time_ordered(df: pl.DataFrame, signal: str) -> pl.DataFrame:
+    """``df`` sorted by its time column (``start`` for spans, else ``ts``; stable), or
+    ``df`` itself when it already is (no copy)."""
+    col = "start" if signal == "spans" else "ts"
+    if col not in df.columns:
+        return df
+    s = df[col]
+    if df.height < 2 or (s.null_count() == 0 and s.is_sorted()):
+        return df  # a stable sort of an ordered column is the identity
+    return df.sort(col, maintain_order=True)
+
+
+def _within(
+    df: pl.DataFrame, signal: str, window: Window, services: Sequence[str] | None
+) -> pl.DataFrame:
+    """:func:`parquet.filter_frame` of a parsed file, returning ``df`` itself (no copy of
+    a whole file kept beside its cached parse) when every row passes: the lab's files
+    hold exactly the baseline and the window an investigation loads."""
+    exprs = [
+        e
+        for e in (parquet.window_filter(signal, window), parquet.service_filter(signal, services))
+        if e is not None
+    ]
+    if not exprs or df.height == 0:
+        return parquet.filter_frame(df, signal, window, services)
+    # a row passes when every filter is true (null counts as false, as in filter)
+    keep = df.select(pl.all_horizontal(exprs).fill_null(False)).to_series()
+    return df if keep.all() else df.filter(keep)
 
 
 def clear_cache() -> None:
@@ -304,7 +337,7 @@ class _FilesBase(Source, FilesCapacity):
                         parsed = self._parsed(tf)
                         reasons += parsed.reasons
                         warnings += parsed.warnings
-                        df = parquet.filter_frame(parsed.frame, signal, window, services)
+                        df = _within(parsed.frame, signal, window, services)
                 except WorkbenchError as err:
                     if self.on_error == "raise":
                         raise
@@ -322,8 +355,7 @@ class _FilesBase(Source, FilesCapacity):
                 budget.add(part.height)
                 parts.append(part)
             frame = frames.concat(parts, signal) if parts else frames.empty(signal)
-            sort_col = "start" if signal == "spans" else "ts"
-            frame = frame.sort(sort_col, maintain_order=True)
+            frame = _time_ordered(frame, signal)
         return self.result(
             signal,
             frame,

@@ -29,7 +29,7 @@ from workbench.errors import BadData
 from workbench.sources.files import compressed
 from workbench.timewindow import Window
 
-__all__ = ["count", "filter_frame", "scan", "signal_of", "window_filter"]
+__all__ = ["count", "filter_frame", "scan", "service_filter", "signal_of", "window_filter"]
 
 _Frame = TypeVar("_Frame", pl.DataFrame, pl.LazyFrame)
 
@@ -79,7 +79,8 @@ def window_filter(signal: str, window: Window | None) -> pl.Expr | None:
     return (pl.col("ts") >= start) & (pl.col("ts") < end)
 
 
-def _service_filter(signal: str, services: Sequence[str] | None) -> pl.Expr | None:
+def service_filter(signal: str, services: Sequence[str] | None) -> pl.Expr | None:
+    """The row filter for ``services`` (None: every service; see the module docstring)."""
     if not services:
         return None
     expr = pl.col("service").is_in(list(services))
@@ -95,7 +96,7 @@ def filter_frame(
     services: Sequence[str] | None,
 ) -> _Frame:
     """Apply the window and service filters of the file sources to a (lazy) frame."""
-    for e in (window_filter(signal, window), _service_filter(signal, services)):
+    for e in (window_filter(signal, window), service_filter(signal, services)):
         if e is not None:
             df = df.filter(e)
     return df
