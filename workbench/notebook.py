@@ -340,6 +340,14 @@ def _early_kernel(name: str, *, preload: Sequence[str], cwd: str | None) -> tupl
 
         killed = False
 
+        def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+            cmd: list[str] = super().format_kernel_cmd(extra_arguments)
+            # ipykernel as the kernelspec starts it, without the debugger (see
+            # workbench.headless_kernel): nobody attaches one to a headless run
+            if cmd[1:3] == ["-m", "ipykernel_launcher"]:
+                cmd[1:3] = ["-m", "workbench.headless_kernel"]
+            return cmd
+
         async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
             if not (now and not restart and self.has_kernel and self.owns_kernel):
                 await super()._async_shutdown_kernel(now=now, restart=restart)
@@ -435,6 +443,7 @@ def execute(
     preload: bool = True,
     on_cell_done: Callable[[Mapping[str, Any], Mapping[str, Any]], None] | None = None,
     on_executed: Callable[[dict[str, Any]], None] | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> Path:
     """Run ``notebook`` headless with papermill into ``out``; raise :class:`NotebookError`
     naming the failing cell if one raises (the partly executed notebook is still written).
@@ -452,6 +461,10 @@ def execute(
     there: serialising the live widgets' state, megabytes, only to overwrite it costs a
     quarter second); if it raises, the executed notebook is written to ``out``, then the
     error propagates.
+
+    ``on_started()``, if given, is called once the kernel process is launched, before
+    papermill starts: work that can run beside the kernel (``workbench demo`` loads its
+    HTML exporter there) starts then rather than delaying the kernel's launch.
     """
     from jupyter_core.utils import run_sync
 
@@ -461,6 +474,8 @@ def execute(
     lines = import_lines(notebook) if preload else []
     km, adopted = _early_kernel(name, preload=lines, cwd=str(cwd) if cwd else None)
     try:
+        if on_started is not None:
+            on_started()
         from papermill.exceptions import PapermillExecutionError
         from papermill.iorw import write_ipynb
 
