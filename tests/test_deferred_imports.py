@@ -73,14 +73,20 @@ def test_import_lines_are_the_notebooks_top_level_imports() -> None:
 
 
 def test_the_demo_command_starts_its_kernel_before_importing_polars() -> None:
-    """``workbench demo --execute`` imports ``workbench.notebook`` and asks for the
-    kernel name before it launches the kernel: neither needs polars (half a second),
-    nor IPython (a tenth: the kernel imports its own)."""
+    """``workbench demo --execute`` imports ``workbench.notebook``, asks for the kernel
+    name and launches the kernel: none of it needs polars (half a second), nor IPython
+    (a tenth: the kernel imports its own; the kernel manager's own kernelspec lookup
+    used to import it)."""
     probe = (
         "import sys\n"
         "import workbench.commands.demo, workbench.notebook as n, workbench.offline_html\n"
-        "n.kernel_name(); n.ipc_kernel_manager(); n.import_lines(n.template_path())\n"
-        "print(sorted(m for m in ('polars', 'pyarrow', 'altair', 'IPython') if m in sys.modules))\n"
+        "from jupyter_core.utils import run_sync\n"
+        "km, _ = n._early_kernel(n.kernel_name(), preload=n.import_lines(n.template_path()),"
+        " cwd=None)\n"
+        "loaded = sorted(m for m in ('polars', 'pyarrow', 'altair', 'IPython') if m in sys.modules)\n"
+        "run_sync(km.shutdown_kernel)(now=True); run_sync(km.reap)()\n"
+        "run_sync(km.cleanup_resources)()\n"
+        "print(loaded)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=300
