@@ -191,6 +191,14 @@ def _by_red_series(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _per_series(df: pl.DataFrame, label: pl.Expr) -> pl.DataFrame:
+    """``df`` (rows of :func:`~workbench.analysis.changes.samples_by_series`) plus the
+    column ``label`` computes from ``labels``: once per series (its samples share their
+    labels), not once per sample."""
+    once = df.select("_sid", "labels").unique("_sid", keep="first").select("_sid", label)
+    return df.join(once, on="_sid", how="left", maintain_order="left")
+
+
 def _series_rates(df: pl.DataFrame, step: timedelta, extra: list[str]) -> pl.DataFrame:
     """Per-series per-bucket rates of counter samples ``df`` (ts, metric, service, value,
     labels, and the ``extra`` label columns already extracted; or rows of
@@ -377,8 +385,9 @@ def red_from_metrics(
     else:
         # ordered by series once, and shared with the metric changes (changes.py)
         m = samples_by_series(metrics)
-        req = m.filter((pl.col("metric") == requests) & has_service).with_columns(
-            frames.attr("labels", "code").alias("code")
+        req = _per_series(
+            m.filter((pl.col("metric") == requests) & has_service),
+            frames.attr("labels", "code").alias("code"),
         )
         if req.height == 0:
             return _empty()
@@ -390,11 +399,12 @@ def red_from_metrics(
         rates = rates.with_columns(
             pl.when(pl.col("rate") > 0).then(pl.col("_err") / pl.col("rate")).alias("error_ratio")
         ).drop("_err")
-        b = m.filter((pl.col("metric") == f"{histogram}_bucket") & has_service).with_columns(
+        b = _per_series(
+            m.filter((pl.col("metric") == f"{histogram}_bucket") & has_service),
             frames.attr("labels", "le")
             .str.replace(r"^\+Inf$", "inf")
             .cast(pl.Float64, strict=False)
-            .alias("le")
+            .alias("le"),
         )
         out = rates
         if b.height:
