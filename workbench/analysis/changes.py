@@ -119,12 +119,13 @@ def rate_counters(
     ordered: bool = False,
 ) -> pl.DataFrame:
     """Turn counter series (names ending in ``suffixes``) into per-second rates.
+    ``ordered``: ``metrics`` carry ``_sid`` and are in series order already (as
+    :func:`samples_by_series` returns them).
 
     Other series pass through unchanged. The first sample of each counter series has no
     rate and is dropped; counter resets (a decrease) give a rate of 0. Adds ``_sid`` and
     returns the rows sorted by series and time; with ``keep_increase`` also ``_inc``, the
-    counter's increase since the previous sample (null for other series). ``ordered``:
-    ``metrics`` already carry ``_sid`` and are in that order (:func:`samples_by_series`).
+    counter's increase since the previous sample (null for other series).
     """
     df = metrics if ordered else _by_series(metrics.with_columns(_series_id_fast()))
     is_counter = pl.any_horizontal([pl.col("metric").str.ends_with(s) for s in suffixes])
