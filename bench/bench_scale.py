@@ -108,14 +108,20 @@ def scenario(name: str, seed: int, services: int, cache: Path, position: str | N
     graph, a drawn fault time, decoys, telemetry gaps, no change record naming the root."""
     tag = f"-{position}" if position else ""
     out = cache / f"scale-{name}-{services}-seed{seed}{tag}"
-    if not (out / "scenario.json").exists():
+    variation = (
+        case_variation(name, services, seed, position=position, announced=False)
+        if position
+        else None
+    )
+    meta = out / "scenario.json"
+    if meta.exists() and variation is not None:
+        held = json.loads(meta.read_text()).get("variation")
+        if held != json.loads(json.dumps(variation.describe())):
+            # drawn by an older generator (a root no request reaches): generated again
+            shutil.rmtree(out)
+    if not meta.exists():
         from workbench.lab import generate
 
-        variation = (
-            case_variation(name, services, seed, position=position, announced=False)
-            if position
-            else None
-        )
         generate(name, seed, out, services=services, openmetrics=False, variation=variation)
     return out
 

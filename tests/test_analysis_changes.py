@@ -147,3 +147,43 @@ def test_sort_by_series_gives_the_two_key_order_for_time_ordered_and_shuffled_sa
     shuffled = df.sample(fraction=1.0, shuffle=True, seed=5)
     assert not shuffled["ts"].is_sorted()
     assert sort_by_series(shuffled).equals(df.sort("_sid", "ts"))
+
+
+def test_red_event_rates_are_judged_as_counts_like_their_counters():
+    # the per-service RED rates of the aggregated grain (failed requests per second,
+    # computed from counters): one or two errors a minute from a zero baseline are the
+    # same Poisson noise as in the counter they come from; a surge still is a change
+    step = 60
+    rare = np.zeros(120)
+    rare[7] = 1  # one error in the baseline
+    rare[[91, 92, 93, 96]] = [1, 2, 1, 2]  # a few errors in three minutes
+    surge = np.zeros(120)
+    surge[80:] = 20  # 20 errors a minute from 20 min into the window
+    m = metric_frame(
+        {
+            ("red:error_rate", "feed"): rare / step,
+            ("red:error_rate", "refund"): surge / step,
+            ("errors_per_second", "feed"): rare / step,  # not a RED rate: scored as a level
+        },
+        step_s=step,
+    )
+    ch = score_changes(m, WINDOW, BASELINE)
+    feed = _row(ch, "red:error_rate", "feed")
+    assert not feed["changed"] and feed["score"] < 4
+    assert _row(ch, "red:error_rate", "refund")["changed"]
+    # the same values under another name keep the level comparison (tiny spread: a change)
+    assert _row(ch, "errors_per_second", "feed")["changed"]
+
+
+def test_a_series_that_began_just_before_the_window_is_not_compared():
+    # a rollout's new pod starts 30 s before the window: one baseline point (its first
+    # rate) is no level; the old pods' series have the whole baseline. When no series
+    # has a longer baseline (the data start just before the window), all are compared.
+    m = metric_frame({("cpu", "old"): np.full(240, 0.08)})
+    new_pod = metric_frame({("cpu", "new"): np.concatenate([[0.01], np.full(120, 0.083)])})
+    new_pod = new_pod.with_columns(pl.col("ts") + timedelta(seconds=30 * 119))
+    ch = score_changes(pl.concat([m, new_pod]), WINDOW, BASELINE)
+    assert "new" not in ch["service"].to_list()
+    assert "old" in ch["service"].to_list()
+    alone = score_changes(new_pod, WINDOW, BASELINE)
+    assert alone["service"].to_list() == ["new"] and alone["n_baseline"][0] == 1

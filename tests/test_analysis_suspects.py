@@ -78,3 +78,44 @@ def test_error_logs_mark_spans_when_the_export_has_no_status():
     }
     with_status = spans.with_columns(status=pl.Series(["error", "ok"]))
     assert errors_from_logs(with_status, logs)["status"].to_list() == ["error", "ok"]
+
+
+def test_a_call_into_an_untraced_service_does_not_keep_the_time_of_what_it_calls():
+    # web calls sms, which sends no spans; sms calls tax (its spans name the missing
+    # sms span as parent). In the window tax waits for a pool: its spans take ~1.9 s,
+    # web's calls to sms time out at 1 s, and some tax spans fail. The time of web's
+    # call is tax's, and the errors under the gap start at tax: tax ranks above sms.
+    from datetime import timedelta
+
+    from tests.diag_builders import BASELINE, WINDOW, span, spans_frame
+
+    rows = []
+    for i in range(40):
+        for side, t0 in (("b", BASELINE.start), ("w", WINDOW.start)):
+            t0 = t0 + timedelta(seconds=60 * i)
+            slow, tr = side == "w", f"{side}{i}"
+            tax_end = 1900 if slow else 60
+            call_end = 1005 if slow else 95
+            bad = "error" if slow else "ok"
+            attrs = [{"key": "server.address", "value": "sms"}]
+            call = span(tr, "call", "root", "web", "POST", 5, call_end, bad, "client", t0)
+            rows += [
+                span(tr, "root", None, "web", "GET /", 0, call_end + 5, bad, t0=t0),
+                {**call, "attributes": attrs},
+                span(
+                    tr,
+                    "tax",
+                    "gone",
+                    "tax",
+                    "GET /tax",
+                    20,
+                    tax_end,
+                    "error" if slow and i % 3 else "ok",
+                    t0=t0,
+                ),
+            ]
+    sus = rank_suspects(spans=spans_frame(rows), window=WINDOW, baseline=BASELINE)
+    assert sus.ranking[0] == "tax"
+    t = {r["service"]: r for r in sus.table.iter_rows(named=True)}
+    assert t["tax"]["latency"] > 0.5 and t["sms"]["latency"] < 0.1
+    assert t["tax"]["errors"] > t["sms"]["errors"] > 0  # timeouts over ok tax spans stay sms's

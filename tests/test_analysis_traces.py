@@ -97,3 +97,50 @@ def test_latency_blame_points_at_where_the_extra_time_is_spent():
     assert b.filter(pl.col("service") == "fe")["extra_ms"][0] == 0.0
     # without windows: slow vs median traces of the same data
     assert latency_blame(spans)["service"][0] == "db"
+
+
+def _gap_trace(tax_status: str = "ok") -> pl.DataFrame:
+    # web calls sms, which sends no spans; sms calls tax, whose server span names the
+    # missing sms client span as parent. web's call times out at 1000 ms while tax is
+    # still busy (it ends after the call): tax started inside the call
+    return spans_frame(
+        [
+            span("t1", "root", None, "web", "GET /", 0, 1010, "error"),
+            span("t1", "call", "root", "web", "POST", 5, 1005, "error", kind="client"),
+            span("t1", "tax", "missing", "tax", "GET /tax", 20, 1900, tax_status),
+            span("t1", "q", "tax", "tax", "SELECT", 1500, 1501, kind="client"),
+        ]
+    )
+
+
+def test_an_orphan_hangs_under_the_childless_call_under_way_when_it_started():
+    from workbench.analysis.traces import gap_parents
+
+    gp = gap_parents(_gap_trace())
+    assert gp.select("span_id", "gap_parent").rows() == [("tax", "call")]
+    tree = span_tree(_gap_trace()).sort("span_id")
+    by = dict(zip(tree["span_id"], tree.iter_rows(named=True), strict=True))
+    # the call's time is tax's now (clipped to the call), not the call's own
+    assert by["call"]["self_ms"] < 20 and not by["tax"]["is_root"]
+    assert by["tax"]["parent_span_id"] == "missing"  # the frame keeps its own parent
+    assert tree.filter(pl.col("is_root"))["span_id"].to_list() == ["root"]
+    # a failing span under the gap is where the error starts, not the call above it
+    assert error_origin_spans(_gap_trace("error"))["span_id"].to_list() == ["tax"]
+    assert error_origin_spans(_gap_trace("ok"))["span_id"].to_list() == ["call"]
+
+
+def test_an_orphan_no_childless_call_holds_stays_a_root():
+    from workbench.analysis.traces import gap_parents
+
+    rows = [
+        span("t1", "root", None, "web", "GET /", 0, 100),
+        # the call has a child: the orphan's gap is elsewhere
+        span("t1", "call", "root", "web", "POST", 5, 95, kind="client"),
+        span("t1", "srv", "call", "sms", "POST", 6, 90),
+        # starts after every call ended
+        span("t1", "late", "missing", "tax", "GET /tax", 200, 300),
+        span("t1", "orph", "missing2", "tax", "GET /tax", 10, 20),
+    ]
+    assert gap_parents(spans_frame(rows)).height == 0
+    tree = span_tree(spans_frame(rows))
+    assert sorted(tree.filter(pl.col("is_root"))["span_id"].to_list()) == ["late", "orph", "root"]

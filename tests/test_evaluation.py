@@ -3,6 +3,7 @@ the real data sets and of the lab, and one honest accuracy check on the lab demo
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -148,7 +149,7 @@ def test_demo_ground_truth_is_ranked_first(lab_demo_dir):
 
 
 def test_lab_suite_spec_covers_every_fault_kind_and_reuses_generated_cases(tmp_path):
-    from workbench.evaluation.suite import SUITE, case_name, generate_suite
+    from workbench.evaluation.suite import SUITE, case_name, case_variation, generate_suite
     from workbench.lab.faults import FAULT_KINDS
     from workbench.lab.scenarios import get_scenario
 
@@ -159,7 +160,14 @@ def test_lab_suite_spec_covers_every_fault_kind_and_reuses_generated_cases(tmp_p
     d = tmp_path / case_name(*spec[0])
     d.mkdir()
     (d / "truth.json").write_text('{"root_cause_service": "x"}')
-    (d / "scenario.json").write_text("{}")
+    drawn = case_variation(*spec[0][:3], position="leaf", announced=False).describe()
+    (d / "scenario.json").write_text(json.dumps({"variation": drawn}))
     made: list[str] = []
     assert generate_suite(tmp_path, spec=spec, progress=made.append) == tmp_path
-    assert made == []  # already there: not generated again
+    assert made == []  # already there, drawn the same: not generated again
+    # drawn otherwise (an older generator): generated again
+    (d / "scenario.json").write_text(json.dumps({"variation": {**drawn, "root": "old"}}))
+    assert generate_suite(tmp_path, spec=spec, progress=made.append) == tmp_path
+    assert made == [d.name]
+    held = json.loads((d / "scenario.json").read_text())["variation"]
+    assert held == json.loads(json.dumps(drawn))

@@ -368,3 +368,103 @@ def test_too_many_attribute_layouts_go_the_careful_way(  # type: ignore[no-untyp
     monkeypatch.setattr(fast, "_MAX_LAYOUTS", 2)
     assert fast_spans(path.read_bytes()) is None
     assert_frame_equal(otlp.read_file(path).frame, careful(path, monkeypatch))
+
+
+def _repeating_file(tmp_path: Path) -> Path:
+    """Requests that repeat attribute arrays (the cache's common case) across spans,
+    scopes and resources, mixed with spans that carry a status message or an exception
+    event under the same arrays, spans without attributes, and blank and CRLF lines."""
+    arrays = [
+        [_kv("http.route", {"stringValue": f"/r{i % 3}"}), _kv("n", {"intValue": str(i % 2)})]
+        for i in range(6)
+    ]
+    pods = [
+        [
+            {"key": "service.name", "value": {"stringValue": f"svc{r}"}},
+            {"key": "k8s.pod.name", "value": {"stringValue": f"pod{r}"}},
+        ]
+        for r in range(2)
+    ]
+    lines = []
+    k = 0
+    for req in range(12):
+        spans = []
+        for j in range(9):
+            k += 1
+            over: dict = {"spanId": f"{k:016x}", "attributes": arrays[(req + j) % 6]}
+            if j == 4:
+                over["status"] = {"code": 2, "message": f"boom {req % 2}"}
+            if j == 5:
+                over["events"] = [
+                    {
+                        "name": "exception",
+                        "attributes": [_kv("exception.type", {"stringValue": "E"})],
+                    }
+                ]
+            if j == 6:
+                over["events"] = [{"name": "log"}]  # no exception: an ordinary span
+            span = _span(**over)
+            if j == 7:
+                del span["attributes"]
+            spans.append(span)
+        doc = _doc(spans, pods[req % 2])
+        doc["resourceSpans"][0]["scopeSpans"].append(
+            {"scope": {"name": f"lib{req % 3}"}, "spans": [_span(spanId=f"{10_000 + req:016x}")]}
+        )
+        lines.append(json.dumps(doc).encode())
+    p = tmp_path / "repeat.otlp.jsonl"
+    p.write_bytes(b"\n".join(lines[:5]) + b"\n\n" + b"\r\n".join(lines[5:]) + b"\r\n")
+    return p
+
+
+def test_repeated_attribute_arrays_equal_the_careful_path(  # type: ignore[no-untyped-def]
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Each distinct (resource + scope, attribute bytes) is decoded once and gathered: the
+    same frame as the careful path, whatever the chunk size, however often the kept
+    combinations are let go, and wherever the file's blocks end."""
+    import workbench.sources.files.otlp_fast as fast
+
+    p = _repeating_file(tmp_path)
+    slow = careful(p, monkeypatch)
+    assert slow.height == 12 * 10
+    whole = fast_spans(p.read_bytes())
+    assert whole is not None
+    assert_frame_equal(whole, slow)
+    by_file = fast_spans_file(p)
+    assert by_file is not None
+    assert_frame_equal(by_file, slow)
+    attrs = [{kv["key"]: kv["value"] for kv in row} for row in slow["attributes"]]
+    assert attrs[4]["otel.status_description"] == "boom 0" and attrs[5]["exception.type"] == "E"
+    assert "http.route" not in attrs[7] and attrs[7]["k8s.pod.name"] == "pod0"
+    for chunk, held, block in ((7, 10**9, 1 << 23), (5, 300, 1 << 23), (1000, 0, 97)):
+        monkeypatch.setattr(fast, "_CHUNK_SPANS", chunk)
+        monkeypatch.setattr(fast, "_MAX_HELD", held)
+        monkeypatch.setattr(fast, "_BLOCK", block)  # lines longer than a block: it grows
+        assert_frame_equal(fast_spans_file(p), slow)
+        assert_frame_equal(fast_spans(p.read_bytes()), slow)
+
+
+def test_blocks_end_anywhere_in_the_demo(lab_demo_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The file read in blocks of any size (here ~1.5 lines) gives the same frame as its
+    bytes decoded at once."""
+    import workbench.sources.files.otlp_fast as fast
+
+    path = lab_demo_dir / "traces" / "traces.otlp.jsonl"
+    want = fast_spans(path.read_bytes())
+    assert want is not None
+    monkeypatch.setattr(fast, "_BLOCK", 100_003)
+    assert_frame_equal(fast_spans_file(path), want)
+
+
+@pytest.mark.parametrize("missing", ["startTimeUnixNano", "endTimeUnixNano", "traceId"])
+def test_a_span_without_a_time_or_id_declines(tmp_path: Path, missing: str) -> None:
+    from workbench.errors import BadData
+
+    span = _span(spanId="b35b28af18223143")
+    del span[missing]
+    p = _write(tmp_path, [_doc([_span(), span])])
+    assert fast_spans(p.read_bytes()) is None
+    with pytest.raises(BadData) as ei:
+        otlp.read_file(p)
+    assert ei.value.path == str(p) and missing in str(ei.value.field)

@@ -142,3 +142,26 @@ def test_seeds_need_the_lab_suite_and_must_be_integers(capsys, tmp_path):
     assert main(["eval", "rca", "--lab-suite", str(tmp_path), "--seeds", "4,x"]) == 1
     assert "not a list of integers" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing generated on a bad option
+
+
+def test_a_root_no_request_reaches_is_never_drawn():
+    # in this 8-service topology web calls sms's POST /sms and sms-2's GET /sms/{id}:
+    # sms's own GET /sms/{id}, the only route calling tracking, has no caller, so no
+    # request reaches tracking (its metrics count 0 requests): a fault there shows
+    # nowhere. The suite drew it for two cases of seed 103; it is drawn again now.
+    topo = generated(8, seed=103)
+    assert "tracking" in topo.callers and topo.callers["tracking"] == ("sms",)
+    assert "tracking" not in topo.served
+    assert {"web", "sms", "sms-2", "tax", "upload", "postgres"} <= topo.served
+    for name in ("http-errors", "bad-deploy-canary", "memory-leak", "cpu-hog"):
+        for position in POSITIONS:
+            for seed in range(101, 111):
+                assert _v(topo, name, seed, position=position, announced=False).root in (
+                    topo.served
+                )
+    # the drawn-again case keeps its time; a case whose first draw was served keeps
+    # every draw (the memory-leak case of the suite: root tax, as before)
+    again = _v(topo, "http-errors", 103, position="leaf", announced=False)
+    assert again.root == "upload" and again.fault_at_min == 96.9
+    kept = _v(topo, "memory-leak", 103, position="leaf", announced=False)
+    assert kept.root == "tax" and kept.fault_at_min == 92.5

@@ -43,6 +43,7 @@ from workbench.timewindow import Window
 __all__ = [
     "CHANGE_SCHEMA",
     "COUNTER_SUFFIXES",
+    "EVENT_RATES",
     "onset_of_changes",
     "rate_counters",
     "samples_by_series",
@@ -51,6 +52,9 @@ __all__ = [
 ]
 
 COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
+#: series that are a counter's rate already (events per second, per service): their
+#: events per interval are recovered for the rare-event test (see :func:`rate_counters`)
+EVENT_RATES = ("red:error_rate", "red:request_rate")
 
 CHANGE_SCHEMA: dict[str, pl.DataType | DataTypeClass] = {
     "metric": pl.String,
@@ -125,7 +129,8 @@ def rate_counters(
     Other series pass through unchanged. The first sample of each counter series has no
     rate and is dropped; counter resets (a decrease) give a rate of 0. Adds ``_sid`` and
     returns the rows sorted by series and time; with ``keep_increase`` also ``_inc``, the
-    counter's increase since the previous sample (null for other series).
+    counter's increase since the previous sample (for the :data:`EVENT_RATES`, already
+    rates, the rate times the seconds since the previous sample; null for other series).
     """
     df = metrics if ordered else _by_series(metrics.with_columns(_series_id_fast()))
     is_counter = pl.any_horizontal([pl.col("metric").str.ends_with(s) for s in suffixes])
@@ -133,7 +138,17 @@ def rate_counters(
     dt = pl.col("ts").diff().dt.total_microseconds() / 1e6
     dv = pl.col("value").diff()
     rate = pl.when(~_new_series() & (dt > 0)).then(dv.clip(lower_bound=0) / dt).otherwise(None)
-    inc = pl.when(is_counter & ~_new_series()).then(dv.clip(lower_bound=0))
+    # a rate of events computed from counters (the per-service RED rates of the metric
+    # grain that aggregates): the events in each interval are the rate times its seconds,
+    # whole numbers when they were counted exactly, so rare events are judged as counts
+    # whatever grain the metrics came at
+    events = pl.col("metric").is_in(EVENT_RATES) & ~_new_series() & (dt > 0)
+    inc = (
+        pl.when(is_counter & ~_new_series())
+        .then(dv.clip(lower_bound=0))
+        .when(events)
+        .then((pl.col("value") * dt).round(6))
+    )
     df = df.with_columns(
         pl.when(is_counter).then(rate).otherwise(pl.col("value")).alias("value"),
         *([inc.alias("_inc")] if keep_increase else []),
@@ -184,6 +199,11 @@ def score_changes(
         df.filter(in_w)
         .select("_sid", "ts", "value", "_inc")
         .join(base, on="_sid", how="inner", maintain_order="left")
+        # a series that began just before the window (a pod a rollout started) has
+        # fewer baseline points than a run: no level to compare with (its first rate
+        # against itself), as a series without baseline points has none. When the data
+        # hold no longer baseline for any series, every series is alike: kept
+        .filter(pl.col("n_baseline") >= min(min_run, _longest(base)))
         # an all-zero baseline has no spread at all: there, count 1 % of the value
         # compared as the spread, so 0 -> x scores 100 rather than x / 1e-9
         .with_columns(
@@ -285,6 +305,13 @@ def _baseline_stats(df: pl.DataFrame, start: datetime, end: datetime) -> pl.Data
         )
         .drop("_mad", "_meanad")
     )
+
+
+def _longest(base: pl.DataFrame) -> int:
+    """The most baseline points any series has (0 without any)."""
+    if base.height == 0:
+        return 0
+    return int(base.select(pl.col("n_baseline").max()).item() or 0)
 
 
 def _fraction() -> pl.Expr:

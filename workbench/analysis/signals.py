@@ -147,6 +147,12 @@ class Context:
         return own_failures(self.blamed_spans, window=self.window, baseline=self.baseline)
 
     @cached_property
+    def gaps(self) -> pl.DataFrame:
+        """Orphan spans and the call each hangs under (:func:`traces.gap_parents` of the
+        spans: computed once for every window compared, the verdict's placebos too)."""
+        return tr.gap_parents(self.spans)
+
+    @cached_property
     def surges(self) -> pl.DataFrame:
         if self.logs.height:
             return tp.template_surges(self.logs, self.window, self.baseline)
@@ -176,7 +182,7 @@ class Context:
 
     @cached_property
     def origin_spans(self) -> pl.DataFrame:
-        return tr.error_origin_spans(self.error_spans, window=self.window)
+        return tr.error_origin_spans(self.error_spans, window=self.window, gaps=self.gaps)
 
     @cached_property
     def derived_totals(self) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -225,11 +231,11 @@ def _errors(c: Context) -> pl.DataFrame:
     if bsp.height == 0 or "status" not in bsp.columns or not (bsp["status"] == "error").any():
         return _empty()
     # the window's origin spans once, aggregated per service and per operation
-    origins = tr.error_origin_spans(bsp, window=win)
+    origins = tr.error_origin_spans(bsp, window=win, gaps=c.gaps)
     ow = tr.origins_by(origins, ("blame_service",))
     if ow.height == 0:
         return _empty()
-    ob = tr.error_origins(bsp, window=base, by=("blame_service",)).select(
+    ob = tr.error_origins(bsp, window=base, by=("blame_service",), gaps=c.gaps).select(
         "blame_service", _tb=pl.col("traces")
     )
     w_s = covered_seconds(bsp["start"], win)

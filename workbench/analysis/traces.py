@@ -28,7 +28,15 @@ import polars as pl
 from workbench.analysis._util import memoised
 from workbench.timewindow import Window
 
-__all__ = ["error_origin_spans", "error_origins", "latency_blame", "origins_by", "span_tree"]
+__all__ = [
+    "error_origin_spans",
+    "error_origins",
+    "gap_parents",
+    "latency_blame",
+    "origins_by",
+    "span_tree",
+    "with_gap_parents",
+]
 
 _KEY = ["trace_id", "span_id"]
 
@@ -44,27 +52,104 @@ def _failing(spans: pl.DataFrame) -> pl.DataFrame:
     return spans.filter(pl.col("status") == "error")
 
 
-def error_origin_spans(spans: pl.DataFrame, *, window: Window | None = None) -> pl.DataFrame:
-    """The spans where errors originate: in error, with no child in error.
+@memoised
+def gap_parents(spans: pl.DataFrame) -> pl.DataFrame:
+    """``trace_id, span_id, gap_parent``: for each span whose parent is missing from its
+    trace (the caller left no span: a service without traces, a span lost), the call it
+    sits under: the innermost client span of the same trace that has no child span and
+    was under way when the orphan started (a call that timed out ends before the work it
+    started does).
+
+    A call into a service that sends no spans leaves a client span without a child; what
+    that service calls in turn still sends its spans, naming the missing span as their
+    parent. Those spans are part of the call's time (and of its failure), as a visible
+    child would be. Orphans that no such call holds (another gap, clock skew) stay roots.
+
+    >>> gap_parents(inc.spans)   # orphan -> the childless call it belongs under
+    """
+    schema = {"trace_id": pl.String, "span_id": pl.String, "gap_parent": pl.String}
+    if spans.height == 0 or "kind" not in spans.columns:
+        return pl.DataFrame(schema=schema)
+    s = spans.select("trace_id", "span_id", "parent_span_id", "kind", "start", "end")
+    ids = s.select("trace_id", parent_span_id="span_id").unique()
+    orphans = (
+        s.filter(pl.col("parent_span_id").is_not_null())
+        .join(ids, on=["trace_id", "parent_span_id"], how="anti")
+        .select("trace_id", "span_id", _os="start")
+    )
+    if orphans.height == 0:
+        return pl.DataFrame(schema=schema)
+    parents = s.select("trace_id", span_id="parent_span_id").drop_nulls().unique()
+    calls = (
+        s.filter(pl.col("kind") == "client")
+        .join(orphans.select("trace_id").unique(), on="trace_id", how="semi")
+        .join(parents, on=["trace_id", "span_id"], how="anti")
+        .select("trace_id", gap_parent="span_id", _cs="start", _ce="end")
+    )
+    return (
+        orphans.join(calls, on="trace_id", how="inner")
+        .filter(
+            (pl.col("gap_parent") != pl.col("span_id"))
+            & (pl.col("_cs") <= pl.col("_os"))
+            & (pl.col("_ce") >= pl.col("_os"))
+        )
+        .sort("_cs", descending=True)
+        .unique(["trace_id", "span_id"], keep="first")
+        .select(list(schema))
+        .cast(schema)  # type: ignore[arg-type]
+    )
+
+
+def with_gap_parents(spans: pl.DataFrame) -> pl.DataFrame:
+    """``spans`` with each orphan's ``parent_span_id`` set to its :func:`gap_parents` call
+    (other spans unchanged)."""
+    gp = gap_parents(spans)
+    if gp.height == 0:
+        return spans
+    return (
+        spans.join(gp, on=_KEY, how="left", maintain_order="left")
+        .with_columns(parent_span_id=pl.coalesce("gap_parent", "parent_span_id"))
+        .drop("gap_parent")
+    )
+
+
+def error_origin_spans(
+    spans: pl.DataFrame, *, window: Window | None = None, gaps: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """The spans where errors originate: in error, with no child in error (a span under
+    a call into a service that sent no spans counts as that call's child:
+    :func:`gap_parents`; ``gaps``: those of the same spans computed already).
 
     >>> error_origin_spans(inc.spans, window=inc.window).select("service", "name", "start")
     """
     err = _in(_failing(spans), window)
-    err_parents = (
-        err.select("trace_id", pl.col("parent_span_id").alias("span_id")).drop_nulls().unique()
-    )
-    return err.join(err_parents, on=_KEY, how="anti")
+    err_parents = err.select("trace_id", pl.col("parent_span_id").alias("span_id"))
+    gp = gap_parents(spans) if gaps is None else gaps
+    if gp.height:
+        err_parents = pl.concat(
+            [
+                err_parents,
+                err.select(_KEY)
+                .join(gp, on=_KEY, how="inner")
+                .select("trace_id", span_id="gap_parent"),
+            ]
+        )
+    return err.join(err_parents.drop_nulls().unique(), on=_KEY, how="anti")
 
 
 def error_origins(
-    spans: pl.DataFrame, *, window: Window | None = None, by: tuple[str, ...] = ("service", "name")
+    spans: pl.DataFrame,
+    *,
+    window: Window | None = None,
+    by: tuple[str, ...] = ("service", "name"),
+    gaps: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Where errors start, aggregated: ``by`` columns, ``origin_spans``, ``traces`` (failing
     traces with an origin there) and ``share`` of all failing traces, largest first.
 
     >>> error_origins(inc.spans, window=inc.window, by=("service",))
     """
-    return origins_by(error_origin_spans(spans, window=window), by)
+    return origins_by(error_origin_spans(spans, window=window, gaps=gaps), by)
 
 
 def origins_by(origins: pl.DataFrame, by: tuple[str, ...] = ("service", "name")) -> pl.DataFrame:
@@ -117,12 +202,20 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
     # 64-bit keys for (trace, span) make the de-duplication and the parent join cheap
     # (a collision needs ~4e9 spans to become likely)
     key = (pl.col("trace_id").hash(11) ^ pl.col("span_id").hash(13)).alias("_key")
-    pkey = (pl.col("trace_id").hash(11) ^ pl.col("parent_span_id").hash(13)).alias("_pkey")
-    keyed = spans.with_columns(key)
+    # an orphan under a call into a service that sent no spans hangs under that call
+    # (:func:`gap_parents`); the frame keeps its own ``parent_span_id``
+    pkey = (pl.col("trace_id").hash(11) ^ pl.col("_parent").hash(13)).alias("_pkey")
+    gp = gap_parents(spans)
+    keyed = (
+        spans.join(gp, on=_KEY, how="left", maintain_order="left").rename({"gap_parent": "_parent"})
+        if gp.height
+        else spans.with_columns(_parent=pl.lit(None, pl.String))
+    )
+    keyed = keyed.with_columns(key, _parent=pl.coalesce("_parent", "parent_span_id"))
     s = keyed.filter(keyed["_key"].is_first_distinct()).drop("_key")
     n = s.height
     if n == 0:
-        return s.with_columns(
+        return s.drop("_parent").with_columns(
             depth=pl.lit(None, pl.Int32),
             is_root=pl.lit(None, pl.Boolean),
             trimmed_start=pl.col("start"),
@@ -131,7 +224,8 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
             on_critical_path=pl.lit(None, pl.Boolean),
             cp_ms=pl.lit(None, pl.Float64),
         )
-    ids = s.select(key, pl.when(pl.col("parent_span_id").is_not_null()).then(pkey).alias("_pkey"))
+    ids = s.select(key, pl.when(pl.col("_parent").is_not_null()).then(pkey).alias("_pkey"))
+    s = s.drop("_parent")
     idx = pl.DataFrame({"_pkey": ids["_key"], "_p": pl.int_range(n, eager=True)})
     parent = (
         ids.select("_pkey")

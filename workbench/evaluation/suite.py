@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,10 +87,11 @@ SUITE = suite_spec()
 
 
 def default_suite_dir() -> Path:
-    """``$WORKBENCH_CACHE/lab-suite-v2`` or ``~/.cache/workbench/lab-suite-v2`` (v2: the
-    cases with drawn variation; the fixed cases of v1 are not reused)."""
+    """``$WORKBENCH_CACHE/lab-suite-v3`` or ``~/.cache/workbench/lab-suite-v3`` (v2: the
+    cases with drawn variation; v3: a root no request reaches is drawn again, so the
+    few v2 cases with such a root differ; earlier versions are not reused)."""
     base = os.environ.get("WORKBENCH_CACHE") or Path.home() / ".cache" / "workbench"
-    return Path(base) / "lab-suite-v2"
+    return Path(base) / "lab-suite-v3"
 
 
 def case_name(scenario: str, services: int | None, seed: int, *_: object) -> str:
@@ -122,7 +124,8 @@ def generate_suite(
     progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Generate every case of ``spec`` (default: :data:`SUITE`) under ``out``; cases whose
-    directory already holds a complete scenario are kept. Returns ``out``."""
+    directory already holds a complete scenario drawn with the same variation are kept
+    (one drawn differently, by an older generator, is generated again). Returns ``out``."""
     from workbench.lab import generate
 
     root = Path(out)
@@ -130,13 +133,18 @@ def generate_suite(
     for scenario, services, seed, position, announced in spec or SUITE:
         name = case_name(scenario, services, seed)
         d = root / name
+        v = case_variation(scenario, services, seed, position=position, announced=announced)
         if (d / "truth.json").exists() and (d / "scenario.json").exists():
             try:
                 json.loads((d / "truth.json").read_text())
-                continue
+                held = json.loads((d / "scenario.json").read_text()).get("variation")
+                if held == json.loads(json.dumps(v.describe())):
+                    continue
             except ValueError:
                 pass
-        v = case_variation(scenario, services, seed, position=position, announced=announced)
+            # new files, not the old ones rewritten in place (a cache copied with hard
+            # links keeps the original intact)
+            shutil.rmtree(d)
         generate(scenario, seed, d, services=services, variation=v)
         if progress:
             progress(name)

@@ -136,6 +136,28 @@ class Topology:
                     out[c.to].add(s.name)
         return {k: tuple(sorted(v)) for k, v in out.items()}
 
+    @cached_property
+    def served(self) -> frozenset[str]:
+        """Services some request reaches: the entries' routes with a share of the external
+        traffic and the routes they call, transitively (a route no caller uses, and what
+        only it calls, serve nothing: a fault there shows nowhere)."""
+        todo = [
+            (s.name, r.name)
+            for s in self.services
+            if s.kind == "frontend"
+            for r in s.routes
+            if r.share > 0
+        ]
+        seen = set(todo)
+        while todo:
+            sname, rname = todo.pop()
+            route = next(r for r in self.by_name[sname].routes if r.name == rname)
+            for c in route.calls:
+                if c.weight > 0 and (c.to, c.operation) not in seen:
+                    seen.add((c.to, c.operation))
+                    todo.append((c.to, c.operation))
+        return frozenset(s for s, _ in seen)
+
     @property
     def entries(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.services if s.kind == "frontend")

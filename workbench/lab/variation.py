@@ -97,13 +97,17 @@ def positions_of(topo: Topology) -> dict[str, str]:
     return out
 
 
-def _candidates(topo: Topology, sc: Scenario, position: str) -> tuple[list[str], str]:
-    """Services that can hold ``sc``'s fault at ``position`` (or the nearest position)."""
+def _candidates(
+    topo: Topology, sc: Scenario, position: str, *, served: bool = False
+) -> tuple[list[str], str]:
+    """Services that can hold ``sc``'s fault at ``position`` (or the nearest position);
+    with ``served``, only services some request reaches (:attr:`Topology.served`)."""
     callers = topo.callers
+    keep = topo.served if served else frozenset(topo.names)
     if sc.fault == "db_outage":
-        dbs = [s.name for s in topo.services if s.kind == "database"]
+        dbs = [s.name for s in topo.services if s.kind == "database" and s.name in keep]
         return dbs or [s.name for s in topo.services if not s.is_http], "leaf"
-    pos = positions_of(topo)
+    pos = {n: p for n, p in positions_of(topo).items() if n in keep}
     fit = [n for n in pos if sc.fault not in _NEEDS_CALLERS or callers[n]]
     if sc.fault == "conn_pool_exhaustion":
         fit = [n for n in fit if topo.service(n).pool_max] or fit
@@ -133,6 +137,13 @@ def draw_variation(
     rng = np.random.default_rng([seed, zlib.crc32(sc.name.encode()), len(topo.services), 7])
     cands, pos = _candidates(topo, sc, position)
     root = cands[int(rng.integers(len(cands)))]
+    if root not in topo.served:
+        # no request reaches it (a route no caller uses): its fault would show nowhere.
+        # Drawn again among the served services from a stream of its own, so every case
+        # whose first draw was served keeps exactly the draws it always had
+        cands, pos = _candidates(topo, sc, position, served=True)
+        again = np.random.default_rng([seed, zlib.crc32(sc.name.encode()), len(topo.services), 8])
+        root = cands[int(again.integers(len(cands)))]
     at = round(float(rng.uniform(*_START_MIN)), 1)
     minutes = None if sc.fault_minutes is None else round(float(rng.uniform(10.0, 30.0)), 1)
     http = [s.name for s in topo.services if s.is_http]

@@ -8,25 +8,35 @@ common well-formed case: lower-case hex ids, integer kinds and status codes, tim
 strings of digits or integers, any attribute value (arrays and kvlists as the careful
 path writes them), unknown fields (skipped, as the careful path skips them), JSON lines
 or one document. On anything else (an id in base64 or upper case, a kind or status as a
-string, a time outside 1990..2200 or a span that ends before it starts, Tempo or Jaeger
-wrappers, ``instrumentationLibrary*`` (OTLP < 0.15), a value of another type than OTLP
-defines, malformed or truncated JSON, lone surrogates, bytes that are not UTF-8, a BOM)
-it returns None and the careful path reads the file, with its typed errors naming the
-file, line and field.
+string, a missing or out-of-range time (outside 1990..2200) or a span that ends before
+it starts, Tempo or Jaeger wrappers, ``instrumentationLibrary*`` (OTLP < 0.15), a value
+of another type than OTLP defines, malformed or truncated JSON, lone surrogates, bytes
+that are not UTF-8, a BOM) it returns None and the careful path reads the file, with its
+typed errors naming the file, line and field.
 
-Why msgspec (measured 14:40-14:50 UTC on 2026-12-06, load average 9-12 on 2 shared
-cores, fresh process per run, ``read_file`` end to end; the note issue-12-otlp3 has the
-commands): on the demo's 48 MB / 64,256 spans ~0.65 CPU-s (~100k spans per CPU-second)
-and 241 MiB peak RSS, against ~1.2 CPU-s (~53k) and 562 MiB for the former fast path
-(pyarrow's strict columnar JSON reader, then polars explode, unnest and sort of every
-attribute); on the 1,000-service lab's 173 MB / 180,213 spans ~2.2 CPU-s and 319 MiB
-against ~4.4 CPU-s and 1,619 MiB. pyarrow materialised every field of every span as
-Arrow and polars then copied the exploded attributes; this path holds one line's structs
-at a time and never the whole file. Its decode alone runs at ~340k spans per CPU-second
-(the floor in ``bench/bench_investigation.py``); what is left in Python per span is
-reading its attribute keys and values: where each value lands in the frame (sorted keys,
-one value per key, span attributes over resource ones) is worked out once per distinct
-key layout (:class:`_Layouts`) and applied by polars.
+How it is fast (issue 12: 250k spans/s on the demo's 48 MB / 64,256 spans):
+
+- the file is read in 8 MiB blocks into one reused buffer; msgspec decodes each line
+  from it in place, and the ASCII / ``\r`` checks run once per block;
+- a span's attribute array is left undecoded (``msgspec.Raw``): its bytes are the key of
+  a *combination* (resource + scope, attribute bytes), decoded and merged (span
+  attributes over resource ones, last duplicate wins, keys sorted: worked out once per
+  key layout, :class:`_Layouts`) only the first time. The demo has 6,615 combinations for
+  64,256 spans; the 1,000-service lab about one per two spans (still no slower than
+  decoding every array). A span with a status message or an exception is its own;
+- what Python reads per span is its ids, name, times and kind (list comprehensions per
+  line) and its attribute bytes; every 16,000 spans the lists become polars series and a
+  worker thread does the rest with polars (the combinations' KV lists, one gather, time
+  parsing, the careful path's checks, the frame's form) while the next chunk is decoded:
+  polars releases the GIL, so on two cores both run at once.
+
+Measured (2026-12-06 17:30-18:00 UTC, 2 shared cores at load average 8-11, best of
+several runs; ``bench/bench_investigation.py --only-otlp``): ~0.33-0.36 CPU-s on the demo
+(~180k spans per CPU-second, was ~100-108k), peak RSS 188 MiB (was 222); the lab's 173 MB
+/ 180,213 spans ~2.1 CPU-s and 320 MiB (main: 2.25 CPU-s, 306 MiB, in a venv whose
+imports weigh 13 MiB less). msgspec's typed decode of every field the frame keeps runs at
+~310-350k spans per CPU-second; this path's own first pass (attributes left raw) at
+~650k.
 
 Example::
 
@@ -36,10 +46,13 @@ Example::
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import polars as pl
@@ -55,9 +68,12 @@ KIND_BY_INT = ("unspecified", "internal", "server", "client", "producer", "consu
 STATUS_BY_INT = ("unset", "ok", "error")
 RESOURCE_PREFIXES = ("service.", "k8s.", "host.", "container.", "deployment.", "cloud.")
 _ID = r"^(?:[0-9a-f]{16}|[0-9a-f]{32})$"
-_ZERO_ID = r"^0+$"
 #: spans held as Python objects before they become polars columns (bounds memory)
-_CHUNK_SPANS = 50_000
+_CHUNK_SPANS = 16_000
+#: bytes read at once (whole lines are decoded from the buffer; a longer line grows it)
+_BLOCK = 1 << 23
+#: bytes of distinct attribute arrays held from chunk to chunk before they are let go
+_MAX_HELD = 16 << 20
 #: distinct attribute layouts before the careful path takes over (keys that vary per
 #: span, like ``user.<id>``, would make a layout per span)
 _MAX_LAYOUTS = 20_000
@@ -105,7 +121,7 @@ class _Span(Struct, gc=False, rename="camel"):
     kind: int | None = None
     start_time_unix_nano: str | int | None = None
     end_time_unix_nano: str | int | None = None
-    attributes: list[_KeyValue] | None = None
+    attributes: Raw | UnsetType = UNSET  # decoded once per distinct bytes
     status: _Status | None = None
     events: list[_Event] | None = None
 
@@ -139,6 +155,7 @@ class _Request(Struct, gc=False, rename="camel", forbid_unknown_fields=True):
 _DECODER = msgspec.json.Decoder(_Request)
 _RESOURCE_DECODER = msgspec.json.Decoder(_Resource | None)
 _KV_DECODER = msgspec.json.Decoder(list[_KeyValue] | None)
+_ARRAYS_DECODER = msgspec.json.Decoder(list[list[_KeyValue] | None])
 _VALUE_FIELDS = tuple(zip(_Value.__struct_fields__, _Value.__struct_encode_fields__, strict=True))
 
 
@@ -264,16 +281,26 @@ class _Layouts:
 
 
 class _Columns:
-    """Spans as Python lists, turned into polars chunks every ``_CHUNK_SPANS`` spans."""
+    """Spans as Python lists, handed on as polars chunks every ``_CHUNK_SPANS`` spans.
 
-    def __init__(self) -> None:
+    A span's attributes stay undecoded (``msgspec.Raw``) until their bytes are first seen
+    under a resource + scope: a file repeats the same attribute arrays (the demo has
+    6,127 distinct arrays for 64,256 spans), so each distinct (resource + scope, array)
+    pair is decoded and merged once (a *combination*; a span with a status message or an
+    exception is a combination of its own). The attributes column is a gather of the
+    combinations' key/value lists by each span's combination id."""
+
+    def __init__(self, submit: Callable[[_Chunk], Future[pl.DataFrame]]) -> None:
+        self.submit = submit  # hands a chunk to the finisher
+        self.chunks: list[Future[pl.DataFrame]] = []
+        self.restart = False
         self.layouts = _Layouts()
         self.bases: dict[tuple[str, ...], int] = {}
-        self.resources: dict[bytes, tuple[str | None, dict[str, str], int]] = {}
-        self.chunks: list[pl.DataFrame] = []
-        self._reset()
+        self._reset_combinations()
+        self._reset_spans()
 
-    def _reset(self) -> None:
+    def _reset_spans(self) -> None:
+        """After a flush: the next chunk's spans and combinations."""
         self.trace: list[Any] = []
         self.span: list[Any] = []
         self.parent: list[Any] = []
@@ -283,17 +310,29 @@ class _Columns:
         self.end: list[Any] = []
         self.code: list[Any] = []
         self.service: list[str | None] = []
-        self.layout: list[int] = []
-        self.block: list[int] = []  # where the span's resource/scope values start in base_pool
-        self.base_pool: list[str] = []
-        self.inputs: list[Any] = []  # each span's own values, in layout order
-        self.blocks: dict[tuple[int, str | None], tuple[int, tuple[str, ...], int]] = {}
-        self.resources = {}  # ids (and the bytes held) restart with the blocks
+        self.combo: list[int] = []  # each span's combination id
+        # the combinations made since the last flush: layout, where the block's values
+        # start in base_pool; their own values (in layout order) go to inputs
+        self.c_layout: list[int] = []
+        self.c_block: list[int] = []
+        self.inputs: list[Any] = []
+        # combinations whose arrays are still to be decoded (at the end of the line):
+        # (block, attribute bytes, status message, exception attributes)
+        self.pending: list[tuple[_Block, bytes, str | None, dict[str, str] | None]] = []
 
-    def resource(self, raw: Raw | UnsetType) -> tuple[str | None, dict[str, str], int]:
-        """(service, kept resource attributes, id) of a resource, cached on its bytes: a
-        file repeats the same few resources on every line."""
-        key = b"" if isinstance(raw, UnsetType) else bytes(raw)
+    def _reset_combinations(self) -> None:
+        """The resources, blocks and combinations seen (kept from chunk to chunk until
+        they hold ``_MAX_HELD`` bytes of attribute arrays)."""
+        self.resources: dict[bytes, tuple[str | None, dict[str, str], int]] = {}
+        self.blocks: dict[tuple[bytes, str | None], _Block] = {}
+        self.base_pool: list[str] = []
+        self.table: pl.Series | None = None  # the KV list of each combination flushed
+        self.done = 0  # combinations in the table
+        self.held = 0  # bytes of the attribute arrays the blocks hold
+
+    def resource(self, key: bytes) -> tuple[str | None, dict[str, str], int]:
+        """(service, kept resource attributes, id) of a resource, cached on its bytes (a
+        file repeats the same few resources on every line; b"" when there is none)."""
         hit = self.resources.get(key)
         if hit is None:
             res = _RESOURCE_DECODER.decode(key) if key else None
@@ -303,36 +342,88 @@ class _Columns:
             hit = self.resources[key] = (service, keep, len(self.resources))
         return hit
 
-    def block_of(
-        self, res: tuple[str | None, dict[str, str], int], scope: str | None
-    ) -> tuple[int, tuple[str, ...], int]:
-        """(base id, base keys, offset in the pool) of a resource + scope name."""
-        key = (res[2], scope)
-        hit = self.blocks.get(key)
-        if hit is None:
-            base = dict(res[1])
-            if scope:
-                base["otel.scope.name"] = scope
-            base_keys = tuple(base)
-            base_id = self.bases.get(base_keys)
-            if base_id is None:
-                base_id = self.bases[base_keys] = len(self.bases)
-            hit = self.blocks[key] = (base_id, base_keys, len(self.base_pool))
-            self.base_pool.extend(base.values())
-        return hit
+    def block_of(self, resource: bytes, scope: str | None) -> _Block:
+        """The block of a resource (its bytes) + scope name: its service and base
+        attributes (kept resource attributes, then the scope name)."""
+        service, keep, _ = self.resource(resource)
+        base = dict(keep)
+        if scope:
+            base["otel.scope.name"] = scope
+        base_keys = tuple(base)
+        base_id = self.bases.get(base_keys)
+        if base_id is None:
+            base_id = self.bases[base_keys] = len(self.bases)
+        block = self.blocks[resource, scope] = _Block(
+            service, base_id, base_keys, len(self.base_pool)
+        )
+        self.base_pool.extend(base.values())
+        return block
+
+    def _new(self, block: _Block, raw: bytes, msg: str | None, exc: dict[str, str] | None) -> int:
+        """A new combination's id; its array is decoded with the others of the line."""
+        self.pending.append((block, raw, msg, exc))
+        self.held += len(raw)
+        return self.done + len(self.c_layout) + len(self.pending) - 1
+
+    def _decode_pending(self) -> None:
+        """The line's new combinations: their arrays decoded in one call, their values
+        read as the careful path reads them, their layouts found."""
+        pending, self.pending = self.pending, []
+        arrays = _ARRAYS_DECODER.decode(b"[" + b",".join([p[1] for p in pending]) + b"]")
+        layouts = self.layouts
+        layout_ids = layouts.ids
+        inputs = self.inputs
+        for (block, _, msg, exc), attrs in zip(pending, arrays, strict=True):
+            keys: tuple[str, ...] = ()
+            if attrs:
+                keys = tuple([kv.key for kv in attrs])
+                try:  # the common case inline: strings, then canonical int strings
+                    inputs.extend(
+                        [
+                            s
+                            if (s := (v := kv.value).string_value).__class__ is str
+                            else i
+                            if (i := v.int_value).__class__ is str
+                            and i.isascii()
+                            and i.isdigit()
+                            and i[0] != "0"
+                            and s is UNSET
+                            else _other(v)
+                            for kv in attrs
+                        ]
+                    )
+                except _Omitted:
+                    d = [(kv.key, _value(kv.value)) for kv in attrs]
+                    keys = tuple([k for k, x in d if x is not None])
+                    inputs.extend([x for _, x in d if x is not None])
+            if msg or exc:
+                ek = tuple(exc) if exc else ()
+                key: tuple[Any, ...] = (block.base_id, keys, bool(msg), ek)
+                if msg:
+                    inputs.append(msg)
+                if exc:
+                    inputs.extend(exc.values())
+            else:
+                ek = ()
+                key = (block.base_id, keys)
+            lid = layout_ids.get(key)
+            if lid is None:
+                lid = layouts.add(key, block.base_keys, keys, bool(msg), ek)
+            self.c_layout.append(lid)
+            self.c_block.append(block.offset)
 
     def add(self, doc: _Request) -> None:
         """One decoded request (one line of the file)."""
         if not doc.resource_spans:
             return
-        layouts = self.layouts
-        layout_ids = layouts.ids
-        inputs, layout_out = self.inputs, self.layout
         line: list[_Span] = []
+        owners: list[_Block] = []  # each span's block
+        block_get = self.blocks.get
         for rs in doc.resource_spans:
             if not isinstance(rs.instrumentation_library_spans, UnsetType):
                 raise _Decline
-            res = self.resource(rs.resource)
+            res = rs.resource
+            resource = bytes(res) if isinstance(res, Raw) else b""
             for ss in rs.scope_spans or ():
                 if not isinstance(ss.instrumentation_library, UnsetType):
                     raise _Decline
@@ -340,51 +431,38 @@ class _Columns:
                 if not spans:
                     continue
                 scope = ss.scope.name if ss.scope is not None else None
-                base_id, base_keys, block = self.block_of(res, scope)
-                for sp in spans:
-                    attrs = sp.attributes
-                    keys: tuple[str, ...] = ()
-                    if attrs:
-                        keys = tuple([kv.key for kv in attrs])
-                        try:  # the common case inline: strings, then canonical int strings
-                            inputs.extend(
-                                [
-                                    s
-                                    if (s := (v := kv.value).string_value).__class__ is str
-                                    else i
-                                    if (i := v.int_value).__class__ is str
-                                    and i.isascii()
-                                    and i.isdigit()
-                                    and i[0] != "0"
-                                    and s is UNSET
-                                    else _other(v)
-                                    for kv in attrs
-                                ]
-                            )
-                        except _Omitted:
-                            d = [(kv.key, _value(kv.value)) for kv in attrs]
-                            keys = tuple([k for k, x in d if x is not None])
-                            inputs.extend([x for _, x in d if x is not None])
-                    st = sp.status
-                    msg = st.message if st is not None else None
-                    exc = _exception(sp.events) if sp.events else None
-                    if msg or exc:
-                        ek = tuple(exc) if exc else ()
-                        key: tuple[Any, ...] = (base_id, keys, bool(msg), ek)
-                        if msg:
-                            inputs.append(msg)
-                        if exc:
-                            inputs.extend(exc.values())
-                    else:
-                        ek = ()
-                        key = (base_id, keys)
-                    lid = layout_ids.get(key)
-                    if lid is None:
-                        lid = layouts.add(key, base_keys, keys, bool(msg), ek)
-                    layout_out.append(lid)
-                self.block.extend([block] * len(spans))
-                self.service.extend([res[0]] * len(spans))
+                block = block_get((resource, scope)) or self.block_of(resource, scope)
+                owners.extend([block] * len(spans))
                 line.extend(spans)
+        self.service.extend(map(_SERVICE, owners))
+        # the common case in C-level passes over the line: each span's attribute bytes,
+        # its combination if these bytes were seen under its block; then the rare spans:
+        # with a status message or events (errors), or bytes not seen yet
+        arrays = [bytes(a) if (a := sp.attributes).__class__ is Raw else b"null" for sp in line]
+        cids: list[int | None] = list(map(dict.get, map(_COMBOS, owners), arrays))
+        special = [
+            j
+            for j, sp in enumerate(line)
+            if sp.events or ((st := sp.status) is not None and st.message)
+        ]
+        for j in special:
+            sp = line[j]
+            st = sp.status
+            msg = st.message if st is not None else None
+            exc = _exception(sp.events) if sp.events else None
+            if msg or exc:
+                cids[j] = self._new(owners[j], arrays[j], msg, exc)
+        if None in cids:
+            for j in [j for j, c in enumerate(cids) if c is None]:
+                block = owners[j]
+                raw = arrays[j]
+                cid = block.combos.get(raw)
+                if cid is None:
+                    cid = block.combos[raw] = self._new(block, raw, None, None)
+                cids[j] = cid
+        if self.pending:
+            self._decode_pending()
+        self.combo.extend(cids)  # type: ignore[arg-type]  # no None left
         self.trace.extend([s.trace_id for s in line])
         self.span.extend([s.span_id for s in line])
         self.parent.extend([s.parent_span_id for s in line])
@@ -395,135 +473,252 @@ class _Columns:
         self.code.extend([st.code if (st := s.status) is not None else None for s in line])
 
     def flush(self) -> None:
-        """The spans held so far -> one polars chunk."""
+        """The spans held so far -> a chunk for the finisher (built here, where Python
+        objects are read; the rest is polars work for :class:`_Finisher`)."""
         n = len(self.trace)
         if not n:
             return
-        self.chunks.append(
-            pl.DataFrame(
-                {
-                    "trace_id": pl.Series(self.trace, dtype=pl.String),
-                    "span_id": pl.Series(self.span, dtype=pl.String),
-                    "parent_span_id": pl.Series(self.parent, dtype=pl.String),
-                    "service": pl.Series(self.service, dtype=pl.String),
-                    "name": pl.Series(self.name, dtype=pl.String),
-                    "kind": pl.Series(self.kind, dtype=pl.Int64),
-                    "start": _times(self.start),
-                    "end": _times(self.end),
-                    "code": pl.Series(self.code, dtype=pl.Int64),
-                    "attributes": self._attributes(n),
-                }
+        spans = pl.DataFrame(
+            {
+                "trace_id": pl.Series(self.trace, dtype=pl.String),
+                "span_id": pl.Series(self.span, dtype=pl.String),
+                "parent_span_id": pl.Series(self.parent, dtype=pl.String),
+                "service": pl.Series(self.service, dtype=pl.String),
+                "name": pl.Series(self.name, dtype=pl.String),
+                "kind": pl.Series(self.kind, dtype=pl.Int64),
+                "start": _time_strings(self.start),
+                "end": _time_strings(self.end),
+                "code": pl.Series(self.code, dtype=pl.Int64),
+                "_combo": pl.Series(self.combo, dtype=pl.UInt32),
+            }
+        )
+        new = None
+        if self.c_layout:
+            new = _New(
+                pl.DataFrame(
+                    {
+                        "_layout": pl.Series(self.c_layout, dtype=pl.UInt32),
+                        "_block": pl.Series(self.c_block, dtype=pl.Int64),
+                    }
+                ),
+                self.layouts.table(),
+                pl.Series(self.base_pool, dtype=pl.String).append(
+                    pl.Series(self.inputs, dtype=pl.String)
+                ),
+                len(self.base_pool),
             )
-        )
-        self._reset()
-
-    def _attributes(self, n: int) -> pl.Series:
-        """The KV column: each span's layout gives its keys and, per key, the pool index
-        of its value (resource/scope values first in the pool, then the spans' own)."""
-        per_span = (
-            pl.DataFrame(
-                {
-                    "_layout": pl.Series(self.layout, dtype=pl.UInt32),
-                    "_block": pl.Series(self.block, dtype=pl.Int64),
-                }
-            )
-            .with_row_index("_row")
-            .join(self.layouts.table(), on="_layout", how="left", maintain_order="left")
-            .with_columns(_in=pl.col("_nin").cum_sum() - pl.col("_nin") + len(self.base_pool))
-        )
-        long = (
-            per_span.filter(pl.col("key").list.len() > 0)
-            .select("_row", "_block", "_in", "_nb", "key", "_p")
-            .explode("key", "_p")
-        )
-        at = long.select(
-            pl.when(pl.col("_p") < pl.col("_nb"))
-            .then(pl.col("_block") + pl.col("_p"))
-            .otherwise(pl.col("_in") + pl.col("_p") - pl.col("_nb"))
-        ).to_series()
-        pool = pl.Series(self.base_pool, dtype=pl.String).append(
-            pl.Series(self.inputs, dtype=pl.String)
-        )
-        grouped = (
-            long.select(pl.col("_row").set_sorted(), "key", value=pool.gather(at))
-            .group_by("_row", maintain_order=True)
-            .agg(pl.struct("key", "value").alias("attributes"))
-        )
-        if grouped.height == n:
-            return grouped["attributes"].cast(frames.KV)
-        full = pl.DataFrame({"_row": pl.arange(0, n, eager=True, dtype=pl.UInt32)}).join(
-            grouped, on="_row", how="left", maintain_order="left"
-        )
-        return full["attributes"].fill_null(pl.lit([], dtype=frames.KV)).cast(frames.KV)
+            self.done += len(self.c_layout)
+        self.chunks.append(self.submit(_Chunk(spans, new, self.restart)))
+        self.restart = False
+        self._reset_spans()
+        if self.held > _MAX_HELD:
+            self._reset_combinations()
+            self.restart = True
 
 
-def _times(values: list[Any]) -> pl.Series:
-    """``*UnixNano`` values (strings of digits or integers) -> Int64 ns. What polars
-    cannot parse as an integer (or what does not fit) goes the careful way; what it
-    parses (``"+5"``, ``"007"``) Python's ``int()`` reads the same, and the range check
-    comes after."""
+class _New(NamedTuple):
+    """The combinations made since the last chunk: layout and block offset of each, the
+    layouts, the values (the blocks' first, ``n_base`` of them, then their own)."""
+
+    combos: pl.DataFrame
+    layouts: pl.DataFrame
+    pool: pl.Series
+    n_base: int
+
+
+class _Chunk(NamedTuple):
+    """Spans as read (times still strings, attributes a combination id), the new
+    combinations, and whether the combinations restart at 0 with this chunk."""
+
+    spans: pl.DataFrame
+    new: _New | None
+    restart: bool
+
+
+class _Finisher:
+    """The polars half, on a worker thread, chunk after chunk in order while the next
+    chunk is decoded: the combinations' KV lists, the attributes gathered, the careful
+    path's checks (:class:`_Decline` when one fails) and the frame's form. polars
+    releases the GIL while a query runs, so on two cores both halves run at once."""
+
+    def __init__(self) -> None:
+        self.table: pl.Series | None = None  # each combination's KV list
+
+    def __call__(self, chunk: _Chunk) -> pl.DataFrame:
+        if chunk.restart:
+            self.table = None
+        if chunk.new is not None:
+            kv = _combinations(chunk.new)
+            self.table = kv if self.table is None else pl.concat([self.table, kv])
+        assert self.table is not None
+        table = self.table
+        sp = chunk.spans.lazy().select(
+            pl.all().exclude("_combo", "start", "end"),
+            start=pl.col("start").cast(pl.Int64, strict=False),
+            end=pl.col("end").cast(pl.Int64, strict=False),
+            attributes=pl.lit(table).gather(pl.col("_combo")),
+        )
+        return _finish(sp)
+
+
+def _combinations(new: _New) -> pl.Series:
+    """Each new combination's KV list: its layout gives its keys and, per key, the pool
+    index of its value (the blocks' values first in the pool, then the combinations'
+    own)."""
+    n = new.combos.height
+    per = (
+        new.combos.lazy()
+        .with_row_index("_row")
+        .join(new.layouts.lazy(), on="_layout", how="left", maintain_order="left")
+        .with_columns(_in=pl.col("_nin").cum_sum() - pl.col("_nin") + new.n_base)
+    )
+    grouped = (
+        per.filter(pl.col("key").list.len() > 0)
+        .select("_row", "_block", "_in", "_nb", "key", "_p")
+        .explode("key", "_p")
+        .select(
+            pl.col("_row").set_sorted(),
+            "key",
+            value=pl.lit(new.pool).gather(
+                pl.when(pl.col("_p") < pl.col("_nb"))
+                .then(pl.col("_block") + pl.col("_p"))
+                .otherwise(pl.col("_in") + pl.col("_p") - pl.col("_nb"))
+            ),
+        )
+        .group_by("_row", maintain_order=True)
+        .agg(pl.struct("key", "value").alias("attributes"))
+        .collect()
+    )
+    if grouped.height == n:
+        return grouped["attributes"].cast(frames.KV)
+    full = pl.DataFrame({"_row": pl.arange(0, n, eager=True, dtype=pl.UInt32)}).join(
+        grouped, on="_row", how="left", maintain_order="left"
+    )
+    return full["attributes"].fill_null(pl.lit([], dtype=frames.KV)).cast(frames.KV)
+
+
+_SERVICE = attrgetter("service")
+_COMBOS = attrgetter("combos")
+
+
+class _Block:
+    """A resource + scope: its service, its base attributes, where their values start in
+    the pool, and the combination id of each attribute array seen under it."""
+
+    __slots__ = ("base_id", "base_keys", "combos", "offset", "service")
+
+    def __init__(
+        self, service: str | None, base_id: int, base_keys: tuple[str, ...], offset: int
+    ) -> None:
+        self.service = service
+        self.base_id = base_id
+        self.base_keys = base_keys
+        self.offset = offset
+        self.combos: dict[bytes, int] = {}
+
+
+def _time_strings(values: list[Any]) -> pl.Series:
+    """``*UnixNano`` values (strings of digits or integers) as strings; the finisher
+    parses them with polars. What polars cannot parse as an integer (or what does not
+    fit) goes the careful way; what it parses (``"+5"``, ``"007"``) Python's ``int()``
+    reads the same, and the range check comes after."""
     try:
-        s = pl.Series(values, dtype=pl.String, strict=True)
+        return pl.Series(values, dtype=pl.String, strict=True)
     except (TypeError, pl.exceptions.PolarsError):
-        s = pl.Series([str(v) if type(v) is int else v for v in values], dtype=pl.String)
-    out = s.cast(pl.Int64, strict=False)
-    if out.null_count():
-        raise _Decline
-    return out
+        return pl.Series([str(v) if type(v) is int else v for v in values], dtype=pl.String)
 
 
 # ---------------------------------------------------------------------------------------
 # the file
 
 
-def _byte_lines(data: bytes) -> Iterator[bytes]:
-    pos, end = 0, len(data)
-    while pos < end:
-        nl = data.find(b"\n", pos)
-        if nl < 0:
-            nl = end
-        yield data[pos:nl]
-        pos = nl + 1
+def _file_blocks(fh: io.BufferedIOBase) -> Iterator[tuple[bytearray, int]]:
+    """A file in blocks of whole lines, read into one reused buffer: ``(buf, end)``, where
+    ``buf[:end]`` holds whole lines (the last line of the file without a line end). The
+    next block overwrites the buffer: a block's lines are decoded before it is read (the
+    buffer is never resized, so a ``Raw`` left over still points into valid memory)."""
+    buf = bytearray(_BLOCK)
+    filled = 0
+    while True:
+        with memoryview(buf) as view, view[filled:] as rest:
+            n = fh.readinto(rest)
+        if not n:
+            if filled:
+                yield buf, filled
+            return
+        filled += n
+        end = buf.rfind(b"\n", 0, filled)
+        if end < 0:  # a line longer than the buffer: a bigger one (the old is left as is)
+            if filled == len(buf):
+                bigger = bytearray(2 * len(buf))
+                bigger[:filled] = buf
+                buf = bigger
+            continue
+        yield buf, end
+        with memoryview(buf) as view:  # the partial last line to the front
+            tail = filled - end - 1
+            view[:tail] = view[end + 1 : filled]
+        filled = tail
 
 
-def _documents(lines: Iterable[bytes], whole: Callable[[], bytes]) -> Iterator[_Request]:
+def _documents(
+    blocks: Iterable[tuple[bytes | bytearray, int]], whole: Callable[[], bytes]
+) -> Iterator[_Request]:
     """Each request of a JSON-lines file (or the one document of a file that is not JSON
     lines: ``whole()`` gives all its bytes), decoded; each line as the careful path reads
-    it, or :class:`_Decline`."""
+    it, or :class:`_Decline`. The checks run on a whole block at once when it is ASCII
+    without a ``\r`` (the common case), else line by line."""
     first = True
-    for line in lines:
-        if first and line.startswith(b"\xef\xbb\xbf"):
+    for buf, end in blocks:
+        if first and buf.startswith(b"\xef\xbb\xbf"):
             raise _Decline  # a BOM: the careful path reads it
-        if len(line) <= 64 and not line.strip():
+        # the buffer past ``end`` holds the next block's first bytes (checked again then)
+        # or, after the file's last read, stale bytes: a false alarm means line by line
+        clean = buf.find(b"\r", 0, end) < 0 and buf.isascii()
+        view = memoryview(buf)
+        pos = 0
+        while pos < end:
+            nl = buf.find(b"\n", pos, end)
+            if nl < 0:
+                nl = end
+            line = view[pos:nl]
+            pos = nl + 1
+            if len(line) <= 64 and not bytes(line).strip():
+                first = False
+                continue
+            if not clean:
+                _check_line(bytes(line))
+            try:
+                doc = _DECODER.decode(line)
+            except msgspec.DecodeError:
+                if not first:
+                    raise
+                # not JSON lines: one document over several lines (pretty-printed)
+                data = whole()
+                if not data.isascii():
+                    str(data, "utf-8")
+                yield _DECODER.decode(data)
+                return
             first = False
-            continue
-        cr = line.find(b"\r")
-        if cr >= 0 and cr != len(line) - (2 if line.endswith(b"\n") else 1):
-            raise _Decline  # splitlines() would cut this line in two
-        if not line.isascii():  # msgspec does not check UTF-8 in the fields it skips
-            text = str(line, "utf-8")  # UnicodeDecodeError: the careful path says where
-            if any(b in text for b in _UNICODE_BREAKS):
-                raise _Decline
-        try:
-            doc = _DECODER.decode(line)
-        except msgspec.DecodeError:
-            if not first:
-                raise
-            # not JSON lines: one document over several lines (pretty-printed)
-            data = whole()
-            if not data.isascii():
-                str(data, "utf-8")
-            yield _DECODER.decode(data)
-            return
-        first = False
-        yield doc
+            yield doc
+
+
+def _check_line(line: bytes) -> None:
+    """A line (without its ``\n``) the careful path reads as one line, in UTF-8."""
+    cr = line.find(b"\r")
+    if cr >= 0 and cr != len(line) - 1:
+        raise _Decline  # splitlines() would cut this line in two
+    if not line.isascii():  # msgspec does not check UTF-8 in the fields it skips
+        text = str(line, "utf-8")  # UnicodeDecodeError: the careful path says where
+        if any(b in text for b in _UNICODE_BREAKS):
+            raise _Decline
 
 
 def _decode(data: bytes) -> int:
     """msgspec's typed decode of ``data`` alone (no mapping): the number of spans. The
     floor ``bench/bench_investigation.py`` compares the whole path with."""
     n = 0
-    for doc in _documents(_byte_lines(data), lambda: data):
+    for doc in _documents([(data, len(data))], lambda: data):
         for rs in doc.resource_spans or ():
             for ss in rs.scope_spans or ():
                 n += len(ss.spans or ())
@@ -533,7 +728,7 @@ def _decode(data: bytes) -> int:
 def fast_spans(data: bytes) -> pl.DataFrame | None:
     """The spans frame of an OTLP JSON traces file's bytes, or None when the careful path
     must read it (see the module doc)."""
-    return _spans(_documents(_byte_lines(data), lambda: data))
+    return _spans(_documents([(data, len(data))], lambda: data))
 
 
 def fast_spans_file(path: str | Path) -> pl.DataFrame | None:
@@ -546,65 +741,91 @@ def fast_spans_file(path: str | Path) -> pl.DataFrame | None:
                 fh.seek(0)
                 return fh.read()
 
-            return _spans(_documents(fh, whole))
+            return _spans(_documents(_file_blocks(fh), whole))
     except OSError:
         return None  # the careful path says what is wrong with the file
 
 
 def _spans(docs: Iterator[_Request]) -> pl.DataFrame | None:
-    cols = _Columns()
-    try:
-        for doc in docs:
-            cols.add(doc)
-            if len(cols.trace) >= _CHUNK_SPANS:
-                cols.flush()
-        cols.flush()
-    except (_Decline, msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
+    """Python reads the spans (decode, ids, combinations) while a worker thread runs the
+    polars half of the chunks already read (:class:`_Finisher`)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlp-fast") as worker:
+        finisher = _Finisher()
+        cols = _Columns(lambda chunk: worker.submit(finisher, chunk))
+        try:
+            for doc in docs:
+                cols.add(doc)
+                if len(cols.trace) >= _CHUNK_SPANS:
+                    cols.flush()
+            cols.flush()
+            chunks = [f.result() for f in cols.chunks]
+        except (_Decline, msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
+            return None
+        except (OverflowError, TypeError):  # an integer beyond 64 bits (kind, status code)
+            return None
+        finally:
+            for f in cols.chunks:
+                f.cancel()
+    if not chunks:
         return None
-    except (OverflowError, TypeError):  # an integer beyond 64 bits (kind, status code)
-        return None
-    if not cols.chunks:
-        return None
-    sp = pl.concat(cols.chunks, rechunk=False)
-    del cols
+    return pl.concat(chunks, rechunk=False)
+
+
+_Z16, _Z32 = "0" * 16, "0" * 32
+
+
+def _finish(spans: pl.LazyFrame) -> pl.DataFrame:
+    """A chunk's spans checked as the careful path checks them (:class:`_Decline`: it
+    must read the file) and in the frame's form."""
+    sp = spans.collect()
     parent = pl.col("parent_span_id")
-    checks = sp.select(
-        ids=(pl.col("trace_id").str.contains(_ID) & ~pl.col("trace_id").str.contains(_ZERO_ID))
-        .fill_null(False)
-        .all()
-        & (pl.col("span_id").str.contains(_ID) & ~pl.col("span_id").str.contains(_ZERO_ID))
-        .fill_null(False)
-        .all(),
-        parent=(parent.is_null() | (parent == "") | parent.str.contains(_ID)).all(),
-        kind=(pl.col("kind").is_null() | pl.col("kind").is_between(0, 5)).all(),
-        status=(pl.col("code").is_null() | pl.col("code").is_between(0, 2)).all(),
-        times=(
-            (pl.col("start") >= MIN_NS)
-            & (pl.col("start") <= pl.col("end"))
-            & (pl.col("end") <= MAX_NS)
-        ).all(),
-    ).row(0, named=True)
-    if not all(checks.values()):
-        return None
     start, end = pl.col("start"), pl.col("end")
-    kind = pl.col("kind").fill_null(0)
-    code = pl.col("code").fill_null(0)
-    return sp.select(
-        "trace_id",
-        "span_id",
-        pl.when(parent.is_null() | (parent == "") | parent.str.contains(_ZERO_ID))
-        .then(pl.lit(None, pl.String))
-        .otherwise(parent)
-        .alias("parent_span_id"),
-        "service",
-        "name",
-        kind.replace_strict(list(range(6)), list(KIND_BY_INT), return_dtype=pl.String),
-        _ns(start).alias("start"),
-        _ns(end).alias("end"),
-        ((end - start).cast(pl.Float64) / 1e6).alias("duration_ms"),
-        code.replace_strict([0, 1, 2], list(STATUS_BY_INT), return_dtype=pl.String).alias("status"),
-        "attributes",
+
+    def zero(c: pl.Expr) -> pl.Expr:  # all zeros, for an id that passed _ID
+        return (c == _Z16) | (c == _Z32)
+
+    checks, frame = pl.collect_all(
+        [
+            sp.lazy().select(
+                ids=(pl.col("trace_id").str.contains(_ID) & ~zero(pl.col("trace_id")))
+                .fill_null(False)
+                .all()
+                & (pl.col("span_id").str.contains(_ID) & ~zero(pl.col("span_id")))
+                .fill_null(False)
+                .all(),
+                parent=(parent.is_null() | (parent == "") | parent.str.contains(_ID)).all(),
+                kind=(pl.col("kind").is_null() | pl.col("kind").is_between(0, 5)).all(),
+                status=(pl.col("code").is_null() | pl.col("code").is_between(0, 2)).all(),
+                times=((start >= MIN_NS) & (start <= end) & (end <= MAX_NS))
+                .fill_null(False)  # not an integer (or none): the careful path says
+                .all(),
+            ),
+            sp.lazy().select(
+                "trace_id",
+                "span_id",
+                pl.when(parent.is_null() | (parent == "") | zero(parent))
+                .then(pl.lit(None, pl.String))
+                .otherwise(parent)
+                .alias("parent_span_id"),
+                "service",
+                "name",
+                pl.col("kind")
+                .fill_null(0)
+                .replace_strict(list(range(6)), list(KIND_BY_INT), return_dtype=pl.String),
+                _ns(start).alias("start"),
+                _ns(end).alias("end"),
+                ((end - start).cast(pl.Float64) / 1e6).alias("duration_ms"),
+                pl.col("code")
+                .fill_null(0)
+                .replace_strict([0, 1, 2], list(STATUS_BY_INT), return_dtype=pl.String)
+                .alias("status"),
+                "attributes",
+            ),
+        ]
     )
+    if not all(checks.row(0)):
+        raise _Decline
+    return frame
 
 
 def _ns(e: pl.Expr) -> pl.Expr:
