@@ -46,6 +46,7 @@ __all__ = [
     "EVENT_RATES",
     "onset_of_changes",
     "rate_counters",
+    "samples_by_series",
     "score_changes",
     "series_samples",
 ]
@@ -102,13 +103,28 @@ def _by_series(df: pl.DataFrame) -> pl.DataFrame:
     return sort_by_series(df)
 
 
+@memoised  # shared by the metric changes and RED within an investigation
+def samples_by_series(metrics: pl.DataFrame) -> pl.DataFrame:
+    """``ts, metric, service, value, labels`` of ``metrics`` plus ``_sid`` (one id per
+    ``metric, service, labels`` series), ordered by series and time: the samples as
+    :func:`rate_counters` (``ordered=True``) and RED's counter rates take them.
+
+    >>> samples_by_series(inc.metrics).filter(pl.col("metric") == "http_server_requests_total")
+    """
+    df = metrics.select("ts", "metric", "service", "value", "labels")
+    return _by_series(df.with_columns(_series_id_fast()))
+
+
 def rate_counters(
     metrics: pl.DataFrame,
     suffixes: tuple[str, ...] = COUNTER_SUFFIXES,
     *,
     keep_increase: bool = False,
+    ordered: bool = False,
 ) -> pl.DataFrame:
     """Turn counter series (names ending in ``suffixes``) into per-second rates.
+    ``ordered``: ``metrics`` carry ``_sid`` and are in series order already (as
+    :func:`samples_by_series` returns them).
 
     Other series pass through unchanged. The first sample of each counter series has no
     rate and is dropped; counter resets (a decrease) give a rate of 0. Adds ``_sid`` and
@@ -116,7 +132,7 @@ def rate_counters(
     counter's increase since the previous sample (for the :data:`EVENT_RATES`, already
     rates, the rate times the seconds since the previous sample; null for other series).
     """
-    df = _by_series(metrics.with_columns(_series_id_fast()))
+    df = metrics if ordered else _by_series(metrics.with_columns(_series_id_fast()))
     is_counter = pl.any_horizontal([pl.col("metric").str.ends_with(s) for s in suffixes])
     # sorted by series: a plain diff is the per-series diff except on each first row
     dt = pl.col("ts").diff().dt.total_microseconds() / 1e6
@@ -145,10 +161,10 @@ def _series_values(metrics: pl.DataFrame, counters_as_rates: bool) -> pl.DataFra
     """The samples ordered by series with counters as rates (``_sid``, ``_inc``): the
     part of :func:`score_changes` that does not depend on the windows (shared by the
     ranking and the verdict's placebo rankings within an investigation)."""
-    df = metrics.select("ts", "metric", "service", "value", "labels")
+    df = samples_by_series(metrics)
     if counters_as_rates:
-        return rate_counters(df, keep_increase=True)
-    return _by_series(df.with_columns(_series_id_fast(), _inc=pl.lit(None, pl.Float64)))
+        return rate_counters(df, keep_increase=True, ordered=True)
+    return df.with_columns(_inc=pl.lit(None, pl.Float64))
 
 
 def score_changes(
