@@ -160,26 +160,32 @@ def _with_denominators(df: pl.DataFrame) -> pl.DataFrame:
     """``df`` (sorted by series) with ``_den``: for a row of an :data:`EVENT_RATIOS`
     series, the value of its denominator rate at the same service, labels and time
     (null when there is none, and for every other row); row order kept."""
-    key = ["service", "ts", "_lh"]
-    if not df.select(pl.col("metric").is_in(list(EVENT_RATIOS)).any()).item():
+    of = pl.col("metric").replace_strict(EVENT_RATIOS, default=None, return_dtype=pl.String)
+    key = ["service", "ts", "_lh", "_of"]
+    rows = df.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_r"), "metric", "service", "ts", "labels"
+    ).filter(pl.col("metric").is_in(list(EVENT_RATIOS)))
+    if rows.height == 0:
         return df.with_columns(_den=pl.lit(None, pl.Float64))
     den = (
         df.filter(pl.col("metric").is_in(list(EVENT_RATIOS.values())))
         .select(
             "service",
             "ts",
-            pl.col("labels").hash(3).alias("_lh"),
-            pl.col("metric").alias("_of"),
-            pl.col("value").alias("_den"),
+            _lh=pl.col("labels").hash(3),
+            _of=pl.col("metric"),
+            _den=pl.col("value"),
         )
-        .unique(["service", "ts", "_lh", "_of"], keep="first")
+        .unique(key, keep="first")
     )
-    of = pl.col("metric").replace_strict(EVENT_RATIOS, default=None, return_dtype=pl.String)
-    return (
-        df.with_columns(_lh=pl.col("labels").hash(3), _of=of)
-        .join(den, on=[*key, "_of"], how="left", maintain_order="left")
-        .drop("_lh", "_of")
+    found = rows.select("_r", "service", "ts", _lh=pl.col("labels").hash(3), _of=of).join(
+        den, on=key, how="inner"
     )
+    # scattered back to the rows they belong to (the frame's order is the series order)
+    col = pl.Series("_den", [None] * df.height, dtype=pl.Float64).scatter(
+        found["_r"], found["_den"]
+    )
+    return df.with_columns(col)
 
 
 @memoised
