@@ -182,8 +182,10 @@ def _with_denominators(df: pl.DataFrame) -> pl.DataFrame:
         den, on=key, how="inner"
     )
     # scattered back to the rows they belong to (the frame's order is the series order)
-    col = pl.Series("_den", [None] * df.height, dtype=pl.Float64).scatter(
-        found["_r"], found["_den"]
+    col = (
+        pl.repeat(None, df.height, dtype=pl.Float64, eager=True)
+        .alias("_den")
+        .scatter(found["_r"], found["_den"])
     )
     return df.with_columns(col)
 
