@@ -438,7 +438,10 @@ class _Columns:
         # the common case in C-level passes over the line: each span's attribute bytes,
         # its combination if these bytes were seen under its block; then the rare spans:
         # with a status message or events (errors), or bytes not seen yet
-        arrays = [bytes(a) if (a := sp.attributes).__class__ is Raw else b"null" for sp in line]
+        try:  # map(bytes, ...) is C-level; a span without attributes (UNSET) fails it
+            arrays = list(map(bytes, map(_ATTRIBUTES, line)))
+        except TypeError:
+            arrays = [bytes(a) if (a := sp.attributes).__class__ is Raw else b"null" for sp in line]
         cids: list[int | None] = list(map(dict.get, map(_COMBOS, owners), arrays))
         special = [
             j
@@ -598,6 +601,7 @@ def _combinations(new: _New) -> pl.Series:
 
 
 _SERVICE = attrgetter("service")
+_ATTRIBUTES = attrgetter("attributes")
 _COMBOS = attrgetter("combos")
 
 
