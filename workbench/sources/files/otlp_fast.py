@@ -438,9 +438,9 @@ class _Columns:
         # the common case in C-level passes over the line: each span's attribute bytes,
         # its combination if these bytes were seen under its block; then the rare spans:
         # with a status message or events (errors), or bytes not seen yet
-        try:  # map(bytes, ...) is C-level; a span without attributes (UNSET) fails it
-            arrays = list(map(bytes, map(_ATTRIBUTES, line)))
-        except TypeError:
+        try:  # b"" + Raw copies the bytes at ~110 ns less a span than bytes(Raw)
+            arrays = [b"" + sp.attributes for sp in line]  # type: ignore[operator]
+        except TypeError:  # a span without attributes (UNSET)
             arrays = [bytes(a) if (a := sp.attributes).__class__ is Raw else b"null" for sp in line]
         cids: list[int | None] = list(map(dict.get, map(_COMBOS, owners), arrays))
         special = [
@@ -601,7 +601,6 @@ def _combinations(new: _New) -> pl.Series:
 
 
 _SERVICE = attrgetter("service")
-_ATTRIBUTES = attrgetter("attributes")
 _COMBOS = attrgetter("combos")
 
 
