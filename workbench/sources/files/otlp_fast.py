@@ -552,7 +552,9 @@ class _Finisher:
             self.table = None
         if chunk.new is not None:
             kv = _combinations(chunk.new)
-            self.table = kv if self.table is None else pl.concat([self.table, kv])
+            # one chunk: a gather from a table of many chunks (one per flush) costs ~9x
+            # more (demo: 32 ms against 3.6; the rechunk 0.3 ms)
+            self.table = kv if self.table is None else pl.concat([self.table, kv]).rechunk()
         assert self.table is not None
         table = self.table
         sp = chunk.spans.lazy().select(
