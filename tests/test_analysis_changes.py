@@ -180,6 +180,44 @@ def test_red_event_rates_are_judged_as_counts_like_their_counters():
     assert _row(ch, "errors_per_second", "feed")["changed"]
 
 
+def test_red_error_ratio_is_judged_by_the_failed_requests_behind_it():
+    # failed / all requests per service (the aggregated grain): one failed request a
+    # minute out of ~110 from a zero baseline is the same Poisson noise as the failed
+    # requests themselves; the ratio is judged with the counts behind it (the request
+    # rate beside it), not as a level whose spread collapsed to the floor
+    step = 60
+    rng = np.random.default_rng(5)
+    req = rng.poisson(110, 120).astype(float)
+    rare = np.zeros(120)
+    rare[[20, 45]] = 1  # two failed requests in the baseline hour
+    rare[[70, 71, 72, 86, 91, 92]] = 1  # six in the incident hour, a few in a row
+    surge = np.zeros(120)
+    surge[80:] = 30  # a quarter of the requests fail from 20 min into the window
+    m = metric_frame(
+        {
+            ("red:request_rate", "ticket"): req / step,
+            ("red:error_rate", "ticket"): rare / step,
+            ("red:error_ratio", "ticket"): rare / req,
+            ("red:request_rate", "refund"): req / step,
+            ("red:error_ratio", "refund"): surge / req,
+            # no request rate beside it: nothing to count with, a level as before
+            ("red:error_ratio", "lone"): rare / req,
+            # extrapolated rates (not whole counts per interval, as Prometheus gives)
+            ("red:request_rate", "prom"): req * 1.05 / step,
+            ("red:error_ratio", "prom"): rare * 1.05 / (req * 1.05 + 0.2),
+        },
+        step_s=step,
+    )
+    ch = score_changes(m, WINDOW, BASELINE)
+    ratio, rate = _row(ch, "red:error_ratio", "ticket"), _row(ch, "red:error_rate", "ticket")
+    assert not ratio["changed"] and ratio["score"] < 4
+    assert abs(ratio["score"] - rate["score"]) < 1e-6  # the same failed requests
+    assert _row(ch, "red:error_ratio", "refund")["changed"]
+    for level in ("lone", "prom"):
+        assert _row(ch, "red:error_ratio", level)["changed"], level
+    assert ch.height == 8  # every series scored
+
+
 def test_a_series_that_began_just_before_the_window_is_not_compared():
     # a rollout's new pod starts 30 s before the window: one baseline point (its first
     # rate) is no level; the old pods' series have the whole baseline. When no series

@@ -73,3 +73,27 @@ def test_without_windows_all_rows_count_and_services_can_merge() -> None:
     rows = [(1, "a", "error", "boom 1"), (2, "b", "error", "boom 2"), (3, "b", "warn", "meh")]
     top = top_error_messages(_logs(rows), by_service=False)
     assert top.select("service", "pattern", "count", "new").rows() == [(None, "boom <*>", 2, False)]
+
+
+def test_each_error_line_counts_under_its_own_masked_message() -> None:
+    """Messages are masked once per distinct message and joined back: every line (a
+    repeated message, a missing one) counts under the pattern masking it alone gives."""
+    rows = [
+        (60 + i, svc, "error", msg)
+        for i in range(40)
+        for svc, msg in (
+            ("cart", f"cache miss for key user:{i % 3}"),  # 3 messages, one pattern
+            ("checkout", "order ord_7 rejected"),  # one message, repeated
+        )
+    ]
+    logs = _logs(rows).vstack(
+        _logs([(61, "checkout", "error", "x")]).with_columns(
+            pl.lit(None, pl.String).alias("message")
+        )
+    )
+    top = top_error_messages(logs, window=INC, n=100)
+    errs = logs.filter(pl.col("level") == "error").with_columns(mask_message().alias("pattern"))
+    want = errs.group_by("service", "pattern").len().sort("service", "pattern", nulls_last=True)
+    got = top.select("service", "pattern", len=pl.col("count").cast(pl.UInt32))
+    assert got.sort("service", "pattern", nulls_last=True).equals(want)
+    assert top.filter(pl.col("service") == "cart")["count"].to_list() == [40]

@@ -301,3 +301,35 @@ def test_prometheus_source_emits_the_names_red_reads() -> None:
         R.RED_ERROR_RATIO,
     )
     assert {q: ps.latency_name(q) for q in R.QUANTILES} == R.RED_LATENCY
+
+
+def test_a_series_whose_labels_come_in_two_orders_is_one_series() -> None:
+    """RED counts a series once whatever the order of its labels, also when its samples
+    come ordered by the metric changes' series (which tell the two orders apart)."""
+    from workbench.analysis.changes import samples_by_series
+
+    shop = counter_samples(REQ, "shop", {"pod": "s", "code": "500"}, per_s=2, seconds=600)
+    plain = metrics_frame(
+        shop + counter_samples(REQ, "cart", {"code": "200"}, per_s=3, seconds=600)
+    )
+    # every other sample of shop lists its labels the other way round
+    odd = (pl.int_range(pl.len()) % 2 == 1) & (pl.col("service") == "shop")
+    df = plain.with_columns(
+        pl.when(odd).then(pl.col("labels").list.reverse()).otherwise(pl.col("labels"))
+    )
+    assert df.filter(pl.col("service") == "shop")["labels"].n_unique() == 2
+    r = red_from_metrics(df, step="1m")
+    assert r.filter(pl.col("service") == "shop")["rate"].to_list() == pytest.approx([2.0] * 11)
+    assert r.filter(pl.col("service") == "shop")["error_ratio"].to_list() == [1.0] * 11
+    assert r.drop("rate").equals(red_from_metrics(plain, step="1m").drop("rate"))
+    # rows in the changes' series order give RED's own series and rates, with and
+    # without a series whose labels come in two orders
+    code = R.frames.attr("labels", "code").alias("code")
+    for frame in (df, plain, df.filter(pl.col("service") == "cart")):
+        ordered = samples_by_series(frame).with_columns(code)
+        got = R._series_rates(ordered, timedelta(minutes=1), ["code"])
+        want = R._series_rates(frame.with_columns(code), timedelta(minutes=1), ["code"])
+        key = ["service", "code", "ts"]
+        got, want = got.sort(key), want.sort(key)
+        assert got.drop("rate").equals(want.drop("rate"))
+        assert got["rate"].to_list() == pytest.approx(want["rate"].to_list(), rel=1e-12)

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from workbench import notebook
 
@@ -72,16 +73,63 @@ def test_import_lines_are_the_notebooks_top_level_imports() -> None:
 
 
 def test_the_demo_command_starts_its_kernel_before_importing_polars() -> None:
-    """``workbench demo --execute`` imports ``workbench.notebook`` and asks for the
-    kernel name before it launches the kernel: neither needs polars (half a second),
-    nor IPython (a tenth: the kernel imports its own)."""
+    """``workbench demo --execute`` imports ``workbench.notebook``, asks for the kernel
+    name and launches the kernel: none of it needs polars (half a second), nor IPython
+    (a tenth: the kernel imports its own; the kernel manager's own kernelspec lookup
+    used to import it)."""
     probe = (
         "import sys\n"
         "import workbench.commands.demo, workbench.notebook as n, workbench.offline_html\n"
-        "n.kernel_name(); n.ipc_kernel_manager(); n.import_lines(n.template_path())\n"
-        "print(sorted(m for m in ('polars', 'pyarrow', 'altair', 'IPython') if m in sys.modules))\n"
+        "from jupyter_core.utils import run_sync\n"
+        "km, _ = n._early_kernel(n.kernel_name(), preload=n.import_lines(n.template_path()),"
+        " cwd=None)\n"
+        "loaded = sorted(m for m in ('polars', 'pyarrow', 'altair', 'IPython') if m in sys.modules)\n"
+        "run_sync(km.shutdown_kernel)(now=True); run_sync(km.reap)()\n"
+        "run_sync(km.cleanup_resources)()\n"
+        "print(loaded)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=300
     )
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_headless_run_starts_ipykernel_without_its_debugger(tmp_path: Path) -> None:
+    """``notebook.execute`` runs the kernelspec's ipykernel through
+    ``workbench.headless_kernel``: debugpy is never imported (nobody attaches a debugger
+    to a headless run), the cells run as before; ``on_started`` is called once, after the
+    kernel's launch and before the first cell ran."""
+    src = tmp_path / "probe.ipynb"
+    src.write_text(
+        json.dumps(
+            {
+                "nbformat": 4,
+                "nbformat_minor": 5,
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "id": "probe",
+                        "metadata": {},
+                        "execution_count": None,
+                        "outputs": [],
+                        "source": "import sys\n"
+                        "print(sys.argv[0].endswith('headless_kernel.py'),"
+                        " 'debugpy' in sys.modules and sys.modules['debugpy'] is None,"
+                        " 6 * 7)",
+                    }
+                ],
+            }
+        )
+    )
+    events: list[str] = []
+    out = notebook.execute(
+        src,
+        tmp_path / "out.ipynb",
+        cwd=tmp_path,
+        on_started=lambda: events.append("started"),
+        on_cell_done=lambda cell, state: events.append("cell"),
+    )
+    cell = json.loads(out.read_text())["cells"][0]
+    assert "".join(cell["outputs"][0]["text"]).split() == ["True", "True", "42"]
+    assert events == ["started", "cell"]

@@ -115,8 +115,13 @@ def test_the_detector_catches_what_nbconvert_loads_by_default() -> None:
         "<script src=//cdn.example/x.js>",
         'import("https://esm.sh/vega")',
         '<link rel="stylesheet" href="https://f/x.css">',
+        'IMPORT ( "//esm.sh/vega")',
+        'x;import {a} from "https://esm.sh/vega"',
     ):
         assert offline_html.network_references(bad), bad
+    # "import" only as a word; the match is the text as written
+    assert offline_html.network_references('reimport("//x") _import("//y")') == []
+    assert offline_html.network_references('(Import("//x/a.js"))') == ['Import("//x/a.js']
 
 
 def test_a_spec_vl_convert_cannot_render_is_bad_data() -> None:

@@ -234,27 +234,35 @@ def open_incident(
 
 
 # running headless -------------------------------------------------------------------------
-def kernel_name() -> str:
-    """A kernel that runs this interpreter: ``python3`` when it resolves to it, else a
-    ``incident-workbench`` kernelspec installed into this environment (``sys.prefix``)."""
+def _spec_manager() -> Any:
+    """A kernelspec manager that looks in Jupyter's kernel folders first and in IPython's
+    legacy one only if a name is not found there: the default manager lists IPython's
+    folder up front, and finding it imports IPython (0.1 s before a headless run can
+    launch its kernel). :func:`kernel_name` and the kernel manager use the same one, so
+    the kernel started is the one checked."""
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
     from jupyter_core.paths import jupyter_path
 
-    # Jupyter's folders first, as KernelSpecManager searches them; its last folder,
-    # IPython's own (legacy), only if the name is not found there: finding it imports
-    # IPython (0.1 s before `workbench demo` can start its kernel). Same answer.
-    quick = KernelSpecManager(kernel_dirs=jupyter_path("kernels"))
+    class JupyterFoldersFirst(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+            try:
+                return super().get_kernel_spec(kernel_name)
+            except NoSuchKernel:
+                return KernelSpecManager().get_kernel_spec(kernel_name)
 
-    def spec_of(name: str) -> KernelSpec:
-        try:
-            return quick.get_kernel_spec(name)
-        except NoSuchKernel:
-            return KernelSpecManager().get_kernel_spec(name)
+    return JupyterFoldersFirst(kernel_dirs=jupyter_path("kernels"))
 
+
+def kernel_name() -> str:
+    """A kernel that runs this interpreter: ``python3`` when it resolves to it, else a
+    ``incident-workbench`` kernelspec installed into this environment (``sys.prefix``)."""
+    from jupyter_client.kernelspec import NoSuchKernel
+
+    specs = _spec_manager()
     aliases = {"python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}"}
     for name in ("python3", "incident-workbench"):
         try:
-            spec = spec_of(name)
+            spec = specs.get_kernel_spec(name)
         except NoSuchKernel:
             continue
         exe = spec.argv[0] if spec.argv else ""
@@ -340,6 +348,14 @@ def _early_kernel(name: str, *, preload: Sequence[str], cwd: str | None) -> tupl
 
         killed = False
 
+        def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+            cmd: list[str] = super().format_kernel_cmd(extra_arguments)
+            # ipykernel as the kernelspec starts it, without the debugger (see
+            # workbench.headless_kernel): nobody attaches one to a headless run
+            if cmd[1:3] == ["-m", "ipykernel_launcher"]:
+                cmd[1:3] = ["-m", "workbench.headless_kernel"]
+            return cmd
+
         async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
             if not (now and not restart and self.has_kernel and self.owns_kernel):
                 await super()._async_shutdown_kernel(now=now, restart=restart)
@@ -360,7 +376,7 @@ def _early_kernel(name: str, *, preload: Sequence[str], cwd: str | None) -> tupl
                 await self.provisioner.wait()
 
     base = Early
-    km = base(kernel_name=name)
+    km = base(kernel_name=name, kernel_spec_manager=_spec_manager())
     extra = [f"--IPKernelApp.exec_lines={json.dumps(list(preload))}"] if preload else []
     run_sync(km.start_kernel)(extra_arguments=extra, cwd=cwd)
 
@@ -435,6 +451,7 @@ def execute(
     preload: bool = True,
     on_cell_done: Callable[[Mapping[str, Any], Mapping[str, Any]], None] | None = None,
     on_executed: Callable[[dict[str, Any]], None] | None = None,
+    on_started: Callable[[], None] | None = None,
 ) -> Path:
     """Run ``notebook`` headless with papermill into ``out``; raise :class:`NotebookError`
     naming the failing cell if one raises (the partly executed notebook is still written).
@@ -452,6 +469,10 @@ def execute(
     there: serialising the live widgets' state, megabytes, only to overwrite it costs a
     quarter second); if it raises, the executed notebook is written to ``out``, then the
     error propagates.
+
+    ``on_started()``, if given, is called once the kernel process is launched, before
+    papermill starts: work that can run beside the kernel (``workbench demo`` loads its
+    HTML exporter there) starts then rather than delaying the kernel's launch.
     """
     from jupyter_core.utils import run_sync
 
@@ -461,6 +482,8 @@ def execute(
     lines = import_lines(notebook) if preload else []
     km, adopted = _early_kernel(name, preload=lines, cwd=str(cwd) if cwd else None)
     try:
+        if on_started is not None:
+            on_started()
         from papermill.exceptions import PapermillExecutionError
         from papermill.iorw import write_ipynb
 

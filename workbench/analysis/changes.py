@@ -22,7 +22,10 @@ do not hide a change and a flat baseline does not divide by zero.
 * a counter of rare events (whole-number increases, no event in most baseline intervals)
   is judged as counts: its ``score`` is capped at the Poisson ``z`` of the events in the
   window against a cautious expectation ``(baseline events + 1)`` scaled to the window,
-  so a burst of one or two errors from a near-zero baseline is not a change.
+  so a burst of one or two errors from a near-zero baseline is not a change. The same
+  holds for the per-service RED rates computed from counters (:data:`EVENT_RATES`) and
+  for a ratio of such events to the requests they are part of (:data:`EVENT_RATIOS`:
+  failed / all requests is judged by the failed requests behind it).
 
 Everything is one polars ``group_by``/``over`` pass over the whole frame: 10,000 series
 of 240 points score in well under a second (``bench/bench_changes.py``).
@@ -51,9 +54,11 @@ __all__ = [
     "CHANGE_SCHEMA",
     "COUNTER_SUFFIXES",
     "EVENT_RATES",
+    "EVENT_RATIOS",
     "onset_of_changes",
     "rate_counters",
     "run_points",
+    "samples_by_series",
     "score_changes",
     "series_samples",
 ]
@@ -62,6 +67,9 @@ COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
 #: series that are a counter's rate already (events per second, per service): their
 #: events per interval are recovered for the rare-event test (see :func:`rate_counters`)
 EVENT_RATES = ("red:error_rate", "red:request_rate")
+#: a ratio of events to the requests they are part of -> the rate of those requests
+#: (same service, labels and time): its events per interval are ratio x rate x seconds
+EVENT_RATIOS = {"red:error_ratio": "red:request_rate"}
 
 CHANGE_SCHEMA: dict[str, pl.DataType | DataTypeClass] = {
     "metric": pl.String,
@@ -110,13 +118,28 @@ def _by_series(df: pl.DataFrame) -> pl.DataFrame:
     return sort_by_series(df)
 
 
+@memoised  # shared by the metric changes and RED within an investigation
+def samples_by_series(metrics: pl.DataFrame) -> pl.DataFrame:
+    """``ts, metric, service, value, labels`` of ``metrics`` plus ``_sid`` (one id per
+    ``metric, service, labels`` series), ordered by series and time: the samples as
+    :func:`rate_counters` (``ordered=True``) and RED's counter rates take them.
+
+    >>> samples_by_series(inc.metrics).filter(pl.col("metric") == "http_server_requests_total")
+    """
+    df = metrics.select("ts", "metric", "service", "value", "labels")
+    return _by_series(df.with_columns(_series_id_fast()))
+
+
 def rate_counters(
     metrics: pl.DataFrame,
     suffixes: tuple[str, ...] = COUNTER_SUFFIXES,
     *,
     keep_increase: bool = False,
+    ordered: bool = False,
 ) -> pl.DataFrame:
     """Turn counter series (names ending in ``suffixes``) into per-second rates.
+    ``ordered``: ``metrics`` carry ``_sid`` and are in series order already (as
+    :func:`samples_by_series` returns them).
 
     Other series pass through unchanged. The first sample of each counter series has no
     rate and is dropped; counter resets (a decrease) give a rate of 0. Adds ``_sid`` and
@@ -124,7 +147,7 @@ def rate_counters(
     counter's increase since the previous sample (for the :data:`EVENT_RATES`, already
     rates, the rate times the seconds since the previous sample; null for other series).
     """
-    df = _by_series(metrics.with_columns(_series_id_fast()))
+    df = metrics if ordered else _by_series(metrics.with_columns(_series_id_fast()))
     is_counter = pl.any_horizontal([pl.col("metric").str.ends_with(s) for s in suffixes])
     # sorted by series: a plain diff is the per-series diff except on each first row
     dt = pl.col("ts").diff().dt.total_microseconds() / 1e6
@@ -135,17 +158,60 @@ def rate_counters(
     # whole numbers when they were counted exactly, so rare events are judged as counts
     # whatever grain the metrics came at
     events = pl.col("metric").is_in(EVENT_RATES) & ~_new_series() & (dt > 0)
+    # a ratio of such events to all requests (failed / all): its events are the ratio
+    # times the requests in the interval, so it is judged by the counts behind it
+    ratio = pl.col("metric").is_in(list(EVENT_RATIOS)) & ~_new_series() & (dt > 0)
+    if keep_increase:
+        df = _with_denominators(df)
     inc = (
         pl.when(is_counter & ~_new_series())
         .then(dv.clip(lower_bound=0))
         .when(events)
         .then((pl.col("value") * dt).round(6))
+        .when(ratio)
+        .then((pl.col("value") * pl.col("_den") * dt).round(6))
     )
     df = df.with_columns(
         pl.when(is_counter).then(rate).otherwise(pl.col("value")).alias("value"),
         *([inc.alias("_inc")] if keep_increase else []),
     )
+    if keep_increase:
+        df = df.drop("_den")
     return df.filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
+
+
+def _with_denominators(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` (sorted by series) with ``_den``: for a row of an :data:`EVENT_RATIOS`
+    series, the value of its denominator rate at the same service, labels and time
+    (null when there is none, and for every other row); row order kept."""
+    of = pl.col("metric").replace_strict(EVENT_RATIOS, default=None, return_dtype=pl.String)
+    key = ["service", "ts", "_lh", "_of"]
+    rows = df.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_r"), "metric", "service", "ts", "labels"
+    ).filter(pl.col("metric").is_in(list(EVENT_RATIOS)))
+    if rows.height == 0:
+        return df.with_columns(_den=pl.lit(None, pl.Float64))
+    den = (
+        df.filter(pl.col("metric").is_in(list(EVENT_RATIOS.values())))
+        .select(
+            "service",
+            "ts",
+            _lh=pl.col("labels").hash(3),
+            _of=pl.col("metric"),
+            _den=pl.col("value"),
+        )
+        .unique(key, keep="first")
+    )
+    found = rows.select("_r", "service", "ts", _lh=pl.col("labels").hash(3), _of=of).join(
+        den, on=key, how="inner"
+    )
+    # scattered back to the rows they belong to (the frame's order is the series order)
+    col = (
+        pl.repeat(None, df.height, dtype=pl.Float64, eager=True)
+        .alias("_den")
+        .scatter(found["_r"], found["_den"])
+    )
+    return df.with_columns(col)
 
 
 @memoised
@@ -153,10 +219,10 @@ def _series_values(metrics: pl.DataFrame, counters_as_rates: bool) -> pl.DataFra
     """The samples ordered by series with counters as rates (``_sid``, ``_inc``): the
     part of :func:`score_changes` that does not depend on the windows (shared by the
     ranking and the verdict's placebo rankings within an investigation)."""
-    df = metrics.select("ts", "metric", "service", "value", "labels")
+    df = samples_by_series(metrics)
     if counters_as_rates:
-        return rate_counters(df, keep_increase=True)
-    return _by_series(df.with_columns(_series_id_fast(), _inc=pl.lit(None, pl.Float64)))
+        return rate_counters(df, keep_increase=True, ordered=True)
+    return df.with_columns(_inc=pl.lit(None, pl.Float64))
 
 
 def run_points(min_run: int, rate_window: timedelta | None, step: timedelta | None) -> int:

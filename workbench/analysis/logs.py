@@ -66,8 +66,13 @@ def top_error_messages(
     Sorted by count, then new patterns first.
     """
     check_columns(logs, ("ts", "service", "level", "message"), "logs")
-    errs = logs.filter(pl.col("level").is_in(list(levels))).with_columns(
-        mask_message().alias("pattern"),
+    errs = logs.filter(pl.col("level").is_in(list(levels)))
+    # each distinct message masked once (error lines repeat: 13k lines, 2k messages in
+    # the demo), joined back
+    patterns = errs.select(pl.col("message").unique()).with_columns(mask_message().alias("pattern"))
+    errs = errs.join(
+        patterns, on="message", how="left", maintain_order="left", nulls_equal=True
+    ).with_columns(
         (pl.col("service") if by_service else pl.lit(None, dtype=pl.String)).alias("_svc"),
     )
     inc = filter_window(errs, "ts", window)

@@ -51,6 +51,7 @@ from workbench.analysis._util import (
     step_of,
     truncate_every,
 )
+from workbench.analysis.changes import samples_by_series
 from workbench.timewindow import Window
 
 __all__ = [
@@ -166,20 +167,52 @@ def _with_series_id(df: pl.DataFrame) -> pl.DataFrame:
     return hashed.drop("labels").join(ids, on="_h", how="left").drop("_h")
 
 
+def _by_red_series(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` (``ts, metric, service, value, labels`` and extra columns) without
+    ``labels``, with ``_sid`` (RED's series: label order does not matter) and ordered
+    by series and time. Rows of :func:`~workbench.analysis.changes.samples_by_series`
+    (``_sid`` per ``metric, service, labels`` as given, already in that order) keep their
+    ids and order when no two of their series differ only in the order of their labels."""
+    if "_sid" not in df.columns:
+        return sort_by_series(_with_series_id(df))
+    first = df.select("_sid", "metric", "service", "labels").unique("_sid", keep="first")
+    key = pl.concat_str(
+        pl.col("metric"), pl.col("service").fill_null(""), _labels_key(), separator="\x1f"
+    )
+    ids = first.select("_sid", key.rank("dense").alias("_rid"))
+    if ids["_rid"].n_unique() == ids.height:  # one label order per series: same series
+        return df.drop("labels")
+    return (
+        df.drop("labels")
+        .join(ids, on="_sid", how="left", maintain_order="left")
+        .drop("_sid")
+        .rename({"_rid": "_sid"})
+        .sort("_sid", "ts", maintain_order=True)
+    )
+
+
+def _per_series(df: pl.DataFrame, label: pl.Expr) -> pl.DataFrame:
+    """``df`` (rows of :func:`~workbench.analysis.changes.samples_by_series`) plus the
+    column ``label`` computes from ``labels``: once per series (its samples share their
+    labels), not once per sample."""
+    once = df.select("_sid", "labels").unique("_sid", keep="first").select("_sid", label)
+    return df.join(once, on="_sid", how="left", maintain_order="left")
+
+
 def _series_rates(df: pl.DataFrame, step: timedelta, extra: list[str]) -> pl.DataFrame:
     """Per-series per-bucket rates of counter samples ``df`` (ts, metric, service, value,
-    labels, and the ``extra`` label columns already extracted): ``ts`` (bucket start),
-    ``metric``, ``service``, the ``extra`` columns, ``rate``.
+    labels, and the ``extra`` label columns already extracted; or rows of
+    :func:`~workbench.analysis.changes.samples_by_series` with those columns): ``ts``
+    (bucket start), ``metric``, ``service``, the ``extra`` columns, ``rate``.
 
     Within a series the increase between two samples is ``v - prev``, or ``v`` after a
     reset (the value dropped); a bucket's rate is its increase over the time its sample
     pairs span, so a scrape gap or a partial bucket does not bias the rate.
     """
     same = pl.col("_sid") == pl.col("_sid").shift(1)
+    cols = ["ts", "metric", "service", "value", "labels", *extra]
     d = (
-        sort_by_series(
-            _with_series_id(df.select("ts", "metric", "service", "value", "labels", *extra))
-        )
+        _by_red_series(df.select(*cols, *(["_sid"] if "_sid" in df.columns else [])))
         .with_columns(
             pl.when(same).then(pl.col("value").shift(1)).alias("_prev"),
             pl.when(same).then(pl.col("ts").shift(1)).alias("_prev_ts"),
@@ -344,13 +377,17 @@ def red_from_metrics(
     check_columns(metrics, ("ts", "metric", "service", "value", "labels"), "metrics")
     st = step_of(step)
     has_service = pl.col("service").is_not_null()
-    m = metrics
-    pre = m.filter(pl.col("metric").is_in(list(RED_METRICS)) & has_service)
+    pre = metrics.filter(pl.col("metric").is_in(list(RED_METRICS)) & has_service)
     if pre.height:
         out = _from_precomputed(pre, st)
+    elif not (metrics["metric"] == requests).any():
+        return _empty()
     else:
-        req = m.filter((pl.col("metric") == requests) & has_service).with_columns(
-            frames.attr("labels", "code").alias("code")
+        # ordered by series once, and shared with the metric changes (changes.py)
+        m = samples_by_series(metrics)
+        req = _per_series(
+            m.filter((pl.col("metric") == requests) & has_service),
+            frames.attr("labels", "code").alias("code"),
         )
         if req.height == 0:
             return _empty()
@@ -362,11 +399,12 @@ def red_from_metrics(
         rates = rates.with_columns(
             pl.when(pl.col("rate") > 0).then(pl.col("_err") / pl.col("rate")).alias("error_ratio")
         ).drop("_err")
-        b = m.filter((pl.col("metric") == f"{histogram}_bucket") & has_service).with_columns(
+        b = _per_series(
+            m.filter((pl.col("metric") == f"{histogram}_bucket") & has_service),
             frames.attr("labels", "le")
             .str.replace(r"^\+Inf$", "inf")
             .cast(pl.Float64, strict=False)
-            .alias("le")
+            .alias("le"),
         )
         out = rates
         if b.height:

@@ -275,7 +275,13 @@ def service_graph_chart(
         alt.Chart(edges)
         .mark_rule(opacity=0.75, strokeCap="round")
         .encode(
-            px, py, x2="x2:Q", y2="y2:Q", stroke=edge_color, strokeWidth=width_enc, tooltip=edge_tip
+            px,
+            py,
+            x2=alt.X2("x2:Q"),
+            y2=alt.Y2("y2:Q"),
+            stroke=edge_color,
+            strokeWidth=width_enc,
+            tooltip=edge_tip,
         )
     )
     if diff is not None:
@@ -295,7 +301,7 @@ def service_graph_chart(
             alt.X("ax:Q", scale=None, axis=None),
             alt.Y("ay:Q", scale=None, axis=None),
             angle=alt.Angle("angle:Q", scale=None),
-            color=alt.value("#444444"),
+            color=alt.ColorValue("#444444"),
             tooltip=edge_tip,
         )
     )
@@ -330,7 +336,7 @@ def service_graph_chart(
     labels = (
         alt.Chart(nodes)
         .mark_text(dy=20, fontSize=11, color="#222222")
-        .encode(px, py, text="service:N")
+        .encode(px, py, text=alt.Text("service:N"))
     )
     shown = g.number_of_nodes()
     total = graph.nodes.height

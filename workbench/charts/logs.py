@@ -50,11 +50,11 @@ def top_errors_chart(
     palette = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(services))]
     y = alt.Y("label:N", sort=alt.SortField("rank"), title=None, axis=alt.Axis(labelLimit=520))
     tip = [
-        "service:N",
-        "pattern:N",
+        alt.Tooltip("service:N"),
+        alt.Tooltip("pattern:N"),
         alt.Tooltip("count:Q", format=","),
         alt.Tooltip("baseline_count:Q", format=",", title="baseline"),
-        "example:N",
+        alt.Tooltip("example:N"),
     ]
     bars = (
         alt.Chart(df)

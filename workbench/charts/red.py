@@ -153,7 +153,7 @@ def red_panels(
             base.transform_calculate(_ws=f"toDate('{iso(w.start)}')", _we=f"toDate('{iso(w.end)}')")
             .transform_aggregate(_ws="min(_ws)", _we="min(_we)")
             .mark_rect(color=color, opacity=0.13, clip=True)
-            .encode(x=alt.X("_ws:T", scale=time_scale(zoom)), x2="_we:T")
+            .encode(x=alt.X("_ws:T", scale=time_scale(zoom)), x2=alt.X2("_we:T"))
         )
     line = base.mark_line(
         strokeWidth=1.4, color=OKABE_ITO[0], interpolate="step-after", clip=True
@@ -175,7 +175,7 @@ def red_panels(
     if baseline is not None:
         layers.append(
             base.mark_rule(strokeDash=[4, 3], color="#555555", strokeWidth=1).encode(
-                y="mean(baseline):Q"
+                y=alt.Y("mean(baseline):Q")
             )
         )
     note = (

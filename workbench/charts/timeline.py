@@ -119,16 +119,16 @@ def timeline_chart(
             .mark_rect(opacity=0.12, clip=True)
             .encode(
                 time_x(zoom=zoom),
-                x2="end:T",
+                x2=alt.X2("end:T"),
                 color=alt.Color("fill:N", scale=None),
-                tooltip=["title:N"],
+                tooltip=[alt.Tooltip("title:N")],
             )
         )
     bars = (
         alt.Chart(items)
         .transform_filter("datum.interval")
         .mark_bar(height=10, opacity=0.8, cornerRadius=2, clip=True)
-        .encode(time_x(zoom=zoom), x2="end:T", y=y, color=color, tooltip=tip)
+        .encode(time_x(zoom=zoom), x2=alt.X2("end:T"), y=y, color=color, tooltip=tip)
     )
     ticks = (
         alt.Chart(items)
@@ -141,7 +141,7 @@ def timeline_chart(
         layers.append(
             alt.Chart(items)
             .mark_text(align="left", dx=4, dy=-11, fontSize=10, color="#333333")
-            .encode(time_x(zoom=zoom), y=y, text="service:N", tooltip=tip)
+            .encode(time_x(zoom=zoom), y=y, text=alt.Text("service:N"), tooltip=tip)
         )
     sub = "orange = incident window, blue = baseline"
     if zoom is not None:

@@ -68,8 +68,11 @@ def run(args: argparse.Namespace) -> int:
 
         from workbench import notebook, offline_html
 
-        # the static export's templates and highlighter load while the kernel works
-        threading.Thread(target=_quietly(offline_html.warm_up), daemon=True).start()
+        def warm_up() -> None:
+            # the static export's templates and highlighter load while the kernel works
+            # (once it is launched: importing them beside its launch would delay it)
+            threading.Thread(target=_quietly(offline_html.warm_up), daemon=True).start()
+
         # and each chart's SVG is drawn as soon as its cell has run
         drawer = offline_html.SvgDrawer()
         out_dir: Path = args.execute
@@ -89,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
             "timeout_s": args.timeout,
             "on_cell_done": drawer.submit_outputs,
             "on_executed": finish,
+            "on_started": warm_up,
         }
         try:
             if args.naming:
