@@ -8,7 +8,12 @@ import numpy as np
 import polars as pl
 
 from tests.diag_builders import BASELINE, T0, WINDOW, metric_frame
-from workbench.analysis.changes import onset_of_changes, score_changes, series_samples
+from workbench.analysis.changes import (
+    onset_of_changes,
+    run_points,
+    score_changes,
+    series_samples,
+)
 
 
 def _row(ch: pl.DataFrame, metric: str, service: str) -> dict:
@@ -225,3 +230,86 @@ def test_a_series_that_began_just_before_the_window_is_not_compared():
     assert "old" in ch["service"].to_list()
     alone = score_changes(new_pod, WINDOW, BASELINE)
     assert alone["service"].to_list() == ["new"] and alone["n_baseline"][0] == 1
+
+
+def _smeared(first: int, points: int, n: int = 240, level: float = 0.0111) -> np.ndarray:
+    """A quiet series (zero baseline) with ``points`` consecutive non-zero points from
+    index ``first``: how a 120 s ``rate()`` every 30 s shows one isolated event (4-5
+    points) or a sustained one (many)."""
+    v = np.zeros(n)
+    v[first : first + points] = level
+    return v
+
+
+def test_run_points_counts_independent_windows() -> None:
+    s30, s60 = timedelta(seconds=30), timedelta(seconds=60)
+    assert run_points(3, timedelta(seconds=120), s30) == 9  # 2 * 4 + 1
+    assert run_points(3, timedelta(seconds=120), s60) == 5  # 2 * 2 + 1
+    assert run_points(3, timedelta(seconds=90), s60) == 4  # 2 * 1.5 + 1
+    assert run_points(3, s60, s60) == 3  # each point its own window
+    assert run_points(3, s30, s60) == 3  # a window shorter than the step: no overlap
+    assert run_points(3, None, s30) == 3  # raw samples (files)
+    assert run_points(3, timedelta(seconds=120), None) == 3
+
+
+def test_one_event_smeared_by_an_overlapping_rate_window_is_not_a_run() -> None:
+    # one error in 120 s windows every 30 s: 5 points, but only ~2 independent windows
+    m = metric_frame(
+        {("svc:errors", "quiet"): _smeared(130, 5), ("svc:errors", "broken"): _smeared(150, 60)}
+    )
+    w = timedelta(seconds=120)
+    by_points = score_changes(m, WINDOW, BASELINE)
+    assert _row(by_points, "svc:errors", "quiet")["changed"]  # the old rule: 5 >= 3 points
+    ch = score_changes(m, WINDOW, BASELINE, rate_window=w)
+    quiet, broken = _row(ch, "svc:errors", "quiet"), _row(ch, "svc:errors", "broken")
+    assert not quiet["changed"] and quiet["onset"] is None and quiet["score"] == 0.0
+    assert quiet["peak"] >= 4  # the points are still there, just not a sustained run
+    # a sustained change is still found, its onset the first point of the run
+    assert broken["changed"] and broken["onset"] == T0 + timedelta(seconds=30 * 150)
+
+
+def test_a_run_needs_exactly_the_points_of_min_run_windows() -> None:
+    # 120 s windows every 30 s, min_run 3: 9 points are 3 windows, 8 are not
+    m = metric_frame({("m", "nine"): _smeared(160, 9), ("m", "eight"): _smeared(160, 8)})
+    ch = score_changes(m, WINDOW, BASELINE, rate_window=timedelta(seconds=120))
+    assert _row(ch, "m", "nine")["changed"]
+    assert _row(ch, "m", "nine")["onset"] == T0 + timedelta(seconds=30 * 160)
+    assert not _row(ch, "m", "eight")["changed"]
+    # the same 60 s step with 120 s windows: 5 points (2 * 2 + 1)
+    m60 = metric_frame(
+        {("m", "five"): _smeared(85, 5, 120), ("m", "four"): _smeared(85, 4, 120)}, step_s=60
+    )
+    ch60 = score_changes(m60, WINDOW, BASELINE, rate_window=timedelta(seconds=120))
+    assert _row(ch60, "m", "five")["changed"] and not _row(ch60, "m", "four")["changed"]
+
+
+def test_without_an_overlapping_window_nothing_changes() -> None:
+    rng = np.random.default_rng(7)
+    step = rng.normal(100, 5, 120)
+    step[70:] += 60
+    m = metric_frame(
+        {
+            ("lat", "a"): step,
+            ("m", "blip"): _smeared(80, 3, 120),
+            ("m", "n"): rng.normal(1, 0.1, 120),
+        },
+        step_s=60,
+    )
+    plain = score_changes(m, WINDOW, BASELINE)
+    assert _row(plain, "m", "blip")["changed"]  # 3 independent points: a run
+    for w in (None, timedelta(seconds=60), timedelta(seconds=30)):
+        assert score_changes(m, WINDOW, BASELINE, rate_window=w).equals(plain)
+
+
+def test_the_ranking_and_its_placebos_count_runs_in_the_declared_window() -> None:
+    from workbench.analysis.suspects import rank_suspects
+
+    m = metric_frame(
+        {("svc:errors", "quiet"): _smeared(130, 5), ("cpu", "busy"): _smeared(150, 60, level=0.9)}
+    )
+    frames_ = {"metrics": m, "window": WINDOW, "baseline": BASELINE}
+    old = rank_suspects(frames_)
+    assert set(old.changes.filter(pl.col("changed"))["service"]) == {"quiet", "busy"}
+    sus = rank_suspects(frames_, rate_window=timedelta(seconds=120))
+    assert set(sus.changes.filter(pl.col("changed"))["service"]) == {"busy"}
+    assert sus.inputs is not None and sus.inputs["rate_window"] == timedelta(seconds=120)

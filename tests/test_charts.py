@@ -126,8 +126,9 @@ def test_red_panels_render_to_svg_with_windows_shaded() -> None:
     assert svg.count("#D55E00") >= 3  # the incident window, shaded in every panel row
 
 
-def test_timeline_and_top_errors_render() -> None:
-    tl = pl.DataFrame(
+def _timeline() -> pl.DataFrame:
+    """A timeline with the incident and baseline windows, a deploy and an error spike."""
+    return pl.DataFrame(
         {
             "ts": [INC.start, BASE.start, T0 + timedelta(minutes=70), T0 + timedelta(minutes=75)],
             "end": [INC.end, BASE.end, None, T0 + timedelta(minutes=90)],
@@ -138,6 +139,10 @@ def test_timeline_and_top_errors_render() -> None:
             "evidence": ["", "", "revision=v2", "threshold 2%"],
         }
     )
+
+
+def test_timeline_and_top_errors_render() -> None:
+    tl = _timeline()
     svg = render.to_svg(timeline_chart(tl))
     assert "deploy · checkout" in svg and "error_spike · checkout" in svg
     top = pl.DataFrame(
@@ -324,17 +329,7 @@ def test_the_notebooks_charts_name_their_encodings_as_channel_objects(
 
     monkeypatch.setattr(schemapi._FromDict, "__init__", counted)
     graph = service_graph(spans_frame(shop_traces(20, failing=5)))
-    timeline = pl.DataFrame(
-        {
-            "ts": [INC.start, BASE.start, T0 + timedelta(minutes=70), T0 + timedelta(minutes=75)],
-            "end": [INC.end, BASE.end, None, T0 + timedelta(minutes=90)],
-            "kind": ["incident", "baseline", "deploy", "error_spike"],
-            "service": [None, None, "checkout", "checkout"],
-            "title": ["incident window", "baseline window", "deploy v2", "errors rise"],
-            "source": ["workbench", "workbench", "argocd", "red"],
-            "evidence": ["", "", "revision=v2", "threshold 2%"],
-        }
-    )
+    timeline = _timeline()
     top = pl.DataFrame({"service": ["checkout"], "pattern": ["order <*> rejected"], "count": [5]})
     charts = [
         red_panels(_red_frame(3, 20), INC, BASE),

@@ -148,6 +148,9 @@ def test_edge_cases_match_the_careful_path(tmp_path: Path, monkeypatch) -> None:
         {"endTimeUnixNano": str(NS - 1)},  # ends before it starts
         {"startTimeUnixNano": str(NS // 1000)},  # microseconds: a wrong unit
         {"kind": 2**70},
+        {"kind": -1},  # integers outside the enum: the checks decline, nothing raises
+        {"kind": 6},
+        {"status": {"code": 3}},
         {"attributes": [{"key": "n", "value": None}]},
         {"attributes": [{"key": 5, "value": {"stringValue": "x"}}]},
     ],
@@ -468,6 +471,20 @@ def test_a_span_without_a_time_or_id_declines(tmp_path: Path, missing: str) -> N
     with pytest.raises(BadData) as ei:
         otlp.read_file(p)
     assert ei.value.path == str(p) and missing in str(ei.value.field)
+
+
+@pytest.mark.parametrize(
+    ("odd", "field"), [({"kind": -1}, "kind"), ({"status": {"code": 7}}, "status.code")]
+)
+def test_a_kind_or_status_outside_its_enum_is_named_by_the_careful_path(
+    tmp_path: Path, odd: dict, field: str
+) -> None:
+    from workbench.errors import BadData
+
+    p = _write(tmp_path, [_doc([_span(), _span(spanId="b35b28af18223143", **odd)])])
+    with pytest.raises(BadData) as ei:
+        otlp.read_file(p)
+    assert ei.value.path == str(p) and str(ei.value.field).endswith(field)
 
 
 def test_absent_null_and_empty_attributes_under_one_block(  # type: ignore[no-untyped-def]

@@ -275,3 +275,29 @@ def test_latency_quantiles_per_batch_of_services_equal_one_request(prom_backend)
     assert_frame_equal(a.frame.sort(key), b.frame.sort(key))
     assert len(few.extra["queries"][lat]) == 2
     assert set(few.frame["service"]) <= {"cart", "search", "checkout"}
+
+
+def test_signals_declare_their_rate_window_and_the_incident_carries_it(
+    prometheus_server,
+) -> None:
+    """Signals are ``rate(...[w])`` evaluated every step: the source says ``w`` so the
+    change detector can count runs in independent windows; a plain range query (whose
+    window the source does not know) declares none."""
+    from workbench import Incident
+
+    src = PrometheusSource(prometheus_server.url, name="prom")
+    res = src.metrics(None, RED, step="5m")
+    # at a 5 min step and a 15 s scrape: step + scrape (more than 4 scrapes)
+    assert res.extra["rate_window"] == timedelta(seconds=315)
+    assert res.extra["step_s"] == 300
+    fine = src.metrics(None, RED, step="30s")
+    assert fine.extra["rate_window"] == timedelta(seconds=60)  # 4 scrapes
+    assert "rate_window" not in src.query_range("up", RED, step="5m").extra
+    inc = Incident("INC-W", Window(promdata.T0 + timedelta(hours=1), promdata.RED_END),
+                   sources=[src], services=["cart", "search"])  # fmt: skip
+    declared = inc.metric_rate_window  # loads the metrics
+    out = inc.outcomes[("prom", "metrics")].result
+    assert out is not None
+    step = timedelta(seconds=out.extra["step_s"])
+    assert declared == max(step + timedelta(seconds=15), timedelta(seconds=60))
+    src.close()

@@ -18,7 +18,7 @@ import html
 import logging
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -439,6 +439,29 @@ class Incident:
     def partial(self) -> bool:
         """True if any source failed or returned a partial result."""
         return any(not o.ok or (o.result and o.result.partial) for o in self.outcomes.values())
+
+    @property
+    def metric_rate_window(self) -> timedelta | None:
+        """The window the metric points are rates over, when every metrics source that
+        answered with rows declared the same one (``Result.extra["rate_window"]``: a
+        Prometheus source's signals are ``rate(...[w])`` evaluated every step); None for
+        raw samples (files), or when sources disagree. The change detector then counts a
+        run in independent windows, not overlapping points
+        (:func:`workbench.analysis.changes.run_points`).
+
+        >>> inc.metric_rate_window   # a Prometheus source at a 30 s step, 15 s scrape
+        datetime.timedelta(seconds=120)
+        """
+        self._frame("metrics")
+        declared = {
+            o.result.extra.get("rate_window")
+            for (_, sig), o in list(self.outcomes.items())
+            if sig == "metrics" and o.result is not None and o.result.frame.height > 0
+        }
+        if len(declared) != 1:
+            return None
+        (w,) = declared
+        return w if isinstance(w, timedelta) else None
 
     @property
     def services_seen(self) -> list[str]:

@@ -10,6 +10,13 @@ do not hide a change and a flat baseline does not divide by zero.
   points inside the incident window (one-point blips do not count);
 * ``onset``  the first point of the first run of ``min_run`` points with ``|z| >= threshold``
   (null when the series did not change);
+* a run is counted in independent observations, not points: when the points are rates
+  over a ``rate_window`` longer than the data step (a Prometheus source's
+  ``rate(x[120s])`` every 30 s), ``k`` consecutive points cover about
+  ``(k - 1) * step / rate_window + 1`` windows, so a run needs
+  ``(min_run - 1) * rate_window / step + 1`` points (:func:`run_points`; one isolated
+  error then shows as 4-5 overlapping non-zero points, not a sustained change). Without
+  a rate window (files, raw samples) a run is ``min_run`` points;
 * counters (``*_total``, ``*_count``, ``*_sum``, ``*_bucket``) are turned into per-second
   rates first (resets clipped to zero);
 * a counter of rare events (whole-number increases, no event in most baseline intervals)
@@ -34,7 +41,7 @@ Example::
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import polars as pl
 from polars.datatypes import DataTypeClass
@@ -50,6 +57,7 @@ __all__ = [
     "EVENT_RATIOS",
     "onset_of_changes",
     "rate_counters",
+    "run_points",
     "samples_by_series",
     "score_changes",
     "series_samples",
@@ -217,6 +225,37 @@ def _series_values(metrics: pl.DataFrame, counters_as_rates: bool) -> pl.DataFra
     return df.with_columns(_inc=pl.lit(None, pl.Float64))
 
 
+def run_points(min_run: int, rate_window: timedelta | None, step: timedelta | None) -> int:
+    """How many consecutive points make a run of ``min_run`` independent observations.
+
+    Points that are rates over ``rate_window`` taken every ``step`` overlap when the
+    window is longer than the step: ``k`` points cover ``(k - 1) * step / rate_window + 1``
+    windows, so a run needs ``(min_run - 1) * rate_window / step + 1`` points (rounded
+    up). Without a window, or one no longer than the step, every point is its own
+    observation: ``min_run``.
+
+    >>> run_points(3, timedelta(seconds=120), timedelta(seconds=30))
+    9
+    >>> run_points(3, None, timedelta(seconds=60))
+    3
+    """
+    if rate_window is None or step is None or step <= timedelta(0) or rate_window <= step:
+        return min_run
+    per = rate_window / step  # points per independent window
+    return max(min_run, math.ceil((min_run - 1) * per - 1e-9) + 1)
+
+
+@memoised
+def _series_step(df: pl.DataFrame) -> timedelta | None:
+    """The median gap between consecutive points of a series (rows sorted by series)."""
+    gap = (
+        df.select(pl.when(~_new_series()).then(pl.col("ts").diff()).alias("_gap"))["_gap"]
+        .drop_nulls()
+        .median()
+    )
+    return gap if isinstance(gap, timedelta) and gap > timedelta(0) else None
+
+
 def score_changes(
     metrics: pl.DataFrame,
     window: Window,
@@ -225,6 +264,7 @@ def score_changes(
     threshold: float = 4.0,
     min_run: int = 3,
     counters_as_rates: bool = True,
+    rate_window: timedelta | None = None,
 ) -> pl.DataFrame:
     """Score every metric series' change from ``baseline`` to ``window``.
 
@@ -233,7 +273,10 @@ def score_changes(
     changed, baseline_median, baseline_scale, incident_median, n_baseline, n_incident``.
     ``shift`` is the signed median ``z`` over the incident window; ``peak`` the largest
     single ``|z|``; ``changed`` is true when a run of ``min_run`` points (fewer if the
-    window has fewer) stays at ``|z| >= threshold``.
+    window has fewer) stays at ``|z| >= threshold``. ``rate_window``: the window the
+    points are rates over, when the source computed them so (a Prometheus source's
+    signals declare it, :attr:`workbench.Incident.metric_rate_window`); a run then
+    counts ``min_run`` independent windows (:func:`run_points`), not points.
 
     Example::
 
@@ -265,6 +308,8 @@ def score_changes(
     )
     if inc.height == 0:
         return pl.DataFrame(schema=CHANGE_SCHEMA)
+    # a run in independent observations: overlapping rate windows need more points
+    run = run_points(min_run, rate_window, _series_step(df) if rate_window else None)
     # rows stay sorted by (_sid, ts): series boundaries and runs without group windows
     new = _new_series()
     hit = pl.col("_absz") >= threshold
@@ -273,18 +318,18 @@ def score_changes(
         _hit=hit,
         _run=(new | (hit != hit.shift(1))).fill_null(True).cum_sum(),
         _first=pl.when(pl.col("_new")).then(pl.col("_row")).forward_fill(),
-        _held=pl.col("_absz").rolling_min(window_size=min_run, min_samples=1),
+        _held=pl.col("_absz").rolling_min(window_size=run, min_samples=1),
     ).with_columns(
         _idx=pl.col("_row") - pl.col("_first"),
         _runlen=pl.len().over("_run"),
     )
     out = inc.group_by("_sid").agg(
-        # a run of min_run points holds ``_held`` once min_run points exist in the series
-        _sustained=pl.col("_held").filter(pl.col("_idx") >= min_run - 1).max(),
+        # a run of ``run`` points holds ``_held`` once ``run`` points exist in the series
+        _sustained=pl.col("_held").filter(pl.col("_idx") >= run - 1).max(),
         _short=pl.col("_absz").min(),
         peak=pl.col("_absz").max(),
         shift=pl.col("_z").median(),
-        _onset_k=pl.col("ts").filter(pl.col("_hit") & (pl.col("_runlen") >= min_run)).min(),
+        _onset_k=pl.col("ts").filter(pl.col("_hit") & (pl.col("_runlen") >= run)).min(),
         _onset_all=pl.col("ts").filter(pl.col("_hit")).min(),
         _all_hit=pl.col("_hit").all(),
         baseline_median=pl.col("baseline_median").first(),
@@ -298,7 +343,7 @@ def score_changes(
         _b_frac=pl.col("_b_frac").first(),
     )
     out = out.with_columns(_rare_z=_rare_event_z())
-    short = pl.col("n_incident") < min_run  # fewer points than a run: all must hold
+    short = pl.col("n_incident") < run  # fewer points than a run: all must hold
     out = out.with_columns(
         score=pl.min_horizontal(
             pl.when(short).then(pl.col("_short")).otherwise(pl.col("_sustained")).fill_null(0.0),

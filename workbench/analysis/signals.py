@@ -121,10 +121,18 @@ class Context:
     baseline: Window
     metric_baseline: Window | None = None
     event_lookback: timedelta = timedelta(minutes=30)
+    #: the window the metric points are rates over, when a source declared one (a run
+    #: of a change then counts independent windows: ``changes.run_points``)
+    rate_window: timedelta | None = None
 
     @cached_property
     def changes(self) -> pl.DataFrame:
-        return ch.score_changes(self.metrics, self.window, self.metric_baseline or self.baseline)
+        return ch.score_changes(
+            self.metrics,
+            self.window,
+            self.metric_baseline or self.baseline,
+            rate_window=self.rate_window,
+        )
 
     @cached_property
     def onset(self) -> datetime:

@@ -283,6 +283,7 @@ def _frames_from(obj: Any, **kw: Any) -> dict[str, Any]:
             "events": obj.events,
             "window": obj.window,
             "baseline": obj.baseline,
+            "rate_window": getattr(obj, "metric_rate_window", None),
         }
     elif isinstance(obj, dict):
         got = dict(obj)
@@ -374,6 +375,7 @@ def signal_context(
     spans: pl.DataFrame | None = None,
     events: pl.DataFrame | None = None,
     event_lookback: timedelta = timedelta(minutes=30),
+    rate_window: timedelta | None = None,
     **_ignored: Any,
 ) -> Context:
     """The :class:`~workbench.analysis.signals.Context` :func:`rank_suspects` computes its
@@ -401,6 +403,7 @@ def signal_context(
         baseline=f["baseline"],
         metric_baseline=metric_baseline,
         event_lookback=event_lookback,
+        rate_window=rate_window if rate_window is not None else f.get("rate_window"),
     )
 
 
@@ -417,13 +420,17 @@ def rank_suspects(
     edges: pl.DataFrame | None = None,
     graph_discount: float = 0.8,
     event_lookback: timedelta = timedelta(minutes=30),
+    rate_window: timedelta | None = None,
 ) -> Suspects:
     """Rank services by how likely each is the cause of the incident.
 
     Pass an :class:`~workbench.Incident` (anything with ``metrics, logs, spans, events,
     window, baseline``), or a dict of those, or the frames and windows as keywords
     (keywords override). ``metric_baseline`` gives metrics a longer baseline than logs and
-    traces when the data have one; ``edges`` (``caller, callee``) gives the call graph when
+    traces when the data have one; ``rate_window`` the window the metric points are rates
+    over when a source computed them so (default: an Incident's
+    ``metric_rate_window``; none for raw samples), so a change's run counts independent
+    windows; ``edges`` (``caller, callee``) gives the call graph when
     spans cannot (default: :func:`workbench.analysis.graph.service_graph` of the spans).
 
     >>> sus = rank_suspects(inc)
@@ -440,6 +447,7 @@ def rank_suspects(
         spans=spans,
         events=events,
         event_lookback=event_lookback,
+        rate_window=rate_window,
     )
     outs = {sg.name: sg.compute(ctx) for sg in SIGNALS}
     signals = pl.concat([o.with_columns(signal=pl.lit(name)) for name, o in outs.items()]).select(
@@ -529,6 +537,7 @@ def rank_suspects(
             "edges": edges,
             "graph_discount": graph_discount,
             "event_lookback": event_lookback,
+            "rate_window": ctx.rate_window,
         },
     )
 

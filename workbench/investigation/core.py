@@ -549,6 +549,7 @@ class Investigation(DrillDown):
                 baseline=self.baseline,
                 metric_baseline=o["metric_baseline"],
                 edges=o["edges"],
+                rate_window=inc.metric_rate_window,
             )
             # one onset everywhere: the ranking keeps its own (``changes_onset``, where it
             # looks for change events); what it shows is the investigation's

@@ -816,13 +816,17 @@ def _finish(spans: pl.LazyFrame) -> pl.DataFrame:
                 "name",
                 pl.col("kind")
                 .fill_null(0)
-                .replace_strict(list(range(6)), list(KIND_BY_INT), return_dtype=pl.String),
+                .replace_strict(
+                    list(range(6)), list(KIND_BY_INT), default=None, return_dtype=pl.String
+                ),  # out of range: null here, and the checks decline
                 _ns(start).alias("start"),
                 _ns(end).alias("end"),
                 ((end - start).cast(pl.Float64) / 1e6).alias("duration_ms"),
                 pl.col("code")
                 .fill_null(0)
-                .replace_strict([0, 1, 2], list(STATUS_BY_INT), return_dtype=pl.String)
+                .replace_strict(
+                    [0, 1, 2], list(STATUS_BY_INT), default=None, return_dtype=pl.String
+                )
                 .alias("status"),
                 "attributes",
             ),

@@ -319,6 +319,9 @@ class PrometheusSource(Source, CapacityAggregation):
         label = f"RED+saturation for {', '.join(services) if services else 'all services'}"
         res = self._range(queries, window, step=st, label=label)
         res.extra["grain"] = "signals"
+        # every point is a rate over this window, evaluated every step: points closer
+        # than the window overlap (the change detector counts runs in windows)
+        res.extra["rate_window"] = parse_duration(rate_window)
         if choice is not None:
             res.extra["metric_names"] = choice.note()
         return res
