@@ -485,3 +485,29 @@ def test_a_kind_or_status_outside_its_enum_is_named_by_the_careful_path(
     with pytest.raises(BadData) as ei:
         otlp.read_file(p)
     assert ei.value.path == str(p) and str(ei.value.field).endswith(field)
+
+
+def test_absent_null_and_empty_attributes_under_one_block(  # type: ignore[no-untyped-def]
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A line whose spans all carry attributes (read by the C-level pass) and lines where
+    one span has none, ``null`` or ``[]`` (the fallback pass): absent and ``null`` share a
+    combination, ``[]`` is one of its own; all equal to the careful path."""
+    bare = _span(spanId="b35b28af18223143")
+    del bare["attributes"]
+    lines = [
+        _doc([_span(), _span(spanId="c35b28af18223143")]),
+        _doc([_span(spanId="d35b28af18223143"), bare]),
+        _doc([_span(spanId="e35b28af18223143", attributes=None), bare]),
+        _doc([_span(spanId="f35b28af18223143", attributes=[]), _span()]),
+    ]
+    p = _write(tmp_path, lines)
+    slow = careful(p, monkeypatch)
+    fast = fast_spans_file(p)
+    assert fast is not None
+    assert_frame_equal(fast, slow)
+    routes = [
+        {kv["key"]: kv["value"] for kv in row}.get("http.route") for row in fast["attributes"]
+    ]
+    assert routes == ["/x", "/x", "/x", None, None, None, None, "/x"]
+    assert {kv["key"]: kv["value"] for kv in fast["attributes"][3]}["k8s.pod.name"] == "api-1"

@@ -438,7 +438,10 @@ class _Columns:
         # the common case in C-level passes over the line: each span's attribute bytes,
         # its combination if these bytes were seen under its block; then the rare spans:
         # with a status message or events (errors), or bytes not seen yet
-        arrays = [bytes(a) if (a := sp.attributes).__class__ is Raw else b"null" for sp in line]
+        try:  # b"" + Raw copies the bytes at ~110 ns less a span than bytes(Raw)
+            arrays = [b"" + sp.attributes for sp in line]  # type: ignore[operator]
+        except TypeError:  # a span without attributes (UNSET)
+            arrays = [bytes(a) if (a := sp.attributes).__class__ is Raw else b"null" for sp in line]
         cids: list[int | None] = list(map(dict.get, map(_COMBOS, owners), arrays))
         special = [
             j
@@ -549,7 +552,9 @@ class _Finisher:
             self.table = None
         if chunk.new is not None:
             kv = _combinations(chunk.new)
-            self.table = kv if self.table is None else pl.concat([self.table, kv])
+            # one chunk: a gather from a table of many chunks (one per flush) costs ~9x
+            # more (demo: 32 ms against 3.6; the rechunk 0.3 ms)
+            self.table = kv if self.table is None else pl.concat([self.table, kv]).rechunk()
         assert self.table is not None
         table = self.table
         sp = chunk.spans.lazy().select(
