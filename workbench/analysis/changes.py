@@ -22,10 +22,7 @@ do not hide a change and a flat baseline does not divide by zero.
 * a counter of rare events (whole-number increases, no event in most baseline intervals)
   is judged as counts: its ``score`` is capped at the Poisson ``z`` of the events in the
   window against a cautious expectation ``(baseline events + 1)`` scaled to the window,
-  so a burst of one or two errors from a near-zero baseline is not a change. The same
-  holds for the per-service RED rates computed from counters (:data:`EVENT_RATES`) and
-  for a ratio of such events to the requests they are part of (:data:`EVENT_RATIOS`:
-  failed / all requests is judged by the failed requests behind it).
+  so a burst of one or two errors from a near-zero baseline is not a change.
 
 Everything is one polars ``group_by``/``over`` pass over the whole frame: 10,000 series
 of 240 points score in well under a second (``bench/bench_changes.py``).
@@ -53,8 +50,6 @@ from workbench.timewindow import Window
 __all__ = [
     "CHANGE_SCHEMA",
     "COUNTER_SUFFIXES",
-    "EVENT_RATES",
-    "EVENT_RATIOS",
     "onset_of_changes",
     "rate_counters",
     "run_points",
@@ -64,12 +59,6 @@ __all__ = [
 ]
 
 COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
-#: series that are a counter's rate already (events per second, per service): their
-#: events per interval are recovered for the rare-event test (see :func:`rate_counters`)
-EVENT_RATES = ("red:error_rate", "red:request_rate")
-#: a ratio of events to the requests they are part of -> the rate of those requests
-#: (same service, labels and time): its events per interval are ratio x rate x seconds
-EVENT_RATIOS = {"red:error_ratio": "red:request_rate"}
 
 CHANGE_SCHEMA: dict[str, pl.DataType | DataTypeClass] = {
     "metric": pl.String,
@@ -144,8 +133,7 @@ def rate_counters(
     Other series pass through unchanged. The first sample of each counter series has no
     rate and is dropped; counter resets (a decrease) give a rate of 0. Adds ``_sid`` and
     returns the rows sorted by series and time; with ``keep_increase`` also ``_inc``, the
-    counter's increase since the previous sample (for the :data:`EVENT_RATES`, already
-    rates, the rate times the seconds since the previous sample; null for other series).
+    counter's increase since the previous sample (null for other series).
     """
     df = metrics if ordered else _by_series(metrics.with_columns(_series_id_fast()))
     is_counter = pl.any_horizontal([pl.col("metric").str.ends_with(s) for s in suffixes])
@@ -153,65 +141,12 @@ def rate_counters(
     dt = pl.col("ts").diff().dt.total_microseconds() / 1e6
     dv = pl.col("value").diff()
     rate = pl.when(~_new_series() & (dt > 0)).then(dv.clip(lower_bound=0) / dt).otherwise(None)
-    # a rate of events computed from counters (the per-service RED rates of the metric
-    # grain that aggregates): the events in each interval are the rate times its seconds,
-    # whole numbers when they were counted exactly, so rare events are judged as counts
-    # whatever grain the metrics came at
-    events = pl.col("metric").is_in(EVENT_RATES) & ~_new_series() & (dt > 0)
-    # a ratio of such events to all requests (failed / all): its events are the ratio
-    # times the requests in the interval, so it is judged by the counts behind it
-    ratio = pl.col("metric").is_in(list(EVENT_RATIOS)) & ~_new_series() & (dt > 0)
-    if keep_increase:
-        df = _with_denominators(df)
-    inc = (
-        pl.when(is_counter & ~_new_series())
-        .then(dv.clip(lower_bound=0))
-        .when(events)
-        .then((pl.col("value") * dt).round(6))
-        .when(ratio)
-        .then((pl.col("value") * pl.col("_den") * dt).round(6))
-    )
+    inc = pl.when(is_counter & ~_new_series()).then(dv.clip(lower_bound=0))
     df = df.with_columns(
         pl.when(is_counter).then(rate).otherwise(pl.col("value")).alias("value"),
         *([inc.alias("_inc")] if keep_increase else []),
     )
-    if keep_increase:
-        df = df.drop("_den")
     return df.filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
-
-
-def _with_denominators(df: pl.DataFrame) -> pl.DataFrame:
-    """``df`` (sorted by series) with ``_den``: for a row of an :data:`EVENT_RATIOS`
-    series, the value of its denominator rate at the same service, labels and time
-    (null when there is none, and for every other row); row order kept."""
-    of = pl.col("metric").replace_strict(EVENT_RATIOS, default=None, return_dtype=pl.String)
-    key = ["service", "ts", "_lh", "_of"]
-    rows = df.select(
-        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_r"), "metric", "service", "ts", "labels"
-    ).filter(pl.col("metric").is_in(list(EVENT_RATIOS)))
-    if rows.height == 0:
-        return df.with_columns(_den=pl.lit(None, pl.Float64))
-    den = (
-        df.filter(pl.col("metric").is_in(list(EVENT_RATIOS.values())))
-        .select(
-            "service",
-            "ts",
-            _lh=pl.col("labels").hash(3),
-            _of=pl.col("metric"),
-            _den=pl.col("value"),
-        )
-        .unique(key, keep="first")
-    )
-    found = rows.select("_r", "service", "ts", _lh=pl.col("labels").hash(3), _of=of).join(
-        den, on=key, how="inner"
-    )
-    # scattered back to the rows they belong to (the frame's order is the series order)
-    col = (
-        pl.repeat(None, df.height, dtype=pl.Float64, eager=True)
-        .alias("_den")
-        .scatter(found["_r"], found["_den"])
-    )
-    return df.with_columns(col)
 
 
 @memoised
