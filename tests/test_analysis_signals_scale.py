@@ -186,3 +186,21 @@ def test_slow_traces_are_compared_with_the_baselines_equally_slow_ones() -> None
     # no delay: the slow traces are slow by chance, and no operation's extra is beyond it
     calm = latency_blame(_chain_case(0.0), window=WIN, baseline=BASE)
     assert (calm["z"] < 3).all()
+
+
+def test_a_root_operation_new_in_the_window_is_compared_with_the_whole_baseline() -> None:
+    """``GET /new`` first appears in the window (a route a deploy added): it has no
+    baseline of its own, so its operations are compared with every baseline trace
+    rather than dropped."""
+    rows: list[dict] = []
+    for h, base in ((0, 0.0), (1, 3600.0)):
+        for i in range(40):
+            _trace(rows, f"l-{h}-{i}", "label", base + 60 + i * 80, 30.0 + i % 7, err=False)
+    for i in range(10):
+        _trace(rows, f"new-{i}", "fresh", 3600.0 + 100 + i * 90, 400.0, err=False)
+    spans = spans_frame(rows).with_columns(
+        name=pl.when(pl.col("service") == "fresh").then(pl.lit("GET /new")).otherwise("name")
+    )
+    b = latency_blame(spans, window=WIN, baseline=BASE)
+    fresh = b.filter(pl.col("service") == "fresh").row(0, named=True)
+    assert fresh["normal_ms"] == 0.0 and fresh["slow_ms"] > 50 and fresh["share"] > 0.5

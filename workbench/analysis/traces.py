@@ -340,16 +340,19 @@ def latency_blame(
     """Where the extra time of slow traces goes, compared with normal ones.
 
     With ``window`` and ``baseline``: *slow* traces start in the window and take longer
-    than the baseline's ``slow_quantile`` for the same root operation; *normal* ones are
-    the baseline's traces chosen the same way (its own slowest tenth by default), since
-    traces chosen for being slow are slower in every operation on their path: against
-    every baseline trace, that choice summed over many operations outweighs a real delay
-    on one of them. When no window trace is that slow (or every one is), all window
-    traces are compared with all baseline traces. Without windows: traces at or
+    than the baseline's ``slow_quantile`` for the same root operation. Traces chosen for
+    being slow are slower in every operation on their path, and summed over many
+    operations that choice outweighs a real delay on one of them; so each root
+    operation's slow traces are compared with its baseline traces chosen the same way
+    (its slowest tenth by default; all of them when fewer than two are; the whole
+    baseline for a root operation it never saw), weighed as the slow traces are. When no
+    window trace is that slow (or every one is), every window trace is compared with
+    every baseline trace, root operation by root operation. Without windows: traces at or
     under the median are normal and those at or above ``slow_quantile`` (and above the
     median) slow.
 
-    Returns per ``by``: ``normal_ms`` and ``slow_ms`` (mean critical-path time per trace),
+    Returns per ``by``: ``normal_ms`` and ``slow_ms`` (mean critical-path time per trace;
+    ``normal_ms`` is that of the reference above, weighed by root operation),
     ``extra_ms`` (their difference), ``share`` of the total positive extra time, and the
     same for self time (``self_extra_ms``); largest ``extra_ms`` first. ``z`` is how far
     ``extra_ms`` is beyond sampling noise (Welch's t of the two means over the per-trace
