@@ -141,3 +141,66 @@ def test_a_few_slow_requests_in_the_tail_still_count() -> None:
     sus = rank_suspects(spans=spans, window=WIN, baseline=BASE)
     assert sus.ranking[0] == "cart"
     assert sus.table.filter(pl.col("service") == "cart")["latency"][0] > 0
+
+
+def _chain_case(delay_ms: float, seed: int = 5) -> pl.DataFrame:
+    """Two request kinds, 300 an hour each: ``GET /a`` calls 10 services one after the
+    other (lognormal times, the same in both hours); ``GET /l`` calls ``label`` then the
+    same 10. ``label`` is ``delay_ms`` slower in the window, on 1 request in 10 (a network
+    delay on one of its pods)."""
+    rng = np.random.default_rng(seed)
+    rows: list[dict] = []
+    for h, base in ((0, 0.0), (1, 3600.0)):
+        for kind in ("a", "l"):
+            for i in range(300):
+                tid, t0 = f"{kind}-{h}-{i}", base + 5 + i * 11.0 + (0 if kind == "a" else 3)
+                calls: list[tuple[str, float]] = []
+                if kind == "l":
+                    slow = h == 1 and i % 10 == 0
+                    calls.append(("label", 5.0 + (delay_ms if slow else 0.0)))
+                calls += [(f"svc-{k}", float(rng.lognormal(np.log(20.0), 0.6))) for k in range(10)]
+                t = t0 + 0.001
+                for j, (svc, ms) in enumerate(calls):
+                    rows.append(
+                        {"trace_id": tid, "span_id": f"s{j}", "parent": "root", "service": svc,
+                         "name": "call", "start": t, "ms": ms}
+                    )  # fmt: skip
+                    t += ms / 1000
+                rows.append(
+                    {"trace_id": tid, "span_id": "root", "service": "front",
+                     "name": f"GET /{kind}", "start": t0, "ms": (t - t0) * 1000 + 1}
+                )  # fmt: skip
+    return spans_frame(rows)
+
+
+def test_slow_traces_are_compared_with_the_baselines_equally_slow_ones() -> None:
+    """The window's slow traces are those above the baseline's 90th percentile: compared
+    with every baseline trace, each operation on their path looks slower only because
+    they were chosen slow, and over ten operations per trace that choice outweighs a real
+    delay on one of them. Compared with the baseline's own slowest tenth, the choice
+    cancels and the delay keeps its share."""
+    b = latency_blame(_chain_case(150.0), window=WIN, baseline=BASE)
+    share = dict(zip(b["service"], b["share"], strict=True))
+    assert share["label"] > 0.8
+    assert b.filter(pl.col("service") == "label")["extra_ms"][0] > 20
+    # no delay: the slow traces are slow by chance, and no operation's extra is beyond it
+    calm = latency_blame(_chain_case(0.0), window=WIN, baseline=BASE)
+    assert (calm["z"] < 3).all()
+
+
+def test_a_root_operation_new_in_the_window_is_compared_with_the_whole_baseline() -> None:
+    """``GET /new`` first appears in the window (a route a deploy added): it has no
+    baseline of its own, so its operations are compared with every baseline trace
+    rather than dropped."""
+    rows: list[dict] = []
+    for h, base in ((0, 0.0), (1, 3600.0)):
+        for i in range(40):
+            _trace(rows, f"l-{h}-{i}", "label", base + 60 + i * 80, 30.0 + i % 7, err=False)
+    for i in range(10):
+        _trace(rows, f"new-{i}", "fresh", 3600.0 + 100 + i * 90, 400.0, err=False)
+    spans = spans_frame(rows).with_columns(
+        name=pl.when(pl.col("service") == "fresh").then(pl.lit("GET /new")).otherwise("name")
+    )
+    b = latency_blame(spans, window=WIN, baseline=BASE)
+    fresh = b.filter(pl.col("service") == "fresh").row(0, named=True)
+    assert fresh["normal_ms"] == 0.0 and fresh["slow_ms"] > 50 and fresh["share"] > 0.5

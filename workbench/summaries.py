@@ -61,7 +61,7 @@ EVIDENCE_VIEWS: dict[str, tuple[str, list[str], dict[str, str]]] = {
         ["name", "normal_ms", "slow_ms", "extra_ms", "share", "slow_traces"],
         {
             "name": "operation",
-            "normal_ms": "normal",
+            "normal_ms": "baseline (as slow)",
             "slow_ms": "slow",
             "extra_ms": "extra",
             "share": "share of extra time",

@@ -339,13 +339,20 @@ def latency_blame(
 ) -> pl.DataFrame:
     """Where the extra time of slow traces goes, compared with normal ones.
 
-    With ``window`` and ``baseline``: *normal* traces start in the baseline, *slow* ones
-    start in the window and take longer than the baseline's ``slow_quantile`` for the
-    same root operation (all window traces if none do). Without windows: traces at or
+    With ``window`` and ``baseline``: *slow* traces start in the window and take longer
+    than the baseline's ``slow_quantile`` for the same root operation. Traces chosen for
+    being slow are slower in every operation on their path, and summed over many
+    operations that choice outweighs a real delay on one of them; so each root
+    operation's slow traces are compared with its baseline traces chosen the same way
+    (its slowest tenth by default; all of them when fewer than two are; the whole
+    baseline for a root operation it never saw), weighed as the slow traces are. When no
+    window trace is that slow (or every one is), every window trace is compared with
+    every baseline trace, root operation by root operation. Without windows: traces at or
     under the median are normal and those at or above ``slow_quantile`` (and above the
     median) slow.
 
-    Returns per ``by``: ``normal_ms`` and ``slow_ms`` (mean critical-path time per trace),
+    Returns per ``by``: ``normal_ms`` and ``slow_ms`` (mean critical-path time per trace;
+    ``normal_ms`` is that of the reference above, weighed by root operation),
     ``extra_ms`` (their difference), ``share`` of the total positive extra time, and the
     same for self time (``self_extra_ms``); largest ``extra_ms`` first. ``z`` is how far
     ``extra_ms`` is beyond sampling noise (Welch's t of the two means over the per-trace
@@ -381,62 +388,47 @@ def latency_blame(
         .select("trace_id", pl.col("start").alias("_t0"), "_dur", pl.col("name").alias("_root"))
     )
     if window is not None and baseline is not None:
-        in_b = (pl.col("_t0") >= baseline.start) & (pl.col("_t0") < baseline.end)
-        in_w = (pl.col("_t0") >= window.start) & (pl.col("_t0") < window.end)
-        cut = roots.filter(in_b).group_by("_root").agg(_q=pl.col("_dur").quantile(slow_quantile))
-        r = roots.join(cut, on="_root", how="left")
-        slow = r.filter(in_w & (pl.col("_q").is_null() | (pl.col("_dur") > pl.col("_q"))))
-        if slow.height == 0:
-            slow = r.filter(in_w)
-        normal = r.filter(in_b)
+        slow, normal = _slow_and_like(roots, window, baseline, slow_quantile)
     else:
         med = roots["_dur"].median()
         q = roots["_dur"].quantile(slow_quantile)
-        normal = roots.filter(pl.col("_dur") <= med)
-        slow = roots.filter((pl.col("_dur") >= q) & (pl.col("_dur") > med))
+        normal = roots.filter(pl.col("_dur") <= med).with_columns(_s=pl.lit(""))
+        slow = roots.filter((pl.col("_dur") >= q) & (pl.col("_dur") > med)).with_columns(
+            _s=pl.lit(""), _ref=pl.lit("")
+        )
     if slow.height == 0 or normal.height == 0:
         return empty
-    groups = pl.concat(
-        [
-            normal.select("trace_id").with_columns(_g=pl.lit("normal")),
-            slow.select("trace_id").with_columns(_g=pl.lit("slow")),
-        ]
+    ntr = {"normal": normal["trace_id"].n_unique(), "slow": slow.height}
+    # each slow root operation (stratum) against its reference, weighed by its slow traces
+    strata = (
+        slow.group_by("_s", "_ref")
+        .agg(_w=pl.len() / slow.height)
+        .join(normal.group_by(pl.col("_s").alias("_ref")).agg(_nn=pl.len()), on="_ref")
     )
-    ntr = {"normal": normal.height, "slow": slow.height}
-    # per trace first (its time in each operation), then per group: the mean and the
-    # variance of that time over every trace of the group (traces without it count 0)
-    n = pl.when(pl.col("_g") == "slow").then(ntr["slow"]).otherwise(ntr["normal"])
-    per = (
-        tree.join(groups, on="trace_id", how="inner")
-        .group_by([*by, "_g", "trace_id"])
-        .agg(cp=pl.col("cp_ms").sum(), selfms=pl.col("self_ms").sum())
-        .group_by([*by, "_g"])
-        .agg(cp=pl.col("cp").sum(), cp2=(pl.col("cp") ** 2).sum(), selfms=pl.col("selfms").sum())
-        .with_columns(_n=n)
-        .with_columns(cp=pl.col("cp") / pl.col("_n"), selfms=pl.col("selfms") / pl.col("_n"))
-        .with_columns(
-            se2=((pl.col("cp2") - pl.col("_n") * pl.col("cp") ** 2) / (pl.col("_n") - 1).clip(1))
-            .clip(0.0)
-            .truediv(pl.col("_n"))
+    # the slow side as one group (its mean is the strata's weighted mean; its spread is
+    # over every slow trace, an operation few of them pass through counting 0 in the
+    # rest); the reference, each stratum's mean weighed as the slow traces are
+    slow_side = _group_means(tree, slow.with_columns(_s=pl.lit("")), by).select(
+        *by, slow_ms="mean", slow_self="own", _v2s="se2"
+    )
+    ref = (
+        strata.select("_s", "_ref", "_w")
+        .join(_group_means(tree, normal, by).rename({"_s": "_ref"}), on="_ref")
+        .group_by(list(by))
+        .agg(
+            normal_ms=(pl.col("_w") * pl.col("mean")).sum(),
+            normal_self=(pl.col("_w") * pl.col("own")).sum(),
+            _v2n=(pl.col("_w") ** 2 * pl.col("se2")).sum(),
         )
     )
     wide = (
-        per.filter(pl.col("_g") == "normal")
-        .select(*by, normal_ms="cp", normal_self="selfms", _se2n="se2")
-        .join(
-            per.filter(pl.col("_g") == "slow").select(
-                *by, slow_ms="cp", slow_self="selfms", _se2s="se2"
-            ),
-            on=list(by),
-            how="full",
-            coalesce=True,
-        )
+        ref.join(slow_side, on=list(by), how="full", coalesce=True)
         .fill_null(0.0)
         .with_columns(
             extra_ms=pl.col("slow_ms") - pl.col("normal_ms"),
             self_extra_ms=pl.col("slow_self") - pl.col("normal_self"),
         )
-        .with_columns(z=_welch_z(pl.col("extra_ms"), pl.col("_se2n") + pl.col("_se2s")))
+        .with_columns(z=_welch_z(pl.col("extra_ms"), pl.col("_v2n") + pl.col("_v2s")))
     )
     pos = wide["extra_ms"].clip(lower_bound=0).sum() or 1.0
     return (
@@ -447,6 +439,67 @@ def latency_blame(
         )
         .select(list(empty.columns))
         .sort(["extra_ms", *by], descending=[True] + [False] * len(by))
+    )
+
+
+def _slow_and_like(
+    roots: pl.DataFrame, window: Window, baseline: Window, slow_quantile: float
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(the window's slow traces, the baseline traces they are compared with), each with
+    its root operation ``_s``; the slow ones also with ``_ref``, the stratum of their
+    reference. Traces chosen for being slow are slower in every operation on their path,
+    so a root operation's slow traces are compared with its baseline traces chosen the
+    same way (above the same quantile), when there are at least two; with fewer, with all
+    its baseline traces; a root operation the baseline never saw, with the whole
+    baseline. No slow trace (or only slow ones): all window traces against all baseline
+    traces, root operation by root operation."""
+    in_b = (pl.col("_t0") >= baseline.start) & (pl.col("_t0") < baseline.end)
+    in_w = (pl.col("_t0") >= window.start) & (pl.col("_t0") < window.end)
+    cut = roots.filter(in_b).group_by("_root").agg(_q=pl.col("_dur").quantile(slow_quantile))
+    r = roots.join(cut, on="_root", how="left").with_columns(_s=pl.col("_root"))
+    win = r.filter(in_w)
+    slow = win.filter(pl.col("_q").is_null() | (pl.col("_dur") > pl.col("_q")))
+    chosen = 0 < slow.height < win.height
+    if not chosen:
+        slow = win
+    base = r.filter(in_b)
+    tail = base.filter(pl.col("_dur") > pl.col("_q"))
+    tails = tail.group_by("_s").agg(_k=pl.len()).filter(pl.col("_k") >= 2)["_s"]
+    like = pl.concat(
+        [
+            tail.filter(pl.col("_s").is_in(tails.implode())) if chosen else tail.clear(),
+            base.filter(~pl.col("_s").is_in(tails.implode()) | (not chosen)),
+        ]
+    )
+    pooled = "\x00all"  # the whole baseline: the reference of a root it never saw
+    seen = set(base["_s"].unique().to_list())
+    slow = slow.with_columns(
+        _ref=pl.when(pl.col("_s").is_in(list(seen))).then(pl.col("_s")).otherwise(pl.lit(pooled))
+    )
+    if slow["_ref"].eq(pooled).any():
+        like = pl.concat([like, base.with_columns(_s=pl.lit(pooled))])
+    return slow, like
+
+
+def _group_means(tree: pl.DataFrame, traces: pl.DataFrame, by: tuple[str, ...]) -> pl.DataFrame:
+    """Per ``by`` and stratum ``_s`` of ``traces``: the mean critical-path time per trace
+    (``mean``; a trace without the operation counts 0), the mean self time (``own``) and
+    the squared standard error of that mean (``se2``)."""
+    n = traces.group_by("_s").agg(_n=pl.len())
+    return (
+        tree.join(traces.select("trace_id", "_s"), on="trace_id", how="inner")
+        .group_by([*by, "_s", "trace_id"])
+        .agg(cp=pl.col("cp_ms").sum(), selfms=pl.col("self_ms").sum())
+        .group_by([*by, "_s"])
+        .agg(cp=pl.col("cp").sum(), cp2=(pl.col("cp") ** 2).sum(), own=pl.col("selfms").sum())
+        .join(n, on="_s")
+        .with_columns(mean=pl.col("cp") / pl.col("_n"), own=pl.col("own") / pl.col("_n"))
+        .with_columns(
+            se2=((pl.col("cp2") - pl.col("_n") * pl.col("mean") ** 2) / (pl.col("_n") - 1).clip(1))
+            .clip(0.0)
+            .truediv(pl.col("_n"))
+        )
+        .select(*by, "_s", "mean", "own", "se2")
     )
 
 
