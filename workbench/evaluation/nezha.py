@@ -24,6 +24,10 @@ their ``Time`` text (repaired from ``Time`` when it parses), values that are not
 service names that differ only in case (one name kept: the lower-case one, as pod names
 are). Services are pod names without their last two ``-`` parts.
 
+**Per-call latency tables** (``source_50.csv``, ``destination_50.csv`` of Online
+Boutique) are read as the callee's ``CallLatencyP50(s)`` series, labelled with the
+``caller`` and the ``reporter`` (:mod:`workbench.evaluation.nezha_edges`).
+
 Example::
 
     >>> from workbench.evaluation.nezha import nezha_cases
