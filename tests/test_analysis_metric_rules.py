@@ -3,6 +3,8 @@ falls of usage series; each on small hand-made frames."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 import polars as pl
 
@@ -10,6 +12,7 @@ from tests.diag_builders import BASELINE, WINDOW, metric_frame
 from workbench.analysis import changes as ch
 from workbench.analysis import metric_rules as mr
 from workbench.analysis.suspects import rank_suspects
+from workbench.timewindow import Window
 
 N = 240  # 120 baseline + 120 incident points, 30 s apart (BASELINE then WINDOW)
 
@@ -119,3 +122,33 @@ def test_a_resource_driven_to_capacity_is_the_services_own_evidence():
     row = sus.table.row(0, named=True)
     assert row["service"] == "cruncher" and row["saturation"] == 1.0
     assert "near capacity" in row["why"]
+
+
+def test_a_resource_at_capacity_in_the_windows_last_minutes_is_saturated_now():
+    # 1-minute points: a 20-min baseline, then a 5-min window whose last 3 minutes climb
+    # to the limit (the window's median, 13 %, still holds the minutes before the fault)
+    base = [1.5, 1.8, 1.2, 1.7, 1.4] * 4
+    climbing = np.array([*base, 1.9, 3.4, 13.9, 95.3, 100.0])
+    spike = np.array([*base, 1.9, 95.0, 96.0, 97.0, 2.1])  # at capacity, then back
+    m = metric_frame(
+        {
+            ("CpuUsageRate(%)", "basic"): climbing,
+            ("CpuUsageRate(%)", "train"): spike,
+            ("CpuUsageRate(%)", "seat"): np.array([*base, 1.6, 1.4, 30.0, 35.0, 40.0]),
+        },
+        step_s=60,
+    )
+    t0 = m["ts"].min()
+    baseline = Window(t0, t0 + timedelta(minutes=20))
+    window = Window(t0 + timedelta(minutes=20), t0 + timedelta(minutes=25))
+    c = ch.score_changes(m, window, baseline)
+    row = c.filter(pl.col("service") == "basic").row(0, named=True)
+    assert row["changed"] and row["incident_median"] < 50 and row["end_level"] > 90
+    sat = mr.saturation(c)
+    got = dict(zip(sat["service"], sat["saturation"], strict=True))
+    # at capacity at the window's end: saturated; at capacity for most of the window and
+    # back at the end: saturated by its median as before; a rise far from the limit: not
+    assert got["basic"] == 1.0 and got["train"] == 1.0 and "seat" not in got
+    # older frames without the column keep the window's median
+    old = mr.saturation(c.drop("end_level"))
+    assert "basic" not in set(old["service"]) and "train" in set(old["service"])

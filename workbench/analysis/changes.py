@@ -73,6 +73,10 @@ CHANGE_SCHEMA: dict[str, pl.DataType | DataTypeClass] = {
     "baseline_median": pl.Float64,
     "baseline_scale": pl.Float64,
     "incident_median": pl.Float64,
+    #: the level the series holds at the window's end: the median of its last run of
+    #: points (a resource driven to capacity in the last minutes is there now, while the
+    #: window's median still holds the minutes before the fault)
+    "end_level": pl.Float64,
     "n_baseline": pl.UInt32,
     "n_incident": pl.UInt32,
 }
@@ -205,7 +209,8 @@ def score_changes(
 
     Returns one row per series that has points in both windows, sorted by ``score``
     (descending): ``metric, service, labels, score, peak, shift, direction, onset,
-    changed, baseline_median, baseline_scale, incident_median, n_baseline, n_incident``.
+    changed, baseline_median, baseline_scale, incident_median, end_level, n_baseline, n_incident``
+    (``end_level``: the median of the last run of points in the window).
     ``shift`` is the signed median ``z`` over the incident window; ``peak`` the largest
     single ``|z|``; ``changed`` is true when a run of ``min_run`` points (fewer if the
     window has fewer) stays at ``|z| >= threshold``. ``rate_window``: the window the
@@ -270,6 +275,7 @@ def score_changes(
         baseline_median=pl.col("baseline_median").first(),
         baseline_scale=pl.col("baseline_scale").first(),
         incident_median=pl.col("value").median(),
+        end_level=pl.col("value").tail(run).median(),
         n_baseline=pl.col("n_baseline").first(),
         n_incident=pl.len(),
         _w_events=pl.col("_inc").sum(),

@@ -116,7 +116,8 @@ def usage_drop() -> pl.Expr:
 def saturation(changes: pl.DataFrame, *, low: float = 50.0, full: float = 90.0) -> pl.DataFrame:
     """Per service: ``saturation`` in 0..1 and ``_s_top`` (the series), from usage series
     in percent (or fraction) of capacity that changed upwards: 0 at ``low`` percent or
-    less over the incident window (median), 1 at ``full`` percent or more. Host-level
+    less over the incident window (median) and at its end (``end_level``: the median of
+    the last run of points), 1 at ``full`` percent or more. Host-level
     series are left out (the machine is not the service).
 
     >>> saturation(score_changes(m, window, baseline))
@@ -126,11 +127,14 @@ def saturation(changes: pl.DataFrame, *, low: float = 50.0, full: float = 90.0) 
         return pl.DataFrame(schema=schema)
     name = pl.col("metric")
     usage = name.str.contains(_USAGE) & (name.str.contains(_PERCENT) | name.str.contains(_FRACTION))
-    pct = (
-        pl.when(name.str.contains(_PERCENT))
-        .then(pl.col("incident_median"))
-        .otherwise(pl.col("incident_median") * 100.0)
+    # the level over the window, or the one held at its end (a CPU driven to 100 % in the
+    # window's last minutes is at capacity now; older frames have no ``end_level``)
+    held = (
+        pl.max_horizontal("incident_median", "end_level")
+        if "end_level" in changes.columns
+        else pl.col("incident_median")
     )
+    pct = pl.when(name.str.contains(_PERCENT)).then(held).otherwise(held * 100.0)
     level = ((pct - low) / (full - low)).clip(0.0, 1.0)
     return (
         changes.filter(

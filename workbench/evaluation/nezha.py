@@ -24,6 +24,10 @@ their ``Time`` text (repaired from ``Time`` when it parses), values that are not
 service names that differ only in case (one name kept: the lower-case one, as pod names
 are). Services are pod names without their last two ``-`` parts.
 
+**Per-call latency tables** (``source_50.csv``, ``destination_50.csv`` of Online
+Boutique) are read as the callee's ``CallLatencyP50(s)`` series, labelled with the
+``caller`` and the ``reporter`` (:mod:`workbench.evaluation.nezha_edges`).
+
 Example::
 
     >>> from workbench.evaluation.nezha import nezha_cases
@@ -41,6 +45,7 @@ from typing import cast
 import polars as pl
 
 from workbench import frames
+from workbench.evaluation import nezha_edges as ne
 from workbench.evaluation.cases import Case
 from workbench.evaluation.csvread import read_csv
 from workbench.timewindow import Window
@@ -142,17 +147,25 @@ def _time_text(col: str) -> pl.Expr:
 
 
 def _metric_file(
-    f: Path, lo: int, hi: int, notes: list[str], nan: dict[str, int]
+    f: Path,
+    lo: int,
+    hi: int,
+    notes: list[str],
+    nan: dict[str, int],
+    services: set[str] | None = None,
 ) -> pl.DataFrame | None:
-    """One metric file as long rows (``TimeStamp, service, pod, metric, value``) within
-    ``[lo, hi]``; what was repaired or left out goes to ``notes``."""
+    """One metric file as long rows (``TimeStamp, service, metric, value, labels``) within
+    ``[lo, hi]``; what was repaired or left out goes to ``notes``. A per-call latency
+    table (:mod:`workbench.evaluation.nezha_edges`) is read when ``services`` (the
+    services of the pod files) is given."""
     d = read_csv(f, notes=notes)
     cols = {c.lower(): c for c in d.columns}
     ts_col, time_col = cols.get("timestamp"), cols.get("time")
     if ts_col is None and time_col is None:
         notes.append(f"metric/{f.name}: no time column (columns {d.columns[:3]}...): not read")
         return None
-    if "PodName" not in d.columns and "ServiceName" not in d.columns:
+    per_call = services is not None and ne.edge_file(f.name) is not None
+    if "PodName" not in d.columns and "ServiceName" not in d.columns and not per_call:
         notes.append(f"metric/{f.name}: no PodName or ServiceName column: not read")
         return None
     stamp = pl.col(ts_col).cast(pl.Float64, strict=False).cast(pl.Int64) if ts_col else None
@@ -178,11 +191,14 @@ def _metric_file(
     d = d.filter(pl.col("TimeStamp").is_between(lo, hi))
     if d.height == 0:
         return None
+    drop = {ts_col, time_col, "TimeStamp", "PodName", "ServiceName"}
+    if per_call:
+        calls = [c for c in d.columns if c not in drop]
+        return ne.edge_rows(d, f.name, calls, services or set(), notes, nan)
     if "PodName" in d.columns:
         ids = {"service": _nezha_service(), "pod": pl.col("PodName")}
     else:
         ids = {"service": pl.col("ServiceName"), "pod": pl.lit(None, pl.String)}
-    drop = {ts_col, time_col, "TimeStamp", "PodName", "ServiceName"}
     value_cols = [c for c in d.columns if c not in drop]
     long = d.with_columns(**ids).unpivot(
         index=["TimeStamp", "service", "pod"],
@@ -197,16 +213,34 @@ def _metric_file(
         odd = bad.filter(pl.col("value").str.to_lowercase() != "nan").height
         if odd:
             notes.append(f"metric/{f.name}: {odd} value(s) not numbers: dropped")
-    return long.with_columns(value=num).filter(pl.col("value").is_finite())
+    labels = (
+        pl.when(pl.col("pod").is_null())
+        .then(pl.lit([], dtype=frames.KV))
+        .otherwise(pl.concat_list(pl.struct(key=pl.lit("pod"), value=pl.col("pod"))))
+    )
+    return (
+        long.with_columns(value=num)
+        .filter(pl.col("value").is_finite())
+        .select("TimeStamp", "service", "metric", "value", labels=labels.cast(frames.KV))
+    )
 
 
 def _nezha_metrics(day_dir: Path, lo: int, hi: int, notes: list[str]) -> pl.DataFrame:
     parts = []
     nan: dict[str, int] = {}
-    for f in sorted((day_dir / "metric").glob("*.csv")):
-        got = _metric_file(f, lo, hi, notes, nan)
-        if got is not None and got.height:
-            parts.append(got)
+    files = sorted((day_dir / "metric").glob("*.csv"))
+    for f in files:
+        if ne.edge_file(f.name) is None:
+            got = _metric_file(f, lo, hi, notes, nan)
+            if got is not None and got.height:
+                parts.append(got)
+    # the per-call tables name calls by the services of the pod files
+    services = {x for p in parts for x in p["service"].unique().to_list() if x}
+    for f in files:
+        if ne.edge_file(f.name) is not None:
+            got = _metric_file(f, lo, hi, notes, nan, services=services)
+            if got is not None and got.height:
+                parts.append(got)
     if nan:
         notes.append(
             f"metrics: {sum(nan.values())} NaN value(s) in {len(nan)} file(s) (a latency of a "
@@ -215,17 +249,12 @@ def _nezha_metrics(day_dir: Path, lo: int, hi: int, notes: list[str]) -> pl.Data
     if not parts:
         return frames.empty("metrics")
     m = pl.concat(parts)
-    labels = (
-        pl.when(pl.col("pod").is_null())
-        .then(pl.lit([], dtype=frames.KV))
-        .otherwise(pl.concat_list(pl.struct(key=pl.lit("pod"), value=pl.col("pod"))))
-    )
     out = m.select(
         ts=pl.from_epoch("TimeStamp", "s").dt.replace_time_zone("UTC"),
         metric=pl.col("metric"),
         service=pl.col("service"),
         value=pl.col("value"),
-        labels=labels.cast(frames.KV),
+        labels=pl.col("labels"),
     )
     return frames.validate(out, "metrics", source=str(day_dir / "metric"))
 
