@@ -39,12 +39,13 @@ def own_excess(excess: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
     column) with each service's ``excess`` reduced by the excess of its direct callees
     (``edges``: ``caller, callee``) of the same total, clipped at 0; ``share`` recomputed
     per total and the rows sorted as before. Without edges the rows are returned as they
-    are; ``inclusive`` keeps the excess before the split.
+    are; ``inclusive`` keeps the excess before the split, ``by`` names the direct callee
+    with the largest excess (null when none has one).
 
     >>> own_excess(ex, pl.DataFrame({"caller": ["api"], "callee": ["db"]}))
     """
     if excess.height == 0 or edges.height == 0:
-        return excess.with_columns(inclusive=pl.col("excess"))
+        return excess.with_columns(inclusive=pl.col("excess"), by=pl.lit(None, pl.String))
     calls = (
         edges.select("caller", "callee")
         .drop_nulls()
@@ -57,7 +58,11 @@ def own_excess(excess: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
             on="callee",
         )
         .group_by("total", "caller")
-        .agg(_taken=pl.col("_callee_excess").sum())
+        .agg(
+            _taken=pl.col("_callee_excess").sum(),
+            # the callee that takes the most (whom the service is a victim of)
+            by=pl.col("callee").sort_by("_callee_excess").last(),
+        )
         .rename({"caller": "service"})
     )
     out = (
@@ -76,20 +81,27 @@ def own_excess(excess: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
 
 
 def explained_share(own: pl.DataFrame) -> pl.DataFrame:
-    """``service, explained``: for each service with an excess of some total before the
+    """``service, explained, by``: for each service with an excess of some total before the
     split (``inclusive > 0`` in :func:`own_excess` output), the share of it that its
     callees account for, ``1 - own / inclusive``, in the total they explain least (a
     service whose failures are its own is not a victim because its seconds are its
-    callees'). Services with no excess are not listed.
+    callees'). ``by`` is the direct callee taking the most of it (null when the share is
+    0). Services with no excess are not listed.
 
     >>> explained_share(own_excess(ex, edges)).rows()
-    [('api', 1.0), ('db', 0.0)]
+    [('api', 1.0, 'db'), ('db', 0.0, None)]
     """
+    schema = {"service": pl.String, "explained": pl.Float64, "by": pl.String}
     if own.height == 0 or "inclusive" not in own.columns:
-        return pl.DataFrame(schema={"service": pl.String, "explained": pl.Float64})
+        return pl.DataFrame(schema=schema)
+    share = (1.0 - pl.col("excess") / pl.col("inclusive")).clip(0.0, 1.0)
     return (
         own.filter(pl.col("inclusive") > 0)
+        .with_columns(_share=share)
+        .sort("_share")
         .group_by("service")
-        .agg(explained=(1.0 - pl.col("excess") / pl.col("inclusive")).clip(0.0, 1.0).min())
+        .agg(explained=pl.col("_share").first(), by=pl.col("by").first())
+        .with_columns(by=pl.when(pl.col("explained") > 0).then(pl.col("by")))
+        .select(list(schema))
         .sort("service")
     )

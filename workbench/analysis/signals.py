@@ -227,7 +227,12 @@ class Context:
         ]
         if not parts:
             return pl.DataFrame(
-                schema={**EXCESS_SCHEMA, "total": pl.String, "inclusive": pl.Float64}
+                schema={
+                    **EXCESS_SCHEMA,
+                    "total": pl.String,
+                    "inclusive": pl.Float64,
+                    "by": pl.String,
+                }
             )
         # a caller's excess net of what its callees account for (its own share)
         return own_excess(pl.concat(parts), self.call_edges)

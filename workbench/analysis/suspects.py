@@ -369,10 +369,10 @@ def _measured_victims(
     local = dict(zip(table["service"], table["_local"], strict=True))
     callee_local = _descendant_max(edges, local)
     out = dict(desc)
-    for s, share in explained_share(totals).iter_rows():
+    for s, share, by in explained_share(totals).iter_rows():
         if s not in out or s in unknown or callee_local.get(s, (0.0, None))[0] > 0:
             continue
-        out[s] = (share, out[s][1] if share > 0 else None)
+        out[s] = (share, by)
     return out
 
 
