@@ -358,7 +358,8 @@ def _measured_victims(
     (:func:`workbench.analysis.exclusive.explained_share`) measures it in one currency
     and replaces the guess, unless a callee has local evidence (errors starting there,
     extra latency, a resource at capacity: measured where time or failures arise, e.g.
-    a delay on the wire that only the caller's seconds show) or the service's callees
+    a delay on the wire that only the caller's seconds show), an anomalous callee has
+    no total to measure (a database without request metrics), or the service's callees
     are unknown. A callee's metric z-scores alone (a swing of its traffic, a level that
     differs from a distant reference period) are no measure of what it explains.
     """
@@ -368,9 +369,21 @@ def _measured_victims(
         return desc
     local = dict(zip(table["service"], table["_local"], strict=True))
     callee_local = _descendant_max(edges, local)
+    # an anomalous callee with no total of its own (a database without request metrics)
+    # cannot be measured in the currency: the guess stays
+    measured = set(totals["service"].to_list())
+    unmeasured = {
+        s: v for s, v in zip(table["service"], table["_raw"], strict=True) if s not in measured
+    }
+    callee_unmeasured = _descendant_max(edges, unmeasured)
     out = dict(desc)
     for s, share, by in explained_share(totals).iter_rows():
-        if s not in out or s in unknown or callee_local.get(s, (0.0, None))[0] > 0:
+        if (
+            s not in out
+            or s in unknown
+            or callee_local.get(s, (0.0, None))[0] > 0
+            or callee_unmeasured.get(s, (0.0, None))[0] > 0
+        ):
             continue
         out[s] = (share, by)
     return out
