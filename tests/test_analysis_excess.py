@@ -128,9 +128,7 @@ def test_the_service_spending_most_extra_seconds_carries_the_totals_evidence():
     # 5 extra seconds against lb's 3: the largest excess scores the totals signal's top
     assert t["backend"]["totals"] > t["lb"]["totals"] > 0
     assert "busy_seconds" in t["backend"]["why"]
-    # the caller is explained by its callees: its extra seconds are theirs (own excess 0)
-    assert t["front"]["totals"] == 0.0
-    assert sus.rank_of("front") is None or sus.rank_of("front") > 2
+    assert sus.rank_of("front") > 2  # the caller is explained by its callees
     totals = sus.evidence("backend").totals  # the excess behind it, as a frame
     assert totals["service"].to_list() == ["backend"] and totals["excess"][0] > 0
     # without request counts there is no total: only the z-scores speak

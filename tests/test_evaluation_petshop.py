@@ -115,19 +115,3 @@ def test_the_backend_carries_the_extra_seconds_and_the_front_is_a_victim(scenari
     assert t["backend"]["totals"] > t["lb"]["totals"]
     assert sus.worst_rank("backend") <= 2 and set(sus.ranking[:2]) == {"backend", "lb"}
     assert sus.rank_of("front") is None or sus.rank_of("front") > 2
-
-
-def test_the_service_map_is_the_investigations_call_graph(scenario: Path):
-    """graph.csv (the X-Ray service map) reaches the ranking as a notebook user passes a
-    service map (``Investigation(inc, edges=...)``): the front's extra seconds are its
-    callees', so it holds no excess of its own."""
-    from workbench.evaluation.rca import case_investigation
-
-    (case,) = petshop_cases(scenario)
-    assert case.edges is not None
-    assert set(case.edges.rows()) == {("front", "backend"), ("front", "lb")}
-    inv = case_investigation(case)
-    assert inv.options["edges"] is case.edges
-    sus = inv.suspects.value
-    own = sus.totals.filter((pl.col("service") == "front") & (pl.col("total") == "busy_seconds"))
-    assert own["inclusive"][0] > 0 and own["excess"][0] == 0.0

@@ -124,17 +124,6 @@ class Context:
     #: the window the metric points are rates over, when a source declared one (a run
     #: of a change then counts independent windows: ``changes.run_points``)
     rate_window: timedelta | None = None
-    #: the call graph (``caller, callee``) when the data give one apart from the spans
-    #: (a service map); default: the spans' own (:attr:`call_edges`)
-    edges: pl.DataFrame | None = None
-
-    @cached_property
-    def call_edges(self) -> pl.DataFrame:
-        """``caller, callee``: :attr:`edges` when given, else the spans' service graph
-        (:func:`workbench.analysis.graph.service_graph`); empty without either."""
-        from workbench.analysis.suspects import call_edges
-
-        return call_edges(self.blamed_spans, self.edges)
 
     @cached_property
     def changes(self) -> pl.DataFrame:
@@ -215,7 +204,6 @@ class Context:
     def totals(self) -> pl.DataFrame:
         """The excess of each additive total per service (``total`` names it)."""
         from workbench.analysis.excess import EXCESS_SCHEMA, excess_totals
-        from workbench.analysis.exclusive import own_excess
         from workbench.analysis.totals import TOTALS
 
         derived = self.derived_totals[0]
@@ -226,16 +214,8 @@ class Context:
             if (derived["metric"] == t).any()
         ]
         if not parts:
-            return pl.DataFrame(
-                schema={
-                    **EXCESS_SCHEMA,
-                    "total": pl.String,
-                    "inclusive": pl.Float64,
-                    "by": pl.String,
-                }
-            )
-        # a caller's excess net of what its callees account for (its own share)
-        return own_excess(pl.concat(parts), self.call_edges)
+            return pl.DataFrame(schema={**EXCESS_SCHEMA, "total": pl.String})
+        return pl.concat(parts)
 
     @cached_property
     def near_events(self) -> pl.DataFrame:

@@ -296,10 +296,7 @@ def _frames_from(obj: Any, **kw: Any) -> dict[str, Any]:
     return got
 
 
-@memoised  # the verdict's placebo contexts share the spans: one graph per investigation
-def call_edges(spans: pl.DataFrame, edges: pl.DataFrame | None) -> pl.DataFrame:
-    """``caller, callee``: ``edges`` when given, else the service graph of ``spans``
-    (blamed spans, :func:`blame_services`); empty without either."""
+def _call_edges(spans: pl.DataFrame, edges: pl.DataFrame | None) -> pl.DataFrame:
     if edges is not None:
         return edges.select("caller", "callee")
     if spans.height == 0:
@@ -343,52 +340,6 @@ def _descendant_max(
     return out
 
 
-def _measured_victims(
-    desc: dict[str, tuple[float, str | None]],
-    table: pl.DataFrame,
-    edges: pl.DataFrame,
-    totals: pl.DataFrame,
-    unknown: Any,
-) -> dict[str, tuple[float, str | None]]:
-    """How much of each service's symptoms its callees explain, measured where it can be.
-
-    The callee-anomaly discount (``desc``: the strongest anomaly among the services a
-    service calls) is a guess. When the service has an excess of an additive total and
-    its callees are known, the share of that excess they account for
-    (:func:`workbench.analysis.exclusive.explained_share`) measures it in one currency
-    and replaces the guess, unless a callee has local evidence (errors starting there,
-    extra latency, a resource at capacity: measured where time or failures arise, e.g.
-    a delay on the wire that only the caller's seconds show), an anomalous callee has
-    no total to measure (a database without request metrics), or the service's callees
-    are unknown. A callee's metric z-scores alone (a swing of its traffic, a level that
-    differs from a distant reference period) are no measure of what it explains.
-    """
-    from workbench.analysis.exclusive import explained_share
-
-    if edges.height == 0 or totals.height == 0:
-        return desc
-    local = dict(zip(table["service"], table["_local"], strict=True))
-    callee_local = _descendant_max(edges, local)
-    # an anomalous callee with no total of its own (a database without request metrics)
-    # cannot be measured in the currency: the guess stays
-    measured = set(totals["service"].to_list())
-    unmeasured = {
-        s: v for s, v in zip(table["service"], table["_raw"], strict=True) if s not in measured
-    }
-    callee_unmeasured = _descendant_max(edges, unmeasured)
-    out = dict(desc)
-    for s, share, by in explained_share(totals).iter_rows():
-        if (
-            s not in out
-            or s in unknown
-            or callee_local.get(s, (0.0, None))[0] > 0
-            or callee_unmeasured.get(s, (0.0, None))[0] > 0
-        ):
-            continue
-        out[s] = (share, by)
-    return out
-
-
 class _Unknown:
     """Membership test: True for a service with no spans of its own (while others have
     spans) that no edge names a caller: what it calls cannot be known (see
@@ -425,7 +376,6 @@ def signal_context(
     events: pl.DataFrame | None = None,
     event_lookback: timedelta = timedelta(minutes=30),
     rate_window: timedelta | None = None,
-    edges: pl.DataFrame | None = None,
     **_ignored: Any,
 ) -> Context:
     """The :class:`~workbench.analysis.signals.Context` :func:`rank_suspects` computes its
@@ -454,7 +404,6 @@ def signal_context(
         metric_baseline=metric_baseline,
         event_lookback=event_lookback,
         rate_window=rate_window if rate_window is not None else f.get("rate_window"),
-        edges=edges,
     )
 
 
@@ -499,7 +448,6 @@ def rank_suspects(
         events=events,
         event_lookback=event_lookback,
         rate_window=rate_window,
-        edges=edges,
     )
     outs = {sg.name: sg.compute(ctx) for sg in SIGNALS}
     signals = pl.concat([o.with_columns(signal=pl.lit(name)) for name, o in outs.items()]).select(
@@ -525,7 +473,7 @@ def rank_suspects(
     table = table.with_columns(pl.col(list(SIGNAL_COLUMNS)).fill_null(0.0))
     table = table.with_columns(_local=_combine(table, "local"), _sympt=_combine(table, "symptom"))
     table = table.with_columns(_raw=1 - (1 - pl.col("_local")) * (1 - pl.col("_sympt")))
-    edges_df = ctx.call_edges
+    edges_df = _call_edges(ctx.blamed_spans, edges)
     raw = dict(zip(table["service"], table["_raw"], strict=True))
     desc = _descendant_max(edges_df, raw)
     # a service whose callees are unknown (no spans of its own among traced services, no
@@ -539,7 +487,6 @@ def rank_suspects(
             other = next(((v, o) for v, o in strongest if o != s), (0.0, None))
             if other[0] > best:
                 desc[s] = other
-    desc = _measured_victims(desc, table, edges_df, ctx.totals, unknown)
     table = table.with_columns(
         _desc=pl.Series([desc[s][0] for s in table["service"]], dtype=pl.Float64),
         victim_of=pl.Series([desc[s][1] for s in table["service"]], dtype=pl.String),

@@ -112,10 +112,8 @@ def rank_case(case: Case, *, without: Sequence[str] = ()) -> tuple[list[str], li
 
 def case_investigation(case: Case, *, without: Sequence[str] = ()) -> Investigation:
     """The :class:`~workbench.Investigation` of one case, built as the notebook builds one
-    (the case's frames, window and baseline, and the call graph when the data set ships
-    one apart from its spans, as a user passes a service map: ``Investigation(inc,
-    edges=...)``; no other option): its ranking and verdict are what the evaluation
-    measures. ``without`` names signals to hide (an ablation)."""
+    (the case's frames, window and baseline, no other option): its ranking and verdict
+    are what the evaluation measures. ``without`` names signals to hide (an ablation)."""
     from workbench import frames as fr
 
     given = case.frames()
@@ -132,7 +130,7 @@ def case_investigation(case: Case, *, without: Sequence[str] = ()) -> Investigat
         spans=given["spans"],
         events=given["events"],
     )
-    return Investigation(inc, edges=case.edges)
+    return Investigation(inc)
 
 
 def case_suspects(case: Case, *, without: Sequence[str] = ()) -> Suspects:
