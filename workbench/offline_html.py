@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from concurrent.futures import Future, wait
 from pathlib import Path
 from typing import Any
 
+from workbench.chart_svg import SvgProcess, SvgProcessGone, draw_svg
 from workbench.errors import BadData
 
 __all__ = [
@@ -48,6 +50,8 @@ WIDGET_NOTE = (
     "_Interactive explorer: it needs a live kernel. In JupyterLab, run this cell (or Run "
     "All) to start it; from an exported copy, open the notebook in JupyterLab._"
 )
+log = logging.getLogger(__name__)
+
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 _VEGALITE = re.compile(r"^application/vnd\.vegalite\.v\d+\+json$")
@@ -83,47 +87,55 @@ _NETWORK = [
 ]
 
 
-def _svg(spec: dict[str, Any], *, vega: bool = False) -> str:
-    import vl_convert as vlc
-
-    from workbench.charts.render import cached_svg, static_spec, vl_version
-
-    try:
-        if vega:
-            return cached_svg(spec, lambda: vlc.vega_to_svg(spec), kind="vega")
-        static = static_spec(spec)
-        return cached_svg(static, lambda: vlc.vegalite_to_svg(static, vl_version=vl_version()))
-    except Exception as exc:  # vl-convert raises plain ValueError/RuntimeError
-        raise BadData(f"cannot render a chart output to SVG: {exc}") from exc
-
-
 class SvgDrawer:
-    """Draws chart SVGs in a background thread as their specs become known (while a
-    notebook still executes), for :func:`make_static` to pick up; a spec it was not
-    given is drawn when asked, as without it. Errors surface when the SVG is asked for.
+    """Draws chart SVGs as their specs become known (while a notebook still executes),
+    for :func:`make_static` to pick up; a spec it was not given is drawn when asked, as
+    without it. Errors surface when the SVG is asked for.
+
+    The drawing happens in a child process (:class:`~workbench.chart_svg.SvgProcess`):
+    vl-convert keeps the GIL while it draws, and in this process it would stall the
+    notebook run's cell loop. If that process is gone, charts are drawn here.
 
     >>> drawer = SvgDrawer()
+    >>> drawer.start()                           # optional: warms the process up early
     >>> drawer.submit(spec)                      # returns at once
     >>> make_static(nb, svgs=drawer)             # finds it drawn
+    >>> drawer.close()
     """
 
     def __init__(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
+        # one thread keys each spec and waits for the process (GIL released meanwhile)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svg")
+        self._process = SvgProcess()
         self._futures: dict[tuple[str, bool], Any] = {}
         self._submitted: list[Any] = []
         self._lock = threading.Lock()
+        #: how many SVGs were drawn in this process (the child process was gone)
+        self.drawn_here = 0
+
+    @property
+    def drawn_apart(self) -> int:
+        """How many SVGs the child process drew (or found in the SVG cache)."""
+        return self._process.drawn
+
+    def start(self) -> None:
+        """Launch the drawing process now (it warms up while the caller goes on)."""
+        try:
+            self._process.start()
+        except SvgProcessGone as exc:  # charts are drawn here, when asked
+            log.warning("%s; charts are drawn in this process", exc)
 
     @staticmethod
     def _key(spec: dict[str, Any], vega: bool) -> tuple[str, bool]:
         return json.dumps(spec, sort_keys=True, default=str), vega
 
     def submit(self, spec: dict[str, Any], *, vega: bool = False) -> None:
-        """Draw ``spec``'s SVG in the background. Returns at once: the spec is copied and
-        keyed in the background thread too (the caller, a notebook run's cell loop,
-        starts the next cell sooner); ``spec`` must not be modified in place afterwards
-        (a kernel's widget state replaces a spec, it does not edit it)."""
+        """Draw ``spec``'s SVG in the background. Returns at once: the spec is keyed in
+        the background thread too (the caller, a notebook run's cell loop, starts the
+        next cell sooner); ``spec`` must not be modified in place afterwards (a kernel's
+        widget state replaces a spec, it does not edit it)."""
         with self._lock:
             self._submitted.append(self._pool.submit(self._draw, spec, vega))
 
@@ -135,9 +147,17 @@ class SvgDrawer:
             done: Any = Future()
             self._futures[key] = done
         try:
-            done.set_result(_svg(spec, vega=vega))
+            done.set_result(self._draw_key(key, spec))
         except BaseException as exc:  # raised when the SVG is asked for
             done.set_exception(exc)
+
+    def _draw_key(self, key: tuple[str, bool], spec: dict[str, Any]) -> str:
+        try:
+            return self._process.draw(key[0], vega=key[1])
+        except SvgProcessGone as exc:
+            log.warning("%s; drawing the chart in this process", exc)
+        self.drawn_here += 1
+        return draw_svg(spec, vega=key[1])
 
     def submit_outputs(self, cell: Any, widget_state: Any) -> None:
         """Submit every chart among ``cell``'s outputs (a widget's spec is looked up in
@@ -162,10 +182,12 @@ class SvgDrawer:
         wait(submitted)  # each keyed (and drawn) in turn, in the one background thread
         with self._lock:
             future = self._futures.get(key)
-        return future.result() if future is not None else _svg(spec, vega=vega)
+        return future.result() if future is not None else self._draw_key(key, spec)
 
     def close(self) -> None:
+        """Stop drawing: pending charts are dropped, the child process exits."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._process.close()
 
 
 def _static_output(
@@ -186,7 +208,7 @@ def _static_output(
         spec = model.get("state", {}).get("spec")
     if not spec:
         return None
-    svg = svgs.svg(spec, vega=vega) if svgs is not None else _svg(spec, vega=vega)
+    svg = svgs.svg(spec, vega=vega) if svgs is not None else draw_svg(spec, vega=vega)
     return {"image/svg+xml": svg, "text/plain": "<chart>"}
 
 
@@ -360,9 +382,9 @@ def _export(exporter: Any, nb: dict[str, Any], title: str | None, nbformat: Any)
 
 def warm_up() -> None:
     """Import nbconvert and export a one-cell notebook, so that the first real
-    :func:`to_html` finds its templates compiled and its highlighter loaded, and import
-    the SVG renderer :func:`make_static` uses (run it in a thread while a notebook
-    executes).
+    :func:`to_html` finds its templates compiled and its highlighter loaded (run it in a
+    thread while a notebook executes). The SVG renderer is not imported: a
+    :class:`SvgDrawer` draws in a process of its own.
 
     >>> threading.Thread(target=offline_html.warm_up, daemon=True).start()
     """
@@ -395,9 +417,6 @@ def warm_up() -> None:
         ],
     }
     to_html(nb)
-    import vl_convert  # noqa: F401
-
-    import workbench.charts.render  # noqa: F401
 
 
 def to_markdown(
