@@ -32,6 +32,7 @@ import importlib.util
 import json
 import logging
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -47,6 +48,8 @@ __all__ = [
     "javascript_bundle",
     "jupyterchart_offline",
     "save",
+    "ship_jupyterchart_bundle",
+    "shipped_bundle_path",
     "static_spec",
     "to_html",
     "to_png",
@@ -281,21 +284,65 @@ def cache_dir() -> Path:
     return Path(base) / "workbench"
 
 
-def _jupyterchart_bundle_path() -> Path:
-    """The cache file of JupyterChart's offline JavaScript for this altair + vl-convert +
-    widget source (any change: a new file)."""
+def _jupyterchart_bundle_name() -> str:
+    """The file name of JupyterChart's offline JavaScript for this altair + vl-convert +
+    widget source (any change: a new name)."""
     from altair.jupyter.jupyter_chart import load_js_src
     from altair.utils._importers import vl_version_for_vl_convert
 
     versions = _lib_versions()
     key = "|".join((*versions, vl_version_for_vl_convert(), load_js_src()))
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return cache_dir() / f"jupyterchart-{digest}.js"
+    return f"jupyterchart-{hashlib.sha256(key.encode()).hexdigest()[:16]}.js"
+
+
+def _jupyterchart_bundle_path() -> Path:
+    """The cache file of JupyterChart's offline JavaScript (see :func:`cache_dir`)."""
+    return cache_dir() / _jupyterchart_bundle_name()
+
+
+def shipped_bundle_path() -> Path:
+    """Where the installation keeps JupyterChart's offline JavaScript, built once when it
+    was installed (``make venv`` runs :func:`ship_jupyterchart_bundle`): under the
+    interpreter's prefix (the virtual environment), named after the versions it is for.
+
+    >>> shipped_bundle_path().parent
+    PosixPath('.../.venv/share/workbench')
+    """
+    return Path(sys.prefix) / "share" / "workbench" / _jupyterchart_bundle_name()
+
+
+def ship_jupyterchart_bundle() -> Path | None:
+    """Build JupyterChart's offline JavaScript (vl-convert bundles it: seconds) into
+    :func:`shipped_bundle_path`, so that a new installation's first notebook run does
+    not bundle it in its kernel; returns the path, or None without anywidget. It holds
+    no data: the same file for every notebook of this installation.
+
+    >>> ship_jupyterchart_bundle()                  # make venv does this
+    PosixPath('.../.venv/share/workbench/jupyterchart-....js')
+    """
+    if importlib.util.find_spec("anywidget") is None:
+        return None
+    path = shipped_bundle_path()
+    cls = alt.JupyterChart
+    saved = cls._esm, cls._is_offline
+    try:  # altair's own bundling, the very bytes a kernel would build
+        cls._is_offline = False
+        cls.enable_offline()
+        bundle = cls._esm
+    finally:
+        cls._esm, cls._is_offline = saved
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(bundle, encoding="utf-8")
+    tmp.replace(path)
+    return path
 
 
 def jupyterchart_offline() -> None:
-    """Make altair's ``JupyterChart`` offline, its JavaScript taken from vl-convert once
-    and kept in :func:`cache_dir` (bundling takes seconds; later kernels read the file).
+    """Make altair's ``JupyterChart`` offline, its JavaScript taken from the
+    installation's copy (:func:`shipped_bundle_path`) or from :func:`cache_dir`, else
+    bundled by vl-convert once and kept in :func:`cache_dir` (bundling takes seconds;
+    later kernels read the file).
 
     >>> jupyterchart_offline(); alt.JupyterChart._is_offline
     True
@@ -304,12 +351,13 @@ def jupyterchart_offline() -> None:
     if cls._is_offline:
         return
     path = _jupyterchart_bundle_path()
-    try:
-        cls._esm = path.read_text(encoding="utf-8")
-        cls._is_offline = True
-        return
-    except OSError:
-        pass
+    for candidate in (shipped_bundle_path(), path):
+        try:
+            cls._esm = candidate.read_text(encoding="utf-8")
+            cls._is_offline = True
+            return
+        except OSError:
+            pass
     cls.enable_offline()  # JS bundled from vl-convert: no CDN
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
