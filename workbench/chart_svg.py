@@ -6,10 +6,15 @@ the first chart of a process: the engine starts then) kept nbclient's thread in 
 process from reading the kernel's replies, and the next cell started only when the
 drawing ended: the first run of the demo, which has no SVG in its cache, was 1.5 s
 slower than the second. :class:`SvgProcess` draws in a child process instead
-(``python -m workbench.chart_svg``): it imports vl-convert and starts its engine on a
-tiny chart as soon as it is launched (beside the kernel's own start), then draws each
+(``python -m workbench.chart_svg``, which imports neither altair nor polars): it starts
+vl-convert's engine on a tiny chart as soon as it is launched (beside the kernel's own
+start) when the SVG cache will not serve (off, or empty: a first run), then draws each
 spec it is sent through the same code and the same cache as :func:`draw_svg`. The
 parent only waits on a pipe, which releases the GIL.
+
+The static form of a spec (:func:`static_spec`), the SVG cache (:func:`cached_svg`)
+and the Vega-Lite version (:func:`vl_version`) live here, without altair, for that
+process; :mod:`workbench.charts.render` re-exports them.
 
 Protocol, one request at a time: ``KIND<TAB>SPEC\\n`` in (``KIND`` ``vl`` or ``vega``,
 ``SPEC`` the spec as one line of JSON); ``ok N\\n`` then N bytes of UTF-8 SVG, or
@@ -25,19 +30,37 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
+import importlib.metadata
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from workbench.errors import BadData
 
-__all__ = ["SvgProcess", "SvgProcessGone", "draw_svg", "main"]
+__all__ = [
+    "FONT",
+    "INTERACTIVE_NOTE",
+    "STATIC_PADDING",
+    "SvgProcess",
+    "SvgProcessGone",
+    "cache_dir",
+    "cached_svg",
+    "draw_svg",
+    "lib_versions",
+    "main",
+    "static_spec",
+    "vl_version",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +82,161 @@ _TINY = {
 }
 
 
+#: The fonts charts are drawn in. A static SVG is laid out by vl-convert, which measures
+#: each label with the first of these it finds, and shown by a browser that draws it with
+#: the first of these *it* finds: DejaVu Sans on Linux (the browser's default sans-serif
+#: here is also DejaVu Sans), Verdana elsewhere (the same design, the same widths), then
+#: whatever is left. Leaving it at plain "sans-serif" let vl-convert measure a narrow
+#: font and the browser draw a wide one, so labels ran past the SVG's edge and were cut.
+FONT = "DejaVu Sans, Verdana, Bitstream Vera Sans, sans-serif"
+#: ``usermeta`` key naming the subtitle line that only holds where the chart is live
+#: ("hover for evidence"): static exports drop it (:func:`static_spec`)
+INTERACTIVE_NOTE = "workbench_interactive_note"
+
+#: room around a static chart (px), beyond what vl-convert measured: a browser's font
+#: may still be a little wider than the one measured
+STATIC_PADDING = 10
+
+
+def static_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a Vega-Lite ``spec`` fit for a static image: drawn in
+    :data:`FONT` unless it names a font, padded by
+    :data:`STATIC_PADDING`, and without the subtitle line that only holds for a live
+    chart (:func:`~workbench.charts._style.interactive_subtitle`).
+
+    >>> static_spec(chart.to_dict())["config"]["font"]
+    'DejaVu Sans, Verdana, Bitstream Vera Sans, sans-serif'
+    """
+    out = dict(spec)
+    config = dict(out.get("config") or {})
+    config.setdefault("font", FONT)
+    out["config"] = config
+    if not isinstance(out.get("padding"), int | float | dict):
+        out["padding"] = STATIC_PADDING
+    note = (out.get("usermeta") or {}).get(INTERACTIVE_NOTE)
+    title = out.get("title")
+    if note and isinstance(title, dict) and title.get("subtitle") is not None:
+        sub = title["subtitle"]
+        lines = [sub] if isinstance(sub, str) else list(sub)
+        kept = [line for line in lines if line != note]
+        title = {**title, "subtitle": kept}
+        if not kept:
+            del title["subtitle"]
+        out["title"] = title
+    return out
+
+
+def lib_versions() -> tuple[str, str]:
+    """The installed altair and vl-convert versions (keys of the caches; read from the
+    packages' metadata, nothing imported).
+
+    >>> lib_versions()
+    ('6.3.0', '1.9.0.post1')
+    """
+    return importlib.metadata.version("altair"), importlib.metadata.version("vl-convert-python")
+
+
+def cached_svg(spec: dict[str, Any], render: Callable[[], str], *, kind: str = "vl") -> str:
+    """``render()``'s SVG for ``spec``, kept in ``cache_dir()/svg`` under a digest of the
+    spec, ``kind`` and the altair + vl-convert versions: the SVG is a pure function of
+    those, so an unchanged chart (the demo's, a re-run notebook's) is not drawn again.
+    Set ``WORKBENCH_SVG_CACHE=0`` to always render.
+
+    >>> cached_svg({"mark": "point"}, lambda: "<svg/>")
+    '<svg/>'
+    """
+    if os.environ.get("WORKBENCH_SVG_CACHE", "1") == "0":
+        return render()
+
+    key = json.dumps(
+        [kind, *lib_versions(), vl_version(), spec],
+        sort_keys=True,
+        default=str,
+    )
+    path = cache_dir() / "svg" / f"{hashlib.sha256(key.encode()).hexdigest()}.svg"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    svg = render()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(svg, encoding="utf-8")
+        tmp.replace(path)  # atomic: a concurrent run reads the whole file or none
+    except OSError as exc:  # a read-only home: render again next time
+        log.debug("cannot cache an SVG in %s: %s", path, exc)
+    return svg
+
+
+def cache_dir() -> Path:
+    """Where rendering caches live: ``$WORKBENCH_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/workbench``, else ``~/.cache/workbench``.
+
+    >>> cache_dir().name
+    'workbench'
+    """
+    if os.environ.get("WORKBENCH_CACHE_DIR"):
+        return Path(os.environ["WORKBENCH_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "workbench"
+
+
+@functools.cache
+def vl_version() -> str:
+    """The Vega-Lite version vl-convert should use for altair's specs (``"6.4"``).
+
+    >>> vl_version()
+    '6.4'
+    """
+    import vl_convert as vlc
+
+    have = vlc.get_vegalite_versions()
+    want = ".".join(_altair_schema_version().lstrip("v").split(".")[:2])
+    if want in have:
+        return want
+    major = want.split(".")[0]
+    same_major = [v for v in have if v.split(".")[0] == major]
+    return (same_major or have)[-1]
+
+
+def _altair_schema_version() -> str:
+    """altair's ``SCHEMA_VERSION`` (``"v6.1.0"``). Importing altair takes half a second
+    (it is half of an SVG process's start), so the answer is kept in :func:`cache_dir`
+    under altair's version, and altair is imported only when it is not there yet (or
+    is imported already)."""
+    loaded = sys.modules.get("altair")
+    if loaded is not None:
+        return str(loaded.SCHEMA_VERSION)
+    path = cache_dir() / f"altair-{lib_versions()[0]}-schema-version.txt"
+    try:
+        known = path.read_text(encoding="utf-8").strip()
+        if re.fullmatch(r"v\d+(\.\d+)*", known):
+            return known
+    except OSError:
+        pass
+    import altair
+
+    version = str(altair.SCHEMA_VERSION)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(version, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:  # a read-only home: import altair again next time
+        log.debug("cannot keep altair's schema version in %s: %s", path, exc)
+    return version
+
+
 def draw_svg(spec: dict[str, Any], *, vega: bool = False) -> str:
     """The SVG of a Vega-Lite ``spec`` (``vega=True``: a Vega spec), drawn by vl-convert
-    in this process through :func:`workbench.charts.render.static_spec` and the SVG cache
-    (:func:`workbench.charts.render.cached_svg`). Raises :class:`BadData` naming the
+    in this process through :func:`static_spec` and the SVG cache (:func:`cached_svg`). Raises :class:`BadData` naming the
     error when vl-convert cannot draw it.
 
     >>> draw_svg({"mark": "point", "data": {"values": [{"a": 1}]}})[:4]
     '<svg'
     """
     import vl_convert as vlc
-
-    from workbench.charts.render import cached_svg, static_spec, vl_version
 
     try:
         if vega:
@@ -204,20 +370,32 @@ def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
         replies.flush()
 
 
+def _will_draw() -> bool:
+    """Whether this run is likely to draw (not only read cached SVGs): the SVG cache is
+    off, or empty (a new user's first run)."""
+    if os.environ.get("WORKBENCH_SVG_CACHE", "1") == "0":
+        return True
+    try:
+        with os.scandir(cache_dir() / "svg") as entries:
+            return next(entries, None) is None
+    except OSError:
+        return True
+
+
 def main() -> None:
-    """The child process: warm up, then serve requests on stdin until it ends."""
+    """The child process: warm up (when it is likely to draw), then serve requests on
+    stdin until it ends."""
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print goes to stderr, never into the replies
     with contextlib.suppress(OSError):
         os.nice(CHILD_NICENESS)
-    try:
-        import vl_convert as vlc
+    if _will_draw():  # else the engine starts with the first chart not in the cache
+        try:
+            import vl_convert as vlc
 
-        from workbench.charts.render import static_spec, vl_version
-
-        vlc.vegalite_to_svg(static_spec(_TINY), vl_version=vl_version())
-    except Exception as exc:  # a real request reports it
-        log.debug("SVG process warm-up failed: %s", exc)
+            vlc.vegalite_to_svg(static_spec(_TINY), vl_version=vl_version())
+        except Exception as exc:  # a real request reports it
+            log.debug("SVG process warm-up failed: %s", exc)
     with contextlib.suppress(BrokenPipeError):  # the parent is gone
         _serve(sys.stdin.buffer, replies)
     # nothing left to write (each SVG cached is renamed into place whole): skip the
