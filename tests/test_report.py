@@ -115,3 +115,24 @@ def test_no_suspect_when_nothing_scores() -> None:
     md = f.to_markdown()
     assert "No suspect stands out" in md and "Top suspect" not in md
     assert "partial" in md  # a failed source is said, not hidden
+
+
+def test_onset_and_alert_lines_keep_their_numbers() -> None:
+    """The first screen once read "errors rise on checkout: baseline median 0.7% -> peak of
+    on…": the line already names the service, so the detail loses the repeated prefix and
+    the numbers fit; an alert title keeps its share of failing requests."""
+    tl = _tl().with_columns(
+        pl.when(pl.col("kind") == "error_spike")
+        .then(
+            pl.lit("errors rise on cart: baseline median 0.7% -> peak of one step 35.9% at 11:07")
+        )
+        .when(pl.col("kind") == "alert")
+        .then(pl.lit("HighErrorRate: api-gateway POST /api/checkout: 13% of requests fail"))
+        .otherwise(pl.col("title"))
+        .alias("title")
+    )
+    sus = _Sus(_table([("cart", 1.2, "errors start here", None)]))
+    md = findings(_Inc(), suspects=sus, timeline=tl).to_markdown()
+    assert "`cart` at 11:05 (baseline median 0.7% -> peak of one step 35.9% at 11:07)" in md
+    assert "errors rise on cart" not in md
+    assert "api-gateway POST /api/checkout: 13% of requests fail at 11:07" in md

@@ -238,11 +238,11 @@ def _timeline_lines(
         f"{_md(r['title'], 60)} at {_hm(r['ts'])}" for r in first.head(n).iter_rows(named=True)
     ]
     alerts = [
-        f"{_md(r['title'], 60)} at {_hm(r['ts'])}"
+        f"{_md(r['title'], 100)} at {_hm(r['ts'])}"
         for r in tl.filter(pl.col("kind") == "alert").sort("ts").head(n).iter_rows(named=True)
     ]
     onsets = [
-        f"{_code(r['service'])} at {_hm(r['ts'])} ({_md(r['title'], 60)})"
+        f"{_code(r['service'])} at {_hm(r['ts'])} ({_md(_onset_detail(r), 90)})"
         for r in tl.filter(pl.col("kind") == "error_spike").sort("ts").head(n).iter_rows(named=True)
     ]
     rollbacks = [
@@ -253,6 +253,13 @@ def _timeline_lines(
         .iter_rows(named=True)
     ]
     return changes, alerts, onsets, rollbacks
+
+
+def _onset_detail(row: dict[str, Any]) -> str:
+    """An error onset's title without the "errors rise on SERVICE: " the line already says,
+    so what is left (baseline median and the peak step) fits uncut."""
+    title, prefix = str(row["title"] or ""), f"errors rise on {row['service']}: "
+    return title.removeprefix(prefix)
 
 
 def _pattern_lines(surges: pl.DataFrame, n: int) -> list[str]:
