@@ -149,8 +149,8 @@ print(json.dumps({"altair": "altair" in sys.modules, "polars": "polars" in sys.m
 
 
 def test_the_svg_process_draws_without_importing_altair_or_polars(tmp_path: Path) -> None:
-    """The SVG process (``workbench.chart_svg``) imports neither altair nor polars (a
-    second each): altair's schema version is read once per altair version and kept in
+    """The SVG process (``workbench.chart_svg``) imports neither altair nor polars (0.6
+    CPU-s together): altair's schema version is read once per altair version and kept in
     the cache; the first process to need it imports altair. Same version, same SVG."""
     from workbench.charts import render
 
