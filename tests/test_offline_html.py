@@ -295,3 +295,64 @@ def test_write_static_from_memory_writes_what_it_writes_from_the_file(tmp_path: 
     assert in_memory.read_bytes() == on_disk.read_bytes()
     assert from_memory.read_bytes() == from_file.read_bytes()
     assert '"two\\n",' in in_memory.read_text(encoding="utf-8")  # lines split, as nbformat does
+
+
+def test_write_static_with_a_drawer_writes_what_it_writes_without(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a drawer, ``write_static`` exports the HTML around the charts' places while
+    they are drawn, then puts them in: the same notebook and HTML bytes as drawing each
+    chart first (the SVG cache makes both runs' SVGs the same bytes)."""
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("WORKBENCH_SVG_CACHE", raising=False)
+    nb = _nb()
+    clipped = {**SPEC, "mark": {"type": "line", "clip": True}}  # its SVG defines an id
+    nb["cells"].append(
+        {
+            **nb["cells"][1],
+            "id": "c",
+            "outputs": [
+                {
+                    "output_type": "display_data",
+                    "metadata": {},
+                    "data": {"application/vnd.vegalite.v6+json": clipped},
+                }
+            ],
+        }
+    )
+    plain = tmp_path / "plain.ipynb"
+    plain_html = offline_html.write_static(plain, nb=nbformat.from_dict(nb))
+    drawn = tmp_path / "drawn.ipynb"
+    drawer = offline_html.SvgDrawer()
+    try:
+        for cell in nb["cells"]:
+            drawer.submit_outputs(cell, nb["metadata"]["widgets"][STATE]["state"])
+        drawn_html = offline_html.write_static(drawn, nb=nbformat.from_dict(nb), svgs=drawer)
+    finally:
+        drawer.close()
+    assert drawn.read_bytes() == plain.read_bytes()
+    assert drawn_html.read_bytes() == plain_html.read_bytes()
+    page = drawn_html.read_text()
+    assert page.count("<svg") == 3 and 'id="wb2-clip1"' in page  # each SVG's ids scoped
+    assert "workbench-pending" not in page + drawn.read_text()
+    assert drawer.drawn_apart == 2 and drawer.drawn_here == 0
+
+
+def test_write_static_with_a_drawer_writes_nothing_when_a_chart_fails(tmp_path: Path) -> None:
+    """A chart the drawer cannot draw fails the static copy before anything is written
+    (``workbench demo`` then writes the notebook as executed)."""
+    nb = _nb()
+    nb["cells"][1]["outputs"] = [
+        {
+            "output_type": "display_data",
+            "metadata": {},
+            "data": {"application/vnd.vegalite.v6+json": {"mark": "no-such-mark"}},
+        }
+    ]
+    drawer = offline_html.SvgDrawer()
+    try:
+        with pytest.raises(BadData, match="SVG"):
+            offline_html.write_static(tmp_path / "x.ipynb", nb=nbformat.from_dict(nb), svgs=drawer)
+    finally:
+        drawer.close()
+    assert list(tmp_path.iterdir()) == []

@@ -191,7 +191,7 @@ class SvgDrawer:
 
 
 def _static_output(
-    data: dict[str, Any], widgets: dict[str, Any], svgs: SvgDrawer | None = None
+    data: dict[str, Any], widgets: dict[str, Any], svgs: SvgDrawer | _PendingSvgs | None = None
 ) -> dict[str, Any] | None:
     """SVG data for one chart output, or None if it is not a chart."""
     if "image/svg+xml" in data or "image/png" in data:
@@ -212,7 +212,9 @@ def _static_output(
     return {"image/svg+xml": svg, "text/plain": "<chart>"}
 
 
-def make_static(nb: dict[str, Any], *, svgs: SvgDrawer | None = None) -> dict[str, Any]:
+def make_static(
+    nb: dict[str, Any], *, svgs: SvgDrawer | _PendingSvgs | None = None
+) -> dict[str, Any]:
     """A copy of notebook ``nb`` (dict) whose charts are SVG and that holds no widget state.
 
     Widget outputs that are not charts become a short note, not a broken widget.
@@ -325,14 +327,24 @@ def to_html(nb: dict[str, Any], *, title: str | None = None, exclude_input: bool
     """HTML of a (static) notebook that loads nothing from the network; charts are inline
     SVG. Code is kept and highlighted, unless ``exclude_input=True`` (a report: outputs
     and text only)."""
+    body = _to_html_unchecked(nb, title=title, exclude_input=exclude_input)
+    _check_offline(body)
+    return body
+
+
+def _to_html_unchecked(
+    nb: dict[str, Any], *, title: str | None = None, exclude_input: bool = False
+) -> str:
     import nbformat
 
     with _exporter(exclude_input) as exporter:
-        body = _export(exporter, nb, title, nbformat)
+        return _export(exporter, nb, title, nbformat)
+
+
+def _check_offline(body: str) -> None:
     bad = network_references(body)
     if bad:
         raise BadData(f"the HTML export would load from the network: {bad[:3]}")
-    return body
 
 
 _EXPORTERS: dict[bool, Any] = {}
@@ -483,6 +495,34 @@ def network_references(html: str) -> list[str]:
     return found
 
 
+class _PendingSvgs:
+    """Stands in for a :class:`SvgDrawer` in :func:`make_static`: each chart gets a
+    placeholder at once (its SVG may still be drawing), :meth:`resolve` waits for them."""
+
+    def __init__(self, drawer: SvgDrawer) -> None:
+        self._drawer = drawer
+        self.charts: list[tuple[str, dict[str, Any], bool]] = []
+
+    def svg(self, spec: dict[str, Any], *, vega: bool = False) -> str:
+        token = f"<!--workbench-pending-svg-{len(self.charts)}-->"
+        self.charts.append((token, spec, vega))
+        return token
+
+    def resolve(self) -> dict[str, str]:
+        """Each placeholder's SVG, as the drawer draws it."""
+        return {token: self._drawer.svg(spec, vega=vega) for token, spec, vega in self.charts}
+
+
+def _fill_svgs(nb: dict[str, Any], drawn: dict[str, str]) -> None:
+    """Put each drawn SVG in place of its placeholder in ``nb``'s outputs (in place)."""
+    for cell in nb.get("cells", []):
+        for o in cell.get("outputs", []):
+            data = o.get("data") or {}
+            svg = data.get("image/svg+xml")
+            if isinstance(svg, str) and svg in drawn:
+                data["image/svg+xml"] = drawn[svg]
+
+
 def write_static(
     executed: str | Path,
     *,
@@ -498,11 +538,22 @@ def write_static(
     PosixPath('out/incident.html')
     """
     src = Path(executed)
-    if nb is None:
-        nb = make_static(json.loads(src.read_text(encoding="utf-8")), svgs=svgs)
-    else:
-        nb = _sorted_keys(make_static(_as_file(nb), svgs=svgs))
-    src.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    raw = json.loads(src.read_text(encoding="utf-8")) if nb is None else _as_file(nb)
+    pending = _PendingSvgs(svgs) if svgs is not None else None
+    static = make_static(raw, svgs=pending)
+    if nb is not None:
+        static = _sorted_keys(static)
+    # exported around the charts' places while the drawer may still be drawing them
+    body = _to_html_unchecked(static, title=static.get("metadata", {}).get("title"))
+    if pending is not None and pending.charts:
+        _, slots = _svg_slots(static)
+        drawn = pending.resolve()  # waits for the drawer; raises what it raised
+        for i, slot in enumerate(slots):
+            if slot in drawn:
+                body = body.replace(slot, scope_svg_ids(drawn[slot], f"wb{i}-"), 1)
+        _fill_svgs(static, drawn)
+    src.write_text(json.dumps(static, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    _check_offline(body)
     target = Path(html) if html else src.with_suffix(".html")
-    target.write_text(to_html(nb, title=nb.get("metadata", {}).get("title")), encoding="utf-8")
+    target.write_text(body, encoding="utf-8")
     return target
