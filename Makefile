@@ -17,7 +17,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[all,test]'
 	touch $@
 
-venv: $(VENV)/.installed
+# JupyterChart's offline JavaScript, built once per installation (vl-convert bundles it
+# in seconds; it holds no data): a new user's first notebook run need not build it
+$(VENV)/.chart-bundle: $(VENV)/.installed
+	$(BIN)/python -c 'from workbench.charts.render import ship_jupyterchart_bundle as s; print("chart bundle:", s())'
+	touch $@
+
+venv: $(VENV)/.installed $(VENV)/.chart-bundle
 
 ## demo: open JupyterLab on the incident notebook over the embedded demo incident, already
 # executed (outputs present). It is run into out/demo/ (ignored by git), so opening and

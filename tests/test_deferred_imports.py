@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -133,3 +134,45 @@ def test_a_headless_run_starts_ipykernel_without_its_debugger(tmp_path: Path) ->
     cell = json.loads(out.read_text())["cells"][0]
     assert "".join(cell["outputs"][0]["text"]).split() == ["True", "True", "42"]
     assert events == ["started", "cell"]
+
+
+SVG_PROBE = """
+import json, sys
+from workbench.chart_svg import draw_svg, vl_version
+spec = {"mark": "bar", "data": {"values": [{"a": "x", "b": 2}]},
+        "encoding": {"x": {"field": "a", "type": "nominal"},
+                     "y": {"field": "b", "type": "quantitative"}}}
+svg = draw_svg(spec)
+print(json.dumps({"altair": "altair" in sys.modules, "polars": "polars" in sys.modules,
+                  "vl": vl_version(), "svg": svg}))
+"""
+
+
+def test_the_svg_process_draws_without_importing_altair_or_polars(tmp_path: Path) -> None:
+    """The SVG process (``workbench.chart_svg``) imports neither altair nor polars (0.6
+    CPU-s together): altair's schema version is read once per altair version and kept in
+    the cache; the first process to need it imports altair. Same version, same SVG."""
+    from workbench.charts import render
+
+    env = {
+        **os.environ,
+        "WORKBENCH_CACHE_DIR": str(tmp_path),
+        "WORKBENCH_SVG_CACHE": "0",
+    }
+
+    def probe() -> dict:
+        out = subprocess.run(
+            [sys.executable, "-c", SVG_PROBE],
+            capture_output=True, text=True, check=True, timeout=300, env=env,
+        )  # fmt: skip
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    first, second = probe(), probe()
+    assert first["altair"] is True  # nothing kept yet: altair tells
+    assert second["altair"] is False and second["polars"] is False
+    import altair
+
+    want = ".".join(altair.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    assert first["vl"] == second["vl"] == render.vl_version()
+    assert want in first["vl"] or first["vl"].split(".")[0] == want.split(".")[0]
+    assert first["svg"] == second["svg"] and first["svg"].startswith("<svg")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from pathlib import Path
 
 import nbformat
@@ -185,34 +187,95 @@ def test_warm_up_leaves_the_export_unchanged() -> None:
     assert offline_html.to_html(static, title="t", exclude_input=True) == before
 
 
-def test_svg_drawer_draws_ahead_and_make_static_uses_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Charts submitted while a notebook runs are drawn once, in the drawer's thread;
-    make_static takes them from there (a chart never submitted is still drawn)."""
+def _svg_ids_masked(svg: str) -> str:
+    # each vl-convert process numbers its clip paths and gradients from its first chart
+    return re.sub(r"\b(clip|gradient_?)\d+", r"\1N", svg)
+
+
+def test_svg_drawer_draws_ahead_in_a_process_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Charts submitted while a notebook runs are drawn once, ahead, by the drawer's
+    child process, never in this one (vl-convert keeps the GIL while it draws: here it
+    would stall a notebook run's cell loop); make_static takes them from there, and they
+    are the SVGs this process would have drawn."""
     monkeypatch.setenv("WORKBENCH_SVG_CACHE", "0")
-    threads: list[str] = []
-    real = offline_html._svg
+    here: list[str] = []
+    real = offline_html.draw_svg
 
     def counting(spec: dict, *, vega: bool = False) -> str:
-        import threading
-
-        threads.append(threading.current_thread().name)
+        here.append("drawn")
         return real(spec, vega=vega)
 
-    monkeypatch.setattr(offline_html, "_svg", counting)
+    monkeypatch.setattr(offline_html, "draw_svg", counting)
     nb = _nb()
     state = nb["metadata"]["widgets"][STATE]["state"]
     drawer = offline_html.SvgDrawer()
     try:
+        drawer.start()
+        assert drawer._process.pid not in (None, os.getpid())
         drawer.submit_outputs(nb["cells"][1], state)  # the widget chart and the mimebundle
         static = offline_html.make_static(nb, svgs=drawer)
     finally:
         drawer.close()
-    assert len(threads) == 1 and threads[0].startswith("svg")  # one spec, drawn once ahead
+    assert here == [] and drawer.drawn_here == 0
+    assert drawer.drawn_apart == 1  # one spec (two outputs), drawn once
     assert offline_html.chart_count(static) == 2
-    plain = offline_html.make_static(nb)
+    plain = offline_html.make_static(nb)  # drawn here
+    assert len(here) == 2
+
+    def svgs(book: dict) -> list[str]:
+        return [
+            _svg_ids_masked(o["data"]["image/svg+xml"])
+            for c in book["cells"]
+            for o in c.get("outputs", [])
+            if "image/svg+xml" in o.get("data", {})
+        ]
+
+    assert svgs(static) == svgs(plain)
     assert [c.get("outputs") and len(c["outputs"]) for c in static["cells"]] == [
         c.get("outputs") and len(c["outputs"]) for c in plain["cells"]
     ]
+
+
+def test_svg_drawer_draws_here_when_its_process_is_gone(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing lost when the drawing process dies: the chart is drawn in this process,
+    with a warning saying so."""
+    monkeypatch.setenv("WORKBENCH_SVG_CACHE", "0")
+    nb = _nb()
+    drawer = offline_html.SvgDrawer()
+    try:
+        drawer.start()
+        pid = drawer._process.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        with caplog.at_level("WARNING", logger="workbench.offline_html"):
+            drawer.submit_outputs(nb["cells"][1], nb["metadata"]["widgets"][STATE]["state"])
+            static = offline_html.make_static(nb, svgs=drawer)
+    finally:
+        drawer.close()
+    assert offline_html.chart_count(static) == 2
+    assert drawer.drawn_here == 1 and drawer.drawn_apart == 0
+    assert "SVG process exited" in caplog.text
+
+
+def test_a_spec_the_drawing_process_cannot_render_is_bad_data() -> None:
+    """vl-convert's error comes back from the child process as the BadData this process
+    would raise; the process goes on drawing the next chart."""
+    bad = {"mark": "no-such-mark"}
+    with pytest.raises(BadData, match="SVG") as here:
+        offline_html.draw_svg(bad)
+    drawer = offline_html.SvgDrawer()
+    try:
+        drawer.submit(bad)
+        drawer.submit(SPEC)
+        with pytest.raises(BadData, match="SVG") as apart:
+            drawer.svg(bad)
+        assert drawer.svg(SPEC).startswith("<svg")
+    finally:
+        drawer.close()
+    assert str(apart.value) == str(here.value)
+    assert drawer.drawn_here == 0 and drawer.drawn_apart == 1
 
 
 def test_write_static_from_memory_writes_what_it_writes_from_the_file(tmp_path: Path) -> None:
@@ -232,3 +295,64 @@ def test_write_static_from_memory_writes_what_it_writes_from_the_file(tmp_path: 
     assert in_memory.read_bytes() == on_disk.read_bytes()
     assert from_memory.read_bytes() == from_file.read_bytes()
     assert '"two\\n",' in in_memory.read_text(encoding="utf-8")  # lines split, as nbformat does
+
+
+def test_write_static_with_a_drawer_writes_what_it_writes_without(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a drawer, ``write_static`` exports the HTML around the charts' places while
+    they are drawn, then puts them in: the same notebook and HTML bytes as drawing each
+    chart first (the SVG cache makes both runs' SVGs the same bytes)."""
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("WORKBENCH_SVG_CACHE", raising=False)
+    nb = _nb()
+    clipped = {**SPEC, "mark": {"type": "line", "clip": True}}  # its SVG defines an id
+    nb["cells"].append(
+        {
+            **nb["cells"][1],
+            "id": "c",
+            "outputs": [
+                {
+                    "output_type": "display_data",
+                    "metadata": {},
+                    "data": {"application/vnd.vegalite.v6+json": clipped},
+                }
+            ],
+        }
+    )
+    plain = tmp_path / "plain.ipynb"
+    plain_html = offline_html.write_static(plain, nb=nbformat.from_dict(nb))
+    drawn = tmp_path / "drawn.ipynb"
+    drawer = offline_html.SvgDrawer()
+    try:
+        for cell in nb["cells"]:
+            drawer.submit_outputs(cell, nb["metadata"]["widgets"][STATE]["state"])
+        drawn_html = offline_html.write_static(drawn, nb=nbformat.from_dict(nb), svgs=drawer)
+    finally:
+        drawer.close()
+    assert drawn.read_bytes() == plain.read_bytes()
+    assert drawn_html.read_bytes() == plain_html.read_bytes()
+    page = drawn_html.read_text()
+    assert page.count("<svg") == 3 and 'id="wb2-clip1"' in page  # each SVG's ids scoped
+    assert "workbench-pending" not in page + drawn.read_text()
+    assert drawer.drawn_apart == 2 and drawer.drawn_here == 0
+
+
+def test_write_static_with_a_drawer_writes_nothing_when_a_chart_fails(tmp_path: Path) -> None:
+    """A chart the drawer cannot draw fails the static copy before anything is written
+    (``workbench demo`` then writes the notebook as executed)."""
+    nb = _nb()
+    nb["cells"][1]["outputs"] = [
+        {
+            "output_type": "display_data",
+            "metadata": {},
+            "data": {"application/vnd.vegalite.v6+json": {"mark": "no-such-mark"}},
+        }
+    ]
+    drawer = offline_html.SvgDrawer()
+    try:
+        with pytest.raises(BadData, match="SVG"):
+            offline_html.write_static(tmp_path / "x.ipynb", nb=nbformat.from_dict(nb), svgs=drawer)
+    finally:
+        drawer.close()
+    assert list(tmp_path.iterdir()) == []

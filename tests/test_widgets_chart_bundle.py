@@ -1,4 +1,5 @@
-"""The offline chart JavaScript bundle is cached on disk and reused by later kernels."""
+"""The offline chart JavaScript bundle: built at install time (``make venv``) into the
+installation, else cached on disk by the first kernel and reused by later kernels."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ def test_bundle_cached_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     import altair as alt
 
     from widgets import _charts
+    from workbench.charts import render
 
     monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    # an installation without the copy `make venv` builds (a plain pip install)
+    monkeypatch.setattr(render, "shipped_bundle_path", lambda: tmp_path / "none" / "x.js")
     cls = alt.JupyterChart
     saved = (cls._esm, cls._is_offline)
     try:
@@ -33,3 +37,44 @@ def test_bundle_cached_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert cls._esm.endswith("// cached") and cls._is_offline
     finally:
         cls._esm, cls._is_offline = saved
+
+
+def test_the_installation_ships_the_bundle_a_kernel_would_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ship_jupyterchart_bundle`` (``make venv``) writes the very bytes a kernel bundles,
+    under the versions' name; a kernel with an empty cache reads it instead of bundling."""
+    import altair as alt
+
+    from workbench.charts import render
+
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    shipped = tmp_path / "prefix" / render._jupyterchart_bundle_name()
+    monkeypatch.setattr(render, "shipped_bundle_path", lambda: shipped)
+    cls = alt.JupyterChart
+    saved = (cls._esm, cls._is_offline)
+    try:
+        assert render.ship_jupyterchart_bundle() == shipped
+        assert (cls._esm, cls._is_offline) == saved  # the class is left as it was
+        cls._is_offline = False
+        cls.enable_offline()  # what a kernel without any copy builds
+        assert shipped.read_text() == cls._esm
+
+        shipped.write_text(cls._esm + "\n// shipped")
+        cls._is_offline = False
+        render.jupyterchart_offline()
+        assert cls._esm.endswith("// shipped") and cls._is_offline
+        assert not (tmp_path / "cache").exists()  # nothing bundled, nothing cached
+    finally:
+        cls._esm, cls._is_offline = saved
+
+
+def test_make_venv_ships_the_bundle_into_this_installation() -> None:
+    """The venv the tests run in was made by ``make venv``: its copy is there, for these
+    versions (a stale name would be ignored and the first kernel would bundle again)."""
+    from workbench.charts import render
+
+    path = render.shipped_bundle_path()
+    assert path.is_file() and path.stat().st_size > 100_000, (
+        f"{path} is missing: `make venv` builds it (or run ship_jupyterchart_bundle())"
+    )

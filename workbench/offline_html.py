@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from concurrent.futures import Future, wait
 from pathlib import Path
 from typing import Any
 
+from workbench.chart_svg import SvgProcess, SvgProcessGone, draw_svg
 from workbench.errors import BadData
 
 __all__ = [
@@ -48,6 +50,8 @@ WIDGET_NOTE = (
     "_Interactive explorer: it needs a live kernel. In JupyterLab, run this cell (or Run "
     "All) to start it; from an exported copy, open the notebook in JupyterLab._"
 )
+log = logging.getLogger(__name__)
+
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 _VEGALITE = re.compile(r"^application/vnd\.vegalite\.v\d+\+json$")
@@ -83,47 +87,55 @@ _NETWORK = [
 ]
 
 
-def _svg(spec: dict[str, Any], *, vega: bool = False) -> str:
-    import vl_convert as vlc
-
-    from workbench.charts.render import cached_svg, static_spec, vl_version
-
-    try:
-        if vega:
-            return cached_svg(spec, lambda: vlc.vega_to_svg(spec), kind="vega")
-        static = static_spec(spec)
-        return cached_svg(static, lambda: vlc.vegalite_to_svg(static, vl_version=vl_version()))
-    except Exception as exc:  # vl-convert raises plain ValueError/RuntimeError
-        raise BadData(f"cannot render a chart output to SVG: {exc}") from exc
-
-
 class SvgDrawer:
-    """Draws chart SVGs in a background thread as their specs become known (while a
-    notebook still executes), for :func:`make_static` to pick up; a spec it was not
-    given is drawn when asked, as without it. Errors surface when the SVG is asked for.
+    """Draws chart SVGs as their specs become known (while a notebook still executes),
+    for :func:`make_static` to pick up; a spec it was not given is drawn when asked, as
+    without it. Errors surface when the SVG is asked for.
+
+    The drawing happens in a child process (:class:`~workbench.chart_svg.SvgProcess`):
+    vl-convert keeps the GIL while it draws, and in this process it would stall the
+    notebook run's cell loop. If that process is gone, charts are drawn here.
 
     >>> drawer = SvgDrawer()
+    >>> drawer.start()                           # optional: warms the process up early
     >>> drawer.submit(spec)                      # returns at once
     >>> make_static(nb, svgs=drawer)             # finds it drawn
+    >>> drawer.close()
     """
 
     def __init__(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
+        # one thread keys each spec and waits for the process (GIL released meanwhile)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svg")
+        self._process = SvgProcess()
         self._futures: dict[tuple[str, bool], Any] = {}
         self._submitted: list[Any] = []
         self._lock = threading.Lock()
+        #: how many SVGs were drawn in this process (the child process was gone)
+        self.drawn_here = 0
+
+    @property
+    def drawn_apart(self) -> int:
+        """How many SVGs the child process drew (or found in the SVG cache)."""
+        return self._process.drawn
+
+    def start(self) -> None:
+        """Launch the drawing process now (it warms up while the caller goes on)."""
+        try:
+            self._process.start()
+        except SvgProcessGone as exc:  # charts are drawn here, when asked
+            log.warning("%s; charts are drawn in this process", exc)
 
     @staticmethod
     def _key(spec: dict[str, Any], vega: bool) -> tuple[str, bool]:
         return json.dumps(spec, sort_keys=True, default=str), vega
 
     def submit(self, spec: dict[str, Any], *, vega: bool = False) -> None:
-        """Draw ``spec``'s SVG in the background. Returns at once: the spec is copied and
-        keyed in the background thread too (the caller, a notebook run's cell loop,
-        starts the next cell sooner); ``spec`` must not be modified in place afterwards
-        (a kernel's widget state replaces a spec, it does not edit it)."""
+        """Draw ``spec``'s SVG in the background. Returns at once: the spec is keyed in
+        the background thread too (the caller, a notebook run's cell loop, starts the
+        next cell sooner); ``spec`` must not be modified in place afterwards (a kernel's
+        widget state replaces a spec, it does not edit it)."""
         with self._lock:
             self._submitted.append(self._pool.submit(self._draw, spec, vega))
 
@@ -135,9 +147,17 @@ class SvgDrawer:
             done: Any = Future()
             self._futures[key] = done
         try:
-            done.set_result(_svg(spec, vega=vega))
+            done.set_result(self._draw_key(key, spec))
         except BaseException as exc:  # raised when the SVG is asked for
             done.set_exception(exc)
+
+    def _draw_key(self, key: tuple[str, bool], spec: dict[str, Any]) -> str:
+        try:
+            return self._process.draw(key[0], vega=key[1])
+        except SvgProcessGone as exc:
+            log.warning("%s; drawing the chart in this process", exc)
+        self.drawn_here += 1
+        return draw_svg(spec, vega=key[1])
 
     def submit_outputs(self, cell: Any, widget_state: Any) -> None:
         """Submit every chart among ``cell``'s outputs (a widget's spec is looked up in
@@ -162,14 +182,16 @@ class SvgDrawer:
         wait(submitted)  # each keyed (and drawn) in turn, in the one background thread
         with self._lock:
             future = self._futures.get(key)
-        return future.result() if future is not None else _svg(spec, vega=vega)
+        return future.result() if future is not None else self._draw_key(key, spec)
 
     def close(self) -> None:
+        """Stop drawing: pending charts are dropped, the child process exits."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._process.close()
 
 
 def _static_output(
-    data: dict[str, Any], widgets: dict[str, Any], svgs: SvgDrawer | None = None
+    data: dict[str, Any], widgets: dict[str, Any], svgs: SvgDrawer | _PendingSvgs | None = None
 ) -> dict[str, Any] | None:
     """SVG data for one chart output, or None if it is not a chart."""
     if "image/svg+xml" in data or "image/png" in data:
@@ -186,11 +208,13 @@ def _static_output(
         spec = model.get("state", {}).get("spec")
     if not spec:
         return None
-    svg = svgs.svg(spec, vega=vega) if svgs is not None else _svg(spec, vega=vega)
+    svg = svgs.svg(spec, vega=vega) if svgs is not None else draw_svg(spec, vega=vega)
     return {"image/svg+xml": svg, "text/plain": "<chart>"}
 
 
-def make_static(nb: dict[str, Any], *, svgs: SvgDrawer | None = None) -> dict[str, Any]:
+def make_static(
+    nb: dict[str, Any], *, svgs: SvgDrawer | _PendingSvgs | None = None
+) -> dict[str, Any]:
     """A copy of notebook ``nb`` (dict) whose charts are SVG and that holds no widget state.
 
     Widget outputs that are not charts become a short note, not a broken widget.
@@ -303,14 +327,24 @@ def to_html(nb: dict[str, Any], *, title: str | None = None, exclude_input: bool
     """HTML of a (static) notebook that loads nothing from the network; charts are inline
     SVG. Code is kept and highlighted, unless ``exclude_input=True`` (a report: outputs
     and text only)."""
+    body = _to_html_unchecked(nb, title=title, exclude_input=exclude_input)
+    _check_offline(body)
+    return body
+
+
+def _to_html_unchecked(
+    nb: dict[str, Any], *, title: str | None = None, exclude_input: bool = False
+) -> str:
     import nbformat
 
     with _exporter(exclude_input) as exporter:
-        body = _export(exporter, nb, title, nbformat)
+        return _export(exporter, nb, title, nbformat)
+
+
+def _check_offline(body: str) -> None:
     bad = network_references(body)
     if bad:
         raise BadData(f"the HTML export would load from the network: {bad[:3]}")
-    return body
 
 
 _EXPORTERS: dict[bool, Any] = {}
@@ -360,9 +394,9 @@ def _export(exporter: Any, nb: dict[str, Any], title: str | None, nbformat: Any)
 
 def warm_up() -> None:
     """Import nbconvert and export a one-cell notebook, so that the first real
-    :func:`to_html` finds its templates compiled and its highlighter loaded, and import
-    the SVG renderer :func:`make_static` uses (run it in a thread while a notebook
-    executes).
+    :func:`to_html` finds its templates compiled and its highlighter loaded (run it in a
+    thread while a notebook executes). The SVG renderer is not imported: a
+    :class:`SvgDrawer` draws in a process of its own.
 
     >>> threading.Thread(target=offline_html.warm_up, daemon=True).start()
     """
@@ -395,9 +429,6 @@ def warm_up() -> None:
         ],
     }
     to_html(nb)
-    import vl_convert  # noqa: F401
-
-    import workbench.charts.render  # noqa: F401
 
 
 def to_markdown(
@@ -464,6 +495,34 @@ def network_references(html: str) -> list[str]:
     return found
 
 
+class _PendingSvgs:
+    """Stands in for a :class:`SvgDrawer` in :func:`make_static`: each chart gets a
+    placeholder at once (its SVG may still be drawing), :meth:`resolve` waits for them."""
+
+    def __init__(self, drawer: SvgDrawer) -> None:
+        self._drawer = drawer
+        self.charts: list[tuple[str, dict[str, Any], bool]] = []
+
+    def svg(self, spec: dict[str, Any], *, vega: bool = False) -> str:
+        token = f"<!--workbench-pending-svg-{len(self.charts)}-->"
+        self.charts.append((token, spec, vega))
+        return token
+
+    def resolve(self) -> dict[str, str]:
+        """Each placeholder's SVG, as the drawer draws it."""
+        return {token: self._drawer.svg(spec, vega=vega) for token, spec, vega in self.charts}
+
+
+def _fill_svgs(nb: dict[str, Any], drawn: dict[str, str]) -> None:
+    """Put each drawn SVG in place of its placeholder in ``nb``'s outputs (in place)."""
+    for cell in nb.get("cells", []):
+        for o in cell.get("outputs", []):
+            data = o.get("data") or {}
+            svg = data.get("image/svg+xml")
+            if isinstance(svg, str) and svg in drawn:
+                data["image/svg+xml"] = drawn[svg]
+
+
 def write_static(
     executed: str | Path,
     *,
@@ -479,11 +538,22 @@ def write_static(
     PosixPath('out/incident.html')
     """
     src = Path(executed)
-    if nb is None:
-        nb = make_static(json.loads(src.read_text(encoding="utf-8")), svgs=svgs)
-    else:
-        nb = _sorted_keys(make_static(_as_file(nb), svgs=svgs))
-    src.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    raw = json.loads(src.read_text(encoding="utf-8")) if nb is None else _as_file(nb)
+    pending = _PendingSvgs(svgs) if svgs is not None else None
+    static = make_static(raw, svgs=pending)
+    if nb is not None:
+        static = _sorted_keys(static)
+    # exported around the charts' places while the drawer may still be drawing them
+    body = _to_html_unchecked(static, title=static.get("metadata", {}).get("title"))
+    if pending is not None and pending.charts:
+        _, slots = _svg_slots(static)
+        drawn = pending.resolve()  # waits for the drawer; raises what it raised
+        for i, slot in enumerate(slots):
+            if slot in drawn:
+                body = body.replace(slot, scope_svg_ids(drawn[slot], f"wb{i}-"), 1)
+        _fill_svgs(static, drawn)
+    src.write_text(json.dumps(static, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    _check_offline(body)
     target = Path(html) if html else src.with_suffix(".html")
-    target.write_text(to_html(nb, title=nb.get("metadata", {}).get("title")), encoding="utf-8")
+    target.write_text(body, encoding="utf-8")
     return target

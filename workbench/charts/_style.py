@@ -9,6 +9,8 @@ import altair as alt
 import polars as pl
 import polars.selectors as cs
 
+from workbench.chart_svg import FONT, INTERACTIVE_NOTE
+
 _Chart = TypeVar("_Chart", bound=alt.TopLevelMixin)
 
 __all__ = [
@@ -52,16 +54,6 @@ BASELINE_FILL = "#56B4E9"
 NUMBER_LABEL = (
     "abs(datum.value) >= 1000 ? format(datum.value, '.3~s') : format(datum.value, '.3~g')"
 )
-#: The fonts charts are drawn in. A static SVG is laid out by vl-convert, which measures
-#: each label with the first of these it finds, and shown by a browser that draws it with
-#: the first of these *it* finds: DejaVu Sans on Linux (the browser's default sans-serif
-#: here is also DejaVu Sans), Verdana elsewhere (the same design, the same widths), then
-#: whatever is left. Leaving it at plain "sans-serif" let vl-convert measure a narrow
-#: font and the browser draw a wide one, so labels ran past the SVG's edge and were cut.
-FONT = "DejaVu Sans, Verdana, Bitstream Vera Sans, sans-serif"
-#: ``usermeta`` key naming the subtitle line that only holds where the chart is live
-#: ("hover for evidence"): static exports drop it (:func:`workbench.charts.render.static_spec`)
-INTERACTIVE_NOTE = "workbench_interactive_note"
 #: Most rows a chart may carry (altair's own limit, 5000, stays on as a safety net).
 MAX_ROWS = 4000
 

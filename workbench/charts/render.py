@@ -32,21 +32,33 @@ import importlib.util
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
 
 import altair as alt
 
+from workbench.chart_svg import (
+    STATIC_PADDING,
+    cache_dir,
+    cached_svg,
+    lib_versions,
+    static_spec,
+    vl_version,
+)
 from workbench.errors import ConfigError
 
 __all__ = [
+    "STATIC_PADDING",
     "cache_dir",
     "cached_svg",
     "enable_offline",
     "javascript_bundle",
     "jupyterchart_offline",
     "save",
+    "ship_jupyterchart_bundle",
+    "shipped_bundle_path",
     "static_spec",
     "to_html",
     "to_png",
@@ -59,20 +71,6 @@ log = logging.getLogger(__name__)
 Mode = Literal["auto", "jupyter", "svg", "png"]
 
 
-@functools.cache
-def vl_version() -> str:
-    """The Vega-Lite version vl-convert should use for altair's specs (``"6.4"``)."""
-    import vl_convert as vlc
-
-    have = vlc.get_vegalite_versions()
-    want = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
-    if want in have:
-        return want
-    major = want.split(".")[0]
-    same_major = [v for v in have if v.split(".")[0] == major]
-    return (same_major or have)[-1]
-
-
 def _spec(chart: alt.TopLevelMixin | dict[str, Any]) -> dict[str, Any]:
     if isinstance(chart, dict):
         return chart
@@ -83,41 +81,6 @@ def _spec(chart: alt.TopLevelMixin | dict[str, Any]) -> dict[str, Any]:
     return chart.to_dict()
 
 
-#: room around a static chart (px), beyond what vl-convert measured: a browser's font
-#: may still be a little wider than the one measured
-STATIC_PADDING = 10
-
-
-def static_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a Vega-Lite ``spec`` fit for a static image: drawn in
-    :data:`~workbench.charts._style.FONT` unless it names a font, padded by
-    :data:`STATIC_PADDING`, and without the subtitle line that only holds for a live
-    chart (:func:`~workbench.charts._style.interactive_subtitle`).
-
-    >>> static_spec(chart.to_dict())["config"]["font"]
-    'DejaVu Sans, Verdana, Bitstream Vera Sans, sans-serif'
-    """
-    from workbench.charts._style import FONT, INTERACTIVE_NOTE
-
-    out = dict(spec)
-    config = dict(out.get("config") or {})
-    config.setdefault("font", FONT)
-    out["config"] = config
-    if not isinstance(out.get("padding"), int | float | dict):
-        out["padding"] = STATIC_PADDING
-    note = (out.get("usermeta") or {}).get(INTERACTIVE_NOTE)
-    title = out.get("title")
-    if note and isinstance(title, dict) and title.get("subtitle") is not None:
-        sub = title["subtitle"]
-        lines = [sub] if isinstance(sub, str) else list(sub)
-        kept = [line for line in lines if line != note]
-        title = {**title, "subtitle": kept}
-        if not kept:
-            del title["subtitle"]
-        out["title"] = title
-    return out
-
-
 def to_svg(chart: alt.TopLevelMixin | dict[str, Any]) -> str:
     """The chart as an SVG document, rendered by vl-convert (no browser, no network),
     fit for a static page (:func:`static_spec`). Cached by content (:func:`cached_svg`)."""
@@ -125,44 +88,6 @@ def to_svg(chart: alt.TopLevelMixin | dict[str, Any]) -> str:
 
     spec = static_spec(_spec(chart))
     return cached_svg(spec, lambda: vlc.vegalite_to_svg(spec, vl_version=vl_version()))
-
-
-def _lib_versions() -> tuple[str, str]:
-    """The installed altair and vl-convert versions (keys of the caches below)."""
-    return importlib.metadata.version("altair"), importlib.metadata.version("vl-convert-python")
-
-
-def cached_svg(spec: dict[str, Any], render: Callable[[], str], *, kind: str = "vl") -> str:
-    """``render()``'s SVG for ``spec``, kept in ``cache_dir()/svg`` under a digest of the
-    spec, ``kind`` and the altair + vl-convert versions: the SVG is a pure function of
-    those, so an unchanged chart (the demo's, a re-run notebook's) is not drawn again.
-    Set ``WORKBENCH_SVG_CACHE=0`` to always render.
-
-    >>> cached_svg({"mark": "point"}, lambda: "<svg/>")
-    '<svg/>'
-    """
-    if os.environ.get("WORKBENCH_SVG_CACHE", "1") == "0":
-        return render()
-
-    key = json.dumps(
-        [kind, *_lib_versions(), vl_version(), spec],
-        sort_keys=True,
-        default=str,
-    )
-    path = cache_dir() / "svg" / f"{hashlib.sha256(key.encode()).hexdigest()}.svg"
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        pass
-    svg = render()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(svg, encoding="utf-8")
-        tmp.replace(path)  # atomic: a concurrent run reads the whole file or none
-    except OSError as exc:  # a read-only home: render again next time
-        log.debug("cannot cache an SVG in %s: %s", path, exc)
-    return svg
 
 
 def to_png(chart: alt.TopLevelMixin | dict[str, Any], *, scale: float = 2.0) -> bytes:
@@ -268,34 +193,65 @@ def save(chart: alt.TopLevelMixin | dict[str, Any], path: str | Path) -> Path:
     return p
 
 
-def cache_dir() -> Path:
-    """Where rendering caches live: ``$WORKBENCH_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/workbench``, else ``~/.cache/workbench``.
-
-    >>> cache_dir().name
-    'workbench'
-    """
-    if os.environ.get("WORKBENCH_CACHE_DIR"):
-        return Path(os.environ["WORKBENCH_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "workbench"
-
-
-def _jupyterchart_bundle_path() -> Path:
-    """The cache file of JupyterChart's offline JavaScript for this altair + vl-convert +
-    widget source (any change: a new file)."""
+def _jupyterchart_bundle_name() -> str:
+    """The file name of JupyterChart's offline JavaScript for this altair + vl-convert +
+    widget source (any change: a new name)."""
     from altair.jupyter.jupyter_chart import load_js_src
     from altair.utils._importers import vl_version_for_vl_convert
 
-    versions = _lib_versions()
+    versions = lib_versions()
     key = "|".join((*versions, vl_version_for_vl_convert(), load_js_src()))
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return cache_dir() / f"jupyterchart-{digest}.js"
+    return f"jupyterchart-{hashlib.sha256(key.encode()).hexdigest()[:16]}.js"
+
+
+def _jupyterchart_bundle_path() -> Path:
+    """The cache file of JupyterChart's offline JavaScript (see :func:`cache_dir`)."""
+    return cache_dir() / _jupyterchart_bundle_name()
+
+
+def shipped_bundle_path() -> Path:
+    """Where the installation keeps JupyterChart's offline JavaScript, built once when it
+    was installed (``make venv`` runs :func:`ship_jupyterchart_bundle`): under the
+    interpreter's prefix (the virtual environment), named after the versions it is for.
+
+    >>> shipped_bundle_path().parent
+    PosixPath('.../.venv/share/workbench')
+    """
+    return Path(sys.prefix) / "share" / "workbench" / _jupyterchart_bundle_name()
+
+
+def ship_jupyterchart_bundle() -> Path | None:
+    """Build JupyterChart's offline JavaScript (vl-convert bundles it: seconds) into
+    :func:`shipped_bundle_path`, so that a new installation's first notebook run does
+    not bundle it in its kernel; returns the path, or None without anywidget. It holds
+    no data: the same file for every notebook of this installation.
+
+    >>> ship_jupyterchart_bundle()                  # make venv does this
+    PosixPath('.../.venv/share/workbench/jupyterchart-....js')
+    """
+    if importlib.util.find_spec("anywidget") is None:
+        return None
+    path = shipped_bundle_path()
+    cls = alt.JupyterChart
+    saved = cls._esm, cls._is_offline
+    try:  # altair's own bundling, the very bytes a kernel would build
+        cls._is_offline = False
+        cls.enable_offline()
+        bundle = cls._esm
+    finally:
+        cls._esm, cls._is_offline = saved
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(bundle, encoding="utf-8")
+    tmp.replace(path)
+    return path
 
 
 def jupyterchart_offline() -> None:
-    """Make altair's ``JupyterChart`` offline, its JavaScript taken from vl-convert once
-    and kept in :func:`cache_dir` (bundling takes seconds; later kernels read the file).
+    """Make altair's ``JupyterChart`` offline, its JavaScript taken from the
+    installation's copy (:func:`shipped_bundle_path`) or from :func:`cache_dir`, else
+    bundled by vl-convert once and kept in :func:`cache_dir` (bundling takes seconds;
+    later kernels read the file).
 
     >>> jupyterchart_offline(); alt.JupyterChart._is_offline
     True
@@ -304,12 +260,13 @@ def jupyterchart_offline() -> None:
     if cls._is_offline:
         return
     path = _jupyterchart_bundle_path()
-    try:
-        cls._esm = path.read_text(encoding="utf-8")
-        cls._is_offline = True
-        return
-    except OSError:
-        pass
+    for candidate in (shipped_bundle_path(), path):
+        try:
+            cls._esm = candidate.read_text(encoding="utf-8")
+            cls._is_offline = True
+            return
+        except OSError:
+            pass
     cls.enable_offline()  # JS bundled from vl-convert: no CDN
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

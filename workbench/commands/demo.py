@@ -68,13 +68,16 @@ def run(args: argparse.Namespace) -> int:
 
         from workbench import notebook, offline_html
 
+        # each chart's SVG is drawn as soon as its cell has run, in a process of its own
+        drawer = offline_html.SvgDrawer()
+
         def warm_up() -> None:
-            # the static export's templates and highlighter load while the kernel works
-            # (once it is launched: importing them beside its launch would delay it)
+            # once the kernel is launched (beside its launch they would delay it): the
+            # drawing process starts and warms up its engine, and the static export's
+            # templates and highlighter load while the kernel works
+            drawer.start()
             threading.Thread(target=_quietly(offline_html.warm_up), daemon=True).start()
 
-        # and each chart's SVG is drawn as soon as its cell has run
-        drawer = offline_html.SvgDrawer()
         out_dir: Path = args.execute
         out_dir.mkdir(parents=True, exist_ok=True)
         t1 = time.perf_counter()
