@@ -80,11 +80,13 @@ def caller_side_edges(bsp: pl.DataFrame, *, window: Window, baseline: Window) ->
     # the caller's failing calls beyond its own baseline rate per call (cautious: + 1)
     expected = pl.col("_nw") * (pl.col("_eb") + 1) / (pl.col("_nb") + 1)
     calls = calls.with_columns(
-        _fails=poisson_z(pl.col("_ew"), expected.clip(lower_bound=0.5)) >= NOISE_Z,
+        _fails=poisson_z(pl.col("_ew"), expected.clip(lower_bound=0.5)) >= NOISE_Z
+    )
+    if not calls["_fails"].any():  # no caller fails beyond noise: most windows
+        return pl.DataFrame(schema=_EDGES)
+    calls = calls.with_columns(
         _callers=pl.len().over("callee"),
-        _failing=(poisson_z(pl.col("_ew"), expected.clip(lower_bound=0.5)) >= NOISE_Z)
-        .sum()
-        .over("callee"),
+        _failing=pl.col("_fails").sum().over("callee"),
         _n_all=pl.col("_nw").sum().over("callee"),
         _e_all=pl.col("_ew").sum().over("callee"),
     )

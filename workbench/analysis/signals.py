@@ -243,19 +243,13 @@ def _errors(c: Context) -> pl.DataFrame:
     ow = tr.origins_by(origins, ("blame_service",))
     if ow.height == 0:
         return _empty()
-    ob = tr.error_origins(bsp, window=base, by=("blame_service",), gaps=c.gaps).select(
-        "blame_service", _tb=pl.col("traces")
-    )
+    # the baseline's half is the same for every placebo window of the verdict (one
+    # baseline for all, and the same spans unless a caller's own failures moved blame)
+    ob = _baseline_origins(bsp, base, c.gaps)
     w_s = covered_seconds(bsp["start"], win)
-    b_s = covered_seconds(bsp["start"], base)
-    ops = (
-        tr.origins_by(origins, ("blame_service", "name"))
-        .group_by("blame_service")
-        .agg(top=pl.col("name").first())
-    )
+    b_s = _covered(bsp, "start", base)
     out = (
         ow.join(ob, on="blame_service", how="left")
-        .join(ops, on="blame_service", how="left")
         .join(_traffic(bsp, win, base), on="blame_service", how="left")
         .with_columns(_expected=_expected_errors(w_s / b_s))
         .with_columns(_excess=(pl.col("traces") - pl.col("_expected")).clip(0.0))
@@ -270,8 +264,14 @@ def _errors(c: Context) -> pl.DataFrame:
         )
     )
     total = out.filter(pl.col("_sure") > 0)["_excess"].sum()
-    if not total:
+    if not total:  # most of the verdict's placebo windows: no operation named
         return _empty()
+    ops = (
+        tr.origins_by(origins, ("blame_service", "name"))
+        .group_by("blame_service")
+        .agg(top=pl.col("name").first())
+    )
+    out = out.join(ops, on="blame_service", how="left")
     rate = ((pl.col("traces") - pl.col("_tb").fill_null(0) * (w_s / b_s)) / w_s).clip(0.0)
     return _out(
         out.select(
@@ -281,6 +281,21 @@ def _errors(c: Context) -> pl.DataFrame:
             top=pl.col("top"),
         )
     )
+
+
+@memoised  # the verdict's placebos share one baseline: its origins are found once
+def _baseline_origins(bsp: pl.DataFrame, base: Window, gaps: pl.DataFrame) -> pl.DataFrame:
+    """``blame_service, _tb``: failing traces with an origin at each service in ``base``."""
+    return tr.error_origins(bsp, window=base, by=("blame_service",), gaps=gaps).select(
+        "blame_service", _tb=pl.col("traces")
+    )
+
+
+@memoised
+def _covered(df: pl.DataFrame, column: str, w: Window) -> float:
+    """:func:`~workbench.analysis.stats.covered_seconds` of ``df[column]`` (memoised: the
+    verdict's placebos share one baseline)."""
+    return covered_seconds(df.get_column(column), w)
 
 
 def _traffic(bsp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:

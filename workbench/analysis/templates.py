@@ -475,35 +475,81 @@ def template_surges(
     """
     mined = _ensure_mined(logs)
     keys = (
-        ["service", "template_id"] if by_service and "service" in mined.columns else ["template_id"]
+        ("service", "template_id")
+        if by_service and "service" in mined.columns
+        else ("template_id",)
     )
-    in_w = (pl.col("ts") >= window.start) & (pl.col("ts") < window.end)
-    in_b = (pl.col("ts") >= baseline.start) & (pl.col("ts") < baseline.end)
     ti = covered_seconds(mined["ts"], window)
-    tb = covered_seconds(mined["ts"], baseline)
+    tb = _covered_ts(mined, baseline)
+    # the window's rows and the baseline's counted apart: the verdict's placebo windows
+    # share one baseline, whose half is then counted once (memoised); the union of both
+    # is what a single pass over the rows in either would give, ``template`` included
+    # (the first row's, by row number, of either half)
+    win = _window_counts(mined, window, keys)
+    base = _baseline_counts(mined, baseline, keys)
+    out = win.join(base, on=list(keys), how="full", coalesce=True, nulls_equal=True)
+    first_is_base = pl.col("_iw").is_null() | (pl.col("_ib") < pl.col("_iw"))
+    extra = [c for c in ("level", "first_in_window") if c in win.columns]
+    out = out.select(
+        *keys,
+        pl.when(first_is_base).then(pl.col("_tb")).otherwise(pl.col("template")).alias("template"),
+        pl.col("n_baseline").fill_null(0),
+        pl.col("n_incident").fill_null(0),
+        "example",
+        *extra,
+    )
+    expected = (pl.col("n_baseline") + prior) * (ti / max(tb, 1e-9))
+    ratio = ((pl.col("n_incident") + prior) / ti) / ((pl.col("n_baseline") + prior) / tb)
+    z = _poisson_z(pl.col("n_incident"), expected)
+    surge = (z >= min_z) & (ratio >= min_ratio)
+    out = out.with_columns(ratio=ratio, z=z, surge=surge, new=surge & (pl.col("n_baseline") == 0))
+    return out.sort(["z", *keys], descending=[True] + [False] * len(keys))
+
+
+@memoised
+def _numbered(mined: pl.DataFrame) -> pl.DataFrame:
+    """The columns :func:`template_surges` reads, with each row's number (``_i``)."""
+    cols = ("ts", "service", "template_id", "template", "message", "level")
+    return mined.select([c for c in cols if c in mined.columns]).with_row_index("_i")
+
+
+def _window_counts(mined: pl.DataFrame, window: Window, keys: tuple[str, ...]) -> pl.DataFrame:
+    """Per key, over the rows in ``window``: the first row's number and template, the
+    count, the first message, the most common level and the first timestamp."""
+    rows = _numbered(mined)
     aggs = [
         pl.col("template").first(),
-        in_b.sum().cast(pl.Int64).alias("n_baseline"),
-        in_w.sum().cast(pl.Int64).alias("n_incident"),
-        pl.col("message").filter(in_w).first().alias("example"),
+        pl.col("_i").first().alias("_iw"),
+        pl.len().cast(pl.Int64).alias("n_incident"),
+        pl.col("message").first().alias("example"),
     ]
-    if "level" in mined.columns:
-        aggs.append(pl.col("level").filter(in_w).mode().first().alias("level"))
-    if "ts" in mined.columns:
-        aggs.append(pl.col("ts").filter(in_w).min().alias("first_in_window"))
-    out = mined.filter(in_w | in_b).group_by(keys).agg(aggs)
-    expected = (pl.col("n_baseline") + prior) * (ti / max(tb, 1e-9))
-    out = (
-        out.with_columns(
-            ratio=((pl.col("n_incident") + prior) / ti) / ((pl.col("n_baseline") + prior) / tb),
-            z=_poisson_z(pl.col("n_incident"), expected),
+    if "level" in rows.columns:
+        aggs.append(pl.col("level").mode().first().alias("level"))
+    aggs.append(pl.col("ts").min().alias("first_in_window"))
+    inside = (pl.col("ts") >= window.start) & (pl.col("ts") < window.end)
+    return rows.filter(inside).group_by(list(keys)).agg(aggs)
+
+
+@memoised  # the verdict's placebo windows share one baseline
+def _baseline_counts(mined: pl.DataFrame, baseline: Window, keys: tuple[str, ...]) -> pl.DataFrame:
+    """Per key, over the rows in ``baseline``: the first row's number and template, and
+    the count."""
+    inside = (pl.col("ts") >= baseline.start) & (pl.col("ts") < baseline.end)
+    return (
+        _numbered(mined)
+        .filter(inside)
+        .group_by(list(keys))
+        .agg(
+            pl.col("template").first().alias("_tb"),
+            pl.col("_i").first().alias("_ib"),
+            pl.len().cast(pl.Int64).alias("n_baseline"),
         )
-        .with_columns(
-            surge=(pl.col("z") >= min_z) & (pl.col("ratio") >= min_ratio),
-        )
-        .with_columns(new=pl.col("surge") & (pl.col("n_baseline") == 0))
     )
-    return out.sort(["z", *keys], descending=[True] + [False] * len(keys))
+
+
+@memoised
+def _covered_ts(mined: pl.DataFrame, w: Window) -> float:
+    return covered_seconds(mined.get_column("ts"), w)
 
 
 def template_examples(mined: pl.DataFrame, template_id: int, *, n: int = 5) -> pl.DataFrame:
