@@ -251,3 +251,44 @@ def test_verdict_same_in_and_out_of_a_memo_scope() -> None:
     assert plain.as_dict() == shared.as_dict()
     assert any(k[1] == "_baseline_counts" for k in memo)
     assert any(k[1] == "_baseline_origins" for k in memo)
+
+
+@pytest.mark.parametrize(("name", "window", "baseline"), WINDOWS, ids=[w[0] for w in WINDOWS])
+def test_surge_scores_alone_are_the_same_scores(
+    name: str, window: Window, baseline: Window
+) -> None:
+    """``scores_only`` (what the verdict's placebos read) gives the same keys, level,
+    ratio, z and surge as the full table."""
+    mined = _mined()
+    full = tp.template_surges(mined, window, baseline)
+    cols = ["service", "template_id", "level", "ratio", "z", "surge"]
+    lean = tp.template_surges(mined, window, baseline, scores_only=True)
+    assert lean.columns == cols
+    keys = ["service", "template_id"]
+    assert lean.sort(keys).equals(full.select(cols).sort(keys), null_equal=True), name
+
+
+@pytest.mark.parametrize("failing", [set(), {"cart"}, {"cart", "auth", "catalog"}])
+def test_strengths_alone_are_the_same_strengths(failing: set[str]) -> None:
+    """With ``strengths_only`` (the verdict's placebos) the error and log signals give
+    the same services, values and strengths; only ``top`` is left empty."""
+    late = Window(WINDOW.end - timedelta(minutes=20), WINDOW.end)
+    spans = _error_spans(failing)
+    logs = logs_frame(
+        log_rows("cart", "socket {i} reset", every(late, 80), "error")
+        + log_rows("cart", "served {i}", every(BASELINE, 60) + every(WINDOW, 60))
+    )
+    for w in (WINDOW, late, *(p["window"] for p in placebo_windows(WINDOW, BASELINE))):
+        assert w is not None
+        full, lean = (
+            signal_context(spans=spans, logs=logs, window=w, baseline=BASELINE, strengths_only=o)
+            for o in (False, True)
+        )
+        for compute in (sg._errors, sg._logs):
+            a, b = compute(full).sort("service"), compute(lean).sort("service")
+            assert a.drop("top").equals(b.drop("top"))
+            assert b["top"].null_count() == b.height
+            if w == late and compute is sg._logs:
+                assert a["service"].to_list() == ["cart"]
+            if w == late and compute is sg._errors and failing:
+                assert a.height >= 1 and a["top"].null_count() == 0

@@ -30,6 +30,7 @@ import polars as pl
 
 from workbench.analysis._util import memoised
 from workbench.analysis.stats import poisson_z
+from workbench.analysis.traces import failing_spans
 from workbench.timewindow import Window
 
 __all__ = ["NOISE_Z", "caller_side_edges", "own_failures"]
@@ -69,7 +70,7 @@ def caller_side_edges(bsp: pl.DataFrame, *, window: Window, baseline: Window) ->
     >>> caller_side_edges(blamed, window=win, baseline=base)  # doctest: +SKIP
     shape: (1, 2)  # cart -> redis: only cart's calls to redis fail
     """
-    if bsp.height == 0 or "status" not in bsp.columns or not (bsp["status"] == "error").any():
+    if bsp.height == 0 or "status" not in bsp.columns or not failing_spans(bsp).height:
         return pl.DataFrame(schema=_EDGES)
     win = _calls(bsp, window, "_nw", "_ew")
     if win.height == 0 or not win["_ew"].sum():

@@ -497,7 +497,7 @@ def assess(sus: Any, *, max_placebos: int = MAX_PLACEBOS) -> Verdict:
             or not compared[k]
             or _ratio(evidence[k], chance[k]) >= CLEAR_RATIO
         ]
-        ctx = signal_context(**{**inputs, **w})
+        ctx = signal_context(**{**inputs, **w}, strengths_only=True)
         placebo = {k: _strengths(signal(k).compute(ctx)) for k in active}
         for k in active:
             # a placebo without the data a kind reads says nothing about its chance level
