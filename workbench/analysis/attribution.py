@@ -31,6 +31,7 @@ import polars as pl
 from workbench.analysis._util import memoised
 from workbench.analysis.stats import poisson_z
 from workbench.analysis.traces import failing_spans
+from workbench.analysis.windowcounts import WindowCounts
 from workbench.timewindow import Window
 
 __all__ = ["NOISE_Z", "caller_side_edges", "own_failures"]
@@ -51,8 +52,20 @@ def _client_calls(bsp: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@memoised
+def _call_counts(bsp: pl.DataFrame) -> WindowCounts | None:
+    """The calls indexed by (caller, callee) and time: each window (the verdict's
+    placebos) is then counted without a pass over the calls."""
+    return WindowCounts.build(_client_calls(bsp), "start", ("caller", "callee"), "_err")
+
+
 @memoised  # the verdict's placebos share one baseline: its calls are counted once
 def _calls(bsp: pl.DataFrame, w: Window, n: str, e: str) -> pl.DataFrame:
+    """``caller, callee``, calls ``n`` and failing calls ``e`` in ``w`` (pairs with a
+    call there)."""
+    index = _call_counts(bsp)
+    if index is not None:
+        return index.count(w, n, e)
     inside = (pl.col("start") >= w.start) & (pl.col("start") < w.end)
     return (
         _client_calls(bsp)
