@@ -24,7 +24,7 @@ from tests.diag_builders import (
 )
 from workbench.analysis import signals as sg
 from workbench.analysis import templates as tp
-from workbench.analysis._util import memo_scope
+from workbench.analysis._util import memo_active, memo_scope
 from workbench.analysis.attribution import NOISE_Z, caller_side_edges
 from workbench.analysis.stats import covered_seconds, poisson_z
 from workbench.analysis.suspects import blame_services, rank_suspects, signal_context
@@ -230,8 +230,9 @@ def test_caller_side_edges_stops_early_only_without_a_failing_caller(failing: se
 
 
 def test_verdict_same_in_and_out_of_a_memo_scope() -> None:
-    """The verdict over placebos sharing cached halves equals the one computing every
-    half again (no memo scope)."""
+    """The verdict in an investigation's memo scope (the ranking's work shared) equals
+    the plain call, which opens a scope of its own for its placebos only (nothing left
+    cached after it)."""
     late = Window(WINDOW.end - timedelta(minutes=20), WINDOW.end)
     frames = {
         "spans": _error_spans({"cart"}),
@@ -243,6 +244,7 @@ def test_verdict_same_in_and_out_of_a_memo_scope() -> None:
         "metrics": metric_frame({("cpu", "cart"): np.full(240, 0.5)}),
     }
     plain = assess(rank_suspects(frames, window=WINDOW, baseline=BASELINE))
+    assert not memo_active()
     memo: dict = {}
     with memo_scope(memo):
         shared = assess(rank_suspects(frames, window=WINDOW, baseline=BASELINE))

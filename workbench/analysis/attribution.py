@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from workbench.analysis._util import memoised
+from workbench.analysis._util import memo_active, memoised
 from workbench.analysis.stats import poisson_z
 from workbench.analysis.traces import failing_spans
 from workbench.analysis.windowcounts import WindowCounts
@@ -63,7 +63,8 @@ def _call_counts(bsp: pl.DataFrame) -> WindowCounts | None:
 def _calls(bsp: pl.DataFrame, w: Window, n: str, e: str) -> pl.DataFrame:
     """``caller, callee``, calls ``n`` and failing calls ``e`` in ``w`` (pairs with a
     call there)."""
-    index = _call_counts(bsp)
+    # the index pays once several windows are counted (kept in an investigation's memo)
+    index = _call_counts(bsp) if memo_active() else None
     if index is not None:
         return index.count(w, n, e)
     inside = (pl.col("start") >= w.start) & (pl.col("start") < w.end)
