@@ -21,6 +21,7 @@ __all__ = [
     "entry_spans",
     "filter_window",
     "is_entry",
+    "memo_active",
     "memo_scope",
     "memoised",
     "peer_name",
@@ -190,6 +191,15 @@ def memo_scope(memo: dict[Any, Any]) -> Iterator[dict[Any, Any]]:
         yield memo
     finally:
         _MEMO.reset(token)
+
+
+def memo_active() -> bool:
+    """True inside a :func:`memo_scope` (work worth indexing once is then kept).
+
+    >>> memo_active()
+    False
+    """
+    return _MEMO.get() is not None
 
 
 def memoised(fn: _F) -> _F:

@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from workbench.analysis._util import memoised
+from workbench.analysis._util import memo_active, memoised
 from workbench.analysis.stats import poisson_z
+from workbench.analysis.traces import failing_spans
+from workbench.analysis.windowcounts import WindowCounts
 from workbench.timewindow import Window
 
 __all__ = ["NOISE_Z", "caller_side_edges", "own_failures"]
@@ -50,8 +52,21 @@ def _client_calls(bsp: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@memoised
+def _call_counts(bsp: pl.DataFrame) -> WindowCounts | None:
+    """The calls indexed by (caller, callee) and time: each window (the verdict's
+    placebos) is then counted without a pass over the calls."""
+    return WindowCounts.build(_client_calls(bsp), "start", ("caller", "callee"), "_err")
+
+
 @memoised  # the verdict's placebos share one baseline: its calls are counted once
 def _calls(bsp: pl.DataFrame, w: Window, n: str, e: str) -> pl.DataFrame:
+    """``caller, callee``, calls ``n`` and failing calls ``e`` in ``w`` (pairs with a
+    call there)."""
+    # the index pays once several windows are counted (kept in an investigation's memo)
+    index = _call_counts(bsp) if memo_active() else None
+    if index is not None:
+        return index.count(w, n, e)
     inside = (pl.col("start") >= w.start) & (pl.col("start") < w.end)
     return (
         _client_calls(bsp)
@@ -69,7 +84,7 @@ def caller_side_edges(bsp: pl.DataFrame, *, window: Window, baseline: Window) ->
     >>> caller_side_edges(blamed, window=win, baseline=base)  # doctest: +SKIP
     shape: (1, 2)  # cart -> redis: only cart's calls to redis fail
     """
-    if bsp.height == 0 or "status" not in bsp.columns or not (bsp["status"] == "error").any():
+    if bsp.height == 0 or "status" not in bsp.columns or not failing_spans(bsp).height:
         return pl.DataFrame(schema=_EDGES)
     win = _calls(bsp, window, "_nw", "_ew")
     if win.height == 0 or not win["_ew"].sum():
@@ -80,11 +95,13 @@ def caller_side_edges(bsp: pl.DataFrame, *, window: Window, baseline: Window) ->
     # the caller's failing calls beyond its own baseline rate per call (cautious: + 1)
     expected = pl.col("_nw") * (pl.col("_eb") + 1) / (pl.col("_nb") + 1)
     calls = calls.with_columns(
-        _fails=poisson_z(pl.col("_ew"), expected.clip(lower_bound=0.5)) >= NOISE_Z,
+        _fails=poisson_z(pl.col("_ew"), expected.clip(lower_bound=0.5)) >= NOISE_Z
+    )
+    if not calls["_fails"].any():  # no caller fails beyond noise: most windows
+        return pl.DataFrame(schema=_EDGES)
+    calls = calls.with_columns(
         _callers=pl.len().over("callee"),
-        _failing=(poisson_z(pl.col("_ew"), expected.clip(lower_bound=0.5)) >= NOISE_Z)
-        .sum()
-        .over("callee"),
+        _failing=pl.col("_fails").sum().over("callee"),
         _n_all=pl.col("_nw").sum().over("callee"),
         _e_all=pl.col("_ew").sum().over("callee"),
     )

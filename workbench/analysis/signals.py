@@ -124,6 +124,9 @@ class Context:
     #: the window the metric points are rates over, when a source declared one (a run
     #: of a change then counts independent windows: ``changes.run_points``)
     rate_window: timedelta | None = None
+    #: only each service's ``strength`` will be read (the verdict's placebo windows):
+    #: signals may leave ``top`` empty and skip what only names it
+    strengths_only: bool = False
 
     @cached_property
     def changes(self) -> pl.DataFrame:
@@ -163,7 +166,9 @@ class Context:
     @cached_property
     def surges(self) -> pl.DataFrame:
         if self.logs.height:
-            return tp.template_surges(self.logs, self.window, self.baseline)
+            return tp.template_surges(
+                self.logs, self.window, self.baseline, scores_only=self.strengths_only
+            )
         return pl.DataFrame(
             schema={
                 "service": pl.String,
@@ -236,26 +241,20 @@ def _errors(c: Context) -> pl.DataFrame:
     failing requests per second. A callee's failing calls that only one of its callers
     sees are that caller's (:attr:`Context.error_spans`)."""
     bsp, win, base = c.error_spans, c.window, c.baseline
-    if bsp.height == 0 or "status" not in bsp.columns or not (bsp["status"] == "error").any():
+    if bsp.height == 0 or "status" not in bsp.columns or not tr.failing_spans(bsp).height:
         return _empty()
     # the window's origin spans once, aggregated per service and per operation
     origins = tr.error_origin_spans(bsp, window=win, gaps=c.gaps)
     ow = tr.origins_by(origins, ("blame_service",))
     if ow.height == 0:
         return _empty()
-    ob = tr.error_origins(bsp, window=base, by=("blame_service",), gaps=c.gaps).select(
-        "blame_service", _tb=pl.col("traces")
-    )
+    # the baseline's half is the same for every placebo window of the verdict (one
+    # baseline for all, and the same spans unless a caller's own failures moved blame)
+    ob = _baseline_origins(bsp, base, c.gaps)
     w_s = covered_seconds(bsp["start"], win)
-    b_s = covered_seconds(bsp["start"], base)
-    ops = (
-        tr.origins_by(origins, ("blame_service", "name"))
-        .group_by("blame_service")
-        .agg(top=pl.col("name").first())
-    )
+    b_s = _covered(bsp, "start", base)
     out = (
         ow.join(ob, on="blame_service", how="left")
-        .join(ops, on="blame_service", how="left")
         .join(_traffic(bsp, win, base), on="blame_service", how="left")
         .with_columns(_expected=_expected_errors(w_s / b_s))
         .with_columns(_excess=(pl.col("traces") - pl.col("_expected")).clip(0.0))
@@ -270,8 +269,17 @@ def _errors(c: Context) -> pl.DataFrame:
         )
     )
     total = out.filter(pl.col("_sure") > 0)["_excess"].sum()
-    if not total:
+    if not total:  # most of the verdict's placebo windows
         return _empty()
+    if c.strengths_only:  # no operation named
+        out = out.with_columns(top=pl.lit(None, pl.String))
+    else:
+        ops = (
+            tr.origins_by(origins, ("blame_service", "name"))
+            .group_by("blame_service")
+            .agg(top=pl.col("name").first())
+        )
+        out = out.join(ops, on="blame_service", how="left")
     rate = ((pl.col("traces") - pl.col("_tb").fill_null(0) * (w_s / b_s)) / w_s).clip(0.0)
     return _out(
         out.select(
@@ -281,6 +289,21 @@ def _errors(c: Context) -> pl.DataFrame:
             top=pl.col("top"),
         )
     )
+
+
+@memoised  # the verdict's placebos share one baseline: its origins are found once
+def _baseline_origins(bsp: pl.DataFrame, base: Window, gaps: pl.DataFrame) -> pl.DataFrame:
+    """``blame_service, _tb``: failing traces with an origin at each service in ``base``."""
+    return tr.error_origins(bsp, window=base, by=("blame_service",), gaps=gaps).select(
+        "blame_service", _tb=pl.col("traces")
+    )
+
+
+@memoised
+def _covered(df: pl.DataFrame, column: str, w: Window) -> float:
+    """:func:`~workbench.analysis.stats.covered_seconds` of ``df[column]`` (memoised: the
+    verdict's placebos share one baseline)."""
+    return covered_seconds(df.get_column(column), w)
 
 
 def _traffic(bsp: pl.DataFrame, win: Window, base: Window) -> pl.DataFrame:
@@ -482,7 +505,12 @@ def _logs(c: Context) -> pl.DataFrame:
         s.filter(pl.col("surge") & pl.col("service").is_not_null())
         .with_columns(_l=saturate(pl.col("z"), 10.0) * lw)
         .group_by("service")
-        .agg(value=pl.col("_l").max(), top=pl.col("template").sort_by("_l").last())
+        .agg(
+            value=pl.col("_l").max(),
+            top=pl.col("template").sort_by("_l").last()
+            if "template" in s.columns
+            else pl.lit(None, pl.String),
+        )
         .with_columns(strength=pl.col("value"))
     )
 

@@ -49,6 +49,7 @@ from workbench.analysis.signals import (
     benign_change,
     callee_symptom,
 )
+from workbench.analysis.traces import failing_spans
 from workbench.timewindow import Window
 
 __all__ = [
@@ -254,7 +255,7 @@ def errors_from_logs(spans: pl.DataFrame, logs: pl.DataFrame) -> pl.DataFrame:
     """When no span carries an error status (exports without status, e.g. CSV dumps),
     mark as ``error`` the spans that an error or fatal log line points at (by
     ``trace_id`` and ``span_id``). Spans with statuses are returned unchanged."""
-    if spans.height == 0 or logs.height == 0 or (spans["status"] == "error").any():
+    if spans.height == 0 or logs.height == 0 or failing_spans(spans).height:
         return spans
     bad = (
         logs.filter(pl.col("level").is_in(["error", "fatal"]) & pl.col("span_id").is_not_null())
@@ -376,11 +377,13 @@ def signal_context(
     events: pl.DataFrame | None = None,
     event_lookback: timedelta = timedelta(minutes=30),
     rate_window: timedelta | None = None,
+    strengths_only: bool = False,
     **_ignored: Any,
 ) -> Context:
     """The :class:`~workbench.analysis.signals.Context` :func:`rank_suspects` computes its
     signals on (same arguments; ``edges`` and ``graph_discount`` only weigh the ranking
-    and are ignored here). The verdict computes just the signals it compares from it.
+    and are ignored here). The verdict computes just the signals it compares from it,
+    with ``strengths_only`` (it reads each service's strength, not what names it).
 
     >>> ctx = signal_context(inc)
     >>> signal("metrics").compute(ctx)  # the metric-change evidence alone
@@ -404,6 +407,7 @@ def signal_context(
         metric_baseline=metric_baseline,
         event_lookback=event_lookback,
         rate_window=rate_window if rate_window is not None else f.get("rate_window"),
+        strengths_only=strengths_only,
     )
 
 

@@ -461,6 +461,7 @@ def template_surges(
     min_ratio: float = 2.0,
     prior: float = 0.5,
     by_service: bool = True,
+    scores_only: bool = False,
 ) -> pl.DataFrame:
     """Templates new in ``window`` or whose rate rose sharply against ``baseline``.
 
@@ -470,40 +471,99 @@ def template_surges(
     the count expected from the smoothed baseline rate. ``surge`` when ``z >= min_z`` and
     ``ratio >= min_ratio``; ``new`` when it is a surge never seen in the baseline.
     Sorted by ``z``. Accepts raw logs (mined on the fly) or :func:`mine_templates` output.
+    ``scores_only``: only the keys, ``level``, ``ratio``, ``z`` and ``surge``, unsorted (the
+    same values; what the log-surge signal's strength reads in the verdict's placebo
+    windows).
 
     >>> template_surges(inc.logs, inc.window, inc.baseline).filter(pl.col("new"))
     """
     mined = _ensure_mined(logs)
     keys = (
-        ["service", "template_id"] if by_service and "service" in mined.columns else ["template_id"]
+        ("service", "template_id")
+        if by_service and "service" in mined.columns
+        else ("template_id",)
     )
-    in_w = (pl.col("ts") >= window.start) & (pl.col("ts") < window.end)
-    in_b = (pl.col("ts") >= baseline.start) & (pl.col("ts") < baseline.end)
     ti = covered_seconds(mined["ts"], window)
-    tb = covered_seconds(mined["ts"], baseline)
-    aggs = [
-        pl.col("template").first(),
-        in_b.sum().cast(pl.Int64).alias("n_baseline"),
-        in_w.sum().cast(pl.Int64).alias("n_incident"),
-        pl.col("message").filter(in_w).first().alias("example"),
-    ]
-    if "level" in mined.columns:
-        aggs.append(pl.col("level").filter(in_w).mode().first().alias("level"))
-    if "ts" in mined.columns:
-        aggs.append(pl.col("ts").filter(in_w).min().alias("first_in_window"))
-    out = mined.filter(in_w | in_b).group_by(keys).agg(aggs)
+    tb = _covered_ts(mined, baseline)
+    # the window's rows and the baseline's counted apart: the verdict's placebo windows
+    # share one baseline, whose half is then counted once (memoised); the union of both
+    # is what a single pass over the rows in either would give, ``template`` included
+    # (the first row's, by row number, of either half)
+    win = _window_counts(mined, window, keys, scores_only=scores_only)
+    base = _baseline_counts(mined, baseline, keys)
+    out = win.join(base, on=list(keys), how="full", coalesce=True, nulls_equal=True)
     expected = (pl.col("n_baseline") + prior) * (ti / max(tb, 1e-9))
-    out = (
-        out.with_columns(
-            ratio=((pl.col("n_incident") + prior) / ti) / ((pl.col("n_baseline") + prior) / tb),
-            z=_poisson_z(pl.col("n_incident"), expected),
-        )
-        .with_columns(
-            surge=(pl.col("z") >= min_z) & (pl.col("ratio") >= min_ratio),
-        )
-        .with_columns(new=pl.col("surge") & (pl.col("n_baseline") == 0))
+    ratio = ((pl.col("n_incident") + prior) / ti) / ((pl.col("n_baseline") + prior) / tb)
+    z = _poisson_z(pl.col("n_incident"), expected)
+    surge = (z >= min_z) & (ratio >= min_ratio)
+    if scores_only:
+        counts = [pl.col("n_baseline").fill_null(0), pl.col("n_incident").fill_null(0)]
+        extra = ["level"] if "level" in win.columns else []
+        return out.with_columns(counts).select(*keys, *extra, ratio=ratio, z=z, surge=surge)
+    first_is_base = pl.col("_iw").is_null() | (pl.col("_ib") < pl.col("_iw"))
+    extra = [c for c in ("level", "first_in_window") if c in win.columns]
+    out = out.select(
+        *keys,
+        pl.when(first_is_base).then(pl.col("_tb")).otherwise(pl.col("template")).alias("template"),
+        pl.col("n_baseline").fill_null(0),
+        pl.col("n_incident").fill_null(0),
+        "example",
+        *extra,
     )
+    out = out.with_columns(ratio=ratio, z=z, surge=surge, new=surge & (pl.col("n_baseline") == 0))
     return out.sort(["z", *keys], descending=[True] + [False] * len(keys))
+
+
+@memoised
+def _numbered(mined: pl.DataFrame) -> pl.DataFrame:
+    """The columns :func:`template_surges` reads, with each row's number (``_i``)."""
+    cols = ("ts", "service", "template_id", "template", "message", "level")
+    return mined.select([c for c in cols if c in mined.columns]).with_row_index("_i")
+
+
+def _window_counts(
+    mined: pl.DataFrame, window: Window, keys: tuple[str, ...], *, scores_only: bool = False
+) -> pl.DataFrame:
+    """Per key, over the rows in ``window``: the first row's number and template, the
+    count, the first message, the most common level and the first timestamp (with
+    ``scores_only``, the count and the level)."""
+    rows = _numbered(mined)
+    aggs = [pl.len().cast(pl.Int64).alias("n_incident")]
+    if not scores_only:
+        aggs = [
+            pl.col("template").first(),
+            pl.col("_i").first().alias("_iw"),
+            *aggs,
+            pl.col("message").first().alias("example"),
+        ]
+    if "level" in rows.columns:
+        aggs.append(pl.col("level").mode().first().alias("level"))
+    if not scores_only:
+        aggs.append(pl.col("ts").min().alias("first_in_window"))
+    inside = (pl.col("ts") >= window.start) & (pl.col("ts") < window.end)
+    return rows.filter(inside).group_by(list(keys)).agg(aggs)
+
+
+@memoised  # the verdict's placebo windows share one baseline
+def _baseline_counts(mined: pl.DataFrame, baseline: Window, keys: tuple[str, ...]) -> pl.DataFrame:
+    """Per key, over the rows in ``baseline``: the first row's number and template, and
+    the count."""
+    inside = (pl.col("ts") >= baseline.start) & (pl.col("ts") < baseline.end)
+    return (
+        _numbered(mined)
+        .filter(inside)
+        .group_by(list(keys))
+        .agg(
+            pl.col("template").first().alias("_tb"),
+            pl.col("_i").first().alias("_ib"),
+            pl.len().cast(pl.Int64).alias("n_baseline"),
+        )
+    )
+
+
+@memoised
+def _covered_ts(mined: pl.DataFrame, w: Window) -> float:
+    return covered_seconds(mined.get_column("ts"), w)
 
 
 def template_examples(mined: pl.DataFrame, template_id: int, *, n: int = 5) -> pl.DataFrame:

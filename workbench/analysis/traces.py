@@ -31,6 +31,7 @@ from workbench.timewindow import Window
 __all__ = [
     "error_origin_spans",
     "error_origins",
+    "failing_spans",
     "gap_parents",
     "latency_blame",
     "origins_by",
@@ -48,7 +49,12 @@ def _in(df: pl.DataFrame, window: Window | None, column: str = "start") -> pl.Da
 
 
 @memoised  # few spans fail: the verdict's placebo windows then filter those only
-def _failing(spans: pl.DataFrame) -> pl.DataFrame:
+def failing_spans(spans: pl.DataFrame) -> pl.DataFrame:
+    """The spans in error (memoised within an investigation: the ranking and each of
+    the verdict's placebo windows ask whether any span fails, and filter those).
+
+    >>> failing_spans(inc.spans).height   # doctest: +SKIP
+    """
     return spans.filter(pl.col("status") == "error")
 
 
@@ -122,7 +128,7 @@ def error_origin_spans(
 
     >>> error_origin_spans(inc.spans, window=inc.window).select("service", "name", "start")
     """
-    err = _in(_failing(spans), window)
+    err = _in(failing_spans(spans), window)
     err_parents = err.select("trace_id", pl.col("parent_span_id").alias("span_id"))
     gp = gap_parents(spans) if gaps is None else gaps
     if gp.height:

@@ -67,6 +67,7 @@ from typing import Any
 
 import polars as pl
 
+from workbench.analysis._util import memo_active, memo_scope
 from workbench.analysis.signals import SIGNALS, signal
 from workbench.timewindow import Window
 
@@ -439,7 +440,18 @@ def _has_data(inputs: dict[str, Any], reads: tuple[str, ...], w: dict[str, Any])
 
 def assess(sus: Any, *, max_placebos: int = MAX_PLACEBOS) -> Verdict:
     """The verdict for a :class:`~workbench.analysis.suspects.Suspects`: its top suspect's
-    evidence against what the placebo rankings of its own inputs reach, and its lead."""
+    evidence against what the placebo rankings of its own inputs reach, and its lead.
+
+    The placebo windows share one baseline: what depends on it alone is computed once
+    (in the caller's memo scope, an :class:`~workbench.Investigation`'s, or else in one
+    that lives for this call)."""
+    if memo_active():
+        return _assess(sus, max_placebos=max_placebos)
+    with memo_scope({}):
+        return _assess(sus, max_placebos=max_placebos)
+
+
+def _assess(sus: Any, *, max_placebos: int) -> Verdict:
     from workbench.analysis.suspects import signal_context
 
     # only services with evidence are ranked: none of them means no answer ("none")
@@ -497,7 +509,7 @@ def assess(sus: Any, *, max_placebos: int = MAX_PLACEBOS) -> Verdict:
             or not compared[k]
             or _ratio(evidence[k], chance[k]) >= CLEAR_RATIO
         ]
-        ctx = signal_context(**{**inputs, **w})
+        ctx = signal_context(**{**inputs, **w}, strengths_only=True)
         placebo = {k: _strengths(signal(k).compute(ctx)) for k in active}
         for k in active:
             # a placebo without the data a kind reads says nothing about its chance level
