@@ -250,3 +250,21 @@ def test_routing_uses_two_leading_tokens_so_a_third_variable_word_joins():
     assert len(set(_groups(lines))) == 1
     # three routing tokens would put every user name in its own branch
     assert len(set(mine_templates(pl.DataFrame({"message": lines}), depth=5)["template_id"])) == 4
+
+
+def test_a_templates_level_is_its_most_common_and_of_equals_the_most_severe() -> None:
+    """Half its lines at warn, half at info: the surge is a warn one, whatever order the
+    lines come in (polars' ``mode`` returns ties in no fixed order, and a warn weighs more
+    than an info in the ranking: the same logs once scored differently run to run)."""
+    t = every(WINDOW, 40)
+    rows = log_rows("api", "retrying call {i} to ledger", t[::2], "warn") + log_rows(
+        "api", "retrying call {i} to ledger", t[1::2], "info"
+    )
+    rows += log_rows("db", "slow query {i} on orders", t[:30], "debug")
+    rows += log_rows("db", "slow query {i} on orders", t[30:], "error")
+    logs = logs_frame(rows)
+    levels = set()
+    for seed in range(12):
+        s = template_surges(logs.sample(fraction=1.0, shuffle=True, seed=seed), WINDOW, BASELINE)
+        levels.add(tuple(s.sort("service").select("service", "level").rows()))
+    assert levels == {(("api", "warn"), ("db", "debug"))}

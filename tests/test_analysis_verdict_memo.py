@@ -72,8 +72,9 @@ def _one_pass_surges(
 def _mined() -> pl.DataFrame:
     """Logs over the baseline and the window: a steady template, one that surges in the
     window, two new in the window (one with two levels), one only in the baseline, and
-    lines without a service. (No level ties within a template: polars' ``mode`` orders
-    tied values differently from run to run, on main as here.)"""
+    lines without a service. (No level ties within a template: the reference's ``mode``
+    orders tied values differently from run to run; the product breaks ties by severity,
+    pinned in test_analysis_templates.)"""
     both = every(BASELINE, 40) + every(WINDOW, 40)
     slow = every(WINDOW, 24)
     rows = (

@@ -38,6 +38,7 @@ import polars as pl
 from workbench.analysis._util import memoised
 from workbench.analysis.stats import covered_seconds
 from workbench.analysis.stats import poisson_z as _poisson_z
+from workbench.frames import LEVELS
 from workbench.timewindow import Window
 
 __all__ = [
@@ -514,6 +515,11 @@ def template_surges(
     return out.sort(["z", *keys], descending=[True] + [False] * len(keys))
 
 
+#: log levels from least to most severe (``frames.LEVELS``' order; "unknown" least)
+_SEVERITY = {lv: i for i, lv in enumerate(("unknown", *LEVELS[:-1]))}
+_LEVEL_OF = {i: lv for lv, i in _SEVERITY.items()}
+
+
 @memoised
 def _numbered(mined: pl.DataFrame) -> pl.DataFrame:
     """The columns :func:`template_surges` reads, with each row's number (``_i``)."""
@@ -537,11 +543,18 @@ def _window_counts(
             pl.col("message").first().alias("example"),
         ]
     if "level" in rows.columns:
-        aggs.append(pl.col("level").mode().first().alias("level"))
+        # the most common level; of levels equally common, the most severe (``mode``
+        # returns ties in no fixed order, and a warn and an info weigh differently)
+        severity = pl.col("level").replace_strict(_SEVERITY, default=0, return_dtype=pl.Int8)
+        aggs.append(severity.mode().max().alias("_sev"))
     if not scores_only:
         aggs.append(pl.col("ts").min().alias("first_in_window"))
     inside = (pl.col("ts") >= window.start) & (pl.col("ts") < window.end)
-    return rows.filter(inside).group_by(list(keys)).agg(aggs)
+    out = rows.filter(inside).group_by(list(keys)).agg(aggs)
+    if "_sev" not in out.columns:
+        return out
+    level = pl.col("_sev").replace_strict(_LEVEL_OF, return_dtype=rows.schema["level"])
+    return out.with_columns(level=level).drop("_sev")
 
 
 @memoised  # the verdict's placebo windows share one baseline
