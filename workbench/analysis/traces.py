@@ -409,7 +409,7 @@ def latency_blame(
     strata = (
         slow.group_by("_s", "_ref")
         .agg(_w=pl.len() / slow.height)
-        .join(normal.group_by(pl.col("_s").alias("_ref")).agg(_nn=pl.len()), on="_ref")
+        .join(normal.select(pl.col("_s").alias("_ref")), on="_ref", how="semi")
     )
     # the slow side as one group (its mean is the strata's weighted mean; its spread is
     # over every slow trace, an operation few of them pass through counting 0 in the
