@@ -301,3 +301,57 @@ def test_a_near_flat_baseline_holding_an_earlier_incident_keeps_its_floor() -> N
     r = _row(ch, "MemoryUsageRate(%)", "ad")
     assert r["changed"] and r["direction"] == "up" and r["score"] > 4
     assert abs(r["baseline_scale"] - 0.01 * r["baseline_median"]) < 1e-9  # the floor
+
+
+def test_a_change_under_way_at_the_windows_end_counts_from_one_point_fewer() -> None:
+    # the run that reaches the window's last point is cut off by the window, not over:
+    # min_run - 1 = 2 points there count (one does not, and two in the middle do not)
+    rng = np.random.default_rng(7)
+    base = rng.normal(100, 5, 20)
+
+    def score(window: np.ndarray) -> dict:
+        ch = score_changes(
+            metric_frame({("cpu", "pay"): np.concatenate([base, window])}, step_s=60),
+            Window(T0 + timedelta(minutes=20), T0 + timedelta(minutes=25)),
+            Window(T0, T0 + timedelta(minutes=20)),
+        )
+        return _row(ch, "cpu", "pay")
+
+    normal = rng.normal(100, 5, 5)
+    end2 = normal.copy()
+    end2[3:] = 190
+    r = score(end2)
+    assert r["changed"] and r["direction"] == "up"
+    assert r["onset"] == T0 + timedelta(minutes=23)
+    end1 = normal.copy()
+    end1[4] = 190
+    assert not score(end1)["changed"]
+    middle2 = normal.copy()
+    middle2[1:3] = 190
+    assert not score(middle2)["changed"]
+
+
+def test_a_cut_off_run_of_overlapping_rate_windows_counts_independent_windows() -> None:
+    # rates over 120 s every 30 s: one event smeared over the window's last 4 points is
+    # one observation, not a run cut off by the window; 5 points (2 windows) are
+    t = [T0 + timedelta(seconds=30 * i) for i in range(60)]
+    window = Window(t[40], t[59] + timedelta(seconds=30))
+    baseline = Window(t[0], t[40])
+    for last, changed in ((4, False), (5, True)):
+        v = np.full(60, 1.0) + np.random.default_rng(3).normal(0, 0.01, 60)
+        v[60 - last :] = 5.0
+        df = pl.DataFrame(
+            {
+                "ts": t,
+                "metric": ["rps"] * 60,
+                "service": ["api"] * 60,
+                "value": v,
+                "labels": [[]] * 60,
+            },
+            schema_overrides={
+                "ts": pl.Datetime("us", "UTC"),
+                "labels": pl.List(pl.Struct({"key": pl.String, "value": pl.String})),
+            },
+        )
+        ch = score_changes(df, window, baseline, rate_window=timedelta(seconds=120))
+        assert _row(ch, "rps", "api")["changed"] is changed, last
