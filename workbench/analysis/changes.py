@@ -17,9 +17,6 @@ do not hide a change and a flat baseline does not divide by zero.
   ``(min_run - 1) * rate_window / step + 1`` points (:func:`run_points`; one isolated
   error then shows as 4-5 overlapping non-zero points, not a sustained change). Without
   a rate window (files, raw samples) a run is ``min_run`` points;
-* a run the window's end cuts off (it reaches the window's last point) counts from one
-  observation fewer, ``min_run - 1`` (in independent windows, as above): the change is
-  under way when the engineer looks, and the window, not the series, ended it;
 * counters (``*_total``, ``*_count``, ``*_sum``, ``*_bucket``) are turned into per-second
   rates first (resets clipped to zero);
 * a counter of rare events (whole-number increases, no event in most baseline intervals)
@@ -216,8 +213,7 @@ def score_changes(
     (``end_level``: the median of the last run of points in the window).
     ``shift`` is the signed median ``z`` over the incident window; ``peak`` the largest
     single ``|z|``; ``changed`` is true when a run of ``min_run`` points (fewer if the
-    window has fewer) stays at ``|z| >= threshold``, or a run of ``min_run - 1`` that
-    reaches the window's last point (cut off by the window). ``rate_window``: the window the
+    window has fewer) stays at ``|z| >= threshold``. ``rate_window``: the window the
     points are rates over, when the source computed them so (a Prometheus source's
     signals declare it, :attr:`workbench.Incident.metric_rate_window`); a run then
     counts ``min_run`` independent windows (:func:`run_points`), not points.
@@ -253,10 +249,7 @@ def score_changes(
     if inc.height == 0:
         return pl.DataFrame(schema=CHANGE_SCHEMA)
     # a run in independent observations: overlapping rate windows need more points
-    step = _series_step(df) if rate_window else None
-    run = run_points(min_run, rate_window, step)
-    # a run the window's end cuts off counts from one observation fewer
-    cut = run_points(max(min_run - 1, 2), rate_window, step)
+    run = run_points(min_run, rate_window, _series_step(df) if rate_window else None)
     # rows stay sorted by (_sid, ts): series boundaries and runs without group windows
     new = _new_series()
     hit = pl.col("_absz") >= threshold
@@ -269,17 +262,6 @@ def score_changes(
     ).with_columns(
         _idx=pl.col("_row") - pl.col("_first"),
         _runlen=pl.len().over("_run"),
-        # the run that holds each series' last point
-        _tail=pl.col("_run")
-        == pl.when((pl.col("_sid") != pl.col("_sid").shift(-1)).fill_null(True))
-        .then(pl.col("_run"))
-        .backward_fill(),
-    )
-    in_tail = pl.col("_tail") & pl.col("_hit")
-    inc = inc.with_columns(
-        _t_absz=pl.when(in_tail).then(pl.col("_absz")),
-        _t_z=pl.when(in_tail).then(pl.col("_z")),
-        _t_ts=pl.when(in_tail).then(pl.col("ts")),
     )
     out = inc.group_by("_sid").agg(
         # a run of ``run`` points holds ``_held`` once ``run`` points exist in the series
@@ -297,47 +279,24 @@ def score_changes(
         n_baseline=pl.col("n_baseline").first(),
         n_incident=pl.len(),
         _w_events=pl.col("_inc").sum(),
-        _tail_hit=pl.col("_hit").last(),
-        _tail_len=pl.col("_runlen").last(),
-        _tail_min=pl.col("_t_absz").min(),
-        _tail_shift=pl.col("_t_z").median(),
-        _tail_onset=pl.col("_t_ts").min(),
         _w_frac=_fraction(),
         _b_events=pl.col("_b_events").first(),
         _b_frac=pl.col("_b_frac").first(),
     )
     out = out.with_columns(_rare_z=_rare_event_z())
     short = pl.col("n_incident") < run  # fewer points than a run: all must hold
-    censored = (
-        ~short
-        & pl.col("_tail_hit")
-        & (pl.col("_tail_len") >= cut)
-        & (pl.col("_tail_len") < run)
-        & (pl.col("_tail_min") > pl.col("_sustained").fill_null(0.0))
-    )
     out = out.with_columns(
-        _censored=censored,
         score=pl.min_horizontal(
-            pl.when(short)
-            .then(pl.col("_short"))
-            .when(censored)
-            .then(pl.col("_tail_min"))
-            .otherwise(pl.col("_sustained"))
-            .fill_null(0.0),
+            pl.when(short).then(pl.col("_short")).otherwise(pl.col("_sustained")).fill_null(0.0),
             pl.col("_rare_z").fill_null(math.inf),
         ),
         onset=pl.when(pl.col("_rare_z").fill_null(math.inf) >= threshold).then(
             pl.when(short)
             .then(pl.when(pl.col("_all_hit")).then(pl.col("_onset_all")))
-            .otherwise(pl.coalesce(pl.col("_onset_k"), pl.when(censored).then("_tail_onset")))
+            .otherwise(pl.col("_onset_k"))
         ),
     ).with_columns(
-        # a cut-off run's direction is its own (the window's median may precede it)
-        direction=pl.when(
-            pl.when(pl.col("_censored")).then(pl.col("_tail_shift")).otherwise(pl.col("shift")) >= 0
-        )
-        .then(pl.lit("up"))
-        .otherwise(pl.lit("down")),
+        direction=pl.when(pl.col("shift") >= 0).then(pl.lit("up")).otherwise(pl.lit("down")),
         changed=pl.col("onset").is_not_null(),
     )
     out = out.join(names, on="_sid", how="left")
