@@ -49,6 +49,8 @@ def test_alert_time_window_and_the_reference_minute_as_baseline(samples_dir, tmp
     # the baseline holds the reference minute, moved to end at the window: said so
     assert in_base.height == construct_lines - 1
     assert any("reference minute" in p for p in case.problems)
+    # ... and that one reference minute is a shorter baseline than the 5-min window
+    assert any("1 min against a 5-min window" in p for p in case.problems)
 
 
 def test_missing_files_wrong_clock_and_two_spellings_are_reported(samples_dir, tmp_path):

@@ -400,9 +400,20 @@ def _with_reference(
         notes.append("the reference minute holds no rows: no baseline for logs and traces")
         return logs, spans
     shift = window.start - max(ends) - timedelta(microseconds=1)
+    # the reference's length in minute files against the window's: shorter, the cautious
+    # expectation of a count (errors, log lines; ``(baseline + 1)`` scaled to the window)
+    # is mostly its ``+ 1``, and a rise of a few failing requests is within noise
+    ref_min = len({f.name[:5] for f in cons_logs + cons_traces})
+    win_min = window.duration.total_seconds() / 60
+    short = (
+        f" ({ref_min} min against a {win_min:.0f}-min window: a rise of a few failing "
+        "requests or log lines is within the noise of so short a baseline)"
+        if ref_min < win_min
+        else ""
+    )
     notes.append(
         "baseline of logs and traces: the day's fault-free reference minute, moved by "
-        f"{shift.total_seconds() / 60:+.0f} min to end at the window's start"
+        f"{shift.total_seconds() / 60:+.0f} min to end at the window's start{short}"
     )
     c_logs = c_logs.with_columns(pl.col("ts") + shift)
     c_spans = c_spans.with_columns(pl.col("start") + shift, pl.col("end") + shift)
