@@ -398,3 +398,27 @@ def test_grafana_links_in_the_explorer_only_when_configured(demo: dict) -> None:
         assert q.startswith(f'{{service_name="{root}"}} |~ ')
     finally:
         inc.grafana = None
+
+
+def test_explorer_tables_never_cut_silently(explorer: IncidentExplorer) -> None:
+    """The Timeline tab's table listed 40 of 43 items under "43 items" and dropped the
+    rollback, the Overview's summary 12 of 13 services without a word (look9): every row
+    is shown or the table says how many more there are."""
+    import html as _html
+
+    from widgets._html import table_html
+
+    explorer.show_tab("timeline")
+    tl = explorer.views["timeline"].frame
+    items = tl.filter(~pl.col("kind").is_in(["incident", "baseline"]))
+    page = _html.unescape(explorer.views["timeline"].table.value)
+    assert all(t in page for t in items["title"].to_list()) or "rows shown" in page
+    assert "rollback" in page  # the event an on-call looks for first
+    explorer.show_tab("overview")
+    summary = _html.unescape(explorer.views["overview"].summary.value)
+    services = explorer.red_summary()["service"].to_list()
+    assert all(f">{s}<" in summary for s in services) or "rows shown" in summary
+    cut = table_html(pl.DataFrame({"a": [1, 2, 3]}), max_rows=2, more_hint="see .frame")
+    assert "2 of 3 rows shown; 1 more (see .frame)" in cut and ">3<" not in cut
+    # cells are padded: a long service name does not run into the next column
+    assert "padding" in cut

@@ -118,7 +118,7 @@ class OverviewView(w.VBox):
         )
         summary = ex.red_summary()
         self.summary.value = source + table_html(
-            summary.head(12).select(
+            summary.select(
                 "service",
                 "rate_inc",
                 "error_ratio_base",
@@ -136,6 +136,8 @@ class OverviewView(w.VBox):
                 "p95_base_ms": ".0f",
                 "p95_inc_ms": ".0f",
             },
+            max_rows=12,
+            more_hint="Code gives the red_summary frame",
         )
 
     def _brushed(self, value: dict[str, Any]) -> None:
@@ -322,6 +324,8 @@ class TimelineView(w.VBox):
             set_chart(self.chart, chart)
         items = tl.filter(~pl.col("kind").is_in(["incident", "baseline"]))
         self.table.value = table_html(
-            items.head(40).select("ts", "kind", "service", "title"),
+            items.select("ts", "kind", "service", "title"),
             caption=f"{items.height} items for {services_note(ex)} (times UTC)",
+            max_rows=60,
+            more_hint="Code gives the timeline frame",
         )
