@@ -422,3 +422,26 @@ def test_explorer_tables_never_cut_silently(explorer: IncidentExplorer) -> None:
     assert "2 of 3 rows shown; 1 more (see .frame)" in cut and ">3<" not in cut
     # cells are padded: a long service name does not run into the next column
     assert "padding" in cut
+
+
+def test_overview_summary_reads_like_the_notebooks_red_summary(demo: dict) -> None:
+    """The Overview's table showed raw column names run together, no units, and p95 to
+    the whole millisecond (redis "1" where the notebook said "0.689 ms") (look9): the
+    same window's values are written the same way in both places."""
+    import html as _html
+
+    from workbench import Investigation
+    from workbench.display import format_value
+
+    inv = Investigation(demo["inc"])
+    ex = IncidentExplorer(inv, background=False)
+    ex.show_tab("overview")
+    page = _html.unescape(ex.views["overview"].summary.value)
+    notebook = _html.unescape(inv.red_summary._repr_html_())
+    assert "error_ratio_inc" not in page and "p95_base_ms" not in page
+    assert "padding" in page  # cells do not run together inside the widget
+    for row in inv.red_summary.frame.head(12).iter_rows(named=True):
+        for col in ("rate_inc", "error_ratio_inc", "p95_inc_ms"):
+            text = format_value(row[col], col)
+            assert f">{text}<" in page, (row["service"], col, text)
+            assert f">{text}<" in notebook, (row["service"], col, text)
