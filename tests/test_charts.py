@@ -340,3 +340,25 @@ def test_the_notebooks_charts_name_their_encodings_as_channel_objects(
     specs = [c.to_dict() for c in charts]
     assert built == []
     assert specs[0]["spec"]["layer"][0]["encoding"]["x2"] == {"field": "_we"}
+
+
+def test_top_errors_chart_fits_a_notebook_output_area() -> None:
+    """With 70-character messages the chart was 1021 px wide: its service legend and the
+    end of its subtitle fell outside JupyterLab's ~950 px output area (look9)."""
+    long = "upstream checkout returned <*> while processing POST <*> *errors.errorString: x"
+    top = pl.DataFrame(
+        {
+            "service": ["api-gateway", "recommendation", "checkout"],
+            "pattern": [long, long + " y", long + " z"],
+            "count": [1800, 300, 1400],
+            "baseline_count": [77, 200, 0],
+            "new": [False, False, True],
+        }
+    )
+    svg = render.to_svg(top_errors_chart(top))
+    width = float(re.search(r'<svg[^>]*width="([\d.]+)"', svg).group(1))  # type: ignore[union-attr]
+    assert width <= 950, width
+    assert "NEW = not in baseline" in svg
+    # the most frequent first, as the title says (the layer used to sort labels A to Z)
+    order = [svg.index(f"{s}: ") for s in ("api-gateway", "checkout", "recommendation")]
+    assert order == sorted(order), order
