@@ -445,3 +445,17 @@ def test_overview_summary_reads_like_the_notebooks_red_summary(demo: dict) -> No
             text = format_value(row[col], col)
             assert f">{text}<" in page, (row["service"], col, text)
             assert f">{text}<" in notebook, (row["service"], col, text)
+
+
+def test_suspects_tab_says_how_many_it_lists(explorer: IncidentExplorer) -> None:
+    """The Suspects tab listed 8 of 11 ranked services without a word, and its button
+    read "Failing trace (48)" for 48 traces (look9)."""
+    explorer.show_tab("suspects")
+    view = explorer.views["suspects"]
+    ranked = explorer.suspects.table.filter(pl.col("rank").is_not_null()).height
+    shown = len(view.rows.children)
+    assert shown == min(ranked, view.top)
+    if ranked > shown:
+        assert f"The first {shown} of {ranked} ranked services" in view.note.value
+    top = explorer.suspects.ranking[0]
+    assert view.buttons[(top, "trace")].description.startswith("Failing traces (")
