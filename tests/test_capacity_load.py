@@ -109,6 +109,7 @@ def test_usage_summary_reads_as_text_not_python(capacity_history: Path) -> None:
     assert "[" not in page and "False" not in page and "True" not in page
     assert "<td>cpu, memory</td>" in page and "<td>no</td>" in page
     assert f"<td>{u.usage.height:,}</td>" in page and "usage rows" in page
+    assert "elapsed s<" not in page and ">elapsed<" in page  # the cell carries the unit
 
 
 def test_raw_metrics_profile_on_the_demo_incident(lab_demo_dir: Path) -> None:

@@ -156,7 +156,7 @@ class Usage:
 
         # written for people: "cpu, memory, disk", "108,783", "no", not Python reprs
         rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k.replace('_', ' '))}</th>"
+            f"<tr><th style='text-align:left'>{html.escape(k.removesuffix('_s').replace('_', ' '))}</th>"
             f"<td>{html.escape(format_value(v, k))}</td></tr>"
             for k, v in self.summary().items()
         )
