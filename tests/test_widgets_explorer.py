@@ -458,4 +458,7 @@ def test_suspects_tab_says_how_many_it_lists(explorer: IncidentExplorer) -> None
     if ranked > shown:
         assert f"The first {shown} of {ranked} ranked services" in view.note.value
     top = explorer.suspects.ranking[0]
-    assert view.buttons[(top, "trace")].description.startswith("Failing traces (")
+    button = view.buttons[(top, "trace")]
+    assert button.description.startswith("Failing traces (")
+    # the button grows with its label: "Failing traces (48)" was cut to "Failing traces (…"
+    assert button.layout.width == "auto" and button.layout.min_width == "148px"

@@ -472,7 +472,13 @@ class SuspectsView(w.VBox):
             ]  # fmt: skip
             btns = []
             for kind, label, icon, tip, count in specs:
-                b = w.Button(description=label, icon=icon, tooltip=f"Open {tip}")
+                # at least the usual width, wider when the label needs it (no "Failing…")
+                b = w.Button(
+                    description=label,
+                    icon=icon,
+                    tooltip=f"Open {tip}",
+                    layout=w.Layout(width="auto", min_width="148px"),
+                )
                 b.disabled = not count
                 b.on_click(lambda _b, s=svc, k=kind: self.open_evidence(s, k))
                 self.buttons[(svc, kind)] = b
