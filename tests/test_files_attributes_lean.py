@@ -81,16 +81,22 @@ def test_lean_investigation_gives_the_eager_answers(
     assert eager.attributes_held() == {"spans": "all", "logs": "all"}
     assert lean.attributes_held() == {"spans": "used", "logs": "used"}
     assert_frame_equal(eager.suspects.value.table, lean.suspects.value.table)
-    assert eager.verdict.value.as_dict() == lean.verdict.value.as_dict()
+    # polars' multi-threaded group-bys give some rows in another order and sums in the
+    # last bit from run to run (the same between two eager runs): compared as such
+    va, vb = eager.verdict.value.as_dict(), lean.verdict.value.as_dict()
+    for k in ("level", "reason", "top", "second", "kind", "placebos", "tied"):
+        assert va[k] == vb[k], k
+    for k in ("top_score", "second_score", "ratio"):
+        assert va[k] == pytest.approx(vb[k], rel=1e-9), k
+    for k in ("evidence", "chance"):
+        assert va[k] == pytest.approx(vb[k], rel=1e-9), k
     assert str(eager.findings.value) == str(lean.findings.value)
-    assert_frame_equal(eager.red.frame, lean.red.frame)
-    assert_frame_equal(eager.origins.frame, lean.origins.frame)
-    assert_frame_equal(eager.blame.frame, lean.blame.frame)
-    assert_frame_equal(eager.surges.frame, lean.surges.frame)
-    assert_frame_equal(eager.red_traces.frame, lean.red_traces.frame)
-    assert_frame_equal(eager.timeline.frame, lean.timeline.frame)
-    assert_frame_equal(eager.graph.value.edges, lean.graph.value.edges)
-    assert_frame_equal(eager.graph.value.nodes, lean.graph.value.nodes)
+    for view in ("red", "origins", "blame", "surges", "red_traces", "timeline"):
+        a, b = getattr(eager, view).frame, getattr(lean, view).frame
+        assert_frame_equal(a, b, check_row_order=False, rel_tol=1e-9, abs_tol=1e-9)
+    for part in ("edges", "nodes"):
+        a, b = getattr(eager.graph.value, part), getattr(lean.graph.value, part)
+        assert_frame_equal(a, b, check_row_order=False, rel_tol=1e-9, abs_tol=1e-9)
     # the incident's status says what was held
     detail = " ".join(lean.incident.status()["detail"].to_list())
     assert "spans loaded without their attributes" in detail
@@ -143,3 +149,19 @@ def test_parquet_spans_and_logs_are_projected_at_scan_time(
         lean.detail("spans", whole, services=[svc]).frame,
         spans.filter(pl.col("service") == svc),
     )
+
+
+def test_a_bundle_of_a_lean_load_keeps_every_attribute(
+    pair: tuple[Investigation, Investigation], tmp_path: Path
+) -> None:
+    eager, lean = pair
+    assert lean.incident.attributes_held("logs") == "used"
+    saved = lean.incident.save_bundle(tmp_path / "lean.bundle")
+    back = Incident.from_bundle(saved)
+    for sig in ("spans", "logs", "events", "metrics"):
+        assert_frame_equal(back.frame(sig), eager.incident.frame(sig))
+    manifest = json.loads((Path(saved) / "manifest.json").read_text())
+    spans = next(e for e in manifest["frames"] if e["signal"] == "spans")
+    assert spans["sources"][0]["attributes"] == "read again in full for the bundle"
+    # the lean incident itself still holds only what is read
+    assert _keys(lean.incident.logs) == set()

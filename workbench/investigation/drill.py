@@ -22,12 +22,13 @@ read every attribute of the services and traces drilled into from the sources ag
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
 if TYPE_CHECKING:
     from workbench.investigation.core import _Store
+    from workbench.sources.base import Signal
     from workbench.timewindow import Window
 
 __all__ = ["DrillDown"]
@@ -146,13 +147,7 @@ class DrillDown:
         >>> inv.attributes_held()
         {'spans': 'used', 'logs': 'used'}
         """
-        self.incident.load(("spans", "logs"))  # what was held is known once loaded
-        held = {"spans": "all", "logs": "all"}
-        for (_, sig), o in self.incident.outcomes.items():
-            r = o.result
-            if sig in held and r is not None and r.extra.get("attributes", "all") != "all":
-                held[sig] = "used"
-        return held
+        return {sig: self.incident.attributes_held(sig) for sig in ("spans", "logs")}
 
     def detailed(
         self,
@@ -162,45 +157,23 @@ class DrillDown:
         trace_ids: list[str] | None = None,
     ) -> pl.DataFrame:
         """The ``signal`` (spans or logs) rows of ``services`` and ``trace_ids`` (each
-        default: all) over baseline and window **with every attribute**: the incident's
-        own rows when they hold them all, else each source is asked again (a files
-        source's :meth:`~workbench.sources.files.directory.DirectorySource.detail` reads
-        its files once more and keeps only these rows; memoised).
+        default: all) over baseline and window **with every attribute**
+        (:meth:`~workbench.incident.Incident.with_attributes`: the incident's own rows
+        when they hold them all, else each source asked again; memoised).
 
         >>> inv.detailed("spans", trace_ids=[trace]).select("name", "attributes")
         """
-        from workbench import frames as fr
-
         if signal not in ("spans", "logs"):
             raise ValueError(f"detailed reads spans or logs, not {signal!r}")
-        svc = sorted(services) if services is not None else None
-        ids = sorted(set(trace_ids)) if trace_ids is not None else None
-
-        def pick(df: pl.DataFrame) -> pl.DataFrame:
-            if svc is not None:
-                df = df.filter(pl.col("service").is_in(svc))
-            if ids is not None:
-                df = df.filter(pl.col("trace_id").is_in(ids))
-            return df
-
+        svc = tuple(sorted(services)) if services is not None else None
+        ids = tuple(sorted(set(trace_ids))) if trace_ids is not None else None
+        sig = cast("Signal", signal)
         if self.attributes_held()[signal] == "all":
-            return pick(self.incident.frame(signal))
-
-        def fetch() -> pl.DataFrame:
-            inc = self.incident
-            parts = []
-            for src in inc.sources:
-                if signal not in src.capabilities:
-                    continue
-                if hasattr(src, "detail"):
-                    res = src.detail(signal, inc.full_window, services=svc, trace_ids=ids)
-                else:
-                    res = getattr(src, signal)(None, inc.full_window, services=svc)
-                parts.append(pick(res.frame))
-            return fr.concat(parts, signal) if parts else fr.empty(signal)
-
-        key = ("detailed", signal, tuple(svc) if svc is not None else None)
-        return self._memo((*key, tuple(ids) if ids is not None else None), fetch)
+            return self.incident.with_attributes(sig, services=svc, trace_ids=ids)
+        return self._memo(
+            ("detailed", signal, svc, ids),
+            lambda: self.incident.with_attributes(sig, services=svc, trace_ids=ids),
+        )
 
     def metric_grain(self) -> str:
         """``series`` when the incident's metrics are raw samples; ``service`` or
