@@ -22,13 +22,12 @@ read every attribute of the services and traces drilled into from the sources ag
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 if TYPE_CHECKING:
     from workbench.investigation.core import _Store
-    from workbench.sources.base import Signal
     from workbench.timewindow import Window
 
 __all__ = ["DrillDown"]
@@ -167,12 +166,11 @@ class DrillDown:
             raise ValueError(f"detailed reads spans or logs, not {signal!r}")
         svc = tuple(sorted(services)) if services is not None else None
         ids = tuple(sorted(set(trace_ids))) if trace_ids is not None else None
-        sig = cast("Signal", signal)
         if self.attributes_held()[signal] == "all":
-            return self.incident.with_attributes(sig, services=svc, trace_ids=ids)
+            return self.incident.with_attributes(signal, services=svc, trace_ids=ids)
         return self._memo(
             ("detailed", signal, svc, ids),
-            lambda: self.incident.with_attributes(sig, services=svc, trace_ids=ids),
+            lambda: self.incident.with_attributes(signal, services=svc, trace_ids=ids),
         )
 
     def metric_grain(self) -> str:
