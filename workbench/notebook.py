@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # imported where used: `workbench demo` starts its kernel wit
 
 __all__ = [
     "PARAMETERS",
+    "STATIC_RUN_ENV",
     "NotebookError",
     "execute",
     "fill_parameters",
@@ -45,6 +47,7 @@ __all__ = [
     "new_incident_notebook",
     "open_incident",
     "read_parameters",
+    "static_run",
     "template_path",
 ]
 
@@ -333,10 +336,29 @@ def import_lines(nb: Mapping[str, Any] | str | Path) -> list[str]:
     return lines
 
 
-def _early_kernel(name: str, *, preload: Sequence[str], cwd: str | None) -> tuple[Any, type]:
+#: set to ``1`` in the environment of a headless run's kernel whose outputs are made
+#: static afterwards (:func:`execute` with ``static=True``)
+STATIC_RUN_ENV = "WORKBENCH_STATIC_RUN"
+
+
+def static_run() -> bool:
+    """Whether this process is the kernel of a headless run whose outputs are made static
+    afterwards (charts become SVG, widgets a note: ``workbench demo --execute``): what
+    only a live view would show need not be prepared ahead.
+
+    >>> static_run()                    # in JupyterLab, or a plain script
+    False
+    """
+    return os.environ.get(STATIC_RUN_ENV) == "1"
+
+
+def _early_kernel(
+    name: str, *, preload: Sequence[str], cwd: str | None, static: bool = False
+) -> tuple[Any, type]:
     """Start a kernel now, running ``preload`` (import statements) while it starts, and
     return a kernel manager class for papermill/nbclient that adopts it: they find it
-    started, wait until it is ready and shut it down as if they had started it."""
+    started, wait until it is ready and shut it down as if they had started it.
+    ``static``: the kernel runs with :data:`STATIC_RUN_ENV` set (see :func:`static_run`)."""
     import asyncio
 
     from jupyter_core.utils import run_sync
@@ -378,7 +400,10 @@ def _early_kernel(name: str, *, preload: Sequence[str], cwd: str | None) -> tupl
     base = Early
     km = base(kernel_name=name, kernel_spec_manager=_spec_manager())
     extra = [f"--IPKernelApp.exec_lines={json.dumps(list(preload))}"] if preload else []
-    run_sync(km.start_kernel)(extra_arguments=extra, cwd=cwd)
+    env = {**os.environ, STATIC_RUN_ENV: "1"} if static else None
+    if env is None and STATIC_RUN_ENV in os.environ:  # not inherited by a live run
+        env = {k: v for k, v in os.environ.items() if k != STATIC_RUN_ENV}
+    run_sync(km.start_kernel)(extra_arguments=extra, cwd=cwd, **({"env": env} if env else {}))
 
     class Adopted(base):  # type: ignore[misc, valid-type]
         """Hands out the kernel manager started above (not an instance of this class,
@@ -452,6 +477,7 @@ def execute(
     on_cell_done: Callable[[Mapping[str, Any], Mapping[str, Any]], None] | None = None,
     on_executed: Callable[[dict[str, Any]], None] | None = None,
     on_started: Callable[[], None] | None = None,
+    static: bool = False,
 ) -> Path:
     """Run ``notebook`` headless with papermill into ``out``; raise :class:`NotebookError`
     naming the failing cell if one raises (the partly executed notebook is still written).
@@ -473,6 +499,11 @@ def execute(
     ``on_started()``, if given, is called once the kernel process is launched, before
     papermill starts: work that can run beside the kernel (``workbench demo`` loads its
     HTML exporter there) starts then rather than delaying the kernel's launch.
+
+    ``static=True``: the caller makes the outputs static (``workbench demo``: charts as
+    SVG, widgets as a note); the kernel is told (:func:`static_run`), and widgets skip
+    what only a live view shows (the explorer renders no tab ahead). The outputs made
+    static are the same either way.
     """
     from jupyter_core.utils import run_sync
 
@@ -480,7 +511,7 @@ def execute(
     out.parent.mkdir(parents=True, exist_ok=True)
     name = kernel_name()
     lines = import_lines(notebook) if preload else []
-    km, adopted = _early_kernel(name, preload=lines, cwd=str(cwd) if cwd else None)
+    km, adopted = _early_kernel(name, preload=lines, cwd=str(cwd) if cwd else None, static=static)
     try:
         if on_started is not None:
             on_started()

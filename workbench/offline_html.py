@@ -134,9 +134,11 @@ class SvgDrawer:
         """The child processes' ids (None: not launched, or closed)."""
         return [p.pid for p in self._processes]
 
-    def start(self) -> None:
-        """Launch the drawing processes now (they warm up while the caller goes on)."""
-        for process in self._processes:
+    def start(self, processes: int | None = None) -> None:
+        """Launch the drawing processes now (they warm up while the caller goes on); only
+        the first ``processes`` of them if given (the others: at a later ``start()``, or
+        when a chart finds every launched one busy)."""
+        for process in self._processes[:processes]:
             try:
                 process.start()
             except SvgProcessGone as exc:  # its charts are drawn here, when asked

@@ -68,15 +68,26 @@ def run(args: argparse.Namespace) -> int:
 
         from workbench import notebook, offline_html
 
-        # each chart's SVG is drawn as soon as its cell has run, in a process of its own
-        drawer = offline_html.SvgDrawer()
+        # each chart's SVG is drawn as soon as its cell has run, in processes of their own
+        drawer = offline_html.SvgDrawer(processes=2)
+        cells_done = 0
 
         def warm_up() -> None:
             # once the kernel is launched (beside its launch they would delay it): the
-            # drawing process starts and warms up its engine, and the static export's
-            # templates and highlighter load while the kernel works
-            drawer.start()
+            # first drawing process starts and warms up its engine, and the static
+            # export's templates and highlighter load while the kernel works
+            drawer.start(1)
             threading.Thread(target=_quietly(offline_html.warm_up), daemon=True).start()
+
+        def cell_done(cell: Any, widget_state: Any) -> None:
+            nonlocal cells_done
+            cells_done += 1
+            if cells_done == 1:
+                # the second drawing process (for the charts that come while the first
+                # draws the RED panels) warms up while the kernel runs the first cells,
+                # which leave part of a core, rather than beside the kernel's own start
+                drawer.start()
+            drawer.submit_outputs(cell, widget_state)
 
         out_dir: Path = args.execute
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -93,9 +104,10 @@ def run(args: argparse.Namespace) -> int:
         run_kw: dict[str, Any] = {
             "cwd": out_dir,
             "timeout_s": args.timeout,
-            "on_cell_done": drawer.submit_outputs,
+            "on_cell_done": cell_done,
             "on_executed": finish,
             "on_started": warm_up,
+            "static": True,  # write_static: the explorer is a note, charts are SVG
         }
         try:
             if args.naming:
