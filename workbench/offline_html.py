@@ -258,7 +258,15 @@ def make_static(
     # the widget state (megabytes of JavaScript per chart) is read, never copied
     meta = dict(nb.get("metadata") or {})
     widgets = meta.pop("widgets", {}).get(_WIDGET_STATE, {}).get("state", {})
-    out = copy.deepcopy({**nb, "metadata": meta})
+    # nor is a chart's spec (half a megabyte for the RED panels, replaced by its SVG)
+    specs = {
+        id(value): value
+        for cell in nb.get("cells", [])
+        for o in cell.get("outputs", [])
+        for mime, value in (o.get("data") or {}).items()
+        if _VEGALITE.match(mime) or _VEGA.match(mime)
+    }
+    out = copy.deepcopy({**nb, "metadata": meta}, specs)
     ids = SvgIdNumbering()
     for cell in out.get("cells", []):
         for o in cell.get("outputs", []):
