@@ -169,7 +169,9 @@ class SvgDrawer:
             done.set_exception(exc)
 
     def _draw_key(self, key: tuple[str, bool], spec: dict[str, Any]) -> str:
-        for _ in self._processes:  # the first one free; the next if it is gone
+        # the first process free; if it is gone, the next one free (a gone one goes back
+        # in the queue and fails at once), at most one try per process: then draw here
+        for _ in self._processes:
             process = self._idle.get()  # one is free: as many threads as processes
             try:
                 return process.draw(key[0], vega=key[1])
