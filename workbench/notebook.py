@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import logging
 import os
@@ -278,10 +279,81 @@ def kernel_name() -> str:
     return "incident-workbench"
 
 
+def ready_client() -> type:
+    """jupyter_client's asynchronous kernel client, ready as soon as the kernel has
+    answered ``kernel_info`` and IOPub has carried that request's *idle* status.
+
+    jupyter_client's own ``wait_for_ready`` then waits until IOPub has been silent for
+    0.2 s, to drain start-up messages: a fixed 0.2 s on every headless run, the kernel
+    idle. Nothing needs draining here: nbclient reads only the messages whose parent is
+    the request it sent (a cell's execution), and the idle status of the ``kernel_info``
+    request shows that IOPub is connected, which is what jupyter_client's wait checks
+    too. If that status does not come within 0.2 s (IOPub not connected yet),
+    ``kernel_info`` is asked again, as jupyter_client does. Public client API only
+    (``kernel_info``, the channels' ``get_msg``, ``is_alive``, the session's
+    ``adapt_version``); the client class is the kernel manager's ``client_factory``.
+
+    >>> km = ipc_kernel_manager()(kernel_name="python3")
+    >>> km.client_factory is ready_client()
+    True
+    """
+    return _ready_client_class()
+
+
+@functools.cache
+def _ready_client_class() -> type:
+    import time
+    from queue import Empty
+
+    from jupyter_client import protocol_version_info
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class ReadyClient(AsyncKernelClient):
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+            while True:
+                asked = self.kernel_info()
+                try:
+                    reply = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    reply = None
+                if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                    parent = reply["parent_header"].get("msg_id") or asked
+                    if await self._idle_seen(parent):
+                        # speak the kernel's protocol version, as jupyter_client does
+                        theirs = str(reply["content"].get("protocol_version", "5"))
+                        major = int(theirs.split(".")[0])
+                        if major != protocol_version_info[0]:
+                            self.session.adapt_version = major
+                        return
+                if not await self.is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+        async def _idle_seen(self, msg_id: str) -> bool:
+            """Whether IOPub carries request ``msg_id``'s idle status (each message
+            within 0.2 s of the previous one)."""
+            while True:
+                try:
+                    msg = await self.iopub_channel.get_msg(timeout=0.2)
+                except Empty:
+                    return False
+                if (
+                    msg["msg_type"] == "status"
+                    and msg["parent_header"].get("msg_id") == msg_id
+                    and msg["content"].get("execution_state") == "idle"
+                ):
+                    return True
+
+    return ReadyClient
+
+
 def ipc_kernel_manager() -> type:
     """A kernel manager whose kernel listens on IPC sockets in a private temporary folder
     (mode 0700) instead of TCP on localhost: nothing travels in plain text over the network
-    stack, so the kernel has nothing to warn about on a headless run."""
+    stack, so the kernel has nothing to warn about on a headless run. Its clients are
+    :func:`ready_client`'s."""
     import shutil
     import tempfile
 
@@ -290,6 +362,7 @@ def ipc_kernel_manager() -> type:
     class IpcKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
+            self.client_factory = ready_client()
             self._ipc_dir = tempfile.mkdtemp(prefix="wb-kernel-")
             self.transport = "ipc"
             self.ip = str(Path(self._ipc_dir) / "kernel")
