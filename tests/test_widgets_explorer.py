@@ -398,3 +398,24 @@ def test_grafana_links_in_the_explorer_only_when_configured(demo: dict) -> None:
         assert q.startswith(f'{{service_name="{root}"}} |~ ')
     finally:
         inc.grafana = None
+
+
+def test_in_a_run_made_static_the_explorer_renders_a_tab_only_when_asked(
+    demo: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a headless run whose outputs are made static (``workbench demo``: the explorer
+    becomes a note) the explorer loads its answers but draws no tab ahead; a tab asked
+    for is drawn as always. Elsewhere the tab on show is drawn once the answers are in."""
+    from workbench.notebook import STATIC_RUN_ENV
+
+    live = IncidentExplorer(demo["inc"], background=False)
+    assert live.views["overview"].chart is not None  # drawn ahead, for whoever looks
+    monkeypatch.setenv(STATIC_RUN_ENV, "1")
+    ex = IncidentExplorer(demo["inc"], background=False)
+    assert ex.load_status == "done" and ex.ready and ex.suspects is not None
+    assert ex.views["overview"].chart is None
+    ex.show_tab("timeline")
+    assert ex.views["timeline"].chart is not None
+    ex.show_tab("overview")
+    chart = ex.views["overview"].chart
+    assert chart is not None and chart.spec == live.views["overview"].chart.spec
