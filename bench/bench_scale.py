@@ -22,6 +22,10 @@ Measured per size and path:
 * ``peak_rss``: the process's peak resident memory;
 * ``rows_per_service``: rows fetched from the source (all signals) per service, and the
   metric rows alone;
+* ``spans_held_per_service`` / ``logs_held_per_service``: the spans' and logs' frames
+  held after the load, per service (above ``AUTO_ALL_BYTES`` of spans and logs files the
+  files source holds only the attributes the investigation reads,
+  :mod:`workbench.sources.files.detail`);
 * whether the top suspect is the injected root cause.
 
 Each line: ``name: value unit (baseline value, ratio x, target t)``; the baseline is the
@@ -98,7 +102,12 @@ for r in st.iter_rows(named=True):
 if out != "-":  # the ranking and every signal's output, to compare two paths
     sus.table.write_parquet(out + ".suspects.parquet")
     sus.signals.write_parquet(out + ".signals.parquet")
+held = {sig: inc.frame(sig).estimated_size() / 2**10 for sig in ("metrics", "logs", "spans", "events")}
+attrs = {sig: inc.frame(sig)["attributes"].estimated_size() / 2**10 for sig in ("logs", "spans")}
+cols = {sig: inc.frame(sig).width for sig in ("metrics", "logs", "spans", "events")}
 print(json.dumps({
+    "held_kib": held, "attributes_kib": attrs, "columns": cols,
+    "attributes_held": inv.attributes_held() if hasattr(inv, "attributes_held") else None,
     "services": n, "load_s": t_load, "findings_s": t_all,
     "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "rows": rows, "load_by_signal_s": secs, "top": sus.ranking[0], "truth": truth, "rank_of_truth": sus.rank_of(truth),
@@ -311,6 +320,10 @@ def report(tag: str, results: dict[int, dict]) -> None:
         mper = r["rows"].get("metrics", 0) / r["services"]
         bm = base["rows"].get("metrics", 0) / bn
         line(f"{pre}_{n}_metric_rows_per_service", mper, "rows", bm, "flat (ratio ~1)")
+        if "held_kib" in r and "held_kib" in base:  # frames held after the load, per service
+            for sig in ("spans", "logs"):
+                h, bh = r["held_kib"][sig] / r["services"], base["held_kib"][sig] / bn
+                line(f"{pre}_{n}_{sig}_held_per_service", h, "KiB", bh, "flat (ratio ~1)")
         line(f"{pre}_{n}_top_is_root", float(r["top"] == r["truth"]), "bool", 1.0, "1")
     print(f"# {load_average()}")
 
@@ -380,7 +393,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"# {tag}, {n} services: top {r['top']} (truth {r['truth']}, rank "
                 f"{r['rank_of_truth']}), verdict {r['verdict']}, metrics grain "
                 f"{r.get('grain', '?')}, rows {r['rows']}, load by signal (s) "
-                f"{r['load_by_signal_s']}; measured {r['measured_at']}, {r['load_average']}",
+                f"{r['load_by_signal_s']}, attributes held {r.get('attributes_held')}, "
+                f"columns {r.get('columns')}, attributes KiB {r.get('attributes_kib')}; "
+                f"measured {r['measured_at']}, {r['load_average']}",
                 flush=True,
             )
         report(tag, results)

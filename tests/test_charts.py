@@ -231,6 +231,28 @@ def test_enable_offline_switches_to_the_offline_jupyter_renderer() -> None:
         JupyterChart.enable_offline(False)
 
 
+def test_in_a_run_made_static_charts_are_their_specs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the kernel of a run whose outputs are made static (``workbench demo``) "auto"
+    shows each chart as its Vega-Lite spec, for the exporter to draw (a live widget
+    there is 1.5 MB of state nobody sees); the spec is the chart's, as the widget's is."""
+    from workbench.notebook import STATIC_RUN_ENV
+
+    before = alt.renderers.active
+    point = alt.Chart(pl.DataFrame({"a": [1]})).mark_point().encode(x="a:Q")
+    try:
+        monkeypatch.setenv(STATIC_RUN_ENV, "1")
+        assert render.enable_offline() == "spec"
+        bundle = point._repr_mimebundle_()
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        major = alt.SCHEMA_VERSION.split(".")[0]
+        assert data[f"application/vnd.vegalite.{major}+json"] == point.to_dict()
+        assert not any("widget" in mime for mime in data)
+        monkeypatch.delenv(STATIC_RUN_ENV)
+        assert render.enable_offline() in ("jupyter", "svg")  # svg: without anywidget
+    finally:
+        alt.renderers.enable(before)
+
+
 def test_service_graph_chart_marks_new_and_vanished_edges_from_a_diff() -> None:
     from workbench.analysis.graph import graph_diff
 

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from workbench import notebook
 
 PROBE = """
@@ -134,6 +136,41 @@ def test_a_headless_run_starts_ipykernel_without_its_debugger(tmp_path: Path) ->
     cell = json.loads(out.read_text())["cells"][0]
     assert "".join(cell["outputs"][0]["text"]).split() == ["True", "True", "42"]
     assert events == ["started", "cell"]
+
+
+def test_a_run_made_static_tells_its_kernel_and_no_other_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``execute(static=True)`` (``workbench demo``, which makes the outputs static)
+    starts its kernel with ``WORKBENCH_STATIC_RUN=1`` (``notebook.static_run()`` there);
+    a plain run's kernel does not get it, even from this process's environment."""
+    src = tmp_path / "probe.ipynb"
+    src.write_text(
+        json.dumps(
+            {
+                "nbformat": 4,
+                "nbformat_minor": 5,
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "id": "probe",
+                        "metadata": {},
+                        "execution_count": None,
+                        "outputs": [],
+                        "source": "from workbench.notebook import static_run\nprint(static_run())",
+                    }
+                ],
+            }
+        )
+    )
+
+    def printed(out: Path) -> str:
+        return "".join(json.loads(out.read_text())["cells"][0]["outputs"][0]["text"]).strip()
+
+    assert printed(notebook.execute(src, tmp_path / "s.ipynb", cwd=tmp_path, static=True)) == "True"
+    monkeypatch.setenv(notebook.STATIC_RUN_ENV, "1")
+    assert printed(notebook.execute(src, tmp_path / "p.ipynb", cwd=tmp_path)) == "False"
 
 
 SVG_PROBE = """

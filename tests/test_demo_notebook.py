@@ -61,7 +61,8 @@ def demo_proc(
         text=True,
         timeout=900,
         cwd=ROOT,
-        env={**os.environ, **GRAFANA_ENV},
+        # two drawing processes whatever the machine's load (drawing_processes())
+        env={**os.environ, **GRAFANA_ENV, "WORKBENCH_SVG_PROCESSES": "2"},
     )
     return out, proc, before, git_status()
 
@@ -130,6 +131,46 @@ def test_charts_are_static_svg_and_no_widget_state_is_left(
     # every chart is inline SVG in the HTML too
     assert html.count('data-mime-type="image/svg+xml"') >= len(charts)
     assert len(re.findall(r"<svg[^>]*class=\"marks\"", html)) >= len(charts)
+
+
+def test_chart_ids_are_numbered_over_the_notebook(demo_run: tuple[Path, dict, str]) -> None:
+    """The charts were drawn by two processes (and perhaps read from the SVG cache), each
+    numbering its clip paths and gradients on its own: in the notebook they are numbered
+    in order, as one process drawing every chart would (clip1, clip2, ... unique)."""
+    _, nb, _ = demo_run
+    ids = [
+        name
+        for c in _tagged(nb, "chart")
+        for o in c["outputs"]
+        if "image/svg+xml" in o.get("data", {})
+        for name in re.findall(r'\bid="([^"]+)"', "".join(o["data"]["image/svg+xml"]))
+    ]
+    clips = [int(x[4:]) for x in ids if re.fullmatch(r"clip\d+", x)]
+    gradients = [int(x[9:]) for x in ids if re.fullmatch(r"gradient_\d+", x)]
+    assert len(clips) > 100  # the RED panels' facets, the timeline's
+    assert clips == list(range(1, len(clips) + 1))
+    assert gradients == list(range(len(gradients)))
+
+
+def test_the_second_drawing_process_only_on_a_machine_with_room(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from workbench.commands import demo
+
+    monkeypatch.delenv("WORKBENCH_SVG_PROCESSES", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 1.0, 1.0))
+    assert demo.drawing_processes() == 2
+    monkeypatch.setattr(os, "getloadavg", lambda: (4.5, 1.0, 1.0))  # two cores busy twice
+    assert demo.drawing_processes() == 1
+    monkeypatch.setenv("WORKBENCH_SVG_PROCESSES", "2")
+    assert demo.drawing_processes() == 2
+    monkeypatch.setenv("WORKBENCH_SVG_PROCESSES", "1")
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert demo.drawing_processes() == 1
+    monkeypatch.delenv("WORKBENCH_SVG_PROCESSES")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0})
+    assert demo.drawing_processes() == 1  # one CPU: nothing to draw beside
 
 
 def test_html_loads_nothing_from_the_network(demo_run: tuple[Path, dict, str]) -> None:

@@ -21,7 +21,7 @@ def careful(path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
     import workbench.sources.files.otlp_fast as fast
 
     with monkeypatch.context() as m:
-        m.setattr(fast, "fast_spans_file", lambda path: None)
+        m.setattr(fast, "fast_spans_file", lambda path, **kw: None)
         return otlp.read_file(path).frame
 
 
@@ -511,3 +511,20 @@ def test_absent_null_and_empty_attributes_under_one_block(  # type: ignore[no-un
     ]
     assert routes == ["/x", "/x", "/x", None, None, None, None, "/x"]
     assert {kv["key"]: kv["value"] for kv in fast["attributes"][3]}["k8s.pod.name"] == "api-1"
+
+
+def test_fast_path_with_keys_keeps_only_those_and_equals_the_cut_of_all(
+    lab_demo_dir: Path,
+) -> None:
+    """A lean load (issue 18): the fast path builds only the kept keys' attributes, and
+    the result is the full frame with its attributes cut to those keys."""
+    from workbench.analysis._util import PEER_KEYS
+    from workbench.sources.files.detail import lean
+
+    path = lab_demo_dir / "traces" / "traces.otlp.jsonl"
+    full = fast_spans_file(path)
+    cut = fast_spans_file(path, keys=PEER_KEYS)
+    assert full is not None and cut is not None
+    assert_frame_equal(cut, lean(full, "spans"))
+    keys = set(cut["attributes"].explode().struct.field("key").drop_nulls().to_list())
+    assert keys and keys <= set(PEER_KEYS)

@@ -180,6 +180,110 @@ def test_svg_ids_are_unique_in_a_page() -> None:
     assert len(ids) == len(set(ids)) == 4
 
 
+def test_svg_ids_are_numbered_over_the_notebook_as_one_process_numbers_them() -> None:
+    """vl-convert numbers clip paths (from 1) and gradients (from 0) per process, on
+    from its previous chart: the numbering continues from SVG to SVG whatever numbers
+    each came with, references follow their ids, text and other ids stay."""
+    ids = offline_html.SvgIdNumbering()
+    a = (
+        '<svg><defs><clipPath id="clip7"/><clipPath id="clip9"/></defs>'
+        '<g clip-path="url(#clip9)"><g clip-path="url(#clip7)"/></g>'
+        '<text>id=clip7 url(#clip7)</text><path id="other3"/></svg>'
+    )
+    assert ids.number(a) == (
+        '<svg><defs><clipPath id="clip1"/><clipPath id="clip2"/></defs>'
+        '<g clip-path="url(#clip2)"><g clip-path="url(#clip1)"/></g>'
+        '<text>id=clip7 url(#clip7)</text><path id="other3"/></svg>'
+    )
+    b = (
+        '<svg><linearGradient id="gradient_4"/><radialGradient id="gradient_5"/>'
+        '<pattern id="p_gradient_5"><rect fill="url(#gradient_5)"/></pattern>'
+        '<clipPath id="clip1"/><g clip-path="url(#clip1)" fill="url(#p_gradient_5)"/>'
+        '<use href="#gradient_4"/></svg>'
+    )
+    assert ids.number(b) == (
+        '<svg><linearGradient id="gradient_0"/><radialGradient id="gradient_1"/>'
+        '<pattern id="p_gradient_1"><rect fill="url(#gradient_1)"/></pattern>'
+        '<clipPath id="clip3"/><g clip-path="url(#clip3)" fill="url(#p_gradient_1)"/>'
+        '<use href="#gradient_0"/></svg>'
+    )
+    assert ids.number("<svg><rect/></svg>") == "<svg><rect/></svg>"
+    assert ids.number('<svg><clipPath id="clip1"/></svg>') == '<svg><clipPath id="clip4"/></svg>'
+    # numbered as one process numbers them already: the same text
+    fresh, serial = offline_html.SvgIdNumbering(), offline_html.SvgIdNumbering()
+    first, second = fresh.number(a), fresh.number(b)
+    assert [serial.number(first), serial.number(second)] == [first, second]
+
+
+def test_charts_drawn_by_two_processes_are_the_bytes_one_process_draws(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A notebook of clipped charts (clip paths are numbered per vl-convert process)
+    drawn by a drawer's two processes, out of order, is the same static notebook as one
+    drawn serially in a fresh process: the first chart's clip path is clip1, and each
+    next chart's goes on from the previous one's."""
+    import json
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("WORKBENCH_SVG_CACHE", "0")
+    nb = _nb()
+    charts = [
+        {**SPEC, "mark": {"type": "line", "clip": True}},
+        {**SPEC, "mark": {"type": "point", "clip": True}},
+        {**SPEC, "mark": {"type": "bar", "clip": True}},
+    ]
+    nb["cells"] += [
+        {
+            **nb["cells"][1],
+            "id": f"c{i}",
+            "outputs": [
+                {
+                    "output_type": "display_data",
+                    "metadata": {},
+                    "data": {"application/vnd.vegalite.v6+json": chart},
+                }
+            ],
+        }
+        for i, chart in enumerate(charts)
+    ]
+    state = nb["metadata"]["widgets"][STATE]["state"]
+    drawer = offline_html.SvgDrawer(processes=2)
+    try:
+        for cell in reversed(nb["cells"]):  # the last chart first: another numbering
+            drawer.submit_outputs(cell, state)
+        apart = offline_html.make_static(nb, svgs=drawer)
+    finally:
+        drawer.close()
+    assert drawer.drawn_apart == 4 and drawer.drawn_here == 0
+    serial = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, sys; from workbench import offline_html; "
+            "print(json.dumps(offline_html.make_static(json.loads(sys.stdin.read()))))",
+        ],
+        input=json.dumps(nb),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.dumps(apart) == serial.stdout.strip()
+    svgs = [
+        o["data"]["image/svg+xml"]
+        for c in apart["cells"]
+        for o in c.get("outputs", [])
+        if "image/svg+xml" in o.get("data", {})
+    ]
+    assert [re.findall(r'id="(clip\d+)"', s) for s in svgs] == [
+        [],
+        [],
+        ["clip1"],
+        ["clip2"],
+        ["clip3"],
+    ]
+
+
 def test_warm_up_leaves_the_export_unchanged() -> None:
     static = offline_html.make_static(_nb())
     before = offline_html.to_html(static, title="t", exclude_input=True)
@@ -211,7 +315,7 @@ def test_svg_drawer_draws_ahead_in_a_process_of_its_own(monkeypatch: pytest.Monk
     drawer = offline_html.SvgDrawer()
     try:
         drawer.start()
-        assert drawer._process.pid not in (None, os.getpid())
+        assert len(drawer.pids) == 2 and all(p not in (None, os.getpid()) for p in drawer.pids)
         drawer.submit_outputs(nb["cells"][1], state)  # the widget chart and the mimebundle
         static = offline_html.make_static(nb, svgs=drawer)
     finally:
@@ -239,24 +343,29 @@ def test_svg_drawer_draws_ahead_in_a_process_of_its_own(monkeypatch: pytest.Monk
 def test_svg_drawer_draws_here_when_its_process_is_gone(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Nothing lost when the drawing process dies: the chart is drawn in this process,
-    with a warning saying so."""
+    """Nothing lost when the drawing processes die: a chart goes to the other process
+    while one is left, then it is drawn in this process, with a warning saying so."""
     monkeypatch.setenv("WORKBENCH_SVG_CACHE", "0")
     nb = _nb()
+    state = nb["metadata"]["widgets"][STATE]["state"]
     drawer = offline_html.SvgDrawer()
     try:
         drawer.start()
-        pid = drawer._process.pid
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)
+        first, second = drawer.pids
+        assert first is not None and second is not None
+        os.kill(first, signal.SIGKILL)
         with caplog.at_level("WARNING", logger="workbench.offline_html"):
-            drawer.submit_outputs(nb["cells"][1], nb["metadata"]["widgets"][STATE]["state"])
+            drawer.submit_outputs(nb["cells"][1], state)
             static = offline_html.make_static(nb, svgs=drawer)
+            assert drawer.drawn_here == 0 and drawer.drawn_apart == 1  # by the second
+            os.kill(second, signal.SIGKILL)
+            drawer.submit({**SPEC, "mark": "point"})
+            assert drawer.svg({**SPEC, "mark": "point"}).startswith("<svg")
     finally:
         drawer.close()
     assert offline_html.chart_count(static) == 2
-    assert drawer.drawn_here == 1 and drawer.drawn_apart == 0
-    assert "SVG process exited" in caplog.text
+    assert drawer.drawn_here == 1 and drawer.drawn_apart == 1
+    assert "SVG process exited" in caplog.text and "no SVG process left" in caplog.text
 
 
 def test_a_spec_the_drawing_process_cannot_render_is_bad_data() -> None:
@@ -333,9 +442,9 @@ def test_write_static_with_a_drawer_writes_what_it_writes_without(
     assert drawn.read_bytes() == plain.read_bytes()
     assert drawn_html.read_bytes() == plain_html.read_bytes()
     page = drawn_html.read_text()
-    # each SVG's ids scoped (vl-convert numbers its clip paths per process: clip1 in a
-    # fresh one, higher after other clipped charts in the same test process)
-    assert page.count("<svg") == 3 and re.search(r'id="wb2-clip\d+"', page)
+    # each SVG's ids numbered over the notebook (the first clip path is clip1 however
+    # many this process's vl-convert drew before), and scoped in the page
+    assert page.count("<svg") == 3 and 'id="wb2-clip1"' in page
     assert "workbench-pending" not in page + drawn.read_text()
     assert drawer.drawn_apart == 2 and drawer.drawn_here == 0
 

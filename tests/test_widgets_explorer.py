@@ -462,3 +462,24 @@ def test_suspects_tab_says_how_many_it_lists(explorer: IncidentExplorer) -> None
     assert button.description.startswith("Failing traces (")
     # the button grows with its label: "Failing traces (48)" was cut to "Failing traces (…"
     assert button.layout.width == "auto" and button.layout.min_width == "148px"
+
+
+def test_in_a_run_made_static_the_explorer_renders_a_tab_only_when_asked(
+    demo: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a headless run whose outputs are made static (``workbench demo``: the explorer
+    becomes a note) the explorer loads its answers but draws no tab ahead; a tab asked
+    for is drawn as always. Elsewhere the tab on show is drawn once the answers are in."""
+    from workbench.notebook import STATIC_RUN_ENV
+
+    live = IncidentExplorer(demo["inc"], background=False)
+    assert live.views["overview"].chart is not None  # drawn ahead, for whoever looks
+    monkeypatch.setenv(STATIC_RUN_ENV, "1")
+    ex = IncidentExplorer(demo["inc"], background=False)
+    assert ex.load_status == "done" and ex.ready and ex.suspects is not None
+    assert ex.views["overview"].chart is None
+    ex.show_tab("timeline")
+    assert ex.views["timeline"].chart is not None
+    ex.show_tab("overview")
+    chart = ex.views["overview"].chart
+    assert chart is not None and chart.spec == live.views["overview"].chart.spec

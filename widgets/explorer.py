@@ -443,11 +443,21 @@ class IncidentExplorer(w.VBox):
         if self.incident.partial:
             self._analysed_partial()
         self._dirty = set(TABS)
-        self._render_current()
+        self._render_ahead()
 
     def _suspects_ready(self) -> None:
         self._dirty.add("suspects")
-        self._render_current()
+        self._render_ahead()
+
+    def _render_ahead(self) -> None:
+        """Render the tab on show once its answers are ready, for whoever looks at it;
+        not in a run whose outputs are made static (:func:`workbench.notebook.static_run`:
+        the explorer becomes a note there, and its first tab, the RED panels, cost the
+        demo's headless run 0.2 s of the kernel). A tab asked for renders either way."""
+        from workbench.notebook import static_run
+
+        if not static_run():
+            self._render_current()
 
     def _cancelled(self) -> None:
         done = " The views show what was ready." if self.ready else ""

@@ -374,7 +374,12 @@ class TracesView(w.VBox):
         url = links.trace(trace) if links is not None and trace else None
         if url:
             parts.append(f"<p>Open in Grafana: {links_html({'trace': url})}</p>")
-        logs = ex.inv.trace_logs(trace, n=ex.max_log_lines) if trace else pl.DataFrame()
+        # the lines as loaded: their attributes are not shown (no second read of a lean load)
+        logs = (
+            ex.inv.trace_logs(trace, n=ex.max_log_lines, attributes=False)
+            if trace
+            else pl.DataFrame()
+        )
         if logs.height:
             body = "\n".join(
                 f"{r['ts']:%H:%M:%S.%f}"[:-3]

@@ -241,7 +241,10 @@ def save_bundle(
         (tmp / "frames").mkdir()
         entries = []
         for sig in SIGNALS:
-            df = incident.frame(sig)
+            # a lean load (spans/logs without the attributes no view reads) is read
+            # again in full: the bundle keeps the evidence whole
+            lean = incident.attributes_held(sig) != "all"
+            df = incident.with_attributes(sig) if lean else incident.frame(sig)
             file = tmp / "frames" / f"{sig}.parquet"
             df.write_parquet(file, compression="zstd", statistics=True)
             provenance = [
@@ -250,6 +253,7 @@ def save_bundle(
                     "query": o.result.query if o.result else None,
                     "window": str(o.result.window) if o.result and o.result.window else None,
                     "warnings": list(o.result.warnings) if o.result else [],
+                    **({"attributes": "read again in full for the bundle"} if lean else {}),
                 }
                 for (_, s), o in sorted(incident.outcomes.items())
                 if s == sig

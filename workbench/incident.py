@@ -420,6 +420,59 @@ class Incident:
             raise ConfigError(f"unknown signal {signal!r}; one of {SIGNALS}")
         return self._frame(signal)
 
+    def attributes_held(self, signal: Signal) -> str:
+        """``"all"``, or ``"used"`` when a source loaded ``signal`` (spans or logs) with
+        only the attributes the investigation reads (a large directory:
+        :mod:`workbench.sources.files.detail`); its result's warnings say so.
+
+        >>> Incident.demo().attributes_held("logs")
+        'all'
+        """
+        self._frame(signal)
+        for (_, sig), o in self.outcomes.items():
+            r = o.result
+            if sig == signal and r is not None and r.extra.get("attributes", "all") != "all":
+                return "used"
+        return "all"
+
+    def with_attributes(
+        self,
+        signal: Signal,
+        *,
+        services: Sequence[str] | None = None,
+        trace_ids: Sequence[str] | None = None,
+    ) -> pl.DataFrame:
+        """``signal``'s rows (of ``services`` and ``trace_ids``, each default all) with
+        every attribute: the loaded frame when it holds them all, else each source asked
+        again (a files source reads its files once more for these rows, see
+        :meth:`attributes_held`). Same rows, same order as the loaded frame.
+
+        >>> inc.with_attributes("logs", trace_ids=["4bf92f3577b34da6a3ce929d0e0e4736"])
+        """
+
+        def pick(df: pl.DataFrame) -> pl.DataFrame:
+            if services is not None:
+                df = df.filter(pl.col("service").is_in(list(services)))
+            if trace_ids is not None:
+                df = df.filter(pl.col("trace_id").is_in(list(trace_ids)))
+            return df
+
+        if signal not in ("spans", "logs") or self.attributes_held(signal) == "all":
+            return pick(self.frame(signal))
+        asked = services if services is not None else self.services
+        parts = []
+        for src in self.sources:
+            o = self.outcomes.get((src.name, signal))
+            if o is None or o.result is None:  # not loaded the first time: not now either
+                continue
+            if hasattr(src, "detail"):
+                res = src.detail(signal, self.full_window, services=asked, trace_ids=trace_ids)
+            else:
+                res = src.load(signal, self.full_window, services=asked)
+            parts.append(pick(res.frame))
+        # concatenated in the sources' order, as the load concatenates them
+        return frames.concat(parts, signal) if parts else frames.empty(signal)
+
     # status ---------------------------------------------------------------------------------
     def status(self) -> pl.DataFrame:
         """One row per source and signal: rows, partial, error, time taken."""

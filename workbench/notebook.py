@@ -21,8 +21,10 @@ Example::
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
@@ -37,6 +39,7 @@ if TYPE_CHECKING:  # imported where used: `workbench demo` starts its kernel wit
 
 __all__ = [
     "PARAMETERS",
+    "STATIC_RUN_ENV",
     "NotebookError",
     "execute",
     "fill_parameters",
@@ -45,6 +48,7 @@ __all__ = [
     "new_incident_notebook",
     "open_incident",
     "read_parameters",
+    "static_run",
     "template_path",
 ]
 
@@ -275,10 +279,81 @@ def kernel_name() -> str:
     return "incident-workbench"
 
 
+def ready_client() -> type:
+    """jupyter_client's asynchronous kernel client, ready as soon as the kernel has
+    answered ``kernel_info`` and IOPub has carried that request's *idle* status.
+
+    jupyter_client's own ``wait_for_ready`` then waits until IOPub has been silent for
+    0.2 s, to drain start-up messages: a fixed 0.2 s on every headless run, the kernel
+    idle. Nothing needs draining here: nbclient reads only the messages whose parent is
+    the request it sent (a cell's execution), and the idle status of the ``kernel_info``
+    request shows that IOPub is connected, which is what jupyter_client's wait checks
+    too. If that status does not come within 0.2 s (IOPub not connected yet),
+    ``kernel_info`` is asked again, as jupyter_client does. Public client API only
+    (``kernel_info``, the channels' ``get_msg``, ``is_alive``, the session's
+    ``adapt_version``); the client class is the kernel manager's ``client_factory``.
+
+    >>> km = ipc_kernel_manager()(kernel_name="python3")
+    >>> km.client_factory is ready_client()
+    True
+    """
+    return _ready_client_class()
+
+
+@functools.cache
+def _ready_client_class() -> type:
+    import time
+    from queue import Empty
+
+    from jupyter_client import protocol_version_info
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class ReadyClient(AsyncKernelClient):
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+            while True:
+                asked = self.kernel_info()
+                try:
+                    reply = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    reply = None
+                if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                    parent = reply["parent_header"].get("msg_id") or asked
+                    if await self._idle_seen(parent):
+                        # speak the kernel's protocol version, as jupyter_client does
+                        theirs = str(reply["content"].get("protocol_version", "5"))
+                        major = int(theirs.split(".")[0])
+                        if major != protocol_version_info[0]:
+                            self.session.adapt_version = major
+                        return
+                if not await self.is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+        async def _idle_seen(self, msg_id: str) -> bool:
+            """Whether IOPub carries request ``msg_id``'s idle status (each message
+            within 0.2 s of the previous one)."""
+            while True:
+                try:
+                    msg = await self.iopub_channel.get_msg(timeout=0.2)
+                except Empty:
+                    return False
+                if (
+                    msg["msg_type"] == "status"
+                    and msg["parent_header"].get("msg_id") == msg_id
+                    and msg["content"].get("execution_state") == "idle"
+                ):
+                    return True
+
+    return ReadyClient
+
+
 def ipc_kernel_manager() -> type:
     """A kernel manager whose kernel listens on IPC sockets in a private temporary folder
     (mode 0700) instead of TCP on localhost: nothing travels in plain text over the network
-    stack, so the kernel has nothing to warn about on a headless run."""
+    stack, so the kernel has nothing to warn about on a headless run. Its clients are
+    :func:`ready_client`'s."""
     import shutil
     import tempfile
 
@@ -287,6 +362,7 @@ def ipc_kernel_manager() -> type:
     class IpcKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
+            self.client_factory = ready_client()
             self._ipc_dir = tempfile.mkdtemp(prefix="wb-kernel-")
             self.transport = "ipc"
             self.ip = str(Path(self._ipc_dir) / "kernel")
@@ -333,10 +409,29 @@ def import_lines(nb: Mapping[str, Any] | str | Path) -> list[str]:
     return lines
 
 
-def _early_kernel(name: str, *, preload: Sequence[str], cwd: str | None) -> tuple[Any, type]:
+#: set to ``1`` in the environment of a headless run's kernel whose outputs are made
+#: static afterwards (:func:`execute` with ``static=True``)
+STATIC_RUN_ENV = "WORKBENCH_STATIC_RUN"
+
+
+def static_run() -> bool:
+    """Whether this process is the kernel of a headless run whose outputs are made static
+    afterwards (charts become SVG, widgets a note: ``workbench demo --execute``): what
+    only a live view would show need not be prepared ahead.
+
+    >>> static_run()                    # in JupyterLab, or a plain script
+    False
+    """
+    return os.environ.get(STATIC_RUN_ENV) == "1"
+
+
+def _early_kernel(
+    name: str, *, preload: Sequence[str], cwd: str | None, static: bool = False
+) -> tuple[Any, type]:
     """Start a kernel now, running ``preload`` (import statements) while it starts, and
     return a kernel manager class for papermill/nbclient that adopts it: they find it
-    started, wait until it is ready and shut it down as if they had started it."""
+    started, wait until it is ready and shut it down as if they had started it.
+    ``static``: the kernel runs with :data:`STATIC_RUN_ENV` set (see :func:`static_run`)."""
     import asyncio
 
     from jupyter_core.utils import run_sync
@@ -378,7 +473,10 @@ def _early_kernel(name: str, *, preload: Sequence[str], cwd: str | None) -> tupl
     base = Early
     km = base(kernel_name=name, kernel_spec_manager=_spec_manager())
     extra = [f"--IPKernelApp.exec_lines={json.dumps(list(preload))}"] if preload else []
-    run_sync(km.start_kernel)(extra_arguments=extra, cwd=cwd)
+    env = {**os.environ, STATIC_RUN_ENV: "1"} if static else None
+    if env is None and STATIC_RUN_ENV in os.environ:  # not inherited by a live run
+        env = {k: v for k, v in os.environ.items() if k != STATIC_RUN_ENV}
+    run_sync(km.start_kernel)(extra_arguments=extra, cwd=cwd, **({"env": env} if env else {}))
 
     class Adopted(base):  # type: ignore[misc, valid-type]
         """Hands out the kernel manager started above (not an instance of this class,
@@ -452,6 +550,7 @@ def execute(
     on_cell_done: Callable[[Mapping[str, Any], Mapping[str, Any]], None] | None = None,
     on_executed: Callable[[dict[str, Any]], None] | None = None,
     on_started: Callable[[], None] | None = None,
+    static: bool = False,
 ) -> Path:
     """Run ``notebook`` headless with papermill into ``out``; raise :class:`NotebookError`
     naming the failing cell if one raises (the partly executed notebook is still written).
@@ -473,6 +572,11 @@ def execute(
     ``on_started()``, if given, is called once the kernel process is launched, before
     papermill starts: work that can run beside the kernel (``workbench demo`` loads its
     HTML exporter there) starts then rather than delaying the kernel's launch.
+
+    ``static=True``: the caller makes the outputs static (``workbench demo``: charts as
+    SVG, widgets as a note); the kernel is told (:func:`static_run`), and widgets skip
+    what only a live view shows (the explorer renders no tab ahead). The outputs made
+    static are the same either way.
     """
     from jupyter_core.utils import run_sync
 
@@ -480,7 +584,7 @@ def execute(
     out.parent.mkdir(parents=True, exist_ok=True)
     name = kernel_name()
     lines = import_lines(notebook) if preload else []
-    km, adopted = _early_kernel(name, preload=lines, cwd=str(cwd) if cwd else None)
+    km, adopted = _early_kernel(name, preload=lines, cwd=str(cwd) if cwd else None, static=static)
     try:
         if on_started is not None:
             on_started()

@@ -34,6 +34,7 @@ from workbench.errors import BadData
 
 __all__ = [
     "SvgDrawer",
+    "SvgIdNumbering",
     "chart_count",
     "make_static",
     "network_references",
@@ -92,40 +93,56 @@ class SvgDrawer:
     for :func:`make_static` to pick up; a spec it was not given is drawn when asked, as
     without it. Errors surface when the SVG is asked for.
 
-    The drawing happens in a child process (:class:`~workbench.chart_svg.SvgProcess`):
+    The drawing happens in ``processes`` child processes
+    (:class:`~workbench.chart_svg.SvgProcess`), each chart in the first one free:
     vl-convert keeps the GIL while it draws, and in this process it would stall the
-    notebook run's cell loop. If that process is gone, charts are drawn here.
+    notebook run's cell loop; with two, the charts that come after a big one (the demo's
+    RED panels) are drawn beside it rather than after it. Which process drew a chart does
+    not show: :func:`make_static` numbers the SVGs' ids (:class:`SvgIdNumbering`). If a
+    process is gone, its charts are drawn here.
 
     >>> drawer = SvgDrawer()
-    >>> drawer.start()                           # optional: warms the process up early
+    >>> drawer.start()                           # optional: warms the processes up early
     >>> drawer.submit(spec)                      # returns at once
     >>> make_static(nb, svgs=drawer)             # finds it drawn
     >>> drawer.close()
     """
 
-    def __init__(self) -> None:
+    def __init__(self, processes: int = 2) -> None:
+        import queue
         from concurrent.futures import ThreadPoolExecutor
 
-        # one thread keys each spec and waits for the process (GIL released meanwhile)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svg")
-        self._process = SvgProcess()
+        # a thread per process keys each spec and waits for it (GIL released meanwhile)
+        self._pool = ThreadPoolExecutor(max_workers=processes, thread_name_prefix="svg")
+        self._processes = [SvgProcess() for _ in range(processes)]
+        self._idle: queue.SimpleQueue[SvgProcess] = queue.SimpleQueue()
+        for process in self._processes:
+            self._idle.put(process)
         self._futures: dict[tuple[str, bool], Any] = {}
         self._submitted: list[Any] = []
         self._lock = threading.Lock()
-        #: how many SVGs were drawn in this process (the child process was gone)
+        #: how many SVGs were drawn in this process (a child process was gone)
         self.drawn_here = 0
 
     @property
     def drawn_apart(self) -> int:
-        """How many SVGs the child process drew (or found in the SVG cache)."""
-        return self._process.drawn
+        """How many SVGs the child processes drew (or found in the SVG cache)."""
+        return sum(p.drawn for p in self._processes)
 
-    def start(self) -> None:
-        """Launch the drawing process now (it warms up while the caller goes on)."""
-        try:
-            self._process.start()
-        except SvgProcessGone as exc:  # charts are drawn here, when asked
-            log.warning("%s; charts are drawn in this process", exc)
+    @property
+    def pids(self) -> list[int | None]:
+        """The child processes' ids (None: not launched, or closed)."""
+        return [p.pid for p in self._processes]
+
+    def start(self, processes: int | None = None) -> None:
+        """Launch the drawing processes now (they warm up while the caller goes on); only
+        the first ``processes`` of them if given (the others: at a later ``start()``, or
+        when a chart finds every launched one busy)."""
+        for process in self._processes[:processes]:
+            try:
+                process.start()
+            except SvgProcessGone as exc:  # its charts are drawn here, when asked
+                log.warning("%s; charts are drawn in this process", exc)
 
     @staticmethod
     def _key(spec: dict[str, Any], vega: bool) -> tuple[str, bool]:
@@ -152,11 +169,19 @@ class SvgDrawer:
             done.set_exception(exc)
 
     def _draw_key(self, key: tuple[str, bool], spec: dict[str, Any]) -> str:
-        try:
-            return self._process.draw(key[0], vega=key[1])
-        except SvgProcessGone as exc:
-            log.warning("%s; drawing the chart in this process", exc)
-        self.drawn_here += 1
+        # the first process free; if it is gone, the next one free (a gone one goes back
+        # in the queue and fails at once), at most one try per process: then draw here
+        for _ in self._processes:
+            process = self._idle.get()  # one is free: as many threads as processes
+            try:
+                return process.draw(key[0], vega=key[1])
+            except SvgProcessGone as exc:
+                log.warning("%s; drawing the chart elsewhere", exc)
+            finally:
+                self._idle.put(process)
+        log.warning("no SVG process left; drawing the chart in this process")
+        with self._lock:
+            self.drawn_here += 1
         return draw_svg(spec, vega=key[1])
 
     def submit_outputs(self, cell: Any, widget_state: Any) -> None:
@@ -179,21 +204,26 @@ class SvgDrawer:
         key = self._key(spec, vega)
         with self._lock:
             submitted = list(self._submitted)
-        wait(submitted)  # each keyed (and drawn) in turn, in the one background thread
+        wait(submitted)  # each keyed (and drawn) by the background threads
         with self._lock:
             future = self._futures.get(key)
         return future.result() if future is not None else self._draw_key(key, spec)
 
     def close(self) -> None:
-        """Stop drawing: pending charts are dropped, the child process exits."""
+        """Stop drawing: pending charts are dropped, the child processes exit."""
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._process.close()
+        for process in self._processes:
+            process.close()
 
 
 def _static_output(
-    data: dict[str, Any], widgets: dict[str, Any], svgs: SvgDrawer | _PendingSvgs | None = None
+    data: dict[str, Any],
+    widgets: dict[str, Any],
+    svgs: SvgDrawer | _PendingSvgs | None,
+    ids: SvgIdNumbering,
 ) -> dict[str, Any] | None:
-    """SVG data for one chart output, or None if it is not a chart."""
+    """SVG data for one chart output (its ids numbered by ``ids``), or None if it is not
+    a chart. A :class:`_PendingSvgs` gives a placeholder: it numbers the SVG later."""
     if "image/svg+xml" in data or "image/png" in data:
         return None
     spec: dict[str, Any] | None = None
@@ -208,7 +238,12 @@ def _static_output(
         spec = model.get("state", {}).get("spec")
     if not spec:
         return None
-    svg = svgs.svg(spec, vega=vega) if svgs is not None else draw_svg(spec, vega=vega)
+    if isinstance(svgs, _PendingSvgs):
+        svg = svgs.svg(spec, vega=vega)
+    else:
+        svg = ids.number(
+            svgs.svg(spec, vega=vega) if svgs is not None else draw_svg(spec, vega=vega)
+        )
     return {"image/svg+xml": svg, "text/plain": "<chart>"}
 
 
@@ -218,18 +253,29 @@ def make_static(
     """A copy of notebook ``nb`` (dict) whose charts are SVG and that holds no widget state.
 
     Widget outputs that are not charts become a short note, not a broken widget.
-    ``svgs``: a :class:`SvgDrawer` that may have drawn some charts already.
+    ``svgs``: a :class:`SvgDrawer` that may have drawn some charts already. The charts'
+    clip paths and gradients are numbered in order over the notebook
+    (:class:`SvgIdNumbering`): the same bytes whichever process drew them.
     """
     # the widget state (megabytes of JavaScript per chart) is read, never copied
     meta = dict(nb.get("metadata") or {})
     widgets = meta.pop("widgets", {}).get(_WIDGET_STATE, {}).get("state", {})
-    out = copy.deepcopy({**nb, "metadata": meta})
+    # nor is a chart's spec (half a megabyte for the RED panels, replaced by its SVG)
+    specs = {
+        id(value): value
+        for cell in nb.get("cells", [])
+        for o in cell.get("outputs", [])
+        for mime, value in (o.get("data") or {}).items()
+        if _VEGALITE.match(mime) or _VEGA.match(mime)
+    }
+    out = copy.deepcopy({**nb, "metadata": meta}, specs)
+    ids = SvgIdNumbering()
     for cell in out.get("cells", []):
         for o in cell.get("outputs", []):
             data = o.get("data")
             if not data:
                 continue
-            static = _static_output(data, widgets, svgs)
+            static = _static_output(data, widgets, svgs, ids)
             if static is not None:
                 o["data"] = static
                 o["metadata"] = {}
@@ -321,6 +367,62 @@ def scope_svg_ids(svg: str, prefix: str) -> str:
     names = "|".join(re.escape(x) for x in sorted(ids, key=len, reverse=True))
     ref = re.compile(rf'(\bid="|="url\(#|href="#)({names})(?=["\)])')  # attributes only
     return ref.sub(lambda m: f"{m.group(1)}{prefix}{m.group(2)}", svg)
+
+
+# the ids vl-convert (Vega's SVG renderer) numbers: clip paths from 1, gradients from 0
+# (a radial gradient's pattern is ``p_`` + its gradient's id, same number)
+_NUMBERED_ID = re.compile(r"(?:(clip)|(?:p_)?(gradient_))(\d+)")
+_FIRST_NUMBER = {"clip": 1, "gradient_": 0}
+
+
+class SvgIdNumbering:
+    """Numbers the clip paths and gradients of chart SVGs in sequence over a notebook, as
+    one vl-convert process drawing its charts in order numbers them: the first chart's
+    clip paths ``clip1``..``clipN``, the next chart's from ``clipN+1``, and so on
+    (gradients ``gradient_0``.. likewise). vl-convert counts per process, so a chart's ids
+    otherwise depend on which process drew it and what that process drew before (the
+    SVG cache, a second drawing process): numbered here, a notebook's SVGs are the same
+    bytes however they were drawn, and its ids are unique in it.
+
+    >>> ids = SvgIdNumbering()
+    >>> ids.number('<clipPath id="clip7"/><g clip-path="url(#clip7)"/>')
+    '<clipPath id="clip1"/><g clip-path="url(#clip1)"/>'
+    >>> ids.number('<clipPath id="clip1"/><g clip-path="url(#clip1)"/>')
+    '<clipPath id="clip2"/><g clip-path="url(#clip2)"/>'
+    """
+
+    def __init__(self) -> None:
+        self._next = dict(_FIRST_NUMBER)
+
+    def number(self, svg: str) -> str:
+        """``svg`` with its numbered ids (defined with ``id="..."``) renumbered from where
+        the previous SVG's left off, in their order (lowest first); every reference to
+        them (``url(#id)``, ``href="#id"``) follows. Other ids and text are untouched."""
+        found: dict[str, set[int]] = {family: set() for family in self._next}
+        for name in _SVG_ID.findall(svg):
+            m = _NUMBERED_ID.fullmatch(name)
+            if m:
+                found[m.group(1) or m.group(2)].add(int(m.group(3)))
+        new: dict[tuple[str, int], int] = {}
+        for family, numbers in found.items():
+            for k, old in enumerate(sorted(numbers)):
+                new[family, old] = self._next[family] + k
+            self._next[family] += len(numbers)
+        if all(old == to for (_, old), to in new.items()):
+            return svg
+
+        def renumber(m: re.Match[str]) -> str:
+            family = m.group(2) or m.group(4)
+            to = new.get((family, int(m.group(5))))
+            if to is None:  # referenced but not defined here: not ours to change
+                return m.group(0)
+            return f"{m.group(1)}{m.group(3) or ''}{family}{to}"
+
+        return _NUMBERED_REF.sub(renumber, svg)
+
+
+# a numbered id where an attribute defines or references it (not in text)
+_NUMBERED_REF = re.compile(r'(\bid="|="url\(#|href="#)(?:(clip)|(p_)?(gradient_))(\d+)(?=["\)])')
 
 
 def to_html(nb: dict[str, Any], *, title: str | None = None, exclude_input: bool = False) -> str:
@@ -509,8 +611,13 @@ class _PendingSvgs:
         return token
 
     def resolve(self) -> dict[str, str]:
-        """Each placeholder's SVG, as the drawer draws it."""
-        return {token: self._drawer.svg(spec, vega=vega) for token, spec, vega in self.charts}
+        """Each placeholder's SVG, as the drawer draws it, its ids numbered in the
+        placeholders' order (:class:`SvgIdNumbering`), as :func:`make_static` numbers them."""
+        ids = SvgIdNumbering()
+        return {
+            token: ids.number(self._drawer.svg(spec, vega=vega))
+            for token, spec, vega in self.charts
+        }
 
 
 def _fill_svgs(nb: dict[str, Any], drawn: dict[str, str]) -> None:

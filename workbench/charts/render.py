@@ -69,7 +69,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["auto", "jupyter", "svg", "png"]
+Mode = Literal["auto", "jupyter", "svg", "png", "spec"]
 
 
 def _spec(chart: alt.TopLevelMixin | dict[str, Any]) -> dict[str, Any]:
@@ -346,6 +346,12 @@ def _jupyter_renderer(
     return cast(tuple[dict[str, Any], dict[str, Any]], widget._repr_mimebundle_())
 
 
+def _spec_renderer(spec: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """The chart as its Vega-Lite spec, for whoever draws it later (``mode="spec"``)."""
+    major = str(alt.SCHEMA_VERSION).lstrip("v").split(".")[0]
+    return {f"application/vnd.vegalite.v{major}+json": spec, "text/plain": "<chart>"}
+
+
 def enable_offline(mode: Mode = "auto") -> str:
     """Make altair render without the network; returns the renderer now active.
 
@@ -353,11 +359,21 @@ def enable_offline(mode: Mode = "auto") -> str:
     ``anywidget`` package; selections and brushing reach Python). ``"svg"`` / ``"png"``:
     static images rendered in the kernel by vl-convert through :func:`static_spec`
     (altair renderers ``workbench-svg`` / ``workbench-png``); best for papermill runs and
-    exported notebooks, whose HTML cannot hold live widgets. ``"auto"``: ``jupyter`` when
-    anywidget is installed, else ``svg``. Row limits stay on: aggregate before plotting.
+    exported notebooks, whose HTML cannot hold live widgets. ``"spec"``: each chart as
+    its Vega-Lite spec (a mimebundle), drawn by whoever makes the outputs static.
+    ``"auto"``: ``spec`` in a headless run whose outputs are made static afterwards
+    (:func:`workbench.notebook.static_run`: ``workbench demo``, which draws the specs in
+    processes of its own; a live widget there is 1.5 MB of state per chart that nobody
+    sees), else ``jupyter`` when anywidget is installed, else ``svg``. Row limits stay
+    on: aggregate before plotting.
     """
     if mode == "auto":
-        mode = "jupyter" if importlib.util.find_spec("anywidget") is not None else "svg"
+        from workbench.notebook import static_run
+
+        if static_run():
+            mode = "spec"
+        else:
+            mode = "jupyter" if importlib.util.find_spec("anywidget") is not None else "svg"
     if mode == "jupyter":
         if importlib.util.find_spec("anywidget") is None:
             raise ConfigError(
@@ -367,11 +383,17 @@ def enable_offline(mode: Mode = "auto") -> str:
         if "workbench-jupyter" not in alt.renderers.names():
             alt.renderers.register("workbench-jupyter", _jupyter_renderer)
         alt.renderers.enable("workbench-jupyter")
+    elif mode == "spec":
+        if "workbench-spec" not in alt.renderers.names():
+            alt.renderers.register("workbench-spec", _spec_renderer)
+        alt.renderers.enable("workbench-spec")
     elif mode in ("svg", "png"):
         name = f"workbench-{mode}"
         if name not in alt.renderers.names():
             alt.renderers.register(name, _static_renderer(mode))
         alt.renderers.enable(name)
     else:
-        raise ConfigError(f"unknown mode {mode!r}", hint="one of 'auto', 'jupyter', 'svg', 'png'")
+        raise ConfigError(
+            f"unknown mode {mode!r}", hint="one of 'auto', 'jupyter', 'svg', 'png', 'spec'"
+        )
     return mode

@@ -13,6 +13,11 @@ Example::
     >>> inv.patterns(search="timeout")          # new first, then surging
     >>> inv.traces(n=20)                        # failed first, then the slowest
     >>> inv.waterfall(inv.traces()["trace_id"][0])
+
+A large directory's spans and logs are loaded without the attributes no view reads
+(:mod:`workbench.sources.files.detail`): :meth:`DrillDown.attributes_held` says so, and
+:meth:`DrillDown.detailed`, :meth:`DrillDown.trace_logs` and :meth:`DrillDown.frames`
+read every attribute of the services and traces drilled into from the sources again.
 """
 
 from __future__ import annotations
@@ -118,10 +123,55 @@ class DrillDown:
         hit = spans.filter(pl.col("trace_id").is_in(list(wanted)))["trace_id"].unique()
         return set(hit.to_list())
 
-    def trace_logs(self, trace_id: str, *, n: int = 50) -> pl.DataFrame:
-        """The log lines of one trace, earliest first (at most ``n``)."""
-        logs = self.incident.logs
+    def trace_logs(self, trace_id: str, *, n: int = 50, attributes: bool = True) -> pl.DataFrame:
+        """The log lines of one trace, earliest first (at most ``n``), with every attribute
+        (read again from the sources when the first pass held none, see
+        :meth:`attributes_held`; ``attributes=False``: as loaded, no second read).
+
+        >>> inv.trace_logs("4bf92f3577b34da6a3ce929d0e0e4736", n=20)
+        """
+        if attributes and self.attributes_held()["logs"] != "all":
+            logs = self.detailed("logs", trace_ids=[trace_id])
+        else:
+            logs = self.incident.logs
         return logs.filter(pl.col("trace_id") == trace_id).sort("ts").head(n)
+
+    def attributes_held(self) -> dict[str, str]:
+        """How much of the spans' and logs' attributes the incident holds: ``"all"``, or
+        ``"used"`` when a source loaded only what the investigation reads (spans: the
+        keys naming a call's peer; logs: none; :mod:`workbench.sources.files.detail`).
+        Every view's answer is the same either way; :meth:`detailed` and :meth:`frames`
+        read the rest for what a user drills into.
+
+        >>> inv.attributes_held()
+        {'spans': 'used', 'logs': 'used'}
+        """
+        return {sig: self.incident.attributes_held(sig) for sig in ("spans", "logs")}
+
+    def detailed(
+        self,
+        signal: str,
+        *,
+        services: list[str] | None = None,
+        trace_ids: list[str] | None = None,
+    ) -> pl.DataFrame:
+        """The ``signal`` (spans or logs) rows of ``services`` and ``trace_ids`` (each
+        default: all) over baseline and window **with every attribute**
+        (:meth:`~workbench.incident.Incident.with_attributes`: the incident's own rows
+        when they hold them all, else each source asked again; memoised).
+
+        >>> inv.detailed("spans", trace_ids=[trace]).select("name", "attributes")
+        """
+        if signal not in ("spans", "logs"):
+            raise ValueError(f"detailed reads spans or logs, not {signal!r}")
+        svc = tuple(sorted(services)) if services is not None else None
+        ids = tuple(sorted(set(trace_ids))) if trace_ids is not None else None
+        if self.attributes_held()[signal] == "all":
+            return self.incident.with_attributes(signal, services=svc, trace_ids=ids)
+        return self._memo(
+            ("detailed", signal, svc, ids),
+            lambda: self.incident.with_attributes(signal, services=svc, trace_ids=ids),
+        )
 
     def metric_grain(self) -> str:
         """``series`` when the incident's metrics are raw samples; ``service`` or
@@ -166,16 +216,25 @@ class DrillDown:
         """The frames behind the focus: ``metrics`` (raw samples, see
         :meth:`raw_metrics`) and ``logs`` in the window of the services, ``spans`` of the
         traces touching them, ``traces`` (:meth:`traces`) and, with ``trace``, its
-        ``waterfall``."""
+        ``waterfall``. Logs and spans carry every attribute (:meth:`detailed` when the
+        first pass held only what the views read)."""
         from workbench.analysis.focus import for_services, traces_touching
 
         view = self.incident.narrow(self.window)
         s = list(self.services)
         metrics = self.raw_metrics(s) if s else view.metrics
+        held = self.attributes_held()
+        logs = view.logs if held["logs"] == "all" else self.detailed("logs", services=s or None)
+        spans = traces_touching(view.in_window(view.spans, "start"), s)
+        if held["spans"] != "all":  # the same rows, read again with every attribute
+            ids = spans["trace_id"].unique().to_list() if s else None
+            spans = traces_touching(
+                view.in_window(self.detailed("spans", trace_ids=ids), "start"), s
+            )
         out = {
             "metrics": for_services(view.in_window(metrics), s),
-            "logs": for_services(view.in_window(view.logs), s),
-            "spans": traces_touching(view.in_window(view.spans, "start"), s),
+            "logs": for_services(view.in_window(logs), s),
+            "spans": spans,
             "traces": self.traces(n=max_traces),
         }
         if trace:

@@ -32,6 +32,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fnmatch
 import threading
 from collections import OrderedDict
@@ -50,6 +51,7 @@ from workbench.sources.budget import RowBudget
 from workbench.sources.files import detect, parquet
 from workbench.sources.files._common import OnError, Problems, check_on_error, span_warnings
 from workbench.sources.files.capacity import FilesCapacity
+from workbench.sources.files.detail import AUTO_ALL_BYTES, check_detail, kept_keys, lean, note
 from workbench.sources.files.logs import LogMapping
 from workbench.timewindow import Window
 
@@ -94,14 +96,17 @@ def read_any(
     mapping: LogMapping | None = None,
     source: str | None = None,
     on_error: OnError = "raise",
+    attributes: str = "all",
 ) -> _Parsed:
-    """Parse a whole non-Parquet file into its frame (validated)."""
+    """Parse a whole non-Parquet file into its frame (validated). ``attributes="used"``:
+    spans keep only the attribute keys analysis reads, logs none (:mod:`.detail`)."""
     p, fmt = tf.path, tf.format
     problems: Problems
+    keys = kept_keys(tf.signal) if attributes == "used" else None
     if fmt == "otlp":
         from workbench.sources.files import otlp
 
-        res = otlp.read_file(p, source=source, on_error=on_error)
+        res = otlp.read_file(p, source=source, on_error=on_error, keys=keys)
         df, problems = res.frame, res.problems
         if res.signal != tf.signal:
             raise BadData(
@@ -110,7 +115,9 @@ def read_any(
     elif fmt == "jsonl":
         from workbench.sources.files.logs import read_jsonl
 
-        lf = read_jsonl(p, mapping=mapping, source=source, on_error=on_error)
+        lf = read_jsonl(
+            p, mapping=mapping, source=source, on_error=on_error, attributes=keys is None
+        )
         df, problems = lf.frame, lf.problems
     elif fmt == "csv":
         from workbench.sources.files.logs import read_csv
@@ -128,6 +135,8 @@ def read_any(
 
         ef = events.read_file(p, format=fmt, source=source, on_error=on_error)
         df, problems = ef.frame, ef.problems
+    if keys is not None:  # the careful paths and other formats keep all: cut them now
+        df = lean(df, tf.signal)
     try:
         df = frames.validate(df, tf.signal, source=source)
     except BadData as err:
@@ -150,21 +159,28 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _cached_parse(
-    tf: TelemetryFile, mapping: LogMapping | None, source: str, on_error: OnError
+    tf: TelemetryFile,
+    mapping: LogMapping | None,
+    source: str,
+    on_error: OnError,
+    attributes: str = "all",
+    cache: bool = True,
 ) -> _Parsed:
     st = tf.path.stat()
     key = (str(tf.path.resolve()), st.st_mtime_ns, st.st_size, tf.format, tf.signal,
-           mapping, on_error)  # fmt: skip
+           mapping, on_error, attributes)  # fmt: skip
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None:
             _CACHE.move_to_end(key)
     if hit is not None:
         return hit
-    parsed = read_any(tf, mapping=mapping, source=source, on_error=on_error)
+    parsed = read_any(tf, mapping=mapping, source=source, on_error=on_error, attributes=attributes)
     # kept in time order, as every load returns it: a load whose window holds the whole
     # file then returns the cached frame itself, not a sorted copy beside it
     parsed = _Parsed(_time_ordered(parsed.frame, tf.signal), parsed.reasons, parsed.warnings)
+    if not cache:  # a drill-down's full read: its rows are filtered, the parse let go
+        return parsed
     with _CACHE_LOCK:
         _CACHE[key] = parsed
         while len(_CACHE) > _CACHE_SIZE:
@@ -223,9 +239,12 @@ class _FilesBase(Source, FilesCapacity):
         max_bytes: int | None = None,
         metric_grain: str = "auto",
         metric_step: timedelta = timedelta(seconds=60),
+        attributes: str = "auto",
     ) -> None:
         super().__init__(name=name)
         _check_grain(self.name, metric_grain)
+        check_detail(self.name, attributes)
+        self.attributes = attributes
         self.metric_grain = metric_grain
         self.metric_step = metric_step
         self.log_mapping = log_mapping
@@ -249,8 +268,26 @@ class _FilesBase(Source, FilesCapacity):
         return frozenset(f.signal for f in self.files)
 
     # loading ------------------------------------------------------------------------
-    def _parsed(self, tf: TelemetryFile) -> _Parsed:
-        return _cached_parse(tf, self.log_mapping, self.name, self.on_error)
+    def _parsed(self, tf: TelemetryFile, attributes: str = "all", cache: bool = True) -> _Parsed:
+        return _cached_parse(tf, self.log_mapping, self.name, self.on_error, attributes, cache)
+
+    def attributes_for(self, signal: str) -> str:
+        """``"all"`` or ``"used"``: how much of ``signal``'s attributes a load holds
+        (:mod:`.detail`; ``"auto"`` decides on the bytes of the spans and logs files).
+
+        >>> DirectorySource("/tmp/scale-1000").attributes_for("spans")
+        'used'
+        """
+        if signal not in ("spans", "logs") or self.attributes == "all":
+            return "all"
+        if self.attributes == "used":
+            return "used"
+        total = 0
+        for f in self.files:
+            if f.signal in ("spans", "logs"):
+                with contextlib.suppress(OSError):
+                    total += f.path.stat().st_size
+        return "used" if total > AUTO_ALL_BYTES else "all"
 
     @property
     def loads_concurrently(self) -> bool:
@@ -269,11 +306,12 @@ class _FilesBase(Source, FilesCapacity):
         window: Window,
         services: Sequence[str] | None,
         grain: str | None = None,
+        detail: str | None = None,
     ) -> Result:
         if self.loads_concurrently:
-            return self._load_now(signal, query, window, services, grain)
+            return self._load_now(signal, query, window, services, grain, detail)
         with self._one_at_a_time:
-            return self._load_now(signal, query, window, services, grain)
+            return self._load_now(signal, query, window, services, grain, detail)
 
     def _files_bytes(self) -> int:
         """Bytes on disk of the files this source serves (a file gone counts as none:
@@ -291,6 +329,7 @@ class _FilesBase(Source, FilesCapacity):
         window: Window,
         services: Sequence[str] | None,
         grain: str | None,
+        detail: str | None = None,
     ) -> Result:
         if not isinstance(window, Window):
             raise ConfigError(f"window must be a Window, got {type(window).__name__}")
@@ -312,6 +351,8 @@ class _FilesBase(Source, FilesCapacity):
             g = self._grain(files, window, services, grain)
             if g != "series":
                 return self._aggregates(files, query, window, services, budget, g)
+        held = detail or self.attributes_for(signal)
+        keys = kept_keys(signal) if held == "used" else None
         with Timer() as t:
             for tf in files:
                 if tf.format != "parquet" and self.max_bytes is not None:
@@ -331,10 +372,13 @@ class _FilesBase(Source, FilesCapacity):
                 try:
                     if tf.format == "parquet":
                         df = parquet.scan(
-                            tf.path, signal, window, services=services, source=self.name
-                        )
+                            tf.path, signal, window, services=services, source=self.name,
+                            keys=keys,
+                        )  # fmt: skip
                     else:
-                        parsed = self._parsed(tf)
+                        # a drill-down's full read (``detail``) is not cached: it would
+                        # hold every attribute again beside the lean parse
+                        parsed = self._parsed(tf, held, cache=detail is None)
                         reasons += parsed.reasons
                         warnings += parsed.warnings
                         df = _within(parsed.frame, signal, window, services)
@@ -356,6 +400,11 @@ class _FilesBase(Source, FilesCapacity):
                 parts.append(part)
             frame = frames.concat(parts, signal) if parts else frames.empty(signal)
             frame = _time_ordered(frame, signal)
+        extra: dict[str, Any] = {}
+        if signal in ("spans", "logs"):
+            extra["attributes"] = held
+            if held == "used":
+                warnings.append(note(signal))
         return self.result(
             signal,
             frame,
@@ -365,6 +414,7 @@ class _FilesBase(Source, FilesCapacity):
             warnings=warnings,
             elapsed_s=t.elapsed,
             files=[str(f.path) for f in files],
+            **extra,
         )
 
     def _grain(
@@ -483,6 +533,30 @@ class _FilesBase(Source, FilesCapacity):
         ``services`` filters)."""
         return self._load("events", None, window, services)
 
+    def detail(
+        self,
+        signal: str,
+        window: Window,
+        *,
+        services: Sequence[str] | None = None,
+        trace_ids: Sequence[str] | None = None,
+    ) -> Result:
+        """The spans or logs of ``services`` (and ``trace_ids``) in ``window`` with every
+        attribute, whatever the source holds for its first pass (``attributes="used"``
+        reads the files again for this; the full parse is not cached). The drill-down
+        behind a lean load (:mod:`.detail`).
+
+        >>> src.detail("spans", window, trace_ids=["4bf92f3577b34da6a3ce929d0e0e4736"]).frame
+        """
+        if signal not in ("spans", "logs"):
+            raise ConfigError(f"detail reads spans or logs, not {signal!r}")
+        res = self._load(signal, None, window, services, None, "all")
+        if trace_ids is None:
+            return res
+        return dataclasses.replace(
+            res, frame=res.frame.filter(pl.col("trace_id").is_in(list(trace_ids)))
+        )
+
 
 def _check_grain(name: str, grain: str) -> None:
     if grain not in GRAINS:
@@ -529,7 +603,12 @@ class DirectorySource(_FilesBase):
     ``"signals"`` the RED and saturation signals per service a Prometheus source serves
     (:mod:`workbench.sources.files.signals`); ``"auto"`` (default) raw samples up to
     :data:`AUTO_RAW_ROWS` in the window (and ``max_rows``), signals above (the result's
-    ``warnings`` and ``extra["grain"]`` say so); ``"series"`` always the raw samples. A directory
+    ``warnings`` and ``extra["grain"]`` say so); ``"series"`` always the raw samples.
+    ``attributes`` (``"all"``, ``"used"``, ``"auto"``): how much of the spans' and logs'
+    attributes a load holds (:mod:`workbench.sources.files.detail`: ``"used"`` keeps only
+    the keys analysis reads, :meth:`detail` reads the rest on drill-down; ``"auto"``
+    (default) ``"used"`` above :data:`~workbench.sources.files.detail.AUTO_ALL_BYTES` of
+    spans and logs files). A directory
     without any telemetry file raises :class:`BadData` listing the expected names.
 
     >>> src = DirectorySource("/tmp/demo", name="demo")
@@ -547,6 +626,7 @@ class DirectorySource(_FilesBase):
         max_bytes: int | None = None,
         metric_grain: str = "auto",
         metric_step: timedelta = timedelta(seconds=60),
+        attributes: str = "auto",
     ) -> None:
         p = Path(path).expanduser()
         if not p.exists():
@@ -561,6 +641,7 @@ class DirectorySource(_FilesBase):
             max_bytes=max_bytes,
             metric_grain=metric_grain,
             metric_step=metric_step,
+            attributes=attributes,
         )
         self.path = p
         self.ignored: list[Path] = []
@@ -619,6 +700,7 @@ class FileSource(_FilesBase):
         on_error: OnError = "raise",
         max_rows: int | None = 5_000_000,
         max_bytes: int | None = None,
+        attributes: str = "auto",
     ) -> None:
         p = Path(path).expanduser()
         if not p.is_file():
@@ -635,6 +717,7 @@ class FileSource(_FilesBase):
             on_error=on_error,
             max_rows=max_rows,
             max_bytes=max_bytes,
+            attributes=attributes,
         )
         self.path = p
         hit = detect.classify(p, format=format)

@@ -525,8 +525,11 @@ def read_file(
     *,
     source: str | None = None,
     on_error: OnError = "raise",
+    keys: tuple[str, ...] | None = None,
 ) -> OtlpFile:
     """Read an OTLP JSON file: one document, or JSON lines (Collector file exporter).
+    ``keys``: the fast path keeps only these span attribute keys (the careful path keeps
+    all; :func:`~workbench.sources.files.detail.lean` cuts them after).
 
     Traces go to the spans frame, logs to the logs frame (decided by the first object).
     A truncated or non-JSON file raises :class:`BadData` with the line; with
@@ -539,7 +542,7 @@ def read_file(
     # way below
     from workbench.sources.files import otlp_fast
 
-    frame = otlp_fast.fast_spans_file(p)
+    frame = otlp_fast.fast_spans_file(p, keys=keys)
     if frame is not None:
         return OtlpFile("spans", frame, problems)
     text = read_text(p, problems)

@@ -544,14 +544,15 @@ class _Finisher:
     path's checks (:class:`_Decline` when one fails) and the frame's form. polars
     releases the GIL while a query runs, so on two cores both halves run at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, keys: tuple[str, ...] | None = None) -> None:
         self.table: pl.Series | None = None  # each combination's KV list
+        self.keys = keys  # only these attribute keys (None: all)
 
     def __call__(self, chunk: _Chunk) -> pl.DataFrame:
         if chunk.restart:
             self.table = None
         if chunk.new is not None:
-            kv = _combinations(chunk.new)
+            kv = _combinations(chunk.new, self.keys)
             # one chunk: a gather from a table of many chunks (one per flush) costs ~9x
             # more (demo: 32 ms against 3.6; the rechunk 0.3 ms)
             self.table = kv if self.table is None else pl.concat([self.table, kv]).rechunk()
@@ -566,10 +567,10 @@ class _Finisher:
         return _finish(sp)
 
 
-def _combinations(new: _New) -> pl.Series:
+def _combinations(new: _New, keys: tuple[str, ...] | None = None) -> pl.Series:
     """Each new combination's KV list: its layout gives its keys and, per key, the pool
     index of its value (the blocks' values first in the pool, then the combinations'
-    own)."""
+    own). ``keys``: only these keys are kept (a lean load, :mod:`.detail`)."""
     n = new.combos.height
     per = (
         new.combos.lazy()
@@ -581,6 +582,7 @@ def _combinations(new: _New) -> pl.Series:
         per.filter(pl.col("key").list.len() > 0)
         .select("_row", "_block", "_in", "_nb", "key", "_p")
         .explode("key", "_p")
+        .filter(pl.col("key").is_in(list(keys)) if keys is not None else pl.lit(True))
         .select(
             pl.col("_row").set_sorted(),
             "key",
@@ -730,15 +732,18 @@ def _decode(data: bytes) -> int:
     return n
 
 
-def fast_spans(data: bytes) -> pl.DataFrame | None:
+def fast_spans(data: bytes, *, keys: tuple[str, ...] | None = None) -> pl.DataFrame | None:
     """The spans frame of an OTLP JSON traces file's bytes, or None when the careful path
-    must read it (see the module doc)."""
-    return _spans(_documents([(data, len(data))], lambda: data))
+    must read it (see the module doc). ``keys``: only these attribute keys are kept."""
+    return _spans(_documents([(data, len(data))], lambda: data), keys)
 
 
-def fast_spans_file(path: str | Path) -> pl.DataFrame | None:
+def fast_spans_file(
+    path: str | Path, *, keys: tuple[str, ...] | None = None
+) -> pl.DataFrame | None:
     """:func:`fast_spans` of a file, read line by line: the file's bytes are never all in
-    memory at once (173 MB for the 1,000-service lab), unless it is one document."""
+    memory at once (173 MB for the 1,000-service lab), unless it is one document.
+    ``keys``: only these attribute keys are kept (the others are never built)."""
     try:
         with open(path, "rb") as fh:
 
@@ -746,16 +751,16 @@ def fast_spans_file(path: str | Path) -> pl.DataFrame | None:
                 fh.seek(0)
                 return fh.read()
 
-            return _spans(_documents(_file_blocks(fh), whole))
+            return _spans(_documents(_file_blocks(fh), whole), keys)
     except OSError:
         return None  # the careful path says what is wrong with the file
 
 
-def _spans(docs: Iterator[_Request]) -> pl.DataFrame | None:
+def _spans(docs: Iterator[_Request], keys: tuple[str, ...] | None = None) -> pl.DataFrame | None:
     """Python reads the spans (decode, ids, combinations) while a worker thread runs the
     polars half of the chunks already read (:class:`_Finisher`)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlp-fast") as worker:
-        finisher = _Finisher()
+        finisher = _Finisher(keys)
         cols = _Columns(lambda chunk: worker.submit(finisher, chunk))
         try:
             for doc in docs:

@@ -109,8 +109,11 @@ def scan(
     *,
     services: Sequence[str] | None = None,
     source: str | None = None,
+    keys: tuple[str, ...] | None = None,
 ) -> pl.DataFrame:
-    """Read one contract Parquet file lazily, filtered by window and services, validated."""
+    """Read one contract Parquet file lazily, filtered by window and services, validated.
+    ``keys`` (spans and logs): only these attribute keys are kept; with none, the
+    ``attributes`` column is not read at all (projection at scan time)."""
     p = Path(path)
     try:
         lf = pl.scan_parquet(_source(p, source=source))
@@ -143,6 +146,15 @@ def scan(
                 hint="write the file with UTC-aware timestamps",
             )  # fmt: skip
     lf = filter_frame(lf, signal, window, services)
+    if keys is not None and signal in ("spans", "logs"):
+        attrs = (
+            pl.col("attributes").list.eval(
+                pl.element().filter(pl.element().struct.field("key").is_in(list(keys)))
+            )
+            if keys
+            else pl.lit([], dtype=frames.KV)
+        )
+        lf = lf.with_columns(attrs.alias("attributes"))
     try:
         df = lf.collect()
     except Exception as exc:
