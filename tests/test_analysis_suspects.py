@@ -119,3 +119,16 @@ def test_a_call_into_an_untraced_service_does_not_keep_the_time_of_what_it_calls
     t = {r["service"]: r for r in sus.table.iter_rows(named=True)}
     assert t["tax"]["latency"] > 0.5 and t["sms"]["latency"] < 0.1
     assert t["tax"]["errors"] > t["sms"]["errors"] > 0  # timeouts over ok tax spans stay sms's
+
+
+def test_a_metric_change_says_its_z_not_a_second_score():
+    """The ``why`` of a metric change names its robust z, never "score": a suspect row
+    read "score 0.29 | process_resident_memory_bytes changed (score 5)" (look9)."""
+    case = cascade_case()
+    edges = pl.DataFrame({"caller": ["frontend", "api"], "callee": ["api", "db"]})
+    sus = rank_suspects(
+        None, window=case["window"], baseline=case["baseline"], metrics=case["metrics"], edges=edges
+    )
+    whys = [w for w in sus.table["why"].to_list() if " changed (" in w]
+    assert whys, sus.table
+    assert all("score" not in w and "z = " in w and "against the baseline" in w for w in whys)

@@ -121,6 +121,14 @@ def test_incident_notebook_runs_in_jupyterlab_offline(
         ".map(e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; })"
     )
     assert all(w > 50 and h > 30 for w, h in sizes), sizes
+    # every chart is its own vega module: its SVG ids must not collide with another
+    # chart's, or a clip path resolves to the wrong chart's rectangle (the timeline drew
+    # only the corner a RED panel of the explorer covered) (look9)
+    dup = page.evaluate(
+        "() => { const ids = [...document.querySelectorAll('.vega-embed [id]')].map(e => e.id);"
+        " return [...new Set(ids.filter((x, i) => ids.indexOf(x) !== i))]; }"
+    )
+    assert dup == [], dup[:10]
     errors = [
         page.locator(sel).nth(i).inner_text()
         for sel in ERROR_OUTPUTS

@@ -101,6 +101,17 @@ def test_step_is_raised_so_long_ranges_keep_a_bounded_size(capacity_history: Pat
     assert "step raised from 300s to 3600s" in u.notes[0]
 
 
+def test_usage_summary_reads_as_text_not_python(capacity_history: Path) -> None:
+    """The capacity notebook's first table showed ``['cpu', 'memory', 'disk']``,
+    ``False`` and ``108783`` (look9): the cells are written for people."""
+    u = load_usage(capacity_history, "", resources=["cpu", "memory"], max_points=1000)
+    page = u._repr_html_()
+    assert "[" not in page and "False" not in page and "True" not in page
+    assert "<td>cpu, memory</td>" in page and "<td>no</td>" in page
+    assert f"<td>{u.usage.height:,}</td>" in page and "usage rows" in page
+    assert "elapsed s<" not in page and ">elapsed<" in page  # the cell carries the unit
+
+
 def test_raw_metrics_profile_on_the_demo_incident(lab_demo_dir: Path) -> None:
     """The demo has per-pod raw metrics: CPU is a counter (rate, summed over pods),
     memory and pool connections gauges summed over pods, against summed limits."""

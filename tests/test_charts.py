@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from datetime import timedelta
@@ -362,3 +363,61 @@ def test_the_notebooks_charts_name_their_encodings_as_channel_objects(
     specs = [c.to_dict() for c in charts]
     assert built == []
     assert specs[0]["spec"]["layer"][0]["encoding"]["x2"] == {"field": "_we"}
+
+
+def test_top_errors_chart_fits_a_notebook_output_area() -> None:
+    """With 70-character messages the chart was 1021 px wide: its service legend and the
+    end of its subtitle fell outside JupyterLab's ~950 px output area (look9)."""
+    long = "upstream checkout returned <*> while processing POST <*> *errors.errorString: x"
+    top = pl.DataFrame(
+        {
+            "service": ["api-gateway", "recommendation", "checkout"],
+            "pattern": [long, long + " y", long + " z"],
+            "count": [1800, 300, 1400],
+            "baseline_count": [77, 200, 0],
+            "new": [False, False, True],
+        }
+    )
+    svg = render.to_svg(top_errors_chart(top))
+    width = float(re.search(r'<svg[^>]*width="([\d.]+)"', svg).group(1))  # type: ignore[union-attr]
+    assert width <= 950, width
+    assert "NEW = not in baseline" in svg
+    # the most frequent first, as the title says (the layer used to sort labels A to Z)
+    order = [svg.index(f"{s}: ") for s in ("api-gateway", "checkout", "recommendation")]
+    assert order == sorted(order), order
+
+
+def test_runs_out_chart_axis_labels_do_not_touch() -> None:
+    """The capacity notebook's days axis read "...160 170180" at a 180-day horizon: ticks
+    every 10 days, the last label flush with the end (look9)."""
+    from datetime import UTC, datetime
+
+    from workbench.charts.capacity import runs_out_chart
+
+    table = pl.DataFrame(
+        {
+            "service": ["checkout", "payment", "auth"],
+            "resource": ["cpu", "memory", "cpu"],
+            "days_left": [14.0, 50.0, float("inf")],
+            "utilisation_peak": [0.58, 0.44, 0.33],
+            "saturates_at": [
+                datetime(2026, 12, 3, tzinfo=UTC),
+                datetime(2027, 1, 8, tzinfo=UTC),
+                None,
+            ],
+        }
+    )
+    svg = render.to_svg(runs_out_chart(table, horizon_days=180))
+    axis = svg[svg.index('aria-label="X-axis') :]
+    axis = axis[: axis.index('aria-label="Y-axis')] if 'aria-label="Y-axis' in axis else axis
+    spans: list[tuple[float, float]] = []  # each label's left and right edge
+    pattern = r'text-anchor="(\w+)" transform="translate\(([\d.]+),[\d.]+\)"[^>]*>(\d+)</text>'
+    for anchor, x, label in re.findall(pattern, axis):
+        w, c = 6.4 * len(label), float(x)  # DejaVu Sans digits at 10 px
+        left = {"start": c, "end": c - w}.get(anchor, c - w / 2)
+        if spans and left <= spans[-1][0]:
+            break  # past the axis labels
+        spans.append((left, left + w))
+    assert len(spans) >= 5, axis[:500]
+    gaps = [b[0] - a[1] for a, b in itertools.pairwise(spans)]
+    assert min(gaps) >= 4, gaps  # 170 ended 2 px before a flush 180 began

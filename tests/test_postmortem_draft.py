@@ -354,3 +354,18 @@ def test_a_tampered_bundle_is_flagged_in_the_postmortem(inc: Incident, tmp_path:
 def test_impact_computes_its_own_timeline_when_not_given(inc: Incident) -> None:
     imp = impact(inc, slo_target=0.999, slo_window_days=30)
     assert (imp.start, imp.end, imp.failed) == (_t(11, 11), _t(11, 31), 50)
+
+
+def test_impact_table_names_the_window_of_every_column(inc: Incident) -> None:
+    """The per-service impact table read "requests 11:05–11:43" (no time zone) beside
+    "error ratio in the baseline" (no window at all) (look9, issue 12)."""
+    pm = draft(inc, slo_target=0.999, slo_window_days=30, authors=["alice"])
+    imp = pm.impact
+    assert imp.baseline == inc.baseline
+    header = next(ln for ln in str(pm.section("impact")).splitlines() if ln.startswith("| service"))
+    span = f"{imp.start:%H:%M}–{imp.end:%H:%M} UTC"
+    base = f"{inc.baseline.start:%H:%M}–{inc.baseline.end:%H:%M} UTC"
+    assert header == (
+        f"| service | requests {span} | failed {span} | error ratio {span} | "
+        f"error ratio in the baseline {base} |"
+    ), header

@@ -27,7 +27,7 @@ def test_bundle_cached_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         path = _charts._bundle_path()
         assert path.parent == tmp_path / "cache"
         bundle = path.read_text()
-        assert cls._esm == bundle and len(bundle) > 100_000
+        assert cls._esm == render.unique_svg_ids(bundle) and len(bundle) > 100_000
         assert "cdn.jsdelivr" not in bundle  # the offline bundle, not the CDN loader
 
         # a new kernel: read from the file (a marker proves it is not re-bundled)
@@ -78,3 +78,30 @@ def test_make_venv_ships_the_bundle_into_this_installation() -> None:
     assert path.is_file() and path.stat().st_size > 100_000, (
         f"{path} is missing: `make venv` builds it (or run ship_jupyterchart_bundle())"
     )
+
+
+def test_each_chart_module_numbers_its_svg_ids_apart() -> None:
+    """vega numbers clip paths ``clip1, clip2, ...`` per copy of its module, and each
+    JupyterChart is its own copy: the notebook's timeline resolved ``url(#clip1)`` to a
+    RED panel's clip rectangle in the explorer above it and drew only that corner
+    (look9). The offline bundle prefixes every clip and gradient id with a per-module
+    random tag."""
+    import re
+
+    import altair as alt
+
+    from workbench.charts import render
+
+    cls = alt.JupyterChart
+    saved = (cls._esm, cls._is_offline)
+    try:
+        cls._is_offline = False
+        render.jupyterchart_offline()
+        esm = cls._esm
+        assert esm.startswith("const __wbSvgIds = Math.random()")
+        assert re.search(r'clip_id="clip"\+__wbSvgIds\+[\w$]+\+\+', esm)
+        assert re.search(r'"gradient_"\+__wbSvgIds\+[\w$]+\+\+', esm)
+        assert not re.search(r'"(?:clip|gradient_)"\+(?!__wbSvgIds)[\w$]+\+\+', esm)
+        assert render.unique_svg_ids(esm) == esm  # once only
+    finally:
+        cls._esm, cls._is_offline = saved

@@ -400,6 +400,70 @@ def test_grafana_links_in_the_explorer_only_when_configured(demo: dict) -> None:
         inc.grafana = None
 
 
+def test_explorer_tables_never_cut_silently(explorer: IncidentExplorer) -> None:
+    """The Timeline tab's table listed 40 of 43 items under "43 items" and dropped the
+    rollback, the Overview's summary 12 of 13 services without a word (look9): every row
+    is shown or the table says how many more there are."""
+    import html as _html
+
+    from widgets._html import table_html
+
+    explorer.show_tab("timeline")
+    tl = explorer.views["timeline"].frame
+    items = tl.filter(~pl.col("kind").is_in(["incident", "baseline"]))
+    page = _html.unescape(explorer.views["timeline"].table.value)
+    assert all(t in page for t in items["title"].to_list()) or "rows shown" in page
+    assert "rollback" in page  # the event an on-call looks for first
+    explorer.show_tab("overview")
+    summary = _html.unescape(explorer.views["overview"].summary.value)
+    services = explorer.red_summary()["service"].to_list()
+    assert all(f">{s}<" in summary for s in services) or "rows shown" in summary
+    cut = table_html(pl.DataFrame({"a": [1, 2, 3]}), max_rows=2, more_hint="see .frame")
+    assert "2 of 3 rows shown; 1 more (see .frame)" in cut and ">3<" not in cut
+    # cells are padded: a long service name does not run into the next column
+    assert "padding" in cut
+
+
+def test_overview_summary_reads_like_the_notebooks_red_summary(demo: dict) -> None:
+    """The Overview's table showed raw column names run together, no units, and p95 to
+    the whole millisecond (redis "1" where the notebook said "0.689 ms") (look9): the
+    same window's values are written the same way in both places."""
+    import html as _html
+
+    from workbench import Investigation
+    from workbench.display import format_value
+
+    inv = Investigation(demo["inc"])
+    ex = IncidentExplorer(inv, background=False)
+    ex.show_tab("overview")
+    page = _html.unescape(ex.views["overview"].summary.value)
+    notebook = _html.unescape(inv.red_summary._repr_html_())
+    assert "error_ratio_inc" not in page and "p95_base_ms" not in page
+    assert "padding" in page  # cells do not run together inside the widget
+    for row in inv.red_summary.frame.head(12).iter_rows(named=True):
+        for col in ("rate_inc", "error_ratio_inc", "p95_inc_ms"):
+            text = format_value(row[col], col)
+            assert f">{text}<" in page, (row["service"], col, text)
+            assert f">{text}<" in notebook, (row["service"], col, text)
+
+
+def test_suspects_tab_says_how_many_it_lists(explorer: IncidentExplorer) -> None:
+    """The Suspects tab listed 8 of 11 ranked services without a word, and its button
+    read "Failing trace (48)" for 48 traces (look9)."""
+    explorer.show_tab("suspects")
+    view = explorer.views["suspects"]
+    ranked = explorer.suspects.table.filter(pl.col("rank").is_not_null()).height
+    shown = len(view.rows.children)
+    assert shown == min(ranked, view.top)
+    if ranked > shown:
+        assert f"The first {shown} of {ranked} ranked services" in view.note.value
+    top = explorer.suspects.ranking[0]
+    button = view.buttons[(top, "trace")]
+    assert button.description.startswith("Failing traces (")
+    # the button grows with its label: "Failing traces (48)" was cut to "Failing traces (…"
+    assert button.layout.width == "auto" and button.layout.min_width == "148px"
+
+
 def test_in_a_run_made_static_the_explorer_renders_a_tab_only_when_asked(
     demo: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,10 +15,27 @@ __all__ = ["WARN", "services_note", "table_html"]
 WARN = "#b35806"  # dark orange: readable with every colour-vision deficiency
 
 
-def table_html(df: pl.DataFrame, *, caption: str = "", fmt: dict[str, str] | None = None) -> str:
-    """A small accessible HTML table (header cells scoped, a caption)."""
+def table_html(
+    df: pl.DataFrame,
+    *,
+    caption: str = "",
+    fmt: dict[str, str] | None = None,
+    max_rows: int | None = None,
+    more_hint: str = "",
+) -> str:
+    """A small accessible HTML table (header cells scoped, a caption, padded cells).
+
+    With ``max_rows`` the table shows the first rows and says how many more there are
+    (and ``more_hint``, where to find them): a cut is never silent.
+
+    >>> table_html(pl.DataFrame({"a": [1, 2, 3]}), max_rows=2)  # "... 2 of 3 rows shown; 1 more"
+    """
     fmt = fmt or {}
-    head = "".join(f"<th scope='col'>{html.escape(c)}</th>" for c in df.columns)
+    total = df.height
+    if max_rows is not None:
+        df = df.head(max_rows)
+    pad = "padding:1px 8px 1px 0;vertical-align:top;text-align:left"
+    head = "".join(f"<th scope='col' style='{pad}'>{html.escape(c)}</th>" for c in df.columns)
     rows = []
     for r in df.iter_rows(named=True):
         cells = []
@@ -31,12 +48,20 @@ def table_html(df: pl.DataFrame, *, caption: str = "", fmt: dict[str, str] | Non
                 text = v.strftime("%H:%M:%S")
             else:
                 text = str(v)
-            cells.append(f"<td>{html.escape(text)}</td>")
+            cells.append(f"<td style='{pad}'>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption style='text-align:left'>{html.escape(caption)}</caption>" if caption else ""
+    more = ""
+    if df.height < total:
+        hint = f" ({more_hint})" if more_hint else ""
+        more = (
+            f"<tr><td colspan='{max(len(df.columns), 1)}' style='{pad}'><small>"
+            f"{df.height} of {total} rows shown; {total - df.height} more"
+            f"{html.escape(hint)}</small></td></tr>"
+        )
     return (
         "<table class='wb-table' style='border-collapse:collapse;font-size:12px'>"
-        f"{cap}<tr>{head}</tr>{''.join(rows)}</table>"
+        f"{cap}<tr>{head}</tr>{''.join(rows)}{more}</table>"
     )
 
 

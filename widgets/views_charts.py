@@ -89,7 +89,9 @@ class OverviewView(w.VBox):
 
     def render(self) -> None:
         from workbench.charts import red_panels
+        from workbench.display import html_table
         from workbench.investigation import span_label
+        from workbench.investigation.quantities import SUMMARY_DEFINITION
 
         ex = self.ex
         inv = ex.inv
@@ -117,25 +119,24 @@ class OverviewView(w.VBox):
             else ""
         )
         summary = ex.red_summary()
-        self.summary.value = source + table_html(
-            summary.head(12).select(
+        # the notebook's red_summary table, formatted the same way (units, precision):
+        # one value per quantity for one window, whichever place shows it
+        self.summary.value = source + html_table(
+            summary,
+            columns=[
                 "service",
                 "rate_inc",
                 "error_ratio_base",
                 "error_ratio_inc",
                 "p95_base_ms",
                 "p95_inc_ms",
-            ),
+            ],
             caption=f"Window {span_label(inv.window)} against baseline "
-            f"{span_label(inv.baseline)}, {services_note(ex)} (most changed first; "
-            "error ratio = failed / all requests, p95 = median of the 1-minute p95)",
-            fmt={
-                "rate_inc": ".2f",
-                "error_ratio_base": ".1%",
-                "error_ratio_inc": ".1%",
-                "p95_base_ms": ".0f",
-                "p95_inc_ms": ".0f",
-            },
+            f"{span_label(inv.baseline)}, {services_note(ex)}, most changed first ("
+            f"{SUMMARY_DEFINITION})",
+            max_rows=12,
+            more_hint="Code gives the red_summary frame",
+            cell_padding="1px 8px",
         )
 
     def _brushed(self, value: dict[str, Any]) -> None:
@@ -322,6 +323,8 @@ class TimelineView(w.VBox):
             set_chart(self.chart, chart)
         items = tl.filter(~pl.col("kind").is_in(["incident", "baseline"]))
         self.table.value = table_html(
-            items.head(40).select("ts", "kind", "service", "title"),
+            items.select("ts", "kind", "service", "title"),
             caption=f"{items.height} items for {services_note(ex)} (times UTC)",
+            max_rows=60,
+            more_hint="Code gives the timeline frame",
         )

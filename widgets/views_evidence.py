@@ -449,6 +449,11 @@ class SuspectsView(w.VBox):
         ranked = sus.table.filter(pl.col("rank").is_not_null())  # no evidence: not ranked
         if ranked.height == 0:
             self.note.value += "<p><b>No service has evidence against it in this window.</b></p>"
+        elif ranked.height > self.top:  # a cut is never silent
+            self.note.value += (
+                f"<p><small>The first {self.top} of {ranked.height} ranked services "
+                "(Code gives the suspects table with all of them).</small></p>"
+            )
         for r in ranked.head(self.top).iter_rows(named=True):
             svc = r["service"]
             ev = sus.evidence(svc)
@@ -463,15 +468,22 @@ class SuspectsView(w.VBox):
                 ("metrics", "Metrics", "chart-line", f"RED panels of {svc}", 1),
                 ("logs", f"Log patterns ({ev.templates.height})", "align-left",
                  f"the surging log patterns of {svc}", ev.templates.height),
-                ("trace", f"Failing trace ({ev.spans['trace_id'].n_unique()})", "stream",
-                 f"a trace whose errors start at {svc}, as a waterfall", ev.spans.height),
+                ("trace", f"Failing traces ({ev.spans['trace_id'].n_unique()})", "stream",
+                 f"the first trace whose errors start at {svc}, as a waterfall",
+                 ev.spans.height),
                 ("changes", f"Changes ({ev.events.height})", "history",
                  f"deploys, rollbacks, config and chaos on {svc} in the timeline",
                  ev.events.height),
             ]  # fmt: skip
             btns = []
             for kind, label, icon, tip, count in specs:
-                b = w.Button(description=label, icon=icon, tooltip=f"Open {tip}")
+                # at least the usual width, wider when the label needs it (no "Failing…")
+                b = w.Button(
+                    description=label,
+                    icon=icon,
+                    tooltip=f"Open {tip}",
+                    layout=w.Layout(width="auto", min_width="148px"),
+                )
                 b.disabled = not count
                 b.on_click(lambda _b, s=svc, k=kind: self.open_evidence(s, k))
                 self.buttons[(svc, kind)] = b

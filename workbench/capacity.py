@@ -152,9 +152,12 @@ class Usage:
     def _repr_html_(self) -> str:
         import html
 
+        from workbench.display import format_value
+
+        # written for people: "cpu, memory, disk", "108,783", "no", not Python reprs
         rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td>{html.escape(str(v))}</td></tr>"
+            f"<tr><th style='text-align:left'>{html.escape(k.removesuffix('_s').replace('_', ' '))}</th>"
+            f"<td>{html.escape(format_value(v, k))}</td></tr>"
             for k, v in self.summary().items()
         )
         warn = "".join(f"<li>{html.escape(r)}</li>" for r in (*self.reasons, *self.notes))

@@ -243,9 +243,13 @@ def html_table(
     more_hint: str | None = None,
     caption: str | None = None,
     cell_html: Mapping[str, Any] | None = None,
+    cell_padding: str = "",
 ) -> str:
     """``df`` as a readable HTML table (class ``wb-table``), at most ``max_rows`` rows and
     a line saying how many more there are and ``more_hint`` (where to find them).
+
+    ``cell_padding`` (CSS, e.g. ``"1px 8px"``) pads every cell where no notebook style
+    does (inside a widget), so adjacent columns do not run together.
 
     ``cell_html`` maps a column to a function ``(value, row) -> html`` for cells that
     need markup (a coloured status word, say); every other cell is escaped text.
@@ -256,8 +260,9 @@ def html_table(
     names = headers or {}
     special = cell_html or {}
     right = {c for c, t in shown.schema.items() if _numeric(t)}
+    pad = f";padding:{cell_padding}" if cell_padding else ""
     th = "".join(
-        f"<th style='text-align:{'right' if c in right else 'left'}'>"
+        f"<th style='text-align:{'right' if c in right else 'left'}{pad}'>"
         f"{html.escape(names.get(c, _header(c)))}</th>"
         for c in shown.columns
     )
@@ -268,7 +273,7 @@ def html_table(
             fmt = special.get(c)
             cell = fmt(row[c], row) if fmt else html.escape(format_value(row[c], c))
             align = "right" if c in right else "left"
-            tds.append(f"<td style='text-align:{align};vertical-align:top'>{cell}</td>")
+            tds.append(f"<td style='text-align:{align};vertical-align:top{pad}'>{cell}</td>")
         body.append("<tr>" + "".join(tds) + "</tr>")
     if not body:
         body.append(f"<tr><td colspan='{max(len(shown.columns), 1)}'><i>no rows</i></td></tr>")

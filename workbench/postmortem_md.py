@@ -170,10 +170,14 @@ def impact(pm: Postmortem) -> str:
     ]
     lines = ["| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows]]
     if imp.per_service.height:
+        # every column names its window (the baseline's too)
+        span = f"{_hm(imp.start)}–{_hm(imp.end)} UTC"
+        b = imp.baseline
+        base = f" {_hm(b.start)}–{_hm(b.end)} UTC" if b is not None else ""
         lines += [
             "",
-            f"| service | requests {_hm(imp.start)}–{_hm(imp.end)} | failed | error ratio "
-            f"{_hm(imp.start)}–{_hm(imp.end)} UTC | error ratio in the baseline |",
+            f"| service | requests {span} | failed {span} | error ratio {span} | "
+            f"error ratio in the baseline{base} |",
             "|---|---:|---:|---:|---:|",
         ]
         for r in imp.per_service.iter_rows(named=True):

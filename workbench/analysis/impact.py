@@ -96,6 +96,9 @@ class Impact:
     basis: str
     per_service: pl.DataFrame = field(repr=False)
     caveats: list[str] = field(default_factory=list)
+    #: the window the baseline ratios and rate were counted over (every number names
+    #: its window)
+    baseline: Window | None = None
 
     @property
     def start(self) -> datetime:
@@ -414,6 +417,7 @@ def impact(
         basis=basis,
         per_service=per_service,
         caveats=caveats,
+        baseline=baseline,
     )
 
 

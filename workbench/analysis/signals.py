@@ -590,7 +590,8 @@ SIGNALS: tuple[Signal, ...] = (
         "symptom",
         "metric change",
         _metrics,
-        lambda r: f"{r['top']} changed (score {r['strength']:.0f})",
+        # the strength is a robust z (baseline spreads), not the suspect's score: say so
+        lambda r: f"{r['top']} changed (held z = {r['strength']:.0f} against the baseline)",
         floor=_change_floor,
     ),
     Signal(

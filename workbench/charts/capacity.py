@@ -64,6 +64,9 @@ def runs_out_chart(table: pl.DataFrame, *, horizon_days: int = 365, top: int = 1
             "days:Q",
             title=f"days until the threshold (capped at {horizon_days})",
             scale=alt.Scale(domain=[0, horizon_days]),
+            # about 9 ticks: at 10-day steps the last label, flush with the axis end,
+            # ran into the one before it ("170180")
+            axis=alt.Axis(tickCount=9, labelOverlap=True),
         ),
     )
     bars = base.mark_bar().encode(

@@ -19,11 +19,15 @@ __all__ = ["top_errors_chart"]
 
 
 def top_errors_chart(
-    top: pl.DataFrame, *, n: int = 15, width: int = 480, max_label: int = 70
+    top: pl.DataFrame, *, n: int = 15, width: int = 420, max_label: int = 70
 ) -> alt.LayerChart | alt.FacetChart:  # alt.layer may hoist a facet (altair 6)
     """Horizontal bars of the most frequent error messages (from
     :func:`workbench.analysis.logs.top_error_messages`), coloured by service; a black
-    tick marks the baseline count, a ``NEW`` prefix flags messages the baseline never had."""
+    tick marks the baseline count, a ``NEW`` prefix flags messages the baseline never had.
+
+    Each label starts with its service, so there is no colour legend: with 70-character
+    labels the chart stays within a notebook's output area (about 950 px), where a legend
+    on the right was cut off along with the subtitle's end."""
     check_columns(top, ("service", "pattern", "count"), "top errors")
     df = top.sort("count", descending=True).head(n)
     if "baseline_count" not in df.columns:
@@ -48,7 +52,14 @@ def top_errors_chart(
     ).with_row_index("rank")
     services = sorted(set(df["service"].to_list()))
     palette = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(services))]
-    y = alt.Y("label:N", sort=alt.SortField("rank"), title=None, axis=alt.Axis(labelLimit=520))
+    # most frequent first: a layer unions the y domains of its charts and keeps a sort
+    # only with an aggregate op (a plain field sort was dropped: labels went A to Z)
+    y = alt.Y(
+        "label:N",
+        sort=alt.EncodingSortField(field="rank", op="min", order="ascending"),
+        title=None,
+        axis=alt.Axis(labelLimit=520),
+    )
     tip = [
         alt.Tooltip("service:N"),
         alt.Tooltip("pattern:N"),
@@ -63,7 +74,9 @@ def top_errors_chart(
             alt.X("count:Q", title="error lines in the window"),
             y,
             color=alt.Color(
-                "service:N", scale=alt.Scale(domain=services, range=palette), title="service"
+                "service:N",
+                scale=alt.Scale(domain=services, range=palette),
+                legend=None,  # the label names the service
             ),
             tooltip=tip,
         )
@@ -79,5 +92,6 @@ def top_errors_chart(
         title=alt.Title(
             "Most frequent error messages",
             subtitle="variable parts masked as <*>; black tick = baseline count; NEW = not in baseline",
+            anchor="start",
         ),
     )

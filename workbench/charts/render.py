@@ -32,6 +32,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -247,6 +248,34 @@ def ship_jupyterchart_bundle() -> Path | None:
     return path
 
 
+#: vega numbers the SVG ids of clip paths and gradients from 1 per copy of its module,
+#: and anywidget imports each chart's JavaScript as its own module: two charts on one
+#: page both define ``clip1``, and a chart's ``url(#clip1)`` resolves to the first in the
+#: document, another chart's rectangle (the notebook's timeline drew only the corner a
+#: RED panel of the explorer covered). See vega/vega#3987.
+_SVG_ID_COUNTERS = re.compile(r'((?:clip_id|\.id)=")(clip|gradient_)("\+)([\w$]+\+\+)')
+_SVG_ID_PREFIX = (
+    "const __wbSvgIds = Math.random().toString(36).slice(2, 10) + '-';"
+    " // workbench: page-unique vega SVG ids\n"
+)
+
+
+def unique_svg_ids(esm: str) -> str:
+    """``esm`` (the JupyterChart JavaScript) with vega's clip-path and gradient ids made
+    unique on the page: each copy of the module prefixes them with a random tag.
+
+    >>> "__wbSvgIds" in unique_svg_ids(alt.JupyterChart._esm)
+    True
+    """
+    if esm.startswith(_SVG_ID_PREFIX):
+        return esm
+    patched, n = _SVG_ID_COUNTERS.subn(r"\1\2\3__wbSvgIds+\4", esm)
+    if not n:  # another vega: nothing to patch (its ids may already be unique)
+        log.debug("no vega SVG id counter found in the JupyterChart bundle")
+        return esm
+    return _SVG_ID_PREFIX + patched
+
+
 def jupyterchart_offline() -> None:
     """Make altair's ``JupyterChart`` offline, its JavaScript taken from the
     installation's copy (:func:`shipped_bundle_path`) or from :func:`cache_dir`, else
@@ -258,20 +287,23 @@ def jupyterchart_offline() -> None:
     """
     cls = alt.JupyterChart
     if cls._is_offline:
+        cls._esm = unique_svg_ids(cls._esm)
         return
     path = _jupyterchart_bundle_path()
     for candidate in (shipped_bundle_path(), path):
         try:
-            cls._esm = candidate.read_text(encoding="utf-8")
+            cls._esm = unique_svg_ids(candidate.read_text(encoding="utf-8"))
             cls._is_offline = True
             return
         except OSError:
             pass
     cls.enable_offline()  # JS bundled from vl-convert: no CDN
+    bundle = cls._esm
+    cls._esm = unique_svg_ids(bundle)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(cls._esm, encoding="utf-8")
+        tmp.write_text(bundle, encoding="utf-8")
         tmp.replace(path)  # atomic: a concurrent kernel reads the old file or the new
     except OSError as exc:  # a read-only home: bundle again next time
         log.debug("cannot cache the chart bundle in %s: %s", path, exc)
