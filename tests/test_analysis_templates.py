@@ -268,3 +268,37 @@ def test_a_templates_level_is_its_most_common_and_of_equals_the_most_severe() ->
         s = template_surges(logs.sample(fraction=1.0, shuffle=True, seed=seed), WINDOW, BASELINE)
         levels.add(tuple(s.sort("service").select("service", "level").rows()))
     assert levels == {(("api", "warn"), ("db", "debug"))}
+
+
+def test_a_surge_is_placed_where_its_rate_rose_not_at_its_first_line():
+    """A template common in the baseline (one line a minute) keeps that rate for the
+    window's first 40 minutes, then logs 12 a minute: the timeline must place the surge
+    at the rise (minute 40), not at its first line in the window (minute 0), which would
+    read as trouble 40 minutes before it began. A template new in the window rose at its
+    first line."""
+    from datetime import timedelta
+
+    from workbench.analysis.focus import surges_as_timeline
+    from workbench.timewindow import Window
+
+    rise = WINDOW.start + timedelta(minutes=40)
+    before = Window(WINDOW.start, rise)
+    after = Window(rise, WINDOW.end)
+    logs = logs_frame(
+        log_rows("api", "upstream db returned {i} after {j} ms", every(BASELINE, 60))
+        + log_rows("api", "upstream db returned {i} after {j} ms", every(before, 40))
+        + log_rows("api", "upstream db returned {i} after {j} ms", every(after, 240))
+        + log_rows("db", "lock wait timeout on table t{j}", every(after, 30), "error")
+    )
+    s = template_surges(logs, WINDOW, BASELINE)
+    by = {r["template"]: r for r in s.iter_rows(named=True)}
+    risen = by["upstream db returned <*> after <*> ms"]
+    assert risen["surge"] and not risen["new"]
+    assert risen["first_in_window"] == WINDOW.start
+    assert abs((risen["rose_at"] - rise).total_seconds()) <= 60
+    new = by["lock wait timeout on table <*>"]
+    assert new["new"] and new["rose_at"] == new["first_in_window"] == rise
+    tl = surges_as_timeline(s)
+    assert tl["ts"].min() >= rise - timedelta(seconds=60)
+    # rows that are not surges have no rise
+    assert s.filter(~pl.col("surge"))["rose_at"].null_count() == s.filter(~pl.col("surge")).height

@@ -18,6 +18,7 @@ import pytest
 from widgets import IncidentExplorer
 from workbench import Incident, Investigation, Window
 from workbench.analysis.impact import request_counts
+from workbench.display import format_value
 from workbench.investigation import quantities as q
 from workbench.investigation.answer import span_label
 
@@ -83,7 +84,9 @@ def test_error_ratio_rate_and_p95_agree_everywhere(
     # the explorer's table names the window it summarises
     explorer.show_tab("overview")
     assert span_label(window) in explorer.views["overview"].summary.value
-    formatted = f"{_row(explorer.red_summary(), 'checkout')['error_ratio_inc']:.1%}"
+    # formatted as the notebook formats that column (workbench.display)
+    formatted = format_value(_row(explorer.red_summary(), "checkout")["error_ratio_inc"],
+                             "error_ratio_inc")  # fmt: skip
     assert formatted in explorer.views["overview"].summary.value
     explorer.reset_window()
 

@@ -272,15 +272,18 @@ def pattern_lines(
 def surges_as_timeline(surges: pl.DataFrame, *, max_rows: int = 50) -> pl.DataFrame:
     """Surging log templates (``surge`` rows of
     :func:`~workbench.analysis.templates.template_surges`) as timeline rows of kind
-    ``log_surge`` at their first line in the window, the strongest ``max_rows``.
+    ``log_surge`` at the time each rose above its baseline rate (``rose_at``: a new
+    template's first line; else where its lines began to outrun the baseline's rate),
+    the strongest ``max_rows``.
 
     >>> pl.concat([timeline, surges_as_timeline(surges)]).sort("ts")
     """
-    rows = surges.filter(pl.col("surge") & pl.col("first_in_window").is_not_null())
+    at = "rose_at" if "rose_at" in surges.columns else "first_in_window"
+    rows = surges.filter(pl.col("surge") & pl.col(at).is_not_null())
     rows = rows.sort("z", descending=True).head(max_rows)
     service = pl.col("service") if "service" in rows.columns else pl.lit(None, pl.String)
     return rows.select(
-        pl.col("first_in_window").alias("ts"),
+        pl.col(at).alias("ts"),
         pl.lit(None, frames.TS).alias("end"),
         pl.lit("log_surge").alias("kind"),
         service.alias("service"),

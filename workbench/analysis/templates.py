@@ -512,7 +512,47 @@ def template_surges(
         *extra,
     )
     out = out.with_columns(ratio=ratio, z=z, surge=surge, new=surge & (pl.col("n_baseline") == 0))
+    if "first_in_window" in out.columns:
+        rate = (pl.col("n_baseline") + prior) / max(tb, 1e-9)
+        out = _with_rise(out.with_columns(_rate=rate), mined, window, keys).drop("_rate")
     return out.sort(["z", *keys], descending=[True] + [False] * len(keys))
+
+
+def _with_rise(
+    out: pl.DataFrame, mined: pl.DataFrame, window: Window, keys: tuple[str, ...]
+) -> pl.DataFrame:
+    """``rose_at``: for each surge, when its rate rose above the baseline's (``_rate``,
+    lines per second): the line ``t`` that best explains the window as the baseline rate
+    before ``t`` and a higher constant rate from ``t`` on, i.e. that maximises the
+    Poisson likelihood ratio ``n ln(n / e) - (n - e)`` of the ``n`` lines from ``t`` to
+    the end of the logs against the ``e`` the baseline rate expects there. A template new
+    in the window rose at its first line; one already common in the baseline where its
+    lines began to outrun the baseline rate, not at its first line in the window (the
+    demo's api-gateway "upstream checkout returned": first line 11:00:50, rose 11:05).
+    Null for rows that are not surges."""
+    rates = out.filter(pl.col("surge")).select(*keys, "_rate")
+    if rates.height == 0:
+        return out.with_columns(rose_at=pl.lit(None, mined.schema["ts"]))
+    inside = (pl.col("ts") >= window.start) & (pl.col("ts") < window.end)
+    lines = (
+        _numbered(mined)
+        .filter(inside)
+        .select(*keys, "ts")
+        .join(rates, on=list(keys), how="semi", nulls_equal=True)
+        .join(rates, on=list(keys), how="left", nulls_equal=True)
+        .sort([*keys, "ts"])
+    )
+    last = mined["ts"].filter(mined["ts"] < window.end).max()  # the logs' end, or now
+    left = (pl.lit(last) - pl.col("ts")).dt.total_microseconds() / 1e6
+    n = (pl.len() - pl.int_range(pl.len())).over(list(keys))  # lines from this one on
+    e = (pl.col("_rate") * left).clip(lower_bound=1e-9)
+    llr = n * (n / e).log() - (n - e)
+    rose = (
+        lines.with_columns(_llr=llr)
+        .group_by(list(keys))
+        .agg(pl.col("ts").get(pl.col("_llr").arg_max()).alias("rose_at"))
+    )
+    return out.join(rose, on=list(keys), how="left", nulls_equal=True)
 
 
 #: log levels from least to most severe (``frames.LEVELS``' order; "unknown" least)
