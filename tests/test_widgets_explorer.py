@@ -482,4 +482,8 @@ def test_in_a_run_made_static_the_explorer_renders_a_tab_only_when_asked(
     assert ex.views["timeline"].chart is not None
     ex.show_tab("overview")
     chart = ex.views["overview"].chart
+    # the live explorer's tab as shown now: under load its first drawing can come from
+    # the traces' RED, redrawn from the metrics once they are in (``red_from``)
+    live.show_tab("overview")
+    assert live.red_from == ex.red_from == "metrics"
     assert chart is not None and chart.spec == live.views["overview"].chart.spec
