@@ -137,32 +137,23 @@ def run(args: argparse.Namespace) -> int:
 
 def drawing_processes() -> int:
     """How many processes draw the charts' SVGs: ``$WORKBENCH_SVG_PROCESSES`` if set (1
-    or 2), else two when the machine has room for them (1-minute load average under
-    twice its CPUs), else one.
+    or 2), else one.
 
     A second process draws the charts that come while the first draws the RED panels
-    (0.6 s; graph, timeline and top errors 0.4 s more): on a quiet two-core machine
-    it works on a core the run's tail leaves idle. It costs a second vl-convert engine
-    (0.7-1.0 CPU-s more in all, measured); when other work keeps the cores busy that
-    CPU only lengthens the run. The outputs are the same bytes either way.
+    (0.6 s; graph, timeline and top errors 0.4 s more) and costs a second vl-convert
+    engine (0.7-1.2 CPU-s more in all). Measured on a quiet two-core machine
+    (``bench/bench_investigation.py --only-execute --repeat 4``, 00:34 UTC 2026-12-07,
+    load 1.4-2.3) it was not faster: cold 5.02 s against 4.96 s with one, first run
+    5.13 s against 5.06 s, warm 4.28 s both; so one is the default and two an opt-in
+    for machines with cores to spare. The outputs are the same bytes either way.
 
     >>> drawing_processes()
-    2
+    1
     """
     import os
 
     chosen = os.environ.get("WORKBENCH_SVG_PROCESSES", "")
-    if chosen in ("1", "2"):
-        return int(chosen)
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # no load average to read: assume room
-        load = 0.0
-    return 2 if cpus >= 2 and load < 2 * cpus else 1
+    return int(chosen) if chosen in ("1", "2") else 1
 
 
 def _quietly(fn: Callable[[], object]) -> Callable[[], None]:
