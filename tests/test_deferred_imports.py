@@ -97,33 +97,28 @@ def test_the_demo_command_starts_its_kernel_before_importing_polars() -> None:
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
+def _probe(tmp_path: Path, source: str) -> Path:
+    """A one-cell notebook running ``source`` on the python3 kernel."""
+    cell = {"cell_type": "code", "id": "probe", "metadata": {}, "execution_count": None,
+            "outputs": [], "source": source}  # fmt: skip
+    nb = {"nbformat": 4, "nbformat_minor": 5, "cells": [cell],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}}}  # fmt: skip
+    src = tmp_path / "probe.ipynb"
+    src.write_text(json.dumps(nb))
+    return src
+
+
 def test_a_headless_run_starts_ipykernel_without_its_debugger(tmp_path: Path) -> None:
     """``notebook.execute`` runs the kernelspec's ipykernel through
     ``workbench.headless_kernel``: debugpy is never imported (nobody attaches a debugger
     to a headless run), the cells run as before; ``on_started`` is called once, after the
     kernel's launch and before the first cell ran."""
-    src = tmp_path / "probe.ipynb"
-    src.write_text(
-        json.dumps(
-            {
-                "nbformat": 4,
-                "nbformat_minor": 5,
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-                "cells": [
-                    {
-                        "cell_type": "code",
-                        "id": "probe",
-                        "metadata": {},
-                        "execution_count": None,
-                        "outputs": [],
-                        "source": "import sys\n"
-                        "print(sys.argv[0].endswith('headless_kernel.py'),"
-                        " 'debugpy' in sys.modules and sys.modules['debugpy'] is None,"
-                        " 6 * 7)",
-                    }
-                ],
-            }
-        )
+    src = _probe(
+        tmp_path,
+        "import sys\n"
+        "print(sys.argv[0].endswith('headless_kernel.py'),"
+        " 'debugpy' in sys.modules and sys.modules['debugpy'] is None,"
+        " 6 * 7)",
     )
     events: list[str] = []
     out = notebook.execute(
@@ -144,26 +139,7 @@ def test_a_run_made_static_tells_its_kernel_and_no_other_run(
     """``execute(static=True)`` (``workbench demo``, which makes the outputs static)
     starts its kernel with ``WORKBENCH_STATIC_RUN=1`` (``notebook.static_run()`` there);
     a plain run's kernel does not get it, even from this process's environment."""
-    src = tmp_path / "probe.ipynb"
-    src.write_text(
-        json.dumps(
-            {
-                "nbformat": 4,
-                "nbformat_minor": 5,
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-                "cells": [
-                    {
-                        "cell_type": "code",
-                        "id": "probe",
-                        "metadata": {},
-                        "execution_count": None,
-                        "outputs": [],
-                        "source": "from workbench.notebook import static_run\nprint(static_run())",
-                    }
-                ],
-            }
-        )
-    )
+    src = _probe(tmp_path, "from workbench.notebook import static_run\nprint(static_run())")
 
     def printed(out: Path) -> str:
         return "".join(json.loads(out.read_text())["cells"][0]["outputs"][0]["text"]).strip()
