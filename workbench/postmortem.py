@@ -245,7 +245,7 @@ def present_timeline(
         .when(pl.col("signal").is_in(["metrics", "spans"]))
         .then(pl.col("signal") + pl.lit("/") + pl.col("source").fill_null("?"))
         .when(pl.col("signal") == "logs")
-        .then(pl.lit("logs"))
+        .then(pl.lit("logs/templates"))
         .otherwise(pl.lit(None))
     )
     ev = pl.col("evidence").fill_null("")
