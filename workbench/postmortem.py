@@ -153,7 +153,8 @@ def _collapse_rollouts(ev: pl.DataFrame) -> pl.DataFrame:
     """Fold point events of a change (rollout steps) into the change record that spans
     them (same service, a deploy/rollback/config record with an ``end``), keeping the
     count in the record's evidence: a postmortem wants one row per change. Adds
-    ``_folded`` (how many rows each row stands for besides itself)."""
+    ``_folded`` (how many rows each row stands for besides itself) and ``_fold`` (what
+    its evidence says about them)."""
     ev = ev.with_row_index("_row")
     rec = ev.filter(pl.col("kind").is_in(list(CHANGE_KINDS)) & pl.col("end").is_not_null())
     points = ev.filter(
@@ -175,15 +176,14 @@ def _collapse_rollouts(ev: pl.DataFrame) -> pl.DataFrame:
             pl.col("_folded").fill_null(0),
             pl.when(pl.col("_folded") > 0)
             .then(
-                pl.col("evidence")
-                + pl.lit(" (+")
+                pl.lit(" (+")
                 + pl.col("_folded").cast(pl.String)
                 + pl.lit(" step events from ")
                 + pl.col("_fsrc")
-                + pl.lit(", folded into this row)")
+                + pl.lit(" folded into this row)")
             )
-            .otherwise(pl.col("evidence"))
-            .alias("evidence"),
+            .otherwise(pl.lit(""))
+            .alias("_fold"),
         )
         .drop("_row", "_fsrc")
     )
@@ -241,6 +241,7 @@ def present_timeline(
             + pl.col("source").fill_null("?")
             + pl.lit(" ")
             + pl.col("ts").dt.strftime("%H:%M:%S")
+            + pl.col("_fold")
         )
         .when(pl.col("signal").is_in(["metrics", "spans"]))
         .then(pl.col("signal") + pl.lit("/") + pl.col("source").fill_null("?"))
@@ -249,7 +250,7 @@ def present_timeline(
         .otherwise(pl.lit(None))
     )
     ev = pl.col("evidence").fill_null("")
-    tl = tl.with_columns(
+    folded = _collapse_rollouts(tl).with_columns(
         pl.when(cite.is_null())
         .then(ev)
         .when(ev == "")
@@ -257,7 +258,6 @@ def present_timeline(
         .otherwise(cite + pl.lit(": ") + ev)
         .alias("evidence")
     )
-    folded = _collapse_rollouts(tl)
     onsets = tl.filter(pl.col("kind").is_in(list(ONSET_KINDS)))
     first = onsets["ts"].min() if onsets.height else None
     start = incident.window.start
@@ -276,7 +276,7 @@ def present_timeline(
             pl.col("kind").replace_strict(order, default=2, return_dtype=pl.Int8).alias("_o")
         )
         .sort("ts", "_o", "kind", "service", nulls_last=True)
-        .drop("_o", "_folded")
+        .drop("_o", "_folded", "_fold")
         .select(list(SCHEMA))
     )
     said = [f"the rows of the investigation's timeline (`inv.timeline`, {tl.height} rows)"]

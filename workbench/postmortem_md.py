@@ -228,7 +228,7 @@ def response(pm: Postmortem) -> str:
 
 def timeline(pm: Postmortem, *, max_rows: int = 60) -> str:
     tl = pm.timeline.filter(~pl.col("kind").is_in(["incident", "baseline"]))
-    lines = [f"_Shown: {_md(pm.timeline_note, 400)}_\n"] if pm.timeline_note else []
+    lines = [f"_Shown: {pm.timeline_note}_\n"] if pm.timeline_note else []
     lines += [
         "| time (UTC) | what | service | event | evidence |",
         "|---|---|---|---|---|",
