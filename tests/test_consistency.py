@@ -154,3 +154,45 @@ def test_quantities_name_their_window(inv: Investigation) -> None:
     assert text.startswith(f"error ratio of checkout {span_label(inv.window)}: ")
     assert text.endswith(" %")
     assert q.error_ratio(inv.red.frame, "nonexistent", window=inv.window).formatted() == "n/a"
+
+
+def test_one_timeline_the_postmortem_presents_it(
+    inv: Investigation, explorer: IncidentExplorer
+) -> None:
+    """The postmortem's timeline is a presentation of ``inv.timeline``: each of its rows is
+    a row of the one timeline at the same time (same kind, service, title, end); every
+    row of the one timeline it does not show is accounted for by the note it prints
+    (rollout steps folded into their change, counted in its evidence; early rows left
+    out); the recovery (checkout's errors back under the onset threshold) is in both,
+    and in the explorer's Timeline tab."""
+    import html
+
+    tl = inv.timeline.frame
+    pm = inv.postmortem()
+    shown = pm.timeline
+    key = ["ts", "end", "kind", "service", "title"]
+    # same events, same times: nothing in the postmortem that the timeline lacks
+    missing = shown.select(key).join(tl.select(key), on=key, how="anti", nulls_equal=True)
+    assert missing.height == 0, missing
+    # the recovery row: computed once, shown in both, at the end of checkout's onset episode
+    onset = tl.filter((pl.col("kind") == "error_spike") & (pl.col("service") == "checkout"))
+    rec = tl.filter((pl.col("kind") == "recovery") & (pl.col("service") == "checkout"))
+    assert rec.height == 1 and rec["ts"][0] == onset["end"][0]
+    assert rec["ts"][0] < inv.window.end
+    pm_rec = shown.filter((pl.col("kind") == "recovery") & (pl.col("service") == "checkout"))
+    assert pm_rec.select(key).rows() == rec.select(key).rows()
+    assert f"| {rec['ts'][0]:%H:%M:%S} | recovered | `checkout` |" in str(pm.section("timeline"))
+    # and what the postmortem leaves out adds up, as its note says
+    folded = sum(
+        int(m.group(1)) for e in shown["evidence"] for m in re.finditer(r"\(\+(\d+) step events", e)
+    )
+    m = re.search(r"(\d+) rows ending before", pm.timeline_note)
+    dropped = int(m.group(1)) if m else 0
+    assert shown.height + folded + dropped == tl.height, pm.timeline_note
+    assert f"`inv.timeline`, {tl.height} rows" in pm.timeline_note
+    assert f"{folded} rollout step events folded" in pm.timeline_note
+    # the explorer's Timeline tab lists the same recovery
+    explorer.set_window(inv.window)
+    explorer.show_tab("timeline")
+    page = html.unescape(explorer.views["timeline"].table.value)
+    assert str(rec["title"][0]) in page

@@ -212,7 +212,7 @@ def test_timeline_has_deploy_onset_alert_rollback_in_order(
     assert deploy < onset < alert < rollback and note >= 0
     # every row cites its evidence
     assert rows[0].startswith("| time (UTC) |") and len(rows) >= 6
-    assert all(re.search(r"(events/|metrics/|spans/|annotations \\?#)", r) for r in rows[1:])
+    assert all(re.search(r"(events/|metrics/|spans/|logs/|annotations \\?#)", r) for r in rows[1:])
     # the same from the API, with times against truth.json
     tl = pm.timeline
     t_onset = tl.filter((pl.col("kind") == "error_spike") & (pl.col("service") == root))["ts"][0]

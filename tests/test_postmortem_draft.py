@@ -369,3 +369,25 @@ def test_impact_table_names_the_window_of_every_column(inc: Incident) -> None:
         f"| service | requests {span} | failed {span} | error ratio {span} | "
         f"error ratio in the baseline {base} |"
     ), header
+
+
+def test_a_note_added_later_reaches_the_one_timeline_and_the_postmortem(inc: Incident) -> None:
+    """The annotation log is part of the investigation's one timeline (the notebook and
+    the postmortem show the same note), and a note added after the timeline was computed
+    gives a new timeline, not the memoised one."""
+    from workbench import Investigation
+
+    inv = Investigation(inc)
+    before = inv.timeline.frame.filter(pl.col("kind") == "annotation")
+    assert before["title"].to_list() == ["[action] rolled back web"]
+    inc.note("paged the web on-call", at=_t(11, 14), kind="decision", author="carol")
+    notes = inv.timeline.frame.filter(pl.col("kind") == "annotation")
+    assert notes["title"].to_list() == [
+        "[decision] paged the web on-call",
+        "[action] rolled back web",
+    ]
+    assert notes["evidence"][0].startswith("annotations #2 (decision, by carol), hash ")
+    pm = inv.postmortem()
+    shown = pm.timeline.filter(pl.col("kind") == "annotation")
+    assert shown.select("ts", "title").rows() == notes.select("ts", "title").rows()
+    assert set(shown["signal"]) == {"annotations"}

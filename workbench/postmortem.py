@@ -29,7 +29,7 @@ import polars as pl
 
 from workbench.analysis.impact import ONSET_KINDS, Impact, Period, impact
 from workbench.analysis.red import RED_METRICS, REQUESTS_TOTAL
-from workbench.analysis.timeline import TIMELINE_SCHEMA, build_timeline
+from workbench.analysis.timeline import TIMELINE_SCHEMA
 from workbench.errors import ConfigError
 from workbench.timewindow import Window
 
@@ -44,6 +44,7 @@ __all__ = [
     "draft_timeline",
     "impact",
     "open_postmortem",
+    "present_timeline",
     "timings",
 ]
 
@@ -67,15 +68,6 @@ FREE_TEXT = {
 TODO = "**TODO**"
 SCHEMA = {**TIMELINE_SCHEMA, "signal": pl.String()}
 CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
-_EVENT_KEYS = (
-    "labels.alertname",
-    "fingerprint",
-    "labels.severity",
-    "target_revision",
-    "revision",
-    "history_id",
-    "experiment",
-)
 
 
 class Markdown:
@@ -157,33 +149,12 @@ def _dur(d: timedelta | None) -> str:
     return f"{sign}{m}m{s:02d}s" if s else f"{sign}{m}m"
 
 
-def _event_evidence() -> pl.Expr:
-    """``events from SOURCE: k=v; ...`` naming the attributes that identify an event."""
-    pairs = pl.col("attributes").list.eval(
-        pl.element()
-        .filter(pl.element().struct.field("key").is_in(list(_EVENT_KEYS)))
-        .struct.field("key")
-        + "="
-        + pl.element()
-        .filter(pl.element().struct.field("key").is_in(list(_EVENT_KEYS)))
-        .struct.field("value")
-        .str.slice(0, 16)
-    )
-    return (
-        pl.lit("events/")
-        + pl.col("source").fill_null("?")
-        + pl.lit(" ")
-        + pl.col("ts").dt.strftime("%H:%M:%S")
-        + pl.when(pairs.list.len() > 0)
-        .then(pl.lit(": ") + pairs.list.join("; "))
-        .otherwise(pl.lit(""))
-    )
-
-
 def _collapse_rollouts(ev: pl.DataFrame) -> pl.DataFrame:
     """Fold point events of a change (rollout steps) into the change record that spans
     them (same service, a deploy/rollback/config record with an ``end``), keeping the
-    count in the record's evidence: a postmortem wants one row per change."""
+    count in the record's evidence: a postmortem wants one row per change. Adds
+    ``_folded`` (how many rows each row stands for besides itself) and ``_fold`` (what
+    its evidence says about them)."""
     ev = ev.with_row_index("_row")
     rec = ev.filter(pl.col("kind").is_in(list(CHANGE_KINDS)) & pl.col("end").is_not_null())
     points = ev.filter(
@@ -205,151 +176,147 @@ def _collapse_rollouts(ev: pl.DataFrame) -> pl.DataFrame:
             pl.col("_folded").fill_null(0),
             pl.when(pl.col("_folded") > 0)
             .then(
-                pl.col("_evidence")
-                + pl.lit(" (+")
+                pl.lit(" (+")
                 + pl.col("_folded").cast(pl.String)
                 + pl.lit(" step events from ")
                 + pl.col("_fsrc")
-                + pl.lit(")")
+                + pl.lit(" folded into this row)")
             )
-            .otherwise(pl.col("_evidence"))
-            .alias("_evidence"),
+            .otherwise(pl.lit(""))
+            .alias("_fold"),
         )
         .drop("_row", "_fsrc")
     )
 
 
-def draft_timeline(
+def present_timeline(
+    timeline: pl.DataFrame,
     incident: Any,
     *,
-    red_frame: pl.DataFrame | None = None,
     lookback: timedelta = timedelta(minutes=30),
-) -> pl.DataFrame:
-    """The postmortem timeline of ``incident`` (anything with ``events, metrics, spans,
-    window, baseline`` and optionally ``annotations``), earliest first.
+) -> tuple[pl.DataFrame, str]:
+    """The postmortem's view of the investigation's one timeline
+    (:attr:`workbench.Investigation.timeline`) and a sentence saying how it was condensed.
 
-    Columns: ``ts, end, kind, service, title, source, evidence, signal`` (``signal``: the
-    frame the row comes from: ``events``, ``metrics``, ``spans`` or ``annotations``).
-    Rows: changes (rollout step events folded into their change record), alerts,
-    error/latency onsets per service and when each went back under its threshold
-    (``recovery``), the annotation log, and the ``incident``/``baseline`` windows. Rows
-    earlier than ``lookback`` before the first onset (or the window start) are dropped.
+    No row is computed here: the rows are the timeline's, rollout step events folded into
+    the change record that spans them (their count in its evidence), rows ending more than
+    ``lookback`` before the first onset (or the window start) left out, and each row's
+    evidence prefixed with the frame it comes from (``signal``: ``events``, ``metrics``,
+    ``spans``, ``logs``, ``annotations`` or ``workbench``).
 
-    >>> tl = draft_timeline(inc)
-    >>> tl.filter(pl.col("kind") == "alert").select("ts", "title", "evidence")
+    >>> rows, note = present_timeline(inv.timeline.frame, inc)
     """
-    from workbench.analysis.red import red
-
-    if red_frame is None:
-        red_frame = red(incident.metrics, incident.spans)
-    base = build_timeline(
-        incident.events, red_frame, window=incident.window, baseline=incident.baseline
-    )
-    marks = base.filter(pl.col("kind").is_in(["incident", "baseline"])).with_columns(
-        pl.lit("workbench").alias("signal")
-    )
-    onsets = base.filter(pl.col("kind").is_in(list(ONSET_KINDS)))
-
-    # events: straight from the events frame, so every row keeps its attributes
-    ev = incident.events
-    span = incident.baseline.union(incident.window)
-    ev = ev.filter(
-        (pl.col("ts") < span.end) & (pl.col("end").fill_null(pl.col("ts")) >= span.start)
-    ).with_columns(_event_evidence().alias("_evidence"))
-    ev = _collapse_rollouts(ev)
-    ev_rows = ev.select(
-        "ts",
-        "end",
-        "kind",
-        "service",
-        "title",
-        "source",
-        pl.col("_evidence").alias("evidence"),
-        pl.lit("events").alias("signal"),
-    )
-
-    # onsets and recoveries: from the RED frame, which came from metrics or spans
+    tl = timeline.select(list(TIMELINE_SCHEMA)).cast(TIMELINE_SCHEMA)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
     metric_services = set(
         incident.metrics.filter(pl.col("metric").is_in([REQUESTS_TOTAL, *RED_METRICS]))["service"]
         .unique()
         .to_list()
     )
+    from_metrics = pl.col("service").is_in(list(metric_services))
+    kind, src = pl.col("kind"), pl.col("source")
     signal = (
-        pl.when(pl.col("service").is_in(list(metric_services)))
-        .then(pl.lit("metrics"))
-        .otherwise(pl.lit("spans"))
+        pl.when(kind.is_in(["incident", "baseline"]))
+        .then(pl.lit("workbench"))
+        .when(kind == "annotation")
+        .then(pl.lit("annotations"))
+        .when(kind == "log_surge")
+        .then(pl.lit("logs"))
+        .when(src == "red")
+        .then(pl.when(from_metrics).then(pl.lit("metrics")).otherwise(pl.lit("spans")))
+        .otherwise(pl.lit("events"))
     )
-    source = (
-        pl.when(pl.col("service").is_in(list(metric_services)))
-        .then(pl.lit(f"red({REQUESTS_TOTAL})"))
-        .otherwise(pl.lit("red(spans)"))
+    red_source = (
+        pl.when(from_metrics).then(pl.lit(f"red({REQUESTS_TOTAL})")).otherwise(pl.lit("red(spans)"))
     )
-    cite = signal + pl.lit("/") + source
-    on_rows = onsets.with_columns(
-        signal.alias("signal"),
-        source.alias("source"),
-        (cite + pl.lit(": ") + pl.col("evidence")).alias("evidence"),
+    tl = tl.with_columns(signal.alias("signal")).with_columns(
+        pl.when(pl.col("signal").is_in(["metrics", "spans"]))
+        .then(red_source)
+        .otherwise(src)
+        .alias("source")
     )
-    rec_rows = onsets.filter(pl.col("end") < incident.window.end).select(
-        pl.col("end").alias("ts"),
-        pl.lit(None, dtype=SCHEMA["end"]).alias("end"),
-        pl.lit("recovery").alias("kind"),
-        "service",
-        pl.when(pl.col("kind") == "error_spike")
-        .then(pl.lit("errors back to normal on "))
-        .otherwise(pl.lit("latency back to normal on "))
-        .add(pl.col("service"))
-        .alias("title"),
-        source.alias("source"),
-        (
-            cite
-            + pl.lit(": back under the onset threshold from ")
-            + pl.col("end").dt.strftime("%H:%M:%S")
-        ).alias("evidence"),
-        signal.alias("signal"),
-    )
-
-    parts = [marks, ev_rows, on_rows, rec_rows]
-    notes = getattr(incident, "annotations", None)
-    if notes is not None and len(notes):
-        parts.append(
-            pl.DataFrame(
-                [
-                    {
-                        "ts": datetime.fromisoformat(a.at.replace("Z", "+00:00")),
-                        "end": None,
-                        "kind": "annotation",
-                        "service": None,
-                        "title": f"[{a.kind}] {a.text}",
-                        "source": a.author or "annotation log",
-                        "evidence": f"annotations #{a.seq + 1} ({a.kind}"
-                        + (f", by {a.author}" if a.author else "")
-                        + (f", ref {a.ref}" if a.ref else "")
-                        + f"), hash {a.hash[:12]}",
-                        "signal": "annotations",
-                    }
-                    for a in notes
-                ],
-                schema=SCHEMA,
-            )
+    cite = (
+        pl.when(pl.col("signal") == "events")
+        .then(
+            pl.lit("events/")
+            + pl.col("source").fill_null("?")
+            + pl.lit(" ")
+            + pl.col("ts").dt.strftime("%H:%M:%S")
+            + pl.col("_fold")
         )
-    out = pl.concat([p.select(list(SCHEMA)).cast(SCHEMA) for p in parts], how="vertical")  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
+        .when(pl.col("signal").is_in(["metrics", "spans"]))
+        .then(pl.col("signal") + pl.lit("/") + pl.col("source").fill_null("?"))
+        .when(pl.col("signal") == "logs")
+        .then(pl.lit("logs/templates"))
+        .otherwise(pl.lit(None))
+    )
+    ev = pl.col("evidence").fill_null("")
+    folded = _collapse_rollouts(tl).with_columns(
+        pl.when(cite.is_null())
+        .then(ev)
+        .when(ev == "")
+        .then(cite)
+        .otherwise(cite + pl.lit(": ") + ev)
+        .alias("evidence")
+    )
+    onsets = tl.filter(pl.col("kind").is_in(list(ONSET_KINDS)))
     first = onsets["ts"].min() if onsets.height else None
     start = incident.window.start
     if isinstance(first, datetime):
         start = min(start, first)
+    cutoff = start - lookback
     keep = pl.col("kind").is_in(["incident", "baseline"]) | (
-        pl.col("end").fill_null(pl.col("ts")) >= start - lookback
+        pl.col("end").fill_null(pl.col("ts")) >= cutoff
     )
+    kept = folded.filter(keep)
+    n_folded = int(kept["_folded"].sum())  # rows kept + folded + dropped = the timeline's
+    dropped = folded.height - kept.height + int(folded.filter(~keep)["_folded"].sum())
     order = {"baseline": 0, "incident": 1}
-    return (
-        out.filter(keep)
-        .with_columns(
+    out = (
+        kept.with_columns(
             pl.col("kind").replace_strict(order, default=2, return_dtype=pl.Int8).alias("_o")
         )
         .sort("ts", "_o", "kind", "service", nulls_last=True)
-        .drop("_o")
+        .drop("_o", "_folded", "_fold")
+        .select(list(SCHEMA))
     )
+    said = [f"the rows of the investigation's timeline (`inv.timeline`, {tl.height} rows)"]
+    if n_folded:
+        said.append(
+            f"{n_folded} rollout step events folded into the change they belong to "
+            "(counted in its evidence)"
+        )
+    if dropped:
+        said.append(
+            f"{dropped} rows ending before {cutoff:%H:%M} UTC ({_dur(lookback)} before the "
+            "first onset or the window) left out"
+        )
+    return out, "; ".join(said) + "."
+
+
+def draft_timeline(
+    incident: Any,
+    *,
+    timeline: pl.DataFrame | None = None,
+    lookback: timedelta = timedelta(minutes=30),
+) -> pl.DataFrame:
+    """The postmortem timeline of ``incident``, earliest first: :func:`present_timeline`
+    of ``timeline`` (the investigation's one timeline; default
+    ``Investigation(incident).timeline``).
+
+    Columns: ``ts, end, kind, service, title, source, evidence, signal`` (``signal``: the
+    frame the row comes from). Rows: changes (rollout step events folded into their
+    change record), alerts, error/latency onsets per service and when each went back
+    under its threshold (``recovery``), log-pattern surges, the annotation log, and the
+    ``incident``/``baseline`` windows.
+
+    >>> tl = draft_timeline(inc)
+    >>> tl.filter(pl.col("kind") == "alert").select("ts", "title", "evidence")
+    """
+    if timeline is None:
+        from workbench.investigation import Investigation
+
+        timeline = Investigation(incident).timeline.frame
+    return present_timeline(timeline, incident, lookback=lookback)[0]
 
 
 # detection and response --------------------------------------------------------------------
@@ -452,6 +419,8 @@ class Postmortem:
     provenance: dict[str, Any] | None = field(default=None, repr=False)
     #: per suspect, ``{label: Grafana Explore URL}`` of its evidence (empty: no Grafana)
     links: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
+    #: how :attr:`timeline` presents the investigation's timeline (what it folded or left out)
+    timeline_note: str = ""
 
     @property
     def top_suspect(self) -> str | None:
@@ -511,9 +480,10 @@ def draft(
     """Draft the postmortem of ``incident`` (an :class:`~workbench.Incident`, usually from
     its bundle): timeline, impact against the SLO, detection/response times, suspects.
 
-    ``suspects``, ``red_frame``, ``timeline`` (:func:`draft_timeline`) and ``impact``
-    are computed when not given; :meth:`workbench.Investigation.postmortem` gives its
-    own, so the postmortem shows the numbers the notebook shows.
+    ``suspects``, ``red_frame``, ``timeline`` (the investigation's one timeline, which
+    the draft presents with :func:`present_timeline`) and ``impact`` are computed when not
+    given; :meth:`workbench.Investigation.postmortem` gives its own, so the postmortem
+    shows the rows and numbers the notebook shows.
 
     >>> pm = draft(inc, slo_target=0.999, slo_window_days=30, authors=["alice"])
     >>> pm.section("impact")
@@ -524,10 +494,14 @@ def draft(
 
     if red_frame is None:
         red_frame = red(incident.metrics, incident.spans)
-    tl = timeline if timeline is not None else draft_timeline(incident, red_frame=red_frame)
+    if timeline is None:
+        from workbench.investigation import Investigation
+
+        timeline = Investigation(incident).timeline.frame
+    tl, tl_note = present_timeline(timeline, incident)
     imp = impact or compute_impact(
         incident,
-        timeline=tl,
+        timeline=timeline,
         red_frame=red_frame,
         slo_target=slo_target,
         slo_window_days=slo_window_days,
@@ -567,4 +541,5 @@ def draft(
         caveats=caveats,
         provenance=prov,
         links=links,
+        timeline_note=tl_note,
     )

@@ -44,6 +44,7 @@ _KIND_LABEL = {
     "error_spike": "errors rise",
     "latency_spike": "latency rises",
     "recovery": "recovered",
+    "log_surge": "log pattern",
     "annotation": "note",
     "incident": "incident",
 }
@@ -227,7 +228,8 @@ def response(pm: Postmortem) -> str:
 
 def timeline(pm: Postmortem, *, max_rows: int = 60) -> str:
     tl = pm.timeline.filter(~pl.col("kind").is_in(["incident", "baseline"]))
-    lines = [
+    lines = [f"_Shown: {pm.timeline_note}_\n"] if pm.timeline_note else []
+    lines += [
         "| time (UTC) | what | service | event | evidence |",
         "|---|---|---|---|---|",
     ]

@@ -8,6 +8,8 @@ Columns: ``ts, end, kind, service, title, source, evidence``.
   the baseline where the value rises clearly above the baseline (median + ``k`` scaled
   MADs, and at least ``min_rise`` above the median) and stays there for ``sustain``
   steps; ``end`` is the last step of that episode;
+* a ``recovery`` row per onset whose episode ended inside the window: when the value went
+  back under the onset threshold (the onset row's ``end``);
 * one ``incident`` row spans the incident window (and a ``baseline`` row the baseline).
 
 Example::
@@ -30,9 +32,11 @@ from workbench.analysis._util import check_columns, filter_window
 from workbench.timewindow import Window
 
 __all__ = [
+    "KEY_ATTRIBUTES",
     "ONSET_SCHEMA",
     "TIMELINE_COLUMNS",
     "TIMELINE_SCHEMA",
+    "annotations_as_timeline",
     "build_timeline",
     "onsets",
 ]
@@ -149,9 +153,27 @@ def onsets(
     )
 
 
+#: attributes that identify an event, cited first in its evidence (then the others)
+KEY_ATTRIBUTES = (
+    "labels.alertname",
+    "fingerprint",
+    "labels.severity",
+    "target_revision",
+    "revision",
+    "history_id",
+    "experiment",
+)
+
+
 def _evidence_of_attributes() -> pl.Expr:
+    rank = {k: i for i, k in enumerate(KEY_ATTRIBUTES)}
     pairs = pl.col("attributes").list.eval(
-        pl.element().struct.field("key") + "=" + pl.element().struct.field("value")
+        (pl.element().struct.field("key") + "=" + pl.element().struct.field("value")).sort_by(
+            pl.element()
+            .struct.field("key")
+            .replace_strict(rank, default=len(rank), return_dtype=pl.Int32),
+            maintain_order=True,
+        )
     )
     return pairs.list.head(6).list.join("; ").fill_null("")
 
@@ -166,12 +188,14 @@ def build_timeline(
     sustain: int = 3,
     latency: bool = True,
 ) -> pl.DataFrame:
-    """Line up events and onsets with the incident window, sorted by time.
+    """Line up events, onsets and recoveries with the incident window, sorted by time.
 
     ``events`` is an events frame (any kinds); ``red_frame`` a RED frame (see
     :mod:`workbench.analysis.red`) from which error-ratio (and, with ``latency``, p95)
-    onsets are found against ``baseline`` (default: the window before ``window``).
-    Events are kept when they overlap the baseline + incident windows.
+    onsets are found against ``baseline`` (default: the window before ``window``); each
+    onset whose episode ends before the window does gets a ``recovery`` row at that end.
+    Events are kept when they overlap the baseline + incident windows; their evidence
+    names the identifying attributes first (:data:`KEY_ATTRIBUTES`).
 
     Example::
 
@@ -236,6 +260,26 @@ def build_timeline(
                 }
                 for r in on.iter_rows(named=True)
             ]
+            # when it went back under the threshold: computed once, here, for every view
+            rows += [
+                {
+                    "ts": r["end"],
+                    "end": None,
+                    "kind": "recovery",
+                    "service": r["service"],
+                    "title": f"{label} back to normal on {r['service']}: under the onset "
+                    f"threshold {fmt(r['threshold'])} from {r['end']:%H:%M}",
+                    "source": "red",
+                    "evidence": (
+                        f"above {fmt(r['threshold'])} (baseline median "
+                        f"{fmt(r['baseline_median'])} + {k:g} scaled MADs, or the minimum rise) "
+                        f"from {r['onset']:%H:%M:%S}; back under it from {r['end']:%H:%M:%S} "
+                        "UTC (end of the onset episode)"
+                    ),
+                }
+                for r in on.iter_rows(named=True)
+                if r["end"] < window.end
+            ]
             parts.append(pl.DataFrame(rows, schema=TIMELINE_SCHEMA))
     order = {"baseline": 0, "incident": 1}
     return (
@@ -254,3 +298,35 @@ def _fmt_ratio(v: float | None) -> str:
 
 def _fmt_ms(v: float | None) -> str:
     return "n/a" if v is None else f"{v:,.0f} ms"
+
+
+def annotations_as_timeline(notes: pl.DataFrame) -> pl.DataFrame:
+    """The annotation log (:meth:`workbench.annotations.AnnotationLog.to_frame`, with
+    ``seq`` as the row order) as timeline rows of kind ``annotation``: at the moment each
+    note is about, citing its place in the log and its hash.
+
+    >>> annotations_as_timeline(inc.annotations.to_frame())
+    """
+    n = notes.with_row_index("_seq", offset=1)
+    by = (
+        pl.when(pl.col("author").is_not_null())
+        .then(", by " + pl.col("author"))
+        .otherwise(pl.lit(""))
+    )
+    ref = pl.when(pl.col("ref").is_not_null()).then(", ref " + pl.col("ref")).otherwise(pl.lit(""))
+    return n.select(
+        pl.col("at").alias("ts"),
+        pl.lit(None, frames.TS).alias("end"),
+        pl.lit("annotation").alias("kind"),
+        pl.lit(None, pl.String).alias("service"),
+        pl.format("[{}] {}", pl.col("kind"), pl.col("text")).alias("title"),
+        pl.col("author").fill_null("annotation log").alias("source"),
+        pl.format(
+            "annotations #{} ({}{}{}), hash {}",
+            pl.col("_seq"),
+            pl.col("kind"),
+            by,
+            ref,
+            pl.col("hash").str.slice(0, 12),
+        ).alias("evidence"),
+    ).cast(TIMELINE_SCHEMA)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)

@@ -33,7 +33,10 @@ KIND_COLORS = {
     "chaos": OKABE_ITO[7],
     "error_spike": OKABE_ITO[3],
     "latency_spike": OKABE_ITO[1],
+    # back under the onset threshold: green, the lane label says "recovery"
+    "recovery": OKABE_ITO[2],
     "alert": OKABE_ITO[5],
+    "log_surge": "#777777",
     "annotation": "#999999",
 }
 

@@ -62,7 +62,8 @@ DEFINITIONS: dict[str, str] = {
     "top_errors": "the most frequent masked error messages in the window",
     "onsets": q.ONSET_DEFINITION,
     "timeline": "events (deploys, rollbacks, config, chaos, alerts), error and latency "
-    "onsets per service and log-pattern surges on one time axis",
+    "onsets per service and when each went back under its threshold (recovery), "
+    "log-pattern surges and the annotation log on one time axis",
     "error_spans": "the spans, with error status taken from error log lines when no span "
     "carries a status",
     "origins": "where failing traces' errors start (the deepest failing span), by service "
@@ -452,24 +453,32 @@ class Investigation(DrillDown):
         baseline (:func:`.quantities.onsets`)."""
         return self._focused("onsets", self._onsets_full())
 
-    @property
-    def timeline(self) -> Answer:
-        """ONE timeline: events, error/latency onsets and log-pattern surges."""
+    def _timeline_full(self) -> Answer:
         from workbench.analysis.focus import surges_as_timeline
-        from workbench.analysis.timeline import build_timeline
+        from workbench.analysis.timeline import annotations_as_timeline, build_timeline
 
         inc = self.incident
         red_frame = self.red.frame
+        notes = inc.annotations
 
         def compute() -> pl.DataFrame:
             tl = build_timeline(inc.events, red_frame, window=self.window, baseline=self.baseline)
             surges = self._surges_full().frame
-            return pl.concat([tl, surges_as_timeline(surges)], how="vertical").sort(
-                "ts", maintain_order=True
-            )
+            parts = [tl, surges_as_timeline(surges)]
+            if len(notes):
+                parts.append(annotations_as_timeline(notes.to_frame()))
+            return pl.concat(parts, how="vertical").sort("ts", maintain_order=True)
 
-        full = self._answer("timeline", (self.window, self.baseline), compute)
-        return self._focused("timeline", full, keep_null=True)
+        # a note added later (inc.note) makes a new timeline: the log's head is in the key
+        return self._answer("timeline", (self.window, self.baseline, notes.head), compute)
+
+    @property
+    def timeline(self) -> Answer:
+        """ONE timeline: events, error/latency onsets and recoveries, log-pattern surges
+        and the annotation log; the notebook, the explorer, the findings and the
+        postmortem all show these rows (the postmortem condenses them:
+        :attr:`postmortem_timeline`)."""
+        return self._focused("timeline", self._timeline_full(), keep_null=True)
 
     @property
     def onset(self) -> q.Quantity:
@@ -594,7 +603,7 @@ class Investigation(DrillDown):
         postmortem timeline."""
         from workbench.analysis.impact import impact
 
-        tl = self.postmortem_timeline.frame
+        tl = self._timeline_full().frame
 
         def compute() -> Any:
             return impact(
@@ -616,15 +625,16 @@ class Investigation(DrillDown):
 
     @property
     def postmortem_timeline(self) -> Answer:
-        """The postmortem's timeline (:func:`workbench.postmortem.draft_timeline`):
-        changes folded, recoveries, annotations."""
+        """The postmortem's presentation of :attr:`timeline` (all services)
+        (:func:`workbench.postmortem.draft_timeline`): the same rows, rollout steps folded
+        into their change's row and rows long before the onset left out, each said."""
         from workbench.postmortem import draft_timeline
 
-        red_frame = self.red.frame
+        full = self._timeline_full()
         return self._answer(
             "timeline",
-            ("postmortem", self.window, self.baseline),
-            lambda: draft_timeline(self.view, red_frame=red_frame),
+            ("postmortem", self.window, self.baseline, self.incident.annotations.head),
+            lambda: draft_timeline(self.view, timeline=full.frame),
         )
 
     def postmortem(self, **options: Any) -> Any:
@@ -641,7 +651,7 @@ class Investigation(DrillDown):
             self.view,
             suspects=self.suspects.value,
             red_frame=self.red.frame,
-            timeline=self.postmortem_timeline.frame,
+            timeline=self._timeline_full().frame,
             impact=self.impact_of(**slo).value,
             **options,
         )
