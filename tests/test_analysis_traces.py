@@ -144,3 +144,17 @@ def test_an_orphan_no_childless_call_holds_stays_a_root():
     assert gap_parents(spans_frame(rows)).height == 0
     tree = span_tree(spans_frame(rows))
     assert sorted(tree.filter(pl.col("is_root"))["span_id"].to_list()) == ["late", "orph", "root"]
+
+
+def test_a_difference_below_timestamp_resolution_without_spread_is_no_change():
+    """Latency blame's weighted means are sums polars may add in another order from run
+    to run; with every trace alike (no spread), their last bit made an unchanged
+    operation z = inf in one run and 0 in the next (seen in CI). A real difference, even
+    a microsecond, stays certain."""
+    from workbench.analysis.traces import _welch_z
+
+    df = pl.DataFrame(
+        {"diff": [3e-15, -4e-15, 0.0, 0.001, -0.5, 2.0], "se2": [0.0, 0.0, 0.0, 0.0, 0.0, 4.0]}
+    )
+    z = df.select(_welch_z(pl.col("diff"), pl.col("se2")))["diff"].to_list()
+    assert z == [0.0, 0.0, 0.0, float("inf"), float("-inf"), 1.0]

@@ -509,8 +509,20 @@ def _group_means(tree: pl.DataFrame, traces: pl.DataFrame, by: tuple[str, ...]) 
     )
 
 
+#: milliseconds below a span timestamp's resolution (1 ns): a difference of mean
+#: durations this small is the rounding of sums added in another order, not a change
+_BELOW_RESOLUTION_MS = 1e-9
+
+
 def _welch_z(diff: pl.Expr, se2: pl.Expr) -> pl.Expr:
-    """``diff / sqrt(se2)``; a difference without any spread (every trace alike) is
-    certain: +-inf, 0 when there is no difference."""
-    sign = pl.when(diff > 0).then(float("inf")).when(diff < 0).then(float("-inf")).otherwise(0.0)
+    """``diff / sqrt(se2)`` (``diff`` in ms); a difference without any spread (every
+    trace alike) is certain: +-inf, 0 when there is no difference. Without spread, a
+    difference below a timestamp's resolution is none: the weighted means are sums that
+    polars may add in another order from run to run, and their last bit must not turn
+    an operation that did not change into an infinitely certain one (seen as z = inf in
+    one run, 0 in the next)."""
+    eps = _BELOW_RESOLUTION_MS
+    sign = (
+        pl.when(diff > eps).then(float("inf")).when(diff < -eps).then(float("-inf")).otherwise(0.0)
+    )
     return pl.when(se2 > 0).then(diff / se2.sqrt()).otherwise(sign)
