@@ -136,3 +136,19 @@ def test_onset_and_alert_lines_keep_their_numbers() -> None:
     assert "`cart` at 11:05 (baseline median 0.7% -> peak of one step 35.9% at 11:07)" in md
     assert "errors rise on cart" not in md
     assert "api-gateway POST /api/checkout: 13% of requests fail at 11:07" in md
+
+
+def test_findings_say_when_the_errors_went_back_to_normal() -> None:
+    """The timeline's recovery row (computed once in ``build_timeline``) reaches the
+    findings: a reader at 3 a.m. wants to know whether it is still broken."""
+    from workbench import Incident, Investigation
+
+    inv = Investigation(Incident.demo())
+    rec = inv.timeline.frame.filter(pl.col("kind") == "recovery")
+    assert rec.height >= 1
+    text = inv.findings.to_markdown()
+    line = next(ln for ln in text.splitlines() if ln.startswith("- **Back to normal**"))
+    for r in rec.iter_rows(named=True):
+        assert r["title"] in line and f"{r['ts']:%H:%M}" in line
+    # the line comes after the rollback, as the story goes
+    assert text.index("**Rolled back**") < text.index("**Back to normal**")

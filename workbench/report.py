@@ -49,6 +49,9 @@ class Findings:
     alerts: list[str] = field(default_factory=list)
     onsets: list[str] = field(default_factory=list)
     rollbacks: list[str] = field(default_factory=list)
+    #: when each onset's errors or latency went back under its threshold (the timeline's
+    #: ``recovery`` rows)
+    recoveries: list[str] = field(default_factory=list)
     patterns: list[str] = field(default_factory=list)
     origins: list[str] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)
@@ -87,6 +90,7 @@ class Findings:
             ("New or surging log patterns", self.patterns),
             ("Where errors start (traces)", self.origins),
             ("Rolled back", self.rollbacks),
+            ("Back to normal", self.recoveries),
         )
         for title, items in sections:
             if items:
@@ -182,6 +186,13 @@ def findings(
         f.changes, f.alerts, f.onsets, f.rollbacks = _timeline_lines(
             timeline, f.onset or incident.window.start, max_items
         )
+        f.recoveries = [
+            _md(r["title"], 100)
+            for r in timeline.filter(pl.col("kind") == "recovery")
+            .sort("ts")
+            .head(max_items)
+            .iter_rows(named=True)
+        ]
     if surges is not None and surges.height:
         f.patterns = _pattern_lines(surges, max_items)
     if origins is not None and origins.height:
