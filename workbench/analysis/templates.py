@@ -538,8 +538,7 @@ def _with_rise(
         _numbered(mined)
         .filter(inside)
         .select(*keys, "ts")
-        .join(rates, on=list(keys), how="semi", nulls_equal=True)
-        .join(rates, on=list(keys), how="left", nulls_equal=True)
+        .join(rates, on=list(keys), how="inner", nulls_equal=True)
         .sort([*keys, "ts"])
     )
     last = mined["ts"].filter(mined["ts"] < window.end).max()  # the logs' end, or now
