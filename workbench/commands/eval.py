@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import cast
 
@@ -73,7 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=60.0,
         metavar="SECONDS",
-        help="Nezha layout: the alert fires this long after the fault's injection (default 60)",
+        help="Nezha layout, and lab cases where no alert fired: the alert fires this long "
+        "after the fault's start (default 60)",
     )
     rca.set_defaults(func=_rca)
 
@@ -116,7 +118,8 @@ def _rca(args: argparse.Namespace) -> int:
         spec = suite_spec(seeds)
         target = Path(args.lab_suite) if args.lab_suite else default_suite_dir()
         path = generate_suite(target, spec=spec, progress=None if args.quiet else _progress_gen)
-        cases = suite_cases(path, spec)
+        print(_lab_alert_rule(args.detection_delay), flush=True)
+        cases = suite_cases(path, spec, detection_delay=timedelta(seconds=args.detection_delay))
     elif args.path:
         path = Path(args.path)
     else:
@@ -125,8 +128,13 @@ def _rca(args: argparse.Namespace) -> int:
         )
 
     problems: dict[str, int] = {}
+    stand_ins: list[str] = []
 
     def show(row: dict) -> None:
+        if row.get("alert_from", "").startswith("no alert"):
+            stand_ins.append(row["case"])
+            if not args.quiet:
+                print(f"  alert: {row['case']}: {row['alert_from']}", flush=True)
         for note in row.get("notes") or ():
             # one line per kind of problem; repeated ones are counted at the end
             key = note.split(":")[0]
@@ -150,8 +158,6 @@ def _rca(args: argparse.Namespace) -> int:
         )
     judge = not args.no_verdict
     if cases is None:
-        from datetime import timedelta
-
         from workbench.evaluation.cases import detect_layout
 
         layout = detect_layout(path)
@@ -169,7 +175,12 @@ def _rca(args: argparse.Namespace) -> int:
         else:
             if layout == "petshop":
                 print("alert = the data set's trigger time (window: the 5-min step at or after it)")
-            cases = iter_cases(path)
+                cases = iter_cases(path)
+            else:
+                from workbench.evaluation.cases import lab_cases
+
+                print(_lab_alert_rule(args.detection_delay), flush=True)
+                cases = lab_cases(path, detection_delay=timedelta(seconds=args.detection_delay))
     df = evaluate_cases(cases, progress=show, without=without, verdict=judge)
     if df.height == 0:
         raise ConfigError(f"no cases found under {path}")
@@ -185,6 +196,11 @@ def _rca(args: argparse.Namespace) -> int:
                 f"group {group}: ours {_fmt(summarize(part['rank'].to_list()))} | "
                 f"BARO {_fmt(summarize(part['rank_baro'].to_list()))}"
             )
+    if stand_ins:
+        print(
+            f"alert: {len(stand_ins)} of {df.height} case(s) had no alert at or after the "
+            f"fault's start: fault start + {args.detection_delay:g} s stands in"
+        )
     if problems:
         print(
             "partial data: " + "; ".join(f"{k} ({n} case(s))" for k, n in sorted(problems.items()))
@@ -200,6 +216,17 @@ def _rca(args: argparse.Namespace) -> int:
     print(f"BARO: {_fmt(summarize(df['rank_baro'].to_list()))}")
     print(_fmt(summarize(df["rank"].to_list())))
     return 0
+
+
+def _lab_alert_rule(delay_s: float) -> str:
+    from workbench.evaluation.alerting import LOOK_AHEAD
+
+    return (
+        "alert = the first Alertmanager alert at or after the fault's start (else fault start "
+        f"+ {delay_s:g} s detection delay); window: the product's alert window (workbench new "
+        f"--alert: 30 min before the alert) up to {LOOK_AHEAD.total_seconds() / 60:g} min "
+        "after it; baseline: the same length just before"
+    )
 
 
 def _verdict_line(df, what: str) -> str:

@@ -11,6 +11,10 @@ Each case is a :class:`Case` built lazily (one at a time) so a suite never sits 
 Nezha: see :mod:`workbench.evaluation.nezha` (the alert is the injection time plus a
 detection delay; missing files are listed in ``Case.problems``).
 
+Lab: see :mod:`workbench.evaluation.labcase` (the alert is the first one the scenario's
+Alertmanager payloads hold at or after the fault's start; the window is the product's
+alert window up to two minutes after it).
+
 PetShop specifics: metrics only; the ``noissue`` period (normal operation, months away in
 time) is the baseline; ``graph.csv`` (row calls column: the AWS X-Ray service map) is kept
 as ``Case.edges`` but not given to the investigation. Measured (issue 14, diagnosis7):
@@ -68,6 +72,9 @@ class Case:
     group: str = ""
     #: when the case's alert fired (what the user is given; None when the layout has none)
     alert: datetime | None = None
+    #: how the alert was found, when the layout says more than its rule (e.g. a lab case
+    #: where no alert fired and the detection delay stands in for one); "" otherwise
+    alert_from: str = ""
     #: what could not be loaded whole: absent files, unreadable columns, dropped or
     #: repaired rows, merged names (each with its reason); empty when nothing was lost
     problems: list[str] = field(default_factory=list)
@@ -124,37 +131,19 @@ def nezha_cases(path: str | Path, **kw) -> Iterator[Case]:
 
 
 # lab ---------------------------------------------------------------------------------------
-def lab_cases(path: str | Path) -> Iterator[Case]:
-    """Cases from one lab scenario directory or a directory of them (sorted by name)."""
-    p = Path(path)
-    dirs = (
-        [p]
-        if (p / "truth.json").exists()
-        else sorted(d for d in p.iterdir() if (d / "truth.json").exists())
-    )
-    for d in dirs:
-        yield lab_case(d)
+def lab_cases(path: str | Path, **kw) -> Iterator[Case]:
+    """Cases from one lab scenario directory or a directory of them, at alert time
+    (:func:`workbench.evaluation.labcase.lab_cases`)."""
+    from workbench.evaluation.labcase import lab_cases as cases
+
+    return cases(path, **kw)
 
 
-def lab_case(d: Path) -> Case:
-    from workbench.incident import Incident
+def lab_case(d: Path, **kw) -> Case:
+    """One lab scenario directory as a case (:func:`workbench.evaluation.labcase.lab_case`)."""
+    from workbench.evaluation.labcase import lab_case as case
 
-    truth = json.loads((d / "truth.json").read_text())
-    inc = Incident.from_directory(d)
-    inc.load()
-    return Case(
-        id=d.name,
-        truth=truth["root_cause_service"],
-        fault=truth.get("fault", ""),
-        window=inc.window,
-        baseline=inc.baseline,
-        metrics=inc.metrics,
-        logs=inc.logs,
-        spans=inc.spans,
-        events=inc.events,
-        layout="lab",
-        group=truth.get("fault", ""),
-    )
+    return case(d, **kw)
 
 
 # petshop -----------------------------------------------------------------------------------

@@ -46,18 +46,17 @@ import polars as pl
 
 from workbench import frames
 from workbench.evaluation import nezha_edges as ne
+from workbench.evaluation.alerting import DETECTION_DELAY, LOOK_AHEAD
 from workbench.evaluation.cases import Case
 from workbench.evaluation.csvread import read_csv
 from workbench.timewindow import Window
 
 __all__ = ["DETECTION_DELAY", "LOOK_AHEAD", "LOOK_BACK", "nezha_cases", "one_name_per_service"]
 
-#: an alert fires this long after the fault starts (default of ``--detection-delay``)
-DETECTION_DELAY = timedelta(seconds=60)
-#: the incident window starts this long before the alert ...
+#: the incident window starts this long before the alert and ends :data:`LOOK_AHEAD` after
+#: it (the engineer opens the notebook); the alert is the injection plus
+#: :data:`DETECTION_DELAY` (both shared with the lab, :mod:`workbench.evaluation.alerting`)
 LOOK_BACK = timedelta(minutes=3)
-#: ... and ends this long after it (the engineer opens the notebook)
-LOOK_AHEAD = timedelta(minutes=2)
 #: the baseline: this long before the window, the same day
 BASELINE = timedelta(minutes=20)
 #: a ``TimeStamp`` further than this from its row's ``Time`` text is wrong

@@ -174,7 +174,7 @@ def evaluate_cases(
         }
         rows.append(row)
         if progress:
-            progress({**row, "notes": list(case.problems)})
+            progress({**row, "notes": list(case.problems), "alert_from": case.alert_from})
     schema = {
         "case": pl.String,
         "layout": pl.String,

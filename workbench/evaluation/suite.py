@@ -25,7 +25,7 @@ import random
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from workbench.evaluation.cases import Case as EvalCase
@@ -151,10 +151,13 @@ def generate_suite(
     return root
 
 
-def suite_cases(root: str | Path, spec: list[SuiteCase] | None = None) -> Iterator[EvalCase]:
+def suite_cases(
+    root: str | Path, spec: list[SuiteCase] | None = None, **kw: Any
+) -> Iterator[EvalCase]:
     """The evaluation cases of ``spec`` under ``root`` (only those: a suite directory may
-    also hold the cases of other seeds)."""
-    from workbench.evaluation.cases import lab_case
+    also hold the cases of other seeds), at alert time; ``kw`` goes to
+    :func:`~workbench.evaluation.labcase.lab_case` (``detection_delay``)."""
+    from workbench.evaluation.labcase import lab_case
 
     for scenario, services, seed, *_ in spec or SUITE:
-        yield lab_case(Path(root) / case_name(scenario, services, seed))
+        yield lab_case(Path(root) / case_name(scenario, services, seed), **kw)
