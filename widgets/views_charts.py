@@ -321,10 +321,9 @@ class TimelineView(w.VBox):
             self._box.children = [self.chart]
         else:
             set_chart(self.chart, chart)
-        items = tl.filter(~pl.col("kind").is_in(["incident", "baseline"]))
+        # the rows the notebook's table and the postmortem show, said how many of how many
+        table = ex.inv.timeline_table.value
         self.table.value = table_html(
-            items.select("ts", "kind", "service", "title"),
-            caption=f"{items.height} items for {services_note(ex)} (times UTC)",
-            max_rows=60,
-            more_hint="Code gives the timeline frame",
+            table.view(),
+            caption=f"{services_note(ex)} (times UTC): {table.note}",
         )

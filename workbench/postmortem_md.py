@@ -17,6 +17,7 @@ import polars as pl
 
 from workbench.grafana_view import links_markdown
 from workbench.postmortem import FREE_TEXT, TODO, _code, _dur, _hm, _md
+from workbench.timeline_view import KIND_LABEL
 
 if TYPE_CHECKING:
     from workbench.postmortem import Postmortem
@@ -35,19 +36,7 @@ __all__ = [
     "timeline",
 ]
 
-_KIND_LABEL = {
-    "deploy": "deploy",
-    "rollback": "rollback",
-    "config": "config change",
-    "chaos": "chaos experiment",
-    "alert": "alert fired",
-    "error_spike": "errors rise",
-    "latency_spike": "latency rises",
-    "recovery": "recovered",
-    "log_surge": "log pattern",
-    "annotation": "note",
-    "incident": "incident",
-}
+_KIND_LABEL = KIND_LABEL
 
 
 def _n(x: float | None) -> str:
@@ -226,21 +215,19 @@ def response(pm: Postmortem) -> str:
     return "\n".join(lines)
 
 
-def timeline(pm: Postmortem, *, max_rows: int = 60) -> str:
-    tl = pm.timeline.filter(~pl.col("kind").is_in(["incident", "baseline"]))
-    lines = [f"_Shown: {pm.timeline_note}_\n"] if pm.timeline_note else []
+def timeline(pm: Postmortem) -> str:
+    table = pm.timeline_table()  # the rows the notebook and the explorer show
+    lines = [f"_{table.note}_\n"]
     lines += [
         "| time (UTC) | what | service | event | evidence |",
         "|---|---|---|---|---|",
     ]
-    for r in tl.head(max_rows).iter_rows(named=True):
+    for r in table.shown.iter_rows(named=True):
         lines.append(
             f"| {_hm(r['ts'], True)} | {_KIND_LABEL.get(r['kind'], _md(r['kind']))} | "
             f"{_code(r['service']) if r['service'] else ''} | {_md(r['title'], 110)} | "
             f"{_md(r['evidence'], 200)} |"
         )
-    if tl.height > max_rows:
-        lines.append(f"\n_{tl.height - max_rows} more rows in `pm.timeline`._")
     lines += [
         "",
         f"{TODO}: add what people did and decided (from the incident channel) with "
