@@ -76,7 +76,7 @@ def test_a_crowded_timeline_keeps_onsets_changes_and_the_recovery_and_says_what_
     onset = T0 + timedelta(minutes=5)
     assert max(abs(t - onset) for t in kept) <= min(abs(t - onset) for t in left)
     # said: how many of how many, and what kind of rows were left out, where they are
-    assert t.note.startswith(f"{TIMELINE_ROWS} of the 65 rows of the timeline shown")
+    assert t.note.startswith(f"{TIMELINE_ROWS} of 65 timeline rows shown")
     assert "35 more past the table's 30 rows left out (35 log-pattern surges" in t.note
     assert "inv.timeline.frame" in t.note
     assert "errors back to normal on checkout" in t._repr_html_()
@@ -88,4 +88,4 @@ def test_a_short_timeline_is_shown_whole_and_pick_leaves_out_the_window_rows() -
     assert left == {}
     assert shown.height == tl.height - 2  # the incident and baseline window rows
     t = timeline_table(tl, _incident())
-    assert t.note == f"{shown.height} of the {shown.height} rows of the timeline shown."
+    assert t.note == f"{shown.height} of {shown.height} timeline rows shown."

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from workbench.display import format_value
+
 if TYPE_CHECKING:
     from widgets.explorer import IncidentExplorer
 
@@ -44,6 +46,8 @@ def table_html(
                 text = "—"
             elif c in fmt and isinstance(v, int | float):
                 text = format(v, fmt[c])
+            elif isinstance(v, int | float):  # units as the notebook's tables write them
+                text = format_value(v, c)
             elif hasattr(v, "strftime"):
                 text = v.strftime("%H:%M:%S")
             else:

@@ -241,7 +241,6 @@ class GraphView(w.VBox):
         stats = (
             table_html(
                 row.select("service", "requests", "rate_per_s", "error_ratio", "p95_ms"),
-                fmt={"rate_per_s": ".2f", "error_ratio": ".1%", "p95_ms": ".0f"},
                 caption=f"{span_label(ex.window)} (RED definitions)",
             )
             if row.height

@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from workbench.display import format_percent
 from workbench.errors import BadData, ConfigError
 from workbench.sources import capacity_queries as cq
 from workbench.sources import chunking
@@ -365,12 +366,12 @@ def findings(table: pl.DataFrame, usage: Usage, *, threshold: float, horizon_day
         band = ""
         if r["earliest"] is not None:
             late = r["latest"].strftime("%Y-%m-%d") if r["latest"] else "beyond the horizon"
-            band = f" (80 % band {r['earliest']:%Y-%m-%d} .. {late})"
+            band = f" (80% band {r['earliest']:%Y-%m-%d} .. {late})"
         lines.append(
             f"**Runs out first:** `{r['service']}` {r['resource']} crosses "
             f"{threshold:.0%} on {r['saturates_at']:%Y-%m-%d}{band}, "
             f"{r['days_left']:.0f} days after the last day of data; peak now "
-            f"{r['utilisation_peak']:.0%}, growing {r['growth_per_day']:+.2%} points/day."
+            f"{format_percent(r['utilisation_peak'])}, growing {r['growth_per_day']:+.2%} points/day."
         )
         rest = [
             f"`{x['service']}` {x['resource']} ({x['days_left']:.0f} d)"

@@ -7,7 +7,7 @@ with a count. Column names say how to show a value (by a whole ``_``-separated w
 =========================================  ==========================================
 column                                     shown as
 =========================================  ==========================================
-``ratio``, ``share``, ``pct``, ...         percentage: ``17.9 %`` (``pct``: already x100)
+``ratio``, ``share``, ``pct``, ...         percentage: ``17.9%`` (``pct``: already x100)
 ``ms``                                     duration: ``840 ms``, ``2.4 s``
 ``s``, ``seconds``, ``elapsed``            duration: ``12.5 s``, ``3 min 20 s``
 ``rate``, ``rps``, ``per_s``               rate: ``2.9 /s``
@@ -17,6 +17,10 @@ duration                                   ``1 min 05 s``
 list / struct                              ``a, b, c (+4 more)`` / ``key=value, ...``
 null, NaN, inf                             ``—``, ``—``, ``∞``
 =========================================  ==========================================
+
+Text outside tables writes percentages with :func:`format_percent` (``18.0%``, as the
+tables and the charts' tooltips do) and a change with :func:`format_change`
+(``0.7% → 18.0%``, the one arrow, :data:`ARROW`).
 
 The frame stays one attribute away: objects that render with this module keep theirs
 (``suspects.table``, ``incident.status()``), and the table says how many rows it left out.
@@ -41,9 +45,12 @@ from typing import Any
 import polars as pl
 
 __all__ = [
+    "ARROW",
     "STATUS_COLOURS",
     "details",
+    "format_change",
     "format_duration",
+    "format_percent",
     "format_time",
     "format_value",
     "format_window",
@@ -52,6 +59,9 @@ __all__ = [
     "markdown_text",
     "status_badge",
 ]
+
+#: The one arrow for "before → after" in text people read (findings, timeline, tables).
+ARROW = "→"
 
 #: status words and their colour (green ok, amber empty or partial, red error)
 STATUS_COLOURS: dict[str, str] = {
@@ -142,17 +152,33 @@ def _number(x: float) -> str:
     return f"{x:.2g}"
 
 
-def _percent(x: float, *, scaled: bool = False) -> str:
-    if math.isnan(x):
+def format_percent(x: float | None, *, scaled: bool = False, digits: int = 1) -> str:
+    """A ratio as a percentage, the one way the product writes it: ``18.0%`` (``digits``
+    decimals), two significant digits under 0.1% (``0.0081%``, never a misleading
+    ``0.0%``), no decimals from 100% up; ``scaled``: ``x`` is already x100.
+
+    >>> format_percent(0.17953), format_percent(0.000081), format_percent(0)
+    ('18.0%', '0.0081%', '0%')
+    """
+    if x is None or math.isnan(x):
         return "—"
     if math.isinf(x):
         return "∞"
     p = x if scaled else x * 100
     if p == 0:
-        return "0 %"
+        return "0%"
     if abs(p) < 0.1:
-        return f"{p:.2g} %"
-    return f"{p:.1f} %" if abs(p) < 100 else f"{p:,.0f} %"
+        return f"{p:.2g}%"
+    return f"{p:.{digits}f}%" if abs(p) < 100 else f"{p:,.0f}%"
+
+
+def format_change(before: str, after: str) -> str:
+    """``0.7% → 18.0%``: a value before and after, with the one arrow (:data:`ARROW`).
+
+    >>> format_change(format_percent(0.007), format_percent(0.18))
+    '0.7% → 18.0%'
+    """
+    return f"{before} {ARROW} {after}"
 
 
 def _bytes(x: float) -> str:
@@ -176,7 +202,7 @@ def format_value(value: Any, column: str = "") -> str:
     if isinstance(value, int | float):
         x = float(value)
         if _PERCENT.search(column):
-            return _percent(x, scaled=bool(_SCALED.search(column)))
+            return format_percent(x, scaled=bool(_SCALED.search(column)))
         if _MS.search(column):
             return format_duration(x / 1000)
         if _SECONDS.search(column):
@@ -345,11 +371,11 @@ _MD_ESCAPES = (
 def markdown_text(text: Any, limit: int = 120) -> str:
     """One line of untrusted text for CommonMark: whitespace folded, cut to ``limit``,
     backticks made quotes, and escaped only where Markdown would read it as syntax, so
-    ``0.7% -> 35.9%`` and ``http_server_requests_total`` stay as they are, and so does a
+    ``0.7% → 35.9%`` and ``http_server_requests_total`` stay as they are, and so does a
     lone ``<*>`` (two ``*`` could pair into emphasis and are escaped).
 
-    >>> markdown_text("errors rise: 0.7% -> 35.9% on <b>web</b> | http_requests_total")
-    'errors rise: 0.7% -> 35.9% on \\\\<b>web\\\\</b> \\\\| http_requests_total'
+    >>> markdown_text("errors rise: 0.7% → 35.9% on <b>web</b> | http_requests_total")
+    'errors rise: 0.7% → 35.9% on \\\\<b>web\\\\</b> \\\\| http_requests_total'
     """
     s = " ".join(str(text).split()).replace("`", "'")
     s = s if len(s) <= limit else s[: limit - 1] + "…"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from workbench.display import format_percent
 from workbench.grafana_view import links_markdown
 from workbench.postmortem import FREE_TEXT, TODO, _code, _dur, _hm, _md
 from workbench.timeline_view import KIND_LABEL
@@ -44,7 +45,7 @@ def _n(x: float | None) -> str:
 
 
 def _pct(x: float | None, digits: int = 1) -> str:
-    return "—" if x is None else f"{x:.{digits}%}"
+    return format_percent(x, digits=digits)
 
 
 def _entries(n: int) -> str:

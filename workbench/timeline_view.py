@@ -19,7 +19,7 @@ Timeline section all show :func:`timeline_table`'s rows.
 Example::
 
     >>> t = timeline_table(inv.timeline.frame, inc)
-    >>> t.note      # '20 of 46 rows of the timeline shown: 16 rollout step events folded ...'
+    >>> t.note      # '20 of 44 timeline rows shown: 16 rollout step events folded ...'
     >>> t.shown     # ts, end, kind, service, title, source, evidence, signal
     >>> t.rows      # every row after condensing (the postmortem's editable timeline)
 """
@@ -346,7 +346,7 @@ def present(
             f"{n} more past the table's {max_rows} rows left out ({kinds}: the farthest from "
             "the first onset; `inv.timeline.frame` has them all)"
         )
-    head = f"{shown.height} of the {total} rows of the timeline shown"
+    head = f"{shown.height} of {total} timeline rows shown"
     note = head + (": " + "; ".join(parts) if parts else "") + "."
     return TimelineTable(shown=shown, rows=rows, note=note, total=total)
 

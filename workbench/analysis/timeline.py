@@ -29,6 +29,7 @@ import polars as pl
 
 from workbench import frames
 from workbench.analysis._util import check_columns, filter_window
+from workbench.display import format_change, format_percent
 from workbench.timewindow import Window
 
 __all__ = [
@@ -248,7 +249,7 @@ def build_timeline(
                     "service": r["service"],
                     # the peak is one step's value, not the window's: say so
                     "title": f"{label} rise on {r['service']}: baseline median "
-                    f"{fmt(r['baseline_median'])} -> peak of one step {fmt(r['peak'])} "
+                    f"{format_change(fmt(r['baseline_median']), 'peak of one step ' + fmt(r['peak']))} "
                     f"at {r['peak_ts']:%H:%M}",
                     "source": "red",
                     "evidence": (
@@ -293,7 +294,7 @@ def build_timeline(
 
 
 def _fmt_ratio(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.1%}"
+    return "n/a" if v is None else format_percent(v)
 
 
 def _fmt_ms(v: float | None) -> str:

@@ -643,7 +643,7 @@ class Investigation(DrillDown):
 
     @property
     def impact(self) -> Answer:
-        """The impact against the default SLO (99.9 % over 30 days); see :meth:`impact_of`."""
+        """The impact against the default SLO (99.9% over 30 days); see :meth:`impact_of`."""
         return self.impact_of()
 
     @property
