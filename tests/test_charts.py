@@ -145,7 +145,8 @@ def _timeline() -> pl.DataFrame:
 def test_timeline_and_top_errors_render() -> None:
     tl = _timeline()
     svg = render.to_svg(timeline_chart(tl))
-    assert "deploy · checkout" in svg and "error_spike · checkout" in svg
+    assert "deploy · checkout" in svg and "errors rise · checkout" in svg
+    assert "lane: error_spike" not in svg and "what: errors rise" in svg  # as the table says
     top = pl.DataFrame(
         {
             "service": ["checkout", "cart"],

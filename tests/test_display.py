@@ -176,3 +176,18 @@ def test_one_arrow_and_one_percent_format_in_user_visible_text() -> None:
         if re.search(r"\S ->|-> \S", text) or re.search(r"\d %(?![a-z(])", text)
     ]
     assert not bad, "\n".join(bad)
+
+
+def test_a_change_of_ratios_is_in_points_and_a_ratio_of_measures_a_factor() -> None:
+    """The RED summary showed ``error ratio delta 17.1 %`` (percentage points written as
+    a percentage) and ``p95 ratio 100%`` (a factor written as a share) where the findings
+    say ``p95 2.0×``: each is written as what it is, one way everywhere."""
+    from workbench.display import format_factor, format_points
+
+    assert format_value(0.171, "error_ratio_delta") == "+17.1 pts" == format_points(0.171)
+    assert format_value(-0.0004, "error_ratio_delta") == "-0.04 pts"
+    assert format_value(1.04, "p95_ratio") == "1.0×" == format_factor(1.04)
+    assert format_value(2.0, "rate_ratio") == "2.0×"
+    assert format_value(0.18, "error_ratio") == "18.0%"  # a share stays a percentage
+    page = html_table(pl.DataFrame({"error_ratio_delta": [0.171], "p95_ratio": [2.0]}))
+    assert "+17.1 pts" in page and "2.0×" in page and "200" not in page

@@ -8,6 +8,8 @@ with a count. Column names say how to show a value (by a whole ``_``-separated w
 column                                     shown as
 =========================================  ==========================================
 ``ratio``, ``share``, ``pct``, ...         percentage: ``17.9%`` (``pct``: already x100)
+``..._ratio_delta`` (a percentage's change)  percentage points: ``+17.1 pts``
+``p95_ratio``, ``rate_ratio``, ...           factor: ``1.4×`` (a measure's ratio, not a share)
 ``ms``                                     duration: ``840 ms``, ``2.4 s``
 ``s``, ``seconds``, ``elapsed``            duration: ``12.5 s``, ``3 min 20 s``
 ``rate``, ``rps``, ``per_s``               rate: ``2.9 /s``
@@ -50,7 +52,9 @@ __all__ = [
     "details",
     "format_change",
     "format_duration",
+    "format_factor",
     "format_percent",
+    "format_points",
     "format_time",
     "format_value",
     "format_window",
@@ -79,6 +83,8 @@ def _word(*names: str) -> re.Pattern[str]:
 
 _PERCENT = _word("ratio", "share", "fraction", "frac", "pct", "percent", "utilisation")
 _SCALED = _word("pct", "percent")
+_FACTOR = re.compile(r"(^|_)(p\d\d|latency|duration|rate|rps|requests)_ratio(_|$)", re.I)
+_DELTA = _word("delta", "diff")
 _MS = _word("ms", "millis")
 _SECONDS = _word("s", "sec", "secs", "seconds", "elapsed")
 _RATE = _word("rate", "rps", "qps", "per_s", "throughput")
@@ -172,6 +178,34 @@ def format_percent(x: float | None, *, scaled: bool = False, digits: int = 1) ->
     return f"{p:.{digits}f}%" if abs(p) < 100 else f"{p:,.0f}%"
 
 
+def format_points(x: float | None) -> str:
+    """The change of a ratio in percentage points, signed: ``+17.1 pts`` (``0.171``), as
+    :func:`format_percent` writes the ratios themselves.
+
+    >>> format_points(0.171), format_points(-0.0004)
+    ('+17.1 pts', '-0.04 pts')
+    """
+    if x is None or math.isnan(x):
+        return "—"
+    if x == 0:
+        return "0 pts"
+    return ("+" if x > 0 else "-") + format_percent(abs(x))[:-1] + " pts"
+
+
+def format_factor(x: float | None) -> str:
+    """How many times another value: ``2.0×`` (a p95 against the baseline's, evidence
+    against chance's level), the one way the product writes a factor.
+
+    >>> format_factor(1.04), format_factor(2.67), format_factor(float("inf"))
+    ('1.0×', '2.7×', '∞×')
+    """
+    if x is None or math.isnan(x):
+        return "—"
+    if math.isinf(x):
+        return "∞×"
+    return f"{x:.1f}×" if abs(x) < 100 else f"{x:,.0f}×"
+
+
 def format_change(before: str, after: str) -> str:
     """``0.7% → 18.0%``: a value before and after, with the one arrow (:data:`ARROW`).
 
@@ -201,6 +235,10 @@ def format_value(value: Any, column: str = "") -> str:
         return format_duration(value)
     if isinstance(value, int | float):
         x = float(value)
+        if _FACTOR.search(column):
+            return format_factor(x)
+        if _PERCENT.search(column) and _DELTA.search(column):
+            return format_points(x / 100 if _SCALED.search(column) else x)
         if _PERCENT.search(column):
             return format_percent(x, scaled=bool(_SCALED.search(column)))
         if _MS.search(column):

@@ -23,7 +23,7 @@ from typing import Any
 
 import polars as pl
 
-from workbench.display import ARROW, format_change, format_percent
+from workbench.display import ARROW, format_change, format_factor, format_percent
 
 __all__ = ["Findings", "findings"]
 
@@ -234,7 +234,7 @@ def _red_lines(summary: pl.DataFrame, n: int) -> list[str]:
                 )
             )
         if (r["p95_ratio"] or 0) > 1.5:
-            parts.append(f"p95 ×{r['p95_ratio']:.1f}")
+            parts.append(f"p95 {format_factor(r['p95_ratio'])}")
         out.append(f"{_code(r['service'])} " + ", ".join(parts))
     return out
 

@@ -35,7 +35,7 @@ import polars as pl
 
 from workbench.analysis.impact import ONSET_KINDS
 from workbench.analysis.red import RED_METRICS, REQUESTS_TOTAL
-from workbench.analysis.timeline import TIMELINE_SCHEMA
+from workbench.analysis.timeline import KIND_LABEL, TIMELINE_SCHEMA
 from workbench.display import format_duration
 
 __all__ = [
@@ -55,20 +55,6 @@ CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
 WINDOW_KINDS = ("incident", "baseline")
 #: The most rows the timeline table shows (the notebook, the explorer, the postmortem).
 TIMELINE_ROWS = 30
-#: What each kind of row is called in the table.
-KIND_LABEL = {
-    "deploy": "deploy",
-    "rollback": "rollback",
-    "config": "config change",
-    "chaos": "chaos experiment",
-    "alert": "alert fired",
-    "error_spike": "errors rise",
-    "latency_spike": "latency rises",
-    "recovery": "recovered",
-    "log_surge": "log pattern",
-    "annotation": "note",
-    "incident": "incident",
-}
 #: Which rows a short table keeps first (lower first): what happened to the service,
 #: then what changed around it, then what the logs say.
 _TIER = {
@@ -309,7 +295,11 @@ class TimelineTable:
     def _repr_html_(self) -> str:
         from workbench.display import format_time
 
-        cells = {"time": lambda v, r: html.escape(format_time(v, with_date=False))}
+        nowrap = "<span style='white-space:nowrap'>{}</span>"
+        cells = {
+            "time": lambda v, r: nowrap.format(html.escape(format_time(v, with_date=False))),
+            "what": lambda v, r: nowrap.format(html.escape(str(v))),
+        }
         from workbench.display import html_table
 
         table = html_table(

@@ -573,7 +573,8 @@ SIGNALS: tuple[Signal, ...] = (
         "failing requests starting there",
         _errors,
         lambda r: (
-            f"errors start here ({format_percent(r['value'])}{', ' + r['top'] if r['top'] else ''})"
+            f"errors start here ({format_percent(r['value'])} of the extra failing traces"
+            f"{', ' + r['top'] if r['top'] else ''})"
         ),
         reads=("spans",),
         floor=lambda s: 1.0 / max(s, 1.0),

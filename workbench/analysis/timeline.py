@@ -34,6 +34,7 @@ from workbench.timewindow import Window
 
 __all__ = [
     "KEY_ATTRIBUTES",
+    "KIND_LABEL",
     "ONSET_SCHEMA",
     "TIMELINE_COLUMNS",
     "TIMELINE_SCHEMA",
@@ -61,6 +62,21 @@ ONSET_SCHEMA = {
     "threshold": pl.Float64(),
     "peak": pl.Float64(),
     "peak_ts": frames.TS,
+}
+#: What each kind of timeline row is called where people read it (the timeline table
+#: of the notebook, the explorer and the postmortem, and the timeline chart's lanes).
+KIND_LABEL = {
+    "deploy": "deploy",
+    "rollback": "rollback",
+    "config": "config change",
+    "chaos": "chaos experiment",
+    "alert": "alert fired",
+    "error_spike": "errors rise",
+    "latency_spike": "latency rises",
+    "recovery": "recovered",
+    "log_surge": "log pattern",
+    "annotation": "note",
+    "incident": "incident",
 }
 _MAD_K = 1.4826  # scales the MAD to a standard deviation for normal data
 
