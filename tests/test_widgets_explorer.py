@@ -487,3 +487,15 @@ def test_in_a_run_made_static_the_explorer_renders_a_tab_only_when_asked(
     live.show_tab("overview")
     assert live.red_from == ex.red_from == "metrics"
     assert chart is not None and chart.spec == live.views["overview"].chart.spec
+
+
+def test_short_cells_stay_on_one_line() -> None:
+    """The Timeline tab broke "log pattern" and "11:04:00" over two lines beside a long
+    event title (look10): short cells do not wrap, long ones still do."""
+    import re
+
+    from widgets._html import table_html
+
+    page = table_html(pl.DataFrame({"what": ["log pattern"], "event": ["x " * 40]}))
+    cells = re.findall(r"<td style='([^']*)'>([^<]*)</td>", page)
+    assert "white-space:nowrap" in cells[0][0] and "nowrap" not in cells[1][0]

@@ -52,7 +52,9 @@ def table_html(
                 text = v.strftime("%H:%M:%S")
             else:
                 text = str(v)
-            cells.append(f"<td style='{pad}'>{html.escape(text)}</td>")
+            # a short cell (a time, a kind, a service) stays on one line
+            wrap = ";white-space:nowrap" if len(text) <= 24 else ""
+            cells.append(f"<td style='{pad}{wrap}'>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption style='text-align:left'>{html.escape(caption)}</caption>" if caption else ""
     more = ""
