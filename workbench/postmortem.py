@@ -135,15 +135,11 @@ def _hm(t: datetime | None, secs: bool = False) -> str:
 
 
 def _dur(d: timedelta | None) -> str:
-    if d is None:
-        return "—"
-    secs = round(d.total_seconds())
-    sign, secs = ("-" if secs < 0 else ""), abs(secs)
-    h, rem = divmod(secs, 3600)
-    m, s = divmod(rem, 60)
-    if h:
-        return f"{sign}{h}h{m:02d}m"
-    return f"{sign}{m}m{s:02d}s" if s else f"{sign}{m}m"
+    """A duration as every view writes it (:func:`workbench.display.format_duration`:
+    ``38 min``, ``2 min 15 s``)."""
+    from workbench.display import format_duration
+
+    return format_duration(d)
 
 
 def present_timeline(

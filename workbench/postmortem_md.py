@@ -17,6 +17,7 @@ import polars as pl
 
 from workbench.display import format_percent
 from workbench.grafana_view import links_markdown
+from workbench.investigation.answer import span_label
 from workbench.postmortem import FREE_TEXT, TODO, _code, _dur, _hm, _md
 from workbench.timeline_view import KIND_LABEL
 
@@ -67,7 +68,7 @@ def header(pm: Postmortem) -> str:
         ("Date", f"{day} (times are UTC)"),
         ("Status", _md(pm.status)),
         ("Authors", ", ".join(_md(a) for a in pm.authors) or f"{TODO}: add the authors"),
-        ("Window analysed", _md(str(pm.window))),
+        ("Window analysed", span_label(pm.window)),
     ]
     if pm.provenance:
         m = pm.provenance["manifest"]
@@ -109,7 +110,7 @@ def summary(pm: Postmortem) -> str:
     if imp.failed is not None and imp.requests:
         parts.append(
             f": {_n(imp.failed)} of {_n(imp.requests)} ({_pct(imp.error_ratio)}, baseline "
-            f"{_pct(imp.baseline_error_ratio, 2)})"
+            f"{_pct(imp.baseline_error_ratio)})"
         )
     burned = imp.budget_burned
     text = "".join(parts) + "."
@@ -146,7 +147,7 @@ def impact(pm: Postmortem) -> str:
         (
             "Failed requests",
             f"{_n(imp.failed)} ({_pct(imp.error_ratio)}; baseline "
-            f"{_pct(imp.baseline_error_ratio, 2)}, so about {_n(imp.excess_failed)} more "
+            f"{_pct(imp.baseline_error_ratio)}, so about {_n(imp.excess_failed)} more "
             "than usual)",
         ),
         ("SLO", f"{_slo(imp.slo_target)} of requests succeed over {imp.slo_window_days:g} days"),
@@ -174,7 +175,7 @@ def impact(pm: Postmortem) -> str:
         for r in imp.per_service.iter_rows(named=True):
             lines.append(
                 f"| {_code(r['service'])} | {_n(r['requests'])} | {_n(r['failed'])} | "
-                f"{_pct(r['error_ratio'])} | {_pct(r['baseline_error_ratio'], 2)} |"
+                f"{_pct(r['error_ratio'])} | {_pct(r['baseline_error_ratio'])} |"
             )
     for c in imp.caveats:
         lines += ["", f"> ⚠ {_md(c, 300)}"]
