@@ -38,8 +38,8 @@ from tests.servers import free_port
 from workbench import ConfigError, Incident, Window, offline_html
 from workbench.bundle import verify_bundle
 from workbench.commands.render import parameters
-from workbench.display import format_percent
 from workbench.config import load_config
+from workbench.display import format_percent
 from workbench.notebook import template_path
 from workbench.postmortem import Postmortem, draft
 
