@@ -410,3 +410,8 @@ def test_the_postmortem_writes_windows_durations_and_ratios_as_the_notebook_does
     assert not re.search(r"\b\d+m\d\ds\b|\(\d+m\)", md)
     base = pm.impact.baseline_error_ratio
     assert base is not None and f"baseline {format_percent(base)}" in md
+    # the bundle's stamp as a time, not ISO with microseconds
+    from workbench.postmortem_md import _saved_at
+
+    assert _saved_at("2026-12-07T02:37:43.215414Z") == "2026-12-07 02:37:43 UTC"
+    assert _saved_at("?") == "?"

@@ -217,6 +217,18 @@ def response(pm: Postmortem) -> str:
     return "\n".join(lines)
 
 
+def _saved_at(stamp: object) -> str:
+    """``2026-12-07 02:37:43 UTC`` (the bundle's ISO stamp, as every view writes times)."""
+    from datetime import datetime
+
+    from workbench.display import format_time
+
+    try:
+        return format_time(datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))) + " UTC"
+    except ValueError:
+        return _md(stamp)
+
+
 def timeline(pm: Postmortem) -> str:
     table = pm.timeline_table()  # the rows the notebook and the explorer show
     lines = [f"_{table.note}_\n"]
@@ -290,7 +302,7 @@ def evidence(pm: Postmortem) -> str:
     m = p["manifest"]
     lines = [
         f"Everything above was computed from the evidence bundle {_code(Path(p['path']).name)} "
-        f"(saved {_md(m.get('created_at', '?'))}, workbench "
+        f"(saved {_saved_at(m.get('created_at'))}, workbench "
         f"{_md(m.get('versions', {}).get('workbench', '?'))}); "
         + (
             f"checked: {checked(pm)}."
