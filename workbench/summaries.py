@@ -181,7 +181,7 @@ CAPACITY_COLUMNS = {
     "resource": "resource",
     "utilisation_peak": "peak_ratio",
     "headroom": "headroom_ratio",
-    "growth_per_day": "growth_ratio",
+    "growth_per_day": "growth_ratio_delta",
     "saturates_at": "saturates_at",
     "days_left": "days_left",
     "model": "model",
@@ -189,7 +189,7 @@ CAPACITY_COLUMNS = {
 CAPACITY_HEADERS = {
     "peak_ratio": "peak",
     "headroom_ratio": "headroom",
-    "growth_ratio": "growth per day",
+    "growth_ratio_delta": "growth per day",
     "saturates_at": "crosses the threshold",
     "days_left": "days left",
 }
