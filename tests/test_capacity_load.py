@@ -134,6 +134,7 @@ def test_capacity_growth_is_in_points_per_day_everywhere(capacity_history: Path)
 
     text = findings(ranking.table, u, threshold=0.8, horizon_days=180)
     assert f"({want}/day)" in text and "points/day" not in text
+    assert "T00:00:00Z" not in text  # the window as every view writes it
 
 
 def test_raw_metrics_profile_on_the_demo_incident(lab_demo_dir: Path) -> None:

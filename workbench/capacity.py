@@ -363,6 +363,8 @@ def open_source(sources_config: str | Path = "", source: str = "") -> Any:
 def findings(table: pl.DataFrame, usage: Usage, *, threshold: float, horizon_days: int) -> str:
     """A few Markdown lines: what runs out first and when, which resources' growth uses
     up their headroom within the horizon, and anything that was not loaded."""
+    from workbench.investigation.answer import span_label
+
     lines = []
     soon = table.filter(pl.col("days_left") <= horizon_days)
     if soon.height:
@@ -370,7 +372,7 @@ def findings(table: pl.DataFrame, usage: Usage, *, threshold: float, horizon_day
         band = ""
         if r["earliest"] is not None:
             late = r["latest"].strftime("%Y-%m-%d") if r["latest"] else "beyond the horizon"
-            band = f" (80% band {r['earliest']:%Y-%m-%d} .. {late})"
+            band = f" (80% band {r['earliest']:%Y-%m-%d} – {late})"
         lines.append(
             f"**Runs out first:** `{r['service']}` {r['resource']} crosses "
             f"{threshold:.0%} on {r['saturates_at']:%Y-%m-%d}{band}, "
@@ -403,7 +405,7 @@ def findings(table: pl.DataFrame, usage: Usage, *, threshold: float, horizon_day
     for why in (*usage.reasons, *usage.notes):
         lines.append(f"_Note:_ {why}")
     lines.append(
-        f"_Loaded {usage.window} from {usage.source} ({usage.backend}, {usage.profile} "
+        f"_Loaded {span_label(usage.window)} from {usage.source} ({usage.backend}, {usage.profile} "
         f"metrics) in {usage.step.total_seconds() / 60:g}-minute buckets._"
     )
     return "\n\n".join(lines)
