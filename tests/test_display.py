@@ -191,3 +191,14 @@ def test_a_change_of_ratios_is_in_points_and_a_ratio_of_measures_a_factor() -> N
     assert format_value(0.18, "error_ratio") == "18.0%"  # a share stays a percentage
     page = html_table(pl.DataFrame({"error_ratio_delta": [0.171], "p95_ratio": [2.0]}))
     assert "+17.1 pts" in page and "2.0×" in page and "200" not in page
+
+
+def test_evidence_counts_say_what_they_count() -> None:
+    """The evidence line ended "…, 8 change events, 1 total" (look9, look10) and would
+    have said "2 code path cut shorts": each count names its kind in words."""
+    from workbench.summaries import _plural
+
+    assert _plural(1, "total above normal") == "1 total above normal"
+    assert _plural(2, "total above normal") == "2 totals above normal"
+    assert _plural(3, "code path cut short") == "3 code paths cut short"
+    assert _plural(1_200, "metric change") == "1,200 metric changes"

@@ -79,15 +79,23 @@ EVIDENCE_VIEWS: dict[str, tuple[str, list[str], dict[str, str]]] = {
             "n_incident": "in incident",
         },
     ),
-    "totals": ("total", [], {}),
+    "totals": ("total above normal", [], {}),  # "1 total" alone said nothing
 }
 
 _SUSPECT_COLUMNS = ["rank", "service", "score", "why", "victim_of"]
 _SUSPECT_HEADERS = {"victim_of": "victim of"}
 
 
+_PLURALS = {
+    "code path cut short": "code paths cut short",
+    "total above normal": "totals above normal",
+}
+
+
 def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
+    if n == 1:
+        return f"1 {word}"
+    return f"{n:,} {_PLURALS.get(word, word + 's')}"
 
 
 def evidence_html(evidence: Any, *, max_rows: int = 8, open: bool = False) -> str:
