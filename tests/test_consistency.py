@@ -103,6 +103,10 @@ def test_findings_show_the_summary_numbers_with_their_window(inv: Investigation)
         assert f"`checkout` errors {format_change(base.formatted(), er.formatted())}" in text
         row = _row(n.red_summary.frame, "checkout")
         assert er.formatted() == format_value(row["error_ratio_inc"], "error_ratio_inc")
+        rate = q.request_rate(n.red.frame, "checkout", window=window)
+        p95 = q.p95(n.red.frame, "checkout", window=window)
+        assert rate.formatted() == format_value(row["rate_inc"], "rate_inc")
+        assert p95.formatted() == format_value(row["p95_inc_ms"], "p95_inc_ms")
 
 
 def test_postmortem_error_ratios_are_the_red_ratios_over_its_period(inv: Investigation) -> None:

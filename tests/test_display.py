@@ -202,3 +202,10 @@ def test_evidence_counts_say_what_they_count() -> None:
     assert _plural(2, "total above normal") == "2 totals above normal"
     assert _plural(3, "code path cut short") == "3 code paths cut short"
     assert _plural(1_200, "metric change") == "1,200 metric changes"
+
+
+def test_a_rate_per_second_is_a_rate_not_a_duration() -> None:
+    """``rate_per_s`` (the graph's node rate, the explorer's focus table) came out as a
+    duration, ``2.91 s``, once the explorer's tables took the notebook's formats (look10)."""
+    assert format_value(2.91, "rate_per_s") == "2.91 /s" == format_value(2.91, "rate_inc")
+    assert format_value(12.5, "elapsed_s") == "12.5 s"

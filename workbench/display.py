@@ -243,12 +243,12 @@ def format_value(value: Any, column: str = "") -> str:
             return format_percent(x, scaled=bool(_SCALED.search(column)))
         if _MS.search(column):
             return format_duration(x / 1000)
+        if _RATE.search(column):  # before seconds: ``rate_per_s`` is a rate, not a duration
+            return f"{_number(x)} /s"
         if _SECONDS.search(column):
             return format_duration(x)
         if _BYTES.search(column):
             return _bytes(x)
-        if _RATE.search(column):
-            return f"{_number(x)} /s"
         return _number(x) if isinstance(value, float) else f"{value:,}"
     if isinstance(value, dict):
         items = [f"{k}={format_value(v)}" for k, v in value.items() if v is not None]

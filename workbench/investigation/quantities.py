@@ -33,7 +33,7 @@ from workbench.analysis.red import (
     rate_over_window,
     red_summary,
 )
-from workbench.display import format_percent
+from workbench.display import format_percent, format_value
 from workbench.investigation.answer import span_label
 from workbench.timewindow import Window
 
@@ -88,7 +88,7 @@ class Quantity:
     service: str | None = None
 
     def formatted(self) -> str:
-        """The value alone, in its unit (``18.0%``, ``2.90 req/s``, ``312 ms``, ``11:05:00``)."""
+        """The value alone, in its unit (``18.0%``, ``2.9 /s``, ``312 ms``, ``11:05:00``)."""
         v = self.value
         if v is None:
             return "n/a"
@@ -96,10 +96,11 @@ class Quantity:
             return f"{v:%H:%M:%S} UTC"
         if self.unit == "%":
             return format_percent(v)
+        # as the tables write the same column (workbench.display): one format per unit
         if self.unit == "req/s":
-            return f"{v:.2f} req/s"
+            return format_value(v, "rate_per_s")
         if self.unit == "ms":
-            return f"{v:.0f} ms"
+            return format_value(v, "p95_ms")
         return f"{v} {self.unit}".strip()
 
     def label(self) -> str:
