@@ -89,3 +89,29 @@ def test_a_short_timeline_is_shown_whole_and_pick_leaves_out_the_window_rows() -
     assert shown.height == tl.height - 2  # the incident and baseline window rows
     t = timeline_table(tl, _incident())
     assert t.note == f"{shown.height} of {shown.height} timeline rows shown."
+
+
+def test_log_surge_rows_write_counts_as_the_surges_table_does() -> None:
+    """The timeline's evidence said "1387 lines in the window" where the surges table
+    says "1,387" (look10)."""
+    from workbench.analysis.focus import surges_as_timeline
+    from workbench.display import format_value
+
+    surges = pl.DataFrame(
+        {
+            "service": ["checkout", "web"],
+            "template": ["boom <*>", "slow <*>"],
+            "n_baseline": [0, 1_200],
+            "n_incident": [1_387, 25_000],
+            "new": [True, False],
+            "surge": [True, True],
+            "z": [138.64, 80.0],
+            "rose_at": [T0 + timedelta(minutes=5), T0 + timedelta(minutes=6)],
+        }
+    )
+    ev = surges_as_timeline(surges)["evidence"].to_list()
+    assert (
+        ev[0]
+        == f"{format_value(1_387, 'n_incident')} lines in the window, 0 in the baseline (z 138.6)"
+    )
+    assert ev[1].startswith("25,000 lines in the window, 1,200 in the baseline")
