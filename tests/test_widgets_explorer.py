@@ -499,3 +499,15 @@ def test_short_cells_stay_on_one_line() -> None:
     page = table_html(pl.DataFrame({"what": ["log pattern"], "event": ["x " * 40]}))
     cells = re.findall(r"<td style='([^']*)'>([^<]*)</td>", page)
     assert "white-space:nowrap" in cells[0][0] and "nowrap" not in cells[1][0]
+
+
+def test_log_pattern_counts_read_as_the_tables_write_them(explorer: IncidentExplorer) -> None:
+    """The Logs tab listed "1387 × checkout: …" where every table says "1,387" (look10)."""
+    explorer.reset_window()
+    explorer.show_tab("logs")
+    view = explorer.views["logs"]
+    big = view.table.filter(pl.col("n_incident") >= 1000)
+    assert big.height, "the demo has patterns of more than 1,000 lines"
+    labels = [label for label, _ in view.patterns.options]
+    n = int(big["n_incident"][0])
+    assert any(f"{n:,} × {big['service'][0]}:" in label for label in labels), labels[:3]

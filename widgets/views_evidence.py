@@ -130,7 +130,7 @@ class LogsView(w.VBox):
         for i, r in enumerate(t.iter_rows(named=True)):
             flag = "NEW " if r["new"] else ("▲ " if r["surge"] else "")
             text = r["template"] if len(r["template"]) <= 110 else r["template"][:109] + "…"
-            opts.append((f"{flag}{r['n_incident']:>5} × {r['service']}: {text}", i))
+            opts.append((f"{flag}{r['n_incident']:>6,} × {r['service']}: {text}", i))
         want = self._want_template
         self._syncing = True
         try:
