@@ -6,6 +6,7 @@ to_code() reproduces the view, state survives a re-run, and Cancel stops a slow 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -158,6 +159,14 @@ def test_suspect_evidence_opens_its_view(explorer: IncidentExplorer, demo: dict)
     origin = wf.filter(pl.col("error_origin"))
     assert origin.height >= 1 and root in origin["service"].to_list()
     assert "Fails at" in explorer.views["traces"].details.value
+    # durations as the tables write them ("760 ms"), not "760.0 ms" (look10)
+    from workbench.display import format_value
+
+    o = origin.row(0, named=True)
+    details = explorer.views["traces"].details.value
+    assert f"({format_value(o['duration_ms'], 'duration_ms')}, +" in details
+    labels = [label for label, _ in explorer.views["traces"].list.options]
+    assert labels and not re.search(r"\d\.\d ms", labels[0]), labels[0]
     assert any(v["role"] == "error starts here" for v in _chart_rows(explorer.views["traces"]))
     buttons[(root, "logs")].click()
     assert explorer.tab == "logs" and explorer.services == [root]
