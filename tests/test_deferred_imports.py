@@ -133,6 +133,26 @@ def test_a_headless_run_starts_ipykernel_without_its_debugger(tmp_path: Path) ->
     assert events == ["started", "cell"]
 
 
+def test_a_headless_run_writes_no_ipython_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A headless run's kernel keeps its cells out of the user's IPython history (each
+    write an SQLite commit synced to disk, four of them as the kernel starts): no history
+    file appears in the IPython directory, and ``In`` still holds the cells, in memory."""
+    ipython_dir = tmp_path / "ipython"
+    monkeypatch.setenv("IPYTHONDIR", str(ipython_dir))
+    src = _probe(
+        tmp_path,
+        "ip = get_ipython()\n"
+        "print(ip.history_manager.enabled, ip.history_manager.save_thread, In[-1].split()[:2])",
+    )
+    out = notebook.execute(src, tmp_path / "out.ipynb", cwd=tmp_path)
+    cell = json.loads(out.read_text())["cells"][0]
+    assert "".join(cell["outputs"][0]["text"]).strip() == "False None ['ip', '=']"
+    assert ipython_dir.is_dir()  # the kernel used this IPython directory
+    assert not list(ipython_dir.rglob("history.sqlite*"))
+
+
 def test_a_run_made_static_tells_its_kernel_and_no_other_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
