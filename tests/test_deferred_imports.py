@@ -133,6 +133,29 @@ def test_a_headless_run_starts_ipykernel_without_its_debugger(tmp_path: Path) ->
     assert events == ["started", "cell"]
 
 
+def test_a_headless_run_does_not_import_pyarrow_for_papermill(tmp_path: Path) -> None:
+    """papermill imports ``pyarrow.fs`` (so pyarrow and numpy: 0.12 CPU-s beside the
+    kernel's start) only for ``hdfs://`` notebooks, which ``notebook.execute`` never gives
+    it: a headless run leaves both unimported in the calling process, the cells run, and
+    ``pyarrow.fs`` imports normally afterwards."""
+    src = _probe(tmp_path, "print(6 * 7)")
+    out = tmp_path / "out.ipynb"
+    probe = (
+        "import json, sys\n"
+        "from workbench import notebook\n"
+        f"notebook.execute({str(src)!r}, {str(out)!r}, cwd={str(tmp_path)!r})\n"
+        "loaded = sorted(m for m in ('numpy', 'pyarrow') if m in sys.modules)\n"
+        "import pyarrow.fs\n"
+        "print(json.dumps([loaded, 'papermill.iorw' in sys.modules, pyarrow.fs.__name__]))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == [[], True, "pyarrow.fs"]
+    cell = json.loads(out.read_text())["cells"][0]
+    assert "".join(cell["outputs"][0]["text"]).strip() == "42"
+
+
 def test_a_headless_run_writes_no_ipython_history(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
