@@ -25,6 +25,8 @@ def test_cause_outranks_its_victims_and_carries_evidence():
     html = sus._repr_html_()
     assert "db" in html and "Suspects" in html and "<table" in html
     assert "errors start here" in sus.table["why"][0]
+    # says what its share is of (the origins table gives another: of all failing traces)
+    assert "of the extra failing traces" in sus.table["why"][0]
 
 
 def test_metrics_only_cascade_uses_the_call_graph():

@@ -128,7 +128,7 @@ def test_markdown_postmortem_is_clean_commonmark_with_relative_images(
     assert "LAB-DEMO-1" not in md
     for noise in ("-\\>", "\\<\\*\\>", "http\\_server", "\\#"):
         assert noise not in md, noise
-    assert "-> " in md and "http_server_requests_total" in md  # the same text, unescaped
+    assert "→ " in md and "http_server_requests_total" in md  # the same text, unescaped
     assert "\n\n\n" not in md and md.endswith("\n") and not md.endswith("\n\n")
     images = re.findall(r"!\[([^\]]*)\]\(([^)]+)\)", md)
     assert len(images) >= 3

@@ -110,6 +110,31 @@ def test_usage_summary_reads_as_text_not_python(capacity_history: Path) -> None:
     assert "<td>cpu, memory</td>" in page and "<td>no</td>" in page
     assert f"<td>{u.usage.height:,}</td>" in page and "usage rows" in page
     assert "elapsed s<" not in page and ">elapsed<" in page  # the cell carries the unit
+    # look10: the window and the step as every view writes them, not ISO and "600s"
+    from workbench.display import format_duration
+    from workbench.investigation import span_label
+
+    assert f"<td>{span_label(u.window)}</td>" in page and "T00:00:00Z" not in page
+    assert f"<td>{format_duration(u.step)}</td>" in page
+
+
+def test_capacity_growth_is_in_points_per_day_everywhere(capacity_history: Path) -> None:
+    """Growth per day is a change of a utilisation (a ratio): the table wrote it as a
+    percentage (``1.3%``) and the findings as ``+1.30% points/day`` (look10); both now
+    ``+1.3 pts``, by one function."""
+    from workbench.display import format_points
+
+    u = load_usage(capacity_history, "", resources=["cpu", "memory"], max_points=1000)
+    ranking = u.ranking(threshold=0.8, horizon_days=180)
+    top = ranking.table.sort("growth_per_day", descending=True).row(0, named=True)
+    want = format_points(top["growth_per_day"])
+    assert want.startswith("+") and want.endswith(" pts")
+    assert want in ranking._repr_html_()
+    from workbench.capacity import findings
+
+    text = findings(ranking.table, u, threshold=0.8, horizon_days=180)
+    assert f"({want}/day)" in text and "points/day" not in text
+    assert "T00:00:00Z" not in text  # the window as every view writes it
 
 
 def test_raw_metrics_profile_on_the_demo_incident(lab_demo_dir: Path) -> None:

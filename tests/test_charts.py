@@ -145,7 +145,8 @@ def _timeline() -> pl.DataFrame:
 def test_timeline_and_top_errors_render() -> None:
     tl = _timeline()
     svg = render.to_svg(timeline_chart(tl))
-    assert "deploy · checkout" in svg and "error_spike · checkout" in svg
+    assert "deploy · checkout" in svg and "errors rise · checkout" in svg
+    assert "lane: error_spike" not in svg and "what: errors rise" in svg  # as the table says
     top = pl.DataFrame(
         {
             "service": ["checkout", "cart"],
@@ -421,3 +422,12 @@ def test_runs_out_chart_axis_labels_do_not_touch() -> None:
     assert len(spans) >= 5, axis[:500]
     gaps = [b[0] - a[1] for a, b in itertools.pairwise(spans)]
     assert min(gaps) >= 4, gaps  # 170 ended 2 px before a flush 180 began
+
+
+def test_graph_change_legend_reads_as_words() -> None:
+    """The explorer's graph legend said ``errors_up`` (look10): its labels are words."""
+    g = service_graph(spans_frame(shop_traces()))
+    a, b = g.edges.row(0, named=True)["caller"], g.edges.row(0, named=True)["callee"]
+    diff = pl.DataFrame({"caller": [a], "callee": [b], "change": ["errors_up"]})
+    svg = render.to_svg(service_graph_chart(g, diff=diff))
+    assert "errors up" in svg and ">errors_up<" not in svg

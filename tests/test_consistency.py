@@ -8,6 +8,7 @@ window."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from widgets import IncidentExplorer
 from workbench import Incident, Investigation, Window
 from workbench.analysis.impact import request_counts
-from workbench.display import format_value
+from workbench.display import format_change, format_value
 from workbench.investigation import quantities as q
 from workbench.investigation.answer import span_label
 
@@ -98,7 +99,14 @@ def test_findings_show_the_summary_numbers_with_their_window(inv: Investigation)
         assert span_label(window) in text and span_label(n.baseline) in text
         er = q.error_ratio(n.red.frame, "checkout", window=window)
         base = q.error_ratio(n.red.frame, "checkout", window=n.baseline)
-        assert f"`checkout` errors {base.value:.1%} → {er.value:.1%}" in text
+        # one format: the findings write the number as the summary table's cell does
+        assert f"`checkout` errors {format_change(base.formatted(), er.formatted())}" in text
+        row = _row(n.red_summary.frame, "checkout")
+        assert er.formatted() == format_value(row["error_ratio_inc"], "error_ratio_inc")
+        rate = q.request_rate(n.red.frame, "checkout", window=window)
+        p95 = q.p95(n.red.frame, "checkout", window=window)
+        assert rate.formatted() == format_value(row["rate_inc"], "rate_inc")
+        assert p95.formatted() == format_value(row["p95_inc_ms"], "p95_inc_ms")
 
 
 def test_postmortem_error_ratios_are_the_red_ratios_over_its_period(inv: Investigation) -> None:
@@ -152,7 +160,7 @@ def test_quantities_name_their_window(inv: Investigation) -> None:
     er = q.error_ratio(inv.red.frame, "checkout", window=inv.window)
     text = str(er)
     assert text.startswith(f"error ratio of checkout {span_label(inv.window)}: ")
-    assert text.endswith(" %")
+    assert re.search(r"\d\.\d%$", text), text
     assert q.error_ratio(inv.red.frame, "nonexistent", window=inv.window).formatted() == "n/a"
 
 
@@ -189,10 +197,68 @@ def test_one_timeline_the_postmortem_presents_it(
     m = re.search(r"(\d+) rows ending before", pm.timeline_note)
     dropped = int(m.group(1)) if m else 0
     assert shown.height + folded + dropped == tl.height, pm.timeline_note
-    assert f"`inv.timeline`, {tl.height} rows" in pm.timeline_note
     assert f"{folded} rollout step events folded" in pm.timeline_note
+    windows = tl.filter(pl.col("kind").is_in(["incident", "baseline"])).height
+    assert f"of {tl.height - windows} timeline rows shown" in str(pm.section("timeline"))
     # the explorer's Timeline tab lists the same recovery
     explorer.set_window(inv.window)
     explorer.show_tab("timeline")
     page = html.unescape(explorer.views["timeline"].table.value)
     assert str(rec["title"][0]) in page
+
+
+def _notebook_cell(source_start: str) -> str:
+    from workbench.notebook import template_path
+
+    nb = json.loads(Path(template_path()).read_text())
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        if cell["cell_type"] == "code" and src.lstrip().startswith(source_start):
+            return src
+    raise AssertionError(f"no cell starting {source_start!r}")
+
+
+def _table_rows(page: str) -> list[tuple[str, ...]]:
+    """(time, what, service, event) of each body row of the first table in ``page``."""
+    import html as h
+
+    rows = []
+    for tr in re.findall(r"<tr>(.*?)</tr>", page, flags=re.S):
+        cells = [
+            h.unescape(re.sub(r"<[^>]+>", "", c))
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)
+        ]
+        if len(cells) >= 4:
+            rows.append(tuple(c.strip() for c in cells[:4]))
+    return rows
+
+
+def test_one_timeline_table_in_the_notebook_the_explorer_and_the_postmortem(
+    inv: Investigation, explorer: IncidentExplorer
+) -> None:
+    """The notebook's timeline table (the template's own cell, run), the explorer's
+    Timeline tab and the postmortem's Timeline section list the same rows, in the same
+    order; the recovery and the rollback are among them (the notebook used to cut its
+    table at 20 rows of 44, with the recovery and the rollback below the cut), and each
+    says how many rows of how many it shows."""
+    src = _notebook_cell("# the rows the explorer's Timeline tab")
+    shown = eval(src.splitlines()[-1], {"inv": inv, "pl": pl})  # the cell's last expression
+    page = shown._repr_html_()
+    nb_rows = _table_rows(page)
+    assert any(r[1] == "recovered" and r[2] == "checkout" for r in nb_rows), nb_rows
+    assert any(r[1] == "rollback" and r[2] == "checkout" for r in nb_rows), nb_rows
+    items = inv.timeline.frame.filter(~pl.col("kind").is_in(["incident", "baseline"]))
+    assert re.search(rf"\b{len(nb_rows)} of {items.height} timeline rows shown", page)
+    # the explorer's tab: the same rows
+    explorer.set_window(inv.window)
+    explorer.show_tab("timeline")
+    ex_rows = _table_rows(explorer.views["timeline"].table.value)
+    assert ex_rows == nb_rows
+    # the postmortem: the same rows (time, what, service) in its Markdown table
+    md = str(inv.postmortem().section("timeline"))
+    pm_rows = [
+        tuple(c.strip().strip("`") for c in line.strip("|").split("|")[:3])
+        for line in md.splitlines()
+        if re.match(r"\| \d\d:\d\d:\d\d \|", line)
+    ]
+    assert pm_rows == [r[:3] for r in nb_rows]

@@ -133,6 +133,49 @@ def test_a_headless_run_starts_ipykernel_without_its_debugger(tmp_path: Path) ->
     assert events == ["started", "cell"]
 
 
+def test_a_headless_run_does_not_import_pyarrow_for_papermill(tmp_path: Path) -> None:
+    """papermill imports ``pyarrow.fs`` (so pyarrow and numpy: 0.12 CPU-s beside the
+    kernel's start) only for ``hdfs://`` notebooks, which ``notebook.execute`` never gives
+    it: a headless run leaves both unimported in the calling process, the cells run, and
+    ``pyarrow.fs`` imports normally afterwards."""
+    src = _probe(tmp_path, "print(6 * 7)")
+    out = tmp_path / "out.ipynb"
+    probe = (
+        "import json, sys\n"
+        "from workbench import notebook\n"
+        f"notebook.execute({str(src)!r}, {str(out)!r}, cwd={str(tmp_path)!r})\n"
+        "loaded = sorted(m for m in ('numpy', 'pyarrow') if m in sys.modules)\n"
+        "import pyarrow.fs\n"
+        "print(json.dumps([loaded, 'papermill.iorw' in sys.modules, pyarrow.fs.__name__]))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == [[], True, "pyarrow.fs"]
+    cell = json.loads(out.read_text())["cells"][0]
+    assert "".join(cell["outputs"][0]["text"]).strip() == "42"
+
+
+def test_a_headless_run_writes_no_ipython_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A headless run's kernel keeps its cells out of the user's IPython history (each
+    write an SQLite commit synced to disk, four of them as the kernel starts): no history
+    file appears in the IPython directory, and ``In`` still holds the cells, in memory."""
+    ipython_dir = tmp_path / "ipython"
+    monkeypatch.setenv("IPYTHONDIR", str(ipython_dir))
+    src = _probe(
+        tmp_path,
+        "ip = get_ipython()\n"
+        "print(ip.history_manager.enabled, ip.history_manager.save_thread, In[-1].split()[:2])",
+    )
+    out = notebook.execute(src, tmp_path / "out.ipynb", cwd=tmp_path)
+    cell = json.loads(out.read_text())["cells"][0]
+    assert "".join(cell["outputs"][0]["text"]).strip() == "False None ['ip', '=']"
+    assert ipython_dir.is_dir()  # the kernel used this IPython directory
+    assert not list(ipython_dir.rglob("history.sqlite*"))
+
+
 def test_a_run_made_static_tells_its_kernel_and_no_other_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -163,13 +206,14 @@ print(json.dumps({"altair": "altair" in sys.modules, "polars": "polars" in sys.m
 
 def test_the_svg_process_draws_without_importing_altair_or_polars(tmp_path: Path) -> None:
     """The SVG process (``workbench.chart_svg``) imports neither altair nor polars (0.6
-    CPU-s together): altair's schema version is read once per altair version and kept in
-    the cache; the first process to need it imports altair. Same version, same SVG."""
+    CPU-s together), not even on a new user's first run (an empty cache directory):
+    altair's schema version is read from altair's installed source. Same version as
+    altair states, same SVG."""
     from workbench.charts import render
 
     env = {
         **os.environ,
-        "WORKBENCH_CACHE_DIR": str(tmp_path),
+        "WORKBENCH_CACHE_DIR": str(tmp_path / "new-user-cache"),
         "WORKBENCH_SVG_CACHE": "0",
     }
 
@@ -181,7 +225,7 @@ def test_the_svg_process_draws_without_importing_altair_or_polars(tmp_path: Path
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     first, second = probe(), probe()
-    assert first["altair"] is True  # nothing kept yet: altair tells
+    assert first["altair"] is False and first["polars"] is False  # a first run too
     assert second["altair"] is False and second["polars"] is False
     import altair
 
@@ -189,3 +233,37 @@ def test_the_svg_process_draws_without_importing_altair_or_polars(tmp_path: Path
     assert first["vl"] == second["vl"] == render.vl_version()
     assert want in first["vl"] or first["vl"].split(".")[0] == want.split(".")[0]
     assert first["svg"] == second["svg"] and first["svg"].startswith("<svg")
+
+
+def test_altairs_schema_version_is_read_from_its_source_as_altair_states_it() -> None:
+    """The version read from altair's source is the one altair exports."""
+    import altair
+
+    from workbench.chart_svg import _schema_version_in_source
+
+    assert _schema_version_in_source() == altair.SCHEMA_VERSION
+
+
+def test_an_altair_source_laid_out_otherwise_falls_back_to_importing_altair(
+    tmp_path: Path,
+) -> None:
+    """A layout the reader does not know gives None (then altair is imported and its
+    answer kept), never a guess: no export line, two exports, no version line, an
+    unreadable file."""
+    from workbench.chart_svg import _schema_version_in_source
+
+    def layout(exports: str, schema: str | None) -> Path:
+        root = tmp_path / f"altair{len(list(tmp_path.iterdir()))}"
+        (root / "vegalite" / "v7" / "schema").mkdir(parents=True)
+        (root / "vegalite" / "__init__.py").write_text(exports)
+        if schema is not None:
+            (root / "vegalite" / "v7" / "schema" / "__init__.py").write_text(schema)
+        return root
+
+    ok = 'SCHEMA_VERSION = "v7.0.2"\nSCHEMA_URL = "x"\n'
+    assert _schema_version_in_source(layout("from .v7 import *\n", ok)) == "v7.0.2"
+    assert _schema_version_in_source(layout("from .v7.api import *\n", ok)) is None
+    assert _schema_version_in_source(layout("from .v6 import *\nfrom .v7 import *\n", ok)) is None
+    assert _schema_version_in_source(layout("from .v7 import *\n", "SCHEMA_VERSION = V\n")) is None
+    assert _schema_version_in_source(layout("from .v7 import *\n", None)) is None
+    assert _schema_version_in_source(tmp_path / "nowhere") is None

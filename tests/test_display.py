@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 
@@ -38,7 +39,7 @@ def _frame() -> pl.DataFrame:
 def test_values_carry_units_and_no_machine_noise() -> None:
     row = _frame().row(0, named=True)
     shown = {c: format_value(v, c) for c, v in row.items()}
-    assert shown["error_ratio"] == "18.0 %"
+    assert shown["error_ratio"] == "18.0%"
     assert shown["p95_ms"] == "840 ms"
     assert shown["rate"] == "2.91 /s"
     assert shown["ts"] == "2026-11-20 11:05:03"  # no microseconds, no "T", no "+00:00"
@@ -47,7 +48,7 @@ def test_values_carry_units_and_no_machine_noise() -> None:
     assert shown["score"] == "∞"
     assert shown["duration"] == "840"
     assert format_value(None, "error_ratio") == "—"
-    assert format_value(12.5, "completeness_pct") == "12.5 %"
+    assert format_value(12.5, "completeness_pct") == "12.5%"
     assert [format_duration(s) for s in (0.0123, 12.5, 200, 7500, 90000)] == [
         "12.3 ms",
         "12.5 s",
@@ -75,7 +76,7 @@ def test_markdown_table_is_a_clean_pipe_table() -> None:
     lines = md.splitlines()
     assert lines[0] == "| service | error ratio | templates |"
     assert lines[1] == "| --- | ---: | --- |"
-    assert lines[2] == "| checkout | 18.0 % | `a <*>, b, c (+1 more)` |"  # a code span
+    assert lines[2] == "| checkout | 18.0% | `a <*>, b, c (+1 more)` |"  # a code span
     assert lines[-1] == "_2 of 3 rows shown; 1 more_"
     assert "\\-" not in md and "\n\n\n" not in md
 
@@ -130,5 +131,81 @@ def test_capacity_ranking_has_no_null_or_inf() -> None:
     assert ranking.table["days_left"].is_infinite().any()  # the frame keeps inf for code
     for text in (md, page):
         assert "inf" not in text and "null" not in text and "None" not in text
-        assert "not within the horizon" in text and " %" in text
+        assert "not within the horizon" in text and re.search(r"\d%", text)
     assert md.splitlines()[0].startswith("| service | resource | peak | headroom |")
+
+
+def _user_text(root: Path) -> list[tuple[str, int, str]]:
+    """Every string literal under ``root`` but docstrings (the lab's simulated
+    applications write their own log lines: not ours)."""
+    import ast
+
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        if "lab" in path.relative_to(root).parts:
+            continue
+        tree = ast.parse(path.read_text())
+        docs = {
+            id(n.body[0].value)
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            and n.body
+            and isinstance(n.body[0], ast.Expr)
+        }
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs:
+                out.append((str(path.relative_to(root.parent)), n.lineno, n.value))
+    return out
+
+
+def test_one_arrow_and_one_percent_format_in_user_visible_text() -> None:
+    """The product writes a change with one arrow (``0.7% → 18.0%``, ``display.ARROW``)
+    and a percentage one way (``18.0%``, as the charts' d3 tooltips do): the findings
+    said ``→`` and ``18.0%``, the timeline ``->``, the tables ``18.0 %``."""
+    from workbench.display import ARROW, format_change, format_percent
+
+    assert ARROW == "→"
+    assert format_change(format_percent(0.007), format_percent(0.18)) == "0.7% → 18.0%"
+    assert format_percent(0.000081) == "0.0081%" and format_percent(12.5, scaled=True) == "12.5%"
+    assert format_value(0.18, "error_ratio") == format_percent(0.18)
+    repo = Path(__file__).resolve().parents[1]
+    bad = [
+        f"{p}:{line}: {text[:60]!r}"
+        for d in ("workbench", "widgets")
+        for p, line, text in _user_text(repo / d)
+        if re.search(r"\S ->|-> \S", text) or re.search(r"\d %(?![a-z(])", text)
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_a_change_of_ratios_is_in_points_and_a_ratio_of_measures_a_factor() -> None:
+    """The RED summary showed ``error ratio delta 17.1 %`` (percentage points written as
+    a percentage) and ``p95 ratio 100%`` (a factor written as a share) where the findings
+    say ``p95 2.0×``: each is written as what it is, one way everywhere."""
+    from workbench.display import format_factor, format_points
+
+    assert format_value(0.171, "error_ratio_delta") == "+17.1 pts" == format_points(0.171)
+    assert format_value(-0.0004, "error_ratio_delta") == "-0.04 pts"
+    assert format_value(1.04, "p95_ratio") == "1.0×" == format_factor(1.04)
+    assert format_value(2.0, "rate_ratio") == "2.0×"
+    assert format_value(0.18, "error_ratio") == "18.0%"  # a share stays a percentage
+    page = html_table(pl.DataFrame({"error_ratio_delta": [0.171], "p95_ratio": [2.0]}))
+    assert "+17.1 pts" in page and "2.0×" in page and "200" not in page
+
+
+def test_evidence_counts_say_what_they_count() -> None:
+    """The evidence line ended "…, 8 change events, 1 total" (look9, look10) and would
+    have said "2 code path cut shorts": each count names its kind in words."""
+    from workbench.summaries import _plural
+
+    assert _plural(1, "total above normal") == "1 total above normal"
+    assert _plural(2, "total above normal") == "2 totals above normal"
+    assert _plural(3, "code path cut short") == "3 code paths cut short"
+    assert _plural(1_200, "metric change") == "1,200 metric changes"
+
+
+def test_a_rate_per_second_is_a_rate_not_a_duration() -> None:
+    """``rate_per_s`` (the graph's node rate, the explorer's focus table) came out as a
+    duration, ``2.91 s``, once the explorer's tables took the notebook's formats (look10)."""
+    assert format_value(2.91, "rate_per_s") == "2.91 /s" == format_value(2.91, "rate_inc")
+    assert format_value(12.5, "elapsed_s") == "12.5 s"

@@ -391,3 +391,27 @@ def test_a_note_added_later_reaches_the_one_timeline_and_the_postmortem(inc: Inc
     shown = pm.timeline.filter(pl.col("kind") == "annotation")
     assert shown.select("ts", "title").rows() == notes.select("ts", "title").rows()
     assert set(shown["signal"]) == {"annotations"}
+
+
+def test_the_postmortem_writes_windows_durations_and_ratios_as_the_notebook_does(
+    inc: Incident,
+) -> None:
+    """look10: the postmortem wrote its window in ISO (``2026-11-20T11:00:00Z..``),
+    durations as ``38m``/``2m15s`` (the notebook: ``38 min``/``2 min 15 s``) and baseline
+    ratios to two decimals (``0.62%`` where the notebook's table says ``0.6%``)."""
+    from workbench.display import format_duration, format_percent
+    from workbench.investigation import span_label
+
+    pm = draft(inc)
+    md = pm.to_markdown()
+    assert f"| Window analysed | {span_label(inc.window)} |" in md
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", md.split("## Timeline")[0])
+    assert f"| Duration | {format_duration(pm.impact.duration)} |" in md
+    assert not re.search(r"\b\d+m\d\ds\b|\(\d+m\)", md)
+    base = pm.impact.baseline_error_ratio
+    assert base is not None and f"baseline {format_percent(base)}" in md
+    # the bundle's stamp as a time, not ISO with microseconds
+    from workbench.postmortem_md import _saved_at
+
+    assert _saved_at("2026-12-07T02:37:43.215414Z") == "2026-12-07 02:37:43 UTC"
+    assert _saved_at("?") == "?"

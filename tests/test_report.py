@@ -101,9 +101,9 @@ def test_findings_name_the_top_suspect_with_its_evidence() -> None:
     assert r"errors start here <\*> \*boom\*" in md  # only what could be emphasis escaped
     assert "deploy cart v2.0 at 11:03" in md  # the GitOps record, not the rollout step
     assert "currency" not in md  # 45 minutes before the onset: not "just before"
-    assert "`cart` errors 1.0% → 20.0%" in md and "`gateway` p95 ×2.0" in md
+    assert "`cart` errors 1.0% → 20.0%" in md and "`gateway` p95 2.0×" in md
     assert "`NPE at 'x' <*>` (new)" in md
-    assert "`cart` POST /cart (80% of failing traces)" in md
+    assert "`cart` POST /cart (80.0% of failing traces)" in md
     assert "rollback cart to v1.9 at 11:40" in md
     assert "likely a victim of `cart`" in md
     assert f._repr_markdown_() == md

@@ -6,6 +6,7 @@ to_code() reproduces the view, state survives a re-run, and Cancel stops a slow 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -158,6 +159,14 @@ def test_suspect_evidence_opens_its_view(explorer: IncidentExplorer, demo: dict)
     origin = wf.filter(pl.col("error_origin"))
     assert origin.height >= 1 and root in origin["service"].to_list()
     assert "Fails at" in explorer.views["traces"].details.value
+    # durations as the tables write them ("760 ms"), not "760.0 ms" (look10)
+    from workbench.display import format_value
+
+    o = origin.row(0, named=True)
+    details = explorer.views["traces"].details.value
+    assert f"({format_value(o['duration_ms'], 'duration_ms')}, +" in details
+    labels = [label for label, _ in explorer.views["traces"].list.options]
+    assert labels and not re.search(r"\d\.\d ms", labels[0]), labels[0]
     assert any(v["role"] == "error starts here" for v in _chart_rows(explorer.views["traces"]))
     buttons[(root, "logs")].click()
     assert explorer.tab == "logs" and explorer.services == [root]
@@ -487,3 +496,27 @@ def test_in_a_run_made_static_the_explorer_renders_a_tab_only_when_asked(
     live.show_tab("overview")
     assert live.red_from == ex.red_from == "metrics"
     assert chart is not None and chart.spec == live.views["overview"].chart.spec
+
+
+def test_short_cells_stay_on_one_line() -> None:
+    """The Timeline tab broke "log pattern" and "11:04:00" over two lines beside a long
+    event title (look10): short cells do not wrap, long ones still do."""
+    import re
+
+    from widgets._html import table_html
+
+    page = table_html(pl.DataFrame({"what": ["log pattern"], "event": ["x " * 40]}))
+    cells = re.findall(r"<td style='([^']*)'>([^<]*)</td>", page)
+    assert "white-space:nowrap" in cells[0][0] and "nowrap" not in cells[1][0]
+
+
+def test_log_pattern_counts_read_as_the_tables_write_them(explorer: IncidentExplorer) -> None:
+    """The Logs tab listed "1387 × checkout: …" where every table says "1,387" (look10)."""
+    explorer.reset_window()
+    explorer.show_tab("logs")
+    view = explorer.views["logs"]
+    big = view.table.filter(pl.col("n_incident") >= 1000)
+    assert big.height, "the demo has patterns of more than 1,000 lines"
+    labels = [label for label, _ in view.patterns.options]
+    n = int(big["n_incident"][0])
+    assert any(f"{n:,} × {big['service'][0]}:" in label for label in labels), labels[:3]

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from workbench.display import format_value
+
 if TYPE_CHECKING:
     from widgets.explorer import IncidentExplorer
 
@@ -44,11 +46,15 @@ def table_html(
                 text = "—"
             elif c in fmt and isinstance(v, int | float):
                 text = format(v, fmt[c])
+            elif isinstance(v, int | float):  # units as the notebook's tables write them
+                text = format_value(v, c)
             elif hasattr(v, "strftime"):
                 text = v.strftime("%H:%M:%S")
             else:
                 text = str(v)
-            cells.append(f"<td style='{pad}'>{html.escape(text)}</td>")
+            # a short cell (a time, a kind, a service) stays on one line
+            wrap = ";white-space:nowrap" if len(text) <= 24 else ""
+            cells.append(f"<td style='{pad}{wrap}'>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption style='text-align:left'>{html.escape(caption)}</caption>" if caption else ""
     more = ""

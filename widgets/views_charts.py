@@ -241,7 +241,6 @@ class GraphView(w.VBox):
         stats = (
             table_html(
                 row.select("service", "requests", "rate_per_s", "error_ratio", "p95_ms"),
-                fmt={"rate_per_s": ".2f", "error_ratio": ".1%", "p95_ms": ".0f"},
                 caption=f"{span_label(ex.window)} (RED definitions)",
             )
             if row.height
@@ -321,10 +320,9 @@ class TimelineView(w.VBox):
             self._box.children = [self.chart]
         else:
             set_chart(self.chart, chart)
-        items = tl.filter(~pl.col("kind").is_in(["incident", "baseline"]))
+        # the rows the notebook's table and the postmortem show, said how many of how many
+        table = ex.inv.timeline_table.value
         self.table.value = table_html(
-            items.select("ts", "kind", "service", "title"),
-            caption=f"{items.height} items for {services_note(ex)} (times UTC)",
-            max_rows=60,
-            more_hint="Code gives the timeline frame",
+            table.view(),
+            caption=f"{services_note(ex)} (times UTC): {table.note}",
         )

@@ -15,7 +15,14 @@ import polars as pl
 
 from widgets._charts import chart_widget, set_chart
 from widgets._html import WARN, services_note
+from workbench.display import format_value
 from workbench.grafana_view import links_html
+
+
+def _ms(value: float | None) -> str:
+    """A duration in milliseconds as the tables write it (``760 ms``, ``1.2 s``)."""
+    return format_value(value, "duration_ms")
+
 
 if TYPE_CHECKING:
     from widgets.explorer import IncidentExplorer
@@ -130,7 +137,7 @@ class LogsView(w.VBox):
         for i, r in enumerate(t.iter_rows(named=True)):
             flag = "NEW " if r["new"] else ("▲ " if r["surge"] else "")
             text = r["template"] if len(r["template"]) <= 110 else r["template"][:109] + "…"
-            opts.append((f"{flag}{r['n_incident']:>5} × {r['service']}: {text}", i))
+            opts.append((f"{flag}{r['n_incident']:>6,} × {r['service']}: {text}", i))
         want = self._want_template
         self._syncing = True
         try:
@@ -300,7 +307,7 @@ class TracesView(w.VBox):
         self.table = t
         opts = [
             (
-                f"{'✕' if r['failed'] else ' '} {r['duration_ms']:>8.1f} ms  "
+                f"{'✕' if r['failed'] else ' '} {_ms(r['duration_ms']):>9}  "
                 f"{r['root_service']}: {r['root_name']}  {r['start']:%H:%M:%S}"
                 + (f"  (fails at {r['error_service']}: {r['error_name']})" if r["failed"] else "")
                 + f"  [{r['trace_id'][:12]}]",
@@ -359,7 +366,7 @@ class TracesView(w.VBox):
                 sp = spans.row(0, named=True)
                 parts.append(
                     f"<p role='note'><b>The log line's span</b>: <b>{html.escape(sp['service'])}"
-                    f"</b> {html.escape(sp['name'])} ({sp['duration_ms']:.1f} ms, span "
+                    f"</b> {html.escape(sp['name'])} ({_ms(sp['duration_ms'])}, span "
                     f"<code>{html.escape(ex.selected_span)}</code>)</p>"
                 )
         if origin.height:
@@ -367,7 +374,7 @@ class TracesView(w.VBox):
             parts.append(
                 f"<p role='note'><b style='color:{WARN}'>Fails at</b> "
                 f"<b>{html.escape(o['service'])}</b>: {html.escape(o['name'])} "
-                f"({o['duration_ms']:.1f} ms, +{o['offset_ms']:.1f} ms into the trace)</p>"
+                f"({_ms(o['duration_ms'])}, +{_ms(o['offset_ms'])} into the trace)</p>"
             )
         trace = ex.selected_trace  # set: render() shows no details without one
         links = ex.inv.links

@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from workbench.display import format_percent, format_points
 from workbench.errors import BadData, ConfigError
 from workbench.sources import capacity_queries as cq
 from workbench.sources import chunking
@@ -152,13 +153,17 @@ class Usage:
     def _repr_html_(self) -> str:
         import html
 
-        from workbench.display import format_value
+        from workbench.display import format_duration, format_value
+        from workbench.investigation.answer import span_label
 
-        # written for people: "cpu, memory, disk", "108,783", "no", not Python reprs
+        # written for people: "cpu, memory, disk", "108,783", "no", not Python reprs; the
+        # window and step as every view writes them, not "2026-10-23T00:00:00Z..", "600s"
+        shown = {**self.summary(), "window": span_label(self.window)}
+        shown["step"] = format_duration(self.step)
         rows = "".join(
             f"<tr><th style='text-align:left'>{html.escape(k.removesuffix('_s').replace('_', ' '))}</th>"
             f"<td>{html.escape(format_value(v, k))}</td></tr>"
-            for k, v in self.summary().items()
+            for k, v in shown.items()
         )
         warn = "".join(f"<li>{html.escape(r)}</li>" for r in (*self.reasons, *self.notes))
         return f"<table>{rows}</table>" + (f"<ul>{warn}</ul>" if warn else "")
@@ -358,6 +363,8 @@ def open_source(sources_config: str | Path = "", source: str = "") -> Any:
 def findings(table: pl.DataFrame, usage: Usage, *, threshold: float, horizon_days: int) -> str:
     """A few Markdown lines: what runs out first and when, which resources' growth uses
     up their headroom within the horizon, and anything that was not loaded."""
+    from workbench.investigation.answer import span_label
+
     lines = []
     soon = table.filter(pl.col("days_left") <= horizon_days)
     if soon.height:
@@ -365,12 +372,12 @@ def findings(table: pl.DataFrame, usage: Usage, *, threshold: float, horizon_day
         band = ""
         if r["earliest"] is not None:
             late = r["latest"].strftime("%Y-%m-%d") if r["latest"] else "beyond the horizon"
-            band = f" (80 % band {r['earliest']:%Y-%m-%d} .. {late})"
+            band = f" (80% band {r['earliest']:%Y-%m-%d} – {late})"
         lines.append(
             f"**Runs out first:** `{r['service']}` {r['resource']} crosses "
             f"{threshold:.0%} on {r['saturates_at']:%Y-%m-%d}{band}, "
             f"{r['days_left']:.0f} days after the last day of data; peak now "
-            f"{r['utilisation_peak']:.0%}, growing {r['growth_per_day']:+.2%} points/day."
+            f"{format_percent(r['utilisation_peak'])}, growing {format_points(r['growth_per_day'])}/day."
         )
         rest = [
             f"`{x['service']}` {x['resource']} ({x['days_left']:.0f} d)"
@@ -387,7 +394,7 @@ def findings(table: pl.DataFrame, usage: Usage, *, threshold: float, horizon_day
     fastest = table.sort("growth_per_day", descending=True).row(0, named=True)
     lines.append(
         f"**Fastest growing:** `{fastest['service']}` {fastest['resource']} "
-        f"({fastest['growth_per_day']:+.2%} points/day)."
+        f"({format_points(fastest['growth_per_day'])}/day)."
     )
     missing = usage.pairs_without_capacity()
     if missing:
@@ -398,7 +405,7 @@ def findings(table: pl.DataFrame, usage: Usage, *, threshold: float, horizon_day
     for why in (*usage.reasons, *usage.notes):
         lines.append(f"_Note:_ {why}")
     lines.append(
-        f"_Loaded {usage.window} from {usage.source} ({usage.backend}, {usage.profile} "
+        f"_Loaded {span_label(usage.window)} from {usage.source} ({usage.backend}, {usage.profile} "
         f"metrics) in {usage.step.total_seconds() / 60:g}-minute buckets._"
     )
     return "\n\n".join(lines)

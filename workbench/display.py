@@ -7,7 +7,9 @@ with a count. Column names say how to show a value (by a whole ``_``-separated w
 =========================================  ==========================================
 column                                     shown as
 =========================================  ==========================================
-``ratio``, ``share``, ``pct``, ...         percentage: ``17.9 %`` (``pct``: already x100)
+``ratio``, ``share``, ``pct``, ...         percentage: ``17.9%`` (``pct``: already x100)
+``..._ratio_delta`` (a percentage's change)  percentage points: ``+17.1 pts``
+``p95_ratio``, ``rate_ratio``, ...           factor: ``1.4×`` (a measure's ratio, not a share)
 ``ms``                                     duration: ``840 ms``, ``2.4 s``
 ``s``, ``seconds``, ``elapsed``            duration: ``12.5 s``, ``3 min 20 s``
 ``rate``, ``rps``, ``per_s``               rate: ``2.9 /s``
@@ -17,6 +19,10 @@ duration                                   ``1 min 05 s``
 list / struct                              ``a, b, c (+4 more)`` / ``key=value, ...``
 null, NaN, inf                             ``—``, ``—``, ``∞``
 =========================================  ==========================================
+
+Text outside tables writes percentages with :func:`format_percent` (``18.0%``, as the
+tables and the charts' tooltips do) and a change with :func:`format_change`
+(``0.7% → 18.0%``, the one arrow, :data:`ARROW`).
 
 The frame stays one attribute away: objects that render with this module keep theirs
 (``suspects.table``, ``incident.status()``), and the table says how many rows it left out.
@@ -41,9 +47,14 @@ from typing import Any
 import polars as pl
 
 __all__ = [
+    "ARROW",
     "STATUS_COLOURS",
     "details",
+    "format_change",
     "format_duration",
+    "format_factor",
+    "format_percent",
+    "format_points",
     "format_time",
     "format_value",
     "format_window",
@@ -52,6 +63,9 @@ __all__ = [
     "markdown_text",
     "status_badge",
 ]
+
+#: The one arrow for "before → after" in text people read (findings, timeline, tables).
+ARROW = "→"
 
 #: status words and their colour (green ok, amber empty or partial, red error)
 STATUS_COLOURS: dict[str, str] = {
@@ -69,6 +83,8 @@ def _word(*names: str) -> re.Pattern[str]:
 
 _PERCENT = _word("ratio", "share", "fraction", "frac", "pct", "percent", "utilisation")
 _SCALED = _word("pct", "percent")
+_FACTOR = re.compile(r"(^|_)(p\d\d|latency|duration|rate|rps|requests)_ratio(_|$)", re.I)
+_DELTA = _word("delta", "diff")
 _MS = _word("ms", "millis")
 _SECONDS = _word("s", "sec", "secs", "seconds", "elapsed")
 _RATE = _word("rate", "rps", "qps", "per_s", "throughput")
@@ -142,17 +158,61 @@ def _number(x: float) -> str:
     return f"{x:.2g}"
 
 
-def _percent(x: float, *, scaled: bool = False) -> str:
-    if math.isnan(x):
+def format_percent(x: float | None, *, scaled: bool = False, digits: int = 1) -> str:
+    """A ratio as a percentage, the one way the product writes it: ``18.0%`` (``digits``
+    decimals), two significant digits under 0.1% (``0.0081%``, never a misleading
+    ``0.0%``), no decimals from 100% up; ``scaled``: ``x`` is already x100.
+
+    >>> format_percent(0.17953), format_percent(0.000081), format_percent(0)
+    ('18.0%', '0.0081%', '0%')
+    """
+    if x is None or math.isnan(x):
         return "—"
     if math.isinf(x):
         return "∞"
     p = x if scaled else x * 100
     if p == 0:
-        return "0 %"
+        return "0%"
     if abs(p) < 0.1:
-        return f"{p:.2g} %"
-    return f"{p:.1f} %" if abs(p) < 100 else f"{p:,.0f} %"
+        return f"{p:.2g}%"
+    return f"{p:.{digits}f}%" if abs(p) < 100 else f"{p:,.0f}%"
+
+
+def format_points(x: float | None) -> str:
+    """The change of a ratio in percentage points, signed: ``+17.1 pts`` (``0.171``), as
+    :func:`format_percent` writes the ratios themselves.
+
+    >>> format_points(0.171), format_points(-0.0004)
+    ('+17.1 pts', '-0.04 pts')
+    """
+    if x is None or math.isnan(x):
+        return "—"
+    if x == 0:
+        return "0 pts"
+    return ("+" if x > 0 else "-") + format_percent(abs(x))[:-1] + " pts"
+
+
+def format_factor(x: float | None) -> str:
+    """How many times another value: ``2.0×`` (a p95 against the baseline's, evidence
+    against chance's level), the one way the product writes a factor.
+
+    >>> format_factor(1.04), format_factor(2.67), format_factor(float("inf"))
+    ('1.0×', '2.7×', '∞×')
+    """
+    if x is None or math.isnan(x):
+        return "—"
+    if math.isinf(x):
+        return "∞×"
+    return f"{x:.1f}×" if abs(x) < 100 else f"{x:,.0f}×"
+
+
+def format_change(before: str, after: str) -> str:
+    """``0.7% → 18.0%``: a value before and after, with the one arrow (:data:`ARROW`).
+
+    >>> format_change(format_percent(0.007), format_percent(0.18))
+    '0.7% → 18.0%'
+    """
+    return f"{before} {ARROW} {after}"
 
 
 def _bytes(x: float) -> str:
@@ -175,16 +235,20 @@ def format_value(value: Any, column: str = "") -> str:
         return format_duration(value)
     if isinstance(value, int | float):
         x = float(value)
+        if _FACTOR.search(column):
+            return format_factor(x)
+        if _PERCENT.search(column) and _DELTA.search(column):
+            return format_points(x / 100 if _SCALED.search(column) else x)
         if _PERCENT.search(column):
-            return _percent(x, scaled=bool(_SCALED.search(column)))
+            return format_percent(x, scaled=bool(_SCALED.search(column)))
         if _MS.search(column):
             return format_duration(x / 1000)
+        if _RATE.search(column):  # before seconds: ``rate_per_s`` is a rate, not a duration
+            return f"{_number(x)} /s"
         if _SECONDS.search(column):
             return format_duration(x)
         if _BYTES.search(column):
             return _bytes(x)
-        if _RATE.search(column):
-            return f"{_number(x)} /s"
         return _number(x) if isinstance(value, float) else f"{value:,}"
     if isinstance(value, dict):
         items = [f"{k}={format_value(v)}" for k, v in value.items() if v is not None]
@@ -345,11 +409,11 @@ _MD_ESCAPES = (
 def markdown_text(text: Any, limit: int = 120) -> str:
     """One line of untrusted text for CommonMark: whitespace folded, cut to ``limit``,
     backticks made quotes, and escaped only where Markdown would read it as syntax, so
-    ``0.7% -> 35.9%`` and ``http_server_requests_total`` stay as they are, and so does a
+    ``0.7% → 35.9%`` and ``http_server_requests_total`` stay as they are, and so does a
     lone ``<*>`` (two ``*`` could pair into emphasis and are escaped).
 
-    >>> markdown_text("errors rise: 0.7% -> 35.9% on <b>web</b> | http_requests_total")
-    'errors rise: 0.7% -> 35.9% on \\\\<b>web\\\\</b> \\\\| http_requests_total'
+    >>> markdown_text("errors rise: 0.7% → 35.9% on <b>web</b> | http_requests_total")
+    'errors rise: 0.7% → 35.9% on \\\\<b>web\\\\</b> \\\\| http_requests_total'
     """
     s = " ".join(str(text).split()).replace("`", "'")
     s = s if len(s) <= limit else s[: limit - 1] + "…"

@@ -492,6 +492,27 @@ def _early_kernel(
 ENGINE = "workbench"
 
 
+def _import_papermill() -> None:
+    """Import papermill without pyarrow: papermill's file I/O module imports
+    ``pyarrow.fs`` (and so pyarrow and numpy: 0.12 CPU-s, in this process beside the
+    kernel's start) only for its HDFS handler, reading ``hdfs://`` notebooks, which
+    :func:`execute` never gives it (its notebooks are local files). ``pyarrow.fs`` reads
+    as missing while papermill imports (papermill then says so if an HDFS path is ever
+    used) and imports normally afterwards. Nothing is blocked when pyarrow is imported
+    already; a papermill that fails to import without it is imported with it."""
+    if "papermill.iorw" in sys.modules or "pyarrow" in sys.modules:
+        return
+    sys.modules["pyarrow.fs"] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        import papermill.iorw  # noqa: F401
+    except ImportError:  # a papermill that needs pyarrow.fs after all: with it, then
+        for name in [m for m in sys.modules if m == "papermill" or m.startswith("papermill.")]:
+            del sys.modules[name]
+    finally:
+        if "pyarrow.fs" in sys.modules and sys.modules["pyarrow.fs"] is None:
+            del sys.modules["pyarrow.fs"]
+
+
 def _register_engine() -> None:
     """Register papermill's nbclient engine again under :data:`ENGINE`, with one
     addition: a client's ``on_cell_executed`` hook may take ``widget_state`` (the
@@ -588,6 +609,7 @@ def execute(
     try:
         if on_started is not None:
             on_started()
+        _import_papermill()
         from papermill.exceptions import PapermillExecutionError
         from papermill.iorw import write_ipynb
 

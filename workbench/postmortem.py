@@ -27,10 +27,9 @@ from typing import Any
 
 import polars as pl
 
-from workbench.analysis.impact import ONSET_KINDS, Impact, Period, impact
-from workbench.analysis.red import RED_METRICS, REQUESTS_TOTAL
-from workbench.analysis.timeline import TIMELINE_SCHEMA
+from workbench.analysis.impact import Impact, Period, impact
 from workbench.errors import ConfigError
+from workbench.timeline_view import WINDOW_KINDS, condense
 from workbench.timewindow import Window
 
 __all__ = [
@@ -66,8 +65,6 @@ FREE_TEXT = {
     "Where we got lucky": "what limited the damage by chance, not by design",
 }
 TODO = "**TODO**"
-SCHEMA = {**TIMELINE_SCHEMA, "signal": pl.String()}
-CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
 
 
 class Markdown:
@@ -138,55 +135,11 @@ def _hm(t: datetime | None, secs: bool = False) -> str:
 
 
 def _dur(d: timedelta | None) -> str:
-    if d is None:
-        return "—"
-    secs = round(d.total_seconds())
-    sign, secs = ("-" if secs < 0 else ""), abs(secs)
-    h, rem = divmod(secs, 3600)
-    m, s = divmod(rem, 60)
-    if h:
-        return f"{sign}{h}h{m:02d}m"
-    return f"{sign}{m}m{s:02d}s" if s else f"{sign}{m}m"
+    """A duration as every view writes it (:func:`workbench.display.format_duration`:
+    ``38 min``, ``2 min 15 s``)."""
+    from workbench.display import format_duration
 
-
-def _collapse_rollouts(ev: pl.DataFrame) -> pl.DataFrame:
-    """Fold point events of a change (rollout steps) into the change record that spans
-    them (same service, a deploy/rollback/config record with an ``end``), keeping the
-    count in the record's evidence: a postmortem wants one row per change. Adds
-    ``_folded`` (how many rows each row stands for besides itself) and ``_fold`` (what
-    its evidence says about them)."""
-    ev = ev.with_row_index("_row")
-    rec = ev.filter(pl.col("kind").is_in(list(CHANGE_KINDS)) & pl.col("end").is_not_null())
-    points = ev.filter(
-        pl.col("kind").is_in(["deploy", "rollback"]) & pl.col("end").is_null()
-    ).select("_row", "service", "ts", pl.col("source").alias("_psrc"))
-    pairs = points.join(
-        rec.select(pl.col("_row").alias("_rec"), "service", pl.col("ts").alias("_rs"), "end"),
-        on="service",
-        how="inner",
-    ).filter((pl.col("ts") >= pl.col("_rs")) & (pl.col("ts") <= pl.col("end")))
-    pairs = pairs.sort("_rs", descending=True).unique("_row", keep="first")
-    folded = pairs.group_by("_rec").agg(
-        pl.len().alias("_folded"), pl.col("_psrc").unique().sort().str.join(", ").alias("_fsrc")
-    )
-    return (
-        ev.filter(~pl.col("_row").is_in(pairs["_row"].to_list()))
-        .join(folded, left_on="_row", right_on="_rec", how="left")
-        .with_columns(
-            pl.col("_folded").fill_null(0),
-            pl.when(pl.col("_folded") > 0)
-            .then(
-                pl.lit(" (+")
-                + pl.col("_folded").cast(pl.String)
-                + pl.lit(" step events from ")
-                + pl.col("_fsrc")
-                + pl.lit(" folded into this row)")
-            )
-            .otherwise(pl.lit(""))
-            .alias("_fold"),
-        )
-        .drop("_row", "_fsrc")
-    )
+    return format_duration(d)
 
 
 def present_timeline(
@@ -195,102 +148,13 @@ def present_timeline(
     *,
     lookback: timedelta = timedelta(minutes=30),
 ) -> tuple[pl.DataFrame, str]:
-    """The postmortem's view of the investigation's one timeline
-    (:attr:`workbench.Investigation.timeline`) and a sentence saying how it was condensed.
-
-    No row is computed here: the rows are the timeline's, rollout step events folded into
-    the change record that spans them (their count in its evidence), rows ending more than
-    ``lookback`` before the first onset (or the window start) left out, and each row's
-    evidence prefixed with the frame it comes from (``signal``: ``events``, ``metrics``,
-    ``spans``, ``logs``, ``annotations`` or ``workbench``).
+    """The postmortem's rows of the investigation's one timeline and what condensing did
+    (:func:`workbench.timeline_view.condense`: the notebook and the explorer show the
+    same rows, :func:`workbench.timeline_view.timeline_table`).
 
     >>> rows, note = present_timeline(inv.timeline.frame, inc)
     """
-    tl = timeline.select(list(TIMELINE_SCHEMA)).cast(TIMELINE_SCHEMA)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)
-    metric_services = set(
-        incident.metrics.filter(pl.col("metric").is_in([REQUESTS_TOTAL, *RED_METRICS]))["service"]
-        .unique()
-        .to_list()
-    )
-    from_metrics = pl.col("service").is_in(list(metric_services))
-    kind, src = pl.col("kind"), pl.col("source")
-    signal = (
-        pl.when(kind.is_in(["incident", "baseline"]))
-        .then(pl.lit("workbench"))
-        .when(kind == "annotation")
-        .then(pl.lit("annotations"))
-        .when(kind == "log_surge")
-        .then(pl.lit("logs"))
-        .when(src == "red")
-        .then(pl.when(from_metrics).then(pl.lit("metrics")).otherwise(pl.lit("spans")))
-        .otherwise(pl.lit("events"))
-    )
-    red_source = (
-        pl.when(from_metrics).then(pl.lit(f"red({REQUESTS_TOTAL})")).otherwise(pl.lit("red(spans)"))
-    )
-    tl = tl.with_columns(signal.alias("signal")).with_columns(
-        pl.when(pl.col("signal").is_in(["metrics", "spans"]))
-        .then(red_source)
-        .otherwise(src)
-        .alias("source")
-    )
-    cite = (
-        pl.when(pl.col("signal") == "events")
-        .then(
-            pl.lit("events/")
-            + pl.col("source").fill_null("?")
-            + pl.lit(" ")
-            + pl.col("ts").dt.strftime("%H:%M:%S")
-            + pl.col("_fold")
-        )
-        .when(pl.col("signal").is_in(["metrics", "spans"]))
-        .then(pl.col("signal") + pl.lit("/") + pl.col("source").fill_null("?"))
-        .when(pl.col("signal") == "logs")
-        .then(pl.lit("logs/templates"))
-        .otherwise(pl.lit(None))
-    )
-    ev = pl.col("evidence").fill_null("")
-    folded = _collapse_rollouts(tl).with_columns(
-        pl.when(cite.is_null())
-        .then(ev)
-        .when(ev == "")
-        .then(cite)
-        .otherwise(cite + pl.lit(": ") + ev)
-        .alias("evidence")
-    )
-    onsets = tl.filter(pl.col("kind").is_in(list(ONSET_KINDS)))
-    first = onsets["ts"].min() if onsets.height else None
-    start = incident.window.start
-    if isinstance(first, datetime):
-        start = min(start, first)
-    cutoff = start - lookback
-    keep = pl.col("kind").is_in(["incident", "baseline"]) | (
-        pl.col("end").fill_null(pl.col("ts")) >= cutoff
-    )
-    kept = folded.filter(keep)
-    n_folded = int(kept["_folded"].sum())  # rows kept + folded + dropped = the timeline's
-    dropped = folded.height - kept.height + int(folded.filter(~keep)["_folded"].sum())
-    order = {"baseline": 0, "incident": 1}
-    out = (
-        kept.with_columns(
-            pl.col("kind").replace_strict(order, default=2, return_dtype=pl.Int8).alias("_o")
-        )
-        .sort("ts", "_o", "kind", "service", nulls_last=True)
-        .drop("_o", "_folded", "_fold")
-        .select(list(SCHEMA))
-    )
-    said = [f"the rows of the investigation's timeline (`inv.timeline`, {tl.height} rows)"]
-    if n_folded:
-        said.append(
-            f"{n_folded} rollout step events folded into the change they belong to "
-            "(counted in its evidence)"
-        )
-    if dropped:
-        said.append(
-            f"{dropped} rows ending before {cutoff:%H:%M} UTC ({_dur(lookback)} before the "
-            "first onset or the window) left out"
-        )
-    return out, "; ".join(said) + "."
+    return condense(timeline, incident, lookback=lookback)
 
 
 def draft_timeline(
@@ -419,8 +283,19 @@ class Postmortem:
     provenance: dict[str, Any] | None = field(default=None, repr=False)
     #: per suspect, ``{label: Grafana Explore URL}`` of its evidence (empty: no Grafana)
     links: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
-    #: how :attr:`timeline` presents the investigation's timeline (what it folded or left out)
+    #: what condensing the investigation's timeline into :attr:`timeline` did (folded,
+    #: left out); the Timeline section shows :func:`workbench.timeline_view.present` of both
     timeline_note: str = ""
+    #: rows of the investigation's timeline :attr:`timeline` was made from (window rows
+    #: aside); 0: as many as :attr:`timeline` holds
+    timeline_total: int = 0
+
+    def timeline_table(self) -> Any:
+        """The Timeline section's table (:func:`workbench.timeline_view.present`): the
+        rows the notebook and the explorer show, and the note saying what was left out."""
+        from workbench.timeline_view import present
+
+        return present(self.timeline, said=self.timeline_note, total=self.timeline_total or None)
 
     @property
     def top_suspect(self) -> str | None:
@@ -542,4 +417,5 @@ def draft(
         provenance=prov,
         links=links,
         timeline_note=tl_note,
+        timeline_total=timeline.filter(~pl.col("kind").is_in(list(WINDOW_KINDS))).height,
     )

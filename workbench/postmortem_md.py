@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from workbench.display import format_percent
 from workbench.grafana_view import links_markdown
+from workbench.investigation.answer import span_label
 from workbench.postmortem import FREE_TEXT, TODO, _code, _dur, _hm, _md
+from workbench.timeline_view import KIND_LABEL
 
 if TYPE_CHECKING:
     from workbench.postmortem import Postmortem
@@ -35,19 +38,7 @@ __all__ = [
     "timeline",
 ]
 
-_KIND_LABEL = {
-    "deploy": "deploy",
-    "rollback": "rollback",
-    "config": "config change",
-    "chaos": "chaos experiment",
-    "alert": "alert fired",
-    "error_spike": "errors rise",
-    "latency_spike": "latency rises",
-    "recovery": "recovered",
-    "log_surge": "log pattern",
-    "annotation": "note",
-    "incident": "incident",
-}
+_KIND_LABEL = KIND_LABEL
 
 
 def _n(x: float | None) -> str:
@@ -55,7 +46,7 @@ def _n(x: float | None) -> str:
 
 
 def _pct(x: float | None, digits: int = 1) -> str:
-    return "—" if x is None else f"{x:.{digits}%}"
+    return format_percent(x, digits=digits)
 
 
 def _entries(n: int) -> str:
@@ -77,7 +68,7 @@ def header(pm: Postmortem) -> str:
         ("Date", f"{day} (times are UTC)"),
         ("Status", _md(pm.status)),
         ("Authors", ", ".join(_md(a) for a in pm.authors) or f"{TODO}: add the authors"),
-        ("Window analysed", _md(str(pm.window))),
+        ("Window analysed", span_label(pm.window)),
     ]
     if pm.provenance:
         m = pm.provenance["manifest"]
@@ -119,7 +110,7 @@ def summary(pm: Postmortem) -> str:
     if imp.failed is not None and imp.requests:
         parts.append(
             f": {_n(imp.failed)} of {_n(imp.requests)} ({_pct(imp.error_ratio)}, baseline "
-            f"{_pct(imp.baseline_error_ratio, 2)})"
+            f"{_pct(imp.baseline_error_ratio)})"
         )
     burned = imp.budget_burned
     text = "".join(parts) + "."
@@ -156,7 +147,7 @@ def impact(pm: Postmortem) -> str:
         (
             "Failed requests",
             f"{_n(imp.failed)} ({_pct(imp.error_ratio)}; baseline "
-            f"{_pct(imp.baseline_error_ratio, 2)}, so about {_n(imp.excess_failed)} more "
+            f"{_pct(imp.baseline_error_ratio)}, so about {_n(imp.excess_failed)} more "
             "than usual)",
         ),
         ("SLO", f"{_slo(imp.slo_target)} of requests succeed over {imp.slo_window_days:g} days"),
@@ -184,7 +175,7 @@ def impact(pm: Postmortem) -> str:
         for r in imp.per_service.iter_rows(named=True):
             lines.append(
                 f"| {_code(r['service'])} | {_n(r['requests'])} | {_n(r['failed'])} | "
-                f"{_pct(r['error_ratio'])} | {_pct(r['baseline_error_ratio'], 2)} |"
+                f"{_pct(r['error_ratio'])} | {_pct(r['baseline_error_ratio'])} |"
             )
     for c in imp.caveats:
         lines += ["", f"> ⚠ {_md(c, 300)}"]
@@ -226,21 +217,31 @@ def response(pm: Postmortem) -> str:
     return "\n".join(lines)
 
 
-def timeline(pm: Postmortem, *, max_rows: int = 60) -> str:
-    tl = pm.timeline.filter(~pl.col("kind").is_in(["incident", "baseline"]))
-    lines = [f"_Shown: {pm.timeline_note}_\n"] if pm.timeline_note else []
+def _saved_at(stamp: object) -> str:
+    """``2026-12-07 02:37:43 UTC`` (the bundle's ISO stamp, as every view writes times)."""
+    from datetime import datetime
+
+    from workbench.display import format_time
+
+    try:
+        return format_time(datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))) + " UTC"
+    except ValueError:
+        return _md(stamp)
+
+
+def timeline(pm: Postmortem) -> str:
+    table = pm.timeline_table()  # the rows the notebook and the explorer show
+    lines = [f"_{table.note}_\n"]
     lines += [
         "| time (UTC) | what | service | event | evidence |",
         "|---|---|---|---|---|",
     ]
-    for r in tl.head(max_rows).iter_rows(named=True):
+    for r in table.shown.iter_rows(named=True):
         lines.append(
             f"| {_hm(r['ts'], True)} | {_KIND_LABEL.get(r['kind'], _md(r['kind']))} | "
             f"{_code(r['service']) if r['service'] else ''} | {_md(r['title'], 110)} | "
             f"{_md(r['evidence'], 200)} |"
         )
-    if tl.height > max_rows:
-        lines.append(f"\n_{tl.height - max_rows} more rows in `pm.timeline`._")
     lines += [
         "",
         f"{TODO}: add what people did and decided (from the incident channel) with "
@@ -301,7 +302,7 @@ def evidence(pm: Postmortem) -> str:
     m = p["manifest"]
     lines = [
         f"Everything above was computed from the evidence bundle {_code(Path(p['path']).name)} "
-        f"(saved {_md(m.get('created_at', '?'))}, workbench "
+        f"(saved {_saved_at(m.get('created_at'))}, workbench "
         f"{_md(m.get('versions', {}).get('workbench', '?'))}); "
         + (
             f"checked: {checked(pm)}."

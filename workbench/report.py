@@ -23,6 +23,8 @@ from typing import Any
 
 import polars as pl
 
+from workbench.display import ARROW, format_change, format_factor, format_percent
+
 __all__ = ["Findings", "findings"]
 
 CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
@@ -81,7 +83,9 @@ class Findings:
             lines.append(f"- **Started** about {_hm(self.onset)} UTC{what}.")
         red_title = "What is red"
         if self.baseline:
-            red_title += f" (error ratio and p95, baseline {self.baseline} → window {self.window})"
+            red_title += (
+                f" (error ratio and p95, baseline {self.baseline} {ARROW} window {self.window})"
+            )
         sections = (
             (red_title, self.red),
             ("Errors rose first at", self.onsets),
@@ -197,7 +201,7 @@ def findings(
         f.patterns = _pattern_lines(surges, max_items)
     if origins is not None and origins.height:
         f.origins = [
-            f"{_code(r['service'])} {_md(r.get('name', ''), 40)} ({r['share']:.0%} of failing traces)"
+            f"{_code(r['service'])} {_md(r.get('name', ''), 40)} ({format_percent(r['share'])} of failing traces)"
             for r in origins.head(max_items).iter_rows(named=True)
         ]
     if getattr(incident, "partial", False):
@@ -223,10 +227,14 @@ def _red_lines(summary: pl.DataFrame, n: int) -> list[str]:
         parts = []
         if (r["error_ratio_delta"] or 0) > 0.01:
             parts.append(
-                f"errors {r['error_ratio_base'] or 0:.1%} → {r['error_ratio_inc'] or 0:.1%}"
+                "errors "
+                + format_change(
+                    format_percent(r["error_ratio_base"] or 0),
+                    format_percent(r["error_ratio_inc"] or 0),
+                )
             )
         if (r["p95_ratio"] or 0) > 1.5:
-            parts.append(f"p95 ×{r['p95_ratio']:.1f}")
+            parts.append(f"p95 {format_factor(r['p95_ratio'])}")
         out.append(f"{_code(r['service'])} " + ", ".join(parts))
     return out
 

@@ -79,15 +79,23 @@ EVIDENCE_VIEWS: dict[str, tuple[str, list[str], dict[str, str]]] = {
             "n_incident": "in incident",
         },
     ),
-    "totals": ("total", [], {}),
+    "totals": ("total above normal", [], {}),  # "1 total" alone said nothing
 }
 
 _SUSPECT_COLUMNS = ["rank", "service", "score", "why", "victim_of"]
 _SUSPECT_HEADERS = {"victim_of": "victim of"}
 
 
+_PLURALS = {
+    "code path cut short": "code paths cut short",
+    "total above normal": "totals above normal",
+}
+
+
 def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
+    if n == 1:
+        return f"1 {word}"
+    return f"{n:,} {_PLURALS.get(word, word + 's')}"
 
 
 def evidence_html(evidence: Any, *, max_rows: int = 8, open: bool = False) -> str:
@@ -181,7 +189,7 @@ CAPACITY_COLUMNS = {
     "resource": "resource",
     "utilisation_peak": "peak_ratio",
     "headroom": "headroom_ratio",
-    "growth_per_day": "growth_ratio",
+    "growth_per_day": "growth_ratio_delta",
     "saturates_at": "saturates_at",
     "days_left": "days_left",
     "model": "model",
@@ -189,7 +197,7 @@ CAPACITY_COLUMNS = {
 CAPACITY_HEADERS = {
     "peak_ratio": "peak",
     "headroom_ratio": "headroom",
-    "growth_ratio": "growth per day",
+    "growth_ratio_delta": "growth per day",
     "saturates_at": "crosses the threshold",
     "days_left": "days left",
 }

@@ -294,10 +294,14 @@ def surges_as_timeline(surges: pl.DataFrame, *, max_rows: int = 50) -> pl.DataFr
             + pl.col("template")
         ).alias("title"),
         pl.lit("logs").alias("source"),
-        pl.format(
-            "{} lines in the window, {} in the baseline (z {})",
-            pl.col("n_incident"),
-            pl.col("n_baseline"),
-            pl.col("z").round(1),
-        ).alias("evidence"),
+        # counts as the surges table writes them ("1,387"), at most max_rows rows
+        pl.Series(
+            "evidence",
+            [
+                f"{int(a or 0):,} lines in the window, {int(b or 0):,} in the baseline "
+                f"(z {round(z, 1) if z is not None else '—'})"
+                for a, b, z in rows.select("n_incident", "n_baseline", "z").iter_rows()
+            ],
+            dtype=pl.String,
+        ),
     ).cast(TIMELINE_SCHEMA)  # type: ignore[arg-type]  # polars stub: no dict[str, ...] (keys invariant)

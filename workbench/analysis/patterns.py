@@ -34,6 +34,7 @@ import polars as pl
 from workbench.analysis import templates as tp
 from workbench.analysis._util import memoised
 from workbench.analysis.stats import poisson_z
+from workbench.display import ARROW
 from workbench.timewindow import Window
 
 __all__ = ["broken_patterns", "pattern_signal", "trace_events"]
@@ -187,7 +188,7 @@ def pattern_signal(broken: pl.DataFrame, *, min_z: float = 3.0) -> pl.DataFrame:
     strength = (pl.col("broken") / 0.5).clip(0.0, 1.0) * sure
     return (
         broken.filter(pl.col("z") >= min_z)
-        .with_columns(_s=strength, _pair=pl.col("A") + pl.lit(" -> ") + pl.col("B"))
+        .with_columns(_s=strength, _pair=pl.col("A") + pl.lit(f" {ARROW} ") + pl.col("B"))
         .group_by("service")
         .agg(patterns=pl.col("_s").max(), _p_top=pl.col("_pair").sort_by("_s").last())
         .sort("service")

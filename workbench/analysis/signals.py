@@ -44,6 +44,7 @@ from workbench.analysis import templates as tp
 from workbench.analysis import traces as tr
 from workbench.analysis._util import memoised
 from workbench.analysis.stats import beyond_noise, covered_seconds, poisson_z, saturate
+from workbench.display import format_percent
 from workbench.timewindow import Window
 
 __all__ = ["CHANGE_KINDS", "SIGNALS", "SIGNAL_SCHEMA", "Context", "Signal", "harmful_changes"]
@@ -571,7 +572,10 @@ SIGNALS: tuple[Signal, ...] = (
         "local",
         "failing requests starting there",
         _errors,
-        lambda r: f"errors start here ({r['value']:.0%}{', ' + r['top'] if r['top'] else ''})",
+        lambda r: (
+            f"errors start here ({format_percent(r['value'])} of the extra failing traces"
+            f"{', ' + r['top'] if r['top'] else ''})"
+        ),
         reads=("spans",),
         floor=lambda s: 1.0 / max(s, 1.0),
     ),
@@ -600,7 +604,9 @@ SIGNALS: tuple[Signal, ...] = (
         "symptom",
         "more of an additive total",
         _totals,
-        lambda r: f"{r['top']} above normal (+{r['strength']:.0%} of the system's normal)",
+        lambda r: (
+            f"{r['top']} above normal (+{format_percent(r['strength'])} of the system's normal)"
+        ),
     ),
     Signal(
         "logs",

@@ -29,10 +29,12 @@ import polars as pl
 
 from workbench import frames
 from workbench.analysis._util import check_columns, filter_window
+from workbench.display import format_change, format_percent
 from workbench.timewindow import Window
 
 __all__ = [
     "KEY_ATTRIBUTES",
+    "KIND_LABEL",
     "ONSET_SCHEMA",
     "TIMELINE_COLUMNS",
     "TIMELINE_SCHEMA",
@@ -60,6 +62,21 @@ ONSET_SCHEMA = {
     "threshold": pl.Float64(),
     "peak": pl.Float64(),
     "peak_ts": frames.TS,
+}
+#: What each kind of timeline row is called where people read it (the timeline table
+#: of the notebook, the explorer and the postmortem, and the timeline chart's lanes).
+KIND_LABEL = {
+    "deploy": "deploy",
+    "rollback": "rollback",
+    "config": "config change",
+    "chaos": "chaos experiment",
+    "alert": "alert fired",
+    "error_spike": "errors rise",
+    "latency_spike": "latency rises",
+    "recovery": "recovered",
+    "log_surge": "log pattern",
+    "annotation": "note",
+    "incident": "incident",
 }
 _MAD_K = 1.4826  # scales the MAD to a standard deviation for normal data
 
@@ -248,7 +265,7 @@ def build_timeline(
                     "service": r["service"],
                     # the peak is one step's value, not the window's: say so
                     "title": f"{label} rise on {r['service']}: baseline median "
-                    f"{fmt(r['baseline_median'])} -> peak of one step {fmt(r['peak'])} "
+                    f"{format_change(fmt(r['baseline_median']), 'peak of one step ' + fmt(r['peak']))} "
                     f"at {r['peak_ts']:%H:%M}",
                     "source": "red",
                     "evidence": (
@@ -293,7 +310,7 @@ def build_timeline(
 
 
 def _fmt_ratio(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.1%}"
+    return "n/a" if v is None else format_percent(v)
 
 
 def _fmt_ms(v: float | None) -> str:

@@ -69,6 +69,7 @@ import polars as pl
 
 from workbench.analysis._util import memo_active, memo_scope
 from workbench.analysis.signals import SIGNALS, signal
+from workbench.display import format_factor
 from workbench.timewindow import Window
 
 __all__ = [
@@ -171,7 +172,7 @@ _LABEL = {sg.name: sg.label for sg in SIGNALS}
 
 
 def _detail(kind: str | None, ratio: float, numbers: dict[str, Any]) -> str:
-    """``log surge never reached by chance, failing requests ... 10.2x chance``."""
+    """``log surge never reached by chance, failing requests ... 10.2× chance``."""
     ev, ch = numbers.get("evidence") or {}, numbers.get("chance") or {}
     kinds = [k for k in ev if k in ch] or ([kind] if kind else [])
     bits = []
@@ -179,9 +180,11 @@ def _detail(kind: str | None, ratio: float, numbers: dict[str, Any]) -> str:
         r = _ratio(ev[k], ch[k]) if k in ev and k in ch else ratio
         what = _LABEL.get(k, k)
         bits.append(
-            f"{what} never reached by chance" if math.isinf(r) else f"{what} {r:.1f}x chance"
+            f"{what} never reached by chance"
+            if math.isinf(r)
+            else f"{what} {format_factor(r)} chance"
         )
-    return ", ".join(bits[:2]) or f"evidence {ratio:.1f}x chance"
+    return ", ".join(bits[:2]) or f"evidence {format_factor(ratio)} chance"
 
 
 def _ratio(value: float, chance: float) -> float:

@@ -260,7 +260,12 @@ def service_graph_chart(
         else alt.value("#888888")
     )
     present = [c for c in _DASHES if c in set(edges["change"].to_list())]
-    change_legend = alt.Legend(title="edge vs baseline", symbolSize=500, symbolStrokeWidth=3)
+    change_legend = alt.Legend(
+        title="edge vs baseline",
+        symbolSize=500,
+        symbolStrokeWidth=3,
+        labelExpr="replace(datum.label, '_', ' ')",  # "errors up", not an identifier
+    )
     if diff is not None:
         # colour and dash on one field: one legend whose entries differ in both
         edge_color = alt.Stroke(

@@ -14,6 +14,7 @@ import altair as alt
 import polars as pl
 
 from workbench.analysis._util import check_columns
+from workbench.analysis.timeline import KIND_LABEL
 from workbench.charts._style import (
     BASELINE_FILL,
     INCIDENT_FILL,
@@ -77,15 +78,15 @@ def timeline_chart(
     )
     # one lane per kind and service while that stays readable, else one per kind
     per_service = items.select("kind", "service").unique().height <= max_lanes
+    # lanes named as the timeline table names the kinds ("errors rise", "recovered")
+    label = pl.col("kind").replace_strict(KIND_LABEL, default=pl.col("kind"))
     lane = (
-        pl.when(pl.col("service") != "")
-        .then(pl.col("kind") + " · " + pl.col("service"))
-        .otherwise(pl.col("kind"))
+        pl.when(pl.col("service") != "").then(label + " · " + pl.col("service")).otherwise(label)
         if per_service
-        else pl.col("kind")
+        else label
     )
     kind_rank = {k: i for i, k in enumerate(kinds)}
-    items = items.with_columns(lane.alias("lane"))
+    items = items.with_columns(lane.alias("lane"), label.alias("what"))
     lanes = (
         items.group_by("lane")
         .agg(pl.col("kind").first(), pl.col("ts").min())
@@ -100,7 +101,7 @@ def timeline_chart(
     )
     y = alt.Y("lane:N", sort=lanes, title=None, axis=alt.Axis(labelFontSize=11, labelLimit=260))
     tip = [
-        alt.Tooltip("kind:N"),
+        alt.Tooltip("what:N"),
         alt.Tooltip("service:N"),
         alt.Tooltip("title:N"),
         alt.Tooltip("utchoursminutesseconds(ts):T", title="start (UTC)"),

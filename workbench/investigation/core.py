@@ -64,6 +64,10 @@ DEFINITIONS: dict[str, str] = {
     "timeline": "events (deploys, rollbacks, config, chaos, alerts), error and latency "
     "onsets per service and when each went back under its threshold (recovery), "
     "log-pattern surges and the annotation log on one time axis",
+    "timeline_table": "the timeline as a table for people: rollout steps folded into their "
+    "change, rows long before the onset left out, at most 30 rows (onsets, recoveries, "
+    "rollbacks and notes first, then changes and alerts, then log surges, nearest the "
+    "onset first); the note says what is left out",
     "error_spans": "the spans, with error status taken from error log lines when no span "
     "carries a status",
     "origins": "where failing traces' errors start (the deepest failing span), by service "
@@ -481,6 +485,25 @@ class Investigation(DrillDown):
         return self._focused("timeline", self._timeline_full(), keep_null=True)
 
     @property
+    def timeline_table(self) -> Answer:
+        """:attr:`timeline` as the table the notebook, the explorer's Timeline tab and the
+        postmortem show (:func:`workbench.timeline_view.timeline_table`): the same rows
+        everywhere, with a note saying how many are shown of how many and what was left out.
+
+        >>> inv.timeline_table.note
+        """
+        from workbench.timeline_view import timeline_table
+
+        tl = self.timeline
+        view = self.view
+        return self._answer(
+            "timeline_table",
+            (self.window, self.baseline, self.services, self.incident.annotations.head),
+            lambda: timeline_table(tl.frame, view),
+            services=True,
+        )
+
+    @property
     def onset(self) -> q.Quantity:
         """When the incident began: the first error or latency onset inside the window
         (:func:`.quantities.onset`), with its window and definition."""
@@ -620,7 +643,7 @@ class Investigation(DrillDown):
 
     @property
     def impact(self) -> Answer:
-        """The impact against the default SLO (99.9 % over 30 days); see :meth:`impact_of`."""
+        """The impact against the default SLO (99.9% over 30 days); see :meth:`impact_of`."""
         return self.impact_of()
 
     @property

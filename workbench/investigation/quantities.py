@@ -3,7 +3,7 @@
 Each is one function over the RED frame (:mod:`workbench.analysis.red`) and one window,
 returning a :class:`Quantity` that names its window when printed::
 
-    error ratio 2026-11-20 11:00–12:00 UTC: 18.0 %
+    error ratio 2026-11-20 11:00–12:00 UTC: 18.0%
 
 The RED summary, the graph's node numbers, the findings, the postmortem and the
 explorer all go through these (the summary's columns are the same expressions,
@@ -14,7 +14,7 @@ Example::
 
     >>> from workbench.investigation import quantities as q
     >>> print(q.error_ratio(inv.red.frame, "checkout", window=inv.window))
-    error ratio 2026-11-20 11:00–12:00 UTC: 18.0 %
+    error ratio 2026-11-20 11:00–12:00 UTC: 18.0%
     >>> q.onset(inv.onsets.frame, window=inv.window).value
 """
 
@@ -33,6 +33,7 @@ from workbench.analysis.red import (
     rate_over_window,
     red_summary,
 )
+from workbench.display import format_percent, format_value
 from workbench.investigation.answer import span_label
 from workbench.timewindow import Window
 
@@ -76,7 +77,7 @@ _DEFS = {
 @dataclass(frozen=True)
 class Quantity:
     """A number with its name, unit, window and definition. ``str()`` names the window:
-    ``error ratio 2026-11-20 11:00–12:00 UTC: 18.0 %``; ``value`` is None when there is
+    ``error ratio 2026-11-20 11:00–12:00 UTC: 18.0%``; ``value`` is None when there is
     nothing to measure (no requests, no onset)."""
 
     name: str
@@ -87,18 +88,19 @@ class Quantity:
     service: str | None = None
 
     def formatted(self) -> str:
-        """The value alone, in its unit (``18.0 %``, ``2.90 req/s``, ``312 ms``, ``11:05:00``)."""
+        """The value alone, in its unit (``18.0%``, ``2.9 /s``, ``312 ms``, ``11:05:00``)."""
         v = self.value
         if v is None:
             return "n/a"
         if isinstance(v, datetime):
             return f"{v:%H:%M:%S} UTC"
         if self.unit == "%":
-            return f"{100 * v:.1f} %"
+            return format_percent(v)
+        # as the tables write the same column (workbench.display): one format per unit
         if self.unit == "req/s":
-            return f"{v:.2f} req/s"
+            return format_value(v, "rate_per_s")
         if self.unit == "ms":
-            return f"{v:.0f} ms"
+            return format_value(v, "p95_ms")
         return f"{v} {self.unit}".strip()
 
     def label(self) -> str:
@@ -123,7 +125,7 @@ def error_ratio(red_frame: pl.DataFrame, service: str, *, window: Window) -> Qua
     weighted by its request rate.
 
     >>> str(error_ratio(r, "checkout", window=inc.window))
-    'error ratio of checkout 2026-11-20 11:00–12:00 UTC: 18.0 %'
+    'error ratio of checkout 2026-11-20 11:00–12:00 UTC: 18.0%'
     """
     v = _one(red_frame, service, window, error_ratio_over_window())
     return Quantity("error ratio", v, window, "%", _DEFS["error ratio"], service)
