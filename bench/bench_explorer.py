@@ -32,6 +32,7 @@ from widgets import IncidentExplorer
 from workbench import Incident, Window
 from workbench.lab import generate
 from workbench.lab.demo import demo_path
+from workbench.lab.revision import GENERATOR_REVISION
 
 TARGET_OPEN_S = 10.0
 TARGET_CLICK_S = 2.0
@@ -53,7 +54,7 @@ CLICKS = (
 
 
 def _scenario(services: int, cache: Path) -> Path:
-    out = cache / f"lab-demo-{services}-seed1"
+    out = cache / f"lab-demo-{services}-r{GENERATOR_REVISION}-seed1"
     if not (out / "scenario.json").exists():
         generate("demo", 1, out, services=services, openmetrics=False)
     return out

@@ -74,8 +74,9 @@ OBSERVE = """() => {
 
 def _scenario(services: int, cache: Path) -> Path:
     from workbench.lab import generate
+    from workbench.lab.revision import GENERATOR_REVISION
 
-    out = cache / f"lab-demo-{services}-seed1"
+    out = cache / f"lab-demo-{services}-r{GENERATOR_REVISION}-seed1"
     if not (out / "scenario.json").exists():
         generate("demo", 1, out, services=services)
     return out

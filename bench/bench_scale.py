@@ -66,6 +66,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from workbench.evaluation.suite import FAULT_SCENARIOS, case_variation
+from workbench.lab.revision import GENERATOR_REVISION
 from workbench.lab.variation import POSITIONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,11 +119,12 @@ print(json.dumps({
 
 
 def scenario(name: str, seed: int, services: int, cache: Path, position: str | None = None) -> Path:
-    """The scenario's directory under ``cache`` (generated once). With ``position``
+    """The scenario's directory under ``cache`` (generated once per lab generator
+    revision: a scenario of an older generator is not reused). With ``position``
     (entry, middle, leaf), the lab suite's drawn variation: the root at that place in the
     graph, a drawn fault time, decoys, telemetry gaps, no change record naming the root."""
     tag = f"-{position}" if position else ""
-    out = cache / f"scale-{name}-{services}-seed{seed}{tag}"
+    out = cache / f"scale-{name}-{services}-r{GENERATOR_REVISION}-seed{seed}{tag}"
     variation = (
         case_variation(name, services, seed, position=position, announced=False)
         if position

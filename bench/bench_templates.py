@@ -1,7 +1,7 @@
 """Log template mining: throughput on ~1M realistic lab log lines, ours vs drain3.
 
 Lines: the messages of lab scenarios (``workbench lab generate``; the suite directory
-``$WORKBENCH_CACHE/lab-suite-v3`` when present, else a few scenarios generated into a temp
+``$WORKBENCH_CACHE/lab-suite-v<revision>`` when present, else a few scenarios generated into a temp
 dir), repeated across scenarios up to ``--lines``. drain3 (optional, ``pip install
 drain3``) runs its default ``TemplateMiner`` line by line on the same lines (all of them
 unless ``--drain3-lines`` is smaller), measured in the same run; its time on the first

@@ -151,6 +151,7 @@ def test_demo_ground_truth_is_ranked_first(lab_demo_dir):
 def test_lab_suite_spec_covers_every_fault_kind_and_reuses_generated_cases(tmp_path):
     from workbench.evaluation.suite import SUITE, case_name, case_variation, generate_suite
     from workbench.lab.faults import FAULT_KINDS
+    from workbench.lab.revision import GENERATOR_REVISION
     from workbench.lab.scenarios import get_scenario
 
     assert len(SUITE) >= 60
@@ -161,13 +162,22 @@ def test_lab_suite_spec_covers_every_fault_kind_and_reuses_generated_cases(tmp_p
     d.mkdir()
     (d / "truth.json").write_text('{"root_cause_service": "x"}')
     drawn = case_variation(*spec[0][:3], position="leaf", announced=False).describe()
-    (d / "scenario.json").write_text(json.dumps({"variation": drawn}))
+    rev = GENERATOR_REVISION
+    (d / "scenario.json").write_text(json.dumps({"variation": drawn, "generator_revision": rev}))
     made: list[str] = []
     assert generate_suite(tmp_path, spec=spec, progress=made.append) == tmp_path
-    assert made == []  # already there, drawn the same: not generated again
-    # drawn otherwise (an older generator): generated again
-    (d / "scenario.json").write_text(json.dumps({"variation": {**drawn, "root": "old"}}))
+    assert made == []  # already there, drawn the same by this generator: not generated again
+    # drawn the same by an older generator (alerts at pending time): generated again
+    (d / "scenario.json").write_text(json.dumps({"variation": drawn}))
     assert generate_suite(tmp_path, spec=spec, progress=made.append) == tmp_path
     assert made == [d.name]
+    held = json.loads((d / "scenario.json").read_text())
+    assert held["variation"] == json.loads(json.dumps(drawn))
+    assert held["generator_revision"] == rev
+    # drawn otherwise (an older generator): generated again
+    held["variation"] = {**drawn, "root": "old"}
+    (d / "scenario.json").write_text(json.dumps(held))
+    assert generate_suite(tmp_path, spec=spec, progress=made.append) == tmp_path
+    assert made == [d.name, d.name]
     held = json.loads((d / "scenario.json").read_text())["variation"]
     assert held == json.loads(json.dumps(drawn))

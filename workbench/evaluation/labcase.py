@@ -8,7 +8,9 @@ postmortem's view. A case is instead opened the way the product opens an inciden
 alert:
 
 * **the alert** is the first alert whose ``startsAt`` is at or after the fault's start
-  (the page this incident caused), read with the product's Alertmanager webhook reader;
+  (the page this incident caused), read with the product's Alertmanager webhook reader
+  (``startsAt`` is when the alert fired, its rule's ``for`` elapsed, as Prometheus sends
+  it; the page itself comes Alertmanager's ``group_wait``, 30 s, later);
   when none fired, the fault's start plus the detection delay
   (:data:`~workbench.evaluation.alerting.DETECTION_DELAY`, ``--detection-delay``), and
   the case says so (``Case.alert_from``);

@@ -87,11 +87,14 @@ SUITE = suite_spec()
 
 
 def default_suite_dir() -> Path:
-    """``$WORKBENCH_CACHE/lab-suite-v3`` or ``~/.cache/workbench/lab-suite-v3`` (v2: the
-    cases with drawn variation; v3: a root no request reaches is drawn again, so the
-    few v2 cases with such a root differ; earlier versions are not reused)."""
+    """``$WORKBENCH_CACHE/lab-suite-v<N>`` or ``~/.cache/workbench/lab-suite-v<N>``, N the
+    lab's :data:`~workbench.lab.revision.GENERATOR_REVISION` (v2: the cases with drawn
+    variation; v3: a root no request reaches is drawn again; v4: alerts start when they
+    fired, not when they went pending). Directories of earlier versions are not reused."""
+    from workbench.lab.revision import GENERATOR_REVISION
+
     base = os.environ.get("WORKBENCH_CACHE") or Path.home() / ".cache" / "workbench"
-    return Path(base) / "lab-suite-v3"
+    return Path(base) / f"lab-suite-v{GENERATOR_REVISION}"
 
 
 def case_name(scenario: str, services: int | None, seed: int, *_: object) -> str:
@@ -124,9 +127,11 @@ def generate_suite(
     progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Generate every case of ``spec`` (default: :data:`SUITE`) under ``out``; cases whose
-    directory already holds a complete scenario drawn with the same variation are kept
-    (one drawn differently, by an older generator, is generated again). Returns ``out``."""
+    directory already holds a complete scenario drawn with the same variation by this
+    :data:`~workbench.lab.revision.GENERATOR_REVISION` are kept (one drawn differently, or
+    written by an older generator, is generated again). Returns ``out``."""
     from workbench.lab import generate
+    from workbench.lab.revision import GENERATOR_REVISION
 
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
@@ -137,8 +142,10 @@ def generate_suite(
         if (d / "truth.json").exists() and (d / "scenario.json").exists():
             try:
                 json.loads((d / "truth.json").read_text())
-                held = json.loads((d / "scenario.json").read_text()).get("variation")
-                if held == json.loads(json.dumps(v.describe())):
+                held = json.loads((d / "scenario.json").read_text())
+                if held.get("generator_revision") == GENERATOR_REVISION and held.get(
+                    "variation"
+                ) == json.loads(json.dumps(v.describe())):
                     continue
             except ValueError:
                 pass

@@ -1,9 +1,13 @@
 """Alerting rules evaluated over the simulated series, and Alertmanager webhook payloads.
 
-Rules work like Prometheus rules evaluated every scrape interval: a 5-minute rate, a
-``for`` duration before firing, ``startsAt`` = when the alert went pending. Alertmanager
-groups by ``alertname`` and ``service``, waits ``group_wait`` (30 s) before the first
-notification, and sends a resolved notification when every alert in the group resolved.
+Rules work like Prometheus rules evaluated every scrape interval: a 5-minute rate, and
+a ``for`` duration during which the alert is pending before it fires. As Prometheus
+sends alerts to Alertmanager with ``StartsAt`` = the time the alert *fired*
+(``cmd/prometheus/main.go`` ``sendAlerts``: ``StartsAt: alert.FiredAt``), a webhook's
+``startsAt`` is when the rule's ``for`` elapsed, not when the condition began: the
+pending time stays in :attr:`Alert.starts`, and is never sent. Alertmanager groups by
+``alertname`` and ``service``, waits ``group_wait`` (30 s) after an alert fires before
+notifying, and sends a resolved notification when every alert in the group resolved.
 
 Example::
 
@@ -32,8 +36,8 @@ class Alert:
     name: str
     labels: dict
     annotations: dict
-    starts: float  # went pending
-    fired: float  # went firing
+    starts: float  # went pending (the condition began; Prometheus keeps this to itself)
+    fired: float  # went firing (the rule's ``for`` elapsed): the webhook's ``startsAt``
     ends: float | None  # resolved (None = still firing at the end)
 
     @property
@@ -89,6 +93,11 @@ def _segments(cond: np.ndarray, for_steps: int) -> list[tuple[int, int, int | No
 
 
 def evaluate(ctx, ss: SeriesSet) -> list[Alert]:
+    """Every firing episode of the lab's alerting rules over ``ss``, in firing order.
+
+    >>> [(a.name, a.fired - a.starts) for a in evaluate(run, ss)][:1]   # the rule's ``for``
+    [('HighErrorRate', 120.0)]
+    """
     g = ss.grid
     w = max(1, round(300 / g.step_s))
     span_s = w * g.step_s  # what the rate window really covers
@@ -226,7 +235,7 @@ def evaluate(ctx, ss: SeriesSet) -> list[Alert]:
             frac >= 0.9,
             120,
         )
-    alerts.sort(key=lambda a: (a.starts, a.name, a.fingerprint))
+    alerts.sort(key=lambda a: (a.fired, a.name, a.fingerprint))
     return alerts
 
 
@@ -276,7 +285,7 @@ def webhook_payloads(ctx, alerts: list[Alert]) -> list[dict]:
                                 "status": "firing" if a in firing else "resolved",
                                 "labels": a.labels,
                                 "annotations": a.annotations,
-                                "startsAt": iso(a.starts),
+                                "startsAt": iso(a.fired),
                                 "endsAt": ZERO if a in firing else iso(cast(float, a.ends)),
                                 "generatorURL": "http://prometheus.monitoring:9090/graph?g0.expr="
                                 + a.name,

@@ -1,7 +1,9 @@
 """The embedded demo incident, generated deterministically on first use and cached.
 
 The cache lives in ``$WORKBENCH_CACHE`` (or ``~/.cache/incident-workbench``) as
-``demo-<package version>-seed<N>``; it is written to a temporary directory first and
+``demo-<package version>-r<generator revision>-seed<N>``
+(:data:`~workbench.lab.revision.GENERATOR_REVISION`: data of an older generator is not
+reused); it is written to a temporary directory first and
 renamed into place, so a crash or a concurrent first use never leaves half a demo.
 
 Example::
@@ -19,6 +21,8 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from workbench.lab.revision import GENERATOR_REVISION
 
 __all__ = ["DEFAULT_SEED", "cache_dir", "demo_path", "history_path"]
 
@@ -41,7 +45,7 @@ def demo_path(seed: int | None = None) -> Path:
 
         generate("demo", seed, out)
 
-    return _cached(f"demo-{_version()}-seed{seed}", make)
+    return _cached(f"demo-{_version()}-r{GENERATOR_REVISION}-seed{seed}", make)
 
 
 def history_path(seed: int | None = None) -> Path:
@@ -52,7 +56,10 @@ def history_path(seed: int | None = None) -> Path:
     from workbench.lab.history import generate_history
 
     seed = DEFAULT_SEED if seed is None else int(seed)
-    return _cached(f"history-{_version()}-seed{seed}", lambda out: generate_history(seed, out))
+    return _cached(
+        f"history-{_version()}-r{GENERATOR_REVISION}-seed{seed}",
+        lambda out: generate_history(seed, out),
+    )
 
 
 def _version() -> str:

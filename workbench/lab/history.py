@@ -36,6 +36,7 @@ import numpy as np
 
 from workbench.lab.clock import Grid, iso, parse_iso
 from workbench.lab.metrics import SeriesSet
+from workbench.lab.revision import GENERATOR_REVISION
 from workbench.lab.sim import daily_shape
 from workbench.lab.topology import Topology, generated, shop
 from workbench.lab.write_metrics import write_openmetrics, write_series_parquet
@@ -246,6 +247,7 @@ def generate_history(
         "baseline_window": {"start": iso(t_end - 2 * 86400), "end": last_day},
         "services": sorted(topo.names),
         "generator": f"workbench.lab {_version()}",
+        "generator_revision": GENERATOR_REVISION,
         "counts": {"samples": n, "series": len(ss.metric)},
         "options": {"days": days, "step_s": step_s, "services": services, "end": end},
         "resources": RESOURCES,

@@ -29,6 +29,7 @@ from workbench.lab.faults import CHAOS_KINDS, Effects, Fault, apply_faults
 from workbench.lab.logs import make_logs
 from workbench.lab.metrics import SeriesSet, build_series, family_of
 from workbench.lab.otlp import write_otlp
+from workbench.lab.revision import GENERATOR_REVISION
 from workbench.lab.rollout import Deploy, Pod, plan_pods
 from workbench.lab.scenarios import Scenario, get_scenario, pick_herrings, pick_root
 from workbench.lab.sim import Flow, simulate
@@ -348,6 +349,7 @@ def generate(
             "baseline_window": {"start": iso(g.t0), "end": iso(half)},
             "services": sorted(run.topo.names),
             "generator": f"workbench.lab {_version()}",
+            "generator_revision": GENERATOR_REVISION,
             "metric_naming": naming,
             "counts": {
                 "samples": n_samples,
