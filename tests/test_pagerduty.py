@@ -126,8 +126,9 @@ def test_the_page_is_the_postmortems_detection() -> None:
     import polars as pl
 
     from workbench.analysis.impact import Period
-    from workbench.postmortem import SCHEMA, timings
+    from workbench.postmortem import timings
     from workbench.sources.pagerduty import log_entry_events
+    from workbench.timeline_view import SCHEMA
 
     ev = log_entry_events(json.loads(LOG.read_text()))
     tl = ev.drop("attributes").with_columns(
