@@ -393,6 +393,20 @@ def test_a_note_added_later_reaches_the_one_timeline_and_the_postmortem(inc: Inc
     assert set(shown["signal"]) == {"annotations"}
 
 
+def test_a_note_added_later_reaches_a_focused_timeline(inc: Incident) -> None:
+    """With a service focus (the explorer after a click), a note added after the
+    timeline was computed reaches it too: the focused timeline was cached on the window
+    and the services alone and kept the old notes (look10 found it)."""
+    from workbench import Investigation
+
+    focused = Investigation(inc).narrow(services=["web"])
+    before = focused.timeline.frame.filter(pl.col("kind") == "annotation").height
+    inc.note("checked web's connection pool", at=_t(11, 16), kind="note", author="dave")
+    titles = focused.timeline.frame.filter(pl.col("kind") == "annotation")["title"].to_list()
+    assert len(titles) == before + 1
+    assert "[note] checked web's connection pool" in titles
+
+
 def test_the_postmortem_writes_windows_durations_and_ratios_as_the_notebook_does(
     inc: Incident,
 ) -> None:

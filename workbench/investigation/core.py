@@ -322,11 +322,15 @@ class Investigation(DrillDown):
         and focus, by the same definition as :attr:`red_summary`."""
         return self._focus(q.summary(red_frame, window=self.window, baseline=self.baseline))
 
-    def _focused(self, name: str, full: Answer, *, keep_null: bool = False) -> Answer:
+    def _focused(
+        self, name: str, full: Answer, *, keep_null: bool = False, key: tuple[Any, ...] = ()
+    ) -> Answer:
+        """``full`` cut to the services in focus; ``key``: what else ``full`` depends on
+        (the annotation log's head for the timeline), so a new ``full`` is cut again."""
         if not self.services:
             return full
         return self._store.get(
-            (name, "focus", full.window, full.baseline, self.services),
+            (name, "focus", full.window, full.baseline, self.services, *key),
             lambda: Answer(
                 name=name,
                 value=self._focus(full.value, keep_null=keep_null),
@@ -482,7 +486,12 @@ class Investigation(DrillDown):
         and the annotation log; the notebook, the explorer, the findings and the
         postmortem all show these rows (the postmortem condenses them:
         :attr:`postmortem_timeline`)."""
-        return self._focused("timeline", self._timeline_full(), keep_null=True)
+        return self._focused(
+            "timeline",
+            self._timeline_full(),
+            keep_null=True,
+            key=(self.incident.annotations.head,),
+        )
 
     @property
     def timeline_table(self) -> Answer:
