@@ -431,3 +431,21 @@ def test_graph_change_legend_reads_as_words() -> None:
     diff = pl.DataFrame({"caller": [a], "callee": [b], "change": ["errors_up"]})
     svg = render.to_svg(service_graph_chart(g, diff=diff))
     assert "errors up" in svg and ">errors_up<" not in svg
+
+
+def test_a_graph_diffs_change_reads_as_words_in_tables_and_tooltips() -> None:
+    """The notebook's "What changed in the graph" table and the graph's edge tooltip
+    showed the identifier ``errors_up`` (look10 listed it); the frame keeps it for code."""
+    from workbench.display import format_value, html_table
+
+    g = service_graph(spans_frame(shop_traces()))
+    a, b = g.edges.row(0, named=True)["caller"], g.edges.row(0, named=True)["callee"]
+    diff = pl.DataFrame({"caller": [a], "callee": [b], "change": ["errors_up"]})
+    page = html_table(diff)
+    assert "errors up" in page and "errors_up" not in page
+    assert format_value("errors_up", "change") == "errors up"
+    assert format_value("errors_up", "service") == "errors_up"  # a name stays a name
+    assert format_value("new", "change") == "new"
+    spec = json.dumps(service_graph_chart(g, diff=diff).to_dict())
+    assert '"field": "change_text", "title": "vs baseline"' in spec
+    assert '"change_text": "errors up"' in spec

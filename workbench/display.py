@@ -14,6 +14,7 @@ column                                     shown as
 ``s``, ``seconds``, ``elapsed``            duration: ``12.5 s``, ``3 min 20 s``
 ``rate``, ``rps``, ``per_s``               rate: ``2.9 /s``
 ``bytes``                                  size: ``1.2 MiB``
+``change`` (a kind: ``errors_up``)          words: ``errors up``
 datetime                                   ``2026-11-20 11:05:03`` (UTC, whole seconds)
 duration                                   ``1 min 05 s``
 list / struct                              ``a, b, c (+4 more)`` / ``key=value, ...``
@@ -89,6 +90,9 @@ _MS = _word("ms", "millis")
 _SECONDS = _word("s", "sec", "secs", "seconds", "elapsed")
 _RATE = _word("rate", "rps", "qps", "per_s", "throughput")
 _BYTES = _word("bytes")
+_CHANGE = _word("change")
+#: a kind written as an identifier (``errors_up``): shown as words in a ``change`` column
+_IDENTIFIER = re.compile(r"[a-z]+(?:_[a-z]+)+")
 _LIST_SHOWN = 3
 
 
@@ -263,6 +267,8 @@ def format_value(value: Any, column: str = "") -> str:
         shown = ", ".join(format_value(v, column) for v in value[:_LIST_SHOWN])
         more = len(value) - _LIST_SHOWN
         return f"{shown} (+{more} more)" if more > 0 else shown
+    if isinstance(value, str) and _CHANGE.search(column) and _IDENTIFIER.fullmatch(value):
+        return value.replace("_", " ")  # a graph diff's "errors_up" reads "errors up"
     return str(value)
 
 

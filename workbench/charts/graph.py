@@ -164,6 +164,8 @@ def service_graph_chart(
                 "ay": y + (y2 - y) * t,
                 "angle": (math.degrees(math.atan2(y2 - y, x2 - x)) + 90.0) % 360.0,
                 "change": change.get((a, b), "same"),
+                # the tooltip's words ("errors up"); ``change`` stays the identifier
+                "change_text": change.get((a, b), "same").replace("_", " "),
                 **data,
             }
         )
@@ -196,6 +198,7 @@ def service_graph_chart(
             "ay": pl.Float64,
             "angle": pl.Float64,
             "change": pl.String,
+            "change_text": pl.String,
             "calls": pl.Int64,
             "rate_per_s": pl.Float64,
             "errors": pl.Int64,
@@ -253,7 +256,7 @@ def service_graph_chart(
         alt.Tooltip("p95_ms:Q", title="p95 ms", format=".1f"),
     ]
     if diff is not None:
-        edge_tip.append(alt.Tooltip("change:N", title="vs baseline"))
+        edge_tip.append(alt.Tooltip("change_text:N", title="vs baseline"))
     edge_color: object = (
         alt.Stroke("edge_error_ratio:Q", scale=error_scale(max_ratio), legend=None)
         if color_by == "error_ratio"
