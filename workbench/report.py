@@ -23,11 +23,10 @@ from typing import Any
 
 import polars as pl
 
+from workbench.analysis.timeline import CHANGE_KINDS
 from workbench.display import ARROW, format_change, format_factor, format_percent
 
 __all__ = ["Findings", "findings"]
-
-CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
 
 
 @dataclass

@@ -35,8 +35,8 @@ import polars as pl
 
 from workbench.analysis.impact import ONSET_KINDS
 from workbench.analysis.red import RED_METRICS, REQUESTS_TOTAL
-from workbench.analysis.timeline import KIND_LABEL, TIMELINE_SCHEMA
-from workbench.display import format_duration
+from workbench.analysis.timeline import CHANGE_KINDS, KIND_LABEL, TIMELINE_SCHEMA
+from workbench.display import format_duration, format_time, html_table
 
 __all__ = [
     "KIND_LABEL",
@@ -51,7 +51,6 @@ __all__ = [
 
 #: Columns of a presented timeline: the timeline's own plus ``signal`` (its frame).
 SCHEMA = {**TIMELINE_SCHEMA, "signal": pl.String()}
-CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
 WINDOW_KINDS = ("incident", "baseline")
 #: The most rows the timeline table shows (the notebook, the explorer, the postmortem).
 TIMELINE_ROWS = 30
@@ -145,7 +144,7 @@ def condense(
     from_metrics = pl.col("service").is_in(list(metric_services))
     kind, src = pl.col("kind"), pl.col("source")
     signal = (
-        pl.when(kind.is_in(["incident", "baseline"]))
+        pl.when(kind.is_in(list(WINDOW_KINDS)))
         .then(pl.lit("workbench"))
         .when(kind == "annotation")
         .then(pl.lit("annotations"))
@@ -188,13 +187,9 @@ def condense(
         .otherwise(cite + pl.lit(": ") + ev)
         .alias("evidence")
     )
-    onsets = tl.filter(pl.col("kind").is_in(list(ONSET_KINDS)))
-    first = onsets["ts"].min() if onsets.height else None
     start = incident.window.start
-    if isinstance(first, datetime):
-        start = min(start, first)
-    cutoff = start - lookback
-    keep = pl.col("kind").is_in(["incident", "baseline"]) | (
+    cutoff = min(start, _first_onset(tl, start)) - lookback
+    keep = pl.col("kind").is_in(list(WINDOW_KINDS)) | (
         pl.col("end").fill_null(pl.col("ts")) >= cutoff
     )
     kept = folded.filter(keep)
@@ -293,15 +288,11 @@ class TimelineTable:
         return self.shown.select(cols)
 
     def _repr_html_(self) -> str:
-        from workbench.display import format_time
-
         nowrap = "<span style='white-space:nowrap'>{}</span>"
         cells = {
             "time": lambda v, r: nowrap.format(html.escape(format_time(v, with_date=False))),
             "what": lambda v, r: nowrap.format(html.escape(str(v))),
         }
-        from workbench.display import html_table
-
         table = html_table(
             self.view(),
             max_rows=max(self.shown.height, 1),

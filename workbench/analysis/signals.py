@@ -44,6 +44,7 @@ from workbench.analysis import templates as tp
 from workbench.analysis import traces as tr
 from workbench.analysis._util import memoised
 from workbench.analysis.stats import beyond_noise, covered_seconds, poisson_z, saturate
+from workbench.analysis.timeline import CHANGE_KINDS
 from workbench.display import format_percent
 from workbench.timewindow import Window
 
@@ -55,7 +56,6 @@ SIGNAL_SCHEMA = {
     "strength": pl.Float64,
     "top": pl.String,
 }
-CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
 #: an excess of this share of the system's normal total scores 0.63 (see ``_totals``)
 _TOTALS_SCALE = 0.1
 _LEVEL_WEIGHT = {"fatal": 1.0, "error": 1.0, "warn": 0.8}

@@ -33,6 +33,7 @@ from workbench.display import format_change, format_percent
 from workbench.timewindow import Window
 
 __all__ = [
+    "CHANGE_KINDS",
     "KEY_ATTRIBUTES",
     "KIND_LABEL",
     "ONSET_SCHEMA",
@@ -65,6 +66,8 @@ ONSET_SCHEMA = {
 }
 #: What each kind of timeline row is called where people read it (the timeline table
 #: of the notebook, the explorer and the postmortem, and the timeline chart's lanes).
+#: the kinds of change event: what someone did to a service (deploy, rollback, config, chaos)
+CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
 KIND_LABEL = {
     "deploy": "deploy",
     "rollback": "rollback",
