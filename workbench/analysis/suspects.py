@@ -360,8 +360,9 @@ class _Explains:
     hop up, the failures it returns the callee's. A callee whose symptoms (a metric
     z-score, a log surge) do not add up to the caller's extra does not explain it: a
     level unlike a distant reference period, or a traffic swing, is common in callees and
-    no reason to acquit a caller. Without a total measured for both, the callee's anomaly
-    is taken to explain the caller's symptoms, as the call graph alone suggests."""
+    no reason to acquit a caller. Without a total that rose at the caller and is measured
+    for the callee too, the callee's anomaly is taken to explain the caller's symptoms, as
+    the call graph alone suggests."""
 
     def __init__(self, local: dict[str, float], totals: pl.DataFrame) -> None:
         self.local = local
@@ -374,10 +375,11 @@ class _Explains:
         if self.local.get(callee, 0.0) > 0:
             return True
         mine, theirs = self.excess.get(caller, {}), self.excess.get(callee, {})
-        shared = [t for t in mine if t in theirs]
+        # the totals of the caller that rose, measured for the callee too
+        shared = [t for t, e in mine.items() if e > 0 and t in theirs]
         if not shared:
             return True
-        return any(mine[t] > 0 and theirs[t] >= SAME_EXTRA * mine[t] for t in shared)
+        return any(theirs[t] >= SAME_EXTRA * mine[t] for t in shared)
 
 
 class _Unknown:
