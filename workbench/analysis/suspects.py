@@ -12,7 +12,10 @@ evidence (``1 - prod(1 - weight * value)``):
   graph (a caller whose callee fails also shows errors and latency), so it is discounted
   by the anomaly of the services the service depends on, directly or not: a caller
   failing because its callee fails is a victim, not a cause (soft "deepest anomalous
-  node" rule); a service whose callees are unknown (no spans of its own while others
+  node" rule). Only a callee that can explain the caller's symptoms counts: one with
+  evidence of its own, or one carrying the caller's extra seconds or failures where an
+  additive total rose at the caller and is measured for both (:class:`_Explains`); a
+  service whose callees are unknown (no spans of its own while others
   have spans, and no edge naming it a caller) may call any service, so its symptoms are
   discounted by the strongest anomaly elsewhere;
 * ``boost`` evidence (a deploy, rollback, config change or chaos experiment on the
