@@ -37,7 +37,9 @@ def _system(api_extra_s: float, db_extra_s: float, db_connections_jump: float) -
 
 
 def _rank(metrics: pl.DataFrame) -> list[str]:
-    return rank_suspects(None, window=WINDOW, baseline=BASELINE, metrics=metrics, edges=EDGES).ranking
+    return rank_suspects(
+        None, window=WINDOW, baseline=BASELINE, metrics=metrics, edges=EDGES
+    ).ranking
 
 
 def test_a_callee_whose_anomaly_does_not_carry_the_callers_extra_does_not_acquit_it():
