@@ -152,3 +152,44 @@ def test_a_resource_at_capacity_in_the_windows_last_minutes_is_saturated_now():
     # older frames without the column keep the window's median
     old = mr.saturation(c.drop("end_level"))
     assert "basic" not in set(old["service"]) and "train" in set(old["service"])
+
+
+def test_a_rise_of_the_requests_served_is_work_arriving_not_harm():
+    df = pl.DataFrame(
+        {
+            "metric": [
+                "requests_Sum",
+                "PodWorkload(Ops)",
+                "http_server_requests_total",
+                "requests_Sum",
+                "failed_requests",
+                "http_server_request_duration_seconds_sum",
+                "cpu",
+            ],
+            "direction": ["up", "up", "up", "down", "up", "up", "up"],
+        }
+    )
+    assert df.select(mr.demand_rise())["direction"].to_list() == [
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
+
+
+def test_a_service_asked_more_often_does_not_outrank_a_slower_one():
+    m = _frame(
+        {
+            # a third more requests arrive at "popular" (its callers' doing): a huge z
+            ("popular", "requests_Sum"): _series(100, 120, 0.2, 1),
+            ("popular", "latency_Average"): _series(0.05, 0.05, 0.002, 2),
+            # "slow" serves as many requests as before, each far slower: the fault
+            ("slow", "requests_Sum"): _series(100, 100, 1.0, 3),
+            ("slow", "latency_Average"): _series(0.05, 0.065, 0.005, 4),
+        }
+    )
+    sus = rank_suspects(None, window=WINDOW, baseline=BASELINE, metrics=m)
+    assert sus.ranking[0] == "slow", sus.table.select("service", "score", "why").to_dicts()

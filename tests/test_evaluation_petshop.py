@@ -115,3 +115,20 @@ def test_the_backend_carries_the_extra_seconds_and_the_front_is_a_victim(scenari
     assert t["backend"]["totals"] > t["lb"]["totals"]
     assert sus.worst_rank("backend") <= 2 and set(sus.ranking[:2]) == {"backend", "lb"}
     assert sus.rank_of("front") is None or sus.rank_of("front") > 2
+
+
+def test_the_service_map_reaches_the_investigation_as_a_user_gives_theirs(scenario: Path):
+    """The data set's service map (``graph.csv``) is given to the Investigation as
+    ``edges``, as a notebook user passes theirs: the ranking reads it (the front's
+    symptoms are weighed against what it calls)."""
+    from workbench.evaluation.rca import case_investigation
+
+    (case,) = petshop_cases(scenario)
+    inv = case_investigation(case)
+    assert inv.options["edges"] is case.edges
+    assert sus_edges(inv) == {("front", "backend"), ("front", "lb")}
+
+
+def sus_edges(inv) -> set[tuple[str, str]]:
+    edges = inv.suspects.value.inputs["edges"]
+    return set(edges.select("caller", "callee").iter_rows())

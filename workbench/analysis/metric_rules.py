@@ -30,7 +30,14 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["host_level", "quantile_consensus", "saturation", "usage_drop", "without_host_level"]
+__all__ = [
+    "demand_rise",
+    "host_level",
+    "quantile_consensus",
+    "saturation",
+    "usage_drop",
+    "without_host_level",
+]
 
 # a usage series in percent of capacity (``CpuUsageRate(%)``, ``memory_percent``) or as a
 # 0..1 fraction of it (``cpu_utilization``, ``memory_usage_ratio``)
@@ -111,6 +118,23 @@ def usage_drop() -> pl.Expr:
     bytes, operations): a service doing less work is the effect of less work arriving
     (a problem upstream, or a change of load), not a fault of its own resources."""
     return (pl.col("direction") == "down") & pl.col("metric").str.contains(_USAGE)
+
+
+#: a count of the requests a service serves (the totals' request series, counters too)
+_REQUESTS = r"(?i)(request|workload|calls|(^|[^a-z])ops([^a-z]|$))"
+_NOT_REQUESTS = r"(?i)(latency|duration|error|fail|bytes|size|rate\(%\))"
+
+
+def demand_rise() -> pl.Expr:
+    """True for a rise of the requests a service serves: more work arriving (its callers'
+    or its users' doing), not a fault of its own; what the extra work costs shows in the
+    service's latency, errors and busy seconds, which stay evidence."""
+    name = pl.col("metric")
+    return (
+        (pl.col("direction") == "up")
+        & name.str.contains(_REQUESTS)
+        & ~name.str.contains(_NOT_REQUESTS)
+    )
 
 
 def saturation(changes: pl.DataFrame, *, low: float = 50.0, full: float = 90.0) -> pl.DataFrame:

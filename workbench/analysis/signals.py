@@ -91,7 +91,7 @@ def harmful_changes(changes: pl.DataFrame) -> pl.DataFrame:
     fault is; see ``metric_rules``), in the harmful direction, and not a wait on a callee."""
     return (
         mr.quantile_consensus(mr.without_host_level(changes))
-        .filter(~mr.usage_drop())
+        .filter(~mr.usage_drop() & ~mr.demand_rise())
         .filter(
             pl.col("changed")
             & pl.col("service").is_not_null()

@@ -12,7 +12,10 @@ evidence (``1 - prod(1 - weight * value)``):
   graph (a caller whose callee fails also shows errors and latency), so it is discounted
   by the anomaly of the services the service depends on, directly or not: a caller
   failing because its callee fails is a victim, not a cause (soft "deepest anomalous
-  node" rule); a service whose callees are unknown (no spans of its own while others
+  node" rule). Only a callee that can explain the caller's symptoms counts: one with
+  evidence of its own, or one carrying the caller's extra seconds or failures where an
+  additive total rose at the caller and is measured for both (:class:`_Explains`); a
+  service whose callees are unknown (no spans of its own while others
   have spans, and no edge naming it a caller) may call any service, so its symptoms are
   discounted by the strongest anomaly elsewhere;
 * ``boost`` evidence (a deploy, rollback, config change or chaos experiment on the
@@ -34,6 +37,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -320,9 +324,12 @@ def _call_edges(spans: pl.DataFrame, edges: pl.DataFrame | None) -> pl.DataFrame
 
 
 def _descendant_max(
-    edges: pl.DataFrame, value: dict[str, float]
+    edges: pl.DataFrame,
+    value: dict[str, float],
+    explains: Callable[[str, str], bool] | None = None,
 ) -> dict[str, tuple[float, str | None]]:
-    """For each service, the largest ``value`` among the services it calls, directly or not."""
+    """For each service, the largest ``value`` among the services it calls, directly or
+    not (only those ``explains(service, callee)`` accepts, when given)."""
     import networkx as nx
 
     g: nx.DiGraph[str] = nx.DiGraph()
@@ -335,10 +342,47 @@ def _descendant_max(
         if s in g:
             for d in nx.descendants(g, s):
                 v = value.get(d, 0.0)
-                if v > best:
+                if v > best and (explains is None or explains(s, d)):
                     best, who = v, d
         out[s] = (best, who)
     return out
+
+
+#: a callee carrying at least this share of a caller's extra of an additive total (busy
+#: seconds, failed requests) carries the same extra: the caller's is its calls' wait
+SAME_EXTRA = 0.9
+
+
+class _Explains:
+    """``explains(caller, callee)``: can the callee's anomaly account for the caller's
+    symptoms? Yes when the callee has evidence of its own (errors starting there, extra
+    time spent there, a code path cut short, a resource at capacity). Otherwise, where an
+    additive total (busy seconds, failed requests) is measured for both, only when the
+    callee carries the caller's extra of it (at least :data:`SAME_EXTRA` of the caller's
+    excess): the extra seconds a caller waits are its callee's seconds counted again one
+    hop up, the failures it returns the callee's. A callee whose symptoms (a metric
+    z-score, a log surge) do not add up to the caller's extra does not explain it: a
+    level unlike a distant reference period, or a traffic swing, is common in callees and
+    no reason to acquit a caller. Without a total that rose at the caller and is measured
+    for the callee too, the callee's anomaly is taken to explain the caller's symptoms, as
+    the call graph alone suggests."""
+
+    def __init__(self, local: dict[str, float], totals: pl.DataFrame) -> None:
+        self.local = local
+        self.excess: dict[str, dict[str, float]] = {}
+        if totals.height and "total" in totals.columns:
+            for svc, total, ex in totals.select("service", "total", "excess").iter_rows():
+                self.excess.setdefault(svc, {})[total] = ex or 0.0
+
+    def __call__(self, caller: str, callee: str) -> bool:
+        if self.local.get(callee, 0.0) > 0:
+            return True
+        mine, theirs = self.excess.get(caller, {}), self.excess.get(callee, {})
+        # the totals of the caller that rose, measured for the callee too
+        shared = [t for t, e in mine.items() if e > 0 and t in theirs]
+        if not shared:
+            return True
+        return any(theirs[t] >= SAME_EXTRA * mine[t] for t in shared)
 
 
 class _Unknown:
@@ -479,7 +523,8 @@ def rank_suspects(
     table = table.with_columns(_raw=1 - (1 - pl.col("_local")) * (1 - pl.col("_sympt")))
     edges_df = _call_edges(ctx.blamed_spans, edges)
     raw = dict(zip(table["service"], table["_raw"], strict=True))
-    desc = _descendant_max(edges_df, raw)
+    explains = _Explains(dict(zip(table["service"], table["_local"], strict=True)), ctx.totals)
+    desc = _descendant_max(edges_df, raw, explains)
     # a service whose callees are unknown (no spans of its own among traced services, no
     # edge naming it a caller) may call any of the others: its symptoms are discounted by
     # the strongest anomaly elsewhere (with no traces at all every service is alike and

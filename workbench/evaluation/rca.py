@@ -112,8 +112,9 @@ def rank_case(case: Case, *, without: Sequence[str] = ()) -> tuple[list[str], li
 
 def case_investigation(case: Case, *, without: Sequence[str] = ()) -> Investigation:
     """The :class:`~workbench.Investigation` of one case, built as the notebook builds one
-    (the case's frames, window and baseline, no other option): its ranking and verdict
-    are what the evaluation measures. ``without`` names signals to hide (an ablation)."""
+    (the case's frames, window and baseline, and the service map a data set ships,
+    ``Case.edges``, as a notebook user passes theirs: ``Investigation(inc, edges=...)``;
+    no other option): its ranking and verdict are what the evaluation measures. ``without`` names signals to hide (an ablation)."""
     from workbench import frames as fr
 
     given = case.frames()
@@ -130,7 +131,7 @@ def case_investigation(case: Case, *, without: Sequence[str] = ()) -> Investigat
         spans=given["spans"],
         events=given["events"],
     )
-    return Investigation(inc)
+    return Investigation(inc, edges=case.edges)
 
 
 def case_suspects(case: Case, *, without: Sequence[str] = ()) -> Suspects:
