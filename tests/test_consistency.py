@@ -19,7 +19,7 @@ import pytest
 from widgets import IncidentExplorer
 from workbench import Incident, Investigation, Window
 from workbench.analysis.impact import request_counts
-from workbench.display import format_change, format_value
+from workbench.display import ARROW, format_change, format_value
 from workbench.investigation import quantities as q
 from workbench.investigation.answer import span_label
 
@@ -126,6 +126,48 @@ def test_postmortem_error_ratios_are_the_red_ratios_over_its_period(inv: Investi
         assert f"{er.value:.1%}" in section
         seen += 1
     assert seen >= 2
+
+
+def test_one_baseline_per_service_everywhere(inv: Investigation) -> None:
+    """The findings showed checkout's baseline two ways: ``errors 0.9% → 18.0%`` (the
+    error ratio over the baseline window) and ``baseline median 0.7% → peak ...`` (the
+    onset rule's median of 1-minute steps), the postmortem the same two, and the RED
+    panels' dashed line the median (look11). The baseline is now the one quantity over
+    the baseline window wherever it is shown; the rule's median stays in its evidence."""
+    from workbench.charts import red_panels
+    from workbench.display import format_percent, format_rate
+
+    row = _row(inv.red_summary.frame, "checkout")
+    base = q.error_ratio(inv.red.frame, "checkout", window=inv.baseline)
+    assert base.value == pytest.approx(row["error_ratio_base"], rel=1e-12)
+    said = format_percent(base.value)
+    spike = inv.timeline.frame.filter(
+        (pl.col("kind") == "error_spike") & (pl.col("service") == "checkout")
+    ).row(0, named=True)
+    assert f"baseline {said} {ARROW} peak of one step" in spike["title"]
+    assert f"{inv.baseline.start:%H:%M}–{inv.baseline.end:%H:%M} UTC {said}" in spike["evidence"]
+    # the findings name checkout's baseline one way (the onset line and "what is red")
+    text = inv.findings.to_markdown()
+    line = next(x for x in text.splitlines() if x.startswith("- **Errors rose first at**"))
+    assert f"`checkout` at {spike['ts']:%H:%M} (baseline {said} " in line
+    shown = set(re.findall(r"baseline(?: median)? (\d[\d.]*%)", text))
+    assert shown == {said}, shown
+    # the RED panels' dashed line is the same number (the error panel is in percent)
+    chart = red_panels(inv.red.frame, inv.window, inv.baseline, services=["checkout"])
+    data = next(iter(chart.to_dict()["datasets"].values()))
+    lines = {(d["measure"], round(d["baseline"], 9)) for d in data}
+    measures = {m for m, _ in lines}
+    assert len(lines) == len(measures) == 3
+    assert dict(lines)["errors (%)"] == pytest.approx(base.value * 100, rel=1e-9)
+    rate = q.request_rate(inv.red.frame, "checkout", window=inv.baseline).value
+    assert any(v == pytest.approx(rate, rel=1e-9) for m, v in lines if "req/s" in m)
+    # the postmortem names the baseline window of its baseline numbers, rate in req/s
+    pm = inv.postmortem()
+    section = str(pm.section("impact"))
+    label = f"baseline {inv.baseline.start:%H:%M}–{inv.baseline.end:%H:%M} UTC"
+    assert f"{label}: {format_percent(pm.impact.baseline_error_ratio)}" in section
+    assert f"rate of the {label}, {format_rate(pm.impact.baseline_rate)}" in section
+    assert "baseline median" not in section
 
 
 def test_one_onset_everywhere(inv: Investigation, explorer: IncidentExplorer) -> None:
