@@ -170,6 +170,27 @@ def test_one_baseline_per_service_everywhere(inv: Investigation) -> None:
     assert "baseline median" not in section
 
 
+def test_a_narrowed_timeline_dates_a_pattern_when_it_rose(inv: Investigation) -> None:
+    """Brushing 11:11–11:37 in the explorer, its timeline said "11:11:45 new log pattern:
+    unhandled exception…" (and a surge at 11:11:43) at the brushed window's left edge,
+    for patterns that rose at 11:05 (look11): a pattern's row keeps its time."""
+    window = Window(
+        inv.window.start + timedelta(minutes=11), inv.window.start + timedelta(minutes=37)
+    )
+    whole = inv.timeline.frame.filter(pl.col("kind") == "log_surge")
+    narrowed = inv.narrow(window=window).timeline.frame.filter(pl.col("kind") == "log_surge")
+    assert narrowed.height
+    at = dict(zip(zip(whole["service"], whole["title"]), whole["ts"], strict=True))
+    shared = 0
+    for r in narrowed.iter_rows(named=True):
+        if (r["service"], r["title"]) in at:
+            assert r["ts"] == at[(r["service"], r["title"])], r["title"]
+            shared += 1
+    assert shared
+    first = narrowed.filter(pl.col("title").str.contains("NullPointerException"))
+    assert first["ts"].min() < window.start
+
+
 def test_one_onset_everywhere(inv: Investigation, explorer: IncidentExplorer) -> None:
     onset = inv.onset
     assert onset.value is not None and inv.window.contains(onset.value)
