@@ -180,7 +180,7 @@ def test_a_narrowed_timeline_dates_a_pattern_when_it_rose(inv: Investigation) ->
     whole = inv.timeline.frame.filter(pl.col("kind") == "log_surge")
     narrowed = inv.narrow(window=window).timeline.frame.filter(pl.col("kind") == "log_surge")
     assert narrowed.height
-    at = dict(zip(zip(whole["service"], whole["title"]), whole["ts"], strict=True))
+    at = dict(zip(zip(whole["service"], whole["title"], strict=True), whole["ts"], strict=True))
     shared = 0
     for r in narrowed.iter_rows(named=True):
         if (r["service"], r["title"]) in at:
@@ -189,6 +189,27 @@ def test_a_narrowed_timeline_dates_a_pattern_when_it_rose(inv: Investigation) ->
     assert shared
     first = narrowed.filter(pl.col("title").str.contains("NullPointerException"))
     assert first["ts"].min() < window.start
+
+
+def test_the_explorers_focus_table_says_its_columns_in_words(
+    inv: Investigation, explorer: IncidentExplorer
+) -> None:
+    """The Graph tab's table for a clicked service had the frame's column names for
+    headers (``rate_per_s``, ``error_ratio``, ``p95_ms``) beside cells written for people
+    (look11); the headers are now those the notebook's tables show."""
+    explorer.set_services(["checkout"], centre="checkout")
+    try:
+        explorer.show_tab("graph")
+        info = explorer.views["graph"].info.value
+        heads = re.findall(r"<th[^>]*>([^<]*)</th>", info)
+        assert heads == ["service", "requests", "rate", "error ratio", "p95"], heads
+        from workbench.display import column_title, format_rate
+
+        assert heads[2] == column_title("rate_per_s")
+        rate = q.request_rate(inv.red.frame, "checkout", window=inv.window).value
+        assert format_rate(rate) in info
+    finally:
+        explorer.set_services([])
 
 
 def test_one_onset_everywhere(inv: Investigation, explorer: IncidentExplorer) -> None:

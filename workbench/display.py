@@ -52,6 +52,7 @@ __all__ = [
     "ARROW",
     "RATE_UNIT",
     "STATUS_COLOURS",
+    "column_title",
     "details",
     "format_change",
     "format_duration",
@@ -295,9 +296,13 @@ def format_value(value: Any, column: str = "") -> str:
     return str(value)
 
 
-def _header(column: str) -> str:
-    """``error_ratio_base`` -> ``error ratio base``, ``p95_ms`` -> ``p95``: the cells
-    carry the units."""
+def column_title(column: str) -> str:
+    """A column's name as a table's header says it: ``error_ratio_base`` -> ``error ratio
+    base``, ``p95_ms`` -> ``p95``, ``rate_per_s`` -> ``rate`` (the cells carry the units).
+
+    >>> column_title("rate_per_s"), column_title("error_ratio")
+    ('rate', 'error ratio')
+    """
     words = column.split("_")
     if len(words) > 2 and [w.lower() for w in words[-2:]] == ["per", "s"]:
         words = words[:-2]
@@ -356,7 +361,7 @@ def html_table(
     pad = f";padding:{cell_padding}" if cell_padding else ""
     th = "".join(
         f"<th style='text-align:{'right' if c in right else 'left'}{pad}'>"
-        f"{html.escape(names.get(c, _header(c)))}</th>"
+        f"{html.escape(names.get(c, column_title(c)))}</th>"
         for c in shown.columns
     )
     body = []
@@ -411,7 +416,7 @@ def markdown_table(
         return "_no columns_"
     names = headers or {}
     right = {c for c, t in shown.schema.items() if _numeric(t)}
-    head = "| " + " | ".join(_md_cell(names.get(c, _header(c))) for c in shown.columns) + " |"
+    head = "| " + " | ".join(_md_cell(names.get(c, column_title(c))) for c in shown.columns) + " |"
     rule = "| " + " | ".join("---:" if c in right else "---" for c in shown.columns) + " |"
     rows = [
         "| " + " | ".join(_md_cell(format_value(r[c], c)) for c in shown.columns) + " |"
