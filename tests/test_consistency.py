@@ -212,6 +212,20 @@ def test_the_explorers_focus_table_says_its_columns_in_words(
         explorer.set_services([])
 
 
+def test_the_change_just_before_is_one_change_before_the_onset(inv: Investigation) -> None:
+    """The top suspect's why said "change just before: RolloutCompleted checkout …"
+    (11:09, 4 min after the onset) where the findings and the postmortem name "deploy
+    checkout v2.14.0 at 11:04" (look11): the why names the change the others name, and
+    it came before the onset."""
+    sus = inv.suspects.value
+    why = sus.table.filter(pl.col("service") == "checkout")["why"].item()
+    named = why.split("change just before: ", 1)[1].split(";")[0]
+    events = inv.incident.events.filter(pl.col("title") == named)
+    assert events.height, named
+    assert events["ts"].min() <= sus.onset, (named, events["ts"].min(), sus.onset)
+    assert f"{named} at {events['ts'].min():%H:%M}" in inv.findings.value.changes
+
+
 def test_one_onset_everywhere(inv: Investigation, explorer: IncidentExplorer) -> None:
     onset = inv.onset
     assert onset.value is not None and inv.window.contains(onset.value)
