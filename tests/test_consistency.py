@@ -226,6 +226,19 @@ def test_the_change_just_before_is_one_change_before_the_onset(inv: Investigatio
     assert f"{named} at {events['ts'].min():%H:%M}" in inv.findings.value.changes
 
 
+def test_the_graph_names_the_window_of_its_numbers(inv: Investigation) -> None:
+    """The graph's tooltips gave a service's requests, rate and error ratio with no
+    window (look11); the chart now says which window they are over."""
+    from workbench.charts import render, service_graph_chart
+    from workbench.display import format_window
+
+    narrowed = inv.narrow(window=_windows(inv)[1])
+    for one in (inv, narrowed):
+        assert one.graph.value.window == one.window
+        svg = render.to_svg(service_graph_chart(one.graph.value))
+        assert f"numbers over {format_window(one.window)}" in svg
+
+
 def test_one_onset_everywhere(inv: Investigation, explorer: IncidentExplorer) -> None:
     onset = inv.onset
     assert onset.value is not None and inv.window.contains(onset.value)

@@ -22,7 +22,13 @@ import polars as pl
 from polars.datatypes import DataTypeClass
 
 from workbench.charts._style import NUMBER_LABEL, error_scale, stable_floats
-from workbench.display import RATE_UNIT, format_percent, format_rate, format_value
+from workbench.display import (
+    RATE_UNIT,
+    format_percent,
+    format_rate,
+    format_value,
+    format_window,
+)
 from workbench.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -397,13 +403,16 @@ def service_graph_chart(
     )
     if diff is not None:
         sub += "; edges vs baseline: dashed = new, dotted = vanished"
+    subtitle = [sub]
+    if graph.window is not None:  # every number in a tooltip is over this window
+        subtitle.append(f"numbers over {format_window(graph.window)}")
     return (
         alt.layer(lines, arrows, points, labels)
         .resolve_legend(stroke="independent", color="independent")
         .properties(
             width=width,
             height=h,
-            title=alt.Title(head, subtitle=sub),
+            title=alt.Title(head, subtitle=subtitle),
             view=alt.ViewBackground(stroke=None),
         )
     )

@@ -363,7 +363,7 @@ class Investigation(DrillDown):
         def compute() -> ServiceGraph:
             g = raw.value
             nodes = q.graph_nodes(g.nodes, summary, g.seconds, side=side)
-            return ServiceGraph(edges=g.edges, nodes=nodes, seconds=g.seconds)
+            return ServiceGraph(edges=g.edges, nodes=nodes, seconds=g.seconds, window=g.window)
 
         return self._answer(name, (self.window, self.baseline), compute, window=raw.window)
 
