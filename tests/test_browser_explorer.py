@@ -158,6 +158,12 @@ def test_explorer_in_jupyterlab_offline(
         )
         assert spacing, "the Suspects tab lists its suspects"
         assert all(lh <= 1.6 * fs for lh, fs in spacing), spacing
+        cells = page.evaluate(
+            f"() => [...document.querySelectorAll('{EXPLORER} .widget-html-content > table td')]"
+            ".map(e => [parseFloat(getComputedStyle(e).lineHeight), "
+            "parseFloat(getComputedStyle(e).fontSize)])"
+        )
+        assert cells and all(lh <= 1.6 * fs for lh, fs in cells), cells[:5]
         button.click()
         page.wait_for_function(
             f"() => [...document.querySelectorAll('{EXPLORER} .vega-embed svg')]"

@@ -55,8 +55,8 @@ TABS = ("overview", "graph", "timeline", "logs", "traces", "suspects")
 _TITLES = ("Overview", "Graph", "Timeline", "Logs", "Traces", "Suspects")
 #: block text inside the explorer's HTML widgets at a reading line height
 _TEXT_CSS = (
-    ".wb-explorer .widget-html-content > div, .wb-explorer .widget-html-content > p "
-    "{line-height: 1.45}"
+    ".wb-explorer .widget-html-content > div, .wb-explorer .widget-html-content > p, "
+    ".wb-explorer .widget-html-content > table {line-height: 1.45}"
 )
 _STEPS = ("logs, spans, events", "analysis", "metrics", "RED from metrics", "suspects")
 
