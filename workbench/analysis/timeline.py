@@ -279,12 +279,11 @@ def build_timeline(
                     ),
                     "source": "red",
                     "evidence": (
-                        f"baseline {base_span} {fmt(base_of.get(r['service']))}; onset "
-                        f"threshold {fmt(r['threshold'])} (median of the baseline's steps "
+                        f"baseline {base_span} {fmt(base_of.get(r['service']))}; "
+                        f"threshold {fmt(r['threshold'])} (median of its steps "
                         f"{fmt(r['baseline_median'])} + {k:g} scaled MADs of "
-                        f"{fmt(r['baseline_mad'])}, or the minimum rise); above it "
-                        f"from {r['onset']:%H:%M:%S} until {r['end']:%H:%M:%S} UTC, peak "
-                        f"{fmt(r['peak'])} at {r['peak_ts']:%H:%M:%S}"
+                        f"{fmt(r['baseline_mad'])}); above it {r['onset']:%H:%M:%S}–"
+                        f"{r['end']:%H:%M:%S} UTC, peak {fmt(r['peak'])} at {r['peak_ts']:%H:%M:%S}"
                     ),
                 }
                 for r in on.iter_rows(named=True)
