@@ -211,6 +211,12 @@ def test_a_rate_per_second_is_a_rate_not_a_duration() -> None:
     assert format_value(12.5, "elapsed_s") == "12.5 s"
 
 
+def test_no_time_in_a_milliseconds_column_is_written_in_seconds() -> None:
+    """The blame evidence's "extra" column read ``0.744 ms`` above ``0 s`` (look11)."""
+    assert format_value(0.0, "extra_ms") == "0 ms" and format_value(0.744, "extra_ms") == "0.744 ms"
+    assert format_value(0.0, "elapsed_s") == "0 s"  # a seconds column stays in seconds
+
+
 def test_one_rate_unit_and_no_chart_percent_format_of_its_own() -> None:
     """A request rate was written three ways: ``2.91 /s`` in the tables, ``requests/s``
     on the RED panels, ``req/s`` and ``calls/s`` in the graph's tooltips (look11); and

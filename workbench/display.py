@@ -269,8 +269,8 @@ def format_value(value: Any, column: str = "") -> str:
             return format_points(x / 100 if _SCALED.search(column) else x)
         if _PERCENT.search(column):
             return format_percent(x, scaled=bool(_SCALED.search(column)))
-        if _MS.search(column):
-            return format_duration(x / 1000)
+        if _MS.search(column):  # "0 ms" beside "0.744 ms", not "0 s"
+            return "0 ms" if x == 0 else format_duration(x / 1000)
         if _RATE.search(column):  # before seconds: ``rate_per_s`` is a rate, not a duration
             return format_rate(x)
         if _SECONDS.search(column):

@@ -44,7 +44,7 @@ def ms_expr(v: str) -> str:
     """:func:`workbench.display.format_duration` of milliseconds under a minute:
     ``840 ms``, ``3.5 ms``, ``2.4 s`` (longer: minutes with one decimal)."""
     return (
-        f"!isValid({v}) || isNaN({v}) ? '—' : {v} === 0 ? '0 s' : "
+        f"!isValid({v}) || isNaN({v}) ? '—' : {v} === 0 ? '0 ms' : "
         f"abs({v}) < 1000 ? format({v}, '.3~g') + ' ms' : "
         f"abs({v}) < 60000 ? format({v} / 1000, '.3~g') + ' s' : "
         f"format({v} / 60000, '.1f') + ' min'"
