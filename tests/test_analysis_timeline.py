@@ -108,7 +108,7 @@ def test_timeline_lines_up_events_onsets_and_windows() -> None:
         0, named=True
     )
     assert spike["ts"] == T0 + timedelta(minutes=75)
-    assert "baseline median 0% → peak of one step 40.0%" in spike["title"]
+    assert "baseline 0% → peak of one step 40.0%" in spike["title"]
     assert "threshold 2.0%" in spike["evidence"]
     assert tl.filter(pl.col("kind") == "deploy")["evidence"].to_list() == ["revision=v2"]
     assert tl["ts"].is_sorted()

@@ -149,6 +149,21 @@ def test_explorer_in_jupyterlab_offline(
         assert truth in _panel(page).locator(".widget-html").first.inner_text() or truth in (
             _panel(page).inner_text()
         )
+        # a suspect's "why" wraps at a reading line height, not a button's 28px (look11)
+        spacing = page.evaluate(
+            f"() => [...document.querySelectorAll('{EXPLORER} .widget-html-content > div')]"
+            ".filter(e => e.innerText.includes('score')).map(e => "
+            "[parseFloat(getComputedStyle(e).lineHeight), "
+            "parseFloat(getComputedStyle(e).fontSize)])"
+        )
+        assert spacing, "the Suspects tab lists its suspects"
+        assert all(lh <= 1.6 * fs for lh, fs in spacing), spacing
+        cells = page.evaluate(
+            f"() => [...document.querySelectorAll('{EXPLORER} .widget-html-content > table td')]"
+            ".map(e => [parseFloat(getComputedStyle(e).lineHeight), "
+            "parseFloat(getComputedStyle(e).fontSize)])"
+        )
+        assert cells and all(lh <= 1.6 * fs for lh, fs in cells), cells[:5]
         button.click()
         page.wait_for_function(
             f"() => [...document.querySelectorAll('{EXPLORER} .vega-embed svg')]"

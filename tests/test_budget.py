@@ -28,7 +28,7 @@ def test_row_budget_counts_and_projects() -> None:
     assert err.limit == "max_rows=100" and "raise max_rows" in (err.hint or "")
     assert "narrow it" in (err.hint or "") and err.query == "q"
     early = RowBudget(100, source="s", total_weight=10)
-    with pytest.raises(LimitExceeded, match="projected from the first 10%"):
+    with pytest.raises(LimitExceeded, match=r"projected from the first 10\.0%"):
         early.add(21, 1)  # 210 projected > 2 x 100
     RowBudget(None, source="s").add(10**12)  # no limit
 

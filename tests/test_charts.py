@@ -122,7 +122,7 @@ def test_red_panels_render_to_svg_with_windows_shaded() -> None:
     chart = red_panels(r, INC, BASE, brush=True)
     svg = render.to_svg(chart)
     assert svg.startswith("<svg")
-    for text in ("svc-000", "requests/s", "errors (%)", "p95 latency (ms)"):
+    for text in ("svc-000", "request rate (req/s)", "errors (%)", "p95 latency (ms)"):
         assert text in svg
     assert svg.count("#D55E00") >= 3  # the incident window, shaded in every panel row
 

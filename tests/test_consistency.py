@@ -19,7 +19,7 @@ import pytest
 from widgets import IncidentExplorer
 from workbench import Incident, Investigation, Window
 from workbench.analysis.impact import request_counts
-from workbench.display import format_change, format_value
+from workbench.display import ARROW, format_change, format_value
 from workbench.investigation import quantities as q
 from workbench.investigation.answer import span_label
 
@@ -126,6 +126,117 @@ def test_postmortem_error_ratios_are_the_red_ratios_over_its_period(inv: Investi
         assert f"{er.value:.1%}" in section
         seen += 1
     assert seen >= 2
+
+
+def test_one_baseline_per_service_everywhere(inv: Investigation) -> None:
+    """The findings showed checkout's baseline two ways: ``errors 0.9% → 18.0%`` (the
+    error ratio over the baseline window) and ``baseline median 0.7% → peak ...`` (the
+    onset rule's median of 1-minute steps), the postmortem the same two, and the RED
+    panels' dashed line the median (look11). The baseline is now the one quantity over
+    the baseline window wherever it is shown; the rule's median stays in its evidence."""
+    from workbench.charts import red_panels
+    from workbench.display import format_percent, format_rate
+
+    row = _row(inv.red_summary.frame, "checkout")
+    base = q.error_ratio(inv.red.frame, "checkout", window=inv.baseline)
+    assert base.value == pytest.approx(row["error_ratio_base"], rel=1e-12)
+    said = format_percent(base.value)
+    spike = inv.timeline.frame.filter(
+        (pl.col("kind") == "error_spike") & (pl.col("service") == "checkout")
+    ).row(0, named=True)
+    assert f"baseline {said} {ARROW} peak of one step" in spike["title"]
+    assert f"{inv.baseline.start:%H:%M}–{inv.baseline.end:%H:%M} UTC {said}" in spike["evidence"]
+    # the findings name checkout's baseline one way (the onset line and "what is red")
+    text = inv.findings.to_markdown()
+    line = next(x for x in text.splitlines() if x.startswith("- **Errors rose first at**"))
+    assert f"`checkout` at {spike['ts']:%H:%M} (baseline {said} " in line
+    shown = set(re.findall(r"baseline(?: median)? (\d[\d.]*%)", text))
+    assert shown == {said}, shown
+    # the RED panels' dashed line is the same number (the error panel is in percent)
+    chart = red_panels(inv.red.frame, inv.window, inv.baseline, services=["checkout"])
+    data = next(iter(chart.to_dict()["datasets"].values()))
+    lines = {(d["measure"], round(d["baseline"], 9)) for d in data}
+    measures = {m for m, _ in lines}
+    assert len(lines) == len(measures) == 3
+    assert dict(lines)["errors (%)"] == pytest.approx(base.value * 100, rel=1e-9)
+    rate = q.request_rate(inv.red.frame, "checkout", window=inv.baseline).value
+    assert any(v == pytest.approx(rate, rel=1e-9) for m, v in lines if "req/s" in m)
+    # the postmortem names the baseline window of its baseline numbers, rate in req/s
+    pm = inv.postmortem()
+    section = str(pm.section("impact"))
+    label = f"baseline {inv.baseline.start:%H:%M}–{inv.baseline.end:%H:%M} UTC"
+    assert f"{label}: {format_percent(pm.impact.baseline_error_ratio)}" in section
+    assert f"rate of the {label}, {format_rate(pm.impact.baseline_rate)}" in section
+    assert "baseline median" not in section
+
+
+def test_a_narrowed_timeline_dates_a_pattern_when_it_rose(inv: Investigation) -> None:
+    """Brushing 11:11–11:37 in the explorer, its timeline said "11:11:45 new log pattern:
+    unhandled exception…" (and a surge at 11:11:43) at the brushed window's left edge,
+    for patterns that rose at 11:05 (look11): a pattern's row keeps its time."""
+    window = Window(
+        inv.window.start + timedelta(minutes=11), inv.window.start + timedelta(minutes=37)
+    )
+    whole = inv.timeline.frame.filter(pl.col("kind") == "log_surge")
+    narrowed = inv.narrow(window=window).timeline.frame.filter(pl.col("kind") == "log_surge")
+    assert narrowed.height
+    at = dict(zip(zip(whole["service"], whole["title"], strict=True), whole["ts"], strict=True))
+    shared = 0
+    for r in narrowed.iter_rows(named=True):
+        if (r["service"], r["title"]) in at:
+            assert r["ts"] == at[(r["service"], r["title"])], r["title"]
+            shared += 1
+    assert shared
+    first = narrowed.filter(pl.col("title").str.contains("NullPointerException"))
+    assert first["ts"].min() < window.start
+
+
+def test_the_explorers_focus_table_says_its_columns_in_words(
+    inv: Investigation, explorer: IncidentExplorer
+) -> None:
+    """The Graph tab's table for a clicked service had the frame's column names for
+    headers (``rate_per_s``, ``error_ratio``, ``p95_ms``) beside cells written for people
+    (look11); the headers are now those the notebook's tables show."""
+    explorer.set_services(["checkout"], centre="checkout")
+    try:
+        explorer.show_tab("graph")
+        info = explorer.views["graph"].info.value
+        heads = re.findall(r"<th[^>]*>([^<]*)</th>", info)
+        assert heads == ["service", "requests", "rate", "error ratio", "p95"], heads
+        from workbench.display import column_title, format_rate
+
+        assert heads[2] == column_title("rate_per_s")
+        rate = q.request_rate(inv.red.frame, "checkout", window=inv.window).value
+        assert format_rate(rate) in info
+    finally:
+        explorer.set_services([])
+
+
+def test_the_change_just_before_is_one_change_before_the_onset(inv: Investigation) -> None:
+    """The top suspect's why said "change just before: RolloutCompleted checkout …"
+    (11:09, 4 min after the onset) where the findings and the postmortem name "deploy
+    checkout v2.14.0 at 11:04" (look11): the why names the change the others name, and
+    it came before the onset."""
+    sus = inv.suspects.value
+    why = sus.table.filter(pl.col("service") == "checkout")["why"].item()
+    named = why.split("change just before: ", 1)[1].split(";")[0]
+    events = inv.incident.events.filter(pl.col("title") == named)
+    assert events.height, named
+    assert events["ts"].min() <= sus.onset, (named, events["ts"].min(), sus.onset)
+    assert f"{named} at {events['ts'].min():%H:%M}" in inv.findings.value.changes
+
+
+def test_the_graph_names_the_window_of_its_numbers(inv: Investigation) -> None:
+    """The graph's tooltips gave a service's requests, rate and error ratio with no
+    window (look11); the chart now says which window they are over."""
+    from workbench.charts import render, service_graph_chart
+    from workbench.display import format_window
+
+    narrowed = inv.narrow(window=_windows(inv)[1])
+    for one in (inv, narrowed):
+        assert one.graph.value.window == one.window
+        svg = render.to_svg(service_graph_chart(one.graph.value))
+        assert f"numbers over {format_window(one.window)}" in svg
 
 
 def test_one_onset_everywhere(inv: Investigation, explorer: IncidentExplorer) -> None:

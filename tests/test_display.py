@@ -41,7 +41,7 @@ def test_values_carry_units_and_no_machine_noise() -> None:
     shown = {c: format_value(v, c) for c, v in row.items()}
     assert shown["error_ratio"] == "18.0%"
     assert shown["p95_ms"] == "840 ms"
-    assert shown["rate"] == "2.91 /s"
+    assert shown["rate"] == "2.91 req/s"
     assert shown["ts"] == "2026-11-20 11:05:03"  # no microseconds, no "T", no "+00:00"
     assert shown["templates"] == "a <*>, b, c (+1 more)"
     assert shown["labels"] == "pod=p1"
@@ -207,5 +207,96 @@ def test_evidence_counts_say_what_they_count() -> None:
 def test_a_rate_per_second_is_a_rate_not_a_duration() -> None:
     """``rate_per_s`` (the graph's node rate, the explorer's focus table) came out as a
     duration, ``2.91 s``, once the explorer's tables took the notebook's formats (look10)."""
-    assert format_value(2.91, "rate_per_s") == "2.91 /s" == format_value(2.91, "rate_inc")
+    assert format_value(2.91, "rate_per_s") == "2.91 req/s" == format_value(2.91, "rate_inc")
     assert format_value(12.5, "elapsed_s") == "12.5 s"
+
+
+def test_no_time_in_a_milliseconds_column_is_written_in_seconds() -> None:
+    """The blame evidence's "extra" column read ``0.744 ms`` above ``0 s`` (look11)."""
+    assert format_value(0.0, "extra_ms") == "0 ms" and format_value(0.744, "extra_ms") == "0.744 ms"
+    assert format_value(0.0, "elapsed_s") == "0 s"  # a seconds column stays in seconds
+
+
+def test_one_rate_unit_and_no_chart_percent_format_of_its_own() -> None:
+    """A request rate was written three ways: ``2.91 /s`` in the tables, ``requests/s``
+    on the RED panels, ``req/s`` and ``calls/s`` in the graph's tooltips (look11); and
+    the charts' d3 ``.1%`` wrote ``0.0%`` where the tables say ``0.035%``. One unit
+    (``display.RATE_UNIT``), one function each (``format_rate``, ``format_percent``)."""
+    from workbench.charts.red import MEASURES
+    from workbench.display import RATE_UNIT, format_rate
+
+    assert RATE_UNIT == "req/s"
+    assert format_rate(2.914) == "2.91 req/s" == format_value(2.914, "rate_per_s")
+    assert format_value(40.83, "rate_base") == "40.8 req/s" and format_rate(None) == "—"
+    assert MEASURES["rate"].endswith(f"({RATE_UNIT})")
+    repo = Path(__file__).resolve().parents[1]
+    other_rate = re.compile(r"\d /s\b|\brequests/s\b|\bcalls/s\b|(?<!\S)/s\b")
+    d3_percent = re.compile(r",?\.\d~?%")  # a d3 percent format (".1%"): not display's rule
+    bad = [
+        f"{p}:{line}: {text[:60]!r}"
+        for d in ("workbench", "widgets")
+        for p, line, text in _user_text(repo / d)
+        if other_rate.search(text) or d3_percent.fullmatch(text)
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_chart_expressions_write_numbers_as_the_tables_do() -> None:
+    """The RED panels' and capacity charts' tooltips format in the browser (thousands of
+    rows): their Vega expressions must give the text ``workbench.display`` gives."""
+    import html as html_mod
+
+    import altair as alt
+    import vl_convert as vlc
+
+    from workbench.charts._text import ms_expr, percent_expr, rate_expr
+    from workbench.display import format_percent, format_rate
+
+    values = [0.0, 0.0081, 0.035, 0.093, 0.2, 0.617, 2.914, 7.0, 18.0, 35.94, 100.0, 496.0]
+    values += [840.0, 2400.0, 12345.0]
+    chart = (
+        alt.Chart(alt.Data(values=[{"v": v, "i": i} for i, v in enumerate(values)]))
+        .transform_calculate(
+            t=f"({rate_expr('datum.v')}) + '|' + ({percent_expr('datum.v', scaled=True)}) "
+            f"+ '|' + ({percent_expr('datum.v / 100')}) + '|' + ({ms_expr('datum.v')})"
+        )
+        .mark_text()
+        .encode(y="i:O", text="t:N")
+    )
+    svg = vlc.vegalite_to_svg(chart.to_dict())
+    got = [html_mod.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*\|[^<]*)</text>", svg)]
+    want = [
+        "|".join(
+            (
+                format_rate(v),
+                format_percent(v, scaled=True),
+                format_percent(v / 100),
+                format_value(v, "p95_ms"),
+            )
+        )
+        for v in values
+    ]
+    assert got == want
+
+
+def test_graph_tooltips_say_numbers_as_the_tables_do() -> None:
+    """The graph's node tooltip read ``req/s 2.91``, ``p95 ms 496.0`` and ``no spans of
+    its own: false`` (a raw boolean) beside a table saying ``2.91 /s`` and ``496 ms``
+    (look11): each number now is the text ``workbench.display`` writes."""
+    from tests.analysis_builders import spans_frame
+    from tests.test_analysis_graph import shop_traces
+    from workbench.analysis.graph import service_graph
+    from workbench.charts import render, service_graph_chart
+    from workbench.display import format_percent, format_rate
+
+    g = service_graph(spans_frame(shop_traces()))
+    svg = render.to_svg(service_graph_chart(g))
+    labels = re.findall(r'aria-label="([^"]*service: [^"]*)"', svg)
+    assert labels
+    node = g.nodes.row(0, named=True)
+    mine = next(lab for lab in labels if f"service: {node['service']};" in lab)
+    assert f"request rate: {format_rate(node['rate_per_s'])}" in mine
+    assert f"error ratio: {format_percent(node['error_ratio'])}" in mine
+    assert f"p95: {format_value(node['p95_ms'], 'p95_ms')}" in mine
+    for raw in (": false", ": true", "req/s:", "calls/s", "p95 ms"):
+        assert not any(raw in lab for lab in labels), raw

@@ -290,7 +290,9 @@ def test_impact_numbers_match_an_independent_count(run: dict[str, Any], pm: Post
     assert f"| Requests | {requests:,.0f} |" in md
     assert f"| Failed requests | {failed:,.0f} ({failed / requests:.1%}" in md
     assert f"| Error budget burned | **{burned:.1%}** |" in md
-    assert f"baseline {format_percent(b_failed / b_req)}" in md  # as every view writes it
+    # as every view writes it, named by its window
+    label = f"baseline {base.start:%H:%M}–{base.end:%H:%M} UTC"
+    assert f"{label}: {format_percent(b_failed / b_req)}" in md
 
 
 def test_no_file_holds_the_canary_credential(run: dict[str, Any]) -> None:

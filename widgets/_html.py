@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from workbench.display import format_value
+from workbench.display import column_title, format_value
 
 if TYPE_CHECKING:
     from widgets.explorer import IncidentExplorer
@@ -37,7 +37,10 @@ def table_html(
     if max_rows is not None:
         df = df.head(max_rows)
     pad = "padding:1px 8px 1px 0;vertical-align:top;text-align:left"
-    head = "".join(f"<th scope='col' style='{pad}'>{html.escape(c)}</th>" for c in df.columns)
+    # headers as the notebook's tables write them ("rate", not "rate_per_s")
+    head = "".join(
+        f"<th scope='col' style='{pad}'>{html.escape(column_title(c))}</th>" for c in df.columns
+    )
     rows = []
     for r in df.iter_rows(named=True):
         cells = []

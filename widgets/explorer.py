@@ -53,6 +53,11 @@ log = logging.getLogger(__name__)
 
 TABS = ("overview", "graph", "timeline", "logs", "traces", "suspects")
 _TITLES = ("Overview", "Graph", "Timeline", "Logs", "Traces", "Suspects")
+#: block text inside the explorer's HTML widgets at a reading line height
+_TEXT_CSS = (
+    ".wb-explorer .widget-html-content > div, .wb-explorer .widget-html-content > p, "
+    ".wb-explorer .widget-html-content > table {line-height: 1.45}"
+)
 _STEPS = ("logs, spans, events", "analysis", "metrics", "RED from metrics", "suspects")
 
 
@@ -151,7 +156,12 @@ class IncidentExplorer(w.VBox):
         self.red_from: str | None = None
         self.suspects: Any = None
 
-        self.title = w.HTML(f"<h3 style='margin:4px 0'>{html.escape(incident.title)}</h3>")
+        # wrapped text reads as text: JupyterLab gives every HTML widget the line height of
+        # a button (28px), which spread a suspect's two-line "why" over six widely spaced
+        # lines (look11); single-line labels beside buttons keep it
+        self.title = w.HTML(
+            f"<style>{_TEXT_CSS}</style><h3 style='margin:4px 0'>{html.escape(incident.title)}</h3>"
+        )
         self.state_line = w.HTML()
         self.reset_window_button = w.Button(
             description="Whole window",

@@ -216,7 +216,7 @@ class GraphView(w.VBox):
         if signature != self._signature:
             self._signature = signature
             nodes = inv.node_changes(spans=ex.red_from != "metrics")
-            shown = ServiceGraph(edges=g.edges, nodes=nodes, seconds=g.seconds)
+            shown = ServiceGraph(edges=g.edges, nodes=nodes, seconds=g.seconds, window=g.window)
             chart = service_graph_chart(
                 shown, selectable=True, color_by=self.colour.value, diff=inv.graph_diff.value
             )

@@ -181,7 +181,7 @@ class CapacityRanking:
         from workbench.summaries import capacity_html
 
         return (
-            f"<div><b>Runs out first</b> (threshold {self.threshold:.0%}, horizon "
+            f"<div><b>Runs out first</b> (threshold {format_percent(self.threshold, digits=0)}, horizon "
             f"{self.horizon_days} days)</div>" + capacity_html(self.table)
         )
 
@@ -375,7 +375,7 @@ def findings(table: pl.DataFrame, usage: Usage, *, threshold: float, horizon_day
             band = f" (80% band {r['earliest']:%Y-%m-%d} – {late})"
         lines.append(
             f"**Runs out first:** `{r['service']}` {r['resource']} crosses "
-            f"{threshold:.0%} on {r['saturates_at']:%Y-%m-%d}{band}, "
+            f"{format_percent(threshold, digits=0)} on {r['saturates_at']:%Y-%m-%d}{band}, "
             f"{r['days_left']:.0f} days after the last day of data; peak now "
             f"{format_percent(r['utilisation_peak'])}, growing {format_points(r['growth_per_day'])}/day."
         )
@@ -390,7 +390,9 @@ def findings(table: pl.DataFrame, usage: Usage, *, threshold: float, horizon_day
                 + (" ..." if soon.height > 10 else "")
             )
     else:
-        lines.append(f"Nothing crosses {threshold:.0%} within {horizon_days} days.")
+        lines.append(
+            f"Nothing crosses {format_percent(threshold, digits=0)} within {horizon_days} days."
+        )
     fastest = table.sort("growth_per_day", descending=True).row(0, named=True)
     lines.append(
         f"**Fastest growing:** `{fastest['service']}` {fastest['resource']} "

@@ -12,7 +12,7 @@ column                                     shown as
 ``p95_ratio``, ``rate_ratio``, ...           factor: ``1.4×`` (a measure's ratio, not a share)
 ``ms``                                     duration: ``840 ms``, ``2.4 s``
 ``s``, ``seconds``, ``elapsed``            duration: ``12.5 s``, ``3 min 20 s``
-``rate``, ``rps``, ``per_s``               rate: ``2.9 /s``
+``rate``, ``rps``, ``per_s``               rate: ``2.9 req/s`` (:func:`format_rate`)
 ``bytes``                                  size: ``1.2 MiB``
 ``change`` (a kind: ``errors_up``)          words: ``errors up``
 datetime                                   ``2026-11-20 11:05:03`` (UTC, whole seconds)
@@ -22,8 +22,9 @@ null, NaN, inf                             ``—``, ``—``, ``∞``
 =========================================  ==========================================
 
 Text outside tables writes percentages with :func:`format_percent` (``18.0%``, as the
-tables and the charts' tooltips do) and a change with :func:`format_change`
-(``0.7% → 18.0%``, the one arrow, :data:`ARROW`).
+tables and the charts' tooltips do), request rates with :func:`format_rate`
+(``2.91 req/s``, the one rate unit, :data:`RATE_UNIT`) and a change with
+:func:`format_change` (``0.7% → 18.0%``, the one arrow, :data:`ARROW`).
 
 The frame stays one attribute away: objects that render with this module keep theirs
 (``suspects.table``, ``incident.status()``), and the table says how many rows it left out.
@@ -49,13 +50,16 @@ import polars as pl
 
 __all__ = [
     "ARROW",
+    "RATE_UNIT",
     "STATUS_COLOURS",
+    "column_title",
     "details",
     "format_change",
     "format_duration",
     "format_factor",
     "format_percent",
     "format_points",
+    "format_rate",
     "format_time",
     "format_value",
     "format_window",
@@ -67,6 +71,10 @@ __all__ = [
 
 #: The one arrow for "before → after" in text people read (findings, timeline, tables).
 ARROW = "→"
+
+#: The one unit of a request rate in text people read (tables, findings, postmortem, chart
+#: titles and tooltips): requests per second. A call on a graph edge is a request too.
+RATE_UNIT = "req/s"
 
 #: status words and their colour (green ok, amber empty or partial, red error)
 STATUS_COLOURS: dict[str, str] = {
@@ -165,7 +173,11 @@ def _number(x: float) -> str:
 def format_percent(x: float | None, *, scaled: bool = False, digits: int = 1) -> str:
     """A ratio as a percentage, the one way the product writes it: ``18.0%`` (``digits``
     decimals), two significant digits under 0.1% (``0.0081%``, never a misleading
-    ``0.0%``), no decimals from 100% up; ``scaled``: ``x`` is already x100.
+    ``0.0%``), no decimals from 100% up; ``scaled``: ``x`` is already x100. A measured
+    ratio keeps its decimal (``18.0%``, never ``18%`` beside ``17.9%``); ``digits=0``
+    is for settings that are whole by definition (a threshold of ``80%``, ``95%``
+    confidence). Charts that format in the browser use the same rule
+    (:mod:`workbench.charts._text`).
 
     >>> format_percent(0.17953), format_percent(0.000081), format_percent(0)
     ('18.0%', '0.0081%', '0%')
@@ -210,6 +222,18 @@ def format_factor(x: float | None) -> str:
     return f"{x:.1f}×" if abs(x) < 100 else f"{x:,.0f}×"
 
 
+def format_rate(x: float | None) -> str:
+    """A request rate with its unit, the one way the product writes it: ``2.91 req/s``
+    (:data:`RATE_UNIT`; the number as the tables write numbers).
+
+    >>> format_rate(2.914), format_rate(40.83), format_rate(1200.0)
+    ('2.91 req/s', '40.8 req/s', '1,200 req/s')
+    """
+    if x is None or math.isnan(x):
+        return "—"
+    return f"{_number(float(x))} {RATE_UNIT}"
+
+
 def format_change(before: str, after: str) -> str:
     """``0.7% → 18.0%``: a value before and after, with the one arrow (:data:`ARROW`).
 
@@ -245,10 +269,10 @@ def format_value(value: Any, column: str = "") -> str:
             return format_points(x / 100 if _SCALED.search(column) else x)
         if _PERCENT.search(column):
             return format_percent(x, scaled=bool(_SCALED.search(column)))
-        if _MS.search(column):
-            return format_duration(x / 1000)
+        if _MS.search(column):  # "0 ms" beside "0.744 ms", not "0 s"
+            return "0 ms" if x == 0 else format_duration(x / 1000)
         if _RATE.search(column):  # before seconds: ``rate_per_s`` is a rate, not a duration
-            return f"{_number(x)} /s"
+            return format_rate(x)
         if _SECONDS.search(column):
             return format_duration(x)
         if _BYTES.search(column):
@@ -272,9 +296,13 @@ def format_value(value: Any, column: str = "") -> str:
     return str(value)
 
 
-def _header(column: str) -> str:
-    """``error_ratio_base`` -> ``error ratio base``, ``p95_ms`` -> ``p95``: the cells
-    carry the units."""
+def column_title(column: str) -> str:
+    """A column's name as a table's header says it: ``error_ratio_base`` -> ``error ratio
+    base``, ``p95_ms`` -> ``p95``, ``rate_per_s`` -> ``rate`` (the cells carry the units).
+
+    >>> column_title("rate_per_s"), column_title("error_ratio")
+    ('rate', 'error ratio')
+    """
     words = column.split("_")
     if len(words) > 2 and [w.lower() for w in words[-2:]] == ["per", "s"]:
         words = words[:-2]
@@ -333,7 +361,7 @@ def html_table(
     pad = f";padding:{cell_padding}" if cell_padding else ""
     th = "".join(
         f"<th style='text-align:{'right' if c in right else 'left'}{pad}'>"
-        f"{html.escape(names.get(c, _header(c)))}</th>"
+        f"{html.escape(names.get(c, column_title(c)))}</th>"
         for c in shown.columns
     )
     body = []
@@ -388,7 +416,7 @@ def markdown_table(
         return "_no columns_"
     names = headers or {}
     right = {c for c, t in shown.schema.items() if _numeric(t)}
-    head = "| " + " | ".join(_md_cell(names.get(c, _header(c))) for c in shown.columns) + " |"
+    head = "| " + " | ".join(_md_cell(names.get(c, column_title(c))) for c in shown.columns) + " |"
     rule = "| " + " | ".join("---:" if c in right else "---" for c in shown.columns) + " |"
     rows = [
         "| " + " | ".join(_md_cell(format_value(r[c], c)) for c in shown.columns) + " |"

@@ -11,11 +11,11 @@ Example::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from workbench.display import format_percent
+from workbench.display import format_percent, format_rate
 from workbench.grafana_view import links_markdown
 from workbench.investigation.answer import span_label
 from workbench.postmortem import FREE_TEXT, TODO, _code, _dur, _hm, _md
@@ -47,6 +47,12 @@ def _n(x: float | None) -> str:
 
 def _pct(x: float | None, digits: int = 1) -> str:
     return format_percent(x, digits=digits)
+
+
+def _baseline(imp: Any) -> str:
+    """``baseline 10:00–11:00 UTC``: the impact's baseline, named by its window."""
+    b = getattr(imp, "baseline", None)
+    return f"baseline {_hm(b.start)}–{_hm(b.end)} UTC" if b is not None else "baseline"
 
 
 def _entries(n: int) -> str:
@@ -109,8 +115,8 @@ def summary(pm: Postmortem) -> str:
     ]
     if imp.failed is not None and imp.requests:
         parts.append(
-            f": {_n(imp.failed)} of {_n(imp.requests)} ({_pct(imp.error_ratio)}, baseline "
-            f"{_pct(imp.baseline_error_ratio)})"
+            f": {_n(imp.failed)} of {_n(imp.requests)} ({_pct(imp.error_ratio)}; "
+            f"{_baseline(imp)}: {_pct(imp.baseline_error_ratio)})"
         )
     burned = imp.budget_burned
     text = "".join(parts) + "."
@@ -146,16 +152,16 @@ def impact(pm: Postmortem) -> str:
         ("Requests", _n(imp.requests)),
         (
             "Failed requests",
-            f"{_n(imp.failed)} ({_pct(imp.error_ratio)}; baseline "
+            f"{_n(imp.failed)} ({_pct(imp.error_ratio)}; {_baseline(imp)}: "
             f"{_pct(imp.baseline_error_ratio)}, so about {_n(imp.excess_failed)} more "
             "than usual)",
         ),
         ("SLO", f"{_slo(imp.slo_target)} of requests succeed over {imp.slo_window_days:g} days"),
         (
             "Error budget",
-            f"{_n(allowed)} failed requests per {imp.slo_window_days:g} days at the baseline "
-            f"rate of {imp.baseline_rate or 0:,.1f} req/s (= {imp.budget_minutes:,.1f} min "
-            "of full outage)",
+            f"{_n(allowed)} failed requests per {imp.slo_window_days:g} days at the request "
+            f"rate of the {_baseline(imp)}, {format_rate(imp.baseline_rate or 0)} "
+            f"(= {imp.budget_minutes:,.1f} min of full outage)",
         ),
         ("Error budget burned", f"**{_pct(imp.budget_burned)}**"),
         ("Counted from", _md(imp.basis, 200)),

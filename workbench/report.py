@@ -275,7 +275,7 @@ def _timeline_lines(
 
 def _onset_detail(row: dict[str, Any]) -> str:
     """An error onset's title without the "errors rise on SERVICE: " the line already says,
-    so what is left (baseline median and the peak step) fits uncut."""
+    so what is left (the baseline and the peak step) fits uncut."""
     title, prefix = str(row["title"] or ""), f"errors rise on {row['service']}: "
     return title.removeprefix(prefix)
 

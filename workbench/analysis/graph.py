@@ -94,6 +94,8 @@ class ServiceGraph:
     edges: pl.DataFrame
     nodes: pl.DataFrame
     seconds: float
+    #: the window the numbers are over (None: the spans' own span), named by the chart
+    window: Window | None = None
 
     def to_networkx(self) -> nx.DiGraph:
         """A ``networkx.DiGraph`` with every node and edge column as attributes."""
@@ -233,7 +235,7 @@ def service_graph(
     if missing:
         nodes = pl.concat([nodes, _zero_nodes(missing, nodes.schema)], how="vertical")
     nodes = nodes.rename({"calls": "requests"}).sort("service").select(NODE_COLUMNS)
-    return ServiceGraph(edges=edges, nodes=nodes, seconds=seconds)
+    return ServiceGraph(edges=edges, nodes=nodes, seconds=seconds, window=window)
 
 
 def _zero_nodes(names: list[str], schema: pl.Schema) -> pl.DataFrame:

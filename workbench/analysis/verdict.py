@@ -69,7 +69,7 @@ import polars as pl
 
 from workbench.analysis._util import memo_active, memo_scope
 from workbench.analysis.signals import SIGNALS, signal
-from workbench.display import format_factor
+from workbench.display import format_factor, format_percent
 from workbench.timewindow import Window
 
 __all__ = [
@@ -276,7 +276,7 @@ def judge(
             "weak",
             f"{top} stands out ({_detail(kind, ratio, numbers)}), but chance was estimated "
             f"from only {compared} baseline window{'s' if compared != 1 else ''} ({needed} "
-            f"needed to say clear with {CONFIDENCE:.0%} confidence)",
+            f"needed to say clear with {format_percent(CONFIDENCE, digits=0)} confidence)",
             **base,
         )
     return Verdict(

@@ -21,6 +21,8 @@ import altair as alt
 import polars as pl
 
 from workbench.charts._style import OKABE_ITO
+from workbench.charts._text import percent_expr
+from workbench.display import format_percent
 
 __all__ = ["runs_out_chart", "seasonality_chart", "top_pairs", "trend_chart"]
 
@@ -114,9 +116,16 @@ def trend_chart(
         y2="upper:Q",
     )
     line = base.mark_line(color=OKABE_ITO[0]).encode(y="fitted:Q")
-    pts = base.mark_point(size=14, filled=True, color=OKABE_ITO[7]).encode(
-        y="peak:Q",
-        tooltip=[alt.Tooltip("day:T", format="%Y-%m-%d"), alt.Tooltip("peak:Q", format=".1%")],
+    pts = (
+        base.mark_point(size=14, filled=True, color=OKABE_ITO[7])
+        .transform_calculate(_peak_text=percent_expr("datum.peak"))
+        .encode(
+            y="peak:Q",
+            tooltip=[
+                alt.Tooltip("day:T", format="%Y-%m-%d"),
+                alt.Tooltip("_peak_text:N", title="peak"),
+            ],
+        )
     )
     thr = (
         alt.Chart().mark_rule(strokeDash=[4, 3], color=OKABE_ITO[5]).encode(y=alt.datum(threshold))
@@ -136,7 +145,9 @@ def trend_chart(
         alt.layer(*layers, data=rows)
         .properties(width=300, height=160)
         .facet(facet=alt.Facet("series:N", title=None), columns=columns)
-        .properties(title=f"Daily peak utilisation, trend and forecast (threshold {threshold:.0%})")
+        .properties(
+            title=f"Daily peak utilisation, trend and forecast (threshold {format_percent(threshold, digits=0)})"
+        )
     )
 
 
@@ -174,8 +185,9 @@ def seasonality_chart(
                 scale=alt.Scale(scheme="blues", domain=[0, math.ceil(top * 10) / 10]),
                 legend=alt.Legend(format="%"),
             ),
-            tooltip=["series", "day", "hour", alt.Tooltip("u:Q", format=".1%")],
+            tooltip=["series", "day", "hour", alt.Tooltip("_u_text:N", title="u")],
         )
+        .transform_calculate(_u_text=percent_expr("datum.u"))
         .properties(width=300, height=120)
         .facet(facet=alt.Facet("series:N", title=None), columns=columns)
         .properties(title="Daily and weekly shape (mean utilisation by hour and weekday)")

@@ -22,6 +22,13 @@ import polars as pl
 from polars.datatypes import DataTypeClass
 
 from workbench.charts._style import NUMBER_LABEL, error_scale, stable_floats
+from workbench.display import (
+    RATE_UNIT,
+    format_percent,
+    format_rate,
+    format_value,
+    format_window,
+)
 from workbench.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -93,6 +100,41 @@ def _pick_nodes(graph: ServiceGraph, max_nodes: int) -> list[str]:
         descending=True,
     )
     return ranked["service"].head(max_nodes).to_list()
+
+
+#: the tooltip lines of a node or an edge: each number as text written by
+#: :mod:`workbench.display` (``2.91 req/s``, ``18.0%``, ``496 ms``), not a d3 format of
+#: its own (which wrote ``0.0%`` where the tables say ``0.035%`` and ``496.0`` for ``496 ms``)
+_TEXT_TIPS = [
+    alt.Tooltip("_rate_text:N", title="request rate"),
+    alt.Tooltip("_error_text:N", title="error ratio"),
+    alt.Tooltip("_p95_text:N", title="p95"),
+]
+
+
+def _tooltip_texts(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` (graph nodes or edges) with the text its tooltip shows for each number."""
+    texts = {
+        "_rate_text": [format_rate(v) for v in df["rate_per_s"].to_list()],
+        "_error_text": [format_percent(v) for v in df["error_ratio"].to_list()],
+        "_p95_text": [format_value(v, "p95_ms") for v in df["p95_ms"].to_list()],
+    }
+    if "service" in df.columns:  # a node
+        texts["_inferred_text"] = [format_value(v) for v in df["inferred"].to_list()]
+        texts["_description"] = [
+            f"service: {s}; requests: {format_value(n)}; request rate: {r}; "
+            f"error ratio: {e}; p95: {p}; seen only from its callers: {i}"
+            for s, n, r, e, p, i in zip(
+                df["service"].to_list(),
+                df["requests"].to_list(),
+                texts["_rate_text"],
+                texts["_error_text"],
+                texts["_p95_text"],
+                texts["_inferred_text"],
+                strict=True,
+            )
+        ]
+    return df.with_columns(pl.Series(k, v, dtype=pl.String) for k, v in texts.items())
 
 
 def service_graph_chart(
@@ -246,14 +288,15 @@ def service_graph_chart(
         color_scale = alt.Scale(scheme="viridis", reverse=True)
         color_title = color_by
     max_rate = max(cast(float, edges["rate_per_s"].max() or 1.0), 1e-9)
-    fmt_pct = ".1%"
+    # the legend's ticks as format_percent writes them: "0%", "10.0%" (not "0.0%")
+    pct_label = "datum.value === 0 ? '0%' : format(datum.value, '.1%')"
+    # tooltips say each number as the tables do (workbench.display: one format per unit)
+    nodes, edges = _tooltip_texts(nodes), _tooltip_texts(edges)
     edge_tip = [
         alt.Tooltip("caller:N"),
         alt.Tooltip("callee:N"),
         alt.Tooltip("calls:Q", format=","),
-        alt.Tooltip("rate_per_s:Q", title="calls/s", format=".2f"),
-        alt.Tooltip("error_ratio:Q", title="error ratio", format=fmt_pct),
-        alt.Tooltip("p95_ms:Q", title="p95 ms", format=".1f"),
+        *_TEXT_TIPS,
     ]
     if diff is not None:
         edge_tip.append(alt.Tooltip("change_text:N", title="vs baseline"))
@@ -316,22 +359,23 @@ def service_graph_chart(
     node_tip = [
         alt.Tooltip("service:N"),
         alt.Tooltip("requests:Q", format=","),
-        alt.Tooltip("rate_per_s:Q", title="req/s", format=".2f"),
-        alt.Tooltip("error_ratio:Q", title="error ratio", format=fmt_pct),
-        alt.Tooltip("p95_ms:Q", title="p95 ms", format=".1f"),
-        alt.Tooltip("inferred:N", title="no spans of its own"),
+        *_TEXT_TIPS,
+        alt.Tooltip("_inferred_text:N", title="seen only from its callers"),
     ]
     node_enc: dict[str, object] = {
         "color": alt.Color(
             "_color:Q",
             scale=color_scale,
             title=color_title,
-            legend=alt.Legend(format=fmt_pct)
+            legend=alt.Legend(labelExpr=pct_label)
             if color_by == "error_ratio"
             else alt.Legend(labelExpr=NUMBER_LABEL),
         ),
         "shape": alt.Shape("shape:N", scale=None),
         "tooltip": node_tip,
+        # what a screen reader says of a node: the tooltip's words (the colour channel's
+        # raw 0.18 otherwise stands in for "error ratio: 18.0%")
+        "description": alt.Description("_description:N"),
     }
     points = alt.Chart(nodes).mark_point(
         filled=True, size=420, stroke="#333333", strokeWidth=1.2, opacity=1.0
@@ -353,19 +397,22 @@ def service_graph_chart(
         f"{shown} of {total} services (most failing, then busiest)"
         if shown < total
         else (
-            f"{total} services, {g.number_of_edges()} edges; edge width = calls/s, "
+            f"{total} services, {g.number_of_edges()} edges; edge width = {RATE_UNIT}, "
             "arrow points to the callee"
         )
     )
     if diff is not None:
         sub += "; edges vs baseline: dashed = new, dotted = vanished"
+    subtitle = [sub]
+    if graph.window is not None:  # every number in a tooltip is over this window
+        subtitle.append(f"numbers over {format_window(graph.window)}")
     return (
         alt.layer(lines, arrows, points, labels)
         .resolve_legend(stroke="independent", color="independent")
         .properties(
             width=width,
             height=h,
-            title=alt.Title(head, subtitle=sub),
+            title=alt.Title(head, subtitle=subtitle),
             view=alt.ViewBackground(stroke=None),
         )
     )

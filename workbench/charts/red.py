@@ -1,9 +1,9 @@
 """RED small multiples: one row per service, columns rate / error ratio / p95.
 
 The incident window is shaded orange, the baseline window blue, and a dashed line marks
-each series' baseline median. Services are capped (the most changed first) and time is
-re-bucketed so a chart never carries more than :data:`~workbench.charts._style.MAX_ROWS`
-rows.
+each series' value over the baseline (as the RED summary states it). Services are capped
+(the most changed first) and time is re-bucketed so a chart never carries more than
+:data:`~workbench.charts._style.MAX_ROWS` rows.
 
 Example::
 
@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -35,12 +36,18 @@ from workbench.charts._style import (
     time_scale,
     time_x,
 )
+from workbench.charts._text import ms_expr, percent_expr, rate_expr
+from workbench.display import RATE_UNIT
 from workbench.timewindow import Window
 
 __all__ = ["MEASURES", "TIME_BRUSH", "downsample_red", "pick_services", "red_panels"]
 
 #: column -> panel title, in panel order
-MEASURES = {"rate": "requests/s", "error_pct": "errors (%)", "p95_ms": "p95 latency (ms)"}
+MEASURES = {
+    "rate": f"request rate ({RATE_UNIT})",
+    "error_pct": "errors (%)",
+    "p95_ms": "p95 latency (ms)",
+}
 #: Name of the interval selection on time (``JupyterChart.selections.time``).
 TIME_BRUSH = "time"
 
@@ -95,6 +102,26 @@ def downsample_red(red_frame: pl.DataFrame, *, max_points: int) -> pl.DataFrame:
     )
 
 
+def _baseline_lines(red_frame: pl.DataFrame, baseline: Window) -> pl.DataFrame:
+    """``service, measure, baseline``: each panel's dashed line, the quantity over the
+    baseline window by its one definition (:func:`workbench.analysis.red.rate_over_window`
+    and its siblings), the number the RED summary's ``..._base`` columns show (the
+    error panel's line was the median of steps: 0.7% where the table says 0.9%)."""
+    from workbench.analysis.red import error_ratio_over_window, p95_over_window, rate_over_window
+
+    return (
+        filter_window(red_frame, "ts", baseline)
+        .group_by("service")
+        .agg(
+            rate_over_window().alias("rate"),
+            (error_ratio_over_window() * 100.0).alias("error_pct"),
+            p95_over_window().alias("p95_ms"),
+        )
+        .unpivot(index="service", on=list(MEASURES), variable_name="measure", value_name="baseline")
+        .with_columns(pl.col("measure").replace_strict(MEASURES, return_dtype=pl.String))
+    )
+
+
 def red_panels(
     red_frame: pl.DataFrame,
     window: Window | None = None,
@@ -109,8 +136,8 @@ def red_panels(
 ) -> alt.FacetChart:
     """Small multiples of a RED frame (see :mod:`workbench.analysis.red`).
 
-    ``window`` (incident) and ``baseline`` are shaded; the dashed line is the baseline
-    median of each panel. ``services`` picks the rows (default: up to ``max_services``
+    ``window`` (incident) and ``baseline`` are shaded; the dashed line is each panel's
+    quantity over the baseline window, as the RED summary states it. ``services`` picks the rows (default: up to ``max_services``
     chosen by :func:`pick_services`). ``brush=True`` adds an interval selection on time
     named :data:`TIME_BRUSH`, for widgets. ``zoom`` (a window) sets every time axis to
     that range and draws only what lies in it (what a brush in the explorer does).
@@ -123,19 +150,15 @@ def red_panels(
     )
     total = red_frame["service"].n_unique()
     df = red_frame.filter(pl.col("service").is_in(chosen))
+    base_lines = _baseline_lines(df, baseline) if baseline is not None else None
     max_points = max(10, MAX_ROWS // max(1, len(chosen) * len(MEASURES)))
     df = downsample_red(df, max_points=max_points)
     df = df.with_columns((pl.col("error_ratio") * 100.0).alias("error_pct"))
     long = df.unpivot(
         index=["ts", "service"], on=list(MEASURES), variable_name="measure", value_name="value"
     ).with_columns(pl.col("measure").replace_strict(MEASURES, return_dtype=pl.String))
-    if baseline is not None:
-        med = (
-            filter_window(long, "ts", baseline)
-            .group_by("service", "measure")
-            .agg(pl.col("value").median().alias("baseline"))
-        )
-        long = long.join(med, on=["service", "measure"], how="left")
+    if base_lines is not None:
+        long = long.join(base_lines, on=["service", "measure"], how="left")
     if zoom is not None:
         long = filter_window(long, "ts", zoom)
     order = {s: i for i, s in enumerate(chosen)}
@@ -164,8 +187,15 @@ def red_panels(
             alt.Tooltip("service:N"),
             alt.Tooltip("measure:N"),
             alt.Tooltip("utchoursminutes(ts):T", title="time (UTC)"),
-            alt.Tooltip("value:Q", format=".3~g"),
+            alt.Tooltip("_text:N", title="value"),
         ],
+    )
+    # the tooltip writes the value as the tables do (workbench.display), in the browser
+    rate_m, err_m = (json.dumps(MEASURES[k]) for k in ("rate", "error_pct"))
+    line = line.transform_calculate(
+        _text=f"datum.measure === {rate_m} ? ({rate_expr('datum.value')}) : "
+        f"datum.measure === {err_m} ? ({percent_expr('datum.value', scaled=True)}) : "
+        f"({ms_expr('datum.value')})"
     )
     if brush:
         line = line.add_params(
@@ -189,7 +219,7 @@ def red_panels(
     if window is not None:
         shading.append("orange = incident window")
     if baseline is not None:
-        shading.append("blue = baseline, dashed = baseline median")
+        shading.append("blue = baseline, dashed = its value over the baseline")
     return (
         alt.layer(*layers, data=long)
         .facet(

@@ -363,7 +363,7 @@ class Investigation(DrillDown):
         def compute() -> ServiceGraph:
             g = raw.value
             nodes = q.graph_nodes(g.nodes, summary, g.seconds, side=side)
-            return ServiceGraph(edges=g.edges, nodes=nodes, seconds=g.seconds)
+            return ServiceGraph(edges=g.edges, nodes=nodes, seconds=g.seconds, window=g.window)
 
         return self._answer(name, (self.window, self.baseline), compute, window=raw.window)
 
@@ -472,6 +472,8 @@ class Investigation(DrillDown):
         def compute() -> pl.DataFrame:
             tl = build_timeline(inc.events, red_frame, window=self.window, baseline=self.baseline)
             surges = self._surges_full().frame
+            if self.window != inc.window and self.window.start > inc.window.start:
+                surges = _rose_when_it_rose(surges, self.narrow(window=inc.window))
             parts = [tl, surges_as_timeline(surges)]
             if len(notes):
                 parts.append(annotations_as_timeline(notes.to_frame()))
@@ -710,3 +712,26 @@ class Investigation(DrillDown):
             f"<small>inv.red_summary, inv.graph, inv.timeline, inv.surges, inv.origins, "
             f"inv.blame, inv.suspects, inv.verdict, inv.missing, inv.findings, inv.impact</small></div>"
         )
+
+
+def _rose_when_it_rose(surges: pl.DataFrame, whole: Investigation) -> pl.DataFrame:
+    """A narrowed window's surges (``surges``) with each pattern's ``rose_at`` taken from
+    the incident window's (``whole``) when it rose there earlier: a narrowed timeline
+    said "11:11:45 new log pattern: unhandled exception…" at the brushed window's left
+    edge for a pattern new since 11:05:06 (look11)."""
+    if "rose_at" not in surges.columns or surges.height == 0:
+        return surges
+    full = whole._surges_full().frame
+    keys = [c for c in ("service", "template_id") if c in surges.columns and c in full.columns]
+    if "rose_at" not in full.columns or not keys:
+        return surges
+    earlier = full.filter(pl.col("surge")).select(*keys, pl.col("rose_at").alias("_whole"))
+    return (
+        surges.join(earlier, on=keys, how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(
+            rose_at=pl.when(pl.col("rose_at").is_not_null())
+            .then(pl.min_horizontal("rose_at", "_whole"))
+            .otherwise(pl.col("rose_at"))
+        )
+        .drop("_whole")
+    )

@@ -33,7 +33,7 @@ from workbench.analysis.red import (
     rate_over_window,
     red_summary,
 )
-from workbench.display import format_percent, format_value
+from workbench.display import RATE_UNIT, format_percent, format_rate, format_value
 from workbench.investigation.answer import span_label
 from workbench.timewindow import Window
 
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 RED_DEFINITION = (
-    "per service and 1-minute step: rate = requests/s, error_ratio = failed (5xx or error "
+    "per service and 1-minute step: rate = req/s, error_ratio = failed (5xx or error "
     "status) / all requests, p95_ms = 95th percentile latency; from request counters and "
     "latency histograms, else from the spans entering each service"
 )
@@ -63,7 +63,7 @@ SUMMARY_DEFINITION = (
 )
 ONSET_DEFINITION = (
     "per service, the first of 3 consecutive 1-minute steps whose error ratio (or p95) "
-    "exceeds the baseline median + max(4 x 1.4826 x MAD, 2 points for ratios, half the "
+    "exceeds the median of the baseline's steps + max(4 x 1.4826 x MAD, 2 points for ratios, half the "
     "median for p95)"
 )
 _DEFS = {
@@ -88,7 +88,7 @@ class Quantity:
     service: str | None = None
 
     def formatted(self) -> str:
-        """The value alone, in its unit (``18.0%``, ``2.9 /s``, ``312 ms``, ``11:05:00``)."""
+        """The value alone, in its unit (``18.0%``, ``2.91 req/s``, ``312 ms``, ``11:05:00``)."""
         v = self.value
         if v is None:
             return "n/a"
@@ -97,8 +97,8 @@ class Quantity:
         if self.unit == "%":
             return format_percent(v)
         # as the tables write the same column (workbench.display): one format per unit
-        if self.unit == "req/s":
-            return format_value(v, "rate_per_s")
+        if self.unit == RATE_UNIT:
+            return format_rate(v)
         if self.unit == "ms":
             return format_value(v, "p95_ms")
         return f"{v} {self.unit}".strip()
@@ -134,7 +134,7 @@ def error_ratio(red_frame: pl.DataFrame, service: str, *, window: Window) -> Qua
 def request_rate(red_frame: pl.DataFrame, service: str, *, window: Window) -> Quantity:
     """The request rate of ``service`` over ``window``: mean requests per second."""
     v = _one(red_frame, service, window, rate_over_window())
-    return Quantity("request rate", v, window, "req/s", _DEFS["request rate"], service)
+    return Quantity("request rate", v, window, RATE_UNIT, _DEFS["request rate"], service)
 
 
 def p95(red_frame: pl.DataFrame, service: str, *, window: Window) -> Quantity:

@@ -128,9 +128,11 @@ class RowBudget:
         if rows_now > self.limit:
             what = f"more than {self.limit:,} rows ({rows_now:,} so far)"
         elif projected is not None and projected > PROJECT_FACTOR * self.limit:
+            from workbench.display import format_percent
+
             what = (
                 f"about {projected:,} rows, over the budget of {self.limit:,} "
-                f"(projected from the first {share:.0%} of the load)"
+                f"(projected from the first {format_percent(share)} of the load)"
             )
         else:
             return
