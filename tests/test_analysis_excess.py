@@ -175,3 +175,18 @@ def test_name_tests_run_per_distinct_name_keep_the_rows_a_per_row_test_keeps() -
         kept = m.filter(_named(m, pred))
         assert kept.equals(m.filter(pred))
         assert kept.height > 0
+
+
+def test_a_suspects_evidence_lists_only_the_totals_above_their_normal():
+    # the demo's checkout listed "1 total above normal" whose excess was 0 (its busy
+    # seconds 0.35 under their threshold 0.41): a row that contradicted its own heading
+    import dataclasses
+
+    m, edges = _caller_lb_backend()
+    sus = rank_suspects(None, window=WIN, baseline=BASE, metrics=m, edges=edges)
+    within = sus.totals.with_columns(
+        excess=pl.when(pl.col("service") == "front").then(0.0).otherwise(pl.col("excess"))
+    )
+    sus = dataclasses.replace(sus, totals=within)
+    assert sus.evidence("front").totals.height == 0
+    assert sus.evidence("lb").totals["excess"].to_list() == [3.0]

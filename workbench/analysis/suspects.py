@@ -191,7 +191,11 @@ class Suspects:
             blame=self.blame.filter(svc),
             events=self.events.filter(svc),
             paths=own(self.broken_paths),
-            totals=own(self.totals),
+            # only the totals above their normal (as series: only those that changed);
+            # a row with no excess listed as "total above normal" contradicted itself
+            totals=own(self.totals).filter(pl.col("excess") > 0)
+            if "excess" in self.totals.columns
+            else own(self.totals),
             links=self.links,
         )
 
