@@ -26,6 +26,7 @@ from workbench.charts import (
 )
 from workbench.charts._style import ERROR_SCHEME, MAX_ROWS
 from workbench.charts.graph import layered_layout
+from workbench.display import format_window
 from workbench.errors import ConfigError
 from workbench.timewindow import Window
 
@@ -379,10 +380,14 @@ def test_top_errors_chart_fits_a_notebook_output_area() -> None:
             "new": [False, False, True],
         }
     )
-    svg = render.to_svg(top_errors_chart(top))
+    win = Window(T0 + timedelta(hours=1), T0 + timedelta(hours=2))
+    svg = render.to_svg(top_errors_chart(top, window=win, baseline=BASE))
     width = float(re.search(r'<svg[^>]*width="([\d.]+)"', svg).group(1))  # type: ignore[union-attr]
     assert width <= 950, width
     assert "NEW = not in baseline" in svg
+    # the counts name the windows they were taken over (the axis said "in the window")
+    assert f"error lines in the window {format_window(win)}" in svg
+    assert f"baseline count ({format_window(BASE)})" in svg
     # the most frequent first, as the title says (the layer used to sort labels A to Z)
     order = [svg.index(f"{s}: ") for s in ("api-gateway", "checkout", "recommendation")]
     assert order == sorted(order), order

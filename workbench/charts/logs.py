@@ -9,17 +9,26 @@ Example::
 
 from __future__ import annotations
 
+from typing import Any
+
 import altair as alt
 import polars as pl
 
 from workbench.analysis._util import check_columns
 from workbench.charts._style import OKABE_ITO
+from workbench.display import format_window
 
 __all__ = ["top_errors_chart"]
 
 
 def top_errors_chart(
-    top: pl.DataFrame, *, n: int = 15, width: int = 420, max_label: int = 70
+    top: pl.DataFrame,
+    *,
+    n: int = 15,
+    width: int = 420,
+    max_label: int = 70,
+    window: Any = None,
+    baseline: Any = None,
 ) -> alt.LayerChart | alt.FacetChart:  # alt.layer may hoist a facet (altair 6)
     """Horizontal bars of the most frequent error messages (from
     :func:`workbench.analysis.logs.top_error_messages`), coloured by service; a black
@@ -27,7 +36,11 @@ def top_errors_chart(
 
     Each label starts with its service, so there is no colour legend: with 70-character
     labels the chart stays within a notebook's output area (about 950 px), where a legend
-    on the right was cut off along with the subtitle's end."""
+    on the right was cut off along with the subtitle's end. ``window`` and ``baseline``
+    (the windows the counts were taken over) name them on the axis and in the subtitle.
+
+    >>> top_errors_chart(inv.top_errors.frame, window=inv.window, baseline=inv.baseline)
+    """
     check_columns(top, ("service", "pattern", "count"), "top errors")
     df = top.sort("count", descending=True).head(n)
     if "baseline_count" not in df.columns:
@@ -71,7 +84,11 @@ def top_errors_chart(
         alt.Chart(df)
         .mark_bar()
         .encode(
-            alt.X("count:Q", title="error lines in the window"),
+            alt.X(
+                "count:Q",
+                title="error lines in the window"
+                + (f" {format_window(window)}" if window is not None else ""),
+            ),
             y,
             color=alt.Color(
                 "service:N",
@@ -91,7 +108,9 @@ def top_errors_chart(
         height=max(60, 22 * df.height),
         title=alt.Title(
             "Most frequent error messages",
-            subtitle="variable parts masked as <*>; black tick = baseline count; NEW = not in baseline",
+            subtitle="variable parts masked as <*>; black tick = baseline count"
+            + (f" ({format_window(baseline)})" if baseline is not None else "")
+            + "; NEW = not in baseline",
             anchor="start",
         ),
     )
