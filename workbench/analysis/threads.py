@@ -58,9 +58,7 @@ def run_all(tasks: Mapping[_K, Callable[[], _T]]) -> dict[_K, _T]:
     if n == 1:
         return {k: fn() for k, fn in tasks.items()}
     with ThreadPoolExecutor(max_workers=n, thread_name_prefix="analysis") as pool:
-        futures = {
-            k: pool.submit(contextvars.copy_context().run, fn) for k, fn in tasks.items()
-        }
+        futures = {k: pool.submit(contextvars.copy_context().run, fn) for k, fn in tasks.items()}
         # every step ends before the first error is raised (no thread left working)
         for f in futures.values():
             f.exception()
