@@ -128,6 +128,20 @@ def test_red_panels_render_to_svg_with_windows_shaded() -> None:
     assert svg.count("#D55E00") >= 3  # the incident window, shaded in every panel row
 
 
+def test_red_panels_shade_each_window_once_per_panel() -> None:
+    """One rectangle per panel and window, the baseline's ending where the incident's
+    begins (the windows meet at 01:00): the shading is computed on one row per panel."""
+    r = _red_frame(services=3, steps=120)
+    svg = render.to_svg(red_panels(r, INC, BASE))
+    rects = re.findall(r'<path d="M([\d.]+),0h([\d.]+)v70h-[\d.]+Z" fill="(#[0-9A-F]{6})"', svg)
+    by_fill: dict[str, list[tuple[float, float]]] = {}
+    for x, w, fill in rects:
+        by_fill.setdefault(fill, []).append((float(x), float(w)))
+    assert len(by_fill["#56B4E9"]) == 9 and len(by_fill["#D55E00"]) == 9  # 3 services x 3
+    for (bx, bw), (ix, iw) in zip(by_fill["#56B4E9"], by_fill["#D55E00"], strict=True):
+        assert bw > 50 and iw > 50 and abs(bx + bw - ix) < 1.0
+
+
 def _timeline() -> pl.DataFrame:
     """A timeline with the incident and baseline windows, a deploy and an error spike."""
     return pl.DataFrame(

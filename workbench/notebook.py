@@ -591,8 +591,8 @@ def execute(
     error propagates.
 
     ``on_started()``, if given, is called once the kernel process is launched, before
-    papermill starts: work that can run beside the kernel (``workbench demo`` loads its
-    HTML exporter there) starts then rather than delaying the kernel's launch.
+    papermill starts: work that can run beside the kernel (``workbench demo`` starts its
+    SVG drawing process there) starts then rather than delaying the kernel's launch.
 
     ``static=True``: the caller makes the outputs static (``workbench demo``: charts as
     SVG, widgets as a note); the kernel is told (:func:`static_run`), and widgets skip

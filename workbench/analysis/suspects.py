@@ -37,6 +37,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -53,6 +54,7 @@ from workbench.analysis.signals import (
     benign_change,
     callee_symptom,
 )
+from workbench.analysis.threads import run_all
 from workbench.analysis.traces import failing_spans
 from workbench.timewindow import Window
 
@@ -501,7 +503,8 @@ def rank_suspects(
         event_lookback=event_lookback,
         rate_window=rate_window,
     )
-    outs = {sg.name: sg.compute(ctx) for sg in SIGNALS}
+    # side by side: each signal is mostly polars work (the shared pieces computed once)
+    outs = run_all({sg.name: functools.partial(sg.compute, ctx) for sg in SIGNALS})
     signals = pl.concat([o.with_columns(signal=pl.lit(name)) for name, o in outs.items()]).select(
         "signal", *SIGNAL_SCHEMA
     )

@@ -59,6 +59,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ import polars as pl
 
 from workbench.analysis._util import memo_active, memo_scope
 from workbench.analysis.signals import SIGNALS, signal
+from workbench.analysis.threads import run_all
 from workbench.display import format_factor, format_percent
 from workbench.timewindow import Window
 
@@ -403,6 +405,11 @@ def evidence_strength(sus: Any) -> dict[str, dict[str, float]]:
     return out
 
 
+def _placebo_strengths(kind: str, ctx: Any) -> dict[str, float]:
+    """Each service's strength of evidence ``kind`` in a placebo window's context."""
+    return _strengths(signal(kind).compute(ctx))
+
+
 def _strengths(out: pl.DataFrame) -> dict[str, float]:
     """Per service, the positive ``strength`` of one signal's output."""
     return {
@@ -513,7 +520,8 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
             or _ratio(evidence[k], chance[k]) >= CLEAR_RATIO
         ]
         ctx = signal_context(**{**inputs, **w}, strengths_only=True)
-        placebo = {k: _strengths(signal(k).compute(ctx)) for k in active}
+        # the kinds side by side (each reads its own part of the context)
+        placebo = run_all({k: functools.partial(_placebo_strengths, k, ctx) for k in active})
         for k in active:
             # a placebo without the data a kind reads says nothing about its chance level
             if _has_data(inputs, signal(k).reads, w):

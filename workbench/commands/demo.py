@@ -73,20 +73,25 @@ def run(args: argparse.Namespace) -> int:
         cells_done = 0
 
         def warm_up() -> None:
-            # once the kernel is launched (beside its launch they would delay it): the
-            # first drawing process starts and warms up its engine, and the static
-            # export's templates and highlighter load while the kernel works
+            # once the kernel is launched (beside its launch it would delay it): the
+            # first drawing process starts and warms up its engine (niceness 5: it
+            # yields to the kernel's start)
             drawer.start(1)
-            threading.Thread(target=_quietly(offline_html.warm_up), daemon=True).start()
 
         def cell_done(cell: Any, widget_state: Any) -> None:
             nonlocal cells_done
             cells_done += 1
-            if cells_done == 1 and len(drawer.pids) > 1:
-                # the second drawing process (for the charts that come while the first
-                # draws the RED panels) warms up while the kernel runs the first cells,
-                # which leave part of a core, rather than beside the kernel's own start
-                drawer.start()
+            if cells_done == 1:
+                # the parameters cell has run, the kernel starts on its longest cell
+                # (load and rank), which leaves part of a core: the static export's
+                # templates and highlighter load then rather than beside the kernel's
+                # start, where they took CPU from it (median 3.79 s instead of 3.94 s,
+                # 8 alternations under SCHED_FIFO, load 6.7-7.7)
+                threading.Thread(target=_quietly(offline_html.warm_up), daemon=True).start()
+                if len(drawer.pids) > 1:
+                    # the second drawing process (for the charts that come while the
+                    # first draws the RED panels) warms up then too
+                    drawer.start()
             drawer.submit_outputs(cell, widget_state)
 
         out_dir: Path = args.execute

@@ -33,6 +33,7 @@ from typing import Any
 import polars as pl
 
 from workbench.analysis._util import memo_scope
+from workbench.analysis.threads import start
 from workbench.errors import ConfigError
 from workbench.investigation import quantities as q
 from workbench.investigation.answer import Answer
@@ -581,13 +582,16 @@ class Investigation(DrillDown):
         o = self.options
 
         def compute() -> Any:
+            frames = {
+                "metrics": inc.metrics,
+                "logs": inc.logs,
+                "spans": inc.spans,
+                "events": inc.events,
+            }
+            # the onset (RED, then each service's) beside the ranking, which needs neither
+            onset = start(lambda: self.onset)
             sus = rank_suspects(
-                {
-                    "metrics": inc.metrics,
-                    "logs": inc.logs,
-                    "spans": inc.spans,
-                    "events": inc.events,
-                },
+                frames,
                 window=self.window,
                 baseline=self.baseline,
                 metric_baseline=o["metric_baseline"],
@@ -596,7 +600,7 @@ class Investigation(DrillDown):
             )
             # one onset everywhere: the ranking keeps its own (``changes_onset``, where it
             # looks for change events); what it shows is the investigation's
-            first = self.onset.value
+            first = onset.result().value
             if first is not None:
                 sus = replace(sus, onset=first)
             return mark_suspects(sus, self.missing.frame)
