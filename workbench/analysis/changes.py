@@ -259,6 +259,7 @@ def score_changes(
         _run=(new | (hit != hit.shift(1))).fill_null(True).cum_sum(),
         _first=pl.when(pl.col("_new")).then(pl.col("_row")).forward_fill(),
         _held=pl.col("_absz").rolling_min(window_size=run, min_samples=1),
+        _held_end=pl.col("_absz").rolling_min(window_size=max(run - 1, 1), min_samples=1),
     ).with_columns(
         _idx=pl.col("_row") - pl.col("_first"),
         _runlen=pl.len().over("_run"),
@@ -266,6 +267,11 @@ def score_changes(
     out = inc.group_by("_sid").agg(
         # a run of ``run`` points holds ``_held`` once ``run`` points exist in the series
         _sustained=pl.col("_held").filter(pl.col("_idx") >= run - 1).max(),
+        # a run still holding at the window's end is cut short by it (censored): one
+        # point fewer than a run counts there, so a change that began a run's length
+        # before "now" is seen; a lone blip at the end still is not
+        _end=pl.col("_held_end").filter(pl.col("_idx") >= run - 2).last(),
+        _end_onset=pl.col("ts").filter(pl.col("_hit")).tail(max(run - 1, 1)).min(),
         _short=pl.col("_absz").min(),
         peak=pl.col("_absz").max(),
         shift=pl.col("_z").median(),
@@ -285,6 +291,17 @@ def score_changes(
     )
     out = out.with_columns(_rare_z=_rare_event_z())
     short = pl.col("n_incident") < run  # fewer points than a run: all must hold
+    # the censored run at the window's end (only when a run is 3 points or more: a run of
+    # 2 cut to 1 would be a blip)
+    end_run = (pl.lit(run >= 3) & (pl.col("_end") >= threshold)).fill_null(False)
+    out = out.with_columns(
+        _sustained=pl.when(end_run & ~short)
+        .then(pl.max_horizontal(pl.col("_sustained"), pl.col("_end")))
+        .otherwise(pl.col("_sustained")),
+        _onset_k=pl.when(end_run & ~short)
+        .then(pl.min_horizontal(pl.col("_onset_k"), pl.col("_end_onset")))
+        .otherwise(pl.col("_onset_k")),
+    )
     out = out.with_columns(
         score=pl.min_horizontal(
             pl.when(short).then(pl.col("_short")).otherwise(pl.col("_sustained")).fill_null(0.0),
