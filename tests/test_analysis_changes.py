@@ -301,3 +301,36 @@ def test_a_near_flat_baseline_holding_an_earlier_incident_keeps_its_floor() -> N
     r = _row(ch, "MemoryUsageRate(%)", "ad")
     assert r["changed"] and r["direction"] == "up" and r["score"] > 4
     assert abs(r["baseline_scale"] - 0.01 * r["baseline_median"]) < 1e-9  # the floor
+
+
+def test_a_change_still_holding_at_the_window_end_counts_one_point_short() -> None:
+    # per-minute points; the window ends two minutes after the fault began: the CPU of
+    # the faulty pod is at 90 % for the last 2 points (a run of 3 cannot exist yet)
+    rng = np.random.default_rng(11)
+    n = 65  # 60 baseline minutes, 5 window minutes
+    base = Window(T0, T0 + timedelta(minutes=60))
+    win = Window(T0 + timedelta(minutes=60), T0 + timedelta(minutes=65))
+    cpu = rng.normal(0.5, 0.1, n)
+    cpu[63:] = 90.0
+    ended = rng.normal(0.5, 0.1, n)
+    ended[61:63] = 90.0  # two points that came back down before the end: a blip pair
+    last = rng.normal(0.5, 0.1, n)
+    last[64] = 90.0  # one point at the end: still a blip
+    m = metric_frame({("cpu", "pay"): cpu, ("cpu", "ended"): ended, ("cpu", "last"): last}, 60)
+    ch = score_changes(m, win, base)
+    pay = _row(ch, "cpu", "pay")
+    assert pay["changed"] and pay["score"] > 100  # the old rule: score ~0, not changed
+    assert pay["onset"] == T0 + timedelta(minutes=63)
+    assert not _row(ch, "cpu", "ended")["changed"]
+    assert not _row(ch, "cpu", "last")["changed"]
+    # with overlapping rate windows the cut run is one independent window short too:
+    # 120 s windows every 60 s, min_run 3 is 5 points, the end needs 3 (2 windows)
+    rw = timedelta(seconds=120)
+    three = rng.normal(0.5, 0.1, n)
+    three[62:] = 90.0
+    two = rng.normal(0.5, 0.1, n)
+    two[63:] = 90.0
+    ch = score_changes(
+        metric_frame({("m", "three"): three, ("m", "two"): two}, 60), win, base, rate_window=rw
+    )
+    assert _row(ch, "m", "three")["changed"] and not _row(ch, "m", "two")["changed"]

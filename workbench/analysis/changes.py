@@ -7,7 +7,10 @@ the baseline is flat), never its mean and standard deviation, so a few baseline 
 do not hide a change and a flat baseline does not divide by zero.
 
 * ``score``  the *sustained* peak: the largest ``|z|`` held for ``min_run`` consecutive
-  points inside the incident window (one-point blips do not count);
+  points inside the incident window (one-point blips do not count); a run still holding
+  at the window's end is cut short by it, so there ``min_run - 1`` observations count
+  (with per-minute data and a window ending two minutes after a fault, a change that
+  began at the fault has two points: it is seen now, not three minutes later);
 * ``onset``  the first point of the first run of ``min_run`` points with ``|z| >= threshold``
   (null when the series did not change);
 * a run is counted in independent observations, not points: when the points are rates
@@ -213,7 +216,8 @@ def score_changes(
     (``end_level``: the median of the last run of points in the window).
     ``shift`` is the signed median ``z`` over the incident window; ``peak`` the largest
     single ``|z|``; ``changed`` is true when a run of ``min_run`` points (fewer if the
-    window has fewer) stays at ``|z| >= threshold``. ``rate_window``: the window the
+    window has fewer; ``min_run - 1`` for a run still holding at the window's end, when
+    ``min_run >= 3``) stays at ``|z| >= threshold``. ``rate_window``: the window the
     points are rates over, when the source computed them so (a Prometheus source's
     signals declare it, :attr:`workbench.Incident.metric_rate_window`); a run then
     counts ``min_run`` independent windows (:func:`run_points`), not points.
@@ -249,7 +253,12 @@ def score_changes(
     if inc.height == 0:
         return pl.DataFrame(schema=CHANGE_SCHEMA)
     # a run in independent observations: overlapping rate windows need more points
-    run = run_points(min_run, rate_window, _series_step(df) if rate_window else None)
+    step = _series_step(df) if rate_window else None
+    run = run_points(min_run, rate_window, step)
+    # a run still holding at the window's end is cut short by it (censored): there one
+    # independent observation fewer counts, so a change that began a run's length before
+    # "now" is seen while a lone blip at the end still is not (only for runs of 3 or more)
+    end = run_points(min_run - 1, rate_window, step) if min_run >= 3 else run
     # rows stay sorted by (_sid, ts): series boundaries and runs without group windows
     new = _new_series()
     hit = pl.col("_absz") >= threshold
@@ -259,7 +268,7 @@ def score_changes(
         _run=(new | (hit != hit.shift(1))).fill_null(True).cum_sum(),
         _first=pl.when(pl.col("_new")).then(pl.col("_row")).forward_fill(),
         _held=pl.col("_absz").rolling_min(window_size=run, min_samples=1),
-        _held_end=pl.col("_absz").rolling_min(window_size=max(run - 1, 1), min_samples=1),
+        _held_end=pl.col("_absz").rolling_min(window_size=end, min_samples=1),
     ).with_columns(
         _idx=pl.col("_row") - pl.col("_first"),
         _runlen=pl.len().over("_run"),
@@ -267,11 +276,9 @@ def score_changes(
     out = inc.group_by("_sid").agg(
         # a run of ``run`` points holds ``_held`` once ``run`` points exist in the series
         _sustained=pl.col("_held").filter(pl.col("_idx") >= run - 1).max(),
-        # a run still holding at the window's end is cut short by it (censored): one
-        # point fewer than a run counts there, so a change that began a run's length
-        # before "now" is seen; a lone blip at the end still is not
-        _end=pl.col("_held_end").filter(pl.col("_idx") >= run - 2).last(),
-        _end_onset=pl.col("ts").filter(pl.col("_hit")).tail(max(run - 1, 1)).min(),
+        # the censored run at the window's end: its last ``end`` points all held
+        _end=pl.col("_held_end").filter(pl.col("_idx") >= end - 1).last(),
+        _end_onset=pl.col("ts").filter(pl.col("_run") == pl.col("_run").last()).min(),
         _short=pl.col("_absz").min(),
         peak=pl.col("_absz").max(),
         shift=pl.col("_z").median(),
@@ -291,9 +298,7 @@ def score_changes(
     )
     out = out.with_columns(_rare_z=_rare_event_z())
     short = pl.col("n_incident") < run  # fewer points than a run: all must hold
-    # the censored run at the window's end (only when a run is 3 points or more: a run of
-    # 2 cut to 1 would be a blip)
-    end_run = (pl.lit(run >= 3) & (pl.col("_end") >= threshold)).fill_null(False)
+    end_run = (pl.lit(end < run) & (pl.col("_end") >= threshold)).fill_null(False)
     out = out.with_columns(
         _sustained=pl.when(end_run & ~short)
         .then(pl.max_horizontal(pl.col("_sustained"), pl.col("_end")))
