@@ -321,6 +321,13 @@ def test_a_change_still_holding_at_the_window_end_counts_one_point_short() -> No
     pay = _row(ch, "cpu", "pay")
     assert pay["changed"] and pay["score"] > 100  # the old rule: score ~0, not changed
     assert pay["onset"] == T0 + timedelta(minutes=63)
+    # the window's median is still the minutes before it: the direction is the run's
+    assert pay["shift"] < 4 and pay["direction"] == "up"
+    fell = rng.normal(50.0, 1.0, n)
+    fell[60:63] = 52.0  # three points (the window's median) a little above the baseline
+    fell[63:] = 0.0  # the last two far below it: the change is down
+    down = _row(score_changes(metric_frame({("lat", "x"): fell}, 60), win, base), "lat", "x")
+    assert down["changed"] and down["direction"] == "down" and down["shift"] > 0
     assert not _row(ch, "cpu", "ended")["changed"]
     assert not _row(ch, "cpu", "last")["changed"]
     # with overlapping rate windows the cut run is one independent window short too:

@@ -214,7 +214,8 @@ def score_changes(
     (descending): ``metric, service, labels, score, peak, shift, direction, onset,
     changed, baseline_median, baseline_scale, incident_median, end_level, n_baseline, n_incident``
     (``end_level``: the median of the last run of points in the window).
-    ``shift`` is the signed median ``z`` over the incident window; ``peak`` the largest
+    ``shift`` is the signed median ``z`` over the incident window (``direction`` its sign,
+    or the sign of the run at the window's end when that run gives the score); ``peak`` the largest
     single ``|z|``; ``changed`` is true when a run of ``min_run`` points (fewer if the
     window has fewer; ``min_run - 1`` for a run still holding at the window's end, when
     ``min_run >= 3``) stays at ``|z| >= threshold``. ``rate_window``: the window the
@@ -279,6 +280,7 @@ def score_changes(
         # the censored run at the window's end: its last ``end`` points all held
         _end=pl.col("_held_end").filter(pl.col("_idx") >= end - 1).last(),
         _end_onset=pl.col("ts").filter(pl.col("_run") == pl.col("_run").last()).min(),
+        _last_z=pl.col("_z").last(),
         _short=pl.col("_absz").min(),
         peak=pl.col("_absz").max(),
         shift=pl.col("_z").median(),
@@ -299,7 +301,11 @@ def score_changes(
     out = out.with_columns(_rare_z=_rare_event_z())
     short = pl.col("n_incident") < run  # fewer points than a run: all must hold
     end_run = (pl.lit(end < run) & (pl.col("_end") >= threshold)).fill_null(False)
+    # when that cut run gives the score, its sign is the change's direction (the window's
+    # median may still be the minutes before it began)
+    by_end = end_run & ~short & (pl.col("_end") > pl.col("_sustained").fill_null(0.0))
     out = out.with_columns(
+        _by_end=by_end,
         _sustained=pl.when(end_run & ~short)
         .then(pl.max_horizontal(pl.col("_sustained"), pl.col("_end")))
         .otherwise(pl.col("_sustained")),
@@ -318,7 +324,11 @@ def score_changes(
             .otherwise(pl.col("_onset_k"))
         ),
     ).with_columns(
-        direction=pl.when(pl.col("shift") >= 0).then(pl.lit("up")).otherwise(pl.lit("down")),
+        direction=pl.when(
+            pl.when(pl.col("_by_end")).then(pl.col("_last_z")).otherwise("shift") >= 0
+        )
+        .then(pl.lit("up"))
+        .otherwise(pl.lit("down")),
         changed=pl.col("onset").is_not_null(),
     )
     out = out.join(names, on="_sid", how="left")
