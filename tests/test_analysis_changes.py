@@ -330,6 +330,12 @@ def test_a_change_still_holding_at_the_window_end_counts_one_point_short() -> No
     assert down["changed"] and down["direction"] == "down" and down["shift"] > 0
     assert not _row(ch, "cpu", "ended")["changed"]
     assert not _row(ch, "cpu", "last")["changed"]
+    # with data every 30 s, 2 points at the end are one minute: the usual run of 3 governs
+    fine = rng.normal(0.5, 0.1, 130)
+    fine[128:] = 90.0
+    half = Window(T0 + timedelta(minutes=60), T0 + timedelta(minutes=65))
+    ch30 = score_changes(metric_frame({("cpu", "fine"): fine}, 30), half, base)
+    assert not _row(ch30, "cpu", "fine")["changed"]
     # with overlapping rate windows the cut run is one independent window short too:
     # 120 s windows every 60 s, min_run 3 is 5 points, the end needs 3 (2 windows)
     rw = timedelta(seconds=120)

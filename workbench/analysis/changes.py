@@ -8,9 +8,10 @@ do not hide a change and a flat baseline does not divide by zero.
 
 * ``score``  the *sustained* peak: the largest ``|z|`` held for ``min_run`` consecutive
   points inside the incident window (one-point blips do not count); a run still holding
-  at the window's end is cut short by it, so there ``min_run - 1`` observations count
-  (with per-minute data and a window ending two minutes after a fault, a change that
-  began at the fault has two points: it is seen now, not three minutes later);
+  at the window's end is cut short by it, so there ``min_run - 1`` observations count when
+  they span :data:`END_HOLD` (2 min): with per-minute data and a window ending two
+  minutes after a fault, a change that began at the fault has two points and is seen
+  now, not three minutes later; with data every 30 s or finer nothing changes;
 * ``onset``  the first point of the first run of ``min_run`` points with ``|z| >= threshold``
   (null when the series did not change);
 * a run is counted in independent observations, not points: when the points are rates
@@ -52,6 +53,7 @@ from workbench.timewindow import Window
 
 __all__ = [
     "CHANGE_SCHEMA",
+    "END_HOLD",
     "COUNTER_SUFFIXES",
     "onset_of_changes",
     "rate_counters",
@@ -87,6 +89,10 @@ CHANGE_SCHEMA: dict[str, pl.DataType | DataTypeClass] = {
 _MAD_K = 1.4826  # scaled MAD estimates sigma for normal data
 _MEANAD_K = 1.2533  # scaled mean absolute deviation estimates sigma for normal data
 _REL_FLOOR = 0.01  # smallest spread, relative to the values compared
+#: a run cut by the window's end must still have held this long (and one independent
+#: observation fewer than a run): with per-minute data the last 2 points, with data every
+#: 30 s or finer more points than a run, so there the usual run governs
+END_HOLD = timedelta(minutes=2)
 _EPS = 1e-9
 
 
@@ -217,8 +223,8 @@ def score_changes(
     ``shift`` is the signed median ``z`` over the incident window (``direction`` its sign,
     or the sign of the run at the window's end when that run gives the score); ``peak`` the largest
     single ``|z|``; ``changed`` is true when a run of ``min_run`` points (fewer if the
-    window has fewer; ``min_run - 1`` for a run still holding at the window's end, when
-    ``min_run >= 3``) stays at ``|z| >= threshold``. ``rate_window``: the window the
+    window has fewer; at the window's end ``min_run - 1`` observations spanning
+    :data:`END_HOLD`, when ``min_run >= 3``) stays at ``|z| >= threshold``. ``rate_window``: the window the
     points are rates over, when the source computed them so (a Prometheus source's
     signals declare it, :attr:`workbench.Incident.metric_rate_window`); a run then
     counts ``min_run`` independent windows (:func:`run_points`), not points.
@@ -254,12 +260,16 @@ def score_changes(
     if inc.height == 0:
         return pl.DataFrame(schema=CHANGE_SCHEMA)
     # a run in independent observations: overlapping rate windows need more points
-    step = _series_step(df) if rate_window else None
-    run = run_points(min_run, rate_window, step)
+    step = _series_step(df)
+    run = run_points(min_run, rate_window, step if rate_window else None)
     # a run still holding at the window's end is cut short by it (censored): there one
-    # independent observation fewer counts, so a change that began a run's length before
-    # "now" is seen while a lone blip at the end still is not (only for runs of 3 or more)
-    end = run_points(min_run - 1, rate_window, step) if min_run >= 3 else run
+    # independent observation fewer counts if it has held END_HOLD, so a change that began
+    # two minutes before "now" in per-minute data is seen while a lone blip at the end is
+    # not (only for runs of 3 or more; with finer data the usual run governs)
+    end = run
+    if min_run >= 3 and step is not None:
+        held = math.ceil(END_HOLD / step - 1e-9)
+        end = max(run_points(min_run - 1, rate_window, step if rate_window else None), held)
     # rows stay sorted by (_sid, ts): series boundaries and runs without group windows
     new = _new_series()
     hit = pl.col("_absz") >= threshold
