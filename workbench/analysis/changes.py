@@ -53,8 +53,8 @@ from workbench.timewindow import Window
 
 __all__ = [
     "CHANGE_SCHEMA",
-    "END_HOLD",
     "COUNTER_SUFFIXES",
+    "END_HOLD",
     "onset_of_changes",
     "rate_counters",
     "run_points",
