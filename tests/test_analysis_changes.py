@@ -301,3 +301,49 @@ def test_a_near_flat_baseline_holding_an_earlier_incident_keeps_its_floor() -> N
     r = _row(ch, "MemoryUsageRate(%)", "ad")
     assert r["changed"] and r["direction"] == "up" and r["score"] > 4
     assert abs(r["baseline_scale"] - 0.01 * r["baseline_median"]) < 1e-9  # the floor
+
+
+def test_a_change_still_holding_at_the_window_end_counts_one_point_short() -> None:
+    # per-minute points; the window ends two minutes after the fault began: the CPU of
+    # the faulty pod is at 90 % for the last 2 points (a run of 3 cannot exist yet)
+    rng = np.random.default_rng(11)
+    n = 65  # 60 baseline minutes, 5 window minutes
+    base = Window(T0, T0 + timedelta(minutes=60))
+    win = Window(T0 + timedelta(minutes=60), T0 + timedelta(minutes=65))
+    cpu = rng.normal(0.5, 0.1, n)
+    cpu[63:] = 90.0
+    ended = rng.normal(0.5, 0.1, n)
+    ended[61:63] = 90.0  # two points that came back down before the end: a blip pair
+    last = rng.normal(0.5, 0.1, n)
+    last[64] = 90.0  # one point at the end: still a blip
+    m = metric_frame({("cpu", "pay"): cpu, ("cpu", "ended"): ended, ("cpu", "last"): last}, 60)
+    ch = score_changes(m, win, base)
+    pay = _row(ch, "cpu", "pay")
+    assert pay["changed"] and pay["score"] > 100  # the old rule: score ~0, not changed
+    assert pay["onset"] == T0 + timedelta(minutes=63)
+    # the window's median is still the minutes before it: the direction is the run's
+    assert pay["shift"] < 4 and pay["direction"] == "up"
+    fell = rng.normal(50.0, 1.0, n)
+    fell[60:63] = 52.0  # three points (the window's median) a little above the baseline
+    fell[63:] = 0.0  # the last two far below it: the change is down
+    down = _row(score_changes(metric_frame({("lat", "x"): fell}, 60), win, base), "lat", "x")
+    assert down["changed"] and down["direction"] == "down" and down["shift"] > 0
+    assert not _row(ch, "cpu", "ended")["changed"]
+    assert not _row(ch, "cpu", "last")["changed"]
+    # with data every 30 s, 2 points at the end are one minute: the usual run of 3 governs
+    fine = rng.normal(0.5, 0.1, 130)
+    fine[128:] = 90.0
+    half = Window(T0 + timedelta(minutes=60), T0 + timedelta(minutes=65))
+    ch30 = score_changes(metric_frame({("cpu", "fine"): fine}, 30), half, base)
+    assert not _row(ch30, "cpu", "fine")["changed"]
+    # with overlapping rate windows the cut run is one independent window short too:
+    # 120 s windows every 60 s, min_run 3 is 5 points, the end needs 3 (2 windows)
+    rw = timedelta(seconds=120)
+    three = rng.normal(0.5, 0.1, n)
+    three[62:] = 90.0
+    two = rng.normal(0.5, 0.1, n)
+    two[63:] = 90.0
+    ch = score_changes(
+        metric_frame({("m", "three"): three, ("m", "two"): two}, 60), win, base, rate_window=rw
+    )
+    assert _row(ch, "m", "three")["changed"] and not _row(ch, "m", "two")["changed"]

@@ -7,7 +7,11 @@ the baseline is flat), never its mean and standard deviation, so a few baseline 
 do not hide a change and a flat baseline does not divide by zero.
 
 * ``score``  the *sustained* peak: the largest ``|z|`` held for ``min_run`` consecutive
-  points inside the incident window (one-point blips do not count);
+  points inside the incident window (one-point blips do not count); a run still holding
+  at the window's end is cut short by it, so there ``min_run - 1`` observations count when
+  they span :data:`END_HOLD` (2 min): with per-minute data and a window ending two
+  minutes after a fault, a change that began at the fault has two points and is seen
+  now, not three minutes later; with data every 30 s or finer nothing changes;
 * ``onset``  the first point of the first run of ``min_run`` points with ``|z| >= threshold``
   (null when the series did not change);
 * a run is counted in independent observations, not points: when the points are rates
@@ -50,6 +54,7 @@ from workbench.timewindow import Window
 __all__ = [
     "CHANGE_SCHEMA",
     "COUNTER_SUFFIXES",
+    "END_HOLD",
     "onset_of_changes",
     "rate_counters",
     "run_points",
@@ -84,6 +89,10 @@ CHANGE_SCHEMA: dict[str, pl.DataType | DataTypeClass] = {
 _MAD_K = 1.4826  # scaled MAD estimates sigma for normal data
 _MEANAD_K = 1.2533  # scaled mean absolute deviation estimates sigma for normal data
 _REL_FLOOR = 0.01  # smallest spread, relative to the values compared
+#: a run cut by the window's end must still have held this long (and one independent
+#: observation fewer than a run): with per-minute data the last 2 points, with data every
+#: 30 s or finer more points than a run, so there the usual run governs
+END_HOLD = timedelta(minutes=2)
 _EPS = 1e-9
 
 
@@ -211,9 +220,11 @@ def score_changes(
     (descending): ``metric, service, labels, score, peak, shift, direction, onset,
     changed, baseline_median, baseline_scale, incident_median, end_level, n_baseline, n_incident``
     (``end_level``: the median of the last run of points in the window).
-    ``shift`` is the signed median ``z`` over the incident window; ``peak`` the largest
+    ``shift`` is the signed median ``z`` over the incident window (``direction`` its sign,
+    or the sign of the run at the window's end when that run gives the score); ``peak`` the largest
     single ``|z|``; ``changed`` is true when a run of ``min_run`` points (fewer if the
-    window has fewer) stays at ``|z| >= threshold``. ``rate_window``: the window the
+    window has fewer; at the window's end ``min_run - 1`` observations spanning
+    :data:`END_HOLD`, when ``min_run >= 3``) stays at ``|z| >= threshold``. ``rate_window``: the window the
     points are rates over, when the source computed them so (a Prometheus source's
     signals declare it, :attr:`workbench.Incident.metric_rate_window`); a run then
     counts ``min_run`` independent windows (:func:`run_points`), not points.
@@ -249,7 +260,16 @@ def score_changes(
     if inc.height == 0:
         return pl.DataFrame(schema=CHANGE_SCHEMA)
     # a run in independent observations: overlapping rate windows need more points
-    run = run_points(min_run, rate_window, _series_step(df) if rate_window else None)
+    step = _series_step(df)
+    run = run_points(min_run, rate_window, step if rate_window else None)
+    # a run still holding at the window's end is cut short by it (censored): there one
+    # independent observation fewer counts if it has held END_HOLD, so a change that began
+    # two minutes before "now" in per-minute data is seen while a lone blip at the end is
+    # not (only for runs of 3 or more; with finer data the usual run governs)
+    end = run
+    if min_run >= 3 and step is not None:
+        held = math.ceil(END_HOLD / step - 1e-9)
+        end = max(run_points(min_run - 1, rate_window, step if rate_window else None), held)
     # rows stay sorted by (_sid, ts): series boundaries and runs without group windows
     new = _new_series()
     hit = pl.col("_absz") >= threshold
@@ -259,6 +279,7 @@ def score_changes(
         _run=(new | (hit != hit.shift(1))).fill_null(True).cum_sum(),
         _first=pl.when(pl.col("_new")).then(pl.col("_row")).forward_fill(),
         _held=pl.col("_absz").rolling_min(window_size=run, min_samples=1),
+        _held_end=pl.col("_absz").rolling_min(window_size=end, min_samples=1),
     ).with_columns(
         _idx=pl.col("_row") - pl.col("_first"),
         _runlen=pl.len().over("_run"),
@@ -266,6 +287,10 @@ def score_changes(
     out = inc.group_by("_sid").agg(
         # a run of ``run`` points holds ``_held`` once ``run`` points exist in the series
         _sustained=pl.col("_held").filter(pl.col("_idx") >= run - 1).max(),
+        # the censored run at the window's end: its last ``end`` points all held
+        _end=pl.col("_held_end").filter(pl.col("_idx") >= end - 1).last(),
+        _end_onset=pl.col("ts").filter(pl.col("_run") == pl.col("_run").last()).min(),
+        _last_z=pl.col("_z").last(),
         _short=pl.col("_absz").min(),
         peak=pl.col("_absz").max(),
         shift=pl.col("_z").median(),
@@ -285,6 +310,19 @@ def score_changes(
     )
     out = out.with_columns(_rare_z=_rare_event_z())
     short = pl.col("n_incident") < run  # fewer points than a run: all must hold
+    end_run = (pl.lit(end < run) & (pl.col("_end") >= threshold)).fill_null(False)
+    # when that cut run gives the score, its sign is the change's direction (the window's
+    # median may still be the minutes before it began)
+    by_end = end_run & ~short & (pl.col("_end") > pl.col("_sustained").fill_null(0.0))
+    out = out.with_columns(
+        _by_end=by_end,
+        _sustained=pl.when(end_run & ~short)
+        .then(pl.max_horizontal(pl.col("_sustained"), pl.col("_end")))
+        .otherwise(pl.col("_sustained")),
+        _onset_k=pl.when(end_run & ~short)
+        .then(pl.min_horizontal(pl.col("_onset_k"), pl.col("_end_onset")))
+        .otherwise(pl.col("_onset_k")),
+    )
     out = out.with_columns(
         score=pl.min_horizontal(
             pl.when(short).then(pl.col("_short")).otherwise(pl.col("_sustained")).fill_null(0.0),
@@ -296,7 +334,11 @@ def score_changes(
             .otherwise(pl.col("_onset_k"))
         ),
     ).with_columns(
-        direction=pl.when(pl.col("shift") >= 0).then(pl.lit("up")).otherwise(pl.lit("down")),
+        direction=pl.when(
+            pl.when(pl.col("_by_end")).then(pl.col("_last_z")).otherwise("shift") >= 0
+        )
+        .then(pl.lit("up"))
+        .otherwise(pl.lit("down")),
         changed=pl.col("onset").is_not_null(),
     )
     out = out.join(names, on="_sid", how="left")
