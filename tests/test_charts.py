@@ -133,7 +133,10 @@ def test_red_panels_shade_each_window_once_per_panel() -> None:
     begins (the windows meet at 01:00): the shading is computed on one row per panel."""
     r = _red_frame(services=3, steps=120)
     svg = render.to_svg(red_panels(r, INC, BASE))
-    rects = re.findall(r'<path d="M([\d.]+),0h([\d.]+)v70h-[\d.]+Z" fill="(#[0-9A-F]{6})"', svg)
+    # attributes in any order around them (older vl-convert writes aria-label first)
+    rects = re.findall(
+        r'<path[^>]*?\sd="M([\d.]+),0h([\d.]+)v70h-[\d.]+Z"[^>]*?\sfill="(#[0-9A-F]{6})"', svg
+    )
     by_fill: dict[str, list[tuple[float, float]]] = {}
     for x, w, fill in rects:
         by_fill.setdefault(fill, []).append((float(x), float(w)))
