@@ -495,7 +495,22 @@ def test_in_a_run_made_static_the_explorer_renders_a_tab_only_when_asked(
     # the traces' RED, redrawn from the metrics once they are in (``red_from``)
     live.show_tab("overview")
     assert live.red_from == ex.red_from == "metrics"
-    assert chart is not None and chart.spec == live.views["overview"].chart.spec
+    assert chart is not None
+    # the same chart; its numbers equal up to float rounding: polars' parallel sums may add
+    # in another order under load, and the spec writes 9 digits (CI once saw one p95 of
+    # 3,996 differ in its last digit), so data names (hashes of the rows) may differ too
+    mine, theirs = chart.spec, live.views["overview"].chart.spec
+    (a,), (b,) = mine["datasets"].values(), theirs["datasets"].values()
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b, strict=True):
+        assert x.keys() == y.keys()
+        for k in x:
+            if isinstance(x[k], float) and isinstance(y[k], float):
+                assert x[k] == pytest.approx(y[k], rel=1e-6), (k, x, y)
+            else:
+                assert x[k] == y[k], (k, x, y)
+    rest = ({k: v for k, v in s.items() if k not in ("datasets", "data")} for s in (mine, theirs))
+    assert next(rest) == next(rest)
 
 
 def test_short_cells_stay_on_one_line() -> None:
