@@ -261,7 +261,8 @@ def score_changes(
         return pl.DataFrame(schema=CHANGE_SCHEMA)
     # a run in independent observations: overlapping rate windows need more points
     step = _series_step(df)
-    run = run_points(min_run, rate_window, step if rate_window else None)
+    rate_step = step if rate_window else None
+    run = run_points(min_run, rate_window, rate_step)
     # a run still holding at the window's end is cut short by it (censored): there one
     # independent observation fewer counts if it has held END_HOLD, so a change that began
     # two minutes before "now" in per-minute data is seen while a lone blip at the end is
@@ -269,7 +270,7 @@ def score_changes(
     end = run
     if min_run >= 3 and step is not None:
         held = math.ceil(END_HOLD / step - 1e-9)
-        end = max(run_points(min_run - 1, rate_window, step if rate_window else None), held)
+        end = max(run_points(min_run - 1, rate_window, rate_step), held)
     # rows stay sorted by (_sid, ts): series boundaries and runs without group windows
     new = _new_series()
     hit = pl.col("_absz") >= threshold

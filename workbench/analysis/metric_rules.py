@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from workbench.analysis.totals import requests_name
+
 __all__ = [
     "demand_rise",
     "host_level",
@@ -120,21 +122,12 @@ def usage_drop() -> pl.Expr:
     return (pl.col("direction") == "down") & pl.col("metric").str.contains(_USAGE)
 
 
-#: a count of the requests a service serves (the totals' request series, counters too)
-_REQUESTS = r"(?i)(request|workload|calls|(^|[^a-z])ops([^a-z]|$))"
-_NOT_REQUESTS = r"(?i)(latency|duration|error|fail|bytes|size|rate\(%\))"
-
-
 def demand_rise() -> pl.Expr:
-    """True for a rise of the requests a service serves: more work arriving (its callers'
-    or its users' doing), not a fault of its own; what the extra work costs shows in the
-    service's latency, errors and busy seconds, which stay evidence."""
-    name = pl.col("metric")
-    return (
-        (pl.col("direction") == "up")
-        & name.str.contains(_REQUESTS)
-        & ~name.str.contains(_NOT_REQUESTS)
-    )
+    """True for a rise of the requests a service serves (the totals' request series,
+    counters too): more work arriving (its callers' or its users' doing), not a fault of
+    its own; what the extra work costs shows in the service's latency, errors and busy
+    seconds, which stay evidence."""
+    return (pl.col("direction") == "up") & requests_name()
 
 
 def saturation(changes: pl.DataFrame, *, low: float = 50.0, full: float = 90.0) -> pl.DataFrame:

@@ -64,10 +64,10 @@ ONSET_SCHEMA = {
     "peak": pl.Float64(),
     "peak_ts": frames.TS,
 }
-#: What each kind of timeline row is called where people read it (the timeline table
-#: of the notebook, the explorer and the postmortem, and the timeline chart's lanes).
 #: the kinds of change event: what someone did to a service (deploy, rollback, config, chaos)
 CHANGE_KINDS = ("deploy", "rollback", "config", "chaos")
+#: What each kind of timeline row is called where people read it (the timeline table
+#: of the notebook, the explorer and the postmortem, and the timeline chart's lanes).
 KIND_LABEL = {
     "deploy": "deploy",
     "rollback": "rollback",

@@ -51,6 +51,14 @@ _PERCENT = r"(?i)(%|percent)"
 _CLIENT = r"(?i)client"
 
 
+def requests_name() -> pl.Expr:
+    """True where ``metric`` names a count of the requests a service serves (see the
+    module's docstring): what ``busy_seconds`` and ``failed_requests`` multiply, and what
+    :func:`~workbench.analysis.metric_rules.demand_rise` reads as work arriving."""
+    name = pl.col("metric")
+    return name.str.contains(_REQUESTS) & ~name.str.contains(_NOT_REQUESTS)
+
+
 def _named(m: pl.DataFrame, pred: pl.Expr) -> pl.Expr:
     """``pred`` (a test of the ``metric`` name alone) as a filter on ``m``'s rows: the
     test runs once per distinct name (a dozen regexes instead of one per sample), the
@@ -151,8 +159,7 @@ def derive_totals(metrics: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         m.filter(
             _named(
                 m,
-                name.str.contains(_REQUESTS)
-                & ~name.str.contains(_NOT_REQUESTS)
+                requests_name()
                 # a raw counter is not a count per step (its rate would be; not derived here)
                 & ~pl.any_horizontal([name.str.ends_with(x) for x in ("_total", "_count", "_sum")]),
             )

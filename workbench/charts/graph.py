@@ -22,6 +22,7 @@ import polars as pl
 from polars.datatypes import DataTypeClass
 
 from workbench.charts._style import NUMBER_LABEL, error_scale, stable_floats
+from workbench.charts._text import percent_expr
 from workbench.display import (
     RATE_UNIT,
     format_percent,
@@ -289,7 +290,7 @@ def service_graph_chart(
         color_title = color_by
     max_rate = max(cast(float, edges["rate_per_s"].max() or 1.0), 1e-9)
     # the legend's ticks as format_percent writes them: "0%", "10.0%" (not "0.0%")
-    pct_label = "datum.value === 0 ? '0%' : format(datum.value, '.1%')"
+    pct_label = percent_expr("datum.value")
     # tooltips say each number as the tables do (workbench.display: one format per unit)
     nodes, edges = _tooltip_texts(nodes), _tooltip_texts(edges)
     edge_tip = [
