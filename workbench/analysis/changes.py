@@ -17,7 +17,8 @@ do not hide a change and a flat baseline does not divide by zero.
 * a change already there before the window is not this incident's: when every point of
   the **lead-in** (as long as the window, just before it, outside the baseline: data
   between a distant reference period and the incident) is beyond the threshold in the
-  change's direction, the series is not ``changed`` (a level unlike a reference period
+  change's direction and the change holds from the window's first point, the series is
+  not ``changed`` (a level unlike a reference period
   months away that held all along is no change at the alert). Where the baseline ends
   where the window begins there is no such lead-in and nothing changes;
 * a run is counted in independent observations, not points: when the points are rates
@@ -305,6 +306,7 @@ def score_changes(
         shift=pl.col("_z").median(),
         _onset_k=pl.col("ts").filter(pl.col("_hit") & (pl.col("_runlen") >= run)).min(),
         _onset_all=pl.col("ts").filter(pl.col("_hit")).min(),
+        _first_ts=pl.col("ts").min(),
         _all_hit=pl.col("_hit").all(),
         baseline_median=pl.col("baseline_median").first(),
         baseline_scale=pl.col("baseline_scale").first(),
@@ -369,8 +371,8 @@ def _predating(
 ) -> pl.DataFrame:
     """A change whose level every point of the lead-in (as long as the window, just
     before it; points in the baseline are the baseline's) already held, beyond
-    ``threshold`` in the same direction, began before the window: not this incident's
-    (``changed`` false, no onset)."""
+    ``threshold`` in the same direction, and that holds from the window's first point on,
+    began before the window: not this incident's (``changed`` false, no onset)."""
     span = window.end - window.start
     in_l = (
         (pl.col("ts") >= window.start - span)
@@ -393,9 +395,14 @@ def _predating(
         .agg(_lead_lo=pl.col("_lz").min(), _lead_hi=pl.col("_lz").max())
     )
     out = out.join(held, on="_sid", how="left")
+    # held from the lead-in into the window: the change's run starts at the window's
+    # first point (a series back to normal in the window and changing again is a new change)
     before = (
-        ((pl.col("direction") == "up") & (pl.col("_lead_lo") >= threshold))
-        | ((pl.col("direction") == "down") & (pl.col("_lead_hi") <= -threshold))
+        (pl.col("onset") <= pl.col("_first_ts"))
+        & (
+            ((pl.col("direction") == "up") & (pl.col("_lead_lo") >= threshold))
+            | ((pl.col("direction") == "down") & (pl.col("_lead_hi") <= -threshold))
+        )
     ).fill_null(False)
     return out.with_columns(
         onset=pl.when(before).then(None).otherwise(pl.col("onset")),
