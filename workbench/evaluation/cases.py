@@ -34,7 +34,10 @@ nothing recorded of its own) becomes the map's ``callee_remote`` column (see
 its name. The alert (``target``: node,
 metric, statistic, timestamp) gives the case its time: the incident window is the first
 whole 5-minute step at or after the alert time (the step the data set's own evaluation
-analyses). Nothing else of the alert is used, and no series is derived here: the
+analyses). The issue's step before it lies between the distant reference period and the
+incident: a change it already held predates the alert (the lead-in of
+:func:`workbench.analysis.changes.score_changes`, as long as the window). Nothing else of the alert
+is used, and no series is derived here: the
 ranking derives its additive totals from the metrics themselves
 (:mod:`workbench.analysis.totals`).
 
