@@ -85,3 +85,15 @@ def test_the_verdict_says_why_a_remote_endpoints_callees_are_unknown():
     why = unseen_callees("lb", spans=None, edges=_edges(remote=True))
     assert why is not None and "remote endpoint" in why
     assert unseen_callees("web", spans=None, edges=_edges(remote=True)) is None
+
+
+def test_a_marked_endpoint_with_spans_of_its_own_records_what_it_calls():
+    # a traced service is known whatever the map says: its spans show what it calls
+    from tests.diag_builders import span
+    from workbench import frames
+
+    spans = frames.validate(
+        pl.DataFrame([span("t1", "a", None, "lb", "GET /", 0, 10)], schema=frames.SCHEMAS["spans"]),
+        "spans",
+    )
+    assert unseen_callees("lb", spans=spans, edges=_edges(remote=True)) is None

@@ -431,7 +431,8 @@ class _Unknown:
         self.remote = remote
 
     def __contains__(self, service: object) -> bool:
-        return service in self.remote or (self.traced and service not in self.known)
+        # spans of its own or an edge naming it a caller: what it calls is known
+        return (self.traced or service in self.remote) and service not in self.known
 
 
 def _combine(table: pl.DataFrame, role: str) -> pl.Expr:

@@ -387,13 +387,13 @@ def unseen_callees(
     """
     if edges is not None and "caller" in edges.columns and (edges["caller"] == top).any():
         return None
+    if spans is not None and spans.height and (spans["service"] == top).any():
+        return None
     if top in remote_endpoints(edges):
         return (
             f"{top} is a remote endpoint seen only in its callers' calls, so what serves "
             "those calls is unknown"
         )
-    if spans is not None and spans.height and (spans["service"] == top).any():
-        return None
     if spans is None or spans.height == 0:
         return f"there are no traces, so which services {top} calls is unknown"
     return f"{top} has no traces of its own, so which services it calls is unknown"
