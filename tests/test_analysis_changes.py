@@ -347,3 +347,43 @@ def test_a_change_still_holding_at_the_window_end_counts_one_point_short() -> No
         metric_frame({("m", "three"): three, ("m", "two"): two}, 60), win, base, rate_window=rw
     )
     assert _row(ch, "m", "three")["changed"] and not _row(ch, "m", "two")["changed"]
+
+
+def test_a_change_already_held_in_the_lead_in_began_before_the_window():
+    """A distant reference period (baseline 10:00-11:00) and an incident window later
+    (12:00-12:30), the data in between: a level every point of the lead-in (11:30-12:00)
+    already held, holding from the window's start, is no change of this window; one that
+    began in the window is; a level the lead-in held only in part is still a change, and
+    so is one back to normal at the window's start that rose again."""
+    rng = np.random.default_rng(5)
+    n = 300  # 30-s steps from 10:00 to 12:30
+    base = Window(T0, T0 + timedelta(hours=1))
+    win = Window(T0 + timedelta(hours=2), T0 + timedelta(hours=2, minutes=30))
+    lead_from = 180  # 11:30
+    held = rng.normal(100, 2, n)
+    held[lead_from:] += 50  # high since before the lead-in began
+    new = rng.normal(100, 2, n)
+    new[240:] += 50  # from the window's start
+    part = rng.normal(100, 2, n)
+    part[225:] += 50  # from 11:52: only the lead-in's last minutes
+    down = rng.normal(100, 2, n)
+    down[lead_from:] -= 50  # low all along, the same rule for a fall
+    again = rng.normal(100, 2, n)
+    again[lead_from:240] += 50  # high in the lead-in, back to normal at 12:00,
+    again[270:] += 50  # and high again from 12:15: a new change
+    m = metric_frame(
+        {
+            ("lat", "held"): held,
+            ("lat", "new"): new,
+            ("lat", "part"): part,
+            ("lat", "down"): down,
+            ("lat", "again"): again,
+        }
+    )
+    ch = score_changes(m, win, base)
+    assert not _row(ch, "lat", "held")["changed"]
+    assert _row(ch, "lat", "held")["onset"] is None
+    assert not _row(ch, "lat", "down")["changed"]
+    assert _row(ch, "lat", "new")["changed"]
+    assert _row(ch, "lat", "part")["changed"]
+    assert _row(ch, "lat", "again")["changed"]

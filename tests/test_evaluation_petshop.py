@@ -132,3 +132,20 @@ def test_the_service_map_reaches_the_investigation_as_a_user_gives_theirs(scenar
 def sus_edges(inv) -> set[tuple[str, str]]:
     edges = inv.suspects.value.inputs["edges"]
     return set(edges.select("caller", "callee").iter_rows())
+
+
+def test_xray_remote_nodes_are_marked_remote_in_the_map(tmp_path: Path):
+    """X-Ray's node type ``remote`` (the ``_<type>`` ending of a PetShop node name: a
+    downstream of indeterminate type, seen only in its callers' calls) becomes the map's
+    ``callee_remote``; a managed resource with its own type (a DynamoDB table) does not."""
+    from workbench.analysis.suspects import remote_endpoints
+    from workbench.evaluation.cases import _petshop_edges
+
+    nodes = ["PetSite", "servi-petsi.elb.amazonaws.com_remote", "petInfo_AWS::DynamoDB::Table"]
+    rows = [",".join(["", *nodes]), ",".join([nodes[0], "0", "1", "1"])]
+    rows += [",".join([n, "0", "0", "0"]) for n in nodes[1:]]
+    (tmp_path / "graph.csv").write_text("\n".join(rows) + "\n")
+    e = _petshop_edges(tmp_path / "graph.csv")
+    got = dict(zip(e["callee"], e["callee_remote"], strict=True))
+    assert got == {nodes[1]: True, nodes[2]: False}
+    assert remote_endpoints(e) == {nodes[1]}

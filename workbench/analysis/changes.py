@@ -14,6 +14,13 @@ do not hide a change and a flat baseline does not divide by zero.
   now, not three minutes later; with data every 30 s or finer nothing changes;
 * ``onset``  the first point of the first run of ``min_run`` points with ``|z| >= threshold``
   (null when the series did not change);
+* a change already there before the window is not this incident's: when every point of
+  the **lead-in** (as long as the window, just before it, outside the baseline: data
+  between a distant reference period and the incident) is beyond the threshold in the
+  change's direction and the change holds from the window's first point, the series is
+  not ``changed`` (a level unlike a reference period
+  months away that held all along is no change at the alert). Where the baseline ends
+  where the window begins there is no such lead-in and nothing changes;
 * a run is counted in independent observations, not points: when the points are rates
   over a ``rate_window`` longer than the data step (a Prometheus source's
   ``rate(x[120s])`` every 30 s), ``k`` consecutive points cover about
@@ -227,7 +234,9 @@ def score_changes(
     :data:`END_HOLD`, when ``min_run >= 3``) stays at ``|z| >= threshold``. ``rate_window``: the window the
     points are rates over, when the source computed them so (a Prometheus source's
     signals declare it, :attr:`workbench.Incident.metric_rate_window`); a run then
-    counts ``min_run`` independent windows (:func:`run_points`), not points.
+    counts ``min_run`` independent windows (:func:`run_points`), not points. A change
+    every point of the lead-in already held (as long as the window, just before it,
+    outside the baseline) is not ``changed``: it began before the window.
 
     Example::
 
@@ -297,6 +306,7 @@ def score_changes(
         shift=pl.col("_z").median(),
         _onset_k=pl.col("ts").filter(pl.col("_hit") & (pl.col("_runlen") >= run)).min(),
         _onset_all=pl.col("ts").filter(pl.col("_hit")).min(),
+        _first_ts=pl.col("ts").min(),
         _all_hit=pl.col("_hit").all(),
         baseline_median=pl.col("baseline_median").first(),
         baseline_scale=pl.col("baseline_scale").first(),
@@ -342,12 +352,62 @@ def score_changes(
         .otherwise(pl.lit("down")),
         changed=pl.col("onset").is_not_null(),
     )
+    out = _predating(out, df, window, baseline, base, threshold)
     out = out.join(names, on="_sid", how="left")
     return (
         out.select(list(CHANGE_SCHEMA))
         .cast({"n_baseline": pl.UInt32, "n_incident": pl.UInt32})
         .sort(["score", "metric", "service"], descending=[True, False, False], nulls_last=True)
     )
+
+
+def _predating(
+    out: pl.DataFrame,
+    df: pl.DataFrame,
+    window: Window,
+    baseline: Window,
+    base: pl.DataFrame,
+    threshold: float,
+) -> pl.DataFrame:
+    """A change whose level every point of the lead-in (as long as the window, just
+    before it; points in the baseline are the baseline's) already held, beyond
+    ``threshold`` in the same direction, and that holds from the window's first point on,
+    began before the window: not this incident's (``changed`` false, no onset)."""
+    span = window.end - window.start
+    in_l = (
+        (pl.col("ts") >= window.start - span)
+        & (pl.col("ts") < window.start)
+        & ~((pl.col("ts") >= baseline.start) & (pl.col("ts") < baseline.end))
+    )
+    pts = df.filter(in_l).select("_sid", "value")
+    if pts.height == 0:
+        return out
+    # the z of the window's points (an all-zero baseline counts 1 % of the value)
+    z = (pl.col("value") - pl.col("baseline_median")) / pl.when(
+        pl.col("baseline_scale") <= _EPS
+    ).then(pl.max_horizontal(pl.lit(_EPS), _REL_FLOOR * pl.col("value").abs())).otherwise(
+        pl.col("baseline_scale")
+    )
+    held = (
+        pts.join(base.select("_sid", "baseline_median", "baseline_scale"), on="_sid")
+        .with_columns(_lz=z)
+        .group_by("_sid")
+        .agg(_lead_lo=pl.col("_lz").min(), _lead_hi=pl.col("_lz").max())
+    )
+    out = out.join(held, on="_sid", how="left")
+    # held from the lead-in into the window: the change's run starts at the window's
+    # first point (a series back to normal in the window and changing again is a new change)
+    before = (
+        (pl.col("onset") <= pl.col("_first_ts"))
+        & (
+            ((pl.col("direction") == "up") & (pl.col("_lead_lo") >= threshold))
+            | ((pl.col("direction") == "down") & (pl.col("_lead_hi") <= -threshold))
+        )
+    ).fill_null(False)
+    return out.with_columns(
+        onset=pl.when(before).then(None).otherwise(pl.col("onset")),
+        changed=pl.col("changed") & ~before,
+    ).drop("_lead_lo", "_lead_hi")
 
 
 @memoised

@@ -16,7 +16,8 @@ evidence (``1 - prod(1 - weight * value)``):
   evidence of its own, or one carrying the caller's extra seconds or failures where an
   additive total rose at the caller and is measured for both (:class:`_Explains`); a
   service whose callees are unknown (no spans of its own while others
-  have spans, and no edge naming it a caller) may call any service, so its symptoms are
+  have spans, and no edge naming it a caller; or a remote endpoint the service map marks,
+  known only through its callers' calls) may call any service, so its symptoms are
   discounted by the strongest anomaly elsewhere;
 * ``boost`` evidence (a deploy, rollback, config change or chaos experiment on the
   service from 30 min before the onset to 5 min after) multiplies the score by 1.5 and
@@ -67,6 +68,7 @@ __all__ = [
     "callee_symptom",
     "errors_from_logs",
     "rank_suspects",
+    "remote_endpoints",
 ]
 
 #: each signal's weight in the ranking (see :data:`workbench.analysis.signals.SIGNALS`)
@@ -391,19 +393,46 @@ class _Explains:
         return any(theirs[t] >= SAME_EXTRA * mine[t] for t in shared)
 
 
-class _Unknown:
-    """Membership test: True for a service with no spans of its own (while others have
-    spans) that no edge names a caller: what it calls cannot be known (see
-    :func:`workbench.analysis.verdict.unseen_callees`)."""
+#: the ``edges`` column marking a callee that records nothing of its own (a remote endpoint)
+REMOTE = "callee_remote"
 
-    def __init__(self, spans: pl.DataFrame, edges: pl.DataFrame) -> None:
+
+def remote_endpoints(edges: pl.DataFrame | None) -> set[str]:
+    """The callees ``edges`` marks as remote endpoints (a true ``callee_remote``) that no
+    edge names a caller: nodes known only through their callers' calls to them.
+
+    A service map drawn from client-side instrumentation holds nodes with nothing recorded
+    of their own: a host or load balancer called over HTTP (AWS X-Ray's ``remote`` nodes,
+    "a downstream service of indeterminate type"), an uninstrumented peer. Their latency,
+    failures and requests are the callers' view of the call, and whatever serves the call
+    behind them is not in the map: a dead end there does not mean they call nothing.
+
+    >>> remote_endpoints(pl.DataFrame({"caller": ["web"], "callee": ["lb"], "callee_remote": [True]}))
+    {'lb'}
+    """
+    if edges is None or REMOTE not in edges.columns or edges.height == 0:
+        return set()
+    marked = set(edges.filter(pl.col(REMOTE).fill_null(False))["callee"].to_list())
+    return marked - set(edges["caller"].to_list())
+
+
+class _Unknown:
+    """Membership test: True for a service whose callees cannot be known (see
+    :func:`workbench.analysis.verdict.unseen_callees`): one with no spans of its own
+    (while others have spans) that no edge names a caller, or a remote endpoint the map
+    marks (:func:`remote_endpoints`): both show symptoms of calls whose far side was not
+    recorded."""
+
+    def __init__(self, spans: pl.DataFrame, edges: pl.DataFrame, remote: set[str]) -> None:
         self.traced = spans.height > 0
         self.known = set(spans["service"].unique().to_list()) if self.traced else set()
         if edges.height:
             self.known.update(edges["caller"].unique().to_list())
+        self.remote = remote
 
     def __contains__(self, service: object) -> bool:
-        return self.traced and service not in self.known
+        # spans of its own or an edge naming it a caller: what it calls is known
+        return (self.traced or service in self.remote) and service not in self.known
 
 
 def _combine(table: pl.DataFrame, role: str) -> pl.Expr:
@@ -485,7 +514,11 @@ def rank_suspects(
     over when a source computed them so (default: an Incident's
     ``metric_rate_window``; none for raw samples), so a change's run counts independent
     windows; ``edges`` (``caller, callee``) gives the call graph when
-    spans cannot (default: :func:`workbench.analysis.graph.service_graph` of the spans).
+    spans cannot (default: :func:`workbench.analysis.graph.service_graph` of the spans);
+    an optional boolean ``callee_remote`` column marks callees that record nothing of
+    their own (:func:`remote_endpoints`: a load balancer or host seen only in its callers'
+    calls), whose symptoms are then discounted by the strongest anomaly elsewhere, as a
+    traced service's without spans: what serves those calls may be any other service.
 
     >>> sus = rank_suspects(inc)
     >>> sus.table.select("rank", "service", "score", "why").head()
@@ -535,8 +568,10 @@ def rank_suspects(
     # a service whose callees are unknown (no spans of its own among traced services, no
     # edge naming it a caller) may call any of the others: its symptoms are discounted by
     # the strongest anomaly elsewhere (with no traces at all every service is alike and
-    # the discount would only rescale the scores: not applied)
-    unknown = _Unknown(ctx.spans, edges_df)
+    # the discount would only rescale the scores: not applied); a remote endpoint the map
+    # marks is alike: its symptoms are the callers' view of calls served by something the
+    # map does not show, which may be any of the others
+    unknown = _Unknown(ctx.spans, edges_df, remote_endpoints(edges))
     strongest = sorted(((v, o) for o, v in raw.items()), reverse=True)[:2]
     for s, (best, _who) in list(desc.items()):
         if s in unknown and raw[s] > 0:

@@ -70,6 +70,7 @@ import polars as pl
 
 from workbench.analysis._util import memo_active, memo_scope
 from workbench.analysis.signals import SIGNALS, signal
+from workbench.analysis.suspects import remote_endpoints
 from workbench.analysis.threads import run_all
 from workbench.display import format_factor, format_percent
 from workbench.timewindow import Window
@@ -378,6 +379,8 @@ def unseen_callees(
     service's own outgoing calls: its spans (a traced service that calls nothing is a
     leaf, known), or ``edges`` naming it as a caller. Without either, whatever it shows
     may be a callee's anomaly showing through, and the ranking could not rule that out.
+    A remote endpoint the map marks (:func:`~workbench.analysis.suspects.remote_endpoints`)
+    is alike: what serves the calls to it is not in the map.
 
     >>> unseen_callees("checkout", spans=frames.empty("spans"))  # doctest: +SKIP
     'there are no traces, so which services checkout calls is unknown'
@@ -386,6 +389,11 @@ def unseen_callees(
         return None
     if spans is not None and spans.height and (spans["service"] == top).any():
         return None
+    if top in remote_endpoints(edges):
+        return (
+            f"{top} is a remote endpoint seen only in its callers' calls, so what serves "
+            "those calls is unknown"
+        )
     if spans is None or spans.height == 0:
         return f"there are no traces, so which services {top} calls is unknown"
     return f"{top} has no traces of its own, so which services it calls is unknown"

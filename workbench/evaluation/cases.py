@@ -26,10 +26,18 @@ seconds or failures (:class:`workbench.analysis.suspects._Explains`), the map li
 0.42 -> 0.75 with AC@3 0.87 -> 0.88 (diagnosis13). Node names are X-Ray's ``<name>_<type>``: a Lambda function shows as two
 nodes, the Lambda service's (``X_AWS::Lambda``, the invocation) calling the function's
 (``X_AWS::Lambda::Function``, its code), as the map records; they are kept apart and the
-truth label is matched by its own node name. The alert (``target``: node,
+truth label is matched by its own node name. X-Ray's ``remote`` type ("a downstream
+service of indeterminate type": a host or load balancer such as
+``servi-petsi.us-west-2.elb.amazonaws.com_remote``, seen only in its callers' HTTP calls,
+nothing recorded of its own) becomes the map's ``callee_remote`` column (see
+:func:`workbench.analysis.suspects.remote_endpoints`); no node is linked to another by
+its name. The alert (``target``: node,
 metric, statistic, timestamp) gives the case its time: the incident window is the first
 whole 5-minute step at or after the alert time (the step the data set's own evaluation
-analyses). Nothing else of the alert is used, and no series is derived here: the
+analyses). The issue's step before it lies between the distant reference period and the
+incident: a change it already held predates the alert (the lead-in of
+:func:`workbench.analysis.changes.score_changes`, as long as the window). Nothing else of the alert
+is used, and no series is derived here: the
 ranking derives its additive totals from the metrics themselves
 (:mod:`workbench.analysis.totals`).
 
@@ -208,15 +216,24 @@ def _alert_window(m: pl.DataFrame, alert_ts: float | None) -> Window:
     return Window(start, start + step)
 
 
+#: X-Ray's node type for "a downstream service of indeterminate type" (AWS GetServiceGraph):
+#: a node inferred from its callers' client calls, with no segments of its own
+XRAY_REMOTE_TYPE = "remote"
+
+
 def _petshop_edges(csv: Path) -> pl.DataFrame:
+    """``caller, callee, callee_remote``: the X-Ray service map, a callee marked remote
+    when its X-Ray type (the ``_<type>`` ending of the node name) is ``remote``."""
     g = _read_csv(csv)
     first = g.columns[0]
     long = g.unpivot(index=first, variable_name="callee", value_name="w").filter(
         pl.col("w").cast(pl.Float64, strict=False) > 0
     )
-    return long.select(caller=pl.col(first), callee=pl.col("callee")).filter(
-        pl.col("caller") != pl.col("callee")
-    )
+    return long.select(
+        caller=pl.col(first),
+        callee=pl.col("callee"),
+        callee_remote=pl.col("callee").str.ends_with(f"_{XRAY_REMOTE_TYPE}"),
+    ).filter(pl.col("caller") != pl.col("callee"))
 
 
 def _span_of(df: pl.DataFrame) -> Window:
