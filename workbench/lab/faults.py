@@ -117,7 +117,7 @@ def apply_faults(
                 e.cpu_extra += r * svc.cpu_limit * 1.2
                 e.lat_mult *= 1 + r * f.params.get("slowdown", 3.5)
         elif k == "memory_leak":
-            rate = f.params.get("bytes_per_s", svc.memory_limit * 0.55 / 1500)
+            rate = f.params.get("bytes_per_s") or _leak_rate(svc, f)
             for p in targets:
                 _leak(grid, eff[p.name], svc.memory_limit, svc.memory_base, f, rate, rng)
         elif k == "network_delay":
@@ -151,6 +151,16 @@ def apply_faults(
                 e.lat_add += r * f.params.get("wait_s", 1.8)
         # bad_deploy acts through the deploy's pods (Pod.bad), nothing else to do here
     return eff
+
+
+def _leak_rate(svc, f: Fault) -> float:
+    """Bytes per second a leak grows by: 55% of the limit in 25 min, or faster when the
+    fault starts late, so the heap fills within half of the time left and the pods are
+    OOM killed and restart inside the window, as the scenario says (a leak drawn to
+    start 22 min before the window's end used to fill 40% of it: no OOM kill, no alert,
+    nothing a user would be paged for)."""
+    head = svc.memory_limit - svc.memory_base * 1.05
+    return max(svc.memory_limit * 0.55 / 1500, head / max(0.5 * (f.end - f.start), 60.0))
 
 
 def _leak(
