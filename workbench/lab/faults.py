@@ -80,6 +80,7 @@ class Effects:
         self.mem_extra = z.copy()  # bytes on top of the normal working set
         self.down = np.zeros(n, dtype=bool)  # scrape fails (process not running)
         self.reset = np.zeros(n, dtype=bool)  # process restarted at this step
+        self.oom = np.zeros(n, dtype=bool)  # restarted at this step after an OOM kill
         self.pool_busy = z.copy()  # extra fraction of the DB pool held
 
 
@@ -185,6 +186,7 @@ def _leak(
             e.drop[i] = max(e.drop[i], 0.8)
             if i + 1 < grid.n:
                 e.reset[i + 1] = True
+                e.oom[i + 1] = True
             extra[i] = 0.0
             since = t + grid.step_s
     e.mem_extra += extra
