@@ -10,9 +10,10 @@ from workbench.analysis.logblame import on_named_callee
 from workbench.analysis.suspects import blame_services, rank_suspects
 
 
-def _traffic() -> pl.DataFrame:
+def _traffic(failing: tuple[str, ...] = ("shipping", "shipping-2")) -> pl.DataFrame:
     """gateway -> checkout -> shipping, shipping-2 and currency, every 20 s in both
-    windows; nothing fails in the spans (the sampled traces missed the failures)."""
+    windows; in the window 1 in 30 of checkout's calls to ``failing`` fail (the call
+    never reached the callee: its own span is fine)."""
     rows: list[dict] = []
     for k, w in enumerate((BASELINE, WINDOW)):
         for i in range(180):
@@ -28,8 +29,10 @@ def _traffic() -> pl.DataFrame:
             ]
             for j, callee in enumerate(("shipping", "shipping-2", "currency")):
                 a = ms + 3 + 10 * j
+                bad = k == 1 and callee in failing and i % 30 == 0
+                st = "error" if bad else "ok"
                 rows += [
-                    span(tid, f"cc{j}", "c", "checkout", callee, a, a + 8, "ok", "client", t0),
+                    span(tid, f"cc{j}", "c", "checkout", callee, a, a + 8, st, "client", t0),
                     span(
                         tid, f"s{j}", f"cc{j}", callee, "GET /q", a + 1, a + 7, "ok", "server", t0
                     ),
@@ -45,30 +48,35 @@ def _surges(rows: list[tuple[str, str]]) -> pl.DataFrame:
     )
 
 
-def test_a_surge_naming_one_callee_is_put_on_it() -> None:
+def test_a_surge_naming_one_callee_whose_calls_fail_more_is_put_on_it() -> None:
     blamed = blame_services(_traffic())
     got = on_named_callee(
         _surges(
             [
                 ("checkout", "upstream shipping unavailable while processing POST <*>"),
                 ("checkout", "call to shipping-2 failed: connection reset"),
-                ("checkout", "currency and shipping both slow"),  # two callees: left
+                ("checkout", "shipping and shipping-2 both failing"),  # two callees: left
                 ("checkout", "order <*> placed"),  # names nobody
+                ("checkout", "currency rate <*> stale"),  # its calls are fine: left
                 ("gateway", "upstream shipping unavailable"),  # not a service gateway calls
                 ("shipping", "Unable to connect to checkout:8080"),  # a caller, not a callee
             ]
         ),
         blamed,
+        WINDOW,
+        BASELINE,
     )
     assert got["service"].to_list() == [
         "shipping",
         "shipping-2",  # a whole name: "shipping" inside "shipping-2" is not shipping
         "checkout",
         "checkout",
+        "checkout",
         "gateway",
         "shipping",
     ]
     assert got["logged_by"].to_list() == [
+        "checkout",
         "checkout",
         "checkout",
         "checkout",
@@ -80,17 +88,26 @@ def test_a_surge_naming_one_callee_is_put_on_it() -> None:
 
 def test_without_templates_or_spans_nothing_moves() -> None:
     s = _surges([("checkout", "upstream shipping unavailable")])
-    assert on_named_callee(s.drop("template"), blame_services(_traffic())).equals(
-        s.drop("template")
-    )
+    blamed = blame_services(_traffic())
+    assert on_named_callee(s.drop("template"), blamed, WINDOW, BASELINE).equals(s.drop("template"))
     empty = blame_services(_traffic().clear())
-    assert on_named_callee(s, empty)["service"].to_list() == ["checkout"]
+    assert on_named_callee(s, empty, WINDOW, BASELINE)["service"].to_list() == ["checkout"]
+
+
+def test_a_callee_named_whose_calls_are_fine_keeps_nothing() -> None:
+    # a Java NullPointerException names a field: "shipping" is null. checkout's calls to
+    # shipping are as fine as ever: the line is checkout's own bug, not shipping's
+    blamed = blame_services(_traffic(failing=()))
+    npe = 'Cannot invoke "Address.getCountry()" because "shipping" is null'
+    got = on_named_callee(_surges([("checkout", npe)]), blamed, WINDOW, BASELINE)
+    assert got["service"].to_list() == ["checkout"]
 
 
 def test_the_callee_a_callers_errors_name_ranks_first() -> None:
     # HTTPChaos aborts requests to shipping before its application: shipping logs and
     # measures nothing, checkout logs "upstream shipping unavailable" from the window on
-    # (the old ranking put checkout first, on its own log surge)
+    # and 1 in 30 of checkout's calls to it fail (the old ranking put checkout first, on
+    # its own log surge)
     logs = logs_frame(
         log_rows("checkout", "order {i} placed", every(BASELINE, 120))
         + log_rows("checkout", "order {i} placed", every(WINDOW, 120))

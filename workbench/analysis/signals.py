@@ -497,9 +497,9 @@ def _totals(c: Context) -> pl.DataFrame:
 
 
 def _logs(c: Context) -> pl.DataFrame:
-    # a caller's line naming the one callee it failed to reach is about that callee, as
-    # a failing client span is (placebo windows carry no template text: left as written)
-    s = on_named_callee(c.surges, c.blamed_spans)
+    # a caller's line naming the one callee whose calls fail more is about that callee,
+    # as a failing client span is (placebo windows carry no template text: left as written)
+    s = on_named_callee(c.surges, c.blamed_spans, c.window, c.baseline)
     lw = (
         pl.col("level").replace_strict(_LEVEL_WEIGHT, default=0.5, return_dtype=pl.Float64)
         if "level" in s.columns
