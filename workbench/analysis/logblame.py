@@ -27,8 +27,9 @@ from workbench.timewindow import Window
 
 __all__ = ["callees", "on_named_callee"]
 
-# a service name as a whole token: not inside a longer name ("shipping" in "shipping-2")
-_EDGE = r"[A-Za-z0-9_.-]"
+# a service name as a whole token: not inside a longer name ("shipping" in "shipping-2";
+# "shipping.shop.svc", a DNS name, is shipping)
+_EDGE = r"[A-Za-z0-9_-]"
 
 
 @memoised
@@ -64,14 +65,17 @@ def callees(spans: pl.DataFrame, window: Window, baseline: Window) -> dict[str, 
     return {k: frozenset(v) for k, v in out.items()}
 
 
+def _name_pattern(name: str) -> str:
+    """``name`` as a whole token of a template, its digits as written or masked
+    (templates write the variable part of ``invoice-2`` as ``invoice-<*>``)."""
+    body = re.sub(r"\d+", lambda _: r"(?:\d+|<\*>)", re.escape(name.lower()))
+    return rf"(?<!{_EDGE}){body}(?!{_EDGE})"
+
+
 def _named(template: str, names: frozenset[str]) -> str | None:
     """The one name of ``names`` that ``template`` contains as a whole token, else None."""
     text = template.lower()
-    hits = [
-        n
-        for n in names
-        if re.search(rf"(?<!{_EDGE}){re.escape(n.lower())}(?!{_EDGE})", text) is not None
-    ]
+    hits = [n for n in names if re.search(_name_pattern(n), text) is not None]
     return hits[0] if len(hits) == 1 else None
 
 
