@@ -94,3 +94,28 @@ def test_the_demo_cache_of_an_older_generator_is_not_reused(
     assert demo_path(1) == new
     assert default_suite_dir() == tmp_path / f"lab-suite-v{GENERATOR_REVISION}"
     assert GENERATOR_REVISION >= 4  # 4: alerts start when they fired
+
+
+def test_an_oom_kill_pages_at_once_and_resolves_ten_minutes_later() -> None:
+    # a fast leak: the container restarts after an OOM kill at scrape 20 (10:05:00); its
+    # memory crossed 90% of the limit for less than ContainerMemoryNearLimit's 2 min and
+    # it was down for one scrape (TargetDown needs 1 min): only the OOM rule can page
+    n = 80
+    ss = _series(down=(19, 20), near_limit=(15, 19), n=n)
+    kills = np.zeros(n, dtype=bool)
+    kills[20] = True
+    ss.oom_kills.append(("cart", "cart-0", kills))
+    (alert,) = evaluate(None, ss)
+    assert alert.name == "KubernetesContainerOomKiller"
+    assert alert.labels["service"] == "cart" and alert.labels["pod"] == "cart-0"
+    seen = T0 + 20 * STEP + EVAL_LAG
+    assert alert.starts == alert.fired == seen  # ``for: 0m``
+    assert alert.ends == seen + 600  # no kill in the last 10 minutes any more
+    (note,) = [p for p in webhook_payloads(None, [alert]) if p["status"] == "firing"]
+    assert note["alerts"][0]["startsAt"] == iso(seen)
+
+
+def test_no_oom_kill_no_oom_alert() -> None:
+    ss = _series(down=(0, 0), near_limit=(0, 0))
+    ss.oom_kills.append(("cart", "cart-0", np.zeros(60, dtype=bool)))
+    assert evaluate(None, ss) == []

@@ -237,3 +237,31 @@ def test_alerts_fire_minutes_after_onset_and_resolve(name: str, lab_scenario_dir
     assert resolved and all(_t(a["endsAt"]) > start for a in resolved)
     last_end = max(_t(a["endsAt"]) for a in resolved)
     assert last_end >= end - timedelta(minutes=1)
+
+
+def test_a_leak_that_starts_late_still_fills_the_heap_inside_the_window() -> None:
+    # the suite draws a fault's start up to 100 min into the 2-hour window; a leak
+    # drawn 22 min before the end used to fill 40% of the heap and never OOM-kill
+    # (no alert: nothing a user would be paged for, unlike the scenario's description)
+    from workbench.lab.runner import build
+    from workbench.lab.variation import Variation
+
+    v = Variation(
+        root="cart",  # its heap starts at 35% of the limit: the old rate needed 29 min
+        position="middle",
+        fault_at_min=97.7,
+        fault_minutes=None,
+        decoys=(),
+        announced=False,
+        no_traces=(),
+        missing_metric=None,
+    )
+    run = build("memory-leak", 101, step_s=30.0, variation=v)
+    fault = run.faults[0]
+    for pod in run.pods["cart"]:
+        if not pod.born <= fault.start < pod.died:
+            continue
+        down = run.eff[pod.name].down
+        killed = [run.grid.t0 + i * run.grid.step_s for i in range(run.grid.n) if down[i]]
+        assert killed, pod.name  # OOM killed at least once before the window ends
+        assert fault.start + 300 < killed[0] < run.grid.end  # after filling, not at once

@@ -43,6 +43,7 @@ from workbench.analysis import patterns as pt
 from workbench.analysis import templates as tp
 from workbench.analysis import traces as tr
 from workbench.analysis._util import memoised
+from workbench.analysis.logblame import on_named_callee
 from workbench.analysis.stats import beyond_noise, covered_seconds, poisson_z, saturate
 from workbench.analysis.timeline import CHANGE_KINDS
 from workbench.display import format_percent
@@ -496,7 +497,9 @@ def _totals(c: Context) -> pl.DataFrame:
 
 
 def _logs(c: Context) -> pl.DataFrame:
-    s = c.surges
+    # a caller's line naming the one callee whose calls fail more is about that callee,
+    # as a failing client span is (placebo windows carry no template text: left as written)
+    s = on_named_callee(c.surges, c.blamed_spans, c.window, c.baseline)
     lw = (
         pl.col("level").replace_strict(_LEVEL_WEIGHT, default=0.5, return_dtype=pl.Float64)
         if "level" in s.columns
@@ -505,13 +508,18 @@ def _logs(c: Context) -> pl.DataFrame:
     return _out(
         s.filter(pl.col("surge") & pl.col("service").is_not_null())
         .with_columns(_l=saturate(pl.col("z"), 10.0) * lw)
-        .group_by("service")
-        .agg(
-            value=pl.col("_l").max(),
-            top=pl.col("template").sort_by("_l").last()
+        .with_columns(
+            # a line put on the callee it names says who wrote it
+            _t=pl.when(pl.col("logged_by") != pl.col("service"))
+            .then(pl.col("logged_by") + " logs: " + pl.col("template"))
+            .otherwise(pl.col("template"))
+            if "logged_by" in s.columns
+            else pl.col("template")
             if "template" in s.columns
-            else pl.lit(None, pl.String),
+            else pl.lit(None, pl.String)
         )
+        .group_by("service")
+        .agg(value=pl.col("_l").max(), top=pl.col("_t").sort_by("_l").last())
         .with_columns(strength=pl.col("value"))
     )
 

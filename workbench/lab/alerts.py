@@ -28,6 +28,8 @@ from workbench.lab.metrics import SeriesSet
 __all__ = ["Alert", "evaluate", "webhook_payloads"]
 
 GROUP_WAIT_S = 30
+#: KubernetesContainerOomKiller looks back this far for a restart with reason OOMKilled
+OOM_RECENT_S = 600
 ZERO = "0001-01-01T00:00:00Z"
 
 
@@ -104,7 +106,9 @@ def evaluate(ctx, ss: SeriesSet) -> list[Alert]:
     alerts: list[Alert] = []
 
     def add(name, labels, ann, cond, for_s):
-        for a, b, c in _segments(cond, max(1, round(for_s / g.step_s))):
+        # ``for: 0m`` fires at the evaluation that first sees the condition
+        for_steps = 0 if for_s == 0 else max(1, round(for_s / g.step_s))
+        for a, b, c in _segments(cond, for_steps):
             alerts.append(
                 Alert(
                     name,
@@ -234,6 +238,26 @@ def evaluate(ctx, ss: SeriesSet) -> list[Alert]:
             },
             frac >= 0.9,
             120,
+        )
+    # kube-state-metrics' view of a container killed for its memory, as the widely used
+    # rule set "awesome-prometheus-alerts" pages on it (KubernetesContainerOomKiller:
+    # restarts rose in the last 10 min and the last termination reason is OOMKilled,
+    # ``for: 0m``): an OOM kill restarts the container within a scrape, too briefly for
+    # TargetDown, and a fast leak crosses ContainerMemoryNearLimit's band in under 2 min
+    recent = max(1, round(OOM_RECENT_S / g.step_s))
+    for svc, pod, kills in ss.oom_kills:
+        cum = np.cumsum(kills.astype(int))
+        lagged = np.concatenate([np.zeros(recent, dtype=int), cum[:-recent]])[: g.n]
+        add(
+            "KubernetesContainerOomKiller",
+            {"service": svc, "pod": pod, "container": svc, "severity": "warning"},
+            {
+                "summary": f"{pod} was OOM killed",
+                "description": f"Container {svc} in pod {pod} was OOM killed in the last 10 "
+                "minutes (restarted, last terminated reason OOMKilled).",
+            },
+            (cum - lagged) > 0,
+            0,
         )
     alerts.sort(key=lambda a: (a.fired, a.name, a.fingerprint))
     return alerts

@@ -70,6 +70,10 @@ class SeriesSet:
     # failed requests the apps handled: (service, pod name, route name, counts (T, 3) of
     # 500/503/504 per scrape interval); the logs module writes one error line per failure
     errors: list[tuple[str, str, str, np.ndarray]] = field(default_factory=list)
+    # OOM kills as kube-state-metrics reports them (restart count, last terminated reason
+    # OOMKilled): (service, pod name, True where the container restarted after a kill); read
+    # by the alerting rules, not written with the apps' metrics
+    oom_kills: list[tuple[str, str, np.ndarray]] = field(default_factory=list)
     # the rows add() collects until finish() stacks them into values
     _rows: list[np.ndarray] = field(default_factory=list, init=False, repr=False, compare=False)
 
@@ -126,6 +130,8 @@ def build_series(
             e = eff[p.name]
             alive = p.alive(grid)
             scraped = alive & ~e.down
+            if e.oom.any():
+                ss.oom_kills.append((svc.name, p.name, e.oom.copy()))
             nan = np.full(grid.n, np.nan)
             base = {
                 "service": svc.name,

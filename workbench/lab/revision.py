@@ -8,17 +8,20 @@ enough: it does not change between commits, and a cache outlives a checkout.
 
 History: 2 = the lab suite's drawn variation (``lab-suite-v2``); 3 = a root no request
 reaches is drawn again (``lab-suite-v3``); 4 = an alert's ``startsAt`` is when it
-fired (its rule's ``for`` elapsed), as Prometheus sends it, not when it went pending.
+fired (its rule's ``for`` elapsed), as Prometheus sends it, not when it went pending;
+5 = a memory leak that starts late fills the heap (OOM kills) before the window ends
+(the unmerged ``lab12`` branch alone: its caches hold no OOM alert, hence 6); 6 = 5 and
+an OOM kill pages (``KubernetesContainerOomKiller``, :mod:`workbench.lab.alerts`).
 
 Example::
 
     >>> from workbench.lab.revision import GENERATOR_REVISION
     >>> f"demo-0.1.0-r{GENERATOR_REVISION}-seed1"    # the demo's cache directory
-    'demo-0.1.0-r4-seed1'
+    'demo-0.1.0-r6-seed1'
 """
 
 from __future__ import annotations
 
 __all__ = ["GENERATOR_REVISION"]
 
-GENERATOR_REVISION = 4
+GENERATOR_REVISION = 6
