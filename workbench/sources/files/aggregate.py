@@ -36,6 +36,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import threading
@@ -595,7 +596,7 @@ def _aggregate(
 
     from workbench.analysis.threads import run_all
 
-    accs = run_all({i: (lambda t=t: piece(*t)) for i, t in enumerate(tasks)})
+    accs = run_all({i: functools.partial(piece, *t) for i, t in enumerate(tasks)})
     return _merged(list(accs.values()), new()).result()
 
 
