@@ -45,7 +45,7 @@ from workbench.analysis._util import memoised
 from workbench.analysis.once import once_property
 from workbench.analysis.stats import beyond_noise, covered_seconds, poisson_z, saturate
 from workbench.analysis.timeline import CHANGE_KINDS
-from workbench.display import format_percent
+from workbench.display import format_percent, span_label
 from workbench.timewindow import Window
 
 __all__ = ["CHANGE_KINDS", "SIGNALS", "SIGNAL_SCHEMA", "Context", "Signal", "harmful_changes"]
@@ -582,8 +582,9 @@ SIGNALS: tuple[Signal, ...] = (
         "failing requests starting there",
         _errors,
         lambda r: (
-            f"errors start here ({format_percent(r['value'])} of the extra failing traces"
-            f"{', ' + r['top'] if r['top'] else ''})"
+            f"errors start here{' (' + r['top'] + ')' if r['top'] else ''}: "
+            f"{format_percent(r['value'])} of the failing traces in excess of the baseline's "
+            f"error rate in {span_label(r['window'])}"
         ),
         reads=("spans",),
         floor=lambda s: 1.0 / max(s, 1.0),
