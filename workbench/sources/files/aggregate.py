@@ -52,7 +52,7 @@ import pyarrow.parquet as pq
 from workbench import frames
 from workbench.analysis.changes import COUNTER_SUFFIXES
 from workbench.errors import BadData
-from workbench.sources.files import parquet
+from workbench.sources.files import compressed, parquet
 from workbench.sources.files.labelruns import LEAVES, LabelRuns
 from workbench.timewindow import Window
 
@@ -557,38 +557,46 @@ def _aggregate(
             gauges,
         )
 
-    tasks: list[tuple[Path, Path | io.BytesIO, list[tuple[int, int]]]] = []
-    for p in paths:
-        try:
-            src, runs = _plan(p, window, rows or 2**62, source, metrics)
-        except Exception as exc:  # pyarrow and polars raise many kinds on a bad file
-            raise _bad(p, exc, source) from exc
-        if rows is None or isinstance(src, io.BytesIO):
-            tasks.append((p, src, runs))
-        else:
-            tasks += [(p, src, [run]) for run in runs]
     if rows is None:  # one piece of every file's rows in the window
         whole: list[pl.DataFrame] = []
-        for p, src, runs in tasks:
+        for p in paths:
             try:
+                src, runs = _plan(p, window, 2**62, source, metrics)
                 whole += [_read(src, *run, window, services, metrics, _COLUMNS) for run in runs]
-            except Exception as exc:
+            except Exception as exc:  # pyarrow and polars raise many kinds on a bad file
                 raise _bad(p, exc, source) from exc
         acc = new()
         if whole:
             acc.add(pl.concat(whole, how="vertical_relaxed"))
         return acc.result()
 
+    # a plain file: one task per piece; a compressed one: one task for the file, which
+    # decompresses it (so at most one decompressed file per thread is held at once)
+    tasks: list[tuple[Path, Path | None, list[tuple[int, int]] | None]] = []
+    for p in paths:
+        if compressed.codec_of(p) is not None:
+            tasks.append((p, None, None))
+            continue
+        try:
+            md = pq.ParquetFile(p, pre_buffer=False).metadata
+        except Exception as exc:  # pyarrow raises many kinds on a bad file
+            raise _bad(p, exc, source) from exc
+        tasks += [(p, p, [run]) for run in _runs(md, window, rows, metrics)]
+
     # the label lists whose kept sets a thread has computed (``_lh -> _kh``, the same
     # whoever computes them): each piece's accumulator starts from its thread's, so a
     # series spanning pieces has its labels filtered and sorted once per thread
     seen = threading.local()
 
-    def piece(p: Path, src: Path | io.BytesIO, runs: list[tuple[int, int]]) -> _Acc:
+    def piece(p: Path, src: Path | None, runs: list[tuple[int, int]] | None) -> _Acc:
         acc = new()
         acc.known = getattr(seen, "known", acc.known)
         try:
-            _light_pieces(acc, src, runs, window, services, metrics)
+            if src is None or runs is None:  # a compressed file, whole
+                got, runs = _plan(p, window, rows, source, metrics)
+                _light_pieces(acc, got, runs, window, services, metrics)
+            else:
+                _light_pieces(acc, src, runs, window, services, metrics)
         except Exception as exc:
             raise _bad(p, exc, source) from exc
         seen.known = acc.known
