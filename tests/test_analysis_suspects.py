@@ -6,6 +6,7 @@ import polars as pl
 
 from tests.diag_builders import cascade_case
 from workbench.analysis.suspects import blame_services, rank_suspects
+from workbench.display import span_label
 
 
 def test_cause_outranks_its_victims_and_carries_evidence():
@@ -25,8 +26,13 @@ def test_cause_outranks_its_victims_and_carries_evidence():
     html = sus._repr_html_()
     assert "db" in html and "Suspects" in html and "<table" in html
     assert "errors start here" in sus.table["why"][0]
-    # says what its share is of (the origins table gives another: of all failing traces)
-    assert "of the extra failing traces" in sus.table["why"][0]
+    # says what its share is of and over which window (the origins table gives another
+    # share: of all failing traces)
+    window = span_label(case["window"])
+    assert (
+        f"of the failing traces in excess of the baseline's error rate in {window}"
+        in (sus.table["why"][0])
+    )
 
 
 def test_metrics_only_cascade_uses_the_call_graph():

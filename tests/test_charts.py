@@ -145,6 +145,30 @@ def test_red_panels_shade_each_window_once_per_panel() -> None:
         assert bw > 50 and iw > 50 and abs(bx + bw - ix) < 1.0
 
 
+def test_red_lines_tell_screen_readers_the_values_the_tooltips_show() -> None:
+    """Each panel's line carries an ARIA label (what a screen reader reads); its value is
+    written as the tooltip and the tables write it (``2.91 req/s``, ``35.9%``,
+    ``496 ms``), not the chart's raw number (``0.3591``, ``35.91``, ``496.26``)."""
+    from workbench.display import format_percent, format_rate, format_value
+
+    r = _red_frame(services=2, steps=30).with_columns(
+        rate=pl.lit(2.9134), error_ratio=pl.lit(0.35913), p95_ms=pl.lit(496.26)
+    )
+    svg = render.to_svg(red_panels(r, INC, BASE))
+    lines = re.findall(r'<path[^>]*?\saria-label="(time \(UTC\)[^"]*)"', svg)
+    assert len(lines) == 6, lines  # 2 services x 3 measures
+    want = {
+        "request rate (req/s)": format_rate(2.9134),
+        "errors (%)": format_percent(0.35913),
+        "p95 latency (ms)": format_value(496.26, "p95_ms"),
+    }
+    assert set(want.values()) == {"2.91 req/s", "35.9%", "496 ms"}
+    for label in lines:
+        parts = dict(p.split(": ", 1) for p in label.split("; "))
+        assert parts["value"] == want[parts["measure"]], label
+        assert parts["time (UTC)"] == "10:00" and parts["service"].startswith("svc-")
+
+
 def _timeline() -> pl.DataFrame:
     """A timeline with the incident and baseline windows, a deploy and an error spike."""
     return pl.DataFrame(

@@ -5,11 +5,15 @@ grows trace volume with the topology."""
 
 from __future__ import annotations
 
+import gzip
+import io
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from tests.analysis_builders import metrics_at
 from workbench import Incident, Window, frames
@@ -89,6 +93,79 @@ def test_pieces_of_row_groups_give_the_same_aggregates(tmp_path: Path) -> None:
     )
     shuffled = service_aggregates(files, win, chunk_rows=7)
     assert shuffled.sort(key)["value"].to_list() == whole.sort(key)["value"].to_list()
+
+
+@pytest.mark.parametrize("gauges", ["mean", "sum"])
+def test_pieces_side_by_side_give_what_one_accumulator_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gauges: str
+) -> None:
+    """The pieces are aggregated in threads, each into an accumulator of its own, merged
+    in file and piece order: bit for bit what one accumulator fed every piece of every
+    file in turn gives (the way before), with series cut between pieces and between
+    files, resets, a file not in series blocks and a compressed file (its pieces stay
+    in one task)."""
+    from workbench.analysis import threads
+    from workbench.sources.files import aggregate
+
+    win = Window(T0, T0 + timedelta(minutes=10))
+    (tmp_path / "metrics").mkdir()
+    df = _rows()
+    df = pl.concat([df, df.with_columns(service=pl.lit("other"))])
+    ordered = df.sort("metric", "service", pl.col("labels").hash(), "ts")
+    early, late = (
+        ordered.filter(pl.col("ts") < T0 + timedelta(minutes=4)),
+        ordered.filter(pl.col("ts") >= T0 + timedelta(minutes=4)),
+    )
+    files = [tmp_path / "metrics" / f"m{i}.parquet" for i in range(3)]
+    early.write_parquet(files[0], row_group_size=7)  # series go on in the next file
+    late.write_parquet(files[1], row_group_size=7)
+    # pods interleaved row by row (not series blocks): that piece is sorted
+    mixed = ordered.with_columns(service=pl.lit("third")).sort("ts", "metric")
+    buf = io.BytesIO()
+    mixed.write_parquet(buf)  # one piece (a series going back in time across pieces
+    # makes the whole aggregation fall back to one piece, threads or not)
+    files[2] = files[2].with_suffix(".parquet.gz")
+    files[2].write_bytes(gzip.compress(buf.getvalue()))
+
+    def state(acc: aggregate._Acc) -> dict[str, list[pl.DataFrame]]:
+        """What an accumulator holds before its result (the result clears it)."""
+        return {k: list(getattr(acc, k)) for k in ("parts", "gauge_parts", "groups", "edges")}
+
+    one = aggregate._Acc("60s", list(aggregate.PER_INSTANCE), None, gauges)
+    for f in files:  # one accumulator fed every piece of every file in turn
+        src, runs = aggregate._plan(f, win, 7, None, None)
+        aggregate._light_pieces(one, src, runs, win, None, None)
+    want = state(one)
+    want_rows, want_sets = one.result()
+
+    threaded: set[str] = set()
+    merged: list[dict[str, list[pl.DataFrame]]] = []
+    run_all, merge = threads.run_all, aggregate._merged
+
+    def spy_run_all(tasks):  # type: ignore[no-untyped-def]
+        def seen(fn):  # type: ignore[no-untyped-def]
+            return lambda: (threaded.add(threading.current_thread().name), fn())[1]
+
+        return run_all({k: seen(fn) for k, fn in tasks.items()})
+
+    def spy_merged(accs, into):  # type: ignore[no-untyped-def]
+        out = merge(accs, into)
+        merged.append(state(out))
+        return out
+
+    monkeypatch.setattr(threads, "workers", lambda tasks: max(1, min(2, tasks)))
+    monkeypatch.setattr(threads, "run_all", spy_run_all)
+    monkeypatch.setattr(aggregate, "_merged", spy_merged)
+    rows, sets = aggregate.keyed_aggregates(files, win, chunk_rows=7, gauges=gauges)
+    assert len(threaded) == 2 and threading.current_thread().name not in threaded
+    assert len(merged) == 1  # pieces, not the whole-file fallback
+    for key, frames_ in want.items():  # frame for frame, in order
+        assert len(merged[0][key]) == len(frames_) > 0 or key == "gauge_parts", key
+        for got, exp in zip(merged[0][key], frames_, strict=True):  # rows: group_by's order
+            assert_frame_equal(got.sort(got.columns), exp.sort(exp.columns), check_exact=True)
+    assert rows.height == 60
+    assert_frame_equal(rows, want_rows, check_exact=True)
+    assert_frame_equal(sets.sort("_kh"), want_sets.sort("_kh"), check_exact=True)
 
 
 def test_window_is_pushed_into_the_scan(parquet_dir: Path) -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from workbench.display import span_label
 from workbench.report import findings
 from workbench.timewindow import Window
 
@@ -103,7 +104,12 @@ def test_findings_name_the_top_suspect_with_its_evidence() -> None:
     assert "currency" not in md  # 45 minutes before the onset: not "just before"
     assert "`cart` errors 1.0% → 20.0%" in md and "`gateway` p95 2.0×" in md
     assert "`NPE at 'x' <*>` (new)" in md
-    assert "`cart` POST /cart (80.0% of failing traces)" in md
+    # the origins' share is of all failing traces, over the window the section names
+    # (the top suspect's errors share is of those in excess of the baseline's rate)
+    assert (
+        f"**Where errors start (traces in {span_label(W)})**: `cart` POST /cart "
+        "(80.0% of all failing traces)" in md
+    )
     assert "rollback cart to v1.9 at 11:40" in md
     assert "likely a victim of `cart`" in md
     assert f._repr_markdown_() == md

@@ -43,6 +43,7 @@ import polars as pl
 from widgets._tasks import BackgroundTask
 from widgets.pickers import _STATE
 from workbench.errors import ConfigError
+from workbench.gate import Gate, gated
 from workbench.incident import SIGNALS, Incident
 from workbench.investigation import Investigation
 from workbench.timewindow import Window
@@ -78,12 +79,16 @@ METRICS_GRACE_S = 0.5
 class _Loader:
     """``incident.load(signals)`` in a thread; ``wait()`` re-raises what it raised."""
 
-    def __init__(self, incident: Incident, signals: list[Any]) -> None:
+    def __init__(self, incident: Incident, signals: list[Any], gate: Gate | None = None) -> None:
         self.error: BaseException | None = None
 
         def run() -> None:
             try:
-                incident.load(signals)
+                if gate is None:
+                    incident.load(signals)
+                else:
+                    with gated(gate):
+                        incident.load(signals)
             except BaseException as err:  # re-raised by wait() in the loading thread
                 self.error = err
 
@@ -372,15 +377,19 @@ class IncidentExplorer(w.VBox):
             # 2.3 s); after the rest when a source takes turns (large files), or the
             # metrics would hold the first view back
             side_by_side = all(getattr(s, "loads_concurrently", True) for s in inc.sources)
-            metrics = _Loader(inc, ["metrics"]) if side_by_side else None
+            # until the first view is drawn the metrics load works in one thread (its
+            # Parquet pieces side by side would take the cores the first view waits for)
+            gate = Gate()
+            metrics = _Loader(inc, ["metrics"], gate) if side_by_side else None
             step("logs, spans, events")
             inc.load([sig for sig in SIGNALS if sig != "metrics"])  # concurrently
             step("analysis")
             if metrics is None:
-                metrics = _Loader(inc, ["metrics"])
+                metrics = _Loader(inc, ["metrics"], gate)
             grace = time.monotonic() + METRICS_GRACE_S
             if inv.has("red") or inc.spans.height == 0:
                 step("metrics")
+                gate.open()  # the first view waits for the metrics
                 metrics.wait()
             # what the first view needs besides RED, while the metrics load
             inv.templates  # noqa: B018 - computed now, memoised in the investigation
@@ -402,6 +411,7 @@ class IncidentExplorer(w.VBox):
             with self._lock:
                 self.red_from = "traces" if quick else "metrics"
             self._analysed()
+            gate.open()
             if not metrics.done:
                 step("metrics")
                 metrics.wait()

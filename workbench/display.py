@@ -66,6 +66,7 @@ __all__ = [
     "html_table",
     "markdown_table",
     "markdown_text",
+    "span_label",
     "status_badge",
 ]
 
@@ -126,6 +127,20 @@ def format_window(window: Any) -> str:
         isinstance(start, datetime) and isinstance(end, datetime) and (start.date() == end.date())
     )
     return f"{format_time(start)} – {format_time(end, with_date=not same_day)} UTC"
+
+
+def span_label(window: Any) -> str:
+    """``11:00–12:00`` (same day) or the full window, for captions: every number shown
+    names its window.
+
+    >>> span_label(Window.parse("2026-01-01T11:00Z..2026-01-01T12:00Z"))
+    '2026-01-01 11:00–12:00 UTC'
+    """
+    s, e = window.start, window.end
+    fmt = "%H:%M:%S" if (s.second or e.second) else "%H:%M"
+    if s.date() == e.date():
+        return f"{s:%Y-%m-%d} {s.strftime(fmt)}–{e.strftime(fmt)} UTC"
+    return f"{s:%Y-%m-%d} {s.strftime(fmt)} – {e:%Y-%m-%d} {e.strftime(fmt)} UTC"
 
 
 def format_duration(seconds: float | timedelta | None) -> str:

@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import contextvars
 import html
 import logging
 from collections.abc import Iterable, Sequence
@@ -354,7 +355,13 @@ class Incident:
         jobs = [(src, sig) for sig in order for src in self.sources if sig in src.capabilities]
         if jobs:
             with ThreadPoolExecutor(max_workers=min(self.max_workers, len(jobs))) as pool:
-                for outcome in pool.map(lambda job: self._load_one(*job), jobs):
+                # each load in a copy of the caller's context (a gate set by the caller
+                # reaches the loads: workbench.gate.gated)
+                futures = [
+                    pool.submit(contextvars.copy_context().run, self._load_one, src, sig)
+                    for src, sig in jobs
+                ]
+                for outcome in (f.result() for f in futures):
                     self.outcomes[(outcome.source, outcome.signal)] = outcome
         for sig in wanted:
             parts = [

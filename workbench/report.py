@@ -91,7 +91,7 @@ class Findings:
             ("What changed just before", self.changes),
             ("Alerts", self.alerts),
             ("New or surging log patterns", self.patterns),
-            ("Where errors start (traces)", self.origins),
+            (f"Where errors start (traces in {self.window})", self.origins),
             ("Rolled back", self.rollbacks),
             ("Back to normal", self.recoveries),
         )
@@ -169,7 +169,7 @@ def findings(
         baseline=span_label(baseline) if baseline is not None else "",
         top_suspect=top["service"] if top else None,
         top_score=float(top["score"]) if top else None,
-        top_why=_md(top.get("why") or "", 160) if top else "",
+        top_why=_md(top.get("why") or "", 220) if top else "",
         onset=onset_at,
         onset_label=onset_label,
     )
@@ -200,7 +200,7 @@ def findings(
         f.patterns = _pattern_lines(surges, max_items)
     if origins is not None and origins.height:
         f.origins = [
-            f"{_code(r['service'])} {_md(r.get('name', ''), 40)} ({format_percent(r['share'])} of failing traces)"
+            f"{_code(r['service'])} {_md(r.get('name', ''), 40)} ({format_percent(r['share'])} of all failing traces)"
             for r in origins.head(max_items).iter_rows(named=True)
         ]
     if getattr(incident, "partial", False):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -172,6 +173,10 @@ def sort_by_series(df: pl.DataFrame, sid: str = "_sid") -> pl.DataFrame:
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _MEMO: ContextVar[dict[Any, Any] | None] = ContextVar("workbench_analysis_memo", default=None)
+#: guards the creation of a memo's per-key locks (held for a dictionary look-up only)
+_MEMO_GUARD = threading.Lock()
+#: where a memo keeps its locks (a key no memoised call can make)
+_LOCKS_KEY = ("workbench.analysis._util", "locks")
 
 
 @contextmanager
@@ -231,8 +236,14 @@ def memoised(fn: _F) -> _F:
             return fn(*args, **kwargs)
         if hit is not None and all(a is b for a, b in zip(hit[0], held, strict=True)):
             return hit[1]
-        out = fn(*args, **kwargs)
-        memo[key] = (held, out)
-        return out
+        with _MEMO_GUARD:  # one lock per key: threads asking together compute it once
+            lock = memo.setdefault(_LOCKS_KEY, {}).setdefault(key, threading.RLock())
+        with lock:
+            hit = memo.get(key)
+            if hit is not None and all(a is b for a, b in zip(hit[0], held, strict=True)):
+                return hit[1]
+            out = fn(*args, **kwargs)
+            memo[key] = (held, out)
+            return out
 
     return cast(_F, wrapper)

@@ -296,19 +296,10 @@ def histogram_quantiles(
     totals = h.group_by(by).agg(
         pl.col("_c").filter(pl.col(le) == float("inf")).first().alias("_total")
     )
-    qs = pl.DataFrame({"q": list(quantiles)}, schema={"q": pl.Float64})
     h = h.with_columns(
         pl.col("_c").shift(1).over(by).fill_null(0.0).alias("_cprev"),
         pl.col(le).shift(1).over(by).alias("_lower"),
-    )
-    h = h.join(totals, on=by, how="left").join(qs, how="cross")
-    h = h.with_columns((pl.col("q") * pl.col("_total")).alias("_rank"))
-    hit = (
-        h.filter((pl.col("_total") > 0) & (pl.col("_c") >= pl.col("_rank")))
-        .sort([*by, "q", le])
-        .group_by([*by, "q"], maintain_order=True)
-        .first()
-    )
+    ).join(totals, on=by, how="left", maintain_order="left")
     lower = pl.col("_lower").fill_null(pl.min_horizontal(pl.lit(0.0), pl.col(le)))
     value = (
         pl.when(pl.col(le) == float("inf"))
@@ -321,8 +312,23 @@ def histogram_quantiles(
         )
         .alias("value")
     )
-    got = hit.select(*by, "q", value)
-    everything = h.select(*by, "q").unique()
+    # per quantile, each group's lowest bucket holding the rank: ``h`` is in bound order
+    # within each group, so the first such row in order (no cross join with the
+    # quantiles and no sort of its rows: 300 lab services, 397k bucket rows, 0.65 CPU-s
+    # before)
+    hits = []
+    for q in dict.fromkeys(quantiles):  # each once
+        at = pl.lit(q, pl.Float64)
+        rank = h.with_columns(q=at, _rank=at * pl.col("_total"))
+        hits.append(
+            rank.filter((pl.col("_total") > 0) & (pl.col("_c") >= pl.col("_rank")))
+            .group_by(by, maintain_order=True)
+            .first()
+            .select(*by, "q", value)
+        )
+    got = pl.concat(hits)
+    qs = pl.DataFrame({"q": list(quantiles)}, schema={"q": pl.Float64})
+    everything = h.select(*by).unique().join(qs, how="cross")
     return everything.join(got, on=[*by, "q"], how="left").sort([*by, "q"])
 
 

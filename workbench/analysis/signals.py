@@ -32,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Any, cast
 
 import polars as pl
@@ -44,9 +43,10 @@ from workbench.analysis import templates as tp
 from workbench.analysis import traces as tr
 from workbench.analysis._util import memoised
 from workbench.analysis.logblame import on_named_callee
+from workbench.analysis.once import once_property
 from workbench.analysis.stats import beyond_noise, covered_seconds, poisson_z, saturate
 from workbench.analysis.timeline import CHANGE_KINDS
-from workbench.display import format_percent
+from workbench.display import format_percent, span_label
 from workbench.timewindow import Window
 
 __all__ = ["CHANGE_KINDS", "SIGNALS", "SIGNAL_SCHEMA", "Context", "Signal", "harmful_changes"]
@@ -130,7 +130,7 @@ class Context:
     #: signals may leave ``top`` empty and skip what only names it
     strengths_only: bool = False
 
-    @cached_property
+    @once_property
     def changes(self) -> pl.DataFrame:
         return ch.score_changes(
             self.metrics,
@@ -139,18 +139,18 @@ class Context:
             rate_window=self.rate_window,
         )
 
-    @cached_property
+    @once_property
     def onset(self) -> datetime:
         return ch.onset_of_changes(self.changes) or self.window.start
 
-    @cached_property
+    @once_property
     def blamed_spans(self) -> pl.DataFrame:
         from workbench.analysis.suspects import blame_services, errors_from_logs
 
         sp = errors_from_logs(self.spans, self.logs)
         return blame_services(sp) if sp.height else sp.with_columns(blame_service=pl.col("service"))
 
-    @cached_property
+    @once_property
     def error_spans(self) -> pl.DataFrame:
         """:attr:`blamed_spans` with the failing calls only one caller of a callee sees
         put on that caller (:func:`workbench.analysis.attribution.own_failures`): what
@@ -159,13 +159,13 @@ class Context:
 
         return own_failures(self.blamed_spans, window=self.window, baseline=self.baseline)
 
-    @cached_property
+    @once_property
     def gaps(self) -> pl.DataFrame:
         """Orphan spans and the call each hangs under (:func:`traces.gap_parents` of the
         spans: computed once for every window compared, the verdict's placebos too)."""
         return tr.gap_parents(self.spans)
 
-    @cached_property
+    @once_property
     def surges(self) -> pl.DataFrame:
         if self.logs.height:
             return tp.template_surges(
@@ -181,25 +181,25 @@ class Context:
             }
         )
 
-    @cached_property
+    @once_property
     def broken_paths(self) -> pl.DataFrame:
         return pt.broken_patterns(self.logs, self.spans, self.window, self.baseline)
 
-    @cached_property
+    @once_property
     def latency(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(latency blame by service and operation, the latency signal): computed once
         for both."""
         return _latency(self)
 
-    @cached_property
+    @once_property
     def blame(self) -> pl.DataFrame:
         return self.latency[0]
 
-    @cached_property
+    @once_property
     def origin_spans(self) -> pl.DataFrame:
         return tr.error_origin_spans(self.error_spans, window=self.window, gaps=self.gaps)
 
-    @cached_property
+    @once_property
     def derived_totals(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(additive totals rows, the series they were derived from):
         :func:`workbench.analysis.totals.derive_totals`."""
@@ -207,7 +207,7 @@ class Context:
 
         return derive_totals(self.metrics)
 
-    @cached_property
+    @once_property
     def totals(self) -> pl.DataFrame:
         """The excess of each additive total per service (``total`` names it)."""
         from workbench.analysis.excess import EXCESS_SCHEMA, excess_totals
@@ -224,7 +224,7 @@ class Context:
             return pl.DataFrame(schema={**EXCESS_SCHEMA, "total": pl.String})
         return pl.concat(parts)
 
-    @cached_property
+    @once_property
     def near_events(self) -> pl.DataFrame:
         """Change events on a service from ``event_lookback`` before the onset to 5 min
         after the later of the onset and the window's start."""
@@ -590,8 +590,9 @@ SIGNALS: tuple[Signal, ...] = (
         "failing requests starting there",
         _errors,
         lambda r: (
-            f"errors start here ({format_percent(r['value'])} of the extra failing traces"
-            f"{', ' + r['top'] if r['top'] else ''})"
+            f"errors start here{' (' + r['top'] + ')' if r['top'] else ''}: "
+            f"{format_percent(r['value'])} of the failing traces in excess of the baseline's "
+            f"error rate in {span_label(r['window'])}"
         ),
         reads=("spans",),
         floor=lambda s: 1.0 / max(s, 1.0),

@@ -599,7 +599,7 @@ def rank_suspects(
         .then(pl.col("_key").rank("min", descending=True).cast(pl.UInt32))
         .otherwise(None)
     )
-    why = [_why(r) for r in table.iter_rows(named=True)]
+    why = [_why(r, ctx.window) for r in table.iter_rows(named=True)]
     table = table.with_columns(why=pl.Series(why, dtype=pl.String)).select(
         "rank", "service", "score", *SIGNAL_COLUMNS, "victim_of", "why"
     )
@@ -633,7 +633,9 @@ def rank_suspects(
     )
 
 
-def _why(r: dict[str, Any]) -> str:
+def _why(r: dict[str, Any], window: Window) -> str:
+    """A suspect's evidence in words, each kind by its ``explain`` (``window``: the
+    window ranked, for the kinds whose numbers name it)."""
     bits = []
     for sg in SIGNALS:
         v = r.get(sg.name, 0.0)
@@ -644,6 +646,7 @@ def _why(r: dict[str, Any]) -> str:
                         "value": v,
                         "top": r.get(f"_{sg.name}_top"),
                         "strength": r.get(f"_{sg.name}_strength") or 0.0,
+                        "window": window,
                     }
                 )
             )

@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
+from workbench.gate import Gate, current_gate, gated
+
 __all__ = ["run_all", "start", "workers"]
 
 _T = TypeVar("_T")
@@ -57,12 +59,24 @@ def run_all(tasks: Mapping[_K, Callable[[], _T]]) -> dict[_K, _T]:
     n = workers(len(tasks))
     if n == 1:
         return {k: fn() for k, fn in tasks.items()}
+    gate = current_gate()
+    if gate is not None and not gate.is_open:
+        tasks = {k: _through(gate, fn) for k, fn in tasks.items()}
     with ThreadPoolExecutor(max_workers=n, thread_name_prefix="analysis") as pool:
         futures = {k: pool.submit(contextvars.copy_context().run, fn) for k, fn in tasks.items()}
         # every step ends before the first error is raised (no thread left working)
         for f in futures.values():
             f.exception()
         return {k: f.result() for k, f in futures.items()}
+
+
+def _through(gate: Gate, fn: Callable[[], _T]) -> Callable[[], _T]:
+    def run() -> _T:
+        # a step's own run_all is not gated again (it would wait for this very step)
+        with gate.turn(), gated(None):
+            return fn()
+
+    return run
 
 
 def start(fn: Callable[[], _T]) -> Future[_T]:

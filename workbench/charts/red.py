@@ -192,6 +192,7 @@ def red_panels(
             alt.Tooltip("utchoursminutes(ts):T", title="time (UTC)"),
             alt.Tooltip("_text:N", title="value"),
         ],
+        description=alt.Description("_aria:N"),
     )
     # the tooltip writes the value as the tables do (workbench.display), in the browser
     rate_m, err_m = (json.dumps(MEASURES[k]) for k in ("rate", "error_pct"))
@@ -199,6 +200,10 @@ def red_panels(
         _text=f"datum.measure === {rate_m} ? ({rate_expr('datum.value')}) : "
         f"datum.measure === {err_m} ? ({percent_expr('datum.value', scaled=True)}) : "
         f"({ms_expr('datum.value')})"
+    ).transform_calculate(
+        # what a screen reader says of the line: the tooltip's words, not the raw y
+        _aria="'time (UTC): ' + utcFormat(datum.ts, '%H:%M') + '; value: ' + datum._text"
+        " + '; service: ' + datum.service + '; measure: ' + datum.measure"
     )
     if brush:
         line = line.add_params(

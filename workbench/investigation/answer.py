@@ -23,23 +23,10 @@ from typing import Any
 
 import polars as pl
 
+from workbench.display import span_label
 from workbench.timewindow import Window
 
 __all__ = ["Answer", "span_label"]
-
-
-def span_label(window: Window) -> str:
-    """``11:00–12:00`` (same day) or the full window, for captions: every number shown
-    names its window.
-
-    >>> span_label(Window.parse("2026-01-01T11:00Z..2026-01-01T12:00Z"))
-    '2026-01-01 11:00–12:00 UTC'
-    """
-    s, e = window.start, window.end
-    fmt = "%H:%M:%S" if (s.second or e.second) else "%H:%M"
-    if s.date() == e.date():
-        return f"{s:%Y-%m-%d} {s.strftime(fmt)}–{e.strftime(fmt)} UTC"
-    return f"{s:%Y-%m-%d} {s.strftime(fmt)} – {e:%Y-%m-%d} {e.strftime(fmt)} UTC"
 
 
 @dataclass(frozen=True, eq=False)

@@ -36,8 +36,10 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -50,7 +52,7 @@ import pyarrow.parquet as pq
 from workbench import frames
 from workbench.analysis.changes import COUNTER_SUFFIXES
 from workbench.errors import BadData
-from workbench.sources.files import parquet
+from workbench.sources.files import compressed, parquet
 from workbench.sources.files.labelruns import LEAVES, LabelRuns
 from workbench.timewindow import Window
 
@@ -453,46 +455,77 @@ def _read(
     return parquet.filter_frame(lf, "metrics", window, services).collect()
 
 
-def _aggregate_file(
+def _light_pieces(
     acc: _Acc,
-    path: Path,
+    src: Path | io.BytesIO,
+    runs: Sequence[tuple[int, int]],
     window: Window,
     services: Sequence[str] | None,
-    rows: int,
-    source: str | None,
     metrics: Sequence[str] | None,
-) -> Iterator[pl.DataFrame]:
-    """Add ``path``'s pieces to ``acc``; with ``rows == 0``, yield them instead (one).
+) -> _Acc:
+    """Add the pieces ``runs`` of ``src`` to ``acc`` and return it.
 
     A piece is first read without its label strings (:mod:`.labelruns`: dictionary
     indices, 0.03 CPU-s per 262,144 lab rows instead of 0.08 + 0.045 to hash them) and
     added as series blocks; a piece that is not in series blocks is read again whole
     and sorted."""
-    src = parquet._source(path, source=source)
     pf = pq.ParquetFile(src, read_dictionary=LEAVES, pre_buffer=False)
     md = pf.metadata
     starts = [0]
     for i in range(md.num_row_groups):
         starts.append(starts[-1] + md.row_group(i).num_rows)
-    for offset, length in _runs(md, window, rows or 2**62, metrics):
-        if rows == 0:
-            yield _read(src, offset, length, window, services, metrics, _COLUMNS)
-            continue
+    for offset, length in runs:
         light = _read(src, offset, length, window, services, metrics, ["_i", *_COLUMNS[:4]])
         if light.height == 0:
             continue
         groups = [i for i in range(md.num_row_groups) if offset <= starts[i] < offset + length]
-        runs = LabelRuns.read(pf, groups, light["_i"].to_numpy())
+        labels = LabelRuns.read(pf, groups, light["_i"].to_numpy())
         done = False
-        if runs is not None:
-            blocks = light.drop("_i").with_columns(_lchg=pl.Series(runs.changed()))
-            done = acc.add_blocks(blocks, runs.decode)
-            del runs, blocks
+        if labels is not None:
+            blocks = light.drop("_i").with_columns(_lchg=pl.Series(labels.changed()))
+            done = acc.add_blocks(blocks, labels.decode)
+            del labels, blocks
         # pyarrow's pool (mimalloc) keeps freed pieces otherwise: +180 MiB peak at 1,000
         # services (1,274 vs 1,096 MiB with the system pool)
         pa.default_memory_pool().release_unused()
         if not done:
             acc.add(_read(src, offset, length, window, services, metrics, _COLUMNS))
+    return acc
+
+
+def _merged(accs: Sequence[_Acc], into: _Acc) -> _Acc:
+    """``into`` with what ``accs`` (each fed some pieces, in piece order) left behind,
+    as if one accumulator had been fed every piece in that order: the same partial
+    sums, groups and edges frame for frame, the edges' piece numbers running on from
+    one accumulator to the next (the stitches follow them). Only :attr:`_Acc.sets`
+    differs: a label set met by two accumulators is listed twice, and
+    :meth:`_Acc.result` keeps one row per ``_kh`` (the same labels by construction)."""
+    for a in accs:
+        into.parts += a.parts
+        into.gauge_parts += a.gauge_parts
+        into.groups += a.groups
+        into.sets += a.sets
+        into.edges += [e.with_columns(piece=pl.col("piece") + into.piece) for e in a.edges]
+        into.piece += a.piece
+    return into
+
+
+def _plan(
+    path: Path, window: Window, rows: int, source: str | None, metrics: Sequence[str] | None
+) -> tuple[Path | io.BytesIO, list[tuple[int, int]]]:
+    """``path``'s source (a path, or a compressed file's bytes) and its pieces."""
+    src = parquet._source(path, source=source)
+    md = pq.ParquetFile(src, pre_buffer=False).metadata
+    return src, list(_runs(md, window, rows, metrics))
+
+
+def _bad(p: Path, exc: Exception, source: str | None) -> BadData:
+    return BadData(
+        f"cannot aggregate Parquet {p.name}: {str(exc).splitlines()[0][:200]}",
+        path=str(p),
+        source=source,
+        hint="the file may be truncated or not in the metrics frame contract",
+    )
 
 
 def _aggregate(
@@ -508,27 +541,71 @@ def _aggregate(
     gauges: str = "mean",
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Aggregate ``paths`` piece by piece (``rows`` raw rows at a time) or, with
-    ``rows=None``, all of them as one piece (exact whatever the row order)."""
-    acc = _Acc(
-        f"{int(step.total_seconds())}s",
-        list(drop),
-        None if keep is None else list(keep),
-        gauges,
-    )
-    whole: list[pl.DataFrame] = []
+    ``rows=None``, all of them as one piece (exact whatever the row order).
+
+    The pieces are aggregated side by side (:func:`workbench.analysis.threads.run_all`:
+    one thread per core, each piece into an accumulator of its own, merged in file and
+    piece order by :func:`_merged`: the frame one accumulator fed every piece in turn
+    gives, bit for bit); a compressed file's pieces stay together (one buffer). Memory:
+    one piece per thread."""
+
+    def new() -> _Acc:
+        return _Acc(
+            f"{int(step.total_seconds())}s",
+            list(drop),
+            None if keep is None else list(keep),
+            gauges,
+        )
+
+    if rows is None:  # one piece of every file's rows in the window
+        whole: list[pl.DataFrame] = []
+        for p in paths:
+            try:
+                src, runs = _plan(p, window, 2**62, source, metrics)
+                whole += [_read(src, *run, window, services, metrics, _COLUMNS) for run in runs]
+            except Exception as exc:  # pyarrow and polars raise many kinds on a bad file
+                raise _bad(p, exc, source) from exc
+        acc = new()
+        if whole:
+            acc.add(pl.concat(whole, how="vertical_relaxed"))
+        return acc.result()
+
+    # a plain file: one task per piece; a compressed one: one task for the file, which
+    # decompresses it (so at most one decompressed file per thread is held at once)
+    tasks: list[tuple[Path, Path | None, list[tuple[int, int]] | None]] = []
     for p in paths:
+        if compressed.codec_of(p) is not None:
+            tasks.append((p, None, None))
+            continue
         try:
-            whole.extend(_aggregate_file(acc, p, window, services, rows or 0, source, metrics))
-        except Exception as exc:  # pyarrow and polars raise many kinds on a bad file
-            raise BadData(
-                f"cannot aggregate Parquet {p.name}: {str(exc).splitlines()[0][:200]}",
-                path=str(p),
-                source=source,
-                hint="the file may be truncated or not in the metrics frame contract",
-            ) from exc
-    if whole:
-        acc.add(pl.concat(whole, how="vertical_relaxed"))
-    return acc.result()
+            md = pq.ParquetFile(p, pre_buffer=False).metadata
+        except Exception as exc:  # pyarrow raises many kinds on a bad file
+            raise _bad(p, exc, source) from exc
+        tasks += [(p, p, [run]) for run in _runs(md, window, rows, metrics)]
+
+    # the label lists whose kept sets a thread has computed (``_lh -> _kh``, the same
+    # whoever computes them): each piece's accumulator starts from its thread's, so a
+    # series spanning pieces has its labels filtered and sorted once per thread
+    seen = threading.local()
+
+    def piece(p: Path, src: Path | None, runs: list[tuple[int, int]] | None) -> _Acc:
+        acc = new()
+        acc.known = getattr(seen, "known", acc.known)
+        try:
+            if src is None or runs is None:  # a compressed file, whole
+                got, runs = _plan(p, window, rows, source, metrics)
+                _light_pieces(acc, got, runs, window, services, metrics)
+            else:
+                _light_pieces(acc, src, runs, window, services, metrics)
+        except Exception as exc:
+            raise _bad(p, exc, source) from exc
+        seen.known = acc.known
+        return acc
+
+    from workbench.analysis.threads import run_all
+
+    accs = run_all({i: functools.partial(piece, *t) for i, t in enumerate(tasks)})
+    return _merged(list(accs.values()), new()).result()
 
 
 def keyed_aggregates(
