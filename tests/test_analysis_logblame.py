@@ -124,3 +124,34 @@ def test_the_callee_a_callers_errors_name_ranks_first() -> None:
     assert t.filter(pl.col("service") == "checkout")["logs"][0] == 0.0
     why = t.filter(pl.col("service") == "shipping")["why"][0]
     assert "checkout logs: upstream shipping unavailable" in why
+
+
+def test_a_moved_line_is_the_callees_evidence_and_its_logs_are_searched_at_the_writer() -> None:
+    # the why said "checkout logs: upstream shipping unavailable" while shipping's evidence
+    # listed no log pattern and checkout's still did: the evidence and the score disagreed
+    from tests.test_grafana_links import G
+    from workbench.grafana_links import ExploreLinks, decode_explore_url
+    from workbench.summaries import evidence_html
+
+    logs = logs_frame(
+        log_rows("checkout", "order {i} placed", every(BASELINE, 120))
+        + log_rows("checkout", "order {i} placed", every(WINDOW, 120))
+        + log_rows(
+            "checkout",
+            "upstream shipping unavailable (503) while processing POST /order/{i}",
+            every(WINDOW, 90),
+            level="error",
+        )
+    )
+    sus = rank_suspects(spans=_traffic(), logs=logs, window=WINDOW, baseline=BASELINE)
+    moved = sus.evidence("shipping").templates
+    assert moved.height == 1 and "upstream shipping unavailable" in moved["template"][0]
+    assert moved["logged_by"].to_list() == ["checkout"]
+    assert sus.evidence("checkout").templates.height == 0
+    # the reader is told who wrote it; the writer's own lines do not say it again
+    assert "written by" in evidence_html(sus.evidence("shipping"), open=True)
+    # a Grafana link to the pattern searches checkout's streams, where the lines are
+    ev = sus.evidence("shipping")
+    ev.links = ExploreLinks(G, WINDOW)
+    url = ev.links.evidence(ev)["log pattern"]
+    assert decode_explore_url(url)["query"].startswith('{service_name="checkout"}')

@@ -19,8 +19,12 @@ def test_cause_outranks_its_victims_and_carries_evidence():
     ev = sus.evidence("db")
     assert ev.spans.height == 60 and set(ev.spans["name"]) == {"SELECT"}
     assert ev.events["title"].to_list() == ["deploy db v2"]  # the baseline deploy of search is not
-    assert ev.templates.filter(pl.col("new"))["template"].to_list() == [
-        "FATAL: too many clients for pool <*>"
+    # db's own new line, and api's line about db (api's calls to db fail more): the
+    # evidence lists what the score counted, each with who wrote it
+    new = ev.templates.filter(pl.col("new")).sort("template")
+    assert new.select("template", "logged_by").rows() == [
+        ("FATAL: too many clients for pool <*>", "db"),
+        ("upstream error from db after <*> ms", "api"),
     ]
     assert ev.series.height >= 1 and set(ev.series["service"]) == {"db"}
     html = sus._repr_html_()

@@ -185,11 +185,14 @@ def test_every_suspect_link_replays_its_evidence(demo_inv: Investigation) -> Non
                         assert f'{kv["key"]}="{kv["value"]}"' in d["query"]
                 elif label == "log pattern":
                     assert d["type"] == "loki"
-                    assert d["query"].startswith(f'{{service_name="{service}"}} |~ ')
-                    # the regex matches the pattern's own example line
                     t = ev.templates.sort("z", descending=True, maintain_order=True).row(
                         0, named=True
                     )
+                    # the streams of the service that wrote the lines (a caller's line
+                    # about its callee is the callee's evidence, still the caller's log)
+                    writer = t.get("logged_by") or service
+                    assert d["query"].startswith(f'{{service_name="{writer}"}} |~ ')
+                    # the regex matches the pattern's own example line
                     regex = json.loads(d["query"].split("|~ ", 1)[1])
                     assert re.search(regex, t["example"]), (regex, t["example"])
                 elif label == "failing traces":

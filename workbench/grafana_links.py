@@ -323,7 +323,8 @@ class ExploreLinks:
             )
         if ev.templates.height:
             t = ev.templates.sort("z", descending=True, maintain_order=True).row(0, named=True)
-            out["log pattern"] = self.logs(ev.service, t["template"])
+            # a line put on the callee it names was written by its caller: search there
+            out["log pattern"] = self.logs(t.get("logged_by") or ev.service, t["template"])
         return {k: v for k, v in out.items() if v}
 
 

@@ -72,7 +72,8 @@ def row_links(
     elif row.get("metric") and svc:
         out["metric"] = links.metric(str(row["metric"]), svc, row.get("labels") or ())
     elif row.get("template") and svc:
-        out["logs"] = links.logs(svc, str(row["template"]))
+        # a line put on the callee it names was written by its caller: search there
+        out["logs"] = links.logs(row.get("logged_by") or svc, str(row["template"]))
     elif row.get("trace_id"):
         out["trace"] = links.trace(str(row["trace_id"]))
     elif view == "blame" and svc and row.get("name"):

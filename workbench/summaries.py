@@ -44,8 +44,9 @@ EVIDENCE_VIEWS: dict[str, tuple[str, list[str], dict[str, str]]] = {
     ),
     "templates": (
         "log pattern",
-        ["template", "level", "n_baseline", "n_incident", "first_in_window", "new"],
+        ["template", "logged_by", "level", "n_baseline", "n_incident", "first_in_window", "new"],
         {
+            "logged_by": "written by",
             "n_baseline": "baseline lines",
             "n_incident": "incident lines",
             "first_in_window": "first seen",
@@ -110,7 +111,9 @@ def evidence_html(evidence: Any, *, max_rows: int = 8, open: bool = False) -> st
             continue
         counts.append(_plural(df.height, word))
         df, cells = link_cells(df, name, links, evidence.service)
-        cols = [c for c in columns if c in df.columns]
+        # "written by" only where a line is about another service than its writer
+        same = "logged_by" in df.columns and (df["logged_by"] == evidence.service).all()
+        cols = [c for c in columns if c in df.columns and not (c == "logged_by" and same)]
         table = html_table(
             df,
             columns=(cols + ([COLUMN] if cells else [])) or None,

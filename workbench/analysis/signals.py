@@ -182,6 +182,15 @@ class Context:
         )
 
     @once_property
+    def surges_about(self) -> pl.DataFrame:
+        """:attr:`surges` with ``service`` the service each is about and ``logged_by`` the
+        one that wrote it: a caller's line naming the one callee whose calls fail more is
+        about that callee, as a failing client span is
+        (:func:`~workbench.analysis.logblame.on_named_callee`). The ranking's log signal
+        and the suspects' evidence read this one frame."""
+        return on_named_callee(self.surges, self.blamed_spans, self.window, self.baseline)
+
+    @once_property
     def broken_paths(self) -> pl.DataFrame:
         return pt.broken_patterns(self.logs, self.spans, self.window, self.baseline)
 
@@ -499,7 +508,7 @@ def _totals(c: Context) -> pl.DataFrame:
 def _logs(c: Context) -> pl.DataFrame:
     # a caller's line naming the one callee whose calls fail more is about that callee,
     # as a failing client span is (placebo windows carry no template text: left as written)
-    s = on_named_callee(c.surges, c.blamed_spans, c.window, c.baseline)
+    s = c.surges_about
     lw = (
         pl.col("level").replace_strict(_LEVEL_WEIGHT, default=0.5, return_dtype=pl.Float64)
         if "level" in s.columns

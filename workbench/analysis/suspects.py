@@ -610,7 +610,7 @@ def rank_suspects(
         window=ctx.window,
         baseline=ctx.baseline,
         changes=ctx.changes,
-        surges=ctx.surges,
+        surges=ctx.surges_about,
         origin_spans=ctx.origin_spans,
         blame=ctx.blame,
         events=ctx.near_events,
