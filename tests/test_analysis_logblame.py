@@ -48,6 +48,21 @@ def _surges(rows: list[tuple[str, str]]) -> pl.DataFrame:
     )
 
 
+def _upstream_logs() -> pl.DataFrame:
+    """checkout's steady order lines in both windows, and from the window on its error
+    line naming shipping: "upstream shipping unavailable"."""
+    return logs_frame(
+        log_rows("checkout", "order {i} placed", every(BASELINE, 120))
+        + log_rows("checkout", "order {i} placed", every(WINDOW, 120))
+        + log_rows(
+            "checkout",
+            "upstream shipping unavailable (503) while processing POST /order/{i}",
+            every(WINDOW, 90),
+            level="error",
+        )
+    )
+
+
 def test_a_surge_naming_one_callee_whose_calls_fail_more_is_put_on_it() -> None:
     blamed = blame_services(_traffic())
     got = on_named_callee(
@@ -108,16 +123,7 @@ def test_the_callee_a_callers_errors_name_ranks_first() -> None:
     # measures nothing, checkout logs "upstream shipping unavailable" from the window on
     # and 1 in 30 of checkout's calls to it fail (the old ranking put checkout first, on
     # its own log surge)
-    logs = logs_frame(
-        log_rows("checkout", "order {i} placed", every(BASELINE, 120))
-        + log_rows("checkout", "order {i} placed", every(WINDOW, 120))
-        + log_rows(
-            "checkout",
-            "upstream shipping unavailable (503) while processing POST /order/{i}",
-            every(WINDOW, 90),
-            level="error",
-        )
-    )
+    logs = _upstream_logs()
     sus = rank_suspects(spans=_traffic(), logs=logs, window=WINDOW, baseline=BASELINE)
     assert sus.ranking[0] == "shipping"
     t = sus.table
@@ -133,16 +139,7 @@ def test_a_moved_line_is_the_callees_evidence_and_its_logs_are_searched_at_the_w
     from workbench.grafana_links import ExploreLinks, decode_explore_url
     from workbench.summaries import evidence_html
 
-    logs = logs_frame(
-        log_rows("checkout", "order {i} placed", every(BASELINE, 120))
-        + log_rows("checkout", "order {i} placed", every(WINDOW, 120))
-        + log_rows(
-            "checkout",
-            "upstream shipping unavailable (503) while processing POST /order/{i}",
-            every(WINDOW, 90),
-            level="error",
-        )
-    )
+    logs = _upstream_logs()
     sus = rank_suspects(spans=_traffic(), logs=logs, window=WINDOW, baseline=BASELINE)
     moved = sus.evidence("shipping").templates
     assert moved.height == 1 and "upstream shipping unavailable" in moved["template"][0]
