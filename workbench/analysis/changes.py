@@ -257,14 +257,7 @@ def score_changes(
         # against itself), as a series without baseline points has none. When the data
         # hold no longer baseline for any series, every series is alike: kept
         .filter(pl.col("n_baseline") >= min(min_run, _longest(base)))
-        # an all-zero baseline has no spread at all: there, count 1 % of the value
-        # compared as the spread, so 0 -> x scores 100 rather than x / 1e-9
-        .with_columns(
-            _z=(pl.col("value") - pl.col("baseline_median"))
-            / pl.when(pl.col("baseline_scale") <= _EPS)
-            .then(pl.max_horizontal(pl.lit(_EPS), _REL_FLOOR * pl.col("value").abs()))
-            .otherwise(pl.col("baseline_scale"))
-        )
+        .with_columns(_z=_z_expr())  # an all-zero baseline: 1 % of the value as spread
     )
     if inc.height == 0:
         return pl.DataFrame(schema=CHANGE_SCHEMA)
@@ -361,6 +354,18 @@ def score_changes(
     )
 
 
+def _z_expr() -> pl.Expr:
+    """A point's z against its series' baseline (``value``, ``baseline_median``,
+    ``baseline_scale``); an all-zero baseline has no spread at all: there 1 % of the value
+    compared counts as the spread, so 0 -> x scores 100 rather than x / 1e-9."""
+    scale = (
+        pl.when(pl.col("baseline_scale") <= _EPS)
+        .then(pl.max_horizontal(pl.lit(_EPS), _REL_FLOOR * pl.col("value").abs()))
+        .otherwise(pl.col("baseline_scale"))
+    )
+    return (pl.col("value") - pl.col("baseline_median")) / scale
+
+
 def _predating(
     out: pl.DataFrame,
     df: pl.DataFrame,
@@ -382,15 +387,9 @@ def _predating(
     pts = df.filter(in_l).select("_sid", "value")
     if pts.height == 0:
         return out
-    # the z of the window's points (an all-zero baseline counts 1 % of the value)
-    z = (pl.col("value") - pl.col("baseline_median")) / pl.when(
-        pl.col("baseline_scale") <= _EPS
-    ).then(pl.max_horizontal(pl.lit(_EPS), _REL_FLOOR * pl.col("value").abs())).otherwise(
-        pl.col("baseline_scale")
-    )
     held = (
         pts.join(base.select("_sid", "baseline_median", "baseline_scale"), on="_sid")
-        .with_columns(_lz=z)
+        .with_columns(_lz=_z_expr())
         .group_by("_sid")
         .agg(_lead_lo=pl.col("_lz").min(), _lead_hi=pl.col("_lz").max())
     )
