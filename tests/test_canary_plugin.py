@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.plugins.canary import PASSWORD_ENV, TOKEN_ENV, Canaries, CanaryHandler
@@ -39,3 +41,26 @@ def test_a_fresh_registry_finds_values_the_family_files_and_log_records(
         log.removeHandler(handler)
         log.propagate = True
     assert any("log record tests.canary.selftest" in f for f in c.findings)
+
+
+def test_a_passing_tests_folder_is_scanned_before_pytest_removes_it(tmp_path: Path) -> None:
+    # tmp_path_retention_policy = "failed" removes a passing test's folder as it ends: the
+    # plugin must have read it by then, or a bundle that leaks would go unseen
+    (tmp_path / "test_leaky.py").write_text(
+        "import os\n"
+        "from tests.plugins.canary import PASSWORD_ENV\n\n"
+        "def test_writes_a_report(tmp_path):\n"
+        "    (tmp_path / 'report.html').write_text('pw=' + os.environ[PASSWORD_ENV])\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "tests.plugins.canary",
+         "-c", os.devnull, "--rootdir", str(tmp_path), "--basetemp", str(tmp_path / "base"),
+         "-o", "tmp_path_retention_policy=failed", str(tmp_path / "test_leaky.py")],
+        cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "1 passed" in run.stdout, run.stdout + run.stderr
+    assert "LEAK file" in run.stdout and "report.html" in run.stdout, run.stdout
+    assert run.returncode == 1  # a leak fails the session even though every test passed
+    assert not list((tmp_path / "base").rglob("report.html"))  # and the folder was removed

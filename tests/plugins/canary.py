@@ -39,7 +39,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -224,6 +224,20 @@ def canaries() -> Canaries:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     CANARIES.current = item.nodeid
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    # pyproject sets tmp_path_retention_policy = "failed": a passing test's tmp_path is
+    # removed as its fixtures are torn down (the whole suite wrote 1.5 GB there), so what a
+    # test wrote is scanned here, before that; the session-scoped folders are scanned at the end.
+    funcargs = getattr(item, "funcargs", {})
+    for name in ("tmp_path", "tmpdir"):
+        path = funcargs.get(name)
+        if path is not None:
+            with contextlib.suppress(OSError):
+                CANARIES.scan_tree(Path(path))
+    yield
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
