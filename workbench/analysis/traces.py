@@ -280,8 +280,8 @@ def span_tree(spans: pl.DataFrame) -> pl.DataFrame:
         first = np.ones(ch.size, dtype=bool)
         first[1:] = p[1:] != p[:-1]
         group = np.cumsum(first) - 1
-        base = ts[ch].min()
-        span = int(te[ch].max() - base) + 1
+        base = np.min(ts[ch])
+        span = int(np.max(te[ch]) - base) + 1
         # per-parent running max of the end, without a Python loop: offset each parent
         # group so a running max cannot leak from one group into the next
         shifted = (te[ch] - base) + group.astype(np.int64) * span

@@ -70,7 +70,7 @@ class WindowCounts:
         )
         k = coded.get_column("_k").to_numpy().astype(np.int64)
         t = coded.get_column(time).to_physical().to_numpy().astype(np.int64)
-        t_min, t_max = int(t.min()), int(t.max())
+        t_min, t_max = int(np.min(t)), int(np.max(t))
         span = t_max - t_min + 2
         if names.height * span >= 2**62:
             return None
