@@ -10,13 +10,17 @@ caller.
 
 Rules (each a general principle):
 
-* the excess is the window's level minus the normal level, counted only in the direction
-  that hurts (more seconds, more failures);
-* a step counts only when the total exceeds what the service reaches in ``quantile`` of
-  normal steps, so a busy service's ordinary noise is not an anomaly;
+* the excess is counted only in the direction that hurts (more seconds, more failures);
+* it is what lies beyond the service's normal range: the window's level minus what the
+  service reaches in ``quantile`` of normal steps, so a busy service's ordinary noise is
+  not an anomaly, neither as a reason to count a step nor as part of its size. (Measured
+  from the normal *median*, a step just past the range's top would bring the whole
+  spread from median to top with it: a large, noisy service swinging one step past its
+  usual high would outweigh a quiet one whose level jumped far beyond anything it does;
+  the errors and latency signals likewise count only what is beyond chance);
 * a shift already present in *every* step of the lead-in (the steps just before the
   alert) predates the alert and is not part of this incident: the level to beat is the
-  higher of the normal median and the lead-in's lowest step.
+  higher of the normal range's top and the lead-in's lowest step.
 
 Series with several label sets (pods, instances) are summed per service and timestamp
 first, since totals add up.
@@ -64,11 +68,11 @@ def excess_totals(
 
     Returns ``service, value, normal, threshold, lead_in, excess, share`` sorted by
     ``excess`` (descending): ``value`` is the median step in the window, ``normal`` the
-    baseline median, ``threshold`` the baseline's ``quantile``, ``lead_in`` the lowest step
-    of ``lead_in`` (null without one), ``excess`` how far ``value`` rises above the higher
-    of ``normal`` and ``lead_in`` (0 unless ``value > threshold``), ``share`` the excess
-    relative to the largest one (0..1). Services without baseline or window steps are left
-    out.
+    baseline median, ``threshold`` the baseline's ``quantile`` (the top of the normal
+    range), ``lead_in`` the lowest step of ``lead_in`` (null without one), ``excess`` how
+    far ``value`` rises above the higher of ``threshold`` and ``lead_in`` (0 at or below
+    them), ``share`` the excess relative to the largest one (0..1). Services without
+    baseline or window steps are left out.
 
     >>> excess_totals(m, win, base, metric="failed_requests").filter(pl.col("excess") > 0)
     """
@@ -96,17 +100,15 @@ def excess_totals(
     out = (
         now.join(base, on="service", how="inner")
         .join(lead, on="service", how="left")
+        # beyond the normal range's top (and the lead-in's floor): the part normal noise
+        # does not reach, continuous at the top (just past it is just a little)
         .with_columns(
-            excess=pl.when(pl.col("value") > pl.col("threshold"))
-            .then(
-                (
-                    pl.col("value")
-                    - pl.max_horizontal(
-                        pl.col("normal"), pl.col("lead_in").fill_null(pl.col("normal"))
-                    )
-                ).clip(lower_bound=0.0)
-            )
-            .otherwise(0.0)
+            excess=(
+                pl.col("value")
+                - pl.max_horizontal(
+                    pl.col("threshold"), pl.col("lead_in").fill_null(pl.col("threshold"))
+                )
+            ).clip(lower_bound=0.0)
         )
     )
     top = out["excess"].max() if out.height else None
