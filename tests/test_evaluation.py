@@ -181,3 +181,29 @@ def test_lab_suite_spec_covers_every_fault_kind_and_reuses_generated_cases(tmp_p
     assert made == [d.name, d.name]
     held = json.loads((d / "scenario.json").read_text())["variation"]
     assert held == json.loads(json.dumps(drawn))
+
+
+def test_lab_suite_refuses_to_fill_the_disk_and_names_older_suites(tmp_path, monkeypatch):
+    from workbench.errors import ConfigError
+    from workbench.evaluation import suite
+    from workbench.lab.revision import GENERATOR_REVISION
+
+    here = tmp_path / f"lab-suite-v{GENERATOR_REVISION}"
+    old = tmp_path / f"lab-suite-v{GENERATOR_REVISION - 1}"
+    (old / "cpu-hog-shop-s1").mkdir(parents=True)
+    (old / "cpu-hog-shop-s1" / "traces.otlp.jsonl").write_bytes(b"x" * 5000)
+    (tmp_path / "lab-suite-vX").mkdir()  # not a revision: left alone
+    assert suite.older_suites(here) == [(old, 5000)]
+    spec = suite.suite_spec((7,))[:3]
+    # three cases need 3 x 100 MB plus 1 GB left free: 1.2 GB free is not enough
+    monkeypatch.setattr(suite, "free_bytes", lambda path: int(1.2 * 1024**3))
+    made: list[str] = []
+    with pytest.raises(ConfigError) as err:
+        suite.generate_suite(here, spec=spec, progress=made.append)
+    assert "3 case(s)" in str(err.value) and "1.2 GB free" in str(err.value)
+    assert str(old) in (err.value.hint or "")  # what may be deleted, with its path
+    assert made == [] and not any(here.iterdir())  # nothing half-written
+    # enough room: generation goes ahead (one case, to keep the test short)
+    monkeypatch.setattr(suite, "free_bytes", lambda path: 2 * 1024**3)
+    suite.generate_suite(here, spec=spec[:1], progress=made.append)
+    assert made == [suite.case_name(*spec[0])]

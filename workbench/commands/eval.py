@@ -110,6 +110,7 @@ def _rca(args: argparse.Namespace) -> int:
             DEFAULT_SEEDS,
             default_suite_dir,
             generate_suite,
+            older_suites,
             suite_cases,
             suite_spec,
         )
@@ -118,6 +119,13 @@ def _rca(args: argparse.Namespace) -> int:
         spec = suite_spec(seeds)
         target = Path(args.lab_suite) if args.lab_suite else default_suite_dir()
         path = generate_suite(target, spec=spec, progress=None if args.quiet else _progress_gen)
+        for old, size in older_suites(path):
+            print(
+                f"note: {old} holds the lab suite of an older generator ({size / 1024**3:.1f} "
+                "GB); it is never read again: delete it to free the space",
+                file=sys.stderr,
+                flush=True,
+            )
         print(_lab_alert_rule(args.detection_delay), flush=True)
         cases = suite_cases(path, spec, detection_delay=timedelta(seconds=args.detection_delay))
     elif args.path:

@@ -41,6 +41,7 @@ __all__ = [
     "case_variation",
     "default_suite_dir",
     "generate_suite",
+    "older_suites",
     "suite_cases",
     "suite_spec",
 ]
@@ -61,6 +62,11 @@ _TOPOLOGIES: tuple[int | None, ...] = (None, 8, 20)
 DEFAULT_SEEDS = (1, 2, 3)
 # share of a seed's cases whose change records (chaos object, deploy) name the root
 ANNOUNCED_SHARE = 0.4
+# disk a generated case may take: 81 cases of revision 6 took 6.6, 7.0 and 7.5 GB (seeds
+# 101-103, 201-203, 301-303: 83-93 MB a case, 159 MB the largest seen)
+CASE_BYTES = 100 * 1024**2
+# room left free besides the cases, for whatever else writes to that disk
+HEADROOM_BYTES = 1024**3
 
 # (scenario, services, seed, position, announced)
 SuiteCase = tuple[str, int | None, int, str, bool]
@@ -131,31 +137,90 @@ def generate_suite(
     :data:`~workbench.lab.revision.GENERATOR_REVISION` are kept (one drawn differently, or
     written by an older generator, is generated again). Returns ``out``."""
     from workbench.lab import generate
-    from workbench.lab.revision import GENERATOR_REVISION
 
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
+    todo = []
     for scenario, services, seed, position, announced in spec or SUITE:
-        name = case_name(scenario, services, seed)
-        d = root / name
+        d = root / case_name(scenario, services, seed)
         v = case_variation(scenario, services, seed, position=position, announced=announced)
-        if (d / "truth.json").exists() and (d / "scenario.json").exists():
-            try:
-                json.loads((d / "truth.json").read_text())
-                held = json.loads((d / "scenario.json").read_text())
-                if held.get("generator_revision") == GENERATOR_REVISION and held.get(
-                    "variation"
-                ) == json.loads(json.dumps(v.describe())):
-                    continue
-            except ValueError:
-                pass
+        if not _held(d, v):
+            todo.append((scenario, services, seed, d, v))
+    _check_room(root, len(todo), free_bytes(root))
+    for scenario, services, seed, d, v in todo:
+        if d.exists():
             # new files, not the old ones rewritten in place (a cache copied with hard
             # links keeps the original intact)
             shutil.rmtree(d)
         generate(scenario, seed, d, services=services, variation=v)
         if progress:
-            progress(name)
+            progress(d.name)
     return root
+
+
+def _held(d: Path, v: Variation) -> bool:
+    """Whether ``d`` holds a complete case drawn with ``v`` by this generator revision."""
+    from workbench.lab.revision import GENERATOR_REVISION
+
+    if not ((d / "truth.json").exists() and (d / "scenario.json").exists()):
+        return False
+    try:
+        json.loads((d / "truth.json").read_text())
+        held = json.loads((d / "scenario.json").read_text())
+    except ValueError:
+        return False
+    return bool(
+        held.get("generator_revision") == GENERATOR_REVISION
+        and held.get("variation") == json.loads(json.dumps(v.describe()))
+    )
+
+
+def free_bytes(path: Path) -> int:
+    """Free bytes on the disk that holds ``path``."""
+    return shutil.disk_usage(path).free
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1024**3:.1f} GB"
+
+
+def _check_room(root: Path, cases: int, free: int) -> None:
+    """Refuse to start generating ``cases`` cases that would not fit under ``root``: a
+    full disk breaks more than this run (databases, notebooks saving)."""
+    from workbench.errors import ConfigError
+
+    need = cases * CASE_BYTES + HEADROOM_BYTES
+    if cases == 0 or free >= need:
+        return
+    old = older_suites(root)
+    freeable = "; " + ", ".join(f"{p} ({_gb(n)})" for p, n in old) if old else ""
+    raise ConfigError(
+        f"lab suite: {cases} case(s) to generate in {root} need about {_gb(need)} "
+        f"(up to 100 MB a case, and 1 GB left free); the disk has {_gb(free)} free",
+        hint="free some space, or set WORKBENCH_CACHE (or pass --lab-suite DIR) to a disk "
+        "with room; suites of older generators are never read again and can be deleted" + freeable,
+    )
+
+
+def older_suites(root: str | Path) -> list[tuple[Path, int]]:
+    """Suites beside ``root`` written by other generator revisions (``lab-suite-v<N>``),
+    with the bytes each takes: never read again, they only hold disk.
+
+    >>> for path, size in older_suites(default_suite_dir()):
+    ...     print(path, size)
+    """
+    from workbench.lab.revision import GENERATOR_REVISION
+
+    root = Path(root)
+    if not root.parent.is_dir():
+        return []
+    out = []
+    for p in sorted(root.parent.glob("lab-suite-v*")):
+        tail = p.name.removeprefix("lab-suite-v")
+        if p.is_dir() and tail.isdigit() and int(tail) != GENERATOR_REVISION:
+            size = sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+            out.append((p, size))
+    return out
 
 
 def suite_cases(
