@@ -313,8 +313,12 @@ def tls_certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     def run(*args: str) -> None:
         subprocess.run([openssl, *args], cwd=d, check=True, capture_output=True)
 
+    # a CA as real ones are made: Python 3.13 verifies strictly (VERIFY_X509_STRICT) and
+    # refuses a CA certificate without keyUsage ("CA cert does not include key usage")
     run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-        "-days", "2", "-subj", "/CN=workbench test CA")  # fmt: skip
+        "-days", "2", "-subj", "/CN=workbench test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
     run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
         "-subj", "/CN=127.0.0.1")  # fmt: skip
     run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
