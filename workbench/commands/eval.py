@@ -109,6 +109,7 @@ def _rca(args: argparse.Namespace) -> int:
         from workbench.evaluation.suite import (
             DEFAULT_SEEDS,
             default_suite_dir,
+            disk_size,
             generate_suite,
             older_suites,
             suite_cases,
@@ -121,8 +122,8 @@ def _rca(args: argparse.Namespace) -> int:
         path = generate_suite(target, spec=spec, progress=None if args.quiet else _progress_gen)
         for old, size in older_suites(path):
             print(
-                f"note: {old} holds the lab suite of an older generator ({size / 1024**3:.1f} "
-                "GB); it is never read again: delete it to free the space",
+                f"note: {old} holds the lab suite of an older generator ({disk_size(size)}); "
+                "it is never read again: delete it to free the space",
                 file=sys.stderr,
                 flush=True,
             )

@@ -180,8 +180,9 @@ def free_bytes(path: Path) -> int:
     return shutil.disk_usage(path).free
 
 
-def _gb(n: float) -> str:
-    return f"{n / 1024**3:.1f} GB"
+def disk_size(n: float) -> str:
+    """``n`` bytes as a person reads a disk size: ``6.6 GB``, ``3 MB``."""
+    return f"{n / 1024**3:.1f} GB" if n >= 1024**3 else f"{n / 1024**2:.0f} MB"
 
 
 def _check_room(root: Path, cases: int, free: int) -> None:
@@ -193,10 +194,10 @@ def _check_room(root: Path, cases: int, free: int) -> None:
     if cases == 0 or free >= need:
         return
     old = older_suites(root)
-    freeable = "; " + ", ".join(f"{p} ({_gb(n)})" for p, n in old) if old else ""
+    freeable = "; " + ", ".join(f"{p} ({disk_size(n)})" for p, n in old) if old else ""
     raise ConfigError(
-        f"lab suite: {cases} case(s) to generate in {root} need about {_gb(need)} "
-        f"(up to 100 MB a case, and 1 GB left free); the disk has {_gb(free)} free",
+        f"lab suite: {cases} case(s) to generate in {root} need about {disk_size(need)} "
+        f"(up to 100 MB a case, and 1 GB left free); the disk has {disk_size(free)} free",
         hint="free some space, or set WORKBENCH_CACHE (or pass --lab-suite DIR) to a disk "
         "with room; suites of older generators are never read again and can be deleted" + freeable,
     )
