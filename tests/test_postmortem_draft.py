@@ -429,3 +429,12 @@ def test_the_postmortem_writes_windows_durations_and_ratios_as_the_notebook_does
 
     assert _saved_at("2026-12-07T02:37:43.215414Z") == "2026-12-07 02:37:43 UTC"
     assert _saved_at("?") == "?"
+
+
+def test_a_draft_not_from_a_bundle_names_the_sources_it_was_read_from(inc: Incident) -> None:
+    """The postmortem of the embedded demo incident (a directory of files) said "made
+    from live sources": the Evidence section names each source instead."""
+    name = inc.sources[0].name
+    text = str(draft(inc).section("evidence"))
+    assert f"`{name}`" in text and "live sources" not in text
+    assert "inc.save_bundle(PATH)" in text

@@ -301,9 +301,13 @@ def root_cause(pm: Postmortem, *, top: int = 3) -> str:
 def evidence(pm: Postmortem) -> str:
     p = pm.provenance
     if not p:
+        # the sources as they were read (a directory of files is no "live" source):
+        # named, so the reader knows what the figures came from
+        read = ", ".join(_code(n) for n in pm.source_names) or "its sources"
         return (
-            "This draft was made from live sources, not an evidence bundle: save one with "
-            "`inc.save_bundle(PATH)` so the figures above can be checked later."
+            f"This draft was made from {read} as read when it ran, not from an evidence "
+            "bundle: save one with `inc.save_bundle(PATH)` so the figures above can be "
+            "checked later."
         )
     m = p["manifest"]
     lines = [
