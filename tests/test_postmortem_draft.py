@@ -438,3 +438,11 @@ def test_a_draft_not_from_a_bundle_names_the_sources_it_was_read_from(inc: Incid
     text = str(draft(inc).section("evidence"))
     assert f"`{name}`" in text and "live sources" not in text
     assert "inc.save_bundle(PATH)" in text
+
+
+def test_the_impact_table_says_when_it_began(inc: Incident) -> None:
+    """The Began row read "first onset: errors rise on …" with no time (the Ended row
+    beside it says "back under its threshold at 11:43:00")."""
+    pm = draft(inc)
+    row = next(x for x in str(pm.section("impact")).splitlines() if x.startswith("| Began |"))
+    assert row.startswith(f"| Began | {pm.impact.start:%H:%M:%S} UTC, first ")

@@ -145,7 +145,8 @@ def impact(pm: Postmortem) -> str:
     rows = [
         ("Impact period", f"{_hm(imp.start, True)} – {_hm(imp.end, True)} UTC"),
         ("Duration", _dur(imp.duration)),
-        ("Began", _md(imp.period.start_evidence, 160)),
+        # the time first, as the Ended row says it (its evidence alone named none)
+        ("Began", f"{_hm(imp.start, True)} UTC, {_md(imp.period.start_evidence, 160)}"),
         ("Ended", _md(imp.period.end_evidence, 160)),
         ("Affected services", _services(imp.services)),
         ("Counted at (entry services)", _services(imp.entry_services)),
