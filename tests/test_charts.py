@@ -495,3 +495,36 @@ def test_a_graph_diffs_change_reads_as_words_in_tables_and_tooltips() -> None:
     spec = json.dumps(service_graph_chart(g, diff=diff).to_dict())
     assert '"field": "change_text", "title": "vs baseline"' in spec
     assert '"change_text": "errors up"' in spec
+
+
+def test_graph_edges_say_they_count_the_traces_and_a_diff_keeps_them_off_the_scale() -> None:
+    """The demo's graph coloured nodes by their RED error ratio (checkout 18%) on a scale
+    to 44%: the error ratio of the sampled traces on the api-gateway -> checkout edge,
+    which the explorer colours by change, not by ratio. The scale now spans what it
+    colours, and the edges' numbers say they come from the traces kept."""
+    from workbench.analysis.graph import ServiceGraph, graph_diff
+    from workbench.charts.graph import EDGE_SOURCE
+
+    g = service_graph(spans_frame(shop_traces(20, failing=10)))
+    # nodes carry other numbers than the spans' (as the investigation's RED nodes do)
+    nodes = g.nodes.with_columns(pl.col("error_ratio") * 0.25)
+    red = ServiceGraph(edges=g.edges, nodes=nodes, seconds=g.seconds, window=g.window)
+    top_node = max(v for v in nodes["error_ratio"].to_list() if v)
+    assert max(v for v in g.edges["error_ratio"].to_list() if v) > top_node
+
+    def scale_top(spec: dict) -> float:
+        enc = next(
+            layer["encoding"]["color"]
+            for layer in spec["layer"]
+            if "color" in layer.get("encoding", {})
+            and layer["encoding"]["color"].get("field") == "_color"
+        )
+        return float(enc["scale"]["domain"][-1])
+
+    with_diff = service_graph_chart(red, diff=graph_diff(red, red)).to_dict()
+    assert scale_top(with_diff) == max(0.2, top_node)  # error_scale's floor, not the edges'
+    plain = service_graph_chart(red).to_dict()  # edges coloured by ratio: on the scale
+    assert scale_top(plain) >= max(v for v in g.edges["error_ratio"].to_list() if v)
+    text = json.dumps(plain)
+    assert f"error ratio {EDGE_SOURCE}" in text and f"calls {EDGE_SOURCE}" in text
+    assert EDGE_SOURCE in " ".join(plain["title"]["subtitle"])
