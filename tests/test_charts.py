@@ -528,3 +528,17 @@ def test_graph_edges_say_they_count_the_traces_and_a_diff_keeps_them_off_the_sca
     text = json.dumps(plain)
     assert f"error ratio {EDGE_SOURCE}" in text and f"calls {EDGE_SOURCE}" in text
     assert EDGE_SOURCE in " ".join(plain["title"]["subtitle"])
+
+
+def test_red_panels_of_given_services_come_most_changed_first_as_they_say() -> None:
+    """The postmortem passed its services sorted by name and the explorer's focus its
+    neighbours by name: the panels said "most changed first" over api-gateway, checkout,
+    frontend (checkout's errors rose most) and sat beside a table in another order."""
+    r = _red_frame(services=10, steps=60)  # svc-007's errors rise in the window
+    chart = red_panels(r, INC, BASE, services=["svc-001", "svc-002", "svc-007", "svc-001"])
+    spec = chart.to_dict()
+    rows = [x for d in spec["datasets"].values() for x in d if "_order" in x]
+    order = sorted({(x["_order"], x["service"]) for x in rows})
+    assert [s for _, s in order][0] == "svc-007"  # the others' order: ties, unchanged
+    assert [o for o, _ in order] == [0, 1, 2]  # one panel each, a repeat dropped
+    assert "3 of 10 services, most changed first" in json.dumps(spec["title"])
