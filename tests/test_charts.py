@@ -539,6 +539,6 @@ def test_red_panels_of_given_services_come_most_changed_first_as_they_say() -> N
     spec = chart.to_dict()
     rows = [x for d in spec["datasets"].values() for x in d if "_order" in x]
     order = sorted({(x["_order"], x["service"]) for x in rows})
-    assert [s for _, s in order][0] == "svc-007"  # the others' order: ties, unchanged
+    assert order[0][1] == "svc-007"  # the others' order: ties, unchanged
     assert [o for o, _ in order] == [0, 1, 2]  # one panel each, a repeat dropped
     assert "3 of 10 services, most changed first" in json.dumps(spec["title"])
