@@ -542,3 +542,29 @@ def test_red_panels_of_given_services_come_most_changed_first_as_they_say() -> N
     assert order[0][1] == "svc-007"  # the others' order: ties, unchanged
     assert [o for o, _ in order] == [0, 1, 2]  # one panel each, a repeat dropped
     assert "3 of 10 services, most changed first" in json.dumps(spec["title"])
+
+
+def test_runs_out_chart_writes_the_peak_as_the_table_does() -> None:
+    """The bars' labels read "58" beside a table saying "58.2%" (look18); the tooltip
+    showed the raw days (13.7) and peak (58)."""
+    from datetime import UTC, datetime
+
+    from workbench.charts.capacity import runs_out_chart
+
+    table = pl.DataFrame(
+        {
+            "service": ["checkout", "auth"],
+            "resource": ["cpu", "memory"],
+            "days_left": [13.7, float("inf")],
+            "utilisation_peak": [0.582, 0.557],
+            "saturates_at": [datetime(2026, 12, 3, tzinfo=UTC), None],
+        }
+    )
+    chart = runs_out_chart(table, horizon_days=180)
+    svg = render.to_svg(chart)
+    assert ">58.2%<" in svg and ">55.7%<" in svg and ">58<" not in svg
+    rows = next(d for d in chart.to_dict()["datasets"].values() if d and "service" in d[0])
+    assert [(r["peak_text"], r["days_text"], r["date"]) for r in rows] == [
+        ("58.2%", "14 d", "2026-12-03"),
+        ("55.7%", "—", "not within the horizon"),
+    ]
