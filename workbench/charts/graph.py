@@ -406,18 +406,24 @@ def service_graph_chart(
     )
     shown = g.number_of_nodes()
     total = graph.nodes.height
+    edges_by_ratio = diff is None and color_by == "error_ratio"
     head = title or "Service dependency graph"
     sub = (
         f"{shown} of {total} services (most failing, then busiest)"
         if shown < total
         else (
-            f"{total} services, {g.number_of_edges()} edges; edge width = {RATE_UNIT} "
-            f"{EDGE_SOURCE}, arrow points to the callee"
+            f"{total} services, {g.number_of_edges()} edges; edge width = {RATE_UNIT}, "
+            "arrow points to the callee"
         )
     )
     if diff is not None:
         sub += "; edges vs baseline: dashed = new, dotted = vanished"
-    subtitle = [sub]
+    # a line of its own: the edges' numbers are not the nodes' (see EDGE_SOURCE)
+    edge_line = (
+        f"edges count the calls {EDGE_SOURCE}"
+        f"{' (colour: their error ratio)' if edges_by_ratio else ''}"
+    )
+    subtitle = [sub, edge_line]
     if graph.window is not None:  # every number in a tooltip is over this window
         subtitle.append(f"numbers over {format_window(graph.window)}")
     return (
