@@ -446,3 +446,19 @@ def test_the_impact_table_says_when_it_began(inc: Incident) -> None:
     pm = draft(inc)
     row = next(x for x in str(pm.section("impact")).splitlines() if x.startswith("| Began |"))
     assert row.startswith(f"| Began | {pm.impact.start:%H:%M:%S} UTC, first ")
+
+
+def test_evidence_cut_short_ends_its_line_once(inc: Incident) -> None:
+    """The demo's Detected line ended "…on api-gatewa…." (look18): an ellipsis then a
+    full stop. Evidence cut short ends the line with its ellipsis alone."""
+    from dataclasses import replace
+
+    pm = draft(inc)
+    assert pm.timings.detected is not None and pm.timings.mitigated is not None
+    pm.timings = replace(
+        pm.timings, detected_evidence="labels " * 80, mitigated_evidence="target " * 80
+    )
+    text = str(pm.section("detection")) + str(pm.section("response"))
+    assert "…" in text and "…." not in text
+    pm.timings = replace(pm.timings, detected_evidence="short", mitigated_evidence="")
+    assert "evidence: short.\n" in str(pm.section("detection"))

@@ -189,13 +189,20 @@ def impact(pm: Postmortem) -> str:
     return "\n".join(lines)
 
 
+def _full_stop(line: str) -> str:
+    """``line`` ending in one full stop: evidence cut short ends in "…", which a stop
+    after it turned into "…."."""
+    return line if line.endswith(("…", ".")) else line + "."
+
+
 def detection(pm: Postmortem) -> str:
     t = pm.timings
     lines = [
         f"- **Onset**: {_hm(t.onset, True)} UTC ({_md(t.onset_evidence, 160)}).",
-        f"- **Detected**: {_hm(t.detected, True)} UTC by {_md(t.detected_by, 160)}"
-        + (f" — evidence: {_md(t.detected_evidence, 200)}" if t.detected_evidence else "")
-        + ".",
+        _full_stop(
+            f"- **Detected**: {_hm(t.detected, True)} UTC by {_md(t.detected_by, 160)}"
+            + (f" — evidence: {_md(t.detected_evidence, 200)}" if t.detected_evidence else "")
+        ),
         f"- **Time to detect**: {_dur(t.time_to_detect)}.",
         "",
         f"{TODO}: how was the incident noticed, and could it have been noticed sooner? "
@@ -207,9 +214,10 @@ def detection(pm: Postmortem) -> str:
 def response(pm: Postmortem) -> str:
     t = pm.timings
     lines = [
-        f"- **Mitigated**: {_hm(t.mitigated, True)} UTC by {_md(t.mitigated_by, 160)}"
-        + (f" — evidence: {_md(t.mitigated_evidence, 200)}" if t.mitigated_evidence else "")
-        + ".",
+        _full_stop(
+            f"- **Mitigated**: {_hm(t.mitigated, True)} UTC by {_md(t.mitigated_by, 160)}"
+            + (f" — evidence: {_md(t.mitigated_evidence, 200)}" if t.mitigated_evidence else "")
+        ),
         f"- **Time to mitigate**: {_dur(t.time_to_mitigate)} after the onset"
         + (
             f" ({_dur(t.mitigated - t.detected)} after detection)."
