@@ -29,3 +29,21 @@ def test_every_commands_help_is_plain_text() -> None:
         assert not re.search(r"(?m)::\s*$", text), p.prog
     demo = next(p for p in parsers if p.prog.endswith(" demo")).format_help()
     assert "workbench demo: the embedded demo incident." in demo
+
+
+def test_every_argument_says_what_it_is() -> None:
+    """``workbench bundle verify --help`` listed a bare "path" with no words, and
+    ``lab generate --step`` / ``lab history --end`` / ``render --to`` hid their
+    defaults (look18)."""
+    parsers = {p.prog: p for p in _parsers(build_parser())}
+    for p in parsers.values():
+        for a in p._actions:
+            if not a.option_strings and not isinstance(a, argparse._SubParsersAction):
+                assert a.help, f"{p.prog} {a.dest}"
+    for prog, flag, said in (
+        ("workbench lab generate", "--step", "default 30"),
+        ("workbench lab history", "--end", "default 2026-11-20T00:00:00Z"),
+        ("workbench render", "--to", "default html"),
+    ):
+        action = next(a for a in parsers[prog]._actions if flag in a.option_strings)
+        assert said in (action.help or ""), prog
