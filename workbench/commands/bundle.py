@@ -15,7 +15,6 @@ import json
 
 from workbench.errors import ConfigError
 
-
 #: what a bundle command's PATH is (``--help`` showed a bare "path")
 _PATH_HELP = "the bundle directory (written by workbench bundle save or inc.save_bundle)"
 

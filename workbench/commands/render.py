@@ -37,7 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("notebook", help="a .ipynb file, or a template name: postmortem, incident")
-    p.add_argument("--to", choices=("html", "md"), default="html", help="output format (default html)")
+    p.add_argument(
+        "--to", choices=("html", "md"), default="html", help="output format (default html)"
+    )
     p.add_argument("--out", type=Path, help="output file (default: NOTEBOOK's name + .html/.md)")
     p.add_argument("--execute", action="store_true", help="run the notebook headless first")
     p.add_argument(
