@@ -495,3 +495,76 @@ def test_a_graph_diffs_change_reads_as_words_in_tables_and_tooltips() -> None:
     spec = json.dumps(service_graph_chart(g, diff=diff).to_dict())
     assert '"field": "change_text", "title": "vs baseline"' in spec
     assert '"change_text": "errors up"' in spec
+
+
+def test_graph_edges_say_they_count_the_traces_and_a_diff_keeps_them_off_the_scale() -> None:
+    """The demo's graph coloured nodes by their RED error ratio (checkout 18%) on a scale
+    to 44%: the error ratio of the sampled traces on the api-gateway -> checkout edge,
+    which the explorer colours by change, not by ratio. The scale now spans what it
+    colours, and the edges' numbers say they come from the traces kept."""
+    from workbench.analysis.graph import ServiceGraph, graph_diff
+    from workbench.charts.graph import EDGE_SOURCE
+
+    g = service_graph(spans_frame(shop_traces(20, failing=10)))
+    # nodes carry other numbers than the spans' (as the investigation's RED nodes do)
+    nodes = g.nodes.with_columns(pl.col("error_ratio") * 0.25)
+    red = ServiceGraph(edges=g.edges, nodes=nodes, seconds=g.seconds, window=g.window)
+    top_node = max(v for v in nodes["error_ratio"].to_list() if v)
+    assert max(v for v in g.edges["error_ratio"].to_list() if v) > top_node
+
+    def scale_top(spec: dict) -> float:
+        enc = next(
+            layer["encoding"]["color"]
+            for layer in spec["layer"]
+            if "color" in layer.get("encoding", {})
+            and layer["encoding"]["color"].get("field") == "_color"
+        )
+        return float(enc["scale"]["domain"][-1])
+
+    with_diff = service_graph_chart(red, diff=graph_diff(red, red)).to_dict()
+    assert scale_top(with_diff) == max(0.2, top_node)  # error_scale's floor, not the edges'
+    plain = service_graph_chart(red).to_dict()  # edges coloured by ratio: on the scale
+    assert scale_top(plain) >= max(v for v in g.edges["error_ratio"].to_list() if v)
+    text = json.dumps(plain)
+    assert f"error ratio {EDGE_SOURCE}" in text and f"calls {EDGE_SOURCE}" in text
+    assert EDGE_SOURCE in " ".join(plain["title"]["subtitle"])
+
+
+def test_red_panels_of_given_services_come_most_changed_first_as_they_say() -> None:
+    """The postmortem passed its services sorted by name and the explorer's focus its
+    neighbours by name: the panels said "most changed first" over api-gateway, checkout,
+    frontend (checkout's errors rose most) and sat beside a table in another order."""
+    r = _red_frame(services=10, steps=60)  # svc-007's errors rise in the window
+    chart = red_panels(r, INC, BASE, services=["svc-001", "svc-002", "svc-007", "svc-001"])
+    spec = chart.to_dict()
+    rows = [x for d in spec["datasets"].values() for x in d if "_order" in x]
+    order = sorted({(x["_order"], x["service"]) for x in rows})
+    assert order[0][1] == "svc-007"  # the others' order: ties, unchanged
+    assert [o for o, _ in order] == [0, 1, 2]  # one panel each, a repeat dropped
+    assert "3 of 10 services, most changed first" in json.dumps(spec["title"])
+
+
+def test_runs_out_chart_writes_the_peak_as_the_table_does() -> None:
+    """The bars' labels read "58" beside a table saying "58.2%" (look18); the tooltip
+    showed the raw days (13.7) and peak (58)."""
+    from datetime import UTC, datetime
+
+    from workbench.charts.capacity import runs_out_chart
+
+    table = pl.DataFrame(
+        {
+            "service": ["checkout", "auth"],
+            "resource": ["cpu", "memory"],
+            "days_left": [13.7, float("inf")],
+            "utilisation_peak": [0.582, 0.557],
+            "saturates_at": [datetime(2026, 12, 3, tzinfo=UTC), None],
+        }
+    )
+    chart = runs_out_chart(table, horizon_days=180)
+    svg = render.to_svg(chart)
+    assert ">58.2%<" in svg and ">55.7%<" in svg and ">58<" not in svg
+    rows = next(d for d in chart.to_dict()["datasets"].values() if d and "service" in d[0])
+    assert [(r["peak_text"], r["days_text"], r["date"]) for r in rows] == [
+        ("58.2%", "14 d", "2026-12-03"),
+        ("55.7%", "—", "not within the horizon"),
+    ]

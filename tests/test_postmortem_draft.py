@@ -429,3 +429,36 @@ def test_the_postmortem_writes_windows_durations_and_ratios_as_the_notebook_does
 
     assert _saved_at("2026-12-07T02:37:43.215414Z") == "2026-12-07 02:37:43 UTC"
     assert _saved_at("?") == "?"
+
+
+def test_a_draft_not_from_a_bundle_names_the_sources_it_was_read_from(inc: Incident) -> None:
+    """The postmortem of the embedded demo incident (a directory of files) said "made
+    from live sources": the Evidence section names each source instead."""
+    name = inc.sources[0].name
+    text = str(draft(inc).section("evidence"))
+    assert f"`{name}`" in text and "live sources" not in text
+    assert "inc.save_bundle(PATH)" in text
+
+
+def test_the_impact_table_says_when_it_began(inc: Incident) -> None:
+    """The Began row read "first onset: errors rise on …" with no time (the Ended row
+    beside it says "back under its threshold at 11:43:00")."""
+    pm = draft(inc)
+    row = next(x for x in str(pm.section("impact")).splitlines() if x.startswith("| Began |"))
+    assert row.startswith(f"| Began | {pm.impact.start:%H:%M:%S} UTC, first ")
+
+
+def test_evidence_cut_short_ends_its_line_once(inc: Incident) -> None:
+    """The demo's Detected line ended "…on api-gatewa…." (look18): an ellipsis then a
+    full stop. Evidence cut short ends the line with its ellipsis alone."""
+    from dataclasses import replace
+
+    pm = draft(inc)
+    assert pm.timings.detected is not None and pm.timings.mitigated is not None
+    pm.timings = replace(
+        pm.timings, detected_evidence="labels " * 80, mitigated_evidence="target " * 80
+    )
+    text = str(pm.section("detection")) + str(pm.section("response"))
+    assert "…" in text and "…." not in text
+    pm.timings = replace(pm.timings, detected_evidence="short", mitigated_evidence="")
+    assert "evidence: short.\n" in str(pm.section("detection"))

@@ -111,7 +111,7 @@ def test_findings_name_the_top_suspect_with_its_evidence() -> None:
         "(80.0% of all failing traces)" in md
     )
     assert "rollback cart to v1.9 at 11:40" in md
-    assert "likely a victim of `cart`" in md
+    assert "- **Next suspect**: `gateway`: likely a victim of `cart`." in md
     assert f._repr_markdown_() == md
 
 

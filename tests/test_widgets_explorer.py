@@ -535,3 +535,20 @@ def test_log_pattern_counts_read_as_the_tables_write_them(explorer: IncidentExpl
     labels = [label for label, _ in view.patterns.options]
     n = int(big["n_incident"][0])
     assert any(f"{n:,} × {big['service'][0]}:" in label for label in labels), labels[:3]
+
+
+def test_logs_tab_counts_every_pattern_not_its_lists_cap(demo: dict) -> None:
+    """The Logs tab said "100 patterns in the window … 6 new, 12 surging": 100 was the
+    list's cap (the demo's window has more) and the 12 surging counted the 6 new again."""
+    ex = IncidentExplorer(demo["inc"], background=False, max_patterns=10)
+    ex.show_tab("logs")
+    every = ex.inv.patterns(n=2**31)
+    assert every.height > 10 and every["new"].any()
+    note = ex.views["logs"].note.value
+    assert f"10 of {every.height} patterns in the window" in note
+    n_new = int(every["new"].sum())
+    more = int((every["surge"] & ~every["new"]).sum())
+    assert f"<b>{n_new} new</b>, {more} more surging" in note
+    ex.views["logs"].search.value = "<b>"  # the search is text, never markup
+    note = ex.views["logs"].note.value
+    assert "&lt;b&gt;" in note and "<b></b>" not in note

@@ -30,6 +30,29 @@ if TYPE_CHECKING:
 __all__ = ["LogsView", "SuspectsView", "TracesView"]
 
 
+#: ``n`` that asks :meth:`Investigation.patterns` for every pattern
+_ALL = 2**31
+
+
+def patterns_note(every: pl.DataFrame, shown: int, services: str, search: str = "") -> str:
+    """What the Logs tab's list holds, as HTML: how many patterns the window has (not
+    the list's cap), how many are new and how many more surge (a new pattern is flagged
+    surging too: counted once).
+
+    >>> patterns_note(inv.patterns(n=2**31), 100, "all services")
+    '100 of 122 patterns in the window for all services: <b>6 new</b>, 6 more surging (listed first).'
+    """
+    n = every.height
+    n_new = int(every["new"].sum()) if n else 0
+    n_surge = int((every["surge"] & ~every["new"]).sum()) if n else 0
+    count = f"{shown} of {n}" if shown < n else f"{n}"
+    match = f" matching {search!r}" if search else ""
+    return (
+        f"{count} patterns in the window for {html.escape(services)}{html.escape(match)}: "
+        f"<b>{n_new} new</b>, {n_surge} more surging (listed first)."
+    )
+
+
 class LogsView(w.VBox):
     """Log patterns (new and surging first), a search box, the raw lines behind one."""
 
@@ -131,7 +154,9 @@ class LogsView(w.VBox):
 
     def render(self) -> None:
         ex = self.ex
-        t = ex.inv.patterns(search=self.search.value, n=ex.max_patterns)
+        # every pattern, to count them; the list shows the first max_patterns
+        every = ex.inv.patterns(search=self.search.value, n=_ALL)
+        t = every.head(ex.max_patterns)
         self.table = t
         opts = []
         for i, r in enumerate(t.iter_rows(named=True)):
@@ -148,12 +173,8 @@ class LogsView(w.VBox):
             self.patterns.value = index
         finally:
             self._syncing = False
-        n_new = int(t["new"].sum()) if t.height else 0
-        n_surge = int(t["surge"].sum()) if t.height else 0
         self.note.value = (
-            f"<p>{t.height} patterns in the window for {html.escape(services_note(ex))}"
-            f"{' matching ' + repr(self.search.value) if self.search.value else ''}: "
-            f"<b>{n_new} new</b>, {n_surge} surging (listed first).</p>"
+            "<p>" + patterns_note(every, t.height, services_note(ex), self.search.value) + "</p>"
         )
         self._show_lines()
 

@@ -289,6 +289,10 @@ class Postmortem:
     #: rows of the investigation's timeline :attr:`timeline` was made from (window rows
     #: aside); 0: as many as :attr:`timeline` holds
     timeline_total: int = 0
+    #: what the incident was read from when not from a bundle (each source's name, such
+    #: as ``files:demo-0.1.0-r6-seed1`` or ``prometheus:prod``): the Evidence section
+    #: says it, rather than calling every source "live"
+    source_names: list[str] = field(default_factory=list, repr=False)
 
     def timeline_table(self) -> Any:
         """The Timeline section's table (:func:`workbench.timeline_view.present`): the
@@ -418,4 +422,5 @@ def draft(
         links=links,
         timeline_note=tl_note,
         timeline_total=timeline.filter(~pl.col("kind").is_in(list(WINDOW_KINDS))).height,
+        source_names=[str(getattr(s, "name", s)) for s in getattr(incident, "sources", [])],
     )

@@ -145,7 +145,8 @@ def impact(pm: Postmortem) -> str:
     rows = [
         ("Impact period", f"{_hm(imp.start, True)} – {_hm(imp.end, True)} UTC"),
         ("Duration", _dur(imp.duration)),
-        ("Began", _md(imp.period.start_evidence, 160)),
+        # the time first, as the Ended row says it (its evidence alone named none)
+        ("Began", f"{_hm(imp.start, True)} UTC, {_md(imp.period.start_evidence, 160)}"),
         ("Ended", _md(imp.period.end_evidence, 160)),
         ("Affected services", _services(imp.services)),
         ("Counted at (entry services)", _services(imp.entry_services)),
@@ -188,13 +189,20 @@ def impact(pm: Postmortem) -> str:
     return "\n".join(lines)
 
 
+def _full_stop(line: str) -> str:
+    """``line`` ending in one full stop: evidence cut short ends in "…", which a stop
+    after it turned into "…."."""
+    return line if line.endswith(("…", ".")) else line + "."
+
+
 def detection(pm: Postmortem) -> str:
     t = pm.timings
     lines = [
         f"- **Onset**: {_hm(t.onset, True)} UTC ({_md(t.onset_evidence, 160)}).",
-        f"- **Detected**: {_hm(t.detected, True)} UTC by {_md(t.detected_by, 160)}"
-        + (f" — evidence: {_md(t.detected_evidence, 200)}" if t.detected_evidence else "")
-        + ".",
+        _full_stop(
+            f"- **Detected**: {_hm(t.detected, True)} UTC by {_md(t.detected_by, 160)}"
+            + (f" — evidence: {_md(t.detected_evidence, 200)}" if t.detected_evidence else "")
+        ),
         f"- **Time to detect**: {_dur(t.time_to_detect)}.",
         "",
         f"{TODO}: how was the incident noticed, and could it have been noticed sooner? "
@@ -206,9 +214,10 @@ def detection(pm: Postmortem) -> str:
 def response(pm: Postmortem) -> str:
     t = pm.timings
     lines = [
-        f"- **Mitigated**: {_hm(t.mitigated, True)} UTC by {_md(t.mitigated_by, 160)}"
-        + (f" — evidence: {_md(t.mitigated_evidence, 200)}" if t.mitigated_evidence else "")
-        + ".",
+        _full_stop(
+            f"- **Mitigated**: {_hm(t.mitigated, True)} UTC by {_md(t.mitigated_by, 160)}"
+            + (f" — evidence: {_md(t.mitigated_evidence, 200)}" if t.mitigated_evidence else "")
+        ),
         f"- **Time to mitigate**: {_dur(t.time_to_mitigate)} after the onset"
         + (
             f" ({_dur(t.mitigated - t.detected)} after detection)."
@@ -301,9 +310,13 @@ def root_cause(pm: Postmortem, *, top: int = 3) -> str:
 def evidence(pm: Postmortem) -> str:
     p = pm.provenance
     if not p:
+        # the sources as they were read (a directory of files is no "live" source):
+        # named, so the reader knows what the figures came from
+        read = ", ".join(_code(n) for n in pm.source_names) or "its sources"
         return (
-            "This draft was made from live sources, not an evidence bundle: save one with "
-            "`inc.save_bundle(PATH)` so the figures above can be checked later."
+            f"This draft was made from {read} as read when it ran, not from an evidence "
+            "bundle: save one with `inc.save_bundle(PATH)` so the figures above can be "
+            "checked later."
         )
     m = p["manifest"]
     lines = [

@@ -99,7 +99,9 @@ class Findings:
             if items:
                 lines.append(f"- **{title}**: " + "; ".join(items) + ".")
         if self.runner_up:
-            lines.append(f"- Next suspect: {_code(self.runner_up)} ({self.runner_up_why}).")
+            # a heading like the others; the why often has parentheses of its own
+            # ("redis (process_resident_memory_bytes changed (held z = 5 ...))")
+            lines.append(f"- **Next suspect**: {_code(self.runner_up)}: {self.runner_up_why}.")
         for c in self.caveats:
             lines.append(f"- ⚠ {c}")
         return "\n".join(lines)

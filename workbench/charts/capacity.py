@@ -46,8 +46,19 @@ def runs_out_chart(table: pl.DataFrame, *, horizon_days: int = 365, top: int = 1
         .then(pl.col("days_left").clip(upper_bound=horizon_days))
         .otherwise(float(horizon_days)),
         within=pl.col("days_left") <= horizon_days,
-        peak_pct=(pl.col("utilisation_peak") * 100).round(0),
         rank=pl.int_range(1, pl.len() + 1),
+    )
+    # the label and tooltip write numbers as the table beside the chart does ("58.2%",
+    # "14 d"); the label read "58" under a table saying 58.2%
+    df = df.with_columns(
+        peak_text=pl.Series([format_percent(v) for v in df["utilisation_peak"].to_list()]),
+        days_text=pl.Series(
+            [
+                f"{d:.0f} d" if d is not None and math.isfinite(d) else "—"
+                for d in df["days_left"].to_list()
+            ],
+            dtype=pl.String,
+        ),
     )
     data = df.select(
         "series",
@@ -55,9 +66,13 @@ def runs_out_chart(table: pl.DataFrame, *, horizon_days: int = 365, top: int = 1
         "resource",
         "days",
         "within",
-        "peak_pct",
+        "peak_text",
+        "days_text",
         "rank",
-        pl.col("saturates_at").dt.strftime("%Y-%m-%d").alias("date"),
+        pl.col("saturates_at")
+        .dt.strftime("%Y-%m-%d")
+        .fill_null("not within the horizon")
+        .alias("date"),
     )
     order = data["series"].to_list()
     base = alt.Chart(data).encode(
@@ -74,13 +89,17 @@ def runs_out_chart(table: pl.DataFrame, *, horizon_days: int = 365, top: int = 1
     bars = base.mark_bar().encode(
         color=alt.Color("resource:N", scale=alt.Scale(range=list(OKABE_ITO)), title="resource"),
         opacity=alt.condition("datum.within", alt.value(1.0), alt.value(0.3)),
-        tooltip=["service", "resource", "days", "date", "peak_pct"],
+        tooltip=[
+            alt.Tooltip("service:N"),
+            alt.Tooltip("resource:N"),
+            alt.Tooltip("peak_text:N", title="peak"),
+            alt.Tooltip("date:N", title="crosses the threshold"),
+            alt.Tooltip("days_text:N", title="days left"),
+        ],
     )
-    text = base.mark_text(align="left", dx=3, fontSize=10).encode(
-        text=alt.Text("peak_pct:Q", format=".0f"),
-    )
+    text = base.mark_text(align="left", dx=3, fontSize=10).encode(text=alt.Text("peak_text:N"))
     return (bars + text).properties(
-        title="Runs out first (label: recent peak utilisation, %)",
+        title="Runs out first (label: recent peak utilisation)",
         width=520,
         height=max(120, 18 * len(order)),
     )

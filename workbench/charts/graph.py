@@ -113,6 +113,17 @@ _TEXT_TIPS = [
 ]
 
 
+#: an edge's numbers are counted in the traces, which are usually sampled (and tail
+#: sampling keeps failing ones): say so, beside nodes that carry every request's RED
+#: numbers (an edge at 44% into a service whose requests fail at 18% read as a contradiction)
+EDGE_SOURCE = "in the traces kept"
+_EDGE_TEXT_TIPS = [
+    alt.Tooltip("_rate_text:N", title=f"request rate {EDGE_SOURCE}"),
+    alt.Tooltip("_error_text:N", title=f"error ratio {EDGE_SOURCE}"),
+    alt.Tooltip("_p95_text:N", title=f"p95 {EDGE_SOURCE}"),
+]
+
+
 def _tooltip_texts(df: pl.DataFrame) -> pl.DataFrame:
     """``df`` (graph nodes or edges) with the text its tooltip shows for each number."""
     texts = {
@@ -278,10 +289,12 @@ def service_graph_chart(
     nodes, edges = stable_floats(nodes), stable_floats(edges)  # same data, same spec
     px = alt.X("x:Q", scale=None, axis=None)
     py = alt.Y("y:Q", scale=None, axis=None)
-    max_ratio = max(
-        [v for v in [*nodes["error_ratio"].to_list(), *edges["error_ratio"].to_list()] if v],
-        default=0.0,
-    )
+    # the colour scale spans what it colours: the edges' error ratios (from the traces)
+    # only when edges are coloured by them, not when ``diff`` colours them by change
+    coloured = nodes["error_ratio"].to_list()
+    if diff is None:
+        coloured += edges["error_ratio"].to_list()
+    max_ratio = max([v for v in coloured if v], default=0.0)
     if color_by == "error_ratio":
         color_scale = error_scale(max_ratio)
         color_title = "error ratio"
@@ -296,8 +309,8 @@ def service_graph_chart(
     edge_tip = [
         alt.Tooltip("caller:N"),
         alt.Tooltip("callee:N"),
-        alt.Tooltip("calls:Q", format=","),
-        *_TEXT_TIPS,
+        alt.Tooltip("calls:Q", format=",", title=f"calls {EDGE_SOURCE}"),
+        *_EDGE_TEXT_TIPS,
     ]
     if diff is not None:
         edge_tip.append(alt.Tooltip("change_text:N", title="vs baseline"))
@@ -393,6 +406,7 @@ def service_graph_chart(
     )
     shown = g.number_of_nodes()
     total = graph.nodes.height
+    edges_by_ratio = diff is None and color_by == "error_ratio"
     head = title or "Service dependency graph"
     sub = (
         f"{shown} of {total} services (most failing, then busiest)"
@@ -404,7 +418,12 @@ def service_graph_chart(
     )
     if diff is not None:
         sub += "; edges vs baseline: dashed = new, dotted = vanished"
-    subtitle = [sub]
+    # a line of its own: the edges' numbers are not the nodes' (see EDGE_SOURCE)
+    edge_line = (
+        f"edges count the calls {EDGE_SOURCE}"
+        f"{' (colour: their error ratio)' if edges_by_ratio else ''}"
+    )
+    subtitle = [sub, edge_line]
     if graph.window is not None:  # every number in a tooltip is over this window
         subtitle.append(f"numbers over {format_window(graph.window)}")
     return (

@@ -137,18 +137,28 @@ def red_panels(
     """Small multiples of a RED frame (see :mod:`workbench.analysis.red`).
 
     ``window`` (incident) and ``baseline`` are shaded; the dashed line is each panel's
-    quantity over the baseline window, as the RED summary states it. ``services`` picks the rows (default: up to ``max_services``
-    chosen by :func:`pick_services`). ``brush=True`` adds an interval selection on time
+    quantity over the baseline window, as the RED summary states it. ``services`` picks the rows, most changed first whatever the order
+    given (default: up to ``max_services`` chosen by :func:`pick_services`). ``brush=True`` adds an interval selection on time
     named :data:`TIME_BRUSH`, for widgets. ``zoom`` (a window) sets every time axis to
     that range and draws only what lies in it (what a brush in the explorer does).
     """
     check_columns(red_frame, RED_COLUMNS, "RED")
-    chosen = (
-        list(services)
-        if services
-        else pick_services(red_frame, window=window, baseline=baseline, max_services=max_services)
-    )
     total = red_frame["service"].n_unique()
+    if services:
+        # the caller's services, most changed first as the subtitle says (they came
+        # focus first then alphabetical in the explorer, alphabetical in the postmortem,
+        # under "most changed first" and beside a table in that order)
+        rank = {
+            s: i
+            for i, s in enumerate(
+                pick_services(red_frame, window=window, baseline=baseline, max_services=total)
+            )
+        }
+        chosen = sorted(dict.fromkeys(services), key=lambda s: rank.get(s, total))
+    else:
+        chosen = pick_services(
+            red_frame, window=window, baseline=baseline, max_services=max_services
+        )
     df = red_frame.filter(pl.col("service").is_in(chosen))
     base_lines = _baseline_lines(df, baseline) if baseline is not None else None
     max_points = max(10, MAX_ROWS // max(1, len(chosen) * len(MEASURES)))

@@ -15,6 +15,9 @@ import json
 
 from workbench.errors import ConfigError
 
+#: what a bundle command's PATH is (``--help`` showed a bare "path")
+_PATH_HELP = "the bundle directory (written by workbench bundle save or inc.save_bundle)"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bundle", help="save, verify or show an evidence bundle")
@@ -37,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify = bsub.add_parser(
         "verify", help="check every hash, the chain, and optionally a digest and a signature"
     )
-    verify.add_argument("path")
+    verify.add_argument("path", help=_PATH_HELP)
     verify.add_argument(
         "--expect", metavar="DIGEST", help="fail unless bundle_sha256 is exactly this"
     )
@@ -52,12 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify.set_defaults(func=_verify)
 
     sign = bsub.add_parser("sign", help="sign a bundle's digest with an Ed25519 key")
-    sign.add_argument("path")
+    sign.add_argument("path", help=_PATH_HELP)
     sign.add_argument("--key", metavar="KEYFILE", required=True, help="e.g. ~/.ssh/id_ed25519")
     sign.set_defaults(func=_sign)
 
     show = bsub.add_parser("show", help="print a bundle's manifest summary")
-    show.add_argument("path")
+    show.add_argument("path", help=_PATH_HELP)
     show.set_defaults(func=_show)
 
 

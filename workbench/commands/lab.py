@@ -29,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="use a generated topology of N services (2..1000) instead of the shop",
     )
-    g.add_argument("--step", type=float, default=30.0, help="scrape interval in seconds")
+    g.add_argument(
+        "--step", type=float, default=30.0, help="scrape interval in seconds (default 30)"
+    )
     g.add_argument(
         "--naming",
         default="lab",
@@ -44,7 +46,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--out", required=True, help="output directory")
     h.add_argument("--days", type=float, default=28.0, help="length of the history (default 28)")
     h.add_argument("--step", type=float, default=300.0, help="resolution in seconds (default 300)")
-    h.add_argument("--end", default="2026-11-20T00:00:00Z", help="end of the history, RFC 3339")
+    h.add_argument(
+        "--end",
+        default="2026-11-20T00:00:00Z",
+        help="end of the history, RFC 3339 (default 2026-11-20T00:00:00Z)",
+    )
     h.add_argument(
         "--services",
         type=int,

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from workbench.commands import help_text
 from workbench.errors import ConfigError
 from workbench.timewindow import Window, parse_duration, parse_time
 
@@ -42,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "new",
         help="create an incident notebook with its parameters filled",
-        description=__doc__,
+        description=help_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("incident_id", metavar="INCIDENT_ID", help="e.g. INC-123")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
+from workbench.commands import help_text
 from workbench.errors import ConfigError
 
 
@@ -25,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "note",
         help="write a note to Grafana as an annotation (only with --grafana)",
-        description=__doc__,
+        description=help_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("text", help="what happened, what was decided")

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from workbench.commands import help_text
 from workbench.errors import ConfigError
 
 _SECRETISH = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|API_?KEY|CREDENTIAL", re.I)
@@ -32,11 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "render",
         help="render a notebook (e.g. a postmortem) to HTML or Markdown without code",
-        description=__doc__,
+        description=help_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("notebook", help="a .ipynb file, or a template name: postmortem, incident")
-    p.add_argument("--to", choices=("html", "md"), default="html", help="output format")
+    p.add_argument(
+        "--to", choices=("html", "md"), default="html", help="output format (default html)"
+    )
     p.add_argument("--out", type=Path, help="output file (default: NOTEBOOK's name + .html/.md)")
     p.add_argument("--execute", action="store_true", help="run the notebook headless first")
     p.add_argument(

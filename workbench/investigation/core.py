@@ -49,14 +49,16 @@ DEFINITIONS: dict[str, str] = {
     "red_traces": q.RED_DEFINITION + " (all from the spans: rates count sampled traces)",
     "red_summary": q.SUMMARY_DEFINITION,
     "graph": "calls between services from the spans starting in the window; node error "
-    "ratio, rate and p95 are the RED definitions over the same window",
+    "ratio, rate and p95 are the RED definitions over the same window; edges keep the "
+    "spans' counts (rates and error ratios of the traces kept, often sampled)",
     "graph_raw": "calls between services from the spans starting in the window (span "
     "counts: rates count sampled traces)",
     "graph_baseline": "calls between services from the spans starting in the baseline; "
     "node numbers are the baseline's RED quantities",
     "graph_baseline_raw": "calls between services from the spans starting in the baseline",
     "graph_diff": "every call edge, baseline against window: new, vanished, error ratio "
-    "rise, p95 ratio",
+    "rise, p95 ratio; counted in the traces kept (often sampled, failing ones kept first: "
+    "an edge's error ratio can exceed its callee's RED error ratio)",
     "templates": "every log line with its Drain template (variable fields masked)",
     "surges": "log templates new in the window or whose rate rose against the baseline "
     "(Poisson likelihood-ratio z >= 3 and rate ratio >= 2)",
