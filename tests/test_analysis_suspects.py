@@ -133,14 +133,22 @@ def test_a_call_into_an_untraced_service_does_not_keep_the_time_of_what_it_calls
     assert t["tax"]["errors"] > t["sms"]["errors"] > 0  # timeouts over ok tax spans stay sms's
 
 
-def test_a_metric_change_says_its_z_not_a_second_score():
-    """The ``why`` of a metric change names its robust z, never "score": a suspect row
-    read "score 0.29 | process_resident_memory_bytes changed (score 5)" (look9)."""
+def test_a_metric_change_says_its_size_in_words_not_a_second_score():
+    """The ``why`` of a metric change says its size in the baseline's spreads, in words,
+    never "score": a suspect row read "score 0.29 | process_resident_memory_bytes changed
+    (score 5)" (look9), then "changed (held z = 5 against the baseline)" (look18: jargon,
+    and parentheses inside the suspect's own)."""
     case = cascade_case()
     edges = pl.DataFrame({"caller": ["frontend", "api"], "callee": ["api", "db"]})
     sus = rank_suspects(
         None, window=case["window"], baseline=case["baseline"], metrics=case["metrics"], edges=edges
     )
-    whys = [w for w in sus.table["why"].to_list() if " changed (" in w]
+    whys = [w for w in sus.table["why"].to_list() if " changed and stayed changed: " in w]
     assert whys, sus.table
-    assert all("score" not in w and "z = " in w and "against the baseline" in w for w in whys)
+    assert all(
+        "score" not in w
+        and "z = " not in w
+        and "(" not in w
+        and "× the baseline's usual spread" in w
+        for w in whys
+    )

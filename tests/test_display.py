@@ -300,3 +300,41 @@ def test_graph_tooltips_say_numbers_as_the_tables_do() -> None:
     assert f"p95: {format_value(node['p95_ms'], 'p95_ms')}" in mine
     for raw in (": false", ": true", "req/s:", "calls/s", "p95 ms"):
         assert not any(raw in lab for lab in labels), raw
+
+
+def test_two_levels_side_by_side_read_differently_when_they_differ() -> None:
+    # a metric change read "0.02 -> 0.02, down" in the demo's evidence for checkout
+    from workbench.display import format_apart
+
+    assert format_apart(0.020333, 0.019) == ("0.0203", "0.019")
+    assert format_apart(1234.4, 1234.2) == ("1,234.4", "1,234.2")
+    assert format_apart(12.0, 48.5) == ("12", "48.5")  # already apart: as format_value
+    assert format_apart(0.02, 0.02) == ("0.02", "0.02")  # equal stays equal
+    assert format_apart(None, 3.0) == ("—", "3")
+
+
+def test_a_metric_changes_evidence_never_shows_the_same_number_twice() -> None:
+    from types import SimpleNamespace
+
+    import polars as pl
+
+    from workbench.summaries import EVIDENCE_VIEWS, evidence_html
+
+    series = pl.DataFrame(
+        {
+            "metric": ["process_cpu_seconds_total"],
+            "labels": ["job=checkout"],
+            "direction": ["down"],
+            "baseline_median": [0.020333],
+            "incident_median": [0.019],
+            "onset": [None],
+            "score": [5.06],
+        }
+    )
+    empty = pl.DataFrame()
+    ev = SimpleNamespace(service="checkout", links=None, series=series)
+    for name in EVIDENCE_VIEWS:
+        if name != "series":
+            setattr(ev, name, empty)
+    html = evidence_html(ev, open=True)
+    assert ">0.0203<" in html and ">0.019<" in html and ">0.02<" not in html

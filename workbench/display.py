@@ -266,6 +266,26 @@ def _bytes(x: float) -> str:
     return f"{x:.1f} TiB"  # pragma: no cover
 
 
+def format_apart(a: float | None, b: float | None) -> tuple[str, str]:
+    """Two numbers shown side by side (a baseline and an incident level), with as many
+    significant digits as it takes for different values to read differently (up to 6):
+    ``0.0201`` and ``0.0196``, not ``0.02`` and ``0.02`` beside the word "down".
+
+    >>> format_apart(0.0201, 0.0196)
+    ('0.0201', '0.0196')
+    >>> format_apart(12.0, 48.5)
+    ('12', '48.5')
+    """
+    if a is None or b is None:
+        return format_value(a), format_value(b)
+    sa, sb = _number(float(a)), _number(float(b))
+    digits = 3
+    while sa == sb and a != b and digits <= 6:
+        sa, sb = f"{a:,.{digits}g}", f"{b:,.{digits}g}"
+        digits += 1
+    return sa, sb
+
+
 def format_value(value: Any, column: str = "") -> str:
     """One cell as text, the way ``column``'s name says (see the module table)."""
     if value is None:

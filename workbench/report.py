@@ -100,7 +100,7 @@ class Findings:
                 lines.append(f"- **{title}**: " + "; ".join(items) + ".")
         if self.runner_up:
             # a heading like the others; the why often has parentheses of its own
-            # ("redis (process_resident_memory_bytes changed (held z = 5 ...))")
+            # ("redis (process_resident_memory_bytes changed and stayed changed: ...)")
             lines.append(f"- **Next suspect**: {_code(self.runner_up)}: {self.runner_up_why}.")
         for c in self.caveats:
             lines.append(f"- ⚠ {c}")

@@ -15,12 +15,20 @@ Example::
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
-from workbench.display import details, format_time, format_window, html_table, markdown_table
+from workbench.display import (
+    details,
+    format_apart,
+    format_time,
+    format_window,
+    html_table,
+    markdown_table,
+)
 from workbench.grafana_view import COLUMN, link_cells, links_html, links_markdown
 
 __all__ = [
@@ -111,6 +119,8 @@ def evidence_html(evidence: Any, *, max_rows: int = 8, open: bool = False) -> st
             continue
         counts.append(_plural(df.height, word))
         df, cells = link_cells(df, name, links, evidence.service)
+        if name == "series":  # a change never reads "0.02 -> 0.02, down"
+            cells = {**cells, **_APART_CELLS}
         # "written by" only where a line is about another service than its writer
         same = "logged_by" in df.columns and (df["logged_by"] == evidence.service).all()
         cols = [c for c in columns if c in df.columns and not (c == "logged_by" and same)]
@@ -128,6 +138,18 @@ def evidence_html(evidence: Any, *, max_rows: int = 8, open: bool = False) -> st
     if top:
         parts.insert(0, f"<div class='wb-grafana-links'>Open in Grafana: {top}</div>")
     return details(f"Evidence for {evidence.service}: {said}", "".join(parts), open=open)
+
+
+def _apart_cell(i: int) -> Callable[[Any, dict[str, Any]], str]:
+    def cell(_value: Any, row: dict[str, Any]) -> str:
+        pair = format_apart(row.get("baseline_median"), row.get("incident_median"))
+        return html.escape(pair[i])
+
+    return cell
+
+
+#: a metric change's baseline and incident medians, told apart when they round alike
+_APART_CELLS = {"baseline_median": _apart_cell(0), "incident_median": _apart_cell(1)}
 
 
 def suspect_links(suspects: Any, service: str) -> dict[str, str]:

@@ -621,8 +621,12 @@ SIGNALS: tuple[Signal, ...] = (
         "symptom",
         "metric change",
         _metrics,
-        # the strength is a robust z (baseline spreads), not the suspect's score: say so
-        lambda r: f"{r['top']} changed (held z = {r['strength']:.0f} against the baseline)",
+        # the strength is a robust z held over a run of points (see changes.py), not the
+        # suspect's score: said in words ("held z = 5" read as jargon at 3 a.m.)
+        lambda r: (
+            f"{r['top']} changed and stayed changed: {r['strength']:.0f}× the baseline's "
+            "usual spread"
+        ),
         floor=_change_floor,
     ),
     Signal(
