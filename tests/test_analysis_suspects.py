@@ -143,12 +143,12 @@ def test_a_metric_change_says_its_size_in_words_not_a_second_score():
     sus = rank_suspects(
         None, window=case["window"], baseline=case["baseline"], metrics=case["metrics"], edges=edges
     )
-    whys = [w for w in sus.table["why"].to_list() if " changed and stayed changed: " in w]
+    whys = [w for w in sus.table["why"].to_list() if " shifted " in w]
     assert whys, sus.table
     assert all(
         "score" not in w
         and "z = " not in w
         and "(" not in w
-        and "× the baseline's usual spread" in w
+        and "× the baseline's usual spread and held" in w
         for w in whys
     )

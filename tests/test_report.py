@@ -158,3 +158,13 @@ def test_findings_say_when_the_errors_went_back_to_normal() -> None:
         assert r["title"] in line and f"{r['ts']:%H:%M}" in line
     # the line comes after the rollback, as the story goes
     assert text.index("**Rolled back**") < text.index("**Back to normal**")
+
+
+def test_a_cut_next_suspect_line_ends_once() -> None:
+    # the demo's findings ended "... the baseline's usu…." (an ellipsis, then a stop)
+    from workbench.report import Findings
+
+    cut = Findings("INC-1", "11:00–12:00", "checkout", runner_up="redis", runner_up_why="a b…")
+    assert cut.to_markdown().splitlines()[-1].endswith("`redis`: a b…")
+    whole = Findings("INC-1", "11:00–12:00", "checkout", runner_up="redis", runner_up_why="a b")
+    assert whole.to_markdown().splitlines()[-1].endswith("`redis`: a b.")

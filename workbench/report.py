@@ -100,8 +100,10 @@ class Findings:
                 lines.append(f"- **{title}**: " + "; ".join(items) + ".")
         if self.runner_up:
             # a heading like the others; the why often has parentheses of its own
-            # ("redis (process_resident_memory_bytes changed and stayed changed: ...)")
-            lines.append(f"- **Next suspect**: {_code(self.runner_up)}: {self.runner_up_why}.")
+            # ("redis (process_resident_memory_bytes shifted 5× ... and held)")
+            why = self.runner_up_why
+            stop = "" if why.endswith(("…", ".")) else "."  # not "usu…."
+            lines.append(f"- **Next suspect**: {_code(self.runner_up)}: {why}{stop}")
         for c in self.caveats:
             lines.append(f"- ⚠ {c}")
         return "\n".join(lines)
@@ -183,7 +185,7 @@ def findings(
         f.runner_up = nxt["service"]
         victim = nxt.get("victim_of")
         f.runner_up_why = (
-            f"likely a victim of {_code(victim)}" if victim else _md(nxt.get("why"), 80)
+            f"likely a victim of {_code(victim)}" if victim else _md(nxt.get("why"), 120)
         )
     if red_summary is not None and red_summary.height:
         f.red = _red_lines(red_summary, max_items)

@@ -623,10 +623,7 @@ SIGNALS: tuple[Signal, ...] = (
         _metrics,
         # the strength is a robust z held over a run of points (see changes.py), not the
         # suspect's score: said in words ("held z = 5" read as jargon at 3 a.m.)
-        lambda r: (
-            f"{r['top']} changed and stayed changed: {r['strength']:.0f}× the baseline's "
-            "usual spread"
-        ),
+        lambda r: f"{r['top']} shifted {r['strength']:.0f}× the baseline's usual spread and held",
         floor=_change_floor,
     ),
     Signal(
