@@ -152,3 +152,17 @@ def test_a_metric_change_says_its_size_in_words_not_a_second_score():
         and "× the baseline's usual spread and held" in w
         for w in whys
     )
+
+
+def test_evidence_lists_only_operations_that_took_longer():
+    # the demo's checkout evidence listed "POST: 0.0408 ms -> 0.0408 ms, extra 0 ms" among
+    # its "slow operations"; as with metric series and totals, only what changed is evidence
+    case = cascade_case()
+    sus = rank_suspects(case)
+    assert sus.blame.filter(pl.col("service") == "db").height == 2  # computed, all 0 ms extra
+    assert sus.evidence("db").blame.height == 0
+    slower = sus.blame.with_columns(
+        extra_ms=pl.when(pl.col("name") == "SELECT").then(12.0).otherwise(pl.col("extra_ms"))
+    )
+    sus.blame = slower
+    assert sus.evidence("db").blame["name"].to_list() == ["SELECT"]

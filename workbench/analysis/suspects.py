@@ -192,7 +192,11 @@ class Suspects:
             series=self.changes.filter(svc & pl.col("changed")),
             templates=self.surges.filter(svc & pl.col("surge")),
             spans=self.origin_spans.filter(pl.col("blame_service") == service),
-            blame=self.blame.filter(svc),
+            # only operations that took longer (as series: only those that changed): a
+            # row of 0 ms extra listed among "slow operations" contradicted itself
+            blame=self.blame.filter(
+                svc & (pl.col("extra_ms") > 0) if "extra_ms" in self.blame.columns else svc
+            ),
             events=self.events.filter(svc),
             paths=own(self.broken_paths),
             # only the totals above their normal (as series: only those that changed);
