@@ -84,11 +84,8 @@ class _Loader:
 
         def run() -> None:
             try:
-                if gate is None:
+                with gated(gate):  # None: no gate (this thread's context starts empty)
                     incident.load(signals)
-                else:
-                    with gated(gate):
-                        incident.load(signals)
             except BaseException as err:  # re-raised by wait() in the loading thread
                 self.error = err
 

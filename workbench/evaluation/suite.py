@@ -197,7 +197,8 @@ def _check_room(root: Path, cases: int, free: int) -> None:
     freeable = "; " + ", ".join(f"{p} ({disk_size(n)})" for p, n in old) if old else ""
     raise ConfigError(
         f"lab suite: {cases} case(s) to generate in {root} need about {disk_size(need)} "
-        f"(up to 100 MB a case, and 1 GB left free); the disk has {disk_size(free)} free",
+        f"(up to {disk_size(CASE_BYTES)} a case, and {disk_size(HEADROOM_BYTES)} left free); "
+        f"the disk has {disk_size(free)} free",
         hint="free some space, or set WORKBENCH_CACHE (or pass --lab-suite DIR) to a disk "
         "with room; suites of older generators are never read again and can be deleted" + freeable,
     )
