@@ -32,10 +32,27 @@ def _calls(
                     own = 5 + (i + k) % 3  # the callee's own time: unchanged
                     wire = 0.3 + extra + ((i * 7 + win_no) % 4) * jitter
                     kids += [
-                        span(tid, f"c{k}", "s", caller, f"{callee} call", cur, cur + own + wire,
-                             kind="client", t0=t0),  # fmt: skip
-                        span(tid, f"r{k}", f"c{k}", callee, "serve", cur + wire / 2,
-                             cur + wire / 2 + own, t0=t0),  # fmt: skip
+                        span(
+                            tid,
+                            f"c{k}",
+                            "s",
+                            caller,
+                            f"{callee} call",
+                            cur,
+                            cur + own + wire,
+                            kind="client",
+                            t0=t0,
+                        ),
+                        span(
+                            tid,
+                            f"r{k}",
+                            f"c{k}",
+                            callee,
+                            "serve",
+                            cur + wire / 2,
+                            cur + wire / 2 + own,
+                            t0=t0,
+                        ),
                     ]
                     cur += own + wire + 1
                 rows += [span(tid, "s", None, caller, "GET /x", ms, cur + 1, t0=t0), *kids]
@@ -55,9 +72,7 @@ def test_the_wait_beyond_the_callees_own_time_is_measured_per_call():
 def test_only_one_callers_longer_waits_are_that_callers():
     spans = spans_frame(_calls({"cart": 40.0}, CALLS))
     blamed = blame_services(spans)
-    assert caller_side_waits(blamed, window=WINDOW, baseline=BASELINE).rows() == [
-        ("cart", "redis")
-    ]
+    assert caller_side_waits(blamed, window=WINDOW, baseline=BASELINE).rows() == [("cart", "redis")]
     moved = own_waits(blamed, window=WINDOW, baseline=BASELINE)
     client = moved.filter(pl.col("kind") == "client")
     assert set(client.filter(pl.col("service") == "cart")["blame_service"]) == {"cart"}

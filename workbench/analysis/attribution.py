@@ -34,7 +34,14 @@ from workbench.analysis.traces import failing_spans
 from workbench.analysis.windowcounts import WindowCounts
 from workbench.timewindow import Window
 
-__all__ = ["NOISE_Z", "caller_side_edges", "own_failures"]
+__all__ = [
+    "NOISE_Z",
+    "call_waits",
+    "caller_side_edges",
+    "caller_side_waits",
+    "own_failures",
+    "own_waits",
+]
 
 #: a count this many Poisson z from its expectation is beyond noise (the error signal's
 #: level: :func:`workbench.analysis.stats.beyond_noise`)
@@ -149,7 +156,12 @@ def own_failures(bsp: pl.DataFrame, *, window: Window, baseline: Window) -> pl.D
 
 
 # time on the wire -----------------------------------------------------------------------
-_WAIT = {"caller": pl.String, "callee": pl.String, "start": pl.Datetime("us", "UTC")}
+_WAIT: dict[str, pl.DataType] = {
+    "caller": pl.String(),
+    "callee": pl.String(),
+    "start": pl.Datetime("us", "UTC"),
+    "gap_ms": pl.Float64(),
+}
 
 
 @memoised
@@ -164,7 +176,7 @@ def call_waits(bsp: pl.DataFrame) -> pl.DataFrame:
     """
     need = {"trace_id", "span_id", "parent_span_id", "service", "blame_service", "duration_ms"}
     if bsp.height == 0 or not need <= set(bsp.columns):
-        return pl.DataFrame(schema={**_WAIT, "gap_ms": pl.Float64})
+        return pl.DataFrame(schema=_WAIT)
     kids = (
         bsp.drop_nulls("parent_span_id")
         .select("trace_id", span_id="parent_span_id", _cs="service", _cd="duration_ms")
