@@ -17,11 +17,22 @@ only it calls are its own too (a failing caller fails its calls to every callee)
 :func:`own_failures` puts those calls' errors on the caller. A callee with one caller,
 called by no caller shown failing, cannot be told apart this way: left as it is.
 
+**Time on the way follows the same rule.** The time a caller waits beyond its callee's
+own time (the client span's duration minus the server span's: :func:`call_waits`) is
+put on the callee too: a callee whose network is slow (Nezha's injected network delays,
+Train-Ticket and Online Boutique) delays every caller's calls to it. A caller whose own
+network is slow (packet loss, a delay on its pod) or whose CPU is starved (it sends late,
+reads the reply late) makes its calls to every callee wait longer, and the callee's other
+callers wait as before. :func:`caller_side_waits` finds that case as
+:func:`caller_side_edges` does for failures, and :func:`own_waits` puts those calls'
+time on the caller (the latency signal counts it there).
+
 Example::
 
     >>> from workbench.analysis.attribution import caller_side_edges, own_failures
     >>> caller_side_edges(blamed, window=inc.window, baseline=inc.baseline)  # caller, callee
     >>> own_failures(blamed, window=inc.window, baseline=inc.baseline)       # re-blamed spans
+    >>> caller_side_waits(blamed, window=inc.window, baseline=inc.baseline)  # caller, callee
 """
 
 from __future__ import annotations

@@ -358,6 +358,8 @@ def _expected_errors(scale: float) -> pl.Expr:
 
 
 def _latency(c: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
+    # a call's wait beyond its callee's own time is the callee's, unless only one caller
+    # of that callee waits longer (its own network or CPU): then it is that caller's
     bsp, win, base = c.wait_spans, c.window, c.baseline
     empty_blame = pl.DataFrame(
         schema={"service": pl.String, "name": pl.String, "extra_ms": pl.Float64}
