@@ -17,11 +17,22 @@ only it calls are its own too (a failing caller fails its calls to every callee)
 :func:`own_failures` puts those calls' errors on the caller. A callee with one caller,
 called by no caller shown failing, cannot be told apart this way: left as it is.
 
+**Time on the way follows the same rule.** The time a caller waits beyond its callee's
+own time (the client span's duration minus the server span's: :func:`call_waits`) is
+put on the callee too: a callee whose network is slow (Nezha's injected network delays,
+Train-Ticket and Online Boutique) delays every caller's calls to it. A caller whose own
+network is slow (packet loss, a delay on its pod) or whose CPU is starved (it sends late,
+reads the reply late) makes its calls to every callee wait longer, and the callee's other
+callers wait as before. :func:`caller_side_waits` finds that case as
+:func:`caller_side_edges` does for failures, and :func:`own_waits` puts those calls'
+time on the caller (the latency signal counts it there).
+
 Example::
 
     >>> from workbench.analysis.attribution import caller_side_edges, own_failures
     >>> caller_side_edges(blamed, window=inc.window, baseline=inc.baseline)  # caller, callee
     >>> own_failures(blamed, window=inc.window, baseline=inc.baseline)       # re-blamed spans
+    >>> caller_side_waits(blamed, window=inc.window, baseline=inc.baseline)  # caller, callee
 """
 
 from __future__ import annotations
@@ -34,7 +45,14 @@ from workbench.analysis.traces import failing_spans
 from workbench.analysis.windowcounts import WindowCounts
 from workbench.timewindow import Window
 
-__all__ = ["NOISE_Z", "caller_side_edges", "own_failures"]
+__all__ = [
+    "NOISE_Z",
+    "call_waits",
+    "caller_side_edges",
+    "caller_side_waits",
+    "own_failures",
+    "own_waits",
+]
 
 #: a count this many Poisson z from its expectation is beyond noise (the error signal's
 #: level: :func:`workbench.analysis.stats.beyond_noise`)
@@ -132,6 +150,153 @@ def own_failures(bsp: pl.DataFrame, *, window: Window, baseline: Window) -> pl.D
     >>> own_failures(blamed, window=win, baseline=base)  # doctest: +SKIP
     """
     edges = caller_side_edges(bsp, window=window, baseline=baseline)
+    if edges.height == 0:
+        return bsp
+    mark = edges.with_columns(_own=pl.lit(True)).rename(
+        {"caller": "service", "callee": "blame_service"}
+    )
+    return (
+        bsp.join(mark, on=["service", "blame_service"], how="left", maintain_order="left")
+        .with_columns(
+            blame_service=pl.when(pl.col("_own"))
+            .then(pl.col("service"))
+            .otherwise(pl.col("blame_service"))
+        )
+        .drop("_own")
+    )
+
+
+# time on the wire -----------------------------------------------------------------------
+_WAIT: dict[str, pl.DataType] = {
+    "caller": pl.String(),
+    "callee": pl.String(),
+    "start": pl.Datetime("us", "UTC"),
+    "gap_ms": pl.Float64(),
+}
+
+
+@memoised
+def call_waits(bsp: pl.DataFrame) -> pl.DataFrame:
+    """``caller, callee, start, gap_ms``: one row per call whose two sides were traced (a
+    span blamed on another service, :func:`~workbench.analysis.suspects.blame_services`,
+    with exactly one child span, in that service): ``gap_ms`` is the caller's wait
+    beyond the callee's own time (the client span's duration minus the server span's,
+    to the microsecond), the time on the way between them.
+
+    >>> call_waits(blamed).group_by("caller", "callee").agg(pl.col("gap_ms").median())  # doctest: +SKIP
+    """
+    need = {"trace_id", "span_id", "parent_span_id", "service", "blame_service", "duration_ms"}
+    if bsp.height == 0 or not need <= set(bsp.columns):
+        return pl.DataFrame(schema=_WAIT)
+    kids = (
+        bsp.drop_nulls("parent_span_id")
+        .select("trace_id", span_id="parent_span_id", _cs="service", _cd="duration_ms")
+        .group_by("trace_id", "span_id")
+        .agg(_n=pl.len(), _cs=pl.col("_cs").first(), _cd=pl.col("_cd").first())
+        .filter(pl.col("_n") == 1)
+    )
+    return (
+        bsp.filter(pl.col("service") != pl.col("blame_service"))
+        .select("trace_id", "span_id", "service", "blame_service", "start", "duration_ms")
+        .join(kids, on=["trace_id", "span_id"], how="inner")
+        .filter(pl.col("_cs") == pl.col("blame_service"))
+        .select(
+            caller="service",
+            callee="blame_service",
+            start="start",
+            # to the microsecond the frames hold: below it, a difference of two
+            # durations is float rounding, not time
+            gap_ms=(pl.col("duration_ms") - pl.col("_cd")).round(3),
+        )
+    )
+
+
+def _wait_stats(g: pl.DataFrame, w: Window, suffix: str) -> pl.DataFrame:
+    inside = (pl.col("start") >= w.start) & (pl.col("start") < w.end)
+    return (
+        g.filter(inside)
+        .group_by("caller", "callee")
+        .agg(
+            pl.len().alias("_n" + suffix),
+            pl.col("gap_ms").sum().alias("_s" + suffix),
+            (pl.col("gap_ms") ** 2).sum().alias("_q" + suffix),
+        )
+    )
+
+
+def _mean_se2(n: str, s: str, q: str) -> tuple[pl.Expr, pl.Expr]:
+    """(mean, squared standard error of the mean) from a count, a sum and a sum of squares."""
+    m = pl.col(s) / pl.col(n)
+    var = ((pl.col(q) - pl.col(n) * m**2) / (pl.col(n) - 1).clip(lower_bound=1)).clip(0.0)
+    return m, var / pl.col(n)
+
+
+def caller_side_waits(bsp: pl.DataFrame, *, window: Window, baseline: Window) -> pl.DataFrame:
+    """``caller, callee`` pairs whose extra time on the way is the caller's own: the time
+    a caller waits beyond its callee's own time (:func:`call_waits`) is put on the callee
+    (a callee whose network is slow delays the calls of every caller); but a caller whose
+    own network is slow delays its calls to every callee, and the callee's other callers
+    wait as before. The rule is :func:`caller_side_edges`' for failing calls, with time:
+    a callee with at least two callers, exactly one of which waits longer beyond noise
+    (Welch ``z >= 2`` against its own baseline wait, as trace latency counts noise),
+    while the others' wait rose clearly less than that caller's (``z <= -2``); then that
+    caller's longer waits on callees only it calls are its own too.
+
+    >>> caller_side_waits(blamed, window=win, baseline=base)  # doctest: +SKIP
+    shape: (2, 2)  # cart -> redis, cart -> postgres: only cart's calls take longer
+    """
+    from workbench.analysis.traces import _welch_z
+
+    g = call_waits(bsp)
+    if g.height == 0:
+        return pl.DataFrame(schema=_EDGES)
+    e = _wait_stats(g, window, "w").join(
+        _wait_stats(g, baseline, "b"), on=["caller", "callee"], how="inner"
+    )
+    if e.height == 0:
+        return pl.DataFrame(schema=_EDGES)
+    mw, vw = _mean_se2("_nw", "_sw", "_qw")
+    mb, vb = _mean_se2("_nb", "_sb", "_qb")
+    e = e.with_columns(_rise=mw - mb, _z=_welch_z(mw - mb, vw + vb))
+    e = e.with_columns(_slow=pl.col("_z") >= NOISE_Z)
+    if not e["_slow"].any():
+        return pl.DataFrame(schema=_EDGES)
+    # the other callers of the same callee, pooled: their sums less this caller's
+    tot = {c: pl.col(c).sum().over("callee") for c in ("_nw", "_sw", "_qw", "_nb", "_sb", "_qb")}
+    e = e.with_columns(
+        _callers=pl.len().over("callee"),
+        _slowed=pl.col("_slow").sum().over("callee"),
+        **{"_o" + c[1:]: tot[c] - pl.col(c) for c in tot},
+    )
+    one = e.filter(pl.col("_slow") & (pl.col("_callers") >= 2) & (pl.col("_slowed") == 1))
+    if one.height == 0:
+        return pl.DataFrame(schema=_EDGES)
+    ow, ovw = _mean_se2("_onw", "_osw", "_oqw")
+    ob, ovb = _mean_se2("_onb", "_osb", "_oqb")
+    # the others' rise against this caller's: had the callee delayed every caller, theirs
+    # would have risen alike; clearly less, the delay is this caller's
+    shown = one.filter(_welch_z(ow - ob - pl.col("_rise"), ovw + ovb) <= -NOISE_Z)
+    if shown.height == 0:
+        return pl.DataFrame(schema=_EDGES)
+    alone = e.filter(
+        pl.col("caller").is_in(shown["caller"].implode())
+        & pl.col("_slow")
+        & (pl.col("_callers") == 1)
+    )
+    return pl.concat([shown, alone]).select("caller", "callee").unique(maintain_order=True)
+
+
+def own_waits(bsp: pl.DataFrame, *, window: Window, baseline: Window) -> pl.DataFrame:
+    """``bsp`` with the calls of :func:`caller_side_waits` blamed on their caller (their
+    ``blame_service`` set to the span's own service), all of them (a call's time is
+    counted whether it failed or not); unchanged when there are none.
+
+    >>> own_waits(blamed, window=win, baseline=base)  # doctest: +SKIP
+    """
+    return _reblame(bsp, caller_side_waits(bsp, window=window, baseline=baseline))
+
+
+def _reblame(bsp: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
     if edges.height == 0:
         return bsp
     mark = edges.with_columns(_own=pl.lit(True)).rename(

@@ -160,6 +160,16 @@ class Context:
         return own_failures(self.blamed_spans, window=self.window, baseline=self.baseline)
 
     @once_property
+    def wait_spans(self) -> pl.DataFrame:
+        """:attr:`blamed_spans` with the calls whose extra time on the way only one caller
+        of a callee shows put on that caller
+        (:func:`workbench.analysis.attribution.own_waits`): what the latency signal
+        counts."""
+        from workbench.analysis.attribution import own_waits
+
+        return own_waits(self.blamed_spans, window=self.window, baseline=self.baseline)
+
+    @once_property
     def gaps(self) -> pl.DataFrame:
         """Orphan spans and the call each hangs under (:func:`traces.gap_parents` of the
         spans: computed once for every window compared, the verdict's placebos too)."""
@@ -348,7 +358,9 @@ def _expected_errors(scale: float) -> pl.Expr:
 
 
 def _latency(c: Context) -> tuple[pl.DataFrame, pl.DataFrame]:
-    bsp, win, base = c.blamed_spans, c.window, c.baseline
+    # a call's wait beyond its callee's own time is the callee's, unless only one caller
+    # of that callee waits longer (its own network or CPU): then it is that caller's
+    bsp, win, base = c.wait_spans, c.window, c.baseline
     empty_blame = pl.DataFrame(
         schema={"service": pl.String, "name": pl.String, "extra_ms": pl.Float64}
     )
