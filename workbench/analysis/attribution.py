@@ -149,21 +149,7 @@ def own_failures(bsp: pl.DataFrame, *, window: Window, baseline: Window) -> pl.D
 
     >>> own_failures(blamed, window=win, baseline=base)  # doctest: +SKIP
     """
-    edges = caller_side_edges(bsp, window=window, baseline=baseline)
-    if edges.height == 0:
-        return bsp
-    mark = edges.with_columns(_own=pl.lit(True)).rename(
-        {"caller": "service", "callee": "blame_service"}
-    )
-    return (
-        bsp.join(mark, on=["service", "blame_service"], how="left", maintain_order="left")
-        .with_columns(
-            blame_service=pl.when(pl.col("_own"))
-            .then(pl.col("service"))
-            .otherwise(pl.col("blame_service"))
-        )
-        .drop("_own")
-    )
+    return _reblame(bsp, caller_side_edges(bsp, window=window, baseline=baseline))
 
 
 # time on the wire -----------------------------------------------------------------------
