@@ -82,6 +82,7 @@ __all__ = [
     "TIE",
     "Verdict",
     "assess",
+    "callee_shows",
     "data_step",
     "evidence_strength",
     "judge",
@@ -399,6 +400,74 @@ def unseen_callees(
     return f"{top} has no traces of its own, so which services it calls is unknown"
 
 
+def _call_paths(
+    top: str, *, spans: pl.DataFrame | None = None, edges: pl.DataFrame | None = None
+) -> dict[str, list[str]]:
+    """Every service ``top`` calls, directly or not, with the shortest path to it (the
+    call graph the ranking uses: ``edges`` when given, else the spans' service graph)."""
+    import networkx as nx
+
+    if edges is not None and {"caller", "callee"} <= set(edges.columns):
+        pairs = edges.select("caller", "callee").iter_rows()
+    elif spans is not None and spans.height:
+        from workbench.analysis.graph import service_graph
+
+        pairs = service_graph(spans).edges.select("caller", "callee").iter_rows()
+    else:
+        return {}
+    g: nx.DiGraph[str] = nx.DiGraph()
+    g.add_edges_from((a, b) for a, b in pairs if a and b and a != b)
+    if top not in g:
+        return {}
+    paths = nx.single_source_shortest_path(g, top)
+    return {svc: path for svc, path in paths.items() if svc != top}
+
+
+def callee_shows(
+    top: str,
+    ratios: dict[str, float],
+    strengths: dict[str, dict[str, float]],
+    paths: dict[str, list[str]],
+    *,
+    clear_ratio: float = CLEAR_RATIO,
+) -> str | None:
+    """Why ``top``'s stand-out may be a callee's anomaly showing through, or None.
+
+    ``ratios`` holds the top suspect's evidence over chance per kind, ``strengths`` each
+    kind's strength per service (:func:`evidence_strength`), ``paths`` the services
+    ``top`` calls with the path to each (directly or not). A kind that travels up the call
+    graph (a ``symptom``: a metric change, a log surge, more of an additive total) is what
+    a caller shows when a service it calls breaks, so it tells nothing about the caller
+    when a service it calls shows the same kind at least as strongly: that callee
+    explains it at least as well. Only when *every* kind on which ``top`` stands out
+    (at least ``clear_ratio`` times chance) is such a symptom is the stand-out in doubt;
+    evidence of its own (errors starting there, extra time spent there, a resource at
+    capacity) is never explained away.
+
+    >>> callee_shows("checkout", {"logs": 2.4}, {"logs": {"checkout": 0.8, "payment": 0.98}},
+    ...              {"payment": ["checkout", "payment"]})
+    'payment shows the same at least as strongly (log surge 2.9× chance against 2.4×)'
+    """
+    clearing = {k: r for k, r in ratios.items() if r >= clear_ratio}
+    if not clearing or any(signal(k).role != "symptom" for k in clearing):
+        return None
+    bits = []
+    for k, r in sorted(clearing.items(), key=lambda kv: -kv[1]):
+        per = strengths.get(k, {})
+        mine = per.get(top, 0.0)
+        shown = [(per.get(svc, 0.0), svc) for svc in paths if per.get(svc, 0.0) >= mine > 0]
+        if not shown:
+            return None
+        value, svc = max(shown)
+        via = paths[svc][1:-1]
+        how = f" (through {', '.join(via)})" if via else ""
+        bits.append(
+            f"{svc}{how} shows the same at least as strongly ({_LABEL.get(k, k)} "
+            f"{format_factor(r * value / mine)} chance against {format_factor(r)})"
+        )
+    return "; ".join(bits)
+
+
 def evidence_strength(sus: Any) -> dict[str, dict[str, float]]:
     """Per kind of evidence (each ranked signal of
     :data:`~workbench.analysis.signals.SIGNALS`), per service, its absolute strength (the
@@ -499,9 +568,15 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
     compared = dict.fromkeys(used, 0)
     # a top whose callees are unknown may be a symptom of one of them: never "clear"
     risk = unseen_callees(top, spans=inputs.get("spans"), edges=inputs.get("edges"))
+    # nor one whose every symptom a service it calls shows at least as strongly
+    paths = _call_paths(top, spans=inputs.get("spans"), edges=inputs.get("edges"))
+    explained = callee_shows(top, dict.fromkeys(used, math.inf), mine, paths) is not None
     # "clear" is possible only for a lead that is not a tie
     could_be_clear = (
-        s1 > FLOOR and s2 < TIE * s1 and (risk is None or any(signal(k).own for k in used))
+        s1 > FLOOR
+        and s2 < TIE * s1
+        and (risk is None or any(signal(k).own for k in used))
+        and not explained
     )
     run = 0
     for w in wins:
@@ -572,6 +647,9 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
         chance=chance,
         placebos=run,
         compared=compared[kind] if kind else 0,
-        # the service's own state (a resource at capacity) is no callee's symptom
-        symptom_risk=None if kind and signal(kind).own else risk,
+        # the service's own state (a resource at capacity) is no callee's symptom; a
+        # symptom a service it calls shows at least as strongly may be that one's
+        symptom_risk=None
+        if kind and signal(kind).own
+        else risk or callee_shows(top, ratios, mine, paths),
     )
