@@ -22,6 +22,7 @@ from workbench.analysis.verdict import (
     judge,
     placebo_windows,
     unseen_callees,
+    victim_risk,
 )
 from workbench.timewindow import Window
 
@@ -336,3 +337,60 @@ def test_a_service_whose_callees_are_unknown_is_discounted_by_the_strongest_else
     # checkout's callees known through an edge: its change is its own again
     known = pl.DataFrame({"caller": ["checkout"], "callee": ["payment"]})
     assert rank_suspects({**shop, "spans": traced}, edges=known).ranking[0] == "checkout"
+
+
+def _deploy(service: str, at: datetime) -> pl.DataFrame:
+    """One deploy of ``service`` at ``at`` (a change event the ranking boosts)."""
+    return pl.DataFrame(
+        {
+            "ts": [at],
+            "end": [None],
+            "kind": ["deploy"],
+            "service": [service],
+            "title": [f"deploy {service} v2"],
+            "source": ["argocd"],
+            "attributes": [[]],
+        },
+        schema=frames.SCHEMAS["events"],
+    )
+
+
+def test_a_possible_victim_standing_out_only_on_symptoms_is_not_clear():
+    """The lab's wrong clears (demo-shop-s302, bad-deploy-canary-shop-s302,
+    packet-loss-gen20-s203): the top stands out only on symptoms (a log surge, a metric
+    change) while the ranking itself marks it "may be a victim of" a service it calls,
+    the true root; a deploy (or an error rate no higher than chance) keeps it on top.
+    Symptoms the ranking puts down to a callee are no proof against the caller: weak,
+    naming that callee. With the callee quiet the same lead is clear, and so is a
+    possible victim with errors of its own far beyond chance."""
+    calls = pl.DataFrame({"caller": ["checkout"], "callee": ["payment"]})
+    shop = _shop({"checkout": 3.0, "payment": 3.5})
+    traced = _traced(("checkout", "cart", "catalog", "search"), shop["window"], shop["baseline"])
+    deploy = _deploy("checkout", shop["window"].start - timedelta(minutes=2))
+    sus = rank_suspects({**shop, "spans": traced, "events": deploy}, edges=calls)
+    v = sus.verdict
+    assert v.top == "checkout" and v.kind == "metrics" and v.ratio >= CLEAR_RATIO, v.reason
+    assert sus.table.row(0, named=True)["victim_of"] == "payment"
+    assert v.level == "weak", v.reason
+    assert "checkout may be a victim of payment" in v.reason
+    # payment quiet: nothing below checkout accounts for its change, which is clear
+    quiet = _shop({"checkout": 3.0})
+    v = rank_suspects({**quiet, "spans": traced, "events": deploy}, edges=calls).verdict
+    assert v.top == "checkout" and v.level == "clear", v.reason
+
+
+def test_victim_risk_on_numbers():
+    """Only a top the ranking marks a possible victim, and only when nothing of its own
+    (errors, latency, saturation, broken code paths) stands out at CLEAR_RATIO."""
+    assert victim_risk("checkout", None, {"logs": 9.0}) is None
+    why = victim_risk("checkout", "payment", {"logs": 9.0, "metrics": 3.0})
+    assert why is not None and "checkout may be a victim of payment" in why
+    # evidence of its own far beyond chance: the victim mark is about symptoms only
+    assert victim_risk("checkout", "payment", {"logs": 9.0, "errors": CLEAR_RATIO}) is None
+    assert victim_risk("checkout", "payment", {"metrics": 3.0, "latency": math.inf}) is None
+    assert victim_risk("checkout", "payment", {"metrics": 3.0, "saturation": 4.0}) is None
+    # ... but own evidence below CLEAR_RATIO does not count
+    assert victim_risk("checkout", "payment", {"logs": 9.0, "errors": 0.9}) is not None
+    # the rule on numbers: the risk caps an otherwise clear lead
+    capped = judge(0.9, 0.2, ratio=5.0, compared=19, symptom_risk=why)
+    assert capped.level == "weak" and "may be a victim of payment" in capped.reason

@@ -35,12 +35,20 @@ the top suspect's callees to be known (:func:`unseen_callees`: it has spans of i
 or ``edges`` name it as a caller), unless its deciding evidence is its own state whatever
 its callees do (a signal with ``own``: a resource at capacity). On the unseen lab seeds
 6 of 8 wrong clears (and 3 of 55 right ones) had a top without traces of its own; on
-PetShop (metrics only) the one clear was wrong.
+PetShop (metrics only) the one clear was wrong. Nor is a top "clear" on symptoms alone
+when the ranking marks it a possible victim of a service it calls (its ``victim_of``:
+that callee's anomaly could account for at least half of its own): it then needs
+evidence of its own (errors starting there, extra latency, saturation, a code path cut
+short) at :data:`CLEAR_RATIO` (:func:`victim_risk`). On the lab seeds 201-203 and
+301-303, 3 of the 4 wrong clears had a top whose why said "may be a victim of" the true
+root and stood out only on a log surge; of 216 right clears over every labelled set one
+was such a top (lab network-delay-gen20-s201: a log surge 4.2x chance, postgres below it
+3.3x). Only the lab can show what the rule gains: no other set had a wrong clear.
 
 Levels: ``clear`` (evidence at least :data:`CLEAR_RATIO` times chance's, chance from at
 least :data:`MIN_PLACEBOS` placebos, not tied, and callees known),
-``weak`` (above chance but by less, tied with #2, too few placebos, callees unknown, or no
-room in the baseline for a placebo) and ``none`` (no stronger than chance: the window looks
+``weak`` (above chance but by less, tied with #2, too few placebos, callees unknown, a
+possible victim standing out only on symptoms, or no room in the baseline for a placebo) and ``none`` (no stronger than chance: the window looks
 like the baseline).
 
 Why both: on fault cases against fault-free windows the placebo ratio separates them best
@@ -87,6 +95,7 @@ __all__ = [
     "judge",
     "placebo_windows",
     "unseen_callees",
+    "victim_risk",
 ]
 
 #: evidence must be at least this many times what chance reached to be "clear": a level
@@ -399,6 +408,36 @@ def unseen_callees(
     return f"{top} has no traces of its own, so which services it calls is unknown"
 
 
+def victim_risk(
+    top: str, victim: str | None, ratios: dict[str, float], *, clear_ratio: float = CLEAR_RATIO
+) -> str | None:
+    """Why ``top``'s stand-out may be the anomaly of a service it calls, or None.
+
+    ``victim`` is the service the ranking marks ``top`` a possible victim of (the
+    suspects table's ``victim_of``: a service it calls whose anomaly could account for at
+    least half of its own, so its symptoms were discounted); ``ratios`` holds the top
+    suspect's evidence over chance per kind. A symptom (a metric change, a log surge, more
+    of an additive total) is what a caller shows when a service it calls breaks: when the
+    ranking itself says that may be so, symptoms are no proof against the top, and it is
+    "clear" only through evidence of its own (errors starting there, extra time spent
+    there, a resource at capacity, a code path cut short) at least ``clear_ratio`` times
+    chance.
+
+    >>> victim_risk("checkout", "payment", {"logs": 2.4, "errors": 0.9})
+    'checkout may be a victim of payment, and no evidence of its own (failing requests, extra latency) stands out'
+    >>> victim_risk("checkout", "payment", {"logs": 2.4, "errors": 3.0}) is None
+    True
+    """
+    if not victim or any(
+        r >= clear_ratio and signal(k).role != "symptom" for k, r in ratios.items()
+    ):
+        return None
+    return (
+        f"{top} may be a victim of {victim}, and no evidence of its own (failing requests, "
+        "extra latency) stands out"
+    )
+
+
 def evidence_strength(sus: Any) -> dict[str, dict[str, float]]:
     """Per kind of evidence (each ranked signal of
     :data:`~workbench.analysis.signals.SIGNALS`), per service, its absolute strength (the
@@ -499,9 +538,16 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
     compared = dict.fromkeys(used, 0)
     # a top whose callees are unknown may be a symptom of one of them: never "clear"
     risk = unseen_callees(top, spans=inputs.get("spans"), edges=inputs.get("edges"))
+    # nor one the ranking marks a possible victim of a service it calls, unless evidence
+    # of its own stands out
+    victim = row.get("victim_of")
+    explained = victim_risk(top, victim, dict.fromkeys(used, math.inf)) is not None
     # "clear" is possible only for a lead that is not a tie
     could_be_clear = (
-        s1 > FLOOR and s2 < TIE * s1 and (risk is None or any(signal(k).own for k in used))
+        s1 > FLOOR
+        and s2 < TIE * s1
+        and (risk is None or any(signal(k).own for k in used))
+        and not explained
     )
     run = 0
     for w in wins:
@@ -572,6 +618,9 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
         chance=chance,
         placebos=run,
         compared=compared[kind] if kind else 0,
-        # the service's own state (a resource at capacity) is no callee's symptom
-        symptom_risk=None if kind and signal(kind).own else risk,
+        # the service's own state (a resource at capacity) is no callee's symptom; a
+        # possible victim's symptoms may be the anomaly of the service it calls
+        symptom_risk=None
+        if kind and signal(kind).own
+        else risk or victim_risk(top, victim, ratios),
     )
