@@ -112,3 +112,25 @@ def test_once_shown_its_longer_waits_on_callees_only_it_calls_are_its_own():
     sus = rank_suspects(spans=spans, window=WINDOW, baseline=BASELINE)
     assert sus.ranking[0] == "cart"
     assert sus.table.filter(pl.col("service") == "postgres")["latency"][0] == 0.0
+
+
+def test_callers_are_compared_on_the_same_minutes():
+    # catalog's network slows every call to it from minute 30 on; rec stopped calling it
+    # then (its traffic ended with the fault): api's slow calls are catalog's, not api's
+    calls = {"api": ["catalog"], "rec": ["catalog"]}
+    before = spans_frame(_calls({}, calls))
+    slowed = spans_frame(_calls({"api": 40.0}, {"api": ["catalog"]})).with_columns(
+        trace_id="slow-" + pl.col("trace_id")
+    )
+    half = WINDOW.start + (WINDOW.end - WINDOW.start) / 2
+    trace_start = pl.col("start").min().over("trace_id")
+    spans = pl.concat(
+        [
+            before.filter(trace_start < half),
+            slowed.filter(trace_start >= half),
+        ]
+    )
+    blamed = blame_services(spans)
+    assert caller_side_waits(blamed, window=WINDOW, baseline=BASELINE).height == 0
+    sus = rank_suspects(spans=spans, window=WINDOW, baseline=BASELINE)
+    assert sus.ranking[0] == "catalog"
