@@ -104,3 +104,17 @@ def test_a_caller_shown_failing_owns_its_failing_calls_to_callees_only_it_calls(
         ).height
         == 0
     )
+
+
+def test_callers_are_compared_on_the_same_minutes():
+    # redis fails every call from minute 30 on; catalog's calls stopped then (its traffic
+    # ended with the fault): cart's failing calls are redis's, not cart's
+    before = spans_frame(_calls({}, {"cart": 120, "catalog": 120}))
+    failing = spans_frame(_calls({"cart": 1.0}, {"cart": 120})).with_columns(
+        trace_id="f-" + pl.col("trace_id")
+    )
+    half = WINDOW.start + (WINDOW.end - WINDOW.start) / 2
+    trace_start = pl.col("start").min().over("trace_id")
+    spans = pl.concat([before.filter(trace_start < half), failing.filter(trace_start >= half)])
+    assert caller_side_edges(blame_services(spans), window=WINDOW, baseline=BASELINE).height == 0
+    assert rank_suspects(spans=spans, window=WINDOW, baseline=BASELINE).ranking[0] == "redis"

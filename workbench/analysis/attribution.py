@@ -107,17 +107,19 @@ def caller_side_edges(bsp: pl.DataFrame, *, window: Window, baseline: Window) ->
     win = _calls(bsp, window, "_nw", "_ew")
     if win.height == 0 or not win["_ew"].sum():
         return pl.DataFrame(schema=_EDGES)
-    calls = win.join(
-        _calls(bsp, baseline, "_nb", "_eb"), on=["caller", "callee"], how="left"
-    ).with_columns(pl.col("_nb", "_eb").fill_null(0))
-    # the caller's failing calls beyond its own baseline rate per call (cautious: + 1)
-    expected = pl.col("_nw") * (pl.col("_eb") + 1) / (pl.col("_nb") + 1)
-    calls = calls.with_columns(
-        _fails=poisson_z(pl.col("_ew"), expected.clip(lower_bound=0.5)) >= NOISE_Z
-    )
-    if not calls["_fails"].any():  # no caller fails beyond noise: most windows
+    base = _calls(bsp, baseline, "_nb", "_eb")
+    full = _failing(win, base)
+    if not full["_fails"].any():  # no caller fails beyond noise: most windows
         return pl.DataFrame(schema=_EDGES)
-    calls = calls.with_columns(
+    # callers are compared on the same minutes only, as for waits (:func:`_same_minutes`):
+    # a caller failing while the callee's other callers made no calls is not shown to
+    # fail alone
+    same = (
+        _same_minutes(_client_calls(bsp), window)
+        .group_by("caller", "callee")
+        .agg(pl.len().alias("_nw"), pl.col("_err").sum().alias("_ew"))
+    )
+    calls = _failing(same, base).with_columns(
         _callers=pl.len().over("callee"),
         _failing=pl.col("_fails").sum().over("callee"),
         _n_all=pl.col("_nw").sum().over("callee"),
@@ -135,12 +137,27 @@ def caller_side_edges(bsp: pl.DataFrame, *, window: Window, baseline: Window) ->
     # a failing caller fails its calls to every callee: once its own failure is shown on
     # a shared callee, its failing calls to callees nobody else calls (which no other
     # caller can clear) are the same failure
-    alone = calls.filter(
+    alone = full.filter(
         pl.col("caller").is_in(shown["caller"].implode())
         & pl.col("_fails")
-        & (pl.col("_callers") == 1)
+        & (pl.len().over("callee") == 1)
     )
-    return pl.concat([shown, alone]).select("caller", "callee").unique(maintain_order=True)
+    return pl.concat([shown.select("caller", "callee"), alone.select("caller", "callee")]).unique(
+        maintain_order=True
+    )
+
+
+def _failing(win: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
+    """Each caller, callee pair's window counts (``_nw``, ``_ew``) against its baseline's
+    (``_nb``, ``_eb``), and whether its failing calls rose beyond noise (``_fails``)."""
+    calls = win.join(base, on=["caller", "callee"], how="left").with_columns(
+        pl.col("_nb", "_eb").fill_null(0)
+    )
+    # the caller's failing calls beyond its own baseline rate per call (cautious: + 1)
+    expected = pl.col("_nw") * (pl.col("_eb") + 1) / (pl.col("_nb") + 1)
+    return calls.with_columns(
+        _fails=poisson_z(pl.col("_ew"), expected.clip(lower_bound=0.5)) >= NOISE_Z
+    )
 
 
 def own_failures(bsp: pl.DataFrame, *, window: Window, baseline: Window) -> pl.DataFrame:
@@ -289,8 +306,8 @@ def _slowed(e: pl.DataFrame) -> pl.DataFrame:
 
 
 def _same_minutes(g: pl.DataFrame, window: Window) -> pl.DataFrame:
-    """The calls of :func:`call_waits` made in a minute of ``window`` in which at least
-    two callers called the same callee: where callers can be compared at all."""
+    """The calls (``caller, callee, start`` rows) made in a minute of ``window`` in which
+    at least two callers called the same callee: where callers can be compared at all."""
     inside = g.filter((pl.col("start") >= window.start) & (pl.col("start") < window.end))
     minute = pl.col("start").dt.truncate("1m")
     shared = (
