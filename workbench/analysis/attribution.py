@@ -27,6 +27,11 @@ callers wait as before. :func:`caller_side_waits` finds that case as
 :func:`caller_side_edges` does for failures, and :func:`own_waits` puts those calls'
 time on the caller (the latency signal counts it there).
 
+**Callers are compared on the same minutes.** A fault often stops some callers' traffic
+(an earlier step of their requests fails first): a caller whose calls slowed or failed
+while the callee's other callers made none was not shown to suffer alone. Both rules
+compare callers only on the minutes in which at least two of them called the callee.
+
 Example::
 
     >>> from workbench.analysis.attribution import caller_side_edges, own_failures
@@ -41,7 +46,7 @@ import polars as pl
 
 from workbench.analysis._util import memo_active, memoised
 from workbench.analysis.stats import poisson_z
-from workbench.analysis.traces import failing_spans
+from workbench.analysis.traces import _welch_z, failing_spans
 from workbench.analysis.windowcounts import WindowCounts
 from workbench.timewindow import Window
 
@@ -248,8 +253,6 @@ def caller_side_waits(bsp: pl.DataFrame, *, window: Window, baseline: Window) ->
     >>> caller_side_waits(blamed, window=win, baseline=base)  # doctest: +SKIP
     shape: (2, 2)  # cart -> redis, cart -> postgres: only cart's calls take longer
     """
-    from workbench.analysis.traces import _welch_z
-
     g = call_waits(bsp)
     if g.height == 0:
         return pl.DataFrame(schema=_EDGES)
@@ -296,8 +299,6 @@ def caller_side_waits(bsp: pl.DataFrame, *, window: Window, baseline: Window) ->
 def _slowed(e: pl.DataFrame) -> pl.DataFrame:
     """Each caller, callee pair's rise of its mean wait over its baseline and whether it
     is beyond noise (``_slow``)."""
-    from workbench.analysis.traces import _welch_z
-
     mw, vw = _mean_se2("_nw", "_sw", "_qw")
     mb, vb = _mean_se2("_nb", "_sb", "_qb")
     return e.with_columns(_rise=mw - mb, _z=_welch_z(mw - mb, vw + vb)).with_columns(
