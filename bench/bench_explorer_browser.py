@@ -246,7 +246,8 @@ def _clicks(p: Page, truth: str) -> dict[str, float]:
     p.shot("failing-trace")
 
     before = p.status()
-    listing = p.panel().locator("select").first
+    # the trace listing (a list box: it has a size), not the filters' drop-downs before it
+    listing = p.panel().locator("select[size]").first
     t0 = p.now()
     listing.select_option(index=2)
     p.wait_status(f"TEXT !== {json.dumps(before)}")
