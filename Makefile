@@ -25,6 +25,11 @@ $(VENV)/.chart-bundle: $(VENV)/.installed
 
 venv: $(VENV)/.installed $(VENV)/.chart-bundle
 
+# the baselines the benchmarks measure beside ours (drain3, other PostgreSQL loaders)
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	touch $@
+
 ## demo: open JupyterLab on the incident notebook over the embedded demo incident, already
 # executed (outputs present). It is run into out/demo/ (ignored by git), so opening and
 # saving it never modifies the tracked notebooks/incident.ipynb.
@@ -50,7 +55,7 @@ test: system-deps venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## bench: run every benchmark under bench/
-bench: system-deps venv
+bench: system-deps venv $(VENV)/.bench-installed
 	@for f in bench/bench_*.py; do echo "# $$f"; $(BIN)/python $$f || exit 1; done
 
 lint: venv
