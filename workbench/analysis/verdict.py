@@ -39,11 +39,13 @@ PetShop (metrics only) the one clear was wrong. Nor is a top "clear" on symptoms
 when the ranking marks it a possible victim of a service it calls (its ``victim_of``:
 that callee's anomaly could account for at least half of its own): it then needs
 evidence of its own (errors starting there, extra latency, saturation, a code path cut
-short) at :data:`CLEAR_RATIO` (:func:`victim_risk`). On the lab seeds 201-203 and
-301-303, 3 of the 4 wrong clears had a top whose why said "may be a victim of" the true
-root and stood out only on a log surge; of 216 right clears over every labelled set one
-was such a top (lab network-delay-gen20-s201: a log surge 4.2x chance, postgres below it
-3.3x). Only the lab can show what the rule gains: no other set had a wrong clear.
+short) at :data:`CLEAR_RATIO` (:func:`victim_risk`). With the ranking as it was when the
+rule came (before callers' own waits were theirs), on the lab seeds 201-203 and 301-303,
+3 of the 4 wrong clears had a top whose why said "may be a victim of" the true root and
+stood out only on a log surge; of 216 right clears over every labelled set one was such a
+top (lab network-delay-gen20-s201: a log surge 4.2x chance, postgres below it 3.3x; clear
+again with today's ranking). Only the lab can show what the rule gains: no other set had
+a wrong clear.
 
 Levels: ``clear`` (evidence at least :data:`CLEAR_RATIO` times chance's, chance from at
 least :data:`MIN_PLACEBOS` placebos, not tied, and callees known),
