@@ -46,7 +46,7 @@ import polars as pl
 
 from workbench.analysis._util import memo_active, memoised
 from workbench.analysis.stats import poisson_z
-from workbench.analysis.traces import _welch_z, failing_spans
+from workbench.analysis.traces import _mean_se2, _welch_z, failing_spans
 from workbench.analysis.windowcounts import WindowCounts
 from workbench.timewindow import Window
 
@@ -142,14 +142,7 @@ def caller_side_edges(bsp: pl.DataFrame, *, window: Window, baseline: Window) ->
     # a failing caller fails its calls to every callee: once its own failure is shown on
     # a shared callee, its failing calls to callees nobody else calls (which no other
     # caller can clear) are the same failure
-    alone = full.filter(
-        pl.col("caller").is_in(shown["caller"].implode())
-        & pl.col("_fails")
-        & (pl.len().over("callee") == 1)
-    )
-    return pl.concat([shown.select("caller", "callee"), alone.select("caller", "callee")]).unique(
-        maintain_order=True
-    )
+    return _with_sole_callees(shown, full, "_fails")
 
 
 def _failing(win: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
@@ -232,13 +225,6 @@ def _wait_stats(g: pl.DataFrame, w: Window, suffix: str) -> pl.DataFrame:
     )
 
 
-def _mean_se2(n: str, s: str, q: str) -> tuple[pl.Expr, pl.Expr]:
-    """(mean, squared standard error of the mean) from a count, a sum and a sum of squares."""
-    m = pl.col(s) / pl.col(n)
-    var = ((pl.col(q) - pl.col(n) * m**2) / (pl.col(n) - 1).clip(lower_bound=1)).clip(0.0)
-    return m, var / pl.col(n)
-
-
 def caller_side_waits(bsp: pl.DataFrame, *, window: Window, baseline: Window) -> pl.DataFrame:
     """``caller, callee`` pairs whose extra time on the way is the caller's own: the time
     a caller waits beyond its callee's own time (:func:`call_waits`) is put on the callee
@@ -286,9 +272,16 @@ def caller_side_waits(bsp: pl.DataFrame, *, window: Window, baseline: Window) ->
     shown = one.filter(_welch_z(ow - ob - pl.col("_rise"), ovw + ovb) <= -NOISE_Z)
     if shown.height == 0:
         return pl.DataFrame(schema=_EDGES)
+    return _with_sole_callees(shown, full, "_slow")
+
+
+def _with_sole_callees(shown: pl.DataFrame, full: pl.DataFrame, flag: str) -> pl.DataFrame:
+    """``caller, callee``: the pairs ``shown`` to be their callers' own, and those
+    callers' pairs of ``full`` marked ``flag`` whose callee only they call (a caller's own
+    trouble hits its calls to every callee; no other caller can clear those)."""
     alone = full.filter(
         pl.col("caller").is_in(shown["caller"].implode())
-        & pl.col("_slow")
+        & pl.col(flag)
         & (pl.len().over("callee") == 1)
     )
     return pl.concat([shown.select("caller", "callee"), alone.select("caller", "callee")]).unique(

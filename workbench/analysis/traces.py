@@ -492,6 +492,7 @@ def _group_means(tree: pl.DataFrame, traces: pl.DataFrame, by: tuple[str, ...]) 
     (``mean``; a trace without the operation counts 0), the mean self time (``own``) and
     the squared standard error of that mean (``se2``)."""
     n = traces.group_by("_s").agg(_n=pl.len())
+    mean, se2 = _mean_se2("_n", "cp", "cp2")
     return (
         tree.join(traces.select("trace_id", "_s"), on="trace_id", how="inner")
         .group_by([*by, "_s", "trace_id"])
@@ -499,14 +500,17 @@ def _group_means(tree: pl.DataFrame, traces: pl.DataFrame, by: tuple[str, ...]) 
         .group_by([*by, "_s"])
         .agg(cp=pl.col("cp").sum(), cp2=(pl.col("cp") ** 2).sum(), own=pl.col("selfms").sum())
         .join(n, on="_s")
-        .with_columns(mean=pl.col("cp") / pl.col("_n"), own=pl.col("own") / pl.col("_n"))
-        .with_columns(
-            se2=((pl.col("cp2") - pl.col("_n") * pl.col("mean") ** 2) / (pl.col("_n") - 1).clip(1))
-            .clip(0.0)
-            .truediv(pl.col("_n"))
-        )
+        .with_columns(mean=mean, se2=se2, own=pl.col("own") / pl.col("_n"))
         .select(*by, "_s", "mean", "own", "se2")
     )
+
+
+def _mean_se2(n: str, s: str, q: str) -> tuple[pl.Expr, pl.Expr]:
+    """(mean, squared standard error of the mean) from the columns of a count ``n``, a
+    sum ``s`` and a sum of squares ``q`` (sample variance; none below 0)."""
+    m = pl.col(s) / pl.col(n)
+    var = ((pl.col(q) - pl.col(n) * m**2) / (pl.col(n) - 1).clip(lower_bound=1)).clip(0.0)
+    return m, var / pl.col(n)
 
 
 #: milliseconds below a span timestamp's resolution (1 ns): a difference of mean
