@@ -34,6 +34,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -143,7 +144,9 @@ def read(
         started = True  # the server took the query: a retry could repeat its work
         # the driver manager's reader turns a stream error into a typed ADBC error with
         # the SQLSTATE (pyarrow's own reader would give a bare OSError)
-        reader = cur._results.reader
+        reader = getattr(getattr(cur, "_results", None), "reader", None)
+        if reader is None:  # a driver manager without it: pyarrow's reader
+            reader = cur.fetch_record_batch()
         schema = reader.schema
         batches = []
         for batch in reader:
@@ -158,10 +161,8 @@ def read(
             exc.workbench_started = started  # type: ignore[attr-defined]
         raise
     finally:
-        try:
+        with contextlib.suppress(Exception):  # a broken connection: the caller drops it
             cur.close()
-        except Exception:  # a broken connection: the caller drops it
-            pass
     table = pa.Table.from_batches(batches, schema=schema)
     cols = list(columns) if columns is not None else columns_from_schema(schema)
     return to_frame(table, cols, where=where)
@@ -191,7 +192,9 @@ def columns_from_schema(schema: pa.Schema, *, kv: Sequence[str] = ()) -> list[Co
     return out
 
 
-def to_frame(table: pa.Table, columns: Sequence[Column], *, where: str | None = None) -> pl.DataFrame:
+def to_frame(
+    table: pa.Table, columns: Sequence[Column], *, where: str | None = None
+) -> pl.DataFrame:
     """The Arrow result as the frame the COPY CSV path gave for the same ``columns``."""
     _check_names(columns)
     if table.num_rows == 0:
@@ -207,9 +210,7 @@ def to_frame(table: pa.Table, columns: Sequence[Column], *, where: str | None = 
         arrays[c.name] = col
     df = pl.from_arrow(pa.table(arrays))
     assert isinstance(df, pl.DataFrame)
-    want = {
-        c.name: _POLARS_TYPE.get(c.kind, pl.String()) for c in columns if c.kind != "timestamp"
-    }
+    want = {c.name: _POLARS_TYPE.get(c.kind, pl.String()) for c in columns if c.kind != "timestamp"}
     casts = [pl.col(n).cast(t) for n, t in want.items() if df.schema[n] != t]
     if casts:
         df = df.with_columns(casts)
@@ -271,7 +272,7 @@ class SocketRef:
 
 def socket_fds() -> dict[int, str]:
     """This process's socket descriptors -> ``socket:[inode]`` (Linux ``/proc``)."""
-    out = {}
+    out: dict[int, str] = {}
     try:
         names = os.listdir("/proc/self/fd")
     except OSError:

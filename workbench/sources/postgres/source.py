@@ -44,7 +44,6 @@ from workbench.errors import (
     BadData,
     ConfigError,
     LimitExceeded,
-    QueryError,
     SourceUnavailable,
 )
 from workbench.secrets import Secret
@@ -430,7 +429,10 @@ class PostgresSource(Source, CapacityAggregation):
                     if sock is not None and sock.shutdown():
                         return
                     for cur in cursors:  # no socket found: ask the server to stop
-                        cur.adbc_cancel()
+                        try:
+                            cur.adbc_cancel()
+                        except Exception:  # a cursor already closed
+                            log.debug("adbc_cancel on a closed cursor", exc_info=True)
 
                 dog = Watchdog(None, deadline, cut=cut)
                 try:
@@ -515,7 +517,7 @@ class PostgresSource(Source, CapacityAggregation):
 
         if max_rows is not None:
             select = sql.SQL("{} LIMIT {}").format(select, sql.Literal(max_rows + 1))
-        text = arrow_io.merge_params(select, dict(params))
+        text = self._merge(select, dict(params), query=query_text, window=window)
         where = f"{self.schema}.{signal}"
 
         def go(conn: Any, on_cursor: Callable[[Any], None]) -> pl.DataFrame:
@@ -524,6 +526,22 @@ class PostgresSource(Source, CapacityAggregation):
             )
 
         return self._run_adbc(go, query=query_text, window=window)
+
+    def _merge(self, sql_: Any, params: Any, *, query: str | None, window: Window | None) -> str:
+        """``sql_`` with ``params`` merged in by psycopg (see ``arrow_io.merge_params``);
+        values PostgreSQL cannot hold (a NUL in text) or placeholders that do not fit
+        give :class:`QueryError`, as the server's refusal did before."""
+        import psycopg
+
+        from workbench.sources.postgres import arrow_io
+        from workbench.sources.postgres.errors import translate
+
+        try:
+            return arrow_io.merge_params(sql_, params)
+        except psycopg.Error as exc:
+            raise translate(
+                exc, source=self.name, password=self._password, query=query, window=window
+            ) from None
 
     def _load(
         self,
@@ -778,18 +796,7 @@ class PostgresSource(Source, CapacityAggregation):
                 )
             params = {**(params or {}), "start": window.start, "end": window.end}
         budget = self.max_rows if max_rows is None else max_rows
-        try:
-            inner = arrow_io.merge_params(body, params)
-        except Exception as exc:  # placeholders and params that do not fit
-            raise QueryError(
-                "the parameters do not fit the query's placeholders",
-                source=self.name,
-                detail=str(exc),
-                query=body,
-                window=window,
-                hint="use %s or %(name)s placeholders, one value per placeholder; "
-                "write %% for a literal %",
-            ) from None
+        inner = self._merge(body, params, query=body, window=window)
         kv_cols = [_KV_COLUMN[kind]] if kind else []
 
         def go(conn: Any, on_cursor: Callable[[Any], None]) -> pl.DataFrame:
