@@ -211,3 +211,30 @@ def test_adbc_gets_the_tls_settings(postgres_server, monkeypatch) -> None:
     with pytest.raises(SourceUnavailable) as info:  # the test server has no TLS
         required.logs(None, EVERYTHING)
     assert "ssl" in (info.value.detail or "").lower()
+
+
+def test_user_sql_is_read_only_unless_asked(pg_source, pg_admin) -> None:
+    from workbench import QueryError
+
+    seq = f"{pg_source.schema}.s"
+    pg_admin.execute(f"CREATE SEQUENCE {seq}")
+    pg_admin.execute(f"GRANT USAGE ON SEQUENCE {seq} TO wb_test")
+    with pytest.raises(QueryError) as info:
+        pg_source.query(f"SELECT nextval('{seq}') AS n")
+    assert info.value.error_type == "25006"  # read-only transaction
+    assert pg_source.query(f"SELECT nextval('{seq}') AS n", read_only=False).rows == 1
+    with pytest.raises(QueryError):  # and read-only again afterwards
+        pg_source.query(f"SELECT nextval('{seq}') AS n")
+
+
+def test_words_in_the_query_are_not_read_as_a_lost_connection(pg_source, caplog) -> None:
+    from workbench import QueryError
+
+    caplog.set_level(logging.INFO, logger="workbench.sources.postgres")
+    pg_source.query("SELECT 1 AS warm")
+    with pytest.raises(QueryError) as info:
+        pg_source.query("SELECT 1/0 AS x, 'server closed the connection; FATAL: broken pipe' AS t")
+    assert info.value.error_type == "22012"
+    assert "division by zero" in (info.value.detail or "")
+    assert "reconnecting" not in caplog.text  # no retry: the connection was fine
+    assert "Query was" not in str(info.value)

@@ -73,6 +73,8 @@ def translate(
     diag = getattr(exc, "diag", None)
     primary = getattr(diag, "message_primary", None) if diag is not None else None
     if _is_adbc(exc):  # judged by the psycopg class of the same SQLSTATE (see below)
+        raw = _without_query(raw)
+        message = scrub(raw, password)
         primary = _adbc_primary(exc)
         sqlstate = sqlstate or _sqlstate_from_text(raw)
         exc = _stand_in(exc, sqlstate, raw)
@@ -178,6 +180,16 @@ def _is_adbc(exc: BaseException) -> bool:
     return mod.startswith("adbc_driver") or type(exc) is OSError
 
 
+def _without_query(raw: str) -> str:
+    """An ADBC message without the ``Query was: <SQL>`` it appends (the SQL holds the
+    merged values, and its words must not be read as a lost connection)."""
+    i = raw.find("Query was: ")
+    if i < 0:
+        return raw
+    j = raw.rfind(". SQLSTATE: ")
+    return (raw[:i].rstrip() + (" " + raw[j + 2 :] if j > i else "")).strip()
+
+
 def _adbc_primary(exc: BaseException) -> str | None:
     for key, value in getattr(exc, "details", None) or []:
         k = key.decode() if isinstance(key, bytes) else str(key)
@@ -197,7 +209,7 @@ def _sqlstate_from_text(raw: str) -> str | None:
 def connection_lost(exc: BaseException | None, raw: str | None = None) -> bool:
     """Whether an ADBC error means the connection is gone (the network, a restart, a
     terminated backend) rather than a rejected query."""
-    text = (raw if raw is not None else str(exc)).lower()
+    text = _without_query(raw if raw is not None else str(exc)).lower()
     status = getattr(exc, "status_code", None)
     if getattr(status, "name", "") == "IO" or "[libpq] failed to connect" in text:
         return True

@@ -1,12 +1,15 @@
-"""PostgreSQL and TimescaleDB as a source of metrics, logs, spans and events (psycopg 3).
+"""PostgreSQL and TimescaleDB as a source of metrics, logs, spans and events (ADBC + psycopg 3).
 
 The tables are the ones ``workbench schema init URL`` creates (see
 :mod:`workbench.sources.postgres.schema`); ``workbench schema load URL DIR`` fills them from a
-lab scenario directory. Reads stream ``COPY (SELECT ...) TO STDOUT`` straight into polars
-(no pandas, no per-row Python objects); long ranges come back pre-aggregated by the
-server with :meth:`PostgresSource.metrics_aggregated` (``time_bucket`` on TimescaleDB,
-``date_bin`` on plain PostgreSQL). Every value is a bound parameter; identifiers are
-quoted by :mod:`psycopg.sql`.
+lab scenario directory. Reads (the four signals, :meth:`PostgresSource.query`,
+:meth:`PostgresSource.metrics_aggregated`) go through the ADBC PostgreSQL driver: its binary
+``COPY`` arrives as Arrow record batches that polars takes as they are
+(:mod:`workbench.sources.postgres.arrow_io`; it measured faster than our own COPY CSV
+loader). psycopg keeps schema creation, ``COPY ... FROM STDIN`` ingest and the small
+probes. Long ranges come back pre-aggregated by the server with
+:meth:`PostgresSource.metrics_aggregated` (``time_bucket`` on TimescaleDB, ``date_bin`` on
+plain PostgreSQL). Every value is quoted by psycopg; identifiers by :mod:`psycopg.sql`.
 
 Example::
 
@@ -22,9 +25,12 @@ Example::
 Errors: unreachable -> ``SourceUnavailable``; wrong password -> ``AuthError`` (28P01);
 a rejected query -> ``QueryError`` with the SQLSTATE as ``error_type`` and the server's
 message as ``detail``; the statement timeout -> ``QueryError`` (57014) with a hint; more
-rows than ``max_rows`` -> ``LimitExceeded``; a connection lost mid-load ->
-``SourceUnavailable`` (never a short frame). A pooled connection the server dropped (a
-restart) is replaced and the read retried once, if no row had arrived yet.
+rows than ``max_rows`` -> ``LimitExceeded`` (the stream stops there); a connection lost
+mid-load -> ``SourceUnavailable`` (never a short frame); no answer within
+``statement_timeout + timeout`` -> ``SourceUnavailable`` (the socket is cut). A pooled
+connection the server dropped (a restart) is replaced and the read retried once, if the
+query had not started yet. The password reaches libpq through a short-lived passfile for
+ADBC, never through a connection string, and is scrubbed from every message.
 """
 
 from __future__ import annotations
