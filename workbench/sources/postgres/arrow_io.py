@@ -38,6 +38,7 @@ import contextlib
 import os
 import shutil
 import socket
+import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -246,17 +247,18 @@ def _refuse_infinity(col: pa.ChunkedArray, name: str, where: str | None) -> None
 
 # ---------------------------------------------------------------------------- socket
 class SocketRef:
-    """The file descriptor of an ADBC connection's socket and the inode it had, so a
-    later :meth:`shutdown` never touches a descriptor number reused by someone else."""
+    """The file descriptor of an ADBC connection's socket and the identity (device,
+    inode) it had, so a later :meth:`shutdown` never touches a descriptor number that
+    was closed and reused by someone else."""
 
-    def __init__(self, fd: int, inode: str) -> None:
+    def __init__(self, fd: int, ident: tuple[int, int]) -> None:
         self.fd = fd
-        self.inode = inode
+        self.ident = ident
 
     def shutdown(self) -> bool:
         """Shut the socket down (a blocked read fails at once); False if it is gone."""
         try:
-            if os.readlink(f"/proc/self/fd/{self.fd}") != self.inode:
+            if _ident(self.fd) != self.ident:
                 return False
             dup = socket.socket(fileno=os.dup(self.fd))
         except OSError:
@@ -270,29 +272,37 @@ class SocketRef:
         return True
 
 
-def socket_fds() -> dict[int, str]:
-    """This process's socket descriptors -> ``socket:[inode]`` (Linux ``/proc``)."""
-    out: dict[int, str] = {}
-    try:
-        names = os.listdir("/proc/self/fd")
-    except OSError:
-        return out
-    for n in names:
+def _ident(fd: int) -> tuple[int, int] | None:
+    st = os.fstat(fd)
+    return (st.st_dev, st.st_ino) if stat.S_ISSOCK(st.st_mode) else None
+
+
+def socket_fds() -> dict[int, tuple[int, int]]:
+    """This process's socket descriptors -> their identity (``/proc/self/fd`` on Linux,
+    ``/dev/fd`` on macOS and the BSDs)."""
+    out: dict[int, tuple[int, int]] = {}
+    for where in ("/proc/self/fd", "/dev/fd"):
         try:
-            target = os.readlink(f"/proc/self/fd/{n}")
+            names = os.listdir(where)
         except OSError:
             continue
-        if target.startswith("socket:"):
-            out[int(n)] = target
+        for n in names:
+            try:
+                ident = _ident(int(n))
+            except (OSError, ValueError):
+                continue
+            if ident is not None:
+                out[int(n)] = ident
+        break
     return out
 
 
-def socket_of(before: Mapping[int, str], port: int) -> SocketRef | None:
+def socket_of(before: Mapping[int, tuple[int, int]], port: int) -> SocketRef | None:
     """The one socket opened since ``before`` whose peer listens on ``port`` (a TCP
     port, or a Unix socket ``.s.PGSQL.<port>``); None if there is not exactly one."""
     found = []
-    for fd, inode in socket_fds().items():
-        if before.get(fd) == inode:
+    for fd, ident in socket_fds().items():
+        if before.get(fd) == ident:
             continue
         try:
             s = socket.socket(fileno=os.dup(fd))
@@ -307,5 +317,5 @@ def socket_of(before: Mapping[int, str], port: int) -> SocketRef | None:
         if (isinstance(peer, tuple) and len(peer) >= 2 and peer[1] == port) or (
             isinstance(peer, str) and peer.endswith(f".s.PGSQL.{port}")
         ):
-            found.append(SocketRef(fd, inode))
+            found.append(SocketRef(fd, ident))
     return found[0] if len(found) == 1 else None
