@@ -321,6 +321,9 @@ def test_postgres_silent_network_mid_session_is_cut_by_the_deadline(
     assert src.deadline_s == 2
     try:
         assert src.query("SELECT 1 AS one").rows == 1
+        # the watchdog cuts the ADBC connection's own socket: a cancel request (a new
+        # connection) could not get through a silent network
+        assert src._asock is not None
         proxy.set("blackhole", drop=False)  # the pooled connection goes silent
         t0 = time.monotonic()
         with pytest.raises(SourceUnavailable) as info:

@@ -18,8 +18,9 @@ bytes inline, or a prefix and the offset into the received buffer), which polars
 as is. ``infinity``/``-infinity`` timestamps (int64 max/min on the wire) have no polars
 value and raise :class:`BadData` naming the column.
 
-Used by ``pg_copy.copy_out(..., binary=True)``; the source's own loads use CSV, which
-measured faster end to end on a shared 2-core machine (numbers in ``copy_out``'s
+Used by ``pg_copy.copy_out(..., binary=True)``; the source's own loads use ADBC
+(:mod:`workbench.sources.postgres.arrow_io`), and before it used CSV, which measured faster
+than this decoder end to end on a shared 2-core machine (numbers in ``copy_out``'s
 docstring and ``bench/bench_postgres.py``'s ``postgres_option_binary_copy_numpy_decode``).
 
 Example::

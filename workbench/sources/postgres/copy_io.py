@@ -1,5 +1,10 @@
 """Bulk data in and out of PostgreSQL with ``COPY``, straight to and from polars.
 
+The source's reads now go through ADBC (:mod:`workbench.sources.postgres.arrow_io`,
+measured faster); ``copy_out`` stays as the reference the ADBC frames are tested against
+(``tests/test_postgres_adbc.py``) and as the bench's previous path; ``copy_in`` is the
+ingest path (ADBC has no ``COPY ... FROM STDIN`` for CSV).
+
 Out: ``COPY (SELECT ...) TO STDOUT (FORMAT csv)`` streams one CSV row per message; the
 rows are drained from libpq in a tight loop, parsed by polars' multi-threaded CSV
 reader with the column types known up front (timestamps in UTC, floats, text with NULL

@@ -1,12 +1,15 @@
-"""PostgreSQL and TimescaleDB as a source of metrics, logs, spans and events (psycopg 3).
+"""PostgreSQL and TimescaleDB as a source of metrics, logs, spans and events (ADBC + psycopg 3).
 
 The tables are the ones ``workbench schema init URL`` creates (see
 :mod:`workbench.sources.postgres.schema`); ``workbench schema load URL DIR`` fills them from a
-lab scenario directory. Reads stream ``COPY (SELECT ...) TO STDOUT`` straight into polars
-(no pandas, no per-row Python objects); long ranges come back pre-aggregated by the
-server with :meth:`PostgresSource.metrics_aggregated` (``time_bucket`` on TimescaleDB,
-``date_bin`` on plain PostgreSQL). Every value is a bound parameter; identifiers are
-quoted by :mod:`psycopg.sql`.
+lab scenario directory. Reads (the four signals, :meth:`PostgresSource.query`,
+:meth:`PostgresSource.metrics_aggregated`) go through the ADBC PostgreSQL driver: its binary
+``COPY`` arrives as Arrow record batches that polars takes as they are
+(:mod:`workbench.sources.postgres.arrow_io`; it measured faster than our own COPY CSV
+loader). psycopg keeps schema creation, ``COPY ... FROM STDIN`` ingest and the small
+probes. Long ranges come back pre-aggregated by the server with
+:meth:`PostgresSource.metrics_aggregated` (``time_bucket`` on TimescaleDB, ``date_bin`` on
+plain PostgreSQL). Every value is quoted by psycopg; identifiers by :mod:`psycopg.sql`.
 
 Example::
 
@@ -22,9 +25,12 @@ Example::
 Errors: unreachable -> ``SourceUnavailable``; wrong password -> ``AuthError`` (28P01);
 a rejected query -> ``QueryError`` with the SQLSTATE as ``error_type`` and the server's
 message as ``detail``; the statement timeout -> ``QueryError`` (57014) with a hint; more
-rows than ``max_rows`` -> ``LimitExceeded``; a connection lost mid-load ->
-``SourceUnavailable`` (never a short frame). A pooled connection the server dropped (a
-restart) is replaced and the read retried once, if no row had arrived yet.
+rows than ``max_rows`` -> ``LimitExceeded`` (the stream stops there); a connection lost
+mid-load -> ``SourceUnavailable`` (never a short frame); no answer within
+``statement_timeout + timeout`` -> ``SourceUnavailable`` (the socket is cut). A pooled
+connection the server dropped (a restart) is replaced and the read retried once, if the
+query had not started yet. The password reaches libpq through a short-lived passfile for
+ADBC, never through a connection string, and is scrubbed from every message.
 """
 
 from __future__ import annotations
@@ -44,7 +50,6 @@ from workbench.errors import (
     BadData,
     ConfigError,
     LimitExceeded,
-    QueryError,
     SourceUnavailable,
 )
 from workbench.secrets import Secret
@@ -171,7 +176,9 @@ class PostgresSource(Source, CapacityAggregation):
             raise ConfigError(f"source {name!r}: max_rows must be at least 1 (or None)")
         self.max_rows = max_rows
         self.application_name = application_name
-        self._conn: Any = None
+        self._conn: Any = None  # psycopg: schema, ingest, probes
+        self._aconn: Any = None  # ADBC: bulk reads (metrics/logs/spans/events, query)
+        self._asock: Any = None  # its socket, cut by the watchdog
         self._lock = threading.RLock()
         self._timescale: bool | None = None
 
@@ -200,11 +207,8 @@ class PostgresSource(Source, CapacityAggregation):
     _plain_warning = "the server offers no TLS: the connection (and password) is not encrypted"
 
     # ------------------------------------------------------------------ connection
-    def _connect(self) -> Any:
-        import psycopg
-
-        from workbench.sources.postgres.errors import leaks, translate
-
+    def _conninfo(self, *, read_only: bool = False) -> dict[str, Any]:
+        """libpq parameters of our connections (no password: see ``_connect``)."""
         options = [
             self._params.get("options", ""),
             "-c TimeZone=UTC",
@@ -212,6 +216,8 @@ class PostgresSource(Source, CapacityAggregation):
             "-c extra_float_digits=1",
             "-c IntervalStyle=iso_8601",
         ]
+        if read_only:
+            options.append("-c default_transaction_read_only=on")
         if self.statement_timeout is not None:
             options.append(f"-c statement_timeout={int(self.statement_timeout * 1000)}")
         kwargs: dict[str, Any] = {
@@ -220,26 +226,38 @@ class PostgresSource(Source, CapacityAggregation):
             "connect_timeout": max(2, math.ceil(self.connect_timeout)),
             "application_name": self.application_name,
         }
-        if self._password is not None:
-            kwargs["password"] = self._password.reveal()
         if self._tls_auto:
             kwargs["sslmode"] = "verify-full"
             kwargs.setdefault("sslrootcert", "system")
+        return kwargs
+
+    def _open(
+        self,
+        connect: Callable[[dict[str, Any]], T],
+        errors: tuple[type[BaseException], ...],
+        *,
+        read_only: bool = False,
+    ) -> T:
+        """``connect(params)`` with TLS verified when offered (see the class doc) and
+        errors translated; shared by the psycopg and the ADBC connection."""
+        from workbench.sources.postgres.errors import leaks, translate
+
+        kwargs = self._conninfo(read_only=read_only)
         try:
             try:
-                conn = psycopg.connect(autocommit=True, **kwargs)
-            except psycopg.OperationalError as exc:
+                conn = connect(kwargs)
+            except errors as exc:
                 if not (self._tls_auto and "does not support SSL" in str(exc)):
                     raise
                 kwargs["sslmode"] = "disable"
                 kwargs.pop("sslrootcert", None)
-                conn = psycopg.connect(autocommit=True, **kwargs)
+                conn = connect(kwargs)
                 self.tls = "none"
                 log.warning("source %s: %s", self.name, self._plain_warning)
             else:
                 if self._tls_auto:
                     self.tls = "verify-full"
-        except psycopg.Error as exc:
+        except errors as exc:
             err = translate(exc, source=self.name, password=self._password, connecting=True)
             text = str(exc).lower()
             if self._tls_auto and ("certificate" in text or "root.crt" in text):
@@ -252,6 +270,50 @@ class PostgresSource(Source, CapacityAggregation):
                 raise err from None
             raise err from exc
         return conn
+
+    def _connect(self) -> Any:
+        """The psycopg connection: schema creation, COPY-in ingest, probes (ADBC has no
+        COPY FROM STDIN and no ``psycopg.sql`` composition; reads go through ADBC)."""
+        import psycopg
+
+        def connect(kwargs: dict[str, Any]) -> Any:
+            if self._password is not None:
+                kwargs = {**kwargs, "password": self._password.reveal()}
+            return psycopg.connect(autocommit=True, **kwargs)
+
+        return self._open(connect, (psycopg.Error,))
+
+    def _adbc_connect(self) -> Any:
+        """The ADBC connection for bulk reads (read-only by default), and its socket for
+        the watchdog (``arrow_io.socket_of``)."""
+        import adbc_driver_manager
+
+        from workbench.sources.postgres import arrow_io
+
+        port_text = str(self._params.get("port") or os.environ.get("PGPORT") or "5432")
+        port = int(port_text) if port_text.isdigit() else None
+
+        def connect(kwargs: dict[str, Any]) -> Any:
+            before = arrow_io.socket_fds()
+            pw = self._password.reveal() if self._password is not None else None
+            conn = arrow_io.connect(kwargs, pw)
+            self._asock = arrow_io.socket_of(before, port) if port is not None else None
+            return conn
+
+        return self._open(connect, (adbc_driver_manager.Error, OSError), read_only=True)
+
+    def _adbc_connection(self) -> Any:
+        if self._aconn is None:
+            self._aconn = self._adbc_connect()
+        return self._aconn
+
+    def _adbc_drop(self) -> None:
+        conn, self._aconn, self._asock = self._aconn, None, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                log.debug("closing a broken ADBC connection failed", exc_info=True)
 
     def _connection(self) -> Any:
         if self._conn is None or self._conn.closed or self._conn.broken:
@@ -268,9 +330,10 @@ class PostgresSource(Source, CapacityAggregation):
                 log.debug("closing a broken connection failed", exc_info=True)
 
     def close(self) -> None:
-        """Close the connection (a later call opens a new one)."""
+        """Close the connections (a later call opens new ones)."""
         with self._lock:
             self._drop()
+            self._adbc_drop()
 
     def _run(
         self,
@@ -345,6 +408,89 @@ class PostgresSource(Source, CapacityAggregation):
                     raise err from exc
         raise AssertionError("unreachable")
 
+    def _run_adbc(
+        self,
+        fn: Callable[[Any, Callable[[Any], None]], T],
+        *,
+        query: str | None,
+        window: Window | None,
+    ) -> T:
+        """Run ``fn(adbc_conn, on_cursor)`` with the same contract as :meth:`_run`:
+        errors translated, the deadline enforced (the socket is shut down; failing that,
+        ``adbc_cancel()`` on the cursors ``fn`` handed to ``on_cursor``), and one retry
+        on a pooled connection found dead before the query started."""
+        import adbc_driver_manager
+
+        from workbench.sources.postgres.copy_io import RowBudgetExceeded
+        from workbench.sources.postgres.errors import connection_lost, leaks, translate
+
+        deadline = None if self.statement_timeout is None else self.deadline_s
+        with self._lock:
+            for attempt in (0, 1):
+                conn = self._adbc_connection()
+                sock = self._asock
+                cursors: list[Any] = []
+
+                def cut(sock: Any = sock, cursors: list[Any] = cursors) -> None:
+                    if sock is not None and sock.shutdown():
+                        return
+                    for cur in cursors:  # no socket found: ask the server to stop
+                        try:
+                            cur.adbc_cancel()
+                        except Exception:  # a cursor already closed
+                            log.debug("adbc_cancel on a closed cursor", exc_info=True)
+
+                dog = Watchdog(None, deadline, cut=cut)
+                try:
+                    with dog:
+                        return fn(conn, cursors.append)
+                except BadData as exc:
+                    exc.source = exc.source or self.name
+                    raise
+                except RowBudgetExceeded as exc:
+                    self._adbc_drop()  # the stream was abandoned mid-way
+                    raise LimitExceeded(
+                        f"the result has more than {exc.budget:,} rows",
+                        source=self.name,
+                        limit=f"max_rows={exc.budget}",
+                        query=query,
+                        window=window,
+                        hint="narrow the window or the services, use metrics_aggregated() "
+                        "for long ranges, or raise max_rows",
+                    ) from None
+                except (adbc_driver_manager.Error, OSError) as exc:
+                    lost = connection_lost(exc)
+                    if lost or dog.fired:
+                        self._adbc_drop()
+                    if dog.fired:
+                        raise SourceUnavailable(
+                            f"{self.name} did not answer within {deadline:g} s",
+                            source=self.name,
+                            query=query,
+                            window=window,
+                            hint="the server or the network stopped answering; check "
+                            "connectivity and retry (the deadline is statement_timeout "
+                            "plus the connect timeout)",
+                        ) from None
+                    rows = getattr(exc, "workbench_rows_received", 0)
+                    started = getattr(exc, "workbench_started", False)
+                    if attempt == 0 and lost and not started and rows == 0:
+                        log.info(
+                            "%s: connection was dropped by the server; reconnecting", self.name
+                        )
+                        continue
+                    err = translate(
+                        exc, source=self.name, password=self._password, query=query, window=window
+                    )
+                    if rows:
+                        err.detail = f"{err.detail} (after {rows:,} rows; nothing returned)"
+                    elif started and lost:
+                        err.detail = f"{err.detail} (the rows had started; nothing returned)"
+                    if leaks(exc, self._password):
+                        raise err from None
+                    raise err from exc
+        raise AssertionError("unreachable")
+
     @property
     def timescale(self) -> bool:
         """Whether the database has the TimescaleDB extension (asked once)."""
@@ -373,18 +519,35 @@ class PostgresSource(Source, CapacityAggregation):
     ) -> pl.DataFrame:
         from psycopg import sql
 
-        from workbench.sources.postgres.copy_io import copy_out
+        from workbench.sources.postgres import arrow_io
 
         if max_rows is not None:
             select = sql.SQL("{} LIMIT {}").format(select, sql.Literal(max_rows + 1))
-
+        text = self._merge(select, dict(params), query=query_text, window=window)
         where = f"{self.schema}.{signal}"
 
-        def go(conn: Any) -> pl.DataFrame:
-            with conn.cursor() as cur:
-                return copy_out(cur, select, dict(params), columns, max_rows=max_rows, where=where)
+        def go(conn: Any, on_cursor: Callable[[Any], None]) -> pl.DataFrame:
+            return arrow_io.read(
+                conn, text, columns, max_rows=max_rows, where=where, on_cursor=on_cursor
+            )
 
-        return self._run(go, query=query_text, window=window)
+        return self._run_adbc(go, query=query_text, window=window)
+
+    def _merge(self, sql_: Any, params: Any, *, query: str | None, window: Window | None) -> str:
+        """``sql_`` with ``params`` merged in by psycopg (see ``arrow_io.merge_params``);
+        values PostgreSQL cannot hold (a NUL in text) or placeholders that do not fit
+        give :class:`QueryError`, as the server's refusal did before."""
+        import psycopg
+
+        from workbench.sources.postgres import arrow_io
+        from workbench.sources.postgres.errors import translate
+
+        try:
+            return arrow_io.merge_params(sql_, params)
+        except psycopg.Error as exc:
+            raise translate(
+                exc, source=self.name, password=self._password, query=query, window=window
+            ) from None
 
     def _load(
         self,
@@ -410,9 +573,6 @@ class PostgresSource(Source, CapacityAggregation):
         cols = [
             Column(c, "kvtext" if c == kv else kinds.get(t, "text")) for c, t in COLUMNS[signal]
         ]
-        # timestamps travel as integer microseconds: cheaper for the server to print and
-        # for polars to read than timestamp text (exact: extract(epoch) is numeric)
-        cols = [Column(c.name, "epoch_us") if c.kind == "timestamptz" else c for c in cols]
         params: dict[str, Any] = {"start": window.start, "end": window.end}
         conds: list[sql.Composable] = []
         if signal == "events":  # events overlapping the window (a long chaos run, say)
@@ -445,49 +605,17 @@ class PostgresSource(Source, CapacityAggregation):
                     window=window,
                     max_rows=self.max_rows,
                 )
-            except QueryError as exc:
-                # "cannot convert infinity to bigint" (0A000) or "bigint out of range"
-                # (22003) from the microseconds conversion: an infinite time, probably
-                if exc.error_type in ("0A000", "22003"):
-                    self._explain_infinity(signal, cols, conds, params, exc)
+            except BadData as exc:
+                if exc.field in {c.name for c in cols if c.kind == "timestamptz"}:
+                    exc.hint = (
+                        f"filter it out in SQL (query() with WHERE isfinite({exc.field})) or "
+                        f"replace it with a real time (UPDATE {self.schema}.{signal} SET ... "
+                        f"WHERE NOT isfinite({exc.field}))"
+                    )
                 raise
             if not df[tcol].is_sorted():
                 df = df.sort(tcol)
         return self.result(signal, df, query=text, window=window, elapsed_s=t.elapsed)
-
-    def _explain_infinity(
-        self, signal: str, cols: Sequence[Any], conds: Sequence[Any], params: Any, exc: Exception
-    ) -> None:
-        """After the server refused to turn a timestamp into microseconds, find the
-        column holding ``infinity``/``-infinity`` in the rows asked for and raise
-        :class:`BadData` naming it (one extra query, on this error path only)."""
-        from psycopg import sql
-
-        names = [c.name for c in cols if c.kind == "epoch_us"]
-        probe = sql.SQL("SELECT {} FROM {} WHERE {}").format(
-            sql.SQL(", ").join(
-                sql.SQL("coalesce(bool_or(NOT isfinite({})), false)").format(sql.Identifier(n))
-                for n in names
-            ),
-            self._table(signal),
-            sql.SQL(" AND ").join(conds),
-        )
-        row = self._run(
-            lambda conn: conn.execute(probe, params).fetchone(), query=None, window=None
-        )
-        bad = [n for n, flag in zip(names, row or (), strict=False) if flag]
-        if not bad:
-            return
-        col = bad[0]
-        raise BadData(
-            f"{self.schema}.{signal}: column {col!r} holds infinity or -infinity, which a "
-            "frame cannot hold",
-            field=col,
-            source=self.name,
-            hint=f"filter it out in SQL (query() with WHERE isfinite({col})) or replace it "
-            f"with a real time (UPDATE {self.schema}.{signal} SET ... WHERE NOT "
-            f"isfinite({col}))",
-        ) from exc
 
     def metrics(
         self, query: str | None, window: Window, *, services: Sequence[str] | None = None
@@ -658,9 +786,8 @@ class PostgresSource(Source, CapacityAggregation):
         ...          "WHERE metric = %(m)s AND ts >= %(start)s AND ts < %(end)s",
         ...          {"m": "up"}, kind="metrics", window=w)
         """
-        from psycopg import sql
-
-        from workbench.sources.postgres.copy_io import columns_from_description, copy_out
+        from workbench.sources.postgres import arrow_io
+        from workbench.sources.postgres.copy_io import Column, _check_names
 
         if kind is not None and kind not in frames.SCHEMAS:
             raise ConfigError(f"unknown frame kind {kind!r}", hint=f"one of {list(frames.SCHEMAS)}")
@@ -675,23 +802,47 @@ class PostgresSource(Source, CapacityAggregation):
                 )
             params = {**(params or {}), "start": window.start, "end": window.end}
         budget = self.max_rows if max_rows is None else max_rows
-        inner = sql.SQL(body)
-        describe = sql.SQL("SELECT * FROM ({}) AS q LIMIT 0").format(inner)
-        select = sql.SQL("SELECT * FROM ({}) AS q").format(inner)
-        if budget is not None:
-            select = sql.SQL("{} LIMIT {}").format(select, sql.Literal(budget + 1))
+        inner = self._merge(body, params, query=body, window=window)
         kv_cols = [_KV_COLUMN[kind]] if kind else []
 
-        def go(conn: Any) -> pl.DataFrame:
-            with conn.transaction(), conn.cursor() as cur:
-                if read_only:
-                    cur.execute("SET TRANSACTION READ ONLY")
-                cur.execute(describe, params)
-                cols = columns_from_description(cur.description or [], kv=kv_cols)
-                return copy_out(cur, select, params, cols, max_rows=budget, where="query")
+        def go(conn: Any, on_cursor: Callable[[Any], None]) -> pl.DataFrame:
+            cur = conn.cursor()
+            on_cursor(cur)
+            try:
+                if not read_only:  # the ADBC connection is read-only by default
+                    cur.execute("SET default_transaction_read_only = off")
+                schema = cur.adbc_execute_schema(f"SELECT * FROM ({inner}) AS q")
+            finally:
+                cur.close()
+            cols = arrow_io.columns_from_schema(schema, kv=kv_cols)
+            _check_names(cols)
+            items = []
+            for c in cols:
+                name = '"' + c.name.replace('"', '""') + '"'
+                cast = arrow_io.SQL_CASTS.get(c.kind)
+                items.append(f"q.{name}::{cast} AS {name}" if cast else f"q.{name}")
+            select = f"SELECT {', '.join(items)} FROM ({inner}) AS q"
+            if budget is not None:
+                select += f" LIMIT {budget + 1}"
+            try:
+                return arrow_io.read(
+                    conn,
+                    select,
+                    [Column(c.name, c.kind) for c in cols],
+                    max_rows=budget,
+                    where="query",
+                    on_cursor=on_cursor,
+                )
+            finally:
+                if not read_only:
+                    reset = conn.cursor()
+                    try:
+                        reset.execute("SET default_transaction_read_only = on")
+                    finally:
+                        reset.close()
 
         with Timer() as t:
-            df = self._run(go, query=body, window=window)
+            df = self._run_adbc(go, query=body, window=window)
         if kind is None:
             return Result(
                 source=self.name,

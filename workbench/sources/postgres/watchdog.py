@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["Watchdog"]
@@ -26,14 +27,17 @@ log = logging.getLogger(__name__)
 
 class Watchdog:
     """Cut ``conn``'s socket after ``after_s`` seconds unless the block ended first
-    (``after_s=None``: no deadline)."""
+    (``after_s=None``: no deadline). ``cut()``, if given, does the cutting instead (the
+    ADBC connection, whose socket :mod:`~workbench.sources.postgres.arrow_io` finds)."""
 
-    def __init__(self, conn: Any, after_s: float | None) -> None:
+    def __init__(
+        self, conn: Any, after_s: float | None, *, cut: Callable[[], None] | None = None
+    ) -> None:
         self.fired = False
         self.after_s = after_s
         self._timer: threading.Timer | None = None
         if after_s is not None:
-            self._timer = threading.Timer(after_s, self._cut, (conn,))
+            self._timer = threading.Timer(after_s, self._fire, (conn, cut))
             self._timer.daemon = True
 
     def __enter__(self) -> Watchdog:
@@ -44,6 +48,16 @@ class Watchdog:
     def __exit__(self, *exc: object) -> None:
         if self._timer is not None:
             self._timer.cancel()
+
+    def _fire(self, conn: Any, cut: Callable[[], None] | None) -> None:
+        if cut is None:
+            self._cut(conn)
+            return
+        self.fired = True
+        try:
+            cut()
+        except Exception:
+            log.debug("watchdog: cut failed", exc_info=True)
 
     def _cut(self, conn: Any) -> None:
         self.fired = True
