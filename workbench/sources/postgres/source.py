@@ -41,7 +41,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, NoReturn, TypeVar
 
 import polars as pl
 
@@ -335,6 +335,55 @@ class PostgresSource(Source, CapacityAggregation):
             self._drop()
             self._adbc_drop()
 
+    def _over_budget(self, budget: int, query: str | None, window: Window | None) -> LimitExceeded:
+        """The error for a result past ``max_rows`` (both read paths)."""
+        return LimitExceeded(
+            f"the result has more than {budget:,} rows",
+            source=self.name,
+            limit=f"max_rows={budget}",
+            query=query,
+            window=window,
+            hint="narrow the window or the services, use metrics_aggregated() "
+            "for long ranges, or raise max_rows",
+        )
+
+    def _no_answer(
+        self, deadline: float | None, query: str | None, window: Window | None
+    ) -> SourceUnavailable:
+        """The error for a read the watchdog cut at the deadline (both read paths)."""
+        return SourceUnavailable(
+            f"{self.name} did not answer within {deadline:g} s",
+            source=self.name,
+            query=query,
+            window=window,
+            hint="the server or the network stopped answering; check "
+            "connectivity and retry (the deadline is statement_timeout "
+            "plus the connect timeout)",
+        )
+
+    def _raise_translated(
+        self,
+        exc: Exception,
+        query: str | None,
+        window: Window | None,
+        *,
+        rows: int,
+        lost_after_start: bool = False,
+    ) -> NoReturn:
+        """Raise ``exc`` as the workbench error it means (both read paths): the rows that
+        had arrived are named (none is returned), and a driver error whose text holds the
+        password is not chained."""
+        from workbench.sources.postgres.errors import leaks, translate
+
+        err = translate(exc, source=self.name, password=self._password, query=query, window=window)
+        if rows:
+            err.detail = f"{err.detail} (after {rows:,} rows; nothing returned)"
+        elif lost_after_start:
+            err.detail = f"{err.detail} (the rows had started; nothing returned)"
+        if leaks(exc, self._password):
+            raise err from None
+        raise err from exc
+
     def _run(
         self,
         fn: Callable[[Any], T],
@@ -348,7 +397,6 @@ class PostgresSource(Source, CapacityAggregation):
         import psycopg
 
         from workbench.sources.postgres.copy_io import RowBudgetExceeded
-        from workbench.sources.postgres.errors import leaks, translate
 
         deadline = None if self.statement_timeout is None or not retry else self.deadline_s
         with self._lock:
@@ -363,29 +411,13 @@ class PostgresSource(Source, CapacityAggregation):
                     raise
                 except RowBudgetExceeded as exc:
                     self._drop()  # the COPY was abandoned mid-stream
-                    raise LimitExceeded(
-                        f"the result has more than {exc.budget:,} rows",
-                        source=self.name,
-                        limit=f"max_rows={exc.budget}",
-                        query=query,
-                        window=window,
-                        hint="narrow the window or the services, use metrics_aggregated() "
-                        "for long ranges, or raise max_rows",
-                    ) from None
+                    raise self._over_budget(exc.budget, query, window) from None
                 except psycopg.Error as exc:
                     broken = conn.broken or conn.closed
                     if broken or dog.fired:
                         self._drop()
                     if dog.fired:
-                        raise SourceUnavailable(
-                            f"{self.name} did not answer within {deadline:g} s",
-                            source=self.name,
-                            query=query,
-                            window=window,
-                            hint="the server or the network stopped answering; check "
-                            "connectivity and retry (the deadline is statement_timeout "
-                            "plus the connect timeout)",
-                        ) from None
+                        raise self._no_answer(deadline, query, window) from None
                     rows = getattr(exc, "workbench_rows_received", 0)
                     if (
                         retry
@@ -398,14 +430,7 @@ class PostgresSource(Source, CapacityAggregation):
                             "%s: connection was dropped by the server; reconnecting", self.name
                         )
                         continue
-                    err = translate(
-                        exc, source=self.name, password=self._password, query=query, window=window
-                    )
-                    if rows:
-                        err.detail = f"{err.detail} (after {rows:,} rows; nothing returned)"
-                    if leaks(exc, self._password):
-                        raise err from None
-                    raise err from exc
+                    self._raise_translated(exc, query, window, rows=rows)
         raise AssertionError("unreachable")
 
     def _run_adbc(
@@ -422,7 +447,7 @@ class PostgresSource(Source, CapacityAggregation):
         import adbc_driver_manager
 
         from workbench.sources.postgres.copy_io import RowBudgetExceeded
-        from workbench.sources.postgres.errors import connection_lost, leaks, translate
+        from workbench.sources.postgres.errors import connection_lost
 
         deadline = None if self.statement_timeout is None else self.deadline_s
         with self._lock:
@@ -449,29 +474,13 @@ class PostgresSource(Source, CapacityAggregation):
                     raise
                 except RowBudgetExceeded as exc:
                     self._adbc_drop()  # the stream was abandoned mid-way
-                    raise LimitExceeded(
-                        f"the result has more than {exc.budget:,} rows",
-                        source=self.name,
-                        limit=f"max_rows={exc.budget}",
-                        query=query,
-                        window=window,
-                        hint="narrow the window or the services, use metrics_aggregated() "
-                        "for long ranges, or raise max_rows",
-                    ) from None
+                    raise self._over_budget(exc.budget, query, window) from None
                 except (adbc_driver_manager.Error, OSError) as exc:
                     lost = connection_lost(exc)
                     if lost or dog.fired:
                         self._adbc_drop()
                     if dog.fired:
-                        raise SourceUnavailable(
-                            f"{self.name} did not answer within {deadline:g} s",
-                            source=self.name,
-                            query=query,
-                            window=window,
-                            hint="the server or the network stopped answering; check "
-                            "connectivity and retry (the deadline is statement_timeout "
-                            "plus the connect timeout)",
-                        ) from None
+                        raise self._no_answer(deadline, query, window) from None
                     rows = getattr(exc, "workbench_rows_received", 0)
                     started = getattr(exc, "workbench_started", False)
                     if attempt == 0 and lost and not started and rows == 0:
@@ -479,16 +488,9 @@ class PostgresSource(Source, CapacityAggregation):
                             "%s: connection was dropped by the server; reconnecting", self.name
                         )
                         continue
-                    err = translate(
-                        exc, source=self.name, password=self._password, query=query, window=window
+                    self._raise_translated(
+                        exc, query, window, rows=rows, lost_after_start=started and lost
                     )
-                    if rows:
-                        err.detail = f"{err.detail} (after {rows:,} rows; nothing returned)"
-                    elif started and lost:
-                        err.detail = f"{err.detail} (the rows had started; nothing returned)"
-                    if leaks(exc, self._password):
-                        raise err from None
-                    raise err from exc
         raise AssertionError("unreachable")
 
     @property
