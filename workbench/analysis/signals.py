@@ -197,8 +197,15 @@ class Context:
         one that wrote it: a caller's line naming the one callee whose calls fail more is
         about that callee, as a failing client span is
         (:func:`~workbench.analysis.logblame.on_named_callee`). The ranking's log signal
-        and the suspects' evidence read this one frame."""
-        return on_named_callee(self.surges, self.blamed_spans, self.window, self.baseline)
+        and the suspects' evidence read this one frame.
+
+        The spans it asks are :attr:`error_spans`, the ones the error signal counts: a
+        caller shown failing its calls alone (its own network, not the callee:
+        :func:`~workbench.analysis.attribution.own_failures`) keeps its failing calls, and
+        its lines about them are the same evidence in words, so they stay with it too (lab
+        packet-loss-shop-s401: api-gateway's "catalog returned HTTP 500; retrying" went to
+        catalog while its failing calls stayed api-gateway's, and made a wrong "clear")."""
+        return on_named_callee(self.surges, self.error_spans, self.window, self.baseline)
 
     @once_property
     def broken_paths(self) -> pl.DataFrame:
