@@ -46,6 +46,7 @@ from workbench.analysis.logblame import on_named_callee
 from workbench.analysis.once import once_property
 from workbench.analysis.stats import beyond_noise, covered_seconds, poisson_z, saturate
 from workbench.analysis.timeline import CHANGE_KINDS
+from workbench.analysis.utilisation import with_utilisation
 from workbench.display import format_percent, span_label
 from workbench.timewindow import Window
 
@@ -132,8 +133,11 @@ class Context:
 
     @once_property
     def changes(self) -> pl.DataFrame:
+        # with each pod's CPU as a fraction of its limit where the counter and the limit
+        # are there (what a Prometheus source asks the server for): a CPU at its limit is
+        # then saturation, the service's own state (:mod:`workbench.analysis.utilisation`)
         return ch.score_changes(
-            self.metrics,
+            with_utilisation(self.metrics),
             self.window,
             self.metric_baseline or self.baseline,
             rate_window=self.rate_window,
