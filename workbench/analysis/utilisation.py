@@ -32,7 +32,7 @@ import polars as pl
 from workbench.analysis._util import memoised
 from workbench.analysis.changes import rate_counters
 
-__all__ = ["CPU_SECONDS", "CPU_LIMIT", "UTILISATION", "cpu_utilisation", "with_utilisation"]
+__all__ = ["CPU_LIMIT", "CPU_SECONDS", "UTILISATION", "cpu_utilisation", "with_utilisation"]
 
 #: CPU-seconds counters (the process's own, or cAdvisor's per container)
 CPU_SECONDS = ("process_cpu_seconds_total", "container_cpu_usage_seconds_total")
