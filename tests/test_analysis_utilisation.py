@@ -9,7 +9,7 @@ import polars as pl
 
 from tests.diag_builders import BASELINE, WINDOW, metric_frame
 from workbench.analysis.suspects import rank_suspects
-from workbench.analysis.utilisation import UTILISATION, cpu_utilisation, with_utilisation
+from workbench.analysis.utilisation import UTILISATION, cpu_utilisation
 
 STEP = 30
 N = 240  # two hours of 30 s steps: the baseline hour, then the window's
@@ -52,9 +52,8 @@ def test_the_counters_rate_over_the_pods_limit() -> None:
     assert web["labels"][0].to_list() == [{"key": "pod", "value": "web-0"}]
 
 
-def test_nothing_to_derive_leaves_the_frame_as_it_was() -> None:
+def test_nothing_to_derive_without_a_limit() -> None:
     m = metric_frame({("process_cpu_seconds_total", "web"): _cores(0.3, 0.3)}, step_s=STEP)
-    assert with_utilisation(m) is m
     assert cpu_utilisation(m).height == 0
 
 

@@ -46,7 +46,7 @@ from workbench.analysis.logblame import on_named_callee
 from workbench.analysis.once import once_property
 from workbench.analysis.stats import beyond_noise, covered_seconds, poisson_z, saturate
 from workbench.analysis.timeline import CHANGE_KINDS
-from workbench.analysis.utilisation import with_utilisation
+from workbench.analysis.utilisation import cpu_utilisation
 from workbench.display import format_percent, span_label
 from workbench.timewindow import Window
 
@@ -133,15 +133,18 @@ class Context:
 
     @once_property
     def changes(self) -> pl.DataFrame:
-        # with each pod's CPU as a fraction of its limit where the counter and the limit
+        kw: dict[str, Any] = {"rate_window": self.rate_window}
+        base = self.metric_baseline or self.baseline
+        raw = ch.score_changes(self.metrics, self.window, base, **kw)
+        # and each pod's CPU as a fraction of its limit where the counter and the limit
         # are there (what a Prometheus source asks the server for): a CPU at its limit is
-        # then saturation, the service's own state (:mod:`workbench.analysis.utilisation`)
-        return ch.score_changes(
-            with_utilisation(self.metrics),
-            self.window,
-            self.metric_baseline or self.baseline,
-            rate_window=self.rate_window,
-        )
+        # then saturation, the service's own state (:mod:`workbench.analysis.utilisation`);
+        # scored apart, so the raw series' work stays shared with the rest of the product
+        used = cpu_utilisation(self.metrics)
+        if used.height == 0:
+            return raw
+        derived = ch.score_changes(used, self.window, base, **kw)
+        return pl.concat([raw, derived]).sort("score", descending=True, maintain_order=True)
 
     @once_property
     def onset(self) -> datetime:

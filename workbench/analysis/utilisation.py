@@ -6,7 +6,8 @@ series in percent or as a fraction of capacity). A Prometheus source asks the se
 that fraction (``saturation:cpu_ratio``: the rate of the CPU-seconds counter over the
 CPU limit); raw series (files, bundles, the lab) carry only the counter and the limit,
 so a CPU driven to its limit showed as "CPU seconds rose", a symptom like any other.
-:func:`with_utilisation` adds the same fraction per pod, the container's limit being
+:func:`cpu_utilisation` derives the same fraction per pod (the ranking scores its
+changes beside the raw series'), the container's limit being
 per pod (a hog on one pod of three is 100% there, a third of it summed by service).
 
 ==========================  ============================================================
@@ -20,9 +21,8 @@ series                      from
 
 Example::
 
-    >>> from workbench.analysis.utilisation import with_utilisation
-    >>> m = with_utilisation(inc.metrics)
-    >>> m.filter(pl.col("metric") == "cpu_utilisation_ratio").head()
+    >>> from workbench.analysis.utilisation import cpu_utilisation
+    >>> cpu_utilisation(inc.metrics).head()
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import polars as pl
 from workbench.analysis._util import memoised
 from workbench.analysis.changes import rate_counters
 
-__all__ = ["CPU_LIMIT", "CPU_SECONDS", "UTILISATION", "cpu_utilisation", "with_utilisation"]
+__all__ = ["CPU_LIMIT", "CPU_SECONDS", "UTILISATION", "cpu_utilisation"]
 
 #: CPU-seconds counters (the process's own, or cAdvisor's per container)
 CPU_SECONDS = ("process_cpu_seconds_total", "container_cpu_usage_seconds_total")
@@ -51,6 +51,7 @@ def _pod() -> pl.Expr:
     )
 
 
+@memoised  # the verdict's placebo rankings share one frame (and the work memoised on it)
 def cpu_utilisation(metrics: pl.DataFrame) -> pl.DataFrame:
     """``cpu_utilisation_ratio`` rows (the metrics frame's columns, the counter's labels):
     each CPU-seconds counter's rate (per second: cores in use) over its pod's CPU limit.
@@ -91,14 +92,3 @@ def cpu_utilisation(metrics: pl.DataFrame) -> pl.DataFrame:
     return out.with_columns(
         metric=pl.lit(UTILISATION), value=pl.col("value") / pl.col("_limit")
     ).select(cols)
-
-
-@memoised  # the verdict's placebo rankings then share one frame (and its memoised work)
-def with_utilisation(metrics: pl.DataFrame) -> pl.DataFrame:
-    """``metrics`` with :func:`cpu_utilisation`'s series appended (``metrics`` itself when
-    there are none).
-
-    >>> with_utilisation(inc.metrics)  # doctest: +SKIP
-    """
-    extra = cpu_utilisation(metrics)
-    return pl.concat([metrics, extra]) if extra.height else metrics
