@@ -13,7 +13,12 @@ the window, exactly one of which fails its calls beyond noise (Poisson ``z >= 2`
 against its own baseline rate, the error signal's noise level), while the others,
 which would have shown the failure had the callee failed them at that caller's rate,
 show it far less (Poisson ``z <= -2``). Such a caller's failing calls to callees that
-only it calls are its own too (a failing caller fails its calls to every callee).
+only it calls are its own too (a failing caller fails its calls to every callee). So
+are its failing calls to another shared callee, once it is shown in trouble of its own
+(failing alone here, or waiting alone on the way: below), when they rose above its
+baseline's rate, no other caller of that callee fails beyond noise, and the others show
+far fewer failures than its rate would give them: too few to be beyond noise alone, they
+are the same trouble.
 :func:`own_failures` puts those calls' errors on the caller. A callee with one caller,
 called by no caller shown failing, cannot be told apart this way: left as it is.
 
@@ -145,8 +150,8 @@ def caller_side_edges(bsp: pl.DataFrame, *, window: Window, baseline: Window) ->
     # fail more than its baseline's (cautious) rate, while no other caller of that callee
     # fails beyond noise and the others show far fewer failures than its rate would give
     # them, are its own too, though too few to be beyond noise alone (lab
-    # packet-loss-gen20-s402: sms-2's packet loss failed 4 of its 31 calls to redis, none
-    # of the others' 298, and slowed its calls to postgres alone)
+    # packet-loss-gen20-s402: sms-2's packet loss failed 4 of its 31 calls to redis, 1 of
+    # the others' 299, and slowed its calls to postgres alone)
     troubled = pl.concat([shown["caller"], waiting]).unique().implode()
     rose = pl.col("_ew") > pl.col("_nw") * (pl.col("_eb") + 1) / (pl.col("_nb") + 1)
     also = (
