@@ -118,3 +118,48 @@ def test_callers_are_compared_on_the_same_minutes():
     spans = pl.concat([before.filter(trace_start < half), failing.filter(trace_start >= half)])
     assert caller_side_edges(blame_services(spans), window=WINDOW, baseline=BASELINE).height == 0
     assert rank_suspects(spans=spans, window=WINDOW, baseline=BASELINE).ranking[0] == "redis"
+
+
+def _troubled_cart(redis_failing: float) -> pl.DataFrame:
+    """cart's network is bad: its calls to postgres (shared with auth) wait 40 ms longer
+    on the way, auth's do not; and a share ``redis_failing`` of its calls to redis
+    (shared with auth and catalog) fail, the others' none."""
+    from tests.test_analysis_waits import _calls as _wait_calls
+
+    waits = spans_frame(_wait_calls({"cart": 40.0}, {"cart": ["postgres"], "auth": ["postgres"]}))
+    fails = spans_frame(_calls({"cart": redis_failing}, CALLS)).with_columns(
+        trace_id="f-" + pl.col("trace_id")
+    )
+    return pl.concat([waits, fails])
+
+
+def test_a_caller_shown_waiting_alone_owns_its_few_failing_calls_to_a_shared_callee():
+    # 3 of cart's 120 calls to redis fail (none in the baseline): too few to be beyond
+    # noise alone (Poisson z 1.6 against 1 expected); but cart is shown in trouble of its
+    # own (only its calls to postgres wait longer), and auth's and catalog's 350 calls to
+    # redis, at cart's rate ~9 failures, had none: they are cart's (lab
+    # packet-loss-gen20-s402: sms-2's 4 of 31 failing calls to redis went to redis)
+    blamed = blame_services(_troubled_cart(0.025))
+    edges = caller_side_edges(blamed, window=WINDOW, baseline=BASELINE)
+    assert ("cart", "redis") in edges.rows()
+    moved = own_failures(blamed, window=WINDOW, baseline=BASELINE)
+    failing = moved.filter((pl.col("kind") == "client") & (pl.col("status") == "error"))
+    assert set(failing["blame_service"]) == {"cart"}
+
+
+def test_a_caller_not_shown_in_trouble_keeps_too_few_failures_on_the_callee():
+    # the same 3 failing calls without cart's slow calls to postgres: nothing shows the
+    # failure is cart's, redis keeps it
+    spans = spans_frame(_calls({"cart": 0.025}, CALLS))
+    assert caller_side_edges(blame_services(spans), window=WINDOW, baseline=BASELINE).height == 0
+
+
+def test_a_caller_shown_waiting_alone_does_not_take_a_callee_failing_everyone():
+    # redis fails every caller's calls: cart's trouble on the way does not make it cart's
+    rows = _troubled_cart(0.025)
+    everyone = spans_frame(_calls({"auth": 0.3, "catalog": 0.3}, CALLS)).with_columns(
+        trace_id="e-" + pl.col("trace_id")
+    )
+    blamed = blame_services(pl.concat([rows, everyone]))
+    edges = caller_side_edges(blamed, window=WINDOW, baseline=BASELINE)
+    assert ("cart", "redis") not in edges.rows()

@@ -152,3 +152,27 @@ def test_a_moved_line_is_the_callees_evidence_and_its_logs_are_searched_at_the_w
     ev.links = ExploreLinks(G, WINDOW)
     url = ev.links.evidence(ev)["log pattern"]
     assert decode_explore_url(url)["query"].startswith('{service_name="checkout"}')
+
+
+def test_a_callers_line_stays_with_it_when_its_failing_calls_are_its_own() -> None:
+    # only cart's calls to redis fail (auth's and catalog's are fine): the error signal
+    # keeps those failing calls on cart (attribution.own_failures), and cart's line about
+    # them, the same evidence in words, stays with cart too (lab packet-loss-shop-s401:
+    # api-gateway's "catalog returned HTTP 500; retrying" went to catalog and made a wrong
+    # "clear" there, while the failing calls it wrote about stayed api-gateway's)
+    from tests.test_analysis_attribution import CALLS
+    from tests.test_analysis_attribution import _calls as failing_calls
+
+    spans = spans_frame(failing_calls({"cart": 0.3}, CALLS))
+    logs = logs_frame(
+        log_rows("cart", "cart {i} updated", every(BASELINE, 120))
+        + log_rows("cart", "cart {i} updated", every(WINDOW, 120))
+        + log_rows(
+            "cart", "redis returned HTTP 500; retrying (attempt {i}/2)", every(WINDOW, 36), "warn"
+        )
+    )
+    sus = rank_suspects(spans=spans, logs=logs, window=WINDOW, baseline=BASELINE)
+    t = sus.table
+    assert t.filter(pl.col("service") == "redis")["logs"][0] == 0.0
+    assert t.filter(pl.col("service") == "cart")["logs"][0] > 0.0
+    assert sus.ranking[0] == "cart"

@@ -177,8 +177,11 @@ def test_every_suspect_link_replays_its_evidence(demo_inv: Investigation) -> Non
                     )
                     assert d["type"] == "prometheus" and d["datasource"] == "prom"
                     counter = top["metric"].endswith(("_total", "_count", "_sum", "_bucket"))
-                    # a counter as the per-second rate the ranking scored, a gauge as it is
+                    # a counter as the per-second rate the ranking scored, a gauge as it
+                    # is, the CPU utilisation the ranking derives as the ratio it is of
                     head = f"rate({top['metric']}{{" if counter else f"{top['metric']}{{"
+                    if top["metric"] == "cpu_utilisation_ratio":
+                        head = "sum(rate(process_cpu_seconds_total{"
                     assert d["query"].startswith(head), d["query"]
                     assert f'service="{service}"' in d["query"]
                     for kv in top["labels"]:
@@ -255,3 +258,15 @@ def test_workbench_grafana_url_is_also_an_annotations_source_with_a_workbench_to
     spec = specs["grafana"]
     assert spec.type == "grafana" and spec.url == "http://grafana:3000"
     assert spec.auth.bearer is not None and "glsa_env_secret" not in repr(spec)
+
+
+def test_the_derived_cpu_utilisation_links_to_the_ratio_it_was_derived_as() -> None:
+    # the ranking adds cpu_utilisation_ratio per pod (analysis.utilisation); Prometheus
+    # has no such series: the link asks for the pod's CPU-seconds rate over its limit
+    links = ExploreLinks(G, W)
+    labels = [{"key": "pod", "value": "web-0"}, {"key": "job", "value": "web"}]
+    q = decode_explore_url(links.metric("cpu_utilisation_ratio", "web", labels))["query"]
+    assert q == (
+        'sum(rate(process_cpu_seconds_total{service="web",pod="web-0",job="web"}'
+        '[$__rate_interval])) / sum(container_cpu_limit_cores{service="web",pod="web-0"})'
+    )

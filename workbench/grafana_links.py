@@ -241,7 +241,10 @@ class ExploreLinks:
 
     def metric_query(self, metric: str, service: str | None, labels: Any = ()) -> str:
         """The PromQL of one series as the ranking read it: a ``red:``/``saturation:``
-        signal's own query, a counter's per-second rate, or a gauge as it is."""
+        signal's own query, a counter's per-second rate, a gauge as it is, or the CPU
+        utilisation the ranking derives per pod
+        (:data:`~workbench.analysis.utilisation.UTILISATION`) as that ratio."""
+        from workbench.analysis.utilisation import UTILISATION
         from workbench.sources.prometheus import promql
         from workbench.sources.prometheus.signals import MetricNames, signal_queries
 
@@ -253,10 +256,19 @@ class ExploreLinks:
             if metric in queries:
                 return queries[metric]
         matchers = [promql.eq(names.service_label, service)] if service else []
+        pod: list[str] = []
         for kv in labels or ():
             key, value = (kv["key"], kv["value"]) if isinstance(kv, dict) else kv
             if key != names.service_label and value is not None:
                 matchers.append(promql.eq(str(key), str(value)))
+                if key == "pod":
+                    pod = [matchers[-1]]
+        if metric == UTILISATION:
+            # derived by the ranking (analysis.utilisation): the pod's CPU-seconds rate
+            # over its CPU limit, the pod's limit selected by service and pod alone
+            cores = promql.selector(names.cpu_seconds, *matchers)
+            limit = promql.selector(names.cpu_limit, *matchers[: 1 if service else 0], *pod)
+            return f"sum(rate({cores}[{self.rate_window}])) / sum({limit})"
         sel = promql.selector(metric, *matchers)
         return f"rate({sel}[{self.rate_window}])" if metric.endswith(_COUNTER) else sel
 

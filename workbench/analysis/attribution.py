@@ -13,7 +13,12 @@ the window, exactly one of which fails its calls beyond noise (Poisson ``z >= 2`
 against its own baseline rate, the error signal's noise level), while the others,
 which would have shown the failure had the callee failed them at that caller's rate,
 show it far less (Poisson ``z <= -2``). Such a caller's failing calls to callees that
-only it calls are its own too (a failing caller fails its calls to every callee).
+only it calls are its own too (a failing caller fails its calls to every callee). So
+are its failing calls to another shared callee, once it is shown in trouble of its own
+(failing alone here, or waiting alone on the way: below), when they rose above its
+baseline's rate, no other caller of that callee fails beyond noise, and the others show
+far fewer failures than its rate would give them: too few to be beyond noise alone, they
+are the same trouble.
 :func:`own_failures` puts those calls' errors on the caller. A callee with one caller,
 called by no caller shown failing, cannot be told apart this way: left as it is.
 
@@ -114,7 +119,9 @@ def caller_side_edges(bsp: pl.DataFrame, *, window: Window, baseline: Window) ->
         return pl.DataFrame(schema=_EDGES)
     base = _calls(bsp, baseline, "_nb", "_eb")
     full = _failing(win, base)
-    if not full["_fails"].any():  # no caller fails beyond noise: most windows
+    # callers shown waiting alone on the way (their own network or CPU): see below
+    waiting = caller_side_waits(bsp, window=window, baseline=baseline)["caller"].unique()
+    if not full["_fails"].any() and waiting.len() == 0:  # most windows
         return pl.DataFrame(schema=_EDGES)
     # callers are compared on the same minutes only, as for waits (:func:`_same_minutes`):
     # a caller failing while the callee's other callers made no calls is not shown to
@@ -130,13 +137,30 @@ def caller_side_edges(bsp: pl.DataFrame, *, window: Window, baseline: Window) ->
         _n_all=pl.col("_nw").sum().over("callee"),
         _e_all=pl.col("_ew").sum().over("callee"),
     )
-    one = calls.filter(pl.col("_fails") & (pl.col("_callers") >= 2) & (pl.col("_failing") == 1))
     # the others' calls at the failing caller's rate: what they would have seen had the
     # callee failed them alike; far fewer seen, the failure is the caller's
     n_other = pl.col("_n_all") - pl.col("_nw")
     e_other = pl.col("_e_all") - pl.col("_ew")
     would = n_other * pl.col("_ew") / pl.col("_nw")
-    shown = one.filter(poisson_z(e_other, would.clip(lower_bound=0.5)) <= -NOISE_Z)
+    others_fine = poisson_z(e_other, would.clip(lower_bound=0.5)) <= -NOISE_Z
+    one = pl.col("_fails") & (pl.col("_callers") >= 2) & (pl.col("_failing") == 1)
+    shown = calls.filter(one & others_fine)
+    # a caller shown in trouble of its own (failing alone on one callee, or waiting alone
+    # on the way) has it on every call it makes: its calls to another shared callee that
+    # fail more than its baseline's (cautious) rate, while no other caller of that callee
+    # fails beyond noise and the others show far fewer failures than its rate would give
+    # them, are its own too, though too few to be beyond noise alone (lab
+    # packet-loss-gen20-s402: sms-2's packet loss failed 4 of its 31 calls to redis, 1 of
+    # the others' 299, and slowed its calls to postgres alone)
+    troubled = pl.concat([shown["caller"], waiting]).unique().implode()
+    rose = pl.col("_ew") > pl.col("_nw") * (pl.col("_eb") + 1) / (pl.col("_nb") + 1)
+    also = (
+        pl.col("caller").is_in(troubled)
+        & rose
+        & (pl.col("_callers") >= 2)
+        & (pl.col("_failing") - pl.col("_fails").cast(pl.Int64) == 0)
+    )
+    shown = calls.filter((one | also) & others_fine)
     if shown.height == 0:  # the usual case (and every placebo window's)
         return pl.DataFrame(schema=_EDGES)
     # a failing caller fails its calls to every callee: once its own failure is shown on
@@ -225,6 +249,7 @@ def _wait_stats(g: pl.DataFrame, w: Window, suffix: str) -> pl.DataFrame:
     )
 
 
+@memoised  # own_waits and caller_side_edges ask it of the same spans and windows
 def caller_side_waits(bsp: pl.DataFrame, *, window: Window, baseline: Window) -> pl.DataFrame:
     """``caller, callee`` pairs whose extra time on the way is the caller's own: the time
     a caller waits beyond its callee's own time (:func:`call_waits`) is put on the callee

@@ -46,6 +46,7 @@ from workbench.analysis.logblame import on_named_callee
 from workbench.analysis.once import once_property
 from workbench.analysis.stats import beyond_noise, covered_seconds, poisson_z, saturate
 from workbench.analysis.timeline import CHANGE_KINDS
+from workbench.analysis.utilisation import cpu_utilisation
 from workbench.display import format_percent, span_label
 from workbench.timewindow import Window
 
@@ -132,12 +133,18 @@ class Context:
 
     @once_property
     def changes(self) -> pl.DataFrame:
-        return ch.score_changes(
-            self.metrics,
-            self.window,
-            self.metric_baseline or self.baseline,
-            rate_window=self.rate_window,
-        )
+        kw: dict[str, Any] = {"rate_window": self.rate_window}
+        base = self.metric_baseline or self.baseline
+        raw = ch.score_changes(self.metrics, self.window, base, **kw)
+        # and each pod's CPU as a fraction of its limit where the counter and the limit
+        # are there (what a Prometheus source asks the server for): a CPU at its limit is
+        # then saturation, the service's own state (:mod:`workbench.analysis.utilisation`);
+        # scored apart, so the raw series' work stays shared with the rest of the product
+        used = cpu_utilisation(self.metrics)
+        if used.height == 0:
+            return raw
+        derived = ch.score_changes(used, self.window, base, **kw)
+        return pl.concat([raw, derived]).sort("score", descending=True, maintain_order=True)
 
     @once_property
     def onset(self) -> datetime:
@@ -197,8 +204,15 @@ class Context:
         one that wrote it: a caller's line naming the one callee whose calls fail more is
         about that callee, as a failing client span is
         (:func:`~workbench.analysis.logblame.on_named_callee`). The ranking's log signal
-        and the suspects' evidence read this one frame."""
-        return on_named_callee(self.surges, self.blamed_spans, self.window, self.baseline)
+        and the suspects' evidence read this one frame.
+
+        The spans it asks are :attr:`error_spans`, the ones the error signal counts: a
+        caller shown failing its calls alone (its own network, not the callee:
+        :func:`~workbench.analysis.attribution.own_failures`) keeps its failing calls, and
+        its lines about them are the same evidence in words, so they stay with it too (lab
+        packet-loss-shop-s401: api-gateway's "catalog returned HTTP 500; retrying" went to
+        catalog while its failing calls stayed api-gateway's, and made a wrong "clear")."""
+        return on_named_callee(self.surges, self.error_spans, self.window, self.baseline)
 
     @once_property
     def broken_paths(self) -> pl.DataFrame:
