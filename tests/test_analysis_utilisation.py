@@ -71,3 +71,18 @@ def test_a_cpu_driven_to_its_limit_is_saturation() -> None:
 def test_a_cpu_that_rose_but_stays_below_half_its_limit_is_not_saturation() -> None:
     sus = rank_suspects(metrics=_metrics(0.45), window=WINDOW, baseline=BASELINE)
     assert sus.table.filter(pl.col("service") == "web")["saturation"][0] == 0.0
+
+
+def test_the_fraction_replaces_its_counter_in_the_evidence() -> None:
+    # the rate over a constant limit is the counter's change in another unit: listed
+    # once, as the fraction (the demo listed each of checkout's pods twice)
+    sus = rank_suspects(metrics=_metrics(0.98), window=WINDOW, baseline=BASELINE)
+    assert sus.evidence("web").series["metric"].to_list() == [UTILISATION]
+    # a counter without a limit has nothing to be replaced by: it stays
+    m = _metrics(0.98).with_columns(
+        value=pl.when(pl.col("service") == "batch")
+        .then(pl.col("value") * pl.when(pl.col("ts") >= WINDOW.start).then(3.0).otherwise(1.0))
+        .otherwise(pl.col("value"))
+    )
+    batch = rank_suspects(metrics=m, window=WINDOW, baseline=BASELINE).evidence("batch")
+    assert batch.series["metric"].to_list() == ["process_cpu_seconds_total"]

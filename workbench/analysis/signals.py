@@ -46,7 +46,7 @@ from workbench.analysis.logblame import on_named_callee
 from workbench.analysis.once import once_property
 from workbench.analysis.stats import beyond_noise, covered_seconds, poisson_z, saturate
 from workbench.analysis.timeline import CHANGE_KINDS
-from workbench.analysis.utilisation import cpu_utilisation
+from workbench.analysis.utilisation import CPU_SECONDS, cpu_utilisation
 from workbench.display import format_percent, span_label
 from workbench.timewindow import Window
 
@@ -144,6 +144,14 @@ class Context:
         if used.height == 0:
             return raw
         derived = ch.score_changes(used, self.window, base, **kw)
+        # the fraction replaces the counter it came from: the same change (a rate over a
+        # constant limit scores alike), shown once, in the unit that says what it means
+        replaced = used.select("service", "labels").unique().with_columns(_cpu=pl.lit(True))
+        raw = (
+            raw.join(replaced, on=["service", "labels"], how="left", nulls_equal=True)
+            .filter(~(pl.col("metric").is_in(CPU_SECONDS) & pl.col("_cpu").fill_null(False)))
+            .drop("_cpu")
+        )
         return pl.concat([raw, derived]).sort("score", descending=True, maintain_order=True)
 
     @once_property
