@@ -28,6 +28,21 @@ positions), only the compared signals are computed in them (sharing the investig
 memo), and past the first :data:`FIRST_PLACEBOS` only while the evidence could still be
 called clear.
 
+What the count does not promise: the ``1 / (k + 1)`` bound needs the window and the
+placebos to be exchangeable draws, and they are not. The placebos overlap (19 positions
+over a stretch only two placebo-lengths long when the baseline is as long as the window;
+on the lab the "step" is the scrape jitter between series, under a second, so each
+position is a few seconds from the next), a placebo is a quarter of the window's length
+(a longer window holds more chances to shift), and the top suspect's strongest kind is
+the best of several. Measured on fault-free windows (``--quiet-windows``), one kind of
+evidence at :data:`CLEAR_RATIO` beat chance in 13 of 81 lab windows (seeds 101-103;
+PetShop 0 of 12). So where the top suspect has more than one kind of telemetry (metrics
+and logs or spans), "clear" also needs a second kind of evidence about it above chance
+(:func:`corroborated`): a fault leaves more than one trace; a chance fluctuation, or a
+deploy that changed a service's metrics and nothing else, rarely does. A resource at
+capacity (its own state, an absolute level) and metrics-only data (nothing else could
+speak) decide alone as before.
+
 Not a symptom: a real anomaly on a caller of the root beats chance too. The ranking tells
 a cause from its symptoms through the call graph (a caller's symptoms are discounted by
 what it calls; a client span's errors and time go to its callee), so "clear" also needs
@@ -48,9 +63,10 @@ again with today's ranking). Only the lab can show what the rule gains: no other
 a wrong clear.
 
 Levels: ``clear`` (evidence at least :data:`CLEAR_RATIO` times chance's, chance from at
-least :data:`MIN_PLACEBOS` placebos, not tied, and callees known),
+least :data:`MIN_PLACEBOS` placebos, not tied, callees known, and corroborated),
 ``weak`` (above chance but by less, tied with #2, too few placebos, callees unknown, a
-possible victim standing out only on symptoms, or no room in the baseline for a placebo) and ``none`` (no stronger than chance: the window looks
+possible victim standing out only on symptoms, one kind of evidence alone where the
+service has other telemetry, or no room in the baseline for a placebo) and ``none`` (no stronger than chance: the window looks
 like the baseline).
 
 Why both: on fault cases against fault-free windows the placebo ratio separates them best
@@ -661,8 +677,12 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
         symptom_risk=None
         if kind and signal(kind).own
         else risk or victim_risk(top, victim, ratios),
-        # one kind alone decides only where the top suspect has one kind of telemetry
-        corroborated=corroborated(ratios) if len(_telemetry(inputs, top)) > 1 else None,
+        # one kind alone decides only where the top suspect has one kind of telemetry, or
+        # when it is the service's own state (a resource at capacity: an absolute level,
+        # not a fluctuation)
+        corroborated=None
+        if (kind and signal(kind).own) or len(_telemetry(inputs, top)) < 2
+        else corroborated(ratios),
     )
 
 
