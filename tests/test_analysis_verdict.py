@@ -435,4 +435,8 @@ def test_one_kind_of_evidence_alone_is_not_clear_where_the_service_has_more_tele
     assert corroborated({"metrics": 2.7}) is False
     assert corroborated({"metrics": 2.7, "logs": 1.0}) is False  # at chance: no witness
     assert corroborated({"logs": 3.4, "errors": 1.5}) is True
+    # two kinds from the same telemetry are one witness (the lab's 13th fault-free clear:
+    # more of an additive total and a metric change, both from metrics)
+    assert corroborated({"totals": math.inf, "metrics": 1.5}) is False
+    assert corroborated({"totals": math.inf, "metrics": 1.5, "latency": 1.2}) is True
     assert judge(0.9, 0.2, ratio=5.0, compared=19, corroborated=False).level == "weak"

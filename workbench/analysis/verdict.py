@@ -37,9 +37,10 @@ position is a few seconds from the next), a placebo is a quarter of the window's
 the best of several. Measured on fault-free windows (``--quiet-windows``), one kind of
 evidence at :data:`CLEAR_RATIO` beat chance in 13 of 81 lab windows (seeds 101-103;
 PetShop 0 of 12). So where the top suspect has more than one kind of telemetry (metrics
-and logs or spans), "clear" also needs a second kind of evidence about it above chance
-(:func:`corroborated`): a fault leaves more than one trace; a chance fluctuation, or a
-deploy that changed a service's metrics and nothing else, rarely does. A resource at
+and logs or spans), "clear" also needs a second kind of evidence about it, read from
+other telemetry, above chance (:func:`corroborated`): a fault leaves more than one trace;
+a chance fluctuation, or a deploy that changed a service's metrics and nothing else,
+rarely does. A resource at
 capacity (its own state, an absolute level) and metrics-only data (nothing else could
 speak) decide alone as before.
 
@@ -471,26 +472,32 @@ def victim_risk(
 
 
 def corroborated(ratios: dict[str, float]) -> bool:
-    """True when at least two kinds of evidence about the top suspect are above chance.
+    """True when two kinds of evidence about the top suspect, read from different
+    telemetry, are both above chance (their evidence over chance's level above 1).
 
     ``ratios`` holds, per kind, the top suspect's evidence over chance's level. One kind
     standing out is what fault-free windows show too often: the placebos that set chance's
-    level overlap (one per data step over a stretch a few windows long, so far fewer than
-    :data:`MIN_PLACEBOS` independent draws) and are a quarter of the window's length (a
-    longer window holds more chances to shift), and the top suspect's strongest kind is
-    the best of several. A fault leaves more than one trace (its errors are logged, its
-    latency moves its metrics); a chance fluctuation of one kind rarely comes with
-    another kind above chance at the same service. On the lab seeds 101-103, 12 of the
-    13 "clear" verdicts in fault-free windows stood out on one kind alone.
+    level overlap (far fewer than :data:`MIN_PLACEBOS` independent draws) and are a
+    quarter of the window's length (a longer window holds more chances to shift), and the
+    strongest kind is the best of several. A fault leaves a trace in more than one
+    witness (its errors are logged and traced, its latency shows in its traces and its
+    metrics); a chance fluctuation, or a deploy that changed a service's metrics, rarely
+    does. Kinds computed from the same telemetry (a metric change and more of an additive
+    total, both from metrics) are one witness, not two. On the lab seeds 101-103, 12 of
+    the 13 "clear" verdicts in fault-free windows stood out on one kind alone, the 13th
+    on two kinds from metrics.
 
     >>> corroborated({"metrics": 2.7})
     False
     >>> corroborated({"metrics": 2.7, "logs": 0.5})
     False
+    >>> corroborated({"metrics": 2.7, "totals": 9.0})
+    False
     >>> corroborated({"logs": 3.4, "errors": 1.5})
     True
     """
-    return sum(1 for r in ratios.values() if r > 1.0) >= 2
+    above = [set(signal(k).reads) for k, r in ratios.items() if r > 1.0]
+    return any(not (a & b) for i, a in enumerate(above) for b in above[i + 1 :])
 
 
 def evidence_strength(sus: Any) -> dict[str, dict[str, float]]:
