@@ -319,9 +319,9 @@ def judge(
     if corroborated is False:
         return Verdict(
             "weak",
-            f"{top} stands out ({_detail(kind, ratio, numbers)}), but on one kind of evidence "
-            "only: nothing else about it is above chance (one kind alone beats chance in "
-            "fault-free windows too often to be sure)",
+            f"{top} stands out ({_detail(kind, ratio, numbers)}), but only one witness says "
+            "so: nothing in its other telemetry is above chance (one kind of evidence alone "
+            "beats chance in fault-free windows too often to be sure)",
             **base,
         )
     return Verdict(
