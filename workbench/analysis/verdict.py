@@ -43,8 +43,9 @@ a chance fluctuation, or a deploy that changed a service's metrics and nothing e
 rarely does. A resource at
 capacity (its own state, an absolute level) and metrics-only data (nothing else could
 speak) decide alone as before. With the rule, lab fault-free clears went 13 -> 0 of 81
-(seeds 101-103) and 12 -> 0 of 81 (201-203, unseen); right clears on fault cases
-71 -> 62 and 65 -> 59, Online Boutique 4 -> 3, PetShop and Train-Ticket unchanged.
+(seeds 101-103), 12 -> 0 (201-203, unseen) and 8 -> 0 (301-303, unseen); right clears
+on fault cases 71 -> 62, 65 -> 59 and 69 -> 62, Online Boutique 4 -> 3, PetShop and
+Train-Ticket unchanged.
 
 Not a symptom: a real anomaly on a caller of the root beats chance too. The ranking tells
 a cause from its symptoms through the call graph (a caller's symptoms are discounted by
