@@ -18,6 +18,7 @@ from workbench.analysis.suspects import rank_suspects
 from workbench.analysis.verdict import (
     CLEAR_RATIO,
     MIN_PLACEBOS,
+    corroborated,
     data_step,
     judge,
     placebo_windows,
@@ -248,14 +249,22 @@ def test_more_positions_than_placebos_are_spread_over_the_baseline():
     assert max(gaps) - min(gaps) <= timedelta(minutes=5)  # evenly, to a step
 
 
-def _traced(services: tuple[str, ...], window: Window, baseline: Window) -> pl.DataFrame:
+def _traced(
+    services: tuple[str, ...],
+    window: Window,
+    baseline: Window,
+    slow: dict[str, float] | None = None,
+) -> pl.DataFrame:
     """One steady, healthy request a minute per service of ``services`` (its own server
-    span), over baseline and window: traces that show no anomaly of their own."""
+    span), over baseline and window: traces that show no anomaly of their own, unless
+    ``slow`` makes a service's requests in the window that many times slower (what its
+    shifted latency metric shows in its traces too)."""
     rows = []
     t, i = baseline.start, 0
     while t < window.end:
         for svc in services:
-            rows.append(span(f"t{i}-{svc}", f"s{i}-{svc}", None, svc, "GET /", 0, 20, t0=t))
+            ms = 20 * ((slow or {}).get(svc, 1.0) if t >= window.start else 1.0)
+            rows.append(span(f"t{i}-{svc}", f"s{i}-{svc}", None, svc, "GET /", 0, ms, t0=t))
         t, i = t + timedelta(minutes=1), i + 1
     return spans_frame(rows)
 
@@ -277,7 +286,7 @@ def test_a_top_whose_callees_are_unknown_is_not_clear():
     assert v.top == "checkout" and v.level == "weak", v.reason
     assert "checkout has no traces of its own" in v.reason
     # its own spans (a traced service calling nobody: a leaf) make its callees known
-    mine = _traced(("checkout", "cart"), shop["window"], shop["baseline"])
+    mine = _traced(("checkout", "cart"), shop["window"], shop["baseline"], slow={"checkout": 3.0})
     v = rank_suspects({**shop, "spans": mine}).verdict
     assert v.top == "checkout" and v.level == "clear", v.reason
     # so do edges naming it a caller (the ranking then discounts by its callees)
@@ -374,8 +383,15 @@ def test_a_possible_victim_standing_out_only_on_symptoms_is_not_clear():
     assert v.level == "weak", v.reason
     assert "checkout may be a victim of payment" in v.reason
     # payment quiet: nothing below checkout accounts for its change, which is clear
+    # (its traces slow down with its latency metric: a second kind of evidence)
     quiet = _shop({"checkout": 3.0})
-    v = rank_suspects({**quiet, "spans": traced, "events": deploy}, edges=calls).verdict
+    slowed = _traced(
+        ("checkout", "cart", "catalog", "search"),
+        quiet["window"],
+        quiet["baseline"],
+        slow={"checkout": 3.0},
+    )
+    v = rank_suspects({**quiet, "spans": slowed, "events": deploy}, edges=calls).verdict
     assert v.top == "checkout" and v.level == "clear", v.reason
 
 
@@ -394,3 +410,33 @@ def test_victim_risk_on_numbers():
     # the rule on numbers: the risk caps an otherwise clear lead
     capped = judge(0.9, 0.2, ratio=5.0, compared=19, symptom_risk=why)
     assert capped.level == "weak" and "may be a victim of payment" in capped.reason
+
+
+def test_one_kind_of_evidence_alone_is_not_clear_where_the_service_has_more_telemetry():
+    """The lab's fault-free windows (seeds 101-103): 13 of 81 were "clear", 12 of them on
+    one kind of evidence alone (a metric change 2-10x chance after a deploy, a small log
+    surge or extra latency where the placebos showed none) while the service's other
+    telemetry said nothing. The same latency metric tripled is clear when its traces slow
+    down too (two kinds above chance), weak when its traces stay as they were; with
+    metrics only (PetShop's shape) one kind is all there can be, and it decides alone."""
+    shop = _shop({"checkout": 3.0})
+    w, b = shop["window"], shop["baseline"]
+    slowed = _traced(("checkout", "cart"), w, b, slow={"checkout": 3.0})
+    v = rank_suspects({**shop, "spans": slowed}).verdict
+    assert v.top == "checkout" and v.level == "clear", v.reason
+    assert sum(1 for k in v.evidence if v.evidence[k] > v.chance.get(k, math.inf)) >= 2
+    flat = _traced(("checkout", "cart"), w, b)
+    v = rank_suspects({**shop, "spans": flat}).verdict
+    assert v.top == "checkout" and v.kind == "metrics" and v.ratio >= CLEAR_RATIO, v.reason
+    assert v.level == "weak" and "only one witness says so" in v.reason, v.reason
+    # metrics only: no other witness could speak (and what checkout calls is known)
+    assert rank_suspects(shop, edges=CALLS).verdict.level == "clear"
+    # the rule on numbers
+    assert corroborated({"metrics": 2.7}) is False
+    assert corroborated({"metrics": 2.7, "logs": 1.0}) is False  # at chance: no witness
+    assert corroborated({"logs": 3.4, "errors": 1.5}) is True
+    # two kinds from the same telemetry are one witness (the lab's 13th fault-free clear:
+    # more of an additive total and a metric change, both from metrics)
+    assert corroborated({"totals": math.inf, "metrics": 1.5}) is False
+    assert corroborated({"totals": math.inf, "metrics": 1.5, "latency": 1.2}) is True
+    assert judge(0.9, 0.2, ratio=5.0, compared=19, corroborated=False).level == "weak"
