@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from workbench import Incident, Investigation
+from workbench.analysis.utilisation import UTILISATION
 from workbench.grafana_links import decode_explore_url
 from workbench.lab.demo import demo_path
 from workbench.timewindow import Window
@@ -242,7 +243,11 @@ def test_a_suspect_link_opens_its_evidence_in_grafana(demo_run: tuple[Path, dict
     top = ev.series.sort("score", descending=True, maintain_order=True).row(0, named=True)
     assert d["type"] == "prometheus" and d["datasource"] == "demo-prom"
     assert d["window"] == Window(inv.baseline.start, inv.window.end)
-    assert top["metric"] in d["query"] and f'service="{service}"' in d["query"]
+    # a series the ranking derived is asked for as it was derived (CPU utilisation: the
+    # pod's CPU-seconds rate over its limit); any other by its own name
+    wanted = {UTILISATION: ("rate(process_cpu_seconds_total{", "/ sum(container_cpu_limit_cores{")}
+    assert all(w in d["query"] for w in wanted.get(top["metric"], (top["metric"],))), d["query"]
+    assert f'service="{service}"' in d["query"]
     for kv in top["labels"]:
         assert f'{kv["key"]}="{kv["value"]}"' in d["query"]
     # its other links: the failing traces on Tempo, the log pattern on Loki, same window
