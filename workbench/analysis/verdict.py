@@ -45,7 +45,10 @@ capacity (its own state, an absolute level) and metrics-only data (nothing else 
 speak) decide alone as before. With the rule, lab fault-free clears went 13 -> 0 of 81
 (seeds 101-103), 12 -> 0 (201-203, unseen) and 8 -> 0 (301-303, unseen); right clears
 on fault cases 71 -> 62, 65 -> 59 and 69 -> 62, Online Boutique 4 -> 3, PetShop and
-Train-Ticket unchanged.
+Train-Ticket unchanged (on the ranking before a CPU at its pod's limit was saturation,
+:mod:`~workbench.analysis.utilisation`; with it, right clears 71 -> 64, 65 -> 61 and
+71 -> 67, and on never-seen seeds 501-503 fault-free clears 14 -> 3, right clears
+70 -> 69).
 
 Not a symptom: a real anomaly on a caller of the root beats chance too. The ranking tells
 a cause from its symptoms through the call graph (a caller's symptoms are discounted by
