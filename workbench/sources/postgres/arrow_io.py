@@ -220,7 +220,6 @@ def to_frame(
 
 _POLARS_TYPE: dict[str, pl.DataType] = {
     "timestamptz": frames.TS,
-    "epoch_us": frames.TS,
     "int": pl.Int64(),
     "int2": pl.Int64(),
     "int4": pl.Int64(),
