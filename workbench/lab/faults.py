@@ -9,7 +9,7 @@ kind                   symptom at the root cause                                
 cpu_hog                CPU at the limit (throttled), own latency x3-5             StressChaos
 memory_leak            memory climbs to the limit, OOM kill + restart, GC stalls  -
 network_delay          +delay on every packet the pods send (callers see it)      NetworkChaos
-packet_loss            retransmits: latency tail, resets and timeouts at callers  NetworkChaos
+packet_loss            retransmits (200 ms, doubling): callers wait or time out   NetworkChaos
 http_errors            requests aborted before the app (callers get 503)         HTTPChaos
 bad_deploy             new version returns 500s (NullPointerException)            -
 db_outage              database down: no scrapes, connections refused             -

@@ -177,7 +177,10 @@ def build_series(
                     )
                 own_median = route.latency_s * e.lat_mult + e.lat_add
                 mean_ok = own_median * math.exp(SIGMA**2 / 2) + d.latency
-                sigma = SIGMA + 0.15 * np.clip(e.loss * 4, 0, 1)
+                # a tail where its requests waited on retransmitted calls (its own lossy
+                # requests or its callees' lossy replies); a server's own lost replies are
+                # retransmitted by the kernel after its timer stopped: not in its durations
+                sigma = SIGMA + 0.15 * np.clip(d.rtx * 4, 0, 1)
                 median_ok = mean_ok / np.exp(sigma**2 / 2)
                 f_to = q504
                 t_to = d.timeout_at + own_median

@@ -24,9 +24,22 @@ from workbench.lab.faults import Effects
 from workbench.lab.rollout import Pod
 from workbench.lab.topology import Topology
 
-__all__ = ["BASE_ERROR", "SIGMA", "Flow", "NodeStats", "daily_shape", "lognorm_cdf", "simulate"]
+__all__ = [
+    "BASE_ERROR",
+    "RTO_MIN_S",
+    "SIGMA",
+    "Flow",
+    "NodeStats",
+    "daily_shape",
+    "lognorm_cdf",
+    "retransmits",
+    "simulate",
+]
 
 BASE_ERROR = 0.0008
+#: the first retransmission timeout of a Linux TCP connection (``TCP_RTO_MIN``, 200 ms);
+#: every further loss of the same segment doubles it
+RTO_MIN_S = 0.2
 SIGMA = 0.5
 Node = tuple[str, str]
 
@@ -47,6 +60,32 @@ def lognorm_cdf(x: np.ndarray | float, median: np.ndarray, sigma: np.ndarray | f
     x = np.maximum(np.asarray(x, dtype=float), 1e-12)
     z = (np.log(x) - np.log(np.maximum(median, 1e-9))) / (np.asarray(sigma) * math.sqrt(2.0))
     return 0.5 * (1.0 + _erf(z))
+
+
+def retransmits(loss: np.ndarray, give_up_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per grid step, for a link that loses each transmission with probability ``loss``:
+    the mean retransmission wait of a segment that gets through before ``give_up_s``, and
+    the share that does not (the caller times out). The model of
+    :func:`workbench.lab.traces.retransmit_wait`: 200 ms, then doubled per further loss.
+
+    Example::
+
+        >>> w, to = retransmits(np.array([0.0, 0.35]), 2.0)
+        >>> w[0], round(float(to[1]), 3)      # 0.35**4: four losses in a row pass 2 s
+        (0.0, 0.015)
+    """
+    p = np.clip(np.asarray(loss, dtype=float), 0.0, 0.999)
+    mean = np.zeros_like(p)
+    got = np.zeros_like(p)  # P(through before giving up)
+    wait, rto, k = 0.0, RTO_MIN_S, 0
+    while wait <= give_up_s and k < 30:
+        share = (1 - p) * p**k  # lost k times, then through
+        mean += share * wait
+        got += share
+        wait += rto
+        rto *= 2
+        k += 1
+    return mean / np.maximum(got, 1e-12), 1 - got
 
 
 def daily_shape(t: np.ndarray) -> np.ndarray:
@@ -83,6 +122,8 @@ class DepStats:
     timeout_at: float  # where 504s land on the latency axis
     # per critical call: (callee, share of requests it fails, its 500/503/504 split (3, T))
     edges: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
+    # share of requests that waited on at least one retransmitted segment of their calls
+    rtx: np.ndarray | float = 0.0
 
 
 @dataclass
@@ -132,17 +173,25 @@ def simulate(
         f = {c: np.zeros(grid.n) for c in ("500", "503", "504")}
         lat = np.zeros(grid.n)
         t_max = 0.0
+        rtx = np.zeros(grid.n)
         edges: list[tuple[str, np.ndarray, np.ndarray]] = []
         for ci, c in enumerate(route.calls):
             k = stats[(c.to, c.operation)]
             callee = topo.service(c.to)
-            loss = 1 - (1 - a["loss"]) * (1 - k.loss)
-            delay = a["net_delay"] + k.net + loss * 0.45
-            sigma = k.sigma + loss * 0.8
+            # the request leaves the caller's pods, the reply the callee's: each side's
+            # egress delay and retransmissions (a lost segment is sent again: no reset)
+            w_out, to_out = retransmits(a["loss"], c.timeout_s)
+            w_back, to_back = retransmits(k.loss, c.timeout_s)
+            delay = a["net_delay"] + k.net + w_out + w_back
+            sigma = k.sigma
             median = k.mean / np.exp(sigma**2 / 2) + delay
-            a_drop = k.drop + (1 - k.drop) * loss * 0.2
+            a_drop = k.drop
             handled = 1 - a_drop
             p_to = 1 - lognorm_cdf(c.timeout_s, median, sigma)
+            gone = 1 - (1 - to_out) * (1 - to_back)
+            p_to = np.where(gone > 0, 1 - (1 - p_to) * (1 - gone), p_to)
+            p_rtx = 1 - (1 - a["loss"]) * (1 - k.loss)
+            rtx = 1 - (1 - min(c.weight, 1.0) * p_rtx) * rtx
             n500 = handled * (1 - p_to) * k.q500
             r503 = a_drop + handled * (1 - p_to) * k.q503
             r504 = handled * (p_to + (1 - p_to) * k.q504)
@@ -169,7 +218,9 @@ def simulate(
                 f[code] += ok * fail * sh
             edges.append((c.to, ok * fail, share))
             ok = ok * p_ok
-        dep[(sname, rname)] = DepStats(ok, f["500"], f["503"], f["504"], lat, t_max or 1.0, edges)
+        dep[(sname, rname)] = DepStats(
+            ok, f["500"], f["503"], f["504"], lat, t_max or 1.0, edges, rtx
+        )
         own_err = np.clip(BASE_ERROR + a["err500"], 0, 1)
         own_median = route.latency_s * a["lat_mult"] + a["lat_add"]
         mean = own_median * math.exp(SIGMA**2 / 2) + lat

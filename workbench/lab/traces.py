@@ -24,10 +24,10 @@ import numpy as np
 from workbench.lab.clock import Grid
 from workbench.lab.faults import Effects
 from workbench.lab.rollout import Pod
-from workbench.lab.sim import BASE_ERROR, SIGMA, Flow
+from workbench.lab.sim import BASE_ERROR, RTO_MIN_S, SIGMA, Flow
 from workbench.lab.topology import Call, Route, Service, Topology
 
-__all__ = ["Span", "TraceGen"]
+__all__ = ["Span", "TraceGen", "retransmit_wait"]
 
 NS = 1_000_000_000
 MAX_SPANS = 400
@@ -253,21 +253,22 @@ class TraceGen:
             cid = self._sid()
             cstart = cursor
             ce = self._callee_effects(callee, i)
-            delay = e.net_delay[i] + ce[0]
-            loss = 1 - (1 - e.loss[i]) * (1 - ce[1])
-            extra = 0.0003 + delay
-            if r.random() < loss:
-                extra += r.uniform(0.2, 1.0)  # TCP retransmission
+            # each side's egress: the request leaves the caller's pods, the reply the
+            # callee's (a NetworkChaos on a pod delays and drops what the pod sends)
+            out = 0.00015 + e.net_delay[i] + retransmit_wait(r, e.loss[i], call.timeout_s)
+            back = 0.00015 + ce[0] + retransmit_wait(r, ce[1], call.timeout_s)
             res = None
-            reset = r.random() < loss * 0.2
-            if not reset and len(spans) < MAX_SPANS:
-                res = self._serve(callee, route, cstart + int(extra * NS / 2), tid, cid, spans)
+            late = out >= call.timeout_s  # the request itself never got through in time
+            if not late and len(spans) < MAX_SPANS:
+                res = self._serve(callee, route, cstart + int(out * NS), tid, cid, spans)
             status = None
-            if res is None:
+            if late:  # the caller gives up waiting (the server never saw the request)
+                cend, why = cstart + int(call.timeout_s * NS), "timeout"
+            elif res is None:
                 cend = cstart + int(r.uniform(0.0005, 0.003) * NS)
-                why = "reset" if reset else "refused"
+                why = "refused"
             else:
-                cend = res[0] + int(extra * NS / 2)
+                cend = res[0] + int(back * NS)
                 status = res[1]
                 why = "" if status < 500 else str(status)
             if cend - cstart > call.timeout_s * NS:
@@ -312,6 +313,25 @@ class TraceGen:
         delay = sum(float(p.share[i]) * float(self.eff[p.name].net_delay[i]) for p in ps)
         loss = sum(float(p.share[i]) * float(self.eff[p.name].loss[i]) for p in ps)
         return delay, loss
+
+
+def retransmit_wait(r: random.Random, loss: float, give_up_s: float) -> float:
+    """Seconds a TCP segment waits in retransmissions when each transmission is lost with
+    probability ``loss``: nothing when the first one gets through; else the retransmission
+    timeout (200 ms), doubled for every further loss (200, 600, 1400 ms, ... in all).
+    Draws once when nothing is lost (as many draws as before for a healthy link). Stops
+    once the wait passes ``give_up_s`` (the caller has given up by then).
+
+    Example::
+
+        >>> retransmit_wait(random.Random(1), 0.0, 2.0)
+        0.0
+    """
+    wait, rto = 0.0, RTO_MIN_S
+    while r.random() < loss and wait <= give_up_s:
+        wait += rto
+        rto *= 2
+    return wait
 
 
 _AGENTS = (
