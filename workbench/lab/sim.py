@@ -173,7 +173,7 @@ def simulate(
         f = {c: np.zeros(grid.n) for c in ("500", "503", "504")}
         lat = np.zeros(grid.n)
         t_max = 0.0
-        rtx = np.zeros(grid.n)
+        clean = np.ones(grid.n)  # share of requests none of whose calls retransmitted
         edges: list[tuple[str, np.ndarray, np.ndarray]] = []
         for ci, c in enumerate(route.calls):
             k = stats[(c.to, c.operation)]
@@ -191,7 +191,7 @@ def simulate(
             gone = 1 - (1 - to_out) * (1 - to_back)
             p_to = np.where(gone > 0, 1 - (1 - p_to) * (1 - gone), p_to)
             p_rtx = 1 - (1 - a["loss"]) * (1 - k.loss)
-            rtx = 1 - (1 - min(c.weight, 1.0) * p_rtx) * rtx
+            clean = clean * (1 - min(c.weight, 1.0) * p_rtx)
             n500 = handled * (1 - p_to) * k.q500
             r503 = a_drop + handled * (1 - p_to) * k.q503
             r504 = handled * (p_to + (1 - p_to) * k.q504)
@@ -219,7 +219,7 @@ def simulate(
             edges.append((c.to, ok * fail, share))
             ok = ok * p_ok
         dep[(sname, rname)] = DepStats(
-            ok, f["500"], f["503"], f["504"], lat, t_max or 1.0, edges, rtx
+            ok, f["500"], f["503"], f["504"], lat, t_max or 1.0, edges, 1 - clean
         )
         own_err = np.clip(BASE_ERROR + a["err500"], 0, 1)
         own_median = route.latency_s * a["lat_mult"] + a["lat_add"]
