@@ -114,7 +114,7 @@ SCENARIOS: dict[str, Scenario] = {
             "packet-loss",
             "Packet loss on shipping pods",
             "A NetworkChaos experiment drops 35% of shipping's packets: retransmits make the "
-            "latency tail long, some connections reset, checkout sees timeouts.",
+            "latency tail long (200 ms, doubling per further loss), checkout sees timeouts.",
             "packet_loss",
             "shipping",
             65.0,
