@@ -94,6 +94,7 @@ from __future__ import annotations
 
 import functools
 import html
+import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -115,9 +116,11 @@ __all__ = [
     "TIE",
     "Verdict",
     "assess",
+    "chance_bound",
     "corroborated",
     "data_step",
     "evidence_strength",
+    "independent",
     "judge",
     "placebo_windows",
     "unseen_callees",
@@ -162,7 +165,9 @@ class Verdict:
     windows (``inf`` when chance reached nothing of that kind, None without a placebo);
     ``kind`` names that evidence; ``evidence`` and ``chance`` hold, per kind, the top
     suspect's value and chance's level; ``placebos`` counts the placebo windows;
-    ``tied`` is True when #2 scores at least :data:`TIE` of #1.
+    ``tied`` is True when #2 scores at least :data:`TIE` of #1; ``bound`` is how often a
+    fault-free window could show such evidence at most (:func:`chance_bound`; None when
+    not counted: a resource at capacity, or no placebo).
     """
 
     level: str
@@ -177,6 +182,7 @@ class Verdict:
     chance: dict[str, float] = field(default_factory=dict)
     placebos: int = 0
     tied: bool = False
+    bound: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The verdict as plain values (for tables and JSON)."""
@@ -193,6 +199,7 @@ class Verdict:
             "chance": dict(self.chance),
             "placebos": self.placebos,
             "tied": self.tied,
+            "bound": self.bound,
         }
 
     def _repr_html_(self) -> str:
@@ -244,6 +251,7 @@ def judge(
     needed: int = MIN_PLACEBOS,
     symptom_risk: str | None = None,
     corroborated: bool | None = None,
+    bound: float | None = None,
     **numbers: Any,
 ) -> Verdict:
     """The verdict rule on numbers alone: ``ratio`` is the top suspect's evidence over
@@ -253,11 +261,15 @@ def judge(
     ``symptom_risk`` says why the top suspect's anomaly may be another service's showing
     through (see :func:`unseen_callees`): then at most ``weak``, with that reason;
     ``corroborated`` says whether a second kind of evidence about the top suspect is above
-    chance too (None: not counted): False gives at most ``weak`` (see :func:`corroborated`).
+    chance too (None: not counted): False gives at most ``weak`` (see :func:`corroborated`);
+    ``bound`` is how often a fault-free window could show such evidence at most (None: not
+    counted): above ``1 - CONFIDENCE`` gives at most ``weak`` (see :func:`chance_bound`).
 
     >>> judge(0.9, 0.2, ratio=5.0).level
     'clear'
     >>> judge(0.9, 0.2, ratio=5.0, corroborated=False).level
+    'weak'
+    >>> judge(0.9, 0.2, ratio=5.0, bound=1 / 9).level
     'weak'
     >>> judge(0.9, 0.2, ratio=5.0, symptom_risk="it has no traces of its own").level
     'weak'
@@ -275,6 +287,7 @@ def judge(
         ratio=ratio,
         kind=kind,
         tied=tied,
+        bound=bound,
         **numbers,
     )
     if top is None or top_score <= FLOOR:
@@ -320,6 +333,15 @@ def judge(
             f"{top} stands out ({_detail(kind, ratio, numbers)}), but chance was estimated "
             f"from only {compared} baseline window{'s' if compared != 1 else ''} ({needed} "
             f"needed to say clear with {format_percent(CONFIDENCE, digits=0)} confidence)",
+            **base,
+        )
+    if bound is not None and bound > 1 - CONFIDENCE + 1e-12:
+        return Verdict(
+            "weak",
+            f"{top} stands out ({_detail(kind, ratio, numbers)}), but a fault-free window "
+            f"could look like this up to {format_percent(bound, digits=0)} of the time "
+            "(chance's level rests on too few separate baseline windows, and too few other "
+            "witnesses in metrics, logs or traces are far enough above it)",
             **base,
         )
     if corroborated is False:
@@ -400,8 +422,14 @@ def placebo_windows(
 
 
 def data_step(metrics: pl.DataFrame | None) -> timedelta | None:
-    """The metrics' sampling step (the median gap between consecutive timestamps; None
-    without two). Placebo windows slide by it: one per baseline step.
+    """The metrics' sampling step: the median over series (rows alike in every column
+    but ``ts`` and ``value``) of each series' median gap between its timestamps; None
+    without a series of two. Placebo windows slide by it: one per baseline step.
+
+    Per series, not over the timestamps of all series together: scrapes of different
+    targets land at different instants, so the gaps between *any* two timestamps are the
+    jitter between targets (under a second on the lab, whose series are sampled every
+    30 s), which would read as the step.
 
     >>> from tests.diag_builders import metric_frame  # doctest: +SKIP
     >>> data_step(metric_frame({("cpu", "a"): [1.0, 2.0, 3.0]}, step_s=30))  # doctest: +SKIP
@@ -409,11 +437,78 @@ def data_step(metrics: pl.DataFrame | None) -> timedelta | None:
     """
     if metrics is None or metrics.height < 2 or "ts" not in metrics.columns:
         return None
-    ts = metrics.get_column("ts").unique().sort()
-    if ts.len() < 2:
-        return None
-    gap = ts.diff().drop_nulls().median()
+    keys = [c for c in metrics.columns if c not in ("ts", "value")]
+    gaps = pl.col("ts").unique().sort().diff().drop_nulls().median()
+    if keys:
+        per = metrics.group_by(keys).agg(gap=gaps).get_column("gap").drop_nulls()
+        gap = per.median() if per.len() else None
+    else:
+        gap = metrics.select(gap=gaps).item()
     return gap if isinstance(gap, timedelta) and gap > timedelta(0) else None
+
+
+def independent(windows: list[Window]) -> int:
+    """How many of ``windows`` are separate draws: the most that do not overlap (counted
+    greedily from the newest). Placebos that slide by the data's step overlap; chance's
+    level from them rests on this many independent windows, not on their number.
+
+    >>> w = lambda a, b: Window.parse(f"2026-01-01T10:{a:02d}:00Z..2026-01-01T10:{b:02d}:00Z")
+    >>> independent([w(50, 58), w(49, 57), w(42, 50), w(40, 48)])
+    2
+    """
+    n, edge = 0, None
+    for w in sorted(windows, key=lambda w: w.end, reverse=True):
+        if edge is None or w.end <= edge:
+            n, edge = n + 1, w.start
+    return n
+
+
+def chance_bound(ratios: dict[str, float], draws: dict[str, int], kind: str) -> float:
+    """How often a fault-free window could show what the top suspect shows, at most.
+
+    ``ratios`` holds, per kind of evidence, the top suspect's value over chance's level
+    (the most any service reached in the placebo windows, never below the kind's floor);
+    ``draws`` how many independent placebo windows set that level (:func:`independent`).
+    Each witness above chance is one bound, the smaller of two that hold whatever the
+    distribution of a fault-free window's value:
+
+    * ``1 / (n + 1)``: a fault-free window beats the most of ``n`` exchangeable fault-free
+      windows at most that often;
+    * ``1 / ratio``: the values are never negative and chance's level is at least their
+      mean, so a fault-free window reaches ``ratio`` times it at most ``1 / ratio`` of the
+      time (Markov's inequality; none when chance's level is 0: a mean estimated as 0
+      from a few windows says nothing).
+
+    Witnesses read from different telemetry (metrics, logs, spans) are taken as
+    independent in a fault-free window: their bounds multiply (kinds read from the same
+    telemetry are one witness). The result is the smallest product over witnesses that
+    include the deciding ``kind``; "clear" needs at most ``1 - CONFIDENCE``.
+
+    >>> chance_bound({"logs": math.inf, "metrics": 4.6}, {"logs": 2, "metrics": 2}, "logs")
+    0.07246376811594203
+    >>> round(chance_bound({"errors": 17.2, "logs": 2.8}, {"errors": 2, "logs": 2}, "errors"), 3)
+    0.019
+    >>> chance_bound({"metrics": 3.0}, {"metrics": 19}, "metrics")
+    0.05
+    """
+
+    def one(k: str) -> float:
+        r, n = ratios[k], draws.get(k, 0)
+        rank = 1.0 / (n + 1) if n >= 1 else 1.0
+        return min(rank, 1.0 / r) if math.isfinite(r) else rank
+
+    if ratios.get(kind, 0.0) <= 1.0:
+        return 1.0
+    others = [k for k, r in ratios.items() if k != kind and r > 1.0]
+    best = one(kind)
+    for n in range(1, len(others) + 1):
+        for combo in itertools.combinations(others, n):
+            group = (kind, *combo)
+            reads = [set(signal(k).reads) for k in group]
+            if any(a & b for i, a in enumerate(reads) for b in reads[i + 1 :]):
+                continue
+            best = min(best, math.prod(one(k) for k in group))
+    return best
 
 
 def unseen_callees(
@@ -604,6 +699,8 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
         return judge(s1, s2, ratio=None, top=top, second=second, evidence=evidence)
     chance = _floors(wins, used)
     compared = dict.fromkeys(used, 0)
+    # the placebo windows each kind was compared in (they overlap: see independent())
+    seen: dict[str, list[Window]] = {k: [] for k in used}
     # a top whose callees are unknown may be a symptom of one of them: never "clear"
     risk = unseen_callees(top, spans=inputs.get("spans"), edges=inputs.get("edges"))
     # nor one the ranking marks a possible victim of a service it calls, unless evidence
@@ -647,6 +744,7 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
             # a placebo without the data a kind reads says nothing about its chance level
             if _has_data(inputs, signal(k).reads, w):
                 compared[k] += 1
+                seen[k].append(w["window"])
                 chance[k] = max(chance[k], max(placebo[k].values(), default=0.0))
     ratios = {k: _ratio(evidence[k], chance[k]) for k in used if compared[k]}
     if used and not ratios:
@@ -660,6 +758,9 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
             no_placebo="the baseline holds none of the data behind the evidence",
         )
     kind = max(ratios, key=lambda k: ratios[k]) if ratios else None
+    # the service's own state at capacity decides alone (see below), whatever else is
+    # as far above chance
+    kind = next((k for k in ratios if signal(k).own and ratios[k] >= CLEAR_RATIO), kind)
     ratio = ratios[kind] if kind else 0.0
     unseen = [k for k in used if not compared[k]]
     if ratio <= 1.0 and unseen:
@@ -674,6 +775,7 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
             evidence=evidence,
             no_placebo=f"the baseline holds none of the data behind its {', '.join(unseen)}",
         )
+    own = bool(kind and signal(kind).own)
     return judge(
         s1,
         s2,
@@ -684,31 +786,16 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
         evidence=evidence,
         chance=chance,
         placebos=run,
-        compared=compared[kind] if kind else 0,
         # the service's own state (a resource at capacity) is no callee's symptom; a
         # possible victim's symptoms may be the anomaly of the service it calls
-        symptom_risk=None
-        if kind and signal(kind).own
-        else risk or victim_risk(top, victim, ratios),
-        # one kind alone decides only where the top suspect has one kind of telemetry, or
-        # when it is the service's own state (a resource at capacity: an absolute level,
-        # not a fluctuation)
-        corroborated=None
-        if (kind and signal(kind).own) or len(_telemetry(inputs, top)) < 2
-        else corroborated(ratios),
+        symptom_risk=None if own else risk or victim_risk(top, victim, ratios),
+        # how often a fault-free window could look like this: each witness above chance
+        # counts by the independent placebo windows behind its chance level (overlapping
+        # ones are one draw); the service's own state (a resource at capacity: an absolute
+        # level, not a fluctuation) decides alone, when none of the first placebos reached it
+        compared=compared[kind] if own and kind else None,
+        needed=FIRST_PLACEBOS,
+        bound=None
+        if own or not kind
+        else chance_bound(ratios, {k: independent(seen[k]) for k in ratios}, kind),
     )
-
-
-def _telemetry(inputs: dict[str, Any], service: str) -> list[str]:
-    """The kinds of telemetry (metrics, logs, spans) with rows of ``service`` in the
-    window: each is a separate witness of a fault there."""
-    win = inputs["window"]
-    out = []
-    for kind in ("metrics", "logs", "spans"):
-        df = inputs.get(kind)
-        if df is None or not df.height or "service" not in df.columns:
-            continue
-        ts = df.get_column(_TIME[kind])
-        if bool(((df.get_column("service") == service) & (ts >= win.start) & (ts < win.end)).any()):
-            out.append(kind)
-    return out
