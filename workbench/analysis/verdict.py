@@ -20,35 +20,36 @@ whether to believe the top suspect, from two comparisons an SRE would make by ha
 * **gap**: the runner-up's score relative to the top's. A top suspect closely followed by
   another is a tie, not an answer.
 
-How many placebos: a fault-free window beats the most of ``k`` fault-free placebo windows
-with probability ``1 / (k + 1)``, so chance's level is trusted for "clear" only from
-:data:`MIN_PLACEBOS` (19, for :data:`CONFIDENCE` 0.95) windows. They are taken at every
-step of the data over the newest half of the baseline (spread evenly when there are more
-positions), only the compared signals are computed in them (sharing the investigation's
-memo), and past the first :data:`FIRST_PLACEBOS` only while the evidence could still be
-called clear.
+How many placebos: they are taken at every step of the data (:func:`data_step`: each
+series' own sampling step) over the newest half of the baseline (spread evenly when there
+are more than :data:`MAX_PLACEBOS` positions), only the compared signals are computed in
+them (sharing the investigation's memo), and past the first :data:`FIRST_PLACEBOS` only
+while the evidence could still be called clear.
 
-What the count does not promise: the ``1 / (k + 1)`` bound needs the window and the
-placebos to be exchangeable draws, and they are not. The placebos overlap (19 positions
-over a stretch only two placebo-lengths long when the baseline is as long as the window;
-on the lab the "step" is the scrape jitter between series, under a second, so each
-position is a few seconds from the next), a placebo is a quarter of the window's length
-(a longer window holds more chances to shift), and the top suspect's strongest kind is
-the best of several. Measured on fault-free windows (``--quiet-windows``), one kind of
-evidence at :data:`CLEAR_RATIO` beat chance in 13 of 81 lab windows (seeds 101-103;
-PetShop 0 of 12). So where the top suspect has more than one kind of telemetry (metrics
-and logs or spans), "clear" also needs a second kind of evidence about it, read from
-other telemetry, above chance (:func:`corroborated`): a fault leaves more than one trace;
-a chance fluctuation, or a deploy that changed a service's metrics and nothing else,
-rarely does. A resource at
-capacity (its own state, an absolute level) and metrics-only data (nothing else could
-speak) decide alone as before. With the rule, lab fault-free clears went 13 -> 0 of 81
-(seeds 101-103), 12 -> 0 (201-203, unseen) and 8 -> 0 (301-303, unseen); right clears
-on fault cases 71 -> 62, 65 -> 59 and 69 -> 62, Online Boutique 4 -> 3, PetShop and
-Train-Ticket unchanged (on the ranking before a CPU at its pod's limit was saturation,
-:mod:`~workbench.analysis.utilisation`; with it, right clears 71 -> 64, 65 -> 61 and
-71 -> 67, and on never-seen seeds 501-503 fault-free clears 14 -> 3, right clears
-70 -> 69).
+How sure (:func:`chance_bound`): a fault-free window beats the most of ``n`` exchangeable
+fault-free windows at most ``1 / (n + 1)`` of the time, but placebos that slide by the
+data's step overlap: when the baseline is as long as the window (the lab, the product's
+alert window) its newest half holds two placebo-lengths, so however many positions there
+are, chance's level rests on two separate draws (:func:`independent`), not 19. (Before,
+the step was read from the timestamps of all series together; on the lab that is the
+jitter between scrapes, under a second, so 19 placebos a few seconds apart passed for
+19 draws.) So each witness above chance counts the smaller of ``1 / (n + 1)`` and
+``1 / ratio`` (Markov's inequality: strengths are never negative and chance's level is at
+least their mean; nothing when chance's level is 0), witnesses read from different
+telemetry (metrics, logs, spans) multiply as independent, and "clear" needs the product
+at most ``1 - CONFIDENCE``. One witness decides alone from 19 separate placebo windows
+(PetShop: one 5-min step a window) or at 20x chance; on two draws a fault needs a second
+or third witness, or a larger ratio. A resource at capacity (its own state, an absolute
+level, not a fluctuation) decides alone when none of the first placebos reached it.
+
+What the bound does not promise: exchangeability (a placebo is a quarter of the window's
+length, so a count-based detector that needs a long window, a log surge or a cut code
+path, reaches nothing in the placebos: chance's level 0, "never reached by chance"),
+independence of the witnesses (a burst of traffic shows in all of them), that the mean
+estimated from a few windows is the mean, and that the deciding kind is not the best of
+several. Measured on fault-free windows (``--quiet-windows``): the lab's last wrong clears
+(seeds 401-403 and 501-503, 4 of 162) each stood on a log surge or a cut code path no
+placebo reached, corroborated by a metric change 1.0-4.6x chance. FIGURES.
 
 Not a symptom: a real anomaly on a caller of the root beats chance too. The ranking tells
 a cause from its symptoms through the call graph (a caller's symptoms are discounted by
@@ -69,12 +70,12 @@ top (lab network-delay-gen20-s201: a log surge 4.2x chance, postgres below it 3.
 again with today's ranking). Only the lab can show what the rule gains: no other set had
 a wrong clear.
 
-Levels: ``clear`` (evidence at least :data:`CLEAR_RATIO` times chance's, chance from at
-least :data:`MIN_PLACEBOS` placebos, not tied, callees known, and corroborated),
-``weak`` (above chance but by less, tied with #2, too few placebos, callees unknown, a
-possible victim standing out only on symptoms, one kind of evidence alone where the
-service has other telemetry, or no room in the baseline for a placebo) and ``none`` (no stronger than chance: the window looks
-like the baseline).
+Levels: ``clear`` (evidence at least :data:`CLEAR_RATIO` times chance's, a fault-free
+window showing as much at most ``1 - CONFIDENCE`` of the time by :func:`chance_bound`,
+not tied, callees known), ``weak`` (above chance but by less, tied with #2, too few
+separate placebos or witnesses, callees unknown, a possible victim standing out only on
+symptoms, or no room in the baseline for a placebo) and ``none`` (no stronger than
+chance: the window looks like the baseline).
 
 Why both: on fault cases against fault-free windows the placebo ratio separates them best
 (AUC 0.96 PetShop, 0.98 lab), the gap alone far less (0.75, 0.81); the gap still says when
@@ -138,10 +139,11 @@ FLOOR = 0.05
 #: how often a "clear" must be right: the verdict says "clear" only when a fault-free
 #: window would look as strong as the top suspect's evidence at most 1 - this of the time
 CONFIDENCE = 0.95
-#: placebo windows needed to say "clear": a fault-free window beats the most of ``k``
-#: fault-free placebo windows with probability ``1 / (k + 1)`` (exchangeable draws), so
-#: chance's level is the level a fault-free window exceeds at most ``1 - CONFIDENCE`` of
-#: the time only from ``k >= CONFIDENCE / (1 - CONFIDENCE)`` placebos (19); fewer say weak
+#: separate placebo windows one witness needs to say "clear" alone: a fault-free window
+#: beats the most of ``k`` fault-free placebo windows with probability ``1 / (k + 1)``
+#: (exchangeable draws), so chance's level is the level a fault-free window exceeds at
+#: most ``1 - CONFIDENCE`` of the time only from ``k >= CONFIDENCE / (1 - CONFIDENCE)``
+#: (19; see :func:`chance_bound` for fewer)
 MIN_PLACEBOS = math.ceil(round(CONFIDENCE / (1 - CONFIDENCE), 9))
 #: at most this many placebo windows (each one extra computation of the compared
 #: signals): the ones "clear" needs
@@ -576,17 +578,14 @@ def corroborated(ratios: dict[str, float]) -> bool:
     """True when two kinds of evidence about the top suspect, read from different
     telemetry, are both above chance (their evidence over chance's level above 1).
 
-    ``ratios`` holds, per kind, the top suspect's evidence over chance's level. One kind
-    standing out is what fault-free windows show too often: the placebos that set chance's
-    level overlap (far fewer than :data:`MIN_PLACEBOS` independent draws) and are a
-    quarter of the window's length (a longer window holds more chances to shift), and the
-    strongest kind is the best of several. A fault leaves a trace in more than one
-    witness (its errors are logged and traced, its latency shows in its traces and its
-    metrics); a chance fluctuation, or a deploy that changed a service's metrics, rarely
-    does. Kinds computed from the same telemetry (a metric change and more of an additive
-    total, both from metrics) are one witness, not two. On the lab seeds 101-103, 12 of
-    the 13 "clear" verdicts in fault-free windows stood out on one kind alone, the 13th
-    on two kinds from metrics.
+    ``ratios`` holds, per kind, the top suspect's evidence over chance's level. A fault
+    leaves a trace in more than one witness (its errors are logged and traced, its latency
+    shows in its traces and its metrics); a chance fluctuation, or a deploy that changed a
+    service's metrics, rarely does. Kinds computed from the same telemetry (a metric
+    change and more of an additive total, both from metrics) are one witness, not two.
+    The verdict no longer asks this alone: two witnesses each barely above a chance level
+    set by two separate placebo windows are not enough (:func:`chance_bound` weighs how
+    far above, and on how many separate windows).
 
     >>> corroborated({"metrics": 2.7})
     False
