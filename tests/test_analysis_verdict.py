@@ -450,6 +450,14 @@ def test_one_kind_of_evidence_alone_is_not_clear_where_the_service_has_more_tele
     v = rank_suspects({**shop, "spans": slowed}).verdict
     assert v.top == "checkout" and v.level == "clear", v.reason
     assert v.bound is not None and v.bound <= 1 - CONFIDENCE
+    # however sure the bound, one witness alone is not clear where the service has other
+    # telemetry that says nothing (a deploy that changed its metrics and nothing else)
+    long = _shop({"checkout": 3.0}, **LONG)
+    flat = _traced(("checkout", "cart"), long["window"], long["baseline"])
+    v = rank_suspects({**long, "spans": flat}).verdict
+    assert v.kind == "metrics" and v.bound is not None and v.bound <= 1 - CONFIDENCE
+    assert v.level == "weak" and "only one witness says so" in v.reason, v.reason
+    assert judge(0.9, 0.2, ratio=39.0, bound=1 / 39, corroborated=False).level == "weak"
     # the rule on numbers (corroborated: two witnesses from different telemetry)
     assert corroborated({"metrics": 2.7}) is False
     assert corroborated({"metrics": 2.7, "logs": 1.0}) is False  # at chance: no witness
