@@ -528,7 +528,7 @@ def test_chance_bound_multiplies_separate_witnesses():
     assert chance_bound({"metrics": 0.9, "logs": 5.0}, two, "metrics") == 1.0
     assert judge(0.9, 0.2, ratio=5.0, bound=1 / 27).level == "clear"
     few = judge(0.9, 0.2, ratio=5.0, bound=1 / 9)
-    assert few.level == "weak" and "up to 11% of the time" in few.reason
+    assert few.level == "weak" and "up to 11.1% of the time" in few.reason
 
 
 def test_a_fault_free_window_of_the_labs_shape_is_not_clear():

@@ -39,8 +39,12 @@ least their mean; nothing when chance's level is 0), witnesses read from differe
 telemetry (metrics, logs, spans) multiply as independent, and "clear" needs the product
 at most ``1 - CONFIDENCE``. One witness decides alone from 19 separate placebo windows
 (PetShop: one 5-min step a window) or at 20x chance; on two draws a fault needs a second
-or third witness, or a larger ratio. A resource at capacity (its own state, an absolute
-level, not a fluctuation) decides alone when none of the first placebos reached it.
+or third witness, or a larger ratio. And where the top suspect has more than one kind of
+telemetry, "clear" still needs a second witness above chance (:func:`corroborated`): a
+deploy that changed a service's metrics and nothing else is no fault, however far the
+change (a CPU 39x chance after a deploy, in a lab fault-free window). A resource at
+capacity (its own state, an absolute level, not a fluctuation) decides alone when none of
+the first placebos reached it.
 
 What the bound does not promise: exchangeability (a placebo is a quarter of the window's
 length, so a count-based detector that needs a long window, a log surge or a cut code
@@ -341,7 +345,7 @@ def judge(
         return Verdict(
             "weak",
             f"{top} stands out ({_detail(kind, ratio, numbers)}), but a fault-free window "
-            f"could look like this up to {format_percent(bound, digits=0)} of the time "
+            f"could look like this up to {format_percent(bound, digits=1)} of the time "
             "(chance's level rests on too few separate baseline windows, and too few other "
             "witnesses in metrics, logs or traces are far enough above it)",
             **base,
