@@ -747,7 +747,8 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
             # a placebo without the data a kind reads says nothing about its chance level
             if _has_data(inputs, signal(k).reads, w):
                 compared[k] += 1
-                seen[k].append(w["window"])
+                if isinstance(w["window"], Window):
+                    seen[k].append(w["window"])
                 chance[k] = max(chance[k], max(placebo[k].values(), default=0.0))
     ratios = {k: _ratio(evidence[k], chance[k]) for k in used if compared[k]}
     if used and not ratios:
