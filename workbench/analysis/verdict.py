@@ -59,8 +59,9 @@ placebos every kind was 0. With the bound (and the rules below), fault-free clea
 3 -> 0 of 81 (seeds 501-503), 1 -> 0 (401-403), 0 -> 0 (101-103, not looked at while
 designing it) and PetShop 0 -> 0 of 12; right clears on fault cases 69 -> 60, 65 -> 61,
 64 -> 58 (faults whose witnesses were each 1.2-4x chance, or one never reached beside
-one barely above it: the shape of the wrong ones), PetShop 15 -> 15, Train-Ticket 1 -> 1, Online Boutique 3 -> 8 (large ratios on its
-6 placebos, and saturation deciding on 4); every "clear" right on every set.
+one barely above it: the shape of the wrong ones), PetShop 15 -> 15, Train-Ticket
+1 -> 1, Online Boutique 3 -> 8 (large ratios on its 6 placebos, and saturation deciding
+on 4); every "clear" right on every set.
 
 Not a symptom: a real anomaly on a caller of the root beats chance too. The ranking tells
 a cause from its symptoms through the call graph (a caller's symptoms are discounted by
