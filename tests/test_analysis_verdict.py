@@ -17,9 +17,12 @@ from workbench.analysis.signals import SIGNALS
 from workbench.analysis.suspects import rank_suspects
 from workbench.analysis.verdict import (
     CLEAR_RATIO,
+    CONFIDENCE,
     MIN_PLACEBOS,
+    chance_bound,
     corroborated,
     data_step,
+    independent,
     judge,
     placebo_windows,
     unseen_callees,
@@ -32,11 +35,19 @@ STEP = 30
 SERVICES = ("checkout", "cart", "catalog", "payment", "search")
 
 
-def _shop(shifted: dict[str, float], seed: int = 7) -> dict:
-    """Five services' latency, 2 h of baseline then a 30 min window in which each service
-    of ``shifted`` is multiplied by its factor; the rest is the same noise throughout."""
+def _shop(
+    shifted: dict[str, float],
+    seed: int = 7,
+    *,
+    n_base: int = 240,
+    n_win: int = 60,
+    jitter_s: float = 0.0,
+) -> dict:
+    """Five services' latency, 2 h of baseline (``n_base`` steps of 30 s) then a 30 min
+    window (``n_win``) in which each service of ``shifted`` is multiplied by its factor;
+    the rest is the same noise throughout. ``jitter_s``: each service's scrapes land that
+    much later than the previous service's (targets are scraped at different instants)."""
     rng = np.random.default_rng(seed)
-    n_base, n_win = 240, 60
     series = {}
     for svc in SERVICES:
         v = 0.2 + 0.01 * rng.standard_normal(n_base + n_win)
@@ -44,6 +55,11 @@ def _shop(shifted: dict[str, float], seed: int = 7) -> dict:
         series[("http_latency_seconds", svc)] = v
     m = metric_frame(series, step_s=STEP)
     m = m.with_columns(pl.col("ts") - (m["ts"].min() - T0))
+    if jitter_s:
+        offset = pl.col("service").replace_strict(
+            {svc: i * jitter_s * 1e6 for i, svc in enumerate(SERVICES)}, return_dtype=pl.Float64
+        )
+        m = m.with_columns(pl.col("ts") + pl.duration(microseconds=offset.cast(pl.Int64)))
     base = Window(T0, T0 + timedelta(seconds=STEP * n_base))
     win = Window(base.end, base.end + timedelta(seconds=STEP * n_win))
     return {"metrics": m, "window": win, "baseline": base}
@@ -54,14 +70,21 @@ def _shop(shifted: dict[str, float], seed: int = 7) -> dict:
 CALLS = pl.DataFrame({"caller": ["checkout", "cart"], "callee": ["payment", "catalog"]})
 
 
+#: a 10 min window after 8 h of baseline: 19 placebo windows that do not overlap fit in
+#: the baseline's newest half, enough for one kind of evidence to decide alone
+LONG = {"n_base": 960, "n_win": 20}
+
+
 def test_one_clear_fault_is_clear():
-    sus = rank_suspects(_shop({"checkout": 3.0}), edges=CALLS)
+    sus = rank_suspects(_shop({"checkout": 3.0}, **LONG), edges=CALLS)
     v = sus.verdict
     assert sus.ranking[0] == "checkout"
     assert v.level == "clear", v.reason
     assert v.top == "checkout" and v.kind == "metrics" and not v.tied
-    # one placebo per 30 s step of the baseline's newest half, as many as "clear" needs
+    # placebos spread over the baseline's newest half, as many separate ones as "clear"
+    # needs on one witness
     assert v.placebos == MIN_PLACEBOS == 19 and v.ratio is not None and v.ratio >= 2.0
+    assert v.bound == pytest.approx(1 - CONFIDENCE)
     assert "checkout stands out" in v.reason
     # shown where a notebook user looks
     assert "stands out" in sus._repr_html_() and "clear" in repr(sus)
@@ -274,7 +297,7 @@ def test_a_top_whose_callees_are_unknown_is_not_clear():
     from its symptoms only through the call graph. With no traces at all (metrics only,
     PetShop's shape), or none of the top's own (the lab's untraced services), what it
     calls is unknown: the same strong shift is weak, and the reason says why."""
-    shop = _shop({"checkout": 3.0})
+    shop = _shop({"checkout": 3.0}, **LONG)
     # no traces, no edges: what checkout calls is unknown
     v = rank_suspects(shop).verdict
     assert v.top == "checkout" and v.ratio is not None and v.ratio >= CLEAR_RATIO
@@ -373,7 +396,7 @@ def test_a_possible_victim_standing_out_only_on_symptoms_is_not_clear():
     naming that callee. With the callee quiet the same lead is clear, and so is a
     possible victim with errors of its own far beyond chance."""
     calls = pl.DataFrame({"caller": ["checkout"], "callee": ["payment"]})
-    shop = _shop({"checkout": 3.0, "payment": 3.5})
+    shop = _shop({"checkout": 3.0, "payment": 3.5}, **LONG)
     traced = _traced(("checkout", "cart", "catalog", "search"), shop["window"], shop["baseline"])
     deploy = _deploy("checkout", shop["window"].start - timedelta(minutes=2))
     sus = rank_suspects({**shop, "spans": traced, "events": deploy}, edges=calls)
@@ -384,7 +407,7 @@ def test_a_possible_victim_standing_out_only_on_symptoms_is_not_clear():
     assert "checkout may be a victim of payment" in v.reason
     # payment quiet: nothing below checkout accounts for its change, which is clear
     # (its traces slow down with its latency metric: a second kind of evidence)
-    quiet = _shop({"checkout": 3.0})
+    quiet = _shop({"checkout": 3.0}, **LONG)
     slowed = _traced(
         ("checkout", "cart", "catalog", "search"),
         quiet["window"],
@@ -413,30 +436,109 @@ def test_victim_risk_on_numbers():
 
 
 def test_one_kind_of_evidence_alone_is_not_clear_where_the_service_has_more_telemetry():
-    """The lab's fault-free windows (seeds 101-103): 13 of 81 were "clear", 12 of them on
-    one kind of evidence alone (a metric change 2-10x chance after a deploy, a small log
-    surge or extra latency where the placebos showed none) while the service's other
-    telemetry said nothing. The same latency metric tripled is clear when its traces slow
-    down too (two kinds above chance), weak when its traces stay as they were; with
-    metrics only (PetShop's shape) one kind is all there can be, and it decides alone."""
+    """With few separate placebo windows (the 2 h baseline's newest half holds two windows
+    of 30 min), chance's level rests on two draws per kind: a latency metric tripled (12x
+    chance) is not clear alone (a fault-free window could reach 12x its mean up to 1/12 of
+    the time), but is with its traces slowing down too (a second witness)."""
     shop = _shop({"checkout": 3.0})
     w, b = shop["window"], shop["baseline"]
+    v = rank_suspects(shop, edges=CALLS).verdict
+    assert v.kind == "metrics" and v.ratio >= CLEAR_RATIO and v.level == "weak", v.reason
+    assert v.bound == pytest.approx(1 / v.ratio) and v.bound > 1 - CONFIDENCE
+    assert "could look like this up to" in v.reason
     slowed = _traced(("checkout", "cart"), w, b, slow={"checkout": 3.0})
     v = rank_suspects({**shop, "spans": slowed}).verdict
     assert v.top == "checkout" and v.level == "clear", v.reason
-    assert sum(1 for k in v.evidence if v.evidence[k] > v.chance.get(k, math.inf)) >= 2
-    flat = _traced(("checkout", "cart"), w, b)
-    v = rank_suspects({**shop, "spans": flat}).verdict
-    assert v.top == "checkout" and v.kind == "metrics" and v.ratio >= CLEAR_RATIO, v.reason
+    assert v.bound is not None and v.bound <= 1 - CONFIDENCE
+    # however sure the bound, one witness alone is not clear where the service has other
+    # telemetry that says nothing (a deploy that changed its metrics and nothing else)
+    long = _shop({"checkout": 3.0}, **LONG)
+    flat = _traced(("checkout", "cart"), long["window"], long["baseline"])
+    v = rank_suspects({**long, "spans": flat}).verdict
+    assert v.kind == "metrics" and v.bound is not None and v.bound <= 1 - CONFIDENCE
     assert v.level == "weak" and "only one witness says so" in v.reason, v.reason
-    # metrics only: no other witness could speak (and what checkout calls is known)
-    assert rank_suspects(shop, edges=CALLS).verdict.level == "clear"
-    # the rule on numbers
+    assert judge(0.9, 0.2, ratio=39.0, bound=1 / 39, corroborated=False).level == "weak"
+    # the rule on numbers (corroborated: two witnesses from different telemetry)
     assert corroborated({"metrics": 2.7}) is False
     assert corroborated({"metrics": 2.7, "logs": 1.0}) is False  # at chance: no witness
     assert corroborated({"logs": 3.4, "errors": 1.5}) is True
-    # two kinds from the same telemetry are one witness (the lab's 13th fault-free clear:
-    # more of an additive total and a metric change, both from metrics)
+    # two kinds from the same telemetry are one witness
     assert corroborated({"totals": math.inf, "metrics": 1.5}) is False
     assert corroborated({"totals": math.inf, "metrics": 1.5, "latency": 1.2}) is True
     assert judge(0.9, 0.2, ratio=5.0, compared=19, corroborated=False).level == "weak"
+
+
+def test_data_step_is_each_series_own():
+    """Targets are scraped at different instants: on the lab the timestamps of all series
+    together are under a second apart while each series is sampled every 30 s. The step
+    placebos slide by is each series' own."""
+    shop = _shop({}, n_base=60, n_win=60, jitter_s=0.7)
+    assert data_step(shop["metrics"]) == timedelta(seconds=STEP)
+    assert data_step(_shop({})["metrics"]) == timedelta(seconds=STEP)
+    one = metric_frame({("cpu", "a"): np.arange(3.0)}, step_s=300).drop("labels")
+    assert data_step(one) == timedelta(minutes=5)
+    assert data_step(one.head(1)) is None
+
+
+def test_overlapping_placebos_are_one_draw():
+    """Placebo windows that slide by the data's step overlap: chance's level from 16 of
+    them over a stretch two windows long rests on two separate draws."""
+    base = Window(T0, T0 + timedelta(minutes=30))
+    win = Window(base.end, base.end + timedelta(minutes=30))
+    got = placebo_windows(win, base, step=timedelta(seconds=30))
+    assert len(got) == 16 and got[0]["window"].duration == timedelta(minutes=7, seconds=30)
+    assert independent([p["window"] for p in got]) == 2
+    assert independent([p["window"] for p in got[:4]]) == 1
+    assert independent([]) == 0
+    # without a step they do not overlap: each is a draw
+    apart = placebo_windows(win, Window(T0 - timedelta(hours=24), base.end))
+    assert independent([p["window"] for p in apart]) == len(apart) == MIN_PLACEBOS
+
+
+def test_chance_bound_multiplies_separate_witnesses():
+    """Each witness above chance counts the smaller of 1/(n+1) (n separate placebo windows
+    behind its chance level) and 1/ratio (Markov: values are never negative and chance's
+    level is at least their mean); witnesses from different telemetry multiply, kinds from
+    the same telemetry are one witness, and the deciding kind is always one of them."""
+    two = dict.fromkeys(("errors", "latency", "metrics", "totals", "logs", "patterns"), 2)
+    # the lab's fault-free clears (seeds 401-403, 501-503): a log surge or a cut code path
+    # no placebo reached (chance 0: only 1/3), and a metric change 1.0-4.6x chance
+    for surge in ("logs", "patterns"):
+        for change in (1.0, 1.9, 3.2, 4.6):
+            got = chance_bound({surge: math.inf, "metrics": change}, two, surge)
+            assert got > 1 - CONFIDENCE, (surge, change)
+    assert chance_bound({"logs": math.inf, "metrics": 4.6}, two, "logs") == pytest.approx(
+        1 / 3 / 4.6
+    )
+    # a fault: errors 17x chance in the traces and a log surge 2.8x chance (lab demo-shop)
+    assert chance_bound({"errors": 17.2, "logs": 2.8}, two, "errors") == pytest.approx(1 / 17.2 / 3)
+    assert chance_bound({"errors": 11.0, "logs": 3.5, "metrics": 2.6}, two, "errors") == (
+        pytest.approx(1 / 11 / 3.5 / 3)
+    )
+    # same telemetry: one witness; at or below chance: none
+    assert chance_bound({"errors": 11.0, "latency": 5.0}, two, "errors") == pytest.approx(1 / 11)
+    assert chance_bound({"errors": 11.0, "logs": 1.0}, two, "errors") == pytest.approx(1 / 11)
+    # patterns read logs and spans: it cannot witness beside either
+    assert chance_bound({"patterns": 9.0, "logs": 9.0, "errors": 9.0}, two, "patterns") == (
+        pytest.approx(1 / 9)
+    )
+    # one witness on 19 separate windows is enough; the deciding kind must be above chance
+    assert chance_bound({"metrics": 3.0}, {"metrics": 19}, "metrics") == pytest.approx(0.05)
+    assert chance_bound({"metrics": math.inf}, {"metrics": 2}, "metrics") == pytest.approx(1 / 3)
+    assert chance_bound({"metrics": 0.9, "logs": 5.0}, two, "metrics") == 1.0
+    assert judge(0.9, 0.2, ratio=5.0, bound=1 / 27).level == "clear"
+    few = judge(0.9, 0.2, ratio=5.0, bound=1 / 9)
+    assert few.level == "weak" and "up to 11.1% of the time" in few.reason
+
+
+def test_a_fault_free_window_of_the_labs_shape_is_not_clear():
+    """The lab's shape: a baseline as long as the window, scrapes of the five services
+    0.7 s apart. Read from all timestamps together, the step was the jitter: 19 placebos
+    a few seconds apart, and a metric change 12x chance was "clear" alone. With each
+    series' own step there are 16, two of them separate: one witness at 12x chance is
+    reached by a fault-free window up to 1/12 of the time."""
+    shop = _shop({"checkout": 3.0}, n_base=60, n_win=60, jitter_s=0.7)
+    v = rank_suspects(shop, edges=CALLS).verdict
+    assert v.top == "checkout" and v.kind == "metrics" and v.ratio >= CLEAR_RATIO, v.reason
+    assert v.placebos <= 16 and v.level == "weak", v.reason
+    assert v.bound is not None and v.bound > 1 - CONFIDENCE

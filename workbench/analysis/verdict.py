@@ -20,35 +20,48 @@ whether to believe the top suspect, from two comparisons an SRE would make by ha
 * **gap**: the runner-up's score relative to the top's. A top suspect closely followed by
   another is a tie, not an answer.
 
-How many placebos: a fault-free window beats the most of ``k`` fault-free placebo windows
-with probability ``1 / (k + 1)``, so chance's level is trusted for "clear" only from
-:data:`MIN_PLACEBOS` (19, for :data:`CONFIDENCE` 0.95) windows. They are taken at every
-step of the data over the newest half of the baseline (spread evenly when there are more
-positions), only the compared signals are computed in them (sharing the investigation's
-memo), and past the first :data:`FIRST_PLACEBOS` only while the evidence could still be
-called clear.
+How many placebos: they are taken at every step of the data (:func:`data_step`: each
+series' own sampling step) over the newest half of the baseline (spread evenly when there
+are more than :data:`MAX_PLACEBOS` positions), only the compared signals are computed in
+them (sharing the investigation's memo), and past the first :data:`FIRST_PLACEBOS` only
+while the evidence could still be called clear.
 
-What the count does not promise: the ``1 / (k + 1)`` bound needs the window and the
-placebos to be exchangeable draws, and they are not. The placebos overlap (19 positions
-over a stretch only two placebo-lengths long when the baseline is as long as the window;
-on the lab the "step" is the scrape jitter between series, under a second, so each
-position is a few seconds from the next), a placebo is a quarter of the window's length
-(a longer window holds more chances to shift), and the top suspect's strongest kind is
-the best of several. Measured on fault-free windows (``--quiet-windows``), one kind of
-evidence at :data:`CLEAR_RATIO` beat chance in 13 of 81 lab windows (seeds 101-103;
-PetShop 0 of 12). So where the top suspect has more than one kind of telemetry (metrics
-and logs or spans), "clear" also needs a second kind of evidence about it, read from
-other telemetry, above chance (:func:`corroborated`): a fault leaves more than one trace;
-a chance fluctuation, or a deploy that changed a service's metrics and nothing else,
-rarely does. A resource at
-capacity (its own state, an absolute level) and metrics-only data (nothing else could
-speak) decide alone as before. With the rule, lab fault-free clears went 13 -> 0 of 81
-(seeds 101-103), 12 -> 0 (201-203, unseen) and 8 -> 0 (301-303, unseen); right clears
-on fault cases 71 -> 62, 65 -> 59 and 69 -> 62, Online Boutique 4 -> 3, PetShop and
-Train-Ticket unchanged (on the ranking before a CPU at its pod's limit was saturation,
-:mod:`~workbench.analysis.utilisation`; with it, right clears 71 -> 64, 65 -> 61 and
-71 -> 67, and on never-seen seeds 501-503 fault-free clears 14 -> 3, right clears
-70 -> 69).
+How sure (:func:`chance_bound`): a fault-free window beats the most of ``n`` exchangeable
+fault-free windows at most ``1 / (n + 1)`` of the time, but placebos that slide by the
+data's step overlap: when the baseline is as long as the window (the lab, the product's
+alert window) its newest half holds two placebo-lengths, so however many positions there
+are, chance's level rests on two separate draws (:func:`independent`), not 19. (Before,
+the step was read from the timestamps of all series together; on the lab that is the
+jitter between scrapes, under a second, so 19 placebos a few seconds apart passed for
+19 draws.) So each witness above chance counts the smaller of ``1 / (n + 1)`` and
+``1 / ratio`` (Markov's inequality: strengths are never negative and chance's level is at
+least their mean; nothing when chance's level is 0), witnesses read from different
+telemetry (metrics, logs, spans) multiply as independent, and "clear" needs the product
+at most ``1 - CONFIDENCE``. One witness decides alone from 19 separate placebo windows
+(PetShop: one 5-min step a window) or at 20x chance; on two draws a fault needs a second
+or third witness, or a larger ratio. And where the top suspect has more than one kind of
+telemetry, "clear" still needs a second witness above chance (:func:`corroborated`): a
+deploy that changed a service's metrics and nothing else is no fault, however far the
+change (a CPU 39x chance after a deploy, in a lab fault-free window; when the rule came,
+with 19 overlapping placebos, it took lab fault-free clears 13 -> 0 of 81). A resource at
+capacity (its own state, an absolute level, not a fluctuation) decides alone when none of
+the first placebos reached it.
+
+What the bound does not promise: exchangeability (a placebo is a quarter of the window's
+length, so a count-based detector that needs a long window, a log surge or a cut code
+path, reaches nothing in the placebos: chance's level 0, "never reached by chance"),
+independence of the witnesses (a burst of traffic shows in all of them), that the mean
+estimated from a few windows is the mean, and that the deciding kind is not the best of
+several. Measured on fault-free windows (``--quiet-windows``): the lab's last wrong clears
+(seeds 401-403 and 501-503, 4 of 162) each stood on a log surge or a cut code path no
+placebo reached, corroborated by a metric change 1.0-4.6x chance; in every one of their
+placebos every kind was 0. With the bound (and the rules below), fault-free clears went
+3 -> 0 of 81 (seeds 501-503), 1 -> 0 (401-403), 0 -> 0 (101-103 and 201-203, not looked
+at while designing it) and PetShop 0 -> 0 of 12; right clears on fault cases 69 -> 60,
+65 -> 61, 64 -> 58, 61 -> 53 (faults whose witnesses were each 1.2-4x chance, or one never reached beside
+one barely above it: the shape of the wrong ones), PetShop 15 -> 15, Train-Ticket
+1 -> 1, Online Boutique 3 -> 8 (large ratios on its 6 placebos, and saturation deciding
+on 4); every "clear" right on every set.
 
 Not a symptom: a real anomaly on a caller of the root beats chance too. The ranking tells
 a cause from its symptoms through the call graph (a caller's symptoms are discounted by
@@ -69,12 +82,12 @@ top (lab network-delay-gen20-s201: a log surge 4.2x chance, postgres below it 3.
 again with today's ranking). Only the lab can show what the rule gains: no other set had
 a wrong clear.
 
-Levels: ``clear`` (evidence at least :data:`CLEAR_RATIO` times chance's, chance from at
-least :data:`MIN_PLACEBOS` placebos, not tied, callees known, and corroborated),
-``weak`` (above chance but by less, tied with #2, too few placebos, callees unknown, a
-possible victim standing out only on symptoms, one kind of evidence alone where the
-service has other telemetry, or no room in the baseline for a placebo) and ``none`` (no stronger than chance: the window looks
-like the baseline).
+Levels: ``clear`` (evidence at least :data:`CLEAR_RATIO` times chance's, a fault-free
+window showing as much at most ``1 - CONFIDENCE`` of the time by :func:`chance_bound`,
+not tied, callees known), ``weak`` (above chance but by less, tied with #2, too few
+separate placebos or witnesses, callees unknown, a possible victim standing out only on
+symptoms, or no room in the baseline for a placebo) and ``none`` (no stronger than
+chance: the window looks like the baseline).
 
 Why both: on fault cases against fault-free windows the placebo ratio separates them best
 (AUC 0.96 PetShop, 0.98 lab), the gap alone far less (0.75, 0.81); the gap still says when
@@ -94,6 +107,7 @@ from __future__ import annotations
 
 import functools
 import html
+import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -115,9 +129,11 @@ __all__ = [
     "TIE",
     "Verdict",
     "assess",
+    "chance_bound",
     "corroborated",
     "data_step",
     "evidence_strength",
+    "independent",
     "judge",
     "placebo_windows",
     "unseen_callees",
@@ -135,10 +151,11 @@ FLOOR = 0.05
 #: how often a "clear" must be right: the verdict says "clear" only when a fault-free
 #: window would look as strong as the top suspect's evidence at most 1 - this of the time
 CONFIDENCE = 0.95
-#: placebo windows needed to say "clear": a fault-free window beats the most of ``k``
-#: fault-free placebo windows with probability ``1 / (k + 1)`` (exchangeable draws), so
-#: chance's level is the level a fault-free window exceeds at most ``1 - CONFIDENCE`` of
-#: the time only from ``k >= CONFIDENCE / (1 - CONFIDENCE)`` placebos (19); fewer say weak
+#: separate placebo windows one witness needs to say "clear" alone: a fault-free window
+#: beats the most of ``k`` fault-free placebo windows with probability ``1 / (k + 1)``
+#: (exchangeable draws), so chance's level is the level a fault-free window exceeds at
+#: most ``1 - CONFIDENCE`` of the time only from ``k >= CONFIDENCE / (1 - CONFIDENCE)``
+#: (19; see :func:`chance_bound` for fewer)
 MIN_PLACEBOS = math.ceil(round(CONFIDENCE / (1 - CONFIDENCE), 9))
 #: at most this many placebo windows (each one extra computation of the compared
 #: signals): the ones "clear" needs
@@ -162,7 +179,9 @@ class Verdict:
     windows (``inf`` when chance reached nothing of that kind, None without a placebo);
     ``kind`` names that evidence; ``evidence`` and ``chance`` hold, per kind, the top
     suspect's value and chance's level; ``placebos`` counts the placebo windows;
-    ``tied`` is True when #2 scores at least :data:`TIE` of #1.
+    ``tied`` is True when #2 scores at least :data:`TIE` of #1; ``bound`` is how often a
+    fault-free window could show such evidence at most (:func:`chance_bound`; None when
+    not counted: a resource at capacity, or no placebo).
     """
 
     level: str
@@ -177,6 +196,7 @@ class Verdict:
     chance: dict[str, float] = field(default_factory=dict)
     placebos: int = 0
     tied: bool = False
+    bound: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The verdict as plain values (for tables and JSON)."""
@@ -193,6 +213,7 @@ class Verdict:
             "chance": dict(self.chance),
             "placebos": self.placebos,
             "tied": self.tied,
+            "bound": self.bound,
         }
 
     def _repr_html_(self) -> str:
@@ -244,6 +265,7 @@ def judge(
     needed: int = MIN_PLACEBOS,
     symptom_risk: str | None = None,
     corroborated: bool | None = None,
+    bound: float | None = None,
     **numbers: Any,
 ) -> Verdict:
     """The verdict rule on numbers alone: ``ratio`` is the top suspect's evidence over
@@ -253,11 +275,15 @@ def judge(
     ``symptom_risk`` says why the top suspect's anomaly may be another service's showing
     through (see :func:`unseen_callees`): then at most ``weak``, with that reason;
     ``corroborated`` says whether a second kind of evidence about the top suspect is above
-    chance too (None: not counted): False gives at most ``weak`` (see :func:`corroborated`).
+    chance too (None: not counted): False gives at most ``weak`` (see :func:`corroborated`);
+    ``bound`` is how often a fault-free window could show such evidence at most (None: not
+    counted): above ``1 - CONFIDENCE`` gives at most ``weak`` (see :func:`chance_bound`).
 
     >>> judge(0.9, 0.2, ratio=5.0).level
     'clear'
     >>> judge(0.9, 0.2, ratio=5.0, corroborated=False).level
+    'weak'
+    >>> judge(0.9, 0.2, ratio=5.0, bound=1 / 9).level
     'weak'
     >>> judge(0.9, 0.2, ratio=5.0, symptom_risk="it has no traces of its own").level
     'weak'
@@ -275,6 +301,7 @@ def judge(
         ratio=ratio,
         kind=kind,
         tied=tied,
+        bound=bound,
         **numbers,
     )
     if top is None or top_score <= FLOOR:
@@ -320,6 +347,15 @@ def judge(
             f"{top} stands out ({_detail(kind, ratio, numbers)}), but chance was estimated "
             f"from only {compared} baseline window{'s' if compared != 1 else ''} ({needed} "
             f"needed to say clear with {format_percent(CONFIDENCE, digits=0)} confidence)",
+            **base,
+        )
+    if bound is not None and bound > 1 - CONFIDENCE + 1e-12:
+        return Verdict(
+            "weak",
+            f"{top} stands out ({_detail(kind, ratio, numbers)}), but a fault-free window "
+            f"could look like this up to {format_percent(bound, digits=1)} of the time "
+            "(chance's level rests on too few separate baseline windows, and too few other "
+            "witnesses in metrics, logs or traces are far enough above it)",
             **base,
         )
     if corroborated is False:
@@ -400,8 +436,14 @@ def placebo_windows(
 
 
 def data_step(metrics: pl.DataFrame | None) -> timedelta | None:
-    """The metrics' sampling step (the median gap between consecutive timestamps; None
-    without two). Placebo windows slide by it: one per baseline step.
+    """The metrics' sampling step: the median over series (rows alike in every column
+    but ``ts`` and ``value``) of each series' median gap between its timestamps; None
+    without a series of two. Placebo windows slide by it: one per baseline step.
+
+    Per series, not over the timestamps of all series together: scrapes of different
+    targets land at different instants, so the gaps between *any* two timestamps are the
+    jitter between targets (under a second on the lab, whose series are sampled every
+    30 s), which would read as the step.
 
     >>> from tests.diag_builders import metric_frame  # doctest: +SKIP
     >>> data_step(metric_frame({("cpu", "a"): [1.0, 2.0, 3.0]}, step_s=30))  # doctest: +SKIP
@@ -409,11 +451,78 @@ def data_step(metrics: pl.DataFrame | None) -> timedelta | None:
     """
     if metrics is None or metrics.height < 2 or "ts" not in metrics.columns:
         return None
-    ts = metrics.get_column("ts").unique().sort()
-    if ts.len() < 2:
-        return None
-    gap = ts.diff().drop_nulls().median()
+    keys = [c for c in metrics.columns if c not in ("ts", "value")]
+    gaps = pl.col("ts").unique().sort().diff().drop_nulls().median()
+    if keys:
+        per = metrics.group_by(keys).agg(gap=gaps).get_column("gap").drop_nulls()
+        gap = per.median() if per.len() else None
+    else:
+        gap = metrics.select(gap=gaps).item()
     return gap if isinstance(gap, timedelta) and gap > timedelta(0) else None
+
+
+def independent(windows: list[Window]) -> int:
+    """How many of ``windows`` are separate draws: the most that do not overlap (counted
+    greedily from the newest). Placebos that slide by the data's step overlap; chance's
+    level from them rests on this many independent windows, not on their number.
+
+    >>> w = lambda a, b: Window.parse(f"2026-01-01T10:{a:02d}:00Z..2026-01-01T10:{b:02d}:00Z")
+    >>> independent([w(50, 58), w(49, 57), w(42, 50), w(40, 48)])
+    2
+    """
+    n, edge = 0, None
+    for w in sorted(windows, key=lambda w: w.end, reverse=True):
+        if edge is None or w.end <= edge:
+            n, edge = n + 1, w.start
+    return n
+
+
+def chance_bound(ratios: dict[str, float], draws: dict[str, int], kind: str) -> float:
+    """How often a fault-free window could show what the top suspect shows, at most.
+
+    ``ratios`` holds, per kind of evidence, the top suspect's value over chance's level
+    (the most any service reached in the placebo windows, never below the kind's floor);
+    ``draws`` how many independent placebo windows set that level (:func:`independent`).
+    Each witness above chance is one bound, the smaller of two that hold whatever the
+    distribution of a fault-free window's value:
+
+    * ``1 / (n + 1)``: a fault-free window beats the most of ``n`` exchangeable fault-free
+      windows at most that often;
+    * ``1 / ratio``: the values are never negative and chance's level is at least their
+      mean, so a fault-free window reaches ``ratio`` times it at most ``1 / ratio`` of the
+      time (Markov's inequality; none when chance's level is 0: a mean estimated as 0
+      from a few windows says nothing).
+
+    Witnesses read from different telemetry (metrics, logs, spans) are taken as
+    independent in a fault-free window: their bounds multiply (kinds read from the same
+    telemetry are one witness). The result is the smallest product over witnesses that
+    include the deciding ``kind``; "clear" needs at most ``1 - CONFIDENCE``.
+
+    >>> chance_bound({"logs": math.inf, "metrics": 4.6}, {"logs": 2, "metrics": 2}, "logs")
+    0.07246376811594203
+    >>> round(chance_bound({"errors": 17.2, "logs": 2.8}, {"errors": 2, "logs": 2}, "errors"), 3)
+    0.019
+    >>> chance_bound({"metrics": 3.0}, {"metrics": 19}, "metrics")
+    0.05
+    """
+
+    def one(k: str) -> float:
+        r, n = ratios[k], draws.get(k, 0)
+        rank = 1.0 / (n + 1) if n >= 1 else 1.0
+        return min(rank, 1.0 / r) if math.isfinite(r) else rank
+
+    if ratios.get(kind, 0.0) <= 1.0:
+        return 1.0
+    others = [k for k, r in ratios.items() if k != kind and r > 1.0]
+    best = one(kind)
+    for n in range(1, len(others) + 1):
+        for combo in itertools.combinations(others, n):
+            group = (kind, *combo)
+            reads = [set(signal(k).reads) for k in group]
+            if any(a & b for i, a in enumerate(reads) for b in reads[i + 1 :]):
+                continue
+            best = min(best, math.prod(one(k) for k in group))
+    return best
 
 
 def unseen_callees(
@@ -481,17 +590,14 @@ def corroborated(ratios: dict[str, float]) -> bool:
     """True when two kinds of evidence about the top suspect, read from different
     telemetry, are both above chance (their evidence over chance's level above 1).
 
-    ``ratios`` holds, per kind, the top suspect's evidence over chance's level. One kind
-    standing out is what fault-free windows show too often: the placebos that set chance's
-    level overlap (far fewer than :data:`MIN_PLACEBOS` independent draws) and are a
-    quarter of the window's length (a longer window holds more chances to shift), and the
-    strongest kind is the best of several. A fault leaves a trace in more than one
-    witness (its errors are logged and traced, its latency shows in its traces and its
-    metrics); a chance fluctuation, or a deploy that changed a service's metrics, rarely
-    does. Kinds computed from the same telemetry (a metric change and more of an additive
-    total, both from metrics) are one witness, not two. On the lab seeds 101-103, 12 of
-    the 13 "clear" verdicts in fault-free windows stood out on one kind alone, the 13th
-    on two kinds from metrics.
+    ``ratios`` holds, per kind, the top suspect's evidence over chance's level. A fault
+    leaves a trace in more than one witness (its errors are logged and traced, its latency
+    shows in its traces and its metrics); a chance fluctuation, or a deploy that changed a
+    service's metrics, rarely does. Kinds computed from the same telemetry (a metric
+    change and more of an additive total, both from metrics) are one witness, not two.
+    The verdict no longer asks this alone: two witnesses each barely above a chance level
+    set by two separate placebo windows are not enough (:func:`chance_bound` weighs how
+    far above, and on how many separate windows).
 
     >>> corroborated({"metrics": 2.7})
     False
@@ -604,6 +710,8 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
         return judge(s1, s2, ratio=None, top=top, second=second, evidence=evidence)
     chance = _floors(wins, used)
     compared = dict.fromkeys(used, 0)
+    # the placebo windows each kind was compared in (they overlap: see independent())
+    seen: dict[str, list[Window]] = {k: [] for k in used}
     # a top whose callees are unknown may be a symptom of one of them: never "clear"
     risk = unseen_callees(top, spans=inputs.get("spans"), edges=inputs.get("edges"))
     # nor one the ranking marks a possible victim of a service it calls, unless evidence
@@ -647,6 +755,8 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
             # a placebo without the data a kind reads says nothing about its chance level
             if _has_data(inputs, signal(k).reads, w):
                 compared[k] += 1
+                if isinstance(w["window"], Window):
+                    seen[k].append(w["window"])
                 chance[k] = max(chance[k], max(placebo[k].values(), default=0.0))
     ratios = {k: _ratio(evidence[k], chance[k]) for k in used if compared[k]}
     if used and not ratios:
@@ -660,6 +770,9 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
             no_placebo="the baseline holds none of the data behind the evidence",
         )
     kind = max(ratios, key=lambda k: ratios[k]) if ratios else None
+    # the service's own state at capacity decides alone (see below), whatever else is
+    # as far above chance
+    kind = next((k for k in ratios if signal(k).own and ratios[k] >= CLEAR_RATIO), kind)
     ratio = ratios[kind] if kind else 0.0
     unseen = [k for k in used if not compared[k]]
     if ratio <= 1.0 and unseen:
@@ -674,6 +787,7 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
             evidence=evidence,
             no_placebo=f"the baseline holds none of the data behind its {', '.join(unseen)}",
         )
+    own = bool(kind and signal(kind).own)
     return judge(
         s1,
         s2,
@@ -684,18 +798,22 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
         evidence=evidence,
         chance=chance,
         placebos=run,
-        compared=compared[kind] if kind else 0,
         # the service's own state (a resource at capacity) is no callee's symptom; a
         # possible victim's symptoms may be the anomaly of the service it calls
-        symptom_risk=None
-        if kind and signal(kind).own
-        else risk or victim_risk(top, victim, ratios),
-        # one kind alone decides only where the top suspect has one kind of telemetry, or
-        # when it is the service's own state (a resource at capacity: an absolute level,
-        # not a fluctuation)
-        corroborated=None
-        if (kind and signal(kind).own) or len(_telemetry(inputs, top)) < 2
-        else corroborated(ratios),
+        symptom_risk=None if own else risk or victim_risk(top, victim, ratios),
+        # how often a fault-free window could look like this: each witness above chance
+        # counts by the independent placebo windows behind its chance level (overlapping
+        # ones are one draw); the service's own state (a resource at capacity: an absolute
+        # level, not a fluctuation) decides alone, when none of the first placebos reached it
+        compared=compared[kind] if own and kind else None,
+        needed=FIRST_PLACEBOS,
+        bound=None
+        if own or not kind
+        else chance_bound(ratios, {k: independent(seen[k]) for k in ratios}, kind),
+        # and one witness alone decides only where the top suspect has one kind of
+        # telemetry: a deploy that changed a service's metrics and nothing else is no
+        # fault, however far the change (a CPU 39x chance after a deploy, lab seed 502)
+        corroborated=None if own or len(_telemetry(inputs, top)) < 2 else corroborated(ratios),
     )
 
 
