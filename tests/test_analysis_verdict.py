@@ -542,3 +542,7 @@ def test_a_fault_free_window_of_the_labs_shape_is_not_clear():
     assert v.top == "checkout" and v.kind == "metrics" and v.ratio >= CLEAR_RATIO, v.reason
     assert v.placebos <= 16 and v.level == "weak", v.reason
     assert v.bound is not None and v.bound > 1 - CONFIDENCE
+    # the reason says how many separate windows chance stood on, and what would settle it
+    assert v.separate == 2
+    assert "only 2 separate baseline windows" in v.reason and "longer baseline" in v.reason
+    assert v.as_dict()["separate"] == 2

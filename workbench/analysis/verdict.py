@@ -181,7 +181,9 @@ class Verdict:
     suspect's value and chance's level; ``placebos`` counts the placebo windows;
     ``tied`` is True when #2 scores at least :data:`TIE` of #1; ``bound`` is how often a
     fault-free window could show such evidence at most (:func:`chance_bound`; None when
-    not counted: a resource at capacity, or no placebo).
+    not counted: a resource at capacity, or no placebo); ``separate`` is how many of the
+    placebo windows behind the deciding kind's chance level do not overlap
+    (:func:`independent`).
     """
 
     level: str
@@ -197,6 +199,7 @@ class Verdict:
     placebos: int = 0
     tied: bool = False
     bound: float | None = None
+    separate: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The verdict as plain values (for tables and JSON)."""
@@ -214,6 +217,7 @@ class Verdict:
             "placebos": self.placebos,
             "tied": self.tied,
             "bound": self.bound,
+            "separate": self.separate,
         }
 
     def _repr_html_(self) -> str:
@@ -266,6 +270,7 @@ def judge(
     symptom_risk: str | None = None,
     corroborated: bool | None = None,
     bound: float | None = None,
+    separate: int | None = None,
     **numbers: Any,
 ) -> Verdict:
     """The verdict rule on numbers alone: ``ratio`` is the top suspect's evidence over
@@ -302,6 +307,7 @@ def judge(
         kind=kind,
         tied=tied,
         bound=bound,
+        separate=separate,
         **numbers,
     )
     if top is None or top_score <= FLOOR:
@@ -352,10 +358,18 @@ def judge(
     if bound is not None and bound > 1 - CONFIDENCE + 1e-12:
         return Verdict(
             "weak",
-            f"{top} stands out ({_detail(kind, ratio, numbers)}), but a fault-free window "
-            f"could look like this up to {format_percent(bound, digits=1)} of the time "
-            "(chance's level rests on too few separate baseline windows, and too few other "
-            "witnesses in metrics, logs or traces are far enough above it)",
+            f"{top} stands out ({_detail(kind, ratio, numbers)}), but "
+            + (
+                f"chance was measured on only {separate} separate baseline "
+                f"window{'s' if separate != 1 else ''}, so "
+                if separate is not None
+                else ""
+            )
+            + f"a fault-free window could look like this up to "
+            f"{format_percent(bound, digits=1)} of the time (clear needs at most "
+            f"{format_percent(1 - CONFIDENCE, digits=0)}: a longer baseline gives more "
+            "separate windows; another witness in metrics, logs or traces further above "
+            "chance would settle it too)",
             **base,
         )
     if corroborated is False:
@@ -788,6 +802,7 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
             no_placebo=f"the baseline holds none of the data behind its {', '.join(unseen)}",
         )
     own = bool(kind and signal(kind).own)
+    separate = {k: independent(seen[k]) for k in ratios}
     return judge(
         s1,
         s2,
@@ -807,9 +822,8 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
         # level, not a fluctuation) decides alone, when none of the first placebos reached it
         compared=compared[kind] if own and kind else None,
         needed=FIRST_PLACEBOS,
-        bound=None
-        if own or not kind
-        else chance_bound(ratios, {k: independent(seen[k]) for k in ratios}, kind),
+        bound=None if own or not kind else chance_bound(ratios, separate, kind),
+        separate=separate.get(kind) if kind else None,
         # and one witness alone decides only where the top suspect has one kind of
         # telemetry: a deploy that changed a service's metrics and nothing else is no
         # fault, however far the change (a CPU 39x chance after a deploy, lab seed 502)
