@@ -93,7 +93,11 @@ def test_first_screen_answers_and_the_explorer_explores(
     headline = page.locator(".wb-headline").first
     box = headline.bounding_box()
     assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= VIEW["height"]
-    assert "Verdict: clear" in headline.inner_text()
+    # the level the page shows is the investigation's (the demo's: "weak", chance stood on
+    # two separate baseline windows), with its reason
+    verdict = inv.verdict.value
+    assert f"Verdict: {verdict.level}" in headline.inner_text()
+    assert verdict.reason[:60] in headline.inner_text()
     assert "checkout" in headline.inner_text()
     top = page.locator(".jp-RenderedMarkdown li", has_text="Top suspect").first
     tbox = top.bounding_box()
