@@ -480,6 +480,25 @@ def test_data_step_is_each_series_own():
     assert data_step(one.head(1)) is None
 
 
+def test_data_step_reads_all_rows_when_the_first_hold_no_series_of_two():
+    """The step is read from the first rows (fast); when those are all single points of
+    different series (a frame sorted by time over many series), from every row."""
+    from workbench.analysis.verdict import _STEP_ROWS
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    n = _STEP_ROWS + 10
+    singles = pl.DataFrame(
+        {
+            "ts": [t0] * n,
+            "metric": ["up"] * n,
+            "service": [f"s{i}" for i in range(n)],
+            "value": [1.0] * n,
+        }
+    )
+    paired = singles.with_columns(pl.col("ts") + timedelta(seconds=15))
+    assert data_step(pl.concat([singles, paired])) == timedelta(seconds=15)
+
+
 def test_overlapping_placebos_are_one_draw():
     """Placebo windows that slide by the data's step overlap: chance's level from 16 of
     them over a stretch two windows long rests on two separate draws."""
