@@ -64,3 +64,18 @@ def test_eval_rca_without_verdict(samples_dir, tmp_path, capsys):
     assert lines[0].startswith("alert = the data set's trigger time")  # what the cases are given
     lines = lines[1:]
     assert len(lines) == 2 and not any(line.startswith("verdict:") for line in lines)
+
+
+def test_lab_quiet_windows_are_those_of_the_cases_asked_for(lab_scenario_dir, tmp_path):
+    """A suite directory may hold other seeds' scenarios: ``--lab-suite --seeds S`` judges
+    the fault-free windows of the seeds asked for only."""
+    from workbench.evaluation.cases import lab_case
+
+    one, two = lab_scenario_dir("demo", 1), lab_scenario_dir("demo", 2)
+    root = tmp_path / "suite"
+    root.mkdir()
+    (root / "demo-s1").symlink_to(one)
+    (root / "demo-s2").symlink_to(two)
+    assert len(list(quiet_cases(root))) == 2
+    asked = list(quiet_cases(root, [lab_case(root / "demo-s2")]))
+    assert [c.id for c in asked] == [f"{lab_case(root / 'demo-s2').id}/quiet"]

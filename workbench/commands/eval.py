@@ -197,7 +197,11 @@ def _rca(args: argparse.Namespace) -> int:
     if args.quiet_windows:
         from workbench.evaluation.quiet import quiet_cases
 
-        quiet = evaluate_cases(quiet_cases(path), progress=show, without=without, verdict=True)
+        # a suite directory may hold other seeds' cases too: only the seeds asked for
+        asked = suite_cases(path, spec) if args.lab_suite is not None else None
+        quiet = evaluate_cases(
+            quiet_cases(path, asked), progress=show, without=without, verdict=True
+        )
     if not args.quiet:
         print()
         for (group,), part in sorted(df.group_by(["group"]), key=lambda g: str(g[0])):

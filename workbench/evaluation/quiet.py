@@ -18,7 +18,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -38,12 +38,15 @@ __all__ = ["quiet_cases"]
 _LEAD_STEPS = 2  # steps of lead-in before the alert step in the PetShop issues
 
 
-def quiet_cases(path: str | Path) -> Iterator[Case]:
+def quiet_cases(path: str | Path, cases: Iterable[Case] | None = None) -> Iterator[Case]:
     """Fault-free pseudo-cases under ``path`` (PetShop or lab layouts; none for Nezha).
-    Their ``truth`` is ``""`` and ``fault`` is ``"none"``."""
+    Their ``truth`` is ``""`` and ``fault`` is ``"none"``. For a lab layout, ``cases``
+    are the fault cases whose baselines to cut (default: every scenario under ``path``;
+    ``workbench eval rca --lab-suite --seeds S`` passes the seeds asked for, as a suite
+    directory may hold other seeds too)."""
     layout = detect_layout(path)
     if layout in ("lab", "lab-suite"):
-        return _lab_quiet(path)
+        return _lab_quiet(lab_cases(path) if cases is None else cases)
     if layout == "petshop":
         return _petshop_quiet(path)
     return iter(())
@@ -53,8 +56,8 @@ def _cut(df: pl.DataFrame, col: str, end) -> pl.DataFrame:
     return df.filter(pl.col(col) < end) if df.height else df
 
 
-def _lab_quiet(path: str | Path) -> Iterator[Case]:
-    for case in lab_cases(path):
+def _lab_quiet(cases: Iterable[Case]) -> Iterator[Case]:
+    for case in cases:
         b = case.baseline
         mid = b.start + (b.end - b.start) / 2
         yield Case(
