@@ -542,8 +542,7 @@ def chance_bound(ratios: dict[str, float], draws: dict[str, int], kind: str) -> 
     for n in range(1, len(others) + 1):
         for combo in itertools.combinations(others, n):
             group = (kind, *combo)
-            reads = [set(signal(k).reads) for k in group]
-            if any(a & b for i, a in enumerate(reads) for b in reads[i + 1 :]):
+            if not _separate_witnesses(group):
                 continue
             best = min(best, math.prod(one(k) for k in group))
     return best
@@ -632,8 +631,15 @@ def corroborated(ratios: dict[str, float]) -> bool:
     >>> corroborated({"logs": 3.4, "errors": 1.5})
     True
     """
-    above = [set(signal(k).reads) for k, r in ratios.items() if r > 1.0]
-    return any(not (a & b) for i, a in enumerate(above) for b in above[i + 1 :])
+    above = [k for k, r in ratios.items() if r > 1.0]
+    return any(_separate_witnesses((a, b)) for a, b in itertools.combinations(above, 2))
+
+
+def _separate_witnesses(kinds: tuple[str, ...]) -> bool:
+    """True when no two of ``kinds`` read the same telemetry (metrics, logs, spans): each
+    is a witness of its own."""
+    reads = [set(signal(k).reads) for k in kinds]
+    return not any(a & b for a, b in itertools.combinations(reads, 2))
 
 
 def evidence_strength(sus: Any) -> dict[str, dict[str, float]]:
