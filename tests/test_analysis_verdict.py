@@ -563,5 +563,40 @@ def test_a_fault_free_window_of_the_labs_shape_is_not_clear():
     assert v.bound is not None and v.bound > 1 - CONFIDENCE
     # the reason says how many separate windows chance stood on, and what would settle it
     assert v.separate == 2
-    assert "only 2 separate baseline windows" in v.reason and "longer baseline" in v.reason
+    assert "only 2 separate baseline windows" in v.reason
     assert v.as_dict()["separate"] == 2
+    # and how long a baseline would give enough: one witness alone needs 19 separate
+    # windows, the newest half of a baseline 38 windows long (30 min each: 19 h)
+    assert v.settle_baseline == 38 * (shop["window"].end - shop["window"].start)
+    assert "a baseline of 19 h just before the window would give 19 separate windows" in (v.reason)
+    assert v.as_dict()["settle_baseline_s"] == 19 * 3600
+
+
+def test_a_weak_verdict_names_the_baseline_that_would_settle_it_and_that_baseline_does():
+    """Two witnesses from different telemetry (a latency metric 1.5x, its traces slower)
+    on a baseline as long as the window: chance rests on 2 separate windows, so "weak",
+    and the reason names the baseline that gives enough of them if the evidence holds.
+    Given that baseline, the same fault is "clear"."""
+    shop = _shop({"checkout": 1.5}, n_base=60, n_win=60)
+    slowed = _traced(("checkout", "cart"), shop["window"], shop["baseline"], slow={"checkout": 1.5})
+    v = rank_suspects({**shop, "spans": slowed}).verdict
+    assert v.top == "checkout" and v.level == "weak" and v.separate == 2, v.reason
+    assert v.settle_baseline == timedelta(hours=4)
+    assert "a baseline of 4 h just before the window would give 4 separate windows" in v.reason
+    longer = _shop(
+        {"checkout": 1.5}, n_base=int(v.settle_baseline.total_seconds()) // STEP, n_win=60
+    )
+    slowed = _traced(
+        ("checkout", "cart"), longer["window"], longer["baseline"], slow={"checkout": 1.5}
+    )
+    settled = rank_suspects({**longer, "spans": slowed}).verdict
+    assert settled.top == "checkout" and settled.level == "clear", settled.reason
+    assert settled.separate == 4 and settled.settle_baseline is None
+    # where one witness stands alone beside other telemetry that says nothing, no baseline
+    # settles it (one witness is never enough there: corroborated())
+    alone = _traced(("checkout", "cart"), shop["window"], shop["baseline"], slow={"checkout": 1.5})
+    quiet = _shop({"checkout": 1.0}, n_base=60, n_win=60)
+    v = rank_suspects({**quiet, "spans": alone}).verdict
+    assert v.level == "weak" and v.bound is not None and v.bound > 1 - CONFIDENCE, v.reason
+    assert v.settle_baseline is None
+    assert "a longer baseline alone would not settle it: one witness is not enough" in v.reason

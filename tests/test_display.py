@@ -49,11 +49,12 @@ def test_values_carry_units_and_no_machine_noise() -> None:
     assert shown["duration"] == "840"
     assert format_value(None, "error_ratio") == "—"
     assert format_value(12.5, "completeness_pct") == "12.5%"
-    assert [format_duration(s) for s in (0.0123, 12.5, 200, 7500, 90000)] == [
+    assert [format_duration(s) for s in (0.0123, 12.5, 200, 7500, 28800, 90000)] == [
         "12.3 ms",
         "12.5 s",
         "3 min 20 s",
         "2 h 05 min",
+        "8 h",
         "1 d 1 h",
     ]
 

@@ -119,6 +119,7 @@ def test_new_with_window_and_config_refuses_to_overwrite(
     assert params == {
         "incident_id": "INC-9",
         "window": "2026-11-20T11:00:00Z..2026-11-20T12:00:00Z",
+        "baseline": "",
         "services": [],
         # absolute: the notebook runs from its own folder
         "sources_config": str(tmp_path / "ops" / "workbench.toml"),
@@ -289,3 +290,64 @@ def test_a_notebook_over_an_empty_window_runs_and_says_what_is_missing(tmp_path:
     for signal in ("metrics", "logs", "spans", "events"):
         assert f"lab {signal} had no rows" in shown
     assert "Verdict: <span style='color:#57606a'>none</span>" in shown
+
+
+def test_baseline_parameter_from_the_command_to_the_incident(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A longer baseline in one step: `workbench new --baseline 8h` writes it into the
+    parameters cell and the notebook's open_incident gives the incident that baseline; a
+    baseline that cannot be read, or that reaches into the window, stops the command and
+    writes no notebook."""
+    from workbench.lab.demo import demo_path
+
+    cfg = tmp_path / "workbench.toml"
+    cfg.write_text(f'[sources.lab]\ntype = "files"\npath = "{demo_path()}"\n')
+    w = "2026-11-20T11:00:00Z..2026-11-20T12:00:00Z"
+    args = ["new", "INC-8", "--window", w, "--config", str(cfg), "--out", str(tmp_path)]
+    assert main([*args, "--baseline", "8x"]) == 1
+    assert "baseline '8x'" in capsys.readouterr().err
+    assert main([*args, "--baseline", "2026-11-20T10:00:00Z..2026-11-20T11:30:00Z"]) == 1
+    assert "ends after the window starts" in capsys.readouterr().err
+    assert not (tmp_path / "INC-8.ipynb").exists()
+    assert main([*args, "--baseline", "8h"]) == 0
+    params = notebook.read_parameters(tmp_path / "INC-8.ipynb")
+    assert params["baseline"] == "8h"
+    inc = notebook.open_incident(
+        "INC-8", window=w, baseline=params["baseline"], sources_config=str(cfg)
+    )
+    assert str(inc.baseline) == "2026-11-20T03:00:00Z..2026-11-20T11:00:00Z"
+    absolute = notebook.open_incident(
+        "INC-8", window=w, baseline="2026-11-19T11:00:00Z..2026-11-19T12:00:00Z",
+        sources_config=str(cfg),
+    )  # fmt: skip
+    assert str(absolute.baseline) == "2026-11-19T11:00:00Z..2026-11-19T12:00:00Z"
+    # "": as long as the window, just before it
+    default = notebook.open_incident("INC-8", window=w, sources_config=str(cfg))
+    assert str(default.baseline) == "2026-11-20T10:00:00Z..2026-11-20T11:00:00Z"
+    # the demo too (its window is its own)
+    assert main(["new", "DEMO-8", "--demo", "--baseline", "3h", "--out", str(tmp_path)]) == 0
+    demo = notebook.open_incident("DEMO-8", baseline="3h")
+    assert demo.baseline.end == demo.window.start
+    assert demo.baseline.end - demo.baseline.start == timedelta(hours=3)
+
+
+def test_a_baseline_reaching_before_the_data_is_reported_in_the_headline() -> None:
+    """Asked for 8 h over the demo, which holds 1 h before its window: the headline says
+    which telemetry the baseline lacks and on how much of it everything rests (not a
+    quietly shorter baseline). The demo's own baseline has no such gap."""
+    from workbench import Investigation
+    from workbench.summaries import headline
+
+    inc = notebook.open_incident("", baseline="8h")
+    inv = Investigation(inc)
+    inc.load()
+    missing = headline(inv).missing
+    gap = [m for m in missing if m.startswith("the baseline")]
+    assert len(gap) == 1, missing
+    assert "holds no metrics, logs, spans before 10:00:01 (7 h of it)" in gap[0]
+    assert "rest on the last 1 h" in gap[0]
+    own = notebook.open_incident("")
+    inv = Investigation(own)
+    own.load()
+    assert not [m for m in headline(inv).missing if m.startswith("the baseline")]

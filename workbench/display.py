@@ -145,7 +145,7 @@ def span_label(window: Any) -> str:
 
 def format_duration(seconds: float | timedelta | None) -> str:
     """A duration in words a person reads at a glance: ``840 ms``, ``12.5 s``,
-    ``3 min 20 s``, ``2 h 05 min``, ``3 d 4 h``."""
+    ``3 min 20 s``, ``2 h 05 min``, ``8 h``, ``3 d 4 h``."""
     if seconds is None:
         return "—"
     s = seconds.total_seconds() if isinstance(seconds, timedelta) else float(seconds)
@@ -163,7 +163,7 @@ def format_duration(seconds: float | timedelta | None) -> str:
         return f"{sign}{m} min {sec:02d} s" if sec else f"{sign}{m} min"
     if s < 86400:
         h, rem = divmod(round(s), 3600)
-        return f"{sign}{h} h {rem // 60:02d} min"
+        return f"{sign}{h} h {rem // 60:02d} min" if rem // 60 else f"{sign}{h} h"
     d, rem = divmod(round(s), 86400)
     return f"{sign}{d} d {rem // 3600} h"
 

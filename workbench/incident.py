@@ -523,6 +523,46 @@ class Incident:
         (w,) = declared
         return w if isinstance(w, timedelta) else None
 
+    def baseline_gaps(self) -> list[str]:
+        """Sentences about a baseline whose first part holds no loaded data: asked for
+        further back than the sources keep (or than the demo holds), the verdict's chance
+        level and the baseline statistics rest on the part that has data. A signal is
+        named when its first row comes more than a tenth of the baseline (and 5 min)
+        after the baseline's start; signals not loaded or with no rows are not named
+        (:meth:`status` says so).
+
+        >>> inc.baseline_gaps()   # baseline="8h" over the demo, which holds 1 h before its window
+        ['the baseline 2026-11-20 03:00:00 – 11:00:00 UTC holds no metrics, logs, spans before 10:00:00 (7 h of it): chance and the baseline figures rest on the last 1 h']
+        """
+        from workbench.display import format_duration, format_time
+
+        slack = max((self.baseline.end - self.baseline.start) / 10, timedelta(minutes=5))
+        late: dict[str, Any] = {}
+        # the continuous telemetry (change events are sparse: none for hours is normal)
+        for sig, col in (("metrics", "ts"), ("logs", "ts"), ("spans", "start")):
+            df = self._frames.get(sig)
+            if df is None or df.height == 0 or col not in df.columns:
+                continue
+            first = df.get_column(col).min()
+            if isinstance(first, datetime) and first - self.baseline.start > slack:
+                late[sig] = first
+        if not late:
+            return []
+        first = min(late.values())
+        held = max(self.baseline.end - first, timedelta(0))
+        # read at a glance: whole minutes (the gap is at least 5 of them)
+        gap, held = (
+            timedelta(minutes=round(d / timedelta(minutes=1)))
+            for d in (first - self.baseline.start, held)
+        )
+        return [
+            f"the baseline {_span(self.baseline)} holds no {', '.join(late)} before "
+            f"{format_time(first, with_date=first.date() != self.baseline.start.date())} "
+            f"({format_duration(gap)} of it): chance and the baseline figures rest on the "
+            f"last {format_duration(held)}; a baseline the sources keep data for, or the "
+            "default (as long as the window), compares like with like"
+        ]
+
     @property
     def services_seen(self) -> list[str]:
         """Every service named in the loaded frames, sorted."""

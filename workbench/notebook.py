@@ -41,6 +41,7 @@ __all__ = [
     "PARAMETERS",
     "STATIC_RUN_ENV",
     "NotebookError",
+    "baseline_window",
     "execute",
     "fill_parameters",
     "import_lines",
@@ -58,6 +59,7 @@ log = logging.getLogger(__name__)
 PARAMETERS: dict[str, Any] = {
     "incident_id": "",
     "window": "",
+    "baseline": "",
     "services": [],
     "sources_config": "",
 }
@@ -65,6 +67,7 @@ PARAMETERS: dict[str, Any] = {
 _COMMENTS = {
     "incident_id": '"": the id of the incident the sources describe',
     "window": '"START..END" in UTC; "": the demo incident\'s own window',
+    "baseline": '"START..END" or a length before the window ("8h"); "": as long as the window',
     "services": "narrow to these services; []: all",
     "sources_config": 'path to a workbench.toml; "": the embedded demo incident',
 }
@@ -156,6 +159,7 @@ def new_incident_notebook(
     incident_id: str,
     *,
     window: Window | str = "",
+    baseline: str = "",
     services: Sequence[str] = (),
     sources_config: str | Path = "",
     out_dir: str | Path = ".",
@@ -178,6 +182,7 @@ def new_incident_notebook(
         nb,
         incident_id=incident_id,
         window=str(window),
+        baseline=baseline,
         services=list(services),
         sources_config=str(sources_config),
     )
@@ -192,6 +197,7 @@ def open_incident(
     incident_id: str = "",
     *,
     window: str = "",
+    baseline: str = "",
     services: Sequence[str] = (),
     sources_config: str | Path = "",
 ) -> Incident:
@@ -199,12 +205,19 @@ def open_incident(
 
     ``sources_config=""`` opens the embedded demo incident; otherwise the sources are
     read from that ``workbench.toml`` (plus ``WORKBENCH_*`` environment variables, see
-    :func:`workbench.config.load_config`) and ``window`` is required. Grafana (for Explore
-    links) comes from its ``[grafana]`` table, else from ``WORKBENCH_GRAFANA_URL``
-    (:mod:`workbench.grafana_config`).
+    :func:`workbench.config.load_config`) and ``window`` is required. ``baseline`` is
+    the fault-free stretch the window is compared with: ``"START..END"``, or a length
+    (``"8h"``) that ends where the window starts; ``""``: as long as the window, just
+    before it (the demo: its own). A longer baseline gives the verdict more separate
+    baseline windows to measure chance on (its reason says how long would settle a
+    "weak"); it loads that much more data. Grafana (for Explore links) comes from its
+    ``[grafana]`` table, else from ``WORKBENCH_GRAFANA_URL`` (:mod:`workbench.grafana_config`).
 
     >>> inc = open_incident("INC-9", window="2026-11-20T11:00:00Z..2026-11-20T12:00:00Z",
-    ...                     services=["checkout"], sources_config="workbench.toml")
+    ...                     baseline="8h", services=["checkout"],
+    ...                     sources_config="workbench.toml")
+    >>> str(inc.baseline)
+    '2026-11-20T03:00:00Z..2026-11-20T11:00:00Z'
     """
     from workbench.incident import Incident
 
@@ -234,7 +247,30 @@ def open_incident(
             inc.title = incident_id
     if services:
         inc.services = list(services)
+    if baseline:
+        inc.baseline = baseline_window(baseline, inc.window)
     return inc
+
+
+def baseline_window(text: str, window: Window) -> Window:
+    """The baseline a notebook parameter names: ``"START..END"``, or a length (``"8h"``,
+    ``"90m"``) ending where ``window`` starts. It must end by the window's start.
+
+    >>> baseline_window("8h", Window.parse("2026-11-20T11:00:00Z..2026-11-20T12:00:00Z"))
+    Window(2026-11-20T03:00:00Z..2026-11-20T11:00:00Z)
+    """
+    hint = 'give "START..END" (UTC) or a length before the window such as "8h"'
+    try:
+        base = Window.parse(text) if ".." in text else window.baseline(text)
+    except (ConfigError, ValueError) as e:
+        raise ConfigError(f"baseline {text!r}: {e}", hint=hint) from e
+    if base.end > window.start:
+        raise ConfigError(
+            f"baseline {base} ends after the window starts ({window.start:%Y-%m-%dT%H:%M:%SZ}): "
+            "it would compare the incident with itself",
+            hint=hint,
+        )
+    return base
 
 
 # running headless -------------------------------------------------------------------------

@@ -322,7 +322,8 @@ def _missing(incident: Any) -> list[str]:
         out.append(
             f"{row['source']} {row['signal']} {what.get(row['status'], row['status'])}{detail}"
         )
-    return out
+    gaps = getattr(incident, "baseline_gaps", None)
+    return out + (gaps() if callable(gaps) else [])
 
 
 def headline(inv: Any) -> Headline:

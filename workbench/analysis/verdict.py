@@ -121,7 +121,7 @@ from workbench.analysis._util import memo_active, memo_scope
 from workbench.analysis.signals import SIGNALS, signal
 from workbench.analysis.suspects import remote_endpoints
 from workbench.analysis.threads import run_all
-from workbench.display import format_factor, format_percent
+from workbench.display import format_duration, format_factor, format_percent
 from workbench.timewindow import Window
 
 __all__ = [
@@ -131,6 +131,7 @@ __all__ = [
     "TIE",
     "Verdict",
     "assess",
+    "baseline_to_settle",
     "chance_bound",
     "corroborated",
     "data_step",
@@ -169,6 +170,9 @@ FIRST_PLACEBOS = 4
 _USED = 0.05
 #: the kinds of evidence the verdict weighs: every signal that is not a boost
 _KINDS = tuple(sg.name for sg in SIGNALS if sg.role != "boost")
+#: the longest baseline :func:`baseline_to_settle` considers, in window lengths (two days
+#: for a one-hour window; one witness alone needs 38)
+MAX_SETTLE_WINDOWS = 48
 #: rows :func:`data_step` reads the sampling step from first
 _STEP_ROWS = 32_768
 
@@ -187,7 +191,10 @@ class Verdict:
     fault-free window could show such evidence at most (:func:`chance_bound`; None when
     not counted: a resource at capacity, or no placebo); ``separate`` is how many of the
     placebo windows behind the deciding kind's chance level do not overlap
-    (:func:`independent`).
+    (:func:`independent`); ``settle_baseline`` is, when "weak" for want of separate placebo
+    windows, the shortest baseline (just before the window) that would give enough of them
+    if the evidence stayed as far above chance (:func:`baseline_to_settle`; None when no
+    baseline would, or when that is not what keeps it from "clear").
     """
 
     level: str
@@ -204,6 +211,7 @@ class Verdict:
     tied: bool = False
     bound: float | None = None
     separate: int | None = None
+    settle_baseline: timedelta | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The verdict as plain values (for tables and JSON)."""
@@ -222,6 +230,9 @@ class Verdict:
             "tied": self.tied,
             "bound": self.bound,
             "separate": self.separate,
+            "settle_baseline_s": (
+                None if self.settle_baseline is None else self.settle_baseline.total_seconds()
+            ),
         }
 
     def _repr_html_(self) -> str:
@@ -275,6 +286,7 @@ def judge(
     corroborated: bool | None = None,
     bound: float | None = None,
     separate: int | None = None,
+    settle: tuple[timedelta, int] | None = None,
     **numbers: Any,
 ) -> Verdict:
     """The verdict rule on numbers alone: ``ratio`` is the top suspect's evidence over
@@ -286,7 +298,9 @@ def judge(
     ``corroborated`` says whether a second kind of evidence about the top suspect is above
     chance too (None: not counted): False gives at most ``weak`` (see :func:`corroborated`);
     ``bound`` is how often a fault-free window could show such evidence at most (None: not
-    counted): above ``1 - CONFIDENCE`` gives at most ``weak`` (see :func:`chance_bound`).
+    counted): above ``1 - CONFIDENCE`` gives at most ``weak`` (see :func:`chance_bound`), and
+    ``settle`` (from :func:`baseline_to_settle`: a baseline's length and the separate
+    windows it gives) is then what the reason offers to settle it.
 
     >>> judge(0.9, 0.2, ratio=5.0).level
     'clear'
@@ -360,6 +374,24 @@ def judge(
             **base,
         )
     if bound is not None and bound > 1 - CONFIDENCE + 1e-12:
+        witness = "another witness in metrics, logs or traces further above chance"
+        if settle is not None:
+            length, windows = settle
+            what = (
+                f"a baseline of {format_duration(length)} just before the window would give "
+                f"{windows} separate windows, enough if the evidence stays this far above "
+                f"chance; {witness} would settle it too"
+            )
+        elif corroborated is False:
+            what = (
+                "a longer baseline alone would not settle it: one witness is not enough where "
+                f"the service has other telemetry; {witness} would"
+            )
+        else:
+            what = (
+                f"no baseline up to {MAX_SETTLE_WINDOWS} window lengths would at these "
+                f"ratios; {witness} would"
+            )
         return Verdict(
             "weak",
             f"{top} stands out ({_detail(kind, ratio, numbers)}), but "
@@ -371,10 +403,8 @@ def judge(
             )
             + f"a fault-free window could look like this up to "
             f"{format_percent(bound, digits=1)} of the time (clear needs at most "
-            f"{format_percent(1 - CONFIDENCE, digits=0)}: a longer baseline gives more "
-            "separate windows; another witness in metrics, logs or traces further above "
-            "chance would settle it too)",
-            **base,
+            f"{format_percent(1 - CONFIDENCE, digits=0)}: {what})",
+            **{**base, "settle_baseline": settle[0] if settle is not None else None},
         )
     if corroborated is False:
         return Verdict(
@@ -546,6 +576,44 @@ def chance_bound(ratios: dict[str, float], draws: dict[str, int], kind: str) -> 
                 continue
             best = min(best, math.prod(one(k) for k in group))
     return best
+
+
+def baseline_to_settle(
+    window: Window,
+    ratios: dict[str, float],
+    kind: str,
+    *,
+    longer_than: timedelta = timedelta(0),
+    step: timedelta | None = None,
+    max_windows: int = MAX_SETTLE_WINDOWS,
+) -> tuple[timedelta, int] | None:
+    """The shortest baseline, a whole number of window lengths just before ``window`` and
+    longer than ``longer_than``, whose placebo windows (:func:`placebo_windows` with the
+    data's ``step``) would be separate enough for :func:`chance_bound` to allow "clear",
+    were the evidence to stay as far above chance (``ratios``, as in
+    :func:`chance_bound`): its length and how many separate windows it gives. None when no
+    baseline up to ``max_windows`` window lengths would.
+
+    It is an estimate, not a promise: more baseline windows can only raise chance's level
+    (the most any service shows in them), so the ratios may fall. One witness alone needs
+    19 separate windows (a baseline 38 times the window's length); two witnesses from
+    different telemetry each at least 5x chance need 4 (8 window lengths).
+
+    >>> w = Window.parse("2026-11-20T11:00:00Z..2026-11-20T12:00:00Z")
+    >>> baseline_to_settle(w, {"logs": 3.1, "errors": 2.2}, "logs")
+    (datetime.timedelta(seconds=28800), 4)
+    >>> baseline_to_settle(w, {"metrics": 12.0}, "metrics")[1]
+    19
+    """
+    length = window.end - window.start
+    for k in range(2, max_windows + 1):
+        if k * length <= longer_than:
+            continue
+        wins = placebo_windows(window, Window(window.start - k * length, window.start), step=step)
+        n = independent([w["window"] for w in wins if isinstance(w["window"], Window)])
+        if chance_bound(ratios, dict.fromkeys(ratios, n), kind) <= 1 - CONFIDENCE + 1e-12:
+            return k * length, n
+    return None
 
 
 def unseen_callees(
@@ -729,12 +797,13 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
     row = t.row(0, named=True)
     used = [k for k in _KINDS if row[k] >= _USED and mine[k].get(top, 0.0) > 0]
     evidence = {k: mine[k].get(top, 0.0) for k in used}
+    step = data_step(inputs.get("metrics"))
     wins = placebo_windows(
         inputs["window"],
         inputs["baseline"],
         metric_baseline=inputs.get("metric_baseline"),
         max_placebos=max_placebos,
-        step=data_step(inputs.get("metrics")),
+        step=step,
     )
     if not wins:
         return judge(s1, s2, ratio=None, top=top, second=second, evidence=evidence)
@@ -819,6 +888,22 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
         )
     own = bool(kind and signal(kind).own)
     separate = {k: independent(seen[k]) for k in ratios}
+    bound = None if own or not kind else chance_bound(ratios, separate, kind)
+    single = len(_telemetry(inputs, top)) < 2
+    # and one witness alone decides only where the top suspect has one kind of
+    # telemetry: a deploy that changed a service's metrics and nothing else is no
+    # fault, however far the change (a CPU 39x chance after a deploy, lab seed 502)
+    agree = None if own or single else corroborated(ratios)
+    settle = None
+    if kind and bound is not None and bound > 1 - CONFIDENCE and agree is not False:
+        # what would settle it: a baseline with more separate windows, if one would
+        settle = baseline_to_settle(
+            inputs["window"],
+            ratios,
+            kind,
+            longer_than=inputs["baseline"].end - inputs["baseline"].start,
+            step=step,
+        )
     return judge(
         s1,
         s2,
@@ -838,12 +923,10 @@ def _assess(sus: Any, *, max_placebos: int) -> Verdict:
         # level, not a fluctuation) decides alone, when none of the first placebos reached it
         compared=compared[kind] if own and kind else None,
         needed=FIRST_PLACEBOS,
-        bound=None if own or not kind else chance_bound(ratios, separate, kind),
+        bound=bound,
         separate=separate.get(kind) if kind else None,
-        # and one witness alone decides only where the top suspect has one kind of
-        # telemetry: a deploy that changed a service's metrics and nothing else is no
-        # fault, however far the change (a CPU 39x chance after a deploy, lab seed 502)
-        corroborated=None if own or len(_telemetry(inputs, top)) < 2 else corroborated(ratios),
+        corroborated=agree,
+        settle=settle,
     )
 
 

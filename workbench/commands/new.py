@@ -7,6 +7,7 @@ ready to open in JupyterLab (it is not executed)::
     workbench new INC-123 --window 2026-11-20T11:00:00Z..2026-11-20T12:00:00Z --config workbench.toml
     workbench new INC-123 --alert 3f2a9c... --alertmanager http://alertmanager:9093 --config workbench.toml
     PAGERDUTY_TOKEN=... workbench new INC-123 --pagerduty PT4KHLK --config workbench.toml
+    workbench new INC-123 --since 45m --baseline 8h --config workbench.toml
     workbench new DEMO-1 --demo            # the embedded demo incident, its own window
 
 The sources come from ``--config`` (or ``./workbench.toml``, or ``$WORKBENCH_CONFIG``).
@@ -14,6 +15,11 @@ Without any, the command stops and says how to configure them: a notebook that r
 source would show nothing and look fine. Each configured server is checked to answer
 (a TCP connection, no query, no credential); ``--no-check`` skips that when you prepare
 a notebook away from the network.
+
+``--baseline`` is what the window is compared with: a length that ends where the window
+starts (``8h``) or ``START..END``; by default as long as the window, just before it. The
+verdict measures chance on separate baseline windows as long as the incident's, so a
+"weak" verdict says how long a baseline would settle it; the sources must keep that much.
 
 With ``--alert`` the window starts ``--before`` (default 30m) ahead of the alert's
 ``startsAt`` and ends when it resolved (or now if it still fires); the alert's
@@ -68,6 +74,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="with --alert/--pagerduty: how long before it started (default 30m)",
     )
     p.add_argument(
+        "--baseline",
+        default="",
+        metavar="LENGTH|START..END",
+        help="what the window is compared with: a length just before it (e.g. 8h) or an "
+        "absolute window (default: as long as the window, just before it; a longer one gives "
+        "the verdict more baseline windows to measure chance on)",
+    )
+    p.add_argument(
         "--service", action="append", default=[], help="service to focus on (repeatable)"
     )
     p.add_argument("--config", default="", metavar="PATH", help="workbench.toml naming the sources")
@@ -111,11 +125,16 @@ def run(args: argparse.Namespace) -> int:
             "when did it happen? give --since DURATION, --window START..END, --alert ID or "
             "--pagerduty ID"
         )
+    if args.baseline:  # a bad one is reported now, not when the notebook runs
+        from workbench.notebook import baseline_window
+
+        baseline_window(args.baseline, Window.parse(str(window)) if window else _demo_window())
     # after the window: a bad --alertmanager URL is reported first, whatever the sources
     config = "" if args.demo else sources_config(args.config, check=not args.no_check)
     path = new_incident_notebook(
         args.incident_id,
         window=window,
+        baseline=args.baseline,
         services=services,
         sources_config=config,
         out_dir=args.out,
@@ -125,6 +144,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {path}  (window {window or 'of the demo'}; {what})")
     print(f"open it with: jupyter lab {path}")
     return 0
+
+
+def _demo_window() -> Window:
+    """The embedded demo incident's window (its baseline is checked against it)."""
+    from workbench.incident import Incident
+
+    return Incident.demo().window
 
 
 _HOW_TO_CONFIGURE = (
