@@ -16,7 +16,7 @@ from tests.servers import require_binary
 from workbench import notebook
 from workbench.cli import main
 from workbench.errors import ConfigError
-from workbench.timewindow import Window
+from workbench.timewindow import Window, duration_literal
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -350,4 +350,13 @@ def test_a_baseline_reaching_before_the_data_is_reported_in_the_headline() -> No
     own = notebook.open_incident("")
     inv = Investigation(own)
     own.load()
-    assert not [m for m in headline(inv).missing if m.startswith("the baseline")]
+    first = headline(inv)
+    assert not [m for m in first.missing if m.startswith("the baseline")]
+    # a "weak" for want of separate baseline windows says which parameter would settle it,
+    # from the verdict's own figure (the demo's: 1 h of baseline, two witnesses ~2-3x chance)
+    v = inv.verdict.value
+    assert v.settle_baseline is not None, v.reason
+    length = duration_literal(v.settle_baseline)
+    assert first.next_step is not None and f'baseline = "{length}"' in first.next_step
+    assert f'**Next:** to settle it, set baseline = "{length}"' in first._repr_markdown_()
+    assert "<b>Next:</b>" in first._repr_html_()

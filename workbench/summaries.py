@@ -24,12 +24,14 @@ import polars as pl
 from workbench.display import (
     details,
     format_apart,
+    format_duration,
     format_time,
     format_window,
     html_table,
     markdown_table,
 )
 from workbench.grafana_view import COLUMN, link_cells, links_html, links_markdown
+from workbench.timewindow import duration_literal
 
 __all__ = [
     "EVIDENCE_VIEWS",
@@ -280,6 +282,8 @@ class Headline:
     level: str
     reason: str
     top_suspect: str | None
+    #: what would settle a "weak" verdict, as the notebook parameter to set (or None)
+    next_step: str | None = None
 
     def _repr_html_(self) -> str:
         colour = {"clear": "#1a7f37", "weak": "#9a6700", "none": "#57606a"}.get(
@@ -291,18 +295,24 @@ class Headline:
             f"<div style='color:#9a6700'><b>Missing data:</b> {html.escape(m)}</div>"
             for m in self.missing
         )
+        step = (
+            f"<div style='margin-top:0.3em'><b>Next:</b> {html.escape(self.next_step)}</div>"
+            if self.next_step
+            else ""
+        )
         return (
             f"<div class='wb-headline'><h2 style='margin:0.2em 0'>{title}{ident}</h2>"
             f"<div>{html.escape(self.window)}</div>{missing}"
             f"<div style='font-size:110%;margin-top:0.3em'><b>Verdict: "
             f"<span style='color:{colour}'>{html.escape(self.level)}</span></b> — "
-            f"{html.escape(self.reason)}</div></div>"
+            f"{html.escape(self.reason)}</div>{step}</div>"
         )
 
     def _repr_markdown_(self) -> str:
         lines = [f"## {self.title}", "", self.window]
         lines += [f"**Missing data:** {m}" for m in self.missing]
         lines += ["", f"**Verdict: {self.level}** — {self.reason}"]
+        lines += [f"**Next:** {self.next_step}"] if self.next_step else []
         return "\n\n".join(line for line in lines if line)
 
     def __str__(self) -> str:
@@ -335,11 +345,19 @@ def headline(inv: Any) -> Headline:
     inc = inv.incident
     sus = inv.suspects.value
     top = sus.ranking[0] if sus.table.height else None
+    step = None
     if top is None:
         level, reason = "none", "no service scored in this window: nothing stands out"
     else:
         v = inv.verdict.value
         level, reason = v.level, v.reason
+        if v.settle_baseline is not None:
+            length = duration_literal(v.settle_baseline)
+            step = (
+                f'to settle it, set baseline = "{length}" in the parameters cell and run all '
+                f"(the sources must keep {format_duration(v.settle_baseline)} of data before "
+                "the window)"
+            )
     window = (
         f"Window {format_window(inv.window)}, compared with the baseline "
         f"{format_window(inv.baseline)}"
@@ -352,4 +370,5 @@ def headline(inv: Any) -> Headline:
         level=level,
         reason=reason,
         top_suspect=top,
+        next_step=step,
     )

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from workbench.errors import ConfigError
 
-__all__ = ["Window", "parse_duration", "parse_time"]
+__all__ = ["Window", "duration_literal", "parse_duration", "parse_time"]
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -51,6 +51,24 @@ def parse_duration(text: str | timedelta) -> timedelta:
             hint="write a duration like '45m', '2h', '1h30m' or '7d' (units ms, s, m, h, d, w)",
         )
     return timedelta(seconds=total)
+
+
+def duration_literal(d: timedelta) -> str:
+    """The duration as :func:`parse_duration` reads it back, in whole seconds: ``"8h"``,
+    ``"4h16m"``, ``"1d2h"``, ``"90s"`` -> ``"1m30s"`` (what a person types in a parameter).
+
+    >>> duration_literal(timedelta(hours=4, minutes=16))
+    '4h16m'
+    """
+    total = round(d.total_seconds())
+    if total <= 0:
+        raise ConfigError(f"a duration must be positive, not {d}")
+    parts = []
+    for unit, secs in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        n, total = divmod(total, secs)
+        if n:
+            parts.append(f"{n}{unit}")
+    return "".join(parts)
 
 
 def parse_time(value: str | datetime | int | float, *, now: datetime | None = None) -> datetime:
