@@ -597,7 +597,8 @@ def baseline_to_settle(
     It is an estimate, not a promise: more baseline windows can only raise chance's level
     (the most any service shows in them), so the ratios may fall. One witness alone needs
     19 separate windows (a baseline 38 times the window's length); two witnesses from
-    different telemetry each at least 5x chance need 4 (8 window lengths).
+    different telemetry need at most 4 (8 window lengths), fewer when they stand far
+    above chance.
 
     >>> w = Window.parse("2026-11-20T11:00:00Z..2026-11-20T12:00:00Z")
     >>> baseline_to_settle(w, {"logs": 3.1, "errors": 2.2}, "logs")
