@@ -59,7 +59,13 @@ _TEXT_CSS = (
     ".wb-explorer .widget-html-content > div, .wb-explorer .widget-html-content > p, "
     ".wb-explorer .widget-html-content > table {line-height: 1.45}"
 )
-_STEPS = ("logs, spans, events", "analysis", "metrics", "RED from metrics", "suspects")
+_STEPS = ("logs, spans, events", "analysis", "metrics", "RED from metrics", "suspects", "verdict")
+
+
+def _judge(inv: Any) -> Any:
+    """The verdict on ``inv``'s top suspect (``inv.verdict``, what the headline shows), or
+    None when nothing was ranked (the headline then says "none" in its own words)."""
+    return inv.verdict.value if inv.suspects.value.ranking else None
 
 
 class _View(Protocol):
@@ -157,6 +163,8 @@ class IncidentExplorer(w.VBox):
         #: "traces" while RED comes from the spans (metrics still loading), then "metrics"
         self.red_from: str | None = None
         self.suspects: Any = None
+        #: the verdict on :attr:`suspects`' top suspect (None: not judged yet)
+        self.verdict: Any = None
 
         # wrapped text reads as text: JupyterLab gives every HTML widget the line height of
         # a button (28px), which spread a suspect's two-line "why" over six widely spaced
@@ -344,7 +352,9 @@ class IncidentExplorer(w.VBox):
     def rerank(self) -> None:
         """Rank the suspects again on the window on show (after a brush): the Suspects tab
         then says which window it ranked. Runs in the calling thread (a few seconds)."""
-        self.suspects = self.investigation.narrow(window=self._window).suspects.value
+        narrowed = self.investigation.narrow(window=self._window)
+        self.suspects = narrowed.suspects.value
+        self.verdict = _judge(narrowed)
         self._dirty |= {"suspects", "graph"}
         self._render_current()
 
@@ -423,6 +433,8 @@ class IncidentExplorer(w.VBox):
                 self._render_current()
             step("suspects")
             self.suspects = inv.suspects.value
+            step("verdict")  # the headline's (memoised): computed here when it did not run
+            self.verdict = _judge(inv)
 
         self.message.value = ""
         self.task.start(

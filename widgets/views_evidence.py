@@ -427,6 +427,29 @@ def _grafana(links: Any, ev: Any) -> str:
     return f"<br><small>Open in Grafana: {got}</small>" if got else ""
 
 
+def verdict_note(verdict: Any, ranked: bool = True) -> str:
+    """The verdict line above the ranking, in the headline's words: ``Verdict: weak — ...``
+    ("judging…" while it is computed; "" when nothing was ranked).
+
+    >>> verdict_note(inv.verdict.value)
+    "<p>...<b>Verdict: <span ...>weak</span></b> — checkout stands out (...)</p>"
+    """
+    if not ranked:
+        return ""
+    if verdict is None:
+        return "<p><i>Verdict: judging how much the top suspect stands out…</i></p>"
+    level = str(verdict.level)
+    colour = VERDICT_COLOURS.get(level, "#57606a")
+    return (
+        f"<p role='status'><b>Verdict: <span style='color:{colour}'>{html.escape(level)}"
+        f"</span></b> — {html.escape(str(verdict.reason))}</p>"
+    )
+
+
+#: the headline's colours for a verdict level
+VERDICT_COLOURS = {"clear": "#1a7f37", "weak": "#9a6700", "none": "#57606a"}
+
+
 class SuspectsView(w.VBox):
     """The ranking; each piece of evidence is a button that opens its view."""
 
@@ -471,6 +494,7 @@ class SuspectsView(w.VBox):
                 else ""
             )
         )
+        self.note.value += verdict_note(ex.verdict if sus.ranking else None, bool(sus.ranking))
         self.rerank_button.layout.display = "" if stale else "none"
         self.buttons = {}
         rows = []

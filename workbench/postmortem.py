@@ -293,6 +293,10 @@ class Postmortem:
     #: as ``files:demo-0.1.0-r6-seed1`` or ``prometheus:prod``): the Evidence section
     #: says it, rather than calling every source "live"
     source_names: list[str] = field(default_factory=list, repr=False)
+    #: the verdict on the top suspect (``clear``, ``weak`` or ``none``; "" when not
+    #: judged) and its reason, as the incident notebook's headline says them
+    verdict_level: str = ""
+    verdict_reason: str = ""
 
     def timeline_table(self) -> Any:
         """The Timeline section's table (:func:`workbench.timeline_view.present`): the
@@ -355,6 +359,7 @@ def draft(
     red_frame: pl.DataFrame | None = None,
     timeline: pl.DataFrame | None = None,
     impact: Impact | None = None,
+    verdict: Any = None,
 ) -> Postmortem:
     """Draft the postmortem of ``incident`` (an :class:`~workbench.Incident`, usually from
     its bundle): timeline, impact against the SLO, detection/response times, suspects.
@@ -362,7 +367,10 @@ def draft(
     ``suspects``, ``red_frame``, ``timeline`` (the investigation's one timeline, which
     the draft presents with :func:`present_timeline`) and ``impact`` are computed when not
     given; :meth:`workbench.Investigation.postmortem` gives its own, so the postmortem
-    shows the rows and numbers the notebook shows.
+    shows the rows and numbers the notebook shows. ``verdict`` (a
+    :class:`~workbench.analysis.verdict.Verdict`) is the verdict on the top suspect, by
+    default ``suspects.verdict`` when the ranking can be judged: the Summary and Root
+    cause say it, so the draft is no surer than the notebook.
 
     >>> pm = draft(inc, slo_target=0.999, slo_window_days=30, authors=["alice"])
     >>> pm.section("impact")
@@ -388,6 +396,11 @@ def draft(
     if suspects is None:
         suspects = rank_suspects(incident)
     table = suspects.table if hasattr(suspects, "table") else suspects
+    scored = table.filter(pl.col("score") > 0) if table.height else table
+    if scored.height and verdict is None and getattr(suspects, "inputs", None) is not None:
+        verdict = suspects.verdict  # memoised on the ranking: the notebook's own
+    if not scored.height:
+        verdict = None
     caveats = list(imp.caveats)
     if getattr(incident, "partial", False):
         for r in incident.status().iter_rows(named=True):
@@ -423,4 +436,6 @@ def draft(
         timeline_note=tl_note,
         timeline_total=timeline.filter(~pl.col("kind").is_in(list(WINDOW_KINDS))).height,
         source_names=[str(getattr(s, "name", s)) for s in getattr(incident, "sources", [])],
+        verdict_level=str(verdict.level) if verdict is not None else "",
+        verdict_reason=str(verdict.reason) if verdict is not None else "",
     )

@@ -128,7 +128,8 @@ def summary(pm: Postmortem) -> str:
     text += f" Affected services: {_services(imp.services)}."
     top = pm.top_suspect
     if top:
-        text += f" Top suspect: {_code(top)}."
+        judged = f" (verdict: {pm.verdict_level}; see Root cause)" if pm.verdict_level else ""
+        text += f" Top suspect: {_code(top)}{judged}."
     if t.time_to_detect is not None:
         text += f" Detected after {_dur(t.time_to_detect)}"
         text += (
@@ -281,6 +282,9 @@ def root_cause(pm: Postmortem, *, top: int = 3) -> str:
         "| # | service | score | why |" + (" Grafana |" if links else ""),
         "|---:|---|---:|---|" + ("---|" if links else ""),
     ]
+    if pm.verdict_level:
+        # the incident notebook's headline, word for word (how sure the ranking is)
+        lines[1:1] = ["", f"**Verdict: {pm.verdict_level}** — {_md(pm.verdict_reason, 600)}"]
     for r in s.filter(pl.col("score") > 0).head(top).iter_rows(named=True):
         grafana = f" {links_markdown(links.get(r['service'], {})) or '—'} |" if links else ""
         lines.append(

@@ -58,6 +58,10 @@ class Findings:
     caveats: list[str] = field(default_factory=list)
     #: ``{label: Grafana Explore URL}`` of the top suspect's evidence (empty: no Grafana)
     top_links: dict[str, str] = field(default_factory=dict)
+    #: the verdict on the top suspect (``clear``, ``weak`` or ``none``; "" when not
+    #: judged) and its reason: the words and numbers the headline shows
+    verdict_level: str = ""
+    verdict_reason: str = ""
 
     def to_markdown(self) -> str:
         """The findings as Markdown (what the notebook shows)."""
@@ -77,6 +81,12 @@ class Findings:
             lines.append(
                 "- **No suspect stands out**: nothing changed clearly against the baseline."
             )
+        if self.verdict_level:
+            # the headline's verdict, word for word: a draft pasted into the incident
+            # channel must not read surer than the notebook it came from
+            reason = _md(self.verdict_reason, 600)
+            stop = "" if reason.endswith(("…", ".")) else "."
+            lines.append(f"- **Verdict: {self.verdict_level}** — {reason}{stop}")
         if self.onset:
             what = f" ({self.onset_label})" if self.onset_label else ""
             lines.append(f"- **Started** about {_hm(self.onset)} UTC{what}.")
@@ -144,6 +154,7 @@ def findings(
     surges: pl.DataFrame | None = None,
     origins: pl.DataFrame | None = None,
     onset: Any = None,
+    verdict: Any = None,
     max_items: int = 3,
 ) -> Findings:
     """Draft the findings from the analysis results of one incident.
@@ -151,9 +162,11 @@ def findings(
     ``incident`` needs ``id``, ``window`` and optionally ``partial``/``status()``;
     ``suspects`` is :func:`workbench.analysis.suspects.rank_suspects`' result. ``onset``
     (a :class:`~workbench.investigation.Quantity` or a datetime) is when the incident
-    began; by default the ranking's onset. An
+    began; by default the ranking's onset. ``verdict`` (a
+    :class:`~workbench.analysis.verdict.Verdict`) is the verdict on the top suspect; by
+    default ``suspects.verdict`` when the ranking can be judged. An
     :class:`~workbench.investigation.Investigation` passes its own answers
-    (``inv.findings``), so the numbers are those the notebook shows.
+    (``inv.findings``), so the numbers and the verdict are those the notebook shows.
     """
     from workbench.investigation.answer import span_label
 
@@ -177,6 +190,10 @@ def findings(
         onset=onset_at,
         onset_label=onset_label,
     )
+    if top and verdict is None and getattr(suspects, "inputs", None) is not None:
+        verdict = suspects.verdict  # memoised on the ranking: the headline's own
+    if top and verdict is not None:
+        f.verdict_level, f.verdict_reason = str(verdict.level), str(verdict.reason)
     links = getattr(suspects, "links", None)
     if top and links is not None and hasattr(suspects, "evidence"):
         f.top_links = links.evidence(suspects.evidence(top["service"]))

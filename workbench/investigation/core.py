@@ -634,6 +634,7 @@ class Investigation(DrillDown):
                 surges=full.surges.frame,
                 origins=full.origins.frame,
                 onset=full.onset,
+                verdict=full.verdict.value if full.suspects.value.ranking else None,
             )
 
         return self._answer("findings", (self.window, self.baseline, self._opts_key()), compute)
@@ -693,6 +694,7 @@ class Investigation(DrillDown):
             red_frame=self.red.frame,
             timeline=self._timeline_full().frame,
             impact=self.impact_of(**slo).value,
+            verdict=self.verdict.value if self.suspects.value.ranking else None,
             **options,
         )
 
