@@ -373,3 +373,29 @@ def test_one_timeline_table_in_the_notebook_the_explorer_and_the_postmortem(
         if re.match(r"\| \d\d:\d\d:\d\d \|", line)
     ]
     assert pm_rows == [r[:3] for r in nb_rows]
+
+
+def test_one_verdict_everywhere(inv: Investigation, explorer: IncidentExplorer) -> None:
+    """look22: the demo's verdict turned "weak" (chance stood on 2 separate baseline
+    windows, up to 10.6%), and only the headline and ``inv.suspects`` said so: the
+    findings, the postmortem and the explorer's Suspects tab named the top suspect with
+    no verdict at all, as if it were sure. Each says the headline's level and reason."""
+    import html
+
+    from workbench.display import markdown_text
+    from workbench.summaries import headline
+
+    head = headline(inv)
+    v = inv.verdict.value
+    assert (head.level, head.reason) == (v.level, v.reason)
+    said = f"**Verdict: {v.level}** — {markdown_text(v.reason, 600)}"
+    assert said in inv.findings.value.to_markdown()
+    pm = inv.postmortem()
+    assert said in str(pm.section("root_cause"))
+    assert f"Top suspect: `{v.top}` (verdict: {v.level};" in str(pm.section("summary"))
+    explorer.show_tab("suspects")
+    note = explorer.views["suspects"].note.value
+    assert f">{v.level}</span></b> — {html.escape(v.reason)}</p>" in note
+    if v.level != "clear":  # the demo: no view may say or imply clear
+        for text in (inv.findings.value.to_markdown(), pm.to_markdown(), note):
+            assert "Verdict: clear" not in text and ">clear<" not in text

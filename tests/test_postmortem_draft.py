@@ -462,3 +462,25 @@ def test_evidence_cut_short_ends_its_line_once(inc: Incident) -> None:
     assert "…" in text and "…." not in text
     pm.timings = replace(pm.timings, detected_evidence="short", mitigated_evidence="")
     assert "evidence: short.\n" in str(pm.section("detection"))
+
+
+def test_the_postmortem_says_the_verdict_on_its_top_suspect(inc: Incident) -> None:
+    """look22: the postmortem's Summary said "Top suspect: `checkout`" and its Root cause
+    "the ranked suspects name `checkout` first", with no verdict, while the incident
+    notebook's headline said "Verdict: weak — ... up to 10.6% of the time". Both
+    sections now say the verdict: given, or the ranking's own (``suspects.verdict``)."""
+    from workbench.analysis.suspects import rank_suspects
+    from workbench.analysis.verdict import Verdict
+
+    weak = Verdict("weak", "web stands out, but up to 10.6% <b>by chance</b>", "web", 1.0)
+    pm = draft(inc, verdict=weak)
+    root = str(pm.section("root_cause"))
+    assert "**Verdict: weak** — web stands out, but up to 10.6% \\<b>by chance\\</b>" in root
+    assert root.index("**Verdict") < root.index("| # | service |")
+    assert f"Top suspect: `{pm.top_suspect}` (verdict: weak; see Root cause)." in str(
+        pm.section("summary")
+    )
+    sus = rank_suspects(inc)
+    own = draft(inc, suspects=sus)
+    assert own.verdict_level == sus.verdict.level and own.verdict_reason == sus.verdict.reason
+    assert f"**Verdict: {sus.verdict.level}** — " in own.to_markdown()

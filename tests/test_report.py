@@ -168,3 +168,37 @@ def test_a_cut_next_suspect_line_ends_once() -> None:
     assert cut.to_markdown().splitlines()[-1].endswith("`redis`: a b…")
     whole = Findings("INC-1", "11:00–12:00", "checkout", runner_up="redis", runner_up_why="a b")
     assert whole.to_markdown().splitlines()[-1].endswith("`redis`: a b.")
+
+
+def test_findings_say_the_verdict_the_headline_says() -> None:
+    """look22: the findings named "Top suspect" with no verdict while the headline read
+    "Verdict: weak — ... up to 10.6% of the time": a draft pasted into the incident
+    channel read surer than the notebook. The verdict line says the level and reason,
+    given or read from the ranking (``suspects.verdict``); none without a suspect."""
+    from workbench.analysis.verdict import Verdict
+
+    weak = Verdict(
+        "weak",
+        "cart stands out (log surge 3.1× chance), but a fault-free window could look like "
+        "this up to 10.6% of the time",
+        top="cart",
+        top_score=1.2,
+    )
+    table = _table([("cart", 1.2, "errors start here", None), ("db", 0.2, "slow", None)])
+    md = findings(_Inc(), suspects=_Sus(table), verdict=weak).to_markdown()
+    lines = md.splitlines()
+    at = next(i for i, x in enumerate(lines) if x.startswith("- **Top suspect"))
+    assert lines[at + 1] == f"- **Verdict: weak** — {weak.reason}."
+
+    @dataclass
+    class _Judged(_Sus):
+        inputs: dict | None = None
+        verdict: Verdict | None = None
+
+    md = findings(_Inc(), suspects=_Judged(table, inputs={}, verdict=weak)).to_markdown()
+    assert "- **Verdict: weak** — cart stands out" in md
+    # not judged (no inputs to judge from): no verdict line, no crash
+    assert "Verdict" not in findings(_Inc(), suspects=_Sus(table)).to_markdown()
+    # no suspect: the "no suspect stands out" line alone, even with a verdict given
+    none = findings(_Inc(), suspects=_Sus(_table([])), verdict=weak).to_markdown()
+    assert "No suspect stands out" in none and "Verdict" not in none

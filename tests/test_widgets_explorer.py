@@ -552,3 +552,23 @@ def test_logs_tab_counts_every_pattern_not_its_lists_cap(demo: dict) -> None:
     ex.views["logs"].search.value = "<b>"  # the search is text, never markup
     note = ex.views["logs"].note.value
     assert "&lt;b&gt;" in note and "<b></b>" not in note
+
+
+def test_suspects_tab_says_the_verdict_in_the_headlines_words(
+    explorer: IncidentExplorer,
+) -> None:
+    """look22: the Suspects tab listed "1. checkout — score 1.44" with no verdict while
+    the headline said "Verdict: weak"; it now says the investigation's verdict (escaped),
+    "judging…" while it is computed, and nothing when no service was ranked."""
+    from widgets.views_evidence import verdict_note
+    from workbench.analysis.verdict import Verdict
+
+    explorer.show_tab("suspects")
+    v = explorer.investigation.verdict.value
+    assert explorer.verdict is v
+    note = explorer.views["suspects"].note.value
+    assert "<b>Verdict: <span style='color:" in note and f">{v.level}</span>" in note
+    made = Verdict("weak", "cart <b>stands</b> out, up to 10.6%", "cart", 1.0)
+    got = verdict_note(made)
+    assert "Verdict: <span style='color:#9a6700'>weak</span></b> — cart &lt;b&gt;stands" in got
+    assert "judging" in verdict_note(None) and verdict_note(made, ranked=False) == ""
