@@ -146,3 +146,22 @@ def test_annotation_log_roundtrip_and_frame(tmp_path: Path) -> None:
     assert back.to_frame()["text"].to_list() == ["a", "b"]
     with pytest.raises(BadData):
         log.append("x", kind="gossip")
+
+
+def test_a_bundle_without_notes_shows_no_all_zero_head(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """look22: a bundle saved with no note showed "head 0000…0000" (64 zeros) in
+    ``workbench bundle show`` and "0 entries, head hash `0000000000000000`…" in the
+    postmortem's Evidence: a hash that names no entry. And an incident without a title
+    printed "INC-8: None" (or "INC-8: INC-8"). Both now say the log is empty; a log with notes keeps its head."""
+    from workbench.cli import main
+    from workbench.postmortem_md import _annotation_log
+
+    w = Window(T0 + timedelta(hours=1), T0 + timedelta(hours=2))
+    path = Incident("INC-8", w, sources=[FrameSource(_logs())]).save_bundle(tmp_path / "b")
+    assert main(["bundle", "show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "annotations: 0 (no note was added)" in out and "0" * 64 not in out
+    assert out.splitlines()[0] == "INC-8" and "None" not in out
+    assert _annotation_log({"count": 0, "head": "0" * 64}) == "empty (no note was added)"
+    got = _annotation_log({"count": 2, "head": "ab" * 32})
+    assert got == "2 entries, head hash `abababababababab`…"

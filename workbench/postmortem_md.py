@@ -55,6 +55,15 @@ def _baseline(imp: Any) -> str:
     return f"baseline {_hm(b.start)}–{_hm(b.end)} UTC" if b is not None else "baseline"
 
 
+def _annotation_log(a: dict[str, Any]) -> str:
+    """``3 entries, head hash `1f2e…`…``; ``empty (no note was added)`` rather than an
+    all-zero head hash, which names no entry."""
+    n = int(a.get("count", 0) or 0)
+    if not n:
+        return "empty (no note was added)"
+    return f"{_entries(n)}, head hash {_code(str(a.get('head', ''))[:16])}…"
+
+
 def _entries(n: int) -> str:
     return f"{n} entry" if n == 1 else f"{n} entries"
 
@@ -349,7 +358,7 @@ def evidence(pm: Postmortem) -> str:
     a = m.get("annotations", {})
     lines += [
         "",
-        f"Annotation log: {_entries(a.get('count', 0))}, head hash {_code(a.get('head', '')[:16])}…; "
+        f"Annotation log: {_annotation_log(a)}; "
         f"bundle hash {_code(m.get('bundle_sha256', ''))} (`workbench bundle verify` "
         "re-checks all of it).",
     ]

@@ -125,10 +125,14 @@ def _show(args: argparse.Namespace) -> int:
     inc = m["incident"]
     if not isinstance(inc, dict):
         raise ConfigError("manifest incident entry is malformed")
-    print(f"{inc['id']}: {inc.get('title')}\nwindow {inc['window']}\nbaseline {inc['baseline']}")
+    title = f": {inc['title']}" if inc.get("title") not in (None, "", inc["id"]) else ""
+    print(f"{inc['id']}{title}\nwindow {inc['window']}\nbaseline {inc['baseline']}")
     for entry in m["frames"]:
         print(f"{entry['signal']:8} {entry['rows']:>10,} rows")
-    print(f"annotations: {m['annotations']['count']}  head {m['annotations']['head']}")
+    notes = m["annotations"]
+    # an empty log's head is all zeros: it names no entry, so it is not shown
+    head = f"  head {notes['head']}" if notes.get("count") else " (no note was added)"
+    print(f"annotations: {notes['count']}{head}")
     print(f"bundle_sha256 {m.get('bundle_sha256')}")
     if isinstance(m.get("extends"), dict):
         print(f"extends bundle_sha256 {m['extends'].get('bundle_sha256')}")
