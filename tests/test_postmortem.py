@@ -287,8 +287,9 @@ def test_impact_numbers_match_an_independent_count(run: dict[str, Any], pm: Post
     assert imp.budget_burned == pytest.approx(burned, rel=1e-12)
     # and the rendered postmortem shows those numbers
     md = (run["out"] / "md" / "pm.md").read_text()
-    assert f"| Requests | {requests:,.0f} |" in md
-    assert f"| Failed requests | {failed:,.0f} ({failed / requests:.1%}" in md
+    span = f"{imp.start:%H:%M}–{imp.end:%H:%M} UTC"  # every count names its window
+    assert f"| Requests | {requests:,.0f} in {span} |" in md
+    assert f"| Failed requests | {failed:,.0f} in {span} ({failed / requests:.1%}" in md
     assert f"| Error budget burned | **{burned:.1%}** |" in md
     # as every view writes it, named by its window
     label = f"baseline {base.start:%H:%M}–{base.end:%H:%M} UTC"

@@ -273,7 +273,9 @@ def test_draft_timings_sections_and_escaping(inc: Incident) -> None:
         assert f"## {title}\n\n**TODO**" in doc
     assert "## Action items" in doc and "**TODO**: one row per action" in doc
     assert "1.9% of the 30-day error budget of a 99.9% SLO" in doc  # 50 / 2592
-    assert "| Requests | 1,000 |" in doc and "| Failed requests | 50 (5.0%" in doc
+    span = f"{pm.impact.start:%H:%M}–{pm.impact.end:%H:%M} UTC"
+    assert f"| Requests | 1,000 in {span} |" in doc
+    assert f"| Failed requests | 50 in {span} (5.0%" in doc
     # hostile text from the data is escaped, never live HTML or a broken table row
     # (a "<" that could open a tag is escaped; the ">" after it cannot close anything)
     assert not re.search(r"(?<!\\)<b>", doc) and "HighErrorRate \\<b>web\\</b> \\| 5%" in doc
@@ -484,3 +486,28 @@ def test_the_postmortem_says_the_verdict_on_its_top_suspect(inc: Incident) -> No
     own = draft(inc, suspects=sus)
     assert own.verdict_level == sus.verdict.level and own.verdict_reason == sus.verdict.reason
     assert f"**Verdict: {sus.verdict.level}** — " in own.to_markdown()
+
+
+def test_a_postmortem_with_nothing_counted_says_so(tmp_path: Path) -> None:
+    """look22: over an incident with logs alone (no request counter, metrics or spans) the
+    postmortem said "requests to the affected services failed" (none was counted), "—
+    (—; baseline …: —, so about — more than usual)", an error budget of "— failed
+    requests … at … 0 req/s", "— UTC by nothing" and "— UTC by no rollback"; and the
+    headline above it raised IndexError (a table of services, none ranked)."""
+    from tests.test_bundle import T0, FrameSource, _logs
+    from workbench import Investigation
+    from workbench.summaries import headline
+
+    w = Window(T0 + timedelta(hours=1), T0 + timedelta(hours=2))
+    inv = Investigation(Incident("INC-Q", w, sources=[FrameSource(_logs())]))
+    assert not inv.suspects.value.ranking and inv.suspects.value.table.height
+    head = headline(inv)
+    assert head.level == "none" and head.top_suspect is None
+    md = inv.postmortem().to_markdown()
+    assert "requests to the affected services failed" not in md
+    assert "failed requests were not counted (no request counter, metrics or spans)" in md
+    assert "| Requests | not counted (see Counted from) |" in md
+    assert "| Failed requests | not counted (see Counted from) |" in md
+    assert "| Error budget burned | not known |" in md and "—" not in md.split("## Detection")[0]
+    assert "— UTC" not in md and "- **Detected**: nothing: no alert fired" in md
+    assert "- **Mitigated**: no rollback or recorded action found." in md

@@ -121,6 +121,10 @@ def summary(pm: Postmortem) -> str:
     parts = [
         f"**Drafted from the data**: from {_hm(imp.start)} to {_hm(imp.end)} UTC "
         f"({_dur(imp.duration)}) requests to {where} failed"
+        if imp.failed is not None
+        # no count: not "requests to the affected services failed" on nothing's word
+        else f"**Drafted from the data**: from {_hm(imp.start)} to {_hm(imp.end)} UTC "
+        f"({_dur(imp.duration)}); failed requests were not counted ({_md(imp.basis, 120)})"
     ]
     if imp.failed is not None and imp.requests:
         parts.append(
@@ -152,6 +156,8 @@ def summary(pm: Postmortem) -> str:
 def impact(pm: Postmortem) -> str:
     imp = pm.impact
     allowed = imp.allowed_failures
+    span = f"{_hm(imp.start)}–{_hm(imp.end)} UTC"
+    counted = imp.requests is not None and imp.failed is not None
     rows = [
         ("Impact period", f"{_hm(imp.start, True)} – {_hm(imp.end, True)} UTC"),
         ("Duration", _dur(imp.duration)),
@@ -160,27 +166,34 @@ def impact(pm: Postmortem) -> str:
         ("Ended", _md(imp.period.end_evidence, 160)),
         ("Affected services", _services(imp.services)),
         ("Counted at (entry services)", _services(imp.entry_services)),
-        ("Requests", _n(imp.requests)),
+        # every count names its window (the impact period)
+        ("Requests", f"{_n(imp.requests)} in {span}" if counted else _NOT_COUNTED),
         (
             "Failed requests",
-            f"{_n(imp.failed)} ({_pct(imp.error_ratio)}; {_baseline(imp)}: "
+            f"{_n(imp.failed)} in {span} ({_pct(imp.error_ratio)}; {_baseline(imp)}: "
             f"{_pct(imp.baseline_error_ratio)}, so about {_n(imp.excess_failed)} more "
-            "than usual)",
+            "than usual)"
+            if counted
+            else _NOT_COUNTED,
         ),
         ("SLO", f"{_slo(imp.slo_target)} of requests succeed over {imp.slo_window_days:g} days"),
         (
             "Error budget",
             f"{_n(allowed)} failed requests per {imp.slo_window_days:g} days at the request "
             f"rate of the {_baseline(imp)}, {format_rate(imp.baseline_rate or 0)} "
-            f"(= {imp.budget_minutes:,.1f} min of full outage)",
+            f"(= {imp.budget_minutes:,.1f} min of full outage)"
+            if allowed is not None
+            else f"not known: no request rate in the {_baseline(imp)}",
         ),
-        ("Error budget burned", f"**{_pct(imp.budget_burned)}**"),
+        (
+            "Error budget burned",
+            f"**{_pct(imp.budget_burned)}**" if imp.budget_burned is not None else "not known",
+        ),
         ("Counted from", _md(imp.basis, 200)),
     ]
     lines = ["| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows]]
     if imp.per_service.height:
         # every column names its window (the baseline's too)
-        span = f"{_hm(imp.start)}–{_hm(imp.end)} UTC"
         b = imp.baseline
         base = f" {_hm(b.start)}–{_hm(b.end)} UTC" if b is not None else ""
         lines += [
@@ -199,10 +212,20 @@ def impact(pm: Postmortem) -> str:
     return "\n".join(lines)
 
 
+#: the Requests and Failed requests rows when nothing counted them ("—", "— (—; …: —, so
+#: about — more than usual)" read as data lost)
+_NOT_COUNTED = "not counted (see Counted from)"
+
+
 def _full_stop(line: str) -> str:
     """``line`` ending in one full stop: evidence cut short ends in "…", which a stop
     after it turned into "…."."""
     return line if line.endswith(("…", ".")) else line + "."
+
+
+def _at(t: Any) -> str:
+    """``11:09:15 UTC by `` before what did it; "" when nothing did (no "— UTC by")."""
+    return f"{_hm(t, True)} UTC by " if t is not None else ""
 
 
 def detection(pm: Postmortem) -> str:
@@ -210,7 +233,7 @@ def detection(pm: Postmortem) -> str:
     lines = [
         f"- **Onset**: {_hm(t.onset, True)} UTC ({_md(t.onset_evidence, 160)}).",
         _full_stop(
-            f"- **Detected**: {_hm(t.detected, True)} UTC by {_md(t.detected_by, 160)}"
+            f"- **Detected**: {_at(t.detected)}{_md(t.detected_by, 160)}"
             + (f" — evidence: {_md(t.detected_evidence, 200)}" if t.detected_evidence else "")
         ),
         f"- **Time to detect**: {_dur(t.time_to_detect)}.",
@@ -225,7 +248,7 @@ def response(pm: Postmortem) -> str:
     t = pm.timings
     lines = [
         _full_stop(
-            f"- **Mitigated**: {_hm(t.mitigated, True)} UTC by {_md(t.mitigated_by, 160)}"
+            f"- **Mitigated**: {_at(t.mitigated)}{_md(t.mitigated_by, 160)}"
             + (f" — evidence: {_md(t.mitigated_evidence, 200)}" if t.mitigated_evidence else "")
         ),
         f"- **Time to mitigate**: {_dur(t.time_to_mitigate)} after the onset"

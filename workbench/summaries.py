@@ -344,7 +344,7 @@ def headline(inv: Any) -> Headline:
     """
     inc = inv.incident
     sus = inv.suspects.value
-    top = sus.ranking[0] if sus.table.height else None
+    top = sus.ranking[0] if sus.ranking else None  # a table of services none ranked: none
     step = None
     if top is None:
         level, reason = "none", "no service scored in this window: nothing stands out"
