@@ -202,3 +202,19 @@ def test_findings_say_the_verdict_the_headline_says() -> None:
     # no suspect: the "no suspect stands out" line alone, even with a verdict given
     none = findings(_Inc(), suspects=_Sus(_table([])), verdict=weak).to_markdown()
     assert "No suspect stands out" in none and "Verdict" not in none
+
+
+def test_findings_do_not_date_a_start_they_did_not_find() -> None:
+    """look22: with no error or latency onset in the window the findings said "Started
+    about 11:00 UTC": the ranking's onset, which falls back to the window's start. The
+    headline said nothing stands out, the postmortem "no onset or alert found"."""
+    from types import SimpleNamespace
+
+    none = SimpleNamespace(value=None)  # the investigation's onset: none in the window
+    table = _table([("cart", 0.0, "", None)])
+    md = findings(_Inc(), suspects=_Sus(table, onset=W.start), onset=none).to_markdown()
+    assert f"- **Started**: no error or latency onset found in {span_label(W)}." in md
+    assert "Started** about" not in md
+    # a change point the ranking found is a start, said for what it is
+    md = findings(_Inc(), suspects=_Sus(table, onset=T), onset=none).to_markdown()
+    assert "- **Started** about 11:05 UTC (when the metric changes began; no error" in md

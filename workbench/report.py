@@ -90,6 +90,8 @@ class Findings:
         if self.onset:
             what = f" ({self.onset_label})" if self.onset_label else ""
             lines.append(f"- **Started** about {_hm(self.onset)} UTC{what}.")
+        elif self.onset_label:  # not the window's start dressed as an onset
+            lines.append(f"- **Started**: {self.onset_label}.")
         red_title = "What is red"
         if self.baseline:
             red_title += (
@@ -178,7 +180,12 @@ def findings(
         onset_at = getattr(onset, "value", onset)
         onset_label = f"first error or latency onset in {span_label(incident.window)}"
         if onset_at is None:  # no onset in the window: the ranking's change-point onset
-            onset_at, onset_label = getattr(suspects, "onset", None), ""
+            onset_at = getattr(suspects, "onset", None)
+            onset_label = f"when the metric changes began; no error or latency onset in {span_label(incident.window)}"
+            if onset_at is None or onset_at == incident.window.start:
+                # the ranking falls back to the window's start: no onset to speak of
+                onset_at = None
+                onset_label = f"no error or latency onset found in {span_label(incident.window)}"
     baseline = getattr(incident, "baseline", None)
     f = Findings(
         incident=str(getattr(incident, "id", "incident")),
