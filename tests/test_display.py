@@ -339,3 +339,43 @@ def test_a_metric_changes_evidence_never_shows_the_same_number_twice() -> None:
             setattr(ev, name, empty)
     html = evidence_html(ev, open=True)
     assert ">0.0203<" in html and ">0.019<" in html and ">0.02<" not in html
+
+
+def test_apart_writes_the_unit_a_metric_name_gives() -> None:
+    """look22: the evidence's metric changes showed cpu_utilisation_ratio's medians as
+    "0.0203" and "0.019" (no unit, beside tables that write ratios as percentages) and
+    process_resident_memory_bytes as raw byte counts. The name's unit is written now;
+    a name without one stays a plain number."""
+    from workbench.display import format_apart
+
+    assert format_apart(0.020333, 0.019, "cpu_utilisation_ratio") == ("2.03%", "1.90%")
+    assert format_apart(0.0201, 0.0201, "cpu_utilisation_ratio") == ("2.01%", "2.01%")
+    got = format_apart(123_456_789.0, 150_000_000.0, "process_resident_memory_bytes")
+    assert got == ("117.7 MiB", "143.1 MiB")
+    assert format_apart(1.2, 1.5, "p95_latency_ratio") == ("1.20", "1.50")  # a factor
+    assert format_apart(0.020333, 0.019, "http_requests_total") == ("0.0203", "0.019")
+    assert format_apart(None, 0.5, "cpu_utilisation_ratio") == ("—", "50.0%")
+    # and the evidence table writes it
+    from types import SimpleNamespace
+
+    import polars as pl
+
+    from workbench.summaries import EVIDENCE_VIEWS, evidence_html
+
+    series = pl.DataFrame(
+        {
+            "metric": ["cpu_utilisation_ratio"],
+            "labels": ["job=checkout"],
+            "direction": ["down"],
+            "baseline_median": [0.020333],
+            "incident_median": [0.019],
+            "onset": [None],
+            "score": [5.06],
+        }
+    )
+    ev = SimpleNamespace(service="checkout", links=None, series=series)
+    for name in EVIDENCE_VIEWS:
+        if name != "series":
+            setattr(ev, name, pl.DataFrame())
+    html = evidence_html(ev, open=True)
+    assert ">2.03%<" in html and ">1.90%<" in html and ">0.0203<" not in html

@@ -266,24 +266,48 @@ def _bytes(x: float) -> str:
     return f"{x:.1f} TiB"  # pragma: no cover
 
 
-def format_apart(a: float | None, b: float | None) -> tuple[str, str]:
+def format_apart(a: float | None, b: float | None, metric: str = "") -> tuple[str, str]:
     """Two numbers shown side by side (a baseline and an incident level), with as many
     significant digits as it takes for different values to read differently (up to 6):
-    ``0.0201`` and ``0.0196``, not ``0.02`` and ``0.02`` beside the word "down".
+    ``0.0201`` and ``0.0196``, not ``0.02`` and ``0.02`` beside the word "down". A
+    ``metric`` whose name gives its unit (Prometheus' ``_ratio`` and ``_bytes``
+    suffixes) writes it: ``2.01%``, ``118 MiB``.
 
     >>> format_apart(0.0201, 0.0196)
     ('0.0201', '0.0196')
     >>> format_apart(12.0, 48.5)
     ('12', '48.5')
+    >>> format_apart(0.0201, 0.0196, "cpu_utilisation_ratio")
+    ('2.01%', '1.96%')
     """
     if a is None or b is None:
-        return format_value(a), format_value(b)
-    sa, sb = _number(float(a)), _number(float(b))
+        named = metric if _unit_of_metric(metric, 0.0)[1] else ""
+        return format_value(a, named), format_value(b, named)
+    a, b = float(a), float(b)
+    scale, unit = _unit_of_metric(metric, max(abs(a), abs(b)))
+    a, b = a / scale, b / scale
+    sa, sb = _number(a), _number(b)
     digits = 3
     while sa == sb and a != b and digits <= 6:
         sa, sb = f"{a:,.{digits}g}", f"{b:,.{digits}g}"
         digits += 1
-    return sa, sb
+    return sa + unit, sb + unit
+
+
+def _unit_of_metric(metric: str, largest: float) -> tuple[float, str]:
+    """(divisor, suffix) for the values of ``metric``, by the unit its name ends with:
+    ``_ratio`` (not a ratio of two rates or latencies) in percent, ``_bytes`` in the
+    binary unit of ``largest``; (1, "") otherwise."""
+    m = metric.lower()
+    if m.endswith("_ratio") and not _FACTOR.search(m):
+        return 0.01, "%"
+    if m.endswith("_bytes"):
+        scale = 1.0
+        for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+            if largest < 1024 * scale or unit == "TiB":
+                return scale, f" {unit}"
+            scale *= 1024
+    return 1.0, ""
 
 
 def format_value(value: Any, column: str = "") -> str:

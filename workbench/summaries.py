@@ -144,7 +144,9 @@ def evidence_html(evidence: Any, *, max_rows: int = 8, open: bool = False) -> st
 
 def _apart_cell(i: int) -> Callable[[Any, dict[str, Any]], str]:
     def cell(_value: Any, row: dict[str, Any]) -> str:
-        pair = format_apart(row.get("baseline_median"), row.get("incident_median"))
+        pair = format_apart(
+            row.get("baseline_median"), row.get("incident_median"), str(row.get("metric") or "")
+        )
         return html.escape(pair[i])
 
     return cell
