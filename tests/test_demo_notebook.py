@@ -261,3 +261,30 @@ def test_a_suspect_link_opens_its_evidence_in_grafana(demo_run: tuple[Path, dict
     assert f'"{service}"' in others["failing traces"]["query"]
     assert others["log pattern"]["query"].startswith(f'{{service_name="{service}"}} |~ ')
     assert {o["window"] for o in others.values()} == {d["window"]}
+
+
+def test_the_page_tells_one_verdict(demo_run: tuple[Path, dict, str]) -> None:
+    """look22: the demo's page said "Verdict: weak" (chance on 2 separate baseline
+    windows, up to 10.6%) in its headline and under the suspects, but the findings named
+    the top suspect with no verdict, and section 7 explained ``weak`` as "barely or in a
+    tie" only. The findings now carry the headline's verdict word for word, nothing on
+    the page says "clear" of the demo, and section 7 states what clear asks."""
+    from workbench.analysis.verdict import CONFIDENCE
+    from workbench.display import format_percent
+
+    _, nb, page = demo_run
+    inc = Incident.from_directory(demo_path())
+    v = Investigation(inc).verdict.value
+    said = html.escape(v.reason, quote=False)
+    assert v.level != "clear"  # the demo: no view may say or imply clear
+    assert page.count(said) >= 3, "headline, findings and suspects say the one reason"
+    (cell,) = _tagged(nb, "findings")
+    md = "".join("".join(o["data"].get("text/markdown", "")) for o in cell["outputs"])
+    assert f"**Verdict: {v.level}** — " in md
+    # as the headline, the findings and the suspects' verdict line write a level
+    for shown in ("Verdict: clear", ">clear</span>", ">clear</b>", "Verdict: <b>clear"):
+        assert shown not in page, shown
+    intro = next(c for c in nb["cells"] if c.get("id") == "c25")
+    text = " ".join("".join(intro["source"]).split())
+    assert f"at most {format_percent(1 - CONFIDENCE, digits=0)} of the time" in text
+    assert "not surely enough" in text
