@@ -47,3 +47,29 @@ def test_every_argument_says_what_it_is() -> None:
     ):
         action = next(a for a in parsers[prog]._actions if flag in a.option_strings)
         assert said in (action.help or ""), prog
+
+
+def test_render_names_every_packaged_template() -> None:
+    """look22: ``workbench render --help`` named the templates "postmortem, incident"
+    while the README renders ``capacity`` the same way (``workbench render capacity
+    --execute --to html``), and so did the error for an unknown name."""
+    from pathlib import Path
+
+    import pytest
+
+    import workbench
+    from workbench.commands.render import _resolve
+    from workbench.errors import ConfigError
+
+    folder = Path(workbench.__file__).parent / "templates"
+    names = sorted(p.stem for p in folder.glob("*.ipynb"))
+    assert "capacity" in names
+    render = next(p for p in _parsers(build_parser()) if p.prog.endswith(" render"))
+    text = " ".join(render.format_help().split())
+    for name in names:
+        assert f"template name: {', '.join(['postmortem', 'incident', 'capacity'])}" in text
+        assert name in text.split("template name:")[1]
+        assert _resolve(name)[1]  # each one named resolves to its template
+    with pytest.raises(ConfigError) as err:
+        _resolve("no_such_template")
+    assert "capacity" in str(err.value.hint)

@@ -4,7 +4,7 @@
     workbench render INC-123-postmortem.ipynb --to md --out docs/INC-123.md
 
 ``NOTEBOOK`` is a notebook file, or the name of a packaged template (``postmortem``,
-``incident``). ``--execute`` runs it headless first (papermill) with the ``-p NAME VALUE``
+``incident``, ``capacity``). ``--execute`` runs it headless first (papermill) with the ``-p NAME VALUE``
 parameters, which must be ones its ``parameters`` cell defines and never secrets; the
 executed notebook is kept next to the output. The output has no code cells: text,
 tables and charts only. ``--to html`` embeds every chart as inline SVG and loads nothing
@@ -29,6 +29,16 @@ from workbench.errors import ConfigError
 _SECRETISH = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|API_?KEY|CREDENTIAL", re.I)
 
 
+def _template_names() -> str:
+    """The packaged templates, as the help names them: ``postmortem, incident, capacity``."""
+    from importlib import resources
+
+    folder = resources.files("workbench") / "templates"
+    names = {Path(str(p)).stem for p in folder.iterdir() if str(p).endswith(".ipynb")}
+    order = ["postmortem", "incident", "capacity"]  # the README's order, then the rest
+    return ", ".join([n for n in order if n in names] + sorted(names - set(order)))
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "render",
@@ -36,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=help_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("notebook", help="a .ipynb file, or a template name: postmortem, incident")
+    p.add_argument("notebook", help=f"a .ipynb file, or a template name: {_template_names()}")
     p.add_argument(
         "--to", choices=("html", "md"), default="html", help="output format (default html)"
     )
@@ -75,7 +85,8 @@ def _resolve(name: str) -> tuple[Path, bool]:
         except ConfigError:
             pass
     raise ConfigError(
-        f"no notebook {name}", hint="give a .ipynb path, or a template name: postmortem, incident"
+        f"no notebook {name}",
+        hint=f"give a .ipynb path, or a template name: {_template_names()}",
     )
 
 
