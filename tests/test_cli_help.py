@@ -66,8 +66,8 @@ def test_render_names_every_packaged_template() -> None:
     assert "capacity" in names
     render = next(p for p in _parsers(build_parser()) if p.prog.endswith(" render"))
     text = " ".join(render.format_help().split())
+    assert "template name: postmortem, incident, capacity" in text
     for name in names:
-        assert f"template name: {', '.join(['postmortem', 'incident', 'capacity'])}" in text
         assert name in text.split("template name:")[1]
         assert _resolve(name)[1]  # each one named resolves to its template
     with pytest.raises(ConfigError) as err:
