@@ -382,7 +382,7 @@ def test_one_verdict_everywhere(inv: Investigation, explorer: IncidentExplorer) 
     no verdict at all, as if it were sure. Each says the headline's level and reason."""
     import html
 
-    from workbench.display import markdown_text
+    from workbench.display import markdown_text, unit_nowrap
     from workbench.summaries import headline
 
     head = headline(inv)
@@ -395,7 +395,7 @@ def test_one_verdict_everywhere(inv: Investigation, explorer: IncidentExplorer) 
     assert f"Top suspect: `{v.top}` (verdict: {v.level};" in str(pm.section("summary"))
     explorer.show_tab("suspects")
     note = explorer.views["suspects"].note.value
-    assert f">{v.level}</span></b> — {html.escape(v.reason)}</p>" in note
+    assert f">{v.level}</span></b> — {unit_nowrap(html.escape(v.reason))}</p>" in note
     if v.level != "clear":  # the demo: no view may say or imply clear
         for text in (inv.findings.value.to_markdown(), pm.to_markdown(), note):
             assert "Verdict: clear" not in text and ">clear<" not in text

@@ -379,3 +379,21 @@ def test_apart_writes_the_unit_a_metric_name_gives() -> None:
             setattr(ev, name, pl.DataFrame())
     html = evidence_html(ev, open=True)
     assert ">2.03%<" in html and ">1.90%<" in html and ">0.0203<" not in html
+
+
+def test_a_number_stays_on_the_line_of_its_unit() -> None:
+    """look22: the explorer's verdict line broke "a baseline of 8 / h just before the
+    window" across two lines (screenshot look22-final-explorer-suspects.png): the headline
+    and the explorer keep each number with its unit; other words wrap as before."""
+    from workbench.display import unit_nowrap
+    from workbench.summaries import Headline
+
+    text = "a baseline of 8 h, 2 min 05 s, 40.8 req/s; 5 separate windows, 10.6% of the time"
+    got = unit_nowrap(text)
+    assert got == (
+        "a baseline of 8&nbsp;h, 2&nbsp;min 05&nbsp;s, 40.8&nbsp;req/s; 5 separate windows, "
+        "10.6% of the time"
+    )
+    head = Headline("INC-1", "t", "w", [], "weak", "a baseline of 8 h <b>", None, "set 8 h")
+    shown = head._repr_html_()
+    assert "a baseline of 8&nbsp;h &lt;b&gt;" in shown and "set 8&nbsp;h" in shown

@@ -568,7 +568,8 @@ def test_suspects_tab_says_the_verdict_in_the_headlines_words(
     assert explorer.verdict is v
     note = explorer.views["suspects"].note.value
     assert "<b>Verdict: <span style='color:" in note and f">{v.level}</span>" in note
-    made = Verdict("weak", "cart <b>stands</b> out, up to 10.6%", "cart", 1.0)
+    made = Verdict("weak", "cart <b>stands</b> out, a baseline of 8 h", "cart", 1.0)
     got = verdict_note(made)
     assert "Verdict: <span style='color:#9a6700'>weak</span></b> — cart &lt;b&gt;stands" in got
+    assert "a baseline of 8&nbsp;h" in got  # never "8" at a line's end, "h" on the next
     assert "judging" in verdict_note(None) and verdict_note(made, ranked=False) == ""

@@ -15,7 +15,7 @@ import polars as pl
 
 from widgets._charts import chart_widget, set_chart
 from widgets._html import WARN, services_note
-from workbench.display import format_value
+from workbench.display import format_value, unit_nowrap
 from workbench.grafana_view import links_html
 
 
@@ -442,7 +442,7 @@ def verdict_note(verdict: Any, ranked: bool = True) -> str:
     colour = VERDICT_COLOURS.get(level, "#57606a")
     return (
         f"<p role='status'><b>Verdict: <span style='color:{colour}'>{html.escape(level)}"
-        f"</span></b> — {html.escape(str(verdict.reason))}</p>"
+        f"</span></b> — {unit_nowrap(html.escape(str(verdict.reason)))}</p>"
     )
 
 

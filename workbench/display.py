@@ -168,6 +168,20 @@ def format_duration(seconds: float | timedelta | None) -> str:
     return f"{sign}{d} d {rem // 3600} h"
 
 
+#: a number and the unit after it ("8 h", "38 min", "2.2 ×"), for :func:`unit_nowrap`
+_NUMBER_UNIT = re.compile(r"(\d) (ms|s|min|h|d|req/s|pts|B|KiB|MiB|GiB|TiB)(?![\w/])")
+
+
+def unit_nowrap(escaped: str) -> str:
+    """HTML text (already escaped) with each number kept on one line with its unit: a
+    line broken between "8" and "h" read as a lone 8.
+
+    >>> unit_nowrap("a baseline of 8 h, 2 min 05 s")
+    'a baseline of 8&nbsp;h, 2&nbsp;min 05&nbsp;s'
+    """
+    return _NUMBER_UNIT.sub(r"\1&nbsp;\2", escaped)
+
+
 def _number(x: float) -> str:
     if math.isnan(x):
         return "—"

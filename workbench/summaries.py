@@ -29,6 +29,7 @@ from workbench.display import (
     format_window,
     html_table,
     markdown_table,
+    unit_nowrap,
 )
 from workbench.grafana_view import COLUMN, link_cells, links_html, links_markdown
 from workbench.timewindow import duration_literal
@@ -298,7 +299,8 @@ class Headline:
             for m in self.missing
         )
         step = (
-            f"<div style='margin-top:0.3em'><b>Next:</b> {html.escape(self.next_step)}</div>"
+            f"<div style='margin-top:0.3em'><b>Next:</b> "
+            f"{unit_nowrap(html.escape(self.next_step))}</div>"
             if self.next_step
             else ""
         )
@@ -307,7 +309,7 @@ class Headline:
             f"<div>{html.escape(self.window)}</div>{missing}"
             f"<div style='font-size:110%;margin-top:0.3em'><b>Verdict: "
             f"<span style='color:{colour}'>{html.escape(self.level)}</span></b> — "
-            f"{html.escape(self.reason)}</div>{step}</div>"
+            f"{unit_nowrap(html.escape(self.reason))}</div>{step}</div>"
         )
 
     def _repr_markdown_(self) -> str:
