@@ -388,7 +388,7 @@ def test_one_verdict_everywhere(inv: Investigation, explorer: IncidentExplorer) 
     head = headline(inv)
     v = inv.verdict.value
     assert (head.level, head.reason) == (v.level, v.reason)
-    said = f"**Verdict: {v.level}** — {markdown_text(v.reason, 600)}"
+    said = f"**Verdict: {v.level}** — {markdown_text(v.reason, len(v.reason) + 1)}"
     assert said in inv.findings.value.to_markdown()
     pm = inv.postmortem()
     assert said in str(pm.section("root_cause"))

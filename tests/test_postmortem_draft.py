@@ -482,6 +482,8 @@ def test_the_postmortem_says_the_verdict_on_its_top_suspect(inc: Incident) -> No
     assert f"Top suspect: `{pm.top_suspect}` (verdict: weak; see Root cause)." in str(
         pm.section("summary")
     )
+    long = Verdict("weak", "web stands out; " + "and metrics failed at prom; " * 30, "web", 1.0)
+    assert long.reason.strip() in str(draft(inc, verdict=long).section("root_cause"))
     sus = rank_suspects(inc)
     own = draft(inc, suspects=sus)
     assert own.verdict_level == sus.verdict.level and own.verdict_reason == sus.verdict.reason

@@ -197,6 +197,10 @@ def test_findings_say_the_verdict_the_headline_says() -> None:
 
     md = findings(_Inc(), suspects=_Judged(table, inputs={}, verdict=weak)).to_markdown()
     assert "- **Verdict: weak** — cart stands out" in md
+    # a long reason (a verdict capped for missing evidence says why) is never cut short
+    long = Verdict("weak", "cart stands out; " + "and the ranking lacked x; " * 40, "cart", 1.2)
+    md = findings(_Inc(), suspects=_Sus(table), verdict=long).to_markdown()
+    assert long.reason.strip() in md and "…" not in md.split("**Verdict")[1].split("\n")[0]
     # not judged (no inputs to judge from): no verdict line, no crash
     assert "Verdict" not in findings(_Inc(), suspects=_Sus(table)).to_markdown()
     # no suspect: the "no suspect stands out" line alone, even with a verdict given

@@ -316,7 +316,8 @@ def root_cause(pm: Postmortem, *, top: int = 3) -> str:
     ]
     if pm.verdict_level:
         # the incident notebook's headline, word for word (how sure the ranking is)
-        lines[1:1] = ["", f"**Verdict: {pm.verdict_level}** — {_md(pm.verdict_reason, 600)}"]
+        said = _md(pm.verdict_reason, len(pm.verdict_reason) + 1)  # whole, never cut short
+        lines[1:1] = ["", f"**Verdict: {pm.verdict_level}** — {said}"]
     for r in s.filter(pl.col("score") > 0).head(top).iter_rows(named=True):
         grafana = f" {links_markdown(links.get(r['service'], {})) or '—'} |" if links else ""
         lines.append(

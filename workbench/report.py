@@ -84,7 +84,7 @@ class Findings:
         if self.verdict_level:
             # the headline's verdict, word for word: a draft pasted into the incident
             # channel must not read surer than the notebook it came from
-            reason = _md(self.verdict_reason, 600)
+            reason = _md(self.verdict_reason, len(self.verdict_reason) + 1)  # whole: no "…"
             stop = "" if reason.endswith(("…", ".")) else "."
             lines.append(f"- **Verdict: {self.verdict_level}** — {reason}{stop}")
         if self.onset:
