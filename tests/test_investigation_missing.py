@@ -131,3 +131,34 @@ def test_over_budget_metrics_arrive_aggregated_not_missing(lab_demo_dir: Path) -
     assert "RED and saturation per service" in detail
     assert 0 < inc.metrics.height <= 150_000
     assert inv.suspects.value.ranking[0] == truth
+
+
+def test_the_headline_says_a_failure_in_words_not_its_query() -> None:
+    """look22: a Prometheus that did not answer read, in the headline's Missing data line,
+    "prom metrics failed (cannot connect to http://127.0.0.1:9 | source=prom;
+    query=(sum by (service) (rate(...)...; window=...; detail=ConnectError | what to do:
+    ...)": the whole error with its query. The line says the message and what to do; the
+    query and window stay in the sources table."""
+    from types import SimpleNamespace
+
+    from workbench.summaries import _missing
+
+    detail = (
+        "cannot connect to http://127.0.0.1:9 | source=prom; query=sum by (service) (rate(x[1m]));"
+        " window=2026-11-20T10:00:00Z..2026-11-20T12:00:00Z; detail=ConnectError | what to do:"
+        " check the URL and that the server is up and reachable"
+    )
+    status = pl.DataFrame(
+        {
+            "source": ["prom", "lab"],
+            "signal": ["metrics", "logs"],
+            "status": ["error", "partial"],
+            "detail": [detail, "row cap reached"],
+        }
+    )
+    inc = SimpleNamespace(sources=["prom", "lab"], status=lambda: status)
+    assert _missing(inc) == [
+        "prom metrics failed (cannot connect to http://127.0.0.1:9; what to do: check the URL "
+        "and that the server is up and reachable)",
+        "lab logs returned partial data (row cap reached)",
+    ]

@@ -323,6 +323,18 @@ class Headline:
         return f"{self.title} ({self.window}): {self.level}: {self.reason}"
 
 
+def _said(detail: str | None) -> str:
+    """An error's message and what to do, from its full text (``message | source=…;
+    query=…; window=… | what to do: …``): the query and window are in the sources table.
+
+    >>> _said("cannot connect to http://p:9 | source=p; query=up | what to do: check it")
+    'cannot connect to http://p:9; what to do: check it'
+    """
+    parts = [x.strip() for x in str(detail or "").split(" | ")]
+    hint = next((x for x in parts[1:] if x.startswith("what to do:")), "")
+    return "; ".join(x for x in (parts[0], hint) if x)
+
+
 def _missing(incident: Any) -> list[str]:
     """Sentences about the sources that failed, were partial or had nothing."""
     out = []
@@ -332,7 +344,8 @@ def _missing(incident: Any) -> list[str]:
         if row["status"] == "ok":
             continue
         what = {"error": "failed", "partial": "returned partial data", "empty": "had no rows"}
-        detail = f" ({row['detail']})" if row["detail"] and row["status"] != "empty" else ""
+        said = _said(row["detail"])
+        detail = f" ({said})" if said and row["status"] != "empty" else ""
         out.append(
             f"{row['source']} {row['signal']} {what.get(row['status'], row['status'])}{detail}"
         )
