@@ -77,6 +77,14 @@ def test_verdict_at_most_weak_and_names_missing(starved: Investigation) -> None:
     assert v.as_dict()["missing"]
     # the verdict shown with the suspects is the same object as inv.verdict
     assert starved.suspects.value.verdict is v
+    # a longer baseline would settle its chance bound, but not the missing evidence: the
+    # headline's next step names that first
+    from workbench.summaries import headline
+
+    assert v.settle_baseline is not None
+    step = headline(starved).next_step
+    assert step is not None and step.startswith("first load the evidence that is missing"), step
+    assert 'set baseline = "' in step
 
 
 def test_complete_incident_has_nothing_missing(lab_demo_dir: Path) -> None:

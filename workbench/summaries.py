@@ -375,6 +375,9 @@ def headline(inv: Any) -> Headline:
                 f"(the sources must keep {format_duration(v.settle_baseline)} of data before "
                 "the window)"
             )
+            if getattr(v, "missing", ""):
+                # a longer baseline cannot lift the cap of evidence that did not load
+                step = f"first load the evidence that is missing (above); then {step}"
     window = (
         f"Window {format_window(inv.window)}, compared with the baseline "
         f"{format_window(inv.baseline)}"
