@@ -29,7 +29,7 @@ from workbench import frames
 from workbench.annotations import Annotation, AnnotationLog
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.sources.base import Result, Signal, Source, Timer
-from workbench.timewindow import Window, parse_duration
+from workbench.timewindow import Window, parse_duration, parse_time
 
 if TYPE_CHECKING:
     from workbench.bundle import BundlePath
@@ -157,6 +157,10 @@ class Incident:
         self.grafana = grafana
         #: ``(annotation, Grafana annotation id)`` of each note written to Grafana
         self.grafana_posts: list[tuple[Annotation, int]] = []
+        #: the earliest time the sources hold data, when known (a lab or demo directory's
+        #: ``scenario.json`` says it; a server's retention is not asked): what a longer
+        #: baseline can reach back to
+        self.data_start: datetime | None = None
 
     # construction helpers -----------------------------------------------------------------
     @classmethod
@@ -207,13 +211,16 @@ class Incident:
         bw = meta.get("baseline_window")
         if bw:
             baseline = Window(bw["start"], bw["end"])
-        return cls(
+        inc = cls(
             id or meta.get("incident_id") or meta.get("name") or p.name,
             window,
             baseline=baseline,
             sources=[src],
             title=meta.get("title"),
         )
+        held = (meta.get("window") or {}).get("start")
+        inc.data_start = parse_time(held) if held else None
+        return inc
 
     @classmethod
     def from_frames(

@@ -224,9 +224,11 @@ def open_incident(
     if not sources_config:
         inc = Incident.demo()
         if window:
+            held = inc.data_start
             inc = Incident(
                 incident_id or inc.id, Window.parse(window), sources=inc.sources, title=inc.title
             )
+            inc.data_start = held
     else:
         if not window:
             raise ConfigError(

@@ -375,6 +375,15 @@ def headline(inv: Any) -> Headline:
                 f"(the sources must keep {format_duration(v.settle_baseline)} of data before "
                 "the window)"
             )
+            held = getattr(inc, "data_start", None)
+            if held is not None and inv.window.start - v.settle_baseline < held:
+                # the sources say how far back they reach: the advice must fit in it
+                step = (
+                    f"a baseline of {format_duration(v.settle_baseline)} would settle it, but "
+                    f"these sources hold data only from {format_time(held)} UTC "
+                    f"({format_duration(inv.window.start - held)} before the window): with "
+                    f'sources that keep more, set baseline = "{length}" in the parameters cell'
+                )
             if getattr(v, "missing", ""):
                 # a longer baseline cannot lift the cap of evidence that did not load
                 step = f"first load the evidence that is missing (above); then {step}"
