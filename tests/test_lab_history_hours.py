@@ -117,3 +117,44 @@ def test_a_fault_free_window_with_the_baseline_parameter_ends_where_the_case_beg
     assert old.window.end == case.baseline.end and old.baseline.start == case.baseline.start
     (new,) = quiet_cases(longer, baseline="150m")
     assert new.window == q.window
+
+
+def test_the_suite_keeps_a_case_only_when_it_holds_the_history_asked(tmp_path, monkeypatch):
+    import workbench.lab
+    from workbench.evaluation.suite import case_name, case_variation, generate_suite
+    from workbench.lab.revision import GENERATOR_REVISION
+
+    made: list[tuple[str, float]] = []
+    monkeypatch.setattr(
+        workbench.lab, "generate", lambda sc, seed, d, **kw: made.append((sc, kw["history_hours"]))
+    )
+    spec = [("db-outage", 8, 5, "leaf", False)]
+    d = tmp_path / case_name(*spec[0])
+    drawn = case_variation(*spec[0][:3], position="leaf", announced=False).describe()
+
+    def hold(options: dict) -> None:  # a complete case as the generator leaves it
+        d.mkdir(exist_ok=True)
+        (d / "truth.json").write_text('{"root_cause_service": "x"}')
+        held = {"variation": drawn, "generator_revision": GENERATOR_REVISION, "options": options}
+        (d / "scenario.json").write_text(json.dumps(held))
+
+    hold({})
+    generate_suite(tmp_path, spec=spec)
+    assert made == []  # two hours held, two hours asked
+    generate_suite(tmp_path, spec=spec, history_hours=4.5)
+    assert made == [("db-outage", 4.5)]  # two hours held, more asked: generated again
+    hold({"history_hours": 4.5})
+    generate_suite(tmp_path, spec=spec, history_hours=4.5)
+    assert made == [("db-outage", 4.5)]
+    generate_suite(tmp_path, spec=spec)
+    assert made == [("db-outage", 4.5), ("db-outage", 0.0)]
+
+
+def test_history_needs_a_suite_directory_of_its_own(capsys, tmp_path):
+    from workbench.cli import main
+
+    assert main(["eval", "rca", str(tmp_path), "--history-hours", "2"]) == 1
+    assert "--history-hours needs --lab-suite" in capsys.readouterr().err
+    # the default cache holds two-hour cases: a suite with history goes elsewhere
+    assert main(["eval", "rca", "--lab-suite", "--history-hours", "2", "--seeds", "4"]) == 1
+    assert "a DIR of its own" in capsys.readouterr().err
