@@ -14,7 +14,11 @@ suspect stood out (:mod:`workbench.analysis.verdict`; ``--no-verdict`` skips it)
 ``workbench eval rca --lab-suite [DIR] [--seeds 1,2,3]`` first generates the lab suite
 (every fault kind on three topologies per seed, with fault time, root position, decoys,
 change records and telemetry gaps drawn per case; reused when DIR already holds it) and
-evaluates the cases of those seeds only.
+evaluates the cases of those seeds only. ``--baseline 4h`` opens every lab case (and
+with ``--quiet-windows`` every fault-free window) with that baseline, exactly as the
+notebook's ``baseline`` parameter does (:func:`workbench.notebook.baseline_window`);
+``--history-hours 5`` generates the suite with that much healthy history before each
+scenario, so a long baseline has data (into a DIR of its own).
 
 ``workbench eval logs PATH`` mines templates for every system of the loghub layout and
 ends with ``GA=0.xxx PA=0.xxx systems=N``; ``--loso`` adds the leave-one-system-out GA
@@ -70,6 +74,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also judge fault-free windows (PetShop noissue, lab baselines): specificity",
     )
     rca.add_argument(
+        "--baseline",
+        default="",
+        metavar="LENGTH",
+        help="lab layouts: the baseline as the notebook parameter sets it (a length before "
+        "the window, e.g. 4h; default: as long as the window); with --quiet-windows, each "
+        "fault-free window (as long as the case's, just before it) gets one of that length",
+    )
+    rca.add_argument(
+        "--history-hours",
+        type=float,
+        default=0.0,
+        metavar="HOURS",
+        help="with --lab-suite: generate that much healthy history before each scenario "
+        "(room for a longer --baseline; about HOURS/2 times more disk; use a DIR of its own)",
+    )
+    rca.add_argument(
         "--detection-delay",
         type=float,
         default=60.0,
@@ -119,7 +139,17 @@ def _rca(args: argparse.Namespace) -> int:
         seeds = DEFAULT_SEEDS if args.seeds is None else _seeds(args.seeds)
         spec = suite_spec(seeds)
         target = Path(args.lab_suite) if args.lab_suite else default_suite_dir()
-        path = generate_suite(target, spec=spec, progress=None if args.quiet else _progress_gen)
+        if args.history_hours and not args.lab_suite:
+            raise ConfigError(
+                "--history-hours writes cases unlike the cache's: give the suite a DIR of its own",
+                hint="workbench eval rca --lab-suite /tmp/suite-h5 --history-hours 5 --baseline 4h",
+            )
+        path = generate_suite(
+            target,
+            spec=spec,
+            progress=None if args.quiet else _progress_gen,
+            history_hours=args.history_hours,
+        )
         for old, size in older_suites(path):
             print(
                 f"note: {old} holds the lab suite of an older generator ({disk_size(size)}); "
@@ -127,8 +157,15 @@ def _rca(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-        print(_lab_alert_rule(args.detection_delay), flush=True)
-        cases = suite_cases(path, spec, detection_delay=timedelta(seconds=args.detection_delay))
+        print(_lab_alert_rule(args.detection_delay, args.baseline), flush=True)
+        cases = suite_cases(
+            path,
+            spec,
+            detection_delay=timedelta(seconds=args.detection_delay),
+            baseline=args.baseline,
+        )
+    elif args.history_hours:
+        raise ConfigError("--history-hours needs --lab-suite")
     elif args.path:
         path = Path(args.path)
     else:
@@ -170,6 +207,11 @@ def _rca(args: argparse.Namespace) -> int:
         from workbench.evaluation.cases import detect_layout
 
         layout = detect_layout(path)
+        if args.baseline and layout not in ("lab", "lab-suite"):
+            raise ConfigError(
+                f"--baseline: the {layout} layout's cases come with their own baseline",
+                hint="--baseline opens lab cases as the notebook would with that parameter",
+            )
         if layout == "nezha":
             from workbench.evaluation.nezha import LOOK_AHEAD, LOOK_BACK, nezha_cases
 
@@ -188,8 +230,12 @@ def _rca(args: argparse.Namespace) -> int:
             else:
                 from workbench.evaluation.cases import lab_cases
 
-                print(_lab_alert_rule(args.detection_delay), flush=True)
-                cases = lab_cases(path, detection_delay=timedelta(seconds=args.detection_delay))
+                print(_lab_alert_rule(args.detection_delay, args.baseline), flush=True)
+                cases = lab_cases(
+                    path,
+                    detection_delay=timedelta(seconds=args.detection_delay),
+                    baseline=args.baseline,
+                )
     df = evaluate_cases(cases, progress=show, without=without, verdict=judge)
     if df.height == 0:
         raise ConfigError(f"no cases found under {path}")
@@ -198,10 +244,22 @@ def _rca(args: argparse.Namespace) -> int:
         from workbench.evaluation.quiet import quiet_cases
 
         # a suite directory may hold other seeds' cases too: only the seeds asked for
-        asked = suite_cases(path, spec) if args.lab_suite is not None else None
-        quiet = evaluate_cases(
-            quiet_cases(path, asked), progress=show, without=without, verdict=True
-        )
+        if args.baseline:
+            from workbench.evaluation.suite import case_name
+
+            dirs = (
+                [Path(path) / case_name(*c) for c in spec] if args.lab_suite is not None else None
+            )
+            fault_free = quiet_cases(
+                path,
+                baseline=args.baseline,
+                dirs=dirs,
+                detection_delay=timedelta(seconds=args.detection_delay),
+            )
+        else:
+            asked = suite_cases(path, spec) if args.lab_suite is not None else None
+            fault_free = quiet_cases(path, asked)
+        quiet = evaluate_cases(fault_free, progress=show, without=without, verdict=True)
     if not args.quiet:
         print()
         for (group,), part in sorted(df.group_by(["group"]), key=lambda g: str(g[0])):
@@ -231,14 +289,19 @@ def _rca(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lab_alert_rule(delay_s: float) -> str:
+def _lab_alert_rule(delay_s: float, baseline: str = "") -> str:
     from workbench.evaluation.alerting import LOOK_AHEAD
 
     return (
         "alert = the first Alertmanager alert at or after the fault's start (else fault start "
         f"+ {delay_s:g} s detection delay); window: the product's alert window (workbench new "
         f"--alert: 30 min before the alert) up to {LOOK_AHEAD.total_seconds() / 60:g} min "
-        "after it; baseline: the same length just before"
+        "after it; baseline: "
+        + (
+            f"{baseline} just before (the notebook's baseline parameter)"
+            if baseline
+            else "the same length just before"
+        )
     )
 
 

@@ -40,6 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "spanmetrics-legacy, istio or beyla, optionally +kubernetes for cAdvisor / "
         "kube-state-metrics CPU and memory (default: lab)",
     )
+    g.add_argument(
+        "--history-hours",
+        type=float,
+        default=0.0,
+        metavar="HOURS",
+        help="healthy operation before the scenario's start, for a longer baseline "
+        "(default 0; the scenario's windows stay as they are)",
+    )
     g.set_defaults(func=_generate)
     h = lsub.add_parser("history", help="write weeks of per-service usage for capacity analysis")
     h.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
@@ -89,6 +97,8 @@ def _generate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--services must be between 2 and 1000, not {args.services}")
     if args.step <= 0:
         raise ConfigError("--step must be positive")
+    if args.history_hours < 0:
+        raise ConfigError("--history-hours must be 0 or more")
     path = generate(
         args.scenario,
         args.seed,
@@ -97,6 +107,7 @@ def _generate(args: argparse.Namespace) -> int:
         services=args.services,
         step_s=args.step,
         naming=args.naming,
+        history_hours=args.history_hours,
     )
     meta = json.loads((path / "scenario.json").read_text())
     c = meta["counts"]

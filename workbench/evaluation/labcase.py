@@ -20,7 +20,9 @@ alert:
   notebook, :data:`~workbench.evaluation.alerting.LOOK_AHEAD` after the alert; the alert
   is taken as still firing then;
 * **the baseline** is the :class:`~workbench.incident.Incident`'s default for that window
-  (the same length just before);
+  (the same length just before), or the one the notebook parameter ``baseline`` names
+  (``baseline="4h"``: :func:`workbench.notebook.baseline_window`, what
+  ``open_incident(baseline=...)`` sets; ``workbench eval rca --baseline``);
 * **the frames** are what that incident loads from the directory (baseline and window),
   nothing after *now*; an event's end after *now* (a deploy, a chaos run or an alert
   that ended later) is left open, as it was then.
@@ -43,14 +45,16 @@ import polars as pl
 
 from workbench.evaluation.alerting import DETECTION_DELAY, LOOK_AHEAD
 from workbench.evaluation.cases import Case
-from workbench.timewindow import parse_time
+from workbench.timewindow import Window, parse_time
 
-__all__ = ["first_alert", "lab_case", "lab_cases"]
+__all__ = ["first_alert", "lab_case", "lab_cases", "lab_quiet_case"]
 
 ALERTS_FILE = Path("events") / "alertmanager-webhook.jsonl"
 
 
-def lab_cases(path: str | Path, *, detection_delay: timedelta = DETECTION_DELAY) -> Iterator[Case]:
+def lab_cases(
+    path: str | Path, *, detection_delay: timedelta = DETECTION_DELAY, baseline: str = ""
+) -> Iterator[Case]:
     """Cases from one lab scenario directory or a directory of them (sorted by name)."""
     p = Path(path)
     dirs = (
@@ -59,7 +63,7 @@ def lab_cases(path: str | Path, *, detection_delay: timedelta = DETECTION_DELAY)
         else sorted(d for d in p.iterdir() if (d / "truth.json").exists())
     )
     for d in dirs:
-        yield lab_case(d, detection_delay=detection_delay)
+        yield lab_case(d, detection_delay=detection_delay, baseline=baseline)
 
 
 def first_alert(d: Path, fault_at: datetime) -> tuple[datetime, str] | None:
@@ -83,38 +87,20 @@ def first_alert(d: Path, fault_at: datetime) -> tuple[datetime, str] | None:
     return row["ts"], f"{name} on {row['service']}" if row["service"] else name
 
 
-def lab_case(d: Path, *, detection_delay: timedelta = DETECTION_DELAY) -> Case:
-    """One lab scenario directory as a case at alert time (see the module docstring)."""
-    from workbench.commands.new import alert_window
+def lab_case(d: Path, *, detection_delay: timedelta = DETECTION_DELAY, baseline: str = "") -> Case:
+    """One lab scenario directory as a case at alert time (see the module docstring);
+    ``baseline`` as the notebook parameter (``""``: as long as the window, just before)."""
     from workbench.incident import Incident
+    from workbench.notebook import baseline_window
     from workbench.sources.files import DirectorySource
 
-    truth = json.loads((d / "truth.json").read_text())
-    meta_file = d / "scenario.json"
-    meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
-    fault_at = parse_time(truth["start"])
-    found = first_alert(d, fault_at)
-    if found is not None:
-        alert, what = found
-        alert_from = f"first alert at or after the fault's start: {what}"
-    else:
-        alert = fault_at + detection_delay
-        alert_from = (
-            f"no alert fired at or after the fault's start: fault start + "
-            f"{detection_delay.total_seconds():g} s detection delay"
-        )
+    truth, meta, alert, alert_from, window = _at_alert(d, detection_delay)
     now = alert + LOOK_AHEAD
-    window = alert_window({"startsAt": alert.isoformat()}, now=now)
     inc = Incident(meta.get("incident_id") or d.name, window, sources=[DirectorySource(d)])
+    if baseline:
+        inc.baseline = baseline_window(baseline, inc.window)
     inc.load()
-    problems: list[str] = []
-    data = meta.get("window")
-    if data and inc.baseline.start < parse_time(data["start"]):
-        short = parse_time(data["start"]) - inc.baseline.start
-        problems.append(
-            f"baseline: starts {short.total_seconds() / 60:.1f} min before the scenario's "
-            "data: that part of it is empty"
-        )
+    problems = _short_baseline(meta, inc.baseline)
     return Case(
         id=d.name,
         truth=truth["root_cause_service"],
@@ -135,3 +121,81 @@ def lab_case(d: Path, *, detection_delay: timedelta = DETECTION_DELAY) -> Case:
         alert_from=alert_from,
         problems=problems,
     )
+
+
+def _at_alert(d: Path, detection_delay: timedelta) -> tuple[dict, dict, datetime, str, Window]:
+    """``(truth, scenario, alert, how the alert was found, window)`` of scenario ``d``."""
+    from workbench.commands.new import alert_window
+
+    truth = json.loads((d / "truth.json").read_text())
+    meta_file = d / "scenario.json"
+    meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+    fault_at = parse_time(truth["start"])
+    found = first_alert(d, fault_at)
+    if found is not None:
+        alert, what = found
+        alert_from = f"first alert at or after the fault's start: {what}"
+    else:
+        alert = fault_at + detection_delay
+        alert_from = (
+            f"no alert fired at or after the fault's start: fault start + "
+            f"{detection_delay.total_seconds():g} s detection delay"
+        )
+    now = alert + LOOK_AHEAD
+    return truth, meta, alert, alert_from, alert_window({"startsAt": alert.isoformat()}, now=now)
+
+
+def lab_quiet_case(
+    d: Path, *, baseline: str = "", detection_delay: timedelta = DETECTION_DELAY
+) -> Case:
+    """A fault-free window of lab scenario directory ``d`` as the notebook opens one with
+    a ``baseline`` parameter: the stretch as long as the case's window (:func:`lab_case`)
+    just before it, against the baseline :func:`workbench.notebook.baseline_window` names
+    for it (``""``: as long, just before); no data at or after the case's window start is
+    seen. Truth ``""``, fault ``"none"``.
+
+    >>> q = lab_quiet_case(Path("lab-out"), baseline="4h")
+    >>> q.window.end == lab_case(Path("lab-out")).window.start
+    True
+    """
+    from workbench.incident import Incident
+    from workbench.notebook import baseline_window
+    from workbench.sources.files import DirectorySource
+
+    _, meta, _, _, w = _at_alert(d, detection_delay)
+    window = Window(w.start - (w.end - w.start), w.start)
+    inc = Incident(f"{d.name}/quiet", window, sources=[DirectorySource(d)])
+    if baseline:
+        inc.baseline = baseline_window(baseline, window)
+    inc.load()
+
+    def cut(df: pl.DataFrame, col: str) -> pl.DataFrame:
+        return df.filter(pl.col(col) < window.end) if df.height else df
+
+    return Case(
+        id=f"{d.name}/quiet",
+        truth="",
+        fault="none",
+        window=inc.window,
+        baseline=inc.baseline,
+        metrics=cut(inc.metrics, "ts"),
+        logs=cut(inc.logs, "ts"),
+        spans=cut(inc.spans, "start"),
+        events=cut(inc.events, "ts"),
+        layout="lab",
+        group="quiet",
+        problems=_short_baseline(meta, inc.baseline),
+    )
+
+
+def _short_baseline(meta: dict, baseline: Window) -> list[str]:
+    """A note when ``baseline`` starts before the scenario's data (``scenario.json``'s
+    ``window``): that part of it is empty."""
+    data = meta.get("window")
+    if data and baseline.start < parse_time(data["start"]):
+        short = parse_time(data["start"]) - baseline.start
+        return [
+            f"baseline: starts {short.total_seconds() / 60:.1f} min before the scenario's "
+            "data: that part of it is empty"
+        ]
+    return []

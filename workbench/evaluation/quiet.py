@@ -5,8 +5,13 @@
   step at the split is the "alert" step, the normal period before it (less two steps,
   as the real issues have two steps before their alert) the baseline; one pseudo-case
   per split.
-* **lab**: the second half of a scenario's baseline hour against its first half; every
-  frame is cut at the end of the baseline, so nothing of the fault is seen.
+* **lab**: the second half of a case's baseline against its first half; every frame is
+  cut at the end of the baseline, so nothing of the fault is seen. With a ``baseline``
+  parameter (``workbench eval rca --baseline 4h``), as the notebook opens a fault-free
+  window with it instead: the stretch as long as the case's window just before it,
+  against the baseline the parameter names for it
+  (:func:`~workbench.evaluation.labcase.lab_quiet_case`; the scenario needs that much
+  history: ``--history-hours``).
 
 Nezha has no fault-free period long enough (one construct minute per day).
 
@@ -24,6 +29,7 @@ from pathlib import Path
 
 import polars as pl
 
+from workbench.evaluation.alerting import DETECTION_DELAY
 from workbench.evaluation.cases import (
     Case,
     _petshop_edges,
@@ -38,15 +44,32 @@ __all__ = ["quiet_cases"]
 _LEAD_STEPS = 2  # steps of lead-in before the alert step in the PetShop issues
 
 
-def quiet_cases(path: str | Path, cases: Iterable[Case] | None = None) -> Iterator[Case]:
+def quiet_cases(
+    path: str | Path,
+    cases: Iterable[Case] | None = None,
+    *,
+    baseline: str = "",
+    dirs: Iterable[Path] | None = None,
+    detection_delay: timedelta = DETECTION_DELAY,
+) -> Iterator[Case]:
     """Fault-free pseudo-cases under ``path`` (PetShop or lab layouts; none for Nezha).
     Their ``truth`` is ``""`` and ``fault`` is ``"none"``. For a lab layout, ``cases``
     are the fault cases whose baselines to cut (default: every scenario under ``path``;
     ``workbench eval rca --lab-suite --seeds S`` passes the seeds asked for, as a suite
-    directory may hold other seeds too)."""
+    directory may hold other seeds too). With ``baseline`` (the notebook parameter; lab
+    layouts only, see the module docstring) the scenario directories ``dirs`` (default:
+    every one under ``path``) are opened instead, each at its alert
+    (``detection_delay`` where none fired)."""
     layout = detect_layout(path)
     if layout in ("lab", "lab-suite"):
+        if baseline:
+            return _lab_quiet_with(_lab_dirs(Path(path)) if dirs is None else dirs, baseline,
+                                   detection_delay)  # fmt: skip
         return _lab_quiet(lab_cases(path) if cases is None else cases)
+    if baseline:
+        from workbench.errors import ConfigError
+
+        raise ConfigError(f"a baseline parameter needs a lab layout, not {layout}")
     if layout == "petshop":
         return _petshop_quiet(path)
     return iter(())
@@ -73,6 +96,21 @@ def _lab_quiet(cases: Iterable[Case]) -> Iterator[Case]:
             layout="lab",
             group="quiet",
         )
+
+
+def _lab_dirs(path: Path) -> list[Path]:
+    if (path / "truth.json").exists():
+        return [path]
+    return sorted(d for d in path.iterdir() if (d / "truth.json").exists())
+
+
+def _lab_quiet_with(
+    dirs: Iterable[Path], baseline: str, detection_delay: timedelta
+) -> Iterator[Case]:
+    from workbench.evaluation.labcase import lab_quiet_case
+
+    for d in dirs:
+        yield lab_quiet_case(d, baseline=baseline, detection_delay=detection_delay)
 
 
 def _petshop_quiet(path: str | Path) -> Iterator[Case]:

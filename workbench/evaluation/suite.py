@@ -131,11 +131,15 @@ def generate_suite(
     *,
     spec: list[SuiteCase] | None = None,
     progress: Callable[[str], None] | None = None,
+    history_hours: float = 0.0,
 ) -> Path:
     """Generate every case of ``spec`` (default: :data:`SUITE`) under ``out``; cases whose
     directory already holds a complete scenario drawn with the same variation by this
-    :data:`~workbench.lab.revision.GENERATOR_REVISION` are kept (one drawn differently, or
-    written by an older generator, is generated again). Returns ``out``."""
+    :data:`~workbench.lab.revision.GENERATOR_REVISION` (and the same ``history_hours``)
+    are kept (one drawn differently, or written by an older generator, is generated
+    again). ``history_hours`` of healthy operation before each scenario give room for a
+    longer baseline (``workbench eval rca --baseline``; about that much more disk per
+    two hours of scenario). Returns ``out``."""
     from workbench.lab import generate
 
     root = Path(out)
@@ -144,22 +148,24 @@ def generate_suite(
     for scenario, services, seed, position, announced in spec or SUITE:
         d = root / case_name(scenario, services, seed)
         v = case_variation(scenario, services, seed, position=position, announced=announced)
-        if not _held(d, v):
+        if not _held(d, v, history_hours):
             todo.append((scenario, services, seed, d, v))
-    _check_room(root, len(todo), free_bytes(root))
+    scale = 1.0 + history_hours / 2.0  # the scenarios' own two hours, and the history
+    _check_room(root, len(todo), free_bytes(root), scale=scale)
     for scenario, services, seed, d, v in todo:
         if d.exists():
             # new files, not the old ones rewritten in place (a cache copied with hard
             # links keeps the original intact)
             shutil.rmtree(d)
-        generate(scenario, seed, d, services=services, variation=v)
+        generate(scenario, seed, d, services=services, variation=v, history_hours=history_hours)
         if progress:
             progress(d.name)
     return root
 
 
-def _held(d: Path, v: Variation) -> bool:
-    """Whether ``d`` holds a complete case drawn with ``v`` by this generator revision."""
+def _held(d: Path, v: Variation, history_hours: float = 0.0) -> bool:
+    """Whether ``d`` holds a complete case drawn with ``v`` by this generator revision,
+    with ``history_hours`` of history before it."""
     from workbench.lab.revision import GENERATOR_REVISION
 
     if not ((d / "truth.json").exists() and (d / "scenario.json").exists()):
@@ -172,6 +178,7 @@ def _held(d: Path, v: Variation) -> bool:
     return bool(
         held.get("generator_revision") == GENERATOR_REVISION
         and held.get("variation") == json.loads(json.dumps(v.describe()))
+        and float((held.get("options") or {}).get("history_hours") or 0.0) == history_hours
     )
 
 
@@ -185,19 +192,20 @@ def disk_size(n: float) -> str:
     return f"{n / 1024**3:.1f} GB" if n >= 1024**3 else f"{n / 1024**2:.0f} MB"
 
 
-def _check_room(root: Path, cases: int, free: int) -> None:
-    """Refuse to start generating ``cases`` cases that would not fit under ``root``: a
-    full disk breaks more than this run (databases, notebooks saving)."""
+def _check_room(root: Path, cases: int, free: int, *, scale: float = 1.0) -> None:
+    """Refuse to start generating ``cases`` cases (each ``scale`` times a two-hour case)
+    that would not fit under ``root``: a full disk breaks more than this run (databases,
+    notebooks saving)."""
     from workbench.errors import ConfigError
 
-    need = cases * CASE_BYTES + HEADROOM_BYTES
+    need = int(cases * CASE_BYTES * scale) + HEADROOM_BYTES
     if cases == 0 or free >= need:
         return
     old = older_suites(root)
     freeable = "; " + ", ".join(f"{p} ({disk_size(n)})" for p, n in old) if old else ""
     raise ConfigError(
         f"lab suite: {cases} case(s) to generate in {root} need about {disk_size(need)} "
-        f"(up to {disk_size(CASE_BYTES)} a case, and {disk_size(HEADROOM_BYTES)} left free); "
+        f"(up to {disk_size(CASE_BYTES * scale)} a case, and {disk_size(HEADROOM_BYTES)} left free); "
         f"the disk has {disk_size(free)} free",
         hint="free some space, or set WORKBENCH_CACHE (or pass --lab-suite DIR) to a disk "
         "with room; suites of older generators are never read again and can be deleted" + freeable,

@@ -70,6 +70,14 @@ class LabRun:
     truth_start: float
     truth_end: float
     pod_by_name: dict[str, Pod] = field(default_factory=dict)
+    #: the scenario's own start (epoch seconds): ``grid.t0`` unless healthy history was
+    #: generated before it (``history_hours``)
+    start: float | None = None
+
+    @property
+    def scenario_start(self) -> float:
+        """Where the scenario's hours begin (its baseline's start): after any history."""
+        return self.grid.t0 if self.start is None else self.start
 
     def step(self, t_ns: int) -> int:
         i = int((t_ns / NS - self.grid.t0) // self.grid.step_s)
@@ -102,14 +110,22 @@ def build(
     services: int | None = None,
     step_s: float = 30.0,
     variation: Variation | None = None,
+    history_hours: float = 0.0,
 ) -> LabRun:
     """Run the model (no files written). ``variation`` (see :mod:`workbench.lab.variation`)
-    replaces the scenario's root, fault time, decoys and change records."""
+    replaces the scenario's root, fault time, decoys and change records;
+    ``history_hours`` of healthy operation run before the scenario's start (the same
+    traffic, pods and noise, continued; nothing of the scenario happens in them)."""
     sc = get_scenario(scenario)
     rng = np.random.default_rng([seed, zlib.crc32(sc.name.encode()), services or 0])
     topo = build_topology(services, seed)
+    if history_hours < 0:
+        raise ValueError(f"history_hours must be >= 0, not {history_hours}")
     grid = Grid.from_iso(start or sc.start, hours=sc.hours, step_s=step_s)
-    t0 = grid.t0
+    t0 = grid.t0  # the scenario's start: its faults and deploys are placed from here
+    if history_hours:
+        extra = round(history_hours * 3600 / step_s)
+        grid = Grid(t0 - extra * step_s, step_s, grid.n + extra)
     v = variation
     root = pick_root(topo, sc) if v is None else v.root
     f_start = t0 + (sc.fault_at_min if v is None else v.fault_at_min) * 60
@@ -150,6 +166,8 @@ def build(
     run = LabRun(
         sc, seed, topo, grid, root, faults, deploys, pods, eff, flow, truth_start, truth_end
     )
+    if history_hours:
+        run.start = t0
     run.pod_by_name = {p.name: p for ps in pods.values() for p in ps}
     return run
 
@@ -189,7 +207,7 @@ def _victims(run: LabRun) -> list[str]:
     """Services whose error ratio or latency rose during the fault (besides the root)."""
     g = run.grid
     during = g.mask(run.truth_start + 120, run.truth_end)
-    before = g.mask(g.t0, run.truth_start)
+    before = g.mask(run.scenario_start, run.truth_start)
     out = []
     for svc in run.topo.services:
         if svc.name == run.root or not svc.is_http:
@@ -264,6 +282,7 @@ def generate(
     openmetrics: bool = True,
     variation: Variation | None = None,
     naming: str = "lab",
+    history_hours: float = 0.0,
 ) -> Path:
     """Generate ``scenario`` with ``seed`` into directory ``out`` and return its path.
 
@@ -278,9 +297,26 @@ def generate(
     generated as it always was. ``naming`` writes ``metrics.om`` under another
     metric-naming convention (:mod:`workbench.lab.naming`: ``otel``, ``spanmetrics``,
     ``istio``, ``beyla``...); the Parquet copy keeps the lab's names.
+
+    ``history_hours`` adds that much healthy operation before the scenario's start (the
+    same traffic with its daily swing, pods, background lines, metrics, logs and traces,
+    sampled as the scenario's hours are), for a baseline longer than the scenario's own
+    hour (``open_incident(baseline="8h")``). ``scenario.json``'s ``window`` then spans the
+    history too; its ``incident_window`` and ``baseline_window`` stay the scenario's.
+    Without it the output is what it always was, byte for byte.
+
+    >>> generate("cpu-hog", 1, "/tmp/cpu-hog-long", history_hours=5)  # doctest: +SKIP
     """
     out = Path(out)
-    run = build(scenario, seed, start=start, services=services, step_s=step_s, variation=variation)
+    run = build(
+        scenario,
+        seed,
+        start=start,
+        services=services,
+        step_s=step_s,
+        variation=variation,
+        history_hours=history_hours,
+    )
     sc, g = run.scenario, run.grid
     out.mkdir(parents=True, exist_ok=True)
 
@@ -301,7 +337,11 @@ def generate(
     n_svc = len(run.topo.services)
     target = target_traces or trace_target(n_svc, generated=services is not None)
     tracegen = TraceGen(run.topo, g, run.pods, run.eff, run.flow, seed=seed * 1000 + 17)
-    traces = tracegen.run(target_traces=target)
+    # the target holds for the scenario's hours: history is sampled at the same rate
+    traces = tracegen.run(
+        target_traces=target,
+        over=None if run.start is None else g.times >= run.start,
+    )
     logs = make_logs(run, traces, ss.errors)
     if variation is not None:  # telemetry gaps: an uninstrumented service, a lost metric
         traces = _without_services(traces, set(variation.no_traces))
@@ -336,7 +376,8 @@ def generate(
         },
         out / "topology.json",
     )
-    half = g.t0 + (g.end - g.t0) / 2
+    s0 = run.scenario_start
+    half = s0 + (g.end - s0) / 2
     _dump(
         {
             "name": sc.name,
@@ -346,7 +387,7 @@ def generate(
             "description": sc.description,
             "window": {"start": iso(g.t0), "end": iso(g.end)},
             "incident_window": {"start": iso(half), "end": iso(g.end)},
-            "baseline_window": {"start": iso(g.t0), "end": iso(half)},
+            "baseline_window": {"start": iso(s0), "end": iso(half)},
             "services": sorted(run.topo.names),
             "generator": f"workbench.lab {_version()}",
             "generator_revision": GENERATOR_REVISION,
@@ -359,7 +400,12 @@ def generate(
                 "logs": len(logs),
                 "alerts": len(fired),
             },
-            "options": {"step_s": step_s, "services": services, "start": start},
+            "options": {
+                "step_s": step_s,
+                "services": services,
+                "start": start,
+                **({"history_hours": history_hours} if history_hours else {}),
+            },
             "sampling": _sampling(tracegen.sampling, target, len(traces), n_svc),
             **({} if variation is None else {"variation": variation.describe()}),
         },

@@ -111,11 +111,18 @@ class TraceGen:
         return ps[-1]
 
     # one request --------------------------------------------------------------------------
-    def run(self, *, target_traces: int = 3000, keep: float = 0.35) -> list[list[Span]]:
-        """Traces (lists of spans, root first) in start-time order."""
+    def run(
+        self, *, target_traces: int = 3000, keep: float = 0.35, over: np.ndarray | None = None
+    ) -> list[list[Span]]:
+        """Traces (lists of spans, root first) in start-time order. ``target_traces`` is
+        about how many are kept over the grid's steps ``over`` (a boolean mask; default
+        all): the steps outside it are sampled at the same rate."""
         grid = self.grid
         entries = [(s, r) for s in self.topo.services if s.kind == "frontend" for r in s.routes]
-        total = sum(float(self.flow.rate[(s.name, r.name)].sum()) for s, r in entries)
+        if over is None:
+            total = sum(float(self.flow.rate[(s.name, r.name)].sum()) for s, r in entries)
+        else:
+            total = sum(float(self.flow.rate[(s.name, r.name)][over].sum()) for s, r in entries)
         total *= grid.step_s
         p_cand = min(1.0, target_traces / max(total * keep, 1.0))
         #: the sampling applied (the lab states it in scenario.json)
