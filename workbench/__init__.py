@@ -11,18 +11,11 @@ Example::
 """
 
 import importlib as _importlib
-import logging as _logging
 import typing as _typing
 
 # first: defers jsonschema's rfc3987_syntax (1.5-3.5 s) before altair/nbformat import it
 import workbench._deferred  # noqa: F401
 from workbench.sources import registry as _registry
-
-# a library logs, the application decides where to: without this, Python's last-resort
-# handler printed every warning (a failed source, with its query) in red above the
-# notebook's headline, which already says it in words; `workbench` (the CLI) and any
-# application that configures logging still see them
-_logging.getLogger("workbench").addHandler(_logging.NullHandler())
 
 if (
     _typing.TYPE_CHECKING
