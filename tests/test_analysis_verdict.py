@@ -518,7 +518,7 @@ def test_chance_bound_multiplies_separate_witnesses():
     """Each witness above chance counts the smaller of 1/(n+1) (n separate placebo windows
     behind its chance level) and 1/ratio (Markov: values are never negative and chance's
     level is at least their mean); witnesses from different telemetry multiply, kinds from
-    the same telemetry are one witness, and the deciding kind is always one of them."""
+    the same telemetry are one witness, and any group of separate witnesses bounds it."""
     two = dict.fromkeys(("errors", "latency", "metrics", "totals", "logs", "patterns"), 2)
     # the lab's fault-free clears (seeds 401-403, 501-503): a log surge or a cut code path
     # no placebo reached (chance 0: only 1/3), and a metric change 1.0-4.6x chance
@@ -537,10 +537,15 @@ def test_chance_bound_multiplies_separate_witnesses():
     # same telemetry: one witness; at or below chance: none
     assert chance_bound({"errors": 11.0, "latency": 5.0}, two, "errors") == pytest.approx(1 / 11)
     assert chance_bound({"errors": 11.0, "logs": 1.0}, two, "errors") == pytest.approx(1 / 11)
-    # patterns read logs and spans: it cannot witness beside either
+    # patterns read logs and spans: it cannot witness beside either, alone it is 1/9; but
+    # a log surge and failing requests are two witnesses, whichever kind decides (lab
+    # http-errors-shop-s102 with a 4 h baseline: a cut code path deciding, failing requests
+    # 48.7x and a log surge 1.8x chance beside it)
+    assert chance_bound({"patterns": 9.0}, two, "patterns") == pytest.approx(1 / 9)
     assert chance_bound({"patterns": 9.0, "logs": 9.0, "errors": 9.0}, two, "patterns") == (
-        pytest.approx(1 / 9)
+        pytest.approx(1 / 9 / 9)
     )
+    assert chance_bound({"patterns": 9.0, "logs": 9.0}, two, "patterns") == pytest.approx(1 / 9)
     # one witness on 19 separate windows is enough; the deciding kind must be above chance
     assert chance_bound({"metrics": 3.0}, {"metrics": 19}, "metrics") == pytest.approx(0.05)
     assert chance_bound({"metrics": math.inf}, {"metrics": 2}, "metrics") == pytest.approx(1 / 3)
