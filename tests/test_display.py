@@ -314,7 +314,8 @@ def test_two_levels_side_by_side_read_differently_when_they_differ() -> None:
     assert format_apart(None, 3.0) == ("—", "3")
 
 
-def test_a_metric_changes_evidence_never_shows_the_same_number_twice() -> None:
+def _evidence_html(metric: str) -> str:
+    """The evidence HTML of one metric change of ``metric`` (medians 0.020333 -> 0.019)."""
     from types import SimpleNamespace
 
     import polars as pl
@@ -323,7 +324,7 @@ def test_a_metric_changes_evidence_never_shows_the_same_number_twice() -> None:
 
     series = pl.DataFrame(
         {
-            "metric": ["process_cpu_seconds_total"],
+            "metric": [metric],
             "labels": ["job=checkout"],
             "direction": ["down"],
             "baseline_median": [0.020333],
@@ -332,12 +333,15 @@ def test_a_metric_changes_evidence_never_shows_the_same_number_twice() -> None:
             "score": [5.06],
         }
     )
-    empty = pl.DataFrame()
     ev = SimpleNamespace(service="checkout", links=None, series=series)
     for name in EVIDENCE_VIEWS:
         if name != "series":
-            setattr(ev, name, empty)
-    html = evidence_html(ev, open=True)
+            setattr(ev, name, pl.DataFrame())
+    return evidence_html(ev, open=True)
+
+
+def test_a_metric_changes_evidence_never_shows_the_same_number_twice() -> None:
+    html = _evidence_html("process_cpu_seconds_total")
     assert ">0.0203<" in html and ">0.019<" in html and ">0.02<" not in html
 
 
@@ -356,28 +360,7 @@ def test_apart_writes_the_unit_a_metric_name_gives() -> None:
     assert format_apart(0.020333, 0.019, "http_requests_total") == ("0.0203", "0.019")
     assert format_apart(None, 0.5, "cpu_utilisation_ratio") == ("—", "50.0%")
     # and the evidence table writes it
-    from types import SimpleNamespace
-
-    import polars as pl
-
-    from workbench.summaries import EVIDENCE_VIEWS, evidence_html
-
-    series = pl.DataFrame(
-        {
-            "metric": ["cpu_utilisation_ratio"],
-            "labels": ["job=checkout"],
-            "direction": ["down"],
-            "baseline_median": [0.020333],
-            "incident_median": [0.019],
-            "onset": [None],
-            "score": [5.06],
-        }
-    )
-    ev = SimpleNamespace(service="checkout", links=None, series=series)
-    for name in EVIDENCE_VIEWS:
-        if name != "series":
-            setattr(ev, name, pl.DataFrame())
-    html = evidence_html(ev, open=True)
+    html = _evidence_html("cpu_utilisation_ratio")
     assert ">2.03%<" in html and ">1.90%<" in html and ">0.0203<" not in html
 
 
