@@ -538,8 +538,10 @@ class Incident:
         after the baseline's start; signals not loaded or with no rows are not named
         (:meth:`status` says so).
 
-        >>> inc.baseline_gaps()   # baseline="8h" over the demo, which holds 1 h before its window
-        ['the baseline 2026-11-20 03:00:00 – 11:00:00 UTC holds no metrics, logs, spans before 10:00:00 (7 h of it): chance and the baseline figures rest on the last 1 h']
+        >>> print(inc.baseline_gaps()[0])  # baseline="8h" over the demo (1 h before its window)
+        the baseline 2026-11-20 03:00:00 – 11:00:00 UTC holds no metrics, logs, spans before
+        10:00:01 (7 h of it): chance and the baseline figures rest on the last 1 h; a baseline
+        the sources keep data for, or the default (as long as the window), compares like with like
         """
         from workbench.display import format_duration, format_time
 
