@@ -369,6 +369,6 @@ def test_a_baseline_reaching_before_the_data_is_reported_in_the_headline() -> No
     # sources that do not say how far back they reach (a server): the plain advice
     own.data_start = None
     assert headline(inv).next_step == (
-        f'to settle it, set baseline = "{length}" in the parameters cell and run all (the '
+        f'to try to settle it, set baseline = "{length}" in the parameters cell and run all (the '
         f"sources must keep {format_duration(v.settle_baseline)} of data before the window)"
     )
