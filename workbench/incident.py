@@ -218,8 +218,7 @@ class Incident:
             sources=[src],
             title=meta.get("title"),
         )
-        held = (meta.get("window") or {}).get("start")
-        inc.data_start = parse_time(held) if held else None
+        inc.data_start = scenario_data_start(meta)
         return inc
 
     @classmethod
@@ -652,6 +651,13 @@ class Incident:
 
     def __repr__(self) -> str:
         return f"Incident({self.id!r}, {self.window}, sources={[s.name for s in self.sources]})"
+
+
+def scenario_data_start(meta: dict[str, Any]) -> datetime | None:
+    """The earliest time a lab or demo directory holds data: its ``scenario.json``'s
+    ``window`` start (None when it does not say)."""
+    held = (meta.get("window") or {}).get("start")
+    return parse_time(held) if held else None
 
 
 def _between(df: pl.DataFrame, column: str, w: Window) -> pl.DataFrame:

@@ -369,17 +369,16 @@ def headline(inv: Any) -> Headline:
         v = inv.verdict.value
         level, reason = v.level, v.reason
         if v.settle_baseline is not None:
-            length = duration_literal(v.settle_baseline)
+            length, need = duration_literal(v.settle_baseline), format_duration(v.settle_baseline)
             step = (
                 f'to try to settle it, set baseline = "{length}" in the parameters cell and run all '
-                f"(the sources must keep {format_duration(v.settle_baseline)} of data before "
-                "the window)"
+                f"(the sources must keep {need} of data before the window)"
             )
             held = getattr(inc, "data_start", None)
             if held is not None and inv.window.start - v.settle_baseline < held:
                 # the sources say how far back they reach: the advice must fit in it
                 step = (
-                    f"a baseline of {format_duration(v.settle_baseline)} could settle it, but "
+                    f"a baseline of {need} could settle it, but "
                     f"these sources hold data only from {format_time(held)} UTC "
                     f"({format_duration(inv.window.start - held)} before the window): with "
                     f'sources that keep more, set baseline = "{length}" in the parameters cell'

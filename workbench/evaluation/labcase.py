@@ -191,9 +191,11 @@ def lab_quiet_case(
 def _short_baseline(meta: dict, baseline: Window) -> list[str]:
     """A note when ``baseline`` starts before the scenario's data (``scenario.json``'s
     ``window``): that part of it is empty."""
-    data = meta.get("window")
-    if data and baseline.start < parse_time(data["start"]):
-        short = parse_time(data["start"]) - baseline.start
+    from workbench.incident import scenario_data_start
+
+    held = scenario_data_start(meta)
+    if held is not None and baseline.start < held:
+        short = held - baseline.start
         return [
             f"baseline: starts {short.total_seconds() / 60:.1f} min before the scenario's "
             "data: that part of it is empty"
