@@ -123,3 +123,20 @@ def test_without_an_alert_the_detection_delay_stands_in_and_the_case_says_so(
     assert "+ 90 s detection delay" in out
     assert "alert: quiet-rules: no alert fired at or after the fault's start" in out
     assert "alert: 2 of 2 case(s) had no alert at or after the fault's start" in out
+
+
+def test_a_source_that_fails_to_load_is_said_by_workbench_eval(generated, tmp_path, capsys):
+    # the load logs the failure at INFO only (test_logging_policy): the case carries it,
+    # and `workbench eval` prints it (before: only a WARNING log line told it)
+    root = tmp_path / "suite"
+    root.mkdir()
+    d = _copy(generated, root / "broken-logs", alerts=None)
+    (d / "logs").unlink()
+    (d / "logs").mkdir()
+    (d / "logs" / "app.jsonl").write_text("not json\n")
+    case = lab_case(d)
+    assert [p.split(" (")[0] for p in case.problems] == [f"files:{d.name} logs failed"]
+    assert "line 1 is not JSON" in case.problems[0] and "what to do:" in case.problems[0]
+    assert main(["eval", "rca", str(root), "--no-verdict"]) == 0
+    out = capsys.readouterr().out
+    assert f"partial: broken-logs: files:{d.name} logs failed (line 1 is not JSON" in out

@@ -390,7 +390,13 @@ class Incident:
                 ):
                     res = src.load(sig, self.full_window, services=self.services)
             except WorkbenchError as err:
-                log.warning("source %s failed to load %s: %s", src.name, sig, err)
+                # INFO, not WARNING: the outcome carries the error, and what reads it says
+                # it in words (the headline's Missing data, the explorer, inc.status(),
+                # `workbench bundle save`, `workbench eval`); printed raw it would sit,
+                # query and all, above the headline in a notebook. WARNING is kept for
+                # what nothing else reports (a plug-in that cannot load, a skipped Grafana
+                # datasource, credentials over plain HTTP)
+                log.info("source %s failed to load %s: %s", src.name, sig, err)
                 return SourceOutcome(src.name, sig, error=err, elapsed_s=t.elapsed)
         return SourceOutcome(src.name, sig, result=res, elapsed_s=t.elapsed)
 

@@ -41,6 +41,7 @@ __all__ = [
     "capacity_markdown",
     "evidence_html",
     "headline",
+    "source_problems",
     "suspect_links",
     "suspects_html",
     "suspects_markdown",
@@ -335,13 +336,21 @@ def _said(detail: str | None) -> str:
     return "; ".join(x for x in (parts[0], hint) if x)
 
 
-def _missing(incident: Any) -> list[str]:
-    """Sentences about the sources that failed, were partial or had nothing."""
+def source_problems(
+    incident: Any, statuses: tuple[str, ...] = ("error", "partial", "empty")
+) -> list[str]:
+    """One sentence per load of ``incident`` whose status is in ``statuses``, in the
+    headline's words: what failed or was partial, the error's message and what to do
+    (the query and window stay in ``inc.status()``). The failures are logged at INFO
+    only: whatever shows an incident says them with this (the headline, the ``workbench``
+    commands).
+
+    >>> source_problems(inc, ("error", "partial"))
+    ['prom metrics failed (cannot connect to http://127.0.0.1:9; what to do: check ...)']
+    """
     out = []
-    if not getattr(incident, "sources", None):
-        return ["no source is configured: nothing was loaded"]
     for row in incident.status().iter_rows(named=True):
-        if row["status"] == "ok":
+        if row["status"] not in statuses:
             continue
         what = {"error": "failed", "partial": "returned partial data", "empty": "had no rows"}
         said = _said(row["detail"])
@@ -349,8 +358,15 @@ def _missing(incident: Any) -> list[str]:
         out.append(
             f"{row['source']} {row['signal']} {what.get(row['status'], row['status'])}{detail}"
         )
+    return out
+
+
+def _missing(incident: Any) -> list[str]:
+    """Sentences about the sources that failed, were partial or had nothing."""
+    if not getattr(incident, "sources", None):
+        return ["no source is configured: nothing was loaded"]
     gaps = getattr(incident, "baseline_gaps", None)
-    return out + (gaps() if callable(gaps) else [])
+    return source_problems(incident) + (gaps() if callable(gaps) else [])
 
 
 def headline(inv: Any) -> Headline:

@@ -83,6 +83,11 @@ def _save(args: argparse.Namespace) -> int:
     if "extends" in manifest:
         print(f"extends bundle_sha256 {manifest['extends']['bundle_sha256']}")
     if manifest["partial"]:
+        from workbench.summaries import source_problems
+
+        # said here: the load logs these at INFO only (the -v flag shows them)
+        for line in source_problems(inc, ("error", "partial")):
+            print(f"warning: {line}")
         print("warning: some sources failed or were partial; see the manifest")
     print("publish the bundle_sha256 where the incident is tracked; check it later with")
     print(f"  workbench bundle verify {path} --expect {manifest['bundle_sha256']}")

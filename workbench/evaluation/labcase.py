@@ -40,6 +40,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -100,7 +101,7 @@ def lab_case(d: Path, *, detection_delay: timedelta = DETECTION_DELAY, baseline:
     if baseline:
         inc.baseline = baseline_window(baseline, inc.window)
     inc.load()
-    problems = _short_baseline(meta, inc.baseline)
+    problems = _short_baseline(meta, inc.baseline) + _load_problems(inc)
     return Case(
         id=d.name,
         truth=truth["root_cause_service"],
@@ -184,8 +185,16 @@ def lab_quiet_case(
         events=cut(inc.events, "ts"),
         layout="lab",
         group="quiet",
-        problems=_short_baseline(meta, inc.baseline),
+        problems=_short_baseline(meta, inc.baseline) + _load_problems(inc),
     )
+
+
+def _load_problems(inc: Any) -> list[str]:
+    """The loads of ``inc`` that failed or were partial, in the headline's words: the
+    load logs them at INFO only, so ``workbench eval`` prints them from here."""
+    from workbench.summaries import source_problems
+
+    return source_problems(inc, ("error", "partial"))
 
 
 def _short_baseline(meta: dict, baseline: Window) -> list[str]:

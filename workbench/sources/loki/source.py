@@ -248,7 +248,8 @@ class LokiSource(LazyHttp, Source):
             else:
                 start = new_edge
         if reasons:
-            log.warning("%s: partial logs for %s: %s", self.name, query, reasons[0])
+            # INFO: the reasons make the result partial, which is what is reported
+            log.info("%s: partial logs for %s: %s", self.name, query, reasons[0])
         return rows, pages, warnings, reasons, stats
 
     # metrics ------------------------------------------------------------------------------

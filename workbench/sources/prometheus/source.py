@@ -366,7 +366,9 @@ class PrometheusSource(Source, CapacityAggregation):
                 match=promql.selector(names.duration_bucket, *rq),
             )
         except (SourceError, BadData) as err:  # not worth failing for: one request
-            log.warning("%s: cannot list the services to batch quantiles: %s", self.name, err)
+            # INFO: nothing is lost (one query for every service instead); a source that
+            # is down fails its load next, and the outcome says so
+            log.info("%s: cannot list the services to batch quantiles: %s", self.name, err)
             return None
 
     def raw_metrics(
@@ -396,10 +398,12 @@ class PrometheusSource(Source, CapacityAggregation):
             try:
                 have = self.label_values("__name__", window=window)
             except (SourceError, BadData) as err:  # an odd answer is not worth failing for
-                log.warning("%s: cannot list metric names to detect the preset: %s", self.name, err)
+                # INFO: the choice's note (the result's extra, inc.status()'s detail)
+                # says it with the error's message
+                log.info("%s: cannot list metric names to detect the preset: %s", self.name, err)
                 self.preset_choice = metric_presets.Choice(
                     "lab",
-                    f"detection failed ({type(err).__name__}); using lab names",
+                    f"detection failed ({type(err).__name__}: {err.message}); using lab names",
                     MetricNames(),
                 )
             else:
@@ -668,7 +672,8 @@ class PrometheusSource(Source, CapacityAggregation):
             out.reasons.append(
                 f"chunk {task.chunk.describe()} of {what!r} not loaded: {exc.message}"
             )
-            log.warning("%s: chunk %s failed: %s", self.name, task.chunk.describe(), exc.message)
+            # INFO: the reason above makes the result partial, which is what is reported
+            log.info("%s: chunk %s failed: %s", self.name, task.chunk.describe(), exc.message)
 
     def _run_task(self, task: _Task, out: _Outcome) -> None:
         if task.chunk is not None:
