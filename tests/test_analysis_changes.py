@@ -50,6 +50,31 @@ def test_one_point_blip_is_not_a_change_but_a_sustained_drop_is():
     assert drop_row["changed"] and drop_row["direction"] == "down"
 
 
+def test_a_series_down_for_a_fifth_of_the_window_says_down_and_the_level_it_held():
+    # look22: postgres' `up` (down 12 of 60 min in a db-outage) read "up, 1 -> 1": the
+    # window's median does not move, and the direction followed it
+    up = np.ones(240)
+    up[150:174] = 0.0  # 12 min at 0, from 15 min into the window
+    ch = score_changes(metric_frame({("up", "postgres"): up}), WINDOW, BASELINE)
+    r = _row(ch, "up", "postgres")
+    assert r["changed"] and r["incident_median"] == 1.0 == r["baseline_median"]
+    assert r["moved"] == "down" and r["run_level"] == 0.0
+    assert r["onset"] == T0 + timedelta(seconds=30 * 150)
+    # the ranking's input is left as it was (wording only): the median's sign
+    assert r["direction"] == "up" and r["shift"] == 0.0
+
+
+def test_what_moved_agrees_with_the_direction_of_an_ordinary_change():
+    rng = np.random.default_rng(4)
+    rise, fall = rng.normal(100, 5, 240), rng.normal(100, 5, 240)
+    rise[130:] += 60
+    fall[130:] -= 60
+    ch = score_changes(metric_frame({("m", "rise"): rise, ("m", "fall"): fall}), WINDOW, BASELINE)
+    r, f = _row(ch, "m", "rise"), _row(ch, "m", "fall")
+    assert (r["direction"], r["moved"]) == ("up", "up") and r["run_level"] > 150
+    assert (f["direction"], f["moved"]) == ("down", "down") and f["run_level"] < 50
+
+
 def test_median_and_mad_ignore_baseline_spikes():
     base = np.full(240, 5.0) + np.random.default_rng(3).normal(0, 0.1, 240)
     base[:120:10] = 500  # spikes in the baseline would wreck mean/std

@@ -345,6 +345,40 @@ def test_a_metric_changes_evidence_never_shows_the_same_number_twice() -> None:
     assert ">0.0203<" in html and ">0.019<" in html and ">0.02<" not in html
 
 
+def test_a_metric_change_says_what_moved_and_the_level_it_held() -> None:
+    """look22: postgres' `up`, down 12 of 60 minutes, read "up" with medians "1 -> 1" in
+    the evidence. The evidence now says the direction of the run the score measures and
+    the level it held; a frame without them (hand-made) keeps the median's direction."""
+    from types import SimpleNamespace
+
+    import polars as pl
+
+    from workbench.summaries import EVIDENCE_VIEWS, evidence_html
+
+    series = pl.DataFrame(
+        {
+            "metric": ["up"],
+            "labels": ["job=postgres"],
+            "direction": ["up"],
+            "moved": ["down"],
+            "baseline_median": [1.0],
+            "incident_median": [1.0],
+            "run_level": [0.0],
+            "onset": [None],
+            "score": [100.0],
+        }
+    )
+    ev = SimpleNamespace(service="postgres", links=None, series=series)
+    for name in EVIDENCE_VIEWS:
+        if name != "series":
+            setattr(ev, name, pl.DataFrame())
+    page = evidence_html(ev, open=True)
+    assert ">down<" in page and page.count(">up</td>") == 1  # the metric's name only
+    assert ">held at<" in page and page.count(">1<") == 2 and ">0<" in page
+    ev.series = series.drop("moved", "run_level")
+    assert evidence_html(ev, open=True).count(">up</td>") == 2
+
+
 def test_apart_writes_the_unit_a_metric_name_gives() -> None:
     """look22: the evidence's metric changes showed cpu_utilisation_ratio's medians as
     "0.0203" and "0.019" (no unit, beside tables that write ratios as percentages) and

@@ -49,10 +49,28 @@ __all__ = [
 
 #: per evidence frame: (what one row is, in words; the columns a reader needs; headers)
 EVIDENCE_VIEWS: dict[str, tuple[str, list[str], dict[str, str]]] = {
+    # "moved" and "held at": the run the score measures (a series at 1 that dropped to 0
+    # for a fifth of the window keeps a median of 1: "direction up, 1 -> 1" said nothing
+    # true); "direction" (the median's) only for a frame without them
     "series": (
         "metric change",
-        ["metric", "labels", "direction", "baseline_median", "incident_median", "onset", "score"],
-        {"baseline_median": "baseline (median)", "incident_median": "incident (median)"},
+        [
+            "metric",
+            "labels",
+            "moved",
+            "direction",
+            "baseline_median",
+            "incident_median",
+            "run_level",
+            "onset",
+            "score",
+        ],
+        {
+            "moved": "direction",
+            "baseline_median": "baseline (median)",
+            "incident_median": "incident (median)",
+            "run_level": "held at",
+        },
     ),
     "templates": (
         "log pattern",
@@ -128,6 +146,8 @@ def evidence_html(evidence: Any, *, max_rows: int = 8, open: bool = False) -> st
         # "written by" only where a line is about another service than its writer
         same = "logged_by" in df.columns and (df["logged_by"] == evidence.service).all()
         cols = [c for c in columns if c in df.columns and not (c == "logged_by" and same)]
+        if "moved" in cols and "direction" in cols:
+            cols.remove("direction")
         table = html_table(
             df,
             columns=(cols + ([COLUMN] if cells else [])) or None,
@@ -144,18 +164,23 @@ def evidence_html(evidence: Any, *, max_rows: int = 8, open: bool = False) -> st
     return details(f"Evidence for {evidence.service}: {said}", "".join(parts), open=open)
 
 
-def _apart_cell(i: int) -> Callable[[Any, dict[str, Any]], str]:
+def _apart_cell(i: int, other: str = "incident_median") -> Callable[[Any, dict[str, Any]], str]:
     def cell(_value: Any, row: dict[str, Any]) -> str:
         pair = format_apart(
-            row.get("baseline_median"), row.get("incident_median"), str(row.get("metric") or "")
+            row.get("baseline_median"), row.get(other), str(row.get("metric") or "")
         )
         return html.escape(pair[i])
 
     return cell
 
 
-#: a metric change's baseline and incident medians, told apart when they round alike
-_APART_CELLS = {"baseline_median": _apart_cell(0), "incident_median": _apart_cell(1)}
+#: a metric change's baseline and incident medians, and the level its scored run held,
+#: each told apart from the baseline when they round alike
+_APART_CELLS = {
+    "baseline_median": _apart_cell(0),
+    "incident_median": _apart_cell(1),
+    "run_level": _apart_cell(1, "run_level"),
+}
 
 
 def suspect_links(suspects: Any, service: str) -> dict[str, str]:

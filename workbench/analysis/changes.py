@@ -89,6 +89,14 @@ CHANGE_SCHEMA: dict[str, pl.DataType | DataTypeClass] = {
     #: points (a resource driven to capacity in the last minutes is there now, while the
     #: window's median still holds the minutes before the fault)
     "end_level": pl.Float64,
+    #: the level the run that gives the score held (its median; the window's median
+    #: when the window is shorter than a run): what a reader is told changed. For the
+    #: evidence only, never read by a ranking rule (``direction`` is)
+    "run_level": pl.Float64,
+    #: ``up``/``down``: ``run_level`` against the baseline's median (``direction`` when
+    #: they are equal). ``direction`` follows the window's median, which does not move
+    #: when a series held at 1 drops to 0 for a fifth of the window ("up, 1 -> 1")
+    "moved": pl.String,
     "n_baseline": pl.UInt32,
     "n_incident": pl.UInt32,
 }
@@ -225,8 +233,10 @@ def score_changes(
 
     Returns one row per series that has points in both windows, sorted by ``score``
     (descending): ``metric, service, labels, score, peak, shift, direction, onset,
-    changed, baseline_median, baseline_scale, incident_median, end_level, n_baseline, n_incident``
-    (``end_level``: the median of the last run of points in the window).
+    changed, baseline_median, baseline_scale, incident_median, end_level, run_level, moved,
+    n_baseline, n_incident`` (``end_level``: the median of the last run of points in the
+    window; ``run_level``: the median of the run that gives the score, and ``moved`` its
+    side of the baseline's median: what the evidence tells a reader, read by no rule).
     ``shift`` is the signed median ``z`` over the incident window (``direction`` its sign,
     or the sign of the run at the window's end when that run gives the score); ``peak`` the largest
     single ``|z|``; ``changed`` is true when a run of ``min_run`` points (fewer if the
@@ -305,6 +315,11 @@ def score_changes(
         baseline_scale=pl.col("baseline_scale").first(),
         incident_median=pl.col("value").median(),
         end_level=pl.col("value").tail(run).median(),
+        # the run that holds ``_sustained``: the ``run`` points ending where ``_held`` (the
+        # rolling minimum of |z| over them) is largest
+        _run_level=pl.col("value")
+        .slice(pl.col("_held").filter(pl.col("_idx") >= run - 1).arg_max().fill_null(0), run)
+        .median(),
         n_baseline=pl.col("n_baseline").first(),
         n_incident=pl.len(),
         _w_events=pl.col("_inc").sum(),
@@ -327,23 +342,41 @@ def score_changes(
         .then(pl.min_horizontal(pl.col("_onset_k"), pl.col("_end_onset")))
         .otherwise(pl.col("_onset_k")),
     )
-    out = out.with_columns(
-        score=pl.min_horizontal(
-            pl.when(short).then(pl.col("_short")).otherwise(pl.col("_sustained")).fill_null(0.0),
-            pl.col("_rare_z").fill_null(math.inf),
-        ),
-        onset=pl.when(pl.col("_rare_z").fill_null(math.inf) >= threshold).then(
-            pl.when(short)
-            .then(pl.when(pl.col("_all_hit")).then(pl.col("_onset_all")))
-            .otherwise(pl.col("_onset_k"))
-        ),
-    ).with_columns(
-        direction=pl.when(
-            pl.when(pl.col("_by_end")).then(pl.col("_last_z")).otherwise("shift") >= 0
+    out = (
+        out.with_columns(
+            score=pl.min_horizontal(
+                pl.when(short)
+                .then(pl.col("_short"))
+                .otherwise(pl.col("_sustained"))
+                .fill_null(0.0),
+                pl.col("_rare_z").fill_null(math.inf),
+            ),
+            onset=pl.when(pl.col("_rare_z").fill_null(math.inf) >= threshold).then(
+                pl.when(short)
+                .then(pl.when(pl.col("_all_hit")).then(pl.col("_onset_all")))
+                .otherwise(pl.col("_onset_k"))
+            ),
         )
-        .then(pl.lit("up"))
-        .otherwise(pl.lit("down")),
-        changed=pl.col("onset").is_not_null(),
+        .with_columns(
+            direction=pl.when(
+                pl.when(pl.col("_by_end")).then(pl.col("_last_z")).otherwise("shift") >= 0
+            )
+            .then(pl.lit("up"))
+            .otherwise(pl.lit("down")),
+            changed=pl.col("onset").is_not_null(),
+            run_level=pl.when(short)
+            .then(pl.col("incident_median"))
+            .when(pl.col("_by_end"))
+            .then(pl.col("end_level"))
+            .otherwise(pl.col("_run_level")),
+        )
+        .with_columns(
+            moved=pl.when(pl.col("run_level") > pl.col("baseline_median"))
+            .then(pl.lit("up"))
+            .when(pl.col("run_level") < pl.col("baseline_median"))
+            .then(pl.lit("down"))
+            .otherwise(pl.col("direction")),
+        )
     )
     out = _predating(out, df, window, baseline, base, threshold)
     out = out.join(names, on="_sid", how="left")
