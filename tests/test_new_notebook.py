@@ -372,3 +372,39 @@ def test_a_baseline_reaching_before_the_data_is_reported_in_the_headline() -> No
         f'to try to settle it, set baseline = "{length}" in the parameters cell and run all (the '
         f"sources must keep {format_duration(v.settle_baseline)} of data before the window)"
     )
+
+
+def test_an_unnamed_incident_gets_a_title_every_view_shares(tmp_path: Path) -> None:
+    """look22: with sources_config and no incident_id, the headline, findings, postmortem
+    and bundle all read "incident". The title now says the window (and the services the
+    parameters name); a directory that describes its incident (scenario.json) names it."""
+    from workbench import Investigation
+    from workbench.incident import Incident
+    from workbench.lab.demo import demo_path
+    from workbench.postmortem import draft
+    from workbench.summaries import headline
+
+    d = tmp_path / "export"
+    (d / "logs").mkdir(parents=True)
+    (d / "logs" / "app.jsonl").write_text(
+        '{"timestamp": "2026-11-20T11:10:00Z", "service": "checkout", "level": "error", '
+        '"message": "boom"}\n'
+    )
+    cfg = tmp_path / "workbench.toml"
+    cfg.write_text(f'[sources.files]\ntype = "files"\npath = "{d}"\n')
+    w = "2026-11-20T11:00:00Z..2026-11-20T12:00:00Z"
+    inc = notebook.open_incident("", window=w, services=["checkout"], sources_config=str(cfg))
+    title = "Incident 2026-11-20 11:00–12:00 UTC: checkout"
+    assert (inc.id, inc.title) == ("incident-2026-11-20T1100Z", title)
+    inv = Investigation(inc)
+    assert headline(inv).title == title and headline(inv).incident_id == inc.id
+    assert draft(inc).title == title
+    saved = Incident.from_bundle(inc.save_bundle(tmp_path / "b"))
+    assert (saved.id, saved.title) == (inc.id, title)
+    assert draft(saved).title == title
+    # a parameter still wins; a lab/demo directory names the incident it holds
+    named = notebook.open_incident("INC-7", window=w, sources_config=str(cfg))
+    assert (named.id, named.title) == ("INC-7", "INC-7")
+    cfg.write_text(f'[sources.lab]\ntype = "files"\npath = "{demo_path()}"\n')
+    demo = notebook.open_incident("", window=w, sources_config=str(cfg))
+    assert demo.id == "LAB-DEMO-1" and demo.title == Incident.demo().title != demo.id

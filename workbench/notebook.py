@@ -51,6 +51,7 @@ __all__ = [
     "read_parameters",
     "static_run",
     "template_path",
+    "untitled",
 ]
 
 log = logging.getLogger(__name__)
@@ -239,7 +240,9 @@ def open_incident(
         sources = list(load_config(sources_config).values())
         if not sources:
             raise ConfigError(f"{sources_config} defines no sources")
-        inc = Incident(incident_id or "incident", Window.parse(window), sources=sources)
+        w = Window.parse(window)
+        ident, title = (incident_id, incident_id) if incident_id else untitled(w, services, sources)
+        inc = Incident(ident, w, sources=sources, title=title)
     from workbench.grafana_config import load_grafana
 
     inc.grafana = load_grafana(sources_config or None)  # [grafana], else WORKBENCH_GRAFANA_*
@@ -252,6 +255,36 @@ def open_incident(
     if baseline:
         inc.baseline = baseline_window(baseline, inc.window)
     return inc
+
+
+def untitled(
+    window: Window, services: Sequence[str] = (), sources: Sequence[Any] = ()
+) -> tuple[str, str]:
+    """``(id, title)`` of an incident the parameters cell does not name: the id and title
+    of the incident a files source describes (a lab or demo directory's
+    ``scenario.json``), else an id from the window's start and a title from the window
+    and the ``services`` parameter. The headline, findings, postmortem and bundle all
+    read them (not "incident" for every unnamed one).
+
+    >>> untitled(Window.parse("2026-11-20T11:00:00Z..2026-11-20T12:00:00Z"), ["checkout"])
+    ('incident-2026-11-20T1100Z', 'Incident 2026-11-20 11:00–12:00 UTC: checkout')
+    """
+    from workbench.display import span_label
+
+    described = []
+    for src in sources:
+        meta_file = Path(str(getattr(src, "path", "") or "")) / "scenario.json"
+        if getattr(src, "path", None) and meta_file.is_file():
+            meta = json.loads(meta_file.read_text())
+            if meta.get("incident_id"):
+                described.append((str(meta["incident_id"]), str(meta.get("title") or "")))
+    if len(set(described)) == 1:  # one incident the sources describe
+        ident, title = described[0]
+        return ident, title or ident
+    ident = f"incident-{window.start:%Y-%m-%dT%H%M}Z"
+    shown = ", ".join(services[:3]) + (f" +{len(services) - 3} more" if len(services) > 3 else "")
+    named = f": {shown}" if services else ""
+    return ident, f"Incident {span_label(window)}{named}"
 
 
 def baseline_window(text: str, window: Window) -> Window:
