@@ -9,7 +9,7 @@ import pytest
 
 from workbench.cli import main
 from workbench.errors import ConfigError
-from workbench.lab import generate
+from workbench.lab import generate, scenario_info
 from workbench.lab.demo import demo_path
 from workbench.lab.topology import generated, shop
 
@@ -18,6 +18,21 @@ def test_lab_scenarios_lists_every_scenario(capsys: pytest.CaptureFixture[str]) 
     assert main(["lab", "scenarios", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert {"demo", "cpu-hog", "db-outage"} <= {s["name"] for s in info}
+
+
+def test_lab_scenarios_table_names_its_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    # look22: four columns with no header (fault kind and root service read alike)
+    assert main(["lab", "scenarios"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["scenario", "fault", "root", "cause", "title"]
+    db = next(line for line in lines if line.startswith("db-outage "))
+    for word, value in (
+        ("fault", "db_outage"),
+        ("root cause", "postgres"),
+        ("title", "PostgreSQL"),
+    ):
+        assert db.index(value) == lines[0].index(word), word  # under its header
+    assert len(lines) == 1 + len(scenario_info())
 
 
 def test_lab_generate_writes_a_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -76,8 +76,14 @@ def _scenarios(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    for s in info:
-        print(f"{s['name']:<22} {s['fault']:<22} {s['root']:<15} {s['title']}")
+    # a header names the columns (the fault kind and the service it hits read alike
+    # without it); widths fit the longest value
+    head = {"name": "scenario", "fault": "fault", "root": "root cause", "title": "title"}
+    rows = [head, *info]
+    width = {k: max(len(str(r[k])) for r in rows) for k in ("name", "fault", "root")}
+    for r in rows:
+        cells = [f"{r[k]!s:<{width[k]}}" for k in ("name", "fault", "root")]
+        print("  ".join([*cells, str(r["title"])]))
     return 0
 
 
