@@ -143,7 +143,7 @@ def test_a_metric_change_says_its_size_in_words_not_a_second_score():
     sus = rank_suspects(
         None, window=case["window"], baseline=case["baseline"], metrics=case["metrics"], edges=edges
     )
-    whys = [w for w in sus.table["why"].to_list() if " shifted " in w]
+    whys = [w for w in sus.table["why"].to_list() if " rose by " in w or " fell by " in w]
     assert whys, sus.table
     assert all(
         "score" not in w
@@ -166,3 +166,22 @@ def test_evidence_lists_only_operations_that_took_longer():
     )
     sus.blame = slower
     assert sus.evidence("db").blame["name"].to_list() == ["SELECT"]
+
+
+def test_a_metric_change_says_which_way_its_run_went():
+    """look22: postgres' `up`, down 12 of 60 minutes, read "up shifted 100× ..." beside
+    "direction up, 1 -> 1" in its evidence; the why says the way the scored run went."""
+    import numpy as np
+
+    from tests.diag_builders import BASELINE, WINDOW, metric_frame
+
+    rng = np.random.default_rng(5)
+    up = np.ones(240)
+    up[150:174] = 0.0
+    mem = rng.normal(100, 1, 240)
+    mem[130:] += 40
+    metrics = metric_frame({("up", "db"): up, ("process_resident_memory_bytes", "cache"): mem})
+    sus = rank_suspects(None, window=WINDOW, baseline=BASELINE, metrics=metrics)
+    why = dict(zip(sus.table["service"], sus.table["why"], strict=True))
+    assert why["db"].startswith("up fell by ") and "rose" not in why["db"]
+    assert why["cache"].startswith("process_resident_memory_bytes rose by ")

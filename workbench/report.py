@@ -112,7 +112,7 @@ class Findings:
                 lines.append(f"- **{title}**: " + "; ".join(items) + ".")
         if self.runner_up:
             # a heading like the others; the why often has parentheses of its own
-            # ("redis (process_resident_memory_bytes shifted 5× ... and held)")
+            # ("redis (process_resident_memory_bytes rose by 5× ... and held)")
             why = self.runner_up_why
             stop = "" if why.endswith(("…", ".")) else "."  # not "usu…."
             lines.append(f"- **Next suspect**: {_code(self.runner_up)}: {why}{stop}")

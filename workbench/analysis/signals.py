@@ -479,10 +479,17 @@ def _latency_signal(c: Context) -> pl.DataFrame:
 def _metrics(c: Context) -> pl.DataFrame:
     """The largest sustained robust change of the service's harmful series, relative to
     the strongest of any service (real data are heavy-tailed: many pass any fixed z)."""
-    agg = (
-        harmful_changes(c.changes)
-        .group_by("service")
-        .agg(strength=pl.col("score").max(), top=pl.col("metric").sort_by("score").last())
+    harmful = harmful_changes(c.changes)
+    # the top series and which way its scored run went ("up fell by 100x ..."; a frame
+    # without ``moved``, hand-made, says "shifted"): words only, the value is the score's
+    verb = (
+        pl.when(pl.col("moved") == "up").then(pl.lit("rose")).otherwise(pl.lit("fell"))
+        if "moved" in harmful.columns
+        else pl.lit("shifted")
+    )
+    agg = harmful.group_by("service").agg(
+        strength=pl.col("score").max(),
+        top=pl.format("{} {}", pl.col("metric"), verb).sort_by(pl.col("score")).last(),
     )
     if agg.height == 0:
         return _empty()
@@ -657,7 +664,7 @@ SIGNALS: tuple[Signal, ...] = (
         _metrics,
         # the strength is a robust z held over a run of points (see changes.py), not the
         # suspect's score: said in words ("held z = 5" read as jargon at 3 a.m.)
-        lambda r: f"{r['top']} shifted {r['strength']:.0f}× the baseline's usual spread and held",
+        lambda r: f"{r['top']} by {r['strength']:.0f}× the baseline's usual spread and held",
         floor=_change_floor,
     ),
     Signal(
