@@ -163,3 +163,17 @@ def test_a_caller_shown_waiting_alone_does_not_take_a_callee_failing_everyone():
     blamed = blame_services(pl.concat([rows, everyone]))
     edges = caller_side_edges(blamed, window=WINDOW, baseline=BASELINE)
     assert ("cart", "redis") not in edges.rows()
+
+
+def test_the_others_seeing_no_failure_must_be_improbable_had_the_callee_failed_them():
+    # lab demo-gen20-s803: label (no traces of its own) failed 8 of tracking's 57 calls;
+    # ledger's 18 calls to it saw none. At tracking's rate ledger would have seen 2.5:
+    # none happens 8% of the time, so nothing shows the failure is tracking's own; the
+    # likelihood-ratio root read that as z -2.25 and moved label's failures to tracking
+    few = spans_frame(_calls({"tracking": 8 / 57}, {"tracking": 57, "ledger": 18}))
+    assert caller_side_edges(blame_services(few), window=WINDOW, baseline=BASELINE).height == 0
+    assert rank_suspects(spans=few, window=WINDOW, baseline=BASELINE).ranking[0] == "redis"
+    # 60 calls and none failing (8.4 expected: 0.02% of the time) do show it
+    many = spans_frame(_calls({"tracking": 8 / 57}, {"tracking": 57, "ledger": 60}))
+    edges = caller_side_edges(blame_services(many), window=WINDOW, baseline=BASELINE)
+    assert edges.rows() == [("tracking", "redis")]
