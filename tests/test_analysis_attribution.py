@@ -177,3 +177,18 @@ def test_the_others_seeing_no_failure_must_be_improbable_had_the_callee_failed_t
     many = spans_frame(_calls({"tracking": 8 / 57}, {"tracking": 57, "ledger": 60}))
     edges = caller_side_edges(blame_services(many), window=WINDOW, baseline=BASELINE)
     assert edges.rows() == [("tracking", "redis")]
+
+
+def test_others_failing_less_but_beyond_their_baseline_together_are_failed_by_the_callee():
+    # lab demo-gen8-s901: chat-2 (no traces of its own) failed 19 of ads's 142 calls and
+    # 3 each of report's 77 and upload's 73: each of those too few to be beyond noise
+    # alone, and far fewer than ads's rate would give them (20), but 6 where about 1 is
+    # usual: the callee fails them too, the failures are not ads's own
+    calls = {"ads": 142, "report": 77, "upload": 73}
+    shared = spans_frame(_calls({"ads": 19 / 142, "report": 3 / 77, "upload": 3 / 73}, calls))
+    assert caller_side_edges(blame_services(shared), window=WINDOW, baseline=BASELINE).height == 0
+    assert rank_suspects(spans=shared, window=WINDOW, baseline=BASELINE).ranking[0] == "redis"
+    # the others at their usual rate (none failing) leave the failures ads's own
+    alone = spans_frame(_calls({"ads": 19 / 142}, calls))
+    edges = caller_side_edges(blame_services(alone), window=WINDOW, baseline=BASELINE)
+    assert edges.rows() == [("ads", "redis")]

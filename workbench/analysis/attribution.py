@@ -136,13 +136,24 @@ def caller_side_edges(bsp: pl.DataFrame, *, window: Window, baseline: Window) ->
         _failing=pl.col("_fails").sum().over("callee"),
         _n_all=pl.col("_nw").sum().over("callee"),
         _e_all=pl.col("_ew").sum().over("callee"),
+        _nb_all=pl.col("_nb").sum().over("callee"),
+        _eb_all=pl.col("_eb").sum().over("callee"),
     )
     # the others' calls at the failing caller's rate: what they would have seen had the
-    # callee failed them alike; far fewer seen, the failure is the caller's
+    # callee failed them alike; far fewer seen, and together no more than their baseline's
+    # (cautious) rate gives, the failure is the caller's. Others failing less, but beyond
+    # their baseline together, are failed by the callee too (lab demo-gen8-s901: chat-2
+    # failed 19 of ads's 142 calls and 6 of the other two callers' 150, each too few
+    # alone to be beyond noise: not ads's own)
     n_other = pl.col("_n_all") - pl.col("_nw")
     e_other = pl.col("_e_all") - pl.col("_ew")
     would = n_other * pl.col("_ew") / pl.col("_nw")
-    others_fine = poisson_z(e_other, would.clip(lower_bound=0.5)) <= -NOISE_Z
+    usual = (
+        n_other * (pl.col("_eb_all") - pl.col("_eb") + 1) / (pl.col("_nb_all") - pl.col("_nb") + 1)
+    )
+    others_fine = (poisson_z(e_other, would.clip(lower_bound=0.5)) <= -NOISE_Z) & (
+        poisson_z(e_other, usual.clip(lower_bound=0.5)) < NOISE_Z
+    )
     one = pl.col("_fails") & (pl.col("_callers") >= 2) & (pl.col("_failing") == 1)
     shown = calls.filter(one & others_fine)
     # a caller shown in trouble of its own (failing alone on one callee, or waiting alone
