@@ -11,6 +11,7 @@ import polars as pl
 from tests.diag_builders import BASELINE, WINDOW, metric_frame
 from workbench.analysis import changes as ch
 from workbench.analysis import metric_rules as mr
+from workbench.analysis.signals import harmful_changes
 from workbench.analysis.suspects import rank_suspects
 from workbench.timewindow import Window
 
@@ -78,7 +79,7 @@ def test_host_level_names_and_usage_falls():
             "direction": ["up", "up", "up", "up", "up", "down", "down", "down", "down"],
         }
     )
-    flags = df.select(host=mr.host_level(), drop=mr.usage_drop())
+    flags = mr.with_way(df).select(host=mr.host_level(), drop=mr.usage_drop())
     assert flags["host"].to_list() == [True, True, True, False, False, False, False, False, False]
     assert flags["drop"].to_list() == [False] * 5 + [True, True, False, False]
 
@@ -169,7 +170,7 @@ def test_a_rise_of_the_requests_served_is_work_arriving_not_harm():
             "direction": ["up", "up", "up", "down", "up", "up", "up"],
         }
     )
-    assert df.select(mr.demand_rise())["direction"].to_list() == [
+    assert mr.with_way(df).select(mr.demand_rise())["moved"].to_list() == [
         True,
         True,
         True,
@@ -193,3 +194,26 @@ def test_a_service_asked_more_often_does_not_outrank_a_slower_one():
     )
     sus = rank_suspects(None, window=WINDOW, baseline=BASELINE, metrics=m)
     assert sus.ranking[0] == "slow", sus.table.select("service", "score", "why").to_dicts()
+
+
+def test_a_change_counts_the_way_its_scored_run_went_not_its_median():
+    # cart's CPU (a usage series) holds its level for most of the window but falls to
+    # near 0 for a fifth of it (no work reached it), then recovers: scored for the fall,
+    # while the window's median barely moved (its sign said "up"). A fall of usage is less
+    # work arriving, not cart's fault: not a symptom. Its latency up for a fifth is.
+    rng = np.random.default_rng(7)
+    cpu = 0.4 + rng.normal(0, 0.01, N)
+    cpu[N // 2 :] += 0.004  # the median a hair above the baseline's
+    dip = slice(N // 2 + 40, N // 2 + 64)
+    cpu[dip] = 0.01
+    lat = 0.1 + rng.normal(0, 0.002, N)
+    lat[dip] = 0.5
+    changes = ch.score_changes(
+        _frame({("cart", "cpu_utilisation_ratio"): cpu, ("cart", "latency_seconds"): lat}),
+        WINDOW,
+        BASELINE,
+    )
+    way = changes.select("metric", "direction", "moved").rows()
+    assert ("cpu_utilisation_ratio", "up", "down") in way
+    harmful = harmful_changes(changes)
+    assert harmful["metric"].to_list() == ["latency_seconds"]

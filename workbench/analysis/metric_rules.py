@@ -17,7 +17,11 @@
   change of load, not a fault of the service's own resources.
 
 The functions take and return :func:`workbench.analysis.changes.score_changes` output
-(``usage_drop`` and ``host_level`` are expressions over it).
+(``usage_drop`` and ``host_level`` are expressions over it). A change's way (up or down)
+is the way of the run that gives its score (``moved``: :func:`went`), not the sign of the
+window's median: a postgres ``up`` at 0 for 12 of 60 minutes is scored for its fall, while
+its median stays 1; a canary pod's latency counters going flat as the pod is removed are
+scored for the fall, not a latency rise.
 
 Example::
 
@@ -38,6 +42,8 @@ __all__ = [
     "quantile_consensus",
     "saturation",
     "usage_drop",
+    "went",
+    "with_way",
     "without_host_level",
 ]
 
@@ -115,11 +121,29 @@ def without_host_level(changes: pl.DataFrame) -> pl.DataFrame:
     return changes.filter(~host_level())
 
 
+def with_way(changes: pl.DataFrame) -> pl.DataFrame:
+    """``changes`` with ``moved`` (the way its scored run went); a frame made without it
+    (older :func:`~workbench.analysis.changes.score_changes` output, a hand-made one)
+    gets the median's ``direction``."""
+    if "moved" in changes.columns:
+        return changes.with_columns(pl.col("moved").fill_null(pl.col("direction")))
+    return changes.with_columns(moved=pl.col("direction"))
+
+
+def went(way: str) -> pl.Expr:
+    """True where the change's scored run went ``way`` (``"up"`` or ``"down"``): the
+    ``moved`` of :func:`with_way`, over which the rules read a change's way.
+
+    >>> with_way(c).filter(went("down"))  # changes scored for a fall
+    """
+    return pl.col("moved") == way
+
+
 def usage_drop() -> pl.Expr:
     """True for a fall of a usage or throughput series (CPU, memory, syscalls, network
     bytes, operations): a service doing less work is the effect of less work arriving
     (a problem upstream, or a change of load), not a fault of its own resources."""
-    return (pl.col("direction") == "down") & pl.col("metric").str.contains(_USAGE)
+    return went("down") & pl.col("metric").str.contains(_USAGE)
 
 
 def demand_rise() -> pl.Expr:
@@ -127,7 +151,7 @@ def demand_rise() -> pl.Expr:
     counters too): more work arriving (its callers' or its users' doing), not a fault of
     its own; what the extra work costs shows in the service's latency, errors and busy
     seconds, which stay evidence."""
-    return (pl.col("direction") == "up") & requests_name()
+    return went("up") & requests_name()
 
 
 def saturation(changes: pl.DataFrame, *, low: float = 50.0, full: float = 90.0) -> pl.DataFrame:
@@ -142,6 +166,7 @@ def saturation(changes: pl.DataFrame, *, low: float = 50.0, full: float = 90.0) 
     schema = {"service": pl.String, "saturation": pl.Float64, "_s_top": pl.String}
     if changes.height == 0:
         return pl.DataFrame(schema=schema)
+    changes = with_way(changes)
     name = pl.col("metric")
     usage = name.str.contains(_USAGE) & (name.str.contains(_PERCENT) | name.str.contains(_FRACTION))
     # the level over the window, or the one held at its end (a CPU driven to 100 % in the
@@ -158,7 +183,7 @@ def saturation(changes: pl.DataFrame, *, low: float = 50.0, full: float = 90.0) 
             usage
             & ~host_level()
             & pl.col("changed")
-            & (pl.col("direction") == "up")
+            & went("up")
             & pl.col("service").is_not_null()
         )
         .with_columns(_lvl=level)

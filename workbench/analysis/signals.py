@@ -80,7 +80,7 @@ def benign_change() -> pl.Expr:
     """True for a change in the harmless direction of a metric whose name says which
     direction hurts: success rates/availability going up, latency/errors going down."""
     name = pl.col("metric")
-    up = pl.col("direction") == "up"
+    up = mr.went("up")
     return (name.str.contains(_HIGHER_IS_BETTER) & up) | (
         name.str.contains(_LOWER_IS_BETTER) & ~name.str.contains(_HIGHER_IS_BETTER) & ~up
     )
@@ -92,7 +92,7 @@ def harmful_changes(changes: pl.DataFrame) -> pl.DataFrame:
     latency's quantiles are one measurement, a service doing less work is not where a
     fault is; see ``metric_rules``), in the harmful direction, and not a wait on a callee."""
     return (
-        mr.quantile_consensus(mr.without_host_level(changes))
+        mr.quantile_consensus(mr.without_host_level(mr.with_way(changes)))
         .filter(~mr.usage_drop() & ~mr.demand_rise())
         .filter(
             pl.col("changed")
