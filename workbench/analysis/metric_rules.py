@@ -180,11 +180,7 @@ def saturation(changes: pl.DataFrame, *, low: float = 50.0, full: float = 90.0) 
     level = ((pct - low) / (full - low)).clip(0.0, 1.0)
     return (
         changes.filter(
-            usage
-            & ~host_level()
-            & pl.col("changed")
-            & went("up")
-            & pl.col("service").is_not_null()
+            usage & ~host_level() & pl.col("changed") & went("up") & pl.col("service").is_not_null()
         )
         .with_columns(_lvl=level)
         .filter(pl.col("_lvl") > 0)
