@@ -316,12 +316,6 @@ def test_two_levels_side_by_side_read_differently_when_they_differ() -> None:
 
 def _evidence_html(metric: str) -> str:
     """The evidence HTML of one metric change of ``metric`` (medians 0.020333 -> 0.019)."""
-    from types import SimpleNamespace
-
-    import polars as pl
-
-    from workbench.summaries import EVIDENCE_VIEWS, evidence_html
-
     series = pl.DataFrame(
         {
             "metric": [metric],
@@ -333,7 +327,16 @@ def _evidence_html(metric: str) -> str:
             "score": [5.06],
         }
     )
-    ev = SimpleNamespace(service="checkout", links=None, series=series)
+    return _evidence_page("checkout", series)
+
+
+def _evidence_page(service: str, series: pl.DataFrame) -> str:
+    """The evidence HTML of ``service`` with these metric changes and nothing else."""
+    from types import SimpleNamespace
+
+    from workbench.summaries import EVIDENCE_VIEWS, evidence_html
+
+    ev = SimpleNamespace(service=service, links=None, series=series)
     for name in EVIDENCE_VIEWS:
         if name != "series":
             setattr(ev, name, pl.DataFrame())
@@ -349,12 +352,6 @@ def test_a_metric_change_says_what_moved_and_the_level_it_held() -> None:
     """look22: postgres' `up`, down 12 of 60 minutes, read "up" with medians "1 -> 1" in
     the evidence. The evidence now says the direction of the run the score measures and
     the level it held; a frame without them (hand-made) keeps the median's direction."""
-    from types import SimpleNamespace
-
-    import polars as pl
-
-    from workbench.summaries import EVIDENCE_VIEWS, evidence_html
-
     series = pl.DataFrame(
         {
             "metric": ["up"],
@@ -368,15 +365,11 @@ def test_a_metric_change_says_what_moved_and_the_level_it_held() -> None:
             "score": [100.0],
         }
     )
-    ev = SimpleNamespace(service="postgres", links=None, series=series)
-    for name in EVIDENCE_VIEWS:
-        if name != "series":
-            setattr(ev, name, pl.DataFrame())
-    page = evidence_html(ev, open=True)
+    page = _evidence_page("postgres", series)
     assert ">down<" in page and page.count(">up</td>") == 1  # the metric's name only
     assert ">held at<" in page and page.count(">1<") == 2 and ">0<" in page
-    ev.series = series.drop("moved", "run_level")
-    assert evidence_html(ev, open=True).count(">up</td>") == 2
+    without = _evidence_page("postgres", series.drop("moved", "run_level"))
+    assert without.count(">up</td>") == 2
 
 
 def test_apart_writes_the_unit_a_metric_name_gives() -> None:
