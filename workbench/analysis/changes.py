@@ -90,12 +90,13 @@ CHANGE_SCHEMA: dict[str, pl.DataType | DataTypeClass] = {
     #: window's median still holds the minutes before the fault)
     "end_level": pl.Float64,
     #: the level the run that gives the score held (its median; the window's median
-    #: when the window is shorter than a run): what a reader is told changed. For the
-    #: evidence only, never read by a ranking rule (``direction`` is)
+    #: when the window is shorter than a run): what a reader is told changed
     "run_level": pl.Float64,
     #: ``up``/``down``: ``run_level`` against the baseline's median (``direction`` when
-    #: they are equal). ``direction`` follows the window's median, which does not move
-    #: when a series held at 1 drops to 0 for a fifth of the window ("up, 1 -> 1")
+    #: they are equal): the way the change went for the ranking rules
+    #: (:func:`~workbench.analysis.metric_rules.went`) and the evidence. ``direction``
+    #: follows the window's median, which does not move when a series held at 1 drops
+    #: to 0 for a fifth of the window ("up, 1 -> 1")
     "moved": pl.String,
     "n_baseline": pl.UInt32,
     "n_incident": pl.UInt32,
@@ -236,7 +237,7 @@ def score_changes(
     changed, baseline_median, baseline_scale, incident_median, end_level, run_level, moved,
     n_baseline, n_incident`` (``end_level``: the median of the last run of points in the
     window; ``run_level``: the median of the run that gives the score, and ``moved`` its
-    side of the baseline's median: what the evidence tells a reader, read by no rule).
+    side of the baseline's median: the way the change went, for the rules and the reader).
     ``shift`` is the signed median ``z`` over the incident window (``direction`` its sign,
     or the sign of the run at the window's end when that run gives the score); ``peak`` the largest
     single ``|z|``; ``changed`` is true when a run of ``min_run`` points (fewer if the
